@@ -1,0 +1,132 @@
+"""`kpibot` — the command line. Builds settings, engine and apps; nothing happens at import."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from bot.logs import configure_logging
+from bot.settings import Settings, SettingsError, build_settings
+
+log = logging.getLogger("kpibot")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kpibot", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = commands.add_parser("demo", help="offline demo on a local SQLite database")
+    demo.add_argument("--database", default="kpibot-demo.db",
+                      help="SQLite file to (re)create (default: kpibot-demo.db)")
+
+    serve = commands.add_parser("serve", help="run the bot (HTTP or Slack Socket Mode)")
+    serve.add_argument("--host", help="bind address (default KPIBOT_HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default KPIBOT_PORT or 3000)")
+    serve.add_argument("--socket-mode", action="store_true",
+                       help="connect to Slack over Socket Mode (needs SLACK_APP_TOKEN)")
+    serve.add_argument("--migrate", action="store_true",
+                       help="apply database migrations before starting")
+
+    console = commands.add_parser("console", help="type /kpi commands in the terminal")
+    console.add_argument("--user", default="console-user", help="user id to act as")
+    console.add_argument("--workspace", default="console:local", help="workspace id")
+
+    db = commands.add_parser("db", help="database schema")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    db_commands.add_parser("upgrade", help="apply Alembic migrations up to head")
+    db_commands.add_parser("check", help="fail if the models and migrations disagree")
+    db_commands.add_parser("current", help="print the database's schema revision")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = build_settings()
+    except SettingsError as error:
+        print(f"kpibot: {error}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level)
+    try:
+        return _run(args, settings)
+    except SettingsError as error:
+        print(f"kpibot: {error}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "demo":
+        from bot.demo import run_demo
+
+        return run_demo(database_path=args.database, settings=settings)
+    if args.command == "serve":
+        return _serve(args, settings)
+    if args.command == "console":
+        from bot.console import run_console
+
+        return run_console(settings, user_id=args.user, workspace_id=args.workspace)
+    if args.command == "db":
+        return _db(args.db_command, settings)
+    raise AssertionError(args.command)
+
+
+def _db(action: str, settings: Settings) -> int:
+    from storage import migrate
+
+    if action == "upgrade":
+        migrate.upgrade(settings.database_url)
+        print(f"database at revision {migrate.current(settings.database_url)}")
+    elif action == "check":
+        migrate.check(settings.database_url)
+        print("models and migrations agree")
+    else:
+        print(migrate.current(settings.database_url) or "empty (run kpibot db upgrade)")
+    return 0
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    from storage import migrate
+
+    if args.migrate:
+        migrate.upgrade(settings.database_url)
+    elif not migrate.is_at_head(settings.database_url):
+        raise SettingsError("the database schema is not up to date: run kpibot db upgrade "
+                            "(or kpibot serve --migrate)")
+    if args.socket_mode:
+        settings.require_socket_mode()
+    else:
+        settings.require_slack_http()
+    from bot.wiring import build_bot
+
+    bot = build_bot(settings)
+    host = args.host or settings.host
+    port = args.port if args.port is not None else settings.port
+    try:
+        asyncio.run(_serve_async(bot, host=host, port=port, socket_mode=args.socket_mode))
+    except KeyboardInterrupt:
+        log.info("stopped")
+    return 0
+
+
+async def _serve_async(bot, *, host: str, port: int, socket_mode: bool) -> None:
+    from bot.server import build_web_app, run_web_app
+
+    tasks = []
+    if socket_mode:
+        from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+
+        handler = AsyncSocketModeHandler(bot.slack_app,
+                                         bot.settings.slack_app_token.get_secret_value())
+        tasks.append(asyncio.create_task(handler.start_async()))
+        web_app = build_web_app(database=bot.database)  # health endpoint only
+    else:
+        web_app = build_web_app(database=bot.database, slack_app=bot.slack_app)
+    tasks.append(asyncio.create_task(run_web_app(web_app, host=host, port=port)))
+    await asyncio.gather(*tasks)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

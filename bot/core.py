@@ -1,0 +1,148 @@
+"""The platform-neutral core: one internal request in, one Reply out.
+
+Adapters (Slack, Teams, console) turn their platform's request into a `CommandRequest` and the
+returned `Reply` into their own format. Nothing here imports a web framework or a chat SDK.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.exc import DBAPIError
+
+from bot import grammar
+from bot.replies import Reply, error_reply
+from storage.engine import Database
+from storage.events import ensure_user, ensure_workspace
+from storage.models import User, Workspace
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CommandRequest:
+    platform: str  # "slack" | "teams" | "console"
+    workspace_id: str
+    user_id: str
+    text: str
+    channel_id: str | None = None
+    user_name: str | None = None
+    workspace_name: str | None = None
+    idempotency_key: str | None = None  # same key twice stores once (Slack trigger_id)
+
+
+class AdminDirectory(Protocol):
+    def is_admin(self, workspace_id: str, user_id: str) -> bool: ...
+
+
+@dataclass(frozen=True)
+class WorkspaceDefaults:
+    timezone: str = "UTC"
+    currency: str = "USD"
+    fiscal_year_start: int = 1
+
+
+@dataclass(frozen=True)
+class BotContext:
+    """What handlers need from the outside world; built once by the CLI."""
+
+    database: Database
+    admins: AdminDirectory
+    defaults: WorkspaceDefaults = WorkspaceDefaults()
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+    def now(self) -> datetime:
+        return self.clock()
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """A parsed request with its workspace resolved: the argument of every command handler."""
+
+    request: CommandRequest
+    workspace: Workspace
+    now: datetime
+    context: BotContext
+
+    @property
+    def today(self) -> date:
+        return self.now.astimezone(ZoneInfo(self.workspace.timezone)).date()
+
+    def is_admin(self) -> bool:
+        return self.context.admins.is_admin(self.workspace.id, self.request.user_id)
+
+
+Handler = Callable[[object, Invocation], Reply]
+
+
+class CommandHandler:
+    """Parses `/kpi ...` text and dispatches to the handler registered for the command type."""
+
+    def __init__(self, context: BotContext, handlers: dict[type, Handler], kpi_names=()) -> None:
+        self.context = context
+        self.handlers = handlers
+        self.kpi_names = tuple(kpi_names)
+
+    def handle(self, request: CommandRequest) -> Reply:
+        """Answer one request. A database failure is reported, never half-applied."""
+        try:
+            return self._handle(request)
+        except DBAPIError as error:
+            log.error("database error while handling a %s command: %s", request.platform,
+                      type(error.orig).__name__ if error.orig else type(error).__name__)
+            return error_reply(
+                "The database is not reachable right now, so nothing was stored or read. "
+                "Please try again in a minute."
+            )
+
+    def _handle(self, request: CommandRequest) -> Reply:
+        now = self.context.now()
+        workspace = self._workspace(request, now)
+        invocation = Invocation(request=request, workspace=workspace, now=now,
+                                context=self.context)
+        try:
+            command = grammar.parse_command(
+                request.text,
+                today=invocation.today,
+                currency=workspace.currency,
+                kpi_names=self.kpi_names,
+            )
+        except grammar.UsageError as problem:
+            return error_reply(problem.problem, usage=problem.usage, example=problem.example)
+        handler = self.handlers.get(type(command))
+        if handler is None:
+            return error_reply(f"/kpi {request.text.split()[0]} is not available in this version.")
+        reply = handler(command, invocation)
+        if getattr(command, "public", False) and reply.ok:
+            reply = Reply(text=reply.text, sections=reply.sections, public=True, ok=True)
+        return reply
+
+    def _workspace(self, request: CommandRequest, now: datetime) -> Workspace:
+        """The caller's workspace, created (with the caller's user row) on first contact."""
+        with self.context.database.read() as session:
+            workspace = session.get(Workspace, request.workspace_id)
+            user = session.get(User, (request.workspace_id, request.user_id))
+            if workspace is not None and user is not None and (
+                not request.user_name or user.display_name == request.user_name
+            ):
+                return workspace
+        defaults = self.context.defaults
+        with self.context.database.write() as session:
+            workspace = ensure_workspace(
+                session=session,
+                workspace_id=request.workspace_id,
+                platform=request.platform,
+                timezone=defaults.timezone,
+                currency=defaults.currency,
+                fiscal_year_start=defaults.fiscal_year_start,
+                name=request.workspace_name,
+                now=now,
+            )
+            ensure_user(session=session, workspace_id=workspace.id, user_id=request.user_id,
+                        display_name=request.user_name, now=now)
+            return workspace

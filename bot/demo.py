@@ -1,0 +1,58 @@
+"""`kpibot demo` — offline, no tokens: a local SQLite database, real commands, real replies."""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from pathlib import Path
+
+from bot.core import CommandRequest
+from bot.settings import Settings
+from bot.wiring import build_bot
+from storage import migrate
+from storage.events import list_events
+
+DEMO_WORKSPACE = "demo:acme-sales"
+DEMO_SCRIPT: tuple[tuple[str, str], ...] = (
+    ("U_ALICE", "log lead acme source=referral"),
+    ("U_ALICE", "log call 12"),
+    ("U_ALICE", "log demo-booked acme"),
+    ("U_BOB", 'log opportunity "Globex Corp" 40k'),
+    ("U_BOB", 'log deal-won "Globex Corp" $38.5k mrr=3.2k'),
+    ("U_CAROL", "log deal-lost initech reason=price competitor=rival"),
+    ("U_CAROL", "log email-sent 40 on yesterday"),
+    ("U_CAROL", "log deal-won acme 12000 EUR"),
+    ("U_ALICE", "log wonn acme"),
+    ("U_BOB", "undo"),
+)
+
+
+def run_demo(*, database_path: str, settings: Settings, out=sys.stdout) -> int:
+    path = Path(database_path)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    url = f"sqlite:///{path}"
+    migrate.upgrade(url)
+    settings = settings.model_copy(update={"database_url": url})
+    bot = build_bot(settings)
+    out.write(f"kpibot demo — database {path}\n\n")
+    for user, text in DEMO_SCRIPT:
+        reply = bot.handler.handle(CommandRequest(
+            platform="console", workspace_id=DEMO_WORKSPACE, user_id=user, text=text,
+            idempotency_key=str(uuid.uuid4()),
+        ))
+        out.write(f"{user}> /kpi {text}\n{_indent(reply.plain_text())}\n\n")
+    with bot.database.read() as session:
+        events = list_events(session=session, workspace_id=DEMO_WORKSPACE, include_void=True)
+    out.write(f"Stored events ({len(events)}):\n")
+    for e in events:
+        amount = f" {e.amount_minor / 100:,.2f} {e.currency}" if e.amount_minor is not None else ""
+        void = "  [void]" if e.voided_at else ""
+        out.write(f"  #{e.id} {e.occurred_at:%Y-%m-%d %H:%M} {e.user_id} {e.kind}"
+                  f" x{e.count} {e.deal_name or ''}{amount}{void}\n")
+    bot.database.dispose()
+    return 0
+
+
+def _indent(text: str) -> str:
+    return "\n".join("  " + line for line in text.splitlines())

@@ -1,0 +1,1 @@
+"""Command handlers: each takes a parsed command and an Invocation and returns a Reply."""

@@ -1,0 +1,78 @@
+"""The platform-neutral reply every handler returns.
+
+All strings are plain text as users typed them (no markup, not escaped); each renderer
+(Slack Block Kit, Teams Adaptive Card, terminal) escapes for its own format.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Section:
+    title: str | None = None
+    lines: tuple[str, ...] = ()
+    fields: tuple[tuple[str, str], ...] = ()  # label, value
+    table: tuple[tuple[str, ...], ...] = ()  # first row is the header
+    context: str | None = None  # small print under the section
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str  # the headline; also the notification / fallback text
+    sections: tuple[Section, ...] = field(default_factory=tuple)
+    public: bool = False  # post into the channel instead of only to the caller
+    ok: bool = True  # False for errors and refusals
+
+    def plain_text(self) -> str:
+        """The whole reply as plain text (terminal, Teams fallback, logs of replies)."""
+        parts = [self.text]
+        for section in self.sections:
+            block: list[str] = []
+            if section.title:
+                block.append(section.title)
+            block.extend(section.lines)
+            block.extend(f"{label}: {value}" for label, value in section.fields)
+            if section.table:
+                block.extend(render_table_text(section.table))
+            if section.context:
+                block.append(section.context)
+            parts.append("\n".join(block))
+        return "\n\n".join(p for p in parts if p)
+
+
+def render_table_text(rows: tuple[tuple[str, ...], ...]) -> list[str]:
+    """Rows as aligned monospace lines: text columns left, numeric columns right."""
+    if not rows:
+        return []
+    widths = [max(len(row[i]) if i < len(row) else 0 for row in rows) for i in range(len(rows[0]))]
+    numeric = [
+        all(_looks_numeric(row[i]) for row in rows[1:] if i < len(row) and row[i])
+        and len(rows) > 1
+        for i in range(len(widths))
+    ]
+    lines = []
+    for row in rows:
+        cells = [
+            (cell.rjust(widths[i]) if numeric[i] else cell.ljust(widths[i]))
+            for i, cell in enumerate(row)
+        ]
+        lines.append("  ".join(cells).rstrip())
+    return lines
+
+
+def _looks_numeric(cell: str) -> bool:
+    stripped = cell.strip().lstrip("+-−$€£¥").rstrip("%kKmMdx")
+    return bool(stripped) and stripped.replace(",", "").replace(".", "").replace(" ", "").isdigit()
+
+
+def error_reply(problem: str, *, usage: str | None = None, example: str | None = None) -> Reply:
+    """A refusal: the specific problem, then the correct usage with an example."""
+    lines = []
+    if usage:
+        lines.append(f"Usage: {usage}")
+    if example:
+        lines.append(f"Example: {example}")
+    sections = (Section(lines=tuple(lines)),) if lines else ()
+    return Reply(text=problem, sections=sections, ok=False)

@@ -1,0 +1,52 @@
+"""The HTTP server: Slack at POST /slack/events, health at GET /healthz (aiohttp)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+from sqlalchemy.exc import DBAPIError
+
+from storage.engine import Database
+
+log = logging.getLogger(__name__)
+
+
+def build_web_app(*, database: Database, slack_app: AsyncApp | None = None) -> web.Application:
+    app = web.Application(client_max_size=1024 * 1024)
+
+    async def healthz(_request: web.Request) -> web.Response:
+        try:
+            await asyncio.to_thread(database.ping)
+        except DBAPIError:
+            return web.json_response({"ok": False, "database": "unreachable"}, status=503)
+        return web.json_response({"ok": True, "database": database.dialect})
+
+    app.router.add_get("/healthz", healthz)
+
+    if slack_app is not None:
+        async def slack_events(request: web.Request) -> web.Response:
+            bolt_response = await slack_app.async_dispatch(await to_bolt_request(request))
+            return await to_aiohttp_response(bolt_response)
+
+        app.router.add_post("/slack/events", slack_events)
+    return app
+
+
+async def run_web_app(app: web.Application, *, host: str, port: int,
+                      ready: asyncio.Event | None = None) -> None:
+    """Serve until cancelled."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    log.info("kpibot listening on http://%s:%s", host, port)
+    if ready is not None:
+        ready.set()
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()

@@ -1,0 +1,105 @@
+"""Runtime settings: environment variables (and `.env`), validated once at start.
+
+Built only by the CLI (`build_settings`), never at import time.
+"""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from babel.numbers import UnknownCurrencyError, get_currency_name
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing_extensions import Annotated
+
+
+class SettingsError(RuntimeError):
+    """A missing or malformed setting; str(error) is one clear line."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    database_url: str = Field("sqlite:///kpibot.db", alias="DATABASE_URL")
+    slack_bot_token: SecretStr | None = Field(None, alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(None, alias="SLACK_SIGNING_SECRET")
+    slack_app_token: SecretStr | None = Field(None, alias="SLACK_APP_TOKEN")
+    slack_api_url: str = Field("https://slack.com/api/", alias="SLACK_API_URL")
+    timezone: str = Field("UTC", alias="KPIBOT_TIMEZONE")
+    currency: str = Field("USD", alias="KPIBOT_CURRENCY")
+    fiscal_year_start: int = Field(1, alias="KPIBOT_FISCAL_YEAR_START", ge=1, le=12)
+    admins: Annotated[frozenset[str], NoDecode] = Field(frozenset(), alias="KPIBOT_ADMINS")
+    host: str = Field("127.0.0.1", alias="KPIBOT_HOST")
+    port: int = Field(3000, alias="KPIBOT_PORT", ge=0, le=65535)
+    log_level: str = Field("INFO", alias="KPIBOT_LOG_LEVEL")
+    teams_app_id: str | None = Field(None, alias="TEAMS_APP_ID")
+    teams_app_password: SecretStr | None = Field(None, alias="TEAMS_APP_PASSWORD")
+    teams_tenant_id: str | None = Field(None, alias="TEAMS_TENANT_ID")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"{value!r} is not an IANA time zone such as Europe/Oslo") from exc
+        return value
+
+    @field_validator("currency")
+    @classmethod
+    def _known_currency(cls, value: str) -> str:
+        code = value.strip().upper()
+        try:
+            get_currency_name(code)
+        except UnknownCurrencyError as exc:
+            raise ValueError(f"{value!r} is not an ISO 4217 currency code") from exc
+        if len(code) != 3:
+            raise ValueError(f"{value!r} is not an ISO 4217 currency code")
+        return code
+
+    @field_validator("admins", mode="before")
+    @classmethod
+    def _split_admins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return frozenset(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite://", "postgresql")):
+            raise ValueError("must start with sqlite:/// or postgresql+psycopg://")
+        if value.startswith("postgresql") and not value.startswith("postgresql+psycopg://"):
+            raise ValueError("PostgreSQL URLs must use the psycopg 3 driver: postgresql+psycopg://")
+        return value
+
+    def require_slack_http(self) -> None:
+        """Fail with one line unless the Slack HTTP-mode credentials are present."""
+        missing = [
+            name
+            for name, value in (
+                ("SLACK_BOT_TOKEN", self.slack_bot_token),
+                ("SLACK_SIGNING_SECRET", self.slack_signing_secret),
+            )
+            if value is None or not value.get_secret_value()
+        ]
+        if missing:
+            raise SettingsError(f"missing setting {', '.join(missing)} (needed by kpibot serve)")
+
+    def require_socket_mode(self) -> None:
+        self.require_slack_http()
+        if self.slack_app_token is None or not self.slack_app_token.get_secret_value():
+            raise SettingsError("missing setting SLACK_APP_TOKEN (needed by --socket-mode)")
+        if not self.slack_app_token.get_secret_value().startswith("xapp-"):
+            raise SettingsError("SLACK_APP_TOKEN must be an app-level token starting with xapp-")
+
+
+def build_settings(**overrides: object) -> Settings:
+    """Read settings from the environment; raise SettingsError with one line on bad input."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = first["loc"][0] if first["loc"] else "setting"
+        message = first["msg"].removeprefix("Value error, ")
+        raise SettingsError(f"bad setting {name}: {message}") from None

@@ -1,0 +1,1 @@
+"""Slack adapter: Bolt for Python around the platform-neutral command handler."""

@@ -1,0 +1,89 @@
+"""Render a Reply as a Slack slash-command response (Block Kit + fallback text).
+
+User-supplied text (deal names, notes) only ever goes into `plain_text` objects or escaped
+code blocks, so it can never mention @channel, link, or break the markup.
+"""
+
+from __future__ import annotations
+
+from bot.replies import Reply, Section, render_table_text
+
+MAX_BLOCKS = 50
+MAX_TEXT = 3000
+MAX_FIELDS = 10
+MAX_FIELD_TEXT = 2000
+
+
+def escape_mrkdwn(text: str) -> str:
+    """Escape the three characters Slack treats as control sequences."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _plain(text: str, limit: int = MAX_TEXT) -> dict:
+    return {"type": "plain_text", "text": _clip(text, limit) or " ", "emoji": True}
+
+
+def _code_block_chunks(lines: list[str]) -> list[str]:
+    """Table lines as ``` blocks, split so that each block stays under the text limit."""
+    chunks: list[str] = []
+    current: list[str] = []
+    size = 8
+    for raw in lines:
+        line = escape_mrkdwn(raw.replace("`", "ˋ"))
+        if current and size + len(line) + 1 > MAX_TEXT:
+            chunks.append("```" + "\n".join(current) + "```")
+            current, size = [], 8
+        current.append(_clip(line, MAX_TEXT - 8))
+        size += len(current[-1]) + 1
+    if current:
+        chunks.append("```" + "\n".join(current) + "```")
+    return chunks
+
+
+def _section_blocks(section: Section) -> list[dict]:
+    blocks: list[dict] = []
+    if section.title:
+        blocks.append({"type": "section",
+                       "text": {"type": "mrkdwn", "text": f"*{escape_mrkdwn(section.title)}*",
+                                "verbatim": True}})
+    if section.lines:
+        blocks.append({"type": "section", "text": _plain("\n".join(section.lines))})
+    fields = list(section.fields)
+    for start in range(0, len(fields), MAX_FIELDS):
+        blocks.append({
+            "type": "section",
+            "fields": [_plain(f"{label}: {value}", MAX_FIELD_TEXT)
+                       for label, value in fields[start : start + MAX_FIELDS]],
+        })
+    if section.table:
+        for chunk in _code_block_chunks(render_table_text(section.table)):
+            blocks.append({"type": "section",
+                           "text": {"type": "mrkdwn", "text": chunk, "verbatim": True}})
+    if section.context:
+        blocks.append({"type": "context", "elements": [_plain(section.context)]})
+    return blocks
+
+
+def render_blocks(reply: Reply) -> list[dict]:
+    headline = reply.text if reply.ok else f":warning: {reply.text}"
+    blocks: list[dict] = [{"type": "section", "text": _plain(headline)}]
+    for section in reply.sections:
+        blocks.extend(_section_blocks(section))
+    if len(blocks) > MAX_BLOCKS:
+        blocks = blocks[: MAX_BLOCKS - 1] + [
+            {"type": "context", "elements": [_plain("(shortened: too long for one message)")]}
+        ]
+    return blocks
+
+
+def render_slash_response(reply: Reply) -> dict:
+    """The JSON body that answers a slash command (ephemeral unless the reply is public)."""
+    return {
+        "response_type": "in_channel" if reply.public else "ephemeral",
+        "text": _clip(reply.plain_text(), MAX_TEXT),
+        "blocks": render_blocks(reply),
+    }

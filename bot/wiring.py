@@ -1,0 +1,56 @@
+"""Assemble the running bot from Settings: database, admin directory, handler, Slack app.
+
+Called by the CLI (and by tests with their own Settings); nothing here runs at import time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk import WebClient
+
+from bot.core import BotContext, CommandHandler, WorkspaceDefaults
+from bot.handlers.registry import build_command_handler
+from bot.settings import Settings
+from bot.slack.admins import AdminDirectory, SlackAdminLookup
+from bot.slack.app import build_slack_app
+from storage.engine import Database
+
+
+@dataclass
+class Bot:
+    settings: Settings
+    database: Database
+    context: BotContext
+    handler: CommandHandler
+    slack_app: AsyncApp | None = None
+
+
+def defaults_from(settings: Settings) -> WorkspaceDefaults:
+    return WorkspaceDefaults(timezone=settings.timezone, currency=settings.currency,
+                             fiscal_year_start=settings.fiscal_year_start)
+
+
+def build_bot(settings: Settings, *, database: Database | None = None, clock=None) -> Bot:
+    database = database or Database.from_url(settings.database_url)
+    lookups = {}
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    if token:
+        lookups["slack"] = SlackAdminLookup(WebClient(token=token, base_url=settings.slack_api_url,
+                                                      timeout=5))
+    admins = AdminDirectory(settings.admins, lookups)
+    context_kwargs = {"clock": clock} if clock is not None else {}
+    context = BotContext(database=database, admins=admins, defaults=defaults_from(settings),
+                         **context_kwargs)
+    handler = build_command_handler(context)
+    slack_app = None
+    if token and settings.slack_signing_secret:
+        slack_app = build_slack_app(
+            handler=handler,
+            bot_token=token,
+            signing_secret=settings.slack_signing_secret.get_secret_value(),
+            api_url=settings.slack_api_url,
+        )
+    return Bot(settings=settings, database=database, context=context, handler=handler,
+               slack_app=slack_app)

@@ -1,0 +1,134 @@
+"""A deal's funnel state derived from its events (SPEC section 5). Pure.
+
+Rules:
+- Stages in order: lead, mql, sql, opportunity, demo, won. `deal-lost` ends a deal anywhere.
+- A stage's timestamp is its first event. A skipped stage counts as reached when the next
+  reached stage was (zero time in it); timestamps never run backwards along the funnel.
+- The outcome is the final one: a stage event after the last won/lost reopens the deal, and a
+  reopened deal that closes again counts once, by that final close.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from reports.events import KINDS, STAGE_ORDER, Stage
+
+
+@dataclass(frozen=True)
+class DealEvent:
+    id: int
+    kind: str
+    occurred_at: datetime
+    user_id: str
+    deal_name: str | None = None
+    account_key: str | None = None
+    amount_minor: int | None = None
+    currency: str | None = None
+    mrr_minor: int | None = None
+    source: str | None = None
+    reason: str | None = None
+    competitor: str | None = None
+
+
+@dataclass(frozen=True)
+class DealState:
+    stage_at: dict[Stage, datetime] = field(default_factory=dict)
+    outcome: str = "open"  # open | won | lost
+    stage: str | None = None  # current stage name, "lost" for lost deals, None before any stage
+    stage_changed_at: datetime | None = None
+    won_at: datetime | None = None
+    lost_at: datetime | None = None
+    closed_at: datetime | None = None
+    first_event_at: datetime | None = None
+    owner_id: str | None = None
+    name: str | None = None
+    account_key: str | None = None
+    source: str | None = None
+    amount_minor: int | None = None
+    currency: str | None = None
+    mrr_minor: int | None = None
+    reason: str | None = None
+    competitor: str | None = None
+
+
+def _moves_deal(kind: str) -> bool:
+    spec = KINDS.get(kind)
+    return spec is not None and (spec.stage is not None or spec.closes is not None)
+
+
+def derive_deal_state(events: Sequence[DealEvent]) -> DealState:
+    """The state of one deal from its non-void events (any order)."""
+    ordered = sorted(events, key=lambda e: (e.occurred_at, e.id))
+    moves = [e for e in ordered if _moves_deal(e.kind)]
+    name = next((e.deal_name for e in reversed(ordered) if e.deal_name), None)
+    account = next((e.account_key for e in reversed(ordered) if e.account_key), None)
+    source = next((e.source for e in ordered if e.kind == "lead" and e.source), None)
+    source = source or next((e.source for e in ordered if e.source), None)
+    if not moves:
+        return DealState(name=name, account_key=account, source=source)
+
+    last_close_index = max(
+        (i for i, e in enumerate(moves) if KINDS[e.kind].closes), default=None
+    )
+    reopened = last_close_index is not None and any(
+        KINDS[e.kind].stage is not None and not KINDS[e.kind].closes
+        for e in moves[last_close_index + 1 :]
+    )
+    final_close = None if last_close_index is None or reopened else moves[last_close_index]
+    outcome = KINDS[final_close.kind].closes if final_close else "open"
+
+    stage_at: dict[Stage, datetime] = {}
+    for e in moves:
+        stage = KINDS[e.kind].stage
+        if stage is None or stage is Stage.WON:
+            continue
+        stage_at.setdefault(stage, e.occurred_at)
+    if outcome == "won":
+        stage_at[Stage.WON] = final_close.occurred_at
+    # Fill skipped stages and keep timestamps monotonic along the funnel, from the top down.
+    later: datetime | None = None
+    for stage in reversed(STAGE_ORDER):
+        at = stage_at.get(stage)
+        if at is None:
+            if later is not None:
+                stage_at[stage] = later
+            continue
+        if later is not None and later < at:
+            at = later
+            stage_at[stage] = at
+        later = at
+
+    if outcome == "open":
+        tail = moves[last_close_index + 1 :] if reopened else moves
+        reached = [KINDS[e.kind].stage for e in tail if KINDS[e.kind].stage not in (None,)]
+        top = max(reached, key=STAGE_ORDER.index) if reached else None
+        current = top.value if top else None
+        changed = next((e.occurred_at for e in tail if KINDS[e.kind].stage == top), None)
+    else:
+        current = "won" if outcome == "won" else "lost"
+        changed = final_close.occurred_at
+
+    won_event = final_close if outcome == "won" else None
+    lost_event = final_close if outcome == "lost" else None
+    return DealState(
+        stage_at=stage_at,
+        outcome=outcome,
+        stage=current,
+        stage_changed_at=changed,
+        won_at=won_event.occurred_at if won_event else None,
+        lost_at=lost_event.occurred_at if lost_event else None,
+        closed_at=final_close.occurred_at if final_close else None,
+        first_event_at=moves[0].occurred_at,
+        owner_id=moves[-1].user_id,
+        name=name,
+        account_key=account,
+        source=source,
+        amount_minor=won_event.amount_minor if won_event else None,
+        currency=won_event.currency if won_event else None,
+        mrr_minor=won_event.mrr_minor if won_event else None,
+        reason=lost_event.reason if lost_event else None,
+        competitor=lost_event.competitor if lost_event else None,
+    )

@@ -1,0 +1,194 @@
+"""The event vocabulary: every kind a rep can log, its group, aliases and what it carries.
+
+Pure data and lookups; no I/O. SPEC section 5.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Group(StrEnum):
+    OUTREACH = "outreach"
+    WEB = "web"
+    INBOUND = "inbound"
+    FUNNEL = "funnel"
+    CUSTOMERS = "customers"
+    MONEY = "money"
+
+
+class Stage(StrEnum):
+    """Funnel stages in order. `lost` ends a deal at any stage and is not in STAGE_ORDER."""
+
+    LEAD = "lead"
+    MQL = "mql"
+    SQL = "sql"
+    OPPORTUNITY = "opportunity"
+    DEMO = "demo"
+    WON = "won"
+
+
+STAGE_ORDER: tuple[Stage, ...] = tuple(Stage)
+
+
+@dataclass(frozen=True)
+class EventKind:
+    name: str
+    group: Group
+    summary: str
+    amount: str = "none"  # "none" | "optional" | "required" | "signed" (may be negative)
+    duration: bool = False  # carries a duration (inbound-responded)
+    stage: Stage | None = None  # the funnel stage this event moves a deal to
+    closes: str | None = None  # "won" | "lost" for events that end a deal
+    needs_deal: bool = False  # must name a deal or account
+    example: str = ""
+
+
+def _k(name: str, group: Group, summary: str, **kw) -> EventKind:
+    return EventKind(name=name, group=group, summary=summary, **kw)
+
+
+_KINDS: tuple[EventKind, ...] = (
+    # outreach
+    _k("email-sent", Group.OUTREACH, "emails sent", example="email-sent 40"),
+    _k("email-delivered", Group.OUTREACH, "emails delivered", example="email-delivered 38"),
+    _k("email-opened", Group.OUTREACH, "emails opened", example="email-opened 20"),
+    _k("email-clicked", Group.OUTREACH, "emails with a click", example="email-clicked 4"),
+    _k("email-replied", Group.OUTREACH, "email replies", example="email-replied 3"),
+    _k("email-bounced", Group.OUTREACH, "bounced emails", example="email-bounced 2"),
+    _k("spam-complaint", Group.OUTREACH, "spam complaints", example="spam-complaint"),
+    _k("call", Group.OUTREACH, "calls made", example="call 12"),
+    _k("call-connected", Group.OUTREACH, "calls that connected", example="call-connected 5"),
+    _k("connection-sent", Group.OUTREACH, "connection requests sent", example="connection-sent 25"),
+    _k("connection-accepted", Group.OUTREACH, "connections accepted",
+       example="connection-accepted 9"),
+    _k("connection-replied", Group.OUTREACH, "connection replies", example="connection-replied 2"),
+    _k("demo-request", Group.OUTREACH, "demo requests received", example="demo-request acme"),
+    _k("demo-request-replied", Group.OUTREACH, "demo requests answered",
+       example="demo-request-replied acme"),
+    # web
+    _k("website-visit", Group.WEB, "website visits", example="website-visit 1200"),
+    _k("website-bounce", Group.WEB, "website bounces", example="website-bounce 700"),
+    _k("cta-click", Group.WEB, "call-to-action clicks", example="cta-click 35"),
+    _k("social-engagement", Group.WEB, "social engagements", example="social-engagement 80"),
+    # inbound
+    _k("inbound-request", Group.INBOUND, "inbound requests", example="inbound-request acme"),
+    _k("inbound-responded", Group.INBOUND, "inbound requests answered (with response time)",
+       duration=True, example="inbound-responded acme 4m"),
+    # funnel
+    _k("lead", Group.FUNNEL, "new lead (source=...)", stage=Stage.LEAD, needs_deal=True,
+       example="lead acme source=referral"),
+    _k("mql", Group.FUNNEL, "marketing-qualified lead", stage=Stage.MQL, needs_deal=True,
+       example="mql acme"),
+    _k("sql", Group.FUNNEL, "sales-qualified lead", stage=Stage.SQL, needs_deal=True,
+       example="sql acme"),
+    _k("discovery-booked", Group.FUNNEL, "discovery call booked", needs_deal=False,
+       example="discovery-booked acme"),
+    _k("meeting-booked", Group.FUNNEL, "meeting booked", example="meeting-booked acme"),
+    _k("meeting-held", Group.FUNNEL, "meeting held", example="meeting-held acme"),
+    _k("demo-booked", Group.FUNNEL, "demo booked (moves the deal to demo)", stage=Stage.DEMO,
+       example="demo-booked acme"),
+    _k("demo-held", Group.FUNNEL, "demo held", example="demo-held acme"),
+    _k("opportunity", Group.FUNNEL, "opportunity opened", stage=Stage.OPPORTUNITY,
+       needs_deal=True, amount="optional", example="opportunity acme 20k"),
+    _k("proposal", Group.FUNNEL, "proposal sent", amount="optional", example="proposal acme 20k"),
+    _k("deal-won", Group.FUNNEL, "deal won (amount; optional mrr=)", stage=Stage.WON,
+       closes="won", needs_deal=True, amount="required", example="deal-won acme 12k mrr=1k"),
+    _k("deal-lost", Group.FUNNEL, "deal lost (reason=, optional competitor=)", closes="lost",
+       needs_deal=True, example="deal-lost acme reason=price competitor=rival"),
+    # customers
+    _k("churned", Group.CUSTOMERS, "customer churned (optional mrr=)", needs_deal=True,
+       example="churned acme mrr=1k"),
+    _k("mrr-change", Group.CUSTOMERS, "MRR change for an account (signed amount)",
+       needs_deal=True, amount="signed", example="mrr-change acme -200"),
+    # money
+    _k("spend", Group.MONEY, "marketing spend (source=channel)", amount="required",
+       example="spend 5k source=paid-search"),
+)
+
+KINDS: dict[str, EventKind] = {k.name: k for k in _KINDS}
+
+ALIASES: dict[str, str] = {
+    "demo": "demo-booked",
+    "demo-book": "demo-booked",
+    "won": "deal-won",
+    "win": "deal-won",
+    "closed-won": "deal-won",
+    "lost": "deal-lost",
+    "loss": "deal-lost",
+    "closed-lost": "deal-lost",
+    "calls": "call",
+    "dial": "call",
+    "connected": "call-connected",
+    "email": "email-sent",
+    "emails": "email-sent",
+    "sent": "email-sent",
+    "delivered": "email-delivered",
+    "opened": "email-opened",
+    "open": "email-opened",
+    "clicked": "email-clicked",
+    "replied": "email-replied",
+    "reply": "email-replied",
+    "bounced": "email-bounced",
+    "bounce": "email-bounced",
+    "spam": "spam-complaint",
+    "meeting": "meeting-booked",
+    "meeting-book": "meeting-booked",
+    "held": "meeting-held",
+    "discovery": "discovery-booked",
+    "demo-done": "demo-held",
+    "opp": "opportunity",
+    "oppty": "opportunity",
+    "quote": "proposal",
+    "visit": "website-visit",
+    "visits": "website-visit",
+    "click": "cta-click",
+    "churn": "churned",
+    "inbound": "inbound-request",
+    "responded": "inbound-responded",
+    "leads": "lead",
+}
+
+LEAD_SOURCES: tuple[str, ...] = (
+    "direct", "organic", "social", "email", "partner", "referral", "paid-search", "display",
+    "other",
+)
+
+_SOURCE_ALIASES = {
+    "ppc": "paid-search",
+    "sem": "paid-search",
+    "paid": "paid-search",
+    "google-ads": "paid-search",
+    "seo": "organic",
+    "search": "organic",
+    "linkedin": "social",
+    "twitter": "social",
+    "facebook": "social",
+    "referrals": "referral",
+    "partners": "partner",
+    "banner": "display",
+    "ads": "display",
+}
+
+
+def resolve_kind(word: str) -> EventKind | None:
+    """The event kind a word names (canonical name or alias, case-insensitive), or None."""
+    key = word.strip().lower().replace("_", "-")
+    key = ALIASES.get(key, key)
+    return KINDS.get(key)
+
+
+def normalize_source(raw: str) -> str:
+    """The lead-source group a free-text source belongs to; unknown text groups as `other`."""
+    key = raw.strip().lower().replace("_", "-").replace(" ", "-")
+    key = _SOURCE_ALIASES.get(key, key)
+    return key if key in LEAD_SOURCES else "other"
+
+
+def kinds_in_group(group: Group) -> list[EventKind]:
+    return [k for k in _KINDS if k.group == group]
+
+
+def stage_index(stage: Stage) -> int:
+    return STAGE_ORDER.index(stage)

@@ -1,0 +1,393 @@
+"""Recording and voiding events, with the deal state and daily rollups kept in step.
+
+Every function takes the caller's session and runs inside the caller's transaction, so an event,
+its deal and its rollup row are written together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from reports.deal_state import DealEvent, derive_deal_state
+from reports.events import KINDS, Stage
+from storage.models import DailyRollup, Deal, Event, User, Workspace
+
+
+class EventNotFound(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event to record. `deal_key` is the case-folded deal name."""
+
+    kind: str
+    user_id: str
+    logged_by: str
+    occurred_at: datetime
+    idempotency_key: str
+    count: int = 1
+    amount_minor: int | None = None
+    currency: str | None = None
+    duration_seconds: int | None = None
+    mrr_minor: int | None = None
+    deal_key: str | None = None
+    deal_name: str | None = None
+    account_key: str | None = None
+    channel_id: str | None = None
+    source: str | None = None
+    source_raw: str | None = None
+    reason: str | None = None
+    competitor: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Recorded:
+    event: Event
+    duplicate: bool  # True when the idempotency key had been stored before
+
+
+def ensure_workspace(
+    *,
+    session: Session,
+    workspace_id: str,
+    platform: str,
+    timezone: str = "UTC",
+    currency: str = "USD",
+    fiscal_year_start: int = 1,
+    name: str | None = None,
+    now: datetime | None = None,
+) -> Workspace:
+    """The workspace row, created with the given defaults on first sight (race-safe)."""
+    workspace = session.get(Workspace, workspace_id)
+    if workspace is not None:
+        return workspace
+    _insert_if_missing(session, Workspace, {
+        "id": workspace_id, "platform": platform, "name": name, "timezone": timezone,
+        "currency": currency, "fiscal_year_start": fiscal_year_start,
+        "created_at": now or datetime.now(UTC),
+    })
+    return session.get(Workspace, workspace_id, populate_existing=True)
+
+
+def ensure_user(
+    *,
+    session: Session,
+    workspace_id: str,
+    user_id: str,
+    display_name: str | None = None,
+    now: datetime | None = None,
+) -> User:
+    """The user row, created on first sight (race-safe); the display name kept current."""
+    user = session.get(User, (workspace_id, user_id))
+    if user is None:
+        _insert_if_missing(session, User, {
+            "workspace_id": workspace_id, "id": user_id, "display_name": display_name,
+            "is_admin": False, "created_at": now or datetime.now(UTC),
+        })
+        user = session.get(User, (workspace_id, user_id), populate_existing=True)
+    elif display_name and user.display_name != display_name:
+        user.display_name = display_name
+        session.add(user)
+        session.flush()
+    return user
+
+
+def _insert_if_missing(session: Session, model: type, values: dict) -> None:
+    """INSERT ... ON CONFLICT DO NOTHING, so two first requests at once both succeed."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    session.execute(insert(model.__table__).values(**values).on_conflict_do_nothing())
+
+
+def local_day(instant: datetime, timezone: str) -> date:
+    return instant.astimezone(ZoneInfo(timezone)).date()
+
+
+def record_event(
+    *, session: Session, workspace: Workspace, new: NewEvent, now: datetime | None = None
+) -> Recorded:
+    """Store `new` once. A repeated idempotency key returns the stored event, unchanged."""
+    existing = find_by_idempotency_key(
+        session=session, workspace_id=workspace.id, key=new.idempotency_key
+    )
+    if existing is not None:
+        return Recorded(existing, duplicate=True)
+    event = _event_row(workspace.id, new, now or datetime.now(UTC))
+    try:
+        with session.begin_nested():
+            session.add(event)
+            session.flush()
+    except IntegrityError:
+        # A concurrent request with the same key won the race (PostgreSQL); return its event.
+        existing = find_by_idempotency_key(
+            session=session, workspace_id=workspace.id, key=new.idempotency_key
+        )
+        if existing is None:
+            raise
+        return Recorded(existing, duplicate=True)
+    _apply_to_rollup(session, workspace, [event], sign=1)
+    if event.deal_key:
+        refresh_deal(session=session, workspace_id=workspace.id, deal_key=event.deal_key)
+    return Recorded(event, duplicate=False)
+
+
+def record_events(
+    *, session: Session, workspace: Workspace, new_events: Iterable[NewEvent],
+    now: datetime | None = None,
+) -> int:
+    """Bulk insert for imports and generated history; keys already stored are skipped.
+
+    Returns how many events were added. Deals and rollups are brought up to date at the end.
+    """
+    now = now or datetime.now(UTC)
+    batch = list(new_events)
+    if not batch:
+        return 0
+    known: set[str] = set()
+    keys = [n.idempotency_key for n in batch]
+    for chunk_start in range(0, len(keys), 500):
+        chunk = keys[chunk_start : chunk_start + 500]
+        known.update(
+            session.exec(
+                select(Event.idempotency_key).where(
+                    Event.workspace_id == workspace.id, Event.idempotency_key.in_(chunk)
+                )
+            ).all()
+        )
+    rows: list[Event] = []
+    for new in batch:
+        if new.idempotency_key in known:
+            continue
+        known.add(new.idempotency_key)
+        rows.append(_event_row(workspace.id, new, now))
+    if not rows:
+        return 0
+    session.add_all(rows)
+    session.flush()
+    _apply_to_rollup(session, workspace, rows, sign=1)
+    for deal_key in sorted({r.deal_key for r in rows if r.deal_key}):
+        refresh_deal(session=session, workspace_id=workspace.id, deal_key=deal_key)
+    return len(rows)
+
+
+def void_event(
+    *, session: Session, workspace: Workspace, event_id: int, voided_by: str, now: datetime
+) -> Event:
+    """Mark an event void (the row stays) and take it out of its deal and rollup."""
+    event = get_event(session=session, workspace_id=workspace.id, event_id=event_id)
+    if event.voided_at is not None:
+        return event
+    event.voided_at = now
+    event.voided_by = voided_by
+    session.add(event)
+    session.flush()
+    _apply_to_rollup(session, workspace, [event], sign=-1)
+    if event.deal_key:
+        refresh_deal(session=session, workspace_id=workspace.id, deal_key=event.deal_key)
+    return event
+
+
+def get_event(*, session: Session, workspace_id: str, event_id: int) -> Event:
+    event = session.exec(
+        select(Event).where(Event.workspace_id == workspace_id, Event.id == event_id)
+    ).first()
+    if event is None:
+        raise EventNotFound(event_id)
+    return event
+
+
+def find_by_idempotency_key(*, session: Session, workspace_id: str, key: str) -> Event | None:
+    return session.exec(
+        select(Event).where(Event.workspace_id == workspace_id, Event.idempotency_key == key)
+    ).first()
+
+
+def find_last_logged(*, session: Session, workspace_id: str, logged_by: str) -> Event | None:
+    """The caller's most recently logged event that is not void."""
+    return session.exec(
+        select(Event)
+        .where(
+            Event.workspace_id == workspace_id,
+            Event.logged_by == logged_by,
+            Event.voided_at.is_(None),
+        )
+        .order_by(Event.logged_at.desc(), Event.id.desc())
+        .limit(1)
+    ).first()
+
+
+def list_events(
+    *,
+    session: Session,
+    workspace_id: str,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    include_void: bool = False,
+    limit: int | None = None,
+) -> Sequence[Event]:
+    query = select(Event).where(Event.workspace_id == workspace_id)
+    if start is not None:
+        query = query.where(Event.occurred_at >= start)
+    if end is not None:
+        query = query.where(Event.occurred_at < end)
+    if not include_void:
+        query = query.where(Event.voided_at.is_(None))
+    query = query.order_by(Event.occurred_at, Event.id)
+    if limit is not None:
+        query = query.limit(limit)
+    return session.exec(query).all()
+
+
+def refresh_deal(*, session: Session, workspace_id: str, deal_key: str) -> Deal | None:
+    """Rewrite the deal row from its non-void events (deleting it when none are left)."""
+    events = session.exec(
+        select(Event).where(
+            Event.workspace_id == workspace_id,
+            Event.deal_key == deal_key,
+            Event.voided_at.is_(None),
+        )
+    ).all()
+    deal = session.exec(
+        select(Deal).where(Deal.workspace_id == workspace_id, Deal.key == deal_key)
+    ).first()
+    if not events:
+        if deal is not None:
+            session.delete(deal)
+            session.flush()
+        return None
+    state = derive_deal_state([_deal_event(e) for e in events])
+    if deal is None:
+        deal = Deal(workspace_id=workspace_id, key=deal_key, name=state.name or deal_key,
+                    updated_at=datetime.now(UTC))
+    deal.name = state.name or deal_key
+    deal.account_key = state.account_key or deal_key
+    deal.owner_id = state.owner_id or events[-1].user_id
+    deal.source = state.source
+    deal.first_event_at = state.first_event_at
+    deal.lead_at = state.stage_at.get(Stage.LEAD)
+    deal.mql_at = state.stage_at.get(Stage.MQL)
+    deal.sql_at = state.stage_at.get(Stage.SQL)
+    deal.opportunity_at = state.stage_at.get(Stage.OPPORTUNITY)
+    deal.demo_at = state.stage_at.get(Stage.DEMO)
+    deal.won_at = state.won_at
+    deal.lost_at = state.lost_at
+    deal.closed_at = state.closed_at
+    deal.outcome = state.outcome
+    deal.stage = state.stage
+    deal.stage_changed_at = state.stage_changed_at
+    deal.amount_minor = state.amount_minor
+    deal.currency = state.currency
+    deal.mrr_minor = state.mrr_minor
+    deal.reason = state.reason
+    deal.competitor = state.competitor
+    deal.updated_at = datetime.now(UTC)
+    session.add(deal)
+    session.flush()
+    return deal
+
+
+def _deal_event(e: Event) -> DealEvent:
+    return DealEvent(
+        id=e.id or 0,
+        kind=e.kind,
+        occurred_at=e.occurred_at,
+        user_id=e.user_id,
+        deal_name=e.deal_name,
+        account_key=e.account_key,
+        amount_minor=e.amount_minor,
+        currency=e.currency,
+        mrr_minor=e.mrr_minor,
+        source=e.source,
+        reason=e.reason,
+        competitor=e.competitor,
+    )
+
+
+def _event_row(workspace_id: str, new: NewEvent, now: datetime) -> Event:
+    if new.kind not in KINDS:
+        raise ValueError(f"unknown event kind {new.kind!r}")
+    if new.occurred_at.tzinfo is None:
+        raise ValueError("occurred_at must be tz-aware")
+    return Event(
+        workspace_id=workspace_id,
+        kind=new.kind,
+        count=new.count,
+        amount_minor=new.amount_minor,
+        currency=new.currency,
+        duration_seconds=new.duration_seconds,
+        mrr_minor=new.mrr_minor,
+        deal_key=new.deal_key,
+        deal_name=new.deal_name,
+        account_key=new.account_key,
+        user_id=new.user_id,
+        logged_by=new.logged_by,
+        channel_id=new.channel_id,
+        source=new.source,
+        source_raw=new.source_raw,
+        reason=new.reason,
+        competitor=new.competitor,
+        note=new.note,
+        occurred_at=new.occurred_at,
+        logged_at=now,
+        idempotency_key=new.idempotency_key,
+    )
+
+
+def _apply_to_rollup(
+    session: Session, workspace: Workspace, events: Sequence[Event], *, sign: int
+) -> None:
+    totals: dict[tuple[date, str, str, str], list[int]] = {}
+    for e in events:
+        key = (local_day(e.occurred_at, workspace.timezone), e.kind, e.user_id, e.source or "")
+        row = totals.setdefault(key, [0, 0, 0, 0])
+        row[0] += sign
+        row[1] += sign * e.count
+        row[2] += sign * (e.amount_minor or 0)
+        row[3] += sign * (e.duration_seconds or 0)
+    if not totals:
+        return
+    values = [
+        {
+            "workspace_id": workspace.id,
+            "day": day,
+            "kind": kind,
+            "user_id": user_id,
+            "source": source,
+            "events": t[0],
+            "count_sum": t[1],
+            "amount_sum": t[2],
+            "duration_sum": t[3],
+        }
+        for (day, kind, user_id, source), t in totals.items()
+    ]
+    table = DailyRollup.__table__
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(table)
+    statement = statement.on_conflict_do_update(
+        index_elements=["workspace_id", "day", "kind", "user_id", "source"],
+        set_={
+            name: getattr(table.c, name) + getattr(statement.excluded, name)
+            for name in ("events", "count_sum", "amount_sum", "duration_sum")
+        },
+    )
+    for chunk_start in range(0, len(values), 500):
+        session.execute(statement, values[chunk_start : chunk_start + 500])
+
+
+def rebuild_rollups(*, session: Session, workspace: Workspace) -> int:
+    """Recompute a workspace's rollups from its events (after a time zone change)."""
+    session.execute(sa.delete(DailyRollup).where(DailyRollup.workspace_id == workspace.id))
+    events = list_events(session=session, workspace_id=workspace.id)
+    _apply_to_rollup(session, workspace, events, sign=1)
+    return len(events)

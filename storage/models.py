@@ -1,0 +1,160 @@
+"""The tables. Every row carries its workspace; every query is scoped by it.
+
+Amounts are integer minor units plus an ISO 4217 currency. Timestamps are tz-aware UTC.
+Every schema change here needs an Alembic migration (storage/migrations/versions).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from storage.types import BigId, UTCDateTime
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+SQLModel.metadata.naming_convention = NAMING_CONVENTION
+
+
+def _ts(nullable: bool = True, index: bool = False) -> sa.Column:
+    return sa.Column(UTCDateTime(), nullable=nullable, index=index)
+
+
+class Workspace(SQLModel, table=True):
+    """A Slack team (Enterprise Grid: enterprise + team) or a Teams tenant."""
+
+    __tablename__ = "workspaces"
+
+    id: str = Field(primary_key=True, max_length=80)  # "slack:T123", "slack:E1:T123", "teams:<tid>"
+    platform: str = Field(max_length=16)
+    name: str | None = Field(default=None, max_length=200)
+    timezone: str = Field(default="UTC", max_length=64)
+    currency: str = Field(default="USD", max_length=3)
+    fiscal_year_start: int = Field(default=1)
+    created_at: datetime = Field(sa_column=_ts(nullable=False))
+
+
+class User(SQLModel, table=True):
+    """A platform user (or a named rep from an import) within a workspace."""
+
+    __tablename__ = "users"
+
+    workspace_id: str = Field(foreign_key="workspaces.id", primary_key=True, max_length=80)
+    id: str = Field(primary_key=True, max_length=80)
+    display_name: str | None = Field(default=None, max_length=200)
+    email: str | None = Field(default=None, max_length=320)
+    is_admin: bool = Field(default=False)
+    admin_checked_at: datetime | None = Field(default=None, sa_column=_ts())
+    created_at: datetime = Field(sa_column=_ts(nullable=False))
+
+
+class Event(SQLModel, table=True):
+    """One logged activity. Never deleted: undo sets `voided_at`."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        sa.UniqueConstraint("workspace_id", "idempotency_key"),
+        sa.Index("ix_events_workspace_occurred", "workspace_id", "occurred_at"),
+        sa.Index("ix_events_workspace_deal", "workspace_id", "deal_key", "occurred_at"),
+        sa.Index("ix_events_workspace_logger", "workspace_id", "logged_by", "logged_at"),
+        sa.CheckConstraint("count >= 1", name="count_positive"),
+    )
+
+    id: int | None = Field(default=None, sa_column=sa.Column(BigId, primary_key=True))
+    workspace_id: str = Field(foreign_key="workspaces.id", max_length=80)
+    kind: str = Field(max_length=40)
+    count: int = Field(default=1)
+    amount_minor: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger()))
+    currency: str | None = Field(default=None, max_length=3)
+    duration_seconds: int | None = Field(default=None)
+    mrr_minor: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger()))
+    deal_key: str | None = Field(default=None, max_length=120)
+    deal_name: str | None = Field(default=None, max_length=120)
+    account_key: str | None = Field(default=None, max_length=120)
+    user_id: str = Field(max_length=80)  # credited to
+    logged_by: str = Field(max_length=80)
+    channel_id: str | None = Field(default=None, max_length=80)  # where it was logged
+    source: str | None = Field(default=None, max_length=40)  # lead-source group
+    source_raw: str | None = Field(default=None, max_length=120)
+    reason: str | None = Field(default=None, max_length=120)
+    competitor: str | None = Field(default=None, max_length=120)
+    note: str | None = Field(default=None, max_length=500)
+    occurred_at: datetime = Field(sa_column=_ts(nullable=False))
+    logged_at: datetime = Field(sa_column=_ts(nullable=False))
+    idempotency_key: str = Field(max_length=200)
+    voided_at: datetime | None = Field(default=None, sa_column=_ts())
+    voided_by: str | None = Field(default=None, max_length=80)
+
+
+class Deal(SQLModel, table=True):
+    """A deal's funnel state, derived from its events and rewritten in the same transaction.
+
+    Stage timestamps: the first event of each stage; a skipped stage counts as reached when the
+    next reached stage was, so its time in stage is zero. `outcome` is the final one: a stage
+    event after won/lost reopens the deal.
+    """
+
+    __tablename__ = "deals"
+    __table_args__ = (
+        sa.UniqueConstraint("workspace_id", "key"),
+        sa.Index("ix_deals_lead", "workspace_id", "lead_at"),
+        sa.Index("ix_deals_mql", "workspace_id", "mql_at"),
+        sa.Index("ix_deals_sql", "workspace_id", "sql_at"),
+        sa.Index("ix_deals_opportunity", "workspace_id", "opportunity_at"),
+        sa.Index("ix_deals_demo", "workspace_id", "demo_at"),
+        sa.Index("ix_deals_closed", "workspace_id", "closed_at"),
+        sa.Index("ix_deals_open_stage", "workspace_id", "outcome", "stage_changed_at"),
+    )
+
+    id: int | None = Field(default=None, sa_column=sa.Column(BigId, primary_key=True))
+    workspace_id: str = Field(foreign_key="workspaces.id", max_length=80)
+    key: str = Field(max_length=120)
+    name: str = Field(max_length=120)
+    account_key: str | None = Field(default=None, max_length=120)
+    owner_id: str | None = Field(default=None, max_length=80)
+    source: str | None = Field(default=None, max_length=40)
+    first_event_at: datetime | None = Field(default=None, sa_column=_ts())
+    lead_at: datetime | None = Field(default=None, sa_column=_ts())
+    mql_at: datetime | None = Field(default=None, sa_column=_ts())
+    sql_at: datetime | None = Field(default=None, sa_column=_ts())
+    opportunity_at: datetime | None = Field(default=None, sa_column=_ts())
+    demo_at: datetime | None = Field(default=None, sa_column=_ts())
+    won_at: datetime | None = Field(default=None, sa_column=_ts())
+    lost_at: datetime | None = Field(default=None, sa_column=_ts())
+    closed_at: datetime | None = Field(default=None, sa_column=_ts())
+    outcome: str = Field(default="open", max_length=8)  # open | won | lost
+    stage: str | None = Field(default=None, max_length=16)  # current stage (lost for lost deals)
+    stage_changed_at: datetime | None = Field(default=None, sa_column=_ts())
+    amount_minor: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger()))
+    currency: str | None = Field(default=None, max_length=3)
+    mrr_minor: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger()))
+    reason: str | None = Field(default=None, max_length=120)
+    competitor: str | None = Field(default=None, max_length=120)
+    updated_at: datetime = Field(sa_column=_ts(nullable=False))
+
+
+class DailyRollup(SQLModel, table=True):
+    """Per workspace-local day: non-void event totals by user, kind and lead source.
+
+    Maintained in the same transaction as every event write and void, so count and sum KPIs
+    read one row per (day, user, kind, source) instead of every event.
+    """
+
+    __tablename__ = "daily_rollups"
+
+    workspace_id: str = Field(foreign_key="workspaces.id", primary_key=True, max_length=80)
+    day: date = Field(primary_key=True)
+    kind: str = Field(primary_key=True, max_length=40)
+    user_id: str = Field(primary_key=True, max_length=80)
+    source: str = Field(default="", primary_key=True, max_length=40)
+    events: int = Field(default=0)
+    count_sum: int = Field(default=0, sa_column=sa.Column(sa.BigInteger(), nullable=False))
+    amount_sum: int = Field(default=0, sa_column=sa.Column(sa.BigInteger(), nullable=False))
+    duration_sum: int = Field(default=0, sa_column=sa.Column(sa.BigInteger(), nullable=False))

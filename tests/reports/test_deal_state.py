@@ -1,0 +1,83 @@
+"""Deal stage rules of SPEC section 5: skipped stages, reopened deals, lost anywhere."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from reports.deal_state import DealEvent, derive_deal_state
+from reports.events import Stage
+
+T0 = datetime(2026, 10, 1, 9, tzinfo=UTC)
+
+
+def ev(i: int, kind: str, days: float, **kw) -> DealEvent:
+    return DealEvent(id=i, kind=kind, occurred_at=T0 + timedelta(days=days), user_id="U1", **kw)
+
+
+def test_full_funnel_in_order_gives_each_stage_its_first_event():
+    state = derive_deal_state([
+        ev(1, "lead", 0, source="referral"), ev(2, "mql", 1), ev(3, "sql", 3),
+        ev(4, "opportunity", 6), ev(5, "demo-booked", 10), ev(6, "mql", 11),
+        ev(7, "deal-won", 20, amount_minor=1_200_000, currency="USD"),
+    ])
+    assert state.outcome == "won"
+    assert state.stage == "won"
+    assert state.stage_at[Stage.MQL] == T0 + timedelta(days=1)  # the repeat on day 11 is ignored
+    assert state.stage_at[Stage.WON] == T0 + timedelta(days=20)
+    assert state.amount_minor == 1_200_000
+    assert state.source == "referral"
+    assert state.first_event_at == T0
+
+
+def test_skipped_stages_count_as_reached_with_zero_time():
+    state = derive_deal_state([ev(1, "lead", 0), ev(2, "opportunity", 5), ev(3, "deal-won", 9,
+                                                                              amount_minor=1)])
+    assert state.stage_at[Stage.MQL] == T0 + timedelta(days=5)
+    assert state.stage_at[Stage.SQL] == T0 + timedelta(days=5)
+    assert state.stage_at[Stage.DEMO] == T0 + timedelta(days=9)
+
+
+def test_won_without_earlier_events_reaches_every_stage_at_the_win():
+    state = derive_deal_state([ev(1, "deal-won", 3, amount_minor=5)])
+    assert set(state.stage_at) == set(Stage)
+    assert all(at == T0 + timedelta(days=3) for at in state.stage_at.values())
+
+
+def test_lost_anywhere_ends_the_deal_where_it_stood():
+    state = derive_deal_state([ev(1, "lead", 0), ev(2, "sql", 2),
+                               ev(3, "deal-lost", 4, reason="price", competitor="Rival")])
+    assert state.outcome == "lost"
+    assert state.stage == "lost"
+    assert state.lost_at == T0 + timedelta(days=4)
+    assert Stage.OPPORTUNITY not in state.stage_at
+    assert state.reason == "price" and state.competitor == "Rival"
+
+
+def test_reopened_deal_counts_once_by_final_outcome():
+    events = [ev(1, "opportunity", 0), ev(2, "deal-lost", 3, reason="timing"),
+              ev(3, "demo-booked", 10), ev(4, "deal-won", 15, amount_minor=900)]
+    state = derive_deal_state(events)
+    assert state.outcome == "won"
+    assert state.lost_at is None and state.reason is None
+    assert state.won_at == T0 + timedelta(days=15)
+
+
+def test_reopened_and_still_open_is_open_at_its_new_stage():
+    state = derive_deal_state([ev(1, "opportunity", 0), ev(2, "deal-won", 3, amount_minor=1),
+                               ev(3, "sql", 8)])
+    assert state.outcome == "open"
+    assert state.stage == "sql"
+    assert state.stage_changed_at == T0 + timedelta(days=8)
+    assert state.won_at is None and Stage.WON not in state.stage_at
+
+
+def test_backdated_later_stage_pulls_earlier_stages_back():
+    state = derive_deal_state([ev(1, "mql", 5), ev(2, "opportunity", 2)])
+    assert state.stage_at[Stage.MQL] == T0 + timedelta(days=2)
+    assert state.stage_at[Stage.OPPORTUNITY] == T0 + timedelta(days=2)
+    assert state.stage == "opportunity"
+
+
+def test_activity_only_deal_has_no_stage():
+    state = derive_deal_state([ev(1, "meeting-held", 0)])
+    assert state.stage is None and state.outcome == "open" and state.stage_at == {}
