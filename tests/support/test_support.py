@@ -1,0 +1,767 @@
+"""Tests of the test helpers: Slack request signing, the Slack Web API stand-in and
+the throwaway PostgreSQL cluster."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pwd
+import re
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import urllib.error
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryIntervalCalculator
+from slack_sdk.signature import SignatureVerifier
+from slack_sdk.web import WebClient
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook import WebhookClient
+
+from tests.support import postgres as pg_support
+from tests.support import slack_api as slack_api_support
+from tests.support.postgres import (
+    PostgresCluster,
+    PostgresError,
+    PostgresNotAvailable,
+    find_pg_bin,
+    fresh_postgres_url,
+)
+from tests.support.slack_api import SlackApiServer, slack_api_server
+from tests.support.slack_signing import (
+    compute_signature,
+    post_signed,
+    post_slash_command,
+    sign,
+    slash_command_body,
+)
+
+# Fixtures used here (the project conftest may import them too: the PostgreSQL
+# cluster is shared per process either way).
+slack_api = slack_api_support.slack_api
+postgres_cluster = pg_support.postgres_cluster
+postgres_url = pg_support.postgres_url
+
+FAST = FixedValueRetryIntervalCalculator(fixed_internal=0.01)
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+# 1x1 transparent PNG
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
+    "0000000d49444154789c6360000002000001e221bc330000000049454e44ae426082"
+)
+
+
+def client(server: SlackApiServer, **kwargs) -> WebClient:
+    kwargs.setdefault("retry_handlers", [])
+    return WebClient(token="xoxb-test", base_url=server.base_url, **kwargs)
+
+
+# ============================================================================ signing
+class TestSigning:
+    def test_matches_slack_sdk_signature_verifier(self):
+        body = slash_command_body("log 3 calls")
+        headers = sign(body, secret=SECRET)
+        assert SignatureVerifier(SECRET).is_valid_request(body, headers)
+        assert headers["Content-Type"] == "application/x-www-form-urlencoded"
+        assert headers["X-Slack-Signature"].startswith("v0=")
+        assert int(headers["X-Slack-Request-Timestamp"]) == pytest.approx(time.time(), abs=5)
+
+    def test_known_vector_from_slack_docs(self):
+        # The worked example in Slack's "Verifying requests from Slack" guide.
+        body = (
+            "token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&"
+            "channel_id=G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&"
+            "command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com%2F"
+            "commands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN&"
+            "trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c"
+        )
+        assert compute_signature(body, secret=SECRET, timestamp=1531420618) == (
+            "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503"
+        )
+
+    @settings(max_examples=50, deadline=None)
+    @given(body=st.text(), secret=st.text(min_size=1).filter(str.strip))
+    def test_any_body_and_secret_verify(self, body, secret):
+        headers = sign(body, secret=secret)
+        verifier = SignatureVerifier(secret)
+        assert verifier.is_valid_request(body, headers)
+        assert verifier.is_valid_request(body.encode(), headers)
+        assert not verifier.is_valid_request(body + "x", headers)
+
+    def test_tampered_body_fails(self):
+        body = slash_command_body("log 3 calls")
+        headers = sign(body, secret=SECRET)
+        tampered = body.replace("log+3+calls", "log+300+calls")
+        assert tampered != body
+        assert not SignatureVerifier(SECRET).is_valid_request(tampered, headers)
+        assert not SignatureVerifier("another-secret").is_valid_request(body, headers)
+
+    def test_old_timestamp_fails(self):
+        body = slash_command_body("kpi")
+        headers = sign(body, secret=SECRET, timestamp=int(time.time()) - 6 * 60)
+        assert not SignatureVerifier(SECRET).is_valid_request(body, headers)
+        recent = sign(body, secret=SECRET, timestamp=int(time.time()) - 4 * 60)
+        assert SignatureVerifier(SECRET).is_valid_request(body, recent)
+
+    def test_json_bodies_get_json_content_type(self):
+        assert sign('{"type": "event_callback"}', secret=SECRET)["Content-Type"] == (
+            "application/json"
+        )
+
+    def test_slash_command_body_fields(self):
+        body = slash_command_body("top 5 deals", user_id="U42", response_url="http://x/r")
+        pairs = urllib.parse.parse_qsl(body, keep_blank_values=True)
+        assert [k for k, _ in pairs] == [
+            "token",
+            "team_id",
+            "team_domain",
+            "channel_id",
+            "channel_name",
+            "user_id",
+            "user_name",
+            "command",
+            "text",
+            "api_app_id",
+            "is_enterprise_install",
+            "response_url",
+            "trigger_id",
+        ]
+        fields = dict(pairs)
+        assert fields["text"] == "top 5 deals"
+        assert fields["command"] == "/kpi"
+        assert fields["user_id"] == "U42"
+        assert fields["is_enterprise_install"] == "false"
+        assert fields["response_url"] == "http://x/r"
+        assert re.fullmatch(r"\d{11}\.\d{9}\.[0-9a-f]{21}", fields["trigger_id"])
+        assert "command=%2Fkpi" in body and "text=top+5+deals" in body
+
+    def test_slash_command_body_enterprise(self):
+        fields = dict(urllib.parse.parse_qsl(slash_command_body("x", enterprise_id="E1")))
+        assert fields["enterprise_id"] == "E1"
+        assert "enterprise_id" not in dict(urllib.parse.parse_qsl(slash_command_body("x")))
+
+    def test_trigger_ids_are_random(self):
+        ids = {
+            dict(urllib.parse.parse_qsl(slash_command_body("x")))["trigger_id"] for _ in range(5)
+        }
+        assert len(ids) == 5
+
+
+# ---------------------------------------------------------------------------- a real Bolt app
+@pytest.fixture
+def bolt_app_url(slack_api):
+    """A slack_bolt App answering /kpi, served on 127.0.0.1; its Web API is the stand-in."""
+    from slack_bolt import App
+    from slack_bolt.request import BoltRequest
+
+    app = App(
+        token="xoxb-test",
+        signing_secret=SECRET,
+        client=WebClient(token="xoxb-test", base_url=slack_api.base_url),
+    )
+    seen: list[dict] = []
+
+    @app.command("/kpi")
+    def kpi(ack, command, respond):
+        seen.append(command)
+        ack(f"got: {command['text']}")
+        respond("done")
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            return
+
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+            headers = {k.lower(): [v] for k, v in self.headers.items()}
+            resp = app.dispatch(BoltRequest(body=body, headers=headers))
+            payload = (resp.body or "").encode()
+            self.send_response(resp.status)
+            for key, values in resp.headers.items():
+                if key.lower() != "content-length":
+                    for value in values:
+                        self.send_header(key, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}", seen
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join()
+
+
+class TestPostToBolt:
+    def test_valid_slash_command_is_accepted(self, bolt_app_url, slack_api):
+        base, seen = bolt_app_url
+        status, payload, _ = post_slash_command(
+            base,
+            "sales this week",
+            secret=SECRET,
+            response_url=slack_api.response_url("abc"),
+            user_id="U7",
+        )
+        assert status == 200
+        assert payload == "got: sales this week"  # Bolt answers a text-only ack as text/plain
+        assert seen[0]["user_id"] == "U7"
+        (response,) = slack_api.wait_for("response_url")
+        assert response.body["text"] == "done"
+        assert response.path == "/response/abc"
+        assert slack_api.calls_to("auth.test")  # Bolt checked the token at start-up
+
+    @pytest.mark.parametrize(
+        "kwargs",
+        [
+            {"bad_signature": True},
+            {"omit_signature": True},
+            {"omit_timestamp": True},
+            {"timestamp": int(time.time()) - 10 * 60},
+        ],
+        ids=["bad-signature", "no-signature", "no-timestamp", "old-timestamp"],
+    )
+    def test_bad_requests_are_rejected(self, bolt_app_url, kwargs):
+        base, seen = bolt_app_url
+        status, _, _ = post_slash_command(base, "kpi", secret=SECRET, **kwargs)
+        assert status == 401
+        assert seen == []
+
+    def test_wrong_secret_is_rejected(self, bolt_app_url):
+        base, seen = bolt_app_url
+        status, _, _ = post_slash_command(base, "kpi", secret="not-the-secret")
+        assert status == 401
+        assert seen == []
+
+    def test_post_signed_returns_http_errors(self, slack_api):
+        status, payload, _ = post_signed(f"{slack_api.base}/nowhere", "a=b", secret=SECRET)
+        assert status == 404
+        assert payload == "not found"
+
+
+# ============================================================================ Slack API stand-in
+class TestSlackApiBasics:
+    def test_post_message_is_recorded(self, slack_api):
+        resp = client(slack_api).chat_postMessage(channel="C1", text="hi")
+        assert resp["ok"] and resp["channel"] == "C1"
+        assert resp["message"]["text"] == "hi"
+        (call,) = slack_api.calls_to("chat.postMessage")
+        assert call.method == "chat.postMessage"
+        assert call.body == {"channel": "C1", "text": "hi"}
+        assert call.headers["Authorization"] == "Bearer xoxb-test"
+        assert call.token == "xoxb-test"
+        assert call.status == 200
+        assert call.at <= time.monotonic()
+        assert slack_api.methods() == ["chat.postMessage"]
+
+    def test_ts_unique_and_increasing(self, slack_api):
+        web = client(slack_api)
+        stamps = [web.chat_postMessage(channel="C1", text=str(i))["ts"] for i in range(3)]
+        assert all(re.fullmatch(r"\d{10}\.\d{6}", ts) for ts in stamps)
+        assert stamps == sorted(stamps, key=float) and len(set(stamps)) == 3
+        assert stamps[0] == "1700000000.000100"
+
+    def test_blocks_and_validation(self, slack_api):
+        web = client(slack_api)
+        blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": "*KPI*"}}]
+        resp = web.chat_postMessage(channel="C1", blocks=blocks, text="KPI")
+        assert resp["message"]["blocks"] == blocks
+        assert slack_api.calls_to("chat.postMessage")[0].json_field("blocks") == blocks
+        with pytest.raises(SlackApiError) as err:
+            web.api_call("chat.postMessage", json={"channel": "C1"})
+        assert err.value.response["error"] == "no_text"
+        with pytest.raises(SlackApiError) as err:
+            web.chat_postMessage(channel="C1", text="x" * 40_001)
+        assert err.value.response["error"] == "msg_too_long"
+
+    def test_form_encoded_calls(self, slack_api):
+        web = client(slack_api)
+        dm = web.conversations_open(users="U1")["channel"]["id"]
+        assert dm.startswith("D")
+        assert web.conversations_open(users=["U1"])["channel"]["id"] == dm
+        assert web.conversations_open(users="U2")["channel"]["id"] != dm
+        assert slack_api.calls_to("conversations.open")[0].body == {"users": "U1"}
+        assert (
+            slack_api.calls_to("conversations.open")[0]
+            .headers["content-type"]
+            .startswith("application/x-www-form-urlencoded")
+        )
+        # posting to a user id lands in that user's DM
+        assert web.chat_postMessage(channel="U1", text="psst")["channel"] == dm
+
+    def test_other_default_methods(self, slack_api):
+        web = client(slack_api)
+        auth = web.auth_test()
+        assert (auth["user_id"], auth["team_id"], auth["bot_id"]) == ("U0BOT", "T0001", "B0BOT")
+        assert web.team_info()["team"]["id"] == "T0001"
+        eph = web.chat_postEphemeral(channel="C1", user="U1", text="only you")
+        assert eph["message_ts"]
+        ts = web.chat_postMessage(channel="C1", text="v1")["ts"]
+        upd = web.chat_update(channel="C1", ts=ts, text="v2")
+        assert (upd["ts"], upd["text"]) == (ts, "v2")
+        assert web.views_publish(user_id="U1", view={"type": "home", "blocks": []})["view"]["id"]
+
+    def test_users_info(self, slack_api):
+        web = client(slack_api)
+        slack_api.set_user(
+            "U1",
+            is_admin=True,
+            tz="America/New_York",
+            real_name="Ann Admin",
+            email="ann@acme.example",
+        )
+        user = web.users_info(user="U1")["user"]
+        assert user["is_admin"] is True and user["is_owner"] is False
+        assert user["tz"] == "America/New_York"
+        assert user["tz_offset"] in (-5 * 3600, -4 * 3600)
+        assert user["real_name"] == "Ann Admin"
+        assert user["profile"]["email"] == "ann@acme.example"
+        assert "locale" not in user
+        assert web.users_info(user="U1", include_locale=True)["user"]["locale"] == "en-US"
+        default = web.users_info(user="U9")["user"]
+        assert (default["id"], default["is_admin"], default["tz"]) == ("U9", False, "Europe/Oslo")
+        slack_api.strict_users = True
+        with pytest.raises(SlackApiError) as err:
+            web.users_info(user="U9")
+        assert err.value.response["error"] == "user_not_found"
+
+    def test_unknown_method(self, slack_api):
+        with pytest.raises(SlackApiError) as err:
+            client(slack_api).api_call("nope.nothing")
+        assert err.value.response["error"] == "unknown_method"
+        assert slack_api.calls_to("nope.nothing")
+
+    def test_missing_token(self, slack_api):
+        web = WebClient(base_url=slack_api.base_url, retry_handlers=[])
+        with pytest.raises(SlackApiError) as err:
+            web.auth_test()
+        assert err.value.response["error"] == "not_authed"
+        slack_api.valid_tokens = {"xoxb-good"}
+        with pytest.raises(SlackApiError) as err:
+            client(slack_api).auth_test()
+        assert err.value.response["error"] == "invalid_auth"
+        assert WebClient(token="xoxb-good", base_url=slack_api.base_url).auth_test()["ok"]
+
+    def test_set_response(self, slack_api):
+        slack_api.set_response("bookmarks.list", {"ok": True, "bookmarks": []})
+        slack_api.set_response("emoji.list", lambda call: (200, {"ok": True, "n": call.token}))
+        web = client(slack_api)
+        assert web.api_call("bookmarks.list")["bookmarks"] == []
+        assert web.api_call("emoji.list")["n"] == "xoxb-test"
+
+    def test_reset(self, slack_api):
+        web = client(slack_api)
+        web.chat_postMessage(channel="C1", text="a")
+        slack_api.fail_next("chat.postMessage", error="is_archived")
+        slack_api.set_channel_error("C2")
+        slack_api.reset()
+        assert slack_api.calls == [] and slack_api.pending_faults() == []
+        web.chat_postMessage(channel="C2", text="b")
+        assert len(slack_api.calls) == 1
+
+    def test_response_url(self, slack_api):
+        url = slack_api.response_url("abc")
+        assert url == f"{slack_api.base}/response/abc"
+        WebhookClient(url).send(text="ok!", response_type="ephemeral")
+        (call,) = slack_api.calls_to("response_url")
+        assert call.body == {"text": "ok!", "response_type": "ephemeral"}
+
+    def test_wait_for(self, slack_api):
+        web = client(slack_api)
+        timer = threading.Timer(0.2, lambda: web.chat_postMessage(channel="C1", text="later"))
+        timer.start()
+        (call,) = slack_api.wait_for("chat.postMessage", timeout=5)
+        assert call.body["text"] == "later"
+        with pytest.raises(AssertionError, match="expected 2 call"):
+            slack_api.wait_for("chat.postMessage", count=2, timeout=0.2)
+        timer.join()
+
+    def test_async_client(self, slack_api):
+        slack_api.set_user("U1", is_owner=True)
+
+        async def go():
+            web = AsyncWebClient(token="xoxb-test", base_url=slack_api.base_url)
+            posted = await web.chat_postMessage(channel="C1", text="from aiohttp")
+            user = await web.users_info(user="U1")
+            upload = await web.files_upload_v2(channel="C1", filename="c.png", content=PNG)
+            return posted, user, upload
+
+        posted, user, upload = asyncio.run(go())
+        assert posted["ok"] and user["user"]["is_owner"] is True
+        assert upload["file"]["size"] == len(PNG)
+        assert slack_api.calls_to("chat.postMessage")[0].body["text"] == "from aiohttp"
+        assert slack_api.calls_to("users.info")[0].body["user"] == "U1"
+        assert slack_api.calls_to("upload")[0].files["file"].data == PNG
+
+    def test_starts_and_stops_fast(self):
+        started = time.monotonic()
+        with slack_api_server() as server:
+            port = server.port
+            client(server).auth_test()
+        assert time.monotonic() - started < 0.5
+        with pytest.raises(urllib.error.URLError):
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/auth.test", timeout=1)
+
+
+class TestSlackApiFiles:
+    def test_files_upload_v2_end_to_end(self, slack_api):
+        resp = client(slack_api).files_upload_v2(
+            channel="C1",
+            filename="chart.png",
+            content=PNG,
+            title="Weekly chart",
+            initial_comment="Monday digest",
+        )
+        assert resp["ok"]
+        assert resp["file"]["size"] == len(PNG)
+        assert resp["file"]["mimetype"] == "image/png"
+        assert resp["file"]["title"] == "Weekly chart"
+        assert slack_api.methods() == [
+            "files.getUploadURLExternal",
+            "upload",
+            "files.completeUploadExternal",
+        ]
+        get_url, upload, complete = slack_api.calls
+        assert get_url.body["filename"] == "chart.png"
+        assert int(get_url.body["length"]) == len(PNG)
+        file_id = get_url.response["file_id"]
+        assert get_url.response["upload_url"] == f"{slack_api.base}/upload/{file_id}"
+        assert upload.body == {"file_id": file_id, "size": len(PNG)}
+        assert upload.files["file"].data == PNG
+        assert slack_api.uploads[file_id] == PNG
+        assert complete.body["channel_id"] == "C1"
+        assert complete.body["initial_comment"] == "Monday digest"
+        assert complete.json_field("files") == [{"id": file_id, "title": "Weekly chart"}]
+
+    def test_complete_without_upload_fails(self, slack_api):
+        with pytest.raises(SlackApiError) as err:
+            client(slack_api).files_completeUploadExternal(files=[{"id": "F404", "title": "x"}])
+        assert err.value.response["error"] == "file_not_found"
+
+    def test_multipart_upload_is_recorded(self, slack_api):
+        slack_api.set_response("files.upload", {"ok": True})
+        client(slack_api).api_call(
+            "files.upload", files={"file": PNG}, data={"channels": "C1", "filename": "a.png"}
+        )
+        (call,) = slack_api.calls_to("files.upload")
+        assert call.body["channels"] == "C1"
+        assert call.body["file"]["size"] == len(PNG)
+        assert call.files["file"].data == PNG
+
+    def test_upload_failure_surfaces(self, slack_api):
+        slack_api.fail_next("upload", status=500)
+        # slack_sdk does not wrap errors of the upload step itself
+        with pytest.raises(urllib.error.HTTPError, match="500"):
+            client(slack_api).files_upload_v2(channel="C1", filename="a.png", content=PNG)
+        assert "files.completeUploadExternal" not in slack_api.methods()
+
+
+class TestSlackApiFaults:
+    def test_rate_limited_raises(self, slack_api):
+        slack_api.fail_next("chat.postMessage", status=429, retry_after=7)
+        with pytest.raises(SlackApiError) as err:
+            client(slack_api).chat_postMessage(channel="C1", text="hi")
+        assert err.value.response.status_code == 429
+        assert err.value.response["error"] == "ratelimited"
+        assert err.value.response.headers["Retry-After"] == "7"
+        assert client(slack_api).chat_postMessage(channel="C1", text="hi")["ok"]
+        assert [c.status for c in slack_api.calls] == [429, 200]
+
+    def test_rate_limited_retry_handler_succeeds(self, slack_api):
+        slack_api.fail_next("chat.postMessage", status=429, retry_after=0, times=1)
+        web = client(slack_api, retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=1)])
+        assert web.chat_postMessage(channel="C1", text="hi")["ok"]
+        first, second = slack_api.calls_to("chat.postMessage")
+        assert (first.status, second.status) == (429, 200)
+        assert first.fault is not None and second.fault is None
+
+    def test_server_errors(self, slack_api):
+        slack_api.fail_next("chat.postMessage", status=500, times=2)
+        web = client(slack_api)
+        for _ in range(2):
+            with pytest.raises(SlackApiError) as err:
+                web.chat_postMessage(channel="C1", text="hi")
+            assert err.value.response.status_code == 500
+        assert web.chat_postMessage(channel="C1", text="hi")["ok"]
+
+    def test_server_error_retry_handler_succeeds(self, slack_api):
+        slack_api.fail_next("chat.postMessage", status=503, times=2)
+        web = client(
+            slack_api,
+            retry_handlers=[ServerErrorRetryHandler(max_retry_count=2, interval_calculator=FAST)],
+        )
+        assert web.chat_postMessage(channel="C1", text="hi")["ok"]
+        assert [c.status for c in slack_api.calls] == [503, 503, 200]
+
+    @pytest.mark.parametrize(
+        "error",
+        ["channel_not_found", "invalid_auth", "not_in_channel", "is_archived", "token_revoked"],
+    )
+    def test_error_codes(self, slack_api, error):
+        slack_api.fail_next("chat.postMessage", error=error)
+        web = client(slack_api)
+        with pytest.raises(SlackApiError) as err:
+            web.chat_postMessage(channel="C1", text="hi")
+        assert err.value.response.status_code == 200
+        assert err.value.response["error"] == error
+        assert web.chat_postMessage(channel="C1", text="hi")["ok"]
+
+    def test_faults_are_per_method_and_fifo(self, slack_api):
+        slack_api.fail_next("chat.postMessage", error="not_in_channel")
+        slack_api.fail_next("chat.postMessage", error="is_archived")
+        web = client(slack_api)
+        assert web.auth_test()["ok"]  # other methods unaffected
+        errors = []
+        for _ in range(3):
+            try:
+                web.chat_postMessage(channel="C1", text="hi")
+                errors.append("ok")
+            except SlackApiError as exc:
+                errors.append(exc.response["error"])
+        assert errors == ["not_in_channel", "is_archived", "ok"]
+
+    def test_fault_for_one_channel(self, slack_api):
+        slack_api.fail_next("chat.postMessage", error="not_in_channel", channel="C2")
+        web = client(slack_api)
+        assert web.chat_postMessage(channel="C1", text="hi")["ok"]
+        with pytest.raises(SlackApiError):
+            web.chat_postMessage(channel="C2", text="hi")
+        assert web.chat_postMessage(channel="C2", text="hi")["ok"]
+
+    def test_persistent_channel_error(self, slack_api):
+        slack_api.set_channel_error("C9", "channel_not_found")
+        web = client(slack_api)
+        for _ in range(3):
+            with pytest.raises(SlackApiError) as err:
+                web.chat_postMessage(channel="C9", text="hi")
+            assert err.value.response["error"] == "channel_not_found"
+        assert web.chat_postMessage(channel="C1", text="hi")["ok"]
+        slack_api.clear_channel_error("C9")
+        assert web.chat_postMessage(channel="C9", text="hi")["ok"]
+
+    def test_delay_then_success(self, slack_api):
+        slack_api.fail_next("auth.test", delay=0.3)
+        started = time.monotonic()
+        assert client(slack_api).auth_test()["ok"]
+        assert time.monotonic() - started >= 0.3
+
+    def test_delay_causes_client_timeout(self, slack_api):
+        slack_api.fail_next("chat.postMessage", delay=3.0)
+        web = client(slack_api, timeout=0.3)
+        started = time.monotonic()
+        with pytest.raises((TimeoutError, urllib.error.URLError)):
+            web.chat_postMessage(channel="C1", text="hi")
+        assert time.monotonic() - started < 2
+
+    def test_stop_is_fast_during_delay(self):
+        outcome: list[object] = []
+
+        def call(server: SlackApiServer) -> None:
+            try:
+                outcome.append(client(server, timeout=5).auth_test())
+            except Exception as exc:  # noqa: BLE001 - the call is expected to fail
+                outcome.append(exc)
+
+        with slack_api_server() as server:
+            server.fail_next("auth.test", delay=30)
+            worker = threading.Thread(target=call, args=(server,))
+            worker.start()
+            deadline = time.monotonic() + 2
+            while not server.calls and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert server.calls
+            started = time.monotonic()
+        assert time.monotonic() - started < 0.5
+        worker.join(5)
+        assert not worker.is_alive() and outcome
+
+    def test_disconnect_and_connection_retry(self, slack_api):
+        slack_api.fail_next("auth.test", disconnect=True)
+        web = client(
+            slack_api,
+            retry_handlers=[
+                ConnectionErrorRetryHandler(max_retry_count=1, interval_calculator=FAST)
+            ],
+        )
+        assert web.auth_test()["ok"]
+        assert [c.status for c in slack_api.calls] == [0, 200]
+
+    def test_429_on_response_url(self, slack_api):
+        slack_api.fail_next("response_url", status=404, body="expired_url")
+        resp = WebhookClient(slack_api.response_url()).send(text="late")
+        assert (resp.status_code, resp.body) == (404, "expired_url")
+
+    def test_rejects_bad_times(self, slack_api):
+        with pytest.raises(ValueError):
+            slack_api.fail_next("chat.postMessage", error="x", times=0)
+
+
+# ============================================================================ PostgreSQL
+def test_pg_bin_env_var_must_point_at_binaries(monkeypatch, tmp_path):
+    monkeypatch.setenv("KPIBOT_PG_BIN", str(tmp_path))
+    with pytest.raises(PostgresNotAvailable, match="KPIBOT_PG_BIN"):
+        find_pg_bin()
+
+
+@pytest.mark.parametrize(("require", "outcome"), [("0", "skipped"), ("1", "error")])
+def test_fixture_without_binaries_skips_or_fails(tmp_path, require, outcome):
+    test_file = tmp_path / "test_pg_missing.py"
+    test_file.write_text(
+        textwrap.dedent(
+            """
+            from tests.support.postgres import postgres_cluster  # noqa: F401
+
+            def test_needs_pg(postgres_cluster):
+                pass
+            """
+        )
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KPIBOT_")}
+    env.update(
+        KPIBOT_PG_BIN=str(tmp_path / "nowhere"),
+        KPIBOT_REQUIRE_POSTGRES=require,
+        PYTHONPATH=str(REPO_ROOT),
+    )
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-rs",
+            "-p",
+            "no:cacheprovider",
+            "-c",
+            os.devnull,
+            "--rootdir",
+            str(tmp_path),
+            str(test_file),
+        ],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert f"1 {outcome}" in result.stdout, result.stdout + result.stderr
+    assert "KPIBOT_PG_BIN" in result.stdout
+
+
+@pytest.mark.postgres
+class TestPostgres:
+    def test_select_1(self, postgres_cluster):
+        with postgres_cluster.connect() as conn:
+            assert conn.execute("select 1").fetchone() == (1,)
+            assert conn.execute("show server_encoding").fetchone() == ("UTF8",)
+        assert postgres_cluster.url("x").startswith("postgresql+psycopg://")
+
+    def test_sqlalchemy_url(self, postgres_url):
+        from sqlalchemy import create_engine, text
+
+        assert postgres_url.startswith("postgresql+psycopg://")
+        engine = create_engine(postgres_url)
+        try:
+            with engine.connect() as conn:
+                assert (
+                    conn.execute(text("select current_database()")).scalar()
+                    == (postgres_url.rsplit("/", 1)[1])
+                )
+                tables = conn.execute(
+                    text("select count(*) from pg_tables where schemaname = 'public'")
+                ).scalar()
+                assert tables == 0
+        finally:
+            engine.dispose()
+
+    def test_create_and_drop_database(self, postgres_cluster):
+        url = fresh_postgres_url(postgres_cluster)
+        name = url.rsplit("/", 1)[1]
+        assert name.startswith("kpibot_test_")
+        assert name in postgres_cluster.list_databases()
+        other = fresh_postgres_url(postgres_cluster)
+        assert other != url
+        postgres_cluster.drop_database(other.rsplit("/", 1)[1])
+        with postgres_cluster.connect(name) as conn:  # an open session does not block the drop
+            conn.execute("create table t (x int)")
+            postgres_cluster.drop_database(name)
+        assert name not in postgres_cluster.list_databases()
+        postgres_cluster.drop_database(name)  # dropping twice is fine
+        with pytest.raises(ValueError):
+            postgres_cluster.create_database('bad"name')
+
+    def test_create_from_template(self, postgres_cluster):
+        template = fresh_postgres_url(postgres_cluster, "kpibot_tpl").rsplit("/", 1)[1]
+        with postgres_cluster.connect(template) as conn:
+            conn.execute("create table migrated (x int)")
+            conn.execute("insert into migrated values (42)")
+        copy = fresh_postgres_url(postgres_cluster, template=template).rsplit("/", 1)[1]
+        with postgres_cluster.connect(copy) as conn:
+            assert conn.execute("select x from migrated").fetchone() == (42,)
+        postgres_cluster.drop_database(copy)
+        postgres_cluster.drop_database(template)
+
+    def test_runs_unprivileged(self, postgres_cluster):
+        if postgres_cluster.external:
+            pytest.skip("external server")
+        owner = os.stat(postgres_cluster.data_dir).st_uid
+        assert owner != 0
+        if os.geteuid() == 0:
+            assert pwd.getpwuid(owner).pw_name == postgres_cluster.os_user
+
+    def test_restart_keeps_data(self):
+        cluster = PostgresCluster()
+        with cluster:
+            url = fresh_postgres_url(cluster)
+            name = url.rsplit("/", 1)[1]
+            with cluster.connect(name) as conn:
+                conn.execute("create table deals (id int primary key, amount int)")
+                conn.execute("insert into deals values (1, 500)")
+            port = cluster.port
+            cluster.restart()
+            assert cluster.port == port and cluster.is_running
+            with cluster.connect(name) as conn:
+                assert conn.execute("select amount from deals").fetchone() == (500,)
+            # a crash (immediate stop) loses nothing committed either
+            cluster.stop(mode="immediate")
+            assert not cluster.is_running
+            with pytest.raises(Exception):  # noqa: B017 - any connection error
+                cluster.connect(name, connect_timeout=2)
+            cluster.start()
+            with cluster.connect(name) as conn:
+                assert conn.execute("select count(*) from deals").fetchone() == (1,)
+            base_dir = cluster.base_dir
+            assert cluster.startup_seconds is not None and cluster.startup_seconds < 5
+        assert base_dir is not None and not base_dir.exists()
+
+    def test_external_url_mode(self, postgres_cluster):
+        external = PostgresCluster.from_url(postgres_cluster.dsn("postgres"))
+        assert external.external and not external.can_restart
+        url = fresh_postgres_url(external)
+        assert url.startswith("postgresql+psycopg://") and url.endswith(url.rsplit("/", 1)[1])
+        name = url.rsplit("/", 1)[1]
+        assert name in postgres_cluster.list_databases()
+        with pytest.raises(PostgresError):
+            external.restart()
+        external.close()  # drops what it created, leaves the server running
+        assert name not in postgres_cluster.list_databases()
+        with postgres_cluster.connect() as conn:
+            assert conn.execute("select 1").fetchone() == (1,)
