@@ -5,12 +5,12 @@ Built only by the CLI (`build_settings`), never at import time.
 
 from __future__ import annotations
 
+from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel.numbers import UnknownCurrencyError, get_currency_name
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from typing_extensions import Annotated
 
 
 class SettingsError(RuntimeError):

@@ -21,7 +21,8 @@ def occurred_at_for(command: LogCommand, invocation: Invocation) -> datetime:
     """Now, or local noon of the backdated day (noon keeps DST edges out of the day)."""
     if command.on_date is None or command.on_date == invocation.today:
         return invocation.now
-    local = datetime.combine(command.on_date, time(12), tzinfo=ZoneInfo(invocation.workspace.timezone))
+    zone = ZoneInfo(invocation.workspace.timezone)
+    local = datetime.combine(command.on_date, time(12), tzinfo=zone)
     return local.astimezone(invocation.now.tzinfo)
 
 
