@@ -1,0 +1,1187 @@
+"""The `/kpi` command grammar: the text after `/kpi` in, one typed command out.
+
+`parse_command` is pure and deterministic (no database, no clock: `today` is passed in). It
+returns one of the frozen command dataclasses below or raises `UsageError`, whose `problem`
+names exactly what is wrong; it raises nothing else, whatever the input.
+
+Shared rules for every command:
+
+* Keywords are case-insensitive; surrounding whitespace is ignored.
+* Ending with the word `public` or with `!` (`/kpi me!`) posts the answer in the channel.
+* Names with spaces go in quotes: `"Acme Corp"` (smart quotes work too). An apostrophe inside
+  a word (`O'Brien`, `didn't`) is just a letter.
+* People are picked from the @ autocomplete (the client sends `<@U123>`); a typed `@alice`
+  cannot be resolved.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import itertools
+import re
+import unicodedata
+import zoneinfo
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
+
+from reports.events import ALIASES, KINDS, EventKind, normalize_source, resolve_kind
+from reports.periods import PeriodError, parse_day, parse_period
+from reports.units import AmountError, is_currency_code, parse_amount, parse_duration
+
+__all__ = [
+    "COMMAND_USAGE",
+    "ChurnCommand",
+    "Command",
+    "DigestCommand",
+    "DigestHereCommand",
+    "FunnelCommand",
+    "HelpCommand",
+    "KpiCommand",
+    "LeaderboardCommand",
+    "ListCommand",
+    "LogCommand",
+    "MeCommand",
+    "QuotaCommand",
+    "QuotaSetCommand",
+    "UndoCommand",
+    "UsageError",
+    "parse_command",
+]
+
+# ---------------------------------------------------------------------------------------------
+# Commands
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HelpCommand:
+    topic: str | None = None
+    public: bool = False
+
+
+@dataclass(frozen=True)
+class ListCommand:
+    public: bool = False
+
+
+@dataclass(frozen=True)
+class LogCommand:
+    kind: str  # canonical event kind
+    deal: str | None = None  # as typed: trimmed, quotes removed, inner whitespace collapsed
+    deal_key: str | None = None  # deal.casefold()
+    account: str | None = None
+    count: int = 1
+    amount_minor: int | None = None
+    currency: str | None = None  # the workspace currency when an amount is given
+    duration_seconds: int | None = None
+    mrr_minor: int | None = None
+    on_behalf_of: str | None = None  # user id of the @mention
+    source: str | None = None  # lead-source group (normalize_source)
+    source_raw: str | None = None
+    reason: str | None = None
+    competitor: str | None = None
+    on_date: date | None = None
+    note: str | None = None
+    public: bool = False
+
+
+@dataclass(frozen=True)
+class UndoCommand:
+    event_id: int | None = None
+    public: bool = False
+
+
+@dataclass(frozen=True)
+class FunnelCommand:
+    period: str | None = None  # raw period text; the handler resolves it in the workspace tz
+    user: str | None = None
+    cohort: bool = False
+    public: bool = False
+
+
+@dataclass(frozen=True)
+class QuotaCommand:
+    period: str | None = None
+    user: str | None = None
+    public: bool = False
+
+
+@dataclass(frozen=True)
+class QuotaSetCommand:
+    user: str
+    target: int  # minor units for revenue, a count for an event-kind metric
+    cadence: str = "monthly"  # "monthly" | "quarterly"
+    metric: str = "revenue"  # "revenue" or a canonical event kind
+    public: bool = False
+
+
+@dataclass(frozen=True)
+class ChurnCommand:
+    period: str | None = None
+    public: bool = False
+
+
+@dataclass(frozen=True)
+class KpiCommand:
+    name: str  # as spelled in kpi_names
+    period: str | None = None
+    user: str | None = None
+    public: bool = False
+
+
+@dataclass(frozen=True)
+class LeaderboardCommand:
+    kpi: str | None = None
+    period: str | None = None
+    public: bool = False
+
+
+@dataclass(frozen=True)
+class MeCommand:
+    period: str | None = None
+    public: bool = False
+
+
+@dataclass(frozen=True)
+class DigestHereCommand:
+    cadence: str = "weekly"  # "weekly" | "monthly"
+    day: int = 0  # weekly: 0=Mon..6=Sun; monthly: 1..28, or -1 for the last day
+    time: time = field(default_factory=lambda: time(9, 0))
+    tz: str | None = None
+    lang: str | None = None
+    public: bool = False
+
+
+@dataclass(frozen=True)
+class DigestCommand:
+    action: str  # "off" | "list" | "preview" | "now" | "status"
+    public: bool = False
+
+
+Command = (
+    HelpCommand | ListCommand | LogCommand | UndoCommand | FunnelCommand | QuotaCommand
+    | QuotaSetCommand | ChurnCommand | KpiCommand | LeaderboardCommand | MeCommand
+    | DigestHereCommand | DigestCommand
+)
+
+# command word → (usage line, a correct example); used in errors and by /kpi help
+COMMAND_USAGE: dict[str, tuple[str, str]] = {
+    "log": ("/kpi log EVENT [DEAL] [N x] [AMOUNT [CUR]] [@user] [source=S] [reason=R] "
+            "[on DATE] [note...]", "/kpi log demo-booked acme"),
+    "undo": ("/kpi undo [ID]", "/kpi undo 42"),
+    "show": ("/kpi [show] KPI [PERIOD] [@user]", "/kpi show win-rate this-quarter"),
+    "me": ("/kpi me [PERIOD]", "/kpi me this-week"),
+    "leaderboard": ("/kpi leaderboard [KPI] [PERIOD]", "/kpi leaderboard revenue this-month"),
+    "funnel": ("/kpi funnel [PERIOD] [@user] [cohort]", "/kpi funnel last-month cohort"),
+    "quota": ("/kpi quota [PERIOD] [@user]", "/kpi quota this-quarter"),
+    "quota set": ("/kpi quota set @user AMOUNT [monthly|quarterly] [METRIC]",
+                  "/kpi quota set @alice 50k quarterly"),
+    "churn": ("/kpi churn [PERIOD]", "/kpi churn last-quarter"),
+    "digest": ("/kpi digest here|off|list|preview|now|status", "/kpi digest preview"),
+    "digest here": ("/kpi digest here [weekly DAY HH:MM|monthly DAY HH:MM] [TZ] [lang=xx]",
+                    "/kpi digest here weekly mon 09:00 Europe/Oslo"),
+    "list": ("/kpi list", "/kpi list"),
+    "help": ("/kpi help [command|kpi]", "/kpi help log"),
+}
+
+
+class UsageError(Exception):
+    """The command text can't be read. `problem` is one sentence naming what is wrong."""
+
+    def __init__(self, problem: str, usage: str = "", example: str = "") -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.usage = usage
+        self.example = example
+
+    def __str__(self) -> str:
+        return self.problem
+
+
+MAX_TEXT = 3000  # characters of command text
+MAX_NAME = 120  # deal, account, reason, competitor, source
+MAX_NOTE = 500
+MAX_COUNT = 100_000
+MAX_QUOTA_COUNT = 1_000_000
+MAX_MINOR = 10**15  # ten trillion in major units; keeps sums far inside BIGINT
+MAX_DURATION = 365 * 24 * 3600
+MAX_USER_ID = 80
+
+# ---------------------------------------------------------------------------------------------
+# Tokenizer
+# ---------------------------------------------------------------------------------------------
+
+_BARE, _QUOTED, _ESCAPE = "bare", "quoted", "escape"
+_SMART_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‟": '"', "‘": "'", "’": "'",
+                               "‚": "'", "‛": "'"})
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u2060\ufeff"))
+_ESCAPE_RE = re.compile(r"<([@#!][^<>]*|(?:https?|mailto):[^<>\s]*(?:\|[^<>]*)?)>")
+_ENTITIES = (("&lt;", "<"), ("&gt;", ">"), ("&amp;", "&"))
+
+
+@dataclass(frozen=True)
+class Token:
+    """One word of the command: pieces of (kind, text), kind bare, quoted or escape (`<@U1>`)."""
+
+    pieces: tuple[tuple[str, str], ...]
+
+    @property
+    def text(self) -> str:
+        return "".join(text for _, text in self.pieces)
+
+    @property
+    def quoted(self) -> bool:
+        return any(kind == _QUOTED for kind, _ in self.pieces)
+
+    @property
+    def bare(self) -> bool:
+        return all(kind == _BARE for kind, _ in self.pieces)
+
+    @property
+    def escape(self) -> str | None:
+        """The `<...>` escape when the token is exactly one."""
+        if len(self.pieces) == 1 and self.pieces[0][0] == _ESCAPE:
+            return self.pieces[0][1]
+        return None
+
+    @property
+    def word(self) -> str | None:
+        """The lower-cased text of a bare token (keywords are never quoted), else None."""
+        return self.text.lower() if self.bare else None
+
+    @property
+    def head(self) -> str:
+        """The bare text before the first quote or escape (`deal=` in `deal="Acme Corp"`)."""
+        head = []
+        for kind, text in self.pieces:
+            if kind != _BARE:
+                break
+            head.append(text)
+        return "".join(head)
+
+
+def _clean(text: str) -> str:
+    """Smart quotes as plain quotes; control characters as spaces; zero-width marks removed."""
+    text = text.translate(_SMART_QUOTES).translate(_INVISIBLE)
+    return "".join(" " if unicodedata.category(c) in ("Cc", "Cs") else c for c in text)
+
+
+def _unescape(text: str) -> str:
+    for entity, char in _ENTITIES:
+        text = text.replace(entity, char)
+    return text
+
+
+def _closing_quote(text: str, start: int, quote: str) -> int:
+    """Index of the quote closing one opened just before `start`, or -1.
+
+    A `'` only closes before a space, `!` or the end, so `'Acme's shop'` is one name.
+    """
+    if quote == '"':
+        return text.find('"', start)
+    i = text.find("'", start)
+    while i != -1:
+        if i + 1 == len(text) or text[i + 1].isspace() or text[i + 1] == "!":
+            return i
+        i = text.find("'", i + 1)
+    return -1
+
+
+def tokenize(text: str) -> list[Token]:
+    """Split on whitespace, keeping quoted phrases and `<@U1|name>` escapes whole.
+
+    A quote opens a phrase only at the start of a word or right after `=`; elsewhere it is a
+    letter. An unclosed quote is a UsageError.
+    """
+    text = _clean(text)
+    tokens: list[Token] = []
+    i = 0
+    while i < len(text):
+        if text[i].isspace():
+            i += 1
+        else:
+            token, i = _read_token(text, i)
+            tokens.append(token)
+    return tokens
+
+
+def _read_token(text: str, start: int) -> tuple[Token, int]:
+    """The token starting at text[start] and the index just after it."""
+    pieces: list[tuple[str, str]] = []
+    i = start
+    while i < len(text) and not text[i].isspace():
+        char = text[i]
+        match = _ESCAPE_RE.match(text, i) if char == "<" else None
+        if char in "\"'" and (i == start or text[i - 1] == "="):
+            end = _closing_quote(text, i + 1, char)
+            if end == -1:
+                raise _unclosed(text[i + 1:], char)
+            pieces.append((_QUOTED, _unescape(text[i + 1:end])))
+            i = end + 1
+        elif match:
+            inner = match.group(1)
+            if inner[0] in "@#!":
+                pieces.append((_ESCAPE, match.group(0)))
+            else:  # a link: keep its label, else the address
+                address, _, label = inner.partition("|")
+                pieces.append((_BARE, label or address))
+            i = match.end()
+        else:
+            pieces.append((_BARE, char))
+            i += 1
+    return Token(_merge(pieces)), i
+
+
+def _unclosed(rest: str, char: str) -> UsageError:
+    if not rest.strip():
+        return UsageError(f"The quote {char} at the end is never closed.")
+    return UsageError(f"The quote {char} before {_q(rest)} is never closed; "
+                      f"end the name with {char}.")
+
+
+def _merge(pieces: list[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    """Join runs of bare pieces and decode Slack's &lt; &gt; &amp; in them."""
+    merged: list[tuple[str, str]] = []
+    for bare, run in itertools.groupby(pieces, key=lambda piece: piece[0] == _BARE):
+        if bare:
+            merged.append((_BARE, _unescape("".join(text for _, text in run))))
+        else:
+            merged.extend(run)
+    return tuple(merged)
+
+
+def _split_public(tokens: list[Token]) -> tuple[list[Token], bool]:
+    """Remove a trailing `!` (own word or end of the last word) and a trailing `public`."""
+    public = False
+    if tokens:
+        kind, text = tokens[-1].pieces[-1]
+        if kind == _BARE and text.endswith("!"):
+            public = True
+            rest = tokens[-1].pieces[:-1] + (((_BARE, text.rstrip("!")),)
+                                             if text.rstrip("!") else ())
+            tokens = tokens[:-1] + ([Token(rest)] if rest else [])
+    if tokens and tokens[-1].word == "public":
+        public = True
+        tokens = tokens[:-1]
+    return tokens, public
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared helpers
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Context:
+    today: date
+    currency: str
+    kpis: dict[str, str]  # casefolded name → name as given
+    public: bool
+
+
+def _q(text: str) -> str:
+    """A token quoted for a message, shortened when long."""
+    text = " ".join(text.split())
+    return f'"{text if len(text) <= 40 else text[:39] + "…"}"'
+
+
+def _suggest(word: str, choices: Collection[str]) -> str | None:
+    """The choice closest to `word` (spelling, else a shared start like wins → win-rate)."""
+    word = word.lower()
+    if not word or len(word) > 60:
+        return None
+    lowered = {choice.lower(): choice for choice in choices}
+    found = difflib.get_close_matches(word, list(lowered), n=1, cutoff=0.6)
+    if found:
+        return lowered[found[0]]
+    stem = word.rstrip("s")
+    starts = [choice for key, choice in lowered.items() if len(stem) >= 3 and key.startswith(stem)]
+    return min(starts, key=len) if starts else None
+
+
+def _did_you_mean(word: str, choices: Collection[str]) -> str:
+    found = _suggest(word, choices)
+    return f' Did you mean "{found}"?' if found else ""
+
+
+def _collapse(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _limited(text: str, what: str, limit: int = MAX_NAME) -> str:
+    value = _collapse(text)
+    if not value:
+        raise UsageError(f"The {what} is empty.")
+    if len(value) > limit or len(value.casefold()) > limit:
+        raise UsageError(f"The {what} {_q(value)} is {len(value)} characters long; "
+                         f"the limit is {limit}.")
+    return value
+
+
+_MENTION_RE = re.compile(r"<@([^|<>\s]+)(?:\|[^<>]*)?>")
+
+
+def _user(token: Token) -> str | None:
+    """The user id of an `<@U1>` mention; None if the token is no mention of any kind.
+
+    A typed `@alice`, a channel or a group mention is a UsageError.
+    """
+    escape = token.escape
+    if escape is not None:
+        match = _MENTION_RE.fullmatch(escape)
+        if match and len(match.group(1)) <= MAX_USER_ID:
+            return match.group(1)
+        if escape.startswith("<#"):
+            raise UsageError(f"{_q(escape)} is a channel; name a person with @ instead.")
+        raise UsageError(f"{_q(escape)} is not one person; pick a single person from the "
+                         "@ autocomplete.")
+    if token.bare and token.text.startswith("@") and len(token.text) > 1:
+        raise UsageError(f"{_q(token.text)} is typed text, not a mention; pick the person from "
+                         "the @ autocomplete so the name turns into a link.")
+    return None
+
+
+_PERIOD_WORDS = ("today", "yesterday", "this-week", "last-week", "this-month", "last-month",
+                 "this-quarter", "last-quarter", "this-year", "last-year", "mtd", "qtd", "ytd",
+                 "7d", "30d", "90d")
+
+
+def _period_error(text: str, ctx: _Context) -> str | None:
+    """Why `text` is not a period (the PeriodError message), or None when it is one."""
+    now = datetime.combine(ctx.today, time(12), tzinfo=UTC)
+    try:
+        parse_period(text, now=now, tz="UTC")
+    except PeriodError as error:
+        message = str(error) or "it is not a period"
+        return message if text in message else f"{_q(text)}: {message}"
+    except (ValueError, ArithmeticError):
+        return f"{_q(text)} is not a period; try this-month, 2026-Q3 or 30d."
+    return None
+
+
+def _period(tokens: Sequence[Token], i: int, ctx: _Context, others: Collection[str] = ()
+            ) -> tuple[str, int]:
+    """Read the period at tokens[i]; returns (period text, next index).
+
+    `last week` is read as `last-week`. `others` are the other words the command accepts,
+    offered as suggestions when the word is not a period.
+    """
+    token = tokens[i]
+    if token.word in ("this", "last") and i + 1 < len(tokens) and tokens[i + 1].bare:
+        joined = f"{token.text}-{tokens[i + 1].text}"
+        if _period_error(joined, ctx) is None:
+            return joined, i + 2
+    text = token.text.strip()
+    problem = _period_error(text, ctx)
+    if problem is None:
+        return text, i + 1
+    found = _suggest(text, tuple(others) + _PERIOD_WORDS)
+    if found is not None and found.lower() != text.lower():
+        problem = f'{problem.rstrip(".")}. Did you mean "{found}"?'
+    raise UsageError(problem)
+
+
+def _once(current: object, token: Token, what: str) -> None:
+    if current is not None:
+        raise UsageError(f"{_q(token.text)} is a second {what}; give only one.")
+
+
+@dataclass
+class _Reading:
+    """What the report commands (`me`, `funnel`, `quota`, KPI...) may carry."""
+
+    period: str | None = None
+    user: str | None = None
+    cohort: bool = False
+    kpi: str | None = None
+
+
+def _read_report(tokens: Sequence[Token], ctx: _Context, command: str, *,
+                 user: bool = False, cohort: bool = False, kpi: bool = False) -> _Reading:
+    """Read `[PERIOD] [@user] [cohort] [KPI]` in any order, as allowed by the flags."""
+    got = _Reading()
+    others = (["cohort"] if cohort else []) + (list(ctx.kpis.values()) if kpi else [])
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        person = _user(token)
+        if person is not None:
+            if not user:
+                raise UsageError(f"/kpi {command} doesn't take a person; "
+                                 f"{_q(token.text)} can't be used here.")
+            _once(got.user, token, "person")
+            got.user = person
+            i += 1
+        elif cohort and token.word == "cohort":
+            if got.cohort:
+                raise UsageError('"cohort" is given twice.')
+            got.cohort = True
+            i += 1
+        elif kpi and token.text.casefold() in ctx.kpis:
+            _once(got.kpi, token, "KPI")
+            got.kpi = ctx.kpis[token.text.casefold()]
+            i += 1
+        else:
+            text, next_i = _period(tokens, i, ctx, others)
+            if got.period is not None:
+                raise UsageError(f"{_q(text)} is a second period; give only one.")
+            got.period = text
+            i = next_i
+    return got
+
+
+def _no_arguments(tokens: Sequence[Token], command: str) -> None:
+    if tokens:
+        raise UsageError(f"/kpi {command} takes nothing more; {_q(tokens[0].text)} was given.")
+
+
+# ---------------------------------------------------------------------------------------------
+# Numbers and amounts
+# ---------------------------------------------------------------------------------------------
+
+_INT_RE = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)", re.ASCII)
+_TIMES_RE = re.compile(r"([+-]?[\d,]+)[x×]", re.IGNORECASE | re.ASCII)
+_PLAIN_NUMBER_RE = re.compile(r"[+-]?[\d.,]+[km]?", re.IGNORECASE | re.ASCII)
+
+
+def _integer(text: str) -> int | None:
+    """The value of a plain integer (`12`, `1,200`, `-3`), or None. Beyond 10**30 it is capped
+    there, which is out of range for every use."""
+    if not _INT_RE.fullmatch(text):
+        return None
+    digits = text.replace(",", "").lstrip("+-")
+    value = int(digits) if len(digits) <= 30 else 10**30
+    return -value if text.startswith("-") else value
+
+
+def _count(text: str, shown: str) -> int:
+    value = _integer(text)
+    if value is None or not 1 <= value <= MAX_COUNT:
+        raise UsageError(f"A count is a whole number from 1 to {MAX_COUNT:,}; "
+                         f"{_q(shown)} was given.")
+    return value
+
+
+def _times(tokens: Sequence[Token], i: int) -> tuple[int, int] | None:
+    """A count written `3x`, `3×` or `3 x` at tokens[i]: (count, next index), or None."""
+    token = tokens[i]
+    if not token.bare:
+        return None
+    match = _TIMES_RE.fullmatch(token.text)
+    if match:
+        return _count(match.group(1), token.text), i + 1
+    if (_INT_RE.fullmatch(token.text) and i + 1 < len(tokens)
+            and tokens[i + 1].word in ("x", "×")):
+        return _count(token.text, f"{token.text} x"), i + 2
+    return None
+
+
+def _money(text: str, ctx: _Context, *, signed: bool = False, what: str = "amount"
+           ) -> int | None:
+    """Minor units of an amount in the workspace currency; None if `text` isn't amount-shaped."""
+    try:
+        money = parse_amount(text, default_currency=ctx.currency)
+    except AmountError as error:
+        message = str(error) or "it is not an amount"
+        raise UsageError(message if text in message else f"{_q(text)}: {message}") from None
+    except (ValueError, ArithmeticError):
+        raise UsageError(f"{_q(text)} is not an amount; write it like 12000, 12k or $1.5m."
+                         ) from None
+    if money is None:
+        return None
+    if money.currency.upper() != ctx.currency.upper():
+        raise UsageError(f"Amounts must be in {ctx.currency}, this workspace's currency; "
+                         f"{_q(money.currency)} was given.")
+    if money.minor < 0 and not signed:
+        only = "only mrr-change takes a negative amount" if what == "amount" \
+            else f"the {what} can't be negative"
+        raise UsageError(f"{_q(text)} is negative; {only}.")
+    if abs(money.minor) > MAX_MINOR:
+        raise UsageError(f"{_q(text)} is too large for an {what}.")
+    return money.minor
+
+
+def _currency_code(token: Token) -> bool:
+    if not token.bare or not (2 < len(token.text) < 5):
+        return False
+    try:
+        return bool(is_currency_code(token.text.upper()))
+    except (ValueError, ArithmeticError):
+        return False
+
+
+def _amount_at(tokens: Sequence[Token], i: int, ctx: _Context, *, signed: bool = False,
+               what: str = "amount") -> tuple[int, int] | None:
+    """An amount at tokens[i], with a currency code as the next word (`12000 EUR`).
+
+    Returns (minor units, next index), or None when tokens[i] is not amount-shaped.
+    """
+    token = tokens[i]
+    if not token.bare:
+        return None
+    text = token.text
+    if (i + 1 < len(tokens) and _PLAIN_NUMBER_RE.fullmatch(text)
+            and _currency_code(tokens[i + 1])):
+        minor = _money(text + tokens[i + 1].text.upper(), ctx, signed=signed, what=what)
+        if minor is not None:
+            return minor, i + 2
+    minor = _money(text, ctx, signed=signed, what=what)
+    return None if minor is None else (minor, i + 1)
+
+
+def _duration(text: str) -> int | None:
+    """Seconds of a duration such as `4m` or `1h30m`; None when `text` isn't one."""
+    try:
+        return parse_duration(text)
+    except (ValueError, ArithmeticError):
+        return None
+
+
+def _amount_shaped(text: str, currency: str) -> bool:
+    try:
+        return parse_amount(text, default_currency=currency) is not None
+    except (ValueError, ArithmeticError):
+        return True
+
+
+# ---------------------------------------------------------------------------------------------
+# /kpi log
+# ---------------------------------------------------------------------------------------------
+
+_OPTIONS = ("source", "reason", "competitor", "mrr", "account", "deal", "note")
+_OPTION_RE = re.compile(r"([A-Za-z][A-Za-z_-]*)=")
+_SOURCE_KINDS = ("lead", "spend", "mql", "sql", "opportunity", "inbound-request",
+                 "website-visit")
+_OPTION_KINDS: dict[str, tuple[str, ...]] = {
+    "reason": ("deal-lost", "churned"),
+    "competitor": ("deal-lost",),
+    "mrr": ("deal-won", "churned"),
+    "source": _SOURCE_KINDS,
+}
+
+
+def _option(token: Token) -> tuple[str, str] | None:
+    """(key, value) of a `key=value` token (the value may be quoted), or None."""
+    match = _OPTION_RE.match(token.head)
+    if not match:
+        return None
+    key = match.group(1)
+    return key.lower().replace("_", "-"), token.text[len(key) + 1:]
+
+
+def _is_count_kind(kind: EventKind) -> bool:
+    return kind.amount == "none" and not kind.duration
+
+
+@dataclass
+class _Log:
+    """The parts of a log command read so far."""
+
+    kind: EventKind
+    count: int | None = None
+    amount: int | None = None
+    duration: int | None = None
+    user: str | None = None
+    on_date: date | None = None
+    options: dict[str, str] = field(default_factory=dict)
+    mrr: int | None = None
+    free: list[tuple[Token, bool]] = field(default_factory=list)  # (word, after a count)
+
+
+def _parse_log(tokens: Sequence[Token], ctx: _Context) -> LogCommand:
+    """`/kpi log EVENT [DEAL] [N x] [AMOUNT [CUR]] [@user] [option=value...] [on DATE] [note...]`
+
+    Deal and note: free words (not a count, amount, duration, option, mention or `on DATE`)
+    are read in order; the first one is the deal (one bare word, or a quoted phrase such as
+    `"Acme Corp"`) and all later ones are the note. Exceptions: with `deal=` every free word
+    is the note, and when a count comes before the first free word of an event that needs no
+    deal (`/kpi log call 12 left a voicemail`), every free word is the note. With `note=` no
+    free word may be left over for the note.
+    """
+    if not tokens:
+        raise UsageError("Which event? Put one after log, such as demo-booked or call.")
+    kind = resolve_kind(tokens[0].text) if tokens[0].escape is None else None
+    if kind is None:
+        word = tokens[0].text
+        hint = _did_you_mean(word, (*KINDS, *ALIASES))
+        if not hint:
+            hint = " /kpi help events lists every event."
+        raise UsageError(f"{_q(word)} is not an event.{hint}")
+    log = _Log(kind)
+    try:
+        i = 1
+        while i < len(tokens):
+            i = _read_log_token(log, tokens, i, ctx)
+        return _finish_log(log, ctx)
+    except UsageError as error:
+        error.example = error.example or f"/kpi log {kind.example}"
+        raise
+
+
+def _read_log_token(log: _Log, tokens: Sequence[Token], i: int, ctx: _Context) -> int:
+    """Read the part of a log command at tokens[i]; returns the next index."""
+    token, kind = tokens[i], log.kind
+    person = _user(token)
+    if person is not None:
+        _once(log.user, token, "person")
+        log.user = person
+        return i + 1
+    option = _option(token)
+    if option is not None:
+        _log_option(log, token, *option, ctx)
+        return i + 1
+    if token.word == "on":
+        return _log_date(log, tokens, i, ctx)
+    times = _times(tokens, i)
+    if times is not None:
+        _once(log.count, token, "count")
+        log.count = times[0]
+        return times[1]
+    if not token.bare:
+        log.free.append((token, log.count is not None))
+        return i + 1
+    text = token.text
+    if kind.duration:
+        seconds = _duration(text)
+        if seconds is not None:
+            _once(log.duration, token, "response time")
+            if not 0 <= seconds <= MAX_DURATION:
+                raise UsageError(f"{_q(text)} is not a response time from 0s to 365 days.")
+            log.duration = seconds
+            return i + 1
+        if _integer(text) is not None:
+            raise UsageError(f"{_q(text)} has no unit; write the response time like 4m, 45s "
+                             "or 1h30m.")
+    if kind.amount != "none":
+        amount = _amount_at(tokens, i, ctx, signed=kind.amount == "signed")
+        if amount is not None:
+            _once(log.amount, token, "amount")
+            log.amount = amount[0]
+            return amount[1]
+    elif _is_count_kind(kind) and _integer(text) is not None:
+        _once(log.count, token, "count")
+        log.count = _count(text, text)
+        return i + 1
+    if kind.amount == "none" and _amount_shaped(text, ctx.currency):
+        raise UsageError(f"{kind.name} doesn't take an amount; {_q(text)} looks like one "
+                         f'(quote it if it is a name: "{text}").')
+    log.free.append((token, log.count is not None))
+    return i + 1
+
+
+def _log_option(log: _Log, token: Token, key: str, value: str, ctx: _Context) -> None:
+    kind = log.kind
+    if key not in _OPTIONS:
+        hint = _did_you_mean(key, _OPTIONS)
+        raise UsageError(f'"{key}=" is not an option.{hint} Options: '
+                         + ", ".join(f"{name}=" for name in _OPTIONS) + ".")
+    if key in log.options:
+        raise UsageError(f'"{key}=" is given twice; give it once.')
+    allowed = _OPTION_KINDS.get(key)
+    if allowed is not None and kind.name not in allowed:
+        raise UsageError(f"{kind.name} doesn't take {key}= ({_q(token.text)}); it goes with "
+                         + " or ".join(allowed) + ".")
+    if key == "mrr":
+        minor = _money(value.replace(" ", ""), ctx, what="MRR") if value.strip() else None
+        if minor is None:
+            raise UsageError(f"{_q(token.text)} needs an amount, like mrr=1k.")
+        log.mrr = minor
+    elif key == "note":
+        value = _limited(value, "note", MAX_NOTE)
+    else:
+        value = _limited(value, f"{key}= value")
+    log.options[key] = value
+
+
+def _log_date(log: _Log, tokens: Sequence[Token], i: int, ctx: _Context) -> int:
+    if i + 1 >= len(tokens):
+        raise UsageError('"on" needs a day after it, like on yesterday or on 2026-10-05.')
+    _once(log.on_date, tokens[i], "day")
+    text = tokens[i + 1].text.strip()
+    try:
+        log.on_date = parse_day(text, today=ctx.today)
+    except PeriodError as error:
+        message = str(error) or "it is not a day"
+        raise UsageError(message if text in message else f"{_q(text)}: {message}") from None
+    except (ValueError, ArithmeticError):
+        raise UsageError(f"{_q(text)} is not a day; write it like yesterday, mon or "
+                         "2026-10-05.") from None
+    return i + 2
+
+
+def _finish_log(log: _Log, ctx: _Context) -> LogCommand:
+    kind, options = log.kind, log.options
+    free = log.free
+    deal_text = options.get("deal")
+    if deal_text is None and free and not (free[0][1] and not kind.needs_deal):
+        deal_text, free = free[0][0].text, free[1:]
+    note = options.get("note")
+    if free:
+        if note is not None:
+            words = " ".join(token.text for token, _ in free)
+            raise UsageError(f"The note is given twice: note= and {_q(words)}; put all of it "
+                             "in note=.")
+        note = _limited(" ".join(token.text for token, _ in free), "note", MAX_NOTE)
+    deal = _limited(deal_text, "deal name") if deal_text is not None else None
+    if kind.needs_deal and deal is None:
+        raise UsageError(f"{kind.name} needs a deal or account name, e.g. "
+                         f"/kpi log {kind.example}")
+    if kind.amount == "required" and log.amount is None:
+        raise UsageError(f"{kind.name} needs an amount, e.g. /kpi log {kind.example}")
+    if kind.duration and log.duration is None:
+        raise UsageError(f"{kind.name} needs the response time, e.g. "
+                         f"/kpi log {kind.example}")
+    source_raw = options.get("source")
+    return LogCommand(
+        kind=kind.name,
+        deal=deal,
+        deal_key=deal.casefold() if deal is not None else None,
+        account=options.get("account"),
+        count=log.count if log.count is not None else 1,
+        amount_minor=log.amount,
+        currency=ctx.currency.upper() if log.amount is not None else None,
+        duration_seconds=log.duration,
+        mrr_minor=log.mrr,
+        on_behalf_of=log.user,
+        source=normalize_source(source_raw) if source_raw is not None else None,
+        source_raw=source_raw,
+        reason=options.get("reason"),
+        competitor=options.get("competitor"),
+        on_date=log.on_date,
+        note=note,
+        public=ctx.public,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The other commands
+# ---------------------------------------------------------------------------------------------
+
+
+def _parse_help(tokens: Sequence[Token], ctx: _Context) -> HelpCommand:
+    """`/kpi help [command|kpi]`"""
+    topic = _collapse(" ".join(token.text for token in tokens))
+    return HelpCommand(topic=topic or None, public=ctx.public)
+
+
+def _parse_list(tokens: Sequence[Token], ctx: _Context) -> ListCommand:
+    """`/kpi list`"""
+    _no_arguments(tokens, "list")
+    return ListCommand(public=ctx.public)
+
+
+def _parse_undo(tokens: Sequence[Token], ctx: _Context) -> UndoCommand:
+    """`/kpi undo [ID]` — ID as `42` or `#42`; without it, your last event."""
+    if not tokens:
+        return UndoCommand(event_id=None, public=ctx.public)
+    _no_arguments(tokens[1:], "undo ID")
+    text = tokens[0].text
+    number = text[1:] if text.startswith("#") else text
+    if not (number.isascii() and number.isdigit()) or len(number) > 15 or int(number) < 1:
+        raise UsageError(f"{_q(text)} is not an event number; use the number from the "
+                         "confirmation, like 42.")
+    return UndoCommand(event_id=int(number), public=ctx.public)
+
+
+def _parse_funnel(tokens: Sequence[Token], ctx: _Context) -> FunnelCommand:
+    """`/kpi funnel [PERIOD] [@user] [cohort]`"""
+    got = _read_report(tokens, ctx, "funnel", user=True, cohort=True)
+    return FunnelCommand(period=got.period, user=got.user, cohort=got.cohort, public=ctx.public)
+
+
+def _parse_quota(tokens: Sequence[Token], ctx: _Context) -> QuotaCommand | QuotaSetCommand:
+    """`/kpi quota [PERIOD] [@user]`; `/kpi quota set @user AMOUNT [monthly|quarterly] [METRIC]`
+
+    A METRIC other than revenue is an event kind (demo-booked); its AMOUNT is a plain count.
+    """
+    if tokens and tokens[0].word == "set":
+        try:
+            return _parse_quota_set(tokens[1:], ctx)
+        except UsageError as error:
+            usage, example = COMMAND_USAGE["quota set"]
+            error.usage = error.usage or usage
+            error.example = error.example or example
+            raise
+    got = _read_report(tokens, ctx, "quota", user=True)
+    return QuotaCommand(period=got.period, user=got.user, public=ctx.public)
+
+
+_CADENCES = ("monthly", "quarterly")
+
+
+def _parse_quota_set(tokens: Sequence[Token], ctx: _Context) -> QuotaSetCommand:
+    user = cadence = metric = None
+    amount: list[Token] = []
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        person = _user(token)
+        kind = resolve_kind(token.text) if token.bare else None
+        if person is not None:
+            _once(user, token, "person")
+            user = person
+        elif token.word in _CADENCES:
+            _once(cadence, token, "cadence")
+            cadence = token.word
+        elif token.word == "revenue" or kind is not None:
+            _once(metric, token, "metric")
+            metric = kind.name if kind is not None else "revenue"
+        elif token.bare and _amount_shaped(token.text, ctx.currency):
+            _once(amount[0] if amount else None, token, "amount")
+            amount.append(token)
+            if (i + 1 < len(tokens) and _PLAIN_NUMBER_RE.fullmatch(token.text)
+                    and _currency_code(tokens[i + 1])):
+                amount.append(tokens[i + 1])
+                i += 1
+        else:
+            hint = _did_you_mean(token.text, ("revenue", *_CADENCES, *KINDS, *ALIASES))
+            raise UsageError(f"{_q(token.text)} is not a target, cadence (monthly or "
+                             f"quarterly) or metric.{hint}")
+        i += 1
+    if user is None:
+        raise UsageError("Whose quota? Name the person with @ right after quota set.")
+    if not amount:
+        raise UsageError("quota set needs the target, like 50k for revenue or 20 for a count.")
+    metric = metric or "revenue"
+    if metric == "revenue":
+        minor = _amount_at(amount, 0, ctx, what="quota")
+        if minor is None or minor[0] <= 0:
+            raise UsageError(f"{_q(' '.join(t.text for t in amount))} is not a revenue target; "
+                             "give an amount above zero, like 50k.")
+        target = minor[0]
+    else:
+        text = " ".join(t.text for t in amount)
+        target = _integer(text) if len(amount) == 1 else None
+        if target is None or not 1 <= target <= MAX_QUOTA_COUNT:
+            raise UsageError(
+                f"A {metric} quota is a count of events; {_q(text)} is not a whole number "
+                f"from 1 to {MAX_QUOTA_COUNT:,}.",
+                example=f"/kpi quota set @alice 20 monthly {metric}")
+    return QuotaSetCommand(user=user, target=target, cadence=cadence or "monthly",
+                           metric=metric, public=ctx.public)
+
+
+def _parse_churn(tokens: Sequence[Token], ctx: _Context) -> ChurnCommand:
+    """`/kpi churn [PERIOD]`"""
+    return ChurnCommand(period=_read_report(tokens, ctx, "churn").period, public=ctx.public)
+
+
+def _parse_me(tokens: Sequence[Token], ctx: _Context) -> MeCommand:
+    """`/kpi me [PERIOD]`"""
+    return MeCommand(period=_read_report(tokens, ctx, "me").period, public=ctx.public)
+
+
+def _parse_leaderboard(tokens: Sequence[Token], ctx: _Context) -> LeaderboardCommand:
+    """`/kpi leaderboard [KPI] [PERIOD]`"""
+    got = _read_report(tokens, ctx, "leaderboard", kpi=True)
+    return LeaderboardCommand(kpi=got.kpi, period=got.period, public=ctx.public)
+
+
+def _parse_show(tokens: Sequence[Token], ctx: _Context) -> KpiCommand:
+    """`/kpi show KPI [PERIOD] [@user]`"""
+    if not tokens:
+        raise UsageError("Which KPI? Put its name after show; /kpi list shows every KPI.")
+    return _kpi_command(tokens, ctx, command="show")
+
+
+def _kpi_command(tokens: Sequence[Token], ctx: _Context, command: str) -> KpiCommand:
+    """`/kpi KPI [PERIOD] [@user]`; tokens[0] is the KPI name."""
+    word = tokens[0].text
+    name = ctx.kpis.get(word.casefold()) if tokens[0].escape is None else None
+    if name is None:
+        raise UsageError(f"{_q(word)} is not a KPI.{_did_you_mean(word, ctx.kpis.values())} "
+                         "/kpi list shows every KPI.")
+    got = _read_report(tokens[1:], ctx, command, user=True)
+    return KpiCommand(name=name, period=got.period, user=got.user, public=ctx.public)
+
+
+_DIGEST_ACTIONS = ("here", "off", "list", "preview", "now", "status")
+
+
+def _parse_digest(tokens: Sequence[Token], ctx: _Context) -> DigestCommand | DigestHereCommand:
+    """`/kpi digest here|off|list|preview|now|status`"""
+    if not tokens:
+        raise UsageError("/kpi digest needs an action: " + ", ".join(_DIGEST_ACTIONS) + ".")
+    action = tokens[0].word
+    if action == "here":
+        try:
+            return _parse_digest_here(tokens[1:], ctx)
+        except UsageError as error:
+            usage, example = COMMAND_USAGE["digest here"]
+            error.usage = error.usage or usage
+            error.example = error.example or example
+            raise
+    if action not in _DIGEST_ACTIONS:
+        word = tokens[0].text
+        raise UsageError(f"{_q(word)} is not a digest action.{_did_you_mean(word, _DIGEST_ACTIONS)}"
+                         " Actions: " + ", ".join(_DIGEST_ACTIONS) + ".")
+    _no_arguments(tokens[1:], f"digest {action}")
+    return DigestCommand(action=action, public=ctx.public)
+
+
+_WEEKDAYS = {"mon": 0, "monday": 0, "tue": 1, "tues": 1, "tuesday": 1, "wed": 2,
+             "wednesday": 2, "thu": 3, "thur": 3, "thurs": 3, "thursday": 3, "fri": 4,
+             "friday": 4, "sat": 5, "saturday": 5, "sun": 6, "sunday": 6}
+_MONTH_DAY_RE = re.compile(r"(\d{1,2})(?:st|nd|rd|th)?", re.IGNORECASE | re.ASCII)
+_TIME_RE = re.compile(r"(\d{1,2})(?::(\d{2}))?([ap]\.?m\.?)?", re.IGNORECASE | re.ASCII)
+_LANGS = ("en", "nb", "sv", "ro", "zh")
+_LANG_ALIASES = {"no": "nb", "nn": "nb", "zh-cn": "zh", "zh-hans": "zh"}
+_TZ_RE = re.compile(r"[A-Za-z][A-Za-z0-9_+\-]*(?:/[A-Za-z0-9_+\-]+){0,2}")
+
+
+def _parse_digest_here(tokens: Sequence[Token], ctx: _Context) -> DigestHereCommand:
+    """`/kpi digest here [weekly DAY HH:MM|monthly DAY HH:MM] [TZ] [lang=xx]`
+
+    Posts the digest into this channel; weekly on Monday at 09:00 unless told otherwise.
+    DAY is mon..sun for weekly, 1..28 or `last` for monthly.
+    """
+    cadence = weekday = month_day = at = tz = lang = None
+    weekday_word = ""
+    for token in tokens:
+        word = token.word or ""
+        option = _option(token)
+        if option is not None:
+            if option[0] != "lang":
+                raise UsageError(f"{_q(token.text)}: the only option here is lang=.")
+            _once(lang, token, "language")
+            lang = _language(option[1])
+        elif word in ("weekly", "monthly"):
+            _once(cadence, token, "cadence")
+            cadence = word
+        elif word in _WEEKDAYS:
+            _once(weekday, token, "weekday")
+            weekday, weekday_word = _WEEKDAYS[word], token.text
+        elif word == "last" or _MONTH_DAY_RE.fullmatch(word):
+            _once(month_day, token, "day of the month")
+            month_day = -1 if word == "last" else int(_MONTH_DAY_RE.fullmatch(word).group(1))
+            if not (month_day == -1 or 1 <= month_day <= 28):
+                raise UsageError(f"{_q(token.text)}: monthly digests go out on day 1 to 28, "
+                                 "or last.")
+        elif _TIME_RE.fullmatch(word) and (":" in word or "m" in word):
+            _once(at, token, "time")
+            at = _clock(token.text)
+        else:
+            _once(tz, token, "time zone")
+            tz = _time_zone(token.text)
+    if cadence is None:
+        cadence = "monthly" if month_day is not None and weekday is None else "weekly"
+    if cadence == "weekly" and month_day is not None:
+        given = str(month_day) if month_day > 0 else "last"
+        raise UsageError(f"{_q(given)} is a day of the month, but weekly digests take a weekday "
+                         "like mon (write the time like 09:00).")
+    if cadence == "monthly" and weekday is not None:
+        raise UsageError(f"{_q(weekday_word)} is a weekday, but monthly digests take a day of "
+                         "the month: 1 to 28, or last.")
+    day = (weekday or 0) if cadence == "weekly" else (month_day or 1)
+    return DigestHereCommand(cadence=cadence, day=day, time=at or time(9, 0), tz=tz, lang=lang,
+                             public=ctx.public)
+
+
+def _clock(text: str) -> time:
+    match = _TIME_RE.fullmatch(text)
+    hour, minute = int(match.group(1)), int(match.group(2) or 0)
+    if match.group(3):
+        if not 1 <= hour <= 12:
+            raise UsageError(f"{_q(text)} is not a time of day.")
+        hour = hour % 12 + (12 if match.group(3)[0].lower() == "p" else 0)
+    if hour > 23 or minute > 59:
+        raise UsageError(f"{_q(text)} is not a time of day; use 24-hour HH:MM like 09:00.")
+    return time(hour, minute)
+
+
+def _language(value: str) -> str:
+    code = value.strip().lower().replace("_", "-")
+    code = _LANG_ALIASES.get(code, code)
+    primary = _LANG_ALIASES.get(code.split("-")[0], code.split("-")[0])
+    if code in _LANGS:
+        return code
+    if primary in _LANGS:
+        return primary
+    raise UsageError(f"{_q(value)} is not a digest language; choose one of "
+                     + ", ".join(_LANGS) + ".")
+
+
+@functools.cache
+def _zones() -> dict[str, str]:
+    return {name.lower(): name for name in zoneinfo.available_timezones()}
+
+
+def _time_zone(text: str) -> str:
+    """The IANA name of a time zone, matched case-insensitively (`europe/oslo`)."""
+    name = _zones().get(text.lower())
+    if name is None and not _zones() and _TZ_RE.fullmatch(text):
+        name = text  # no zone list on this system: let ZoneInfo decide
+    if name is not None:
+        try:
+            zoneinfo.ZoneInfo(name)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+            pass
+        else:
+            return name
+    city = text.lower().replace(" ", "_")
+    found = [zone for key, zone in _zones().items() if key.rsplit("/", 1)[-1] == city]
+    hint = f' Did you mean "{found[0]}"?' if found else _did_you_mean(text, _zones().values())
+    raise UsageError(f"{_q(text)} is not a time zone.{hint or ' Use a name like Europe/Oslo.'}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Dispatch
+# ---------------------------------------------------------------------------------------------
+
+_PARSERS: dict[str, Callable[[Sequence[Token], _Context], Command]] = {
+    "help": _parse_help,
+    "list": _parse_list,
+    "log": _parse_log,
+    "undo": _parse_undo,
+    "funnel": _parse_funnel,
+    "quota": _parse_quota,
+    "churn": _parse_churn,
+    "show": _parse_show,
+    "leaderboard": _parse_leaderboard,
+    "me": _parse_me,
+    "digest": _parse_digest,
+}
+
+
+def parse_command(text: str, *, today: date, currency: str,
+                  kpi_names: Collection[str] = ()) -> Command:
+    """The command in the text after `/kpi`; raises UsageError (and nothing else)."""
+    usage, example = COMMAND_USAGE["help"]
+    try:
+        if len(text) > MAX_TEXT:
+            raise UsageError(f"That command is {len(text):,} characters long; the limit is "
+                             f"{MAX_TEXT:,}.")
+        words = text.split(maxsplit=1)
+        if words and words[0].lower() in COMMAND_USAGE:
+            usage, example = COMMAND_USAGE[words[0].lower()]
+        tokens, public = _split_public(tokenize(text))
+        kpis = {name.casefold(): name for name in kpi_names if name.strip()}
+        ctx = _Context(today=today, currency=currency, kpis=kpis, public=public)
+        if not tokens:
+            return HelpCommand(topic=None, public=public)
+        first, rest = tokens[0], tokens[1:]
+        word = first.text.casefold() if first.escape is None else ""
+        if word in _PARSERS:
+            usage, example = COMMAND_USAGE[word if word in COMMAND_USAGE else "help"]
+            return _PARSERS[word](rest, ctx)
+        if word in kpis:
+            usage, example = COMMAND_USAGE["show"]
+            return _kpi_command(tokens, ctx, command=kpis[word])
+        raise _unknown_command(first.text, kpis)
+    except UsageError as error:
+        error.usage = error.usage or usage
+        error.example = error.example or example
+        raise
+
+
+def _unknown_command(word: str, kpis: dict[str, str]) -> UsageError:
+    kind = resolve_kind(word)
+    if kind is not None:
+        return UsageError(f"{_q(word)} is not a command; to log it, start with log: "
+                          f"/kpi log {kind.example}", example=f"/kpi log {kind.example}")
+    what = "a command or KPI" if kpis else "a command"
+    hint = _did_you_mean(word, (*_PARSERS, *kpis.values()))
+    more = " Try /kpi help, or /kpi list for every KPI." if kpis else " Try /kpi help."
+    return UsageError(f"{_q(word)} is not {what}.{hint}{more}")
