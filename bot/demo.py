@@ -9,6 +9,7 @@ from pathlib import Path
 from bot.core import CommandRequest
 from bot.settings import Settings
 from bot.wiring import build_bot
+from reports.units import format_money
 from storage import migrate
 from storage.events import list_events
 
@@ -46,7 +47,8 @@ def run_demo(*, database_path: str, settings: Settings, out=sys.stdout) -> int:
         events = list_events(session=session, workspace_id=DEMO_WORKSPACE, include_void=True)
     out.write(f"Stored events ({len(events)}):\n")
     for e in events:
-        amount = f" {e.amount_minor / 100:,.2f} {e.currency}" if e.amount_minor is not None else ""
+        amount = (f" {format_money(e.amount_minor, e.currency)}"
+                  if e.amount_minor is not None and e.currency else "")
         void = "  [void]" if e.voided_at else ""
         out.write(f"  #{e.id} {e.occurred_at:%Y-%m-%d %H:%M} {e.user_id} {e.kind}"
                   f" x{e.count} {e.deal_name or ''}{amount}{void}\n")

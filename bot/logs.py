@@ -38,3 +38,5 @@ def configure_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # Alembic narrates every plugin and revision at INFO; keep the bot's own lines readable.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))
