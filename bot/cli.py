@@ -97,7 +97,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
                             "(or kpibot serve --migrate)")
     if args.socket_mode:
         settings.require_socket_mode()
-    else:
+    elif not settings.teams_app_id:
         settings.require_slack_http()
     from bot.wiring import build_bot
 
@@ -121,9 +121,9 @@ async def _serve_async(bot, *, host: str, port: int, socket_mode: bool) -> None:
         handler = AsyncSocketModeHandler(bot.slack_app,
                                          bot.settings.slack_app_token.get_secret_value())
         tasks.append(asyncio.create_task(handler.start_async()))
-        web_app = build_web_app(database=bot.database)  # health endpoint only
+        web_app = build_web_app(database=bot.database, teams=bot.teams)
     else:
-        web_app = build_web_app(database=bot.database, slack_app=bot.slack_app)
+        web_app = build_web_app(database=bot.database, slack_app=bot.slack_app, teams=bot.teams)
     tasks.append(asyncio.create_task(run_web_app(web_app, host=host, port=port)))
     await asyncio.gather(*tasks)
 

@@ -1,9 +1,11 @@
-"""The HTTP server: Slack at POST /slack/events, health at GET /healthz (aiohttp)."""
+"""The HTTP server: Slack at POST /slack/events, Teams at POST /api/messages, health at
+GET /healthz (aiohttp)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
@@ -12,10 +14,14 @@ from sqlalchemy.exc import DBAPIError
 
 from storage.engine import Database
 
+if TYPE_CHECKING:
+    from bot.teams.app import TeamsBot
+
 log = logging.getLogger(__name__)
 
 
-def build_web_app(*, database: Database, slack_app: AsyncApp | None = None) -> web.Application:
+def build_web_app(*, database: Database, slack_app: AsyncApp | None = None,
+                  teams: TeamsBot | None = None) -> web.Application:
     app = web.Application(client_max_size=1024 * 1024)
 
     async def healthz(_request: web.Request) -> web.Response:
@@ -33,6 +39,9 @@ def build_web_app(*, database: Database, slack_app: AsyncApp | None = None) -> w
             return await to_aiohttp_response(bolt_response)
 
         app.router.add_post("/slack/events", slack_events)
+
+    if teams is not None:
+        app.router.add_post("/api/messages", teams.handle_request)
     return app
 
 

@@ -35,6 +35,12 @@ class Settings(BaseSettings):
     teams_app_id: str | None = Field(None, alias="TEAMS_APP_ID")
     teams_app_password: SecretStr | None = Field(None, alias="TEAMS_APP_PASSWORD")
     teams_tenant_id: str | None = Field(None, alias="TEAMS_TENANT_ID")
+    teams_openid_metadata_url: str = Field(
+        "https://login.botframework.com/v1/.well-known/openidconfiguration",
+        alias="TEAMS_OPENID_METADATA_URL")
+    # Default: the tenant's token endpoint when TEAMS_TENANT_ID is set (single-tenant bot),
+    # else https://login.microsoftonline.com/botframework.com/oauth2/v2.0/token.
+    teams_connector_token_url: str | None = Field(None, alias="TEAMS_CONNECTOR_TOKEN_URL")
 
     @field_validator("timezone")
     @classmethod

@@ -15,6 +15,8 @@ from bot.handlers.registry import build_command_handler
 from bot.settings import Settings
 from bot.slack.admins import AdminDirectory, SlackAdminLookup
 from bot.slack.app import build_slack_app
+from bot.teams.app import TeamsBot, build_teams_bot
+from bot.teams.config import TeamsConfig
 from storage.engine import Database
 
 
@@ -25,6 +27,7 @@ class Bot:
     context: BotContext
     handler: CommandHandler
     slack_app: AsyncApp | None = None
+    teams: TeamsBot | None = None
 
 
 def defaults_from(settings: Settings) -> WorkspaceDefaults:
@@ -52,5 +55,8 @@ def build_bot(settings: Settings, *, database: Database | None = None, clock=Non
             signing_secret=settings.slack_signing_secret.get_secret_value(),
             api_url=settings.slack_api_url,
         )
+    teams = None
+    if settings.teams_app_id:  # Teams admins: KPIBOT_ADMINS only (no Teams admin look-up)
+        teams = build_teams_bot(handler=handler, config=TeamsConfig.from_settings(settings))
     return Bot(settings=settings, database=database, context=context, handler=handler,
-               slack_app=slack_app)
+               slack_app=slack_app, teams=teams)

@@ -27,7 +27,7 @@ def running_server(bot: Bot) -> Iterator[str]:
     failure: list[BaseException] = []
 
     async def main(started: asyncio.Event) -> None:
-        app = build_web_app(database=bot.database, slack_app=bot.slack_app)
+        app = build_web_app(database=bot.database, slack_app=bot.slack_app, teams=bot.teams)
         await run_web_app(app, host="127.0.0.1", port=port, ready=started)
 
     def run() -> None:
