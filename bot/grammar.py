@@ -461,12 +461,12 @@ def _period_error(text: str, ctx: _Context) -> str | None:
     return None
 
 
-def _period(tokens: Sequence[Token], i: int, ctx: _Context, others: Collection[str] = ()
-            ) -> tuple[str, int]:
+def _period(tokens: Sequence[Token], i: int, ctx: _Context, others: Collection[str] = (),
+            what: str = "a period") -> tuple[str, int]:
     """Read the period at tokens[i]; returns (period text, next index).
 
     `last week` is read as `last-week`. `others` are the other words the command accepts,
-    offered as suggestions when the word is not a period.
+    offered with the period words as suggestions; `what` names them all in that message.
     """
     token = tokens[i]
     if token.word in ("this", "last") and i + 1 < len(tokens) and tokens[i + 1].bare:
@@ -479,7 +479,7 @@ def _period(tokens: Sequence[Token], i: int, ctx: _Context, others: Collection[s
         return text, i + 1
     found = _suggest(text, tuple(others) + _PERIOD_WORDS)
     if found is not None and found.lower() != text.lower():
-        problem = f'{problem.rstrip(".")}. Did you mean "{found}"?'
+        problem = f'{_q(text)} is not {what}. Did you mean "{found}"?'
     raise UsageError(problem)
 
 
@@ -503,6 +503,7 @@ def _read_report(tokens: Sequence[Token], ctx: _Context, command: str, *,
     """Read `[PERIOD] [@user] [cohort] [KPI]` in any order, as allowed by the flags."""
     got = _Reading()
     others = (["cohort"] if cohort else []) + (list(ctx.kpis.values()) if kpi else [])
+    what = "a KPI or period" if kpi else "a period or cohort" if cohort else "a period"
     i = 0
     while i < len(tokens):
         token = tokens[i]
@@ -524,7 +525,7 @@ def _read_report(tokens: Sequence[Token], ctx: _Context, command: str, *,
             got.kpi = ctx.kpis[token.text.casefold()]
             i += 1
         else:
-            text, next_i = _period(tokens, i, ctx, others)
+            text, next_i = _period(tokens, i, ctx, others, what)
             if got.period is not None:
                 raise UsageError(f"{_q(text)} is a second period; give only one.")
             got.period = text
@@ -578,18 +579,28 @@ def _times(tokens: Sequence[Token], i: int) -> tuple[int, int] | None:
     return None
 
 
-def _money(text: str, ctx: _Context, *, signed: bool = False, what: str = "amount"
-           ) -> int | None:
-    """Minor units of an amount in the workspace currency; None if `text` isn't amount-shaped."""
+def _money(text: str, ctx: _Context, *, signed: bool = False, what: str = "amount",
+           strict: bool = True) -> int | None:
+    """Minor units of an amount in the workspace currency; None if `text` isn't amount-shaped.
+
+    A word that starts like a number but can't be read (`12kk`, `2nd`) is a UsageError when
+    `strict`, else None (a free word).
+    """
     try:
         money = parse_amount(text, default_currency=ctx.currency)
     except AmountError as error:
+        if not strict:
+            return None
         message = str(error) or "it is not an amount"
         raise UsageError(message if text in message else f"{_q(text)}: {message}") from None
     except (ValueError, ArithmeticError):
+        if not strict:
+            return None
         raise UsageError(f"{_q(text)} is not an amount; write it like 12000, 12k or $1.5m."
                          ) from None
     if money is None:
+        if strict and _PLAIN_NUMBER_RE.fullmatch(text):
+            raise UsageError(f"{_q(text)} is too large for an {what}.")
         return None
     if money.currency.upper() != ctx.currency.upper():
         raise UsageError(f"Amounts must be in {ctx.currency}, this workspace's currency; "
@@ -603,17 +614,28 @@ def _money(text: str, ctx: _Context, *, signed: bool = False, what: str = "amoun
     return money.minor
 
 
-def _currency_code(token: Token) -> bool:
-    if not token.bare or not (2 < len(token.text) < 5):
+# Codes joined to an amount even in lower case (`12000 eur`); other codes only when written in
+# upper case, so `20k top priority` or `12k all good` keep their words.
+_COMMON_CURRENCIES = frozenset(("USD", "EUR", "GBP", "SEK", "NOK", "DKK", "CHF", "RON", "CNY",
+                                "JPY", "CAD", "AUD"))
+
+
+def _currency_code(token: Token, ctx: _Context) -> bool:
+    """Whether the word after an amount is its currency code (`12000 EUR`)."""
+    text = token.text
+    if not token.bare or len(text) != 3 or not text.isascii() or not text.isalpha():
+        return False
+    if not (text.isupper() or text.upper() in _COMMON_CURRENCIES
+            or text.upper() == ctx.currency.upper()):
         return False
     try:
-        return bool(is_currency_code(token.text.upper()))
+        return bool(is_currency_code(text.upper()))
     except (ValueError, ArithmeticError):
         return False
 
 
 def _amount_at(tokens: Sequence[Token], i: int, ctx: _Context, *, signed: bool = False,
-               what: str = "amount") -> tuple[int, int] | None:
+               what: str = "amount", strict: bool = True) -> tuple[int, int] | None:
     """An amount at tokens[i], with a currency code as the next word (`12000 EUR`).
 
     Returns (minor units, next index), or None when tokens[i] is not amount-shaped.
@@ -621,14 +643,14 @@ def _amount_at(tokens: Sequence[Token], i: int, ctx: _Context, *, signed: bool =
     token = tokens[i]
     if not token.bare:
         return None
-    text = token.text
-    if (i + 1 < len(tokens) and _PLAIN_NUMBER_RE.fullmatch(text)
-            and _currency_code(tokens[i + 1])):
-        minor = _money(text + tokens[i + 1].text.upper(), ctx, signed=signed, what=what)
-        if minor is not None:
-            return minor, i + 2
-    minor = _money(text, ctx, signed=signed, what=what)
-    return None if minor is None else (minor, i + 1)
+    minor = _money(token.text, ctx, signed=signed, what=what, strict=strict)
+    if minor is None:
+        return None
+    if i + 1 < len(tokens) and _currency_code(tokens[i + 1], ctx):
+        joined = _money(token.text + tokens[i + 1].text.upper(), ctx, signed=signed, what=what)
+        if joined is not None:
+            return joined, i + 2
+    return minor, i + 1
 
 
 def _duration(text: str) -> int | None:
@@ -639,11 +661,16 @@ def _duration(text: str) -> int | None:
         return None
 
 
-def _amount_shaped(text: str, currency: str) -> bool:
+def _is_money(text: str, currency: str) -> bool:
+    """Whether `text` reads as an amount (`5k`, `$12`, `1.5`); unreadable words are not."""
     try:
         return parse_amount(text, default_currency=currency) is not None
     except (ValueError, ArithmeticError):
-        return True
+        return False
+
+
+def _starts_like_number(text: str) -> bool:
+    return text[:1] in "0123456789$€£¥+-−." and any(c.isdigit() for c in text[:3])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -698,7 +725,13 @@ def _parse_log(tokens: Sequence[Token], ctx: _Context) -> LogCommand:
     `"Acme Corp"`) and all later ones are the note. Exceptions: with `deal=` every free word
     is the note, and when a count comes before the first free word of an event that needs no
     deal (`/kpi log call 12 left a voicemail`), every free word is the note. With `note=` no
-    free word may be left over for the note.
+    free word may be left over for the note. To use `on`, a number or an amount as a name or
+    in the note, quote it (`"3M"`, `note="on site"`).
+
+    Numbers: for events that count (call, email-sent...) a plain number is the count; for
+    events with an amount it is the amount, and a currency code may follow (`12000 USD`).
+    A word that starts like a number but isn't one (`2nd`, `2pm`) is an error only while an
+    amount is still expected; otherwise it is a free word.
     """
     if not tokens:
         raise UsageError("Which event? Put one after log, such as demo-booked or call.")
@@ -755,7 +788,8 @@ def _read_log_token(log: _Log, tokens: Sequence[Token], i: int, ctx: _Context) -
             raise UsageError(f"{_q(text)} has no unit; write the response time like 4m, 45s "
                              "or 1h30m.")
     if kind.amount != "none":
-        amount = _amount_at(tokens, i, ctx, signed=kind.amount == "signed")
+        amount = _amount_at(tokens, i, ctx, signed=kind.amount == "signed",
+                            strict=log.amount is None)
         if amount is not None:
             _once(log.amount, token, "amount")
             log.amount = amount[0]
@@ -764,7 +798,7 @@ def _read_log_token(log: _Log, tokens: Sequence[Token], i: int, ctx: _Context) -
         _once(log.count, token, "count")
         log.count = _count(text, text)
         return i + 1
-    if kind.amount == "none" and _amount_shaped(text, ctx.currency):
+    if kind.amount == "none" and _is_money(text, ctx.currency):
         raise UsageError(f"{kind.name} doesn't take an amount; {_q(text)} looks like one "
                          f'(quote it if it is a name: "{text}").')
     log.free.append((token, log.count is not None))
@@ -928,11 +962,10 @@ def _parse_quota_set(tokens: Sequence[Token], ctx: _Context) -> QuotaSetCommand:
         elif token.word == "revenue" or kind is not None:
             _once(metric, token, "metric")
             metric = kind.name if kind is not None else "revenue"
-        elif token.bare and _amount_shaped(token.text, ctx.currency):
+        elif token.bare and _starts_like_number(token.text):
             _once(amount[0] if amount else None, token, "amount")
             amount.append(token)
-            if (i + 1 < len(tokens) and _PLAIN_NUMBER_RE.fullmatch(token.text)
-                    and _currency_code(tokens[i + 1])):
+            if i + 1 < len(tokens) and _currency_code(tokens[i + 1], ctx):
                 amount.append(tokens[i + 1])
                 i += 1
         else:

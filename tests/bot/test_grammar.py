@@ -334,17 +334,44 @@ def test_amount_for_a_kind_without_one(text, token):
     fails(text, f"{kind} doesn't take an amount", f'"{token}"')
 
 
+@pytest.mark.parametrize("text, note", [
+    ("log proposal acme 20k top priority", "top priority"),  # TOP and ALL are currency codes
+    ("log deal-won acme 12k all good", "all good"),
+    ("log deal-won acme 12k 2nd deal this year", "2nd deal this year"),
+])
+def test_words_after_the_amount_stay_words(text, note):
+    command = parse(text)
+    assert (command.deal, command.note) == ("acme", note)
+    assert command.currency == "USD"
+
+
+def test_unreadable_number_words_in_a_note():
+    assert parse("log call 12 tried the 2nd number") == log(
+        "call", count=12, note="tried the 2nd number")
+    assert parse("log demo acme at 2pm") == log(
+        "demo-booked", deal="acme", deal_key="acme", note="at 2pm")
+
+
+def test_upper_case_code_after_an_amount_is_its_currency():
+    fails("log deal-won acme 12k TOP", '"TOP"', "must be in USD")
+
+
+def test_two_currencies():
+    fails("log deal-won acme $12k EUR", "$12kEUR", "two currencies")
+
+
+@pytest.mark.parametrize("token", ["12kk", "1.2.3", "12,00"])
+def test_unreadable_amount(token):
+    fails(f"log deal-won acme {token}", f'"{token}"')
+
+
 def test_two_amounts():
     fails("log deal-won acme 12k 13k", '"13k"', "second amount")
 
 
-def test_huge_amount():
-    fails("log deal-won acme 999999999999999999", '"999999999999999999"', "too large")
-
-
-def test_invalid_amount_is_a_usage_error():
-    with pytest.raises(UsageError):
-        parse("log deal-won acme 12kk")
+@pytest.mark.parametrize("token", ["999999999999999999", "9" * 50])
+def test_huge_amount(token):
+    fails(f"log deal-won acme {token}", f'"{token[:20]}', "too large")
 
 
 # ----------------------------------------------------------------------------- log: durations
@@ -664,6 +691,15 @@ def test_bad_period(token):
 
 def test_bad_period_with_suggestion():
     fails("me last-wek", "last-wek", 'did you mean "last-week"')
+
+
+def test_period_error_keeps_the_periods_message():
+    fails("me 2026-W54", '"2026-W54" is not a week')
+
+
+def test_leaderboard_suggests_a_kpi():
+    error = fails("leaderboard wins")
+    assert error.problem == '"wins" is not a KPI or period. Did you mean "win-rate"?'
 
 
 def test_two_periods():
