@@ -1,0 +1,1 @@
+"""The KPI catalog (SPEC section 6): pure formulas over aggregate facts."""

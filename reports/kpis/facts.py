@@ -1,0 +1,149 @@
+"""What the KPI formulas need from the database, as a Protocol that `storage` implements.
+
+`reports` stays pure: formulas call these methods and never see SQL. Every method is already
+scoped to one workspace (the implementation is bound to it). Instants are tz-aware UTC; a
+window is `[start, end)`. `user` narrows to the user an event or deal is credited to.
+Durations are returned in seconds (float).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from reports.events import Stage
+
+
+@dataclass(frozen=True)
+class EventSum:
+    """Totals of non-void events: how many rows, the sum of their counts, amounts, durations."""
+
+    events: int = 0
+    count: int = 0
+    amount: int = 0  # minor units
+    duration: int = 0  # seconds
+
+    def __add__(self, other: EventSum) -> EventSum:
+        return EventSum(self.events + other.events, self.count + other.count,
+                        self.amount + other.amount, self.duration + other.duration)
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """Summary of a set of durations (seconds) or amounts."""
+
+    n: int = 0
+    median: float | None = None
+    mean: float | None = None
+    p90: float | None = None
+    total: float = 0.0
+
+
+@dataclass(frozen=True)
+class DealRow:
+    """One deal as shown in lists (stalled deals)."""
+
+    key: str
+    name: str
+    owner_id: str | None
+    stage: str | None
+    stage_changed_at: datetime | None
+    amount: int | None
+
+
+@dataclass(frozen=True)
+class Quota:
+    user_id: str
+    metric: str  # "revenue" or an event kind such as "demo-booked"
+    cadence: str  # "monthly" | "quarterly"
+    target: int  # minor units for revenue, a count for an event-kind metric
+
+
+class Facts(Protocol):
+    workspace_id: str
+    currency: str
+
+    # --- events (counts and sums; from rollups, so cost follows the window length) ---
+    def event_sums(self, kinds: Sequence[str], start: datetime, end: datetime, *,
+                   user: str | None = None, by: str | None = None) -> dict[str, EventSum]:
+        """Totals per kind (`by=None` → key is the kind), or per `by` in {"user", "source"}
+        (then the kinds are summed together per user/source). Missing keys mean zero."""
+        ...
+
+    def event_durations(self, kind: str, start: datetime, end: datetime, *,
+                        user: str | None = None, within: float | None = None
+                        ) -> tuple[Distribution, int]:
+        """Distribution of `duration_seconds` of `kind` events in the window, and how many
+        had a duration <= `within` seconds (0 when `within` is None)."""
+        ...
+
+    # --- deals (final state; read through indexes on the stage timestamps) ---
+    def deals_reaching(self, stage: Stage, start: datetime, end: datetime, *,
+                       user: str | None = None, by: str | None = None) -> dict[str, int]:
+        """Distinct deals whose `stage` timestamp falls in the window. Key "all" when
+        `by=None`; per owner for by="user"; per lead source for by="source"."""
+        ...
+
+    def cohort_conversion(self, from_stage: Stage, to_stage: Stage | str, start: datetime,
+                          end: datetime, *, user: str | None = None, by: str | None = None
+                          ) -> dict[str, tuple[int, int]]:
+        """Deals whose `from_stage` timestamp is in the window: (how many, how many of them
+        have reached `to_stage` by now). `to_stage` may be a Stage or "lost" (outcome lost).
+        Key "all" / per user / per source as in deals_reaching."""
+        ...
+
+    def closed_deals(self, start: datetime, end: datetime, *, user: str | None = None,
+                     by: str | None = None) -> dict[str, tuple[int, int, int]]:
+        """Deals whose final close (won_at or lost_at) is in the window:
+        (won count, lost count, won amount in minor units). Key "all" / per owner ("user")."""
+        ...
+
+    def loss_breakdown(self, start: datetime, end: datetime, *, user: str | None = None
+                       ) -> tuple[dict[str, int], dict[str, int]]:
+        """Lost deals closed in the window: counts per reason and per competitor
+        ("(none)" for missing values)."""
+        ...
+
+    def sales_cycle(self, start: datetime, end: datetime, *, user: str | None = None
+                    ) -> Distribution:
+        """Seconds from each deal's first stage event to its win, deals won in the window."""
+        ...
+
+    def stage_time(self, stage: Stage, start: datetime, end: datetime, *,
+                   user: str | None = None) -> Distribution:
+        """Seconds spent in `stage` by deals that left it (reached the next stage) in the
+        window. Skipped stages contribute zero-length stays."""
+        ...
+
+    def open_deals(self, *, user: str | None = None, stages: Sequence[Stage] | None = None
+                   ) -> list[DealRow]:
+        """Open deals (outcome open, at some stage), optionally only at `stages`."""
+        ...
+
+    # --- customers and MRR ---
+    def customers_at(self, instant: datetime) -> int:
+        """Accounts that were customers at `instant` (won before it, not churned before it)."""
+        ...
+
+    def churned_customers(self, start: datetime, end: datetime) -> int:
+        """Accounts that were customers at `start` and churned in the window."""
+        ...
+
+    def new_customers(self, start: datetime, end: datetime) -> int:
+        """Accounts whose first win is in the window."""
+        ...
+
+    def mrr_at(self, instant: datetime) -> int:
+        """Active MRR (minor units) at `instant`: won MRR + MRR changes − churned MRR."""
+        ...
+
+    def mrr_lost(self, start: datetime, end: datetime) -> tuple[int, int]:
+        """MRR lost in the window: (churned MRR, downgrades = −sum of negative mrr-change)."""
+        ...
+
+    # --- quotas ---
+    def quotas(self, metric: str | None = None) -> list[Quota]:
+        """Current quotas (every rep with one), optionally for one metric."""
+        ...
