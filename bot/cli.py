@@ -34,6 +34,10 @@ def _parser() -> argparse.ArgumentParser:
     console.add_argument("--user", default="console-user", help="user id to act as")
     console.add_argument("--workspace", default="console:local", help="workspace id")
 
+    from bot import kpi_cli
+
+    kpi_cli.add_parser(commands)
+
     db = commands.add_parser("db", help="database schema")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     db_commands.add_parser("upgrade", help="apply Alembic migrations up to head")
@@ -70,6 +74,10 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         return run_console(settings, user_id=args.user, workspace_id=args.workspace)
     if args.command == "db":
         return _db(args.db_command, settings)
+    if args.command == "kpi":
+        from bot import kpi_cli
+
+        return kpi_cli.run(args, settings)
     raise AssertionError(args.command)
 
 

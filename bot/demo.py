@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 from bot.core import CommandRequest
@@ -12,8 +13,21 @@ from bot.wiring import build_bot
 from reports.units import format_money
 from storage import migrate
 from storage.events import list_events
+from storage.generate import seed_workspace
 
 DEMO_WORKSPACE = "demo:acme-sales"
+DEMO_EVENTS = 20_000
+DIGEST_COMMANDS = (
+    "activities last-week",
+    "revenue last-week",
+    "win-rate last-week",
+    "avg-deal-size last-week",
+    "quota this-month",
+    "quota this-quarter",
+    "churn last-month",
+    "stalled-deals",
+    "loss-reasons last-week",
+)
 DEMO_SCRIPT: tuple[tuple[str, str], ...] = (
     ("U_ALICE", "log lead acme source=referral"),
     ("U_ALICE", "log call 12"),
@@ -28,7 +42,8 @@ DEMO_SCRIPT: tuple[tuple[str, str], ...] = (
 )
 
 
-def run_demo(*, database_path: str, settings: Settings, out=sys.stdout) -> int:
+def run_demo(*, database_path: str, settings: Settings, out=sys.stdout,
+             events: int = DEMO_EVENTS) -> int:
     path = Path(database_path)
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
@@ -36,7 +51,18 @@ def run_demo(*, database_path: str, settings: Settings, out=sys.stdout) -> int:
     migrate.upgrade(url)
     settings = settings.model_copy(update={"database_url": url})
     bot = build_bot(settings)
-    out.write(f"kpibot demo — database {path}\n\n")
+    now = bot.context.now()
+    stats = seed_workspace(database=bot.database, workspace_id=DEMO_WORKSPACE,
+                           target_events=events, end=now, timezone=settings.timezone,
+                           currency=settings.currency, platform="console")
+    out.write(f"kpibot demo — database {path}: generated {stats['events']:,} events, "
+              f"{stats['deals']:,} deals, {stats['users']} people in {stats['seconds']:.1f} s\n\n")
+    out.write("=" * 72 + "\nThis week's digest\n" + "=" * 72 + "\n")
+    for text in DIGEST_COMMANDS:
+        out.write(_ask(bot, "U_MANAGER", text) + "\n\n")
+    out.write("=" * 72 + "\n/kpi funnel this-month\n" + "=" * 72 + "\n")
+    out.write(_ask(bot, "U_MANAGER", "funnel this-month") + "\n\n")
+    out.write("=" * 72 + "\nLogging through the command path\n" + "=" * 72 + "\n")
     for user, text in DEMO_SCRIPT:
         reply = bot.handler.handle(CommandRequest(
             platform="console", workspace_id=DEMO_WORKSPACE, user_id=user, text=text,
@@ -44,9 +70,11 @@ def run_demo(*, database_path: str, settings: Settings, out=sys.stdout) -> int:
         ))
         out.write(f"{user}> /kpi {text}\n{_indent(reply.plain_text())}\n\n")
     with bot.database.read() as session:
-        events = list_events(session=session, workspace_id=DEMO_WORKSPACE, include_void=True)
-    out.write(f"Stored events ({len(events)}):\n")
-    for e in events:
+        logged = [e for e in list_events(session=session, workspace_id=DEMO_WORKSPACE,
+                                         start=now - timedelta(days=2), include_void=True)
+                  if not e.idempotency_key.startswith("gen:")]
+    out.write(f"Stored by these commands ({len(logged)}):\n")
+    for e in logged:
         amount = (f" {format_money(e.amount_minor, e.currency)}"
                   if e.amount_minor is not None and e.currency else "")
         void = "  [void]" if e.voided_at else ""
@@ -54,6 +82,12 @@ def run_demo(*, database_path: str, settings: Settings, out=sys.stdout) -> int:
                   f" x{e.count} {e.deal_name or ''}{amount}{void}\n")
     bot.database.dispose()
     return 0
+
+
+def _ask(bot, user: str, text: str) -> str:
+    reply = bot.handler.handle(CommandRequest(platform="console", workspace_id=DEMO_WORKSPACE,
+                                              user_id=user, text=text))
+    return reply.plain_text()
 
 
 def _indent(text: str) -> str:

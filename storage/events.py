@@ -18,7 +18,7 @@ from sqlmodel import Session, select
 
 from reports.deal_state import DealEvent, derive_deal_state
 from reports.events import KINDS, Stage
-from storage.models import DailyRollup, Deal, Event, User, Workspace
+from storage.models import Account, DailyRollup, Deal, Event, User, Workspace
 
 
 class EventNotFound(LookupError):
@@ -136,8 +136,7 @@ def record_event(
             raise
         return Recorded(existing, duplicate=True)
     _apply_to_rollup(session, workspace, [event], sign=1)
-    if event.deal_key:
-        refresh_deal(session=session, workspace_id=workspace.id, deal_key=event.deal_key)
+    _refresh_touched(session, workspace.id, [event])
     return Recorded(event, duplicate=False)
 
 
@@ -175,8 +174,7 @@ def record_events(
     session.add_all(rows)
     session.flush()
     _apply_to_rollup(session, workspace, rows, sign=1)
-    for deal_key in sorted({r.deal_key for r in rows if r.deal_key}):
-        refresh_deal(session=session, workspace_id=workspace.id, deal_key=deal_key)
+    _refresh_touched(session, workspace.id, rows)
     return len(rows)
 
 
@@ -192,8 +190,7 @@ def void_event(
     session.add(event)
     session.flush()
     _apply_to_rollup(session, workspace, [event], sign=-1)
-    if event.deal_key:
-        refresh_deal(session=session, workspace_id=workspace.id, deal_key=event.deal_key)
+    _refresh_touched(session, workspace.id, [event])
     return event
 
 
@@ -294,6 +291,67 @@ def refresh_deal(*, session: Session, workspace_id: str, deal_key: str) -> Deal 
     session.add(deal)
     session.flush()
     return deal
+
+
+def _refresh_touched(session: Session, workspace_id: str, events: Sequence[Event]) -> None:
+    """Bring the deals and accounts these events touch up to date."""
+    accounts: set[str] = set()
+    for deal_key in sorted({e.deal_key for e in events if e.deal_key}):
+        previous = session.exec(select(Deal.account_key).where(
+            Deal.workspace_id == workspace_id, Deal.key == deal_key)).first()
+        deal = refresh_deal(session=session, workspace_id=workspace_id, deal_key=deal_key)
+        accounts.update(k for k in (previous, deal.account_key if deal else None) if k)
+    accounts.update(e.account_key or e.deal_key for e in events
+                    if e.kind in ("churned", "mrr-change") and (e.account_key or e.deal_key))
+    for key in sorted(accounts):
+        refresh_account(session=session, workspace_id=workspace_id, account_key=key)
+
+
+def refresh_account(*, session: Session, workspace_id: str, account_key: str) -> Account | None:
+    """Rewrite an account from its won deals and its non-void churn and MRR events.
+
+    customer_since: the first win; churned_at: the last `churned` event if it came after the
+    last win; MRR: won deals' MRR plus MRR changes, zero once churned. The churned MRR is the
+    churn event's `mrr=` or, without one, the account's MRR just before it churned.
+    """
+    won = session.exec(select(Deal.won_at, Deal.mrr_minor).where(
+        Deal.workspace_id == workspace_id, Deal.account_key == account_key,
+        Deal.outcome == "won")).all()
+    account_events = session.exec(select(Event).where(
+        Event.workspace_id == workspace_id,
+        sa.func.coalesce(Event.account_key, Event.deal_key) == account_key,
+        Event.kind.in_(("churned", "mrr-change")), Event.voided_at.is_(None))).all()
+    account = session.get(Account, (workspace_id, account_key))
+    if not won and not account_events:
+        if account is not None:
+            session.delete(account)
+            session.flush()
+        return None
+    if account is None:
+        account = Account(workspace_id=workspace_id, key=account_key, updated_at=datetime.now(UTC))
+    wins = [w for w, _m in won if w is not None]
+    last_win = max(wins, default=None)
+    churns = sorted((e for e in account_events if e.kind == "churned"),
+                    key=lambda e: (e.occurred_at, e.id or 0))
+    last_churn = churns[-1] if churns else None
+    churned = last_churn is not None and (last_win is None or last_churn.occurred_at > last_win)
+
+    def mrr_before(instant: datetime | None) -> int:
+        base = sum(m or 0 for w, m in won if instant is None or (w is not None and w < instant))
+        changes = sum(e.amount_minor or 0 for e in account_events if e.kind == "mrr-change"
+                      and (instant is None or e.occurred_at < instant))
+        return base + changes
+
+    account.customer_since = min(wins, default=None)
+    account.churned_at = last_churn.occurred_at if churned else None
+    account.churned_mrr_minor = (
+        (last_churn.mrr_minor if last_churn.mrr_minor is not None
+         else max(0, mrr_before(last_churn.occurred_at))) if churned else 0)
+    account.mrr_minor = 0 if churned else mrr_before(None)
+    account.updated_at = datetime.now(UTC)
+    session.add(account)
+    session.flush()
+    return account
 
 
 def _deal_event(e: Event) -> DealEvent:

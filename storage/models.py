@@ -158,3 +158,37 @@ class DailyRollup(SQLModel, table=True):
     count_sum: int = Field(default=0, sa_column=sa.Column(sa.BigInteger(), nullable=False))
     amount_sum: int = Field(default=0, sa_column=sa.Column(sa.BigInteger(), nullable=False))
     duration_sum: int = Field(default=0, sa_column=sa.Column(sa.BigInteger(), nullable=False))
+
+
+class Account(SQLModel, table=True):
+    """A customer account, derived from its deals' wins and its churn and MRR events."""
+
+    __tablename__ = "accounts"
+    __table_args__ = (
+        sa.Index("ix_accounts_customer_since", "workspace_id", "customer_since"),
+        sa.Index("ix_accounts_churned", "workspace_id", "churned_at"),
+    )
+
+    workspace_id: str = Field(foreign_key="workspaces.id", primary_key=True, max_length=80)
+    key: str = Field(primary_key=True, max_length=120)
+    name: str | None = Field(default=None, max_length=120)
+    customer_since: datetime | None = Field(default=None, sa_column=_ts())
+    churned_at: datetime | None = Field(default=None, sa_column=_ts())
+    churned_mrr_minor: int = Field(default=0, sa_column=sa.Column(sa.BigInteger(),
+                                                                    nullable=False))
+    mrr_minor: int = Field(default=0, sa_column=sa.Column(sa.BigInteger(), nullable=False))
+    updated_at: datetime = Field(sa_column=_ts(nullable=False))
+
+
+class Quota(SQLModel, table=True):
+    """A rep's quota: revenue (minor units) or a count of an event kind, monthly or quarterly."""
+
+    __tablename__ = "quotas"
+
+    workspace_id: str = Field(foreign_key="workspaces.id", primary_key=True, max_length=80)
+    user_id: str = Field(primary_key=True, max_length=80)
+    metric: str = Field(primary_key=True, max_length=40)
+    cadence: str = Field(default="monthly", max_length=16)
+    target: int = Field(sa_column=sa.Column(sa.BigInteger(), nullable=False))
+    set_by: str = Field(max_length=80)
+    set_at: datetime = Field(sa_column=_ts(nullable=False))

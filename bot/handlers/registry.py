@@ -4,18 +4,37 @@ from __future__ import annotations
 
 from bot import grammar
 from bot.core import BotContext, CommandHandler
+from bot.handlers import reports
 from bot.handlers.help import build_help_handlers
+from bot.handlers.kpis import handle_kpi, kpi_help
 from bot.handlers.log import handle_log
 from bot.handlers.undo import handle_undo
+from reports.kpis.catalog import CATALOG
 
 
 def build_command_handler(context: BotContext) -> CommandHandler:
-    topics = {"log": handle_log, "undo": handle_undo}
-    handle_help, handle_list = build_help_handlers(topics)
+    topics = {
+        "log": handle_log,
+        "undo": handle_undo,
+        "funnel": reports.handle_funnel,
+        "quota": reports.handle_quota,
+        "churn": reports.handle_churn,
+        "leaderboard": reports.handle_leaderboard,
+        "me": reports.handle_me,
+        "show": handle_kpi,
+    }
+    handle_help, handle_list = build_help_handlers(topics, kpi_help)
     handlers = {
         grammar.LogCommand: handle_log,
         grammar.UndoCommand: handle_undo,
         grammar.HelpCommand: handle_help,
         grammar.ListCommand: handle_list,
+        grammar.KpiCommand: handle_kpi,
+        grammar.FunnelCommand: reports.handle_funnel,
+        grammar.QuotaCommand: reports.handle_quota,
+        grammar.QuotaSetCommand: reports.handle_quota_set,
+        grammar.ChurnCommand: reports.handle_churn,
+        grammar.LeaderboardCommand: reports.handle_leaderboard,
+        grammar.MeCommand: reports.handle_me,
     }
-    return CommandHandler(context, handlers)
+    return CommandHandler(context, handlers, kpi_names=tuple(CATALOG))

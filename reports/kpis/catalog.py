@@ -538,9 +538,9 @@ def _inbound(ctx: Ctx) -> KpiResult:
 def _loss_reasons(ctx: Ctx) -> KpiResult:
     reasons, competitors = ctx.facts.loss_breakdown(ctx.start, ctx.end, user=ctx.user)
     lost = sum(reasons.values())
-    rows = [KpiRow(f"reason: {k}", ratio(v, lost)[0], v, lost)
+    rows = [KpiRow(f"reason: {k}", float(v), v, lost, extra={"share": ratio(v, lost)[0]})
             for k, v in sorted(reasons.items(), key=lambda kv: -kv[1])]
-    rows += [KpiRow(f"competitor: {k}", ratio(v, lost)[0], v, lost)
+    rows += [KpiRow(f"competitor: {k}", float(v), v, lost, extra={"share": ratio(v, lost)[0]})
              for k, v in sorted(competitors.items(), key=lambda kv: -kv[1]) if k != "(none)"]
     price = sum(v for k, v in reasons.items() if "price" in k.lower())
     to_competitor = sum(v for k, v in competitors.items() if k != "(none)")

@@ -1,0 +1,131 @@
+"""`/kpi NAME [PERIOD] [@user]` and `/kpi show NAME ...` — any KPI in the catalog.
+
+Every rate comes with the counts behind it and the change against the previous period.
+`/kpi list` shows the catalog; `/kpi help NAME` a KPI's formula.
+"""
+
+from __future__ import annotations
+
+from bot.core import Invocation
+from bot.grammar import KpiCommand
+from bot.replies import Reply, Section, error_reply
+from reports.format import format_change, format_value
+from reports.kpis.catalog import CATALOG, KpiSpec, compare, compute_kpi
+from reports.kpis.result import KpiResult
+from reports.periods import DEFAULT_PERIOD, Period, PeriodError, parse_period
+from storage.kpi_facts import SqlFacts
+from storage.users import display_names
+
+
+class PeriodProblem(Exception):
+    def __init__(self, reply: Reply) -> None:
+        self.reply = reply
+
+
+def resolve_period(text: str | None, invocation: Invocation,
+                   default: str = DEFAULT_PERIOD) -> Period:
+    """The period in the workspace time zone and fiscal year; PeriodProblem on bad text."""
+    workspace = invocation.workspace
+    try:
+        return parse_period(text or default, now=invocation.now, tz=workspace.timezone,
+                            fiscal_year_start=workspace.fiscal_year_start)
+    except PeriodError as problem:
+        raise PeriodProblem(error_reply(str(problem), usage="/kpi NAME [PERIOD] [@user]",
+                                        example="/kpi win-rate this-quarter")) from None
+
+
+def render_result(result: KpiResult, spec: KpiSpec, period: Period, *,
+                  previous: KpiResult | None = None, user: str | None = None,
+                  names: dict[str, str] | None = None) -> Reply:
+    """A KPI answer a manager reads in five seconds: value, counts, change, breakdown."""
+    names = names or {}
+    who = f" · {names.get(user, user)}" if user else ""
+    headline = f"{spec.title}{who} · {period.describe()}: {format_value(result)}"
+    if previous is not None:
+        change = format_change(compare(result, previous), result.unit)
+        if change:
+            headline += f"  {change} vs {period.previous().describe()}"
+    sections: list[Section] = []
+    if result.rows:
+        sections.append(Section(table=result_table(result, names)))
+    fields = tuple(
+        (str(key).replace("_", " "), _detail(value))
+        for key, value in result.details.items()
+        if key not in ("formula", "warnings") and not isinstance(value, (dict, list))
+    )
+    if fields:
+        sections.append(Section(fields=fields[:10]))
+    notes = [f"⚠ {warning}" for warning in result.warnings]
+    notes.append(f"{spec.name}: {spec.formula}")
+    sections.append(Section(context=" · ".join(notes)))
+    return Reply(text=headline, sections=tuple(sections))
+
+
+def result_table(result: KpiResult, names: dict[str, str] | None = None
+                 ) -> tuple[tuple[str, ...], ...]:
+    names = names or {}
+    rows: list[tuple[str, ...]] = [("", "value", "counts")]
+    for row in result.rows[:40]:
+        single = KpiResult(kpi=result.kpi, workspace=result.workspace,
+                           period_label=result.period_label, start=result.start, end=result.end,
+                           value=row.value, unit=result.unit, numerator=row.numerator,
+                           denominator=row.denominator)
+        counts = ""
+        if row.denominator is not None and row.numerator is not None:
+            counts = f"{_number(row.numerator)}/{_number(row.denominator)}"
+        rows.append((names.get(str(row.key), str(row.key)), format_value(single, with_counts=False),
+                     counts))
+    return tuple(rows)
+
+
+def _number(value: float) -> str:
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
+
+
+def _detail(value: object) -> str:
+    if isinstance(value, float):
+        return _number(value)
+    return str(value)
+
+
+def handle_kpi(command: KpiCommand, invocation: Invocation) -> Reply:
+    spec = CATALOG.get(command.name)
+    if spec is None:
+        return error_reply(f'"{command.name}" is not a KPI.', usage="/kpi list",
+                           example="/kpi win-rate this-quarter")
+    try:
+        period = resolve_period(command.period, invocation)
+    except PeriodProblem as problem:
+        return problem.reply
+    with invocation.context.database.read() as session:
+        facts = SqlFacts(session=session, workspace=invocation.workspace)
+        result = compute_kpi(spec.name, facts=facts, period=period, now=invocation.now,
+                             user=command.user)
+        previous = compute_kpi(spec.name, facts=facts, period=period.previous(),
+                               now=invocation.now, user=command.user)
+        names = display_names(session=session, workspace_id=invocation.workspace.id)
+    return render_result(result, spec, period, previous=previous, user=command.user,
+                         names=names)
+
+
+def kpi_help(name: str) -> Reply | None:
+    """`/kpi help NAME` for a KPI, or the whole catalog for an empty name (`/kpi list`)."""
+    if not name:
+        groups: dict[str, list[KpiSpec]] = {}
+        for spec in CATALOG.values():
+            groups.setdefault(spec.group, []).append(spec)
+        sections = tuple(
+            Section(title=group.capitalize(),
+                    table=(("kpi", "formula"),) + tuple((s.name, s.formula) for s in specs))
+            for group, specs in groups.items()
+        )
+        return Reply(text=f"{len(CATALOG)} KPIs — ask with /kpi NAME [PERIOD] [@user]",
+                     sections=sections)
+    spec = CATALOG.get(name)
+    if spec is None:
+        return None
+    return Reply(text=f"{spec.name} — {spec.title}", sections=(Section(fields=(
+        ("Formula", spec.formula), ("Unit", spec.unit),
+        ("Needs", ", ".join(spec.needs) or "—"),
+        ("Example", f"/kpi {spec.name} this-quarter"),
+    )),))
