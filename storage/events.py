@@ -301,8 +301,7 @@ def _refresh_touched(session: Session, workspace_id: str, events: Sequence[Event
             Deal.workspace_id == workspace_id, Deal.key == deal_key)).first()
         deal = refresh_deal(session=session, workspace_id=workspace_id, deal_key=deal_key)
         accounts.update(k for k in (previous, deal.account_key if deal else None) if k)
-    accounts.update(e.account_key or e.deal_key for e in events
-                    if e.kind in ("churned", "mrr-change") and (e.account_key or e.deal_key))
+    accounts.update(e.account_key or e.deal_key for e in events if e.account_key or e.deal_key)
     for key in sorted(accounts):
         refresh_account(session=session, workspace_id=workspace_id, account_key=key)
 
@@ -314,12 +313,15 @@ def refresh_account(*, session: Session, workspace_id: str, account_key: str) ->
     last win; MRR: won deals' MRR plus MRR changes, zero once churned. The churned MRR is the
     churn event's `mrr=` or, without one, the account's MRR just before it churned.
     """
-    won = session.exec(select(Deal.won_at, Deal.mrr_minor).where(
+    won_deals = session.exec(select(Deal.won_at, Deal.mrr_minor, Deal.name).where(
         Deal.workspace_id == workspace_id, Deal.account_key == account_key,
-        Deal.outcome == "won")).all()
+        Deal.outcome == "won").order_by(Deal.won_at)).all()
+    won = [(w, m) for w, m, _name in won_deals]
+    # coalesce(account_key, deal_key) = key, spelled so both branches can use an index.
     account_events = session.exec(select(Event).where(
         Event.workspace_id == workspace_id,
-        sa.func.coalesce(Event.account_key, Event.deal_key) == account_key,
+        sa.or_(Event.account_key == account_key,
+               sa.and_(Event.account_key.is_(None), Event.deal_key == account_key)),
         Event.kind.in_(("churned", "mrr-change")), Event.voided_at.is_(None))).all()
     account = session.get(Account, (workspace_id, account_key))
     if not won and not account_events:
@@ -342,6 +344,9 @@ def refresh_account(*, session: Session, workspace_id: str, account_key: str) ->
                       and (instant is None or e.occurred_at < instant))
         return base + changes
 
+    named = [n for _w, _m, n in won_deals if n] + [e.deal_name for e in account_events
+                                                    if e.deal_name]
+    account.name = named[0] if named else account.name or account_key
     account.customer_since = min(wins, default=None)
     account.churned_at = last_churn.occurred_at if churned else None
     account.churned_mrr_minor = (

@@ -10,7 +10,6 @@ Everything is computed in the database and scoped to one workspace. Costs follow
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
@@ -45,9 +44,12 @@ class SqlFacts:
 
     # ------------------------------------------------------------------ helpers
     def _seconds_between(self, later, earlier):
+        """`later - earlier` in seconds, rounded to milliseconds (julianday is floating point)."""
         if self._dialect == "sqlite":
-            return (sa.func.julianday(later) - sa.func.julianday(earlier)) * 86400.0
-        return sa.extract("epoch", later - earlier)
+            seconds = (sa.func.julianday(later) - sa.func.julianday(earlier)) * 86400.0
+        else:
+            seconds = sa.extract("epoch", later - earlier)
+        return sa.func.round(seconds, 3)
 
     def _local_midnight(self, day: date) -> datetime:
         return datetime.combine(day, time(0), tzinfo=self._zone).astimezone(UTC)
@@ -63,24 +65,41 @@ class SqlFacts:
         return first, stop
 
     def _distribution(self, values: sa.Select) -> Distribution:
-        """n, mean, median and p90 of the single column `value` selected by `values`."""
+        """n, mean, median and p90 of the single column `value` selected by `values`.
+
+        One query: the database numbers the sorted values with ROW_NUMBER() and COUNT() OVER ()
+        and returns only the (at most four) rows around the median and p90 ranks; the
+        percentiles interpolate linearly between them, like PostgreSQL's percentile_cont.
+        """
         sub = values.subquery()
-        n, total = self.session.execute(
-            sa.select(sa.func.count(sub.c.value), sa.func.sum(sub.c.value))).one()
-        if not n:
+        ranked = sa.select(
+            sub.c.value,
+            (sa.func.row_number().over(order_by=sub.c.value) - 1).label("rank"),
+            sa.func.count().over().label("n"),
+            sa.func.sum(sub.c.value).over().label("total"),
+        ).where(sub.c.value.is_not(None)).subquery()
+        # Integer division floors the non-negative ranks on both backends.
+        low_median = (ranked.c.n - 1) // 2
+        low_p90 = ((ranked.c.n - 1) * 9) // 10
+        rows = self.session.execute(
+            sa.select(ranked.c.rank, ranked.c.value, ranked.c.n, ranked.c.total).where(
+                sa.or_(ranked.c.rank.between(low_median, low_median + 1),
+                       ranked.c.rank.between(low_p90, low_p90 + 1)))
+            .order_by(ranked.c.rank)).all()
+        if not rows:
             return Distribution()
+        n, total = int(rows[0].n), float(rows[0].total)
+        by_rank = {int(r.rank): float(r.value) for r in rows}
 
-        def percentile(p: float) -> float:
-            rank = (n - 1) * p
-            low = math.floor(rank)
-            got = [float(v) for (v,) in self.session.execute(
-                sa.select(sub.c.value).order_by(sub.c.value).offset(low).limit(2))]
-            if len(got) == 1 or rank == low:
-                return got[0]
-            return got[0] + (got[1] - got[0]) * (rank - low)
+        def percentile(tenths: int) -> float:
+            low, remainder = divmod((n - 1) * tenths, 10)  # exact: no float rounding of ranks
+            value = by_rank[low]
+            if remainder:
+                value += (by_rank[low + 1] - value) * remainder / 10
+            return value
 
-        return Distribution(n=n, median=percentile(0.5), mean=float(total) / n,
-                            p90=percentile(0.9), total=float(total))
+        return Distribution(n=n, median=percentile(5), mean=total / n, p90=percentile(9),
+                            total=total)
 
     def _deals(self, *conditions, user: str | None = None):
         query = [Deal.workspace_id == self.workspace_id, *conditions]
@@ -168,11 +187,11 @@ class SqlFacts:
 
     # ------------------------------------------------------------------ deals
     def _reached_condition(self, stage: Stage, start: datetime, end: datetime):
-        column = _STAGE_COLUMNS[stage]
-        conditions = [column >= start, column < end]
         if stage is Stage.WON:
-            conditions.append(Deal.outcome == "won")
-        return conditions
+            # A won deal's final close is its win: read through the closed_at index.
+            return [Deal.closed_at >= start, Deal.closed_at < end, Deal.outcome == "won"]
+        column = _STAGE_COLUMNS[stage]
+        return [column >= start, column < end]
 
     def deals_reaching(self, stage: Stage, start: datetime, end: datetime, *,
                        user: str | None = None, by: str | None = None) -> dict[str, int]:
@@ -198,10 +217,10 @@ class SqlFacts:
     def closed_deals(self, start: datetime, end: datetime, *, user: str | None = None,
                      by: str | None = None) -> dict[str, tuple[int, int, int]]:
         won = self._grouped_counts(
-            self._deals(Deal.outcome == "won", Deal.won_at >= start, Deal.won_at < end,
+            self._deals(Deal.outcome == "won", Deal.closed_at >= start, Deal.closed_at < end,
                         user=user), by, sa.func.sum(Deal.amount_minor))
         lost = self._grouped_counts(
-            self._deals(Deal.outcome == "lost", Deal.lost_at >= start, Deal.lost_at < end,
+            self._deals(Deal.outcome == "lost", Deal.closed_at >= start, Deal.closed_at < end,
                         user=user), by)
         keys = set(won) | set(lost)
         return {k: (int(won.get(k, (0, 0))[0]), int(lost.get(k, (0,))[0]),
@@ -209,8 +228,8 @@ class SqlFacts:
 
     def loss_breakdown(self, start: datetime, end: datetime, *, user: str | None = None
                        ) -> tuple[dict[str, int], dict[str, int]]:
-        conditions = self._deals(Deal.outcome == "lost", Deal.lost_at >= start,
-                                 Deal.lost_at < end, user=user)
+        conditions = self._deals(Deal.outcome == "lost", Deal.closed_at >= start,
+                                 Deal.closed_at < end, user=user)
         result = []
         for column in (Deal.reason, Deal.competitor):
             rows = self.session.execute(sa.select(column, sa.func.count()).where(*conditions)
@@ -222,8 +241,8 @@ class SqlFacts:
                     ) -> Distribution:
         value = self._seconds_between(Deal.won_at, Deal.first_event_at).label("value")
         return self._distribution(sa.select(value).where(*self._deals(
-            Deal.outcome == "won", Deal.won_at >= start, Deal.won_at < end,
-            Deal.first_event_at.is_not(None), user=user)))
+            *self._reached_condition(Stage.WON, start, end), Deal.first_event_at.is_not(None),
+            user=user)))
 
     def stage_time(self, stage: Stage, start: datetime, end: datetime, *,
                    user: str | None = None) -> Distribution:
@@ -266,7 +285,7 @@ class SqlFacts:
     def mrr_at(self, instant: datetime) -> int:
         won = self.session.execute(sa.select(sa.func.coalesce(sa.func.sum(Deal.mrr_minor), 0))
                                    .where(*self._deals(Deal.outcome == "won",
-                                                       Deal.won_at < instant))).scalar_one()
+                                                       Deal.closed_at < instant))).scalar_one()
         changes = self.event_sums(("mrr-change",), EPOCH, instant).get("mrr-change", EventSum())
         churned = self.session.execute(
             sa.select(sa.func.coalesce(sa.func.sum(Account.churned_mrr_minor), 0)).where(

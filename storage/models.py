@@ -64,6 +64,7 @@ class Event(SQLModel, table=True):
         sa.Index("ix_events_workspace_occurred", "workspace_id", "occurred_at"),
         sa.Index("ix_events_workspace_deal", "workspace_id", "deal_key", "occurred_at"),
         sa.Index("ix_events_workspace_logger", "workspace_id", "logged_by", "logged_at"),
+        sa.Index("ix_events_workspace_account", "workspace_id", "account_key"),
         sa.CheckConstraint("count >= 1", name="count_positive"),
     )
 
@@ -111,6 +112,7 @@ class Deal(SQLModel, table=True):
         sa.Index("ix_deals_demo", "workspace_id", "demo_at"),
         sa.Index("ix_deals_closed", "workspace_id", "closed_at"),
         sa.Index("ix_deals_open_stage", "workspace_id", "outcome", "stage_changed_at"),
+        sa.Index("ix_deals_account", "workspace_id", "account_key"),  # account upkeep
     )
 
     id: int | None = Field(default=None, sa_column=sa.Column(BigId, primary_key=True))
@@ -148,6 +150,10 @@ class DailyRollup(SQLModel, table=True):
     """
 
     __tablename__ = "daily_rollups"
+    __table_args__ = (
+        # One kind over a long span (the mrr-change balance behind `mrr_at`).
+        sa.Index("ix_daily_rollups_kind", "workspace_id", "kind", "day"),
+    )
 
     workspace_id: str = Field(foreign_key="workspaces.id", primary_key=True, max_length=80)
     day: date = Field(primary_key=True)

@@ -35,6 +35,15 @@ def upgrade() -> None:
         batch_op.create_index('ix_accounts_churned', ['workspace_id', 'churned_at'], unique=False)
         batch_op.create_index('ix_accounts_customer_since', ['workspace_id', 'customer_since'], unique=False)
 
+    with op.batch_alter_table('events', schema=None) as batch_op:
+        batch_op.create_index('ix_events_workspace_account', ['workspace_id', 'account_key'], unique=False)
+
+    with op.batch_alter_table('deals', schema=None) as batch_op:
+        batch_op.create_index('ix_deals_account', ['workspace_id', 'account_key'], unique=False)
+
+    with op.batch_alter_table('daily_rollups', schema=None) as batch_op:
+        batch_op.create_index('ix_daily_rollups_kind', ['workspace_id', 'kind', 'day'], unique=False)
+
     op.create_table('quotas',
     sa.Column('workspace_id', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
     sa.Column('user_id', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
@@ -57,4 +66,13 @@ def downgrade() -> None:
         batch_op.drop_index('ix_accounts_churned')
 
     op.drop_table('accounts')
+    with op.batch_alter_table('daily_rollups', schema=None) as batch_op:
+        batch_op.drop_index('ix_daily_rollups_kind')
+
+    with op.batch_alter_table('deals', schema=None) as batch_op:
+        batch_op.drop_index('ix_deals_account')
+
+    with op.batch_alter_table('events', schema=None) as batch_op:
+        batch_op.drop_index('ix_events_workspace_account')
+
     # ### end Alembic commands ###

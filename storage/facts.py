@@ -1,0 +1,425 @@
+"""`SqlFacts`: the aggregate SQL behind the KPI catalog (reports' `Facts` Protocol).
+
+Bound to one workspace; every statement is scoped by `workspace_id`. Everything is aggregated
+in the database (COUNT/SUM/GROUP BY, window functions) with the same SQLAlchemy Core
+expressions on SQLite and PostgreSQL; the only dialect branch is `seconds_between`.
+
+Cost follows the window, not the history:
+- event totals read `daily_rollups` for the workspace-local days lying wholly inside
+  `[start, end)` and the `events` table (index `ix_events_workspace_occurred`) only for the
+  partial days at the edges, all in one UNION ALL statement;
+- deal figures read `deals` through the per-stage timestamp indexes (`ix_deals_lead` ...
+  `ix_deals_demo`, and `ix_deals_closed` for wins and losses: a won deal's `closed_at` is its
+  `won_at`, a lost deal's its `lost_at`) with range predicates;
+- customer figures read `accounts` through `ix_accounts_customer_since` / `ix_accounts_churned`.
+Balances at an instant (`customers_at`, `mrr_at`) necessarily add up what came before the
+instant; they read the compact tables (accounts, won deals, mrr-change rollups), never every
+event.
+
+Percentiles: linear interpolation between the closest ranks (numpy's default, PostgreSQL's
+`percentile_cont`): for n sorted values v[0..n-1] and p in [0, 1], rank r = (n - 1) * p,
+result = v[floor(r)] + (v[ceil(r)] - v[floor(r)]) * (r - floor(r)). The median is p = 0.5
+(the mean of the two middle values for even n), p90 is p = 0.9. The database numbers the
+sorted values with ROW_NUMBER() / COUNT() OVER () and returns only the (at most four) rows at
+those ranks.
+
+Durations are seconds (float), rounded to milliseconds so that both backends agree (SQLite
+computes them from floating-point Julian days).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from reports.events import STAGE_ORDER, Stage
+from reports.kpis.facts import DealRow, Distribution, EventSum, Quota
+from storage.models import Account, DailyRollup, Deal, Event, Workspace
+from storage.models import Quota as QuotaRow
+
+NO_SOURCE = "other"  # the key for events/deals without a lead source (by="source")
+NO_VALUE = "(none)"  # the key for lost deals without a reason or competitor
+
+_STAGE_COLUMNS = {
+    Stage.LEAD: Deal.lead_at,
+    Stage.MQL: Deal.mql_at,
+    Stage.SQL: Deal.sql_at,
+    Stage.OPPORTUNITY: Deal.opportunity_at,
+    Stage.DEMO: Deal.demo_at,
+    Stage.WON: Deal.won_at,
+}
+
+
+def seconds_between(later: Any, earlier: Any, dialect: str) -> sa.ColumnElement:
+    """`later - earlier` in seconds, rounded to milliseconds, for two timestamp expressions."""
+    if dialect == "sqlite":
+        seconds = (sa.func.julianday(later) - sa.func.julianday(earlier)) * 86400.0
+    else:
+        seconds = sa.cast(sa.extract("epoch", later - earlier), sa.Numeric)
+    return sa.func.round(seconds, 3)
+
+
+class SqlFacts:
+    """The `Facts` of one workspace, computed by SQL through `session`."""
+
+    def __init__(self, *, session: Session, workspace: Workspace) -> None:
+        self.session = session
+        self.workspace_id: str = workspace.id
+        self.currency: str = workspace.currency
+        self.timezone: str = workspace.timezone
+        self._zone = ZoneInfo(workspace.timezone)
+        self._dialect = session.get_bind().dialect.name
+
+    # ------------------------------------------------------------------------------ events
+
+    def event_sums(self, kinds: Sequence[str], start: datetime, end: datetime, *,
+                   user: str | None = None, by: str | None = None) -> dict[str, EventSum]:
+        """Totals of non-void events per kind / user / source (missing source: "other").
+
+        Whole local days come from `daily_rollups`, partial days from `events`."""
+        _check_by(by, ("user", "source"))
+        kinds = tuple(kinds)
+        if not kinds or start >= end:
+            return {}
+        parts: list[sa.Select] = []
+        first, stop = self._whole_local_days(start, end)
+        if first < stop:
+            parts.append(self._rollup_part(kinds, first, stop, user=user, by=by))
+            edges = [(start, self._local_midnight(first)), (self._local_midnight(stop), end)]
+        else:
+            edges = [(start, end)]
+        parts += [self._event_part(kinds, a, b, user=user, by=by) for a, b in edges if a < b]
+        rows = self._sum_parts(parts)
+        totals: dict[str, EventSum] = {}
+        for key, events, count, amount, duration in rows:
+            if by == "source":
+                key = key or NO_SOURCE
+            total = totals.get(key, EventSum()) + EventSum(
+                int(events or 0), int(count or 0), int(amount or 0), int(duration or 0))
+            totals[key] = total
+        return {key: total for key, total in totals.items() if total.events}
+
+    def _rollup_part(self, kinds: tuple[str, ...], first: date, stop: date, *,
+                     user: str | None, by: str | None) -> sa.Select:
+        key = {None: DailyRollup.kind, "user": DailyRollup.user_id,
+               "source": DailyRollup.source}[by]
+        conditions = [DailyRollup.workspace_id == self.workspace_id, DailyRollup.day >= first,
+                      DailyRollup.day < stop, DailyRollup.kind.in_(kinds)]
+        if user is not None:
+            conditions.append(DailyRollup.user_id == user)
+        return (sa.select(key.label("key"),
+                          sa.func.sum(DailyRollup.events).label("n_events"),
+                          sa.func.sum(DailyRollup.count_sum).label("n_count"),
+                          sa.func.sum(DailyRollup.amount_sum).label("amount"),
+                          sa.func.sum(DailyRollup.duration_sum).label("duration"))
+                .where(*conditions).group_by(key))
+
+    def _event_part(self, kinds: tuple[str, ...], start: datetime, end: datetime, *,
+                    user: str | None, by: str | None) -> sa.Select:
+        key = {None: Event.kind, "user": Event.user_id, "source": Event.source}[by]
+        conditions = self._events_in(start, end, user=user)
+        conditions.append(Event.kind.in_(kinds))
+        return (sa.select(key.label("key"),
+                          sa.func.count().label("n_events"),
+                          sa.func.sum(Event.count).label("n_count"),
+                          sa.func.sum(Event.amount_minor).label("amount"),
+                          sa.func.sum(Event.duration_seconds).label("duration"))
+                .where(*conditions).group_by(key))
+
+    def _sum_parts(self, parts: list[sa.Select]) -> list[sa.Row]:
+        if len(parts) == 1:
+            return list(self.session.execute(parts[0]))
+        union = sa.union_all(*parts).subquery()
+        return list(self.session.execute(
+            sa.select(union.c.key, sa.func.sum(union.c.n_events), sa.func.sum(union.c.n_count),
+                      sa.func.sum(union.c.amount), sa.func.sum(union.c.duration))
+            .group_by(union.c.key)))
+
+    def event_durations(self, kind: str, start: datetime, end: datetime, *,
+                        user: str | None = None, within: float | None = None
+                        ) -> tuple[Distribution, int]:
+        """Distribution of the non-void `kind` events' durations in the window, and how many
+        were <= `within` seconds (0 when `within` is None)."""
+        conditions = self._events_in(start, end, user=user)
+        conditions += [Event.kind == kind, Event.duration_seconds.is_not(None)]
+        values = sa.select(Event.duration_seconds.label("value")).where(*conditions)
+        return self._distribution(values, within=within)
+
+    def _events_in(self, start: datetime, end: datetime, *, user: str | None) -> list:
+        conditions = [Event.workspace_id == self.workspace_id, Event.occurred_at >= start,
+                      Event.occurred_at < end, Event.voided_at.is_(None)]
+        if user is not None:
+            conditions.append(Event.user_id == user)
+        return conditions
+
+    # ------------------------------------------------------------------------------ deals
+
+    def deals_reaching(self, stage: Stage, start: datetime, end: datetime, *,
+                       user: str | None = None, by: str | None = None) -> dict[str, int]:
+        """Deals whose `stage` timestamp is in the window (WON: won deals, won_at in it)."""
+        conditions = self._deals(*self._stage_in(Stage(stage), start, end), user=user)
+        return {key: int(n) for key, n in self._grouped(conditions, by)}
+
+    def cohort_conversion(self, from_stage: Stage, to_stage: Stage | str, start: datetime,
+                          end: datetime, *, user: str | None = None, by: str | None = None
+                          ) -> dict[str, tuple[int, int]]:
+        """Deals whose `from_stage` timestamp is in the window, and how many of them have
+        reached `to_stage` (its timestamp set; "won": outcome won; "lost": outcome lost)."""
+        if to_stage == "lost":
+            reached = Deal.outcome == "lost"
+        elif Stage(to_stage) is Stage.WON:
+            reached = Deal.outcome == "won"
+        else:
+            reached = _STAGE_COLUMNS[Stage(to_stage)].is_not(None)
+        conditions = self._deals(*self._stage_in(Stage(from_stage), start, end), user=user)
+        rows = self._grouped(conditions, by, sa.func.sum(sa.case((reached, 1), else_=0)))
+        return {key: (int(n), int(converted or 0)) for key, n, converted in rows}
+
+    def closed_deals(self, start: datetime, end: datetime, *, user: str | None = None,
+                     by: str | None = None) -> dict[str, tuple[int, int, int]]:
+        """(won, lost, won amount) of the deals whose final close is in the window."""
+        _check_by(by, ("user",))
+        won = Deal.outcome == "won"
+        conditions = self._deals(Deal.closed_at >= start, Deal.closed_at < end,
+                                 Deal.outcome.in_(("won", "lost")), user=user)
+        rows = self._grouped(conditions, by,
+                             sa.func.sum(sa.case((won, 1), else_=0)),
+                             sa.func.sum(sa.case((won, 0), else_=1)),
+                             sa.func.sum(sa.case((won, Deal.amount_minor), else_=0)))
+        return {key: (int(w or 0), int(lost or 0), int(amount or 0))
+                for key, _n, w, lost, amount in rows}
+
+    def loss_breakdown(self, start: datetime, end: datetime, *, user: str | None = None
+                       ) -> tuple[dict[str, int], dict[str, int]]:
+        """Lost deals closed in the window, per reason and per competitor ("(none)")."""
+        conditions = self._deals(Deal.closed_at >= start, Deal.closed_at < end,
+                                 Deal.outcome == "lost", user=user)
+        reasons: dict[str, int] = {}
+        competitors: dict[str, int] = {}
+        for reason, competitor, n in self.session.execute(
+                sa.select(Deal.reason, Deal.competitor, sa.func.count())
+                .where(*conditions).group_by(Deal.reason, Deal.competitor)):
+            reasons[reason or NO_VALUE] = reasons.get(reason or NO_VALUE, 0) + int(n)
+            competitors[competitor or NO_VALUE] = competitors.get(competitor or NO_VALUE,
+                                                                  0) + int(n)
+        return reasons, competitors
+
+    def sales_cycle(self, start: datetime, end: datetime, *, user: str | None = None
+                    ) -> Distribution:
+        """Seconds from first stage event to win, for deals won in the window."""
+        value = seconds_between(Deal.won_at, Deal.first_event_at, self._dialect)
+        return self._distribution(sa.select(value.label("value")).where(*self._deals(
+            *self._stage_in(Stage.WON, start, end), Deal.first_event_at.is_not(None),
+            user=user)))[0]
+
+    def stage_time(self, stage: Stage, start: datetime, end: datetime, *,
+                   user: str | None = None) -> Distribution:
+        """Seconds in `stage` for deals whose next stage (in STAGE_ORDER; demo -> won) was
+        reached in the window: next-stage timestamp - stage timestamp. Only forward moves
+        count (a loss is not a stage exit); skipped stages are zero-length stays; won is
+        terminal (empty distribution)."""
+        stage = Stage(stage)
+        if stage is Stage.WON:
+            return Distribution()
+        following = STAGE_ORDER[STAGE_ORDER.index(stage) + 1]
+        this_at, next_at = _STAGE_COLUMNS[stage], _STAGE_COLUMNS[following]
+        value = seconds_between(next_at, this_at, self._dialect)
+        return self._distribution(sa.select(value.label("value")).where(*self._deals(
+            *self._stage_in(following, start, end), this_at.is_not(None), user=user)))[0]
+
+    def open_deals(self, *, user: str | None = None, stages: Sequence[Stage] | None = None
+                   ) -> list[DealRow]:
+        """Open deals at some stage, longest-waiting first (stage_changed_at ascending)."""
+        conditions = self._deals(Deal.outcome == "open", Deal.stage.is_not(None), user=user)
+        if stages is not None:
+            conditions.append(Deal.stage.in_([Stage(s).value for s in stages]))
+        rows = self.session.execute(
+            sa.select(Deal.key, Deal.name, Deal.owner_id, Deal.stage, Deal.stage_changed_at,
+                      Deal.amount_minor)
+            .where(*conditions).order_by(Deal.stage_changed_at, Deal.key))
+        return [DealRow(key=k, name=n, owner_id=o, stage=s, stage_changed_at=at, amount=a)
+                for k, n, o, s, at, a in rows]
+
+    def _deals(self, *conditions: Any, user: str | None = None) -> list:
+        result = [Deal.workspace_id == self.workspace_id, *conditions]
+        if user is not None:
+            result.append(Deal.owner_id == user)
+        return result
+
+    @staticmethod
+    def _stage_in(stage: Stage, start: datetime, end: datetime) -> list:
+        """The stage timestamp in [start, end), as range predicates an index can serve."""
+        if stage is Stage.WON:
+            # A won deal's final close is its win; ix_deals_closed serves the range.
+            return [Deal.closed_at >= start, Deal.closed_at < end, Deal.outcome == "won"]
+        column = _STAGE_COLUMNS[stage]
+        return [column >= start, column < end]
+
+    def _grouped(self, conditions: list, by: str | None, *aggregates: Any) -> list[tuple]:
+        """(key, deal count, *aggregates) rows, for groups with deals: key "all", the owner
+        (by="user") or the lead source (missing: "other")."""
+        _check_by(by, ("user", "source"))
+        aggregates = (sa.func.count(), *aggregates)
+        if by is None:
+            row = self.session.execute(sa.select(*aggregates).where(*conditions)).one()
+            return [("all", *row)] if row[0] else []
+        column = Deal.owner_id if by == "user" else Deal.source
+        rows = self.session.execute(
+            sa.select(column, *aggregates).where(*conditions).group_by(column))
+        merged: dict[str, list] = {}
+        for key, *values in rows:
+            key = key or (NO_SOURCE if by == "source" else NO_VALUE)
+            if key in merged:  # a NULL and a literal "other" source fold together
+                merged[key] = [(a or 0) + (b or 0) for a, b in zip(merged[key], values,
+                                                                   strict=True)]
+            else:
+                merged[key] = list(values)
+        return [(key, *values) for key, values in merged.items()]
+
+    # ------------------------------------------------------------------------- customers
+
+    def _customer_at(self, instant: datetime) -> list:
+        return [Account.workspace_id == self.workspace_id, Account.customer_since < instant,
+                sa.or_(Account.churned_at.is_(None), Account.churned_at >= instant)]
+
+    def customers_at(self, instant: datetime) -> int:
+        """Accounts with customer_since < instant and not churned before it."""
+        return int(self.session.execute(
+            sa.select(sa.func.count()).where(*self._customer_at(instant))).scalar_one())
+
+    def churned_customers(self, start: datetime, end: datetime) -> int:
+        """Customers at `start` whose churned_at is in [start, end)."""
+        return int(self.session.execute(sa.select(sa.func.count()).where(
+            Account.workspace_id == self.workspace_id, Account.churned_at >= start,
+            Account.churned_at < end, Account.customer_since < start)).scalar_one())
+
+    def new_customers(self, start: datetime, end: datetime) -> int:
+        """Accounts whose first win (customer_since) is in the window."""
+        return int(self.session.execute(sa.select(sa.func.count()).where(
+            Account.workspace_id == self.workspace_id, Account.customer_since >= start,
+            Account.customer_since < end)).scalar_one())
+
+    def mrr_at(self, instant: datetime) -> int:
+        """Active MRR at `instant`, in minor units:
+        + the MRR of won deals with won_at < instant
+        + the non-void `mrr-change` amounts with occurred_at < instant
+        - for accounts with churned_at < instant, their MRR at churn (`accounts.
+          churned_mrr_minor`: the churn event's mrr= or, without one, the account's MRR just
+          before it churned).
+        The mrr-change part reads rollups for the whole local days before the instant's day
+        and events for the rest of that day."""
+        won = (sa.select(sa.func.coalesce(sa.func.sum(Deal.mrr_minor), 0))
+               .where(*self._deals(Deal.closed_at < instant, Deal.outcome == "won"))
+               .scalar_subquery())
+        day = instant.astimezone(self._zone).date()
+        midnight = self._local_midnight(day)
+        rolled = (sa.select(sa.func.coalesce(sa.func.sum(DailyRollup.amount_sum), 0))
+                  .where(DailyRollup.workspace_id == self.workspace_id,
+                         DailyRollup.kind == "mrr-change", DailyRollup.day < day)
+                  .scalar_subquery())
+        today = (sa.select(sa.func.coalesce(sa.func.sum(Event.amount_minor), 0))
+                 .where(*self._events_in(midnight, instant, user=None),
+                        Event.kind == "mrr-change")
+                 .scalar_subquery())
+        churned = (sa.select(sa.func.coalesce(sa.func.sum(Account.churned_mrr_minor), 0))
+                   .where(Account.workspace_id == self.workspace_id,
+                          Account.churned_at < instant)
+                   .scalar_subquery())
+        row = self.session.execute(sa.select(won, rolled, today, churned)).one()
+        return int(row[0]) + int(row[1]) + int(row[2]) - int(row[3])
+
+    def mrr_lost(self, start: datetime, end: datetime) -> tuple[int, int]:
+        """(churned MRR of the accounts that churned in the window, downgrades = minus the
+        sum of the negative non-void mrr-change amounts in the window)."""
+        churned = (sa.select(sa.func.coalesce(sa.func.sum(Account.churned_mrr_minor), 0))
+                   .where(Account.workspace_id == self.workspace_id,
+                          Account.churned_at >= start, Account.churned_at < end)
+                   .scalar_subquery())
+        downgrades = (sa.select(sa.func.coalesce(sa.func.sum(Event.amount_minor), 0))
+                      .where(*self._events_in(start, end, user=None),
+                             Event.kind == "mrr-change", Event.amount_minor < 0)
+                      .scalar_subquery())
+        row = self.session.execute(sa.select(churned, downgrades)).one()
+        return int(row[0]), -int(row[1])
+
+    # ---------------------------------------------------------------------------- quotas
+
+    def quotas(self, metric: str | None = None) -> list[Quota]:
+        """The workspace's quotas (optionally one metric), by user then metric."""
+        conditions = [QuotaRow.workspace_id == self.workspace_id]
+        if metric is not None:
+            conditions.append(QuotaRow.metric == metric)
+        rows = self.session.execute(
+            sa.select(QuotaRow.user_id, QuotaRow.metric, QuotaRow.cadence, QuotaRow.target)
+            .where(*conditions).order_by(QuotaRow.user_id, QuotaRow.metric))
+        return [Quota(user_id=u, metric=m, cadence=c, target=int(t)) for u, m, c, t in rows]
+
+    # --------------------------------------------------------------------------- helpers
+
+    def _local_midnight(self, day: date) -> datetime:
+        """The UTC instant a workspace-local day starts."""
+        return datetime.combine(day, time(0), tzinfo=self._zone).astimezone(UTC)
+
+    def _whole_local_days(self, start: datetime, end: datetime) -> tuple[date, date]:
+        """[first, stop): the workspace-local days lying wholly inside [start, end)."""
+        first = start.astimezone(self._zone).date()
+        if self._local_midnight(first) < start:
+            first += timedelta(days=1)
+        stop = end.astimezone(self._zone).date()
+        if self._local_midnight(stop) > end:
+            stop -= timedelta(days=1)
+        return first, stop
+
+    def _distribution(self, values: sa.Select, *, within: float | None = None
+                      ) -> tuple[Distribution, int]:
+        """n, mean, median, p90 and total of the column `value` selected by `values`, and how
+        many values are <= `within` (0 when None), in one statement.
+
+        The database ranks the values (ROW_NUMBER() - 1 over the sorted values, COUNT() and
+        SUM() over all of them) and returns only the rows at floor/ceil of the median and p90
+        ranks; the interpolation (see the module docstring) happens here on those <= 4 rows.
+        """
+        sub = values.subquery()
+        inside = (sa.func.sum(sa.case((sub.c.value <= within, 1), else_=0)).over()
+                  if within is not None else sa.literal(0))
+        ranked = sa.select(
+            sub.c.value,
+            (sa.func.row_number().over(order_by=sub.c.value) - 1).label("rank"),
+            sa.func.count().over().label("n"),
+            sa.func.sum(sub.c.value).over().label("total"),
+            inside.label("inside"),
+        ).where(sub.c.value.is_not(None)).subquery()
+        n = ranked.c.n
+        wanted = sa.or_(
+            ranked.c.rank == (n - 1) // 2, ranked.c.rank == n // 2,  # median: floor, ceil
+            ranked.c.rank == ((n - 1) * 9) // 10,  # p90: floor((n-1) * 9/10)
+            ranked.c.rank == ((n - 1) * 9 + 9) // 10,  # p90: ceil((n-1) * 9/10)
+        )
+        rows = self.session.execute(
+            sa.select(ranked.c.rank, ranked.c.value, ranked.c.n, ranked.c.total,
+                      ranked.c.inside).where(wanted)).all()
+        if not rows:
+            return Distribution(), 0
+        count, total = int(rows[0].n), float(rows[0].total)
+        at = {int(r.rank): float(r.value) for r in rows}
+
+        def percentile(tenths: int) -> float:
+            low, remainder = divmod((count - 1) * tenths, 10)  # exact integer ranks
+            value = at[low]
+            if remainder:
+                value += (at[low + 1] - value) * remainder / 10
+            return value
+
+        distribution = Distribution(n=count, median=percentile(5), mean=total / count,
+                                    p90=percentile(9), total=total)
+        return distribution, int(rows[0].inside or 0)
+
+
+def _check_by(by: str | None, allowed: tuple[str, ...]) -> None:
+    if by is not None and by not in allowed:
+        raise ValueError(f"by must be None or one of {allowed}, not {by!r}")
