@@ -6,6 +6,7 @@ its deal and its rollup row are written together or not at all.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -163,19 +164,23 @@ def record_events(
                 )
             ).all()
         )
-    rows: list[Event] = []
+    fresh: list[NewEvent] = []
     for new in batch:
         if new.idempotency_key in known:
             continue
         known.add(new.idempotency_key)
-        rows.append(_event_row(workspace.id, new, now))
-    if not rows:
+        _check(new)
+        fresh.append(new)
+    if not fresh:
         return 0
-    session.add_all(rows)
+    # Core executemany: building ORM objects would cost more than the insert itself.
     session.flush()
-    _apply_to_rollup(session, workspace, rows, sign=1)
-    _refresh_touched(session, workspace.id, rows)
-    return len(rows)
+    session.execute(sa.insert(Event.__table__), [
+        {**{name: getattr(new, name) for name in _NEW_EVENT_FIELDS},
+         "workspace_id": workspace.id, "logged_at": now} for new in fresh])
+    _apply_to_rollup(session, workspace, fresh, sign=1)
+    _refresh_touched(session, workspace.id, fresh)
+    return len(fresh)
 
 
 def void_event(
@@ -245,30 +250,55 @@ def list_events(
     return session.exec(query).all()
 
 
+def _chunks(items: Sequence[str], size: int = 500):
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
 def refresh_deal(*, session: Session, workspace_id: str, deal_key: str) -> Deal | None:
     """Rewrite the deal row from its non-void events (deleting it when none are left)."""
-    events = session.exec(
-        select(Event).where(
-            Event.workspace_id == workspace_id,
-            Event.deal_key == deal_key,
-            Event.voided_at.is_(None),
-        )
-    ).all()
-    deal = session.exec(
-        select(Deal).where(Deal.workspace_id == workspace_id, Deal.key == deal_key)
-    ).first()
-    if not events:
-        if deal is not None:
-            session.delete(deal)
-            session.flush()
-        return None
-    state = derive_deal_state([_deal_event(e) for e in events])
-    if deal is None:
-        deal = Deal(workspace_id=workspace_id, key=deal_key, name=state.name or deal_key,
-                    updated_at=datetime.now(UTC))
-    deal.name = state.name or deal_key
-    deal.account_key = state.account_key or deal_key
-    deal.owner_id = state.owner_id or events[-1].user_id
+    return refresh_deals(session=session, workspace_id=workspace_id, deal_keys=[deal_key])[
+        deal_key]
+
+
+def refresh_deals(*, session: Session, workspace_id: str, deal_keys: Sequence[str]
+                  ) -> dict[str, Deal | None]:
+    """Rewrite many deal rows from their events, a few queries per 500 deals."""
+    keys = sorted(set(deal_keys))
+    by_key: dict[str, list[Event]] = {k: [] for k in keys}
+    existing: dict[str, Deal] = {}
+    for chunk in _chunks(keys):
+        for event in session.exec(select(Event).where(
+                Event.workspace_id == workspace_id, Event.deal_key.in_(chunk),
+                Event.voided_at.is_(None))):
+            by_key[event.deal_key].append(event)
+        for deal in session.exec(select(Deal).where(Deal.workspace_id == workspace_id,
+                                                    Deal.key.in_(chunk))):
+            existing[deal.key] = deal
+    now = datetime.now(UTC)
+    result: dict[str, Deal | None] = {}
+    for key in keys:
+        events, deal = by_key[key], existing.get(key)
+        if not events:
+            if deal is not None:
+                session.delete(deal)
+            result[key] = None
+            continue
+        state = derive_deal_state([_deal_event(e) for e in events])
+        if deal is None:
+            deal = Deal(workspace_id=workspace_id, key=key, name=state.name or key,
+                        updated_at=now)
+        _apply_state(deal, state, key, fallback_owner=events[-1].user_id, now=now)
+        session.add(deal)
+        result[key] = deal
+    session.flush()
+    return result
+
+
+def _apply_state(deal: Deal, state, key: str, *, fallback_owner: str, now: datetime) -> None:
+    deal.name = state.name or key
+    deal.account_key = state.account_key or key
+    deal.owner_id = state.owner_id or fallback_owner
     deal.source = state.source
     deal.first_event_at = state.first_event_at
     deal.lead_at = state.stage_at.get(Stage.LEAD)
@@ -287,76 +317,102 @@ def refresh_deal(*, session: Session, workspace_id: str, deal_key: str) -> Deal 
     deal.mrr_minor = state.mrr_minor
     deal.reason = state.reason
     deal.competitor = state.competitor
-    deal.updated_at = datetime.now(UTC)
-    session.add(deal)
-    session.flush()
-    return deal
+    deal.updated_at = now
 
 
-def _refresh_touched(session: Session, workspace_id: str, events: Sequence[Event]) -> None:
+def _refresh_touched(session: Session, workspace_id: str,
+                     events: Sequence[Event | NewEvent]) -> None:
     """Bring the deals and accounts these events touch up to date."""
+    deal_keys = sorted({e.deal_key for e in events if e.deal_key})
     accounts: set[str] = set()
-    for deal_key in sorted({e.deal_key for e in events if e.deal_key}):
-        previous = session.exec(select(Deal.account_key).where(
-            Deal.workspace_id == workspace_id, Deal.key == deal_key)).first()
-        deal = refresh_deal(session=session, workspace_id=workspace_id, deal_key=deal_key)
-        accounts.update(k for k in (previous, deal.account_key if deal else None) if k)
+    for chunk in _chunks(deal_keys):
+        accounts.update(k for (k,) in session.execute(select(Deal.account_key).where(
+            Deal.workspace_id == workspace_id, Deal.key.in_(chunk))) if k)
+    refreshed = refresh_deals(session=session, workspace_id=workspace_id, deal_keys=deal_keys)
+    accounts.update(d.account_key for d in refreshed.values() if d is not None and d.account_key)
     accounts.update(e.account_key or e.deal_key for e in events if e.account_key or e.deal_key)
-    for key in sorted(accounts):
-        refresh_account(session=session, workspace_id=workspace_id, account_key=key)
+    refresh_accounts(session=session, workspace_id=workspace_id, account_keys=sorted(accounts))
 
 
 def refresh_account(*, session: Session, workspace_id: str, account_key: str) -> Account | None:
-    """Rewrite an account from its won deals and its non-void churn and MRR events.
+    """Rewrite one account; see refresh_accounts."""
+    return refresh_accounts(session=session, workspace_id=workspace_id,
+                            account_keys=[account_key])[account_key]
+
+
+def refresh_accounts(*, session: Session, workspace_id: str, account_keys: Sequence[str]
+                     ) -> dict[str, Account | None]:
+    """Rewrite accounts from their won deals and their non-void churn and MRR events.
 
     customer_since: the first win; churned_at: the last `churned` event if it came after the
     last win; MRR: won deals' MRR plus MRR changes, zero once churned. The churned MRR is the
     churn event's `mrr=` or, without one, the account's MRR just before it churned.
     """
-    won_deals = session.exec(select(Deal.won_at, Deal.mrr_minor, Deal.name).where(
-        Deal.workspace_id == workspace_id, Deal.account_key == account_key,
-        Deal.outcome == "won").order_by(Deal.won_at)).all()
+    keys = sorted(set(account_keys))
+    won: dict[str, list[tuple[datetime | None, int | None, str | None]]] = {k: [] for k in keys}
+    account_events: dict[str, list[Event]] = {k: [] for k in keys}
+    existing: dict[str, Account] = {}
+    for chunk in _chunks(keys):
+        for won_at, mrr, name, key in session.execute(
+                select(Deal.won_at, Deal.mrr_minor, Deal.name, Deal.account_key).where(
+                    Deal.workspace_id == workspace_id, Deal.account_key.in_(chunk),
+                    Deal.outcome == "won").order_by(Deal.won_at)):
+            won[key].append((won_at, mrr, name))
+        # coalesce(account_key, deal_key) in chunk, spelled so both branches can use an index.
+        for event in session.exec(select(Event).where(
+                Event.workspace_id == workspace_id,
+                sa.or_(Event.account_key.in_(chunk),
+                       sa.and_(Event.account_key.is_(None), Event.deal_key.in_(chunk))),
+                Event.kind.in_(("churned", "mrr-change")), Event.voided_at.is_(None))):
+            key = event.account_key or event.deal_key
+            if key in account_events:
+                account_events[key].append(event)
+        for account in session.exec(select(Account).where(
+                Account.workspace_id == workspace_id, Account.key.in_(chunk))):
+            existing[account.key] = account
+    now = datetime.now(UTC)
+    result: dict[str, Account | None] = {}
+    for key in keys:
+        account = existing.get(key)
+        if not won[key] and not account_events[key]:
+            if account is not None:
+                session.delete(account)
+            result[key] = None
+            continue
+        if account is None:
+            account = Account(workspace_id=workspace_id, key=key, updated_at=now)
+        _apply_account(account, key, won[key], account_events[key], now)
+        session.add(account)
+        result[key] = account
+    session.flush()
+    return result
+
+
+def _apply_account(account: Account, key: str, won_deals, events: Sequence[Event],
+                   now: datetime) -> None:
     won = [(w, m) for w, m, _name in won_deals]
-    # coalesce(account_key, deal_key) = key, spelled so both branches can use an index.
-    account_events = session.exec(select(Event).where(
-        Event.workspace_id == workspace_id,
-        sa.or_(Event.account_key == account_key,
-               sa.and_(Event.account_key.is_(None), Event.deal_key == account_key)),
-        Event.kind.in_(("churned", "mrr-change")), Event.voided_at.is_(None))).all()
-    account = session.get(Account, (workspace_id, account_key))
-    if not won and not account_events:
-        if account is not None:
-            session.delete(account)
-            session.flush()
-        return None
-    if account is None:
-        account = Account(workspace_id=workspace_id, key=account_key, updated_at=datetime.now(UTC))
     wins = [w for w, _m in won if w is not None]
     last_win = max(wins, default=None)
-    churns = sorted((e for e in account_events if e.kind == "churned"),
+    churns = sorted((e for e in events if e.kind == "churned"),
                     key=lambda e: (e.occurred_at, e.id or 0))
     last_churn = churns[-1] if churns else None
     churned = last_churn is not None and (last_win is None or last_churn.occurred_at > last_win)
 
     def mrr_before(instant: datetime | None) -> int:
         base = sum(m or 0 for w, m in won if instant is None or (w is not None and w < instant))
-        changes = sum(e.amount_minor or 0 for e in account_events if e.kind == "mrr-change"
+        changes = sum(e.amount_minor or 0 for e in events if e.kind == "mrr-change"
                       and (instant is None or e.occurred_at < instant))
         return base + changes
 
-    named = [n for _w, _m, n in won_deals if n] + [e.deal_name for e in account_events
-                                                    if e.deal_name]
-    account.name = named[0] if named else account.name or account_key
+    named = [n for _w, _m, n in won_deals if n] + [e.deal_name for e in events if e.deal_name]
+    account.name = named[0] if named else account.name or key
     account.customer_since = min(wins, default=None)
     account.churned_at = last_churn.occurred_at if churned else None
     account.churned_mrr_minor = (
         (last_churn.mrr_minor if last_churn.mrr_minor is not None
          else max(0, mrr_before(last_churn.occurred_at))) if churned else 0)
     account.mrr_minor = 0 if churned else mrr_before(None)
-    account.updated_at = datetime.now(UTC)
-    session.add(account)
-    session.flush()
-    return account
+    account.updated_at = now
 
 
 def _deal_event(e: Event) -> DealEvent:
@@ -376,11 +432,18 @@ def _deal_event(e: Event) -> DealEvent:
     )
 
 
-def _event_row(workspace_id: str, new: NewEvent, now: datetime) -> Event:
+_NEW_EVENT_FIELDS = tuple(f.name for f in dataclasses.fields(NewEvent))
+
+
+def _check(new: NewEvent) -> None:
     if new.kind not in KINDS:
         raise ValueError(f"unknown event kind {new.kind!r}")
     if new.occurred_at.tzinfo is None:
         raise ValueError("occurred_at must be tz-aware")
+
+
+def _event_row(workspace_id: str, new: NewEvent, now: datetime) -> Event:
+    _check(new)
     return Event(
         workspace_id=workspace_id,
         kind=new.kind,
@@ -407,7 +470,7 @@ def _event_row(workspace_id: str, new: NewEvent, now: datetime) -> Event:
 
 
 def _apply_to_rollup(
-    session: Session, workspace: Workspace, events: Sequence[Event], *, sign: int
+    session: Session, workspace: Workspace, events: Sequence[Event | NewEvent], *, sign: int
 ) -> None:
     totals: dict[tuple[date, str, str, str], list[int]] = {}
     for e in events:
