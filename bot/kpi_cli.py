@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 
 from sqlmodel import select
 
-from bot.handlers.kpis import render_result
 from bot.settings import Settings, SettingsError
 from reports.kpis.catalog import CATALOG, compute_kpi
 from reports.periods import DEFAULT_PERIOD, PeriodError, parse_period
@@ -72,6 +71,8 @@ def run(args: argparse.Namespace, settings: Settings, *, out=sys.stdout,
                 return 0
             previous = compute_kpi(spec.name, facts=facts, period=period.previous(), now=now,
                                    user=args.user)
+        from bot.handlers.kpis import render_result  # only the text form needs the replies
+
         out.write(render_result(result, spec, period, previous=previous,
                                 user=args.user).plain_text() + "\n")
         return 0

@@ -254,15 +254,29 @@ class SqlFacts:
         return self._distribution(sa.select(value).where(*self._deals(
             *self._reached_condition(following, start, end), this_at.is_not(None), user=user)))
 
-    def open_deals(self, *, user: str | None = None, stages: Sequence[Stage] | None = None
-                   ) -> list[DealRow]:
+    def _open(self, user, stages, idle_before):
         conditions = self._deals(Deal.outcome == "open", Deal.stage.is_not(None), user=user)
         if stages:
             conditions.append(Deal.stage.in_([Stage(s).value for s in stages]))
-        rows = self.session.execute(
-            sa.select(Deal.key, Deal.name, Deal.owner_id, Deal.stage, Deal.stage_changed_at,
-                      Deal.amount_minor).where(*conditions).order_by(Deal.stage_changed_at))
-        return [DealRow(*row) for row in rows]
+        if idle_before is not None:
+            conditions.append(Deal.stage_changed_at < idle_before)
+        return conditions
+
+    def open_deals(self, *, user: str | None = None, stages: Sequence[Stage] | None = None,
+                   idle_before: datetime | None = None, limit: int | None = None
+                   ) -> list[DealRow]:
+        query = (sa.select(Deal.key, Deal.name, Deal.owner_id, Deal.stage, Deal.stage_changed_at,
+                           Deal.amount_minor).where(*self._open(user, stages, idle_before))
+                 .order_by(Deal.stage_changed_at))
+        if limit is not None:
+            query = query.limit(limit)
+        return [DealRow(*row) for row in self.session.execute(query)]
+
+    def count_open_deals(self, *, user: str | None = None,
+                         stages: Sequence[Stage] | None = None,
+                         idle_before: datetime | None = None) -> int:
+        return int(self.session.execute(sa.select(sa.func.count()).where(
+            *self._open(user, stages, idle_before))).scalar_one())
 
     # ------------------------------------------------------------------ customers
     def _customer_at(self, instant: datetime):

@@ -111,7 +111,7 @@ class Deal(SQLModel, table=True):
         sa.Index("ix_deals_opportunity", "workspace_id", "opportunity_at"),
         sa.Index("ix_deals_demo", "workspace_id", "demo_at"),
         sa.Index("ix_deals_closed", "workspace_id", "closed_at"),
-        sa.Index("ix_deals_open_stage", "workspace_id", "outcome", "stage_changed_at"),
+        sa.Index("ix_deals_open_stage", "workspace_id", "outcome", "stage", "stage_changed_at"),
         sa.Index("ix_deals_account", "workspace_id", "account_key"),  # account upkeep
     )
 

@@ -56,9 +56,8 @@ def _days(value: float | None) -> str:
 
 def handle_funnel(command: FunnelCommand, invocation: Invocation) -> Reply:
     try:
-        period, (funnel,), (before,) = _compute(
-            invocation, ["funnel"], command.period, user=command.user,
-            options={"cohort": command.cohort}, previous=True)
+        period, (funnel,), _ = _compute(invocation, ["funnel"], command.period,
+                                        user=command.user, options={"cohort": command.cohort})
     except PeriodProblem as problem:
         return problem.reply
     table = [("stage", "deals", "conversion", "median days")]
@@ -67,7 +66,6 @@ def handle_funnel(command: FunnelCommand, invocation: Invocation) -> Reply:
             f"{_pct(row.extra['conversion'])} ({row.numerator:.0f}/{row.denominator:.0f})"
         table.append((row.key, f"{row.value:.0f}", conversion, _days(row.extra["median_days"])))
     details = funnel.details
-    change = format_change(compare(funnel, before), "ratio")
     who = f" · {command.user}" if command.user else ""
     kind = "cohort" if command.cohort else "period"
     sections = [Section(table=tuple(table))]
@@ -78,7 +76,7 @@ def handle_funnel(command: FunnelCommand, invocation: Invocation) -> Reply:
     sections.append(Section(title=f"Stalled deals: {details['stalled']}", lines=lines))
     sections.append(Section(context=f"{kind} view · won {details['won']}, lost "
                                     f"{details['lost']} · lead→won {format_value(funnel)} "
-                                    f"{change} · /kpi funnel {period.label} cohort for the "
+                                    f"· /kpi funnel {period.label} cohort for the "
                                     "cohort view"))
     return Reply(text=f"Funnel{who} · {period.describe()}", sections=tuple(sections))
 

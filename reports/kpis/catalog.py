@@ -313,29 +313,39 @@ def stage_thresholds(ctx: Ctx) -> dict[str, float]:
     return thresholds
 
 
+STALLED_LISTED = 20
+
+
 def _stalled(ctx: Ctx) -> KpiResult:
     thresholds = stage_thresholds(ctx)
+    total = 0
+    candidates = []
+    for stage in FUNNEL_STAGES:
+        idle_before = ctx.now - timedelta(seconds=thresholds[stage.value])
+        total += ctx.facts.count_open_deals(user=ctx.user, stages=(stage,),
+                                            idle_before=idle_before)
+        candidates += ctx.facts.open_deals(user=ctx.user, stages=(stage,),
+                                           idle_before=idle_before, limit=STALLED_LISTED)
     rows = []
-    open_deals = ctx.facts.open_deals(user=ctx.user)
-    for deal in open_deals:
-        if deal.stage_changed_at is None or deal.stage not in thresholds:
-            continue
+    for deal in candidates:
         idle = (ctx.now - deal.stage_changed_at).total_seconds()
-        if idle > thresholds[deal.stage]:
-            rows.append(KpiRow(deal.name, idle / DAY, extra={
-                "deal": deal.key, "stage": deal.stage, "owner": deal.owner_id,
-                "days_in_stage": round(idle / DAY, 1),
-                "threshold_days": round(thresholds[deal.stage] / DAY, 1)}))
+        rows.append(KpiRow(deal.name, idle / DAY, extra={
+            "deal": deal.key, "stage": deal.stage, "owner": deal.owner_id,
+            "days_in_stage": round(idle / DAY, 1),
+            "threshold_days": round(thresholds[deal.stage] / DAY, 1)}))
     rows.sort(key=lambda r: -(r.value or 0))
-    return _result(ctx, "stalled-deals", float(len(rows)), "count", numerator=len(rows),
-                   denominator=len(open_deals), rows=rows,
+    open_total = ctx.facts.count_open_deals(user=ctx.user)
+    return _result(ctx, "stalled-deals", float(total), "count", numerator=total,
+                   denominator=open_total, rows=rows[:STALLED_LISTED],
                    details={"threshold_days": {k: round(v / DAY, 1)
-                                               for k, v in thresholds.items()}})
+                                               for k, v in thresholds.items()},
+                            "listed": min(len(rows), STALLED_LISTED)})
 
 
 def _velocity(ctx: Ctx) -> KpiResult:
     window = ctx.trailing()
-    open_opps = len(ctx.facts.open_deals(user=ctx.user, stages=(Stage.OPPORTUNITY, Stage.DEMO)))
+    open_opps = ctx.facts.count_open_deals(user=ctx.user,
+                                           stages=(Stage.OPPORTUNITY, Stage.DEMO))
     won, lost, amount = _won_lost_amount(ctx, window)
     win_rate = ratio(won, won + lost)[0]
     avg = _div(amount, won)

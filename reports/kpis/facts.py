@@ -117,9 +117,17 @@ class Facts(Protocol):
         window. Skipped stages contribute zero-length stays."""
         ...
 
-    def open_deals(self, *, user: str | None = None, stages: Sequence[Stage] | None = None
+    def open_deals(self, *, user: str | None = None, stages: Sequence[Stage] | None = None,
+                   idle_before: datetime | None = None, limit: int | None = None
                    ) -> list[DealRow]:
-        """Open deals (outcome open, at some stage), optionally only at `stages`."""
+        """Open deals (outcome open, at some stage), optionally only at `stages` and only
+        those whose last stage change was before `idle_before`; longest idle first."""
+        ...
+
+    def count_open_deals(self, *, user: str | None = None,
+                         stages: Sequence[Stage] | None = None,
+                         idle_before: datetime | None = None) -> int:
+        """How many deals open_deals would list (without a limit)."""
         ...
 
     # --- customers and MRR ---

@@ -66,8 +66,14 @@ class FakeFacts:
         median = self.stage_medians.get(stage)
         return Distribution(n=1 if median else 0, median=median)
 
-    def open_deals(self, *, user=None, stages=None):
-        return list(self.open_list)
+    def open_deals(self, *, user=None, stages=None, idle_before=None, limit=None):
+        rows = [d for d in self.open_list
+                if (not stages or d.stage in {Stage(s).value for s in stages})
+                and (idle_before is None or d.stage_changed_at < idle_before)]
+        return rows[:limit]
+
+    def count_open_deals(self, *, user=None, stages=None, idle_before=None):
+        return len(self.open_deals(user=user, stages=stages, idle_before=idle_before))
 
     def customers_at(self, instant):
         return 0
