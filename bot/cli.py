@@ -38,6 +38,10 @@ def _parser() -> argparse.ArgumentParser:
 
     kpi_cli.add_parser(commands)
 
+    from bot.transfer_cli import add_parsers as add_transfer_parsers
+
+    add_transfer_parsers(commands)  # kpibot import / kpibot export
+
     db = commands.add_parser("db", help="database schema")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     db_commands.add_parser("upgrade", help="apply Alembic migrations up to head")
@@ -74,6 +78,10 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         return run_console(settings, user_id=args.user, workspace_id=args.workspace)
     if args.command == "db":
         return _db(args.db_command, settings)
+    if args.command in ("import", "export"):
+        from bot.transfer_cli import run as run_transfer
+
+        return run_transfer(args, settings)
     if args.command == "kpi":
         from bot import kpi_cli
 

@@ -18,7 +18,7 @@ from bot.settings import Settings, SettingsError
 from reports.kpis.catalog import CATALOG, compute_kpi
 from reports.periods import DEFAULT_PERIOD, PeriodError, parse_period
 from storage.engine import Database
-from storage.kpi_facts import SqlFacts
+from storage.facts import SqlFacts
 from storage.models import Workspace
 
 

@@ -270,7 +270,7 @@ def refresh_deals(*, session: Session, workspace_id: str, deal_keys: Sequence[st
     for chunk in _chunks(keys):
         for event in session.exec(select(Event).where(
                 Event.workspace_id == workspace_id, Event.deal_key.in_(chunk),
-                Event.voided_at.is_(None))):
+                Event.voided_at.is_(None)).order_by(Event.occurred_at, Event.id)):
             by_key[event.deal_key].append(event)
         for deal in session.exec(select(Deal).where(Deal.workspace_id == workspace_id,
                                                     Deal.key.in_(chunk))):
@@ -340,6 +340,9 @@ def refresh_account(*, session: Session, workspace_id: str, account_key: str) ->
                             account_keys=[account_key])[account_key]
 
 
+_ACCOUNT_KINDS = ("churned", "mrr-change")  # events that name an account, not only a deal
+
+
 def refresh_accounts(*, session: Session, workspace_id: str, account_keys: Sequence[str]
                      ) -> dict[str, Account | None]:
     """Rewrite accounts from their won deals and their non-void churn and MRR events.
@@ -353,20 +356,25 @@ def refresh_accounts(*, session: Session, workspace_id: str, account_keys: Seque
     account_events: dict[str, list[Event]] = {k: [] for k in keys}
     existing: dict[str, Account] = {}
     for chunk in _chunks(keys):
-        for won_at, mrr, name, key in session.execute(
-                select(Deal.won_at, Deal.mrr_minor, Deal.name, Deal.account_key).where(
-                    Deal.workspace_id == workspace_id, Deal.account_key.in_(chunk),
-                    Deal.outcome == "won").order_by(Deal.won_at)):
-            won[key].append((won_at, mrr, name))
-        # coalesce(account_key, deal_key) in chunk, spelled so both branches can use an index.
-        for event in session.exec(select(Event).where(
-                Event.workspace_id == workspace_id,
-                sa.or_(Event.account_key.in_(chunk),
-                       sa.and_(Event.account_key.is_(None), Event.deal_key.in_(chunk))),
-                Event.kind.in_(("churned", "mrr-change")), Event.voided_at.is_(None))):
-            key = event.account_key or event.deal_key
-            if key in account_events:
-                account_events[key].append(event)
+        # The account's deals through ix_deals_account; the outcome is checked here, since
+        # with `outcome = 'won'` in SQL, SQLite may pick ix_deals_open_stage and read every
+        # won deal of the workspace.
+        for won_at, mrr, name, key, outcome in session.execute(
+                select(Deal.won_at, Deal.mrr_minor, Deal.name, Deal.account_key, Deal.outcome)
+                .where(Deal.workspace_id == workspace_id, Deal.account_key.in_(chunk))
+                .order_by(Deal.won_at)):
+            if outcome == "won":
+                won[key].append((won_at, mrr, name))
+        # coalesce(account_key, deal_key) in chunk, as two index searches
+        # (ix_events_workspace_account, ix_events_workspace_deal): SQLite answers the same
+        # condition written as one OR with a scan of the workspace's whole history.
+        named_by = ((Event.account_key.in_(chunk),),
+                    (Event.account_key.is_(None), Event.deal_key.in_(chunk)))
+        for conditions in named_by:
+            for event in session.exec(select(Event).where(
+                    Event.workspace_id == workspace_id, *conditions,
+                    Event.kind.in_(_ACCOUNT_KINDS), Event.voided_at.is_(None))):
+                account_events[event.account_key or event.deal_key].append(event)
         for account in session.exec(select(Account).where(
                 Account.workspace_id == workspace_id, Account.key.in_(chunk))):
             existing[account.key] = account

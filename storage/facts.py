@@ -16,6 +16,12 @@ Balances at an instant (`customers_at`, `mrr_at`) necessarily add up what came b
 instant; they read the compact tables (accounts, won deals, mrr-change rollups), never every
 event.
 
+Customers come from `accounts` (kept by storage/events.py in the same transaction as every
+event write and void): an account is a customer at t when customer_since < t and (churned_at
+is null or churned_at >= t). `accounts` holds each account's current state, so an account that
+churned and was won again (churned_at cleared) counts as a customer, with its earlier MRR,
+also for instants between that churn and the new win.
+
 Percentiles: linear interpolation between the closest ranks (numpy's default, PostgreSQL's
 `percentile_cont`): for n sorted values v[0..n-1] and p in [0, 1], rank r = (n - 1) * p,
 result = v[floor(r)] + (v[ceil(r)] - v[floor(r)]) * (r - floor(r)). The median is p = 0.5
@@ -232,18 +238,38 @@ class SqlFacts:
         return self._distribution(sa.select(value.label("value")).where(*self._deals(
             *self._stage_in(following, start, end), this_at.is_not(None), user=user)))[0]
 
-    def open_deals(self, *, user: str | None = None, stages: Sequence[Stage] | None = None
+    def open_deals(self, *, user: str | None = None, stages: Sequence[Stage] | None = None,
+                   idle_before: datetime | None = None, limit: int | None = None
                    ) -> list[DealRow]:
-        """Open deals at some stage, longest-waiting first (stage_changed_at ascending)."""
+        """Open deals at some stage (optionally only at `stages`, only those whose last stage
+        change was before `idle_before`, at most `limit`), longest idle first
+        (stage_changed_at ascending, then key)."""
+        query = (sa.select(Deal.key, Deal.name, Deal.owner_id, Deal.stage,
+                           Deal.stage_changed_at, Deal.amount_minor)
+                 .where(*self._open(user, stages, idle_before))
+                 .order_by(Deal.stage_changed_at, Deal.key))
+        if limit is not None:
+            query = query.limit(limit)
+        return [DealRow(key=k, name=n, owner_id=o, stage=s, stage_changed_at=at, amount=a)
+                for k, n, o, s, at, a in self.session.execute(query)]
+
+    def count_open_deals(self, *, user: str | None = None,
+                         stages: Sequence[Stage] | None = None,
+                         idle_before: datetime | None = None) -> int:
+        """How many deals `open_deals` would list without a limit."""
+        return int(self.session.execute(sa.select(sa.func.count()).where(
+            *self._open(user, stages, idle_before))).scalar_one())
+
+    def _open(self, user: str | None, stages: Sequence[Stage] | None,
+              idle_before: datetime | None) -> list:
+        """Open deals (through ix_deals_open_stage). `stages=None`: any stage; an empty
+        sequence: none."""
         conditions = self._deals(Deal.outcome == "open", Deal.stage.is_not(None), user=user)
         if stages is not None:
             conditions.append(Deal.stage.in_([Stage(s).value for s in stages]))
-        rows = self.session.execute(
-            sa.select(Deal.key, Deal.name, Deal.owner_id, Deal.stage, Deal.stage_changed_at,
-                      Deal.amount_minor)
-            .where(*conditions).order_by(Deal.stage_changed_at, Deal.key))
-        return [DealRow(key=k, name=n, owner_id=o, stage=s, stage_changed_at=at, amount=a)
-                for k, n, o, s, at, a in rows]
+        if idle_before is not None:
+            conditions.append(Deal.stage_changed_at < idle_before)
+        return conditions
 
     def _deals(self, *conditions: Any, user: str | None = None) -> list:
         result = [Deal.workspace_id == self.workspace_id, *conditions]

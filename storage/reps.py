@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
-from storage.events import refresh_deal
+from storage.events import refresh_deals
 from storage.models import DailyRollup, Event, User
 
 NAMED_REP_PREFIX = "rep:"
@@ -253,8 +253,7 @@ def link_rep(
         .execution_options(synchronize_session=False)
     ).rowcount or 0
     _move_rollups(session, workspace_id, rep_id, user_id)
-    for deal_key in deal_keys:
-        refresh_deal(session=session, workspace_id=workspace_id, deal_key=deal_key)
+    refresh_deals(session=session, workspace_id=workspace_id, deal_keys=deal_keys)
     session.delete(rep)
     session.flush()
     return LinkResult(events=moved, deals=len(deal_keys))

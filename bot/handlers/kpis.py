@@ -13,7 +13,7 @@ from reports.format import format_change, format_value
 from reports.kpis.catalog import CATALOG, KpiSpec, compare, compute_kpi
 from reports.kpis.result import KpiResult
 from reports.periods import DEFAULT_PERIOD, Period, PeriodError, parse_period
-from storage.kpi_facts import SqlFacts
+from storage.facts import SqlFacts
 from storage.users import display_names
 
 

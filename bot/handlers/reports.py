@@ -24,7 +24,7 @@ from reports.format import format_change, format_percent_value, format_value
 from reports.kpis.catalog import CATALOG, LEADERBOARD_KPIS, compare, compute_kpi, leaderboard
 from reports.kpis.result import KpiResult
 from reports.units import format_money
-from storage.kpi_facts import SqlFacts
+from storage.facts import SqlFacts
 from storage.quotas import set_quota
 from storage.users import display_names
 

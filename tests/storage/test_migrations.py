@@ -24,3 +24,66 @@ def test_upgrade_from_empty_then_check_is_clean(database_url):
     tables = set(sa.inspect(sa.create_engine(database_url)).get_table_names())
     assert {"workspaces", "users", "events", "deals", "daily_rollups", "accounts",
             "quotas"} <= tables
+
+
+def test_upgrading_a_0001_history_backfills_its_accounts(database_url):
+    """Accounts of events recorded before 0002 equal those kept live by storage.events."""
+    from datetime import UTC, datetime
+
+    from alembic import command
+    from sqlmodel import select
+
+    from storage.engine import Database
+    from storage.events import (
+        NewEvent,
+        ensure_workspace,
+        find_by_idempotency_key,
+        record_events,
+        void_event,
+    )
+    from storage.models import Account
+
+    def at(month: int, day: int) -> datetime:
+        return datetime(2026, month, day, 10, tzinfo=UTC)
+
+    def new(key: str, kind: str, when: datetime, **fields) -> NewEvent:
+        return NewEvent(kind=kind, user_id="U1", logged_by="U1", occurred_at=when,
+                        idempotency_key=key, **fields)
+
+    history = [
+        new("1", "deal-won", at(8, 1), deal_key="acme", deal_name="Acme", amount_minor=1,
+            mrr_minor=1_000),
+        new("2", "mrr-change", at(8, 15), account_key="acme", amount_minor=250),
+        new("3", "deal-won", at(9, 1), deal_key="beta-1", account_key="beta", amount_minor=1,
+            mrr_minor=2_000),
+        new("4", "churned", at(10, 1), deal_key="beta"),
+        new("5", "deal-won", at(9, 2), deal_key="gamma", amount_minor=1, mrr_minor=700),
+        new("6", "churned", at(9, 20), deal_key="gamma", mrr_minor=500),
+        new("7", "deal-won", at(11, 1), deal_key="gamma", amount_minor=1, mrr_minor=900),
+        new("8", "churned", at(11, 2), deal_key="acme"),  # voided below
+        new("9", "mrr-change", at(11, 3), deal_key="delta", amount_minor=-40),
+    ]
+    database = Database.from_url(database_url)
+    try:
+        with database.write() as s:
+            workspace = ensure_workspace(session=s, workspace_id="slack:TMIG", platform="slack",
+                                         now=at(7, 1))
+            record_events(session=s, workspace=workspace, new_events=history, now=at(11, 5))
+            event = find_by_idempotency_key(session=s, workspace_id="slack:TMIG", key="8")
+            void_event(session=s, workspace=workspace, event_id=event.id, voided_by="U1",
+                       now=at(11, 5))
+
+        def accounts() -> list[tuple]:
+            with database.read() as s:
+                return [(a.workspace_id, a.key, a.name, a.customer_since, a.churned_at,
+                         a.churned_mrr_minor, a.mrr_minor)
+                        for a in s.exec(select(Account).order_by(Account.key))]
+
+        live = accounts()
+        assert [row[1] for row in live] == ["acme", "beta", "delta", "gamma"]
+        database.engine.dispose()
+        command.downgrade(migrate.alembic_config(database_url), "0001")
+        migrate.upgrade(database_url)
+        assert accounts() == live
+    finally:
+        database.dispose()

@@ -5,6 +5,9 @@ Revises: 0001
 Create Date: 2026-11-23 02:24:50.894016
 """
 
+from collections import defaultdict
+from datetime import UTC, datetime
+
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel
@@ -56,6 +59,75 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('workspace_id', 'user_id', 'metric', name=op.f('pk_quotas'))
     )
     # ### end Alembic commands ###
+    _backfill_accounts()
+
+
+def _backfill_accounts() -> None:
+    """Accounts for the history recorded before this revision, by the account rules as of
+    this revision (storage/events.py keeps them from here on): customer_since = the first win
+    of the account's deals; churned_at = the last non-void `churned` event if it came after
+    the last win; churned MRR = that event's mrr= or else the MRR just before it; MRR = won
+    deals' MRR + non-void mrr-change amounts, 0 once churned. Frozen here on purpose: a
+    migration must not depend on models that later revisions change."""
+    bind = op.get_bind()
+    ts = storage.types.UTCDateTime()
+    deals = sa.table("deals", sa.column("workspace_id"), sa.column("account_key"),
+                     sa.column("outcome"), sa.column("won_at", ts), sa.column("mrr_minor"),
+                     sa.column("name"))
+    events = sa.table("events", sa.column("id"), sa.column("workspace_id"), sa.column("kind"),
+                      sa.column("account_key"), sa.column("deal_key"), sa.column("deal_name"),
+                      sa.column("amount_minor"), sa.column("mrr_minor"),
+                      sa.column("occurred_at", ts), sa.column("voided_at", ts))
+    accounts = sa.table("accounts", sa.column("workspace_id"), sa.column("key"),
+                        sa.column("name"), sa.column("customer_since", ts),
+                        sa.column("churned_at", ts), sa.column("churned_mrr_minor"),
+                        sa.column("mrr_minor"), sa.column("updated_at", ts))
+    won = defaultdict(list)
+    for workspace_id, key, won_at, mrr, name in bind.execute(
+            sa.select(deals.c.workspace_id, deals.c.account_key, deals.c.won_at,
+                      deals.c.mrr_minor, deals.c.name)
+            .where(deals.c.outcome == "won", deals.c.account_key.is_not(None))
+            .order_by(deals.c.won_at)):
+        won[(workspace_id, key)].append((won_at, mrr or 0, name))
+    named = defaultdict(list)
+    account = sa.func.coalesce(events.c.account_key, events.c.deal_key)
+    for row in bind.execute(
+            sa.select(events.c.workspace_id, account.label("key"), events.c.id, events.c.kind,
+                      events.c.occurred_at, events.c.amount_minor, events.c.mrr_minor,
+                      events.c.deal_name)
+            .where(events.c.kind.in_(("churned", "mrr-change")), events.c.voided_at.is_(None),
+                   account.is_not(None))
+            .order_by(events.c.occurred_at, events.c.id)):
+        named[(row.workspace_id, row.key)].append(row)
+    now = datetime.now(UTC)
+    rows = []
+    for workspace_id, key in sorted(set(won) | set(named)):
+        wins, account_events = won[(workspace_id, key)], named[(workspace_id, key)]
+        last_win = max((w for w, _m, _n in wins), default=None)
+        churns = [e for e in account_events if e.kind == "churned"]
+        last_churn = churns[-1] if churns else None
+        churned = last_churn is not None and (
+            last_win is None or last_churn.occurred_at > last_win)
+
+        def mrr_before(instant):
+            return (sum(m for w, m, _n in wins if instant is None or w < instant)
+                    + sum(e.amount_minor or 0 for e in account_events if e.kind == "mrr-change"
+                          and (instant is None or e.occurred_at < instant)))
+
+        names = [n for _w, _m, n in wins if n] + [e.deal_name for e in account_events
+                                                   if e.deal_name]
+        rows.append({
+            "workspace_id": workspace_id, "key": key, "name": names[0] if names else key,
+            "customer_since": wins[0][0] if wins else None,
+            "churned_at": last_churn.occurred_at if churned else None,
+            "churned_mrr_minor": (
+                (last_churn.mrr_minor if last_churn.mrr_minor is not None
+                 else max(0, mrr_before(last_churn.occurred_at))) if churned else 0),
+            "mrr_minor": 0 if churned else mrr_before(None),
+            "updated_at": now,
+        })
+    for start in range(0, len(rows), 500):
+        bind.execute(accounts.insert(), rows[start:start + 500])
 
 
 def downgrade() -> None:

@@ -8,7 +8,6 @@ Nov come from the rollups, the edges from the events table.
 from __future__ import annotations
 
 import itertools
-import re
 import shutil
 import uuid
 from datetime import UTC, datetime
@@ -20,7 +19,7 @@ from reports.events import Stage
 from reports.kpis.facts import DealRow, Distribution, EventSum, Quota
 from storage.engine import Database
 from storage.events import NewEvent, ensure_workspace, record_event, void_event
-from storage.kpi_facts import SqlFacts
+from storage.facts import SqlFacts
 from storage.models import Account
 from storage.quotas import list_quotas, set_quota
 from tests.conftest import BACKENDS, _pg_admin_execute
@@ -325,29 +324,3 @@ def test_quotas(history):
     with history.write() as s, pytest.raises(ValueError):
         set_quota(session=s, workspace_id=WS, user_id="U1", metric="revenue", cadence="weekly",
                   target=1, set_by="A", now=NOW)
-
-
-def test_deal_queries_use_indexes_on_sqlite(history):
-    if history.dialect != "sqlite":
-        pytest.skip("EXPLAIN QUERY PLAN is SQLite's")
-    statements: list[tuple[str, tuple]] = []
-
-    def capture(_conn, _cursor, statement, parameters, _context, _many):
-        if "FROM deals" in statement:
-            statements.append((statement, parameters))
-
-    sa.event.listen(history.engine, "before_cursor_execute", capture)
-    try:
-        with history.read() as s:
-            f = facts(s)
-            f.deals_reaching(Stage.LEAD, START, END)
-            f.closed_deals(START, END)
-            f.stage_time(Stage.SQL, START, END)
-    finally:
-        sa.event.remove(history.engine, "before_cursor_execute", capture)
-    assert len(statements) == 4
-    with history.engine.connect() as connection:
-        for statement, parameters in statements:
-            plan = " ".join(row[-1] for row in connection.exec_driver_sql(
-                "EXPLAIN QUERY PLAN " + statement, parameters))
-            assert re.search(r"SEARCH deals USING (COVERING )?INDEX ix_deals_", plan), plan
