@@ -34,6 +34,7 @@ from sqlmodel import Session
 from bot.csv_presets import EXPORT_COLUMNS
 from reports.units import currency_exponent
 from storage.engine import Database
+from storage.events import in_window
 from storage.models import Event
 from storage.reps import user_names
 
@@ -100,14 +101,8 @@ def export_events(
     writer = csv.writer(out)  # RFC 4180: comma, double quotes, CRLF line ends
     writer.writerow(EXPORT_COLUMNS)
     precision = currency_precision(currency)
-    query = sa.select(*_COLUMNS).where(Event.workspace_id == workspace_id)
-    if start is not None:
-        query = query.where(Event.occurred_at >= start)
-    if end is not None:
-        query = query.where(Event.occurred_at < end)
-    if not include_void:
-        query = query.where(Event.voided_at.is_(None))
-    query = query.order_by(Event.occurred_at, Event.id).execution_options(yield_per=chunk_size)
+    query = in_window(sa.select(*_COLUMNS), workspace_id=workspace_id, start=start, end=end,
+                      include_void=include_void).execution_options(yield_per=chunk_size)
     written = 0
     with database.read() as session:
         names = user_names(session=session, workspace_id=workspace_id)

@@ -228,6 +228,19 @@ def find_last_logged(*, session: Session, workspace_id: str, logged_by: str) -> 
     ).first()
 
 
+def in_window(query, *, workspace_id: str, start: datetime | None = None,
+              end: datetime | None = None, include_void: bool = False):
+    """`query` narrowed to a workspace's events in [start, end), oldest first."""
+    query = query.where(Event.workspace_id == workspace_id)
+    if start is not None:
+        query = query.where(Event.occurred_at >= start)
+    if end is not None:
+        query = query.where(Event.occurred_at < end)
+    if not include_void:
+        query = query.where(Event.voided_at.is_(None))
+    return query.order_by(Event.occurred_at, Event.id)
+
+
 def list_events(
     *,
     session: Session,
@@ -237,14 +250,8 @@ def list_events(
     include_void: bool = False,
     limit: int | None = None,
 ) -> Sequence[Event]:
-    query = select(Event).where(Event.workspace_id == workspace_id)
-    if start is not None:
-        query = query.where(Event.occurred_at >= start)
-    if end is not None:
-        query = query.where(Event.occurred_at < end)
-    if not include_void:
-        query = query.where(Event.voided_at.is_(None))
-    query = query.order_by(Event.occurred_at, Event.id)
+    query = in_window(select(Event), workspace_id=workspace_id, start=start, end=end,
+                      include_void=include_void)
     if limit is not None:
         query = query.limit(limit)
     return session.exec(query).all()
