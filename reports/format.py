@@ -1,77 +1,210 @@
-"""Locale-aware presentation of KPI values: `38% (19/50)`, `n/a (0/0)`, `$12.5K`, `4.2 days`.
+"""Locale-aware presentation of KPI results: `38% (19/50)`, `n/a (0/0)`, `$12.5K`, `4.2 days`,
+`3m 10s`, and changes against the previous period: `▲ 4 pts`, `▼ 12%`, `new`, `—`.
 
-Numbers go through Babel, so a `locale` other than English gets its own separators and signs.
+Every number goes through Babel (percentages, decimals, currencies, compact currencies and
+CLDR units), so another `locale` ("nb", "sv", "ro", "zh_Hans") already gets its own decimal
+signs, grouping, percent spacing and unit words; the few remaining English words ("n/a",
+"pts", "new") are the strings to translate when the digest is localized. Display rounding is
+half-up (12.5% shows as 13%), applied to the shortest decimal form of the float.
+
+Money values are in minor units (as in every KpiResult). Absolute amounts of 1,000 or more
+(major units) are shown compact (`$12.5K`, Babel's compact currency format for the locale),
+smaller ones in full (`$714.29`).
 """
 
 from __future__ import annotations
 
-from babel.numbers import format_decimal, format_percent
+import copy
+import decimal
+from decimal import Decimal
+
+from babel import Locale
+from babel.numbers import (
+    format_compact_currency,
+    format_currency,
+    format_decimal,
+)
+from babel.numbers import (
+    format_percent as _babel_percent,
+)
+from babel.units import format_compound_unit, format_unit
 
 from reports.kpis.catalog import Change
 from reports.kpis.result import KpiResult
-from reports.units import format_duration, format_money, format_money_short
+from reports.units import currency_exponent
 
 NA = "n/a"
+NO_CHANGE = "—"
+NEW = "new"
+COMPACT_FROM = 1_000  # major units
+MONEY_COUNT_KPIS = frozenset({"quota-attainment", "monthly-progress", "mrr-churn"})
 
 
-def _count(value: float | None, locale: str) -> str:
+def _dec(value: float | int | Decimal) -> Decimal:
+    """The shortest decimal form of a float (0.145 -> Decimal("0.145"), not 0.14499...)."""
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, int):
+        return Decimal(value)
+    return Decimal(repr(float(value)))
+
+
+def _half_up():
+    """Display rounding: half up (Babel rounds with the decimal context's rounding)."""
+    return decimal.localcontext(rounding=decimal.ROUND_HALF_UP)
+
+
+def format_number(value: float | int | None, locale: str = "en", *, digits: int = 2) -> str:
+    """`1,500`, `12.5` (at most `digits` decimals, none for whole numbers)."""
     if value is None:
-        return "0"
-    return format_decimal(value, format="#,##0" if float(value).is_integer() else "#,##0.##",
-                          locale=locale)
+        return NA
+    pattern = "#,##0" + ("." + "#" * digits if digits else "")
+    with _half_up():
+        return format_decimal(_dec(value), format=pattern, locale=locale)
 
 
-def format_percent_value(value: float, locale: str = "en") -> str:
-    return format_percent(value, format="#,##0%" if abs(value) >= 0.1 or value == 0
-                          else "#,##0.#%", locale=locale)
+def format_percent(value: float | None, locale: str = "en", *, digits: int | None = None
+                   ) -> str:
+    """`38%`, `4.2%` (one decimal under 10% unless `digits` says otherwise), `n/a` for None.
+
+    Uses the locale's percent pattern (`38 %` in nb and sv)."""
+    if value is None:
+        return NA
+    if digits is None:
+        digits = 1 if abs(value) < 0.1 and value != 0 else 0
+    pattern = copy.copy(Locale.parse(locale).percent_formats[None])
+    pattern.frac_prec = (0, digits)
+    with _half_up():
+        return _babel_percent(_dec(value), format=pattern, locale=locale)
+
+
+format_percent_value = format_percent  # the name the bot handlers import
+
+
+def _unit(value: float, unit: str, locale: str, *, lengths: tuple[str, ...],
+          pattern: str | None = None) -> str:
+    """A CLDR unit (`4.2 days`, `3m`), trying the lengths in order: Babel falls back to the
+    raw unit id when a locale lacks a length."""
+    number = _dec(value)
+    if number == number.to_integral_value():  # 1.0 -> 1: "1 day", not "1 days"
+        number = Decimal(int(number))
+    with _half_up():
+        for length in (*lengths, "long", "short", "narrow"):
+            text = format_unit(number, unit, length=length, format=pattern, locale=locale)
+            if unit not in text:
+                return text
+    return f"{format_number(value, 'en', digits=1)} {unit.split('-')[-1]}s"
 
 
 def format_days(seconds: float | None, locale: str = "en") -> str:
+    """A duration given in seconds, as days with one decimal: `4.2 days`, `1 day`."""
     if seconds is None:
         return NA
-    return f"{format_decimal(seconds / 86_400, format='#,##0.#', locale=locale)} days"
+    return _days_text(seconds / 86_400, locale)
 
 
-def format_value(result: KpiResult, *, with_counts: bool = True, locale: str = "en",
-                 currency: str | None = None) -> str:
-    """The headline value of a result in its unit, with the counts behind a rate."""
-    currency = currency or result.details.get("currency") or "USD"
-    value = result.value
-    counts = ""
-    if with_counts and result.denominator is not None and result.unit == "ratio":
-        counts = f" ({_count(result.numerator, locale)}/{_count(result.denominator, locale)})"
-    if value is None:
-        if result.unit in ("ratio", "money", "multiple") and result.denominator is not None:
-            return f"{NA}{counts or f' (0/{_count(result.denominator, locale)})'}"
+def _days_text(days: float, locale: str) -> str:
+    with _half_up():
+        rounded = _dec(days).quantize(Decimal("0.1"))
+    return _unit(rounded, "duration-day", locale, lengths=("long",), pattern="#,##0.#")
+
+
+def format_duration(seconds: float | None, locale: str = "en") -> str:
+    """A short duration: `45s`, `3m 10s` (seconds shown under 10 minutes), `1h 30m`,
+    `2d 3h`."""
+    if seconds is None:
         return NA
-    if result.unit == "ratio":
-        return f"{format_percent_value(value, locale)}{counts}"
-    if result.unit == "money":
-        return format_money(int(round(value)), currency, locale) if abs(value) < 100_000_00 \
-            else format_money_short(int(round(value)), currency, locale)
-    if result.unit == "money_per_day":
-        return f"{format_money_short(int(round(value)), currency, locale)}/day"
-    if result.unit == "days":
-        return f"{format_decimal(value, format='#,##0.#', locale=locale)} days"
-    if result.unit == "seconds":
-        return format_duration(value)
-    if result.unit == "multiple":
-        return format_percent_value(value, locale)
-    return _count(value, locale)
+    total = int(_dec(seconds).to_integral_value(rounding=decimal.ROUND_HALF_UP))
+    days, rest = divmod(total, 86_400)
+    hours, rest = divmod(rest, 3_600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        parts = [(days, "duration-day"), (hours, "duration-hour")]
+    elif hours:
+        parts = [(hours, "duration-hour"), (minutes, "duration-minute")]
+    elif minutes:
+        parts = [(minutes, "duration-minute"), (secs if minutes < 10 else 0, "duration-second")]
+    else:
+        parts = [(secs, "duration-second")]
+    shown = [parts[0]] + [p for p in parts[1:] if p[0]]
+    return " ".join(_unit(n, unit, locale, lengths=("narrow",)) for n, unit in shown)
+
+
+def format_money(minor: float | int | None, currency: str, locale: str = "en", *,
+                 compact: bool | None = None) -> str:
+    """Money in minor units: `$12.5K` from 1,000 major units up, else `$714.29`."""
+    if minor is None:
+        return NA
+    major = _dec(minor).scaleb(-currency_exponent(currency))
+    if compact is None:
+        compact = abs(major) >= COMPACT_FROM
+    with _half_up():
+        if compact:
+            return format_compact_currency(major, currency, locale=locale, fraction_digits=1)
+        return format_currency(major, currency, locale=locale)
+
+
+def _per_day(text: str, locale: str) -> str:
+    for length in ("long", "short", "narrow"):
+        out = format_compound_unit(text, denominator_unit="duration-day", length=length,
+                                   locale=locale)
+        if out and "duration-" not in out:
+            return out
+    return f"{text}/day"
+
+
+def _counts(result: KpiResult, locale: str, currency: str) -> str:
+    def one(x):
+        if result.kpi in MONEY_COUNT_KPIS:
+            return format_money(x or 0, currency, locale)
+        return format_number(x or 0, locale)
+    return f"({one(result.numerator)}/{one(result.denominator)})"
+
+
+def format_value(result: KpiResult, locale: str = "en", *, with_counts: bool = True,
+                 currency: str | None = None) -> str:
+    """The headline value of a result in its unit; a rate with the counts behind it.
+
+    ratio `38% (19/50)` or `n/a (0/0)`; money `$12.5K`; count `1,500`; days `4.2 days`;
+    seconds `3m 10s`; money_per_day `$474.36 per day`; multiple (ROI) `620%`."""
+    currency = currency or result.details.get("currency") or "USD"
+    value, unit = result.value, result.unit
+    counts = ""
+    if with_counts and unit == "ratio" and result.denominator is not None:
+        counts = " " + _counts(result, locale, currency)
+    if value is None:
+        return NA + counts
+    if unit == "ratio":
+        return format_percent(value, locale) + counts
+    if unit == "money":
+        return format_money(value, currency, locale)
+    if unit == "money_per_day":
+        return _per_day(format_money(value, currency, locale), locale)
+    if unit == "days":
+        return _days_text(value, locale)
+    if unit == "seconds":
+        return format_duration(value, locale)
+    if unit == "multiple":
+        return format_percent(value, locale)
+    return format_number(value, locale)
 
 
 def format_change(change: Change, unit: str, locale: str = "en") -> str:
-    """`▲ 4 pts`, `▼ 12%`, `new`, or "" when there is nothing to compare."""
+    """`▲ 4 pts` (rates change in percentage points), `▼ 12%` (other units, relative),
+    `new` (from 0 or n/a), `—` (no change, or nothing to compare)."""
     if change.new:
-        return "new"
-    if change.delta is None:
-        return ""
-    if change.delta == 0:
-        return "= no change"
+        return NEW
+    if change.delta is None or change.delta == 0:
+        return NO_CHANGE
     arrow = "▲" if change.delta > 0 else "▼"
     if unit == "ratio":
-        points = format_decimal(abs(change.delta) * 100, format="#,##0.#", locale=locale)
-        return f"{arrow} {points} pts"
+        points = format_number(abs(change.delta) * 100, locale, digits=1)
+        return NO_CHANGE if points == format_number(0, locale) else f"{arrow} {points} pts"
     if change.relative is None:
         return arrow
-    return f"{arrow} {format_percent_value(abs(change.relative), locale)}"
+    text = format_percent(abs(change.relative), locale)
+    return NO_CHANGE if text == format_percent(0.0, locale) else f"{arrow} {text}"
+
+
+__all__ = ["NA", "format_change", "format_days", "format_duration", "format_money",
+           "format_number", "format_percent", "format_percent_value", "format_value"]

@@ -1,36 +1,63 @@
 """The KPI catalog of SPEC section 6: every KPI's name, formula, unit and computation.
 
-Formulas read data only through the `Facts` Protocol (reports/kpis/facts.py). Rules for all:
-- a zero denominator gives value None ("n/a"), never 0% or infinity;
-- a ratio above 100% caused by missing events is capped at 100% with a data warning;
-- every rate carries its numerator and denominator;
-- cohort and period variants have different names (`conversion-rate` vs
-  `conversion-rate-period`).
+Public API: `CATALOG` (name -> `KpiSpec`), `compute_kpi`, `compare` (-> `Change`),
+`leaderboard` with `LEADERBOARD_KPIS`, and `me_summary`. Formulas read data only through the
+`Facts` Protocol (reports/kpis/facts.py); a spec's `compute` takes a `Ctx` (facts, period, now,
+user, options) and returns a `KpiResult`.
 
-Quota targets over a period: a monthly quota counts once per calendar month the period spans,
-a quarterly quota a third per month; partial months count by their share of days.
-CLV uses the churn rate of the period when it is a month, else the last whole month before now.
+Rules for every KPI:
+- a zero denominator gives value None ("n/a"), never 0% or infinity;
+- an event ratio above 100% can only come from missing events (more email-opened than
+  email-delivered): it is capped at 1.0 with a data warning naming the events to log. Ratios
+  that may legitimately pass 100% because of timing (deals won in P over leads created in P,
+  `close-rate`, the period view of the funnel) are not capped;
+- every rate carries its numerator and denominator, per rep as well;
+- cohort and period variants have different names (`conversion-rate` is the cohort of leads
+  created in P, `conversion-rate-period` is deal-won / lead in P; `win-rate` vs `close-rate`).
+
+Quotas. A quota's target over a period = target x (calendar months the period spans) /
+(months in the quota's cadence: monthly 1, quarterly 3). Whole calendar months count 1, a
+partial month counts by its share of days (days of the period inside that month / days in the
+month), in the workspace's local dates. So a monthly quota counts 3 times over a quarter, a
+quarterly quota a third over a month, and 2026-10-16..2026-11-15 counts 16/31 + 15/30 months.
+A to-date period (mtd, qtd, ytd) is measured against its whole month/quarter/year: the target
+is the full one and pace = attainment / elapsed share of that whole month/quarter/year; any
+other period's pace = attainment / `period.elapsed_fraction(now)`. Team attainment is total
+attained / total target over the revenue quotas (never an average of percentages); a rep is at
+quota when each of their quotas with a target > 0 is at >= 100%.
+
+Customers. Churn and MRR are workspace-wide (not credited to reps), as are the cost KPIs (cac,
+cpl, cost-per-*, roi, arpc, clv): spend is not credited to reps, so `user` is ignored there.
+CLV = monthly ARPC / monthly churn rate, both over one calendar month: the period itself when
+it is a month (kind "month"), otherwise the last whole month before `now`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from reports.events import STAGE_ORDER, Stage
-from reports.kpis.facts import Distribution, Facts
+from reports.kpis.facts import Distribution, Facts, Quota
 from reports.kpis.result import KpiResult, KpiRow
 from reports.periods import Period, parse_period
 
 DAY = 86_400.0
 STALLED_MIN_DAYS = 7
 TRAILING_DAYS = 90
+DEFAULT_RESPONSE_TARGET_SECONDS = 180.0
+REPS_AT_QUOTA_WARNING = 0.6
+CADENCE_MONTHS = {"monthly": 1, "quarterly": 3, "yearly": 12, "annual": 12}
+_ANCHOR_MONTHS = {"month": 1, "quarter": 3, "year": 12}
 
 
 @dataclass(frozen=True)
 class Ctx:
+    """What a formula gets: the facts, the period, the instant `now`, an optional rep."""
+
     facts: Facts
     period: Period
     now: datetime
@@ -46,26 +73,36 @@ class Ctx:
         return self.period.end
 
     def trailing(self, days: int = TRAILING_DAYS) -> tuple[datetime, datetime]:
+        """The window [now - days, now)."""
         return self.now - timedelta(days=days), self.now
+
+    def team(self) -> Ctx:
+        """The same question for the whole team (`user` dropped)."""
+        return dataclasses.replace(self, user=None)
+
+    def over(self, period: Period) -> Ctx:
+        return dataclasses.replace(self, period=period)
 
 
 @dataclass(frozen=True)
 class KpiSpec:
     name: str
     title: str
-    formula: str
-    unit: str
-    group: str
-    needs: tuple[str, ...]
+    formula: str  # one line, for humans (`/kpi list`, `/kpi help NAME`)
+    unit: str  # one of reports.kpis.result.UNITS
+    group: str  # email, social, web, activity, inbound, pipeline, revenue, quota, customers, cost
+    needs: tuple[str, ...]  # the event kinds the KPI reads
     compute: Callable[[Ctx], KpiResult]
-    per_rep: bool = False  # has a meaningful per-rep breakdown (leaderboards)
+    per_rep: bool = False  # one row per rep: can be shown as a leaderboard
 
 
 @dataclass(frozen=True)
 class Change:
-    delta: float | None  # value − previous value (ratio points for rates)
-    relative: float | None  # delta / previous value
-    new: bool = False  # previous was zero or n/a and now there is a value
+    """A result against the previous period's (see `compare`)."""
+
+    delta: float | None  # value − previous value (ratio units for rates: 0.04 = 4 points)
+    relative: float | None  # delta / |previous value|; None when the previous was 0 or n/a
+    new: bool = False  # the previous was 0 or n/a and now the value is > 0
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -83,15 +120,23 @@ def _result(ctx: Ctx, name: str, value: float | None, unit: str, *, numerator=No
 
 
 def ratio(numerator: float, denominator: float, *, what: tuple[str, str] | None = None,
-          cap: bool = True) -> tuple[float | None, list[str]]:
-    """numerator/denominator; None for a zero denominator; capped at 1 with a warning."""
+          cap: bool = True, fix: str | None = None) -> tuple[float | None, list[str]]:
+    """numerator / denominator, and the data warnings.
+
+    None for a zero denominator (with a warning when `cap` and the numerator is not zero:
+    "email-clicked (3) without any email-delivered: log the missing email-delivered events").
+    Above 1 with `cap`: 1.0 and a warning such as "more email-opened (52) than
+    email-delivered (50): log the missing email-delivered events; shown capped at 100%"."""
+    top, bottom = what or ("numerator", "denominator")
+    fix = fix or f"log the missing {bottom} events"
     if not denominator:
+        if cap and numerator and what:
+            return None, [f"{top} ({_n(numerator)}) without any {bottom}: {fix}"]
         return None, []
     value = numerator / denominator
     if cap and value > 1:
-        top, bottom = what or ("numerator", "denominator")
         return 1.0, [f"more {top} ({_n(numerator)}) than {bottom} ({_n(denominator)}): "
-                     f"some {bottom} events were probably not logged; shown capped at 100%"]
+                     f"{fix}; shown capped at 100%"]
     return value, []
 
 
@@ -116,17 +161,20 @@ def _count(ctx: Ctx, kind: str, window=None) -> int:
     return _counts(ctx, (kind,), window=window).get(kind, 0)
 
 
+def _per_rep_counts(ctx: Ctx, kinds: tuple[str, ...]) -> dict[str, int]:
+    sums = ctx.facts.event_sums(kinds, ctx.start, ctx.end, user=ctx.user, by="user")
+    return {rep: s.count for rep, s in sums.items()}
+
+
 def _event_rate(name: str, top: str, bottom: str) -> Callable[[Ctx], KpiResult]:
     def compute(ctx: Ctx) -> KpiResult:
         num, den = _count(ctx, top), _count(ctx, bottom)
         value, warnings = ratio(num, den, what=(top, bottom))
         rows = []
         if ctx.user is None:
-            tops = ctx.facts.event_sums((top,), ctx.start, ctx.end, by="user")
-            bottoms = ctx.facts.event_sums((bottom,), ctx.start, ctx.end, by="user")
+            tops, bottoms = _per_rep_counts(ctx, (top,)), _per_rep_counts(ctx, (bottom,))
             for rep in sorted(set(tops) | set(bottoms)):
-                t, b = tops.get(rep), bottoms.get(rep)
-                tc, bc = (t.count if t else 0), (b.count if b else 0)
+                tc, bc = tops.get(rep, 0), bottoms.get(rep, 0)
                 rows.append(KpiRow(rep, ratio(tc, bc)[0], tc, bc))
         return _result(ctx, name, value, "ratio", numerator=num, denominator=den, rows=rows,
                        warnings=warnings)
@@ -138,9 +186,9 @@ def _event_count(name: str, kinds: tuple[str, ...]) -> Callable[[Ctx], KpiResult
         total = sum(_counts(ctx, kinds).values())
         rows = []
         if ctx.user is None:
-            per_rep = ctx.facts.event_sums(kinds, ctx.start, ctx.end, by="user")
-            rows = [KpiRow(rep, float(s.count)) for rep, s in
-                    sorted(per_rep.items(), key=lambda kv: -kv[1].count)]
+            per_rep = _per_rep_counts(ctx, kinds)
+            rows = [KpiRow(rep, float(n)) for rep, n in
+                    sorted(per_rep.items(), key=lambda kv: (-kv[1], kv[0]))]
         return _result(ctx, name, float(total), "count", numerator=total, rows=rows)
     return compute
 
@@ -160,7 +208,8 @@ def _deal_count(name: str, stage: Stage) -> Callable[[Ctx], KpiResult]:
         rows = []
         if ctx.user is None:
             per_rep = _reaching(ctx, stage, by="user")
-            rows = [KpiRow(k, float(v)) for k, v in sorted(per_rep.items(), key=lambda kv: -kv[1])]
+            rows = [KpiRow(k, float(v))
+                    for k, v in sorted(per_rep.items(), key=lambda kv: (-kv[1], kv[0]))]
         return _result(ctx, name, float(total), "count", numerator=total, rows=rows)
     return compute
 
@@ -170,9 +219,12 @@ def _cohort(name: str, start_stage: Stage, to: Stage | str) -> Callable[[Ctx], K
         n, converted = ctx.facts.cohort_conversion(start_stage, to, ctx.start, ctx.end,
                                                    user=ctx.user).get("all", (0, 0))
         value, warnings = ratio(converted, n)
+        target = to.value if isinstance(to, Stage) else to
         return _result(ctx, name, value, "ratio", numerator=converted, denominator=n,
-                       warnings=warnings, details={"cohort": f"deals reaching {start_stage} in "
-                                                             f"{ctx.period.label}"})
+                       warnings=warnings, details={
+                           "cohort": f"deals reaching {start_stage.value} in "
+                                     f"{ctx.period.label}",
+                           "converted": f"of them, {target} by now"})
     return compute
 
 
@@ -188,7 +240,11 @@ def _won_lost_amount(ctx: Ctx, window=None) -> tuple[int, int, int]:
 def _spend(ctx: Ctx, window=None) -> int:
     start, end = window or (ctx.start, ctx.end)
     sums = ctx.facts.event_sums(("spend",), start, end)
-    return sums.get("spend").amount if "spend" in sums else 0
+    return sums["spend"].amount if "spend" in sums else 0
+
+
+def _days(seconds: float | None) -> float | None:
+    return None if seconds is None else seconds / DAY
 
 
 def _distribution_details(dist: Distribution, scale: float = DAY) -> dict[str, Any]:
@@ -197,97 +253,70 @@ def _distribution_details(dist: Distribution, scale: float = DAY) -> dict[str, A
     return {"n": dist.n, "median": s(dist.median), "mean": s(dist.mean), "p90": s(dist.p90)}
 
 
-# ----------------------------------------------------------------------------- KPIs
+# ----------------------------------------------------------------------------- activity
 
-def _demo_outcome(name: str, outcome: str) -> Callable[[Ctx], KpiResult]:
-    return _cohort(name, Stage.DEMO, Stage.WON if outcome == "won" else "lost")
+def _meetings(ctx: Ctx) -> KpiResult:
+    booked, held = _count(ctx, "meeting-booked"), _count(ctx, "meeting-held")
+    rows = []
+    if ctx.user is None:
+        b, h = _per_rep_counts(ctx, ("meeting-booked",)), _per_rep_counts(ctx, ("meeting-held",))
+        rows = [KpiRow(rep, float(b.get(rep, 0)), extra={"booked": b.get(rep, 0),
+                                                         "held": h.get(rep, 0)})
+                for rep in sorted(set(b) | set(h), key=lambda r: (-b.get(r, 0), r))]
+    return _result(ctx, "meetings", float(booked), "count", numerator=booked, rows=rows,
+                   details={"booked": booked, "held": held,
+                            "show_rate": ratio(held, booked)[0]})
+
+
+ACTIVITY_KINDS = {"calls": ("call",), "emails": ("email-sent",),
+                  "meetings": ("meeting-held",), "demos": ("demo-held",)}
 
 
 def _activities(ctx: Ctx) -> KpiResult:
-    kinds = {"calls": ("call",), "emails": ("email-sent",),
-             "meetings": ("meeting-held",), "demos": ("demo-held",)}
-    all_kinds = tuple(k for group in kinds.values() for k in group)
-    per_rep_kind: dict[str, dict[str, int]] = {}
-    for label, group in kinds.items():
-        sums = ctx.facts.event_sums(group, ctx.start, ctx.end, user=ctx.user, by="user")
-        for rep, s in sums.items():
-            per_rep_kind.setdefault(rep, {})[label] = s.count
-    rows = [KpiRow(rep, float(sum(c.values())), extra={k: c.get(k, 0) for k in kinds})
-            for rep, c in sorted(per_rep_kind.items(), key=lambda kv: -sum(kv[1].values()))]
-    total = sum(_counts(ctx, all_kinds).values())
-    totals = {label: sum(_counts(ctx, group).values()) for label, group in kinds.items()}
+    per_rep: dict[str, dict[str, int]] = {}
+    totals: dict[str, int] = {}
+    for label, kinds in ACTIVITY_KINDS.items():
+        for rep, n in _per_rep_counts(ctx, kinds).items():
+            per_rep.setdefault(rep, {})[label] = n
+        totals[label] = sum(_counts(ctx, kinds).values())
+    rows = [KpiRow(rep, float(sum(c.values())), extra={k: c.get(k, 0) for k in ACTIVITY_KINDS})
+            for rep, c in sorted(per_rep.items(), key=lambda kv: (-sum(kv[1].values()), kv[0]))]
+    total = sum(totals.values())
     return _result(ctx, "activities", float(total), "count", numerator=total, rows=rows,
                    details=totals)
+
+
+# ----------------------------------------------------------------------------- pipeline
+
+def _demo_outcome(name: str, outcome: str) -> Callable[[Ctx], KpiResult]:
+    return _cohort(name, Stage.DEMO, Stage.WON if outcome == "won" else "lost")
 
 
 def _lead_sources(ctx: Ctx) -> KpiResult:
     conversions = ctx.facts.cohort_conversion(Stage.LEAD, Stage.WON, ctx.start, ctx.end,
                                               user=ctx.user, by="source")
     rows = [KpiRow(source or "other", ratio(won, n)[0], won, n, extra={"leads": n})
-            for source, (n, won) in sorted(conversions.items(), key=lambda kv: -kv[1][0])]
+            for source, (n, won) in sorted(conversions.items(), key=lambda kv: (-kv[1][0],
+                                                                                kv[0]))]
     total = sum(n for n, _ in conversions.values())
     won = sum(w for _, w in conversions.values())
     return _result(ctx, "lead-sources", float(total), "count", numerator=won, denominator=total,
-                   rows=rows, details={"lead_to_won": ratio(won, total)[0]})
+                   rows=rows, details={"leads": total, "won": won,
+                                       "lead_to_won": ratio(won, total)[0]})
+
+
+_TIMING_NOTE = ("above 100%: deals won in the period include leads created before it "
+                "(see the cohort variant)")
 
 
 def _conversion_period(ctx: Ctx) -> KpiResult:
     won, leads = _reached(ctx, Stage.WON), _reached(ctx, Stage.LEAD)
-    value, warnings = ratio(won, leads, what=("deals won", "leads"))
+    value = _div(won, leads)  # not capped: > 100% is timing, not missing events
+    details = {"won": won, "leads": leads}
+    if value is not None and value > 1:
+        details["note"] = _TIMING_NOTE
     return _result(ctx, "conversion-rate-period", value, "ratio", numerator=won,
-                   denominator=leads, warnings=warnings)
-
-
-def _win_rate(ctx: Ctx) -> KpiResult:
-    won, lost, _amount = _won_lost_amount(ctx)
-    rows = []
-    if ctx.user is None:
-        for rep, (w, lo, _a) in sorted(_closed(ctx, by="user").items()):
-            rows.append(KpiRow(rep, ratio(w, w + lo)[0], w, w + lo))
-    value, _ = ratio(won, won + lost)
-    return _result(ctx, "win-rate", value, "ratio", numerator=won, denominator=won + lost,
-                   rows=rows, details={"won": won, "lost": lost})
-
-
-def _close_rate(ctx: Ctx) -> KpiResult:
-    won = _won_lost_amount(ctx)[0]
-    opportunities = _reached(ctx, Stage.OPPORTUNITY)
-    value, warnings = ratio(won, opportunities, what=("deals won", "opportunities created"))
-    return _result(ctx, "close-rate", value, "ratio", numerator=won, denominator=opportunities,
-                   warnings=warnings)
-
-
-def _revenue(ctx: Ctx) -> KpiResult:
-    won, _lost, amount = _won_lost_amount(ctx)
-    rows = []
-    if ctx.user is None:
-        rows = [KpiRow(rep, float(a), extra={"deals_won": w})
-                for rep, (w, _l, a) in sorted(_closed(ctx, by="user").items(),
-                                              key=lambda kv: -kv[1][2])]
-    return _result(ctx, "revenue", float(amount), "money", numerator=amount, rows=rows,
-                   details={"deals_won": won, "currency": ctx.facts.currency})
-
-
-def _deals_won(ctx: Ctx) -> KpiResult:
-    won = _won_lost_amount(ctx)[0]
-    rows = []
-    if ctx.user is None:
-        rows = [KpiRow(rep, float(w)) for rep, (w, _l, _a) in
-                sorted(_closed(ctx, by="user").items(), key=lambda kv: -kv[1][0])]
-    return _result(ctx, "deals-won", float(won), "count", numerator=won, rows=rows)
-
-
-def _avg_deal_size(ctx: Ctx) -> KpiResult:
-    won, _lost, amount = _won_lost_amount(ctx)
-    return _result(ctx, "avg-deal-size", _div(amount, won), "money", numerator=amount,
-                   denominator=won, details={"currency": ctx.facts.currency})
-
-
-def _sales_cycle(ctx: Ctx) -> KpiResult:
-    dist = ctx.facts.sales_cycle(ctx.start, ctx.end, user=ctx.user)
-    details = _distribution_details(dist)
-    return _result(ctx, "sales-cycle", details["median"], "days", denominator=dist.n,
-                   details=details)
+                   denominator=leads, details=details)
 
 
 FUNNEL_STAGES = tuple(s for s in STAGE_ORDER if s is not Stage.WON)
@@ -295,16 +324,23 @@ FUNNEL_STAGES = tuple(s for s in STAGE_ORDER if s is not Stage.WON)
 
 def _stage_time(ctx: Ctx) -> KpiResult:
     rows = []
+    medians = []
     for stage in FUNNEL_STAGES:
         dist = ctx.facts.stage_time(stage, ctx.start, ctx.end, user=ctx.user)
         d = _distribution_details(dist)
+        if d["median"] is not None:
+            medians.append(d["median"])
         rows.append(KpiRow(stage.value, d["median"], denominator=dist.n,
-                           extra={"median_days": d["median"], "p90_days": d["p90"], "n": dist.n}))
-    return _result(ctx, "stage-time", None, "days", rows=rows)
+                           extra={"median_days": d["median"], "p90_days": d["p90"],
+                                  "mean_days": d["mean"], "n": dist.n}))
+    total = sum(medians) if medians else None
+    return _result(ctx, "stage-time", total, "days", rows=rows, details={
+        "value": "sum of the stage medians (typical days from lead to won)"})
 
 
 def stage_thresholds(ctx: Ctx) -> dict[str, float]:
-    """Seconds after which an open deal counts as stalled, per stage."""
+    """Seconds after which an open deal counts as stalled, per stage: max(7 days, 2 x the
+    team's median stay in the stage over [now - 90 days, now))."""
     start, end = ctx.trailing()
     thresholds = {}
     for stage in FUNNEL_STAGES:
@@ -317,6 +353,7 @@ STALLED_LISTED = 20
 
 
 def _stalled(ctx: Ctx) -> KpiResult:
+    """Counted per stage in the database; the longest-idle deals listed (at most 20)."""
     thresholds = stage_thresholds(ctx)
     total = 0
     candidates = []
@@ -333,13 +370,113 @@ def _stalled(ctx: Ctx) -> KpiResult:
             "deal": deal.key, "stage": deal.stage, "owner": deal.owner_id,
             "days_in_stage": round(idle / DAY, 1),
             "threshold_days": round(thresholds[deal.stage] / DAY, 1)}))
-    rows.sort(key=lambda r: -(r.value or 0))
+    rows.sort(key=lambda r: (-(r.value or 0), r.key))
     open_total = ctx.facts.count_open_deals(user=ctx.user)
     return _result(ctx, "stalled-deals", float(total), "count", numerator=total,
-                   denominator=open_total, rows=rows[:STALLED_LISTED],
-                   details={"threshold_days": {k: round(v / DAY, 1)
-                                               for k, v in thresholds.items()},
-                            "listed": min(len(rows), STALLED_LISTED)})
+                   denominator=open_total, rows=rows[:STALLED_LISTED], details={
+                       "open_deals": open_total, "listed": min(len(rows), STALLED_LISTED),
+                       "threshold_days": {k: round(v / DAY, 1) for k, v in thresholds.items()}})
+
+
+def _funnel(ctx: Ctx) -> KpiResult:
+    """Deals reaching each stage in P; conversion from the previous stage (period view:
+    count / previous count, not capped; with options["cohort"]: the cohort of deals reaching
+    the previous stage in P that reached this one by now — every row carries both);
+    median days in the stage (stage-time); stalled deals now."""
+    cohort = bool(ctx.options.get("cohort"))
+    rows = []
+    previous: Stage | None = None
+    previous_count = 0
+    for stage in STAGE_ORDER:
+        count = _reached(ctx, stage)
+        extra: dict[str, Any] = {"deals": count}
+        numerator = denominator = conversion = None
+        if previous is not None:
+            n, converted = ctx.facts.cohort_conversion(previous, stage, ctx.start, ctx.end,
+                                                       user=ctx.user).get("all", (0, 0))
+            cohort_rate = ratio(converted, n)[0]
+            period_rate = _div(count, previous_count)
+            extra.update(period_conversion=period_rate, cohort_conversion=cohort_rate,
+                         cohort_n=n, cohort_converted=converted)
+            if cohort:
+                numerator, denominator, conversion = converted, n, cohort_rate
+            else:
+                numerator, denominator, conversion = count, previous_count, period_rate
+        extra["conversion"] = conversion
+        median_days = None
+        if stage is not Stage.WON:
+            median_days = _days(ctx.facts.stage_time(stage, ctx.start, ctx.end,
+                                                     user=ctx.user).median)
+        extra["median_days"] = median_days
+        rows.append(KpiRow(stage.value, float(count), numerator, denominator, extra=extra))
+        previous, previous_count = stage, count
+    won, lost, amount = _won_lost_amount(ctx)
+    stalled = _stalled(ctx)
+    leads, wins = rows[0].value or 0, rows[-1].value or 0
+    return _result(ctx, "funnel", _div(wins, leads), "ratio", numerator=wins,
+                   denominator=leads, rows=rows, details={
+                       "won": won, "lost": lost, "revenue": amount,
+                       "stalled": int(stalled.value or 0), "cohort": cohort,
+                       "stalled_deals": [r.to_json() for r in stalled.rows[:5]]})
+
+
+# ----------------------------------------------------------------------------- revenue
+
+def _win_rate(ctx: Ctx) -> KpiResult:
+    won, lost, _amount = _won_lost_amount(ctx)
+    rows = []
+    if ctx.user is None:
+        for rep, (w, lo, _a) in sorted(_closed(ctx, by="user").items()):
+            rows.append(KpiRow(rep, ratio(w, w + lo)[0], w, w + lo, extra={"won": w, "lost": lo}))
+    value, _ = ratio(won, won + lost)
+    return _result(ctx, "win-rate", value, "ratio", numerator=won, denominator=won + lost,
+                   rows=rows, details={"won": won, "lost": lost})
+
+
+def _close_rate(ctx: Ctx) -> KpiResult:
+    won = _won_lost_amount(ctx)[0]
+    opportunities = _reached(ctx, Stage.OPPORTUNITY)
+    value = _div(won, opportunities)  # not capped: wins of earlier opportunities count
+    details: dict[str, Any] = {"won": won, "opportunities": opportunities}
+    if value is not None and value > 1:
+        details["note"] = ("above 100%: deals won in the period include opportunities "
+                           "created before it")
+    return _result(ctx, "close-rate", value, "ratio", numerator=won, denominator=opportunities,
+                   details=details)
+
+
+def _revenue(ctx: Ctx) -> KpiResult:
+    won, _lost, amount = _won_lost_amount(ctx)
+    rows = []
+    if ctx.user is None:
+        rows = [KpiRow(rep, float(a), extra={"deals_won": w})
+                for rep, (w, _l, a) in sorted(_closed(ctx, by="user").items(),
+                                              key=lambda kv: (-kv[1][2], kv[0]))]
+    return _result(ctx, "revenue", float(amount), "money", numerator=amount, rows=rows,
+                   details={"deals_won": won, "currency": ctx.facts.currency})
+
+
+def _deals_won(ctx: Ctx) -> KpiResult:
+    won = _won_lost_amount(ctx)[0]
+    rows = []
+    if ctx.user is None:
+        rows = [KpiRow(rep, float(w)) for rep, (w, _l, _a) in
+                sorted(_closed(ctx, by="user").items(), key=lambda kv: (-kv[1][0], kv[0]))
+                if w]
+    return _result(ctx, "deals-won", float(won), "count", numerator=won, rows=rows)
+
+
+def _avg_deal_size(ctx: Ctx) -> KpiResult:
+    won, _lost, amount = _won_lost_amount(ctx)
+    return _result(ctx, "avg-deal-size", _div(amount, won), "money", numerator=amount,
+                   denominator=won, details={"currency": ctx.facts.currency})
+
+
+def _sales_cycle(ctx: Ctx) -> KpiResult:
+    dist = ctx.facts.sales_cycle(ctx.start, ctx.end, user=ctx.user)
+    details = _distribution_details(dist)
+    return _result(ctx, "sales-cycle", details["median"], "days", denominator=dist.n,
+                   details=details)
 
 
 def _velocity(ctx: Ctx) -> KpiResult:
@@ -349,140 +486,227 @@ def _velocity(ctx: Ctx) -> KpiResult:
     won, lost, amount = _won_lost_amount(ctx, window)
     win_rate = ratio(won, won + lost)[0]
     avg = _div(amount, won)
-    cycle = ctx.facts.sales_cycle(*window, user=ctx.user).median
-    cycle_days = cycle / DAY if cycle else None
+    cycle_days = _days(ctx.facts.sales_cycle(*window, user=ctx.user).median)
     value = None
     if win_rate is not None and avg is not None and cycle_days:
         value = open_opps * win_rate * avg / cycle_days
     return _result(ctx, "sales-velocity", value, "money_per_day", details={
         "open_opportunities": open_opps, "win_rate_90d": win_rate, "avg_deal_size_90d": avg,
-        "median_cycle_days_90d": cycle_days})
+        "median_cycle_days_90d": cycle_days, "won_90d": won, "lost_90d": lost,
+        "currency": ctx.facts.currency})
+
+
+def _loss_reasons(ctx: Ctx) -> KpiResult:
+    reasons, competitors = ctx.facts.loss_breakdown(ctx.start, ctx.end, user=ctx.user)
+    lost = sum(reasons.values())
+    rows = [KpiRow(f"reason: {k}", float(v), v, lost, extra={"share": ratio(v, lost)[0]})
+            for k, v in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))]
+    rows += [KpiRow(f"competitor: {k}", float(v), v, lost, extra={"share": ratio(v, lost)[0]})
+             for k, v in sorted(competitors.items(), key=lambda kv: (-kv[1], kv[0]))
+             if k != "(none)"]
+    price = sum(v for k, v in reasons.items() if "price" in k.lower())
+    to_competitor = sum(v for k, v in competitors.items() if k != "(none)")
+    return _result(ctx, "loss-reasons", float(lost), "count", numerator=lost, rows=rows,
+                   details={"lost": lost, "price_share": ratio(price, lost)[0],
+                            "competitor_share": ratio(to_competitor, lost)[0]})
+
+
+# ----------------------------------------------------------------------------- quotas
+
+def _add_months(day: date, months: int) -> date:
+    index = day.year * 12 + day.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def _local_days(period: Period) -> tuple[date, date]:
+    if period.first_day is not None and period.end_day is not None:
+        return period.first_day, period.end_day
+    return period.start_local.date(), period.end_local.date()
 
 
 def quota_months(period: Period) -> float:
-    """How many calendar months the period spans (partial months by share of days)."""
+    """How many calendar months the period spans: whole months count 1, a partial month its
+    share of days (local dates)."""
     months = 0.0
-    day = period.first_day
-    end = period.end_day
+    day, end = _local_days(period)
     while day < end:
         month_start = day.replace(day=1)
-        next_month = date(month_start.year + month_start.month // 12,
-                          month_start.month % 12 + 1, 1)
+        next_month = _add_months(month_start, 1)
         stop = min(end, next_month)
         months += (stop - day).days / (next_month - month_start).days
         day = stop
     return months
 
 
-def _quota_rows(ctx: Ctx) -> tuple[list[KpiRow], float, float]:
-    months = quota_months(ctx.period)
+def quota_period(period: Period) -> Period:
+    """The period quotas are measured against: a to-date period (mtd, qtd, ytd) stands for its
+    whole month, quarter or year; any other period for itself."""
+    if period.kind != "to-date":
+        return period
+    anchor = period.anchor or "month"
+    first = _local_days(period)[0]
+    return Period.from_days(period.label, first, _add_months(first, _ANCHOR_MONTHS[anchor]),
+                            period.tz, anchor, fiscal_year_start=period.fiscal_year_start)
+
+
+def quota_target(quota: Quota, period: Period) -> float:
+    """The quota's target over `period` (see the module docstring)."""
+    months = quota_months(quota_period(period))
+    return quota.target * months / CADENCE_MONTHS.get(quota.cadence, 1)
+
+
+@dataclass(frozen=True)
+class _QuotaFigures:
+    rows: list[KpiRow]
+    done: float  # revenue quotas, summed
+    target: float
+    elapsed: float
+    reps_with_quota: int
+    reps_at_quota: int
+
+    @property
+    def share_at_quota(self) -> float | None:
+        return _div(self.reps_at_quota, self.reps_with_quota)
+
+    def warnings(self) -> list[str]:
+        share = self.share_at_quota
+        if share is None or share >= REPS_AT_QUOTA_WARNING:
+            return []
+        return [f"only {self.reps_at_quota} of {self.reps_with_quota} reps are at quota "
+                f"({share:.0%}, under 60%)"]
+
+
+def _quota_figures(ctx: Ctx) -> _QuotaFigures:
+    elapsed = quota_period(ctx.period).elapsed_fraction(ctx.now)
+    quotas = [q for q in ctx.facts.quotas() if ctx.user is None or q.user_id == ctx.user]
+    revenue = {rep: a for rep, (_w, _l, a) in _closed(ctx, by="user").items()} \
+        if any(q.metric == "revenue" for q in quotas) else {}
+    counts = {metric: _per_rep_counts(ctx, (metric,))
+              for metric in sorted({q.metric for q in quotas if q.metric != "revenue"})}
     rows = []
-    total_done = total_target = 0.0
-    revenue_by_rep = {rep: a for rep, (_w, _l, a) in
-                      ctx.facts.closed_deals(ctx.start, ctx.end, by="user").items()}
-    for quota in ctx.facts.quotas():
-        if ctx.user and quota.user_id != ctx.user:
-            continue
-        target = quota.target * months / (3 if quota.cadence == "quarterly" else 1)
-        if quota.metric == "revenue":
-            done = float(revenue_by_rep.get(quota.user_id, 0))
-        else:
-            sums = ctx.facts.event_sums((quota.metric,), ctx.start, ctx.end, user=quota.user_id)
-            done = float(sums[quota.metric].count) if quota.metric in sums else 0.0
+    done_total = target_total = 0.0
+    met: dict[str, bool] = {}
+    for quota in quotas:
+        target = quota_target(quota, ctx.period)
+        source = revenue if quota.metric == "revenue" else counts[quota.metric]
+        done = float(source.get(quota.user_id, 0))
         attainment = _div(done, target)
-        pace = _div(attainment, ctx.period.elapsed_fraction(ctx.now)) if attainment is not None \
-            else None
-        rows.append(KpiRow(quota.user_id, attainment, done, target,
-                           extra={"metric": quota.metric, "pace": pace}))
+        pace = _div(attainment, elapsed) if attainment is not None else None
+        rows.append(KpiRow(quota.user_id, attainment, done, target, extra={
+            "metric": quota.metric, "cadence": quota.cadence, "pace": pace}))
         if quota.metric == "revenue":
-            total_done += done
-            total_target += target
-    rows.sort(key=lambda r: -(r.value or 0))
-    return rows, total_done, total_target
+            done_total += done
+            target_total += target
+        if target > 0:
+            at = attainment is not None and attainment >= 1 - 1e-9
+            met[quota.user_id] = met.get(quota.user_id, True) and at
+    rows.sort(key=lambda r: (r.value is None, -(r.value or 0), r.key))
+    return _QuotaFigures(rows, done_total, target_total, elapsed, len(met),
+                         sum(met.values()))
 
 
 def _quota_attainment(ctx: Ctx) -> KpiResult:
-    rows, done, target = _quota_rows(ctx)
-    value = _div(done, target)
-    elapsed = ctx.period.elapsed_fraction(ctx.now)
-    with_quota = [r for r in rows if r.denominator]
-    at_quota = [r for r in with_quota if (r.value or 0) >= 1]
-    share = ratio(len(at_quota), len(with_quota))[0]
-    warnings = []
-    if share is not None and share < 0.6:
-        warnings.append(f"only {len(at_quota)} of {len(with_quota)} reps are at quota "
-                        f"({share:.0%}, under 60%)")
-    return _result(ctx, "quota-attainment", value, "ratio", numerator=done, denominator=target,
-                   rows=rows, warnings=warnings, details={
-                       "pace": _div(value, elapsed) if value is not None else None,
-                       "elapsed": elapsed, "reps_at_quota": len(at_quota),
-                       "reps_with_quota": len(with_quota), "reps_at_quota_share": share})
+    q = _quota_figures(ctx)
+    value = _div(q.done, q.target)
+    return _result(ctx, "quota-attainment", value, "ratio", numerator=q.done,
+                   denominator=q.target, rows=q.rows, warnings=q.warnings(), details={
+                       "pace": _div(value, q.elapsed) if value is not None else None,
+                       "elapsed": q.elapsed, "reps_at_quota": q.reps_at_quota,
+                       "reps_with_quota": q.reps_with_quota,
+                       "reps_at_quota_share": q.share_at_quota,
+                       "quota_months": quota_months(quota_period(ctx.period)),
+                       "currency": ctx.facts.currency})
 
 
 def _reps_at_quota(ctx: Ctx) -> KpiResult:
-    rows, _done, _target = _quota_rows(ctx)
-    with_quota = [r for r in rows if r.denominator]
-    at_quota = [r for r in with_quota if (r.value or 0) >= 1]
-    value = ratio(len(at_quota), len(with_quota))[0]
-    warnings = []
-    if value is not None and value < 0.6:
-        warnings.append(f"only {len(at_quota)} of {len(with_quota)} reps are at quota "
-                        "(under 60%)")
-    return _result(ctx, "reps-at-quota", value, "ratio", numerator=len(at_quota),
-                   denominator=len(with_quota), rows=rows, warnings=warnings)
+    q = _quota_figures(ctx)
+    return _result(ctx, "reps-at-quota", q.share_at_quota, "ratio", numerator=q.reps_at_quota,
+                   denominator=q.reps_with_quota, rows=q.rows, warnings=q.warnings())
+
+
+def _progress_month(ctx: Ctx) -> Period:
+    period = ctx.period
+    if period.kind == "month":
+        return period
+    if period.kind == "to-date" and (period.anchor or "month") == "month":
+        return quota_period(period)
+    return parse_period("this-month", now=ctx.now, tz=period.tz,
+                        fiscal_year_start=period.fiscal_year_start)
 
 
 def _monthly_progress(ctx: Ctx) -> KpiResult:
-    tz, fy = ctx.period.tz, ctx.period.fiscal_year_start
-    mtd = parse_period("mtd", now=ctx.now, tz=tz, fiscal_year_start=fy)
-    month = parse_period("this-month", now=ctx.now, tz=tz, fiscal_year_start=fy)
-    previous = mtd.previous()
-    this_ctx = Ctx(ctx.facts, month, ctx.now, ctx.user)
-    rows, _done, target = _quota_rows(this_ctx)
-    done = _won_lost_amount(Ctx(ctx.facts, mtd, ctx.now, ctx.user))[2]
-    before = _won_lost_amount(Ctx(ctx.facts, previous, ctx.now, ctx.user))[2]
-    value = _div(done, target)
-    return KpiResult(
-        kpi="monthly-progress", workspace=ctx.facts.workspace_id, period_label="mtd",
-        start=mtd.start, end=mtd.end, value=value, unit="ratio", numerator=done,
-        denominator=target or None, rows=tuple(rows),
-        details={"revenue_mtd": done, "same_day_last_month": before,
-                 "vs_last_month": _div(done - before, before) if before else None,
-                 "new_vs_last_month": before == 0 and done > 0,
-                 "formula": CATALOG["monthly-progress"].formula})
+    """Revenue from the month's first day through today (the whole month once it is over)
+    against the month's team revenue quota, and against the same days of the month before."""
+    month = _progress_month(ctx)
+    first, end = _local_days(month)
+    today = ctx.now.astimezone(month.start_local.tzinfo).date()
+    days = max(0, min((today - first).days + 1, (end - first).days))
+    to_date = Period.from_days("mtd" if month.contains(ctx.now) else month.label, first,
+                               first + timedelta(days=days), month.tz, "to-date",
+                               fiscal_year_start=month.fiscal_year_start, anchor="month")
+    before_first = _add_months(first, -1)
+    before = Period.from_days(f"previous {to_date.label}", before_first,
+                              min(before_first + timedelta(days=days), first), month.tz,
+                              "range", fiscal_year_start=month.fiscal_year_start)
+    q = _quota_figures(ctx.over(month))
+    done = _won_lost_amount(ctx.over(to_date))[2]
+    earlier = _won_lost_amount(ctx.over(before))[2]
+    value = _div(done, q.target)
+    elapsed = month.elapsed_fraction(ctx.now)
+    return _result(ctx.over(to_date), "monthly-progress", value, "ratio", numerator=done,
+                   denominator=q.target, rows=q.rows, warnings=q.warnings(), details={
+                       "month": month.label, "revenue_mtd": done,
+                       "same_day_last_month": earlier,
+                       "vs_last_month": _div(done - earlier, earlier),
+                       "new_vs_last_month": earlier == 0 and done > 0,
+                       "elapsed": elapsed,
+                       "pace": _div(value, elapsed) if value is not None else None,
+                       "currency": ctx.facts.currency})
 
+
+# ----------------------------------------------------------------------------- customers
 
 def _churn_rate(ctx: Ctx) -> KpiResult:
     at_start = ctx.facts.customers_at(ctx.start)
     churned = ctx.facts.churned_customers(ctx.start, ctx.end)
-    value, warnings = ratio(churned, at_start)
+    value, warnings = ratio(churned, at_start, what=("customers churned", "customers"))
     return _result(ctx, "churn-rate", value, "ratio", numerator=churned, denominator=at_start,
-                   warnings=warnings,
-                   details={"new_customers": ctx.facts.new_customers(ctx.start, ctx.end)})
+                   warnings=warnings, details={
+                       "customers_at_start": at_start,
+                       "new_customers": ctx.facts.new_customers(ctx.start, ctx.end)})
 
 
 def _mrr(ctx: Ctx) -> KpiResult:
     at_end = ctx.facts.mrr_at(min(ctx.end, ctx.now))
     at_start = ctx.facts.mrr_at(ctx.start)
     return _result(ctx, "mrr", float(at_end), "money", numerator=at_end,
-                   details={"mrr_at_start": at_start, "currency": ctx.facts.currency})
+                   details={"mrr_at_start": at_start, "change": at_end - at_start,
+                            "currency": ctx.facts.currency})
 
 
 def _mrr_churn(ctx: Ctx) -> KpiResult:
     churned, downgrades = ctx.facts.mrr_lost(ctx.start, ctx.end)
     base = ctx.facts.mrr_at(ctx.start)
-    value, warnings = ratio(churned + downgrades, base, what=("MRR lost", "MRR at start"))
+    value, warnings = ratio(churned + downgrades, base, what=("MRR lost", "MRR at the start"),
+                            fix="check the mrr= of the deal-won events and the mrr-change "
+                                "events")
     return _result(ctx, "mrr-churn", value, "ratio", numerator=churned + downgrades,
                    denominator=base, warnings=warnings,
-                   details={"churned_mrr": churned, "downgrades": downgrades})
+                   details={"churned_mrr": churned, "downgrades": downgrades,
+                            "mrr_at_start": base, "currency": ctx.facts.currency})
 
 
 def _cost_per(name: str, counter: Callable[[Ctx], int], what: str) -> Callable[[Ctx], KpiResult]:
     def compute(ctx: Ctx) -> KpiResult:
-        spend, n = _spend(ctx), counter(ctx)
+        team = ctx.team()
+        spend, n = _spend(team), counter(team)
         return _result(ctx, name, _div(spend, n), "money", numerator=spend, denominator=n,
                        details={"spend": spend, what: n, "currency": ctx.facts.currency})
     return compute
+
+
+def _cac(ctx: Ctx) -> int:
+    return ctx.facts.new_customers(ctx.start, ctx.end)
 
 
 def _customers_active(ctx: Ctx) -> int:
@@ -490,8 +714,9 @@ def _customers_active(ctx: Ctx) -> int:
 
 
 def _arpc(ctx: Ctx) -> KpiResult:
-    revenue = _won_lost_amount(ctx)[2]
-    customers = _customers_active(ctx)
+    team = ctx.team()
+    revenue = _won_lost_amount(team)[2]
+    customers = _customers_active(team)
     return _result(ctx, "arpc", _div(revenue, customers), "money", numerator=revenue,
                    denominator=customers, details={"currency": ctx.facts.currency})
 
@@ -505,31 +730,34 @@ def _month_for_clv(ctx: Ctx) -> Period:
 
 def _clv(ctx: Ctx) -> KpiResult:
     month = _month_for_clv(ctx)
-    mctx = Ctx(ctx.facts, month, ctx.now, ctx.user)
+    mctx = ctx.team().over(month)
     arpc = _arpc(mctx).value
-    churn = _churn_rate(mctx)
-    clv = _div(arpc, churn.value) if arpc is not None else None
-    cac = _cost_per("cac", lambda c: c.facts.new_customers(c.start, c.end), "new_customers")(ctx)
-    return _result(ctx, "clv", clv, "money", numerator=arpc, denominator=churn.value, details={
-        "arpc_monthly": arpc, "monthly_churn_rate": churn.value, "churn_month": month.label,
-        "cac": cac.value, "clv_to_cac": _div(clv, cac.value)})
+    churn = _churn_rate(mctx).value
+    clv = _div(arpc, churn)
+    cac = _cost_per("cac", _cac, "new_customers")(ctx).value
+    return _result(ctx, "clv", clv, "money", numerator=arpc, denominator=churn, details={
+        "arpc_monthly": arpc, "monthly_churn_rate": churn, "churn_month": month.label,
+        "cac": cac, "clv_to_cac": _div(clv, cac), "currency": ctx.facts.currency})
 
 
 def _lead_value(ctx: Ctx) -> KpiResult:
     revenue, leads = _won_lost_amount(ctx)[2], _reached(ctx, Stage.LEAD)
     return _result(ctx, "lead-value", _div(revenue, leads), "money", numerator=revenue,
-                   denominator=leads)
+                   denominator=leads, details={"currency": ctx.facts.currency})
 
 
 def _roi(ctx: Ctx) -> KpiResult:
-    revenue, spend = _won_lost_amount(ctx)[2], _spend(ctx)
-    value = _div(revenue - spend, spend) if spend else None
-    return _result(ctx, "roi", value, "multiple", numerator=revenue - spend, denominator=spend,
-                   details={"revenue": revenue, "spend": spend})
+    team = ctx.team()
+    revenue, spend = _won_lost_amount(team)[2], _spend(team)
+    return _result(ctx, "roi", _div(revenue - spend, spend), "multiple",
+                   numerator=revenue - spend, denominator=spend,
+                   details={"revenue": revenue, "spend": spend, "currency": ctx.facts.currency})
 
+
+# ----------------------------------------------------------------------------- inbound
 
 def _inbound(ctx: Ctx) -> KpiResult:
-    target = float(ctx.options.get("target_seconds", 180))
+    target = float(ctx.options.get("target_seconds", DEFAULT_RESPONSE_TARGET_SECONDS))
     dist, within = ctx.facts.event_durations("inbound-responded", ctx.start, ctx.end,
                                              user=ctx.user, within=target)
     requests = _count(ctx, "inbound-request")
@@ -545,127 +773,66 @@ def _inbound(ctx: Ctx) -> KpiResult:
                        "responded": responded})
 
 
-def _loss_reasons(ctx: Ctx) -> KpiResult:
-    reasons, competitors = ctx.facts.loss_breakdown(ctx.start, ctx.end, user=ctx.user)
-    lost = sum(reasons.values())
-    rows = [KpiRow(f"reason: {k}", float(v), v, lost, extra={"share": ratio(v, lost)[0]})
-            for k, v in sorted(reasons.items(), key=lambda kv: -kv[1])]
-    rows += [KpiRow(f"competitor: {k}", float(v), v, lost, extra={"share": ratio(v, lost)[0]})
-             for k, v in sorted(competitors.items(), key=lambda kv: -kv[1]) if k != "(none)"]
-    price = sum(v for k, v in reasons.items() if "price" in k.lower())
-    to_competitor = sum(v for k, v in competitors.items() if k != "(none)")
-    return _result(ctx, "loss-reasons", float(lost), "count", numerator=lost, rows=rows,
-                   details={"lost": lost, "price_share": ratio(price, lost)[0],
-                            "competitor_share": ratio(to_competitor, lost)[0]})
-
-
-def _funnel(ctx: Ctx) -> KpiResult:
-    cohort = bool(ctx.options.get("cohort"))
-    rows = []
-    previous: Stage | None = None
-    for stage in STAGE_ORDER:
-        count = _reached(ctx, stage)
-        conversion = numerator = denominator = None
-        if previous is not None:
-            if cohort:
-                denominator, numerator = ctx.facts.cohort_conversion(
-                    previous, stage, ctx.start, ctx.end, user=ctx.user).get("all", (0, 0))
-                conversion = ratio(numerator, denominator)[0]
-            else:
-                numerator, denominator = count, _reached(ctx, previous)
-                conversion = ratio(numerator, denominator, cap=False)[0]
-        median_days = None
-        if stage is not Stage.WON:
-            dist = ctx.facts.stage_time(stage, ctx.start, ctx.end, user=ctx.user)
-            median_days = None if dist.median is None else dist.median / DAY
-        rows.append(KpiRow(stage.value, float(count), numerator, denominator, extra={
-            "deals": count, "conversion": conversion, "median_days": median_days}))
-        previous = stage
-    won, lost, amount = _won_lost_amount(ctx)
-    stalled = _stalled(ctx)
-    leads, wins = rows[0].value or 0, rows[-1].value or 0
-    return _result(ctx, "funnel", ratio(wins, leads, cap=False)[0], "ratio", numerator=wins,
-                   denominator=leads, rows=rows, details={
-                       "won": won, "lost": lost, "revenue": amount,
-                       "stalled": int(stalled.value or 0), "cohort": cohort,
-                       "stalled_deals": [r.to_json() for r in stalled.rows[:5]]})
-
-
 # ----------------------------------------------------------------------------- the catalog
 
 def _spec(name, title, formula, unit, group, needs, compute, per_rep=False) -> KpiSpec:
     return KpiSpec(name, title, formula, unit, group, tuple(needs), compute, per_rep)
 
 
+def _rate(name, title, top, bottom, group, per_rep=False) -> KpiSpec:
+    return _spec(name, title, f"{top} / {bottom}", "ratio", group, [top, bottom],
+                 _event_rate(name, top, bottom), per_rep)
+
+
+_STAGE_EVENTS = ["lead", "mql", "sql", "opportunity", "demo-booked", "deal-won", "deal-lost"]
+
 _SPECS = [
-    _spec("delivery-rate", "Delivery rate", "email-delivered / email-sent", "ratio", "email",
-          ["email-delivered", "email-sent"],
-          _event_rate("delivery-rate", "email-delivered", "email-sent"), True),
-    _spec("open-rate", "Open rate", "email-opened / email-delivered", "ratio", "email",
-          ["email-opened", "email-delivered"],
-          _event_rate("open-rate", "email-opened", "email-delivered"), True),
-    _spec("click-rate", "Click rate", "email-clicked / email-delivered", "ratio", "email",
-          ["email-clicked", "email-delivered"],
-          _event_rate("click-rate", "email-clicked", "email-delivered"), True),
-    _spec("reply-rate", "Reply rate", "email-replied / email-delivered", "ratio", "email",
-          ["email-replied", "email-delivered"],
-          _event_rate("reply-rate", "email-replied", "email-delivered"), True),
-    _spec("spam-rate", "Spam rate", "spam-complaint / email-delivered", "ratio", "email",
-          ["spam-complaint", "email-delivered"],
-          _event_rate("spam-rate", "spam-complaint", "email-delivered")),
-    _spec("bounce-rate", "Bounce rate", "email-bounced / email-sent", "ratio", "email",
-          ["email-bounced", "email-sent"],
-          _event_rate("bounce-rate", "email-bounced", "email-sent")),
-    _spec("reply-to-discovery", "Reply to discovery", "discovery-booked / email-replied",
-          "ratio", "email", ["discovery-booked", "email-replied"],
-          _event_rate("reply-to-discovery", "discovery-booked", "email-replied"), True),
-    _spec("demo-request-response", "Demo request response",
-          "demo-request-replied / demo-request", "ratio", "inbound",
-          ["demo-request-replied", "demo-request"],
-          _event_rate("demo-request-response", "demo-request-replied", "demo-request")),
-    _spec("demo-to-won", "Demo to won", "deals with a demo in P that were won / deals with "
-          "a demo in P (cohort)", "ratio", "pipeline", ["demo-booked", "deal-won"],
+    _rate("delivery-rate", "Delivery rate", "email-delivered", "email-sent", "email", True),
+    _rate("open-rate", "Open rate", "email-opened", "email-delivered", "email", True),
+    _rate("click-rate", "Click rate", "email-clicked", "email-delivered", "email", True),
+    _rate("reply-rate", "Reply rate", "email-replied", "email-delivered", "email", True),
+    _rate("spam-rate", "Spam rate", "spam-complaint", "email-delivered", "email"),
+    _rate("bounce-rate", "Bounce rate", "email-bounced", "email-sent", "email"),
+    _rate("reply-to-discovery", "Reply to discovery", "discovery-booked", "email-replied",
+          "email", True),
+    _rate("demo-request-response", "Demo request response", "demo-request-replied",
+          "demo-request", "inbound", True),
+    _spec("demo-to-won", "Demo to won", "deals whose demo fell in P that were won / deals "
+          "whose demo fell in P (cohort)", "ratio", "pipeline", ["demo-booked", "deal-won"],
           _demo_outcome("demo-to-won", "won")),
-    _spec("demo-to-lost", "Demo to lost", "deals with a demo in P that were lost / deals "
-          "with a demo in P (cohort)", "ratio", "pipeline", ["demo-booked", "deal-lost"],
+    _spec("demo-to-lost", "Demo to lost", "deals whose demo fell in P that were lost / deals "
+          "whose demo fell in P (cohort)", "ratio", "pipeline", ["demo-booked", "deal-lost"],
           _demo_outcome("demo-to-lost", "lost")),
-    _spec("connection-acceptance", "Connection acceptance",
-          "connection-accepted / connection-sent", "ratio", "social",
-          ["connection-accepted", "connection-sent"],
-          _event_rate("connection-acceptance", "connection-accepted", "connection-sent"), True),
-    _spec("connection-reply", "Connection reply", "connection-replied / connection-accepted",
-          "ratio", "social", ["connection-replied", "connection-accepted"],
-          _event_rate("connection-reply", "connection-replied", "connection-accepted"), True),
-    _spec("website-visits", "Website visits", "website-visit", "count", "web",
-          ["website-visit"], _event_count("website-visits", ("website-visit",))),
-    _spec("website-bounce-rate", "Website bounce rate", "website-bounce / website-visit",
-          "ratio", "web", ["website-bounce", "website-visit"],
-          _event_rate("website-bounce-rate", "website-bounce", "website-visit")),
-    _spec("ctr", "Click-through rate", "cta-click / website-visit", "ratio", "web",
-          ["cta-click", "website-visit"], _event_rate("ctr", "cta-click", "website-visit")),
-    _spec("engagement", "Social engagement", "social-engagement", "count", "web",
-          ["social-engagement"], _event_count("engagement", ("social-engagement",))),
-    _spec("meetings", "Meetings", "meeting-booked and meeting-held counts", "count",
-          "activity", ["meeting-booked", "meeting-held"],
-          _event_count("meetings", ("meeting-booked",)), True),
-    _spec("show-rate", "Show rate", "meeting-held / meeting-booked", "ratio", "activity",
-          ["meeting-held", "meeting-booked"],
-          _event_rate("show-rate", "meeting-held", "meeting-booked"), True),
-    _spec("activities", "Activities", "calls, emails sent, meetings held, demos held per rep",
-          "count", "activity", ["call", "email-sent", "meeting-held", "demo-held"],
+    _rate("connection-acceptance", "Connection acceptance", "connection-accepted",
+          "connection-sent", "social", True),
+    _rate("connection-reply", "Connection reply", "connection-replied", "connection-accepted",
+          "social", True),
+    _spec("website-visits", "Website visits", "website-visit events (sum of counts)", "count",
+          "web", ["website-visit"], _event_count("website-visits", ("website-visit",))),
+    _rate("website-bounce-rate", "Website bounce rate", "website-bounce", "website-visit",
+          "web"),
+    _rate("ctr", "Click-through rate", "cta-click", "website-visit", "web"),
+    _spec("engagement", "Social engagement", "social-engagement events (sum of counts)",
+          "count", "web", ["social-engagement"],
+          _event_count("engagement", ("social-engagement",))),
+    _spec("meetings", "Meetings", "meeting-booked count (and meeting-held count)", "count",
+          "activity", ["meeting-booked", "meeting-held"], _meetings, True),
+    _rate("show-rate", "Show rate", "meeting-held", "meeting-booked", "activity", True),
+    _spec("activities", "Activities", "calls + emails sent + meetings held + demos held, per "
+          "rep", "count", "activity", ["call", "email-sent", "meeting-held", "demo-held"],
           _activities, True),
     _spec("leads", "Leads", "distinct leads created in P", "count", "pipeline", ["lead"],
           _deal_count("leads", Stage.LEAD), True),
-    _spec("lead-sources", "Lead sources", "leads per source and lead→won conversion",
-          "count", "pipeline", ["lead", "deal-won"], _lead_sources),
+    _spec("lead-sources", "Lead sources", "leads created in P per source, and how many of "
+          "them were won (cohort)", "count", "pipeline", ["lead", "deal-won"], _lead_sources),
     _spec("mql", "MQLs", "distinct deals reaching mql in P", "count", "pipeline", ["mql"],
           _deal_count("mql", Stage.MQL), True),
     _spec("sql", "SQLs", "distinct deals reaching sql in P", "count", "pipeline", ["sql"],
           _deal_count("sql", Stage.SQL), True),
     _spec("mql-to-sql", "MQL to SQL", "deals reaching mql in P that reached sql (cohort)",
           "ratio", "pipeline", ["mql", "sql"], _cohort("mql-to-sql", Stage.MQL, Stage.SQL)),
-    _spec("conversion-rate", "Lead conversion", "leads created in P that were won (cohort)",
-          "ratio", "pipeline", ["lead", "deal-won"],
+    _spec("conversion-rate", "Lead conversion", "leads created in P that were won / leads "
+          "created in P (cohort)", "ratio", "pipeline", ["lead", "deal-won"],
           _cohort("conversion-rate", Stage.LEAD, Stage.WON)),
     _spec("conversion-rate-period", "Lead conversion (period)", "deals won in P / leads "
           "created in P", "ratio", "pipeline", ["lead", "deal-won"], _conversion_period),
@@ -679,33 +846,33 @@ _SPECS = [
           _deals_won, True),
     _spec("avg-deal-size", "Average deal size", "revenue / deals won", "money", "revenue",
           ["deal-won"], _avg_deal_size),
-    _spec("sales-cycle", "Sales cycle", "median (and mean) days from first stage event to "
-          "won, deals won in P", "days", "revenue", ["deal-won"], _sales_cycle),
-    _spec("stage-time", "Time in stage", "per stage: median and p90 days, deals that left "
-          "the stage in P", "days", "pipeline", ["lead", "mql", "sql", "opportunity",
-                                                 "demo-booked"], _stage_time),
-    _spec("stalled-deals", "Stalled deals", "open deals idle longer than max(7 days, 2× the "
-          "stage's trailing-90-day median)", "count", "pipeline", ["opportunity"], _stalled),
+    _spec("sales-cycle", "Sales cycle", "median (and mean) days from a deal's first stage "
+          "event to won, deals won in P", "days", "revenue", _STAGE_EVENTS[:6], _sales_cycle),
+    _spec("stage-time", "Time in stage", "per stage: median and p90 days spent, deals that "
+          "left the stage in P", "days", "pipeline", _STAGE_EVENTS[:6], _stage_time),
+    _spec("stalled-deals", "Stalled deals", "open deals idle in their stage longer than "
+          "max(7 days, 2 × the stage's trailing-90-day median)", "count", "pipeline",
+          _STAGE_EVENTS, _stalled),
     _spec("sales-velocity", "Sales velocity", "open opportunities × win rate × avg deal size "
           "/ median cycle days (trailing 90 days)", "money_per_day", "revenue",
-          ["opportunity", "deal-won", "deal-lost"], _velocity),
+          _STAGE_EVENTS, _velocity),
     _spec("quota-attainment", "Quota attainment", "credited won amount (or metric count) / "
-          "quota; team = total / total", "ratio", "quota", ["deal-won"], _quota_attainment,
-          True),
-    _spec("reps-at-quota", "Reps at quota", "reps ≥ 100% / reps with a quota", "ratio",
-          "quota", ["deal-won"], _reps_at_quota),
-    _spec("monthly-progress", "Monthly progress", "month to date vs quota and vs the same "
-          "day of last month", "ratio", "quota", ["deal-won"], _monthly_progress),
+          "quota; team = total / total; pace = attainment / elapsed share", "ratio", "quota",
+          ["deal-won"], _quota_attainment, True),
+    _spec("reps-at-quota", "Reps at quota", "reps at ≥ 100% / reps with a quota > 0",
+          "ratio", "quota", ["deal-won"], _reps_at_quota),
+    _spec("monthly-progress", "Monthly progress", "month-to-date revenue / the month's team "
+          "quota, and vs the same days of last month", "ratio", "quota", ["deal-won"],
+          _monthly_progress),
     _spec("churn-rate", "Customer churn", "customers churned in P that were customers at "
           "P's start / customers at P's start", "ratio", "customers", ["churned", "deal-won"],
           _churn_rate),
-    _spec("mrr", "MRR", "active MRR: won MRR + MRR changes − churned MRR", "money",
-          "customers", ["deal-won", "mrr-change", "churned"], _mrr),
-    _spec("mrr-churn", "MRR churn", "churned MRR (+ downgrades) / MRR at P's start", "ratio",
-          "customers", ["churned", "mrr-change"], _mrr_churn),
-    _spec("cac", "Customer acquisition cost", "spend in P / new customers in P", "money",
-          "cost", ["spend", "deal-won"],
-          _cost_per("cac", lambda c: c.facts.new_customers(c.start, c.end), "new_customers")),
+    _spec("mrr", "MRR", "active MRR at the end of P: won MRR + MRR changes − churned MRR",
+          "money", "customers", ["deal-won", "mrr-change", "churned"], _mrr),
+    _spec("mrr-churn", "MRR churn", "churned MRR (+ downgrades) in P / MRR at P's start",
+          "ratio", "customers", ["churned", "mrr-change", "deal-won"], _mrr_churn),
+    _spec("cac", "Customer acquisition cost", "spend in P / new customers (first win in P)",
+          "money", "cost", ["spend", "deal-won"], _cost_per("cac", _cac, "new_customers")),
     _spec("cpl", "Cost per lead", "spend in P / leads created in P", "money", "cost",
           ["spend", "lead"], _cost_per("cpl", lambda c: _reached(c, Stage.LEAD), "leads")),
     _spec("cost-per-mql", "Cost per MQL", "spend in P / deals first reaching mql in P",
@@ -718,61 +885,71 @@ _SPECS = [
           "created in P", "money", "cost", ["spend", "opportunity"],
           _cost_per("cost-per-opportunity", lambda c: _reached(c, Stage.OPPORTUNITY),
                     "opportunities")),
-    _spec("arpc", "Average revenue per customer", "revenue in P / customers active in P",
-          "money", "customers", ["deal-won"], _arpc),
+    _spec("arpc", "Average revenue per customer", "revenue in P / customers active in P "
+          "(customers at P's start + new customers)", "money", "customers", ["deal-won"],
+          _arpc),
     _spec("clv", "Customer lifetime value", "monthly ARPC / monthly churn rate (and clv:cac)",
           "money", "customers", ["deal-won", "churned", "spend"], _clv),
-    _spec("lead-value", "Lead value", "revenue / leads", "money", "revenue",
+    _spec("lead-value", "Lead value", "revenue in P / leads created in P", "money", "revenue",
           ["deal-won", "lead"], _lead_value),
     _spec("roi", "ROI", "(revenue − spend) / spend", "multiple", "cost", ["deal-won", "spend"],
           _roi),
     _spec("inbound-response-time", "Inbound response time", "median response duration; "
-          "share within target (3 min); response rate", "seconds", "inbound",
+          "share answered within the target (3 min); response rate", "seconds", "inbound",
           ["inbound-responded", "inbound-request"], _inbound),
     _spec("loss-reasons", "Loss reasons", "lost deals by reason and competitor", "count",
           "revenue", ["deal-lost"], _loss_reasons),
-    _spec("funnel", "Funnel", "deals reaching each stage, stage-to-stage conversion, median "
-          "days in stage, stalled deals", "ratio", "pipeline", ["lead", "mql", "sql",
-                                                                "opportunity", "demo-booked",
-                                                                "deal-won"], _funnel),
+    _spec("funnel", "Funnel", "deals reaching each stage in P, stage-to-stage conversion, "
+          "median days in stage, stalled deals", "ratio", "pipeline", _STAGE_EVENTS, _funnel),
 ]
 CATALOG: dict[str, KpiSpec] = {spec.name: spec for spec in _SPECS}
 LEADERBOARD_KPIS: tuple[str, ...] = tuple(s.name for s in _SPECS if s.per_rep)
+ME_KPIS = ("activities", "revenue", "deals-won", "win-rate", "quota-attainment")
 
 
 def compute_kpi(name: str, *, facts: Facts, period: Period, now: datetime,
                 user: str | None = None, options: Mapping[str, Any] | None = None) -> KpiResult:
-    """The KPI `name` over `period`, optionally for one rep."""
-    spec = CATALOG[name]
+    """The KPI `name` over `period` at `now`, for the team or for one rep (`user`).
+
+    `options`: "cohort" (funnel: cohort conversion), "target_seconds" (inbound-response-time).
+    Raises KeyError for a name not in CATALOG."""
+    spec = CATALOG.get(name)
+    if spec is None:
+        raise KeyError(f"{name!r} is not a KPI in the catalog")
     return spec.compute(Ctx(facts=facts, period=period, now=now, user=user,
-                            options=options or {}))
+                            options=dict(options or {})))
 
 
 def compare(current: KpiResult, previous: KpiResult | None) -> Change:
-    """Change against the previous period: delta, relative change, or "new" from zero."""
-    if previous is None or current.value is None:
+    """`current` against the previous period's result.
+
+    Both n/a (or no previous result) → Change(None, None). The previous 0 or n/a and now > 0
+    → new. Otherwise delta = current − previous (ratio units for rates) and relative =
+    delta / |previous|."""
+    now = current.value
+    before = previous.value if previous is not None else None
+    if now is None:
         return Change(None, None)
-    if not previous.value:
-        return Change(current.value - (previous.value or 0), None, new=bool(current.value))
-    delta = current.value - previous.value
-    return Change(delta, delta / abs(previous.value))
+    if not before:  # 0 or n/a before
+        return Change(now - (before or 0), None, new=now > 0)
+    delta = now - before
+    return Change(delta, delta / abs(before))
 
 
 def leaderboard(name: str, *, facts: Facts, period: Period, now: datetime) -> KpiResult:
-    """One row per rep, best first."""
+    """The KPI's per-rep rows, best first (highest value; n/a last; ties: larger numerator,
+    then rep id). Raises ValueError for a KPI not in LEADERBOARD_KPIS."""
+    if name not in LEADERBOARD_KPIS:
+        raise ValueError(f"{name!r} has no per-rep leaderboard; one of: "
+                         f"{', '.join(LEADERBOARD_KPIS)}")
     result = compute_kpi(name, facts=facts, period=period, now=now)
-    rows = sorted(result.rows, key=lambda r: (r.value is None, -(r.value or 0)))
-    return KpiResult(kpi=result.kpi, workspace=result.workspace,
-                     period_label=result.period_label, start=result.start, end=result.end,
-                     value=result.value, unit=result.unit, numerator=result.numerator,
-                     denominator=result.denominator, rows=tuple(rows), details=result.details,
-                     warnings=result.warnings)
-
-
-ME_KPIS = ("activities", "deals-won", "revenue", "win-rate", "quota-attainment")
+    rows = sorted(result.rows, key=lambda r: (r.value is None, -(r.value or 0),
+                                              -(r.numerator or 0), str(r.key)))
+    return dataclasses.replace(result, rows=tuple(rows))
 
 
 def me_summary(user: str, *, facts: Facts, period: Period, now: datetime) -> list[KpiResult]:
-    """The rep's own figures: activities, deals won, revenue, win rate, quota and pace."""
+    """The rep's own figures: activities, revenue, deals won, win rate and quota attainment
+    (the pace is in the quota result's details["pace"], per quota in its rows)."""
     return [compute_kpi(name, facts=facts, period=period, now=now, user=user)
             for name in ME_KPIS]
