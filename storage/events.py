@@ -275,9 +275,10 @@ def refresh_deals(*, session: Session, workspace_id: str, deal_keys: Sequence[st
     by_key: dict[str, list[Event]] = {k: [] for k in keys}
     existing: dict[str, Deal] = {}
     for chunk in _chunks(keys):
+        # No ORDER BY: SQLite would trade ix_events_workspace_deal for a scan; sorted below.
         for event in session.exec(select(Event).where(
                 Event.workspace_id == workspace_id, Event.deal_key.in_(chunk),
-                Event.voided_at.is_(None)).order_by(Event.occurred_at, Event.id)):
+                Event.voided_at.is_(None))):
             by_key[event.deal_key].append(event)
         for deal in session.exec(select(Deal).where(Deal.workspace_id == workspace_id,
                                                     Deal.key.in_(chunk))):
@@ -286,6 +287,7 @@ def refresh_deals(*, session: Session, workspace_id: str, deal_keys: Sequence[st
     result: dict[str, Deal | None] = {}
     for key in keys:
         events, deal = by_key[key], existing.get(key)
+        events.sort(key=lambda e: (e.occurred_at, e.id or 0))
         if not events:
             if deal is not None:
                 session.delete(deal)
