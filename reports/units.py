@@ -1,10 +1,19 @@
-"""Amounts, currencies and durations as users type them (`12k`, `$1.5m`, `12000 EUR`, `4m`)."""
+"""Amounts, currencies and durations as users type them (`12k`, `$1.5m`, `12000 EUR`, `4m`).
+
+Amounts: 12000, 12,000, 12000.50, 12k, 1.5m (k = thousand, m = million), a sign (-200, -$200),
+a symbol before or after ($ € £ ¥: $12k, 5000€) or an ISO 4217 code (EUR12000, 12000EUR,
+12000 EUR; any case). Money is kept as integer minor units at the currency's real precision
+(JPY 0 digits, USD 2, KWD 3), computed with Decimal, never float.
+
+Durations: 45s, 4m, 4min, 2h, 1h30m, 1h30 (= 1h30m), 1.5h, 2d3h; a bare number is not one.
+Pure code; no I/O.
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from babel.numbers import (
     format_compact_currency,
@@ -23,57 +32,70 @@ class Money:
     minor: int  # integer minor units (cents)
     currency: str  # ISO 4217, upper case
 
+    @property
+    def major(self) -> Decimal:
+        """The amount in major units, exactly (`Money(1250, "USD").major == Decimal("12.50")`)."""
+        return Decimal(self.minor).scaleb(-currency_exponent(self.currency))
 
-MAX_MAJOR = Decimal(10) ** 12
+
+MAX_MAJOR = Decimal(10) ** 12  # the largest amount accepted, in major units
 SYMBOLS = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY"}
+AMOUNT_FORMS = "12000, 12,000, 12000.50, 12k, 1.5m, $12k or 12000 EUR"
 _SUFFIX = {"": Decimal(1), "k": Decimal(1_000), "m": Decimal(1_000_000)}
 _AMOUNT = re.compile(
     r"""^(?P<sign>[-+−]?)
-        (?P<pre>[$€£¥]|[A-Za-z]{3}(?=[\d.]))?
+        (?:(?P<pre>[$€£¥]|[A-Za-z]{3}(?=\s*[-+−]?[\d.]))\s*)?
         (?P<sign2>[-+−]?)
-        (?P<number>[\d.,]*\d[\d.,]*|\.\d+)
+        (?P<number>[0-9.,]*[0-9][0-9.,]*|\.[0-9]+)
         (?P<suffix>[kKmM]*)
-        (?P<post>[A-Za-z]{3})?$""",
+        (?:\s*(?P<post>[$€£¥]|[A-Za-z]{3}))?$""",
     re.VERBOSE,
 )
 _CURRENCIES = frozenset(code.upper() for code in list_currencies())
 
 
 def is_currency_code(token: str) -> bool:
-    """True for an ISO 4217 code such as `usd` or `EUR`."""
-    return len(token) == 3 and token.upper() in _CURRENCIES
+    """True for an ISO 4217 code such as `usd` or `EUR` (any case)."""
+    return len(token) == 3 and token.isascii() and token.upper() in _CURRENCIES
 
 
 def currency_exponent(code: str) -> int:
-    """Digits after the decimal point in the currency's minor unit (USD 2, JPY 0)."""
+    """Digits after the decimal point in the currency's minor unit (USD 2, JPY 0, KWD 3)."""
     return int(get_currency_precision(code.upper()))
 
 
 def _looks_like_amount(text: str) -> bool:
-    stripped = text.strip().lstrip("-+−").lstrip("$€£¥")
+    stripped = text.strip().lstrip("-+−").lstrip("$€£¥").lstrip("-+−")
     return bool(stripped) and (stripped[0].isdigit() or (stripped[0] == "." and len(stripped) > 1
                                                          and stripped[1].isdigit()))
 
 
+def _not_a_number(shown: str) -> AmountError:
+    return AmountError(f'"{shown}" is not a number (use 12000, 12,000 or 12k)')
+
+
 def _number(text: str, shown: str) -> Decimal:
+    """The value of digits with optional thousands commas (groups of 3) and one decimal point."""
     if "," in text:
         head, *groups = text.split(",")
-        if not head or len(head) > 3 or any(len(g.split(".")[0]) != 3 for g in groups) \
-                or any("." in g for g in groups[:-1]) or "." in head:
-            raise AmountError(f'"{shown}" is not a number (use 12000, 12,000 or 12k)')
+        if not head or len(head) > 3 or "." in head or any("." in g for g in groups[:-1]) \
+                or any(len(g.split(".")[0]) != 3 for g in groups):
+            raise _not_a_number(shown)
         text = head + "".join(groups)
     if text.count(".") > 1:
-        raise AmountError(f'"{shown}" is not a number (use 12000, 12,000 or 12k)')
+        raise _not_a_number(shown)
     try:
         return Decimal(text)
     except InvalidOperation:
-        raise AmountError(f'"{shown}" is not a number (use 12000, 12,000 or 12k)') from None
+        raise _not_a_number(shown) from None
 
 
 def parse_amount(text: str, *, default_currency: str) -> Money | None:
-    """Read `12000`, `12,000`, `12k`, `1.5m`, `$12k`, `12000EUR`, `EUR12000`, `-200`.
+    """Read `12000`, `12,000`, `12k`, `1.5m`, `$12k`, `5000€`, `12000EUR`, `EUR12000`, `-200`.
 
-    None when the text is not amount-shaped at all; AmountError when it is but can't be read.
+    Returns None when the text is not amount-shaped at all (`acme`, `k`); raises AmountError
+    when it is but can't be read (`12kk`, `1,2,3`, `12.345` dollars, `XYZ12`, over 10^12).
+    The sign is kept; the caller decides whether a negative amount is allowed.
     """
     raw = text.strip()
     if not raw or len(raw) > 40:
@@ -81,52 +103,70 @@ def parse_amount(text: str, *, default_currency: str) -> Money | None:
     match = _AMOUNT.match(raw)
     if match is None:
         if _looks_like_amount(raw):
-            raise AmountError(f'"{raw}" is not an amount (use 12000, 12,000, 12k, 1.5m or $12k)')
+            raise AmountError(f'"{raw}" is not an amount (use {AMOUNT_FORMS})')
         return None
     pre, post = match["pre"], match["post"]
     if pre and post:
         raise AmountError(f'"{raw}" names two currencies')
     if match["sign"] and match["sign2"]:
-        raise AmountError(f'"{raw}" is not an amount')
+        raise AmountError(f'"{raw}" is not an amount (one sign at most)')
     suffix = match["suffix"].lower()
     if len(suffix) > 1:
         raise AmountError(f'"{raw}" is not an amount (one k or m at most: 12k, 1.5m)')
     currency = default_currency.upper()
-    code = SYMBOLS.get(pre or "", pre) or post
+    code = pre or post
     if code:
+        code = SYMBOLS.get(code, code).upper()
         if not is_currency_code(code):
-            raise AmountError(f"{code.upper()} is not a currency code")
-        currency = code.upper()
+            raise AmountError(f"{code} is not a currency code")
+        currency = code
     value = _number(match["number"], raw) * _SUFFIX[suffix]
     if match["sign"] in ("-", "−") or match["sign2"] in ("-", "−"):
         value = -value
     if abs(value) > MAX_MAJOR:
-        raise AmountError(f'"{raw}" is too large')
-    exponent = currency_exponent(currency)
-    minor = value.scaleb(exponent)
+        raise AmountError(f'"{raw}" is too large (at most 1,000,000,000,000)')
+    minor = value.scaleb(currency_exponent(currency))
     if minor != minor.to_integral_value():
         raise AmountError(f'"{raw}" has too many decimals for {currency}')
     return Money(minor=int(minor), currency=currency)
 
 
-_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)(?:m|min|mins))?(?:(\d+)s)?$")
+_UNITS = {"d": 86_400, "day": 86_400, "days": 86_400,
+          "h": 3_600, "hr": 3_600, "hrs": 3_600, "hour": 3_600, "hours": 3_600,
+          "m": 60, "min": 60, "mins": 60, "minute": 60, "minutes": 60,
+          "s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1}
+_PART = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([a-z]+)\s*", re.ASCII)
 
 
 def parse_duration(text: str) -> int | None:
-    """Seconds for `45s`, `4m`, `4min`, `2h`, `1h30m`, `1d`; None for anything else."""
+    """Seconds for `45s`, `4m`, `4min`, `2h`, `1h30m`, `1h30`, `1.5h`, `1d`; None otherwise.
+
+    Parts go from larger to smaller units, each unit once; only a single part may have
+    decimals. A bare number (`90`) is not a duration.
+    """
     raw = text.strip().lower()
-    if not raw or raw.isdigit() or len(raw) > 20:
+    if not raw or len(raw) > 30 or not raw.isascii():
         return None
-    match = _DURATION.match(raw)
-    if match is None or not any(match.groups()):
+    if re.fullmatch(r"\d+\s*h\s*\d{1,2}", raw):  # 1h30 = 1h30m
+        raw += "m"
+    matches = list(_PART.finditer(raw))
+    if not matches or sum(len(m[0]) for m in matches) != len(raw):
         return None
-    days, hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
-    return ((days * 24 + hours) * 60 + minutes) * 60 + seconds
+    parts = [(m[1], m[2]) for m in matches]
+    sizes = [_UNITS.get(unit) for _, unit in parts]
+    if None in sizes or any(a <= b for a, b in zip(sizes, sizes[1:], strict=False)):
+        return None
+    if len(parts) > 1 and any("." in number for number, _ in parts):
+        return None
+    total = sum(Decimal(number) * size for (number, _), size in zip(parts, sizes, strict=True))
+    return int(total.to_integral_value(rounding=ROUND_HALF_UP))
 
 
 def format_duration(seconds: float) -> str:
-    """`45s`, `4m`, `1h 30m`, `2d 3h`."""
+    """`45s`, `3m 10s`, `4m`, `1h 30m`, `2d 3h` (the two largest units, seconds under 10m)."""
     total = int(round(seconds))
+    if total < 0:
+        return "-" + format_duration(-total)
     days, rest = divmod(total, 86_400)
     hours, rest = divmod(rest, 3_600)
     minutes, secs = divmod(rest, 60)
@@ -142,10 +182,15 @@ def format_duration(seconds: float) -> str:
 def format_money(minor: int, currency: str, locale: str = "en") -> str:
     """`$12,000.00` (locale-aware, via Babel)."""
     major = Decimal(minor).scaleb(-currency_exponent(currency))
-    return format_currency(major, currency, locale=locale)
+    return format_currency(major, currency.upper(), locale=locale)
 
 
 def format_money_short(minor: int, currency: str, locale: str = "en") -> str:
-    """`$12K`, `$1.2M` (locale-aware compact form)."""
+    """`$12.5K`, `$1.2M` (locale-aware compact form, via Babel)."""
     major = Decimal(minor).scaleb(-currency_exponent(currency))
-    return format_compact_currency(major, currency, locale=locale, fraction_digits=1)
+    return format_compact_currency(major, currency.upper(), locale=locale, fraction_digits=1)
+
+
+__all__ = ["AMOUNT_FORMS", "MAX_MAJOR", "SYMBOLS", "AmountError", "Money", "currency_exponent",
+           "format_duration", "format_money", "format_money_short", "is_currency_code",
+           "parse_amount", "parse_duration"]
