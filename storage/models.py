@@ -198,3 +198,95 @@ class Quota(SQLModel, table=True):
     target: int = Field(sa_column=sa.Column(sa.BigInteger(), nullable=False))
     set_by: str = Field(max_length=80)
     set_at: datetime = Field(sa_column=_ts(nullable=False))
+
+
+class DigestSchedule(SQLModel, table=True):
+    """One channel's digest: where, how often, when (local time in `timezone`), in which language.
+
+    The database is the source of truth; the scheduler is rebuilt from these rows. A Teams
+    schedule posts proactively to the conversation `channel_id`, or to `webhook_url` (a Teams
+    Workflows URL: a secret, never logged or shown in full) when one is set.
+    """
+
+    __tablename__ = "digest_schedules"
+    __table_args__ = (
+        sa.UniqueConstraint("workspace_id", "platform", "channel_id"),
+        sa.CheckConstraint("cadence in ('weekly', 'monthly')", name="cadence_known"),
+        sa.CheckConstraint("hour between 0 and 23 and minute between 0 and 59",
+                           name="time_of_day"),
+    )
+
+    id: int | None = Field(default=None, sa_column=sa.Column(BigId, primary_key=True))
+    workspace_id: str = Field(foreign_key="workspaces.id", max_length=80)
+    platform: str = Field(max_length=16)  # slack | teams
+    channel_id: str = Field(max_length=80)
+    channel_name: str | None = Field(default=None, max_length=200)
+    cadence: str = Field(default="weekly", max_length=8)
+    day: int = Field(default=0)  # weekly: 0=Mon..6=Sun; monthly: 1..28, or -1 = last day
+    hour: int = Field(default=9)
+    minute: int = Field(default=0)
+    timezone: str = Field(default="UTC", max_length=64)
+    language: str = Field(default="en", max_length=8)
+    owner_id: str = Field(max_length=80)
+    enabled: bool = Field(default=True)
+    webhook_url: str | None = Field(default=None, max_length=2000)
+    created_at: datetime = Field(sa_column=_ts(nullable=False))
+    updated_at: datetime = Field(sa_column=_ts(nullable=False))
+
+
+class DigestDelivery(SQLModel, table=True):
+    """The delivery ledger: one row per (schedule, slot), claimed before anything is posted.
+
+    `slot_at` is the scheduled UTC instant (for `/kpi digest now`, the instant it was asked).
+    status: claimed (a process holds the lease until `lease_expires_at`) | sent | failed |
+    skipped (missed beyond the grace window). A claim whose lease expired may be taken over.
+    """
+
+    __tablename__ = "digest_deliveries"
+    __table_args__ = (
+        sa.UniqueConstraint("schedule_id", "slot_at"),
+        sa.Index("ix_digest_deliveries_workspace", "workspace_id", "slot_at"),
+        sa.Index("ix_digest_deliveries_status", "status", "lease_expires_at"),
+    )
+
+    id: int | None = Field(default=None, sa_column=sa.Column(BigId, primary_key=True))
+    schedule_id: int = Field(sa_column=sa.Column(
+        BigId, sa.ForeignKey("digest_schedules.id", ondelete="CASCADE"), nullable=False))
+    workspace_id: str = Field(foreign_key="workspaces.id", max_length=80)
+    slot_at: datetime = Field(sa_column=_ts(nullable=False))
+    trigger: str = Field(default="scheduled", max_length=16)  # scheduled | catch-up | manual
+    status: str = Field(default="claimed", max_length=16)
+    attempts: int = Field(default=0)
+    claimed_by: str | None = Field(default=None, max_length=120)
+    claimed_at: datetime = Field(sa_column=_ts(nullable=False))
+    lease_expires_at: datetime | None = Field(default=None, sa_column=_ts())
+    finished_at: datetime | None = Field(default=None, sa_column=_ts())
+    error: str | None = Field(default=None, max_length=500)
+    message_id: str | None = Field(default=None, max_length=200)
+
+
+class TeamsConversation(SQLModel, table=True):
+    """A Teams conversation the bot may post to proactively (stored on install / first message).
+
+    `conversation_key` is the lookup key a command's channel id carries (<= 80 characters).
+    """
+
+    __tablename__ = "teams_conversations"
+    __table_args__ = (
+        sa.Index("ix_teams_conversations_user", "workspace_id", "user_id"),
+    )
+
+    workspace_id: str = Field(foreign_key="workspaces.id", primary_key=True, max_length=80)
+    conversation_key: str = Field(primary_key=True, max_length=80)
+    conversation_id: str = Field(max_length=400)
+    service_url: str = Field(max_length=400)
+    bot_id: str = Field(max_length=120)
+    tenant_id: str = Field(max_length=80)
+    conversation_type: str | None = Field(default=None, max_length=16)
+    bot_name: str | None = Field(default=None, max_length=200)
+    team_id: str | None = Field(default=None, max_length=400)
+    conversation_name: str | None = Field(default=None, max_length=200)
+    user_id: str | None = Field(default=None, max_length=120)
+    channel_id: str = Field(default="msteams", max_length=40)
+    locale: str | None = Field(default=None, max_length=16)
+    updated_at: datetime = Field(sa_column=_ts(nullable=False))
