@@ -1,0 +1,262 @@
+"""`build_digest`: the weekly or monthly digest view model, from the KPI catalog. No I/O.
+
+Weekly: last week (Monday–Sunday in the schedule's time zone) against the week before.
+Monthly: last month against the month before. Both add quota attainment (weekly: month and
+quarter to date; monthly: last month and quarter to date) with pace per rep and the share of
+reps at quota, churn for last month and month to date, stalled deals now and loss reasons.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+
+from babel.dates import format_date, format_interval
+
+from reports.digest.i18n import babel_locale, labels_for
+from reports.digest.model import (
+    ChartData,
+    ChurnView,
+    Digest,
+    FunnelStage,
+    LossReason,
+    Metric,
+    QuotaLine,
+    QuotaView,
+    RepActivity,
+    StalledDeal,
+)
+from reports.format import (
+    NA,
+    format_money,
+    format_number,
+    format_percent,
+    format_value,
+)
+from reports.kpis.catalog import REPS_AT_QUOTA_WARNING, Change, compare, compute_kpi
+from reports.kpis.facts import Facts
+from reports.kpis.result import KpiResult
+from reports.periods import Period, parse_period
+
+CADENCES = ("weekly", "monthly")
+HEADLINE_KPIS = ("revenue", "deals-won", "win-rate", "avg-deal-size", "activities")
+MAX_REPS = 12  # rows per rep table; the rest are summed into the team line
+MAX_STALLED = 5
+MAX_LOSS_REASONS = 5
+SMALL_SAMPLE = 10  # rates resting on fewer deals say so
+
+
+def build_digest(*, facts: Facts, cadence: str, now: datetime, tz: str,
+                 fiscal_year_start: int = 1, language: str = "en",
+                 names: Mapping[str, str] | None = None) -> Digest:
+    """The digest due at `now` for a schedule in time zone `tz`, in `language`."""
+    if cadence not in CADENCES:
+        raise ValueError(f"cadence must be one of {CADENCES}, not {cadence!r}")
+    labels = labels_for(language)
+    view = _View(facts=facts, now=now, tz=tz, fy=fiscal_year_start, labels=labels,
+                 locale=babel_locale(language), names=names or {})
+    current = view.period("last-week" if cadence == "weekly" else "last-month")
+    previous = current.previous()
+    headline = tuple(view.metric(name, current, previous) for name in HEADLINE_KPIS)
+    activity, activity_total = view.activity(current)
+    funnel_result = view.kpi("funnel", current)
+    quota_periods = (("quota_mtd", "mtd") if cadence == "weekly"
+                     else ("quota_last_month", "last-month"), ("quota_qtd", "qtd"))
+    quotas = tuple(view.quota(title, view.period(p)) for title, p in quota_periods)
+    churn = (view.churn("churn_last_month", view.period("last-month")),
+             view.churn("churn_mtd", view.period("mtd")))
+    stalled_result = view.kpi("stalled-deals", current)
+    title = labels[f"{cadence}_title"] + " — " + view.span(current)
+    revenue, win_rate = headline[0], headline[2]
+    return Digest(
+        cadence=cadence, language=language, locale=view.locale, title=title,
+        period=view.span(current),
+        compared_with=labels["compared_with"].format(period=view.span(previous)),
+        labels=labels, headline=headline, activity=activity, activity_total=activity_total,
+        funnel=view.funnel(funnel_result),
+        funnel_summary=labels["funnel_summary"].format(
+            won=view.number(funnel_result.details["won"]),
+            lost=view.number(funnel_result.details["lost"]),
+            stalled=view.number(funnel_result.details["stalled"])),
+        quotas=quotas, churn=churn,
+        stalled_total=labels["stalled_total"].format(
+            stalled=view.number(stalled_result.value or 0),
+            open=view.number(stalled_result.details["open_deals"])),
+        stalled=view.stalled(stalled_result),
+        loss_reasons=view.loss_reasons(view.kpi("loss-reasons", current)),
+        notes=view.notes(current),
+        chart=view.chart(funnel_result, quotas[0]),
+        fallback=labels["fallback"].format(title=title, revenue=revenue.value,
+                                           change=revenue.change, win_rate=win_rate.value),
+    )
+
+
+class _View:
+    """The formatting helpers of one digest (locale, labels, names, facts, now)."""
+
+    def __init__(self, *, facts: Facts, now: datetime, tz: str, fy: int,
+                 labels: Mapping[str, str], locale: str, names: Mapping[str, str]) -> None:
+        self.facts, self.now, self.tz, self.fy = facts, now, tz, fy
+        self.labels, self.locale, self.names = labels, locale, names
+        self.currency = facts.currency
+        self._small: list[tuple[str, int]] = []
+
+    # ------------------------------------------------------------------ primitives
+    def period(self, text: str) -> Period:
+        return parse_period(text, now=self.now, tz=self.tz, fiscal_year_start=self.fy)
+
+    def kpi(self, name: str, period: Period) -> KpiResult:
+        return compute_kpi(name, facts=self.facts, period=period, now=self.now)
+
+    def span(self, period: Period) -> str:
+        first = period.start_local.date()
+        last = (period.end_local - timedelta(days=1)).date()
+        if first == last:
+            return format_date(first, "medium", locale=self.locale)
+        return format_interval(first, last, "yMMMd", locale=self.locale)
+
+    def number(self, value: float | None) -> str:
+        return self.labels["na"] if value is None else format_number(value, self.locale)
+
+    def percent(self, value: float | None) -> str:
+        return self.labels["na"] if value is None else format_percent(value, self.locale)
+
+    def money(self, minor: float | None) -> str:
+        return self.labels["na"] if minor is None else format_money(minor, self.currency,
+                                                                    self.locale)
+
+    def value(self, result: KpiResult) -> str:
+        text = format_value(result, self.locale, currency=self.currency)
+        return text.replace(NA, self.labels["na"])
+
+    def name(self, user_id: str) -> str:
+        return self.names.get(user_id) or user_id
+
+    def change(self, change: Change, unit: str) -> tuple[str, str]:
+        """(text, direction) in this locale: `▲ 4 pts`, `▼ 12%`, `new`, `—`."""
+        if change.new:
+            return self.labels["new"], "up"
+        if change.delta is None or change.delta == 0:
+            return "—", "flat"
+        arrow, direction = ("▲", "up") if change.delta > 0 else ("▼", "down")
+        if unit == "ratio":
+            points = format_number(abs(change.delta) * 100, self.locale, digits=1)
+            if points == format_number(0, self.locale):
+                return "—", "flat"
+            return f"{arrow} {points} {self.labels['pts']}", direction
+        if change.relative is None:
+            return arrow, direction
+        text = format_percent(abs(change.relative), self.locale)
+        if text == format_percent(0.0, self.locale):
+            return "—", "flat"
+        return f"{arrow} {text}", direction
+
+    # ------------------------------------------------------------------ sections
+    def metric(self, name: str, current: Period, previous: Period) -> Metric:
+        now, before = self.kpi(name, current), self.kpi(name, previous)
+        if now.unit == "ratio" and now.denominator is not None \
+                and 0 < now.denominator < SMALL_SAMPLE:
+            self._small.append((self.labels[name], int(now.denominator)))
+        text, direction = self.change(compare(now, before), now.unit)
+        return Metric(key=name, label=self.labels[name], value=self.value(now), change=text,
+                      direction=direction)
+
+    def activity(self, period: Period) -> tuple[tuple[RepActivity, ...], RepActivity]:
+        result = self.kpi("activities", period)
+        rows = sorted(result.rows, key=lambda r: (-(r.value or 0), self.name(str(r.key))))
+        reps = tuple(
+            RepActivity(rep=self.name(str(r.key)), calls=self.number(r.extra.get("calls", 0)),
+                        emails=self.number(r.extra.get("emails", 0)),
+                        meetings=self.number(r.extra.get("meetings", 0)),
+                        demos=self.number(r.extra.get("demos", 0)), total=self.number(r.value))
+            for r in rows[:MAX_REPS] if r.value)
+        d = result.details
+        total = RepActivity(rep=self.labels["team"], calls=self.number(d.get("calls", 0)),
+                            emails=self.number(d.get("emails", 0)),
+                            meetings=self.number(d.get("meetings", 0)),
+                            demos=self.number(d.get("demos", 0)),
+                            total=self.number(result.value or 0))
+        return reps, total
+
+    def funnel(self, result: KpiResult) -> tuple[FunnelStage, ...]:
+        stages = []
+        for i, row in enumerate(result.rows):
+            conversion = "" if i == 0 else self.percent(row.extra.get("conversion"))
+            if i and row.denominator:
+                conversion += f" ({self.number(row.numerator)}/{self.number(row.denominator)})"
+            days = row.extra.get("median_days")
+            stages.append(FunnelStage(
+                stage=self.labels.get(str(row.key), str(row.key)),
+                deals=self.number(row.extra.get("deals", row.value)), conversion=conversion,
+                median_days="" if days is None else self.days(days),
+                count=int(row.extra.get("deals", row.value) or 0)))
+        return tuple(stages)
+
+    def days(self, days: float) -> str:
+        return self.labels["days"].format(n=format_number(round(days, 1), self.locale,
+                                                          digits=1))
+
+    def quota(self, title_key: str, period: Period) -> QuotaView:
+        result = self.kpi("quota-attainment", period)
+        d = result.details
+        rows = []
+        for row in result.rows:
+            metric = row.extra.get("metric", "revenue")
+            amount = self.money if metric == "revenue" else self.number
+            rows.append(QuotaLine(
+                rep=self.name(str(row.key)), metric=metric, attained=amount(row.numerator),
+                target=amount(row.denominator), attainment=self.percent(row.value),
+                pace=self.percent(row.extra.get("pace")),
+                at_quota=row.value is not None and row.value >= 1 - 1e-9, share=row.value))
+        share = d.get("reps_at_quota_share")
+        warning = None
+        if share is not None and share < REPS_AT_QUOTA_WARNING:
+            warning = self.labels["reps_at_quota_warning"].format(share=self.percent(share))
+        team = self.labels["team_of"].format(share=self.percent(result.value),
+                                             attained=self.money(result.numerator or 0),
+                                             target=self.money(result.denominator or 0))
+        reps = self.labels["reps_at_quota_value"].format(
+            count=self.number(d.get("reps_at_quota", 0)),
+            total=self.number(d.get("reps_with_quota", 0)), share=self.percent(share))
+        return QuotaView(title=self.labels[title_key].format(period=self.span(period)),
+                         team=team, reps_at_quota=reps, warning=warning,
+                         rows=tuple(rows[:MAX_REPS]))
+
+    def churn(self, title_key: str, period: Period) -> ChurnView:
+        return ChurnView(title=self.labels[title_key].format(period=self.span(period)),
+                         customer_churn=self.value(self.kpi("churn-rate", period)),
+                         mrr_churn=self.value(self.kpi("mrr-churn", period)))
+
+    def stalled(self, result: KpiResult) -> tuple[StalledDeal, ...]:
+        return tuple(
+            StalledDeal(deal=str(row.key), stage=self.labels.get(str(row.extra.get("stage")),
+                                                                 str(row.extra.get("stage"))),
+                        owner=self.name(str(row.extra.get("owner") or "")),
+                        days=self.days(row.value or 0))
+            for row in result.rows[:MAX_STALLED])
+
+    def loss_reasons(self, result: KpiResult) -> tuple[LossReason, ...]:
+        lines = []
+        for row in result.rows:
+            kind, _, name = str(row.key).partition(": ")
+            if kind != "reason":
+                name = f"{name} ({self.labels['competitor']})"
+            lines.append(LossReason(reason=name, count=self.number(row.value),
+                                    share=self.percent(row.extra.get("share"))))
+        return tuple(lines[:MAX_LOSS_REASONS])
+
+    def notes(self, period: Period) -> tuple[str, ...]:
+        del period
+        return tuple(self.labels["small_sample"].format(what=what, n=self.number(n))
+                     for what, n in self._small)
+
+    def chart(self, funnel: KpiResult, quota: QuotaView) -> ChartData:
+        with_share = [line for line in quota.rows if line.share is not None
+                      and line.metric == "revenue"]
+        return ChartData(
+            title=self.labels["chart_title"], quota_title=self.labels["chart_quota"],
+            funnel_title=self.labels["chart_funnel"],
+            reps=tuple(line.rep for line in with_share),
+            attainment=tuple(float(line.share or 0) for line in with_share),
+            stages=tuple(self.labels.get(str(r.key), str(r.key)) for r in funnel.rows),
+            stage_counts=tuple(int(r.extra.get("deals", r.value) or 0) for r in funnel.rows))
