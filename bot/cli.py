@@ -29,6 +29,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="connect to Slack over Socket Mode (needs SLACK_APP_TOKEN)")
     serve.add_argument("--migrate", action="store_true",
                        help="apply database migrations before starting")
+    serve.add_argument("--no-scheduler", action="store_true",
+                       help="do not run the digest scheduler in this process")
 
     console = commands.add_parser("console", help="type /kpi commands in the terminal")
     console.add_argument("--user", default="console-user", help="user id to act as")
@@ -41,6 +43,10 @@ def _parser() -> argparse.ArgumentParser:
     from bot.transfer_cli import add_parsers as add_transfer_parsers
 
     add_transfer_parsers(commands)  # kpibot import / kpibot export
+
+    from bot import digest_cli
+
+    digest_cli.add_parsers(commands)  # kpibot digest ... / kpibot scheduler
 
     db = commands.add_parser("db", help="database schema")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
@@ -85,7 +91,13 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "kpi":
         from bot import kpi_cli
 
+        _require_schema(settings)
         return kpi_cli.run(args, settings)
+    if args.command in ("digest", "scheduler"):
+        from bot import digest_cli
+
+        _require_schema(settings)
+        return digest_cli.run(args, settings)
     raise AssertionError(args.command)
 
 
@@ -103,14 +115,21 @@ def _db(action: str, settings: Settings) -> int:
     return 0
 
 
+def _require_schema(settings: Settings) -> None:
+    from storage import migrate
+
+    if not migrate.is_at_head(settings.database_url):
+        raise SettingsError("the database schema is not up to date: run kpibot db upgrade "
+                            "(or kpibot serve --migrate)")
+
+
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from storage import migrate
 
     if args.migrate:
         migrate.upgrade(settings.database_url)
-    elif not migrate.is_at_head(settings.database_url):
-        raise SettingsError("the database schema is not up to date: run kpibot db upgrade "
-                            "(or kpibot serve --migrate)")
+    else:
+        _require_schema(settings)
     if args.socket_mode:
         settings.require_socket_mode()
     elif not settings.teams_app_id:
@@ -121,16 +140,21 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     host = args.host or settings.host
     port = args.port if args.port is not None else settings.port
     try:
-        asyncio.run(_serve_async(bot, host=host, port=port, socket_mode=args.socket_mode))
+        asyncio.run(_serve_async(bot, host=host, port=port, socket_mode=args.socket_mode,
+                                 scheduler=not args.no_scheduler))
     except KeyboardInterrupt:
         log.info("stopped")
     return 0
 
 
-async def _serve_async(bot, *, host: str, port: int, socket_mode: bool) -> None:
+async def _serve_async(bot, *, host: str, port: int, socket_mode: bool,
+                       scheduler: bool = True) -> None:
     from bot.server import build_web_app, run_web_app
 
     tasks = []
+    if scheduler:
+        digest_scheduler = bot.build_digest_scheduler()
+        await digest_scheduler.start()
     if socket_mode:
         from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 

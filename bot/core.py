@@ -6,6 +6,7 @@ returned `Reply` into their own format. Nothing here imports a web framework or 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,6 +41,14 @@ class AdminDirectory(Protocol):
     def is_admin(self, workspace_id: str, user_id: str) -> bool: ...
 
 
+class DigestControl(Protocol):
+    """What digest commands may ask of the running scheduler (thread-safe)."""
+
+    def schedules_changed(self) -> None: ...
+
+    def send_now(self, schedule: object) -> bool: ...
+
+
 @dataclass(frozen=True)
 class WorkspaceDefaults:
     timezone: str = "UTC"
@@ -55,6 +64,7 @@ class BotContext:
     admins: AdminDirectory
     defaults: WorkspaceDefaults = WorkspaceDefaults()
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    digests: DigestControl | None = None  # the running scheduler (kpibot serve), if any
 
     def now(self) -> datetime:
         return self.clock()
@@ -119,7 +129,7 @@ class CommandHandler:
             return error_reply(f"/kpi {request.text.split()[0]} is not available in this version.")
         reply = handler(command, invocation)
         if getattr(command, "public", False) and reply.ok:
-            reply = Reply(text=reply.text, sections=reply.sections, public=True, ok=True)
+            reply = dataclasses.replace(reply, public=True)
         return reply
 
     def _workspace(self, request: CommandRequest, now: datetime) -> Workspace:

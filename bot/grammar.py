@@ -151,6 +151,7 @@ class DigestHereCommand:
     time: time = field(default_factory=lambda: time(9, 0))
     tz: str | None = None
     lang: str | None = None
+    webhook: str | None = None  # Teams Workflows webhook URL (a secret)
     public: bool = False
 
 
@@ -180,7 +181,8 @@ COMMAND_USAGE: dict[str, tuple[str, str]] = {
                   "/kpi quota set @alice 50k quarterly"),
     "churn": ("/kpi churn [PERIOD]", "/kpi churn last-quarter"),
     "digest": ("/kpi digest here|off|list|preview|now|status", "/kpi digest preview"),
-    "digest here": ("/kpi digest here [weekly DAY HH:MM|monthly DAY HH:MM] [TZ] [lang=xx]",
+    "digest here": ("/kpi digest here [weekly DAY HH:MM|monthly DAY HH:MM] [TZ] [lang=xx] "
+                    "[webhook=URL]",
                     "/kpi digest here weekly mon 09:00 Europe/Oslo"),
     "list": ("/kpi list", "/kpi list"),
     "help": ("/kpi help [command|kpi]", "/kpi help log"),
@@ -1070,14 +1072,19 @@ def _parse_digest_here(tokens: Sequence[Token], ctx: _Context) -> DigestHereComm
     Posts the digest into this channel; weekly on Monday at 09:00 unless told otherwise.
     DAY is mon..sun for weekly, 1..28 or `last` for monthly.
     """
-    cadence = weekday = month_day = at = tz = lang = None
+    cadence = weekday = month_day = at = tz = lang = webhook = None
     weekday_word = ""
     for token in tokens:
         word = token.word or ""
         option = _option(token)
-        if option is not None:
+        if option is not None and option[0] == "webhook":
+            _once(webhook, token, "webhook")
+            webhook = option[1].strip()
+            if not webhook.lower().startswith(("https://", "http://")):
+                raise UsageError("webhook= takes the Teams Workflows URL (https://...).")
+        elif option is not None:
             if option[0] != "lang":
-                raise UsageError(f"{_q(token.text)}: the only option here is lang=.")
+                raise UsageError(f"{_q(token.text)}: the options here are lang= and webhook=.")
             _once(lang, token, "language")
             lang = _language(option[1])
         elif word in ("weekly", "monthly"):
@@ -1109,7 +1116,7 @@ def _parse_digest_here(tokens: Sequence[Token], ctx: _Context) -> DigestHereComm
                          "the month: 1 to 28, or last.")
     day = (weekday or 0) if cadence == "weekly" else (month_day or 1)
     return DigestHereCommand(cadence=cadence, day=day, time=at or time(9, 0), tz=tz, lang=lang,
-                             public=ctx.public)
+                             webhook=webhook, public=ctx.public)
 
 
 def _clock(text: str) -> time:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from reports.digest.model import Digest
+
 
 @dataclass(frozen=True)
 class Section:
@@ -24,10 +26,15 @@ class Reply:
     sections: tuple[Section, ...] = field(default_factory=tuple)
     public: bool = False  # post into the channel instead of only to the caller
     ok: bool = True  # False for errors and refusals
+    digest: Digest | None = None  # a digest to show in full (each adapter renders it)
 
     def plain_text(self) -> str:
         """The whole reply as plain text (terminal, Teams fallback, logs of replies)."""
         parts = [self.text]
+        if self.digest is not None:
+            from reports.digest.render import render_text
+
+            parts.append(render_text(self.digest))
         for section in self.sections:
             block: list[str] = []
             if section.title:

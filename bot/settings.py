@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", alias="KPIBOT_HOST")
     port: int = Field(3000, alias="KPIBOT_PORT", ge=0, le=65535)
     log_level: str = Field("INFO", alias="KPIBOT_LOG_LEVEL")
+    digest_grace_hours: float = Field(12.0, alias="KPIBOT_DIGEST_GRACE_HOURS", ge=0, le=168)
+    digest_max_attempts: int = Field(5, alias="KPIBOT_DIGEST_MAX_ATTEMPTS", ge=1, le=20)
     teams_app_id: str | None = Field(None, alias="TEAMS_APP_ID")
     teams_app_password: SecretStr | None = Field(None, alias="TEAMS_APP_PASSWORD")
     teams_tenant_id: str | None = Field(None, alias="TEAMS_TENANT_ID")

@@ -6,17 +6,20 @@ Called by the CLI (and by tests with their own Settings); nothing here runs at i
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from slack_bolt.async_app import AsyncApp
 from slack_sdk import WebClient
 
 from bot.core import BotContext, CommandHandler, WorkspaceDefaults
+from bot.digests.scheduler import SchedulerHandle
 from bot.handlers.registry import build_command_handler
 from bot.settings import Settings
 from bot.slack.admins import AdminDirectory, SlackAdminLookup
 from bot.slack.app import build_slack_app
 from bot.teams.app import TeamsBot, build_teams_bot
 from bot.teams.config import TeamsConfig
+from bot.teams.references import DatabaseReferenceStore
 from storage.engine import Database
 
 
@@ -28,6 +31,32 @@ class Bot:
     handler: CommandHandler
     slack_app: AsyncApp | None = None
     teams: TeamsBot | None = None
+    digests: SchedulerHandle | None = None
+
+    def build_digest_scheduler(self):
+        """The digest scheduler posting through this bot's Slack and Teams connections."""
+        from bot.digests.channels import SlackChannel, TeamsChannel
+        from bot.digests.delivery import DeliveryPolicy, DigestDeliverer
+        from bot.digests.scheduler import DigestScheduler
+
+        channels = {}
+        token = self.settings.slack_bot_token
+        if token:
+            from slack_sdk.web.async_client import AsyncWebClient
+
+            channels["slack"] = SlackChannel(AsyncWebClient(
+                token=token.get_secret_value(), base_url=self.settings.slack_api_url,
+                timeout=15))
+        if self.teams is not None:
+            channels["teams"] = TeamsChannel(self.teams)
+        policy = DeliveryPolicy(max_attempts=self.settings.digest_max_attempts,
+                                grace=timedelta(hours=self.settings.digest_grace_hours))
+        deliverer = DigestDeliverer(database=self.database, channels=channels,
+                                    clock=self.context.clock, policy=policy)
+        scheduler = DigestScheduler(deliverer)
+        if self.digests is not None:
+            self.digests.attach(scheduler)
+        return scheduler
 
 
 def defaults_from(settings: Settings) -> WorkspaceDefaults:
@@ -44,8 +73,9 @@ def build_bot(settings: Settings, *, database: Database | None = None, clock=Non
                                                       timeout=5))
     admins = AdminDirectory(settings.admins, lookups)
     context_kwargs = {"clock": clock} if clock is not None else {}
+    digests = SchedulerHandle()
     context = BotContext(database=database, admins=admins, defaults=defaults_from(settings),
-                         **context_kwargs)
+                         digests=digests, **context_kwargs)
     handler = build_command_handler(context)
     slack_app = None
     if token and settings.slack_signing_secret:
@@ -57,6 +87,10 @@ def build_bot(settings: Settings, *, database: Database | None = None, clock=Non
         )
     teams = None
     if settings.teams_app_id:  # Teams admins: KPIBOT_ADMINS only (no Teams admin look-up)
-        teams = build_teams_bot(handler=handler, config=TeamsConfig.from_settings(settings))
+        references = DatabaseReferenceStore(database, timezone=settings.timezone,
+                                            currency=settings.currency,
+                                            fiscal_year_start=settings.fiscal_year_start)
+        teams = build_teams_bot(handler=handler, config=TeamsConfig.from_settings(settings),
+                                references=references)
     return Bot(settings=settings, database=database, context=context, handler=handler,
-               slack_app=slack_app, teams=teams)
+               slack_app=slack_app, teams=teams, digests=digests)

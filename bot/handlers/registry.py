@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot import grammar
 from bot.core import BotContext, CommandHandler
 from bot.handlers import reports
+from bot.handlers.digests import handle_digest, handle_digest_here
 from bot.handlers.help import build_help_handlers
 from bot.handlers.kpis import handle_kpi, kpi_help
 from bot.handlers.log import handle_log
@@ -22,6 +23,7 @@ def build_command_handler(context: BotContext) -> CommandHandler:
         "leaderboard": reports.handle_leaderboard,
         "me": reports.handle_me,
         "show": handle_kpi,
+        "digest": handle_digest,
     }
     handle_help, handle_list = build_help_handlers(topics, kpi_help)
     handlers = {
@@ -36,5 +38,7 @@ def build_command_handler(context: BotContext) -> CommandHandler:
         grammar.ChurnCommand: reports.handle_churn,
         grammar.LeaderboardCommand: reports.handle_leaderboard,
         grammar.MeCommand: reports.handle_me,
+        grammar.DigestHereCommand: handle_digest_here,
+        grammar.DigestCommand: handle_digest,
     }
     return CommandHandler(context, handlers, kpi_names=tuple(CATALOG))

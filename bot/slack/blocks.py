@@ -82,6 +82,13 @@ def render_blocks(reply: Reply) -> list[dict]:
 
 def render_slash_response(reply: Reply) -> dict:
     """The JSON body that answers a slash command (ephemeral unless the reply is public)."""
+    if reply.digest is not None:
+        from reports.digest.render import render_slack
+
+        message = render_slack(reply.digest)
+        blocks = render_blocks(reply) + message["blocks"]
+        return {"response_type": "in_channel" if reply.public else "ephemeral",
+                "text": _clip(message["text"], MAX_TEXT), "blocks": blocks[:MAX_BLOCKS]}
     return {
         "response_type": "in_channel" if reply.public else "ephemeral",
         "text": _clip(reply.plain_text(), MAX_TEXT),

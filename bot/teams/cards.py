@@ -117,6 +117,11 @@ def render_card(reply: Reply) -> dict:
         if items:
             body.append({"type": "Container", "items": items, "separator": True,
                          "spacing": "Medium"})
+    if reply.digest is not None:
+        from reports.digest.render import render_teams_card
+
+        card = render_teams_card(reply.digest)
+        return _fit({**card, "body": body + list(card.get("body", []))})
     card = {
         "type": "AdaptiveCard",
         "$schema": CARD_SCHEMA,

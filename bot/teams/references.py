@@ -14,8 +14,12 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Protocol
+
+from storage import teams as teams_store
+from storage.engine import Database
+from storage.events import ensure_workspace
 
 
 @dataclass(frozen=True)
@@ -94,3 +98,53 @@ class InMemoryReferenceStore:
     def remove_reference(self, workspace_id: str, conversation_key: str) -> None:
         with self._lock:
             self._references.pop((workspace_id, conversation_key), None)
+
+
+class DatabaseReferenceStore:
+    """References in the `teams_conversations` table: they survive restarts and are shared
+    by every bot process on the database."""
+
+    def __init__(self, database: Database, *, timezone: str = "UTC", currency: str = "USD",
+                 fiscal_year_start: int = 1) -> None:
+        self.database = database
+        self._defaults = {"timezone": timezone, "currency": currency,
+                          "fiscal_year_start": fiscal_year_start}
+
+    @staticmethod
+    def _reference(row) -> StoredReference | None:
+        if row is None:
+            return None
+        return StoredReference(
+            workspace_id=row.workspace_id, conversation_key=row.conversation_key,
+            **{name: getattr(row, name) for name in teams_store.FIELDS})
+
+    def save_reference(self, reference: StoredReference) -> None:
+        values = {name: getattr(reference, name) for name in teams_store.FIELDS}
+        values["updated_at"] = reference.updated_at or datetime.now(UTC)
+        with self.database.write() as session:
+            ensure_workspace(session=session, workspace_id=reference.workspace_id,
+                             platform="teams", now=values["updated_at"], **self._defaults)
+            teams_store.save_conversation(session=session,
+                                          workspace_id=reference.workspace_id,
+                                          conversation_key=reference.conversation_key,
+                                          values=values)
+
+    def get_reference(self, workspace_id: str, conversation_key: str) -> StoredReference | None:
+        with self.database.read() as session:
+            return self._reference(teams_store.get_conversation(
+                session=session, workspace_id=workspace_id, conversation_key=conversation_key))
+
+    def personal_reference(self, workspace_id: str, user_id: str) -> StoredReference | None:
+        with self.database.read() as session:
+            return self._reference(teams_store.personal_conversation(
+                session=session, workspace_id=workspace_id, user_id=user_id))
+
+    def list_references(self, workspace_id: str) -> list[StoredReference]:
+        with self.database.read() as session:
+            return [self._reference(row) for row in teams_store.list_conversations(
+                session=session, workspace_id=workspace_id)]
+
+    def remove_reference(self, workspace_id: str, conversation_key: str) -> None:
+        with self.database.write() as session:
+            teams_store.remove_conversation(session=session, workspace_id=workspace_id,
+                                            conversation_key=conversation_key)

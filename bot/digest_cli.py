@@ -1,0 +1,185 @@
+"""`kpibot digest preview|send|status` and `kpibot scheduler`.
+
+- `kpibot digest preview [--workspace W] [--channel C] [--cadence weekly|monthly]
+  [--lang xx] [--timezone TZ] [--format text|slack|teams] [--at ISO-TIME]`: render a digest to
+  the terminal — a channel's configured digest, or any cadence/language you ask for.
+- `kpibot digest send --channel C [--workspace W] [--platform slack|teams]`: post that
+  channel's digest now (a manual slot in the ledger, same retries as scheduled ones).
+- `kpibot digest status [--workspace W] [--limit N]`: the schedules and the latest deliveries.
+- `kpibot scheduler`: run only the digest scheduler (no HTTP server).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from bot.settings import Settings, SettingsError
+from reports.digest.i18n import LANGUAGES
+from storage import digests as ledger
+from storage.engine import Database
+
+
+def add_parsers(commands) -> None:
+    digest = commands.add_parser("digest", help="render, send or inspect digests",
+                                 description=__doc__.splitlines()[0])
+    actions = digest.add_subparsers(dest="digest_command", required=True, metavar="ACTION")
+    preview = actions.add_parser("preview", help="render a digest to the terminal")
+    preview.add_argument("--workspace", help="workspace id (needed when there are several)")
+    preview.add_argument("--channel", help="the channel whose configured digest to render")
+    preview.add_argument("--cadence", choices=("weekly", "monthly"))
+    preview.add_argument("--lang", choices=LANGUAGES)
+    preview.add_argument("--timezone", help="IANA time zone (default: the schedule's or "
+                                            "the workspace's)")
+    preview.add_argument("--format", choices=("text", "slack", "teams"), default="text")
+    preview.add_argument("--at", help="render as if it were this instant (ISO 8601)")
+    send = actions.add_parser("send", help="post a channel's digest now")
+    send.add_argument("--channel", required=True)
+    send.add_argument("--workspace")
+    send.add_argument("--platform", choices=("slack", "teams"))
+    status = actions.add_parser("status", help="schedules and the latest deliveries")
+    status.add_argument("--workspace")
+    status.add_argument("--limit", type=int, default=20)
+    commands.add_parser("scheduler", help="run only the digest scheduler")
+
+
+def _now(text: str | None) -> datetime:
+    if not text:
+        return datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise SettingsError(f"--at {text!r} is not an ISO 8601 time") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _find_schedule(session, workspace_id: str | None, channel: str,
+                   platform: str | None):
+    matches = [s for s in ledger.list_schedules(session=session, workspace_id=workspace_id)
+               if s.channel_id == channel or s.channel_name == channel]
+    if platform:
+        matches = [s for s in matches if s.platform == platform]
+    if not matches:
+        raise SettingsError(f"no digest schedule for channel {channel!r} "
+                            "(an admin sets one with /kpi digest here)")
+    if len(matches) > 1:
+        raise SettingsError(f"channel {channel!r} is in several workspaces: add --workspace")
+    return matches[0]
+
+
+def run(args: argparse.Namespace, settings: Settings, *, out=sys.stdout) -> int:
+    if args.command == "scheduler":
+        return _scheduler(settings)
+    if args.digest_command == "preview":
+        return _preview(args, settings, out)
+    if args.digest_command == "send":
+        return _send(args, settings, out)
+    return _status(args, settings, out)
+
+
+def _preview(args, settings: Settings, out) -> int:
+    from reports.digest.render import render_slack, render_teams_card, render_text
+
+    from bot.digests.compose import compose_digest
+    from bot.kpi_cli import pick_workspace
+
+    database = Database.from_url(settings.database_url)
+    try:
+        with database.read() as session:
+            schedule = (_find_schedule(session, args.workspace, args.channel, None)
+                        if args.channel else None)
+            workspace = pick_workspace(session, schedule.workspace_id if schedule
+                                       else args.workspace)
+        cadence = args.cadence or (schedule.cadence if schedule else "weekly")
+        language = args.lang or (schedule.language if schedule else "en")
+        tz = args.timezone or (schedule.timezone if schedule else workspace.timezone)
+        try:
+            ZoneInfo(tz)
+        except (KeyError, ValueError):
+            raise SettingsError(f"--timezone {tz!r} is not an IANA time zone") from None
+        digest = compose_digest(database=database, workspace_id=workspace.id, cadence=cadence,
+                                timezone=tz, language=language, now=_now(args.at))
+    finally:
+        database.dispose()
+    if args.format == "slack":
+        out.write(json.dumps(render_slack(digest), indent=2, ensure_ascii=False) + "\n")
+    elif args.format == "teams":
+        out.write(json.dumps(render_teams_card(digest), indent=2, ensure_ascii=False) + "\n")
+    else:
+        out.write(render_text(digest) + "\n")
+    return 0
+
+
+def _send(args, settings: Settings, out) -> int:
+    from bot.wiring import build_bot
+
+    bot = build_bot(settings)
+    try:
+        with bot.database.read() as session:
+            schedule = _find_schedule(session, args.workspace, args.channel, args.platform)
+        scheduler = bot.build_digest_scheduler()
+        slot = bot.context.now().replace(microsecond=0)
+        outcome = asyncio.run(scheduler.deliverer.deliver_slot(schedule, slot,
+                                                               trigger="manual"))
+    finally:
+        bot.database.dispose()
+    out.write(f"digest for {schedule.channel_name or schedule.channel_id}: {outcome.status}"
+              + (f" after {outcome.attempts} attempt(s)" if outcome.attempts else "")
+              + (f" — {outcome.error}" if outcome.error else "") + "\n")
+    return 0 if outcome.status == "sent" else 1
+
+
+def _status(args, settings: Settings, out) -> int:
+    from reports.digest.slots import SlotRule
+
+    database = Database.from_url(settings.database_url)
+    now = datetime.now(UTC)
+    try:
+        with database.read() as session:
+            schedules = ledger.list_schedules(session=session, workspace_id=args.workspace)
+            deliveries = ledger.list_deliveries(session=session, workspace_id=args.workspace,
+                                                limit=args.limit)
+    finally:
+        database.dispose()
+    by_id = {s.id: s for s in schedules}
+    out.write(f"{len(schedules)} schedule(s)\n")
+    for s in schedules:
+        rule = SlotRule(s.cadence, s.day, s.hour, s.minute, s.timezone)
+        state = (f"next {rule.next_slot(now).astimezone(ZoneInfo(s.timezone)):%Y-%m-%d %H:%M}"
+                 if s.enabled else "off")
+        out.write(f"  #{s.id} {s.workspace_id} {s.platform} {s.channel_name or s.channel_id}: "
+                  f"{rule.describe()}, {s.language}, owner {s.owner_id}, {state}\n")
+    out.write(f"{len(deliveries)} latest deliveries\n")
+    for d in deliveries:
+        s = by_id.get(d.schedule_id)
+        where = (s.channel_name or s.channel_id) if s else f"schedule {d.schedule_id}"
+        detail = d.error or (f"message {d.message_id}" if d.message_id else "")
+        out.write(f"  {d.slot_at:%Y-%m-%d %H:%M}Z {where} {d.status} ({d.trigger}) "
+                  f"attempts={d.attempts} {detail}\n".rstrip() + "\n")
+    return 0
+
+
+def _scheduler(settings: Settings) -> int:
+    from bot.wiring import build_bot
+
+    bot = build_bot(settings)
+
+    async def run_forever() -> None:
+        scheduler = bot.build_digest_scheduler()
+        await scheduler.start()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await scheduler.stop()
+
+    try:
+        asyncio.run(run_forever())
+    except KeyboardInterrupt:
+        pass
+    finally:
+        bot.database.dispose()
+    return 0

@@ -1,0 +1,168 @@
+"""Where a digest goes: one `DigestChannel` per platform, all failing the same way.
+
+`post` returns the platform's message id or raises `DeliveryFailure` with `transient` (retry:
+429 with Retry-After, 5xx, timeouts, connection errors) or not (channel_not_found,
+not_in_channel, is_archived, invalid_auth, token_revoked, anything unknown).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Protocol
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from reports.digest.model import Digest
+from storage.models import DigestSchedule
+
+if TYPE_CHECKING:
+    from bot.teams.app import TeamsBot
+
+log = logging.getLogger(__name__)
+
+SLACK_TRANSIENT = frozenset({"ratelimited", "rate_limited", "internal_error", "fatal_error",
+                             "service_unavailable", "request_timeout", "timeout"})
+
+
+class DeliveryFailure(Exception):
+    """A post that did not land. `str()` is safe to store and show (no URL, no token)."""
+
+    def __init__(self, message: str, *, code: str, transient: bool,
+                 retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.code, self.transient, self.retry_after = code, transient, retry_after
+
+
+class DigestChannel(Protocol):
+    async def post(self, schedule: DigestSchedule, digest: Digest, *, slot_key: str) -> str:
+        """Post the digest; the message id."""
+
+    async def attach_chart(self, schedule: DigestSchedule, digest: Digest,
+                           message_id: str) -> None:
+        """Add the chart image to the posted digest (best effort; may raise DeliveryFailure)."""
+
+    async def notify_owner(self, schedule: DigestSchedule, text: str) -> None:
+        """One direct message to the schedule's owner."""
+
+
+def _slack_failure(error: BaseException, what: str) -> DeliveryFailure:
+    if isinstance(error, SlackApiError):
+        response = error.response
+        status = getattr(response, "status_code", 200)
+        data = response.data if isinstance(getattr(response, "data", None), dict) else {}
+        code = str(data.get("error") or f"http_{status}")
+        retry_after = None
+        headers = getattr(response, "headers", None) or {}
+        raw = headers.get("Retry-After") or headers.get("retry-after")
+        if raw:
+            try:
+                retry_after = max(0.0, float(raw[0] if isinstance(raw, list) else raw))
+            except ValueError:
+                retry_after = None
+        transient = status == 429 or status >= 500 or code in SLACK_TRANSIENT
+        return DeliveryFailure(f"{what}: {code}", code=code, transient=transient,
+                               retry_after=retry_after)
+    if isinstance(error, TimeoutError | asyncio.TimeoutError):
+        return DeliveryFailure(f"{what}: timed out", code="timeout", transient=True)
+    return DeliveryFailure(f"{what}: connection failed ({type(error).__name__})",
+                           code="connection_error", transient=True)
+
+
+_SLACK_ERRORS = (SlackApiError, aiohttp.ClientError, TimeoutError, asyncio.TimeoutError)
+
+
+class SlackChannel:
+    """Posts with the bot token through the Web API (SLACK_API_URL); no SDK-level retries,
+    so every attempt is counted in the ledger."""
+
+    def __init__(self, client: AsyncWebClient) -> None:
+        self.client = client
+        self.client.retry_handlers = []
+
+    async def post(self, schedule: DigestSchedule, digest: Digest, *, slot_key: str) -> str:
+        from reports.digest.render import render_slack
+
+        message = render_slack(digest)
+        try:
+            response = await self.client.chat_postMessage(
+                channel=schedule.channel_id, text=message["text"], blocks=message["blocks"],
+                unfurl_links=False, unfurl_media=False,
+                metadata={"event_type": "kpibot_digest", "event_payload": {"slot": slot_key}})
+        except _SLACK_ERRORS as error:
+            raise _slack_failure(error, "Slack chat.postMessage") from None
+        return str(response.get("ts") or "")
+
+    async def attach_chart(self, schedule: DigestSchedule, digest: Digest,
+                           message_id: str) -> None:
+        if digest.chart.empty:
+            return
+        from reports.digest.chart import render_chart_png
+
+        png = await asyncio.to_thread(render_chart_png, digest.chart)
+        try:
+            await self.client.files_upload_v2(
+                channel=schedule.channel_id, thread_ts=message_id or None, content=None,
+                file=png, filename="kpibot-digest.png", title=digest.chart.title,
+                alt_txt=digest.labels["chart_alt"])
+        except _SLACK_ERRORS as error:
+            raise _slack_failure(error, "Slack files_upload_v2") from None
+
+    async def notify_owner(self, schedule: DigestSchedule, text: str) -> None:
+        try:
+            opened = await self.client.conversations_open(users=schedule.owner_id)
+            channel = opened["channel"]["id"]
+            await self.client.chat_postMessage(channel=channel, text=text)
+        except _SLACK_ERRORS as error:
+            raise _slack_failure(error, "Slack direct message") from None
+
+
+class TeamsChannel:
+    """Proactive message to the stored conversation, or the schedule's Workflows webhook."""
+
+    def __init__(self, teams: TeamsBot) -> None:
+        self.teams = teams
+
+    async def post(self, schedule: DigestSchedule, digest: Digest, *, slot_key: str) -> str:
+        from reports.digest.render import render_teams_card
+
+        from bot.teams.connector import TeamsDeliveryError, post_to_workflow
+
+        card = render_teams_card(digest)
+        try:
+            if schedule.webhook_url:
+                await post_to_workflow(schedule.webhook_url, card)
+                return ""
+            reference = await asyncio.to_thread(
+                self.teams.references.get_reference, schedule.workspace_id, schedule.channel_id)
+            if reference is None:
+                raise DeliveryFailure(
+                    "Teams: the bot has no conversation reference for this channel "
+                    "(add the bot to the channel or message it there once)",
+                    code="conversation_not_found", transient=False)
+            return await self.teams.send_card(reference, card, digest.fallback)
+        except TeamsDeliveryError as error:
+            raise DeliveryFailure(str(error), code=error.code, transient=error.transient,
+                                  retry_after=error.retry_after) from None
+
+    async def attach_chart(self, schedule: DigestSchedule, digest: Digest,
+                           message_id: str) -> None:
+        """The Adaptive Card already carries every figure; Teams gets no separate image."""
+
+    async def notify_owner(self, schedule: DigestSchedule, text: str) -> None:
+        from bot.replies import Reply
+        from bot.teams.cards import render_card
+        from bot.teams.connector import TeamsDeliveryError
+
+        reference = await asyncio.to_thread(self.teams.references.personal_reference,
+                                            schedule.workspace_id, schedule.owner_id)
+        if reference is None:
+            raise DeliveryFailure("Teams: no personal chat with the schedule's owner",
+                                  code="conversation_not_found", transient=False)
+        try:
+            await self.teams.send_card(reference, render_card(Reply(text=text, ok=False)), text)
+        except TeamsDeliveryError as error:
+            raise DeliveryFailure(str(error), code=error.code, transient=error.transient,
+                                  retry_after=error.retry_after) from None

@@ -1,0 +1,36 @@
+"""Build one schedule's digest from the database (a short read session)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from reports.digest.build import build_digest
+from reports.digest.model import Digest
+from storage.engine import Database
+from storage.facts import SqlFacts
+from storage.models import DigestSchedule, Workspace
+from storage.users import display_names
+
+
+class UnknownWorkspace(LookupError):
+    pass
+
+
+def compose_digest(*, database: Database, workspace_id: str, cadence: str, timezone: str,
+                   language: str, now: datetime) -> Digest:
+    """The digest of `workspace_id` due at `now`, for a schedule in `timezone`."""
+    with database.read() as session:
+        workspace = session.get(Workspace, workspace_id)
+        if workspace is None:
+            raise UnknownWorkspace(f"no workspace {workspace_id!r}")
+        return build_digest(facts=SqlFacts(session=session, workspace=workspace),
+                            cadence=cadence, now=now, tz=timezone,
+                            fiscal_year_start=workspace.fiscal_year_start, language=language,
+                            names=display_names(session=session, workspace_id=workspace_id))
+
+
+def compose_for_schedule(*, database: Database, schedule: DigestSchedule,
+                         now: datetime) -> Digest:
+    return compose_digest(database=database, workspace_id=schedule.workspace_id,
+                          cadence=schedule.cadence, timezone=schedule.timezone,
+                          language=schedule.language, now=now)

@@ -1,0 +1,161 @@
+"""The digest scheduler: APScheduler 3.x as wiring only; the schedule rows are the truth.
+
+One cron job per enabled schedule (its day, hour and minute in its own IANA time zone, so
+09:00 Europe/Oslo stays 09:00 across daylight-saving changes), rebuilt whenever the rows
+change — at once when this process changed them, within a minute when another did. A
+one-minute tick runs `catch_up`: slots missed while down (within the grace window) and claims
+left by a crashed process. Firing only claims and posts; the ledger prevents doubles.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+
+from bot.digests.delivery import DigestDeliverer, Outcome, rule_of
+from storage import digests as ledger
+from storage.models import DigestSchedule
+
+log = logging.getLogger(__name__)
+TICK_SECONDS = 60
+_CRON_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def build_trigger(schedule: DigestSchedule) -> CronTrigger:
+    """The cron trigger of a schedule, in the schedule's own time zone."""
+    zone = ZoneInfo(schedule.timezone)
+    if schedule.cadence == "weekly":
+        return CronTrigger(day_of_week=_CRON_DAYS[schedule.day], hour=schedule.hour,
+                           minute=schedule.minute, timezone=zone)
+    day = "last" if schedule.day == -1 else str(schedule.day)
+    return CronTrigger(day=day, hour=schedule.hour, minute=schedule.minute, timezone=zone)
+
+
+class DigestScheduler:
+    def __init__(self, deliverer: DigestDeliverer, *,
+                 clock: Callable[[], datetime] | None = None) -> None:
+        self.deliverer = deliverer
+        self.database = deliverer.database
+        self.clock = clock or deliverer.clock
+        self.scheduler: AsyncIOScheduler | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._version: tuple | None = None
+        self._tasks: set[asyncio.Task] = set()
+
+    # ---------------------------------------------------------------- lifecycle
+    async def start(self) -> None:
+        """Build the jobs from the rows, catch up on missed slots, start firing."""
+        self.loop = asyncio.get_running_loop()
+        self.scheduler = AsyncIOScheduler(event_loop=self.loop, timezone="UTC")
+        self.scheduler.add_job(self.tick, "interval", seconds=TICK_SECONDS, id="kpibot-tick",
+                               coalesce=True, max_instances=1)
+        await self.rebuild()
+        self.scheduler.start()
+        self._spawn(self.deliverer.catch_up())
+        log.info("digest scheduler started (%d schedule job(s))", len(self.jobs()) )
+
+    async def stop(self) -> None:
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        for task in list(self._tasks):
+            task.cancel()
+
+    def jobs(self) -> list[str]:
+        if self.scheduler is None:
+            return []
+        return sorted(job.id for job in self.scheduler.get_jobs() if job.id != "kpibot-tick")
+
+    # ---------------------------------------------------------------- jobs
+    async def rebuild(self) -> None:
+        def load():
+            with self.database.read() as session:
+                return (ledger.schedules_version(session=session),
+                        ledger.list_schedules(session=session, enabled_only=True))
+
+        version, schedules = await asyncio.to_thread(load)
+        self._version = version
+        assert self.scheduler is not None
+        for job_id in self.jobs():
+            self.scheduler.remove_job(job_id)
+        for schedule in schedules:
+            try:
+                trigger = build_trigger(schedule)
+            except (ValueError, KeyError) as error:
+                log.error("digest schedule %s has an unusable time: %s", schedule.id, error)
+                continue
+            self.scheduler.add_job(self.fire, trigger, args=[schedule.id],
+                                   id=f"digest-{schedule.id}", coalesce=True,
+                                   max_instances=3,
+                                   misfire_grace_time=int(self.deliverer.policy.grace
+                                                          .total_seconds()))
+        log.info("digest jobs rebuilt: %d schedule(s)", len(schedules))
+
+    async def tick(self) -> None:
+        def version():
+            with self.database.read() as session:
+                return ledger.schedules_version(session=session)
+
+        if await asyncio.to_thread(version) != self._version:
+            await self.rebuild()
+        await self.deliverer.catch_up()
+
+    async def fire(self, schedule_id: int) -> Outcome | None:
+        """A cron job fired: deliver the slot that just came due."""
+        def load():
+            with self.database.read() as session:
+                return session.get(DigestSchedule, schedule_id)
+
+        schedule = await asyncio.to_thread(load)
+        if schedule is None or not schedule.enabled:
+            return None
+        now = self.clock()
+        slot = rule_of(schedule).latest_slot(now + timedelta(seconds=1))
+        return await self.deliverer.deliver_slot(schedule, slot)
+
+    # ---------------------------------------------------------------- from handlers
+    def schedules_changed(self) -> None:
+        """Thread-safe: rebuild the jobs soon (called by /kpi digest here|off)."""
+        if self.loop is not None and self.loop.is_running():
+            self.loop.call_soon_threadsafe(lambda: self._spawn(self.rebuild()))
+
+    def send_now(self, schedule: DigestSchedule) -> bool:
+        """Thread-safe: post this schedule's digest now (a manual slot). False if not running."""
+        if self.loop is None or not self.loop.is_running():
+            return False
+        slot = self.clock().replace(microsecond=0)
+        self.loop.call_soon_threadsafe(lambda: self._spawn(
+            self.deliverer.deliver_slot(schedule, slot, trigger="manual")))
+        return True
+
+    def _spawn(self, coroutine) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("digest task failed: %r", task.exception())
+
+
+class SchedulerHandle:
+    """The `DigestControl` handlers see: forwards to the scheduler once one runs here."""
+
+    def __init__(self) -> None:
+        self.scheduler: DigestScheduler | None = None
+
+    def attach(self, scheduler: DigestScheduler) -> None:
+        self.scheduler = scheduler
+
+    def schedules_changed(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.schedules_changed()
+
+    def send_now(self, schedule: DigestSchedule) -> bool:
+        return self.scheduler is not None and self.scheduler.send_now(schedule)

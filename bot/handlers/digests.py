@@ -1,0 +1,216 @@
+"""`/kpi digest here|off|list|preview|now|status` — the weekly digest of this channel.
+
+`/kpi digest here [weekly DAY HH:MM|monthly DAY HH:MM] [TZ] [lang=xx] [webhook=URL]` (admins)
+posts the digest into this channel: weekly on Monday at 09:00 in the workspace time zone
+unless told otherwise; lang= is en, nb, sv, ro or zh; webhook= (Teams) posts through a Teams
+Workflows webhook instead of the bot. `/kpi digest off` (admins) stops it. `/kpi digest list`
+shows every channel's digest with its next run; `/kpi digest preview` shows this channel's
+digest to you only; `/kpi digest now` (admins) posts it now; `/kpi digest status` shows the
+last deliveries (sent, failed with the reason, skipped).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from bot.core import Invocation
+from bot.grammar import COMMAND_USAGE, DigestCommand, DigestHereCommand
+from bot.replies import Reply, Section, error_reply
+from reports.digest.build import build_digest
+from reports.digest.i18n import LANGUAGES
+from reports.digest.slots import SlotRule
+from storage import digests as ledger
+from storage.facts import SqlFacts
+from storage.models import DigestSchedule
+from storage.users import display_names
+
+LANGUAGE_NAMES = {"en": "English", "nb": "Norwegian", "sv": "Swedish", "ro": "Romanian",
+                  "zh": "Chinese"}
+
+
+def _refuse_non_admin(invocation: Invocation, what: str) -> Reply | None:
+    if invocation.is_admin():
+        return None
+    usage, example = COMMAND_USAGE["digest here" if what == "here" else "digest"]
+    return error_reply(f"Only admins can {what}; nothing was changed.", usage=usage,
+                       example=example)
+
+
+def _channel(invocation: Invocation) -> str | None:
+    return invocation.request.channel_id
+
+
+def _mask(url: str | None) -> str:
+    from bot.teams.connector import mask_url
+
+    return mask_url(url) if url else ""
+
+
+def _rule(schedule: DigestSchedule) -> SlotRule:
+    return SlotRule(schedule.cadence, schedule.day, schedule.hour, schedule.minute,
+                    schedule.timezone)
+
+
+def _when(instant: datetime, tz: str) -> str:
+    local = instant.astimezone(ZoneInfo(tz))
+    return f"{local:%a %d %b %Y %H:%M} {tz}"
+
+
+def handle_digest_here(command: DigestHereCommand, invocation: Invocation) -> Reply:
+    refusal = _refuse_non_admin(invocation, "set up the digest")
+    if refusal:
+        return refusal
+    channel = _channel(invocation)
+    if not channel:
+        return error_reply("/kpi digest here must be used in the channel that should get the "
+                           "digest; nothing was changed.")
+    platform = invocation.request.platform
+    if command.webhook and platform != "teams":
+        return error_reply("webhook= is for Teams Workflows webhooks; in Slack the bot posts "
+                           "itself. Nothing was changed.",
+                           usage=COMMAND_USAGE["digest here"][0],
+                           example=COMMAND_USAGE["digest here"][1])
+    if command.webhook:
+        from bot.teams.connector import check_workflow_url
+
+        try:
+            check_workflow_url(command.webhook)
+        except ValueError as problem:
+            return error_reply(f"{problem}; nothing was changed.")
+    tz = command.tz or invocation.workspace.timezone
+    language = command.lang or "en"
+    fields = ledger.ScheduleFields(cadence=command.cadence, day=command.day,
+                                   hour=command.time.hour, minute=command.time.minute,
+                                   timezone=tz, language=language)
+    with invocation.context.database.write() as session:
+        schedule = ledger.save_schedule(
+            session=session, workspace_id=invocation.workspace.id, platform=platform,
+            channel_id=channel, owner_id=invocation.request.user_id, fields=fields,
+            now=invocation.now, webhook_url=command.webhook)
+    if invocation.context.digests is not None:
+        invocation.context.digests.schedules_changed()
+    rule = _rule(schedule)
+    lines = [f"Next digest: {_when(rule.next_slot(invocation.now), tz)}.",
+             "Preview it with /kpi digest preview; /kpi digest off stops it."]
+    if schedule.webhook_url:
+        lines.insert(0, "Posting through the Teams Workflows webhook "
+                        f"{_mask(schedule.webhook_url)}.")
+    elif platform == "slack":
+        lines.append("Invite the bot to this channel (/invite @kpibot) if it is not a member.")
+    return Reply(text=f"Digest set for this channel: {rule.describe()}, in "
+                      f"{LANGUAGE_NAMES.get(language, language)}.",
+                 sections=(Section(lines=tuple(lines)),))
+
+
+def handle_digest(command: DigestCommand, invocation: Invocation) -> Reply:
+    action = command.action
+    if action == "off":
+        return _off(invocation)
+    if action == "list":
+        return _list(invocation)
+    if action == "preview":
+        return _preview(invocation)
+    if action == "now":
+        return _now(invocation)
+    return _status(invocation)
+
+
+def _this_schedule(invocation: Invocation) -> DigestSchedule | None:
+    channel = _channel(invocation)
+    if not channel:
+        return None
+    with invocation.context.database.read() as session:
+        return ledger.get_schedule(session=session, workspace_id=invocation.workspace.id,
+                                   platform=invocation.request.platform, channel_id=channel)
+
+
+def _off(invocation: Invocation) -> Reply:
+    refusal = _refuse_non_admin(invocation, "turn the digest off")
+    if refusal:
+        return refusal
+    channel = _channel(invocation)
+    with invocation.context.database.write() as session:
+        schedule = ledger.disable_schedule(
+            session=session, workspace_id=invocation.workspace.id,
+            platform=invocation.request.platform, channel_id=channel or "", now=invocation.now)
+    if schedule is None:
+        return Reply(text="This channel has no digest to turn off; nothing was changed.",
+                     ok=False)
+    if invocation.context.digests is not None:
+        invocation.context.digests.schedules_changed()
+    return Reply(text="Digest turned off for this channel. /kpi digest here turns it back on.")
+
+
+def _list(invocation: Invocation) -> Reply:
+    with invocation.context.database.read() as session:
+        schedules = ledger.list_schedules(session=session, workspace_id=invocation.workspace.id)
+        last = {d.schedule_id: d for d in reversed(ledger.list_deliveries(
+            session=session, workspace_id=invocation.workspace.id, limit=200))}
+    if not schedules:
+        return Reply(text="No digests yet. An admin can type /kpi digest here in a channel.")
+    rows = [("channel", "when", "language", "next", "last")]
+    for s in schedules:
+        rule = _rule(s)
+        nxt = _when(rule.next_slot(invocation.now), s.timezone) if s.enabled else "off"
+        d = last.get(s.id)
+        rows.append((s.channel_name or s.channel_id, rule.describe(), s.language, nxt,
+                     f"{d.status} {_when(d.slot_at, s.timezone)}" if d else "—"))
+    return Reply(text=f"{len(schedules)} digest schedule(s)",
+                 sections=(Section(table=tuple(rows)),))
+
+
+def _preview(invocation: Invocation) -> Reply:
+    schedule = _this_schedule(invocation)
+    cadence = schedule.cadence if schedule else "weekly"
+    tz = schedule.timezone if schedule else invocation.workspace.timezone
+    language = schedule.language if schedule else "en"
+    with invocation.context.database.read() as session:
+        digest = build_digest(facts=SqlFacts(session=session, workspace=invocation.workspace),
+                              cadence=cadence, now=invocation.now, tz=tz,
+                              fiscal_year_start=invocation.workspace.fiscal_year_start,
+                              language=language,
+                              names=display_names(session=session,
+                                                  workspace_id=invocation.workspace.id))
+    note = "" if schedule else " (this channel has no digest yet: /kpi digest here)"
+    return Reply(text=f"Preview of this channel's digest, only you can see it{note}.",
+                 digest=digest)
+
+
+def _now(invocation: Invocation) -> Reply:
+    refusal = _refuse_non_admin(invocation, "post the digest now")
+    if refusal:
+        return refusal
+    schedule = _this_schedule(invocation)
+    if schedule is None:
+        return error_reply("This channel has no digest yet; set it up with /kpi digest here "
+                           "first.", usage=COMMAND_USAGE["digest here"][0],
+                           example=COMMAND_USAGE["digest here"][1])
+    control = invocation.context.digests
+    if control is None or not control.send_now(schedule):
+        return error_reply("Digests are posted by the running bot (kpibot serve), which is not "
+                           "running here; try /kpi digest preview, or kpibot digest send.")
+    return Reply(text="Posting this channel's digest now; /kpi digest status shows how it went.")
+
+
+def _status(invocation: Invocation) -> Reply:
+    with invocation.context.database.read() as session:
+        schedules = {s.id: s for s in ledger.list_schedules(
+            session=session, workspace_id=invocation.workspace.id)}
+        deliveries = ledger.list_deliveries(session=session,
+                                            workspace_id=invocation.workspace.id, limit=15)
+    if not deliveries:
+        return Reply(text="No digest has been posted yet.")
+    rows = [("slot", "channel", "status", "attempts", "detail")]
+    for d in deliveries:
+        s = schedules.get(d.schedule_id)
+        tz = s.timezone if s else "UTC"
+        rows.append((_when(d.slot_at, tz), (s.channel_name or s.channel_id) if s else "?",
+                     d.status + ("" if d.trigger == "scheduled" else f" ({d.trigger})"),
+                     str(d.attempts), d.error or (f"message {d.message_id}" if d.message_id
+                                                  else "")))
+    return Reply(text=f"Last {len(deliveries)} digest deliveries",
+                 sections=(Section(table=tuple(rows)),))
+
+
+__all__ = ["LANGUAGES", "handle_digest", "handle_digest_here"]
