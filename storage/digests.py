@@ -118,8 +118,8 @@ def claim_slot(*, session: Session, schedule: DigestSchedule, slot_at: datetime,
                   claimed_at=now, lease_expires_at=now + lease)
     inserted = session.execute(
         _insert(session).values(**values).on_conflict_do_nothing(
-            index_elements=["schedule_id", "slot_at"]))
-    if inserted.rowcount != 1:
+            index_elements=["schedule_id", "slot_at"]).returning(DigestDelivery.id)).first()
+    if inserted is None:
         taken = session.execute(
             sa.update(DigestDelivery)
             .where(DigestDelivery.schedule_id == schedule.id, DigestDelivery.slot_at == slot_at,
@@ -139,8 +139,8 @@ def record_skipped(*, session: Session, schedule: DigestSchedule, slot_at: datet
             schedule_id=schedule.id, workspace_id=schedule.workspace_id, slot_at=slot_at,
             trigger="scheduled", status=SKIPPED, attempts=0, claimed_at=now, finished_at=now,
             error=reason[:ERROR_LIMIT]).on_conflict_do_nothing(
-            index_elements=["schedule_id", "slot_at"]))
-    return inserted.rowcount == 1
+            index_elements=["schedule_id", "slot_at"]).returning(DigestDelivery.id)).first()
+    return inserted is not None
 
 
 def renew_claim(*, session: Session, delivery_id: int, worker: str, now: datetime,
