@@ -272,6 +272,8 @@ def refresh_deals(*, session: Session, workspace_id: str, deal_keys: Sequence[st
                   ) -> dict[str, Deal | None]:
     """Rewrite many deal rows from their events, a few queries per 500 deals."""
     keys = sorted(set(deal_keys))
+    if keys:
+        lock_derived_rows(session, workspace_id)
     by_key: dict[str, list[Event]] = {k: [] for k in keys}
     existing: dict[str, Deal] = {}
     for chunk in _chunks(keys):
@@ -329,10 +331,29 @@ def _apply_state(deal: Deal, state, key: str, *, fallback_owner: str, now: datet
     deal.updated_at = now
 
 
+_DERIVED_ROWS_LOCK = 0x6B70_6431  # first key of the advisory lock (second: the workspace)
+
+
+def lock_derived_rows(session: Session, workspace_id: str) -> None:
+    """PostgreSQL: one writer at a time rewrites a workspace's deals and accounts.
+
+    Without it two transactions logging on the same deal at once each read the events without
+    the other's uncommitted one: both insert the new deal (a unique violation, so one command
+    fails), or the later one overwrites the deal with a state that misses an event. Taken before
+    the events are read and held to commit, the lock makes the second writer read the first
+    one's event. SQLite needs nothing: BEGIN IMMEDIATE already serializes writers.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    session.execute(sa.text("SELECT pg_advisory_xact_lock(:space, hashtext(:workspace))"),
+                    {"space": _DERIVED_ROWS_LOCK, "workspace": workspace_id})
+
+
 def _refresh_touched(session: Session, workspace_id: str,
                      events: Sequence[Event | NewEvent]) -> None:
     """Bring the deals and accounts these events touch up to date."""
     deal_keys = sorted({e.deal_key for e in events if e.deal_key})
+    lock_derived_rows(session, workspace_id)
     accounts: set[str] = set()
     for chunk in _chunks(deal_keys):
         accounts.update(k for (k,) in session.execute(select(Deal.account_key).where(
@@ -361,6 +382,8 @@ def refresh_accounts(*, session: Session, workspace_id: str, account_keys: Seque
     churn event's `mrr=` or, without one, the account's MRR just before it churned.
     """
     keys = sorted(set(account_keys))
+    if keys:
+        lock_derived_rows(session, workspace_id)
     won: dict[str, list[tuple[datetime | None, int | None, str | None]]] = {k: [] for k in keys}
     account_events: dict[str, list[Event]] = {k: [] for k in keys}
     existing: dict[str, Account] = {}

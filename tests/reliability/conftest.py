@@ -1,0 +1,60 @@
+"""Fixtures of the reliability suite: run sizes (short by default, bigger with --long), the bot
+served over HTTP, and the figures every test prints and the run summarises."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from tests.reliability.harness import Figures, serving
+
+_figure_lines: list[str] = []
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How much load each test applies."""
+
+    long: bool
+    clients: int  # concurrent Slack clients
+    requests_per_client: int
+    retry_groups: int  # distinct requests delivered 3 times at once
+    restart_cycles: int  # database faults injected while clients send
+    fuzz_examples: int  # hypothesis examples per fuzz test
+
+
+SHORT = Sizes(long=False, clients=16, requests_per_client=8, retry_groups=24, restart_cycles=3,
+              fuzz_examples=120)
+LONG = Sizes(long=True, clients=16, requests_per_client=60, retry_groups=200, restart_cycles=8,
+             fuzz_examples=1500)
+
+
+@pytest.fixture(scope="session")
+def sizes(request: pytest.FixtureRequest) -> Sizes:
+    return LONG if request.config.getoption("--long") else SHORT
+
+
+@pytest.fixture
+def figures(request: pytest.FixtureRequest) -> Iterator[Figures]:
+    """Add numbers with `figures.add(...)`; printed as one line when the test passes."""
+    recorded = Figures(request.node.name)
+    yield recorded
+    line = recorded.line()
+    print("\n" + line)
+    _figure_lines.append(line)
+
+
+@pytest.fixture
+def slack_server(database, slack_api) -> Iterator[str]:
+    """The bot on `database` (SQLite and PostgreSQL), served over HTTP; yields its base URL."""
+    with serving(database, slack_api.base_url) as base_url:
+        yield base_url
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if _figure_lines:
+        terminalreporter.section("reliability figures")
+        for line in _figure_lines:
+            terminalreporter.write_line(line)

@@ -1,0 +1,199 @@
+"""Shared pieces of the reliability suite: the bot under test, a signed `/kpi log` client that
+classifies every answer, database counters, and the one-line figures each test prints.
+
+Every answer to a `/kpi log` is put in exactly one bucket:
+
+- ``confirmed``: HTTP 200, "Logged ... (#ID)" — the event must be stored exactly once, as #ID;
+- ``duplicate``: HTTP 200, a confirmation that also says "already stored as #ID";
+- ``refused``:   HTTP 200, the "database is not reachable ... nothing was stored" reply;
+- ``other``:     anything else (a 500, a timeout, an unexpected text) — always a test failure.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from bot.settings import build_settings
+from bot.wiring import Bot, build_bot
+from storage.engine import Database
+from storage.events import refresh_deals
+from storage.models import DailyRollup, Deal, Event
+from tests.support.bot_server import running_server
+from tests.support.slack_signing import post_slash_command
+
+SECRET = "reliability-signing-secret"
+TEAM = "T0REL"
+WORKSPACE = f"slack:{TEAM}"
+
+CONFIRMED = "confirmed"
+DUPLICATE = "duplicate"
+REFUSED = "refused"
+OTHER = "other"
+
+_LOGGED = re.compile(r"^Logged .+ \(#(\d+)\)")
+_REFUSAL = "The database is not reachable right now, so nothing was stored"
+
+
+# --------------------------------------------------------------------------- the bot under test
+def make_bot(database: Database, slack_api_url: str) -> Bot:
+    settings = build_settings(
+        DATABASE_URL=database.engine.url.render_as_string(hide_password=False),
+        SLACK_BOT_TOKEN="xoxb-reliability",
+        SLACK_SIGNING_SECRET=SECRET,
+        SLACK_API_URL=slack_api_url,
+        KPIBOT_TIMEZONE="Europe/Oslo",
+    )
+    return build_bot(settings, database=database)
+
+
+@contextmanager
+def serving(database: Database, slack_api_url: str) -> Iterator[str]:
+    """The real aiohttp + Bolt app on a loopback port; yields its base URL."""
+    with running_server(make_bot(database, slack_api_url)) as base_url:
+        yield base_url
+
+
+# --------------------------------------------------------------------------- one request
+@dataclass(frozen=True)
+class Answer:
+    trigger_id: str
+    status: int
+    text: str
+    outcome: str
+    event_id: int | None = None
+    error: str | None = None  # a client-side failure (timeout, reset)
+
+
+def classify(status: int, payload: Any) -> tuple[str, int | None, str]:
+    text = payload.get("text", "") if isinstance(payload, dict) else str(payload)
+    if status != 200:
+        return OTHER, None, text
+    match = _LOGGED.match(text)
+    if match:
+        event_id = int(match.group(1))
+        duplicate = f"already stored as #{event_id}" in text
+        return (DUPLICATE if duplicate else CONFIRMED), event_id, text
+    if text.startswith(_REFUSAL):
+        return REFUSED, None, text
+    return OTHER, None, text
+
+
+def send_log(base_url: str, text: str, *, user_id: str, trigger_id: str,
+             retry_num: int | None = None, timeout: float = 15.0) -> Answer:
+    """One signed `/kpi <text>` from `user_id`; never raises."""
+    extra = None
+    if retry_num is not None:
+        extra = {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": "http_timeout"}
+    try:
+        status, payload, _ = post_slash_command(
+            base_url, text, secret=SECRET, team_id=TEAM, team_domain="reliability",
+            user_id=user_id, user_name=user_id.lower(), channel_id="C0REL",
+            trigger_id=trigger_id, extra_headers=extra, timeout=timeout)
+    except OSError as error:  # connection reset, timeout: counted, never hidden
+        return Answer(trigger_id, 0, "", OTHER, error=f"{type(error).__name__}: {error}")
+    outcome, event_id, reply = classify(status, payload)
+    return Answer(trigger_id, status, reply, outcome, event_id)
+
+
+# --------------------------------------------------------------------------- many clients
+def run_clients(clients: int, work: Callable[[int], list[Answer]]) -> list[Answer]:
+    """Run `work(client_index)` on `clients` threads that start together; all answers."""
+    start = threading.Barrier(clients)
+
+    def one(index: int) -> list[Answer]:
+        start.wait()
+        return work(index)
+
+    with ThreadPoolExecutor(max_workers=clients, thread_name_prefix="slack-client") as pool:
+        results = list(pool.map(one, range(clients)))
+    return [answer for answers in results for answer in answers]
+
+
+def outcomes(answers: list[Answer]) -> Counter[str]:
+    return Counter(a.outcome for a in answers)
+
+
+def unexpected(answers: list[Answer], allowed: tuple[str, ...]) -> list[Answer]:
+    return [a for a in answers if a.outcome not in allowed]
+
+
+# --------------------------------------------------------------------------- what is stored
+def stored_events(database: Database) -> dict[str, tuple[int, int]]:
+    """idempotency key -> (event id, count) of every event of the test workspace."""
+    with database.engine.connect() as connection:
+        rows = connection.execute(
+            sa.select(Event.idempotency_key, Event.id, Event.count)
+            .where(Event.workspace_id == WORKSPACE)).all()
+    return {key: (event_id, count) for key, event_id, count in rows}
+
+
+def event_total(database: Database) -> int:
+    with database.engine.connect() as connection:
+        return connection.execute(
+            sa.select(sa.func.count()).select_from(Event)).scalar_one()
+
+
+def rollup_sums(database: Database) -> tuple[int, int]:
+    """(sum of rollup event counts, sum of rollup count_sum) over the test workspace."""
+    with database.engine.connect() as connection:
+        events, counts = connection.execute(
+            sa.select(sa.func.coalesce(sa.func.sum(DailyRollup.events), 0),
+                      sa.func.coalesce(sa.func.sum(DailyRollup.count_sum), 0))
+            .where(DailyRollup.workspace_id == WORKSPACE)).one()
+    return int(events), int(counts)
+
+
+def deals_out_of_step(database: Database) -> dict[str, tuple[dict, dict]]:
+    """Deals whose stored row differs from a fresh rewrite from their events (rolled back):
+    key -> (stored, recomputed). Empty when no concurrent write left a stale deal."""
+    skip = {"id", "updated_at"}
+    columns = [c for c in Deal.__table__.columns if c.name not in skip]
+
+    def rows(session) -> dict[str, dict]:
+        found = session.execute(sa.select(*columns).where(Deal.workspace_id == WORKSPACE))
+        return {row.key: dict(row._mapping) for row in found}
+
+    with database.write() as session:
+        stored = rows(session)
+        refresh_deals(session=session, workspace_id=WORKSPACE, deal_keys=list(stored))
+        session.flush()
+        recomputed = rows(session)
+        session.rollback()
+    return {key: (stored[key], recomputed.get(key)) for key in stored
+            if stored[key] != recomputed.get(key)}
+
+
+def key_of(trigger_id: str) -> str:
+    return f"slack:{trigger_id}"
+
+
+# --------------------------------------------------------------------------- figures
+@dataclass
+class Figures:
+    """The numbers a test reports: one line, `reliability | name | key=value ...`."""
+
+    name: str
+    values: dict[str, Any] = field(default_factory=dict)
+    started: float = field(default_factory=time.perf_counter)
+
+    def add(self, **values: Any) -> None:
+        for key, value in values.items():
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                self.values[key] = self.values.get(key, 0) + value
+            else:
+                self.values[key] = value
+
+    def line(self) -> str:
+        seconds = time.perf_counter() - self.started
+        parts = " ".join(f"{k}={v}" for k, v in self.values.items())
+        return f"reliability | {self.name} | {parts} seconds={seconds:.1f}"
