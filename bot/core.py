@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from bot import grammar
 from bot.replies import Reply, error_reply
@@ -105,9 +105,14 @@ class CommandHandler:
         except DBAPIError as error:
             log.error("database error while handling a %s command: %s", request.platform,
                       type(error.orig).__name__ if error.orig else type(error).__name__)
-            return error_reply(
-                "The database is not reachable right now, so nothing was stored or read. "
-                "Please try again in a minute."
+            if isinstance(error, OperationalError | InterfaceError) or error.connection_invalidated:
+                return error_reply(
+                    "The database is not reachable right now, so nothing was stored or read. "
+                    "Please try again in a minute."
+                )
+            return error_reply(  # a constraint or a value the database refused: not an outage
+                "The database refused this request, so nothing was stored or changed. "
+                "If it happens again, please tell your kpibot admin."
             )
 
     def _handle(self, request: CommandRequest) -> Reply:

@@ -8,10 +8,11 @@ import logging
 from typing import TYPE_CHECKING
 
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
 from sqlalchemy.exc import DBAPIError
 
+from bot.slack.http import MalformedRequest, read_bolt_request
 from storage.engine import Database
 
 if TYPE_CHECKING:
@@ -35,7 +36,11 @@ def build_web_app(*, database: Database, slack_app: AsyncApp | None = None,
 
     if slack_app is not None:
         async def slack_events(request: web.Request) -> web.Response:
-            bolt_response = await slack_app.async_dispatch(await to_bolt_request(request))
+            try:
+                bolt_request = await read_bolt_request(request)
+            except MalformedRequest as malformed:  # junk signature headers, unreadable body
+                return malformed.response()
+            bolt_response = await slack_app.async_dispatch(bolt_request)
             return await to_aiohttp_response(bolt_response)
 
         app.router.add_post("/slack/events", slack_events)

@@ -9,6 +9,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core import CommandHandler, CommandRequest
+from bot.replies import error_reply
 from bot.slack.blocks import render_slash_response
 
 
@@ -17,15 +18,41 @@ def slack_workspace_id(team_id: str, enterprise_id: str | None = None) -> str:
     return f"slack:{enterprise_id}:{team_id}" if enterprise_id else f"slack:{team_id}"
 
 
+_SLACK_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")  # T…, E…, U…, W…, C…, D…, G…
+_TRIGGER_ID = re.compile(r"[\x21-\x7e]{1,150}")
+
+
+def malformed_command(command: dict) -> str | None:
+    """What makes a signed payload unusable as a command (a missing or malformed id), if any.
+
+    Checked before anything is stored: a field the database cannot hold would otherwise fail
+    deep in a write and be reported as a database outage."""
+    for name, required in (("team_id", True), ("user_id", True), ("enterprise_id", False),
+                           ("channel_id", False)):
+        value = command.get(name) or ""
+        if (value or required) and not _SLACK_ID.fullmatch(value):
+            return f"This request has no valid {name}, so nothing was stored."
+    trigger_id = command.get("trigger_id") or ""
+    if trigger_id and not _TRIGGER_ID.fullmatch(trigger_id):
+        return "This request has a malformed trigger_id, so nothing was stored."
+    return None
+
+
+def _name(value: str | None) -> str | None:
+    """A display name as the database keeps it: no control characters, at most 200 long."""
+    cleaned = "".join(c for c in value or "" if c.isprintable())[:200].strip()
+    return cleaned or None
+
+
 def request_from_command(command: dict) -> CommandRequest:
-    """Slack's slash-command payload as the internal request."""
+    """Slack's slash-command payload as the internal request (see malformed_command)."""
     return CommandRequest(
         platform="slack",
         workspace_id=slack_workspace_id(command["team_id"], command.get("enterprise_id") or None),
         user_id=command["user_id"],
-        user_name=command.get("user_name"),
-        channel_id=command.get("channel_id"),
-        workspace_name=command.get("team_domain"),
+        user_name=_name(command.get("user_name")),
+        channel_id=command.get("channel_id") or None,
+        workspace_name=_name(command.get("team_domain")),
         text=command.get("text", ""),
         idempotency_key=command.get("trigger_id") or None,
     )
@@ -40,6 +67,10 @@ def build_slack_app(
 
     @app.command(re.compile(r"^/"))
     async def on_command(ack: AsyncAck, command: dict) -> None:
+        problem = malformed_command(command)
+        if problem is not None:
+            await ack(**render_slash_response(error_reply(problem)))
+            return
         reply = await asyncio.to_thread(handler.handle, request_from_command(command))
         await ack(**render_slash_response(reply))
 
