@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from storage import migrate
 from storage.engine import Database
+from tests.support import long_run
 from tests.support.postgres import postgres_cluster  # noqa: F401  (fixture)
 from tests.support.slack_api import slack_api  # noqa: F401  (fixture)
 
@@ -27,6 +28,10 @@ _ran_on: Counter[str] = Counter()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--long", action="store_true", help="also run the long reliability tests")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    long_run.LONG = bool(config.getoption("--long"))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

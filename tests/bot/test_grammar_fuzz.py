@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from bot.grammar import COMMAND_USAGE, Command, LogCommand, UsageError, parse_command
 from reports.events import ALIASES, KINDS, resolve_kind
+from tests.support.long_run import examples
 
 TODAY = date(2026, 10, 14)
 KPIS = ("win-rate", "revenue", "pipeline", "churn-rate")
@@ -45,7 +46,7 @@ def check(text: str) -> Command | None:
 # --------------------------------------------------------------------------- any text at all
 
 
-@settings(FUZZ, max_examples=2000)
+@settings(FUZZ, max_examples=examples(2000))
 @given(st.text(max_size=200))
 @example("")
 @example('"')
@@ -60,7 +61,7 @@ def test_random_text_never_crashes(text):
     check(text)
 
 
-@settings(FUZZ, max_examples=500)
+@settings(FUZZ, max_examples=examples(500))
 @given(st.sampled_from(sorted(COMMAND_USAGE) + ["", "win-rate"]),
        st.text(st.characters(codec="utf-8"), max_size=80))
 def test_command_word_then_random_text(word, rest):
@@ -90,14 +91,14 @@ WORDS = [
 JUNK = st.text(st.characters(codec="utf-8"), min_size=1, max_size=12)
 
 
-@settings(FUZZ, max_examples=3000)
+@settings(FUZZ, max_examples=examples(3000))
 @given(st.lists(st.sampled_from(WORDS) | JUNK, max_size=14),
        st.sampled_from([" ", "  ", "\t"]))
 def test_vocabulary_never_crashes(words, separator):
     check(separator.join(words))
 
 
-@settings(FUZZ, max_examples=600)
+@settings(FUZZ, max_examples=examples(600))
 @given(st.sampled_from(sorted(KINDS) + sorted(ALIASES)),
        st.lists(st.sampled_from(WORDS) | JUNK, max_size=10))
 def test_log_vocabulary_never_crashes(kind, words):
@@ -162,7 +163,7 @@ def log_commands(draw) -> tuple[str, dict]:
     return " ".join([*head, *parts, *tail]), expected
 
 
-@settings(FUZZ, max_examples=800)
+@settings(FUZZ, max_examples=examples(800))
 @given(log_commands())
 def test_log_round_trip(case):
     text, expected = case
@@ -174,7 +175,7 @@ def test_log_round_trip(case):
         assert command.currency == "USD"
 
 
-@settings(FUZZ, max_examples=300)
+@settings(FUZZ, max_examples=examples(300))
 @given(st.sampled_from(sorted(KINDS)), st.integers(1, 100_000))
 def test_count_round_trip(name, count):
     kind = resolve_kind(name)
