@@ -6,6 +6,7 @@ import asyncio
 import re
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core import CommandHandler, CommandRequest
@@ -62,8 +63,16 @@ def build_slack_app(
     *, handler: CommandHandler, bot_token: str, signing_secret: str, api_url: str
 ) -> AsyncApp:
     """A Bolt app that verifies every request's signature and answers `/kpi` in the ack."""
-    client = AsyncWebClient(token=bot_token, base_url=api_url)
-    app = AsyncApp(client=client, signing_secret=signing_secret)
+    async def authorize(enterprise_id: str | None, team_id: str | None,
+                        user_id: str | None) -> AuthorizeResult:
+        # The token as configured, without Bolt's auth.test round trip on the first request:
+        # a command is answered in the ack and needs no Web API call, so a Slack API hiccup
+        # (429, 5xx, a dropped connection) must not turn it into a 500 or a "reinstall" reply.
+        return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, user_id=user_id,
+                               bot_token=bot_token)
+
+    client = AsyncWebClient(base_url=api_url)  # each request's client gets the token above
+    app = AsyncApp(client=client, signing_secret=signing_secret, authorize=authorize)
 
     @app.command(re.compile(r"^/"))
     async def on_command(ack: AsyncAck, command: dict) -> None:
