@@ -10,7 +10,8 @@ import pytest
 
 from tests.reliability.harness import Figures, serving
 
-_figure_lines: list[str] = []
+_figures: list[Figures] = []
+TOTALS = ("requests_sent", "events_stored", "faults_injected", "http_500")
 
 
 @dataclass(frozen=True)
@@ -38,12 +39,12 @@ def sizes(request: pytest.FixtureRequest) -> Sizes:
 
 @pytest.fixture
 def figures(request: pytest.FixtureRequest) -> Iterator[Figures]:
-    """Add numbers with `figures.add(...)`; printed as one line when the test passes."""
+    """Add numbers with `figures.add(...)`; printed as one line at the end of the test."""
     recorded = Figures(request.node.name)
     yield recorded
-    line = recorded.line()
-    print("\n" + line)
-    _figure_lines.append(line)
+    recorded.finish()
+    print("\n" + recorded.line())
+    _figures.append(recorded)
 
 
 @pytest.fixture
@@ -54,7 +55,11 @@ def slack_server(database, slack_api) -> Iterator[str]:
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
-    if _figure_lines:
-        terminalreporter.section("reliability figures")
-        for line in _figure_lines:
-            terminalreporter.write_line(line)
+    if not _figures:
+        return
+    terminalreporter.section("reliability figures")
+    for recorded in _figures:
+        terminalreporter.write_line(recorded.line())
+    totals = " ".join(f"{name}={sum(f.values.get(name, 0) for f in _figures)}"
+                      for name in TOTALS)
+    terminalreporter.write_line(f"reliability | total of {len(_figures)} tests | {totals}")

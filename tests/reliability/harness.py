@@ -193,7 +193,10 @@ class Figures:
             else:
                 self.values[key] = value
 
+    def finish(self) -> None:
+        self.seconds = time.perf_counter() - self.started
+
     def line(self) -> str:
-        seconds = time.perf_counter() - self.started
+        seconds = getattr(self, "seconds", time.perf_counter() - self.started)
         parts = " ".join(f"{k}={v}" for k, v in self.values.items())
         return f"reliability | {self.name} | {parts} seconds={seconds:.1f}"

@@ -147,11 +147,12 @@ def test_database_restarts_under_load(private_cluster, slack_api, sizes, figures
             # The refused requests sent again (as Slack retries): each stored once now.
             retried = [send_log(base_url, "log call 1", user_id="U_RETRY",
                                 trigger_id=a.trigger_id, retry_num=1) for a in refused]
-            figures.add(retried=len(retried))
             assert outcomes(retried) == {CONFIRMED: len(refused)}
             again = [send_log(base_url, "log call 1", user_id="U_RETRY",
                               trigger_id=a.trigger_id, retry_num=2) for a in refused[:5]]
             assert outcomes(again) == {DUPLICATE: len(again)}
+            figures.add(requests_sent=len(retried) + len(again), retried=len(retried),
+                        events_stored=event_total(database) - len(stored))
             assert event_total(database) == len(confirmed) + len(refused)
             assert rollup_sums(database)[0] == len(confirmed) + len(refused)
     finally:
