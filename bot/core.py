@@ -107,7 +107,8 @@ class CommandHandler:
                       type(error.orig).__name__ if error.orig else type(error).__name__)
             if isinstance(error, OperationalError | InterfaceError) or error.connection_invalidated:
                 return error_reply(
-                    "The database is not reachable right now, so nothing was stored or read. "
+                    "The database is busy or not reachable right now, so nothing was stored "
+                    "or read. "
                     "Please try again in a minute."
                 )
             return error_reply(  # a constraint or a value the database refused: not an outage

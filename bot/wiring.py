@@ -22,6 +22,11 @@ from bot.teams.config import TeamsConfig
 from bot.teams.references import DatabaseReferenceStore
 from storage.engine import Database
 
+# A command's writes wait at most this long for a lock (an import, another writer), then the
+# command is refused: Slack gives up on an answer after 3 s, and a later commit would store an
+# event whose user was told it failed.
+COMMAND_LOCK_TIMEOUT_MS = 2000
+
 
 @dataclass
 class Bot:
@@ -74,8 +79,9 @@ def build_bot(settings: Settings, *, database: Database | None = None, clock=Non
     admins = AdminDirectory(settings.admins, lookups)
     context_kwargs = {"clock": clock} if clock is not None else {}
     digests = SchedulerHandle()
-    context = BotContext(database=database, admins=admins, defaults=defaults_from(settings),
-                         digests=digests, **context_kwargs)
+    context = BotContext(database=database.with_lock_timeout(COMMAND_LOCK_TIMEOUT_MS),
+                         admins=admins, defaults=defaults_from(settings), digests=digests,
+                         **context_kwargs)
     handler = build_command_handler(context)
     slack_app = None
     if token and settings.slack_signing_secret:

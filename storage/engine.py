@@ -6,6 +6,7 @@ that concurrent writers queue on the lock instead of failing on upgrade.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from sqlmodel import Session
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 _WRITE = "kpibot_write"
+_LOCK_TIMEOUT = "kpibot_lock_timeout_ms"
 
 
 def build_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> sa.Engine:
@@ -60,8 +62,13 @@ def _configure_sqlite(engine: sa.Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection) -> None:
-        immediate = connection.get_execution_options().get(_WRITE, False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        options = connection.get_execution_options()
+        busy_ms = int(options.get(_LOCK_TIMEOUT) or SQLITE_BUSY_TIMEOUT_MS)
+        info = connection.connection.info  # lives as long as the SQLite connection
+        if info.get(_LOCK_TIMEOUT, SQLITE_BUSY_TIMEOUT_MS) != busy_ms:
+            connection.exec_driver_sql(f"PRAGMA busy_timeout={busy_ms}")
+            info[_LOCK_TIMEOUT] = busy_ms
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if options.get(_WRITE, False) else "BEGIN")
 
 
 @dataclass(frozen=True)
@@ -69,6 +76,15 @@ class Database:
     """The engine plus the two ways to use it: short read sessions and write transactions."""
 
     engine: sa.Engine
+    # Write transactions give up waiting for a lock after this long (None: SQLite's busy
+    # timeout, no limit on PostgreSQL); see with_lock_timeout.
+    lock_timeout_ms: int | None = None
+
+    def with_lock_timeout(self, milliseconds: int) -> Database:
+        """The same engine, with writes that fail (OperationalError, rolled back) instead of
+        waiting longer than `milliseconds` for a lock: a chat command must be answered within
+        Slack's 3 s, not stored after its answer has timed out."""
+        return dataclasses.replace(self, lock_timeout_ms=milliseconds)
 
     @classmethod
     def from_url(cls, url: str, **kwargs: object) -> Database:
@@ -86,8 +102,13 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """One short write transaction: committed on success, rolled back on any error."""
-        bind = self.engine.execution_options(**{_WRITE: True})
+        options: dict[str, object] = {_WRITE: True}
+        if self.lock_timeout_ms:
+            options[_LOCK_TIMEOUT] = self.lock_timeout_ms
+        bind = self.engine.execution_options(**options)
         with Session(bind, expire_on_commit=False) as session, session.begin():
+            if self.lock_timeout_ms and self.dialect == "postgresql":
+                session.execute(sa.text(f"SET LOCAL lock_timeout = {int(self.lock_timeout_ms)}"))
             yield session
 
     def ping(self) -> bool:

@@ -5,7 +5,7 @@ Every answer to a `/kpi log` is put in exactly one bucket:
 
 - ``confirmed``: HTTP 200, "Logged ... (#ID)" — the event must be stored exactly once, as #ID;
 - ``duplicate``: HTTP 200, a confirmation that also says "already stored as #ID";
-- ``refused``:   HTTP 200, the "database is not reachable ... nothing was stored" reply;
+- ``refused``:   HTTP 200, the "database is busy or not reachable ... nothing was stored" reply;
 - ``other``:     anything else (a 500, a timeout, an unexpected text) — always a test failure.
 """
 
@@ -41,7 +41,7 @@ REFUSED = "refused"
 OTHER = "other"
 
 _LOGGED = re.compile(r"^Logged .+ \(#(\d+)\)")
-_REFUSAL = "The database is not reachable right now, so nothing was stored"
+_REFUSAL = "The database is busy or not reachable right now, so nothing was stored"
 
 
 # --------------------------------------------------------------------------- the bot under test

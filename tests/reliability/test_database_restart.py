@@ -1,7 +1,8 @@
 """PostgreSQL stopped and started while clients keep sending `/kpi log` over signed HTTP.
 
 Every request is either confirmed, and its event stored exactly once, or refused with the clear
-"database is not reachable ... nothing was stored" reply, and nothing stored for it; never a 500.
+"database is busy or not reachable ... nothing was stored" reply, and nothing stored for it;
+never a 500.
 After each restart the bot recovers by itself (pool_pre_ping), and a refused request sent again
 (Slack's retry, same trigger_id) is stored once.
 
