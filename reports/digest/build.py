@@ -85,7 +85,8 @@ def build_digest(*, facts: Facts, cadence: str, now: datetime, tz: str,
         stalled=view.stalled(stalled_result),
         loss_reasons=view.loss_reasons(view.kpi("loss-reasons", current)),
         notes=view.notes(current),
-        chart=view.chart(funnel_result, quotas[0]),
+        chart=view.chart(funnel_result, quotas[0],
+                         "chart_quota" if cadence == "weekly" else "chart_quota_last_month"),
         fallback=labels["fallback"].format(title=title, revenue=revenue.value,
                                            change=revenue.change, win_rate=win_rate.value),
     )
@@ -250,11 +251,11 @@ class _View:
         return tuple(self.labels["small_sample"].format(what=what, n=self.number(n))
                      for what, n in self._small)
 
-    def chart(self, funnel: KpiResult, quota: QuotaView) -> ChartData:
+    def chart(self, funnel: KpiResult, quota: QuotaView, title_key: str) -> ChartData:
         with_share = [line for line in quota.rows if line.share is not None
                       and line.metric == "revenue"]
         return ChartData(
-            title=self.labels["chart_title"], quota_title=self.labels["chart_quota"],
+            title=self.labels["chart_title"], quota_title=self.labels[title_key],
             funnel_title=self.labels["chart_funnel"],
             reps=tuple(line.rep for line in with_share),
             attainment=tuple(float(line.share or 0) for line in with_share),
