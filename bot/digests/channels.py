@@ -99,9 +99,13 @@ class SlackChannel:
                            message_id: str) -> None:
         if digest.chart.empty:
             return
-        from reports.digest.chart import render_chart_png
+        try:
+            from reports.digest.chart import render_chart_png
 
-        png = await asyncio.to_thread(render_chart_png, digest.chart)
+            png = await asyncio.to_thread(render_chart_png, digest.chart)
+        except (ImportError, OSError, ValueError, RuntimeError) as error:
+            raise DeliveryFailure(f"chart could not be drawn ({type(error).__name__})",
+                                  code="chart_error", transient=False) from error
         try:
             await self.client.files_upload_v2(
                 channel=schedule.channel_id, thread_ts=message_id or None, content=None,

@@ -19,14 +19,18 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(bot: Bot) -> Iterator[str]:
-    """Serve `bot` on 127.0.0.1:<free port>; yields the base URL; stops on exit."""
+def running_server(bot: Bot, *, scheduler: bool = False) -> Iterator[str]:
+    """Serve `bot` on 127.0.0.1:<free port>; yields the base URL; stops on exit.
+
+    `scheduler=True` also runs the digest scheduler in the server's loop (as `kpibot serve`)."""
     port = free_port()
     loop = asyncio.new_event_loop()
     ready = threading.Event()
     failure: list[BaseException] = []
 
     async def main(started: asyncio.Event) -> None:
+        if scheduler:
+            await bot.build_digest_scheduler().start()
         app = build_web_app(database=bot.database, slack_app=bot.slack_app, teams=bot.teams)
         await run_web_app(app, host="127.0.0.1", port=port, ready=started)
 
