@@ -8,8 +8,10 @@ from datetime import timedelta
 from pathlib import Path
 
 from bot.core import CommandRequest
+from bot.digests.compose import compose_digest
 from bot.settings import Settings
 from bot.wiring import build_bot
+from reports.digest.render import render_text
 from reports.units import format_money
 from storage import migrate
 from storage.events import list_events
@@ -17,17 +19,6 @@ from storage.generate import seed_workspace
 
 DEMO_WORKSPACE = "demo:acme-sales"
 DEMO_EVENTS = 20_000
-DIGEST_COMMANDS = (
-    "activities last-week",
-    "revenue last-week",
-    "win-rate last-week",
-    "avg-deal-size last-week",
-    "quota this-month",
-    "quota this-quarter",
-    "churn last-month",
-    "stalled-deals",
-    "loss-reasons last-week",
-)
 DEMO_SCRIPT: tuple[tuple[str, str], ...] = (
     ("U_ALICE", "log lead acme source=referral"),
     ("U_ALICE", "log call 12"),
@@ -57,9 +48,10 @@ def run_demo(*, database_path: str, settings: Settings, out=sys.stdout,
                            currency=settings.currency, platform="console")
     out.write(f"kpibot demo — database {path}: generated {stats['events']:,} events, "
               f"{stats['deals']:,} deals, {stats['users']} people in {stats['seconds']:.1f} s\n\n")
-    out.write("=" * 72 + "\nThis week's digest\n" + "=" * 72 + "\n")
-    for text in DIGEST_COMMANDS:
-        out.write(_ask(bot, "U_MANAGER", text) + "\n\n")
+    digest = compose_digest(database=bot.database, workspace_id=DEMO_WORKSPACE,
+                            cadence="weekly", timezone=settings.timezone, language="en",
+                            now=now)
+    out.write(render_text(digest) + "\n\n")
     out.write("=" * 72 + "\n/kpi funnel this-month\n" + "=" * 72 + "\n")
     out.write(_ask(bot, "U_MANAGER", "funnel this-month") + "\n\n")
     out.write("=" * 72 + "\nLogging through the command path\n" + "=" * 72 + "\n")

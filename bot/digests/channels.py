@@ -16,6 +16,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from reports.digest.model import Digest
+from reports.digest.render import render_slack, render_teams_card
 from storage.models import DigestSchedule
 
 if TYPE_CHECKING:
@@ -83,8 +84,6 @@ class SlackChannel:
         self.client.retry_handlers = []
 
     async def post(self, schedule: DigestSchedule, digest: Digest, *, slot_key: str) -> str:
-        from reports.digest.render import render_slack
-
         message = render_slack(digest)
         try:
             response = await self.client.chat_postMessage(
@@ -130,8 +129,6 @@ class TeamsChannel:
         self.teams = teams
 
     async def post(self, schedule: DigestSchedule, digest: Digest, *, slot_key: str) -> str:
-        from reports.digest.render import render_teams_card
-
         from bot.teams.connector import TeamsDeliveryError, post_to_workflow
 
         card = render_teams_card(digest)
