@@ -99,3 +99,16 @@ def test_workflow_webhook_schedule_posts_the_card_and_keeps_the_url_secret(
     assert attachment["contentType"] == "application/vnd.microsoft.card.adaptive"
     assert_valid_card(attachment["content"])
     assert url not in caplog.text
+
+
+def test_digest_preview_in_teams_is_a_valid_adaptive_card(database, teams_cloud, clock):
+    _seed(database)
+    bot = build_bot(_settings(database, teams_cloud), database=database, clock=clock)
+    with running_bot_server(bot) as base_url:
+        _send(teams_cloud, base_url, channel_message("kpi digest preview",
+                                                     service_url=teams_cloud.service_url))
+    (reply,) = teams_cloud.connector_calls("reply")
+    card = _card(reply)
+    assert_valid_card(card)
+    text = str(card)
+    assert "Preview of this channel's digest" in text and "Weekly digest" in text
