@@ -341,36 +341,46 @@ REGRESSIONS = {  # name: (body, Content-Type, status, start of the reply)
 }
 
 
-@pytest.mark.parametrize("name", sorted(REGRESSIONS))
-def test_malformed_signed_requests_are_answered(slack_server, database, name):
+def test_malformed_signed_requests_are_answered(slack_server, database):
     """Each of these once got a 500, was dropped (404), or on PostgreSQL failed in the database
-    and was answered "the database is not reachable"."""
-    make_body, content_type, expected, reply = REGRESSIONS[name]
-    body = make_body()
-    status, data = raw_post(slack_server, body, tuple(signed_headers(body, content_type)))
-    assert status == expected
-    text = json.loads(data).get("text") or json.loads(data).get("error")
-    assert text.startswith(reply), text
-    assert event_total(database) == (1 if reply.startswith("Logged") else 0)
+    and was answered "the database is not reachable". One server for all: a list of misses."""
+    misses = {}
+    for name, (make_body, content_type, expected, reply) in sorted(REGRESSIONS.items()):
+        before = event_total(database)
+        body = make_body()
+        status, data = raw_post(slack_server, body, tuple(signed_headers(body, content_type)))
+        answer = json.loads(data) if data.startswith(b"{") else {}
+        text = answer.get("text") or answer.get("error") or data.decode("utf-8", "replace")
+        added = event_total(database) - before
+        if (status, text.startswith(reply), added) != (expected, True,
+                                                       int(reply.startswith("Logged"))):
+            misses[name] = (status, text[:120], added)
+    assert misses == {}
 
 
-@pytest.mark.parametrize(("timestamp", "signature"), [
-    ("abc", None), ("", None), ("١٢٣", None), ("1e9", None), (None, "v0=é"), (None, "junk"),
-])
-def test_junk_timestamps_and_signatures_get_401(slack_server, database, timestamp, signature):
-    body = _form()
-    headers = dict(signed_headers(body, FORM))
-    if timestamp is not None:
-        headers["X-Slack-Request-Timestamp"] = _latin1(timestamp)
-    if signature is not None:
-        headers["X-Slack-Signature"] = _latin1(signature)
-    case = Case("junk auth", body, tuple(headers.items()), signed=False)
-    assert check(slack_server, database, case) == 401
+JUNK_AUTH = [("abc", None), ("", None), ("١٢٣", None), ("1e9", None), (" 1", None), ("-5", None),
+             (None, "v0=é"), (None, "junk"), (None, "")]
 
 
-@pytest.mark.parametrize(("size", "expected"), [(MAX_BODY - 4096, 200), (MAX_BODY + 1, 413),
-                                                (4 * MAX_BODY, 413)])
-def test_huge_bodies(slack_server, database, size, expected):
-    body = _form(text="log call " + "x" * size)[:size] if size < MAX_BODY else b"a" * size
-    case = Case(f"{size} bytes", body, tuple(signed_headers(body, FORM)), signed=True)
-    assert check(slack_server, database, case) == expected
+def test_junk_timestamps_and_signatures_get_401(slack_server, database):
+    statuses = []
+    for timestamp, signature in JUNK_AUTH:
+        body = _form()
+        headers = dict(signed_headers(body, FORM))
+        if timestamp is not None:
+            headers["X-Slack-Request-Timestamp"] = _latin1(timestamp)
+        if signature is not None:
+            headers["X-Slack-Signature"] = _latin1(signature)
+        case = Case("junk auth", body, tuple(headers.items()), signed=False)
+        statuses.append(check(slack_server, database, case))
+    assert statuses == [401] * len(JUNK_AUTH)
+
+
+def test_huge_bodies(slack_server, database):
+    """Just under the 1 MiB limit: read and answered; over it: 413 before anything runs."""
+    statuses = []
+    for size in (MAX_BODY - 4096, MAX_BODY + 1, 4 * MAX_BODY):
+        body = _form(text="log call " + "x" * size)[:size] if size < MAX_BODY else b"a" * size
+        case = Case(f"{size} bytes", body, tuple(signed_headers(body, FORM)), signed=True)
+        statuses.append(check(slack_server, database, case))
+    assert statuses == [200, 413, 413]

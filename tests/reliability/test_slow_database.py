@@ -31,7 +31,7 @@ def test_command_blocked_past_slacks_budget_is_stored_and_confirmed_or_refused(
         slack_server, database, figures):
     first = send_log(slack_server, "log call", user_id="U0SLOW", trigger_id=random_trigger_id())
     assert first.outcome == CONFIRMED  # the workspace and user exist
-    holding = threading.Event()
+    holding, answered = threading.Event(), threading.Event()
 
     def hold_the_write_lock() -> None:
         with database.write() as session:
@@ -39,13 +39,14 @@ def test_command_blocked_past_slacks_budget_is_stored_and_confirmed_or_refused(
                             {"id": WORKSPACE})
             lock_derived_rows(session, WORKSPACE)  # PostgreSQL: what an import holds
             holding.set()
-            time.sleep(HOLD_SECONDS)
+            answered.wait(HOLD_SECONDS)  # until the command is answered, at most 4 s
 
     holder = threading.Thread(target=hold_the_write_lock)
     holder.start()
     holding.wait(5)
     answer = send_log(slack_server, "log demo-booked acme", user_id="U0SLOW",
                       trigger_id=random_trigger_id())
+    answered.set()
     holder.join()
     time.sleep(0.5)  # a handler still running after the answer would commit now
     stored = stored_events(database)
