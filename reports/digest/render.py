@@ -62,7 +62,8 @@ MAX_CONTEXT_ELEMENTS = 10
 # Teams
 CARD_SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 MAX_CARD_BYTES = 24_000
-MAX_RUN_TEXT = 500
+MAX_CARD_TEXT = 500  # characters per TextBlock, TextRun or fact
+MAX_FALLBACK = 1000
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
 _MRKDWN_LOOKALIKES = str.maketrans({"*": "∗", "_": "ˍ", "~": "∼", "`": "ˋ"})
@@ -179,7 +180,8 @@ def build_template_environment() -> jinja2.Environment:
         clean=clean, clip=clip, limit_rows=limit_rows, width=display_width,
     )
     env.globals.update(table=table, MAX_ROWS=MAX_ROWS, MAX_CELL=MAX_CELL, ELLIPSIS=ELLIPSIS,
-                       CARD_SCHEMA=CARD_SCHEMA, MAX_RUN_TEXT=MAX_RUN_TEXT)
+                       CARD_SCHEMA=CARD_SCHEMA, MAX_CARD_TEXT=MAX_CARD_TEXT,
+                       MAX_FALLBACK=MAX_FALLBACK)
     return env
 
 

@@ -1,0 +1,175 @@
+"""The digest's chart image: quota attainment per rep and the funnel, as a PNG.
+
+`render_chart_png(chart)` draws two panels with matplotlib's Agg renderer (headless; a `Figure`
+and its own canvas, never pyplot, so no global state and safe in a worker thread):
+
+- quota attainment per rep: horizontal bars (green at or above 100%, blue below) with the
+  percentage at each bar and a dashed line at 100%;
+- the funnel: deals reaching each stage, a bar per stage with its count.
+
+A panel without data is left out (only reps without revenue quotas: the funnel alone). When
+`chart.empty` — no rep with a quota and no deal in any stage — there is nothing to draw and it
+returns None; callers skip the upload (bot/digests/channels.py checks `chart.empty` first).
+
+Deterministic: fixed size and resolution, no timestamp or "Software" entry in the PNG metadata,
+so the same chart gives the same bytes with the same matplotlib and fonts.
+
+Fonts. The text is drawn with the first installed font that has a glyph for every character
+(DejaVu Sans, bundled with matplotlib, first; then every font matplotlib knows, by name). When
+none covers it all — typically Chinese labels on a machine without a CJK font such as Noto Sans
+CJK — the chart's own labels fall back to English and any character still missing (in a rep's
+name) is drawn as "?", so matplotlib never warns about missing glyphs.
+
+matplotlib is imported inside the function: importing this module costs nothing.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+from collections.abc import Iterable
+
+from reports.digest.i18n import EN, TRANSLATIONS
+from reports.digest.model import ChartData
+from reports.events import STAGE_ORDER
+
+WIDTH_IN, HEIGHT_IN, DPI = 10.0, 4.5, 100
+MAX_BARS = 15
+MAX_LABEL = 22
+MISSING = "?"
+TITLE_KEYS = ("chart_title", "chart_quota", "chart_quota_last_month", "chart_funnel")
+STAGE_KEYS = tuple(str(stage) for stage in STAGE_ORDER)
+GOOD, BELOW, FUNNEL, LINE = "#2e9d5b", "#4a7bd0", "#6c5fc7", "#c0392b"
+
+
+def render_chart_png(chart: ChartData) -> bytes | None:
+    """The chart as PNG bytes, or None when `chart.empty` (nothing to draw)."""
+    if chart.empty:
+        return None
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.ticker import MaxNLocator, PercentFormatter
+
+    reps = [_short(name) for name in chart.reps[:MAX_BARS]]
+    attainment = list(chart.attainment[:MAX_BARS])
+    show_quota = bool(reps)
+    show_funnel = any(chart.stage_counts)
+    texts = {"title": chart.title, "quota": chart.quota_title, "funnel": chart.funnel_title}
+    stages = list(chart.stages)
+    path = _font_covering([*texts.values(), *reps, *stages])
+    if path is None:  # no installed font has every glyph: English labels, "?" for the rest
+        texts = {key: _english(text, TITLE_KEYS) for key, text in texts.items()}
+        stages = [_english(stage, STAGE_KEYS) for stage in stages]
+        path = _dejavu()
+        covered = _charmap(path)
+        texts = {key: _drawable(text, covered) for key, text in texts.items()}
+        stages = [_drawable(stage, covered) for stage in stages]
+        reps = [_drawable(rep, covered) for rep in reps]
+    font = FontProperties(fname=path, size=9)
+    bold = FontProperties(fname=path, size=11, weight="bold")
+    title_font = FontProperties(fname=path, size=13, weight="bold")
+
+    figure = Figure(figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(figure)
+    figure.suptitle(texts["title"], fontproperties=title_font)
+    panels = int(show_quota) + int(show_funnel)
+    axes = list(figure.subplots(1, panels, squeeze=False)[0])
+    if show_quota:
+        ax = axes.pop(0)
+        positions = list(range(len(reps)))[::-1]  # first rep on top
+        colors = [GOOD if share >= 1 - 1e-9 else BELOW for share in attainment]
+        bars = ax.barh(positions, attainment, color=colors, height=0.6)
+        ax.axvline(1.0, color=LINE, linestyle="--", linewidth=1.2)
+        ax.set_xlim(0, max(1.2, max(attainment, default=0) * 1.2))
+        ax.xaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
+        ax.set_yticks(positions, labels=reps)
+        labels = ax.bar_label(bars, labels=[f"{share * 100:.0f}%" for share in attainment],
+                              padding=3)
+        _style(ax, texts["quota"], font, bold, labels)
+    if show_funnel:
+        ax = axes.pop(0)
+        counts = list(chart.stage_counts)
+        bars = ax.bar(range(len(stages)), counts, color=FUNNEL, width=0.6)
+        ax.set_xticks(range(len(stages)), labels=stages)
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_ylim(0, max(max(counts), 1) * 1.15)
+        labels = ax.bar_label(bars, labels=[str(count) for count in counts], padding=2)
+        _style(ax, texts["funnel"], font, bold, labels)
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
+    return buffer.getvalue()
+
+
+def _style(ax, title: str, font, bold, extra: Iterable) -> None:
+    ax.set_title(title, fontproperties=bold, loc="left")
+    for text in [*ax.get_xticklabels(), *ax.get_yticklabels(), *extra]:
+        text.set_fontproperties(font)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+
+
+def _short(text: str) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= MAX_LABEL else text[: MAX_LABEL - 1] + "…"
+
+
+def _english(text: str, keys: Iterable[str]) -> str:
+    """The English label of the first of `keys` that reads `text` in some language (the
+    keys disambiguate: "演示" is both the stage "Demo" and the column "Demos")."""
+    for key in keys:
+        if any(labels.get(key) == text for labels in TRANSLATIONS.values()):
+            return EN[key]
+    return text
+
+
+def _drawable(text: str, covered: frozenset[int]) -> str:
+    return "".join(char if ord(char) in covered or char.isspace() else MISSING
+                   for char in text)
+
+
+def _needed(texts: Iterable[str]) -> frozenset[int]:
+    # the chart's own strings: percentages, digits and the ellipsis of shortened names
+    extra = "0123456789%…"
+    return frozenset(ord(c) for text in [*texts, extra] for c in text if not c.isspace())
+
+
+def _font_covering(texts: Iterable[str]) -> str | None:
+    """The path of the first font with a glyph for every character of `texts`."""
+    needed = _needed(texts)
+    for path in _candidate_fonts():
+        if needed <= _charmap(path):
+            return path
+    return None
+
+
+@functools.cache
+def _dejavu() -> str:
+    from matplotlib import font_manager
+
+    return str(font_manager.findfont(font_manager.FontProperties(family="DejaVu Sans"),
+                                     fallback_to_default=True))
+
+
+@functools.cache
+def _candidate_fonts() -> tuple[str, ...]:
+    """DejaVu Sans, then every regular-weight font matplotlib found, sorted by name; not the
+    "last resort" fonts whose every glyph is a placeholder box."""
+    from matplotlib import font_manager
+
+    others = sorted({(f.name, str(f.fname)) for f in font_manager.fontManager.ttflist
+                     if f.style == "normal" and f.weight in (400, "normal", "regular")
+                     and "lastresort" not in f.name.replace(" ", "").lower()})
+    paths = [_dejavu()] + [path for _, path in others]
+    return tuple(dict.fromkeys(paths))
+
+
+@functools.cache
+def _charmap(path: str) -> frozenset[int]:
+    from matplotlib.ft2font import FT2Font
+
+    try:
+        return frozenset(FT2Font(path).get_charmap())
+    except (OSError, RuntimeError, ValueError):  # unreadable font file: covers nothing
+        return frozenset()
