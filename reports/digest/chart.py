@@ -17,8 +17,9 @@ so the same chart gives the same bytes with the same matplotlib and fonts.
 Fonts. The text is drawn with the first installed font that has a glyph for every character
 (DejaVu Sans, bundled with matplotlib, first; then every font matplotlib knows, by name). When
 none covers it all — typically Chinese labels on a machine without a CJK font such as Noto Sans
-CJK — the chart's own labels fall back to English and any character still missing (in a rep's
-name) is drawn as "?", so matplotlib never warns about missing glyphs.
+CJK — DejaVu Sans draws it: each of the chart's own labels it cannot draw falls back to English
+and any character still missing (in a rep's name) is drawn as "?", so matplotlib never warns
+about missing glyphs.
 
 matplotlib is imported inside the function: importing this module costs nothing.
 """
@@ -49,26 +50,15 @@ def render_chart_png(chart: ChartData) -> bytes | None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.font_manager import FontProperties
-    from matplotlib.ticker import MaxNLocator, PercentFormatter
+    from matplotlib.ticker import MaxNLocator, PercentFormatter, StrMethodFormatter
 
-    reps = [_short(name) for name in chart.reps[:MAX_BARS]]
+    path, texts, reps, stages = drawable_texts(chart)
     attainment = list(chart.attainment[:MAX_BARS])
     show_quota = bool(reps)
     show_funnel = any(chart.stage_counts)
-    texts = {"title": chart.title, "quota": chart.quota_title, "funnel": chart.funnel_title}
-    stages = list(chart.stages)
-    path = _font_covering([*texts.values(), *reps, *stages])
-    if path is None:  # no installed font has every glyph: English labels, "?" for the rest
-        texts = {key: _english(text, TITLE_KEYS) for key, text in texts.items()}
-        stages = [_english(stage, STAGE_KEYS) for stage in stages]
-        path = _dejavu()
-        covered = _charmap(path)
-        texts = {key: _drawable(text, covered) for key, text in texts.items()}
-        stages = [_drawable(stage, covered) for stage in stages]
-        reps = [_drawable(rep, covered) for rep in reps]
     font = FontProperties(fname=path, size=9)
-    bold = FontProperties(fname=path, size=11, weight="bold")
-    title_font = FontProperties(fname=path, size=13, weight="bold")
+    heading = FontProperties(fname=path, size=11)
+    title_font = FontProperties(fname=path, size=13)
 
     figure = Figure(figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI, layout="constrained")
     FigureCanvasAgg(figure)
@@ -86,24 +76,47 @@ def render_chart_png(chart: ChartData) -> bytes | None:
         ax.set_yticks(positions, labels=reps)
         labels = ax.bar_label(bars, labels=[f"{share * 100:.0f}%" for share in attainment],
                               padding=3)
-        _style(ax, texts["quota"], font, bold, labels)
+        _style(ax, texts["quota"], font, heading, labels)
     if show_funnel:
         ax = axes.pop(0)
         counts = list(chart.stage_counts)
         bars = ax.bar(range(len(stages)), counts, color=FUNNEL, width=0.6)
         ax.set_xticks(range(len(stages)), labels=stages)
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
         ax.set_ylim(0, max(max(counts), 1) * 1.15)
-        labels = ax.bar_label(bars, labels=[str(count) for count in counts], padding=2)
-        _style(ax, texts["funnel"], font, bold, labels)
+        labels = ax.bar_label(bars, labels=[f"{count:,}" for count in counts], padding=2)
+        _style(ax, texts["funnel"], font, heading, labels)
 
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
     return buffer.getvalue()
 
 
-def _style(ax, title: str, font, bold, extra: Iterable) -> None:
-    ax.set_title(title, fontproperties=bold, loc="left")
+def drawable_texts(chart: ChartData) -> tuple[str, dict[str, str], list[str], list[str]]:
+    """(font path, {"title", "quota", "funnel"}, rep names, stage names) as they will be drawn:
+    with the first font covering them all, else with DejaVu Sans, each text it cannot draw
+    in English (labels) or with "?" for the missing characters (names)."""
+    reps = [_short(name) for name in chart.reps[:MAX_BARS]]
+    texts = {"title": chart.title, "quota": chart.quota_title, "funnel": chart.funnel_title}
+    stages = list(chart.stages)
+    path = _font_covering([*texts.values(), *reps, *stages])
+    if path is not None:
+        return path, texts, reps, stages
+    path = _dejavu()
+    covered = _charmap(path)
+
+    def drawable(text: str, keys: tuple[str, ...]) -> str:
+        if _needed([text]) <= covered:
+            return text
+        return _drawable(_english(text, keys), covered)
+
+    return (path, {key: drawable(text, TITLE_KEYS) for key, text in texts.items()},
+            [drawable(rep, ()) for rep in reps], [drawable(stage, STAGE_KEYS) for stage in stages])
+
+
+def _style(ax, title: str, font, heading, extra: Iterable) -> None:
+    ax.set_title(title, fontproperties=heading, loc="left")
     for text in [*ax.get_xticklabels(), *ax.get_yticklabels(), *extra]:
         text.set_fontproperties(font)
     for side in ("top", "right"):

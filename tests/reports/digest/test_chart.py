@@ -1,0 +1,119 @@
+"""The digest chart: a PNG of quota attainment per rep and the funnel, headless, stable, and
+silent (no "Glyph missing" or any other warning), Chinese included."""
+
+from __future__ import annotations
+
+import struct
+import subprocess
+import sys
+import warnings
+from dataclasses import replace
+
+import pytest
+
+from reports.digest import chart as chart_module
+from reports.digest.chart import render_chart_png
+from reports.digest.i18n import LANGUAGES
+from reports.digest.model import ChartData
+from tests.reports.digest.samples import NASTY, sample_digest
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _size(png: bytes) -> tuple[int, int]:
+    assert png[12:16] == b"IHDR"
+    return struct.unpack(">II", png[16:24])
+
+
+def _render_silently(chart: ChartData) -> bytes | None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        png = render_chart_png(chart)
+    assert [str(w.message) for w in caught] == []
+    return png
+
+
+def _chart(language: str = "en") -> ChartData:
+    return sample_digest(language).chart
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_chart_is_a_png_of_fixed_size_without_warnings(language):
+    png = _render_silently(_chart(language))
+    assert png.startswith(PNG_SIGNATURE)
+    assert _size(png) == (1000, 450)
+    assert 5_000 < len(png) < 300_000
+    assert b"Software" not in png and b"tIME" not in png  # no tool or timestamp metadata
+
+
+def test_the_same_chart_gives_the_same_bytes():
+    assert render_chart_png(_chart()) == render_chart_png(_chart())
+
+
+def test_chinese_labels_and_names_without_a_cjk_font_fall_back_without_warnings(monkeypatch):
+    # As on a machine with only DejaVu Sans: no font covers Chinese.
+    monkeypatch.setattr(chart_module, "_candidate_fonts", lambda: (chart_module._dejavu(),))
+    chinese = replace(_chart("zh"), reps=("王伟", "Ana Berg", NASTY), attainment=(1.4, 0.5, 0))
+    path, texts, reps, stages = chart_module.drawable_texts(chinese)
+    assert path == chart_module._dejavu()
+    assert texts == {"title": "Quota attainment and funnel",
+                     "quota": "Quota attainment (month to date)",
+                     "funnel": "Deals reaching each stage"}
+    assert stages == ["Lead", "MQL", "SQL", "Opportunity", "Demo", "Won"]
+    assert reps == ["??", "Ana Berg", NASTY[:21] + "…"]
+    png = _render_silently(chinese)
+    assert png.startswith(PNG_SIGNATURE) and _size(png) == (1000, 450)
+
+
+def test_only_what_the_font_cannot_draw_falls_back(monkeypatch):
+    monkeypatch.setattr(chart_module, "_candidate_fonts", lambda: (chart_module._dejavu(),))
+    norwegian = replace(_chart("nb"), reps=("王伟", "Åse Ødegård"), attainment=(1.0, 0.2))
+    _, texts, reps, stages = chart_module.drawable_texts(norwegian)
+    assert texts["title"] == "Måloppnåelse og salgstrakt"  # still Norwegian
+    assert "Mulighet" in stages
+    assert reps == ["??", "Åse Ødegård"]
+    _render_silently(norwegian)
+
+
+def test_monthly_chart_titles_its_quota_panel_last_month():
+    assert sample_digest(cadence="monthly").chart.quota_title == "Quota attainment (last month)"
+    assert sample_digest().chart.quota_title == "Quota attainment (month to date)"
+
+
+def test_a_font_covering_every_character_is_chosen_when_there_is_one():
+    dejavu = chart_module._dejavu()
+    assert chart_module._font_covering(["Måloppnåelse", "Realizarea țintei", "Ana"]) == dejavu
+    assert not chart_module._font_covering(["王伟"]) or \
+        chart_module._font_covering(["王伟"]) != dejavu
+    for path in chart_module._candidate_fonts():
+        assert "lastresort" not in path.lower()
+
+
+def test_an_empty_chart_is_not_drawn():
+    empty = ChartData(title="t", quota_title="q", funnel_title="f", reps=(), attainment=(),
+                      stages=("Lead", "Won"), stage_counts=(0, 0))
+    assert empty.empty
+    assert render_chart_png(empty) is None
+
+
+def test_one_panel_when_the_other_has_no_data():
+    only_funnel = replace(_chart(), reps=(), attainment=())
+    only_quota = replace(_chart(), stage_counts=tuple(0 for _ in _chart().stages))
+    for chart in (only_funnel, only_quota):
+        png = _render_silently(chart)
+        assert png.startswith(PNG_SIGNATURE) and _size(png) == (1000, 450)
+
+
+def test_many_reps_long_names_and_big_numbers():
+    many = replace(_chart(), reps=tuple(f"Rep {i} " + "x" * 300 for i in range(40)),
+                   attainment=tuple(i * 0.37 for i in range(40)),
+                   stage_counts=(1_000_000, 400_000, 3, 0, 0, 0))
+    png = _render_silently(many)
+    assert png.startswith(PNG_SIGNATURE) and len(png) < 300_000
+
+
+def test_importing_the_module_does_not_import_matplotlib():
+    code = "import sys, reports.digest.chart; print('matplotlib' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "False"
