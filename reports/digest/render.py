@@ -15,10 +15,12 @@ an explicit filter for its markup instead:
   a mrkdwn sentence; headings and formatted figures go through `slack_mrkdwn`;
 - `slack_code` — table lines as a ``` block: entities as above and backticks replaced, so a
   string can neither close the block nor become a mention or link inside it;
-- `card_text` — for Adaptive Card `TextBlock`/`Fact` markdown: backslash escapes for every
-  character CommonMark could read as markup (and a leading `1.`, `-`, `+`, `#` or `>`),
-  e.g. Norwegian dates such as `1. nov.` would otherwise start a numbered list. User strings
-  go into `TextRun`s of `RichTextBlock`s, which never interpret markdown (quoted with `tojson`).
+- `card_text` — for Adaptive Card `TextBlock`/`Fact` markdown: a backslash before each
+  character that starts markup anywhere in a line (backslash, backtick, `*`, `_`, `[`, `]`,
+  `<`, `>`, `~`, `&`; parentheses need none once brackets are escaped) and before a line
+  start that would make a list or heading (`1.`, `1)`, `-`, `+`, `=`, `#`): Norwegian dates
+  such as `1. nov.` would otherwise start a numbered list. User strings go into `TextRun`s
+  of `RichTextBlock`s, which never interpret markdown (quoted with `tojson`).
 
 Limits. `render_slack` enforces Slack's: at most 50 blocks, 3000 characters per text, 10
 fields per section and 2000 characters per field, 150 for a header, a non-empty `text`
@@ -67,7 +69,7 @@ MAX_FALLBACK = 1000
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
 _MRKDWN_LOOKALIKES = str.maketrans({"*": "∗", "_": "ˍ", "~": "∼", "`": "ˋ"})
-_CARD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!<>|~])")
+_CARD_SPECIAL = re.compile(r"([\\`*_\[\]<>~&])")  # markup anywhere in a line
 _CARD_LINE_START = re.compile(r"^(\s*)(\d+)([.)])|^(\s*)([-+=>#])", re.MULTILINE)
 
 
@@ -105,7 +107,7 @@ def card_text(value: object) -> str:
 def _escape_line_start(match: re.Match[str]) -> str:
     if match.group(2) is not None:  # "1." / "1)" starts an ordered list
         return f"{match.group(1)}{match.group(2)}\\{match.group(3)}"
-    return f"{match.group(4)}\\{match.group(5)}"  # "-", "+", "=" (and # > already escaped)
+    return f"{match.group(4)}\\{match.group(5)}"  # "-", "+", "=", "#" (">" is escaped already)
 
 
 def to_json(value: object) -> str:

@@ -145,11 +145,13 @@ def test_slack_code_cannot_close_the_block_or_mention():
 
 def test_card_text_escapes_markdown_and_list_starts():
     assert card_text("*bold* _it_ [x](http://y) <at>z</at>") == \
-        r"\*bold\* \_it\_ \[x\]\(http://y\) \<at\>z\</at\>"
+        r"\*bold\* \_it\_ \[x\](http://y) \<at\>z\</at\>"
     assert card_text("1. nov. 2026") == r"1\. nov. 2026"  # not a numbered list
     assert card_text("- 5") == r"\- 5"
     assert card_text("# x") == r"\# x"
     assert card_text("a\nb") == "a b"
+    assert card_text("1) x") == r"1\) x" and card_text("38% (3/8)") == "38% (3/8)"
+    assert card_text("&lt; R&D") == r"\&lt; R\&D"  # no entity decoding
 
 
 @given(st.text())
