@@ -43,6 +43,7 @@ __all__ = [
     "ListCommand",
     "LogCommand",
     "MeCommand",
+    "PingCommand",
     "QuotaCommand",
     "QuotaSetCommand",
     "UndoCommand",
@@ -63,6 +64,13 @@ class HelpCommand:
 
 @dataclass(frozen=True)
 class ListCommand:
+    public: bool = False
+
+
+@dataclass(frozen=True)
+class PingCommand:
+    """`/kpi ping`: answered without touching the database (the benchmark's floor)."""
+
     public: bool = False
 
 
@@ -164,7 +172,7 @@ class DigestCommand:
 Command = (
     HelpCommand | ListCommand | LogCommand | UndoCommand | FunnelCommand | QuotaCommand
     | QuotaSetCommand | ChurnCommand | KpiCommand | LeaderboardCommand | MeCommand
-    | DigestHereCommand | DigestCommand
+    | DigestHereCommand | DigestCommand | PingCommand
 )
 
 # command word → (usage line, a correct example); used in errors and by /kpi help
@@ -185,6 +193,7 @@ COMMAND_USAGE: dict[str, tuple[str, str]] = {
                     "[webhook=URL]",
                     "/kpi digest here weekly mon 09:00 Europe/Oslo"),
     "list": ("/kpi list", "/kpi list"),
+    "ping": ("/kpi ping", "/kpi ping"),
     "help": ("/kpi help [command|kpi]", "/kpi help log"),
 }
 
@@ -908,6 +917,12 @@ def _parse_list(tokens: Sequence[Token], ctx: _Context) -> ListCommand:
     return ListCommand(public=ctx.public)
 
 
+def _parse_ping(tokens: Sequence[Token], ctx: _Context) -> PingCommand:
+    """`/kpi ping`"""
+    _no_arguments(tokens, "ping")
+    return PingCommand(public=ctx.public)
+
+
 def _parse_undo(tokens: Sequence[Token], ctx: _Context) -> UndoCommand:
     """`/kpi undo [ID]` — ID as `42` or `#42`; without it, your last event."""
     if not tokens:
@@ -1173,6 +1188,7 @@ def _time_zone(text: str) -> str:
 _PARSERS: dict[str, Callable[[Sequence[Token], _Context], Command]] = {
     "help": _parse_help,
     "list": _parse_list,
+    "ping": _parse_ping,
     "log": _parse_log,
     "undo": _parse_undo,
     "funnel": _parse_funnel,

@@ -9,6 +9,7 @@ from bot.handlers.digests import handle_digest, handle_digest_here
 from bot.handlers.help import build_help_handlers
 from bot.handlers.kpis import handle_kpi, kpi_help
 from bot.handlers.log import handle_log
+from bot.handlers.ping import handle_ping
 from bot.handlers.undo import handle_undo
 from reports.kpis.catalog import CATALOG
 
@@ -24,6 +25,7 @@ def build_command_handler(context: BotContext) -> CommandHandler:
         "me": reports.handle_me,
         "show": handle_kpi,
         "digest": handle_digest,
+        "ping": handle_ping,
     }
     handle_help, handle_list = build_help_handlers(topics, kpi_help)
     handlers = {
@@ -31,6 +33,7 @@ def build_command_handler(context: BotContext) -> CommandHandler:
         grammar.UndoCommand: handle_undo,
         grammar.HelpCommand: handle_help,
         grammar.ListCommand: handle_list,
+        grammar.PingCommand: handle_ping,
         grammar.KpiCommand: handle_kpi,
         grammar.FunnelCommand: reports.handle_funnel,
         grammar.QuotaCommand: reports.handle_quota,

@@ -945,7 +945,7 @@ def test_command_union_covers_every_result():
     kinds = set(typing.get_args(grammar.Command))
     assert {HelpCommand, ListCommand, LogCommand, UndoCommand, FunnelCommand, QuotaCommand,
             QuotaSetCommand, ChurnCommand, KpiCommand, LeaderboardCommand, MeCommand,
-            DigestHereCommand, DigestCommand} == kinds
+            DigestHereCommand, DigestCommand, grammar.PingCommand} == kinds
 
 
 def test_parse_is_pure():
