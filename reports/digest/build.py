@@ -28,6 +28,7 @@ from reports.digest.model import (
 )
 from reports.format import (
     NA,
+    format_days,
     format_money,
     format_number,
     format_percent,
@@ -194,8 +195,7 @@ class _View:
         return tuple(stages)
 
     def days(self, days: float) -> str:
-        return self.labels["days"].format(n=format_number(round(days, 1), self.locale,
-                                                          digits=1))
+        return format_days(days * 86_400, self.locale)
 
     def quota(self, title_key: str, period: Period) -> QuotaView:
         result = self.kpi("quota-attainment", period)
@@ -240,6 +240,8 @@ class _View:
         lines = []
         for row in result.rows:
             kind, _, name = str(row.key).partition(": ")
+            if name == "(none)":
+                name = self.labels["no_reason"]
             if kind != "reason":
                 name = f"{name} ({self.labels['competitor']})"
             lines.append(LossReason(reason=name, count=self.number(row.value),

@@ -84,7 +84,7 @@ EN: dict[str, str] = {
     "new": "new",
     "pts": "pts",
     "na": "n/a",
-    "days": "{n} days",
+    "no_reason": "no reason given",
     "fallback": "{title}: revenue {revenue} ({change}), win rate {win_rate}",
     "footer": "kpibot · /kpi digest list · /kpi help",
 }
@@ -161,7 +161,7 @@ NB: dict[str, str] = {
     "new": "ny",
     "pts": "pp",
     "na": "i.t.",
-    "days": "{n} dager",
+    "no_reason": "ingen grunn oppgitt",
     "fallback": "{title}: omsetning {revenue} ({change}), vinnrate {win_rate}",
     "footer": "kpibot · /kpi digest list · /kpi help",
 }
@@ -238,7 +238,7 @@ SV: dict[str, str] = {
     "new": "ny",
     "pts": "p.e.",
     "na": "e.t.",
-    "days": "{n} dagar",
+    "no_reason": "ingen anledning angiven",
     "fallback": "{title}: intäkter {revenue} ({change}), vinstandel {win_rate}",
     "footer": "kpibot · /kpi digest list · /kpi help",
 }
@@ -315,7 +315,7 @@ RO: dict[str, str] = {
     "new": "nou",
     "pts": "pp",
     "na": "n.d.",
-    "days": "{n} zile",
+    "no_reason": "fără motiv",
     "fallback": "{title}: venituri {revenue} ({change}), rată de câștig {win_rate}",
     "footer": "kpibot · /kpi digest list · /kpi help",
 }
@@ -392,7 +392,7 @@ ZH: dict[str, str] = {
     "new": "新增",
     "pts": "个百分点",
     "na": "无数据",
-    "days": "{n} 天",
+    "no_reason": "未注明原因",
     "fallback": "{title}：收入 {revenue}（{change}），赢单率 {win_rate}",
     "footer": "kpibot · /kpi digest list · /kpi help",
 }
