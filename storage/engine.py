@@ -7,6 +7,9 @@ that concurrent writers queue on the lock instead of failing on upgrade.
 from __future__ import annotations
 
 import dataclasses
+import sqlite3
+import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,6 +19,9 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
+
+_writer_locks: weakref.WeakKeyDictionary[sa.Engine, threading.RLock] = weakref.WeakKeyDictionary()
+_writer_locks_guard = threading.Lock()
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 _WRITE = "kpibot_write"
@@ -106,10 +112,33 @@ class Database:
         if self.lock_timeout_ms:
             options[_LOCK_TIMEOUT] = self.lock_timeout_ms
         bind = self.engine.execution_options(**options)
-        with Session(bind, expire_on_commit=False) as session, session.begin():
+        with self._sqlite_writer_turn(), Session(bind, expire_on_commit=False) as session, \
+                session.begin():
             if self.lock_timeout_ms and self.dialect == "postgresql":
                 session.execute(sa.text(f"SET LOCAL lock_timeout = {int(self.lock_timeout_ms)}"))
             yield session
+
+    @contextmanager
+    def _sqlite_writer_turn(self) -> Iterator[None]:
+        """SQLite: this process's writers take turns on a lock before BEGIN IMMEDIATE.
+
+        SQLite's busy handler polls with growing sleeps, so under many concurrent writers one
+        can wait seconds while others keep taking the lock (p99 1.3 s, max 2 s with 16
+        clients); a thread lock hands over at once. Other processes still meet the busy timeout.
+        """
+        if self.dialect != "sqlite":
+            yield
+            return
+        with _writer_locks_guard:
+            lock = _writer_locks.setdefault(self.engine, threading.RLock())
+        timeout = (self.lock_timeout_ms or SQLITE_BUSY_TIMEOUT_MS) / 1000
+        if not lock.acquire(timeout=timeout):
+            raise sa.exc.OperationalError("BEGIN IMMEDIATE", None,
+                                          sqlite3.OperationalError("database is locked"))
+        try:
+            yield
+        finally:
+            lock.release()
 
     def ping(self) -> bool:
         with self.engine.connect() as connection:
