@@ -47,6 +47,7 @@ class DigestScheduler:
         self.loop: asyncio.AbstractEventLoop | None = None
         self._version: tuple | None = None
         self._tasks: set[asyncio.Task] = set()
+        self.startup_catch_up: asyncio.Future | None = None  # slots missed while down
 
     # ---------------------------------------------------------------- lifecycle
     async def start(self) -> None:
@@ -57,8 +58,8 @@ class DigestScheduler:
                                coalesce=True, max_instances=1)
         await self.rebuild()
         self.scheduler.start()
-        self._spawn(self.deliverer.catch_up())
-        log.info("digest scheduler started (%d schedule job(s))", len(self.jobs()) )
+        self.startup_catch_up = self._spawn(self.deliverer.catch_up())
+        log.info("digest scheduler started (%d schedule job(s))", len(self.jobs()))
 
     async def stop(self) -> None:
         if self.scheduler is not None and self.scheduler.running:
@@ -92,8 +93,8 @@ class DigestScheduler:
             self.scheduler.add_job(self.fire, trigger, args=[schedule.id],
                                    id=f"digest-{schedule.id}", coalesce=True,
                                    max_instances=3,
-                                   misfire_grace_time=int(self.deliverer.policy.grace
-                                                          .total_seconds()))
+                                   misfire_grace_time=max(1, int(
+                                       self.deliverer.policy.grace.total_seconds())))
         log.info("digest jobs rebuilt: %d schedule(s)", len(schedules))
 
     async def tick(self) -> None:
@@ -133,10 +134,11 @@ class DigestScheduler:
             self.deliverer.deliver_slot(schedule, slot, trigger="manual")))
         return True
 
-    def _spawn(self, coroutine) -> None:
+    def _spawn(self, coroutine) -> asyncio.Future:
         task = asyncio.ensure_future(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._done)
+        return task
 
     def _done(self, task: asyncio.Task) -> None:
         self._tasks.discard(task)
