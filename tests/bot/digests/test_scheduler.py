@@ -1,4 +1,5 @@
-"""The APScheduler wiring: jobs follow the schedule rows; a slot is posted once however\nmany ways it comes due (start-up catch-up, the minute tick, the cron job)."""
+"""The APScheduler wiring: jobs follow the schedule rows; a slot is posted once however
+many ways it comes due (start-up catch-up, the minute tick, the cron job)."""
 
 from __future__ import annotations
 
@@ -31,7 +32,8 @@ def test_jobs_are_rebuilt_from_the_rows_and_a_fired_job_posts_once(database, sla
     async def scenario():
         client = AsyncWebClient(token="xoxb-test", base_url=slack_api.base_url)
         deliverer = DigestDeliverer(database=database, channels={"slack": SlackChannel(client)},
-                                    clock=lambda: NOW, policy=DeliveryPolicy(grace=timedelta(hours=1)))
+                                    clock=lambda: NOW,
+                                    policy=DeliveryPolicy(grace=timedelta(hours=1)))
         scheduler = DigestScheduler(deliverer)
         handle = SchedulerHandle()
         handle.attach(scheduler)
