@@ -23,6 +23,7 @@ CHANNEL = "C_SALES"
 OWNER = "U_OWNER"
 SLOT = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)  # Monday 09:00 Europe/Oslo
 OSLO = ZoneInfo("Europe/Oslo")
+pytestmark = pytest.mark.reliability  # the digest fault cases of the reliability suite
 
 
 class Sleeps:

@@ -16,6 +16,7 @@ from storage.generate import seed_workspace
 
 WORKSPACE = "slack:T1"
 CHANNELS = ("C_ONE", "C_TWO", "C_THREE")
+pytestmark = pytest.mark.reliability
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
