@@ -35,7 +35,7 @@ computes them from floating-point Julian days).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -80,6 +80,7 @@ class SqlFacts:
         self.timezone: str = workspace.timezone
         self._zone = ZoneInfo(workspace.timezone)
         self._dialect = session.get_bind().dialect.name
+        self._stage_times: dict[tuple, dict[Stage, Distribution]] = {}
 
     # ------------------------------------------------------------------------------ events
 
@@ -307,6 +308,86 @@ class SqlFacts:
                 merged[key] = list(values)
         return [(key, *values) for key, values in merged.items()]
 
+    # ------------------------------------------------------- batched: the funnel in 4 queries
+
+    def funnel_counts(self, start: datetime, end: datetime, *, user: str | None = None
+                      ) -> dict[Stage, tuple[int, int]]:
+        """Per stage: deals reaching it in the window and how many of them reached the next
+        stage; one UNION ALL of the per-stage counts, each served by its stage index alone
+        (it holds the neighbouring stage's timestamp)."""
+        parts = []
+        for i, stage in enumerate(STAGE_ORDER):
+            converted: Any = sa.literal(0)
+            if stage is not Stage.WON:
+                following = STAGE_ORDER[i + 1]
+                reached = (Deal.outcome == "won" if following is Stage.WON
+                           else _STAGE_COLUMNS[following].is_not(None))
+                converted = sa.func.sum(sa.case((reached, 1), else_=0))
+            parts.append(sa.select(sa.literal(i).label("stage"), sa.func.count().label("n"),
+                                   converted.label("converted"))
+                         .where(*self._deals(*self._stage_in(stage, start, end), user=user)))
+        counts = {stage: (0, 0) for stage in STAGE_ORDER}
+        for i, n, converted in self.session.execute(sa.union_all(*parts)):
+            counts[STAGE_ORDER[int(i)]] = (int(n), int(converted or 0) if n else 0)
+        return counts
+
+    def stage_times(self, start: datetime, end: datetime, *, user: str | None = None
+                    ) -> dict[Stage, Distribution]:
+        """`stage_time` of every stage but won, in one statement (the values of all stages
+        tagged by stage, ranked per stage). Remembered for this session: the funnel and the
+        stalled deals of one digest ask for the same trailing window."""
+        key = (start, end, user)
+        if key not in self._stage_times:
+            stages = STAGE_ORDER[:-1]
+            parts = []
+            for i, stage in enumerate(stages):
+                following = STAGE_ORDER[i + 1]
+                this_at, next_at = _STAGE_COLUMNS[stage], _STAGE_COLUMNS[following]
+                value = seconds_between(next_at, this_at, self._dialect)
+                parts.append(sa.select(sa.literal(i).label("part"), value.label("value"))
+                             .where(*self._deals(*self._stage_in(following, start, end),
+                                                 this_at.is_not(None), user=user)))
+            found = self._distributions(sa.union_all(*parts))
+            self._stage_times[key] = {stage: found.get(i, Distribution())
+                                      for i, stage in enumerate(stages)}
+        return dict(self._stage_times[key])
+
+    def open_deal_counts(self, *, user: str | None = None,
+                         idle_before: Mapping[Stage, datetime] | None = None
+                         ) -> dict[str, tuple[int, int]]:
+        """Open deals per stage and how many of them are idle, in one pass over
+        ix_deals_open_stage."""
+        idle: Any = sa.literal(0)
+        if idle_before:
+            idle = sa.case(*[((Deal.stage == Stage(stage).value)
+                              & (Deal.stage_changed_at < at), 1)
+                             for stage, at in idle_before.items()], else_=0)
+        rows = self.session.execute(
+            sa.select(Deal.stage, sa.func.count(), sa.func.sum(idle))
+            .where(*self._open(user, None, None)).group_by(Deal.stage))
+        return {stage: (int(n), int(n_idle or 0)) for stage, n, n_idle in rows}
+
+    def idle_deals(self, idle_before: Mapping[Stage, datetime], *, limit: int,
+                   user: str | None = None) -> list[DealRow]:
+        """`open_deals(stages=(stage,), idle_before=..., limit=limit)` of each stage, in one
+        UNION ALL of the per-stage queries (each an ix_deals_open_stage range)."""
+        if not idle_before:
+            return []
+        parts = []
+        for i, (stage, at) in enumerate(idle_before.items()):
+            listed = (sa.select(sa.literal(i).label("part"), Deal.key, Deal.name, Deal.owner_id,
+                                Deal.stage, Deal.stage_changed_at, Deal.amount_minor)
+                      .where(*self._open(user, (stage,), at))
+                      .order_by(Deal.stage_changed_at, Deal.key).limit(limit).subquery())
+            parts.append(sa.select(listed))
+        union = sa.union_all(*parts).subquery()
+        rows = self.session.execute(
+            sa.select(union.c.key, union.c.name, union.c.owner_id, union.c.stage,
+                      union.c.stage_changed_at, union.c.amount_minor)
+            .order_by(union.c.part, union.c.stage_changed_at, union.c.key))
+        return [DealRow(key=k, name=n, owner_id=o, stage=s, stage_changed_at=at, amount=a)
+                for k, n, o, s, at, a in rows]
+
     # ------------------------------------------------------------------------- customers
 
     def _customer_at(self, instant: datetime) -> list:
@@ -431,19 +512,47 @@ class SqlFacts:
                       ranked.c.inside).where(wanted)).all()
         if not rows:
             return Distribution(), 0
-        count, total = int(rows[0].n), float(rows[0].total)
-        at = {int(r.rank): float(r.value) for r in rows}
+        return _summary(rows), int(rows[0].inside or 0)
 
-        def percentile(tenths: int) -> float:
-            low, remainder = divmod((count - 1) * tenths, 10)  # exact integer ranks
-            value = at[low]
-            if remainder:
-                value += (at[low + 1] - value) * remainder / 10
-            return value
+    def _distributions(self, values: sa.CompoundSelect) -> dict[int, Distribution]:
+        """`_distribution` of each group of the values (columns `part`, `value`) at once:
+        the same ranks, per part (PARTITION BY)."""
+        sub = values.subquery()
+        ranked = sa.select(
+            sub.c.part,
+            sub.c.value,
+            (sa.func.row_number().over(partition_by=sub.c.part, order_by=sub.c.value) - 1
+             ).label("rank"),
+            sa.func.count().over(partition_by=sub.c.part).label("n"),
+            sa.func.sum(sub.c.value).over(partition_by=sub.c.part).label("total"),
+        ).where(sub.c.value.is_not(None)).subquery()
+        n = ranked.c.n
+        wanted = sa.or_(
+            ranked.c.rank == (n - 1) // 2, ranked.c.rank == n // 2,
+            ranked.c.rank == ((n - 1) * 9) // 10, ranked.c.rank == ((n - 1) * 9 + 9) // 10,
+        )
+        groups: dict[int, list] = {}
+        for row in self.session.execute(
+                sa.select(ranked.c.part, ranked.c.rank, ranked.c.value, ranked.c.n,
+                          ranked.c.total).where(wanted)):
+            groups.setdefault(int(row.part), []).append(row)
+        return {part: _summary(rows) for part, rows in groups.items()}
 
-        distribution = Distribution(n=count, median=percentile(5), mean=total / count,
-                                    p90=percentile(9), total=total)
-        return distribution, int(rows[0].inside or 0)
+
+def _summary(rows: Sequence[Any]) -> Distribution:
+    """The Distribution from the rows at the median and p90 ranks (rank, value, n, total)."""
+    count, total = int(rows[0].n), float(rows[0].total)
+    at = {int(r.rank): float(r.value) for r in rows}
+
+    def percentile(tenths: int) -> float:
+        low, remainder = divmod((count - 1) * tenths, 10)  # exact integer ranks
+        value = at[low]
+        if remainder:
+            value += (at[low + 1] - value) * remainder / 10
+        return value
+
+    return Distribution(n=count, median=percentile(5), mean=total / count,
+                        p90=percentile(9), total=total)
 
 
 def _check_by(by: str | None, allowed: tuple[str, ...]) -> None:

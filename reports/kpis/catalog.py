@@ -341,10 +341,10 @@ def _stage_time(ctx: Ctx) -> KpiResult:
 def stage_thresholds(ctx: Ctx) -> dict[str, float]:
     """Seconds after which an open deal counts as stalled, per stage: max(7 days, 2 x the
     team's median stay in the stage over [now - 90 days, now))."""
-    start, end = ctx.trailing()
+    times = ctx.facts.stage_times(*ctx.trailing())
     thresholds = {}
     for stage in FUNNEL_STAGES:
-        median = ctx.facts.stage_time(stage, start, end).median
+        median = times[stage].median
         thresholds[stage.value] = max(STALLED_MIN_DAYS * DAY, 2 * (median or 0.0))
     return thresholds
 
@@ -355,14 +355,11 @@ STALLED_LISTED = 20
 def _stalled(ctx: Ctx) -> KpiResult:
     """Counted per stage in the database; the longest-idle deals listed (at most 20)."""
     thresholds = stage_thresholds(ctx)
-    total = 0
-    candidates = []
-    for stage in FUNNEL_STAGES:
-        idle_before = ctx.now - timedelta(seconds=thresholds[stage.value])
-        total += ctx.facts.count_open_deals(user=ctx.user, stages=(stage,),
-                                            idle_before=idle_before)
-        candidates += ctx.facts.open_deals(user=ctx.user, stages=(stage,),
-                                           idle_before=idle_before, limit=STALLED_LISTED)
+    idle_before = {stage: ctx.now - timedelta(seconds=thresholds[stage.value])
+                   for stage in FUNNEL_STAGES}
+    open_counts = ctx.facts.open_deal_counts(user=ctx.user, idle_before=idle_before)
+    total = sum(open_counts.get(stage.value, (0, 0))[1] for stage in FUNNEL_STAGES)
+    candidates = ctx.facts.idle_deals(idle_before, user=ctx.user, limit=STALLED_LISTED)
     rows = []
     for deal in candidates:
         idle = (ctx.now - deal.stage_changed_at).total_seconds()
@@ -371,7 +368,7 @@ def _stalled(ctx: Ctx) -> KpiResult:
             "days_in_stage": round(idle / DAY, 1),
             "threshold_days": round(thresholds[deal.stage] / DAY, 1)}))
     rows.sort(key=lambda r: (-(r.value or 0), r.key))
-    open_total = ctx.facts.count_open_deals(user=ctx.user)
+    open_total = sum(n for n, _idle in open_counts.values())
     return _result(ctx, "stalled-deals", float(total), "count", numerator=total,
                    denominator=open_total, rows=rows[:STALLED_LISTED], details={
                        "open_deals": open_total, "listed": min(len(rows), STALLED_LISTED),
@@ -384,16 +381,17 @@ def _funnel(ctx: Ctx) -> KpiResult:
     the previous stage in P that reached this one by now — every row carries both);
     median days in the stage (stage-time); stalled deals now."""
     cohort = bool(ctx.options.get("cohort"))
+    counts = ctx.facts.funnel_counts(ctx.start, ctx.end, user=ctx.user)
+    times = ctx.facts.stage_times(ctx.start, ctx.end, user=ctx.user)
     rows = []
     previous: Stage | None = None
     previous_count = 0
     for stage in STAGE_ORDER:
-        count = _reached(ctx, stage)
+        count = counts[stage][0]
         extra: dict[str, Any] = {"deals": count}
         numerator = denominator = conversion = None
         if previous is not None:
-            n, converted = ctx.facts.cohort_conversion(previous, stage, ctx.start, ctx.end,
-                                                       user=ctx.user).get("all", (0, 0))
+            n, converted = counts[previous]  # the cohort reaching `previous` in P
             cohort_rate = ratio(converted, n)[0]
             period_rate = _div(count, previous_count)
             extra.update(period_conversion=period_rate, cohort_conversion=cohort_rate,
@@ -405,8 +403,7 @@ def _funnel(ctx: Ctx) -> KpiResult:
         extra["conversion"] = conversion
         median_days = None
         if stage is not Stage.WON:
-            median_days = _days(ctx.facts.stage_time(stage, ctx.start, ctx.end,
-                                                     user=ctx.user).median)
+            median_days = _days(times[stage].median)
         extra["median_days"] = median_days
         rows.append(KpiRow(stage.value, float(count), numerator, denominator, extra=extra))
         previous, previous_count = stage, count

@@ -4,16 +4,21 @@
 scoped to one workspace (the implementation is bound to it). Instants are tz-aware UTC; a
 window is `[start, end)`. `user` narrows to the user an event or deal is credited to.
 Durations are returned in seconds (float).
+
+The batched methods at the end (`funnel_counts`, `stage_times`, `open_deal_counts`,
+`idle_deals`) answer what several calls of the single methods would, in one round trip; their
+definitions here are those compositions, so an implementation that subclasses `Facts` gets them
+and a faster one (storage's SqlFacts) must return exactly the same.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from reports.events import Stage
+from reports.events import STAGE_ORDER, Stage
 
 
 @dataclass(frozen=True)
@@ -155,3 +160,49 @@ class Facts(Protocol):
     def quotas(self, metric: str | None = None) -> list[Quota]:
         """Current quotas (every rep with one), optionally for one metric."""
         ...
+
+    # --- batched: several of the calls above at once (the funnel and stalled deals) ---
+    def funnel_counts(self, start: datetime, end: datetime, *, user: str | None = None
+                      ) -> dict[Stage, tuple[int, int]]:
+        """For every stage of STAGE_ORDER: (deals reaching it in the window, and how many of
+        those have reached the next stage by now), i.e. deals_reaching(stage)["all"] and
+        cohort_conversion(stage, next stage)["all"][1]; (won deals, 0) for WON."""
+        counts = {}
+        for i, stage in enumerate(STAGE_ORDER):
+            reached = self.deals_reaching(stage, start, end, user=user).get("all", 0)
+            converted = 0
+            if stage is not Stage.WON:
+                converted = self.cohort_conversion(stage, STAGE_ORDER[i + 1], start, end,
+                                                   user=user).get("all", (0, 0))[1]
+            counts[stage] = (reached, converted)
+        return counts
+
+    def stage_times(self, start: datetime, end: datetime, *, user: str | None = None
+                    ) -> dict[Stage, Distribution]:
+        """stage_time(stage, start, end) for every stage of STAGE_ORDER but WON."""
+        return {stage: self.stage_time(stage, start, end, user=user)
+                for stage in STAGE_ORDER if stage is not Stage.WON}
+
+    def open_deal_counts(self, *, user: str | None = None,
+                         idle_before: Mapping[Stage, datetime] | None = None
+                         ) -> dict[str, tuple[int, int]]:
+        """Per current stage of the open deals: (count_open_deals(stages=(stage,)), and
+        count_open_deals(stages=(stage,), idle_before=idle_before[stage]), 0 for a stage
+        not in `idle_before`). Stages without open deals are left out."""
+        counts = {}
+        for deal in self.open_deals(user=user):
+            n, idle = counts.get(deal.stage, (0, 0))
+            at = (idle_before or {}).get(deal.stage)  # Stage is a StrEnum: "lead" finds LEAD
+            is_idle = at is not None and deal.stage_changed_at is not None \
+                and deal.stage_changed_at < at
+            counts[deal.stage] = (n + 1, idle + int(is_idle))
+        return counts
+
+    def idle_deals(self, idle_before: Mapping[Stage, datetime], *, limit: int,
+                   user: str | None = None) -> list[DealRow]:
+        """For each stage of `idle_before`, in its order: open_deals(stages=(stage,),
+        idle_before=idle_before[stage], limit=limit), one list after the other."""
+        return [row for stage, at in idle_before.items()
+                for row in self.open_deals(user=user, stages=(stage,), idle_before=at,
+                                           limit=limit)]
+

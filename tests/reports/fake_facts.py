@@ -26,7 +26,7 @@ from datetime import datetime
 
 from reports.deal_state import DealEvent, DealState, derive_deal_state
 from reports.events import STAGE_ORDER, Stage
-from reports.kpis.facts import DealRow, Distribution, EventSum, Quota
+from reports.kpis.facts import DealRow, Distribution, EventSum, Facts, Quota
 
 OTHER = "other"
 NONE = "(none)"
@@ -80,8 +80,9 @@ def _inside(at: datetime | None, start: datetime, end: datetime) -> bool:
     return at is not None and start <= at < end
 
 
-class FakeFacts:
-    """`Facts` over `events` (and `quotas`) of one workspace."""
+class FakeFacts(Facts):
+    """`Facts` over `events` (and `quotas`) of one workspace (the batched methods: Facts'
+    definitions over the single ones)."""
 
     def __init__(self, events: Sequence[Ev] = (), quotas: Sequence[Quota] = (), *,
                  workspace_id: str = "test:ws", currency: str = "USD") -> None:

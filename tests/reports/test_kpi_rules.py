@@ -11,14 +11,14 @@ import pytest
 from reports.events import Stage
 from reports.format import format_change, format_value
 from reports.kpis.catalog import CATALOG, compare, compute_kpi, quota_months
-from reports.kpis.facts import DealRow, Distribution, EventSum, Quota
+from reports.kpis.facts import DealRow, Distribution, EventSum, Facts, Quota
 from reports.periods import parse_period
 
 NOW = datetime(2026, 11, 18, 12, tzinfo=UTC)
 
 
 @dataclass
-class FakeFacts:
+class FakeFacts(Facts):  # the batched methods: Facts' definitions
     """Answers from fixed tables; windows are ignored except where a test says otherwise."""
 
     workspace_id: str = "test:ws"

@@ -1,0 +1,106 @@
+"""SqlFacts' batched methods (the funnel's and the stalled deals' few round trips) return exactly
+what the single methods they stand for return (their definitions in reports/kpis/facts.py), on
+a generated history, for the team and for each rep, over several windows, on both backends."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from reports.events import STAGE_ORDER, Stage
+from reports.kpis.facts import Facts
+from storage.facts import SqlFacts
+from storage.generate import seed_workspace
+from storage.models import Deal, Workspace
+
+WS = "slack:TBATCH"
+NOW = datetime(2026, 11, 18, 14, 30, tzinfo=UTC)
+WINDOWS = [
+    (datetime(2026, 9, 30, 22, tzinfo=UTC), datetime(2026, 12, 31, 23, tzinfo=UTC)),  # quarter
+    (NOW - timedelta(days=90), NOW),  # the stalled thresholds' trailing window
+    (datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 2, tzinfo=UTC)),  # one day
+    (datetime(2020, 1, 1, tzinfo=UTC), datetime(2020, 2, 1, tzinfo=UTC)),  # before anything
+]
+
+
+@pytest.fixture
+def history(database):
+    seed_workspace(database=database, workspace_id=WS, target_events=4_000, end=NOW, seed=5,
+                   timezone="Europe/Oslo")
+    with database.read() as session:
+        owners = sorted(session.execute(sa.select(Deal.owner_id).where(
+            Deal.workspace_id == WS, Deal.owner_id.is_not(None)).distinct()).scalars())
+    return database, [None, *owners[:3]]
+
+
+def _facts(session) -> SqlFacts:
+    return SqlFacts(session=session, workspace=session.get(Workspace, WS))
+
+
+def test_funnel_counts_and_stage_times_equal_the_single_calls(history):
+    database, users = history
+    with database.read() as session:
+        facts = _facts(session)
+        nonempty = 0
+        for start, end in WINDOWS:
+            for user in users:
+                # Facts' own definitions: the single methods, one call per stage.
+                assert facts.funnel_counts(start, end, user=user) == \
+                    Facts.funnel_counts(facts, start, end, user=user), (start, user)
+                times = facts.stage_times(start, end, user=user)
+                assert list(times) == list(STAGE_ORDER[:-1])
+                assert times == Facts.stage_times(facts, start, end, user=user), (start, user)
+                nonempty += sum(1 for d in times.values() if d.n)
+        assert nonempty > 20  # the windows hold real distributions
+
+
+def test_stage_times_are_remembered_within_a_session(history):
+    database, _users = history
+    statements: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args) -> None:
+        statements.append(statement)
+
+    with database.read() as session:
+        facts = _facts(session)
+        sa.event.listen(database.engine, "before_cursor_execute", record)
+        try:
+            first = facts.stage_times(*WINDOWS[1])
+            first[Stage.LEAD] = None  # a copy: the caller cannot spoil the memo
+            assert facts.stage_times(*WINDOWS[1])[Stage.LEAD] is not None
+        finally:
+            sa.event.remove(database.engine, "before_cursor_execute", record)
+    assert len(statements) == 1
+
+
+def test_open_deal_counts_and_idle_deals_equal_the_single_calls(history):
+    database, users = history
+    stages = [s for s in STAGE_ORDER if s is not Stage.WON]
+    with database.read() as session:
+        facts = _facts(session)
+        for days in (0, 7, 20, 60, 400):
+            idle_before = {stage: NOW - timedelta(days=days + 3 * i)
+                           for i, stage in enumerate(stages)}
+            for user in users:
+                counts = facts.open_deal_counts(user=user, idle_before=idle_before)
+                assert counts == Facts.open_deal_counts(facts, user=user,
+                                                        idle_before=idle_before)
+                for stage in stages:
+                    n, idle = counts.get(stage.value, (0, 0))
+                    assert n == facts.count_open_deals(user=user, stages=(stage,))
+                    assert idle == facts.count_open_deals(user=user, stages=(stage,),
+                                                          idle_before=idle_before[stage])
+                assert sum(n for n, _ in counts.values()) == facts.count_open_deals(user=user)
+                for limit in (1, 20):
+                    assert facts.idle_deals(idle_before, user=user, limit=limit) == \
+                        Facts.idle_deals(facts, idle_before, user=user, limit=limit)
+            reversed_order = dict(reversed(idle_before.items()))
+            assert facts.idle_deals(reversed_order, limit=20) == \
+                Facts.idle_deals(facts, reversed_order, limit=20)
+        assert facts.open_deal_counts() == {
+            stage: (n, 0) for stage, (n, _) in facts.open_deal_counts(
+                idle_before={Stage.LEAD: NOW - timedelta(days=10_000)}).items()}
+        assert facts.idle_deals({}, limit=5) == []
+        assert len(facts.idle_deals({Stage.LEAD: NOW}, limit=20)) == 20
