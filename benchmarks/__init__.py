@@ -1,0 +1,1 @@
+"""kpibot's own benchmark (SPEC section 11): `python -m benchmarks --help`."""

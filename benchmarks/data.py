@@ -1,0 +1,203 @@
+"""Generated histories for the benchmark, cached between runs.
+
+A history of N events (storage.generate.seed_workspace, seed S) is generated once and kept:
+
+- SQLite: `<cache>/sqlite-<N>-seed<S>.db` (+ `.json` beside it: when the history ends, how long
+  it took). Each run works on a copy, so the events `/kpi log` adds never reach the cache.
+- PostgreSQL: a database `kpibench_<N>_s<S>` on the server (a throwaway cluster keeps its data
+  directory under `<cache>/postgresql/`, so it survives between runs too); each run works on a
+  `CREATE DATABASE ... TEMPLATE` copy of it.
+
+The history ends when it was generated and the server answers with the real clock, so a cached
+history is reused only while it is fresh: generated less than `max_age` ago and in the current
+calendar quarter (otherwise `/kpi funnel this-quarter` would measure an empty quarter). Every
+cached database is upgraded to the newest schema before use (a new index migration applies to
+it once).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from storage import migrate
+from storage.engine import Database
+from storage.generate import seed_workspace
+
+WORKSPACE_ID = "slack:TBENCH"
+TEAM_ID = "TBENCH"
+TIMEZONE = "Europe/Oslo"
+CURRENCY = "USD"
+DEFAULT_MAX_AGE = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class History:
+    """A generated history ready to serve: the URL of a private working copy."""
+
+    events: int
+    seed: int
+    url: str  # the working copy the server and the floors use
+    end: datetime  # the generated history ends here
+    generated_seconds: float | None  # how long generating it took (None: reused from cache)
+    cached: bool
+    cleanup: Callable[[], None]
+
+
+def _quarter(instant: datetime) -> tuple[int, int]:
+    return instant.year, (instant.month - 1) // 3
+
+
+def _fresh(meta: dict, now: datetime, max_age: timedelta) -> bool:
+    end = datetime.fromisoformat(meta["end"])
+    return now - end < max_age and _quarter(end) == _quarter(now) and "events" in meta
+
+
+def _meta_path(path: Path) -> Path:
+    return path.with_suffix(".json")
+
+
+def _generate(url: str, events: int, seed: int, end: datetime,
+              progress: Callable[[str], None]) -> dict:
+    migrate.upgrade(url)
+    database = Database.from_url(url)
+    started = time.perf_counter()
+    last = [started]
+
+    def report(done: int, target: int) -> None:
+        if time.perf_counter() - last[0] > 15:
+            last[0] = time.perf_counter()
+            progress(f"  generating {target:,} events: {done:,} done")
+
+    try:
+        stats = seed_workspace(database=database, workspace_id=WORKSPACE_ID,
+                               target_events=events, end=end, seed=seed, timezone=TIMEZONE,
+                               currency=CURRENCY, progress=report)
+    finally:
+        database.dispose()
+    return {"end": end.isoformat(), "events": stats["generated"], "deals": stats["deals"],
+            "seed": seed, "target_events": events, "workspace_id": WORKSPACE_ID,
+            "generated_seconds": round(time.perf_counter() - started, 1)}
+
+
+def sqlite_history(cache_dir: Path, work_dir: Path, events: int, seed: int, *,
+                   max_age: timedelta = DEFAULT_MAX_AGE, now: datetime | None = None,
+                   progress: Callable[[str], None] = print) -> History:
+    """The cached SQLite history of `events` events (generated when missing or stale), copied
+    into `work_dir`."""
+    now = now or datetime.now(UTC)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    cached = cache_dir / f"sqlite-{events}-seed{seed}.db"
+    meta_path = _meta_path(cached)
+    meta = json.loads(meta_path.read_text()) if meta_path.exists() and cached.exists() else None
+    reused = meta is not None and _fresh(meta, now, max_age)
+    if not reused:
+        progress(f"generating a {events:,}-event SQLite history (seed {seed}) into {cached}")
+        for stale in (cached, meta_path, *cache_dir.glob(f"{cached.name}-*")):
+            stale.unlink(missing_ok=True)
+        partial = cached.with_name(cached.name + ".partial")
+        partial.unlink(missing_ok=True)
+        meta = _generate(f"sqlite:///{partial}", events, seed, now.replace(microsecond=0),
+                         progress)
+        _checkpoint(partial)
+        partial.rename(cached)
+        meta_path.write_text(json.dumps(meta, indent=1))
+    else:
+        migrate.upgrade(f"sqlite:///{cached}")  # a newer schema applies to the cache once
+        _checkpoint(cached)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    copy = work_dir / f"bench-{events}-{uuid.uuid4().hex[:8]}.db"
+    shutil.copyfile(cached, copy)
+
+    def cleanup() -> None:
+        for path in (copy, Path(f"{copy}-wal"), Path(f"{copy}-shm")):
+            path.unlink(missing_ok=True)
+
+    return History(events=int(meta["events"]), seed=seed, url=f"sqlite:///{copy}",
+                   end=datetime.fromisoformat(meta["end"]),
+                   generated_seconds=None if reused else meta["generated_seconds"],
+                   cached=reused, cleanup=cleanup)
+
+
+def _checkpoint(path: Path) -> None:
+    """Fold the WAL into the database file, so that one file is the whole database."""
+    connection = sqlite3.connect(path)
+    try:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        connection.execute("ANALYZE")  # planner statistics, as a long-running database has
+    finally:
+        connection.close()
+
+
+# ------------------------------------------------------------------------------ PostgreSQL
+
+def _admin(server_url: str, statement: str) -> None:
+    engine = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            connection.exec_driver_sql(statement)
+    finally:
+        engine.dispose()
+
+
+def _with_database(server_url: str, name: str) -> str:
+    return sa.engine.make_url(server_url).set(database=name).render_as_string(
+        hide_password=False)
+
+
+def postgres_history(server_url: str, cache_dir: Path, events: int, seed: int, *,
+                     max_age: timedelta = DEFAULT_MAX_AGE, now: datetime | None = None,
+                     progress: Callable[[str], None] = print) -> History:
+    """The cached PostgreSQL history (database `kpibench_<N>_s<S>` on the server at
+    `server_url`, generated when missing or stale), copied into a fresh database."""
+    now = now or datetime.now(UTC)
+    name = f"kpibench_{events}_s{seed}"
+    host = sa.engine.make_url(server_url)
+    meta_path = cache_dir / f"postgresql-{host.host}-{host.port}-{name}.json"
+    cache_url = _with_database(server_url, name)
+    meta = json.loads(meta_path.read_text()) if meta_path.exists() else None
+    reused = meta is not None and _fresh(meta, now, max_age) and _exists(server_url, name)
+    if not reused:
+        progress(f"generating a {events:,}-event PostgreSQL history (seed {seed}) as {name}")
+        _admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        _admin(server_url, f'CREATE DATABASE "{name}"')
+        meta = _generate(cache_url, events, seed, now.replace(microsecond=0), progress)
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        meta_path.write_text(json.dumps(meta, indent=1))
+    else:
+        migrate.upgrade(cache_url)
+    engine = sa.create_engine(cache_url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            connection.exec_driver_sql("VACUUM ANALYZE")  # planner statistics
+    finally:
+        engine.dispose()
+    copy = f"kpibench_run_{uuid.uuid4().hex[:8]}"
+    _admin(server_url, f'CREATE DATABASE "{copy}" TEMPLATE "{name}"')
+
+    def cleanup() -> None:
+        _admin(server_url, f'DROP DATABASE IF EXISTS "{copy}" WITH (FORCE)')
+
+    return History(events=int(meta["events"]), seed=seed, url=_with_database(server_url, copy),
+                   end=datetime.fromisoformat(meta["end"]),
+                   generated_seconds=None if reused else meta["generated_seconds"],
+                   cached=reused, cleanup=cleanup)
+
+
+def _exists(server_url: str, name: str) -> bool:
+    engine = sa.create_engine(server_url)
+    try:
+        with engine.connect() as connection:
+            return connection.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"),
+                                      {"n": name}).first() is not None
+    finally:
+        engine.dispose()
