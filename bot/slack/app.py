@@ -72,7 +72,11 @@ def build_slack_app(
                                bot_token=bot_token)
 
     client = AsyncWebClient(base_url=api_url)  # each request's client gets the token above
-    app = AsyncApp(client=client, signing_secret=signing_secret, authorize=authorize)
+    # process_before_response: the answer is the ack, so the HTTP response goes out as soon as
+    # the handler returns. Without it Bolt runs the listener in a task and polls for the ack
+    # every 10 ms, which added 0-10 ms (about 8 ms on average) to every command.
+    app = AsyncApp(client=client, signing_secret=signing_secret, authorize=authorize,
+                   process_before_response=True)
 
     @app.command(re.compile(r"^/"))
     async def on_command(ack: AsyncAck, command: dict) -> None:
