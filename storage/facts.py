@@ -37,6 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -80,7 +81,7 @@ class SqlFacts:
         self.timezone: str = workspace.timezone
         self._zone = ZoneInfo(workspace.timezone)
         self._dialect = session.get_bind().dialect.name
-        self._stage_times: dict[tuple, dict[Stage, Distribution]] = {}
+        self._medians: dict[tuple, dict[Stage, float | None]] = {}
 
     # ------------------------------------------------------------------------------ events
 
@@ -309,63 +310,69 @@ class SqlFacts:
         return [(key, *values) for key, values in merged.items()]
 
     # ------------------------------------------------------- batched: the funnel in 4 queries
+    # Each statement is built once per dialect and shape, with bind parameters, and reused:
+    # building these SQLAlchemy expressions cost more than running them on a small history.
 
     def funnel_counts(self, start: datetime, end: datetime, *, user: str | None = None
                       ) -> dict[Stage, tuple[int, int]]:
         """Per stage: deals reaching it in the window and how many of them reached the next
-        stage; one UNION ALL of the per-stage counts, each served by its stage index alone
-        (it holds the neighbouring stage's timestamp)."""
-        parts = []
-        for i, stage in enumerate(STAGE_ORDER):
-            converted: Any = sa.literal(0)
-            if stage is not Stage.WON:
-                following = STAGE_ORDER[i + 1]
-                reached = (Deal.outcome == "won" if following is Stage.WON
-                           else _STAGE_COLUMNS[following].is_not(None))
-                converted = sa.func.sum(sa.case((reached, 1), else_=0))
-            parts.append(sa.select(sa.literal(i).label("stage"), sa.func.count().label("n"),
-                                   converted.label("converted"))
-                         .where(*self._deals(*self._stage_in(stage, start, end), user=user)))
+        stage; one UNION ALL of the per-stage counts, each read from its stage index alone
+        (it holds the next stage's timestamp; ix_deals_demo the outcome)."""
+        statement = self._statement(("funnel_counts", user is not None),
+                                    lambda: _funnel_counts(self, user is not None))
         counts = {stage: (0, 0) for stage in STAGE_ORDER}
-        for i, n, converted in self.session.execute(sa.union_all(*parts)):
+        for i, n, converted in self.session.execute(
+                statement, self._params(start=start, end=end, user=user)):
             counts[STAGE_ORDER[int(i)]] = (int(n), int(converted or 0) if n else 0)
         return counts
 
-    def stage_times(self, start: datetime, end: datetime, *, user: str | None = None
-                    ) -> dict[Stage, Distribution]:
-        """`stage_time` of every stage but won, in one statement (the values of all stages
-        tagged by stage, ranked per stage). Remembered for this session: the funnel and the
-        stalled deals of one digest ask for the same trailing window."""
+    def median_stage_times(self, start: datetime, end: datetime, *, user: str | None = None
+                      ) -> dict[Stage, float | None]:
+        """`stage_time(stage, start, end).median` of every stage but won, in one statement:
+        per stage, the count of the deals that left it in the window (from the next stage's
+        index, which holds this stage's timestamp) and the one or two middle values (ORDER BY
+        the value, LIMIT 2 OFFSET (n - 1) / 2: a bounded sort, no window functions).
+        Remembered for this session: the funnel and the stalled deals of one digest ask for
+        the same trailing window."""
         key = (start, end, user)
-        if key not in self._stage_times:
-            stages = STAGE_ORDER[:-1]
-            parts = []
-            for i, stage in enumerate(stages):
-                following = STAGE_ORDER[i + 1]
-                this_at, next_at = _STAGE_COLUMNS[stage], _STAGE_COLUMNS[following]
-                value = seconds_between(next_at, this_at, self._dialect)
-                parts.append(sa.select(sa.literal(i).label("part"), value.label("value"))
-                             .where(*self._deals(*self._stage_in(following, start, end),
-                                                 this_at.is_not(None), user=user)))
-            found = self._distributions(sa.union_all(*parts))
-            self._stage_times[key] = {stage: found.get(i, Distribution())
-                                      for i, stage in enumerate(stages)}
-        return dict(self._stage_times[key])
+        if key not in self._medians:
+            statement = self._statement(("median_stage_times", user is not None),
+                                        lambda: _median_stage_times(self, user is not None))
+            counts: dict[int, int] = {}
+            middle: dict[int, list[float]] = {}
+            for part, slot, value in self.session.execute(
+                    statement, self._params(start=start, end=end, user=user)):
+                if int(slot) < 0:
+                    counts[int(part)] = int(value)
+                else:
+                    middle.setdefault(int(part), []).append(float(value))
+            medians: dict[Stage, float | None] = {}
+            for i, stage in enumerate(STAGE_ORDER[:-1]):
+                n, values = counts.get(i, 0), sorted(middle.get(i, ()))
+                low = (n - 1) // 2
+                medians[stage] = _percentile(n, dict(enumerate(values, low)), 5) \
+                    if n and values else None
+            self._medians[key] = medians
+        return dict(self._medians[key])
 
     def open_deal_counts(self, *, user: str | None = None,
                          idle_before: Mapping[Stage, datetime] | None = None
                          ) -> dict[str, tuple[int, int]]:
-        """Open deals per stage and how many of them are idle, in one pass over
-        ix_deals_open_stage."""
-        idle: Any = sa.literal(0)
-        if idle_before:
-            idle = sa.case(*[((Deal.stage == Stage(stage).value)
-                              & (Deal.stage_changed_at < at), 1)
-                             for stage, at in idle_before.items()], else_=0)
-        rows = self.session.execute(
-            sa.select(Deal.stage, sa.func.count(), sa.func.sum(idle))
-            .where(*self._open(user, None, None)).group_by(Deal.stage))
-        return {stage: (int(n), int(n_idle or 0)) for stage, n, n_idle in rows}
+        """Open deals per stage and how many of them are idle. Index range counts on
+        ix_deals_open_stage: per stage of `idle_before`, the idle ones (stage_changed_at
+        before its instant), the others and those without a stage change; the open deals at
+        any other stage (there are none in practice) grouped by stage."""
+        stages = tuple(Stage(stage) for stage in (idle_before or {}))
+        statement = self._statement(("open_deal_counts", user is not None, stages),
+                                    lambda: _open_deal_counts(self, user is not None, stages))
+        params = self._params(user=user)
+        params.update({f"idle_{i}": at for i, at in enumerate((idle_before or {}).values())})
+        counts: dict[str, tuple[int, int]] = {}
+        for stage, n, idle in self.session.execute(statement, params):
+            if n:
+                total, idle_total = counts.get(stage, (0, 0))
+                counts[stage] = (total + int(n), idle_total + int(idle or 0))
+        return counts
 
     def idle_deals(self, idle_before: Mapping[Stage, datetime], *, limit: int,
                    user: str | None = None) -> list[DealRow]:
@@ -373,20 +380,28 @@ class SqlFacts:
         UNION ALL of the per-stage queries (each an ix_deals_open_stage range)."""
         if not idle_before:
             return []
-        parts = []
-        for i, (stage, at) in enumerate(idle_before.items()):
-            listed = (sa.select(sa.literal(i).label("part"), Deal.key, Deal.name, Deal.owner_id,
-                                Deal.stage, Deal.stage_changed_at, Deal.amount_minor)
-                      .where(*self._open(user, (stage,), at))
-                      .order_by(Deal.stage_changed_at, Deal.key).limit(limit).subquery())
-            parts.append(sa.select(listed))
-        union = sa.union_all(*parts).subquery()
-        rows = self.session.execute(
-            sa.select(union.c.key, union.c.name, union.c.owner_id, union.c.stage,
-                      union.c.stage_changed_at, union.c.amount_minor)
-            .order_by(union.c.part, union.c.stage_changed_at, union.c.key))
+        stages = tuple(Stage(stage) for stage in idle_before)
+        statement = self._statement(("idle_deals", user is not None, stages),
+                                    lambda: _idle_deals(self, user is not None, stages))
+        params = self._params(user=user, limit=limit)
+        params.update({f"idle_{i}": at for i, at in enumerate(idle_before.values())})
         return [DealRow(key=k, name=n, owner_id=o, stage=s, stage_changed_at=at, amount=a)
-                for k, n, o, s, at, a in rows]
+                for k, n, o, s, at, a in self.session.execute(statement, params)]
+
+    _statements: dict[tuple, Any] = {}  # (dialect, *shape) -> statement, shared by instances
+
+    def _statement(self, shape: tuple, build) -> Any:
+        key = (self._dialect, *shape)
+        statement = SqlFacts._statements.get(key)
+        if statement is None:
+            statement = SqlFacts._statements[key] = build()
+        return statement
+
+    def _params(self, **values: Any) -> dict[str, Any]:
+        values["workspace"] = self.workspace_id
+        if values.get("user") is None:
+            values.pop("user", None)
+        return values
 
     # ------------------------------------------------------------------------- customers
 
@@ -514,47 +529,140 @@ class SqlFacts:
             return Distribution(), 0
         return _summary(rows), int(rows[0].inside or 0)
 
-    def _distributions(self, values: sa.CompoundSelect) -> dict[int, Distribution]:
-        """`_distribution` of each group of the values (columns `part`, `value`) at once:
-        the same ranks, per part (PARTITION BY)."""
-        sub = values.subquery()
-        ranked = sa.select(
-            sub.c.part,
-            sub.c.value,
-            (sa.func.row_number().over(partition_by=sub.c.part, order_by=sub.c.value) - 1
-             ).label("rank"),
-            sa.func.count().over(partition_by=sub.c.part).label("n"),
-            sa.func.sum(sub.c.value).over(partition_by=sub.c.part).label("total"),
-        ).where(sub.c.value.is_not(None)).subquery()
-        n = ranked.c.n
-        wanted = sa.or_(
-            ranked.c.rank == (n - 1) // 2, ranked.c.rank == n // 2,
-            ranked.c.rank == ((n - 1) * 9) // 10, ranked.c.rank == ((n - 1) * 9 + 9) // 10,
-        )
-        groups: dict[int, list] = {}
-        for row in self.session.execute(
-                sa.select(ranked.c.part, ranked.c.rank, ranked.c.value, ranked.c.n,
-                          ranked.c.total).where(wanted)):
-            groups.setdefault(int(row.part), []).append(row)
-        return {part: _summary(rows) for part, rows in groups.items()}
-
 
 def _summary(rows: Sequence[Any]) -> Distribution:
     """The Distribution from the rows at the median and p90 ranks (rank, value, n, total)."""
     count, total = int(rows[0].n), float(rows[0].total)
     at = {int(r.rank): float(r.value) for r in rows}
+    return Distribution(n=count, median=_percentile(count, at, 5), mean=total / count,
+                        p90=_percentile(count, at, 9), total=total)
 
-    def percentile(tenths: int) -> float:
-        low, remainder = divmod((count - 1) * tenths, 10)  # exact integer ranks
-        value = at[low]
-        if remainder:
-            value += (at[low + 1] - value) * remainder / 10
-        return value
 
-    return Distribution(n=count, median=percentile(5), mean=total / count,
-                        p90=percentile(9), total=total)
+def _percentile(count: int, at: Mapping[int, float], tenths: int) -> float:
+    """The p = tenths / 10 percentile of `count` sorted values, from the values at its two
+    closest ranks (`at`: rank -> value); see the module docstring."""
+    low, remainder = divmod((count - 1) * tenths, 10)  # exact integer ranks
+    value = at[low]
+    if remainder:
+        value += (at[low + 1] - value) * remainder / 10
+    return value
 
 
 def _check_by(by: str | None, allowed: tuple[str, ...]) -> None:
     if by is not None and by not in allowed:
         raise ValueError(f"by must be None or one of {allowed}, not {by!r}")
+
+
+# ------------------------------------------------------------- the batched statements
+# Built once per dialect and shape (SqlFacts._statement) with bind parameters :workspace,
+# :start, :end, :user (only in the per-rep shape), :idle_<i> and :limit.
+
+def _constant(value: int | str) -> sa.ColumnElement:
+    """An inline constant (no bind parameter; one type in every branch of a UNION)."""
+    return sa.literal_column(repr(value) if isinstance(value, str) else str(value))
+
+
+def _scoped(with_user: bool, *conditions: Any) -> list:
+    result = [Deal.workspace_id == sa.bindparam("workspace"), *conditions]
+    if with_user:
+        result.append(Deal.owner_id == sa.bindparam("user"))
+    return result
+
+
+def _stage_range(stage: Stage) -> list:
+    """SqlFacts._stage_in over [:start, :end)."""
+    start, end = sa.bindparam("start"), sa.bindparam("end")
+    if stage is Stage.WON:
+        return [Deal.closed_at >= start, Deal.closed_at < end, Deal.outcome == "won"]
+    column = _STAGE_COLUMNS[stage]
+    return [column >= start, column < end]
+
+
+def _funnel_counts(facts: SqlFacts, with_user: bool) -> sa.CompoundSelect:
+    parts = []
+    for i, stage in enumerate(STAGE_ORDER):
+        converted: Any = _constant(0)
+        if stage is not Stage.WON:
+            following = STAGE_ORDER[i + 1]
+            reached = (Deal.outcome == "won" if following is Stage.WON
+                       else _STAGE_COLUMNS[following].is_not(None))
+            converted = sa.func.sum(sa.case((reached, 1), else_=0))
+        parts.append(sa.select(_constant(i).label("stage"), sa.func.count().label("n"),
+                               converted.label("converted"))
+                     .where(*_scoped(with_user, *_stage_range(stage))))
+    return sa.union_all(*parts)
+
+
+def _median_stage_times(facts: SqlFacts, with_user: bool) -> sa.CompoundSelect:
+    parts: list[sa.Select] = []
+    for i, stage in enumerate(STAGE_ORDER[:-1]):
+        following = STAGE_ORDER[i + 1]
+        this_at, next_at = _STAGE_COLUMNS[stage], _STAGE_COLUMNS[following]
+        conditions = _scoped(with_user, *_stage_range(following), this_at.is_not(None))
+        middle = (sa.select(sa.func.count() - 1).where(*conditions).scalar_subquery()) // 2
+        picked = (sa.select(Deal.id).where(*conditions)
+                  .order_by(_sorts_like_seconds(next_at, this_at, facts._dialect))
+                  .limit(2).offset(middle))
+        parts += [sa.select(_constant(i).label("part"), _constant(-1).label("slot"),
+                            sa.func.count().label("value")).where(*conditions),
+                  sa.select(_constant(i).label("part"), _constant(0).label("slot"),
+                            seconds_between(next_at, this_at, facts._dialect).label("value"))
+                  .where(Deal.id.in_(picked.subquery().select()))]
+    return sa.union_all(*parts)
+
+
+def _sorts_like_seconds(later: Any, earlier: Any, dialect: str) -> sa.ColumnElement:
+    """An expression in the order of seconds_between(later, earlier), cheaper on SQLite:
+    without the scaling to seconds and the rounding, both monotonic (and SQLite's round() is
+    slow), so the values at each rank are the same."""
+    if dialect == "sqlite":
+        return sa.func.julianday(later) - sa.func.julianday(earlier)
+    return seconds_between(later, earlier, dialect)
+
+
+def _open_deal_counts(facts: SqlFacts, with_user: bool,
+                      stages: tuple[Stage, ...]) -> sa.CompoundSelect:
+    """(stage, open deals, idle ones) rows: for each of `stages`, three index range counts
+    (idle / not idle / no stage change); for the stages between and around them, the open
+    deals grouped by stage."""
+    open_deal = (Deal.outcome == "open", Deal.stage.is_not(None))
+    parts: list[sa.Select] = []
+    for i, stage in enumerate(stages):
+        at = Deal.stage == stage.value
+        idle = sa.bindparam(f"idle_{i}")
+        name = _constant(stage.value).label("stage")
+        parts += [
+            sa.select(name, sa.func.count(), sa.func.count()).where(
+                *_scoped(with_user, *open_deal, at, Deal.stage_changed_at < idle)),
+            sa.select(name, sa.func.count(), _constant(0)).where(
+                *_scoped(with_user, *open_deal, at, Deal.stage_changed_at >= idle)),
+            sa.select(name, sa.func.count(), _constant(0)).where(
+                *_scoped(with_user, *open_deal, at, Deal.stage_changed_at.is_(None))),
+        ]
+    bounds = sorted({stage.value for stage in stages})
+    gaps = [(None, bounds[0]), *pairwise(bounds), (bounds[-1], None)] if bounds \
+        else [(None, None)]
+    for low, high in gaps:
+        between = [Deal.stage > low] if low is not None else []
+        if high is not None:
+            between.append(Deal.stage < high)
+        parts.append(sa.select(Deal.stage, sa.func.count(), _constant(0))
+                     .where(*_scoped(with_user, *open_deal, *between)).group_by(Deal.stage))
+    return sa.union_all(*parts)
+
+
+def _idle_deals(facts: SqlFacts, with_user: bool, stages: tuple[Stage, ...]) -> sa.Select:
+    parts = []
+    for i, stage in enumerate(stages):
+        listed = (sa.select(_constant(i).label("part"), Deal.key, Deal.name, Deal.owner_id,
+                            Deal.stage, Deal.stage_changed_at, Deal.amount_minor)
+                  .where(*_scoped(with_user, Deal.outcome == "open", Deal.stage.is_not(None),
+                                  Deal.stage == stage.value,
+                                  Deal.stage_changed_at < sa.bindparam(f"idle_{i}")))
+                  .order_by(Deal.stage_changed_at, Deal.key)
+                  .limit(sa.bindparam("limit", type_=sa.Integer)).subquery())
+        parts.append(sa.select(listed))
+    union = sa.union_all(*parts).subquery()
+    return (sa.select(union.c.key, union.c.name, union.c.owner_id, union.c.stage,
+                      union.c.stage_changed_at, union.c.amount_minor)
+            .order_by(union.c.part, union.c.stage_changed_at, union.c.key))

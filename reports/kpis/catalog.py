@@ -341,10 +341,10 @@ def _stage_time(ctx: Ctx) -> KpiResult:
 def stage_thresholds(ctx: Ctx) -> dict[str, float]:
     """Seconds after which an open deal counts as stalled, per stage: max(7 days, 2 x the
     team's median stay in the stage over [now - 90 days, now))."""
-    times = ctx.facts.stage_times(*ctx.trailing())
+    medians = ctx.facts.median_stage_times(*ctx.trailing())
     thresholds = {}
     for stage in FUNNEL_STAGES:
-        median = times[stage].median
+        median = medians[stage]
         thresholds[stage.value] = max(STALLED_MIN_DAYS * DAY, 2 * (median or 0.0))
     return thresholds
 
@@ -382,7 +382,7 @@ def _funnel(ctx: Ctx) -> KpiResult:
     median days in the stage (stage-time); stalled deals now."""
     cohort = bool(ctx.options.get("cohort"))
     counts = ctx.facts.funnel_counts(ctx.start, ctx.end, user=ctx.user)
-    times = ctx.facts.stage_times(ctx.start, ctx.end, user=ctx.user)
+    medians = ctx.facts.median_stage_times(ctx.start, ctx.end, user=ctx.user)
     rows = []
     previous: Stage | None = None
     previous_count = 0
@@ -403,7 +403,7 @@ def _funnel(ctx: Ctx) -> KpiResult:
         extra["conversion"] = conversion
         median_days = None
         if stage is not Stage.WON:
-            median_days = _days(times[stage].median)
+            median_days = _days(medians[stage])
         extra["median_days"] = median_days
         rows.append(KpiRow(stage.value, float(count), numerator, denominator, extra=extra))
         previous, previous_count = stage, count

@@ -5,7 +5,7 @@ scoped to one workspace (the implementation is bound to it). Instants are tz-awa
 window is `[start, end)`. `user` narrows to the user an event or deal is credited to.
 Durations are returned in seconds (float).
 
-The batched methods at the end (`funnel_counts`, `stage_times`, `open_deal_counts`,
+The batched methods at the end (`funnel_counts`, `median_stage_times`, `open_deal_counts`,
 `idle_deals`) answer what several calls of the single methods would, in one round trip; their
 definitions here are those compositions, so an implementation that subclasses `Facts` gets them
 and a faster one (storage's SqlFacts) must return exactly the same.
@@ -177,10 +177,10 @@ class Facts(Protocol):
             counts[stage] = (reached, converted)
         return counts
 
-    def stage_times(self, start: datetime, end: datetime, *, user: str | None = None
-                    ) -> dict[Stage, Distribution]:
-        """stage_time(stage, start, end) for every stage of STAGE_ORDER but WON."""
-        return {stage: self.stage_time(stage, start, end, user=user)
+    def median_stage_times(self, start: datetime, end: datetime, *, user: str | None = None
+                      ) -> dict[Stage, float | None]:
+        """stage_time(stage, start, end).median for every stage of STAGE_ORDER but WON."""
+        return {stage: self.stage_time(stage, start, end, user=user).median
                 for stage in STAGE_ORDER if stage is not Stage.WON}
 
     def open_deal_counts(self, *, user: str | None = None,

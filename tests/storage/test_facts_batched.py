@@ -39,7 +39,7 @@ def _facts(session) -> SqlFacts:
     return SqlFacts(session=session, workspace=session.get(Workspace, WS))
 
 
-def test_funnel_counts_and_stage_times_equal_the_single_calls(history):
+def test_funnel_counts_and_median_stage_times_equal_the_single_calls(history):
     database, users = history
     with database.read() as session:
         facts = _facts(session)
@@ -49,14 +49,15 @@ def test_funnel_counts_and_stage_times_equal_the_single_calls(history):
                 # Facts' own definitions: the single methods, one call per stage.
                 assert facts.funnel_counts(start, end, user=user) == \
                     Facts.funnel_counts(facts, start, end, user=user), (start, user)
-                times = facts.stage_times(start, end, user=user)
-                assert list(times) == list(STAGE_ORDER[:-1])
-                assert times == Facts.stage_times(facts, start, end, user=user), (start, user)
-                nonempty += sum(1 for d in times.values() if d.n)
+                medians = facts.median_stage_times(start, end, user=user)
+                assert list(medians) == list(STAGE_ORDER[:-1])
+                assert medians == Facts.median_stage_times(facts, start, end, user=user), \
+                    (start, user)
+                nonempty += sum(1 for m in medians.values() if m is not None)
         assert nonempty > 20  # the windows hold real distributions
 
 
-def test_stage_times_are_remembered_within_a_session(history):
+def test_median_stage_times_are_remembered_within_a_session(history):
     database, _users = history
     statements: list[str] = []
 
@@ -67,9 +68,9 @@ def test_stage_times_are_remembered_within_a_session(history):
         facts = _facts(session)
         sa.event.listen(database.engine, "before_cursor_execute", record)
         try:
-            first = facts.stage_times(*WINDOWS[1])
+            first = facts.median_stage_times(*WINDOWS[1])
             first[Stage.LEAD] = None  # a copy: the caller cannot spoil the memo
-            assert facts.stage_times(*WINDOWS[1])[Stage.LEAD] is not None
+            assert facts.median_stage_times(*WINDOWS[1])[Stage.LEAD] is not None
         finally:
             sa.event.remove(database.engine, "before_cursor_execute", record)
     assert len(statements) == 1
