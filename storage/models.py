@@ -105,12 +105,16 @@ class Deal(SQLModel, table=True):
     __tablename__ = "deals"
     __table_args__ = (
         sa.UniqueConstraint("workspace_id", "key"),
-        sa.Index("ix_deals_lead", "workspace_id", "lead_at"),
-        sa.Index("ix_deals_mql", "workspace_id", "mql_at"),
-        sa.Index("ix_deals_sql", "workspace_id", "sql_at"),
-        sa.Index("ix_deals_opportunity", "workspace_id", "opportunity_at"),
-        sa.Index("ix_deals_demo", "workspace_id", "demo_at"),
-        sa.Index("ix_deals_closed", "workspace_id", "closed_at"),
+        # Each stage index also holds the neighbouring stages' timestamps (ix_deals_demo the
+        # outcome, ix_deals_closed what wins, losses and the time from demo to win need), so
+        # the funnel's counts, cohorts and stage times read the index alone (storage/facts.py).
+        sa.Index("ix_deals_lead", "workspace_id", "lead_at", "mql_at"),
+        sa.Index("ix_deals_mql", "workspace_id", "mql_at", "lead_at", "sql_at"),
+        sa.Index("ix_deals_sql", "workspace_id", "sql_at", "mql_at", "opportunity_at"),
+        sa.Index("ix_deals_opportunity", "workspace_id", "opportunity_at", "sql_at", "demo_at"),
+        sa.Index("ix_deals_demo", "workspace_id", "demo_at", "opportunity_at", "outcome"),
+        sa.Index("ix_deals_closed", "workspace_id", "closed_at", "outcome", "amount_minor",
+                 "owner_id", "demo_at", "won_at"),
         sa.Index("ix_deals_open_stage", "workspace_id", "outcome", "stage", "stage_changed_at"),
         sa.Index("ix_deals_account", "workspace_id", "account_key"),  # account upkeep
     )

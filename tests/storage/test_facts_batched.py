@@ -105,3 +105,31 @@ def test_open_deal_counts_and_idle_deals_equal_the_single_calls(history):
                 idle_before={Stage.LEAD: NOW - timedelta(days=10_000)}).items()}
         assert facts.idle_deals({}, limit=5) == []
         assert len(facts.idle_deals({Stage.LEAD: NOW}, limit=20)) == 20
+
+
+def test_the_funnel_reads_covering_indexes_on_sqlite(history):
+    """Counts, cohorts and median stage times come from the stage indexes alone (0005), the
+    stalled counts from ix_deals_open_stage ranges; no statement scans a table."""
+    from tests.storage.test_facts import _captured, _plans
+
+    database, _users = history
+    if database.dialect != "sqlite":
+        pytest.skip("EXPLAIN QUERY PLAN is SQLite's")
+    idle_before = {stage: NOW - timedelta(days=7) for stage in STAGE_ORDER[:-1]}
+
+    def run() -> None:
+        with database.read() as session:
+            facts = _facts(session)
+            facts.funnel_counts(*WINDOWS[0])
+            facts.median_stage_times(*WINDOWS[0])
+            facts.open_deal_counts(idle_before=idle_before)
+            facts.idle_deals(idle_before, limit=20)
+
+    text = _plans(database, _captured(database, run), "funnel")
+    for index in ("ix_deals_lead", "ix_deals_mql", "ix_deals_sql", "ix_deals_opportunity",
+                  "ix_deals_demo", "ix_deals_closed", "ix_deals_open_stage"):
+        assert f"COVERING INDEX {index} " in text, f"{index} does not cover:\n{text}"
+    uncovered = [line for line in text.splitlines()
+                 if "USING INDEX" in line and "ix_deals_open_stage" not in line
+                 and "USING INTEGER PRIMARY KEY" not in line]
+    assert not uncovered, text
