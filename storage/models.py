@@ -64,7 +64,12 @@ class Event(SQLModel, table=True):
         sa.Index("ix_events_workspace_occurred", "workspace_id", "occurred_at"),
         sa.Index("ix_events_workspace_deal", "workspace_id", "deal_key", "occurred_at"),
         sa.Index("ix_events_workspace_logger", "workspace_id", "logged_by", "logged_at"),
-        sa.Index("ix_events_workspace_account", "workspace_id", "account_key"),
+        # Partial: most events name no account, and with planner statistics (ANALYZE, PRAGMA
+        # optimize) SQLite judged an index full of NULLs useless and scanned every event to
+        # upkeep one account (/kpi log on a deal: 120 ms at 1M events).
+        sa.Index("ix_events_workspace_account", "workspace_id", "account_key",
+                 sqlite_where=sa.text("account_key IS NOT NULL"),
+                 postgresql_where=sa.text("account_key IS NOT NULL")),
         sa.CheckConstraint("count >= 1", name="count_positive"),
     )
 

@@ -1,10 +1,12 @@
-"""stage indexes cover the funnel: each holds the neighbouring stages' timestamps
+"""stage indexes cover the funnel: each holds the neighbouring stages' timestamps;
+events by account: a partial index (account_key IS NOT NULL)
 
 Revision ID: 0005
 Revises: 0004
 Create Date: 2026-11-23 05:18:32
 """
 
+import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
@@ -40,7 +42,16 @@ def _replace(indexes: dict[str, list[str]]) -> None:
 
 def upgrade() -> None:
     _replace(COVERING)
+    # Most events name no account: with planner statistics SQLite took the full index for
+    # useless and scanned the events. (Alembic does not compare partial-index conditions.)
+    op.drop_index("ix_events_workspace_account", table_name="events")
+    where = sa.text("account_key IS NOT NULL")
+    op.create_index("ix_events_workspace_account", "events", ["workspace_id", "account_key"],
+                    unique=False, sqlite_where=where, postgresql_where=where)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_events_workspace_account", table_name="events")
+    op.create_index("ix_events_workspace_account", "events", ["workspace_id", "account_key"],
+                    unique=False)
     _replace(BEFORE)
