@@ -68,7 +68,14 @@ from bot.csv_presets import (
 from reports.events import ALIASES, KINDS, EventKind, normalize_source, resolve_kind
 from reports.units import parse_duration
 from storage.engine import Database
-from storage.events import NewEvent, ensure_workspace, record_events, void_event
+from storage.events import (
+    Deferred,
+    NewEvent,
+    apply_deferred,
+    ensure_workspace,
+    record_events,
+    void_event,
+)
 from storage.models import Event, Workspace
 from storage.reps import RepDirectory, RepError, prune_unused_named_reps
 
@@ -1240,6 +1247,8 @@ def _run(session: Session, source: CsvSource, fmt: str, columns: dict[str, int],
     chunk: list[NewEvent] = []
     voids: list[tuple[str, datetime]] = []
     store = not options.dry_run
+    # Rollups, deals and accounts are brought up to date once, after the last chunk.
+    deferred = Deferred()
 
     def flush() -> None:
         if not chunk:
@@ -1248,11 +1257,11 @@ def _run(session: Session, source: CsvSource, fmt: str, columns: dict[str, int],
             ctx.directory.create_pending(session, now=ctx.now)
             new_void_keys = _new_keys(session, ctx.workspace.id, [k for k, _ in voids])
             added = record_events(session=session, workspace=ctx.workspace, new_events=chunk,
-                                  now=ctx.now)
+                                  now=ctx.now, defer=deferred)
             result.added += added
             result.already_stored += len(chunk) - added
             _apply_voids(session, ctx.workspace, [(k, at) for k, at in voids
-                                                  if k in new_void_keys])
+                                                  if k in new_void_keys], deferred)
             session.expunge_all()
         elif not workspace_missing:
             known = _known_keys(session, ctx.workspace.id, [e.idempotency_key for e in chunk])
@@ -1300,6 +1309,7 @@ def _run(session: Session, source: CsvSource, fmt: str, columns: dict[str, int],
     if not (result.problems and not options.skip_bad):
         flush()
         if store:
+            apply_deferred(session=session, workspace=ctx.workspace, deferred=deferred)
             unused = prune_unused_named_reps(
                 session=session, workspace_id=ctx.workspace.id,
                 ids=[uid for uid, _ in ctx.directory.created])
@@ -1342,13 +1352,13 @@ def _new_keys(session: Session, workspace_id: str, keys: list[str]) -> set[str]:
 
 
 def _apply_voids(session: Session, workspace: Workspace,
-                 voids: list[tuple[str, datetime]]) -> None:
+                 voids: list[tuple[str, datetime]], deferred: Deferred) -> None:
     for key, voided_at in voids:
         event = session.exec(select(Event).where(Event.workspace_id == workspace.id,
                                                  Event.idempotency_key == key)).first()
         if event is not None:
             void_event(session=session, workspace=workspace, event_id=event.id,
-                       voided_by=IMPORT_USER, now=voided_at)
+                       voided_by=IMPORT_USER, now=voided_at, defer=deferred)
 
 
 __all__ = [
