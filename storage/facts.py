@@ -321,7 +321,7 @@ class SqlFacts:
         statement = self._statement(("funnel_counts", user is not None),
                                     lambda: _funnel_counts(self, user is not None))
         counts = {stage: (0, 0) for stage in STAGE_ORDER}
-        for i, n, converted in self.session.execute(
+        for i, n, converted in self._run(
                 statement, self._params(start=start, end=end, user=user)):
             counts[STAGE_ORDER[int(i)]] = (int(n), int(converted or 0) if n else 0)
         return counts
@@ -340,7 +340,7 @@ class SqlFacts:
                                         lambda: _median_stage_times(self, user is not None))
             counts: dict[int, int] = {}
             middle: dict[int, list[float]] = {}
-            for part, slot, value in self.session.execute(
+            for part, slot, value in self._run(
                     statement, self._params(start=start, end=end, user=user)):
                 if int(slot) < 0:
                     counts[int(part)] = int(value)
@@ -368,7 +368,7 @@ class SqlFacts:
         params = self._params(user=user)
         params.update({f"idle_{i}": at for i, at in enumerate((idle_before or {}).values())})
         counts: dict[str, tuple[int, int]] = {}
-        for stage, n, idle in self.session.execute(statement, params):
+        for stage, n, idle in self._run(statement, params):
             if n:
                 total, idle_total = counts.get(stage, (0, 0))
                 counts[stage] = (total + int(n), idle_total + int(idle or 0))
@@ -386,7 +386,7 @@ class SqlFacts:
         params = self._params(user=user, limit=limit)
         params.update({f"idle_{i}": at for i, at in enumerate(idle_before.values())})
         return [DealRow(key=k, name=n, owner_id=o, stage=s, stage_changed_at=at, amount=a)
-                for k, n, o, s, at, a in self.session.execute(statement, params)]
+                for k, n, o, s, at, a in self._run(statement, params)]
 
     _statements: dict[tuple, Any] = {}  # (dialect, *shape) -> statement, shared by instances
 
@@ -396,6 +396,10 @@ class SqlFacts:
         if statement is None:
             statement = SqlFacts._statements[key] = build()
         return statement
+
+    def _run(self, statement: Any, params: dict[str, Any]) -> sa.CursorResult:
+        """A prebuilt Core statement on the session's connection (no ORM layer around it)."""
+        return self.session.connection().execute(statement, params)
 
     def _params(self, **values: Any) -> dict[str, Any]:
         values["workspace"] = self.workspace_id
