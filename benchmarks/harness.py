@@ -141,6 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if cluster is not None:
             cluster.stop()
+    report["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     report["scaling"] = scaling(report["sizes"])
     print(format_report(report))
     if args.json:
@@ -198,6 +199,15 @@ def _sender(url: str) -> tuple[str, str, list[str]]:
     return user_id, name or user_id, list(deals)
 
 
+def _server_version(url: str) -> str:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return str(connection.exec_driver_sql("SHOW server_version").scalar())
+    finally:
+        engine.dispose()
+
+
 def _measure_size(events: int, args, work: Path, server_url: str | None) -> dict:
     history = _history(events, args, work, server_url)
     try:
@@ -207,6 +217,8 @@ def _measure_size(events: int, args, work: Path, server_url: str | None) -> dict
                       "generated_seconds": history.generated_seconds}
         if history.url.startswith("sqlite"):
             size["database_bytes"] = Path(history.url.removeprefix("sqlite:///")).stat().st_size
+        else:
+            size["database_version"] = _server_version(history.url)
         _progress(f"{events:,} events: starting kpibot serve")
         server = Server(history.url, work, scheduler=not args.no_scheduler)
         try:
@@ -277,6 +289,9 @@ def _figures(size: dict) -> list[tuple[str, str, dict]]:
     digest = size.get("digest")
     if digest:
         rows.append(("digest:channel", "weekly digest, per channel", digest["channel"]))
+        rows += [(f"digest:{part}", f"  {label}", digest[part]) for part, label in
+                 (("compose", "compose (SQL + view)"), ("render", "render Block Kit"),
+                  ("chart", "draw the chart PNG"))]
         rows.append(("digest:channels", f"weekly digest, {digest['n_channels']} channels",
                      digest["channels"]))
     return rows
@@ -325,7 +340,10 @@ def format_report(report: dict) -> str:
     lines = [f"kpibot benchmark · {report['database']} · {report['requests']} requests after "
              f"{report['warmup']} warm-up per figure · milliseconds, end to end over loopback",
              f"machine: {m['cpu']} × {m['cpus']}, {(m['memory_kib'] or 0) / 1048576:.0f} GiB, "
-             f"Python {m['python']}, SQLite {m['sqlite']}, load {m['load_average']}", ""]
+             f"Python {m['python']}, SQLite {m['sqlite']}"
+             + "".join(f", PostgreSQL {v}" for v in
+                       {s["database_version"] for s in report["sizes"] if "database_version" in s})
+             + f", load at start {m['load_average']}", ""]
     lines += [format_size(size) + "\n" for size in report["sizes"]]
     s = report.get("scaling")
     if s:
