@@ -82,10 +82,9 @@ def run(args: argparse.Namespace, settings: Settings, *, out=sys.stdout) -> int:
 
 
 def _preview(args, settings: Settings, out) -> int:
-    from reports.digest.render import render_slack, render_teams_card, render_text
-
     from bot.digests.compose import compose_digest
     from bot.kpi_cli import pick_workspace
+    from reports.digest.render import render_slack, render_teams_card, render_text
 
     database = Database.from_url(settings.database_url)
     try:
