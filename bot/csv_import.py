@@ -498,7 +498,7 @@ class DateReader:
             has_time = any(d in self.pattern for d in ("%H", "%I", "%M", "%X", "%c"))
             return parsed, has_time
         if len(s) >= 10 and s[4] == "-" and s[:4].isdigit():
-            core = _TZ_SUFFIX.sub("", s)
+            core = _TZ_SUFFIX.sub("", s) if s[-1] in "CT" else s  # ends in UTC or GMT?
             try:
                 parsed = datetime.fromisoformat(core)
             except ValueError:
@@ -811,9 +811,16 @@ class _Context:
     now: datetime
     today: date
     grouping: str
+    # Before this, an instant's local day is before today (UTC offsets differ by under a day).
+    past: datetime = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.past = self.now - timedelta(days=2)
 
     def instant(self, text: str, what: str) -> datetime:
         at, has_time = self.dates.read(text, what)
+        if at < self.past:
+            return at
         local_day = at.astimezone(self.dates.tz).date()
         if (has_time and at > self.now + timedelta(minutes=5)) or local_day > self.today:
             raise RowError(f'{what} "{text.strip()}" is in the future')
@@ -929,7 +936,7 @@ class EventRows:
             index = self.seen.get(digest, 0)
             self.seen[digest] = index + 1
             key = f"import:{digest.hex()}:{index}"
-        new = NewEvent(
+        new = NewEvent.of(
             kind=kind.name, user_id=user_id, logged_by=IMPORT_USER, occurred_at=occurred_at,
             idempotency_key=key, count=count, amount_minor=amount,
             currency=ctx.money.currency if amount is not None else None,

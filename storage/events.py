@@ -52,6 +52,29 @@ class NewEvent:
     competitor: str | None = None
     note: str | None = None
 
+    @classmethod
+    def of(cls, **fields) -> NewEvent:
+        """The same as NewEvent(**fields), four times faster, for parsers of big files.
+
+        The frozen dataclass's __init__ sets each field through object.__setattr__ (4 µs an
+        event, a sixth of an import's parsing); this fills the instance dict directly.
+        """
+        if not (fields.keys() <= _NEW_EVENT_DEFAULTS.keys()
+                and fields.keys() >= _NEW_EVENT_REQUIRED):
+            raise TypeError(f"NewEvent.of: fields {sorted(fields)}; required: "
+                            f"{sorted(_NEW_EVENT_REQUIRED)}, known: {sorted(_NEW_EVENT_DEFAULTS)}")
+        event = object.__new__(cls)
+        values = event.__dict__
+        values.update(_NEW_EVENT_DEFAULTS)
+        values.update(fields)
+        return event
+
+
+_NEW_EVENT_DEFAULTS = {f.name: None if f.default is dataclasses.MISSING else f.default
+                       for f in dataclasses.fields(NewEvent)}
+_NEW_EVENT_REQUIRED = frozenset(f.name for f in dataclasses.fields(NewEvent)
+                                if f.default is dataclasses.MISSING)
+
 
 @dataclass(frozen=True)
 class Recorded:
@@ -181,17 +204,9 @@ def record_events(
     batch = list(new_events)
     if not batch:
         return 0
-    known: set[str] = set()
-    keys = [n.idempotency_key for n in batch]
-    for chunk_start in range(0, len(keys), 500):
-        chunk = keys[chunk_start : chunk_start + 500]
-        known.update(
-            session.exec(
-                select(Event.idempotency_key).where(
-                    Event.workspace_id == workspace.id, Event.idempotency_key.in_(chunk)
-                )
-            ).all()
-        )
+    session.flush()
+    known = stored_keys(session=session, workspace_id=workspace.id,
+                        keys=[n.idempotency_key for n in batch])
     fresh: list[NewEvent] = []
     for new in batch:
         if new.idempotency_key in known:
@@ -201,7 +216,6 @@ def record_events(
         fresh.append(new)
     if not fresh:
         return 0
-    session.flush()
     _insert_events(session, workspace.id, fresh, now)
     if defer is not None:
         _add_rollup_totals(defer.rollups, workspace, fresh, sign=1)
@@ -210,6 +224,25 @@ def record_events(
     _apply_to_rollup(session, workspace, fresh, sign=1)
     _refresh_touched(session, workspace.id, fresh)
     return len(fresh)
+
+
+def stored_keys(*, session: Session, workspace_id: str, keys: Sequence[str]) -> set[str]:
+    """Those of `keys` that are idempotency keys of stored events (void or not).
+
+    SQLite: straight to the driver, 500 keys a query (SQLAlchemy's handling of the IN list
+    doubles the cost of a million lookups).
+    """
+    found: set[str] = set()
+    raw = session.get_bind().dialect.name == "sqlite"
+    for chunk in _chunks(keys):
+        if raw:
+            found.update(k for (k,) in session.connection().exec_driver_sql(
+                "SELECT idempotency_key FROM events WHERE workspace_id = ? AND idempotency_key "
+                f"IN ({', '.join('?' * len(chunk))})", (workspace_id, *chunk)))
+        else:
+            found.update(session.exec(select(Event.idempotency_key).where(
+                Event.workspace_id == workspace_id, Event.idempotency_key.in_(chunk))).all())
+    return found
 
 
 _EVENT_INSERT_FIELDS = ("kind", "count", "amount_minor", "currency", "duration_seconds",
@@ -619,11 +652,19 @@ def _refresh_deals_bulk(session: Session, workspace_id: str, keys: Sequence[str]
             session.execute(sa.update(table).where(table.c.id == sa.bindparam("deal_id")),
                             updates)
     if inserts:
-        columns = [c.name for c in table.c if c.name != "id"]
-        insert = _BulkInsert(session, table, columns)
-        plan = [(c, insert.converter(c)) for c in columns[2:]]
-        insert.run([(workspace_id, key, *(convert(values[c]) for c, convert in plan))
-                    for key, values in inserts])
+        columns = [c.name for c in table.c if c.name != "id"]  # workspace_id, key, values
+        bulk = _BulkInsert(session, table, columns)
+        get = operator.itemgetter(*columns[2:])
+        converters = [(i, convert) for i, name in enumerate(columns[2:])
+                      if (convert := bulk.converter(name)) is not _same]
+        rows = []
+        for key, values in inserts:
+            row = list(get(values))
+            for i, convert in converters:
+                if row[i] is not None:
+                    row[i] = convert(row[i])
+            rows.append((workspace_id, key, *row))
+        bulk.run(rows)
     return accounts
 
 
