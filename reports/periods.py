@@ -69,6 +69,11 @@ def _midnight_utc(day: date, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
 
 
+def local_midnight(day: date, tz: str) -> datetime:
+    """The UTC instant at which `day` starts in the zone `tz`."""
+    return _midnight_utc(day, _zone(tz))
+
+
 def _fiscal_year_start_date(day: date, fiscal_year_start: int) -> date:
     year = day.year if day.month >= fiscal_year_start else day.year - 1
     return date(year, fiscal_year_start, 1)

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import operator
+import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -433,13 +434,17 @@ def refresh_deals(*, session: Session, workspace_id: str, deal_keys: Sequence[st
                                                     Deal.key.in_(chunk))):
             existing[deal.key] = deal
     now = datetime.now(UTC)
+    settled = now - HISTORY_SETTLE
+    past_changed = False
     result: dict[str, Deal | None] = {}
     for key in keys:
         events, deal = by_key[key], existing.get(key)
         events.sort(key=lambda e: (e.occurred_at, e.id or 0))
+        before = _history_of(deal) if deal is not None else None
         if not events:
             if deal is not None:
                 session.delete(deal)
+                past_changed = past_changed or _changes_past(before, None, settled)
             result[key] = None
             continue
         state = derive_deal_state([_deal_event(e) for e in events])
@@ -447,10 +452,45 @@ def refresh_deals(*, session: Session, workspace_id: str, deal_keys: Sequence[st
             deal = Deal(workspace_id=workspace_id, key=key, name=state.name or key,
                         updated_at=now)
         _apply_state(deal, state, key, fallback_owner=events[-1].user_id, now=now)
+        past_changed = past_changed or _changes_past(before, _history_of(deal), settled)
         session.add(deal)
         result[key] = deal
+    if past_changed:
+        note_history_change(session=session, workspace_id=workspace_id)
     session.flush()
     return result
+
+
+# A write counts as changing the past when it changes deal times older than this; an event
+# logged "now" is stored within seconds, far inside it.
+HISTORY_SETTLE = timedelta(minutes=5)
+_HISTORY_TIMES = ("lead_at", "mql_at", "sql_at", "opportunity_at", "demo_at", "won_at",
+                  "lost_at", "closed_at")
+
+
+def _history_of(deal: Deal) -> tuple:
+    return (deal.owner_id, deal.outcome, *(getattr(deal, name) for name in _HISTORY_TIMES))
+
+
+def _changes_past(before: tuple | None, after: tuple | None, settled: datetime) -> bool:
+    """Whether a deal going from `before` to `after` (None: no row) changes what a window
+    ending at or before `settled` sees: a stage time before it changed, or the owner or the
+    outcome of a deal with a time before it."""
+    old = before[2:] if before else (None,) * len(_HISTORY_TIMES)
+    new = after[2:] if after else (None,) * len(_HISTORY_TIMES)
+    for a, b in zip(old, new, strict=True):
+        if a != b and ((a is not None and a < settled) or (b is not None and b < settled)):
+            return True
+    if (before or (None, None))[:2] != (after or (None, None))[:2]:
+        return any(t is not None and t < settled for t in (*old, *new))
+    return False
+
+
+def note_history_change(*, session: Session, workspace_id: str) -> None:
+    """Give the workspace a new history_version: what was remembered about past windows is
+    stale."""
+    session.execute(sa.update(Workspace).where(Workspace.id == workspace_id)
+                    .values(history_version=secrets.randbits(62)))
 
 
 def _apply_state(deal: Deal, state, key: str, *, fallback_owner: str, now: datetime) -> None:
@@ -603,6 +643,8 @@ def apply_deferred(*, session: Session, workspace: Workspace, deferred: Deferred
         accounts.update(k for (k,) in session.execute(select(Deal.account_key).where(
             Deal.workspace_id == workspace.id, Deal.key.in_(chunk))) if k)
     accounts.update(_refresh_deals_bulk(session, workspace.id, deal_keys))
+    if deal_keys:  # an import: history, as good as always
+        note_history_change(session=session, workspace_id=workspace.id)
     _refresh_accounts_bulk(session, workspace.id, sorted(accounts))
     deferred.deal_keys, deferred.account_keys = set(), set()
     for instance in list(session.identity_map.values()):

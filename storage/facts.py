@@ -35,6 +35,9 @@ computes them from floating-point Julian days).
 
 from __future__ import annotations
 
+import threading
+import weakref
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
@@ -46,8 +49,47 @@ from sqlmodel import Session
 
 from reports.events import STAGE_ORDER, Stage
 from reports.kpis.facts import DealRow, Distribution, EventSum, Quota
+from storage.events import HISTORY_SETTLE
 from storage.models import Account, DailyRollup, Deal, Event, Workspace
 from storage.models import Quota as QuotaRow
+
+
+class _Remembered:
+    """A small least-recently-used map (results of past windows, shared by the sessions of
+    this process)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> Any:
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key: tuple, value: Any) -> Any:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return value
+
+
+# Per engine (a process may hold several databases, e.g. in tests), forgotten with it.
+_PAST_MEDIANS: weakref.WeakKeyDictionary[sa.Engine, _Remembered] = weakref.WeakKeyDictionary()
+_PAST_MEDIANS_LOCK = threading.Lock()
+
+
+def _past_medians(engine: sa.Engine) -> _Remembered:
+    with _PAST_MEDIANS_LOCK:
+        remembered = _PAST_MEDIANS.get(engine)
+        if remembered is None:
+            remembered = _PAST_MEDIANS[engine] = _Remembered(256)
+        return remembered
 
 NO_SOURCE = "other"  # the key for events/deals without a lead source (by="source")
 NO_VALUE = "(none)"  # the key for lost deals without a reason or competitor
@@ -333,27 +375,43 @@ class SqlFacts:
         index, which holds this stage's timestamp) and the one or two middle values (ORDER BY
         the value, LIMIT 2 OFFSET (n - 1) / 2: a bounded sort, no window functions).
         Remembered for this session: the funnel and the stalled deals of one digest ask for
-        the same trailing window."""
+        the same trailing window. A window that ended before now - HISTORY_SETTLE (the stalled
+        thresholds' 90 whole days before today) is remembered in this process too, until the
+        workspace's history_version moves (storage/events.py moves it with every write that
+        changes a deal time before then)."""
         key = (start, end, user)
+        if key not in self._medians and end <= datetime.now(UTC) - HISTORY_SETTLE:
+            version = self._run(self._statement(("history_version",), _history_version),
+                                self._params()).scalar_one()
+            shared = (self.workspace_id, version, start, end, user)
+            past = _past_medians(self.session.get_bind())
+            remembered = past.get(shared)
+            if remembered is None:
+                remembered = past.put(shared, self._medians_of(start, end, user))
+            self._medians[key] = remembered
         if key not in self._medians:
-            statement = self._statement(("median_stage_times", user is not None),
-                                        lambda: _median_stage_times(self, user is not None))
-            counts: dict[int, int] = {}
-            middle: dict[int, list[float]] = {}
-            for part, slot, value in self._run(
-                    statement, self._params(start=start, end=end, user=user)):
-                if int(slot) < 0:
-                    counts[int(part)] = int(value)
-                else:
-                    middle.setdefault(int(part), []).append(float(value))
-            medians: dict[Stage, float | None] = {}
-            for i, stage in enumerate(STAGE_ORDER[:-1]):
-                n, values = counts.get(i, 0), sorted(middle.get(i, ()))
-                low = (n - 1) // 2
-                medians[stage] = _percentile(n, dict(enumerate(values, low)), 5) \
-                    if n and values else None
-            self._medians[key] = medians
+            self._medians[key] = self._medians_of(start, end, user)
         return dict(self._medians[key])
+
+    def _medians_of(self, start: datetime, end: datetime, user: str | None
+                    ) -> dict[Stage, float | None]:
+        statement = self._statement(("median_stage_times", user is not None),
+                                    lambda: _median_stage_times(self, user is not None))
+        counts: dict[int, int] = {}
+        middle: dict[int, list[float]] = {}
+        for part, slot, value in self._run(
+                statement, self._params(start=start, end=end, user=user)):
+            if int(slot) < 0:
+                counts[int(part)] = int(value)
+            else:
+                middle.setdefault(int(part), []).append(float(value))
+        medians: dict[Stage, float | None] = {}
+        for i, stage in enumerate(STAGE_ORDER[:-1]):
+            n, values = counts.get(i, 0), sorted(middle.get(i, ()))
+            low = (n - 1) // 2
+            medians[stage] = _percentile(n, dict(enumerate(values, low)), 5) \
+                if n and values else None
+        return medians
 
     def open_deal_counts(self, *, user: str | None = None,
                          idle_before: Mapping[Stage, datetime] | None = None
@@ -595,6 +653,11 @@ def _funnel_counts(facts: SqlFacts, with_user: bool) -> sa.CompoundSelect:
                                converted.label("converted"))
                      .where(*_scoped(with_user, *_stage_range(stage))))
     return sa.union_all(*parts)
+
+
+def _history_version() -> sa.Select:
+    table = Workspace.__table__
+    return sa.select(table.c.history_version).where(table.c.id == sa.bindparam("workspace"))
 
 
 def _median_stage_times(facts: SqlFacts, with_user: bool) -> sa.CompoundSelect:

@@ -39,6 +39,11 @@ class Workspace(SQLModel, table=True):
     currency: str = Field(default="USD", max_length=3)
     fiscal_year_start: int = Field(default=1)
     created_at: datetime = Field(sa_column=_ts(nullable=False))
+    # A fresh random number after every write that changes the deals of a past time (a
+    # backdated log, an undo, an import, a rep link): results over past windows are remembered
+    # until it moves (storage/facts.py). Random, so a workspace created again never repeats one.
+    history_version: int = Field(default=0, sa_column=sa.Column(
+        sa.BigInteger(), nullable=False, server_default="0"))
 
 
 class User(SQLModel, table=True):

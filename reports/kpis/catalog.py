@@ -39,11 +39,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from reports.events import STAGE_ORDER, Stage
 from reports.kpis.facts import Distribution, Facts, Quota
 from reports.kpis.result import KpiResult, KpiRow
-from reports.periods import Period, parse_period
+from reports.periods import Period, local_midnight, parse_period
 
 DAY = 86_400.0
 STALLED_MIN_DAYS = 7
@@ -75,6 +76,13 @@ class Ctx:
     def trailing(self, days: int = TRAILING_DAYS) -> tuple[datetime, datetime]:
         """The window [now - days, now)."""
         return self.now - timedelta(days=days), self.now
+
+    def trailing_days(self, days: int = TRAILING_DAYS) -> tuple[datetime, datetime]:
+        """The `days` whole local days before today: [today - days, today) at local midnights
+        in the period's zone. The same all day, so what depends on it holds still all day."""
+        today = self.now.astimezone(ZoneInfo(self.period.tz)).date()
+        return (local_midnight(today - timedelta(days=days), self.period.tz),
+                local_midnight(today, self.period.tz))
 
     def team(self) -> Ctx:
         """The same question for the whole team (`user` dropped)."""
@@ -340,8 +348,10 @@ def _stage_time(ctx: Ctx) -> KpiResult:
 
 def stage_thresholds(ctx: Ctx) -> dict[str, float]:
     """Seconds after which an open deal counts as stalled, per stage: max(7 days, 2 x the
-    team's median stay in the stage over [now - 90 days, now))."""
-    medians = ctx.facts.median_stage_times(*ctx.trailing())
+    team's median stay in the stage over the 90 whole days before today). Whole days, so the
+    thresholds hold still all day and the medians behind them are computed once a day (they
+    are remembered until a change to the deals of those days, see storage/facts.py)."""
+    medians = ctx.facts.median_stage_times(*ctx.trailing_days())
     thresholds = {}
     for stage in FUNNEL_STAGES:
         median = medians[stage]
