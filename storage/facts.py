@@ -40,7 +40,6 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
-from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -50,7 +49,7 @@ from sqlmodel import Session
 from reports.events import STAGE_ORDER, Stage
 from reports.kpis.facts import DealRow, Distribution, EventSum, Quota
 from storage.events import HISTORY_SETTLE
-from storage.models import Account, DailyRollup, Deal, Event, Workspace
+from storage.models import Account, DailyRollup, Deal, Event, OpenDealStage, Workspace
 from storage.models import Quota as QuotaRow
 
 
@@ -416,21 +415,24 @@ class SqlFacts:
     def open_deal_counts(self, *, user: str | None = None,
                          idle_before: Mapping[Stage, datetime] | None = None
                          ) -> dict[str, tuple[int, int]]:
-        """Open deals per stage and how many of them are idle. Index range counts on
-        ix_deals_open_stage: per stage of `idle_before`, the idle ones (stage_changed_at
-        before its instant), the others and those without a stage change; the open deals at
-        any other stage (there are none in practice) grouped by stage."""
+        """Open deals per stage and how many of them are idle, at a cost that does not grow
+        with the history: the totals from open_deal_stages (kept with every deal write); per
+        stage of `idle_before`, index range counts on ix_deals_open_stage of the deals that
+        are not idle (stage_changed_at at or after its instant, or none), which are recent;
+        idle = total - not idle."""
         stages = tuple(Stage(stage) for stage in (idle_before or {}))
         statement = self._statement(("open_deal_counts", user is not None, stages),
-                                    lambda: _open_deal_counts(self, user is not None, stages))
+                                    lambda: _open_deal_counts(user is not None, stages))
         params = self._params(user=user)
         params.update({f"idle_{i}": at for i, at in enumerate((idle_before or {}).values())})
-        counts: dict[str, tuple[int, int]] = {}
-        for stage, n, idle in self._run(statement, params):
-            if n:
-                total, idle_total = counts.get(stage, (0, 0))
-                counts[stage] = (total + int(n), idle_total + int(idle or 0))
-        return counts
+        totals: dict[str, int] = {}
+        active: dict[str, int] = {}
+        for part, stage, n in self._run(statement, params):
+            into = totals if int(part) < 0 else active
+            into[stage] = into.get(stage, 0) + int(n or 0)
+        checked = {stage.value for stage in stages}
+        return {stage: (n, n - active.get(stage, 0) if stage in checked else 0)
+                for stage, n in totals.items() if n}
 
     def idle_deals(self, idle_before: Mapping[Stage, datetime], *, limit: int,
                    user: str | None = None) -> list[DealRow]:
@@ -687,34 +689,27 @@ def _sorts_like_seconds(later: Any, earlier: Any, dialect: str) -> sa.ColumnElem
     return seconds_between(later, earlier, dialect)
 
 
-def _open_deal_counts(facts: SqlFacts, with_user: bool,
-                      stages: tuple[Stage, ...]) -> sa.CompoundSelect:
-    """(stage, open deals, idle ones) rows: for each of `stages`, three index range counts
-    (idle / not idle / no stage change); for the stages between and around them, the open
-    deals grouped by stage."""
-    open_deal = (Deal.outcome == "open", Deal.stage.is_not(None))
-    parts: list[sa.Select] = []
+def _open_deal_counts(with_user: bool, stages: tuple[Stage, ...]) -> sa.CompoundSelect:
+    """(part, stage, deals) rows: part -1, the open deals per stage from open_deal_stages;
+    part i, the open deals at stages[i] that are not idle (changed at or after :idle_<i>, or
+    never)."""
+    table = OpenDealStage.__table__
+    owned = [table.c.workspace_id == sa.bindparam("workspace")]
+    if with_user:
+        owned.append(table.c.owner_id == sa.bindparam("user"))
+    parts: list[sa.Select] = [
+        sa.select(_constant(-1).label("part"), table.c.stage, sa.func.sum(table.c.deals))
+        .where(*owned).group_by(table.c.stage)]
     for i, stage in enumerate(stages):
-        at = Deal.stage == stage.value
-        idle = sa.bindparam(f"idle_{i}")
-        name = _constant(stage.value).label("stage")
+        open_here = (Deal.outcome == "open", Deal.stage == stage.value)
+        name = _constant(stage.value)
         parts += [
-            sa.select(name, sa.func.count(), sa.func.count()).where(
-                *_scoped(with_user, *open_deal, at, Deal.stage_changed_at < idle)),
-            sa.select(name, sa.func.count(), _constant(0)).where(
-                *_scoped(with_user, *open_deal, at, Deal.stage_changed_at >= idle)),
-            sa.select(name, sa.func.count(), _constant(0)).where(
-                *_scoped(with_user, *open_deal, at, Deal.stage_changed_at.is_(None))),
+            sa.select(_constant(i), name, sa.func.count()).where(
+                *_scoped(with_user, *open_here,
+                         Deal.stage_changed_at >= sa.bindparam(f"idle_{i}"))),
+            sa.select(_constant(i), name, sa.func.count()).where(
+                *_scoped(with_user, *open_here, Deal.stage_changed_at.is_(None))),
         ]
-    bounds = sorted({stage.value for stage in stages})
-    gaps = [(None, bounds[0]), *pairwise(bounds), (bounds[-1], None)] if bounds \
-        else [(None, None)]
-    for low, high in gaps:
-        between = [Deal.stage > low] if low is not None else []
-        if high is not None:
-            between.append(Deal.stage < high)
-        parts.append(sa.select(Deal.stage, sa.func.count(), _constant(0))
-                     .where(*_scoped(with_user, *open_deal, *between)).group_by(Deal.stage))
     return sa.union_all(*parts)
 
 

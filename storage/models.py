@@ -180,6 +180,20 @@ class DailyRollup(SQLModel, table=True):
     duration_sum: int = Field(default=0, sa_column=sa.Column(sa.BigInteger(), nullable=False))
 
 
+class OpenDealStage(SQLModel, table=True):
+    """Open deals per (owner, current stage): the stalled-deal counts' totals, so that they
+    cost the same at any history size (storage/facts.py). Kept by storage/events.py in the
+    same transaction as every deal write; no other code writes it.
+    """
+
+    __tablename__ = "open_deal_stages"
+
+    workspace_id: str = Field(foreign_key="workspaces.id", primary_key=True, max_length=80)
+    owner_id: str = Field(default="", primary_key=True, max_length=80)  # "" for no owner
+    stage: str = Field(primary_key=True, max_length=16)
+    deals: int = Field(default=0)
+
+
 class Account(SQLModel, table=True):
     """A customer account, derived from its deals' wins and its churn and MRR events."""
 
