@@ -46,6 +46,8 @@ __all__ = [
     "PingCommand",
     "QuotaCommand",
     "QuotaSetCommand",
+    "RepLinkCommand",
+    "RepListCommand",
     "UndoCommand",
     "UsageError",
     "parse_command",
@@ -169,10 +171,31 @@ class DigestCommand:
     public: bool = False
 
 
+@dataclass(frozen=True)
+class RepListCommand:
+    """`/kpi rep list`: the named reps an import created, not yet linked to a chat user."""
+
+    public: bool = False
+
+
+@dataclass(frozen=True)
+class RepLinkCommand:
+    """`/kpi rep link REP @user` (admins).
+
+    `rep` is as typed (quotes removed, inner whitespace collapsed): an id `rep:jane-doe`, a
+    slug `jane-doe` or a name `Jane Doe`. The grammar reads no database, so the handler
+    resolves it among the workspace's named reps.
+    """
+
+    rep: str
+    user_id: str
+    public: bool = False
+
+
 Command = (
     HelpCommand | ListCommand | LogCommand | UndoCommand | FunnelCommand | QuotaCommand
     | QuotaSetCommand | ChurnCommand | KpiCommand | LeaderboardCommand | MeCommand
-    | DigestHereCommand | DigestCommand | PingCommand
+    | DigestHereCommand | DigestCommand | PingCommand | RepListCommand | RepLinkCommand
 )
 
 # command word → (usage line, a correct example); used in errors and by /kpi help
@@ -192,6 +215,8 @@ COMMAND_USAGE: dict[str, tuple[str, str]] = {
     "digest here": ("/kpi digest here [weekly DAY HH:MM|monthly DAY HH:MM] [TZ] [lang=xx] "
                     "[webhook=URL]",
                     "/kpi digest here weekly mon 09:00 Europe/Oslo"),
+    "rep": ("/kpi rep list|link", "/kpi rep list"),
+    "rep link": ("/kpi rep link REP @user", '/kpi rep link "Jane Doe" @alice'),
     "list": ("/kpi list", "/kpi list"),
     "ping": ("/kpi ping", "/kpi ping"),
     "help": ("/kpi help [command|kpi]", "/kpi help log"),
@@ -219,6 +244,7 @@ MAX_QUOTA_COUNT = 1_000_000
 MAX_MINOR = 10**15  # ten trillion in major units; keeps sums far inside BIGINT
 MAX_DURATION = 365 * 24 * 3600
 MAX_USER_ID = 80
+MAX_REP = 200  # a named rep's display name is stored up to 200 characters
 
 # ---------------------------------------------------------------------------------------------
 # Tokenizer
@@ -1181,6 +1207,58 @@ def _time_zone(text: str) -> str:
     raise UsageError(f"{_q(text)} is not a time zone.{hint or ' Use a name like Europe/Oslo.'}")
 
 
+_REP_ACTIONS = ("list", "link")
+
+
+def _parse_rep(tokens: Sequence[Token], ctx: _Context) -> RepListCommand | RepLinkCommand:
+    """`/kpi rep list`; `/kpi rep link REP @user`"""
+    if not tokens:
+        raise UsageError("/kpi rep needs an action: list or link.")
+    action = tokens[0].word
+    if action == "list":
+        _no_arguments(tokens[1:], "rep list")
+        return RepListCommand(public=ctx.public)
+    if action == "link":
+        try:
+            return _parse_rep_link(tokens[1:], ctx)
+        except UsageError as error:
+            usage, example = COMMAND_USAGE["rep link"]
+            error.usage = error.usage or usage
+            error.example = error.example or example
+            raise
+    word = tokens[0].text
+    raise UsageError(f"{_q(word)} is not a rep action.{_did_you_mean(word, _REP_ACTIONS)}"
+                     " Actions: list, link.")
+
+
+def _parse_rep_link(tokens: Sequence[Token], ctx: _Context) -> RepLinkCommand:
+    """`/kpi rep link REP @user`, in either order; REP is `rep:jane-doe`, `jane-doe` or
+    `"Jane Doe"` (a name with spaces in quotes)."""
+    user: str | None = None
+    rep: list[Token] = []
+    for token in tokens:
+        person = _user(token)
+        if person is not None:
+            _once(user, token, "person")
+            user = person
+        else:
+            rep.append(token)
+    if len(rep) > 1 and (rep[0].quoted or rep[1].quoted):
+        raise UsageError(f"{_q(rep[1].text)} is a second rep; link one rep at a time.")
+    if len(rep) > 1:
+        words = " ".join(token.text for token in rep)
+        raise UsageError(f"Give one named rep; {_q(rep[1].text)} is one word too many. Put a "
+                         f"name with spaces in quotes: {_q(words)}.")
+    if not rep:
+        raise UsageError('Which named rep? Put it after rep link, like "Jane Doe" or '
+                         "rep:jane-doe; /kpi rep list shows them.")
+    if user is None:
+        raise UsageError(f"Link {_q(rep[0].text)} to whom? Name the chat user with @ after "
+                         "the rep.")
+    name = _limited(rep[0].text, "rep name", MAX_REP)
+    return RepLinkCommand(rep=name, user_id=user, public=ctx.public)
+
+
 # ---------------------------------------------------------------------------------------------
 # Dispatch
 # ---------------------------------------------------------------------------------------------
@@ -1198,6 +1276,7 @@ _PARSERS: dict[str, Callable[[Sequence[Token], _Context], Command]] = {
     "leaderboard": _parse_leaderboard,
     "me": _parse_me,
     "digest": _parse_digest,
+    "rep": _parse_rep,
 }
 
 

@@ -10,6 +10,7 @@ from bot.handlers.help import build_help_handlers
 from bot.handlers.kpis import handle_kpi, kpi_help
 from bot.handlers.log import handle_log
 from bot.handlers.ping import handle_ping
+from bot.handlers.reps import handle_rep_link, handle_rep_list
 from bot.handlers.undo import handle_undo
 from reports.kpis.catalog import CATALOG
 
@@ -26,6 +27,8 @@ def build_command_handler(context: BotContext) -> CommandHandler:
         "show": handle_kpi,
         "digest": handle_digest,
         "ping": handle_ping,
+        "rep": handle_rep_list,
+        "rep link": handle_rep_link,
     }
     handle_help, handle_list = build_help_handlers(topics, kpi_help)
     handlers = {
@@ -43,5 +46,7 @@ def build_command_handler(context: BotContext) -> CommandHandler:
         grammar.MeCommand: reports.handle_me,
         grammar.DigestHereCommand: handle_digest_here,
         grammar.DigestCommand: handle_digest,
+        grammar.RepListCommand: handle_rep_list,
+        grammar.RepLinkCommand: handle_rep_link,
     }
     return CommandHandler(context, handlers, kpi_names=tuple(CATALOG))

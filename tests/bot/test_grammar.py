@@ -945,7 +945,8 @@ def test_command_union_covers_every_result():
     kinds = set(typing.get_args(grammar.Command))
     assert {HelpCommand, ListCommand, LogCommand, UndoCommand, FunnelCommand, QuotaCommand,
             QuotaSetCommand, ChurnCommand, KpiCommand, LeaderboardCommand, MeCommand,
-            DigestHereCommand, DigestCommand, grammar.PingCommand} == kinds
+            DigestHereCommand, DigestCommand, grammar.PingCommand, grammar.RepListCommand,
+            grammar.RepLinkCommand} == kinds
 
 
 def test_parse_is_pure():

@@ -1,0 +1,142 @@
+"""`/kpi rep list|link` — named reps: people in an imported file who match no chat user.
+
+An import credits each person of the file to the chat user with that id, email or display name.
+A person who matches nobody becomes a named rep, with an id like rep:jane-doe, and keeps the
+events until an admin links the named rep to the chat user.
+`/kpi rep list` shows the named reps with their email and how many events each has.
+`/kpi rep link REP @user` (admins) credits all of the named rep's events and deals to the chat
+user and removes the named rep. REP is the id (rep:jane-doe), the short form (jane-doe) or the
+name in quotes ("Jane Doe").
+"""
+
+from __future__ import annotations
+
+import difflib
+
+from bot.core import Invocation
+from bot.grammar import COMMAND_USAGE, RepLinkCommand, RepListCommand
+from bot.replies import Reply, Section, error_reply
+from storage.models import User
+from storage.reps import NAMED_REP_PREFIX, NamedRep, RepError, link_rep, list_named_reps, rep_slug
+
+MAX_ROWS = 100  # named reps shown by /kpi rep list
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count:,} {word}{'' if count == 1 else 's'}"
+
+
+def _link_example(rep: NamedRep | None, user: str = "@jane") -> str:
+    name = rep.display_name if rep is not None else "Jane Doe"
+    if not name or '"' in name:
+        return f"/kpi rep link {rep.id} {user}"
+    return f'/kpi rep link "{name}" {user}'
+
+
+def handle_rep_list(command: RepListCommand, invocation: Invocation) -> Reply:
+    """`/kpi rep list`: the named reps not yet linked to a chat user, most events first."""
+    with invocation.context.database.read() as session:
+        reps = list_named_reps(session=session, workspace_id=invocation.workspace.id)
+    if not reps:
+        return Reply(text="No named reps: every person credited in this workspace is a chat user.",
+                     sections=(Section(context=(
+                         "An import creates a named rep (like rep:jane-doe) for a person in the "
+                         "file who matches no chat user by id, email or name; an admin then "
+                         f"links it to the chat user: {_link_example(None)}")),))
+    reps = sorted(reps, key=lambda r: (-r.events, r.id))
+    table = [("rep", "name", "email", "events")]
+    table.extend((r.id, r.display_name or "—", r.email or "—", f"{r.events:,}")
+                 for r in reps[:MAX_ROWS])
+    more = f"…and {len(reps) - MAX_ROWS:,} more · " if len(reps) > MAX_ROWS else ""
+    return Reply(
+        text=f"{_plural(len(reps), 'named rep')} not linked to a chat user",
+        sections=(
+            Section(table=tuple(table)),
+            Section(context=f"{more}An admin links a named rep to its chat user, which credits "
+                            f"its events and deals to them: {_link_example(reps[0], '@user')}"),
+        ),
+    )
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def _find(reps: list[NamedRep], text: str) -> list[NamedRep]:
+    """The named reps that `text` names: by id, short form (slug), display name or email."""
+    exact = [r for r in reps if r.id == text]
+    if exact:
+        return exact
+    key = _norm(text)
+    ids = {key, NAMED_REP_PREFIX + rep_slug(text)}
+    if key.startswith(NAMED_REP_PREFIX):
+        ids = {key}  # an id is only an id
+    return [r for r in reps if r.id.casefold() in ids or _norm(r.display_name or "") == key
+            or _norm(r.email or "") == key]
+
+
+def _close(reps: list[NamedRep], text: str) -> list[NamedRep]:
+    """Up to 5 named reps whose id, short form or name resembles `text`, closest first."""
+    labels: dict[str, NamedRep] = {}
+    for r in reps:
+        for label in (r.id, r.id.removeprefix(NAMED_REP_PREFIX), r.display_name or ""):
+            if label:
+                labels.setdefault(_norm(label), r)
+    found = difflib.get_close_matches(_norm(text), list(labels), n=10, cutoff=0.6)
+    return list(dict.fromkeys(labels[label] for label in found))[:5]
+
+
+def handle_rep_link(command: RepLinkCommand, invocation: Invocation) -> Reply:
+    """`/kpi rep link REP @user` (admins): credit a named rep's events and deals to a chat user."""
+    usage, example = COMMAND_USAGE["rep link"]
+    if not invocation.is_admin():
+        return error_reply("Only admins can link named reps; nothing was changed.",
+                           usage=usage, example=example)
+    workspace_id = invocation.workspace.id
+    try:
+        with invocation.context.database.write() as session:  # one transaction: all or nothing
+            reps = list_named_reps(session=session, workspace_id=workspace_id)
+            found = _find(reps, command.rep)
+            if not found:
+                return _unknown_rep(command.rep, reps)
+            if len(found) > 1:
+                ids = ", ".join(r.id for r in found[:5])
+                return error_reply(f'"{command.rep}" names {len(found)} named reps ({ids}); '
+                                   "use the id. Nothing was changed.", usage=usage,
+                                   example=f"/kpi rep link {found[0].id} @user")
+            rep = found[0]
+            result = link_rep(session=session, workspace_id=workspace_id, rep_id=rep.id,
+                              user_id=command.user_id, now=invocation.now)
+            user = session.get(User, (workspace_id, command.user_id))
+            who = (f"{user.display_name} ({command.user_id})"
+                   if user is not None and user.display_name else command.user_id)
+    except RepError as problem:  # raised before anything is written; rolled back anyway
+        return error_reply(f"Cannot link: {problem}. Nothing was changed.", usage=usage,
+                           example=example)
+    name = f"{rep.display_name} ({rep.id})" if rep.display_name else rep.id
+    return Reply(
+        text=f"Linked {name} to {who}: {_plural(result.events, 'event')} and "
+             f"{_plural(result.deals, 'deal')} now count for them.",
+        sections=(Section(context=f"The named rep {rep.id} is removed; re-importing the same "
+                                  "file adds nothing."),),
+    )
+
+
+def _unknown_rep(text: str, reps: list[NamedRep]) -> Reply:
+    usage, example = COMMAND_USAGE["rep link"]
+    if not reps:
+        return error_reply(f'There is no named rep "{text}": this workspace has none (imports '
+                           "create them for people who match no chat user). Nothing was "
+                           "changed.", usage=usage, example=example)
+    close = _close(reps, text)
+    if close:
+        names = ", ".join(f"{r.display_name} ({r.id})" if r.display_name else r.id
+                          for r in close)
+        hint = f" Did you mean {names}?"
+    else:
+        hint = " It may be linked already; /kpi rep list shows the named reps."
+    return error_reply(f'There is no named rep "{text}".{hint} Nothing was changed.',
+                       usage=usage, example=_link_example((close or reps)[0], "@user"))
+
+
+__all__ = ["handle_rep_link", "handle_rep_list"]
