@@ -21,7 +21,7 @@ from sqlmodel import Session, select
 
 from reports.deal_state import DealEvent, derive_deal_state
 from reports.events import KINDS, Stage
-from storage.models import Account, DailyRollup, Deal, Event, OpenDealStage, User, Workspace
+from storage.models import Account, DailyRollup, Deal, Event, User, Workspace
 from storage.types import UTCDateTime
 
 
@@ -436,14 +436,11 @@ def refresh_deals(*, session: Session, workspace_id: str, deal_keys: Sequence[st
     now = datetime.now(UTC)
     settled = now - HISTORY_SETTLE
     past_changed = False
-    open_counts: dict[tuple[str, str], int] = {}
     result: dict[str, Deal | None] = {}
     for key in keys:
         events, deal = by_key[key], existing.get(key)
         events.sort(key=lambda e: (e.occurred_at, e.id or 0))
         before = _history_of(deal) if deal is not None else None
-        if deal is not None:
-            _count_open(open_counts, deal.owner_id, deal.outcome, deal.stage, -1)
         if not events:
             if deal is not None:
                 session.delete(deal)
@@ -455,11 +452,9 @@ def refresh_deals(*, session: Session, workspace_id: str, deal_keys: Sequence[st
             deal = Deal(workspace_id=workspace_id, key=key, name=state.name or key,
                         updated_at=now)
         _apply_state(deal, state, key, fallback_owner=events[-1].user_id, now=now)
-        _count_open(open_counts, deal.owner_id, deal.outcome, deal.stage, 1)
         past_changed = past_changed or _changes_past(before, _history_of(deal), settled)
         session.add(deal)
         result[key] = deal
-    _apply_open_counts(session, workspace_id, open_counts)
     if past_changed:
         note_history_change(session=session, workspace_id=workspace_id)
     session.flush()
@@ -489,30 +484,6 @@ def _changes_past(before: tuple | None, after: tuple | None, settled: datetime) 
     if (before or (None, None))[:2] != (after or (None, None))[:2]:
         return any(t is not None and t < settled for t in (*old, *new))
     return False
-
-
-def _count_open(counts: dict[tuple[str, str], int], owner: str | None, outcome: str | None,
-                stage: str | None, step: int) -> None:
-    if outcome == "open" and stage is not None:
-        key = (owner or "", stage)
-        counts[key] = counts.get(key, 0) + step
-
-
-def _apply_open_counts(session: Session, workspace_id: str,
-                       counts: dict[tuple[str, str], int]) -> None:
-    """Add the changes in open deals per (owner, stage) to open_deal_stages."""
-    changes = [(workspace_id, owner, stage, n) for (owner, stage), n in sorted(counts.items())
-               if n]
-    if not changes:
-        return
-    table = OpenDealStage.__table__
-    dialect = session.get_bind().dialect.name
-    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
-    statement = insert.on_conflict_do_update(
-        index_elements=["workspace_id", "owner_id", "stage"],
-        set_={"deals": table.c.deals + insert.excluded.deals})
-    _BulkInsert(session, table, ("workspace_id", "owner_id", "stage", "deals"),
-                statement).run(changes)
 
 
 def note_history_change(*, session: Session, workspace_id: str) -> None:
@@ -692,7 +663,6 @@ def _refresh_deals_bulk(session: Session, workspace_id: str, keys: Sequence[str]
     now = datetime.now(UTC)
     accounts: set[str] = set()
     inserts: list[tuple[str, dict]] = []
-    open_counts: dict[tuple[str, str], int] = {}
     for chunk in _chunks(keys):
         by_key: dict[str, list[DealEvent]] = {k: [] for k in chunk}
         # No ORDER BY (see refresh_deals); sorted below.
@@ -700,12 +670,8 @@ def _refresh_deals_bulk(session: Session, workspace_id: str, keys: Sequence[str]
                 Event.workspace_id == workspace_id, Event.deal_key.in_(chunk),
                 Event.voided_at.is_(None))):
             by_key[row[0]].append(DealEvent(*row[1:]))
-        existing: dict[str, int] = {}
-        for deal_id, key, owner, outcome, stage in session.execute(
-                select(Deal.id, Deal.key, Deal.owner_id, Deal.outcome, Deal.stage).where(
-                    Deal.workspace_id == workspace_id, Deal.key.in_(chunk))):
-            existing[key] = deal_id
-            _count_open(open_counts, owner, outcome, stage, -1)
+        existing = dict(session.execute(select(Deal.key, Deal.id).where(
+            Deal.workspace_id == workspace_id, Deal.key.in_(chunk))).all())
         updates, deletes = [], []
         for key in chunk:
             events, deal_id = by_key[key], existing.get(key)
@@ -716,7 +682,6 @@ def _refresh_deals_bulk(session: Session, workspace_id: str, keys: Sequence[str]
             events.sort(key=lambda e: (e.occurred_at, e.id))
             values = _deal_values(derive_deal_state(events), key,
                                   fallback_owner=events[-1].user_id, now=now)
-            _count_open(open_counts, values["owner_id"], values["outcome"], values["stage"], 1)
             if values["account_key"]:
                 accounts.add(values["account_key"])
             if deal_id is None:
@@ -742,7 +707,6 @@ def _refresh_deals_bulk(session: Session, workspace_id: str, keys: Sequence[str]
                     row[i] = convert(row[i])
             rows.append((workspace_id, key, *row))
         bulk.run(rows)
-    _apply_open_counts(session, workspace_id, open_counts)
     return accounts
 
 

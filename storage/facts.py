@@ -416,7 +416,7 @@ class SqlFacts:
                          idle_before: Mapping[Stage, datetime] | None = None
                          ) -> dict[str, tuple[int, int]]:
         """Open deals per stage and how many of them are idle, at a cost that does not grow
-        with the history: the totals from open_deal_stages (kept with every deal write); per
+        with the history: the totals from open_deal_stages (kept by triggers on deals); per
         stage of `idle_before`, index range counts on ix_deals_open_stage of the deals that
         are not idle (stage_changed_at at or after its instant, or none), which are recent;
         idle = total - not idle."""

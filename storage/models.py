@@ -181,15 +181,19 @@ class DailyRollup(SQLModel, table=True):
 
 
 class OpenDealStage(SQLModel, table=True):
-    """Open deals per (owner, current stage): the stalled-deal counts' totals, so that they
-    cost the same at any history size (storage/facts.py). Kept by storage/events.py in the
-    same transaction as every deal write; no other code writes it.
+    """Open deals (outcome "open", a stage) per (owner, current stage): the stalled-deal
+    counts' totals, so that they cost the same at any history size (storage/facts.py).
+
+    Maintained by database triggers on `deals` (created by migration 0006), in the same
+    statement as every insert, update and delete of a deal, whatever code writes it. Code must
+    never write this table. A row may hold 0 (no open deals left there).
     """
 
     __tablename__ = "open_deal_stages"
 
     workspace_id: str = Field(foreign_key="workspaces.id", primary_key=True, max_length=80)
-    owner_id: str = Field(default="", primary_key=True, max_length=80)  # "" for no owner
+    owner_id: str = Field(default="", primary_key=True, max_length=80,
+                          sa_column_kwargs={"server_default": ""})  # "" for no owner
     stage: str = Field(primary_key=True, max_length=16)
     deals: int = Field(default=0)
 

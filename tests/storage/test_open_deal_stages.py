@@ -1,89 +1,98 @@
 """open_deal_stages always equals the open deals counted from `deals`, whatever wrote them:
-chat logs, wins, losses, reopenings, undo, an import (the bulk path), a rep link, and the
-migration that fills it for an existing database."""
+chat logs, wins, losses, reopenings, undo, a CSV import (the bulk path), a rep link, SQL
+written by hand (the triggers of migration 0006 keep it, not the code), and the migration that
+fills it for an existing database. `open_deal_counts` reads it and only the recent deals."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
+from bot.csv_import import ImportOptions, import_csv
+from bot.csv_presets import CANONICAL_COLUMNS
+from reports.events import STAGE_ORDER, Stage
 from storage import migrate
-from storage.events import (
-    Deferred,
-    NewEvent,
-    apply_deferred,
-    ensure_user,
-    ensure_workspace,
-    record_event,
-    record_events,
-    void_event,
-)
+from storage.events import ensure_user, ensure_workspace, record_event, void_event
+from storage.facts import SqlFacts
 from storage.models import Deal, OpenDealStage, Workspace
 from storage.reps import link_rep
 
 WS = "slack:TOPEN"
+OTHER = "slack:TOTHER"
 NOW = datetime(2026, 11, 20, 10, tzinfo=UTC)
+DAY = timedelta(days=1)
+OPEN_STAGES = [stage for stage in STAGE_ORDER if stage is not Stage.WON]
 
 
-def _expected(session) -> dict[tuple[str, str], int]:
-    rows = session.execute(
-        sa.select(Deal.owner_id, Deal.stage, sa.func.count())
-        .where(Deal.workspace_id == WS, Deal.outcome == "open", Deal.stage.is_not(None))
-        .group_by(Deal.owner_id, Deal.stage))
-    counts: dict[tuple[str, str], int] = {}
-    for owner, stage, n in rows:
-        counts[(owner or "", stage)] = counts.get((owner or "", stage), 0) + n
-    return counts
+def _expected(session) -> dict[tuple[str, str, str], int]:
+    """The open deals per (workspace, owner, stage), counted from `deals`."""
+    rows = session.execute(sa.text(
+        "SELECT workspace_id, coalesce(owner_id, ''), stage, count(*) FROM deals "
+        "WHERE outcome = 'open' AND stage IS NOT NULL "
+        "GROUP BY workspace_id, coalesce(owner_id, ''), stage"))
+    return {(ws, owner, stage): n for ws, owner, stage, n in rows}
 
 
-def _counted(session) -> dict[tuple[str, str], int]:
-    rows = session.execute(sa.select(OpenDealStage.owner_id, OpenDealStage.stage,
-                                     OpenDealStage.deals).where(OpenDealStage.workspace_id == WS))
-    return {(owner, stage): n for owner, stage, n in rows if n}
+def _counted(session) -> dict[tuple[str, str, str], int]:
+    rows = session.execute(sa.select(OpenDealStage.workspace_id, OpenDealStage.owner_id,
+                                     OpenDealStage.stage, OpenDealStage.deals)).all()
+    assert all(n >= 0 for *_, n in rows), rows
+    return {(ws, owner, stage): n for ws, owner, stage, n in rows if n}
 
 
 def _assert_in_step(database) -> dict[tuple[str, str], int]:
+    """Asserts the counter equals the deals; returns WS's counts per (owner, stage)."""
     with database.read() as session:
         expected = _expected(session)
         assert _counted(session) == expected
-        return expected
-
-
-def _new(kind: str, deal: str, at: datetime, user: str = "U1", **more) -> NewEvent:
-    return NewEvent(kind=kind, user_id=user, logged_by=user, occurred_at=at, deal_key=deal,
-                    idempotency_key=str(uuid.uuid4()), **more)
+    return {(owner, stage): n for (ws, owner, stage), n in expected.items() if ws == WS}
 
 
 def _log(database, kind: str, deal: str, at: datetime, user: str = "U1", **more) -> int:
+    from storage.events import NewEvent
+
     with database.write() as session:
         ws = session.get(Workspace, WS)
-        return record_event(session=session, workspace=ws,
-                            new=_new(kind, deal, at, user, **more)).event.id
+        new = NewEvent(kind=kind, user_id=user, logged_by=user, occurred_at=at, deal_key=deal,
+                       idempotency_key=str(uuid.uuid4()), **more)
+        return record_event(session=session, workspace=ws, new=new).event.id
 
 
 def _setup(database) -> None:
     with database.write() as session:
-        ensure_workspace(session=session, workspace_id=WS, platform="slack")
-        for user in ("U1", "U2"):
-            ensure_user(session=session, workspace_id=WS, user_id=user)
+        for workspace in (WS, OTHER):
+            ensure_workspace(session=session, workspace_id=workspace, platform="slack",
+                             now=NOW - 400 * DAY)
+            for user in ("U1", "U2"):
+                ensure_user(session=session, workspace_id=workspace, user_id=user)
 
 
-def test_every_write_path_keeps_the_counts(database):
+def _import(database, tmp_path: Path, rows: list[str]) -> None:
+    path = tmp_path / "import.csv"
+    path.write_text(",".join(CANONICAL_COLUMNS) + "\n" + "".join(f"{r}\n" for r in rows),
+                    encoding="utf-8")
+    result = import_csv(database=database, path=path, now=NOW,
+                        options=ImportOptions(workspace_id=WS))
+    assert result.problems == [] and result.stored, result.problems
+
+
+def test_every_write_path_keeps_the_counts(database, tmp_path):
     _setup(database)
-    day = timedelta(days=1)
-    _log(database, "lead", "acme", NOW - 9 * day)
-    _log(database, "lead", "globex", NOW - 9 * day, user="U2")
-    _log(database, "mql", "acme", NOW - 8 * day)
+    _log(database, "lead", "acme", NOW - 9 * DAY)
+    _log(database, "lead", "globex", NOW - 9 * DAY, user="U2")
+    _log(database, "mql", "acme", NOW - 8 * DAY)
     assert _assert_in_step(database) == {("U1", "mql"): 1, ("U2", "lead"): 1}
 
-    _log(database, "deal-won", "acme", NOW - 7 * day, amount_minor=100_00, currency="USD")
-    _log(database, "deal-lost", "globex", NOW - 7 * day, user="U2", reason="price")
+    _log(database, "deal-won", "acme", NOW - 7 * DAY, amount_minor=100_00, currency="USD")
+    _log(database, "deal-lost", "globex", NOW - 7 * DAY, user="U2", reason="price")
     assert _assert_in_step(database) == {}
 
-    _log(database, "demo-booked", "globex", NOW - 6 * day, user="U2")  # reopened
-    only = _log(database, "lead", "hooli", NOW - 5 * day)
+    _log(database, "demo-booked", "globex", NOW - 6 * DAY, user="U2")  # reopened
+    only = _log(database, "lead", "hooli", NOW - 5 * DAY)
     assert _assert_in_step(database) == {("U2", "demo"): 1, ("U1", "lead"): 1}
 
     with database.write() as session:  # undo of the only event: the deal goes away
@@ -91,26 +100,79 @@ def test_every_write_path_keeps_the_counts(database):
                    voided_by="U1", now=NOW)
     assert _assert_in_step(database) == {("U2", "demo"): 1}
 
-    # An import: the bulk path, deals refreshed once at the end.
-    with database.write() as session:
-        ensure_user(session=session, workspace_id=WS, user_id="rep:jane-doe")
-        ws = session.get(Workspace, WS)
-        deferred = Deferred()
-        events = [_new("lead", f"imp-{i}", NOW - 30 * day, user="rep:jane-doe")
-                  for i in range(40)]
-        events += [_new("sql", f"imp-{i}", NOW - 20 * day, user="rep:jane-doe")
-                   for i in range(0, 40, 2)]
-        events += [_new("sql", "globex", NOW - 4 * day, user="U2")]  # an existing deal
-        assert record_events(session=session, workspace=ws, new_events=events,
-                             defer=deferred) == len(events)
-        apply_deferred(session=session, workspace=ws, deferred=deferred)
-    assert _assert_in_step(database) == {("U2", "demo"): 1, ("rep:jane-doe", "lead"): 20,
+    # A CSV import (bot/csv_import.py: the bulk path, deals written with Core at the end):
+    # 40 new deals of a named rep, half of them moved on to sql, and an existing deal moved.
+    rows = [f"2026-10-21,lead,,,,imp-{i},,Jane Doe,,," for i in range(40)]
+    rows += [f"2026-10-31,sql,,,,imp-{i},,Jane Doe,,," for i in range(0, 40, 2)]
+    rows += ["2026-11-16,sql,,,,globex,,U2,,,", "2026-11-16,deal-won,,100,USD,imp-39,,U2,,,"]
+    _import(database, tmp_path, rows)
+    assert _assert_in_step(database) == {("U2", "demo"): 1, ("rep:jane-doe", "lead"): 19,
                                          ("rep:jane-doe", "sql"): 20}
 
-    with database.write() as session:  # the named rep's deals move to U1
+    with database.write() as session:  # the named rep's deals move to U1 (owner changes)
         link_rep(session=session, workspace_id=WS, rep_id="rep:jane-doe", user_id="U1")
-    assert _assert_in_step(database) == {("U2", "demo"): 1, ("U1", "lead"): 20,
+    assert _assert_in_step(database) == {("U2", "demo"): 1, ("U1", "lead"): 19,
                                          ("U1", "sql"): 20}
+
+
+def _deal(key: str, *, workspace: str = WS, owner: str | None = "U1",
+          outcome: str = "open", stage: str | None = "lead",
+          changed: datetime | None = NOW) -> dict:
+    return {"workspace_id": workspace, "key": key, "name": key, "owner_id": owner,
+            "outcome": outcome, "stage": stage, "stage_changed_at": changed, "updated_at": NOW}
+
+
+def test_sql_written_by_hand_keeps_the_counts(database):
+    """The triggers count every write to `deals`, not only storage.events'."""
+    _setup(database)
+    deals = Deal.__table__
+
+    def change(statement) -> None:
+        with database.write() as session:
+            session.execute(statement)
+        _assert_in_step(database)
+
+    change(sa.insert(deals).values([
+        _deal("a"), _deal("b", owner=None), _deal("c", outcome="won", stage="won"),
+        _deal("d", stage=None), _deal("e", stage="mql"), _deal("f", workspace=OTHER)]))
+    assert _assert_in_step(database) == {("U1", "lead"): 1, ("", "lead"): 1, ("U1", "mql"): 1}
+
+    by_key = deals.c.key
+    change(sa.update(deals).where(by_key == "a").values(stage="sql"))
+    change(sa.update(deals).where(by_key == "b").values(owner_id="U2"))
+    change(sa.update(deals).where(by_key == "e").values(owner_id=None, stage="demo"))
+    change(sa.update(deals).where(by_key == "c").values(outcome="open", stage="demo"))  # reopened
+    change(sa.update(deals).where(by_key == "d").values(stage="lead"))
+    change(sa.update(deals).where(by_key == "a").values(outcome="lost", stage="lost"))
+    change(sa.update(deals).where(by_key == "f").values(workspace_id=WS, key="f2"))
+    assert _assert_in_step(database) == {("U2", "lead"): 1, ("", "demo"): 1,
+                                         ("U1", "demo"): 1, ("U1", "lead"): 2}
+    # Columns set to what they hold, and other columns: nothing moves.
+    change(sa.update(deals).values(outcome=deals.c.outcome, stage=deals.c.stage,
+                                   owner_id=deals.c.owner_id, name="renamed"))
+    change(sa.update(deals).where(deals.c.stage == "lead").values(outcome="won", stage="won"))
+    change(sa.delete(deals).where(by_key.in_(["a", "e"])))
+    assert _assert_in_step(database) == {("U1", "demo"): 1}
+    change(sa.delete(deals))
+    assert _assert_in_step(database) == {}
+
+
+def test_the_triggers_exist_at_head(database):
+    """SQLite drops a table's triggers with it: a migration that rebuilds `deals` must create
+    them again."""
+    with database.read() as session:
+        if database.dialect == "sqlite":
+            names = session.execute(sa.text(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger' "
+                "AND tbl_name = 'deals'")).scalars()
+            assert set(names) == {"open_deal_stages_insert", "open_deal_stages_delete",
+                                  "open_deal_stages_update_old", "open_deal_stages_update_new"}
+        else:
+            names = session.execute(sa.text(
+                "SELECT tgname FROM pg_trigger WHERE tgrelid = 'deals'::regclass "
+                "AND NOT tgisinternal")).scalars()
+            assert set(names) == {"open_deal_stages_insert", "open_deal_stages_delete",
+                                  "open_deal_stages_update"}
 
 
 def test_the_migration_fills_it_from_existing_deals(database, database_url):
@@ -120,10 +182,141 @@ def test_the_migration_fills_it_from_existing_deals(database, database_url):
     for i in range(7):
         _log(database, "lead", f"old-{i}", NOW - timedelta(days=3), user=f"U{1 + i % 2}")
     _log(database, "mql", "old-0", NOW - timedelta(days=2))
-    expected = _assert_in_step(database)
     database.engine.dispose()
     command.downgrade(migrate.alembic_config(database_url), "0005")
-    migrate.upgrade(database_url)
+    with database.write() as session:  # written at 0005: no triggers, no counter
+        assert not sa.inspect(session.connection()).has_table("open_deal_stages")
+        session.execute(sa.insert(Deal.__table__).values([
+            _deal("no-owner", owner=None, stage="sql"), _deal("other", workspace=OTHER),
+            _deal("closed", outcome="lost", stage="lost"), _deal("no-stage", stage=None)]))
+    database.engine.dispose()
+    migrate.upgrade(database_url, "0006")
     with database.read() as session:
-        assert _counted(session) == expected == {("U1", "lead"): 3, ("U1", "mql"): 1,
-                                                 ("U2", "lead"): 3}
+        assert _counted(session) == _expected(session) == {
+            (WS, "U1", "lead"): 3, (WS, "U1", "mql"): 1, (WS, "U2", "lead"): 3,
+            (WS, "", "sql"): 1, (OTHER, "U1", "lead"): 1}
+    database.engine.dispose()
+    migrate.upgrade(database_url)
+    _log(database, "sql", "old-1", NOW - DAY, user="U2")  # the triggers run after it
+    assert _assert_in_step(database)[("U2", "sql")] == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# open_deal_counts: the counter and the recent deals, never the idle history
+# ---------------------------------------------------------------------------------------------
+
+IDLE_BEFORE = {stage: NOW - 14 * DAY for stage in OPEN_STAGES}
+
+
+def _write_deals(database, prefix: str, count: int, changed: datetime, *,
+                 stage: str = "lead") -> None:
+    with database.write() as session:
+        session.execute(sa.insert(Deal.__table__), [
+            _deal(f"{prefix}-{i}", owner=f"U{1 + i % 2}", stage=stage, changed=changed)
+            for i in range(count)])
+
+
+def _facts_history(database) -> None:
+    _setup(database)
+    for i, stage in enumerate(OPEN_STAGES):
+        _write_deals(database, f"recent-{stage.value}", 3 + i, NOW - DAY, stage=stage.value)
+        _write_deals(database, f"idle-{stage.value}", 10, NOW - 30 * DAY, stage=stage.value)
+    with database.write() as session:
+        session.execute(sa.insert(Deal.__table__), [
+            _deal("never-changed", changed=None), _deal("never-changed-2", changed=None,
+                                                        owner="U2", stage="demo")])
+
+
+def test_open_deal_counts_read_only_the_recent_index_ranges_on_sqlite(database):
+    from tests.storage.test_facts import _captured, _plans
+
+    if database.dialect != "sqlite":
+        pytest.skip("EXPLAIN QUERY PLAN is SQLite's")
+    _facts_history(database)
+    for user in (None, "U1"):
+        def run(user=user) -> None:
+            with database.read() as session:
+                SqlFacts(session=session, workspace=session.get(Workspace, WS)) \
+                    .open_deal_counts(user=user, idle_before=IDLE_BEFORE)
+
+        statements = _captured(database, run)
+        assert len(statements) == 1
+        plan = _plans(database, statements, "open_deal_counts").splitlines()
+        counter = [line for line in plan if "open_deal_stages" in line]
+        owner = " AND owner_id=?" if user else ""
+        assert counter == [f"SEARCH open_deal_stages USING INDEX "
+                           f"sqlite_autoindex_open_deal_stages_1 (workspace_id=?{owner})"]
+        deals = [line for line in plan if " deals " in f"{line} "]
+        assert len(deals) == 2 * len(OPEN_STAGES)
+        index = "INDEX" if user else "COVERING INDEX"  # the owner is in the table
+        prefix = f"SEARCH deals USING {index} ix_deals_open_stage (workspace_id=? AND " \
+                 "outcome=? AND stage=?"
+        for line in deals:  # after the idle instant, or without a stage change: no more
+            assert line in (f"{prefix} AND stage_changed_at>?)",
+                            f"{prefix} AND stage_changed_at=?)"), line
+
+
+def _instructions(database, call) -> tuple[int, object]:
+    """SQLite virtual-machine instructions `call(facts)` runs (the cost of its statements)."""
+    with database.read() as session:
+        facts = SqlFacts(session=session, workspace=session.get(Workspace, WS))
+        call(facts)  # statements built, pages cached
+        raw = session.connection().connection.dbapi_connection
+        steps = [0]
+
+        def count() -> int:
+            steps[0] += 1
+            return 0
+
+        raw.set_progress_handler(count, 1)
+        try:
+            result = call(facts)
+        finally:
+            raw.set_progress_handler(None, 1)
+    return steps[0], result
+
+
+def test_open_deal_counts_cost_the_same_with_ten_times_the_idle_deals_on_sqlite(database):
+    if database.dialect != "sqlite":
+        pytest.skip("the virtual machine's instruction count is SQLite's")
+    _facts_history(database)
+
+    def counts(facts):
+        return facts.open_deal_counts(idle_before=IDLE_BEFORE), \
+            facts.open_deal_counts(user="U2", idle_before=IDLE_BEFORE)
+
+    before, (team, rep) = _instructions(database, counts)
+    assert team["lead"] == (3 + 10 + 1, 10)
+    for stage in OPEN_STAGES:
+        _write_deals(database, f"older-{stage.value}", 200, NOW - 300 * DAY, stage=stage.value)
+    after, (team_after, rep_after) = _instructions(database, counts)
+    assert team_after["lead"] == (3 + 210 + 1, 210)
+    assert team_after["demo"] == (7 + 210 + 1, 210)
+    assert rep_after["demo"][1] == rep["demo"][1] + 100
+    # 1,000 more idle deals; the old range counts stepped ~10 instructions over each of them.
+    assert after <= before * 1.1, (before, after)
+
+
+@pytest.mark.parametrize("user", [None, "U1", "U2", "U9"])
+def test_open_deal_counts_equal_counting_the_deals(database, user):
+    _facts_history(database)
+    with database.write() as session:  # some closed, one reopened later, one without owner
+        deals = Deal.__table__
+        session.execute(sa.update(deals).where(deals.c.key.in_(["idle-lead-0", "recent-mql-1"]))
+                        .values(outcome="won", stage="won"))
+        session.execute(sa.update(deals).where(deals.c.key == "idle-sql-3")
+                        .values(owner_id=None))
+    with database.read() as session:
+        facts = SqlFacts(session=session, workspace=session.get(Workspace, WS))
+        for idle_before in (IDLE_BEFORE, {Stage.LEAD: NOW - 14 * DAY, Stage.DEMO: NOW},
+                            {Stage.SQL: NOW - 400 * DAY}, {}, None):
+            got = facts.open_deal_counts(user=user, idle_before=idle_before)
+            expected: dict[str, tuple[int, int]] = {}
+            for stage in OPEN_STAGES:
+                n = facts.count_open_deals(user=user, stages=(stage,))
+                at = (idle_before or {}).get(stage)
+                idle = facts.count_open_deals(user=user, stages=(stage,), idle_before=at) \
+                    if at is not None else 0
+                if n:
+                    expected[stage.value] = (n, idle)
+            assert got == expected, (user, idle_before)
