@@ -583,15 +583,7 @@ def refresh_accounts(*, session: Session, workspace_id: str, account_keys: Seque
     account_events: dict[str, list[Event]] = {k: [] for k in keys}
     existing: dict[str, Account] = {}
     for chunk in _chunks(keys):
-        # The account's deals through ix_deals_account; the outcome is checked here, since
-        # with `outcome = 'won'` in SQL, SQLite may pick ix_deals_open_stage and read every
-        # won deal of the workspace.
-        for won_at, mrr, name, key, outcome in session.execute(
-                select(Deal.won_at, Deal.mrr_minor, Deal.name, Deal.account_key, Deal.outcome)
-                .where(Deal.workspace_id == workspace_id, Deal.account_key.in_(chunk))
-                .order_by(Deal.won_at, Deal.key)):
-            if outcome == "won":
-                won[key].append((won_at, mrr, name))
+        _collect_won_deals(session, workspace_id, chunk, won)
         # coalesce(account_key, deal_key) in chunk, as two index searches
         # (ix_events_workspace_account, ix_events_workspace_deal): SQLite answers the same
         # condition written as one OR with a scan of the workspace's whole history. The
@@ -710,6 +702,20 @@ def _refresh_deals_bulk(session: Session, workspace_id: str, keys: Sequence[str]
     return accounts
 
 
+def _collect_won_deals(session: Session, workspace_id: str, keys: Sequence[str],
+                       won: dict[str, list]) -> None:
+    """Append (won_at, mrr, name) of each won deal of the accounts `keys` to won[key], in
+    win order. The account's deals come through ix_deals_account; the outcome is checked
+    here, since with `outcome = 'won'` in SQL, SQLite may pick ix_deals_open_stage and read
+    every won deal of the workspace."""
+    for won_at, mrr, name, key, outcome in session.execute(
+            select(Deal.won_at, Deal.mrr_minor, Deal.name, Deal.account_key, Deal.outcome)
+            .where(Deal.workspace_id == workspace_id, Deal.account_key.in_(keys))
+            .order_by(Deal.won_at, Deal.key)):
+        if outcome == "won":
+            won[key].append((won_at, mrr, name))
+
+
 def _refresh_accounts_bulk(session: Session, workspace_id: str, keys: Sequence[str]) -> None:
     """refresh_accounts without ORM objects: the same queries, written with Core."""
     table = Account.__table__
@@ -717,12 +723,7 @@ def _refresh_accounts_bulk(session: Session, workspace_id: str, keys: Sequence[s
     for chunk in _chunks(keys):
         won: dict[str, list] = {k: [] for k in chunk}
         account_events: dict[str, list] = {k: [] for k in chunk}
-        for won_at, mrr, name, key, outcome in session.execute(
-                select(Deal.won_at, Deal.mrr_minor, Deal.name, Deal.account_key, Deal.outcome)
-                .where(Deal.workspace_id == workspace_id, Deal.account_key.in_(chunk))
-                .order_by(Deal.won_at, Deal.key)):
-            if outcome == "won":
-                won[key].append((won_at, mrr, name))
+        _collect_won_deals(session, workspace_id, chunk, won)
         for by_deal in (False, True):  # the same two searches as refresh_accounts
             for event in session.execute(select(
                     Event.id, Event.kind, Event.occurred_at, Event.amount_minor, Event.mrr_minor,

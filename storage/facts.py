@@ -379,18 +379,22 @@ class SqlFacts:
         workspace's history_version moves (storage/events.py moves it with every write that
         changes a deal time before then)."""
         key = (start, end, user)
-        if key not in self._medians and end <= datetime.now(UTC) - HISTORY_SETTLE:
-            version = self._run(self._statement(("history_version",), _history_version),
-                                self._params()).scalar_one()
-            shared = (self.workspace_id, version, start, end, user)
-            past = _past_medians(self.session.get_bind())
-            remembered = past.get(shared)
-            if remembered is None:
-                remembered = past.put(shared, self._medians_of(start, end, user))
-            self._medians[key] = remembered
         if key not in self._medians:
-            self._medians[key] = self._medians_of(start, end, user)
+            ended = end <= datetime.now(UTC) - HISTORY_SETTLE
+            self._medians[key] = (self._remembered_medians if ended else self._medians_of)(
+                start, end, user)
         return dict(self._medians[key])
+
+    def _remembered_medians(self, start: datetime, end: datetime, user: str | None
+                            ) -> dict[Stage, float | None]:
+        version = self._run(self._statement(("history_version",), _history_version),
+                            self._params()).scalar_one()
+        shared = (self.workspace_id, version, start, end, user)
+        past = _past_medians(self.session.get_bind())
+        remembered = past.get(shared)
+        if remembered is None:
+            remembered = past.put(shared, self._medians_of(start, end, user))
+        return remembered
 
     def _medians_of(self, start: datetime, end: datetime, user: str | None
                     ) -> dict[Stage, float | None]:
