@@ -188,7 +188,7 @@ def record_event(
             raise
         return Recorded(existing, duplicate=True)
     _apply_to_rollup(session, workspace, [event], sign=1)
-    _refresh_touched(session, workspace.id, [event])
+    _refresh_touched(session, workspace.id, [event], now=event.logged_at)
     return Recorded(event, duplicate=False)
 
 
@@ -223,7 +223,7 @@ def record_events(
         defer.touch(fresh)
         return len(fresh)
     _apply_to_rollup(session, workspace, fresh, sign=1)
-    _refresh_touched(session, workspace.id, fresh)
+    _refresh_touched(session, workspace.id, fresh, now=now)
     return len(fresh)
 
 
@@ -343,7 +343,7 @@ def void_event(
         defer.touch([event])
         return event
     _apply_to_rollup(session, workspace, [event], sign=-1)
-    _refresh_touched(session, workspace.id, [event])
+    _refresh_touched(session, workspace.id, [event], now=now)
     return event
 
 
@@ -416,9 +416,11 @@ def refresh_deal(*, session: Session, workspace_id: str, deal_key: str) -> Deal 
         deal_key]
 
 
-def refresh_deals(*, session: Session, workspace_id: str, deal_keys: Sequence[str]
-                  ) -> dict[str, Deal | None]:
-    """Rewrite many deal rows from their events, a few queries per 500 deals."""
+def refresh_deals(*, session: Session, workspace_id: str, deal_keys: Sequence[str],
+                  now: datetime | None = None) -> dict[str, Deal | None]:
+    """Rewrite many deal rows from their events, a few queries per 500 deals.
+
+    `now` (default: the clock) decides which changes count as changing the past."""
     keys = sorted(set(deal_keys))
     if keys:
         lock_derived_rows(session, workspace_id)
@@ -433,7 +435,7 @@ def refresh_deals(*, session: Session, workspace_id: str, deal_keys: Sequence[st
         for deal in session.exec(select(Deal).where(Deal.workspace_id == workspace_id,
                                                     Deal.key.in_(chunk))):
             existing[deal.key] = deal
-    now = datetime.now(UTC)
+    now = now or datetime.now(UTC)
     settled = now - HISTORY_SETTLE
     past_changed = False
     result: dict[str, Deal | None] = {}
@@ -545,7 +547,7 @@ def lock_derived_rows(session: Session, workspace_id: str) -> None:
 
 
 def _refresh_touched(session: Session, workspace_id: str,
-                     events: Sequence[Event | NewEvent]) -> None:
+                     events: Sequence[Event | NewEvent], *, now: datetime | None = None) -> None:
     """Bring the deals and accounts these events touch up to date."""
     deal_keys = sorted({e.deal_key for e in events if e.deal_key})
     lock_derived_rows(session, workspace_id)
@@ -553,7 +555,8 @@ def _refresh_touched(session: Session, workspace_id: str,
     for chunk in _chunks(deal_keys):
         accounts.update(k for (k,) in session.execute(select(Deal.account_key).where(
             Deal.workspace_id == workspace_id, Deal.key.in_(chunk))) if k)
-    refreshed = refresh_deals(session=session, workspace_id=workspace_id, deal_keys=deal_keys)
+    refreshed = refresh_deals(session=session, workspace_id=workspace_id, deal_keys=deal_keys,
+                              now=now)
     accounts.update(d.account_key for d in refreshed.values() if d is not None and d.account_key)
     accounts.update(e.account_key or e.deal_key for e in events if e.account_key or e.deal_key)
     refresh_accounts(session=session, workspace_id=workspace_id, account_keys=sorted(accounts))

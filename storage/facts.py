@@ -38,7 +38,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -115,8 +115,10 @@ def seconds_between(later: Any, earlier: Any, dialect: str) -> sa.ColumnElement:
 class SqlFacts:
     """The `Facts` of one workspace, computed by SQL through `session`."""
 
-    def __init__(self, *, session: Session, workspace: Workspace) -> None:
+    def __init__(self, *, session: Session, workspace: Workspace,
+                 clock: Callable[[], datetime] | None = None) -> None:
         self.session = session
+        self._clock = clock or (lambda: datetime.now(UTC))
         self.workspace_id: str = workspace.id
         self.currency: str = workspace.currency
         self.timezone: str = workspace.timezone
@@ -380,7 +382,7 @@ class SqlFacts:
         changes a deal time before then)."""
         key = (start, end, user)
         if key not in self._medians:
-            ended = end <= datetime.now(UTC) - HISTORY_SETTLE
+            ended = end <= self._clock() - HISTORY_SETTLE
             self._medians[key] = (self._remembered_medians if ended else self._medians_of)(
                 start, end, user)
         return dict(self._medians[key])

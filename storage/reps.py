@@ -253,7 +253,7 @@ def link_rep(
         .execution_options(synchronize_session=False)
     ).rowcount or 0
     _move_rollups(session, workspace_id, rep_id, user_id)
-    refresh_deals(session=session, workspace_id=workspace_id, deal_keys=deal_keys)
+    refresh_deals(session=session, workspace_id=workspace_id, deal_keys=deal_keys, now=now)
     session.delete(rep)
     session.flush()
     return LinkResult(events=moved, deals=len(deal_keys))

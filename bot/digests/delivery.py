@@ -81,11 +81,12 @@ class DigestDeliverer:
     def __init__(self, *, database: Database, channels: Mapping[str, DigestChannel],
                  clock: Callable[[], datetime], policy: DeliveryPolicy = DeliveryPolicy(),
                  worker: str | None = None,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self.database, self.channels, self.clock = database, channels, clock
         self.policy, self.sleep = policy, sleep
         self.worker = worker or default_worker_id()
-        self.pacer = ChannelPacer(policy.channel_interval, sleep=sleep)
+        self.pacer = ChannelPacer(policy.channel_interval, monotonic=monotonic, sleep=sleep)
 
     async def _db(self, fn, /, **kwargs):
         def run():

@@ -43,14 +43,11 @@ def _events(database, team="T0001"):
         ).all()
 
 
-def test_signed_log_is_stored_and_confirmed_fast(slack_bot, database):
+def test_signed_log_is_stored_and_confirmed(slack_bot, database):
     _bot, base_url = slack_bot
-    started = time.perf_counter()
     status, body, _ = _post(base_url, "log demo-booked acme", user_id="U1", team_id="T0001",
                             channel_id="C_SALES")
-    elapsed = time.perf_counter() - started
     assert status == 200
-    assert elapsed < 3.0
     assert body["response_type"] == "ephemeral"
     assert "Logged demo-booked" in body["text"] and "/kpi undo" in body["text"]
     (event,) = _events(database)

@@ -21,7 +21,8 @@ from storage.models import Workspace
 from storage.reps import link_rep
 
 WS = "slack:THISTORY"
-NOW = datetime.now(UTC)
+# A fixed "now", passed to every write and read: nothing here depends on when it runs.
+NOW = datetime(2026, 11, 20, 15, 30, tzinfo=UTC)
 DAY = timedelta(days=1)
 
 
@@ -38,7 +39,7 @@ def _log(database, kind: str, deal: str, at: datetime, *, user: str = "U1") -> i
         ws = session.get(Workspace, WS)
         recorded = record_event(session=session, workspace=ws, new=NewEvent(
             kind=kind, user_id=user, logged_by=user, occurred_at=at, deal_key=deal,
-            idempotency_key=str(uuid.uuid4())))
+            idempotency_key=str(uuid.uuid4())), now=NOW)
         return recorded.event.id
 
 
@@ -49,7 +50,7 @@ def _version(database) -> int:
 
 def _medians(database, start: datetime, end: datetime, *, user: str | None = None):
     with database.read() as session:
-        facts = SqlFacts(session=session, workspace=session.get(Workspace, WS))
+        facts = SqlFacts(session=session, workspace=session.get(Workspace, WS), clock=lambda: NOW)
         return facts.median_stage_times(start, end, user=user)
 
 
@@ -91,7 +92,8 @@ def test_linking_a_rep_with_past_deals_moves_it(workspace):
     _log(database, "lead", "hooli", NOW - 10 * DAY, user="rep:jane-doe")
     before = _version(database)
     with database.write() as session:
-        link_rep(session=session, workspace_id=WS, rep_id="rep:jane-doe", user_id="U1")
+        link_rep(session=session, workspace_id=WS, rep_id="rep:jane-doe", user_id="U1",
+                 now=NOW)
     assert _version(database) != before
 
 

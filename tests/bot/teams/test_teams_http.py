@@ -89,11 +89,8 @@ def test_channel_log_with_mention_is_stored_and_the_card_reaches_the_connector(
     _bot, base_url = teams_bot
     activity = channel_message("kpi log demo-booked acme", service_url=teams_cloud.service_url)
     assert activity["text"].startswith("<at>kpibot</at> kpi log")
-    started = time.perf_counter()
     status, _ = _send(teams_cloud, base_url, activity)
-    elapsed = time.perf_counter() - started
     assert status in (200, 202)
-    assert elapsed < 3.0
 
     (event,) = _events(database)
     assert (event.kind, event.deal_key, event.user_id, event.logged_by, event.channel_id) == (
