@@ -1,4 +1,7 @@
-"""`kpibot` — the command line. Builds settings, engine and apps; nothing happens at import."""
+"""`kpibot` — the command line. Builds settings, engine and apps; nothing happens at import.
+
+Errors a person can fix (a setting, an unreachable database, a closed pipe) end in one line on
+stderr, never a traceback."""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ import argparse
 import asyncio
 import gc
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -15,15 +19,34 @@ from bot.settings import Settings, SettingsError, build_settings
 log = logging.getLogger("kpibot")
 
 
+DESCRIPTION = """\
+kpibot: sales KPIs in Slack and Microsoft Teams. Reps log activity with /kpi log, anyone asks
+for a KPI with /kpi NAME, and a digest is posted every Monday. Start with `kpibot demo`."""
+
+EPILOG = """\
+settings come from the environment or .env: DATABASE_URL (default sqlite:///kpibot.db),
+SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, SLACK_APP_TOKEN, KPIBOT_TIMEZONE, KPIBOT_CURRENCY,
+KPIBOT_ADMINS, TEAMS_APP_ID, ... (README). `kpibot COMMAND --help` describes a command."""
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kpibot", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="kpibot", description=DESCRIPTION, epilog=EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    demo = commands.add_parser("demo", help="offline demo on a local SQLite database")
+    demo = commands.add_parser(
+        "demo", help="offline demo on a local SQLite database",
+        description="Create a SQLite database with a generated history of a sales team, print "
+                    "this week's digest and /kpi funnel this-month, and log a few events "
+                    "through the real command path. No tokens, no network.")
     demo.add_argument("--database", default="kpibot-demo.db",
                       help="SQLite file to (re)create (default: kpibot-demo.db)")
 
-    serve = commands.add_parser("serve", help="run the bot (HTTP or Slack Socket Mode)")
+    serve = commands.add_parser(
+        "serve", help="run the bot (HTTP or Slack Socket Mode)",
+        description="Run the bot: Slack at POST /slack/events, Teams at POST /api/messages "
+                    "(with TEAMS_APP_ID), GET /healthz, and the digest scheduler. Needs "
+                    "SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (or the Teams settings).")
     serve.add_argument("--host", help="bind address (default KPIBOT_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default KPIBOT_PORT or 3000)")
     serve.add_argument("--socket-mode", action="store_true",
@@ -33,7 +56,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-scheduler", action="store_true",
                        help="do not run the digest scheduler in this process")
 
-    console = commands.add_parser("console", help="type /kpi commands in the terminal")
+    console = commands.add_parser(
+        "console", help="type /kpi commands in the terminal",
+        description="Type /kpi commands in the terminal against the configured database, as "
+                    "the given user of the given workspace.")
     console.add_argument("--user", default="console-user", help="user id to act as")
     console.add_argument("--workspace", default="console:local", help="workspace id")
 
@@ -49,7 +75,9 @@ def _parser() -> argparse.ArgumentParser:
 
     digest_cli.add_parsers(commands)  # kpibot digest ... / kpibot scheduler
 
-    db = commands.add_parser("db", help="database schema")
+    db = commands.add_parser("db", help="database schema: upgrade, check, current",
+                             description="Apply, check or show the database schema "
+                                         "(Alembic migrations).")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     db_commands.add_parser("upgrade", help="apply Alembic migrations up to head")
     db_commands.add_parser("check", help="fail if the models and migrations disagree")
@@ -61,15 +89,49 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = build_settings()
-    except SettingsError as error:
-        print(f"kpibot: {error}", file=sys.stderr)
-        return 2
-    configure_logging(settings.log_level)
-    try:
+        configure_logging(settings.log_level)
         return _run(args, settings)
     except SettingsError as error:
-        print(f"kpibot: {error}", file=sys.stderr)
-        return 2
+        return _fail(str(error))
+    except BrokenPipeError:
+        # `kpibot kpi list | head`: the reader left; say nothing more, like any Unix tool.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    except Exception as error:
+        line = database_error_line(error, settings.database_url)
+        if line is None:
+            raise
+        return _fail(line)
+
+
+def _shown(url: str) -> str:
+    """`url` without its password."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _fail(line: str) -> int:
+    print(f"kpibot: {line}", file=sys.stderr)
+    return 2
+
+
+def database_error_line(error: BaseException, url: str) -> str | None:
+    """One line for a database that cannot be reached or opened, None for any other error.
+
+    The URL is shown without its password; the driver's own reason is kept (first line)."""
+    if isinstance(error, OSError) and error.filename and url.startswith("sqlite") \
+            and str(error.filename) in url:  # the SQLite file's folder cannot be created
+        return f"cannot create the folder {error.filename} for {url}: {error.strerror}"
+    exc = sys.modules.get("sqlalchemy.exc")
+    if exc is None or not isinstance(error, exc.OperationalError | exc.InterfaceError):
+        return None
+    where = _shown(url)
+    reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+    reason = reason.removeprefix("connection failed: ")[:300]
+    hint = ("check DATABASE_URL and the file's folder and permissions" if url.startswith("sqlite")
+            else "is the server running, and is DATABASE_URL right?")
+    return f"cannot use the database {where}: {reason} ({hint})"
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
@@ -92,7 +154,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "kpi":
         from bot import kpi_cli
 
-        _require_schema(settings)
+        if args.name != "list":  # the catalog needs no database
+            _require_schema(settings)
         return kpi_cli.run(args, settings)
     if args.command in ("digest", "scheduler"):
         from bot import digest_cli
@@ -120,21 +183,23 @@ def _require_schema(settings: Settings) -> None:
     from storage import migrate
 
     if not migrate.is_at_head(settings.database_url):
-        raise SettingsError("the database schema is not up to date: run kpibot db upgrade "
-                            "(or kpibot serve --migrate)")
+        raise SettingsError(
+            f"the database {_shown(settings.database_url)} is not at the current schema: run "
+            "kpibot db upgrade (or kpibot serve --migrate; kpibot demo makes a database with "
+            "sample data)")
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from storage import migrate
 
-    if args.migrate:
-        migrate.upgrade(settings.database_url)
-    else:
-        _require_schema(settings)
     if args.socket_mode:
         settings.require_socket_mode()
     elif not settings.teams_app_id:
         settings.require_slack_http()
+    if args.migrate:
+        migrate.upgrade(settings.database_url)
+    else:
+        _require_schema(settings)
     from bot.wiring import build_bot
 
     bot = build_bot(settings)

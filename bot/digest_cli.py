@@ -44,7 +44,9 @@ def add_parsers(commands) -> None:
     status = actions.add_parser("status", help="schedules and the latest deliveries")
     status.add_argument("--workspace")
     status.add_argument("--limit", type=int, default=20)
-    commands.add_parser("scheduler", help="run only the digest scheduler")
+    commands.add_parser("scheduler", help="run only the digest scheduler",
+                        description="Run only the digest scheduler (no HTTP server); any "
+                                    "number may run on one PostgreSQL database.")
 
 
 def _now(text: str | None) -> datetime:

@@ -5,6 +5,7 @@ Built only by the CLI (`build_settings`), never at import time.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -79,6 +80,14 @@ class Settings(BaseSettings):
             raise ValueError("must start with sqlite:/// or postgresql+psycopg://")
         if value.startswith("postgresql") and not value.startswith("postgresql+psycopg://"):
             raise ValueError("PostgreSQL URLs must use the psycopg 3 driver: postgresql+psycopg://")
+        if value.startswith("sqlite"):
+            path = value.removeprefix("sqlite://").removeprefix("/").partition("?")[0]
+            if not path or path == ":memory:":
+                raise ValueError(f"{value} names no database file; use sqlite:///kpibot.db "
+                                 "(in this folder) or sqlite:////absolute/path/kpibot.db")
+        elif not re.fullmatch(r"postgresql\+psycopg://[^/\s]*/[^/\s?]+(\?\S*)?", value):
+            raise ValueError("a PostgreSQL URL looks like postgresql+psycopg://user:password@"
+                             "host:5432/database")
         return value
 
     def require_slack_http(self) -> None:
@@ -92,7 +101,10 @@ class Settings(BaseSettings):
             if value is None or not value.get_secret_value()
         ]
         if missing:
-            raise SettingsError(f"missing setting {', '.join(missing)} (needed by kpibot serve)")
+            raise SettingsError(
+                f"missing setting {' and '.join(missing)}: kpibot serve needs the Slack app's "
+                "bot token and signing secret, in the environment or .env (README: \"Slack app "
+                "setup\"; for Teams only, set TEAMS_APP_ID instead)")
 
     def require_socket_mode(self) -> None:
         self.require_slack_http()

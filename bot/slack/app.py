@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core import CommandHandler, CommandRequest
@@ -59,6 +61,12 @@ def request_from_command(command: dict) -> CommandRequest:
     )
 
 
+def _drop_token_unused_warning(record: logging.LogRecord) -> bool:
+    """Bolt reads SLACK_BOT_TOKEN from the environment by itself and warns at every start that
+    it is unused next to `client`; the token is used, through `authorize`."""
+    return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
 def build_slack_app(
     *, handler: CommandHandler, bot_token: str, signing_secret: str, api_url: str
 ) -> AsyncApp:
@@ -75,6 +83,7 @@ def build_slack_app(
     # process_before_response: the answer is the ack, so the HTTP response goes out as soon as
     # the handler returns. Without it Bolt runs the listener in a task and polls for the ack
     # every 10 ms, which added 0-10 ms (about 8 ms on average) to every command.
+    logging.getLogger("slack_bolt.AsyncApp").addFilter(_drop_token_unused_warning)  # once
     app = AsyncApp(client=client, signing_secret=signing_secret, authorize=authorize,
                    process_before_response=True)
 
