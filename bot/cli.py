@@ -58,10 +58,12 @@ def _parser() -> argparse.ArgumentParser:
 
     console = commands.add_parser(
         "console", help="type /kpi commands in the terminal",
-        description="Type /kpi commands in the terminal against the configured database, as "
-                    "the given user of the given workspace.")
-    console.add_argument("--user", default="console-user", help="user id to act as")
-    console.add_argument("--workspace", default="console:local", help="workspace id")
+        description="Type /kpi commands in the terminal against DATABASE_URL (after kpibot "
+                    "demo: DATABASE_URL=sqlite:///kpibot-demo.db kpibot console), as an admin.")
+    console.add_argument("--user", default="console-user",
+                         help="user id to act as (default console-user; demo: U_ALICE, ...)")
+    console.add_argument("--workspace",
+                         help="workspace id (default: the only one in the database)")
 
     from bot import kpi_cli
 

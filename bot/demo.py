@@ -73,7 +73,20 @@ def run_demo(*, database_path: str, settings: Settings, out=sys.stdout,
         out.write(f"  #{e.id} {e.occurred_at:%Y-%m-%d %H:%M} {e.user_id} {e.kind}"
                   f" x{e.count} {e.deal_name or ''}{amount}{void}\n")
     bot.database.dispose()
+    out.write(next_steps(path))
     return 0
+
+
+def next_steps(path: Path) -> str:
+    """How to go on with the demo's data: the console, one KPI, a digest preview."""
+    url = f"DATABASE_URL=sqlite:///{path}"
+    return (
+        "\nGo on with this data:\n"
+        f"  {url} kpibot console --user UGEN001    type /kpi commands as a rep "
+        "(try: me, funnel, leaderboard)\n"
+        f"  {url} kpibot kpi win-rate --period this-quarter\n"
+        f"  {url} kpibot digest preview --cadence weekly --lang nb\n"
+    )
 
 
 def _ask(bot, user: str, text: str) -> str:
