@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from slack_bolt.async_app import AsyncApp
 from slack_sdk import WebClient
@@ -17,10 +18,10 @@ from bot.handlers.registry import build_command_handler
 from bot.settings import Settings
 from bot.slack.admins import AdminDirectory, SlackAdminLookup
 from bot.slack.app import build_slack_app
-from bot.teams.app import TeamsBot, build_teams_bot
-from bot.teams.config import TeamsConfig
-from bot.teams.references import DatabaseReferenceStore
 from storage.engine import Database
+
+if TYPE_CHECKING:  # the Teams SDK is imported only when Teams is configured (TEAMS_APP_ID)
+    from bot.teams.app import TeamsBot
 
 # A command's writes wait at most this long for a lock (an import, another writer), then the
 # command is refused: Slack gives up on an answer after 3 s, and a later commit would store an
@@ -93,6 +94,10 @@ def build_bot(settings: Settings, *, database: Database | None = None, clock=Non
         )
     teams = None
     if settings.teams_app_id:  # Teams admins: KPIBOT_ADMINS only (no Teams admin look-up)
+        from bot.teams.app import build_teams_bot
+        from bot.teams.config import TeamsConfig
+        from bot.teams.references import DatabaseReferenceStore
+
         references = DatabaseReferenceStore(database, timezone=settings.timezone,
                                             currency=settings.currency,
                                             fiscal_year_start=settings.fiscal_year_start)
