@@ -393,3 +393,19 @@ def test_a_hostile_name_stays_literal_text_in_every_format(language):
     # Text: verbatim.
     text = render_text(digest)
     assert text.count(NASTY) >= 4
+
+
+def test_renders_reuse_one_template_environment(monkeypatch):
+    """Templates are compiled once per process, not once per digest (issue: Monday fan-out)."""
+    from reports.digest import render as render_module
+
+    digest = sample_digest("en", "weekly")
+    render_module.render_text(digest)  # the first render may build it
+    built: list[int] = []
+    monkeypatch.setattr(render_module, "build_template_environment",
+                        lambda: built.append(1) or pytest.fail("a new environment was built"))
+    for _ in range(3):
+        render_module.render_slack(digest)
+        render_module.render_teams_card(digest)
+        render_module.render_text(digest)
+    assert built == []
