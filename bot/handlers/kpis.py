@@ -1,6 +1,7 @@
 """`/kpi NAME [PERIOD] [@user]` and `/kpi show NAME ...` — any KPI in the catalog.
 
-Every rate comes with the counts behind it and the change against the previous period.
+Every rate comes with the counts behind it and the change against the previous period, like
+for like (a running period's elapsed days against the same days before), both spans named.
 `/kpi list` shows the catalog; `/kpi help NAME` a KPI's formula.
 """
 
@@ -9,8 +10,8 @@ from __future__ import annotations
 from bot.core import Invocation
 from bot.grammar import KpiCommand
 from bot.replies import Reply, Section, error_reply
-from reports.format import format_change, format_value
-from reports.kpis.catalog import CATALOG, KpiSpec, compare, compute_kpi
+from reports.format import MONEY_COUNT_KPIS, format_change, format_quota_counts, format_value
+from reports.kpis.catalog import CATALOG, Compared, KpiSpec, compute_compared
 from reports.kpis.result import KpiResult
 from reports.periods import DEFAULT_PERIOD, Period, PeriodError, parse_period
 from storage.facts import SqlFacts
@@ -35,16 +36,15 @@ def resolve_period(text: str | None, invocation: Invocation,
 
 
 def render_result(result: KpiResult, spec: KpiSpec, period: Period, *,
-                  previous: KpiResult | None = None, user: str | None = None,
+                  compared: Compared | None = None, user: str | None = None,
                   names: dict[str, str] | None = None) -> Reply:
-    """A KPI answer a manager reads in five seconds: value, counts, change, breakdown."""
+    """A KPI answer a manager reads in five seconds: value, counts, change (naming both
+    spans compared), breakdown."""
     names = names or {}
     who = f" · {names.get(user, user)}" if user else ""
     headline = f"{spec.title}{who} · {period.describe()}: {format_value(result)}"
-    if previous is not None:
-        change = format_change(compare(result, previous), result.unit)
-        if change:
-            headline += f"  {change} vs {period.previous().describe()}"
+    if compared is not None:
+        headline += f"  {change_text(compared)}"
     sections: list[Section] = []
     if result.rows:
         sections.append(Section(table=result_table(result, names)))
@@ -61,6 +61,12 @@ def render_result(result: KpiResult, spec: KpiSpec, period: Period, *,
     return Reply(text=headline, sections=tuple(sections))
 
 
+def change_text(compared: Compared) -> str:
+    """`▼ 5% (Dec 1 – Dec 5, 2026 vs Nov 1 – Nov 5, 2026)`: the change and both spans."""
+    change = format_change(compared.change, compared.result.unit)
+    return f"{change} ({compared.spans.describe()})"
+
+
 def result_table(result: KpiResult, names: dict[str, str] | None = None
                  ) -> tuple[tuple[str, ...], ...]:
     names = names or {}
@@ -71,7 +77,10 @@ def result_table(result: KpiResult, names: dict[str, str] | None = None
                            value=row.value, unit=result.unit, numerator=row.numerator,
                            denominator=row.denominator)
         counts = ""
-        if row.denominator is not None and row.numerator is not None:
+        if "metric" in row.extra and result.kpi in MONEY_COUNT_KPIS:  # a quota row
+            counts = format_quota_counts(row.numerator, row.denominator, row.extra["metric"],
+                                         result.details.get("currency", "USD"))
+        elif row.denominator is not None and row.numerator is not None:
             counts = f"{_number(row.numerator)}/{_number(row.denominator)}"
         rows.append((names.get(str(row.key), str(row.key)), format_value(single, with_counts=False),
                      counts))
@@ -99,12 +108,10 @@ def handle_kpi(command: KpiCommand, invocation: Invocation) -> Reply:
         return problem.reply
     with invocation.context.database.read() as session:
         facts = SqlFacts(session=session, workspace=invocation.workspace)
-        result = compute_kpi(spec.name, facts=facts, period=period, now=invocation.now,
-                             user=command.user)
-        previous = compute_kpi(spec.name, facts=facts, period=period.previous(),
-                               now=invocation.now, user=command.user)
+        compared = compute_compared(spec.name, facts=facts, period=period,
+                                    now=invocation.now, user=command.user)
         names = display_names(session=session, workspace_id=invocation.workspace.id)
-    return render_result(result, spec, period, previous=previous, user=command.user,
+    return render_result(compared.result, spec, period, compared=compared, user=command.user,
                          names=names)
 
 
