@@ -180,6 +180,7 @@ import argparse
 import io
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -1178,3 +1179,37 @@ def test_a_second_win_says_what_changed_and_undo_restores_the_first(bot, golden)
     assert "initrode is won for $12,000.00" in ask("undo")
     assert golden.result("revenue", NOV).value == usd(8_000 + 12_000)
     assert golden.result("deals-won", NOV).value == 2
+
+
+def test_the_funnel_reads_the_same_in_every_view(bot, golden):
+    """October's conversions (FUNNEL above: 5/7, 4/6, 3/4, 3/4, 2/3) in the Slack reply, the
+    CLI text and JSON, and the monthly digest; none above 100%."""
+    from bot import kpi_cli
+    from reports.digest.build import build_digest
+    from reports.digest.render import render_text
+
+    ask, settings = bot
+    expected = ["71% (5/7)", "67% (4/6)", "75% (3/4)", "75% (3/4)", "67% (2/3)"]
+    reply = ask("funnel 2026-10")
+    for stage, deals, conversion in zip(("mql", "sql", "opportunity", "demo", "won"),
+                                        (6, 4, 4, 3, 3), expected, strict=True):
+        assert re.search(rf"{stage} +{deals} +{re.escape(conversion)}", reply), stage
+    args = argparse.Namespace(name="funnel", period="2026-10", workspace=WORKSPACE, user=None,
+                              json=False)
+    out = io.StringIO()
+    assert kpi_cli.run(args, settings, out=out, now=NOW) == 0
+    text = out.getvalue()
+    assert all(conversion in text for conversion in expected)
+    assert "revenue: $54K" in text and "True" not in text and "False" not in text
+    out = io.StringIO()
+    assert kpi_cli.run(argparse.Namespace(**{**vars(args), "json": True}), settings, out=out,
+                       now=NOW) == 0
+    rows = json.loads(out.getvalue())["rows"]
+    assert [(r["numerator"], r["denominator"]) for r in rows[1:]] == [
+        (5, 7), (4, 6), (3, 4), (3, 4), (2, 3)]
+    with golden.database.read() as session:
+        facts = SqlFacts(session=session, workspace=session.get(Workspace, WORKSPACE))
+        digest = build_digest(facts=facts, cadence="monthly", now=NOW, tz=TZ,
+                              fiscal_year_start=FISCAL_YEAR_START)
+    assert [stage.conversion for stage in digest.funnel[1:]] == expected
+    assert all(conversion in render_text(digest) for conversion in expected)

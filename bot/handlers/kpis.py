@@ -10,7 +10,14 @@ from __future__ import annotations
 from bot.core import Invocation
 from bot.grammar import KpiCommand
 from bot.replies import Reply, Section, error_reply
-from reports.format import MONEY_COUNT_KPIS, format_change, format_quota_counts, format_value
+from reports.format import (
+    MONEY_COUNT_KPIS,
+    format_change,
+    format_money,
+    format_percent_value,
+    format_quota_counts,
+    format_value,
+)
 from reports.kpis.catalog import CATALOG, Compared, KpiSpec, compute_compared
 from reports.kpis.result import KpiResult
 from reports.periods import DEFAULT_PERIOD, Period, PeriodError, parse_period
@@ -46,10 +53,13 @@ def render_result(result: KpiResult, spec: KpiSpec, period: Period, *,
     if compared is not None:
         headline += f"  {change_text(compared)}"
     sections: list[Section] = []
-    if result.rows:
+    if result.kpi == "funnel":
+        sections.append(Section(table=funnel_table(result)))
+    elif result.rows:
         sections.append(Section(table=result_table(result, names)))
+    currency = result.details.get("currency", "USD")
     fields = tuple(
-        (str(key).replace("_", " "), _detail(value))
+        (str(key).replace("_", " "), _detail(key, value, result.kpi, currency))
         for key, value in result.details.items()
         if key not in ("formula", "warnings") and not isinstance(value, (dict, list))
     )
@@ -65,6 +75,20 @@ def change_text(compared: Compared) -> str:
     """`▼ 5% (Dec 1 – Dec 5, 2026 vs Nov 1 – Nov 5, 2026)`: the change and both spans."""
     change = format_change(compared.change, compared.result.unit)
     return f"{change} ({compared.spans.describe()})"
+
+
+def funnel_table(result: KpiResult) -> tuple[tuple[str, ...], ...]:
+    """The funnel's rows: deals reaching each stage, the conversion from the stage before with
+    its cohort counts (`75% (3/4)`), the median days in the stage."""
+    rows: list[tuple[str, ...]] = [("stage", "deals", "conversion", "median days")]
+    for row in result.rows:
+        conversion = "" if row.denominator is None else (
+            f"{format_percent_value(row.extra['conversion']) if row.denominator else 'n/a'} "
+            f"({_number(row.numerator or 0)}/{_number(row.denominator)})")
+        days = row.extra.get("median_days")
+        rows.append((row.key, _number(row.value or 0), conversion,
+                     "—" if days is None else f"{days:.1f}"))
+    return tuple(rows)
 
 
 def result_table(result: KpiResult, names: dict[str, str] | None = None
@@ -91,7 +115,14 @@ def _number(value: float) -> str:
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
 
 
-def _detail(value: object) -> str:
+_MONEY_DETAILS = {"funnel": ("revenue",)}  # details in minor units, shown as money
+
+
+def _detail(key: str, value: object, kpi: str, currency: str) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if key in _MONEY_DETAILS.get(kpi, ()) and isinstance(value, (int, float)):
+        return format_money(value, currency)
     if isinstance(value, float):
         return _number(value)
     return str(value)

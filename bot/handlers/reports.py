@@ -18,7 +18,13 @@ from bot.grammar import (
     QuotaCommand,
     QuotaSetCommand,
 )
-from bot.handlers.kpis import PeriodProblem, change_text, render_result, resolve_period
+from bot.handlers.kpis import (
+    PeriodProblem,
+    change_text,
+    funnel_table,
+    render_result,
+    resolve_period,
+)
 from bot.replies import Reply, Section, error_reply
 from reports.format import format_change, format_percent_value, format_quota, format_value
 from reports.kpis.catalog import (
@@ -68,26 +74,17 @@ def _pct(value: float | None) -> str:
     return "n/a" if value is None else format_percent_value(value)
 
 
-def _days(value: float | None) -> str:
-    return "—" if value is None else f"{value:.1f}"
-
-
 def handle_funnel(command: FunnelCommand, invocation: Invocation) -> Reply:
     try:
         period, (funnel,) = _compute(invocation, ["funnel"], command.period,
                                      user=command.user, options={"cohort": command.cohort})
     except PeriodProblem as problem:
         return problem.reply
-    table = [("stage", "deals", "conversion", "median days")]
-    for row in funnel.rows:
-        conversion = "" if row.denominator is None else \
-            f"{_pct(row.extra['conversion'])} ({row.numerator:.0f}/{row.denominator:.0f})"
-        table.append((row.key, f"{row.value:.0f}", conversion, _days(row.extra["median_days"])))
     details = funnel.details
-    who = f" · {command.user}" if command.user else ""
-    sections = [Section(table=tuple(table))]
-    stalled = details["stalled_deals"]
     names = _names(invocation)
+    who = f" · {names.get(command.user, command.user)}" if command.user else ""
+    sections = [Section(table=funnel_table(funnel))]
+    stalled = details["stalled_deals"]
     lines = tuple(f"{d['key']} — {d['stage']} for {d['days_in_stage']} days (owner "
                   f"{names.get(d['owner'], d['owner'])})" for d in stalled)
     sections.append(Section(title=f"Stalled deals: {details['stalled']}", lines=lines))
