@@ -1213,3 +1213,23 @@ def test_the_funnel_reads_the_same_in_every_view(bot, golden):
                               fiscal_year_start=FISCAL_YEAR_START)
     assert [stage.conversion for stage in digest.funnel[1:]] == expected
     assert all(conversion in render_text(digest) for conversion in expected)
+
+
+def test_an_activity_quota_counts_in_the_digest(golden):
+    """The monthly digest due on Nov 21 (October): siv's 3 of 3 demo-booked is a quota line in
+    counts, at quota, and one of the 2 reps of 3 at quota (ana 140%, bo 80%)."""
+    from reports.digest.build import build_digest
+    from reports.digest.render import render_text
+
+    with golden.database.read() as session:
+        facts = SqlFacts(session=session, workspace=session.get(Workspace, WORKSPACE))
+        digest = build_digest(facts=facts, cadence="monthly", now=NOW, tz=TZ,
+                              fiscal_year_start=FISCAL_YEAR_START,
+                              names={user_id: name for user_id, name in USERS.values()})
+    october = digest.quotas[0]
+    lines = {(line.rep, line.metric): line for line in october.rows}
+    siv = lines[("Siv (SDR)", "demo-booked")]
+    assert (siv.attained, siv.target, siv.attainment, siv.at_quota) == ("3", "3", "100%", True)
+    assert lines[("Ana (AE)", "revenue")].attained == "$42K"
+    assert october.reps_at_quota.startswith("2")
+    assert "Siv (SDR) (demo-booked)" in render_text(digest)
