@@ -2,7 +2,10 @@
 
 The JSON is one object: {"kpi", "workspace", "period": {"label", "start", "end"}, "value",
 "unit", "numerator", "denominator", "rows": [{"key", "value", "numerator", "denominator",
-...}], "details": {...}}; `value` is null for n/a.
+...}], "details": {...}, "comparison": {"current": SPAN, "previous": SPAN, "partial",
+"describe", "current_value", "previous_value", "change": {"delta", "relative", "new"}}};
+`value` is null for n/a. A SPAN is {"label", "start", "end", "describe"}: a running period's
+elapsed days and the same days of the previous period (reports.periods.comparison).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from datetime import UTC, datetime
 from sqlmodel import select
 
 from bot.settings import Settings, SettingsError
-from reports.kpis.catalog import CATALOG, compute_kpi
+from reports.kpis.catalog import CATALOG, Compared, compute_compared
 from reports.periods import DEFAULT_PERIOD, PeriodError, parse_period
 from storage.engine import Database
 from storage.facts import SqlFacts
@@ -65,16 +68,25 @@ def run(args: argparse.Namespace, settings: Settings, *, out=sys.stdout,
             except PeriodError as problem:
                 raise SettingsError(str(problem)) from None
             facts = SqlFacts(session=session, workspace=workspace)
-            result = compute_kpi(spec.name, facts=facts, period=period, now=now, user=args.user)
+            compared = compute_compared(spec.name, facts=facts, period=period, now=now,
+                                        user=args.user)
             if args.json:
-                out.write(json.dumps(result.to_json(), indent=2, default=str) + "\n")
+                out.write(json.dumps(_json(compared), indent=2, default=str) + "\n")
                 return 0
-            previous = compute_kpi(spec.name, facts=facts, period=period.previous(), now=now,
-                                   user=args.user)
         from bot.handlers.kpis import render_result  # only the text form needs the replies
 
-        out.write(render_result(result, spec, period, previous=previous,
+        out.write(render_result(compared.result, spec, period, compared=compared,
                                 user=args.user).plain_text() + "\n")
         return 0
     finally:
         database.dispose()
+
+
+def _json(compared: Compared) -> dict:
+    """The result's JSON and "comparison": both spans compared (like for like), the value
+    over each and the change (delta, relative, new)."""
+    change = compared.change
+    return {**compared.result.to_json(), "comparison": {
+        **compared.spans_json(), "current_value": compared.current.value,
+        "previous_value": compared.previous.value,
+        "change": {"delta": change.delta, "relative": change.relative, "new": change.new}}}

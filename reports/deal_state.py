@@ -6,6 +6,10 @@ Rules:
   reached stage was (zero time in it); timestamps never run backwards along the funnel.
 - The outcome is the final one: a stage event after the last won/lost reopens the deal, and a
   reopened deal that closes again counts once, by that final close.
+- Wins in a row (a `deal-won` after a `deal-won`, nothing reopening the deal between them) are
+  one win restated: the deal was won at the first of them, for the amount (and MRR) of the
+  latest that carries one. So a second win corrects the amount without moving the win to
+  another period or counting the deal twice, and voiding it (undo) brings the first back.
 """
 
 from __future__ import annotations
@@ -59,6 +63,14 @@ def _moves_deal(kind: str) -> bool:
     return spec is not None and (spec.stage is not None or spec.closes is not None)
 
 
+def _wins_in_a_row(moves: Sequence[DealEvent], last: int) -> list[DealEvent]:
+    """The `deal-won` events in a row that end at moves[last], oldest first."""
+    first = last
+    while first > 0 and KINDS[moves[first - 1].kind].closes == "won":
+        first -= 1
+    return list(moves[first:last + 1])
+
+
 def derive_deal_state(events: Sequence[DealEvent]) -> DealState:
     """The state of one deal from its non-void events (any order)."""
     ordered = sorted(events, key=lambda e: (e.occurred_at, e.id))
@@ -79,6 +91,9 @@ def derive_deal_state(events: Sequence[DealEvent]) -> DealState:
     )
     final_close = None if last_close_index is None or reopened else moves[last_close_index]
     outcome = KINDS[final_close.kind].closes if final_close else "open"
+    wins = _wins_in_a_row(moves, last_close_index) if outcome == "won" else []
+    if wins:
+        final_close = wins[0]  # when the deal was won
 
     stage_at: dict[Stage, datetime] = {}
     for e in moves:
@@ -113,6 +128,8 @@ def derive_deal_state(events: Sequence[DealEvent]) -> DealState:
 
     won_event = final_close if outcome == "won" else None
     lost_event = final_close if outcome == "lost" else None
+    amount = next((e for e in reversed(wins) if e.amount_minor is not None), won_event)
+    mrr = next((e.mrr_minor for e in reversed(wins) if e.mrr_minor is not None), None)
     return DealState(
         stage_at=stage_at,
         outcome=outcome,
@@ -126,9 +143,9 @@ def derive_deal_state(events: Sequence[DealEvent]) -> DealState:
         name=name,
         account_key=account,
         source=source,
-        amount_minor=won_event.amount_minor if won_event else None,
-        currency=won_event.currency if won_event else None,
-        mrr_minor=won_event.mrr_minor if won_event else None,
+        amount_minor=amount.amount_minor if won_event else None,
+        currency=amount.currency if won_event else None,
+        mrr_minor=mrr,
         reason=lost_event.reason if lost_event else None,
         competitor=lost_event.competitor if lost_event else None,
     )

@@ -154,11 +154,35 @@ def _per_day(text: str, locale: str) -> str:
 
 
 def _counts(result: KpiResult, locale: str, currency: str) -> str:
+    metric = result.details.get("metric", "revenue")
+    if result.kpi in MONEY_COUNT_KPIS and metric == "mixed":  # quotas on several activities
+        return "(see each quota)"
+    if result.kpi in MONEY_COUNT_KPIS and metric != "revenue":  # an activity quota
+        counts = format_quota_counts(result.numerator, result.denominator, metric, currency,
+                                     locale)
+        return f"({counts})"
     def one(x):
         if result.kpi in MONEY_COUNT_KPIS:
             return format_money(x or 0, currency, locale)
         return format_number(x or 0, locale)
     return f"({one(result.numerator)}/{one(result.denominator)})"
+
+
+def format_quota_counts(attained: float | None, target: float | None, metric: str,
+                        currency: str, locale: str = "en") -> str:
+    """A quota's counts in its metric: `$12K/$15K` for revenue, `5/10 demo-booked` for an
+    activity quota (a count of events, never money)."""
+    if metric == "revenue":
+        return (f"{format_money(round(attained or 0), currency, locale)}/"
+                f"{format_money(round(target or 0), currency, locale)}")
+    return f"{format_number(attained or 0, locale)}/{format_number(target or 0, locale)} {metric}"
+
+
+def format_quota(attainment: float | None, attained: float | None, target: float | None,
+                 metric: str, currency: str, locale: str = "en") -> str:
+    """A quota's attainment with its counts: `80% ($12K/$15K)`, `50% (5/10 demo-booked)`."""
+    counts = format_quota_counts(attained, target, metric, currency, locale)
+    return f"{format_percent(attainment, locale)} ({counts})"
 
 
 def format_value(result: KpiResult, locale: str = "en", *, with_counts: bool = True,
@@ -207,4 +231,5 @@ def format_change(change: Change, unit: str, locale: str = "en") -> str:
 
 
 __all__ = ["NA", "format_change", "format_days", "format_duration", "format_money",
-           "format_number", "format_percent", "format_percent_value", "format_value"]
+           "format_number", "format_percent", "format_percent_value", "format_quota",
+           "format_quota_counts", "format_value"]

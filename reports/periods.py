@@ -19,6 +19,13 @@ Conventions:
   quarter or year; the same number of days before an Nd period or a range; and for mtd, qtd and
   ytd the same stretch of the previous month, quarter or year (Oct 1-15 -> Sep 1-15), clamped
   to the end of a shorter month (Mar 1-31 -> Feb 1-28).
+- `comparison(period, now)` is what a change compares (SPEC 6, "Comparisons are like for
+  like"): a whole period against the whole previous one (last-month: October against
+  September); a period still running at `now` by its elapsed days, today included, against the
+  same stretch of the previous period (this-month on December 5: Dec 1-5 against Nov 1-5; a
+  month-shaped period keeps the day of the month, clamped to a shorter month: Mar 1-31 ->
+  Feb 1-28; any other shape the same number of days). The unit is a whole local day, so a
+  running day (`today`) is compared with the whole day before.
 
 Pure code; no I/O.
 """
@@ -221,6 +228,48 @@ class Period:
         return _span(first, last)
 
 
+@dataclass(frozen=True)
+class Comparison:
+    """What a change compares: `current` (the period asked for, or its elapsed part when it
+    is still running) against `previous` (the same span of the period before)."""
+
+    current: Period
+    previous: Period
+    partial: bool  # the period is still running: `current` is its elapsed days only
+
+    def describe(self) -> str:
+        """Both spans: "Dec 1 – Dec 5, 2026 vs Nov 1 – Nov 5, 2026"."""
+        return f"{self.current.describe()} vs {self.previous.describe()}"
+
+
+def comparison(period: Period, now: datetime) -> Comparison:
+    """The spans a change of `period` compares at the tz-aware instant `now` (the module
+    docstring has the rule); `now` is injected, never read from the clock."""
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("now must be tz-aware")
+    first, end = period._local_days()
+    previous = period.previous()
+    today = now.astimezone(_zone(period.tz)).date()
+    if not first <= today < end - timedelta(days=1):  # whole: over, not begun, or last day
+        return Comparison(period, previous, partial=False)
+    stop = today + timedelta(days=1)
+    before_first, before_end = previous._local_days()
+    if period.kind in _ANCHOR_MONTHS or period.kind == "to-date":
+        months = (today.year - first.year) * 12 + today.month - first.month
+        same = _same_day_in(_add_months(before_first, months), today.day)
+        before_stop = min(same + timedelta(days=1), before_end)
+    else:
+        before_stop = min(before_first + (stop - first), before_end)
+    return Comparison(_range(period, first, stop), _range(period, before_first, before_stop),
+                      partial=True)
+
+
+def _range(period: Period, first: date, end: date) -> Period:
+    """The days first..end (excluded) as a range period in `period`'s zone and fiscal year."""
+    last = end - timedelta(days=1)
+    return period._with_days(f"{first.isoformat()}..{last.isoformat()}", first, end, "range")
+
+
 def _span(first: date, last: date, known_year: int | None = None) -> str:
     """`Oct 1 – Oct 31, 2026`; the year is left out when both days are in `known_year`."""
     if first == last:
@@ -409,5 +458,5 @@ def _recent_month_day(day_of_month: int, month: int, today: date, raw: str) -> d
     raise PeriodError(f'"{raw}" is not a day of {MONTHS[month - 1].title()}')
 
 
-__all__ = ["DAY_FORMS", "DEFAULT_PERIOD", "KINDS", "MAX_DAYS", "PERIOD_FORMS", "Period",
-           "PeriodError", "parse_day", "parse_period"]
+__all__ = ["DAY_FORMS", "DEFAULT_PERIOD", "KINDS", "MAX_DAYS", "PERIOD_FORMS", "Comparison",
+           "Period", "PeriodError", "comparison", "parse_day", "parse_period"]

@@ -410,6 +410,12 @@ def _chunks(items: Sequence[str], size: int = 500):
         yield items[i : i + size]
 
 
+def find_deal(*, session: Session, workspace_id: str, deal_key: str) -> Deal | None:
+    """The deal row of `deal_key` in the workspace (its state derived from its events)."""
+    return session.exec(select(Deal).where(Deal.workspace_id == workspace_id,
+                                           Deal.key == deal_key)).first()
+
+
 def refresh_deal(*, session: Session, workspace_id: str, deal_key: str) -> Deal | None:
     """Rewrite the deal row from its non-void events (deleting it when none are left)."""
     return refresh_deals(session=session, workspace_id=workspace_id, deal_keys=[deal_key])[

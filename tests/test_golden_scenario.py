@@ -176,7 +176,11 @@ do not depend on the percentile method. Days are (UTC instant difference) / 86,4
 
 from __future__ import annotations
 
+import argparse
+import io
+import json
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -432,6 +436,7 @@ class Case:
     exact_rows: bool = False  # the rows are exactly these keys
     details: dict[str, Any] = field(default_factory=dict)
     user: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
 
 
 def _same(actual: Any, expected: Any) -> bool:
@@ -463,18 +468,20 @@ class Golden:
         self.database = database
         self.problems: list[str] = []
 
-    def result(self, name: str, period: str, *, user: str | None = None):
+    def result(self, name: str, period: str, *, user: str | None = None, options=None):
         with self.database.read() as session:
             workspace = session.get(Workspace, WORKSPACE)
             facts = SqlFacts(session=session, workspace=workspace)
             resolved = parse_period(period, now=NOW, tz=TZ, fiscal_year_start=FISCAL_YEAR_START)
-            return compute_kpi(name, facts=facts, period=resolved, now=NOW, user=user)
+            return compute_kpi(name, facts=facts, period=resolved, now=NOW, user=user,
+                               options=options)
 
     def check(self, cases: list[Case]) -> None:
         for case in cases:
             label = f"{case.kpi} {case.period}" + (f" @{case.user}" if case.user else "")
             try:
-                result = self.result(case.kpi, case.period, user=case.user)
+                result = self.result(case.kpi, case.period, user=case.user,
+                                     options=case.options)
             except Exception as error:  # noqa: BLE001  (report every KPI, not just the first)
                 self.problems.append(f"{label}: raised {error!r}")
                 continue
@@ -617,19 +624,76 @@ FUNNEL = [
     # = 3; won since: Acme, Globex = 2; lost: Vandelay = 1
     Case("demo-to-won", OCT, 2 / 3, 2, 3),
     Case("demo-to-lost", OCT, 1 / 3, 1, 3),
-    # deals reaching each stage in October: lead 7, mql 6, sql 4, opportunity 4, demo 3, won 3;
-    # stage to stage: 6/7, 4/6, 4/4, 3/4, 3/3; lead to won 3/7; median days in each stage as
-    # in stage-time below; 5 stalled deals (see stalled-deals)
-    Case("funnel", OCT, 3 / 7, 3, 7, exact_rows=True, rows={
-        "lead": {"value": 7, "conversion": None, "median_days": 2.5},
-        "mql": {"value": 6, "numerator": 6, "denominator": 7, "conversion": 6 / 7,
+    # deals reaching each stage in October: lead 7, mql 6, sql 4, opportunity 4, demo 3, won 3.
+    # The conversion into a stage: of the deals that reached the stage before in October, how
+    # many have reached this one by now (SPEC 6; a skipped stage counts as reached, SPEC 5):
+    #   mql: the 7 October leads; reached mql: Globex (skipped, = Oct 5), Vandelay, Soylent,
+    #        Tyrell, Wonka (skipped, = Oct 22); not Wayne, Stark  ->  5 / 7
+    #   sql: the 6 October MQLs (Cyberdyne, Globex, Vandelay, Soylent, Tyrell, Wonka); reached
+    #        sql: Globex (skipped), Vandelay, Tyrell, Wonka; not Cyberdyne (open at mql),
+    #        Soylent (lost)  ->  4 / 6
+    #   opportunity: the 4 October SQLs (Globex, Vandelay, Tyrell, Wonka); reached
+    #        opportunity: Globex, Vandelay, Wonka; not Tyrell  ->  3 / 4. Acme entered
+    #        October at opportunity (its sql was Sep 27): one of the 4 opportunities, but not
+    #        of this cohort (the old count / count said 4 / 4).
+    #   demo: the 4 October opportunities (Acme, Globex, Vandelay, Wonka; Hooli's first
+    #        opportunity is Sep 14); reached demo: Acme, Globex, Vandelay  ->  3 / 4
+    #   won: the 3 October demos (Acme, Globex, Vandelay); won: Acme, Globex  ->  2 / 3.
+    #        Hooli (demo Sep 20) is one of the 3 October wins, not of this cohort.
+    # lead to won: the 7 October leads, won by now: Globex  ->  1 / 7 (the old 3 / 7 counted
+    # the wins of September leads). Median days in each stage as in stage-time below; 5
+    # stalled deals (see stalled-deals).
+    Case("funnel", OCT, 1 / 7, 1, 7, exact_rows=True, rows={
+        "lead": {"value": 7, "numerator": None, "denominator": None, "conversion": None,
+                 "median_days": 2.5},
+        "mql": {"value": 6, "numerator": 5, "denominator": 7, "conversion": 5 / 7,
                 "median_days": 1},
         "sql": {"value": 4, "numerator": 4, "denominator": 6, "conversion": 4 / 6,
                 "median_days": 4},
-        "opportunity": {"value": 4, "conversion": 4 / 4, "median_days": 5},
-        "demo": {"value": 3, "conversion": 3 / 4, "median_days": 14},
-        "won": {"value": 3, "conversion": 3 / 3, "median_days": None},
+        "opportunity": {"value": 4, "numerator": 3, "denominator": 4, "conversion": 3 / 4,
+                        "median_days": 5},
+        "demo": {"value": 3, "numerator": 3, "denominator": 4, "conversion": 3 / 4,
+                 "median_days": 14},
+        "won": {"value": 3, "numerator": 2, "denominator": 3, "conversion": 2 / 3,
+                "median_days": None},
     }, details={"won": 3, "lost": 2, "revenue": usd(54_000), "stalled": 5}),
+    # The cohort view follows the 7 October leads by now: mql 5 (above); sql: Globex,
+    # Vandelay, Tyrell, Wonka = 4 (Soylent was lost at mql); opportunity: Globex, Vandelay,
+    # Wonka = 3; demo: Globex, Vandelay = 2; won: Globex = 1. Stage to stage: 5/7, 4/5, 3/4,
+    # 2/3, 1/2.
+    Case("funnel", OCT, 1 / 7, 1, 7, exact_rows=True, options={"cohort": True}, rows={
+        "lead": {"value": 7, "numerator": None, "conversion": None},
+        "mql": {"value": 5, "numerator": 5, "denominator": 7, "conversion": 5 / 7},
+        "sql": {"value": 4, "numerator": 4, "denominator": 5, "conversion": 4 / 5},
+        "opportunity": {"value": 3, "numerator": 3, "denominator": 4, "conversion": 3 / 4},
+        "demo": {"value": 2, "numerator": 2, "denominator": 3, "conversion": 2 / 3},
+        "won": {"value": 1, "numerator": 1, "denominator": 2, "conversion": 1 / 2},
+    }),
+    # November: Oscorp (lead Nov 2, won Nov 10, skipping mql..demo: each reached Nov 10) and
+    # Duff (lead Nov 18). lead 2, then 1 at every stage; conversions: 1/2 (not Duff), then
+    # 1/1 through every skipped stage, and 1/1 into won. lead to won 1 / 2.
+    Case("funnel", NOV, 1 / 2, 1, 2, exact_rows=True, rows={
+        "lead": {"value": 2, "conversion": None},
+        "mql": {"value": 1, "numerator": 1, "denominator": 2, "conversion": 1 / 2},
+        "sql": {"value": 1, "numerator": 1, "denominator": 1, "conversion": 1.0},
+        "opportunity": {"value": 1, "numerator": 1, "denominator": 1, "conversion": 1.0},
+        "demo": {"value": 1, "numerator": 1, "denominator": 1, "conversion": 1.0},
+        "won": {"value": 1, "numerator": 1, "denominator": 1, "conversion": 1.0},
+    }),
+    # Week 43 (Oct 19-25, the DST week): deals reaching a stage: lead Wonka; mql Wonka
+    # (skipped, Oct 22); sql Wonka; opportunity Wonka (Oct 25 23:30 CET, still W43); demo
+    # none; won Acme (Oct 20), Globex (Oct 23), both demos of earlier weeks.
+    # Conversions: 1/1 (Wonka), 1/1, 1/1, then 0/1 (Wonka is open at opportunity), and into
+    # won 0/0 = n/a: the 2 wins came from no demo of this week (the old count / count said
+    # 2 / 0). lead to won 0 / 1.
+    Case("funnel", W43, 0.0, 0, 1, exact_rows=True, rows={
+        "lead": {"value": 1, "conversion": None},
+        "mql": {"value": 1, "numerator": 1, "denominator": 1, "conversion": 1.0},
+        "sql": {"value": 1, "numerator": 1, "denominator": 1, "conversion": 1.0},
+        "opportunity": {"value": 1, "numerator": 1, "denominator": 1, "conversion": 1.0},
+        "demo": {"value": 0, "numerator": 0, "denominator": 1, "conversion": 0.0},
+        "won": {"value": 2, "numerator": 0, "denominator": 0, "conversion": None},
+    }),
 ]
 
 REVENUE_AND_TIME = [
@@ -967,3 +1031,205 @@ def test_the_scenario_gives_the_documented_deals(database):
 def test_kpis_match_the_hand_computation(golden, group):
     golden.check(ALL_GROUPS[group])
     golden.assert_clean()
+
+
+# ---------------------------------------------------------------------------------------------
+# Comparisons, activity quotas and a second win, through the running bot (signed Slack requests)
+# ---------------------------------------------------------------------------------------------
+
+SECRET = "golden-signing-secret"
+TEAM = WORKSPACE.removeprefix("slack:")
+
+
+@pytest.fixture
+def bot(golden, database, slack_api, clock):
+    """The golden scenario behind the running app, its clock at NOW; yields (ask, settings)."""
+    from bot.settings import build_settings
+    from bot.wiring import build_bot
+    from tests.support.bot_server import running_server
+    from tests.support.slack_signing import post_slash_command
+
+    clock.now = NOW
+    url = database.engine.url.render_as_string(hide_password=False)
+    settings = build_settings(DATABASE_URL=url, SLACK_BOT_TOKEN="xoxb-test",
+                              SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=slack_api.base_url,
+                              KPIBOT_TIMEZONE=TZ)
+    app = build_bot(settings, database=database, clock=clock)
+    with running_server(app) as base_url:
+        def ask(text: str, user: str = ANA) -> str:
+            status, body, _ = post_slash_command(base_url, text, secret=SECRET, team_id=TEAM,
+                                                 user_id=user)
+            assert status == 200
+            return json.dumps(body, ensure_ascii=False)
+        yield ask, settings
+
+
+def _compared(golden: Golden, name: str, period: str, *, user: str | None = None):
+    from reports.kpis.catalog import compute_compared
+
+    with golden.database.read() as session:
+        facts = SqlFacts(session=session, workspace=session.get(Workspace, WORKSPACE))
+        resolved = parse_period(period, now=NOW, tz=TZ, fiscal_year_start=FISCAL_YEAR_START)
+        return compute_compared(name, facts=facts, period=resolved, now=NOW, user=user)
+
+
+def test_a_running_period_is_compared_with_the_same_days_before(golden):
+    """SPEC 6: on Sat Nov 21 this-month runs: Nov 1-21 against Oct 1-21 (not all October)."""
+    revenue = _compared(golden, "revenue", "this-month")
+    spans = revenue.spans
+    assert spans.partial
+    assert (spans.current.start, spans.current.end) == (local("2026-11-01 00:00"),
+                                                        local("2026-11-22 00:00"))
+    assert (spans.previous.start, spans.previous.end) == (local("2026-10-01 00:00"),
+                                                          local("2026-10-22 00:00"))
+    assert spans.describe() == "Nov 1 – Nov 21, 2026 vs Oct 1 – Oct 21, 2026"
+    # Nov 1-21: Oscorp 8,000. Oct 1-21: Hooli 18,000 (Oct 4) + Acme 24,000 (Oct 20) = 42,000;
+    # not Globex (Oct 23). The whole of October (54,000) would have said -85%, not -81%.
+    assert revenue.result.value == usd(8_000) and revenue.previous.value == usd(42_000)
+    assert revenue.change.relative == pytest.approx((8_000 - 42_000) / 42_000)
+    # leads Nov 1-21: Oscorp, Duff = 2; Oct 1-21: Globex, Vandelay, Soylent, Tyrell, Wayne,
+    # Wonka (Oct 19 00:30) = 6, not Stark (Oct 26)
+    leads = _compared(golden, "leads", "this-month")
+    assert (leads.current.value, leads.previous.value) == (2, 6)
+    # the fiscal quarter (2027-Q3 = Oct 1 .. Dec 31) on Nov 21: Oct 1 – Nov 21 (54,000 +
+    # 8,000) against Jul 1 – Aug 21 of 2027-Q2 (Umbrella 6,000 on Jul 20)
+    quarter = _compared(golden, "revenue", "this-quarter")
+    assert quarter.spans.describe() == "Oct 1 – Nov 21, 2026 vs Jul 1 – Aug 21, 2026"
+    assert (quarter.current.value, quarter.previous.value) == (usd(62_000), usd(6_000))
+    # a whole period against the whole one before: October (54,000) vs September (30,000)
+    whole = _compared(golden, "revenue", "last-month")
+    assert not whole.spans.partial and whole.result is whole.current
+    assert whole.spans.describe() == "October 2026 vs September 2026"
+    assert (whole.current.value, whole.previous.value) == (usd(54_000), usd(30_000))
+
+
+def test_every_view_names_both_spans_of_a_change(bot):
+    ask, settings = bot
+    both = "Nov 1 – Nov 21, 2026 vs Oct 1 – Oct 21, 2026"
+    # 8,000 against 42,000: down 80.95% -> 81%
+    reply = ask("revenue this-month")
+    assert "▼ 81%" in reply and both in reply
+    # ana's /kpi me: deals won 1 (Oscorp) against 2 (Hooli, Acme): -50%. Her quota over the
+    # compared days: Nov 1-21 is 21/30 of a month (target 21,000): 8,000 / 21,000 = 38.1%;
+    # Oct 1-21 is 21/31 (target 20,322.58): 42,000 / 20,322.58 = 206.7%  ->  -168.6 points.
+    # Shown: November against its whole target, 8,000 / 30,000 = 27%, pace 27% / (20.5 / 30).
+    me = ask("me this-month")
+    assert f"changes: {both}" in me
+    assert "Deals won: 1 ▼ 50%" in me
+    assert "27% ($8K/$30K) ▼ 168.6 pts" in me and "39%" in me
+    board = ask("leaderboard revenue this-month")
+    assert f"change: {both}" in board and "▼ 81%" in board  # ana: 8,000 vs 42,000
+    churn = ask("churn this-month")
+    assert both in churn
+    from bot import kpi_cli
+
+    args = argparse.Namespace(name="revenue", period="this-month", workspace=WORKSPACE,
+                              user=None, json=True)
+    out = io.StringIO()
+    assert kpi_cli.run(args, settings, out=out, now=NOW) == 0
+    comparison = json.loads(out.getvalue())["comparison"]
+    assert comparison["current"]["label"] == "2026-11-01..2026-11-21"
+    assert comparison["previous"]["label"] == "2026-10-01..2026-10-21"
+    assert comparison["describe"] == both and comparison["partial"] is True
+    assert (comparison["current_value"], comparison["previous_value"]) == (usd(8_000),
+                                                                         usd(42_000))
+    out = io.StringIO()
+    assert kpi_cli.run(argparse.Namespace(**{**vars(args), "json": False}), settings,
+                       out=out, now=NOW) == 0
+    assert f"▼ 81% ({both})" in out.getvalue()
+
+
+def test_an_activity_quota_counts_in_me(bot):
+    """siv's quota is 3 demo-booked a month: October #42, #52, #75 = 3 of 3; September #15 =
+    1 of 3; so 100% (3/3 demo-booked), up 66.7 points, never `n/a ($0.00/$0.00)`."""
+    ask, _settings = bot
+    me = ask("me last-month", user=SIV)
+    assert "Quota attainment (demo-booked)" in me
+    assert "100% (3/3 demo-booked) ▲ 66.7 pts" in me
+    assert "changes: October 2026 vs September 2026" in me
+    assert "Quota attainment: n/a" not in me and "$0.00/$0.00" not in me
+    # the leaderboard: one line per quota, each in its metric; ana 42,000 of 30,000 (Sep:
+    # Initech 30,000 of 30,000), siv 3 of 3 demos (Sep: 1 of 3), bo 12,000 of 15,000 (Sep: 0)
+    board = ask("leaderboard quota-attainment last-month")
+    assert "(demo-booked)  100% (3/3 demo-booked)  ▲ 66.7 pts" in board
+    assert "140% ($42K/$30K)        ▲ 40 pts" in board and "80% ($12K/$15K)" in board
+
+
+def test_a_second_win_says_what_changed_and_undo_restores_the_first(bot, golden):
+    ask, _settings = bot
+    # Acme was won on Oct 20 for 24,000. A second win (logged Nov 21) restates the amount:
+    # the win stays in October (its revenue 54,000 - 24,000 + 30,000 = 60,000), counted once
+    # (3 deals won), and November keeps 8,000.
+    reply = ask("log won acme 30k")
+    assert ("acme was already won for $24,000.00 on Oct 20, 2026; now $30,000.00. "
+            "/kpi undo") in reply and "restores $24,000.00" in reply
+    assert golden.result("revenue", OCT).value == usd(60_000)
+    assert golden.result("deals-won", OCT).value == 3
+    assert golden.result("revenue", NOV).value == usd(8_000)
+    undone = ask("undo")
+    assert "Acme is won for $24,000.00 (on Oct 20, 2026)" in undone
+    assert golden.result("revenue", OCT).value == usd(54_000)
+    # A new deal won twice today: 12,000 then 15,000 -> one win of 15,000; undo -> 12,000
+    first = ask("log won initrode 12k")
+    assert "already won" not in first
+    second = ask("log won initrode 15k")
+    assert "initrode was already won for $12,000.00 on Nov 21, 2026; now $15,000.00." in second
+    assert golden.result("revenue", NOV).value == usd(8_000 + 15_000)
+    assert golden.result("deals-won", NOV).value == 2
+    assert "initrode is won for $12,000.00" in ask("undo")
+    assert golden.result("revenue", NOV).value == usd(8_000 + 12_000)
+    assert golden.result("deals-won", NOV).value == 2
+
+
+def test_the_funnel_reads_the_same_in_every_view(bot, golden):
+    """October's conversions (FUNNEL above: 5/7, 4/6, 3/4, 3/4, 2/3) in the Slack reply, the
+    CLI text and JSON, and the monthly digest; none above 100%."""
+    from bot import kpi_cli
+    from reports.digest.build import build_digest
+    from reports.digest.render import render_text
+
+    ask, settings = bot
+    expected = ["71% (5/7)", "67% (4/6)", "75% (3/4)", "75% (3/4)", "67% (2/3)"]
+    reply = ask("funnel 2026-10")
+    for stage, deals, conversion in zip(("mql", "sql", "opportunity", "demo", "won"),
+                                        (6, 4, 4, 3, 3), expected, strict=True):
+        assert re.search(rf"{stage} +{deals} +{re.escape(conversion)}", reply), stage
+    args = argparse.Namespace(name="funnel", period="2026-10", workspace=WORKSPACE, user=None,
+                              json=False)
+    out = io.StringIO()
+    assert kpi_cli.run(args, settings, out=out, now=NOW) == 0
+    text = out.getvalue()
+    assert all(conversion in text for conversion in expected)
+    assert "revenue: $54K" in text and "True" not in text and "False" not in text
+    out = io.StringIO()
+    assert kpi_cli.run(argparse.Namespace(**{**vars(args), "json": True}), settings, out=out,
+                       now=NOW) == 0
+    rows = json.loads(out.getvalue())["rows"]
+    assert [(r["numerator"], r["denominator"]) for r in rows[1:]] == [
+        (5, 7), (4, 6), (3, 4), (3, 4), (2, 3)]
+    with golden.database.read() as session:
+        facts = SqlFacts(session=session, workspace=session.get(Workspace, WORKSPACE))
+        digest = build_digest(facts=facts, cadence="monthly", now=NOW, tz=TZ,
+                              fiscal_year_start=FISCAL_YEAR_START)
+    assert [stage.conversion for stage in digest.funnel[1:]] == expected
+    assert all(conversion in render_text(digest) for conversion in expected)
+
+
+def test_an_activity_quota_counts_in_the_digest(golden):
+    """The monthly digest due on Nov 21 (October): siv's 3 of 3 demo-booked is a quota line in
+    counts, at quota, and one of the 2 reps of 3 at quota (ana 140%, bo 80%)."""
+    from reports.digest.build import build_digest
+    from reports.digest.render import render_text
+
+    with golden.database.read() as session:
+        facts = SqlFacts(session=session, workspace=session.get(Workspace, WORKSPACE))
+        digest = build_digest(facts=facts, cadence="monthly", now=NOW, tz=TZ,
+                              fiscal_year_start=FISCAL_YEAR_START,
+                              names={user_id: name for user_id, name in USERS.values()})
+    october = digest.quotas[0]
+    lines = {(line.rep, line.metric): line for line in october.rows}
+    siv = lines[("Siv (SDR)", "demo-booked")]
+    assert (siv.attained, siv.target, siv.attainment, siv.at_quota) == ("3", "3", "100%", True)
+    assert lines[("Ana (AE)", "revenue")].attained == "$42K"
+    assert october.reps_at_quota.startswith("2")
+    assert "Siv (SDR) (demo-booked)" in render_text(digest)

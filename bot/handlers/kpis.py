@@ -1,6 +1,7 @@
 """`/kpi NAME [PERIOD] [@user]` and `/kpi show NAME ...` — any KPI in the catalog.
 
-Every rate comes with the counts behind it and the change against the previous period.
+Every rate comes with the counts behind it and the change against the previous period, like
+for like (a running period's elapsed days against the same days before), both spans named.
 `/kpi list` shows the catalog; `/kpi help NAME` a KPI's formula.
 """
 
@@ -9,8 +10,15 @@ from __future__ import annotations
 from bot.core import Invocation
 from bot.grammar import KpiCommand
 from bot.replies import Reply, Section, error_reply
-from reports.format import format_change, format_value
-from reports.kpis.catalog import CATALOG, KpiSpec, compare, compute_kpi
+from reports.format import (
+    MONEY_COUNT_KPIS,
+    format_change,
+    format_money,
+    format_percent_value,
+    format_quota_counts,
+    format_value,
+)
+from reports.kpis.catalog import CATALOG, Compared, KpiSpec, compute_compared
 from reports.kpis.result import KpiResult
 from reports.periods import DEFAULT_PERIOD, Period, PeriodError, parse_period
 from storage.facts import SqlFacts
@@ -35,21 +43,23 @@ def resolve_period(text: str | None, invocation: Invocation,
 
 
 def render_result(result: KpiResult, spec: KpiSpec, period: Period, *,
-                  previous: KpiResult | None = None, user: str | None = None,
+                  compared: Compared | None = None, user: str | None = None,
                   names: dict[str, str] | None = None) -> Reply:
-    """A KPI answer a manager reads in five seconds: value, counts, change, breakdown."""
+    """A KPI answer a manager reads in five seconds: value, counts, change (naming both
+    spans compared), breakdown."""
     names = names or {}
     who = f" · {names.get(user, user)}" if user else ""
     headline = f"{spec.title}{who} · {period.describe()}: {format_value(result)}"
-    if previous is not None:
-        change = format_change(compare(result, previous), result.unit)
-        if change:
-            headline += f"  {change} vs {period.previous().describe()}"
+    if compared is not None:
+        headline += f"  {change_text(compared)}"
     sections: list[Section] = []
-    if result.rows:
+    if result.kpi == "funnel":
+        sections.append(Section(table=funnel_table(result)))
+    elif result.rows:
         sections.append(Section(table=result_table(result, names)))
+    currency = result.details.get("currency", "USD")
     fields = tuple(
-        (str(key).replace("_", " "), _detail(value))
+        (str(key).replace("_", " "), _detail(key, value, result.kpi, currency))
         for key, value in result.details.items()
         if key not in ("formula", "warnings") and not isinstance(value, (dict, list))
     )
@@ -59,6 +69,26 @@ def render_result(result: KpiResult, spec: KpiSpec, period: Period, *,
     notes.append(f"{spec.name}: {spec.formula}")
     sections.append(Section(context=" · ".join(notes)))
     return Reply(text=headline, sections=tuple(sections))
+
+
+def change_text(compared: Compared) -> str:
+    """`▼ 5% (Dec 1 – Dec 5, 2026 vs Nov 1 – Nov 5, 2026)`: the change and both spans."""
+    change = format_change(compared.change, compared.result.unit)
+    return f"{change} ({compared.spans.describe()})"
+
+
+def funnel_table(result: KpiResult) -> tuple[tuple[str, ...], ...]:
+    """The funnel's rows: deals reaching each stage, the conversion from the stage before with
+    its cohort counts (`75% (3/4)`), the median days in the stage."""
+    rows: list[tuple[str, ...]] = [("stage", "deals", "conversion", "median days")]
+    for row in result.rows:
+        conversion = "" if row.denominator is None else (
+            f"{format_percent_value(row.extra['conversion']) if row.denominator else 'n/a'} "
+            f"({_number(row.numerator or 0)}/{_number(row.denominator)})")
+        days = row.extra.get("median_days")
+        rows.append((row.key, _number(row.value or 0), conversion,
+                     "—" if days is None else f"{days:.1f}"))
+    return tuple(rows)
 
 
 def result_table(result: KpiResult, names: dict[str, str] | None = None
@@ -71,7 +101,10 @@ def result_table(result: KpiResult, names: dict[str, str] | None = None
                            value=row.value, unit=result.unit, numerator=row.numerator,
                            denominator=row.denominator)
         counts = ""
-        if row.denominator is not None and row.numerator is not None:
+        if "metric" in row.extra and result.kpi in MONEY_COUNT_KPIS:  # a quota row
+            counts = format_quota_counts(row.numerator, row.denominator, row.extra["metric"],
+                                         result.details.get("currency", "USD"))
+        elif row.denominator is not None and row.numerator is not None:
             counts = f"{_number(row.numerator)}/{_number(row.denominator)}"
         rows.append((names.get(str(row.key), str(row.key)), format_value(single, with_counts=False),
                      counts))
@@ -82,7 +115,14 @@ def _number(value: float) -> str:
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
 
 
-def _detail(value: object) -> str:
+_MONEY_DETAILS = {"funnel": ("revenue",)}  # details in minor units, shown as money
+
+
+def _detail(key: str, value: object, kpi: str, currency: str) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if key in _MONEY_DETAILS.get(kpi, ()) and isinstance(value, (int, float)):
+        return format_money(value, currency)
     if isinstance(value, float):
         return _number(value)
     return str(value)
@@ -99,12 +139,10 @@ def handle_kpi(command: KpiCommand, invocation: Invocation) -> Reply:
         return problem.reply
     with invocation.context.database.read() as session:
         facts = SqlFacts(session=session, workspace=invocation.workspace)
-        result = compute_kpi(spec.name, facts=facts, period=period, now=invocation.now,
-                             user=command.user)
-        previous = compute_kpi(spec.name, facts=facts, period=period.previous(),
-                               now=invocation.now, user=command.user)
+        compared = compute_compared(spec.name, facts=facts, period=period,
+                                    now=invocation.now, user=command.user)
         names = display_names(session=session, workspace_id=invocation.workspace.id)
-    return render_result(result, spec, period, previous=previous, user=command.user,
+    return render_result(compared.result, spec, period, compared=compared, user=command.user,
                          names=names)
 
 

@@ -1,7 +1,9 @@
 """`/kpi log EVENT [DEAL] [N x] [AMOUNT [CUR]] [@user] [source=S] [reason=R] [on DATE] [note...]`
 
 Stores one event credited to you (or, for admins, to the @user named) and confirms it with an
-undo hint. Sending the same Slack request twice stores it once.
+undo hint. Sending the same Slack request twice stores it once. A win for a deal already won
+says what it was and what it is now ("acme was already won for $12,000 on Nov 28, 2026; now
+$15,000"); undo brings the first back (reports/deal_state.py: wins in a row are one win).
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from bot.core import Invocation
 from bot.grammar import LogCommand
 from bot.handlers.describe import describe_event
 from bot.replies import Reply, Section, error_reply
-from storage.events import NewEvent, ensure_user, record_event
+from reports.units import format_money
+from storage.events import NewEvent, ensure_user, find_deal, record_event
 
 
 def occurred_at_for(command: LogCommand, invocation: Invocation) -> datetime:
@@ -56,18 +59,57 @@ def handle_log(command: LogCommand, invocation: Invocation) -> Reply:
         competitor=command.competitor,
         note=command.note,
     )
+    workspace = invocation.workspace
     with invocation.context.database.write() as session:
         if credited != request.user_id:
-            ensure_user(session=session, workspace_id=invocation.workspace.id, user_id=credited,
+            ensure_user(session=session, workspace_id=workspace.id, user_id=credited,
                         now=invocation.now)
-        recorded = record_event(session=session, workspace=invocation.workspace, new=new,
+        before = _win_of(session, workspace.id, command.deal_key)
+        recorded = record_event(session=session, workspace=workspace, new=new,
                                 now=invocation.now)
+        after = _win_of(session, workspace.id, command.deal_key)
     event = recorded.event
-    headline = f"Logged {describe_event(event, invocation.workspace)} (#{event.id})"
+    headline = f"Logged {describe_event(event, workspace)} (#{event.id})"
     context = f"Wrong? /kpi undo {event.id}"
     if recorded.duplicate:
         context = f"This request was already stored as #{event.id}; nothing was added. {context}"
-    return Reply(text=headline, sections=(Section(context=context),))
+    sections = []
+    if not recorded.duplicate and command.kind == "deal-won" and before and after:
+        sections.append(Section(lines=(_rewon(command.deal or command.deal_key, before, after,
+                                              event.id, workspace),)))
+    return Reply(text=headline, sections=(*sections, Section(context=context)))
+
+
+def _win_of(session, workspace_id: str, deal_key: str | None
+            ) -> tuple[int | None, str | None, datetime] | None:
+    """(amount, currency, won at) of the deal when it is won now, else None."""
+    deal = find_deal(session=session, workspace_id=workspace_id, deal_key=deal_key) \
+        if deal_key else None
+    if deal is None or deal.outcome != "won" or deal.won_at is None:
+        return None
+    return deal.amount_minor, deal.currency, deal.won_at
+
+
+def _rewon(deal: str, before: tuple, after: tuple, event_id: int, workspace) -> str:
+    """A win logged for a deal already won (SPEC 5: never silently replaced): what it was,
+    what it is now, and how to go back."""
+    def money(win: tuple) -> str | None:
+        minor, currency, _at = win
+        return None if minor is None else format_money(minor, currency or workspace.currency)
+
+    def day(win: tuple) -> str:
+        local = win[2].astimezone(ZoneInfo(workspace.timezone))
+        return f"{local:%b} {local.day}, {local.year}"
+
+    was = money(before)
+    text = (f"{deal} was already won {f'for {was}' if was else 'without an amount'} "
+            f"on {day(before)}; ")
+    if (before[0], before[2]) == (after[0], after[2]):
+        return text + f"it stays that way. /kpi undo {event_id} removes this second win."
+    text += f"now {money(after) or 'without an amount'}"
+    if day(after) != day(before):
+        text += f", won on {day(after)}"
+    return text + f". /kpi undo {event_id} restores {was or 'the win without an amount'}."
 
 
 def _idempotency_key(platform: str, key: str | None) -> str:

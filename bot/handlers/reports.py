@@ -18,11 +18,27 @@ from bot.grammar import (
     QuotaCommand,
     QuotaSetCommand,
 )
-from bot.handlers.kpis import PeriodProblem, render_result, resolve_period
+from bot.handlers.kpis import (
+    PeriodProblem,
+    change_text,
+    funnel_table,
+    render_result,
+    resolve_period,
+)
 from bot.replies import Reply, Section, error_reply
-from reports.format import format_change, format_percent_value, format_value
-from reports.kpis.catalog import CATALOG, LEADERBOARD_KPIS, compare, compute_kpi, leaderboard
+from reports.format import format_change, format_percent_value, format_quota, format_value
+from reports.kpis.catalog import (
+    CATALOG,
+    LEADERBOARD_KPIS,
+    Change,
+    Compared,
+    compare,
+    compute_compared,
+    compute_kpi,
+    leaderboard,
+)
 from reports.kpis.result import KpiResult
+from reports.periods import Period, comparison
 from reports.units import format_money
 from storage.facts import SqlFacts
 from storage.quotas import set_quota
@@ -30,15 +46,23 @@ from storage.users import display_names
 
 
 def _compute(invocation: Invocation, names: list[str], period_text: str | None, *,
-             user: str | None = None, options=None, previous: bool = False):
+             user: str | None = None, options=None):
     period = resolve_period(period_text, invocation)
     with invocation.context.database.read() as session:
         facts = SqlFacts(session=session, workspace=invocation.workspace)
         results = [compute_kpi(n, facts=facts, period=period, now=invocation.now, user=user,
                                options=options) for n in names]
-        earlier = [compute_kpi(n, facts=facts, period=period.previous(), now=invocation.now,
-                               user=user, options=options) for n in names] if previous else []
-    return period, results, earlier
+    return period, results
+
+
+def _compared(invocation: Invocation, names: list[str], period_text: str | None, *,
+              user: str | None = None) -> tuple[Period, list[Compared]]:
+    """The KPIs over the period with their like-for-like comparison (both spans)."""
+    period = resolve_period(period_text, invocation)
+    with invocation.context.database.read() as session:
+        facts = SqlFacts(session=session, workspace=invocation.workspace)
+        return period, [compute_compared(n, facts=facts, period=period, now=invocation.now,
+                                         user=user) for n in names]
 
 
 def _names(invocation: Invocation) -> dict[str, str]:
@@ -50,41 +74,36 @@ def _pct(value: float | None) -> str:
     return "n/a" if value is None else format_percent_value(value)
 
 
-def _days(value: float | None) -> str:
-    return "—" if value is None else f"{value:.1f}"
-
-
 def handle_funnel(command: FunnelCommand, invocation: Invocation) -> Reply:
     try:
-        period, (funnel,), _ = _compute(invocation, ["funnel"], command.period,
-                                        user=command.user, options={"cohort": command.cohort})
+        period, (funnel,) = _compute(invocation, ["funnel"], command.period,
+                                     user=command.user, options={"cohort": command.cohort})
     except PeriodProblem as problem:
         return problem.reply
-    table = [("stage", "deals", "conversion", "median days")]
-    for row in funnel.rows:
-        conversion = "" if row.denominator is None else \
-            f"{_pct(row.extra['conversion'])} ({row.numerator:.0f}/{row.denominator:.0f})"
-        table.append((row.key, f"{row.value:.0f}", conversion, _days(row.extra["median_days"])))
     details = funnel.details
-    who = f" · {command.user}" if command.user else ""
-    kind = "cohort" if command.cohort else "period"
-    sections = [Section(table=tuple(table))]
-    stalled = details["stalled_deals"]
     names = _names(invocation)
+    who = f" · {names.get(command.user, command.user)}" if command.user else ""
+    sections = [Section(table=funnel_table(funnel))]
+    stalled = details["stalled_deals"]
     lines = tuple(f"{d['key']} — {d['stage']} for {d['days_in_stage']} days (owner "
                   f"{names.get(d['owner'], d['owner'])})" for d in stalled)
     sections.append(Section(title=f"Stalled deals: {details['stalled']}", lines=lines))
-    sections.append(Section(context=f"{kind} view · won {details['won']}, lost "
-                                    f"{details['lost']} · lead→won {format_value(funnel)} "
-                                    f"· /kpi funnel {period.label} cohort for the "
-                                    "cohort view"))
+    if command.cohort:
+        view = f"cohort view: deals = the leads created in {period.label} that reached the stage"
+    else:
+        view = (f"deals = reaching the stage in {period.label} · /kpi funnel {period.label} "
+                "cohort follows its leads")
+    sections.append(Section(context=f"conversion = of the deals that reached the previous "
+                                    f"stage, how many reached this one · {view} · won "
+                                    f"{details['won']}, lost {details['lost']} · lead→won "
+                                    f"{format_value(funnel)}"))
     return Reply(text=f"Funnel{who} · {period.describe()}", sections=tuple(sections))
 
 
 def handle_quota(command: QuotaCommand, invocation: Invocation) -> Reply:
     try:
-        period, (result,), _ = _compute(invocation, ["quota-attainment"], command.period,
-                                        user=command.user)
+        period, (result,) = _compute(invocation, ["quota-attainment"], command.period,
+                                     user=command.user)
     except PeriodProblem as problem:
         return problem.reply
     currency = invocation.workspace.currency
@@ -99,9 +118,11 @@ def handle_quota(command: QuotaCommand, invocation: Invocation) -> Reply:
                       _quota_amount(row.denominator, metric, currency),
                       _pct(row.value), _pct(row.extra["pace"])))
     d = result.details
+    metric = d.get("metric", "revenue")
     team = (f"{_pct(result.value)} ({format_money(int(result.numerator or 0), currency)} of "
-            f"{format_money(int(round(result.denominator or 0)), currency)})")
-    lines = (f"Team revenue: {team}, pace {_pct(d['pace'])} "
+            f"{format_money(int(round(result.denominator or 0)), currency)})"
+            if metric == "revenue" else format_value(result))
+    lines = (f"Team {metric}: {team}, pace {_pct(d['pace'])} "
              f"({_pct(d['elapsed'])} of the period elapsed)",
              f"Reps at quota: {d['reps_at_quota']}/{d['reps_with_quota']}")
     context = " · ".join(f"⚠ {w}" for w in result.warnings) or \
@@ -133,15 +154,15 @@ def handle_quota_set(command: QuotaSetCommand, invocation: Invocation) -> Reply:
 
 def handle_churn(command: ChurnCommand, invocation: Invocation) -> Reply:
     try:
-        period, (churn, mrr_churn), (before, _b) = _compute(
-            invocation, ["churn-rate", "mrr-churn"], command.period, previous=True)
+        period, (compared, mrr_compared) = _compared(
+            invocation, ["churn-rate", "mrr-churn"], command.period)
     except PeriodProblem as problem:
         return problem.reply
+    churn, mrr_churn = compared.result, mrr_compared.result
     currency = invocation.workspace.currency
     d = mrr_churn.details
     fields = (
-        ("Customer churn", f"{format_value(churn)} "
-                           f"{format_change(compare(churn, before), 'ratio')}".strip()),
+        ("Customer churn", f"{format_value(churn)} {change_text(compared)}"),
         ("MRR churn", format_value(mrr_churn)),
         ("Churned MRR", format_money(d["churned_mrr"], currency)),
         ("Downgrades", format_money(d["downgrades"], currency)),
@@ -165,19 +186,52 @@ def handle_leaderboard(command: LeaderboardCommand, invocation: Invocation) -> R
         period = resolve_period(command.period, invocation)
     except PeriodProblem as problem:
         return problem.reply
+    spans = comparison(period, invocation.now)
     with invocation.context.database.read() as session:
         facts = SqlFacts(session=session, workspace=invocation.workspace)
-        result = leaderboard(name, facts=facts, period=period, now=invocation.now)
-    table = [("#", "rep", CATALOG[name].title)]
+        board = leaderboard(name, facts=facts, period=period, now=invocation.now)
+        current = leaderboard(name, facts=facts, period=spans.current, now=invocation.now) \
+            if spans.partial else board
+        before = leaderboard(name, facts=facts, period=spans.previous, now=invocation.now)
+    title = CATALOG[name].title
+    if not board.rows:
+        return Reply(text=f"Leaderboard · {title} · {period.describe()}: nothing logged yet")
     names = _names(invocation)
-    for rank, row in enumerate(result.rows, 1):
-        table.append((str(rank), names.get(row.key, row.key),
-                      format_value(_row_result(result, row))))
-    if len(table) == 1:
-        return Reply(text=f"Leaderboard · {CATALOG[name].title} · {period.describe()}: "
-                          "nothing logged yet")
-    return Reply(text=f"Leaderboard · {CATALOG[name].title} · {period.describe()}",
-                 sections=(Section(table=tuple(table)),))
+    now_rows = {_row_key(row): row for row in current.rows}
+    before_rows = {_row_key(row): row for row in before.rows}
+    table = [("#", "rep", title, "change")]
+    for rank, row in enumerate(board.rows, 1):
+        rep = names.get(row.key, row.key)
+        if row.extra.get("metric", "revenue") != "revenue":
+            rep = f"{rep} ({row.extra['metric']})"
+        change = _row_change(current, now_rows, before, before_rows, _row_key(row))
+        table.append((str(rank), rep, _row_value(board, row),
+                      format_change(change, board.unit)))
+    return Reply(text=f"Leaderboard · {title} · {period.describe()}",
+                 sections=(Section(table=tuple(table)),
+                           Section(context=f"change: {spans.describe()}")))
+
+
+def _row_key(row) -> tuple[str, str]:
+    return str(row.key), str(row.extra.get("metric", ""))
+
+
+def _row_change(current: KpiResult, now_rows: dict, before: KpiResult, before_rows: dict,
+                key: tuple[str, str]) -> Change:
+    """One rep's change between two results' rows (a rep without a row then: n/a)."""
+    if key not in now_rows:
+        return Change(None, None)
+    earlier = _row_result(before, before_rows[key]) if key in before_rows else None
+    return compare(_row_result(current, now_rows[key]), earlier)
+
+
+def _row_value(result: KpiResult, row) -> str:
+    """A leaderboard cell: a quota row in its metric (money or a count), else the KPI's
+    format."""
+    if "metric" in row.extra and result.kpi == "quota-attainment":
+        return format_quota(row.value, row.numerator, row.denominator, row.extra["metric"],
+                            result.details.get("currency", "USD"))
+    return format_value(_row_result(result, row))
 
 
 def _row_result(result: KpiResult, row) -> KpiResult:
@@ -188,21 +242,45 @@ def _row_result(result: KpiResult, row) -> KpiResult:
 
 
 def handle_me(command: MeCommand, invocation: Invocation) -> Reply:
+    """Your figures over the period, each with its change (both spans named); one line per
+    quota you have, revenue in money and activity quotas in counts."""
     user = invocation.request.user_id
     names = ["activities", "deals-won", "revenue", "win-rate", "quota-attainment"]
     try:
-        period, results, earlier = _compute(invocation, names, command.period, user=user,
-                                            previous=True)
+        period, results = _compared(invocation, names, command.period, user=user)
     except PeriodProblem as problem:
         return problem.reply
     fields = []
-    for result, before in zip(results, earlier, strict=True):
-        change = format_change(compare(result, before), result.unit)
-        fields.append((CATALOG[result.kpi].title, f"{format_value(result)} {change}".strip()))
-    quota = results[-1]
-    if quota.details.get("pace") is not None:
-        fields.append(("Pace", _pct(quota.details["pace"])))
-    return Reply(text=f"You · {period.describe()}", sections=(Section(fields=tuple(fields)),))
+    for compared in results[:-1]:
+        result = compared.result
+        fields.append((CATALOG[result.kpi].title,
+                       f"{format_value(result)} {format_change(compared.change, result.unit)}"))
+    fields += _quota_fields(results[-1], invocation.workspace.currency)
+    return Reply(text=f"You · {period.describe()}", sections=(
+        Section(fields=tuple(fields)),
+        Section(context=f"changes: {results[0].spans.describe()}")))
+
+
+def _quota_fields(compared: Compared, currency: str) -> list[tuple[str, str]]:
+    """One field per quota of the rep (and its pace), changes against the same span before."""
+    rows = compared.result.rows
+    if not rows:
+        return [("Quota attainment", "no quota set")]
+    now_rows = {_row_key(row): row for row in compared.current.rows}
+    before_rows = {_row_key(row): row for row in compared.previous.rows}
+    fields = []
+    for row in rows:
+        metric = row.extra["metric"]
+        title = "Quota attainment" + ("" if metric == "revenue" and len(rows) == 1
+                                      else f" ({metric})")
+        change = _row_change(compared.current, now_rows, compared.previous, before_rows,
+                             _row_key(row))
+        figure = format_quota(row.value, row.numerator, row.denominator, metric, currency)
+        fields.append((title, f"{figure} {format_change(change, 'ratio')}"))
+        if row.extra.get("pace") is not None:
+            fields.append(("Pace" + ("" if len(rows) == 1 else f" ({metric})"),
+                           _pct(row.extra["pace"])))
+    return fields
 
 
 __all__ = ["handle_churn", "handle_funnel", "handle_leaderboard", "handle_me", "handle_quota",

@@ -1,12 +1,16 @@
-"""`/kpi undo [ID]` — voids your last event, or event ID. The row is kept and marked void."""
+"""`/kpi undo [ID]` — voids your last event, or event ID. The row is kept and marked void.
+Undoing a win says how the deal stands after it (an earlier win of the deal comes back)."""
 
 from __future__ import annotations
+
+from zoneinfo import ZoneInfo
 
 from bot.core import Invocation
 from bot.grammar import UndoCommand
 from bot.handlers.describe import describe_event
 from bot.replies import Reply, Section, error_reply
-from storage.events import EventNotFound, find_last_logged, get_event, void_event
+from reports.units import format_money
+from storage.events import EventNotFound, find_deal, find_last_logged, get_event, void_event
 
 
 def handle_undo(command: UndoCommand, invocation: Invocation) -> Reply:
@@ -36,7 +40,22 @@ def handle_undo(command: UndoCommand, invocation: Invocation) -> Reply:
                 return error_reply(f"Event #{event.id} was already undone; nothing changed.")
         void_event(session=session, workspace=workspace, event_id=event.id,
                    voided_by=request.user_id, now=invocation.now)
+        deal = find_deal(session=session, workspace_id=workspace.id, deal_key=event.deal_key) \
+            if event.deal_key and event.kind == "deal-won" else None
+        restored = _still_won(deal, workspace)
+    sections = (Section(lines=(restored,)),) if restored else ()
     return Reply(
         text=f"Undone #{event.id}: {describe_event(event, workspace)}",
-        sections=(Section(context="The event is kept, marked void, and no longer counts."),),
+        sections=(*sections,
+                  Section(context="The event is kept, marked void, and no longer counts.")),
     )
+
+
+def _still_won(deal, workspace) -> str | None:
+    """After undoing a win: the deal's win that stands (an earlier one restored), if any."""
+    if deal is None or deal.outcome != "won" or deal.won_at is None:
+        return None
+    local = deal.won_at.astimezone(ZoneInfo(workspace.timezone))
+    amount = ("without an amount" if deal.amount_minor is None else
+              f"for {format_money(deal.amount_minor, deal.currency or workspace.currency)}")
+    return f"{deal.name} is won {amount} (on {local:%b} {local.day}, {local.year})."

@@ -37,7 +37,7 @@ from reports.format import (
 from reports.kpis.catalog import REPS_AT_QUOTA_WARNING, Change, compare, compute_kpi
 from reports.kpis.facts import Facts
 from reports.kpis.result import KpiResult
-from reports.periods import Period, parse_period
+from reports.periods import Period, comparison, parse_period
 
 CADENCES = ("weekly", "monthly")
 HEADLINE_KPIS = ("revenue", "deals-won", "win-rate", "avg-deal-size", "activities")
@@ -57,7 +57,7 @@ def build_digest(*, facts: Facts, cadence: str, now: datetime, tz: str,
     view = _View(facts=facts, now=now, tz=tz, fy=fiscal_year_start, labels=labels,
                  locale=babel_locale(language), names=names or {})
     current = view.period("last-week" if cadence == "weekly" else "last-month")
-    previous = current.previous()
+    previous = comparison(current, now).previous  # a whole period: the whole one before
     headline = tuple(view.metric(name, current, previous) for name in HEADLINE_KPIS)
     activity, activity_total = view.activity(current)
     funnel_result = view.kpi("funnel", current)
@@ -213,9 +213,10 @@ class _View:
         warning = None
         if share is not None and share < REPS_AT_QUOTA_WARNING:
             warning = self.labels["reps_at_quota_warning"].format(share=self.percent(share))
+        team_amount = self.money if d.get("metric", "revenue") == "revenue" else self.number
         team = self.labels["team_of"].format(share=self.percent(result.value),
-                                             attained=self.money(result.numerator or 0),
-                                             target=self.money(result.denominator or 0))
+                                             attained=team_amount(result.numerator or 0),
+                                             target=team_amount(result.denominator or 0))
         reps = self.labels["reps_at_quota_value"].format(
             count=self.number(d.get("reps_at_quota", 0)),
             total=self.number(d.get("reps_with_quota", 0)), share=self.percent(share))

@@ -1,6 +1,7 @@
 """The KPI catalog of SPEC section 6: every KPI's name, formula, unit and computation.
 
 Public API: `CATALOG` (name -> `KpiSpec`), `compute_kpi`, `compare` (-> `Change`),
+`compute_compared` (-> `Compared`: a result with its like-for-like previous one),
 `leaderboard` with `LEADERBOARD_KPIS`, and `me_summary`. Formulas read data only through the
 `Facts` Protocol (reports/kpis/facts.py); a spec's `compute` takes a `Ctx` (facts, period, now,
 user, options) and returns a `KpiResult`.
@@ -10,7 +11,10 @@ Rules for every KPI:
 - an event ratio above 100% can only come from missing events (more email-opened than
   email-delivered): it is capped at 1.0 with a data warning naming the events to log. Ratios
   that may legitimately pass 100% because of timing (deals won in P over leads created in P,
-  `close-rate`, the period view of the funnel) are not capped;
+  `close-rate`) are not capped, and say so in a note; the funnel's conversion is a cohort's
+  (of the deals that reached stage X in P, how many have reached the next), never above 100%;
+- a change compares like for like (`compute_compared`, reports.periods.comparison): a running
+  period's elapsed days against the same days of the previous period, both spans named;
 - every rate carries its numerator and denominator, per rep as well;
 - cohort and period variants have different names (`conversion-rate` is the cohort of leads
   created in P, `conversion-rate-period` is deal-won / lead in P; `win-rate` vs `close-rate`).
@@ -24,7 +28,9 @@ A to-date period (mtd, qtd, ytd) is measured against its whole month/quarter/yea
 is the full one and pace = attainment / elapsed share of that whole month/quarter/year; any
 other period's pace = attainment / `period.elapsed_fraction(now)`. Team attainment is total
 attained / total target over the revenue quotas (never an average of percentages); a rep is at
-quota when each of their quotas with a target > 0 is at >= 100%.
+quota when each of their quotas with a target > 0 is at >= 100%. Activity quotas (a count of an
+event kind) count like revenue ones: in the rows, in reps at quota, and in the headline when
+every quota in view is on that one activity (`headline_metric`; details["metric"]).
 
 Customers. Churn and MRR are workspace-wide (not credited to reps), as are the cost KPIs (cac,
 cpl, cost-per-*, roi, arpc, clv): spend is not credited to reps, so `user` is ignored there.
@@ -44,7 +50,7 @@ from zoneinfo import ZoneInfo
 from reports.events import STAGE_ORDER, Stage
 from reports.kpis.facts import Distribution, Facts, Quota
 from reports.kpis.result import KpiResult, KpiRow
-from reports.periods import Period, local_midnight, parse_period
+from reports.periods import Comparison, Period, comparison, local_midnight, parse_period
 
 DAY = 86_400.0
 STALLED_MIN_DAYS = 7
@@ -386,45 +392,51 @@ def _stalled(ctx: Ctx) -> KpiResult:
 
 
 def _funnel(ctx: Ctx) -> KpiResult:
-    """Deals reaching each stage in P; conversion from the previous stage (period view:
-    count / previous count, not capped; with options["cohort"]: the cohort of deals reaching
-    the previous stage in P that reached this one by now — every row carries both);
-    median days in the stage (stage-time); stalled deals now."""
+    """Deals reaching each stage in P; the conversion into a stage is the cohort of deals that
+    reached the previous stage in P and how many of them have reached this one by now (a
+    skipped stage counts as reached, SPEC 5), so it never passes 100%; median days in the
+    stage (stage-time); stalled deals now. The headline is the same rule from lead to won.
+    With options["cohort"] the deal counts follow the leads created in P instead: how many of
+    them reached each stage by now."""
     cohort = bool(ctx.options.get("cohort"))
-    counts = ctx.facts.funnel_counts(ctx.start, ctx.end, user=ctx.user)
+    counts = _cohort_counts(ctx) if cohort else ctx.facts.funnel_counts(
+        ctx.start, ctx.end, user=ctx.user)
     medians = ctx.facts.median_stage_times(ctx.start, ctx.end, user=ctx.user)
     rows = []
     previous: Stage | None = None
-    previous_count = 0
     for stage in STAGE_ORDER:
         count = counts[stage][0]
         extra: dict[str, Any] = {"deals": count}
         numerator = denominator = conversion = None
         if previous is not None:
-            n, converted = counts[previous]  # the cohort reaching `previous` in P
-            cohort_rate = ratio(converted, n)[0]
-            period_rate = _div(count, previous_count)
-            extra.update(period_conversion=period_rate, cohort_conversion=cohort_rate,
-                         cohort_n=n, cohort_converted=converted)
-            if cohort:
-                numerator, denominator, conversion = converted, n, cohort_rate
-            else:
-                numerator, denominator, conversion = count, previous_count, period_rate
+            denominator, numerator = counts[previous]  # the deals reaching `previous` in P
+            conversion = ratio(numerator, denominator)[0]
         extra["conversion"] = conversion
-        median_days = None
-        if stage is not Stage.WON:
-            median_days = _days(medians[stage])
-        extra["median_days"] = median_days
+        extra["median_days"] = None if stage is Stage.WON else _days(medians[stage])
         rows.append(KpiRow(stage.value, float(count), numerator, denominator, extra=extra))
-        previous, previous_count = stage, count
+        previous = stage
+    leads, wins = ctx.facts.cohort_conversion(Stage.LEAD, Stage.WON, ctx.start, ctx.end,
+                                              user=ctx.user).get("all", (0, 0))
     won, lost, amount = _won_lost_amount(ctx)
     stalled = _stalled(ctx)
-    leads, wins = rows[0].value or 0, rows[-1].value or 0
-    return _result(ctx, "funnel", _div(wins, leads), "ratio", numerator=wins,
+    return _result(ctx, "funnel", ratio(wins, leads)[0], "ratio", numerator=wins,
                    denominator=leads, rows=rows, details={
                        "won": won, "lost": lost, "revenue": amount,
                        "stalled": int(stalled.value or 0), "cohort": cohort,
+                       "conversion": "of the deals that reached the previous stage in "
+                                     f"{ctx.period.label}, how many have reached this one",
                        "stalled_deals": [r.to_json() for r in stalled.rows[:5]]})
+
+
+def _cohort_counts(ctx: Ctx) -> dict[Stage, tuple[int, int]]:
+    """The leads created in P: per stage, (how many of them reached it by now, how many of
+    those reached the next stage) — funnel_counts' shape for the cohort view."""
+    reached = [ctx.facts.cohort_conversion(Stage.LEAD, stage, ctx.start, ctx.end,
+                                           user=ctx.user).get("all", (0, 0))[1 if i else 0]
+               for i, stage in enumerate(STAGE_ORDER)]
+    following = reached[1:] + [0]
+    return {stage: (n, after) for stage, n, after in zip(STAGE_ORDER, reached, following,
+                                                         strict=True)}
 
 
 # ----------------------------------------------------------------------------- revenue
@@ -570,6 +582,7 @@ class _QuotaFigures:
     elapsed: float
     reps_with_quota: int
     reps_at_quota: int
+    metric: str  # what `done` and `target` count (headline_metric)
 
     @property
     def share_at_quota(self) -> float | None:
@@ -583,6 +596,16 @@ class _QuotaFigures:
                 f"({share:.0%}, under 60%)"]
 
 
+def headline_metric(quotas: list[Quota]) -> str:
+    """What a quota headline totals: revenue when any quota (or none) is on revenue, else the
+    one activity metric the quotas share (a team of SDRs on demo-booked: 12 of 20 demos);
+    counts of different activities are never added together (then: "mixed", n/a)."""
+    metrics = {q.metric for q in quotas}
+    if "revenue" in metrics or not metrics:
+        return "revenue"
+    return metrics.pop() if len(metrics) == 1 else "mixed"
+
+
 def _quota_figures(ctx: Ctx) -> _QuotaFigures:
     elapsed = quota_period(ctx.period).elapsed_fraction(ctx.now)
     quotas = [q for q in ctx.facts.quotas() if ctx.user is None or q.user_id == ctx.user]
@@ -593,6 +616,7 @@ def _quota_figures(ctx: Ctx) -> _QuotaFigures:
     rows = []
     done_total = target_total = 0.0
     met: dict[str, bool] = {}
+    metric = headline_metric(quotas)
     for quota in quotas:
         target = quota_target(quota, ctx.period)
         source = revenue if quota.metric == "revenue" else counts[quota.metric]
@@ -601,7 +625,7 @@ def _quota_figures(ctx: Ctx) -> _QuotaFigures:
         pace = _div(attainment, elapsed) if attainment is not None else None
         rows.append(KpiRow(quota.user_id, attainment, done, target, extra={
             "metric": quota.metric, "cadence": quota.cadence, "pace": pace}))
-        if quota.metric == "revenue":
+        if quota.metric == metric:
             done_total += done
             target_total += target
         if target > 0:
@@ -609,7 +633,7 @@ def _quota_figures(ctx: Ctx) -> _QuotaFigures:
             met[quota.user_id] = met.get(quota.user_id, True) and at
     rows.sort(key=lambda r: (r.value is None, -(r.value or 0), r.key))
     return _QuotaFigures(rows, done_total, target_total, elapsed, len(met),
-                         sum(met.values()))
+                         sum(met.values()), metric)
 
 
 def _quota_attainment(ctx: Ctx) -> KpiResult:
@@ -622,7 +646,7 @@ def _quota_attainment(ctx: Ctx) -> KpiResult:
                        "reps_with_quota": q.reps_with_quota,
                        "reps_at_quota_share": q.share_at_quota,
                        "quota_months": quota_months(quota_period(ctx.period)),
-                       "currency": ctx.facts.currency})
+                       "metric": q.metric, "currency": ctx.facts.currency})
 
 
 def _reps_at_quota(ctx: Ctx) -> KpiResult:
@@ -656,12 +680,13 @@ def _monthly_progress(ctx: Ctx) -> KpiResult:
                               min(before_first + timedelta(days=days), first), month.tz,
                               "range", fiscal_year_start=month.fiscal_year_start)
     q = _quota_figures(ctx.over(month))
+    target = q.target if q.metric == "revenue" else 0.0  # revenue against revenue only
     done = _won_lost_amount(ctx.over(to_date))[2]
     earlier = _won_lost_amount(ctx.over(before))[2]
-    value = _div(done, q.target)
+    value = _div(done, target)
     elapsed = month.elapsed_fraction(ctx.now)
     return _result(ctx.over(to_date), "monthly-progress", value, "ratio", numerator=done,
-                   denominator=q.target, rows=q.rows, warnings=q.warnings(), details={
+                   denominator=target, rows=q.rows, warnings=q.warnings(), details={
                        "month": month.label, "revenue_mtd": done,
                        "same_day_last_month": earlier,
                        "vs_last_month": _div(done - earlier, earlier),
@@ -941,6 +966,44 @@ def compare(current: KpiResult, previous: KpiResult | None) -> Change:
         return Change(now - (before or 0), None, new=now > 0)
     delta = now - before
     return Change(delta, delta / abs(before))
+
+
+@dataclass(frozen=True)
+class Compared:
+    """A KPI over a period and its change, like for like (reports.periods.comparison): a
+    running period's elapsed days against the same days of the previous one."""
+
+    result: KpiResult  # over the period asked for: the figure a view shows
+    current: KpiResult  # over spans.current (the same object as `result` for a whole period)
+    previous: KpiResult  # over spans.previous
+    spans: Comparison
+
+    @property
+    def change(self) -> Change:
+        return compare(self.current, self.previous)
+
+    def spans_json(self) -> dict[str, Any]:
+        """Both spans for JSON: {"current": {...}, "previous": {...}, "partial"}, each span
+        with its label, start, end and description."""
+        def span(period: Period) -> dict[str, str]:
+            return {"label": period.label, "start": period.start.isoformat(),
+                    "end": period.end.isoformat(), "describe": period.describe()}
+        return {"current": span(self.spans.current), "previous": span(self.spans.previous),
+                "partial": self.spans.partial, "describe": self.spans.describe()}
+
+
+def compute_compared(name: str, *, facts: Facts, period: Period, now: datetime,
+                     user: str | None = None, options: Mapping[str, Any] | None = None,
+                     result: KpiResult | None = None) -> Compared:
+    """`compute_kpi` over `period` (or the given `result` of it) with the comparison spans
+    at `now` and the KPI over each of them."""
+    spans = comparison(period, now)
+    def over(span: Period) -> KpiResult:
+        return compute_kpi(name, facts=facts, period=span, now=now, user=user,
+                           options=options)
+    result = result if result is not None else over(period)
+    current = over(spans.current) if spans.partial else result
+    return Compared(result, current, over(spans.previous), spans)
 
 
 def leaderboard(name: str, *, facts: Facts, period: Period, now: datetime) -> KpiResult:

@@ -97,7 +97,11 @@ def test_every_catalog_kpi_as_cli_json(seeded):
     for name in CATALOG:
         payload = json.loads(_cli(settings, name, "--period", "this-quarter", "--json"))
         assert set(payload) == {"kpi", "workspace", "period", "value", "unit", "numerator",
-                                "denominator", "rows", "details"}
+                                "denominator", "rows", "details", "comparison"}
+        # this-quarter runs on Nov 18: its elapsed days against the same days before
+        spans = payload["comparison"]
+        assert spans["partial"] is True and spans["current"]["label"] == "2026-10-01..2026-11-18"
+        assert spans["previous"]["label"] == "2026-07-01..2026-08-18"
         assert payload["kpi"] == name and payload["workspace"] == f"slack:{TEAM}"
         # monthly-progress is month-to-date by definition, whatever the period asked for
         expected = "mtd" if name == "monthly-progress" else "this-quarter"

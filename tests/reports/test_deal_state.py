@@ -81,3 +81,23 @@ def test_backdated_later_stage_pulls_earlier_stages_back():
 def test_activity_only_deal_has_no_stage():
     state = derive_deal_state([ev(1, "meeting-held", 0)])
     assert state.stage is None and state.outcome == "open" and state.stage_at == {}
+
+
+def test_a_second_win_restates_the_first():
+    """Wins in a row are one win: won when first won, for the latest amount (and MRR)."""
+    first = [ev(1, "lead", 0), ev(2, "deal-won", 5, amount_minor=1_200_000, currency="USD",
+                                  mrr_minor=100_000)]
+    again = ev(3, "deal-won", 40, amount_minor=1_500_000, currency="USD")
+    state = derive_deal_state([*first, again])
+    assert state.outcome == "won" and state.stage == "won"
+    assert state.won_at == state.closed_at == state.stage_changed_at == T0 + timedelta(days=5)
+    assert state.stage_at[Stage.WON] == T0 + timedelta(days=5)
+    assert state.amount_minor == 1_500_000 and state.mrr_minor == 100_000
+    # a later win without an amount keeps the known one
+    state = derive_deal_state([*first, ev(3, "deal-won", 40)])
+    assert state.amount_minor == 1_200_000
+    # without the second (undone): the first, unchanged
+    assert derive_deal_state(first).amount_minor == 1_200_000
+    # a win after a reopening stage is a new win, at its own time
+    state = derive_deal_state([*first, ev(3, "opportunity", 20), again])
+    assert state.won_at == T0 + timedelta(days=40) and state.amount_minor == 1_500_000

@@ -148,3 +148,11 @@ def test_numbers_are_localized_by_babel(locale, percent, days, money):
     assert "duration" not in format_duration(190, locale)  # a CLDR unit word, never an id
     assert format_value(result(1_500, "count"), locale).replace(NBSP, " ") in (
         "1,500", "1 500", "1.500", "1500")
+
+
+def test_quota_figures_are_in_their_metric():
+    from reports.format import format_quota
+
+    assert format_quota(0.8, 1_200_000, 1_500_000, "revenue", "USD") == "80% ($12K/$15K)"
+    assert format_quota(0.5, 5, 10, "demo-booked", "USD") == "50% (5/10 demo-booked)"
+    assert format_quota(None, 0, 0, "demo-booked", "USD") == "n/a (0/0 demo-booked)"
