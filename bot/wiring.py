@@ -38,6 +38,11 @@ class Bot:
     teams: TeamsBot | None = None
     digests: SchedulerHandle | None = None
 
+    @property
+    def slack_signing_secret(self) -> str | None:
+        secret = self.settings.slack_signing_secret
+        return secret.get_secret_value() if secret else None
+
     def build_digest_scheduler(self):
         """The digest scheduler posting through this bot's Slack and Teams connections."""
         from bot.digests.channels import SlackChannel, TeamsChannel
