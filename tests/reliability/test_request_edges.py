@@ -20,7 +20,6 @@ from collections.abc import Iterator
 import pytest
 
 from bot.logs import RedactSecrets
-from tests.reliability.harness import SECRET
 from tests.reliability.test_http_fuzz import raw_post, signed_headers
 
 pytestmark = pytest.mark.reliability
