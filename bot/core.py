@@ -88,15 +88,20 @@ class Invocation:
 
 
 Handler = Callable[[object, Invocation], Reply]
+# A command that needs no database: answered from the command and the time alone, before any
+# workspace lookup, so that it works while the database is down (`/kpi ping`).
+DatabaseFreeHandler = Callable[[object, datetime], Reply]
 
 
 class CommandHandler:
     """Parses `/kpi ...` text and dispatches to the handler registered for the command type."""
 
-    def __init__(self, context: BotContext, handlers: dict[type, Handler], kpi_names=()) -> None:
+    def __init__(self, context: BotContext, handlers: dict[type, Handler], kpi_names=(),
+                 database_free: dict[str, DatabaseFreeHandler] | None = None) -> None:
         self.context = context
         self.handlers = handlers
         self.kpi_names = tuple(kpi_names)
+        self.database_free = database_free or {}  # first word -> handler
 
     def handle(self, request: CommandRequest) -> Reply:
         """Answer one request. A database failure is reported, never half-applied."""
@@ -118,6 +123,10 @@ class CommandHandler:
 
     def _handle(self, request: CommandRequest) -> Reply:
         now = self.context.now()
+        words = request.text.split(maxsplit=1)
+        database_free = self.database_free.get(words[0].casefold().rstrip("!") if words else "")
+        if database_free is not None:
+            return self._without_database(database_free, request, now)
         workspace = self._workspace(request, now)
         invocation = Invocation(request=request, workspace=workspace, now=now,
                                 context=self.context)
@@ -134,6 +143,20 @@ class CommandHandler:
         if handler is None:
             return error_reply(f"/kpi {request.text.split()[0]} is not available in this version.")
         reply = handler(command, invocation)
+        if getattr(command, "public", False) and reply.ok:
+            reply = dataclasses.replace(reply, public=True)
+        return reply
+
+    def _without_database(self, handler: DatabaseFreeHandler, request: CommandRequest,
+                          now: datetime) -> Reply:
+        defaults = self.context.defaults
+        try:
+            command = grammar.parse_command(
+                request.text, today=now.astimezone(ZoneInfo(defaults.timezone)).date(),
+                currency=defaults.currency, kpi_names=self.kpi_names)
+        except grammar.UsageError as problem:
+            return error_reply(problem.problem, usage=problem.usage, example=problem.example)
+        reply = handler(command, now)
         if getattr(command, "public", False) and reply.ok:
             reply = dataclasses.replace(reply, public=True)
         return reply
