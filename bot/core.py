@@ -37,8 +37,14 @@ class CommandRequest:
     idempotency_key: str | None = None  # same key twice stores once (Slack trigger_id)
 
 
+class AdminCheckFailed(Exception):
+    """Whether the user is an admin could not be found out (the platform did not answer):
+    the admin action is refused, nothing is changed."""
+
+
 class AdminDirectory(Protocol):
-    def is_admin(self, workspace_id: str, user_id: str) -> bool: ...
+    def is_admin(self, workspace_id: str, user_id: str) -> bool:
+        """True or False; raises AdminCheckFailed when it cannot tell."""
 
 
 class DigestControl(Protocol):
@@ -107,6 +113,10 @@ class CommandHandler:
         """Answer one request. A database failure is reported, never half-applied."""
         try:
             return self._handle(request)
+        except AdminCheckFailed:
+            return error_reply(
+                "kpibot could not check with Slack whether you are an admin (Slack did not "
+                "answer in time), so nothing was changed. Please try again in a minute.")
         except DBAPIError as error:
             log.error("database error while handling a %s command: %s", request.platform,
                       type(error.orig).__name__ if error.orig else type(error).__name__)

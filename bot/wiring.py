@@ -9,13 +9,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from slack_bolt.async_app import AsyncApp
-from slack_sdk import WebClient
 
 from bot.core import BotContext, CommandHandler, WorkspaceDefaults
 from bot.digests.scheduler import SchedulerHandle
 from bot.handlers.registry import build_command_handler
 from bot.settings import Settings
-from bot.slack.admins import AdminDirectory, SlackAdminLookup
+from bot.slack.admins import AdminDirectory, SlackAdminLookup, admin_lookup_client
 from bot.slack.app import build_slack_app
 from bot.teams.app import TeamsBot, build_teams_bot
 from bot.teams.config import TeamsConfig
@@ -79,8 +78,7 @@ def build_bot(settings: Settings, *, database: Database | None = None, clock=Non
     lookups = {}
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     if token:
-        lookups["slack"] = SlackAdminLookup(WebClient(token=token, base_url=settings.slack_api_url,
-                                                      timeout=5))
+        lookups["slack"] = SlackAdminLookup(admin_lookup_client(token, settings.slack_api_url))
     admins = AdminDirectory(settings.admins, lookups)
     context_kwargs = {"clock": clock} if clock is not None else {}
     digests = SchedulerHandle()
