@@ -13,6 +13,7 @@ from slack_bolt.async_app import AsyncApp
 from bot.core import BotContext, CommandHandler, WorkspaceDefaults
 from bot.digests.scheduler import SchedulerHandle
 from bot.handlers.registry import build_command_handler
+from bot.outbound import OutboundPolicy
 from bot.settings import Settings
 from bot.slack.admins import AdminDirectory, SlackAdminLookup, admin_lookup_client
 from bot.slack.app import build_slack_app
@@ -73,7 +74,9 @@ def defaults_from(settings: Settings) -> WorkspaceDefaults:
                              fiscal_year_start=settings.fiscal_year_start)
 
 
-def build_bot(settings: Settings, *, database: Database | None = None, clock=None) -> Bot:
+def build_bot(settings: Settings, *, database: Database | None = None, clock=None,
+              outbound: OutboundPolicy | None = None) -> Bot:
+    """The bot. `outbound` replaces the webhook policy (tests: the local Teams stand-in)."""
     database = database or Database.from_url(settings.database_url)
     lookups = {}
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
@@ -81,6 +84,8 @@ def build_bot(settings: Settings, *, database: Database | None = None, clock=Non
         lookups["slack"] = SlackAdminLookup(admin_lookup_client(token, settings.slack_api_url))
     admins = AdminDirectory(settings.admins, lookups)
     context_kwargs = {"clock": clock} if clock is not None else {}
+    if outbound is not None:
+        context_kwargs["outbound"] = outbound
     digests = SchedulerHandle()
     context = BotContext(database=database.with_lock_timeout(COMMAND_LOCK_TIMEOUT_MS),
                          admins=admins, defaults=defaults_from(settings), digests=digests,

@@ -135,7 +135,7 @@ class TeamsChannel:
         card = render_teams_card(digest)
         try:
             if schedule.webhook_url:
-                await post_to_workflow(schedule.webhook_url, card)
+                await post_to_workflow(schedule.webhook_url, card, policy=self.teams.outbound)
                 return ""
             reference = await asyncio.to_thread(
                 self.teams.references.get_reference, schedule.workspace_id, schedule.channel_id)

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import re
+import time
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.core import CommandHandler, CommandRequest
+from bot.core import CommandHandler, CommandRequest, answer_in_time
 from bot.replies import error_reply
 from bot.slack.blocks import render_slash_response
 
@@ -98,12 +98,14 @@ def build_slack_app(
 
     @app.command(re.compile(r"^/"))
     async def on_command(ack: AsyncAck, command: dict, request: AsyncBoltRequest) -> None:
+        arrived = time.monotonic()
         problem = malformed_command(command)
         if problem is not None:
             await ack(**render_slash_response(error_reply(problem)))
             return
         timestamp = (request.headers.get("x-slack-request-timestamp") or [None])[0]
-        reply = await asyncio.to_thread(handler.handle, request_from_command(command, timestamp))
+        reply = await answer_in_time(handler, request_from_command(command, timestamp),
+                                     arrived=arrived)
         await ack(**render_slash_response(reply))
 
     return app
