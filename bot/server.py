@@ -16,11 +16,10 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.signature import SignatureVerifier
 from sqlalchemy.exc import DBAPIError
 
 from bot.logs import safe_text
-from bot.slack.http import MAX_BODY, MalformedRequest, read_bolt_request
+from bot.slack.http import MAX_BODY, MalformedRequest, RequestVerifier, read_bolt_request
 from storage.engine import Database
 
 if TYPE_CHECKING:
@@ -86,7 +85,7 @@ def build_web_app(*, database: Database, slack_app: AsyncApp | None = None,
     if slack_app is not None:
         if not slack_signing_secret:
             raise ValueError("the Slack endpoint needs the signing secret")
-        verifier = SignatureVerifier(slack_signing_secret)
+        verifier = RequestVerifier(slack_signing_secret)
 
         async def slack_events(request: web.Request) -> web.Response:
             try:

@@ -85,6 +85,13 @@ def _configure_sqlite(engine: sa.Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if options.get(_WRITE, False) else "BEGIN")
 
 
+_LIMITS = sa.text(
+    "SELECT set_config('statement_timeout', :statement, true), "
+    "set_config('lock_timeout', :lock, true), "
+    "set_config('kpibot.commit_by', CASE WHEN :commit_by = 0 THEN '' ELSE CAST("
+    "clock_timestamp() + make_interval(secs => :commit_by / 1000.0) AS text) END, true)")
+
+
 class DeadlinePassed(Exception):
     """The command's deadline passed before its transaction could commit; it was rolled back."""
 
@@ -114,14 +121,15 @@ class Database:
         return left
 
     def _limit(self, session: Session, lock_ms: int | None) -> None:
-        """PostgreSQL: this transaction's statement and lock timeouts (one round trip)."""
+        """PostgreSQL: this transaction's statement and lock timeouts, and `kpibot.commit_by`,
+        the server-clock instant after which its COMMIT is refused by the server itself
+        (migration 0010), so that a COMMIT in flight when the server froze cannot take effect
+        after the deadline. One round trip."""
         statement_ms = self.remaining_ms()
         if self.dialect != "postgresql" or (statement_ms is None and lock_ms is None):
             return
-        session.execute(sa.text(
-            "SELECT set_config('statement_timeout', :statement, true), "
-            "set_config('lock_timeout', :lock, true)"),
-            {"statement": str(statement_ms or 0), "lock": str(lock_ms or 0)})
+        session.execute(_LIMITS, {"statement": str(statement_ms or 0), "lock": str(lock_ms or 0),
+                                  "commit_by": statement_ms or 0})
 
     def with_lock_timeout(self, milliseconds: int) -> Database:
         """The same engine, with writes that fail (OperationalError, rolled back) instead of
