@@ -8,8 +8,8 @@ successor `<environment>.environment.api.powerplatform.com`, and the US governme
 IP literals, no user:password@, no port but 443. At send time the host is resolved again (DNS
 can change) and every address must be public: loopback, private, link-local (cloud metadata at
 169.254.169.254), shared, multicast and reserved addresses are refused. The connection then
-goes to exactly the addresses that were checked (`pinned_connector`), so a second DNS answer
-cannot slip in between the check and the connection.
+goes to exactly the addresses that were checked (`pinned_connector` in bot/teams/connector.py),
+so a second DNS answer cannot slip in between the check and the connection.
 
 Each refusal says why (`OutboundRefused`), in the reply and in the delivery ledger.
 """
@@ -21,9 +21,6 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
-
-import aiohttp
-from aiohttp.abc import AbstractResolver, ResolveResult
 
 WORKFLOW_HOSTS = (".logic.azure.com", ".environment.api.powerplatform.com",
                   ".logic.azure.us", ".environment.api.powerplatform.us")
@@ -101,28 +98,3 @@ class OutboundPolicy:
                     f"{host} resolves to a loopback, private, link-local or reserved address "
                     f"({private[0]}); the bot does not send there")
         return host, port, found
-
-
-class _PinnedResolver(AbstractResolver):
-    """Answers one host with the addresses already checked; any other host is refused."""
-
-    def __init__(self, host: str, addresses: list[str]) -> None:
-        self.host = host
-        self.pinned = addresses
-
-    async def resolve(self, host: str, port: int = 0,
-                      family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
-        if host != self.host:
-            raise OSError(f"{host} was not checked")
-        return [ResolveResult(hostname=host, host=address, port=port,
-                              family=socket.AF_INET6 if ":" in address else socket.AF_INET,
-                              proto=0, flags=socket.AI_NUMERICHOST)
-                for address in self.pinned]
-
-    async def close(self) -> None:
-        return None
-
-
-def pinned_connector(host: str, addresses: list[str]) -> aiohttp.TCPConnector:
-    """A connector that can only reach `host` at `addresses` (see OutboundPolicy.addresses)."""
-    return aiohttp.TCPConnector(resolver=_PinnedResolver(host, addresses), use_dns_cache=False)

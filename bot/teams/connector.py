@@ -17,16 +17,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from urllib.parse import urlsplit
 
 import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
 from microsoft_agents.activity import Activity, Attachment
 from microsoft_agents.hosting.core import ChannelServiceClientFactoryBase, TurnContext
 from microsoft_agents.hosting.core.authorization import ClaimsIdentity
 from microsoft_agents.hosting.core.connector import ConnectorClientBase
 from microsoft_agents.hosting.core.connector.teams import TeamsConnectorClient
 
-from bot.outbound import OutboundPolicy, OutboundRefused, pinned_connector
+from bot.outbound import OutboundPolicy, OutboundRefused
 from bot.teams.auth import ConnectorTokenProvider, TokenEndpointError
 from bot.teams.cards import CONTENT_TYPE, workflow_body
 from bot.teams.references import StoredReference
@@ -202,3 +204,28 @@ async def post_to_workflow(url: str, card: dict, *, timeout: float = DEFAULT_TIM
         raise from_client_error(error, what) from None
     if status >= 300:
         raise delivery_error(status, retry_after, what)
+
+
+class _PinnedResolver(AbstractResolver):
+    """Answers one host with the addresses already checked; any other host is refused."""
+
+    def __init__(self, host: str, addresses: list[str]) -> None:
+        self.host = host
+        self.pinned = addresses
+
+    async def resolve(self, host: str, port: int = 0,
+                      family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
+        if host != self.host:
+            raise OSError(f"{host} was not checked")
+        return [ResolveResult(hostname=host, host=address, port=port,
+                              family=socket.AF_INET6 if ":" in address else socket.AF_INET,
+                              proto=0, flags=socket.AI_NUMERICHOST)
+                for address in self.pinned]
+
+    async def close(self) -> None:
+        return None
+
+
+def pinned_connector(host: str, addresses: list[str]) -> aiohttp.TCPConnector:
+    """A connector that can only reach `host` at `addresses` (see OutboundPolicy.addresses)."""
+    return aiohttp.TCPConnector(resolver=_PinnedResolver(host, addresses), use_dns_cache=False)
