@@ -4,7 +4,7 @@ For each size: a generated history (cached, see benchmarks/data.py), the real `k
 in a subprocess, and Slack-signed slash commands over loopback, one at a time on a keep-alive
 connection, timed from writing the request to reading the whole response:
 
-    /kpi ping                the no-op floor: parsed and dispatched, no database in the handler
+    /kpi ping                the no-op floor: parsed and dispatched, no database at all
     /kpi funnel this-quarter
     /kpi quota               (this month)
     /kpi win-rate this-year  a catalog KPI over a long period

@@ -231,7 +231,8 @@ async def _serve_async(bot, *, host: str, port: int, socket_mode: bool,
         tasks.append(asyncio.create_task(handler.start_async()))
         web_app = build_web_app(database=bot.database, teams=bot.teams)
     else:
-        web_app = build_web_app(database=bot.database, slack_app=bot.slack_app, teams=bot.teams)
+        web_app = build_web_app(database=bot.database, slack_app=bot.slack_app,
+                                slack_signing_secret=bot.slack_signing_secret, teams=bot.teams)
     _freeze_startup_objects()
     tasks.append(asyncio.create_task(run_web_app(web_app, host=host, port=port)))
     await asyncio.gather(*tasks)

@@ -6,9 +6,13 @@ returned `Reply` into their own format. Nothing here imports a web framework or 
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import functools
 import logging
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Protocol
@@ -17,8 +21,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from bot import grammar
+from bot.outbound import OutboundPolicy
 from bot.replies import Reply, error_reply
-from storage.engine import Database
+from storage.engine import Database, DeadlinePassed
 from storage.events import ensure_user, ensure_workspace
 from storage.models import User, Workspace
 
@@ -37,8 +42,14 @@ class CommandRequest:
     idempotency_key: str | None = None  # same key twice stores once (Slack trigger_id)
 
 
+class AdminCheckFailed(Exception):
+    """Whether the user is an admin could not be found out (the platform did not answer):
+    the admin action is refused, nothing is changed."""
+
+
 class AdminDirectory(Protocol):
-    def is_admin(self, workspace_id: str, user_id: str) -> bool: ...
+    def is_admin(self, workspace_id: str, user_id: str) -> bool:
+        """True or False; raises AdminCheckFailed when it cannot tell."""
 
 
 class DigestControl(Protocol):
@@ -65,6 +76,7 @@ class BotContext:
     defaults: WorkspaceDefaults = WorkspaceDefaults()
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     digests: DigestControl | None = None  # the running scheduler (kpibot serve), if any
+    outbound: OutboundPolicy = OutboundPolicy()  # where user-given URLs (webhooks) may point
 
     def now(self) -> datetime:
         return self.clock()
@@ -89,38 +101,89 @@ class Invocation:
 
 Handler = Callable[[object, Invocation], Reply]
 
+# The deadline of every chat command. Slack shows the user a timeout after 3 s; by
+# COMMAND_DEADLINE the command's transaction has committed or been rolled back (nothing commits
+# later), and by ANSWER_BY the user has the answer, "nothing was stored" if the work is not done.
+COMMAND_DEADLINE = 2.0  # seconds after the request arrived
+ANSWER_BY = 2.3
+DATABASE_DOWN_REPLY = ("The database is busy or not reachable right now, so nothing was stored "
+                       "or read. Please try again in a minute.")
+DEADLINE_REPLY = ("The database did not answer in time, so nothing was stored or changed. "
+                  "Please try again in a minute.")
+
+
+@functools.cache
+def _command_threads() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=32, thread_name_prefix="kpibot-command")
+
+
+async def answer_in_time(handler: CommandHandler, request: CommandRequest, *,
+                         arrived: float | None = None) -> Reply:
+    """`handler.handle(request)` on a worker thread, answered by ANSWER_BY after `arrived`
+    (time.monotonic(), default now) whatever the database does: a thread still waiting on a
+    frozen database cannot commit any more (its deadline has passed), so "nothing was stored"
+    is the truth. Worker threads are kpibot's own, so threads stuck on a frozen database do not
+    starve the event loop's default executor."""
+    arrived = time.monotonic() if arrived is None else arrived
+    loop = asyncio.get_running_loop()
+    work = loop.run_in_executor(_command_threads(), handler.handle, request,
+                                arrived + COMMAND_DEADLINE)
+    try:
+        return await asyncio.wait_for(work, max(arrived + ANSWER_BY - time.monotonic(), 0))
+    except TimeoutError:
+        log.warning("a %s command got no answer from the database in time",
+                    request.platform)
+        return error_reply(DEADLINE_REPLY)
+# A command that needs no database: answered from the command and the time alone, before any
+# workspace lookup, so that it works while the database is down (`/kpi ping`).
+DatabaseFreeHandler = Callable[[object, datetime], Reply]
+
 
 class CommandHandler:
     """Parses `/kpi ...` text and dispatches to the handler registered for the command type."""
 
-    def __init__(self, context: BotContext, handlers: dict[type, Handler], kpi_names=()) -> None:
+    def __init__(self, context: BotContext, handlers: dict[type, Handler], kpi_names=(),
+                 database_free: dict[str, DatabaseFreeHandler] | None = None) -> None:
         self.context = context
         self.handlers = handlers
         self.kpi_names = tuple(kpi_names)
+        self.database_free = database_free or {}  # first word -> handler
 
-    def handle(self, request: CommandRequest) -> Reply:
-        """Answer one request. A database failure is reported, never half-applied."""
+    def handle(self, request: CommandRequest, deadline: float | None = None) -> Reply:
+        """Answer one request. A database failure is reported, never half-applied.
+
+        `deadline` (a time.monotonic() instant): the command's database work must be done by
+        then; past it, it is rolled back and the reply says nothing was stored."""
         try:
-            return self._handle(request)
+            if deadline is None:
+                return self._handle(request, self.context)
+            database = self.context.database.until(deadline)
+            return self._handle(request, dataclasses.replace(self.context, database=database))
+        except DeadlinePassed:
+            log.warning("a %s command ran out of time and was rolled back", request.platform)
+            return error_reply(DEADLINE_REPLY)
+        except AdminCheckFailed:
+            return error_reply(
+                "kpibot could not check with Slack whether you are an admin (Slack did not "
+                "answer in time), so nothing was changed. Please try again in a minute.")
         except DBAPIError as error:
             log.error("database error while handling a %s command: %s", request.platform,
                       type(error.orig).__name__ if error.orig else type(error).__name__)
             if isinstance(error, OperationalError | InterfaceError) or error.connection_invalidated:
-                return error_reply(
-                    "The database is busy or not reachable right now, so nothing was stored "
-                    "or read. "
-                    "Please try again in a minute."
-                )
+                return error_reply(DATABASE_DOWN_REPLY)
             return error_reply(  # a constraint or a value the database refused: not an outage
                 "The database refused this request, so nothing was stored or changed. "
                 "If it happens again, please tell your kpibot admin."
             )
 
-    def _handle(self, request: CommandRequest) -> Reply:
-        now = self.context.now()
-        workspace = self._workspace(request, now)
-        invocation = Invocation(request=request, workspace=workspace, now=now,
-                                context=self.context)
+    def _handle(self, request: CommandRequest, context: BotContext) -> Reply:
+        now = context.now()
+        words = request.text.split(maxsplit=1)
+        database_free = self.database_free.get(words[0].casefold().rstrip("!") if words else "")
+        if database_free is not None:
+            return self._without_database(database_free, request, now)
+        workspace = self._workspace(request, now, context)
+        invocation = Invocation(request=request, workspace=workspace, now=now, context=context)
         try:
             command = grammar.parse_command(
                 request.text,
@@ -138,17 +201,32 @@ class CommandHandler:
             reply = dataclasses.replace(reply, public=True)
         return reply
 
-    def _workspace(self, request: CommandRequest, now: datetime) -> Workspace:
+    def _without_database(self, handler: DatabaseFreeHandler, request: CommandRequest,
+                          now: datetime) -> Reply:
+        defaults = self.context.defaults
+        try:
+            command = grammar.parse_command(
+                request.text, today=now.astimezone(ZoneInfo(defaults.timezone)).date(),
+                currency=defaults.currency, kpi_names=self.kpi_names)
+        except grammar.UsageError as problem:
+            return error_reply(problem.problem, usage=problem.usage, example=problem.example)
+        reply = handler(command, now)
+        if getattr(command, "public", False) and reply.ok:
+            reply = dataclasses.replace(reply, public=True)
+        return reply
+
+    def _workspace(self, request: CommandRequest, now: datetime,
+                   context: BotContext) -> Workspace:
         """The caller's workspace, created (with the caller's user row) on first contact."""
-        with self.context.database.read() as session:
+        with context.database.read() as session:
             workspace = session.get(Workspace, request.workspace_id)
             user = session.get(User, (request.workspace_id, request.user_id))
             if workspace is not None and user is not None and (
                 not request.user_name or user.display_name == request.user_name
             ):
                 return workspace
-        defaults = self.context.defaults
-        with self.context.database.write() as session:
+        defaults = context.defaults
+        with context.database.write() as session:
             workspace = ensure_workspace(
                 session=session,
                 workspace_id=request.workspace_id,

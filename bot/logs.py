@@ -1,9 +1,13 @@
-"""Logging set-up with a filter that keeps tokens and secrets out of every log line."""
+"""Logging set-up with a filter that keeps tokens and secrets out of every log line, and keeps
+every line one bounded line: control characters (a newline that would forge a line of its
+own) are escaped and a message longer than MAX_LINE is cut."""
 
 from __future__ import annotations
 
 import logging
 import re
+
+MAX_LINE = 2000  # characters of one log message (tracebacks are separate and kept)
 
 SECRET_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"xox[abposr]-[A-Za-z0-9-]+"), "[redacted]"),  # Slack bot/user tokens
@@ -13,6 +17,7 @@ SECRET_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"https://[^/\s]+\.logic\.azure\.com\S*"), "[redacted webhook]"),
     (re.compile(r"(postgresql\+psycopg://[^:/@\s]+:)[^@\s]+@"), r"\1[redacted]@"),
 )
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def redact(text: str) -> str:
@@ -22,10 +27,18 @@ def redact(text: str) -> str:
     return text
 
 
+def safe_text(value: object, limit: int = MAX_LINE) -> str:
+    """`value` as one inert line: control characters as `\\xNN`, cut to `limit` with "…"."""
+    text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(value))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 class RedactSecrets(logging.Filter):
+    """Every record: secrets redacted, one line, at most MAX_LINE characters."""
+
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        cleaned = redact(message)
+        cleaned = safe_text(redact(message))
         if cleaned != message:
             record.msg, record.args = cleaned, ()
         return True

@@ -1,5 +1,11 @@
 """The HTTP server: Slack at POST /slack/events, Teams at POST /api/messages, health at
-GET /healthz (aiohttp)."""
+GET /healthz (aiohttp).
+
+A refused request is logged as one bounded line (method, path, size, reason), never with its
+bytes; a client that goes away mid-request is one INFO line, not an ERROR traceback.
+`/healthz` answers 503 within HEALTH_TIMEOUT when the database does not answer (a frozen or
+unreachable server), and never has more than one probe waiting on the database.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +18,8 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
 from sqlalchemy.exc import DBAPIError
 
-from bot.slack.http import MalformedRequest, read_bolt_request
+from bot.logs import safe_text
+from bot.slack.http import MAX_BODY, MalformedRequest, RequestVerifier, read_bolt_request
 from storage.engine import Database
 
 if TYPE_CHECKING:
@@ -20,26 +27,72 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+HEALTH_TIMEOUT = 0.8  # seconds: /healthz answers within 1 s
+
+
+def request_summary(request: web.Request) -> str:
+    """`POST /slack/events (123 bytes)`: what may be logged about a request (escaped, bounded)."""
+    size = request.content_length if request.content_length is not None else "?"
+    return f"{safe_text(request.method, 10)} {safe_text(request.path, 100)} ({size} bytes)"
+
+
+class DatabaseProbe:
+    """`await probe()`: True when the database answered `SELECT 1` within `timeout` seconds.
+
+    A probe still waiting (the server frozen) answers every later call False at once instead
+    of starting another thread that would wait too."""
+
+    def __init__(self, database: Database, timeout: float = HEALTH_TIMEOUT) -> None:
+        self.database = database
+        self.timeout = timeout
+        self._pending: asyncio.Future | None = None
+
+    async def __call__(self) -> bool:
+        if self._pending is not None and not self._pending.done():
+            return False
+        self._pending = asyncio.ensure_future(asyncio.to_thread(self.database.ping))
+        try:
+            await asyncio.wait_for(asyncio.shield(self._pending), self.timeout)
+        except (TimeoutError, DBAPIError):
+            return False
+        return True
+
+
+@web.middleware
+async def quiet_disconnects(request: web.Request, handler):
+    """A client that disconnects mid-request is logged as one line, not a traceback."""
+    try:
+        return await handler(request)
+    except (ConnectionResetError, asyncio.IncompleteReadError) as error:
+        log.info("client went away: %s: %s", request_summary(request), type(error).__name__)
+        raise web.HTTPBadRequest() from None
+
 
 def build_web_app(*, database: Database, slack_app: AsyncApp | None = None,
+                  slack_signing_secret: str | None = None,
                   teams: TeamsBot | None = None) -> web.Application:
-    app = web.Application(client_max_size=1024 * 1024)
+    """The aiohttp app; `slack_app` needs `slack_signing_secret` (checked before any parsing)."""
+    app = web.Application(client_max_size=MAX_BODY, middlewares=[quiet_disconnects])
+    probe = DatabaseProbe(database)
 
     async def healthz(_request: web.Request) -> web.Response:
-        try:
-            await asyncio.to_thread(database.ping)
-        except DBAPIError:
+        if not await probe():
             return web.json_response({"ok": False, "database": "unreachable"}, status=503)
         return web.json_response({"ok": True, "database": database.dialect})
 
     app.router.add_get("/healthz", healthz)
 
     if slack_app is not None:
+        if not slack_signing_secret:
+            raise ValueError("the Slack endpoint needs the signing secret")
+        verifier = RequestVerifier(slack_signing_secret)
+
         async def slack_events(request: web.Request) -> web.Response:
             try:
-                bolt_request = await read_bolt_request(request)
-            except MalformedRequest as malformed:  # junk signature headers, unreadable body
-                return malformed.response()
+                bolt_request = await read_bolt_request(request, verifier)
+            except MalformedRequest as refused:  # unsigned, junk headers, unreadable, too big
+                log.info("refused %s: %s", request_summary(request), refused)
+                return refused.response()
             bolt_response = await slack_app.async_dispatch(bolt_request)
             return await to_aiohttp_response(bolt_response)
 

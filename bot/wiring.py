@@ -10,13 +10,13 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from slack_bolt.async_app import AsyncApp
-from slack_sdk import WebClient
 
 from bot.core import BotContext, CommandHandler, WorkspaceDefaults
 from bot.digests.scheduler import SchedulerHandle
 from bot.handlers.registry import build_command_handler
+from bot.outbound import OutboundPolicy
 from bot.settings import Settings
-from bot.slack.admins import AdminDirectory, SlackAdminLookup
+from bot.slack.admins import AdminDirectory, SlackAdminLookup, admin_lookup_client
 from bot.slack.app import build_slack_app
 from storage.engine import Database
 
@@ -38,6 +38,11 @@ class Bot:
     slack_app: AsyncApp | None = None
     teams: TeamsBot | None = None
     digests: SchedulerHandle | None = None
+
+    @property
+    def slack_signing_secret(self) -> str | None:
+        secret = self.settings.slack_signing_secret
+        return secret.get_secret_value() if secret else None
 
     def build_digest_scheduler(self):
         """The digest scheduler posting through this bot's Slack and Teams connections."""
@@ -70,15 +75,18 @@ def defaults_from(settings: Settings) -> WorkspaceDefaults:
                              fiscal_year_start=settings.fiscal_year_start)
 
 
-def build_bot(settings: Settings, *, database: Database | None = None, clock=None) -> Bot:
+def build_bot(settings: Settings, *, database: Database | None = None, clock=None,
+              outbound: OutboundPolicy | None = None) -> Bot:
+    """The bot. `outbound` replaces the webhook policy (tests: the local Teams stand-in)."""
     database = database or Database.from_url(settings.database_url)
     lookups = {}
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     if token:
-        lookups["slack"] = SlackAdminLookup(WebClient(token=token, base_url=settings.slack_api_url,
-                                                      timeout=5))
+        lookups["slack"] = SlackAdminLookup(admin_lookup_client(token, settings.slack_api_url))
     admins = AdminDirectory(settings.admins, lookups)
     context_kwargs = {"clock": clock} if clock is not None else {}
+    if outbound is not None:
+        context_kwargs["outbound"] = outbound
     digests = SchedulerHandle()
     context = BotContext(database=database.with_lock_timeout(COMMAND_LOCK_TIMEOUT_MS),
                          admins=admins, defaults=defaults_from(settings), digests=digests,

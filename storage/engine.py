@@ -2,6 +2,13 @@
 
 SQLite gets WAL, foreign keys, a busy timeout, and `BEGIN IMMEDIATE` for write transactions so
 that concurrent writers queue on the lock instead of failing on upgrade.
+
+Deadlines. `database.until(deadline)` (a `time.monotonic()` instant) is the same database for
+one chat command: every transaction gets what is left of the budget as its PostgreSQL
+`statement_timeout` and `lock_timeout` (SQLite: busy timeout and the writers' turn), and a
+write transaction whose deadline has passed when it is about to commit is rolled back instead
+(DeadlinePassed). Nothing commits after the deadline, so a command can be answered "nothing was
+stored" at the deadline and be right.
 """
 
 from __future__ import annotations
@@ -9,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import sqlite3
 import threading
+import time
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -77,6 +85,17 @@ def _configure_sqlite(engine: sa.Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if options.get(_WRITE, False) else "BEGIN")
 
 
+_LIMITS = sa.text(
+    "SELECT set_config('statement_timeout', :statement, true), "
+    "set_config('lock_timeout', :lock, true), "
+    "set_config('kpibot.commit_by', CASE WHEN :commit_by = 0 THEN '' ELSE CAST("
+    "clock_timestamp() + make_interval(secs => :commit_by / 1000.0) AS text) END, true)")
+
+
+class DeadlinePassed(Exception):
+    """The command's deadline passed before its transaction could commit; it was rolled back."""
+
+
 @dataclass(frozen=True)
 class Database:
     """The engine plus the two ways to use it: short read sessions and write transactions."""
@@ -85,6 +104,32 @@ class Database:
     # Write transactions give up waiting for a lock after this long (None: SQLite's busy
     # timeout, no limit on PostgreSQL); see with_lock_timeout.
     lock_timeout_ms: int | None = None
+    deadline: float | None = None  # time.monotonic() instant; see `until`
+
+    def until(self, deadline: float | None) -> Database:
+        """The same engine for one command that must be done by `deadline` (monotonic): each
+        statement and lock wait is limited to what is left, and nothing commits after it."""
+        return dataclasses.replace(self, deadline=deadline)
+
+    def remaining_ms(self) -> int | None:
+        """Milliseconds left before the deadline (None: no deadline); DeadlinePassed at 0."""
+        if self.deadline is None:
+            return None
+        left = int((self.deadline - time.monotonic()) * 1000)
+        if left <= 0:
+            raise DeadlinePassed("the command's deadline has passed")
+        return left
+
+    def _limit(self, session: Session, lock_ms: int | None) -> None:
+        """PostgreSQL: this transaction's statement and lock timeouts, and `kpibot.commit_by`,
+        the server-clock instant after which its COMMIT is refused by the server itself
+        (migration 0010), so that a COMMIT in flight when the server froze cannot take effect
+        after the deadline. One round trip."""
+        statement_ms = self.remaining_ms()
+        if self.dialect != "postgresql" or (statement_ms is None and lock_ms is None):
+            return
+        session.execute(_LIMITS, {"statement": str(statement_ms or 0), "lock": str(lock_ms or 0),
+                                  "commit_by": statement_ms or 0})
 
     def with_lock_timeout(self, milliseconds: int) -> Database:
         """The same engine, with writes that fail (OperationalError, rolled back) instead of
@@ -103,23 +148,29 @@ class Database:
     @contextmanager
     def read(self) -> Iterator[Session]:
         with Session(self.engine, expire_on_commit=False) as session:
+            if self.deadline is not None:
+                self._limit(session, None)
             yield session
 
     @contextmanager
     def write(self) -> Iterator[Session]:
-        """One short write transaction: committed on success, rolled back on any error."""
+        """One short write transaction: committed on success, rolled back on any error, and
+        rolled back (DeadlinePassed) when the deadline has passed by the time it would commit."""
+        left = self.remaining_ms()
+        lock_ms = min(ms for ms in (self.lock_timeout_ms, left) if ms) \
+            if (self.lock_timeout_ms or left) else None
         options: dict[str, object] = {_WRITE: True}
-        if self.lock_timeout_ms:
-            options[_LOCK_TIMEOUT] = self.lock_timeout_ms
+        if lock_ms:
+            options[_LOCK_TIMEOUT] = lock_ms
         bind = self.engine.execution_options(**options)
-        with self._sqlite_writer_turn(), Session(bind, expire_on_commit=False) as session, \
+        with self._sqlite_writer_turn(lock_ms), Session(bind, expire_on_commit=False) as session, \
                 session.begin():
-            if self.lock_timeout_ms and self.dialect == "postgresql":
-                session.execute(sa.text(f"SET LOCAL lock_timeout = {int(self.lock_timeout_ms)}"))
+            self._limit(session, lock_ms)
             yield session
+            self.remaining_ms()  # raises DeadlinePassed past the deadline: rolled back
 
     @contextmanager
-    def _sqlite_writer_turn(self) -> Iterator[None]:
+    def _sqlite_writer_turn(self, lock_ms: int | None) -> Iterator[None]:
         """SQLite: this process's writers take turns on a lock before BEGIN IMMEDIATE.
 
         SQLite's busy handler polls with growing sleeps, so under many concurrent writers one
@@ -131,7 +182,7 @@ class Database:
             return
         with _writer_locks_guard:
             lock = _writer_locks.setdefault(self.engine, threading.RLock())
-        timeout = (self.lock_timeout_ms or SQLITE_BUSY_TIMEOUT_MS) / 1000
+        timeout = (lock_ms or SQLITE_BUSY_TIMEOUT_MS) / 1000
         if not lock.acquire(timeout=timeout):
             raise sa.exc.OperationalError("BEGIN IMMEDIATE", None,
                                           sqlite3.OperationalError("database is locked"))

@@ -17,6 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from reports.digest.model import Digest
 from reports.digest.render import render_slack, render_teams_card
+from reports.slack_text import slack_escape
 from storage.models import DigestSchedule
 
 if TYPE_CHECKING:
@@ -117,7 +118,7 @@ class SlackChannel:
         try:
             opened = await self.client.conversations_open(users=schedule.owner_id)
             channel = opened["channel"]["id"]
-            await self.client.chat_postMessage(channel=channel, text=text)
+            await self.client.chat_postMessage(channel=channel, text=slack_escape(text))
         except _SLACK_ERRORS as error:
             raise _slack_failure(error, "Slack direct message") from None
 
@@ -134,7 +135,7 @@ class TeamsChannel:
         card = render_teams_card(digest)
         try:
             if schedule.webhook_url:
-                await post_to_workflow(schedule.webhook_url, card)
+                await post_to_workflow(schedule.webhook_url, card, policy=self.teams.outbound)
                 return ""
             reference = await asyncio.to_thread(
                 self.teams.references.get_reference, schedule.workspace_id, schedule.channel_id)

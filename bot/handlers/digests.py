@@ -75,9 +75,11 @@ def handle_digest_here(command: DigestHereCommand, invocation: Invocation) -> Re
         from bot.teams.connector import check_workflow_url
 
         try:
-            check_workflow_url(command.webhook)
+            check_workflow_url(command.webhook, invocation.context.outbound)
         except ValueError as problem:
-            return error_reply(f"{problem}; nothing was changed.")
+            return error_reply(f"This webhook is refused: {problem}. Nothing was changed.",
+                               usage=COMMAND_USAGE["digest here"][0],
+                               example=COMMAND_USAGE["digest here"][1])
     tz = command.tz or invocation.workspace.timezone
     language = command.lang or "en"
     fields = ledger.ScheduleFields(cadence=command.cadence, day=command.day,

@@ -36,7 +36,6 @@ def build_command_handler(context: BotContext) -> CommandHandler:
         grammar.UndoCommand: handle_undo,
         grammar.HelpCommand: handle_help,
         grammar.ListCommand: handle_list,
-        grammar.PingCommand: handle_ping,
         grammar.KpiCommand: handle_kpi,
         grammar.FunnelCommand: reports.handle_funnel,
         grammar.QuotaCommand: reports.handle_quota,
@@ -49,4 +48,5 @@ def build_command_handler(context: BotContext) -> CommandHandler:
         grammar.RepListCommand: handle_rep_list,
         grammar.RepLinkCommand: handle_rep_link,
     }
-    return CommandHandler(context, handlers, kpi_names=tuple(CATALOG))
+    return CommandHandler(context, handlers, kpi_names=tuple(CATALOG),
+                          database_free={"ping": handle_ping})

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
+import hashlib
 import logging
 import re
+import time
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.core import CommandHandler, CommandRequest
+from bot.core import CommandHandler, CommandRequest, answer_in_time
 from bot.replies import error_reply
 from bot.slack.blocks import render_slash_response
 
@@ -47,8 +49,24 @@ def _name(value: str | None) -> str | None:
     return cleaned or None
 
 
-def request_from_command(command: dict) -> CommandRequest:
-    """Slack's slash-command payload as the internal request (see malformed_command)."""
+def request_key(command: dict, timestamp: str | None) -> str | None:
+    """What makes two deliveries the same request: Slack's trigger_id, or, when a signed sender
+    sends none, a digest of who sent what where and the signed X-Slack-Request-Timestamp (a
+    retry, X-Slack-Retry-Num, repeats the original timestamp). None without either."""
+    trigger_id = command.get("trigger_id")
+    if trigger_id:
+        return trigger_id
+    if not timestamp:
+        return None
+    parts = [command.get(name) or "" for name in (
+        "enterprise_id", "team_id", "user_id", "channel_id", "command", "text")]
+    digest = hashlib.sha256("\x1f".join([*parts, timestamp]).encode()).hexdigest()
+    return f"request-{digest[:40]}"
+
+
+def request_from_command(command: dict, timestamp: str | None = None) -> CommandRequest:
+    """Slack's slash-command payload as the internal request (see malformed_command);
+    `timestamp` is the request's X-Slack-Request-Timestamp (see request_key)."""
     return CommandRequest(
         platform="slack",
         workspace_id=slack_workspace_id(command["team_id"], command.get("enterprise_id") or None),
@@ -57,7 +75,7 @@ def request_from_command(command: dict) -> CommandRequest:
         channel_id=command.get("channel_id") or None,
         workspace_name=_name(command.get("team_domain")),
         text=command.get("text", ""),
-        idempotency_key=command.get("trigger_id") or None,
+        idempotency_key=request_key(command, timestamp),
     )
 
 
@@ -88,12 +106,15 @@ def build_slack_app(
                    process_before_response=True)
 
     @app.command(re.compile(r"^/"))
-    async def on_command(ack: AsyncAck, command: dict) -> None:
+    async def on_command(ack: AsyncAck, command: dict, request: AsyncBoltRequest) -> None:
+        arrived = time.monotonic()
         problem = malformed_command(command)
         if problem is not None:
             await ack(**render_slash_response(error_reply(problem)))
             return
-        reply = await asyncio.to_thread(handler.handle, request_from_command(command))
+        timestamp = (request.headers.get("x-slack-request-timestamp") or [None])[0]
+        reply = await answer_in_time(handler, request_from_command(command, timestamp),
+                                     arrived=arrived)
         await ack(**render_slash_response(reply))
 
     return app

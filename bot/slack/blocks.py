@@ -1,12 +1,14 @@
 """Render a Reply as a Slack slash-command response (Block Kit + fallback text).
 
-User-supplied text (deal names, notes) only ever goes into `plain_text` objects or escaped
-code blocks, so it can never mention @channel, link, or break the markup.
+User-supplied text (deal names, notes) only ever goes into `plain_text` objects, escaped code
+blocks, or escaped mrkdwn, and the top-level `text` fallback is escaped by the same rule
+(`slack_escape`), so it can never mention @channel, link, or break the markup.
 """
 
 from __future__ import annotations
 
 from bot.replies import Reply, Section, render_table_text
+from reports.slack_text import slack_escape
 
 MAX_BLOCKS = 50
 MAX_TEXT = 3000
@@ -14,9 +16,7 @@ MAX_FIELDS = 10
 MAX_FIELD_TEXT = 2000
 
 
-def escape_mrkdwn(text: str) -> str:
-    """Escape the three characters Slack treats as control sequences."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+escape_mrkdwn = slack_escape  # the three characters Slack treats as control sequences
 
 
 def _clip(text: str, limit: int) -> str:
@@ -91,6 +91,6 @@ def render_slash_response(reply: Reply) -> dict:
                 "text": _clip(message["text"], MAX_TEXT), "blocks": blocks[:MAX_BLOCKS]}
     return {
         "response_type": "in_channel" if reply.public else "ephemeral",
-        "text": _clip(reply.plain_text(), MAX_TEXT),
+        "text": _clip(slack_escape(reply.plain_text()), MAX_TEXT),
         "blocks": render_blocks(reply),
     }

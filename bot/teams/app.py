@@ -23,7 +23,7 @@ from microsoft_agents.hosting.core.authorization import ClaimsIdentity
 from microsoft_agents.hosting.core.connector import ConnectorClientBase
 from pydantic import ValidationError
 
-from bot.core import CommandHandler
+from bot.core import CommandHandler, answer_in_time
 from bot.replies import Reply
 from bot.teams.activities import (
     base_conversation_id,
@@ -81,7 +81,7 @@ class KpiAgent(ActivityHandler):
             await self._send(turn_context, NOT_IN_TEAMS)
             return
         await self._remember(activity, only_if_new=True)
-        reply = await asyncio.to_thread(self.handler.handle, request)
+        reply = await answer_in_time(self.handler, request)
         await self._send(turn_context, reply)
 
     async def on_conversation_update_activity(self, turn_context: TurnContext) -> None:
@@ -175,6 +175,7 @@ class TeamsBot:
         self.agent = KpiAgent(handler=handler, references=self.references,
                               app_id=config.app_id)
         self.sender = TeamsSender(self.tokens)
+        self.outbound = handler.context.outbound  # where Workflows webhooks may point
 
     async def handle_request(self, request: web.Request) -> web.StreamResponse:
         """`POST /api/messages`: 401 unless the Bot Framework JWT checks out."""

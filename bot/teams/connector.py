@@ -17,20 +17,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from urllib.parse import urlsplit
 
 import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
 from microsoft_agents.activity import Activity, Attachment
 from microsoft_agents.hosting.core import ChannelServiceClientFactoryBase, TurnContext
 from microsoft_agents.hosting.core.authorization import ClaimsIdentity
 from microsoft_agents.hosting.core.connector import ConnectorClientBase
 from microsoft_agents.hosting.core.connector.teams import TeamsConnectorClient
 
+from bot.outbound import OutboundPolicy, OutboundRefused
 from bot.teams.auth import ConnectorTokenProvider, TokenEndpointError
 from bot.teams.cards import CONTENT_TYPE, workflow_body
 from bot.teams.references import StoredReference
 
 log = logging.getLogger(__name__)
+
+WORKFLOWS = OutboundPolicy()  # Microsoft's Workflows hosts, public addresses only
 
 DEFAULT_TIMEOUT = 10.0
 _PERMANENT_CODES = {
@@ -101,14 +106,10 @@ def mask_url(url: str) -> str:
     return f"{parts.scheme or 'https'}://{host}/…{tail}"
 
 
-def check_workflow_url(url: str) -> str:
-    """A usable Workflows webhook URL (https; plain http only on loopback), else ValueError."""
-    parts = urlsplit(url.strip())
-    loopback = parts.hostname in {"127.0.0.1", "localhost", "::1"}
-    if parts.scheme != "https" and not (parts.scheme == "http" and loopback):
-        raise ValueError("a Teams Workflows webhook URL must start with https://")
-    if not parts.hostname or not parts.path:
-        raise ValueError("that is not a Teams Workflows webhook URL")
+def check_workflow_url(url: str, policy: OutboundPolicy = WORKFLOWS) -> str:
+    """A usable Workflows webhook URL (https on Microsoft's Workflows hosts, resolving to
+    public addresses only), else OutboundRefused (a ValueError) saying why."""
+    policy.addresses(url)
     return url.strip()
 
 
@@ -179,13 +180,23 @@ class TeamsSender:
         return response.id or ""
 
 
-async def post_to_workflow(url: str, card: dict, *, timeout: float = DEFAULT_TIMEOUT) -> None:
-    """Post `card` to a Teams Workflows webhook; raises TeamsDeliveryError (URL never shown)."""
+async def post_to_workflow(url: str, card: dict, *, timeout: float = DEFAULT_TIMEOUT,
+                           policy: OutboundPolicy = WORKFLOWS) -> None:
+    """Post `card` to a Teams Workflows webhook; raises TeamsDeliveryError (URL never shown).
+
+    The URL is checked against `policy` again now (the host resolved anew, only to public
+    addresses), the connection goes only to the checked addresses, and no redirect is followed:
+    a refusal is a permanent failure (code `webhook_refused`) saying why."""
     what = "Teams Workflows webhook"
-    target = check_workflow_url(url)
     try:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) \
-                as session, session.post(target, json=workflow_body(card)) as response:
+        host, _port, addresses = await asyncio.to_thread(policy.addresses, url)
+    except OutboundRefused as refused:
+        raise TeamsDeliveryError(f"{what}: refused, {refused}", code="webhook_refused") from None
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout),
+                                         connector=pinned_connector(host, addresses)) \
+                as session, session.post(url.strip(), json=workflow_body(card),
+                                         allow_redirects=False) as response:
             status = response.status
             retry_after = response.headers.get("Retry-After")
             await response.read()
@@ -193,3 +204,28 @@ async def post_to_workflow(url: str, card: dict, *, timeout: float = DEFAULT_TIM
         raise from_client_error(error, what) from None
     if status >= 300:
         raise delivery_error(status, retry_after, what)
+
+
+class _PinnedResolver(AbstractResolver):
+    """Answers one host with the addresses already checked; any other host is refused."""
+
+    def __init__(self, host: str, addresses: list[str]) -> None:
+        self.host = host
+        self.pinned = addresses
+
+    async def resolve(self, host: str, port: int = 0,
+                      family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
+        if host != self.host:
+            raise OSError(f"{host} was not checked")
+        return [ResolveResult(hostname=host, host=address, port=port,
+                              family=socket.AF_INET6 if ":" in address else socket.AF_INET,
+                              proto=0, flags=socket.AI_NUMERICHOST)
+                for address in self.pinned]
+
+    async def close(self) -> None:
+        return None
+
+
+def pinned_connector(host: str, addresses: list[str]) -> aiohttp.TCPConnector:
+    """A connector that can only reach `host` at `addresses` (see OutboundPolicy.addresses)."""
+    return aiohttp.TCPConnector(resolver=_PinnedResolver(host, addresses), use_dns_cache=False)

@@ -8,11 +8,13 @@ raw, so autoescape is off (the targets are JSON and text, not HTML) and every te
 an explicit filter for its markup instead:
 
 - `tojson` — a JSON string literal (the JSON templates quote every value with it);
-- `slack_mrkdwn` — for Slack `mrkdwn` text: `&`, `<`, `>` become entities (so nothing can
-  mention `@channel`, link or name a user) and `*`, `_`, `~` and the backtick become look-alike
-  characters, so no string can switch on bold, italics, strike or code. The Slack template puts
-  user strings only into `plain_text` objects or into code blocks (`slack_code`), never into
-  a mrkdwn sentence; headings and formatted figures go through `slack_mrkdwn`;
+- `slack_mrkdwn` — for Slack `mrkdwn` text: `&`, `<`, `>` become entities (`slack_escape` of
+  reports/slack_text.py, the one rule for everything posted, the `text` fallback included: so
+  nothing can mention `@channel`, link or name a user) and `*`, `_`, `~` and the backtick
+  become look-alike characters, so no string can switch on bold, italics, strike or code.
+  The Slack template puts user strings only into `plain_text` objects or into code blocks
+  (`slack_code`), never into a mrkdwn sentence; headings and formatted figures go through
+  `slack_mrkdwn`;
 - `slack_code` — table lines as a ``` block: entities as above and backticks replaced, so a
   string can neither close the block nor become a mention or link inside it;
 - `card_text` — for Adaptive Card `TextBlock`/`Fact` markdown: a backslash before each
@@ -44,6 +46,7 @@ from typing import Any
 import jinja2
 
 from reports.digest.model import Digest
+from reports.slack_text import slack_escape
 
 TEMPLATE_DIR = Path(__file__).with_name("templates")
 SLACK_TEMPLATE = "digest.slack.json.j2"
@@ -88,14 +91,12 @@ def clip(value: object, limit: int) -> str:
 
 def slack_mrkdwn(value: object) -> str:
     """`value` inert inside Slack mrkdwn: no mention, link, or bold/italic/strike/code."""
-    text = clean(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return text.translate(_MRKDWN_LOOKALIKES)
+    return slack_escape(clean(value)).translate(_MRKDWN_LOOKALIKES)
 
 
 def slack_code(lines: Iterable[str]) -> str:
     """Lines as a Slack code block (``` ... ```), escaped so nothing inside is live."""
-    body = "\n".join(clean(line).replace("&", "&amp;").replace("<", "&lt;")
-                     .replace(">", "&gt;").replace("`", "ˋ") for line in lines)
+    body = "\n".join(slack_escape(clean(line)).replace("`", "ˋ") for line in lines)
     return f"```{body}```"
 
 
@@ -225,8 +226,8 @@ def render_slack(digest: Digest, *, env: jinja2.Environment | None = None) -> di
     blocks = [fitted for block in message["blocks"] for fitted in _fit_block(block)]
     if len(blocks) > MAX_BLOCKS:
         blocks = blocks[: MAX_BLOCKS - 1] + [_context([_plain(ELLIPSIS)])]
-    text = clip(clean(message.get("text") or "").strip() or clean(digest.title).strip()
-                or "kpibot digest", MAX_TEXT)
+    text = clean(message.get("text") or "").strip() or clean(digest.title).strip()
+    text = clip(slack_escape(text or "kpibot digest"), MAX_TEXT)  # the fallback is live mrkdwn
     return {"text": text, "blocks": blocks}
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import pytest
 
 from tests.reliability.harness import Figures, serving
+from tests.support.teams import teams_cloud  # noqa: F401  (fixture)
 
 _figures: list[Figures] = []
 TOTALS = ("requests_sent", "events_stored", "faults_injected", "http_500")

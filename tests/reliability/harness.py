@@ -5,7 +5,8 @@ Every answer to a `/kpi log` is put in exactly one bucket:
 
 - ``confirmed``: HTTP 200, "Logged ... (#ID)" — the event must be stored exactly once, as #ID;
 - ``duplicate``: HTTP 200, a confirmation that also says "already stored as #ID";
-- ``refused``:   HTTP 200, the "database is busy or not reachable ... nothing was stored" reply;
+- ``refused``:   HTTP 200, the "database is busy or not reachable ... nothing was stored" or the
+                 "did not answer in time, so nothing was stored" reply (the command deadline);
 - ``other``:     anything else (a 500, a timeout, an unexpected text) — always a test failure.
 """
 
@@ -41,7 +42,8 @@ REFUSED = "refused"
 OTHER = "other"
 
 _LOGGED = re.compile(r"^Logged .+ \(#(\d+)\)")
-_REFUSAL = "The database is busy or not reachable right now, so nothing was stored"
+_REFUSALS = ("The database is busy or not reachable right now, so nothing was stored",
+             "The database did not answer in time, so nothing was stored")
 
 
 # --------------------------------------------------------------------------- the bot under test
@@ -83,7 +85,7 @@ def classify(status: int, payload: Any) -> tuple[str, int | None, str]:
         event_id = int(match.group(1))
         duplicate = f"already stored as #{event_id}" in text
         return (DUPLICATE if duplicate else CONFIRMED), event_id, text
-    if text.startswith(_REFUSAL):
+    if text.startswith(_REFUSALS):
         return REFUSED, None, text
     return OTHER, None, text
 

@@ -72,8 +72,8 @@ class Chat:
 @pytest.fixture
 def chat(database) -> Chat:
     chat = Chat(database)
-    chat.ask("ping")  # first contact: the workspace and the admin
-    chat.ask("ping", user="U_JANE", name="jane")  # Jane's chat name matches nobody in the file
+    chat.ask("help")  # first contact: the workspace and the admin (ping touches no database)
+    chat.ask("help", user="U_JANE", name="jane")  # Jane's chat name matches nobody in the file
     return chat
 
 

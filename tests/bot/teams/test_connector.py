@@ -7,6 +7,7 @@ import logging
 
 import pytest
 
+from bot.outbound import OutboundPolicy
 from bot.replies import Reply
 from bot.teams.auth import ConnectorTokenProvider
 from bot.teams.cards import render_card
@@ -19,7 +20,7 @@ from bot.teams.connector import (
 )
 from bot.teams.references import InMemoryReferenceStore, StoredReference
 from tests.bot.teams.card_schema import assert_valid_card
-from tests.support.teams import APP_ID, APP_PASSWORD, TENANT_ID
+from tests.support.teams import APP_ID, APP_PASSWORD, LOOPBACK_WORKFLOWS, TENANT_ID
 
 CHANNEL = "19:c0ffee0123456789abcdef0123456789@thread.tacv2"
 
@@ -81,18 +82,20 @@ def test_workflow_urls_are_checked_and_masked(teams_cloud, caplog):
     caplog.set_level(logging.DEBUG)
     url = ("https://prod-42.westeurope.logic.azure.com:443/workflows/abc/triggers/manual/paths/"
            "invoke?api-version=2016-06-01&sig=SuperSecretSignatureValue1234")
-    assert check_workflow_url(f"  {url} ") == url
+    public = OutboundPolicy(lookup=lambda host, port: ["13.69.0.10"])  # no DNS in tests
+    assert check_workflow_url(f"  {url} ", public) == url
     masked = mask_url(url)
     assert masked == "https://prod-42.westeurope.logic.azure.com/…1234"
     assert "SuperSecret" not in masked
     for bad in ("http://prod-42.westeurope.logic.azure.com/x", "ftp://x/y", "https://",
                 "not a url"):
         with pytest.raises(ValueError):
-            check_workflow_url(bad)
+            check_workflow_url(bad, public)
     # unreachable webhook: the error names no part of the URL's secret
     with pytest.raises(TeamsDeliveryError) as failure:
         asyncio.run(post_to_workflow("http://127.0.0.1:9/workflows/x?sig=TopSecretSig",
-                                     render_card(Reply(text="x")), timeout=2))
+                                     render_card(Reply(text="x")), timeout=2,
+                                     policy=LOOPBACK_WORKFLOWS))
     assert failure.value.transient
     assert "TopSecretSig" not in str(failure.value) and "TopSecretSig" not in caplog.text
 
@@ -100,7 +103,8 @@ def test_workflow_urls_are_checked_and_masked(teams_cloud, caplog):
 def test_workflow_rate_limit_keeps_retry_after(teams_cloud):
     teams_cloud.fail_next("workflow", status=429, retry_after=30)
     with pytest.raises(TeamsDeliveryError) as failure:
-        asyncio.run(post_to_workflow(teams_cloud.workflow_url(), render_card(Reply(text="x"))))
+        asyncio.run(post_to_workflow(teams_cloud.workflow_url(), render_card(Reply(text="x")),
+                                     policy=LOOPBACK_WORKFLOWS))
     assert (failure.value.code, failure.value.retry_after) == ("rate_limited", 30.0)
 
 

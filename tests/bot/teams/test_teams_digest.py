@@ -14,7 +14,12 @@ from storage import digests as ledger
 from storage.generate import seed_workspace
 from tests.bot.teams.card_schema import assert_valid_card
 from tests.bot.teams.test_teams_http import BOSS, CHANNEL, WORKSPACE, _card, _send, _settings
-from tests.support.teams import channel_message, conversation_update, running_bot_server
+from tests.support.teams import (
+    LOOPBACK_WORKFLOWS,
+    channel_message,
+    conversation_update,
+    running_bot_server,
+)
 
 SLOT = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 
@@ -78,7 +83,8 @@ def test_workflow_webhook_schedule_posts_the_card_and_keeps_the_url_secret(
     caplog.set_level(logging.DEBUG)
     _seed(database)
     url = teams_cloud.workflow_url("sales")
-    bot = build_bot(_settings(database, teams_cloud), database=database, clock=clock)
+    bot = build_bot(_settings(database, teams_cloud), database=database, clock=clock,
+                    outbound=LOOPBACK_WORKFLOWS)
     with running_bot_server(bot) as base_url:
         activity = channel_message(f"kpi digest here webhook={url}",
                                    service_url=teams_cloud.service_url, sender=BOSS)

@@ -27,6 +27,7 @@ from tests.support.slack_signing import post_slash_command
 from tests.support.teams import (
     APP_ID,
     APP_PASSWORD,
+    LOOPBACK_WORKFLOWS,
     TENANT_ID,
     SigningKey,
     channel_message,
@@ -332,7 +333,7 @@ def test_workflow_webhook_gets_the_body_teams_expects_and_the_url_stays_secret(
     caplog.set_level(logging.DEBUG)
     card = render_card(Reply(text="Weekly digest", sections=(Section(lines=("12 demos",)),)))
     url = teams_cloud.workflow_url("sales")
-    asyncio.run(post_to_workflow(url, card))
+    asyncio.run(post_to_workflow(url, card, policy=LOOPBACK_WORKFLOWS))
     (post,) = teams_cloud.workflow_posts
     assert post.body == {
         "type": "message",
@@ -344,11 +345,11 @@ def test_workflow_webhook_gets_the_body_teams_expects_and_the_url_stays_secret(
 
     teams_cloud.fail_next("workflow", status=404)
     with pytest.raises(TeamsDeliveryError) as gone:
-        asyncio.run(post_to_workflow(url, card))
+        asyncio.run(post_to_workflow(url, card, policy=LOOPBACK_WORKFLOWS))
     assert gone.value.transient is False
     teams_cloud.fail_next("workflow", status=502)
     with pytest.raises(TeamsDeliveryError) as flaky:
-        asyncio.run(post_to_workflow(url, card))
+        asyncio.run(post_to_workflow(url, card, policy=LOOPBACK_WORKFLOWS))
     assert flaky.value.transient is True
     signature = url.split("sig=")[1]
     for text in (str(gone.value), str(flaky.value), repr(gone.value), caplog.text):
