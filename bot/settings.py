@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     log_level: str = Field("INFO", alias="KPIBOT_LOG_LEVEL")
     digest_grace_hours: float = Field(12.0, alias="KPIBOT_DIGEST_GRACE_HOURS", ge=0, le=168)
     digest_max_attempts: int = Field(5, alias="KPIBOT_DIGEST_MAX_ATTEMPTS", ge=1, le=20)
+    # Seconds a chat command's database work may take before it is rolled back and the user is
+    # told nothing was stored; Slack gives up on an answer after 3 s.
+    command_deadline: float = Field(2.0, alias="KPIBOT_COMMAND_DEADLINE", gt=0, le=60)
     teams_app_id: str | None = Field(None, alias="TEAMS_APP_ID")
     teams_app_password: SecretStr | None = Field(None, alias="TEAMS_APP_PASSWORD")
     teams_tenant_id: str | None = Field(None, alias="TEAMS_TENANT_ID")

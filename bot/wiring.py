@@ -90,7 +90,7 @@ def build_bot(settings: Settings, *, database: Database | None = None, clock=Non
     digests = SchedulerHandle()
     context = BotContext(database=database.with_lock_timeout(COMMAND_LOCK_TIMEOUT_MS),
                          admins=admins, defaults=defaults_from(settings), digests=digests,
-                         **context_kwargs)
+                         deadline=settings.command_deadline, **context_kwargs)
     handler = build_command_handler(context)
     slack_app = None
     if token and settings.slack_signing_secret:

@@ -6,6 +6,7 @@ a copy of a migrated SQLite file, or `CREATE DATABASE ... TEMPLATE` of a migrate
 
 from __future__ import annotations
 
+import os
 import shutil
 import uuid
 from collections import Counter
@@ -32,6 +33,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     long_run.LONG = bool(config.getoption("--long"))
+    # The 2 s command deadline is production's answer to a database that does not answer; on a
+    # loaded 2-core test machine it would also refuse healthy commands. Tests of other
+    # behaviour get room; the deadline's own tests set it (tests/reliability/
+    # test_frozen_database.py, tests/storage/test_deadline.py). Subprocesses inherit it.
+    os.environ.setdefault("KPIBOT_COMMAND_DEADLINE", "30")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

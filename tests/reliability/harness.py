@@ -47,21 +47,25 @@ _REFUSALS = ("The database is busy or not reachable right now, so nothing was st
 
 
 # --------------------------------------------------------------------------- the bot under test
-def make_bot(database: Database, slack_api_url: str) -> Bot:
+def make_bot(database: Database, slack_api_url: str, *, deadline: float | None = None) -> Bot:
+    """The bot as `kpibot serve` builds it; `deadline` (seconds) for the tests of the command
+    deadline itself (others keep the test session's roomy KPIBOT_COMMAND_DEADLINE)."""
     settings = build_settings(
         DATABASE_URL=database.engine.url.render_as_string(hide_password=False),
         SLACK_BOT_TOKEN="xoxb-reliability",
         SLACK_SIGNING_SECRET=SECRET,
         SLACK_API_URL=slack_api_url,
         KPIBOT_TIMEZONE="Europe/Oslo",
+        **({"KPIBOT_COMMAND_DEADLINE": deadline} if deadline is not None else {}),
     )
     return build_bot(settings, database=database)
 
 
 @contextmanager
-def serving(database: Database, slack_api_url: str) -> Iterator[str]:
+def serving(database: Database, slack_api_url: str, *,
+            deadline: float | None = None) -> Iterator[str]:
     """The real aiohttp + Bolt app on a loopback port; yields its base URL."""
-    with running_server(make_bot(database, slack_api_url)) as base_url:
+    with running_server(make_bot(database, slack_api_url, deadline=deadline)) as base_url:
         yield base_url
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.core import COMMAND_DEADLINE
 from storage import migrate
 from storage.engine import Database
 from tests.reliability.harness import (
@@ -145,7 +146,7 @@ def test_frozen_postgres_under_load_answers_in_time_and_stores_exactly_what_it_c
     took: dict[str, float] = {}  # trigger id -> seconds until answered
     probes: dict[str, object] = {}
 
-    with serving(database, slack_api.base_url) as base_url:
+    with serving(database, slack_api.base_url, deadline=COMMAND_DEADLINE) as base_url:
         def client(index: int) -> list[Answer]:
             answers = []
             while running.is_set():
@@ -215,7 +216,7 @@ def test_frozen_postgres_under_load_answers_in_time_and_stores_exactly_what_it_c
 
 
 def test_ping_answers_with_postgres_stopped(private_cluster, database, slack_api):
-    with serving(database, slack_api.base_url) as base_url:
+    with serving(database, slack_api.base_url, deadline=COMMAND_DEADLINE) as base_url:
         assert ping(base_url).startswith("pong")
         private_cluster.stop("fast")
         try:
