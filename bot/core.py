@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -17,12 +18,16 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from bot import grammar
+from bot.grammar_words import Person
 from bot.replies import Reply, error_reply
 from storage.engine import Database
 from storage.events import ensure_user, ensure_workspace
 from storage.models import User, Workspace
+from storage.users import known_people
 
 log = logging.getLogger(__name__)
+
+_TYPED_NAME = re.compile(r"(?:^|\s)@\w")  # `@alice` typed as text (a mention is `<@U1>`)
 
 
 @dataclass(frozen=True)
@@ -127,6 +132,7 @@ class CommandHandler:
                 today=invocation.today,
                 currency=workspace.currency,
                 kpi_names=self.kpi_names,
+                people=self._people(request) if _TYPED_NAME.search(request.text) else (),
             )
         except grammar.UsageError as problem:
             return error_reply(problem.problem, usage=problem.usage, example=problem.example)
@@ -137,6 +143,12 @@ class CommandHandler:
         if getattr(command, "public", False) and reply.ok:
             reply = dataclasses.replace(reply, public=True)
         return reply
+
+    def _people(self, request: CommandRequest) -> tuple[Person, ...]:
+        """The workspace's known users, read only when a name is typed as `@name`."""
+        with self.context.database.read() as session:
+            rows = known_people(session=session, workspace_id=request.workspace_id)
+        return tuple(Person(user_id, name, email) for user_id, name, email in rows)
 
     def _workspace(self, request: CommandRequest, now: datetime) -> Workspace:
         """The caller's workspace, created (with the caller's user row) on first contact."""
