@@ -66,11 +66,11 @@ def handle_funnel(command: FunnelCommand, invocation: Invocation) -> Reply:
             f"{_pct(row.extra['conversion'])} ({row.numerator:.0f}/{row.denominator:.0f})"
         table.append((row.key, f"{row.value:.0f}", conversion, _days(row.extra["median_days"])))
     details = funnel.details
-    who = f" · {command.user}" if command.user else ""
+    names = _names(invocation)
+    who = f" · {names.get(command.user, command.user)}" if command.user else ""
     kind = "cohort" if command.cohort else "period"
     sections = [Section(table=tuple(table))]
     stalled = details["stalled_deals"]
-    names = _names(invocation)
     lines = tuple(f"{d['key']} — {d['stage']} for {d['days_in_stage']} days (owner "
                   f"{names.get(d['owner'], d['owner'])})" for d in stalled)
     sections.append(Section(title=f"Stalled deals: {details['stalled']}", lines=lines))
