@@ -23,6 +23,7 @@ from bot.replies import Reply, error_reply
 from storage.engine import Database
 from storage.events import ensure_user, ensure_workspace
 from storage.models import User, Workspace
+from storage.reps import NAMED_REP_PREFIX
 from storage.users import known_people
 
 log = logging.getLogger(__name__)
@@ -145,10 +146,12 @@ class CommandHandler:
         return reply
 
     def _people(self, request: CommandRequest) -> tuple[Person, ...]:
-        """The workspace's known users, read only when a name is typed as `@name`."""
+        """The workspace's chat users, read only when a name is typed as `@name`. Named reps
+        from an import (`rep:jane-doe`) are no chat users: a typed @name never means one."""
         with self.context.database.read() as session:
             rows = known_people(session=session, workspace_id=request.workspace_id)
-        return tuple(Person(user_id, name, email) for user_id, name, email in rows)
+        return tuple(Person(user_id, name, email) for user_id, name, email in rows
+                     if not user_id.startswith(NAMED_REP_PREFIX))
 
     def _workspace(self, request: CommandRequest, now: datetime) -> Workspace:
         """The caller's workspace, created (with the caller's user row) on first contact."""

@@ -38,10 +38,12 @@ from bot.grammar_words import (
     Person,
     WordProblem,
     day_words,
+    event_is_no_kpi,
+    joined_event,
     kpi_phrase,
-    kpis_counting,
     number_words,
     odd_number,
+    two_word_day,
     typed_person,
 )
 from reports.events import ALIASES, KINDS, EventKind, normalize_source, resolve_kind
@@ -606,7 +608,8 @@ def _read_report(tokens: Sequence[Token], ctx: _Context, command: str, *,
             got.kpi, i = phrase[0], i + phrase[1]
         elif kpi and got.kpi is None and (kind := resolve_kind(token.word or "")) is not None:
             rest = _shown([*tokens[:i], *tokens[i + 1:]])
-            raise UsageError(_event_is_no_kpi(token.text, kind, ctx, command, rest))
+            raise UsageError(event_is_no_kpi(token.text, kind.name, ctx.kpis.values(), command,
+                                             rest))
         else:
             text, next_i = _period(tokens, i, ctx, others, what)
             if got.period is not None:
@@ -621,18 +624,6 @@ def _kpi_at(tokens: Sequence[Token], i: int, ctx: _Context) -> tuple[str, int] |
     if tokens[i].escape is None and tokens[i].text.casefold() in ctx.kpis:
         return ctx.kpis[tokens[i].text.casefold()], 1
     return kpi_phrase(_words(tokens[i:]), ctx.kpis)
-
-
-def _event_is_no_kpi(word: str, kind: EventKind, ctx: _Context, command: str,
-                     rest: str) -> str:
-    """The problem with an event name where a KPI belongs (`leaderboard calls`); `rest` is
-    the rest of the command, for the example."""
-    counting = kpis_counting(kind.name, ctx.kpis.values(), per_rep=command == "leaderboard")
-    if not counting:
-        return f"{_q(word)} is an event, not a KPI; /kpi list shows every KPI."
-    return (f"{_q(word)} is an event, not a KPI; {kind.name} counts in "
-            + " and ".join(f'"{name}"' for name in counting)
-            + f": /kpi {command} {counting[0]} {rest}".rstrip())
 
 
 def _no_arguments(tokens: Sequence[Token], command: str) -> None:
@@ -879,14 +870,9 @@ def _event(tokens: Sequence[Token]) -> tuple[EventKind, int]:
     When the first word is an event by itself and the first two or three make another
     (`demo booked`: demo, or demo-booked?), nothing is guessed: the grammar asks.
     """
-    words = _words(tokens[:3])
     alone = resolve_kind(tokens[0].text) if tokens[0].escape is None else None
-    for size in (3, 2):
-        if len(words) < size or None in words[:size]:
-            continue
-        joined = resolve_kind("-".join(words[:size]))  # type: ignore[arg-type]
-        if joined is None:
-            continue
+    if found := joined_event(_words(tokens[:3])):
+        joined, size = found
         if alone is None:
             return joined, size
         rest = _shown(tokens[size:])
@@ -1038,12 +1024,13 @@ def _log_date(log: _Log, tokens: Sequence[Token], i: int, ctx: _Context) -> int:
     if i + 1 >= len(tokens):
         raise UsageError('"on" needs a day after it, like on yesterday or on 2026-10-05.')
     _once(log.on_date, tokens[i], "day")
-    pair = _words(tokens[i + 1:i + 3])
-    if len(pair) == 2 and None not in pair:
-        two = _two_word_day(pair, ctx)  # type: ignore[arg-type]
-        if two is not None:
-            log.on_date = two
-            return i + 3
+    try:
+        two = two_word_day(_words(tokens[i + 1:i + 3]), ctx.today)
+    except WordProblem as problem:
+        raise UsageError(str(problem)) from None
+    if two is not None:
+        log.on_date = two
+        return i + 3
     text = tokens[i + 1].text.strip()
     try:
         log.on_date = parse_day(text, today=ctx.today)
@@ -1054,24 +1041,6 @@ def _log_date(log: _Log, tokens: Sequence[Token], i: int, ctx: _Context) -> int:
         raise UsageError(f"{_q(text)} is not a day; write it like yesterday, mon or "
                          "2026-10-05.") from None
     return i + 2
-
-
-def _two_word_day(pair: list[str], ctx: _Context) -> date | None:
-    """The day `last friday` or `5 oct` / `oct 5` names, or None for other word pairs."""
-    if pair[0] == "last":
-        try:
-            day = day_words(pair, ctx.today)
-        except WordProblem as problem:
-            raise UsageError(str(problem)) from None
-        return day.day if day is not None and day.used == 2 else None
-    if not any(word.isdigit() for word in pair) or all(word.isdigit() for word in pair):
-        return None
-    try:
-        return parse_day(" ".join(pair), today=ctx.today)
-    except PeriodError as error:
-        if "future" in str(error) or "earliest" in str(error) or "day of" in str(error):
-            raise UsageError(str(error)) from None
-        return None
 
 
 def _finish_log(log: _Log, ctx: _Context) -> LogCommand:

@@ -8,6 +8,7 @@ the grammar decides what to do with them. Pure code: no database, no clock.
   (`number_words`).
 * Days written without `on`: `yesterday`, `2026-10-05`, `fri`, `last friday`, `5-oct`
   (`day_words`).
+* Event names in words: `deal won` (`joined_event`).
 * KPI names in natural spelling: `win rate`, `Win_Rate`, `winrate`, a KPI's title such as
   `cost per lead` (`kpi_phrase`); the KPIs that count an event (`kpis_counting`).
 * People typed as text: `@alice` looked up among the workspace's known users (`typed_person`).
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 
+from reports.events import EventKind, resolve_kind
 from reports.kpis.catalog import CATALOG
 from reports.periods import EARLIEST_DAY, WEEKDAYS, PeriodError, parse_day
 
@@ -185,6 +187,38 @@ def day_words(words: Sequence[str | None], today: date) -> DayWords | None:
     return None
 
 
+def two_word_day(pair: Sequence[str | None], today: date) -> date | None:
+    """The day `last friday`, `5 oct` or `oct 5` names (after `on`); None for other pairs."""
+    if len(pair) != 2 or None in pair:
+        return None
+    first, second = pair  # type: ignore[misc]
+    if first == "last":
+        day = day_words(pair, today)
+        return day.day if day is not None and day.used == 2 else None
+    if first.isdigit() == second.isdigit():  # one number and one word, like 5 oct
+        return None
+    try:
+        return parse_day(f"{first} {second}", today=today)
+    except PeriodError as error:
+        if "future" in str(error) or "before" in str(error) or "day of" in str(error):
+            raise WordProblem(str(error)) from None
+        return None
+
+
+# ------------------------------------------------------------------------------------ events
+
+def joined_event(words: Sequence[str | None]) -> tuple[EventKind, int] | None:
+    """The event that the first three or two words make with hyphens (`deal won`,
+    `demo request replied`), and how many words; None when they make none."""
+    for size in (3, 2):
+        head = words[:size]
+        if len(head) == size and None not in head:
+            kind = resolve_kind("-".join(head))  # type: ignore[arg-type]
+            if kind is not None:
+                return kind, size
+    return None
+
+
 # ------------------------------------------------------------------------------------ KPIs
 
 def _squash(text: str) -> str:
@@ -216,6 +250,18 @@ def kpis_counting(kind: str, kpis: Collection[str], per_rep: bool = False) -> li
     """The catalog KPIs (among `kpis`) that read the event `kind`; per-rep ones if asked."""
     return [spec.name for spec in CATALOG.values()
             if kind in spec.needs and spec.name in kpis and (spec.per_rep or not per_rep)]
+
+
+def event_is_no_kpi(word: str, kind: str, kpis: Collection[str], command: str,
+                    rest: str) -> str:
+    """The problem with an event's name where a KPI belongs (`/kpi leaderboard calls`), with
+    the KPI that counts it; `rest` is the rest of the command, for the example."""
+    counting = kpis_counting(kind, kpis, per_rep=command == "leaderboard")
+    if not counting:
+        return f"{_q(word)} is an event, not a KPI; /kpi list shows every KPI."
+    return (f"{_q(word)} is an event, not a KPI; {kind} counts in "
+            + " and ".join(f'"{name}"' for name in counting)
+            + f": /kpi {command} {counting[0]} {rest}".rstrip())
 
 
 # ------------------------------------------------------------------------------------ people
@@ -263,4 +309,5 @@ def typed_person(text: str, people: Sequence[Person]) -> str:
 
 
 __all__ = ["NOT_NUMBERS", "SCALE_SUFFIXES", "DayWords", "Person", "WordProblem", "day_words",
-           "kpi_phrase", "kpis_counting", "number_words", "odd_number", "typed_person"]
+           "event_is_no_kpi", "joined_event", "kpi_phrase", "kpis_counting", "number_words",
+           "odd_number", "two_word_day", "typed_person"]

@@ -24,7 +24,7 @@ from storage.models import Event
 NOW = datetime(2026, 11, 18, 14, 30, tzinfo=UTC)  # a Wednesday
 WORKSPACE = "slack:TSLOPPY"
 PEOPLE = {"U_ALICE": "alice", "U_SARA": "Sara Nilsen", "U_SAM": "Sam Smith",
-          "U_SAMJ": "Sam Jones"}
+          "U_SAMJ": "Sam Jones", "rep:ola-nordmann": "Ola Nordmann"}  # the last: an import's
 
 
 class _Admins:
@@ -155,6 +155,7 @@ CASES: list[tuple[str, object]] = [
     ("quota set @sara 50k", Ran(grammar.QuotaSetCommand, {"user": "U_SARA", "target": 5_000_000},
                                 ("Quota set",))),
     ("funnel @sam", Asked(('"@sam" could be Sam Jones or Sam Smith',))),
+    ("funnel @ola", Asked(('"@ola" is typed text', "no one known here"))),  # a named rep
     # ---- issue 16.3: natural KPI names and periods
     ("win rate", Ran(grammar.KpiCommand, {"name": "win-rate"}, ("Win rate",))),
     ("win rate last quarter", Ran(grammar.KpiCommand, {"name": "win-rate"},
