@@ -41,6 +41,7 @@ from bot.grammar_words import (
     event_is_no_kpi,
     joined_event,
     kpi_phrase,
+    kpis_counting,
     number_words,
     odd_number,
     two_word_day,
@@ -1488,7 +1489,7 @@ def parse_command(text: str, *, today: date, currency: str,
 def _unknown_command(word: str, kpis: dict[str, str]) -> UsageError:
     kind = resolve_kind(word)
     if kind is not None:
-        found = _suggest(word, kpis.values())
+        found = _suggest(word, kpis.values()) or next(iter(kpis_counting(kind.name, kpis)), None)
         kpi = f". For the KPI: /kpi {found}" if found else ""
         return UsageError(f"{_q(word)} is not a command; to log it, start with log: "
                           f"/kpi log {kind.example}{kpi}", example=f"/kpi log {kind.example}")

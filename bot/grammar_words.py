@@ -292,7 +292,7 @@ def typed_person(text: str, people: Sequence[Person]) -> str:
     The whole name (any spacing) or the email's local part matches first; then a first name.
     One match is read as meant; several are a WordProblem listing them; none a WordProblem.
     """
-    handle = text.removeprefix("@").casefold().strip()
+    handle = text.removeprefix("@").casefold().strip().rstrip(",.;:?")
     for level in (0, 1):
         found = {p.user_id: p for p in people if handle in _keys(p)[level]
                  or (level == 0 and _squash(handle) in _keys(p)[0])}

@@ -118,6 +118,11 @@ CASES: list[tuple[str, object]] = [
     ("log call 3 2026-11-02", Stored("call", count=3, day=date(2026, 11, 2))),
     ("log call 2 on last friday", Stored("call", count=2, day=date(2026, 11, 13))),
     ("log call 4 on 5 nov", Stored("call", count=4, day=date(2026, 11, 5))),
+    ("log deal-won initech 12k yesterday", Stored("deal-won", deal_key="initech",
+                                                   amount_minor=1_200_000,
+                                                   day=date(2026, 11, 17))),
+    ("log deal-lost acme reason=price lost to rival yesterday",
+     Asked(('"yesterday"', "/kpi log deal-lost acme reason=price lost to rival on yesterday"))),
     ("log call 5 friday", Asked(('"friday"', "Did you mean /kpi log call 5 on friday?"))),
     ("log call 5 last friday", Asked(('"last friday"', "/kpi log call 5 on last friday"))),
     ("log call 3 sat with the cfo", Asked(('"sat"', 'note="..."'))),
@@ -185,6 +190,9 @@ CASES: list[tuple[str, object]] = [
                                   '"last-quarter"'))),
     ("funnel Q5", Asked(('"Q5" is not a quarter',))),
     ("win", Asked(('"win" is not a command', "/kpi win-rate"))),
+    ("calls this week", Asked(('"calls" is not a command', "/kpi log call", "/kpi activities"))),
+    ("revenue last month", Ran(grammar.KpiCommand, {"name": "revenue", "period": "last-month"},
+                               ("October 2026",))),
     ("me junuary", Asked(('"junuary"',))),
 ]
 
