@@ -48,7 +48,7 @@ from bot.grammar_words import (
     typed_person,
 )
 from reports.events import ALIASES, KINDS, EventKind, normalize_source, resolve_kind
-from reports.periods import PeriodError, parse_day, parse_period
+from reports.periods import MONTHS, PeriodError, parse_day, parse_period
 from reports.units import AmountError, is_currency_code, parse_amount, parse_duration
 
 __all__ = [
@@ -508,7 +508,7 @@ def _user(token: Token, ctx: _Context) -> str | None:
 
 _PERIOD_WORDS = ("today", "yesterday", "this-week", "last-week", "this-month", "last-month",
                  "this-quarter", "last-quarter", "this-year", "last-year", "mtd", "qtd", "ytd",
-                 "7d", "30d", "90d")
+                 "7d", "30d", "90d", *MONTHS)
 
 
 def _period_error(text: str, ctx: _Context) -> str | None:

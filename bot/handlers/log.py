@@ -15,6 +15,7 @@ from bot.grammar import LogCommand
 from bot.handlers.describe import describe_event
 from bot.replies import Reply, Section, error_reply
 from storage.events import NewEvent, ensure_user, record_event
+from storage.models import User
 
 
 def occurred_at_for(command: LogCommand, invocation: Invocation) -> datetime:
@@ -62,8 +63,11 @@ def handle_log(command: LogCommand, invocation: Invocation) -> Reply:
                         now=invocation.now)
         recorded = record_event(session=session, workspace=invocation.workspace, new=new,
                                 now=invocation.now)
+        person = session.get(User, (invocation.workspace.id, credited))
+        credited_name = person.display_name if person is not None else None
     event = recorded.event
-    headline = f"Logged {describe_event(event, invocation.workspace)} (#{event.id})"
+    headline = (f"Logged {describe_event(event, invocation.workspace, credited_name)} "
+                f"(#{event.id})")
     context = f"Wrong? /kpi undo {event.id}"
     if recorded.duplicate:
         context = f"This request was already stored as #{event.id}; nothing was added. {context}"

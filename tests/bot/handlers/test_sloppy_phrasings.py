@@ -84,6 +84,7 @@ class Stored:
     amount_minor: int | None = None
     user_id: str = "U_BOSS"
     note: str | None = None
+    says: str = "Logged "  # in the confirmation
 
 
 @dataclass(frozen=True)
@@ -152,7 +153,7 @@ CASES: list[tuple[str, object]] = [
     ("log call on 1969-12-31", Asked(("1969-12-31 is before 2000-01-01",))),
     ("log call 1969-12-31", Asked(("1969-12-31 is before 2000-01-01",))),
     # ---- issue 16.3: a typed @name among the workspace's known users
-    ("log call 3 @sara", Stored("call", count=3, user_id="U_SARA")),
+    ("log call 3 @sara", Stored("call", count=3, user_id="U_SARA", says="for Sara Nilsen")),
     ("log call 3 @Sara.Nilsen", Stored("call", count=3, user_id="U_SARA")),
     ("log call 3 @sam", Asked(('"@sam" could be Sam Jones or Sam Smith', "autocomplete"))),
     ("log call 3 @nobody", Asked(('"@nobody"', "no one known here", "autocomplete"))),
@@ -193,7 +194,7 @@ CASES: list[tuple[str, object]] = [
     ("calls this week", Asked(('"calls" is not a command', "/kpi log call", "/kpi activities"))),
     ("revenue last month", Ran(grammar.KpiCommand, {"name": "revenue", "period": "last-month"},
                                ("October 2026",))),
-    ("me junuary", Asked(('"junuary"',))),
+    ("me junuary", Asked(('"junuary" is not a period. Did you mean "january"?',))),
 ]
 
 
@@ -231,5 +232,6 @@ def test_sloppy_or_natural_phrasing(chat, text, expected):
     event = after[-1]
     got = Stored(kind=event.kind, count=event.count, day=event.occurred_at.astimezone(UTC).date(),
                  deal_key=event.deal_key, amount_minor=event.amount_minor, user_id=event.user_id,
-                 note=event.note)
+                 note=event.note, says=expected.says)
     assert got == expected, shown
+    assert expected.says in reply.text, reply.text
