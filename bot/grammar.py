@@ -849,6 +849,12 @@ def _parse_log(tokens: Sequence[Token], ctx: _Context) -> LogCommand:
     events with an amount it is the amount, and a currency code may follow (`12000 USD`).
     A word that starts like a number but isn't one (`2nd`, `2pm`) is an error only while an
     amount is still expected; otherwise it is a free word.
+
+    Sloppy words are read as meant or asked about, and nothing is stored until it is clear:
+    `deal won` is deal-won, `demo booked` is asked about (demo on "booked", or demo-booked?);
+    `yesterday`, `today` or `2026-10-05` before the note is the day, a weekday or a day in the
+    note is asked about; numbers in words, `5 thousand`, `1e3`, `0x10`, `12kk`, `NaN` and
+    full-width digits are asked about or refused with the plain form; an amount of 0 is refused.
     """
     if not tokens:
         raise UsageError("Which event? Put one after log, such as demo-booked or call.")
