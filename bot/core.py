@@ -10,6 +10,7 @@ import asyncio
 import dataclasses
 import functools
 import logging
+import re
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -21,13 +22,18 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from bot import grammar
+from bot.grammar_words import Person
 from bot.outbound import OutboundPolicy
 from bot.replies import Reply, error_reply
 from storage.engine import Database, DeadlinePassed
 from storage.events import ensure_user, ensure_workspace
 from storage.models import User, Workspace
+from storage.reps import NAMED_REP_PREFIX
+from storage.users import known_people
 
 log = logging.getLogger(__name__)
+
+_TYPED_NAME = re.compile(r"(?:^|\s)@\w")  # `@alice` typed as text (a mention is `<@U1>`)
 
 
 @dataclass(frozen=True)
@@ -197,6 +203,8 @@ class CommandHandler:
                 today=invocation.today,
                 currency=workspace.currency,
                 kpi_names=self.kpi_names,
+                people=(self._people(request, context) if _TYPED_NAME.search(request.text)
+                        else ()),
             )
         except grammar.UsageError as problem:
             return error_reply(problem.problem, usage=problem.usage, example=problem.example)
@@ -221,6 +229,14 @@ class CommandHandler:
         if getattr(command, "public", False) and reply.ok:
             reply = dataclasses.replace(reply, public=True)
         return reply
+
+    def _people(self, request: CommandRequest, context: BotContext) -> tuple[Person, ...]:
+        """The workspace's chat users, read only when a name is typed as `@name`. Named reps
+        from an import (`rep:jane-doe`) are no chat users: a typed @name never means one."""
+        with context.database.read() as session:
+            rows = known_people(session=session, workspace_id=request.workspace_id)
+        return tuple(Person(user_id, name, email) for user_id, name, email in rows
+                     if not user_id.startswith(NAMED_REP_PREFIX))
 
     def _workspace(self, request: CommandRequest, now: datetime,
                    context: BotContext) -> Workspace:

@@ -11,7 +11,13 @@ Shared rules for every command:
 * Names with spaces go in quotes: `"Acme Corp"` (smart quotes work too). An apostrophe inside
   a word (`O'Brien`, `didn't`) is just a letter.
 * People are picked from the @ autocomplete (the client sends `<@U123>`); a typed `@alice`
-  cannot be resolved.
+  is looked up among the workspace's known users (`people`): read as meant when one matches,
+  asked about when several do.
+* Sloppy input is asked about, never guessed (SPEC section 4; the words are read by
+  `bot.grammar_words`): `log demo booked` asks "Did you mean /kpi log demo-booked?";
+  `log call 5 yesterday` is logged on yesterday; `log call twelve`, `1e3`, `0x10`, `NaN` or
+  full-width digits are asked about or refused; `win rate`, `Q3`, `last quarter` and
+  `november` are read as `win-rate`, `2026-Q3`, `last-quarter` and `2026-11`.
 """
 
 from __future__ import annotations
@@ -26,8 +32,23 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 
+from bot.grammar_words import (
+    NOT_NUMBERS,
+    SCALE_SUFFIXES,
+    Person,
+    WordProblem,
+    day_words,
+    event_is_no_kpi,
+    joined_event,
+    kpi_phrase,
+    kpis_counting,
+    number_words,
+    odd_number,
+    two_word_day,
+    typed_person,
+)
 from reports.events import ALIASES, KINDS, EventKind, normalize_source, resolve_kind
-from reports.periods import PeriodError, parse_day, parse_period
+from reports.periods import MONTHS, PeriodError, parse_day, parse_period
 from reports.units import AmountError, is_currency_code, parse_amount, parse_duration
 
 __all__ = [
@@ -416,6 +437,7 @@ class _Context:
     currency: str
     kpis: dict[str, str]  # casefolded name → name as given
     public: bool
+    people: tuple[Person, ...] = ()  # the workspace's known users, for a typed @name
 
 
 def _q(text: str) -> str:
@@ -460,10 +482,12 @@ def _limited(text: str, what: str, limit: int = MAX_NAME) -> str:
 _MENTION_RE = re.compile(r"<@([^|<>\s]+)(?:\|[^<>]*)?>")
 
 
-def _user(token: Token) -> str | None:
-    """The user id of an `<@U1>` mention; None if the token is no mention of any kind.
+def _user(token: Token, ctx: _Context) -> str | None:
+    """The user id of an `<@U1>` mention or of a typed `@alice` that names one known user;
+    None if the token is no mention of any kind.
 
-    A typed `@alice`, a channel or a group mention is a UsageError.
+    A typed name matching several or no known users, a channel or a group mention is a
+    UsageError.
     """
     escape = token.escape
     if escape is not None:
@@ -475,14 +499,16 @@ def _user(token: Token) -> str | None:
         raise UsageError(f"{_q(escape)} is not one person; pick a single person from the "
                          "@ autocomplete.")
     if token.bare and token.text.startswith("@") and len(token.text) > 1:
-        raise UsageError(f"{_q(token.text)} is typed text, not a mention; pick the person from "
-                         "the @ autocomplete so the name turns into a link.")
+        try:
+            return typed_person(token.text, ctx.people)
+        except WordProblem as problem:
+            raise UsageError(str(problem)) from None
     return None
 
 
 _PERIOD_WORDS = ("today", "yesterday", "this-week", "last-week", "this-month", "last-month",
                  "this-quarter", "last-quarter", "this-year", "last-year", "mtd", "qtd", "ytd",
-                 "7d", "30d", "90d")
+                 "7d", "30d", "90d", *MONTHS)
 
 
 def _period_error(text: str, ctx: _Context) -> str | None:
@@ -498,22 +524,43 @@ def _period_error(text: str, ctx: _Context) -> str | None:
     return None
 
 
+def _words(tokens: Sequence[Token]) -> list[str | None]:
+    """The lower-cased words of `tokens`; None for a quoted word or a mention."""
+    return [token.word for token in tokens]
+
+
+def _shown(tokens: Sequence[Token]) -> str:
+    """`tokens` as a person would type them again (quoted words in quotes)."""
+    return " ".join(f'"{t.text}"' if t.quoted and t.escape is None else t.text for t in tokens)
+
+
+_PERIOD_LEADS = ("this", "last", "past", "previous")
+
+
 def _period(tokens: Sequence[Token], i: int, ctx: _Context, others: Collection[str] = (),
             what: str = "a period") -> tuple[str, int]:
     """Read the period at tokens[i]; returns (period text, next index).
 
-    `last week` is read as `last-week`. `others` are the other words the command accepts,
+    Up to three words may make one period: `last week`, `Q3 2026`, `november 2026`,
+    `last 30 days`, `year to date`. `others` are the other words the command accepts,
     offered with the period words as suggestions; `what` names them all in that message.
     """
+    for size in (3, 2):
+        head = tokens[i:i + size]
+        if len(head) == size and all(t.bare for t in head):
+            joined = "-".join(t.text for t in head)
+            if _period_error(joined, ctx) is None:
+                return joined, i + size
     token = tokens[i]
-    if token.word in ("this", "last") and i + 1 < len(tokens) and tokens[i + 1].bare:
-        joined = f"{token.text}-{tokens[i + 1].text}"
-        if _period_error(joined, ctx) is None:
-            return joined, i + 2
     text = token.text.strip()
     problem = _period_error(text, ctx)
     if problem is None:
         return text, i + 1
+    if token.word in _PERIOD_LEADS and i + 1 < len(tokens) and tokens[i + 1].bare:
+        after = tokens[i + 1].text  # the wrong word is the one after `last`, not `last`
+        found = _suggest(f"{token.word}-{after}", _PERIOD_WORDS)
+        hint = f' Did you mean "{found}"?' if found else " Try last-month or last-quarter."
+        raise UsageError(f'{_q(after)} does not make a period after "{token.text}".{hint}')
     found = _suggest(text, tuple(others) + _PERIOD_WORDS)
     if found is not None and found.lower() != text.lower():
         problem = f'{_q(text)} is not {what}. Did you mean "{found}"?'
@@ -544,7 +591,7 @@ def _read_report(tokens: Sequence[Token], ctx: _Context, command: str, *,
     i = 0
     while i < len(tokens):
         token = tokens[i]
-        person = _user(token)
+        person = _user(token, ctx)
         if person is not None:
             if not user:
                 raise UsageError(f"/kpi {command} doesn't take a person; "
@@ -557,10 +604,13 @@ def _read_report(tokens: Sequence[Token], ctx: _Context, command: str, *,
                 raise UsageError('"cohort" is given twice.')
             got.cohort = True
             i += 1
-        elif kpi and token.text.casefold() in ctx.kpis:
+        elif kpi and (phrase := _kpi_at(tokens, i, ctx)) is not None:
             _once(got.kpi, token, "KPI")
-            got.kpi = ctx.kpis[token.text.casefold()]
-            i += 1
+            got.kpi, i = phrase[0], i + phrase[1]
+        elif kpi and got.kpi is None and (kind := resolve_kind(token.word or "")) is not None:
+            rest = _shown([*tokens[:i], *tokens[i + 1:]])
+            raise UsageError(event_is_no_kpi(token.text, kind.name, ctx.kpis.values(), command,
+                                             rest))
         else:
             text, next_i = _period(tokens, i, ctx, others, what)
             if got.period is not None:
@@ -568,6 +618,13 @@ def _read_report(tokens: Sequence[Token], ctx: _Context, command: str, *,
             got.period = text
             i = next_i
     return got
+
+
+def _kpi_at(tokens: Sequence[Token], i: int, ctx: _Context) -> tuple[str, int] | None:
+    """The KPI named at tokens[i] (`win-rate`, `win rate`, `"Win Rate"`) and how many words."""
+    if tokens[i].escape is None and tokens[i].text.casefold() in ctx.kpis:
+        return ctx.kpis[tokens[i].text.casefold()], 1
+    return kpi_phrase(_words(tokens[i:]), ctx.kpis)
 
 
 def _no_arguments(tokens: Sequence[Token], command: str) -> None:
@@ -752,6 +809,29 @@ class _Log:
     options: dict[str, str] = field(default_factory=dict)
     mrr: int | None = None
     free: list[tuple[Token, bool]] = field(default_factory=list)  # (word, after a count)
+    amount_text: str = ""
+    words: Sequence[Token] = ()  # the whole command after `log`, to show a corrected one
+
+    def wants_number(self) -> bool:
+        """Whether the count, amount or response time is still to come (and the deal is
+        there when the event needs one, so a word here is not the deal's name)."""
+        kind = self.kind
+        missing = (self.amount is None if kind.amount != "none" else
+                   self.duration is None if kind.duration else self.count is None)
+        return missing and (not kind.needs_deal or bool(self.free) or "deal" in self.options)
+
+    def note_started(self) -> bool:
+        """Whether free words have gone to the note already (not just to the deal)."""
+        if "deal" in self.options or (self.free and self.free[0][1]
+                                      and not self.kind.needs_deal):
+            return bool(self.free)
+        return len(self.free) > 1
+
+    def corrected(self, start: int, end: int, new: str) -> str:
+        """The command with words[start:end] written as `new`."""
+        words = self.words
+        return " ".join(part for part in ("/kpi log", self.kind.name, _shown(words[1:start]),
+                                          new, _shown(words[end:])) if part)
 
 
 def _parse_log(tokens: Sequence[Token], ctx: _Context) -> LogCommand:
@@ -769,17 +849,18 @@ def _parse_log(tokens: Sequence[Token], ctx: _Context) -> LogCommand:
     events with an amount it is the amount, and a currency code may follow (`12000 USD`).
     A word that starts like a number but isn't one (`2nd`, `2pm`) is an error only while an
     amount is still expected; otherwise it is a free word.
+
+    Sloppy words are read as meant or asked about, and nothing is stored until it is clear:
+    `deal won` is deal-won, `demo booked` is asked about (demo on "booked", or demo-booked?);
+    `yesterday`, `today` or `2026-10-05` before the note is the day, a weekday or a day in the
+    note is asked about; numbers in words, `5 thousand`, `1e3`, `0x10`, `12kk`, `NaN` and
+    full-width digits are asked about or refused with the plain form; an amount of 0 is refused.
     """
     if not tokens:
         raise UsageError("Which event? Put one after log, such as demo-booked or call.")
-    kind = resolve_kind(tokens[0].text) if tokens[0].escape is None else None
-    if kind is None:
-        word = tokens[0].text
-        hint = _did_you_mean(word, (*KINDS, *ALIASES))
-        if not hint:
-            hint = " /kpi help events lists every event."
-        raise UsageError(f"{_q(word)} is not an event.{hint}")
-    log = _Log(kind)
+    kind, size = _event(tokens)
+    tokens = [Token(((_BARE, kind.name),)), *tokens[size:]]
+    log = _Log(kind, words=tokens)
     try:
         i = 1
         while i < len(tokens):
@@ -790,10 +871,85 @@ def _parse_log(tokens: Sequence[Token], ctx: _Context) -> LogCommand:
         raise
 
 
+def _event(tokens: Sequence[Token]) -> tuple[EventKind, int]:
+    """The event the first words name, and how many words: `deal won` is deal-won.
+
+    When the first word is an event by itself and the first two or three make another
+    (`demo booked`: demo, or demo-booked?), nothing is guessed: the grammar asks.
+    """
+    alone = resolve_kind(tokens[0].text) if tokens[0].escape is None else None
+    if found := joined_event(_words(tokens[:3])):
+        joined, size = found
+        if alone is None:
+            return joined, size
+        rest = _shown(tokens[size:])
+        meant = " ".join(t.text for t in tokens[:size])
+        raise UsageError(
+            f"Did you mean /kpi log {joined.name} {rest}".rstrip() + "? "
+            f"{_q(meant)} reads as the event {joined.name}, so nothing was stored. To log "
+            f"{alone.name} on a deal named {_q(tokens[1].text)}, quote the name: "
+            f'/kpi log {tokens[0].text} "{tokens[1].text}"',
+            example=f"/kpi log {joined.name} {rest}".rstrip())
+    if alone is None:
+        word = tokens[0].text
+        hint = _did_you_mean(word, (*KINDS, *ALIASES))
+        if not hint:
+            hint = " /kpi help events lists every event."
+        raise UsageError(f"{_q(word)} is not an event.{hint}")
+    return alone, 1
+
+
+def _doubtful_word(log: _Log, tokens: Sequence[Token], i: int, ctx: _Context) -> int | None:
+    """Read or refuse a word a person may mean as a day or a number (SPEC section 4).
+
+    A sure day (`yesterday`, `2026-10-05`) before the note is the day: returns the next index.
+    A weekday or a day in the note, a number in words, `1e3`, `0x10`, `NaN` or full-width
+    digits: a UsageError that asks or says what to type. Other words: None.
+    """
+    text = tokens[i].text
+    try:
+        day = day_words(_words(tokens[i:i + 2]), ctx.today)
+    except WordProblem as problem:
+        raise UsageError(str(problem)) from None
+    if day is not None:
+        if day.sure and not log.note_started():
+            _once(log.on_date, tokens[i], "day")
+            log.on_date = day.day
+            return i + day.used
+        said = " ".join(t.text for t in tokens[i:i + day.used])
+        raise UsageError(
+            f"Did you mean {log.corrected(i, i + day.used, 'on ' + day.shown)}? "
+            f"{_q(said)} reads as the day {day.day:%a %Y-%m-%d}, so nothing was stored. If it "
+            f"is part of the note, write the note in note=\"...\"; if it is a name, quote it.")
+    problem = odd_number(text)
+    if problem and (text.lower() not in NOT_NUMBERS or log.wants_number()):
+        raise UsageError(f'{problem} (Quote it if it is a name: "{text}".)')
+    spelled = number_words(_words(tokens[i:])) if log.wants_number() else None
+    if spelled is not None:
+        value, used = spelled
+        said = " ".join(t.text for t in tokens[i:i + used])
+        raise UsageError(
+            f"Did you mean {log.corrected(i, i + used, str(value))}? {_q(said)} reads as the "
+            f"number {value:,}, so nothing was stored; write numbers in digits. If it is a "
+            f'name, quote it: "{said}".')
+    return None
+
+
+def _scaled_amount(log: _Log, tokens: Sequence[Token], i: int, end: int) -> None:
+    """Ask about `5 thousand` or `5 k` after an amount: did you mean 5k?"""
+    if end < len(tokens) and (scale := SCALE_SUFFIXES.get(tokens[end].word or "")) \
+            and _PLAIN_NUMBER_RE.fullmatch(tokens[i].text) \
+            and tokens[i].text[-1:].lower() not in ("k", "m"):
+        meant = tokens[i].text + scale
+        raise UsageError(f"Did you mean {log.corrected(i, end + 1, meant)}? "
+                         f"{_q(tokens[i].text + ' ' + tokens[end].text)} reads as {meant}, "
+                         "so nothing was stored.")
+
+
 def _read_log_token(log: _Log, tokens: Sequence[Token], i: int, ctx: _Context) -> int:
     """Read the part of a log command at tokens[i]; returns the next index."""
     token, kind = tokens[i], log.kind
-    person = _user(token)
+    person = _user(token, ctx)
     if person is not None:
         _once(log.user, token, "person")
         log.user = person
@@ -813,6 +969,9 @@ def _read_log_token(log: _Log, tokens: Sequence[Token], i: int, ctx: _Context) -
         log.free.append((token, log.count is not None))
         return i + 1
     text = token.text
+    read = _doubtful_word(log, tokens, i, ctx)
+    if read is not None:
+        return read
     if kind.duration:
         seconds = _duration(text)
         if seconds is not None:
@@ -829,7 +988,8 @@ def _read_log_token(log: _Log, tokens: Sequence[Token], i: int, ctx: _Context) -
                             strict=log.amount is None)
         if amount is not None:
             _once(log.amount, token, "amount")
-            log.amount = amount[0]
+            _scaled_amount(log, tokens, i, amount[1])
+            log.amount, log.amount_text = amount[0], text
             return amount[1]
     elif _is_count_kind(kind) and _integer(text) is not None:
         _once(log.count, token, "count")
@@ -867,9 +1027,17 @@ def _log_option(log: _Log, token: Token, key: str, value: str, ctx: _Context) ->
 
 
 def _log_date(log: _Log, tokens: Sequence[Token], i: int, ctx: _Context) -> int:
+    """`on DATE`: one word (`on fri`, `on 2026-10-05`), or two (`on last friday`, `on 5 oct`)."""
     if i + 1 >= len(tokens):
         raise UsageError('"on" needs a day after it, like on yesterday or on 2026-10-05.')
     _once(log.on_date, tokens[i], "day")
+    try:
+        two = two_word_day(_words(tokens[i + 1:i + 3]), ctx.today)
+    except WordProblem as problem:
+        raise UsageError(str(problem)) from None
+    if two is not None:
+        log.on_date = two
+        return i + 3
     text = tokens[i + 1].text.strip()
     try:
         log.on_date = parse_day(text, today=ctx.today)
@@ -899,8 +1067,13 @@ def _finish_log(log: _Log, ctx: _Context) -> LogCommand:
     if kind.needs_deal and deal is None:
         raise UsageError(f"{kind.name} needs a deal or account name, e.g. "
                          f"/kpi log {kind.example}")
-    if kind.amount == "required" and log.amount is None:
+    if kind.amount in ("required", "signed") and log.amount is None:
         raise UsageError(f"{kind.name} needs an amount, e.g. /kpi log {kind.example}")
+    if log.amount == 0:
+        leave = " or leave it out" if kind.amount == "optional" else ""
+        other = "other than" if kind.amount == "signed" else "above"
+        raise UsageError(f"{_q(log.amount_text)} is zero; {kind.name} needs an amount {other} "
+                         f"0{leave}, e.g. /kpi log {kind.example}")
     if kind.duration and log.duration is None:
         raise UsageError(f"{kind.name} needs the response time, e.g. "
                          f"/kpi log {kind.example}")
@@ -994,7 +1167,7 @@ def _parse_quota_set(tokens: Sequence[Token], ctx: _Context) -> QuotaSetCommand:
     i = 0
     while i < len(tokens):
         token = tokens[i]
-        person = _user(token)
+        person = _user(token, ctx)
         kind = resolve_kind(token.text) if token.bare else None
         if person is not None:
             _once(user, token, "person")
@@ -1063,13 +1236,14 @@ def _parse_show(tokens: Sequence[Token], ctx: _Context) -> KpiCommand:
 
 
 def _kpi_command(tokens: Sequence[Token], ctx: _Context, command: str) -> KpiCommand:
-    """`/kpi KPI [PERIOD] [@user]`; tokens[0] is the KPI name."""
-    word = tokens[0].text
-    name = ctx.kpis.get(word.casefold()) if tokens[0].escape is None else None
-    if name is None:
+    """`/kpi KPI [PERIOD] [@user]`; the KPI name (`win-rate`, `win rate`) starts tokens."""
+    phrase = _kpi_at(tokens, 0, ctx)
+    if phrase is None:
+        word = tokens[0].text
         raise UsageError(f"{_q(word)} is not a KPI.{_did_you_mean(word, ctx.kpis.values())} "
                          "/kpi list shows every KPI.")
-    got = _read_report(tokens[1:], ctx, command, user=True)
+    name, size = phrase
+    got = _read_report(tokens[size:], ctx, command, user=True)
     return KpiCommand(name=name, period=got.period, user=got.user, public=ctx.public)
 
 
@@ -1237,7 +1411,7 @@ def _parse_rep_link(tokens: Sequence[Token], ctx: _Context) -> RepLinkCommand:
     user: str | None = None
     rep: list[Token] = []
     for token in tokens:
-        person = _user(token)
+        person = _user(token, ctx)
         if person is not None:
             _once(user, token, "person")
             user = person
@@ -1281,8 +1455,11 @@ _PARSERS: dict[str, Callable[[Sequence[Token], _Context], Command]] = {
 
 
 def parse_command(text: str, *, today: date, currency: str,
-                  kpi_names: Collection[str] = ()) -> Command:
-    """The command in the text after `/kpi`; raises UsageError (and nothing else)."""
+                  kpi_names: Collection[str] = (), people: Collection[Person] = ()) -> Command:
+    """The command in the text after `/kpi`; raises UsageError (and nothing else).
+
+    `people` are the workspace's known users, among whom a typed `@alice` is looked up.
+    """
     usage, example = COMMAND_USAGE["help"]
     try:
         if len(text) > MAX_TEXT:
@@ -1293,18 +1470,22 @@ def parse_command(text: str, *, today: date, currency: str,
             usage, example = COMMAND_USAGE[words[0].lower()]
         tokens, public = _split_public(tokenize(text))
         kpis = {name.casefold(): name for name in kpi_names if name.strip()}
-        ctx = _Context(today=today, currency=currency, kpis=kpis, public=public)
+        ctx = _Context(today=today, currency=currency, kpis=kpis, public=public,
+                       people=tuple(people))
         if not tokens:
             return HelpCommand(topic=None, public=public)
         first, rest = tokens[0], tokens[1:]
         word = first.text.casefold() if first.escape is None else ""
-        if word in _PARSERS:
+        phrase = _kpi_at(tokens, 0, ctx)
+        if word in _PARSERS and not (phrase is not None and phrase[1] > 1):
             usage, example = COMMAND_USAGE[word if word in COMMAND_USAGE else "help"]
             return _PARSERS[word](rest, ctx)
-        if word in kpis:
+        if phrase is not None:  # `/kpi win-rate`, `/kpi win rate`, `/kpi churn rate`
             usage, example = COMMAND_USAGE["show"]
-            return _kpi_command(tokens, ctx, command=kpis[word])
+            return _kpi_command(tokens, ctx, command=phrase[0])
         raise _unknown_command(first.text, kpis)
+    except WordProblem as problem:
+        raise UsageError(str(problem), usage, example) from None
     except UsageError as error:
         error.usage = error.usage or usage
         error.example = error.example or example
@@ -1314,8 +1495,10 @@ def parse_command(text: str, *, today: date, currency: str,
 def _unknown_command(word: str, kpis: dict[str, str]) -> UsageError:
     kind = resolve_kind(word)
     if kind is not None:
+        found = _suggest(word, kpis.values()) or next(iter(kpis_counting(kind.name, kpis)), None)
+        kpi = f". For the KPI: /kpi {found}" if found else ""
         return UsageError(f"{_q(word)} is not a command; to log it, start with log: "
-                          f"/kpi log {kind.example}", example=f"/kpi log {kind.example}")
+                          f"/kpi log {kind.example}{kpi}", example=f"/kpi log {kind.example}")
     what = "a command or KPI" if kpis else "a command"
     hint = _did_you_mean(word, (*_PARSERS, *kpis.values()))
     more = " Try /kpi help, or /kpi list for every KPI." if kpis else " Try /kpi help."

@@ -5,6 +5,9 @@ Forms (case-insensitive, surrounding spaces ignored):
   this-year, last-year, mtd, qtd, ytd, 7d/30d/90d (any Nd, 1-3660), 2026-10 (a month),
   2026-Q3 (a fiscal quarter), 2026-W42 (an ISO week), 2026 (a fiscal year), 2026-10-05 (a day),
   2026-10-01..2026-10-31 (a range; both days included).
+Natural spellings: `last quarter` (spaces or underscores for hyphens), `previous-month`,
+`year-to-date`, `last 30 days` (= 30d); `Q3` (the latest fiscal Q3 that has begun), `Q3 2026`;
+`november` or `nov` (the latest November that has begun), `november 2026`, `2026-nov`.
 
 Conventions:
 - Boundaries are local midnights in the workspace time zone, converted to UTC; `start` is
@@ -45,11 +48,12 @@ class PeriodError(ValueError):
 
 PERIOD_FORMS = ("today, yesterday, this-week, last-week, this-month, last-month, this-quarter, "
                 "last-quarter, this-year, last-year, mtd, qtd, ytd, 7d, 30d, 90d, 2026-10, "
-                "2026-Q3, 2026-W42, 2026, 2026-10-05, 2026-10-01..2026-10-31")
+                "2026-Q3, 2026-W42, 2026, 2026-10-05, 2026-10-01..2026-10-31, Q3, november")
 DAY_FORMS = "today, yesterday, a weekday (mon, tuesday), 5-oct or a date like 2026-10-05"
 DEFAULT_PERIOD = "this-month"
 MAX_DAYS = 3660
 MIN_YEAR, MAX_YEAR = 1900, 9000
+EARLIEST_DAY = date(2000, 1, 1)  # the earliest day an event may be logged on (`on DATE`)
 KINDS = ("day", "week", "month", "quarter", "year", "days", "range", "to-date")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august",
@@ -282,6 +286,8 @@ def _span(first: date, last: date, known_year: int | None = None) -> str:
     return f"{first:%b} {first.day} – {tail}, {last.year}"
 
 
+_BARE_QUARTER = re.compile(r"^q(\d)(?:-(\d{4}))?$", re.ASCII)
+_NAMED_MONTH = re.compile(r"^(?:([a-z]{3,9})(?:-(\d{4}))?|(\d{4})-([a-z]{3,9}))$", re.ASCII)
 _RANGE = re.compile(r"^(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})$", re.ASCII)
 _MONTH = re.compile(r"^(\d{4})-(\d{1,2})$", re.ASCII)
 _QUARTER = re.compile(r"^(\d{4})-q(\d+)$", re.ASCII)
@@ -310,10 +316,19 @@ def _iso_date(text: str, raw: str) -> date:
     return day
 
 
+_SYNONYMS = {"month-to-date": "mtd", "quarter-to-date": "qtd", "year-to-date": "ytd",
+             "previous-week": "last-week", "previous-month": "last-month",
+             "previous-quarter": "last-quarter", "previous-year": "last-year"}
+_LAST_DAYS = re.compile(r"^(?:last|past)-(\d+)-days?$", re.ASCII)
+
+
 def _normalize(text: str) -> str:
     word = text.strip().lower()
     word = re.sub(r"\s*\.\.\s*", "..", word)
-    return re.sub(r"[\s_]+", "-", word)
+    word = re.sub(r"[\s_]+", "-", word)
+    if match := _LAST_DAYS.match(word):
+        return f"{match[1]}d"
+    return _SYNONYMS.get(word, word)
 
 
 def parse_period(text: str, *, now: datetime, tz: str, fiscal_year_start: int = 1) -> Period:
@@ -406,7 +421,38 @@ def _resolve(word: str, raw: str, today: date, tz: str, fy: int) -> Period:
         _check_year(name, raw)
         first = date(name if fy == 1 else name - 1, fy, 1)
         return make(str(name), first, _add_months(first, 12), "year")
+    if named := _named(word, raw, today, fy):
+        return make(*named)
     raise PeriodError(f'"{raw}" is not a period. Try {PERIOD_FORMS}')
+
+
+def _named(word: str, raw: str, today: date, fy: int) -> tuple[str, date, date, str] | None:
+    """`q3`, `q3-2026`, `november`, `nov-2026`, `2026-nov`: (label, first, end, kind), or None.
+
+    Without a year, the latest such quarter or month that has begun (today's included).
+    """
+    if match := _BARE_QUARTER.match(word):
+        quarter = int(match[1])
+        if not 1 <= quarter <= 4:
+            raise PeriodError(f'"{raw}" is not a quarter (Q1-Q4)')
+        if match[2]:
+            name = int(match[2])
+            _check_year(name, raw)
+        else:
+            name = _fiscal_name(_fiscal_year_start_date(today, fy), fy)
+            if _add_months(date(name if fy == 1 else name - 1, fy, 1), 3 * (quarter - 1)) > today:
+                name -= 1
+        first = _add_months(date(name if fy == 1 else name - 1, fy, 1), 3 * (quarter - 1))
+        return f"{name}-Q{quarter}", first, _add_months(first, 3), "quarter"
+    match = _NAMED_MONTH.match(word)
+    month = _unique_prefix(match[1] or match[4], MONTHS) if match else None
+    if month is None:
+        return None
+    year_text = match[2] or match[3]
+    year = int(year_text) if year_text else today.year - (month + 1 > today.month)
+    _check_year(year, raw)
+    first = date(year, month + 1, 1)
+    return f"{year}-{month + 1:02d}", first, _add_months(first, 1), "month"
 
 
 _MONTH_DAY = re.compile(r"^(?:(\d{1,2})[-\s/.]?([a-z]{3,9})|([a-z]{3,9})[-\s/.]?(\d{1,2}))$",
@@ -443,6 +489,9 @@ def parse_day(text: str, *, today: date) -> date:
     if day > today:
         raise PeriodError(f"{day.isoformat()} is in the future; you can only log things that "
                           "already happened")
+    if day < EARLIEST_DAY:
+        raise PeriodError(f"{day.isoformat()} is before {EARLIEST_DAY.isoformat()}, the "
+                          "earliest day kpibot logs events on")
     return day
 
 
@@ -458,5 +507,5 @@ def _recent_month_day(day_of_month: int, month: int, today: date, raw: str) -> d
     raise PeriodError(f'"{raw}" is not a day of {MONTHS[month - 1].title()}')
 
 
-__all__ = ["DAY_FORMS", "DEFAULT_PERIOD", "KINDS", "MAX_DAYS", "PERIOD_FORMS", "Comparison",
-           "Period", "PeriodError", "comparison", "parse_day", "parse_period"]
+__all__ = ["DAY_FORMS", "DEFAULT_PERIOD", "EARLIEST_DAY", "KINDS", "MAX_DAYS", "PERIOD_FORMS",
+           "Comparison", "Period", "PeriodError", "comparison", "parse_day", "parse_period"]

@@ -10,8 +10,9 @@ from reports.units import format_duration, format_money
 from storage.models import Event, Workspace
 
 
-def describe_event(event: Event, workspace: Workspace) -> str:
-    """`3 × call`, `deal-won Acme Corp $12,000.00 for <@U1> on Mon, Nov 23` and so on."""
+def describe_event(event: Event, workspace: Workspace, credited_name: str | None = None) -> str:
+    """`3 × call`, `deal-won Acme Corp $12,000.00 for Sara Nilsen on Mon, Nov 23` and so on;
+    `credited_name` names the person credited when someone else logged it."""
     parts = [f"{event.count} × {event.kind}" if event.count != 1 else event.kind]
     if event.deal_name:
         parts.append(f'"{event.deal_name}"')
@@ -28,7 +29,7 @@ def describe_event(event: Event, workspace: Workspace) -> str:
     if event.competitor:
         parts.append(f"competitor={event.competitor}")
     if event.user_id != event.logged_by:
-        parts.append(f"for {event.user_id}")
+        parts.append(f"for {credited_name or event.user_id}")
     local = event.occurred_at.astimezone(ZoneInfo(workspace.timezone))
     parts.append(f"on {format_datetime(local, 'EEE d MMM yyyy', locale='en')}")
     if event.note:

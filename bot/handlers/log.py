@@ -18,6 +18,7 @@ from bot.handlers.describe import describe_event
 from bot.replies import Reply, Section, error_reply
 from reports.units import format_money
 from storage.events import NewEvent, ensure_user, find_deal, record_event
+from storage.models import User
 
 
 def occurred_at_for(command: LogCommand, invocation: Invocation) -> datetime:
@@ -68,8 +69,10 @@ def handle_log(command: LogCommand, invocation: Invocation) -> Reply:
         recorded = record_event(session=session, workspace=workspace, new=new,
                                 now=invocation.now)
         after = _win_of(session, workspace.id, command.deal_key)
+        person = session.get(User, (workspace.id, credited))
+        credited_name = person.display_name if person is not None else None
     event = recorded.event
-    headline = f"Logged {describe_event(event, workspace)} (#{event.id})"
+    headline = f"Logged {describe_event(event, workspace, credited_name)} (#{event.id})"
     context = f"Wrong? /kpi undo {event.id}"
     if recorded.duplicate:
         context = f"This request was already stored as #{event.id}; nothing was added. {context}"

@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from bot.grammar import COMMAND_USAGE, Command, LogCommand, UsageError, parse_command
+from bot.grammar_words import NOT_NUMBERS, day_words, number_words
 from reports.events import ALIASES, KINDS, resolve_kind
 from tests.support.long_run import examples
 
@@ -119,8 +120,16 @@ def deal_names(draw) -> tuple[str, str]:
         name = name if len(" ".join(name.split()).casefold()) <= 120 else name[:30]
         return f'"{name}"', " ".join(name.split())
     word = draw(st.from_regex(r"[A-Za-z][A-Za-z_-]{0,20}", fullmatch=True).filter(
-        lambda w: w.lower() not in ("on", "x", "public")))
+        lambda w: w.lower() not in ("on", "x", "public") and not _doubtful(w.lower())))
     return word, word
+
+
+def _doubtful(word: str) -> bool:
+    """A word the grammar asks about as a deal name (SPEC section 4): a day, a number in
+    words, NaN, or the end of an event's name (`demo booked`)."""
+    return (day_words([word], TODAY) is not None or number_words([word]) is not None
+            or word in NOT_NUMBERS
+            or any(name.endswith(f"-{word}") for name in (*KINDS, *ALIASES)))
 
 
 @st.composite
@@ -143,8 +152,9 @@ def log_commands(draw) -> tuple[str, dict]:
         count = draw(st.integers(1, 100_000))
         parts.append(draw(st.sampled_from([f"{count}x", f"{count} x", f"{count:,}x"])))
         expected["count"] = count
-    if kind.amount != "none" and (kind.amount == "required" or draw(st.booleans())):
-        major = draw(st.integers(-10**9 if kind.amount == "signed" else 0, 10**9))
+    if kind.amount != "none" and (kind.amount != "optional" or draw(st.booleans())):
+        major = draw(st.integers(-10**9 if kind.amount == "signed" else 1, 10**9)
+                     .filter(bool))  # an amount of 0 is refused
         forms = [str(major), f"{major} USD"] + ([f"{major:,}", f"${major}"] if major >= 0 else [])
         parts.append(draw(st.sampled_from(forms)))
         expected["amount_minor"] = major * 100
@@ -180,7 +190,7 @@ def test_log_round_trip(case):
 def test_count_round_trip(name, count):
     kind = resolve_kind(name)
     deal = "" if not kind.needs_deal else "acme "
-    amount = " 5k" if kind.amount == "required" else ""
+    amount = " 5k" if kind.amount in ("required", "signed") else ""
     duration = " 4m" if kind.duration else ""
     command = check(f"log {name} {deal}{count}x{amount}{duration}")
     assert command is not None and command.count == count

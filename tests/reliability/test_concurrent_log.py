@@ -35,7 +35,9 @@ def _command(rng: random.Random, client: int, n: int) -> tuple[str, int]:
     if choice == 1:
         return f"log demo-booked deal-{client}-{n}", 1
     if choice == 2:  # every client touches the same few deals at the same time
-        return f"log opportunity shared-{n % 3} note from client {client}", 1
+        # the client number is quoted: a bare number after an opportunity is its amount, and
+        # an amount of 0 (client 0) is refused
+        return f'log opportunity shared-{n % 3} note="from client {client}"', 1
     return f"log meeting-booked shared-{n % 3}", 1
 
 

@@ -188,6 +188,12 @@ def test_a_named_rep_cannot_be_the_chat_user(imported):
     assert imported.state() == before
 
 
+def test_a_typed_name_that_means_one_chat_user_links(imported):
+    reply = imported.ask('rep link "Jane Doe" @jane')  # typed, not picked: the chat user "jane"
+    assert reply.ok, reply.plain_text()
+    assert imported.events_of("U_JANE") == 4 and imported.events_of("rep:jane-doe") == 0
+
+
 @pytest.mark.parametrize(("text", "problem"), [
     ("rep", "/kpi rep needs an action: list or link."),
     ("rep lnk", '"lnk" is not a rep action. Did you mean "link"? Actions: list, link.'),
@@ -200,7 +206,8 @@ def test_a_named_rep_cannot_be_the_chat_user(imported):
                                   'with spaces in quotes: "Jane Doe".'),
     (f'rep link "Jane Doe" {JANE} now', '"now" is a second rep; link one rep at a time.'),
     (f'rep link "Jane Doe" {JANE} <@U_BOB>', '"<@U_BOB>" is a second person; give only one.'),
-    ('rep link "Jane Doe" @jane', '"@jane" is typed text, not a mention'),
+    ('rep link "Jane Doe" @nobody', '"@nobody" is typed text, not a mention'),
+    ('rep link "Jane Doe" @jane.doe', '"@jane.doe" is typed text, not a mention'),  # a rep
     ('rep link "Jane Doe" <#C1|sales>', '"<#C1|sales>" is a channel'),
     (f'rep link "" {JANE}', "The rep name is empty."),
 ])
