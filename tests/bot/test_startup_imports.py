@@ -14,7 +14,8 @@ from bot.server import build_web_app
 settings = build_settings(DATABASE_URL=sys.argv[1], SLACK_BOT_TOKEN="xoxb-1",
                           SLACK_SIGNING_SECRET="s", **json.loads(sys.argv[2]))
 bot = build_bot(settings)
-build_web_app(database=bot.database, slack_app=bot.slack_app, teams=bot.teams)
+build_web_app(database=bot.database, slack_app=bot.slack_app, slack_signing_secret="s",
+              teams=bot.teams)
 bot.build_digest_scheduler()
 print(json.dumps(sorted({m.split(".")[0] for m in sys.modules} & {"microsoft_agents"})))
 """
