@@ -591,7 +591,8 @@ def _quota_figures(ctx: Ctx) -> _QuotaFigures:
         attainment = _div(done, target)
         pace = _div(attainment, elapsed) if attainment is not None else None
         rows.append(KpiRow(quota.user_id, attainment, done, target, extra={
-            "metric": quota.metric, "cadence": quota.cadence, "pace": pace}))
+            "metric": quota.metric, "cadence": quota.cadence, "pace": pace,
+            "changed_on": tuple(part.first for part in quota.parts[1:])}))
         if quota.metric == "revenue":
             done_total += done
             target_total += target
