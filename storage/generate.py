@@ -22,7 +22,8 @@ The shape of the history (everything drawn from `random.Random(seed)`; same argu
   is closed lost days later (`DROP`: unworked leads and MQLs disqualified by the SDR within
   about a week or two, "no-response"/"unqualified"; later stages lost by the AE), and a demo
   whose buyer goes quiet is given up after about `DARK_DAYS`. So the open pipeline is the
-  recent deals, and stalled deals (idle past their stage's threshold) are a minority of it. Leads carry a source from the SPEC list; inbound leads start with an inbound-request
+  recent deals, and stalled deals (idle past their stage's threshold) are a minority of it.
+  Leads carry a source from the SPEC list; inbound leads start with an inbound-request
   (answered in minutes, sometimes hours) or a demo-request (answered, skips mql). SQLs get
   discovery calls and meetings (show rate ≈80%), demos are held ≈85% of the time, proposals sent.
 - Wins carry an amount (lognormal around 15k) and, on most, `mrr=` (amount / 12). Customers with
