@@ -59,7 +59,7 @@ HOUR = 3_600
 # Share of the event budget that deals (and what hangs off them) take; outreach fills the rest.
 DEAL_SHARE = 0.20
 # Average number of events one lead produces over its life (measured on generated histories).
-EVENTS_PER_LEAD = 3.6
+EVENTS_PER_LEAD = 4.3
 
 LEAD_SOURCE_WEIGHTS: tuple[tuple[str, float, float], ...] = (
     # (source, share of leads, conversion multiplier)
