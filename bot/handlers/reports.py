@@ -101,6 +101,11 @@ def handle_quota(command: QuotaCommand, invocation: Invocation) -> Reply:
         return problem.reply
     currency = invocation.workspace.currency
     if not result.rows:
+        with invocation.context.database.read() as session:
+            any_set = bool(SqlFacts(session=session, workspace=invocation.workspace).quotas())
+        if any_set:
+            return Reply(text=f"No quota was in force in {period.describe()}; /kpi quota "
+                              "history shows the day each one applies from.", sections=())
         return Reply(text="No quotas set. An admin can set one: /kpi quota set @rep 50k "
                           "monthly", sections=())
     table = [("rep", "attained", "target", "%", "pace")]
@@ -134,7 +139,7 @@ def _day(day: date | None) -> str:
 
 def _target(target: int, metric: str, cadence: str, currency: str) -> str:
     amount = format_money(target, currency) if metric == "revenue" else f"{target:,} {metric}"
-    return f"{amount} {cadence}" + ("" if metric == "revenue" else " (count)")
+    return f"{amount} {cadence}"
 
 
 def _quota_amount(value: float | None, metric: str, currency: str) -> str:
@@ -156,8 +161,7 @@ def handle_quota_set(command: QuotaSetCommand, invocation: Invocation) -> Reply:
     name = _names(invocation).get(command.user, command.user)
     target = _target(command.target, command.metric, command.cadence,
                      invocation.workspace.currency)
-    metric = "" if command.metric == "revenue" else f" {command.metric}"
-    return Reply(text=f"Quota set: {name} — {target}{metric}, from {_day(start)}. Periods "
+    return Reply(text=f"Quota set: {name} — {target}, from {_day(start)}. Periods "
                       f"before {_day(start)} keep the target they had · /kpi quota history")
 
 
@@ -170,7 +174,8 @@ def handle_quota_history(command: QuotaHistoryCommand, invocation: Invocation) -
                    if command.user is None or q.user_id == command.user]
     names = _names(invocation)
     who = f" · {names.get(command.user, command.user)}" if command.user else ""
-    entries = quota_history(changes)
+    entries = quota_history(changes)  # by rep id: list them by name (the sort is stable)
+    entries.sort(key=lambda e: names.get(e.quota.user_id, e.quota.user_id).casefold())
     if not entries:
         return Reply(text=f"Quota history{who}: no quotas set. An admin can set one: "
                           "/kpi quota set @rep 50k monthly", sections=())

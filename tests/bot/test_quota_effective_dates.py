@@ -103,6 +103,7 @@ def test_last_month_keeps_its_targets_after_edits_today(team):
     assert "$40,000.00" not in november and "$16,666.67" not in november
     assert "Target changed during the period" in november and "16 Nov 2026" in november
     assert "$31,000.00" in _row(team("quota 2026-10"), "Ana Berg")
+    assert "No quota was in force in September 2026" in team("quota 2026-09")
 
 
 def test_this_month_and_the_quarter_count_each_part(team):
@@ -141,6 +142,9 @@ def test_history_lists_the_changes_with_their_days_and_names(team):
     assert "20 demo-booked monthly" in everyone
     for raw in ("UANA", "UCY", "U_BOSS", "None", "3350000", "True"):
         assert raw not in everyone and raw not in ana
+    help_text = team("help quota")
+    assert "from DATE" in help_text and "/kpi quota history" in help_text
+    assert "[from DATE]" in team("help quota set")
 
 
 @pytest.mark.parametrize("text, problem", [
