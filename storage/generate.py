@@ -20,8 +20,9 @@ The shape of the history (everything drawn from `random.Random(seed)`; same argu
   competitor, with competitors), stage delays lognormal (days to weeks), some stages skipped, a
   few lost deals reopened. Like a real team's, every deal ends: one that stops short of a stage
   is closed lost days later (`DROP`: unworked leads and MQLs disqualified by the SDR within
-  about a week or two, "no-response"/"unqualified"; later stages lost by the AE), and a demo
-  whose buyer goes quiet is given up after about `DARK_DAYS`. So the open pipeline is the
+  about a week or two, "no-response"/"unqualified"; later stages lost by the AE; so is one
+  whose next stage would take over `PATIENCE_DAYS`), and a demo whose buyer goes quiet is given
+  up after about `DARK_DAYS`. So the open pipeline is the
   recent deals, and stalled deals (idle past their stage's threshold) are a minority of it.
   Leads carry a source from the SPEC list; inbound leads start with an inbound-request
   (answered in minutes, sometimes hours) or a demo-request (answered, skips mql). SQLs get
@@ -97,6 +98,7 @@ DROP: dict[str, tuple[float, tuple[tuple[str, float], ...]]] = {
     "opportunity": (9.0, (("no-decision", 0.4), ("timing", 0.3), ("unqualified", 0.3))),
     "demo-booked": (10.0, (("no-decision", 0.6), ("timing", 0.4))),
 }
+PATIENCE_DAYS = 21  # a deal whose next stage would take longer is closed lost instead (DROP)
 DARK_DAYS = 32.0  # a demo whose buyer went quiet is given up after about this long
 COMPETITORS = ("northwind", "contoso", "fabrikam", "tailspin", "globomantics")
 CHURN_REASONS = ("budget", "switched", "no-usage", "closed-down")
@@ -117,6 +119,10 @@ LAST_NAMES = (
     "Larsen", "Dumitru", "Svensson", "Olsen", "Haugen", "Zhang", "Patel", "Moreno", "Smith",
     "Brown", "Novak",
 )
+
+# Bumped whenever the same arguments generate a different history, so that cached copies
+# (the benchmark's) are generated again. 2: every deal ends (DROP, PATIENCE_DAYS, DARK_DAYS).
+STORY_VERSION = 2
 
 MANAGER_ID = "UGENMGR"
 MARKETING_ID = "UGENMKT"
@@ -578,7 +584,11 @@ class _Run:
             if rng.random() >= min(0.95, p * (mult if kind == "mql" else mult ** 0.5)):
                 self._drop(t, kind, sdr.user_id, ae.user_id, deal)
                 return
-            t = self._after(*t, median, sigma)
+            later = self._after(*t, median, sigma)
+            if later[0] - t[0] > PATIENCE_DAYS:  # nobody waits that long: given up before
+                self._drop(t, kind, sdr.user_id, ae.user_id, deal)
+                return
+            t = later
             if rng.random() < skip:
                 continue  # the stage is skipped: the next stage event carries the deal on
             self._event_at(t, kind, who.user_id, deal,
