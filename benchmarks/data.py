@@ -10,7 +10,8 @@ A history of N events (storage.generate.seed_workspace, seed S) is generated onc
 
 The history ends when it was generated and the server answers with the real clock, so a cached
 history is reused only while it is fresh: generated less than `max_age` ago and in the current
-calendar quarter (otherwise `/kpi funnel this-quarter` would measure an empty quarter). Every
+calendar quarter (otherwise `/kpi funnel this-quarter` would measure an empty quarter), and made
+by the current generator (`storage.generate.STORY_VERSION`). Every
 cached database is upgraded to the newest schema before use (a new index migration applies to
 it once).
 """
@@ -32,7 +33,7 @@ import sqlalchemy as sa
 
 from storage import migrate
 from storage.engine import Database
-from storage.generate import seed_workspace
+from storage.generate import STORY_VERSION, seed_workspace
 
 WORKSPACE_ID = "slack:TBENCH"
 TEAM_ID = "TBENCH"
@@ -60,7 +61,8 @@ def _quarter(instant: datetime) -> tuple[int, int]:
 
 def _fresh(meta: dict, now: datetime, max_age: timedelta) -> bool:
     end = datetime.fromisoformat(meta["end"])
-    return now - end < max_age and _quarter(end) == _quarter(now) and "events" in meta
+    return (now - end < max_age and _quarter(end) == _quarter(now) and "events" in meta
+            and meta.get("story") == STORY_VERSION)
 
 
 def _meta_path(path: Path) -> Path:
@@ -87,6 +89,7 @@ def _generate(url: str, events: int, seed: int, end: datetime,
         database.dispose()
     return {"end": end.isoformat(), "events": stats["generated"], "deals": stats["deals"],
             "seed": seed, "target_events": events, "workspace_id": WORKSPACE_ID,
+            "story": STORY_VERSION,
             "generated_seconds": round(time.perf_counter() - started, 1)}
 
 

@@ -48,7 +48,7 @@ from bot.grammar_words import (
     typed_person,
 )
 from reports.events import ALIASES, KINDS, EventKind, normalize_source, resolve_kind
-from reports.periods import MONTHS, PeriodError, parse_day, parse_period
+from reports.periods import MONTHS, FutureDayError, PeriodError, parse_day, parse_period
 from reports.units import AmountError, is_currency_code, parse_amount, parse_duration
 
 __all__ = [
@@ -66,6 +66,7 @@ __all__ = [
     "MeCommand",
     "PingCommand",
     "QuotaCommand",
+    "QuotaHistoryCommand",
     "QuotaSetCommand",
     "RepLinkCommand",
     "RepListCommand",
@@ -146,6 +147,13 @@ class QuotaSetCommand:
     cadence: str = "monthly"  # "monthly" | "quarterly"
     metric: str = "revenue"  # "revenue" or a canonical event kind
     public: bool = False
+    effective_from: date | None = None  # `from DATE`; None: the start of this month
+
+
+@dataclass(frozen=True)
+class QuotaHistoryCommand:
+    user: str | None = None
+    public: bool = False
 
 
 @dataclass(frozen=True)
@@ -215,7 +223,8 @@ class RepLinkCommand:
 
 Command = (
     HelpCommand | ListCommand | LogCommand | UndoCommand | FunnelCommand | QuotaCommand
-    | QuotaSetCommand | ChurnCommand | KpiCommand | LeaderboardCommand | MeCommand
+    | QuotaSetCommand | QuotaHistoryCommand | ChurnCommand | KpiCommand | LeaderboardCommand
+    | MeCommand
     | DigestHereCommand | DigestCommand | PingCommand | RepListCommand | RepLinkCommand
 )
 
@@ -229,8 +238,9 @@ COMMAND_USAGE: dict[str, tuple[str, str]] = {
     "leaderboard": ("/kpi leaderboard [KPI] [PERIOD]", "/kpi leaderboard revenue this-month"),
     "funnel": ("/kpi funnel [PERIOD] [@user] [cohort]", "/kpi funnel last-month cohort"),
     "quota": ("/kpi quota [PERIOD] [@user]", "/kpi quota this-quarter"),
-    "quota set": ("/kpi quota set @user AMOUNT [monthly|quarterly] [METRIC]",
+    "quota set": ("/kpi quota set @user AMOUNT [monthly|quarterly] [METRIC] [from DATE]",
                   "/kpi quota set @alice 50k quarterly"),
+    "quota history": ("/kpi quota history [@user]", "/kpi quota history @alice"),
     "churn": ("/kpi churn [PERIOD]", "/kpi churn last-quarter"),
     "digest": ("/kpi digest here|off|list|preview|now|status", "/kpi digest preview"),
     "digest here": ("/kpi digest here [weekly DAY HH:MM|monthly DAY HH:MM] [TZ] [lang=xx] "
@@ -1141,16 +1151,24 @@ def _parse_funnel(tokens: Sequence[Token], ctx: _Context) -> FunnelCommand:
     return FunnelCommand(period=got.period, user=got.user, cohort=got.cohort, public=ctx.public)
 
 
-def _parse_quota(tokens: Sequence[Token], ctx: _Context) -> QuotaCommand | QuotaSetCommand:
-    """`/kpi quota [PERIOD] [@user]`; `/kpi quota set @user AMOUNT [monthly|quarterly] [METRIC]`
+def _parse_quota(tokens: Sequence[Token], ctx: _Context
+                 ) -> QuotaCommand | QuotaSetCommand | QuotaHistoryCommand:
+    """`/kpi quota [PERIOD] [@user]`;
+    `/kpi quota set @user AMOUNT [monthly|quarterly] [METRIC] [from DATE]`;
+    `/kpi quota history [@user]`.
 
     A METRIC other than revenue is an event kind (demo-booked); its AMOUNT is a plain count.
+    A quota applies from the first day of the month it is set in, or from DATE (not a future
+    day); earlier periods keep the targets they had.
     """
-    if tokens and tokens[0].word == "set":
+    action = tokens[0].word if tokens else None
+    if action in ("set", "history"):
         try:
+            if action == "history":
+                return _parse_quota_history(tokens[1:], ctx)
             return _parse_quota_set(tokens[1:], ctx)
         except UsageError as error:
-            usage, example = COMMAND_USAGE["quota set"]
+            usage, example = COMMAND_USAGE[f"quota {action}"]
             error.usage = error.usage or usage
             error.example = error.example or example
             raise
@@ -1161,8 +1179,38 @@ def _parse_quota(tokens: Sequence[Token], ctx: _Context) -> QuotaCommand | Quota
 _CADENCES = ("monthly", "quarterly")
 
 
+def _parse_quota_history(tokens: Sequence[Token], ctx: _Context) -> QuotaHistoryCommand:
+    user = None
+    for token in tokens:
+        person = _user(token)
+        if person is None:
+            raise UsageError(f"{_q(token.text)} is not a person; quota history takes only an "
+                             "@mention (or nothing, for everyone).")
+        _once(user, token, "person")
+        user = person
+    return QuotaHistoryCommand(user=user, public=ctx.public)
+
+
+def _quota_from(tokens: Sequence[Token], i: int, ctx: _Context) -> date:
+    """The day after `from` in `quota set ... from DATE`: today or earlier."""
+    if i + 1 >= len(tokens):
+        raise UsageError('"from" needs a day after it, like from 2026-10-01.')
+    text = tokens[i + 1].text.strip()
+    try:
+        return parse_day(text, today=ctx.today)
+    except FutureDayError as error:
+        raise UsageError(f"from {error.day.isoformat()} is in the future; a quota applies from "
+                         "the start of the month it is set in, so set it on or after that "
+                         "day.") from None
+    except PeriodError as error:
+        message = str(error) or "it is not a day"
+        raise UsageError(message if text in message else f"{_q(text)}: {message}") from None
+    except (ValueError, ArithmeticError):
+        raise UsageError(f"{_q(text)} is not a day; write it like 2026-10-01.") from None
+
+
 def _parse_quota_set(tokens: Sequence[Token], ctx: _Context) -> QuotaSetCommand:
-    user = cadence = metric = None
+    user = cadence = metric = effective_from = None
     amount: list[Token] = []
     i = 0
     while i < len(tokens):
@@ -1172,6 +1220,10 @@ def _parse_quota_set(tokens: Sequence[Token], ctx: _Context) -> QuotaSetCommand:
         if person is not None:
             _once(user, token, "person")
             user = person
+        elif token.word == "from":
+            _once(effective_from, token, "start day")
+            effective_from = _quota_from(tokens, i, ctx)
+            i += 1
         elif token.word in _CADENCES:
             _once(cadence, token, "cadence")
             cadence = token.word
@@ -1185,9 +1237,9 @@ def _parse_quota_set(tokens: Sequence[Token], ctx: _Context) -> QuotaSetCommand:
                 amount.append(tokens[i + 1])
                 i += 1
         else:
-            hint = _did_you_mean(token.text, ("revenue", *_CADENCES, *KINDS, *ALIASES))
+            hint = _did_you_mean(token.text, ("revenue", "from", *_CADENCES, *KINDS, *ALIASES))
             raise UsageError(f"{_q(token.text)} is not a target, cadence (monthly or "
-                             f"quarterly) or metric.{hint}")
+                             f"quarterly), metric or from DATE.{hint}")
         i += 1
     if user is None:
         raise UsageError("Whose quota? Name the person with @ right after quota set.")
@@ -1209,7 +1261,7 @@ def _parse_quota_set(tokens: Sequence[Token], ctx: _Context) -> QuotaSetCommand:
                 f"from 1 to {MAX_QUOTA_COUNT:,}.",
                 example=f"/kpi quota set @alice 20 monthly {metric}")
     return QuotaSetCommand(user=user, target=target, cadence=cadence or "monthly",
-                           metric=metric, public=ctx.public)
+                           metric=metric, public=ctx.public, effective_from=effective_from)
 
 
 def _parse_churn(tokens: Sequence[Token], ctx: _Context) -> ChurnCommand:

@@ -46,6 +46,14 @@ class PeriodError(ValueError):
     """A period or day text that is not in the grammar; str(error) is the user-facing problem."""
 
 
+class FutureDayError(PeriodError):
+    """A day after today where only past or current days are allowed (`day` is the day)."""
+
+    def __init__(self, message: str, day: date) -> None:
+        super().__init__(message)
+        self.day = day
+
+
 PERIOD_FORMS = ("today, yesterday, this-week, last-week, this-month, last-month, this-quarter, "
                 "last-quarter, this-year, last-year, mtd, qtd, ytd, 7d, 30d, 90d, 2026-10, "
                 "2026-Q3, 2026-W42, 2026, 2026-10-05, 2026-10-01..2026-10-31, Q3, november")
@@ -487,8 +495,8 @@ def parse_day(text: str, *, today: date) -> date:
     else:
         raise PeriodError(f'"{raw}" is not a day. Use {DAY_FORMS}')
     if day > today:
-        raise PeriodError(f"{day.isoformat()} is in the future; you can only log things that "
-                          "already happened")
+        raise FutureDayError(f"{day.isoformat()} is in the future; you can only log things "
+                             "that already happened", day)
     if day < EARLIEST_DAY:
         raise PeriodError(f"{day.isoformat()} is before {EARLIEST_DAY.isoformat()}, the "
                           "earliest day kpibot logs events on")
@@ -508,4 +516,5 @@ def _recent_month_day(day_of_month: int, month: int, today: date, raw: str) -> d
 
 
 __all__ = ["DAY_FORMS", "DEFAULT_PERIOD", "EARLIEST_DAY", "KINDS", "MAX_DAYS", "PERIOD_FORMS",
-           "Comparison", "Period", "PeriodError", "comparison", "parse_day", "parse_period"]
+           "Comparison", "FutureDayError", "Period", "PeriodError", "comparison", "parse_day",
+           "parse_period"]

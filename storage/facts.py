@@ -542,14 +542,18 @@ class SqlFacts:
     # ---------------------------------------------------------------------------- quotas
 
     def quotas(self, metric: str | None = None) -> list[Quota]:
-        """The workspace's quotas (optionally one metric), by user then metric."""
+        """The workspace's quota changes (optionally one metric), by user, metric, then in
+        the order they were set."""
         conditions = [QuotaRow.workspace_id == self.workspace_id]
         if metric is not None:
             conditions.append(QuotaRow.metric == metric)
         rows = self.session.execute(
-            sa.select(QuotaRow.user_id, QuotaRow.metric, QuotaRow.cadence, QuotaRow.target)
-            .where(*conditions).order_by(QuotaRow.user_id, QuotaRow.metric))
-        return [Quota(user_id=u, metric=m, cadence=c, target=int(t)) for u, m, c, t in rows]
+            sa.select(QuotaRow.user_id, QuotaRow.metric, QuotaRow.cadence, QuotaRow.target,
+                      QuotaRow.effective_from, QuotaRow.set_at, QuotaRow.set_by)
+            .where(*conditions)
+            .order_by(QuotaRow.user_id, QuotaRow.metric, QuotaRow.set_at, QuotaRow.id))
+        return [Quota(user_id=u, metric=m, cadence=c, target=int(t), effective_from=f,
+                      set_at=at, set_by=by) for u, m, c, t, f, at, by in rows]
 
     # --------------------------------------------------------------------------- helpers
 

@@ -16,9 +16,15 @@ The shape of the history (everything drawn from `random.Random(seed)`; same argu
   LinkedIn connection-sent → accepted ≈30% → replied ≈25% of accepted.
 - Web: daily totals (visits per source, bounces ≈45%, CTA clicks ≈3%, social engagement).
 - Deals `word-00042` ("Acme-00042") flow lead → mql (≈45%) → sql (≈60%) → opportunity (≈70%)
-  → demo-booked (≈75%) → won (≈30%) / lost (reason price/timing/no-decision/competitor, with
-  competitors), stage delays lognormal (days to weeks), some stages skipped, a few lost deals
-  reopened. Leads carry a source from the SPEC list; inbound leads start with an inbound-request
+  → demo-booked (≈75%) → won (≈36% of held demos) / lost (reason price/timing/no-decision/
+  competitor, with competitors), stage delays lognormal (days to weeks), some stages skipped, a
+  few lost deals reopened. Like a real team's, every deal ends: one that stops short of a stage
+  is closed lost days later (`DROP`: unworked leads and MQLs disqualified by the SDR within
+  about a week or two, "no-response"/"unqualified"; later stages lost by the AE; so is one
+  whose next stage would take over `PATIENCE_DAYS`), and a demo whose buyer goes quiet is given
+  up after about `DARK_DAYS`. So the open pipeline is the
+  recent deals, and stalled deals (idle past their stage's threshold) are a minority of it.
+  Leads carry a source from the SPEC list; inbound leads start with an inbound-request
   (answered in minutes, sometimes hours) or a demo-request (answered, skips mql). SQLs get
   discovery calls and meetings (show rate ≈80%), demos are held ≈85% of the time, proposals sent.
 - Wins carry an amount (lognormal around 15k) and, on most, `mrr=` (amount / 12). Customers with
@@ -54,7 +60,7 @@ HOUR = 3_600
 # Share of the event budget that deals (and what hangs off them) take; outreach fills the rest.
 DEAL_SHARE = 0.20
 # Average number of events one lead produces over its life (measured on generated histories).
-EVENTS_PER_LEAD = 3.6
+EVENTS_PER_LEAD = 4.3
 
 LEAD_SOURCE_WEIGHTS: tuple[tuple[str, float, float], ...] = (
     # (source, share of leads, conversion multiplier)
@@ -85,6 +91,15 @@ WEB_SOURCES: tuple[tuple[str, float], ...] = (
 LOSS_REASONS: tuple[tuple[str, float], ...] = (
     ("price", 0.30), ("timing", 0.20), ("no-decision", 0.30), ("competitor", 0.20),
 )
+# A deal that stops short of a stage is closed lost some days later: (median days, reasons).
+DROP: dict[str, tuple[float, tuple[tuple[str, float], ...]]] = {
+    "mql": (6.0, (("no-response", 0.6), ("unqualified", 0.4))),  # unworked leads
+    "sql": (7.0, (("unqualified", 0.5), ("no-response", 0.3), ("timing", 0.2))),
+    "opportunity": (9.0, (("no-decision", 0.4), ("timing", 0.3), ("unqualified", 0.3))),
+    "demo-booked": (10.0, (("no-decision", 0.6), ("timing", 0.4))),
+}
+PATIENCE_DAYS = 21  # a deal whose next stage would take longer is closed lost instead (DROP)
+DARK_DAYS = 32.0  # a demo whose buyer went quiet is given up after about this long
 COMPETITORS = ("northwind", "contoso", "fabrikam", "tailspin", "globomantics")
 CHURN_REASONS = ("budget", "switched", "no-usage", "closed-down")
 COMPANY_WORDS = (
@@ -104,6 +119,10 @@ LAST_NAMES = (
     "Larsen", "Dumitru", "Svensson", "Olsen", "Haugen", "Zhang", "Patel", "Moreno", "Smith",
     "Brown", "Novak",
 )
+
+# Bumped whenever the same arguments generate a different history, so that cached copies
+# (the benchmark's) are generated again. 2: every deal ends (DROP, PATIENCE_DAYS, DARK_DAYS).
+STORY_VERSION = 2
 
 MANAGER_ID = "UGENMGR"
 MARKETING_ID = "UGENMKT"
@@ -550,23 +569,26 @@ class _Run:
                     self._event_at(self._after_seconds(*asked, seconds), "inbound-responded",
                                    sdr.user_id, deal, duration=seconds)
 
-        # lead -> mql -> sql -> opportunity -> demo-booked
+        # lead -> mql -> sql -> opportunity -> demo-booked; a deal that does not move on is
+        # closed lost a little later (a lead nobody could reach is disqualified within weeks)
         steps = (
-            # kind, p(advance), median days, sigma, p(skip), p(lost when not advancing), who
-            ("mql", 0.45, 2.0, 0.9, 0.06, 0.0, sdr),
-            ("sql", 0.60, 4.0, 0.8, 0.05, 0.05, sdr),
-            ("opportunity", 0.70, 5.0, 0.8, 0.06, 0.25, ae),
-            ("demo-booked", 0.75, 4.0, 0.7, 0.0, 0.50, sdr),
+            # kind, p(advance), median days, sigma, p(skip), who
+            ("mql", 0.45, 2.0, 0.9, 0.06, sdr),
+            ("sql", 0.60, 4.0, 0.8, 0.05, sdr),
+            ("opportunity", 0.70, 5.0, 0.8, 0.06, ae),
+            ("demo-booked", 0.75, 4.0, 0.7, 0.0, sdr),
         )
-        for kind, p, median, sigma, skip, lost, who in steps:
+        for kind, p, median, sigma, skip, who in steps:
             if kind == "mql" and demo_request:
                 continue  # a demo request is qualified on arrival: straight to sql
             if rng.random() >= min(0.95, p * (mult if kind == "mql" else mult ** 0.5)):
-                if rng.random() < lost:
-                    self._lose(self._after(*t, median * 2, sigma), ae.user_id, deal,
-                               early=True)
+                self._drop(t, kind, sdr.user_id, ae.user_id, deal)
                 return
-            t = self._after(*t, median, sigma)
+            later = self._after(*t, median, sigma)
+            if later[0] - t[0] > PATIENCE_DAYS:  # nobody waits that long: given up before
+                self._drop(t, kind, sdr.user_id, ae.user_id, deal)
+                return
+            t = later
             if rng.random() < skip:
                 continue  # the stage is skipped: the next stage event carries the deal on
             self._event_at(t, kind, who.user_id, deal,
@@ -590,8 +612,9 @@ class _Run:
             self._event_at(t, "demo-held", ae.user_id, deal)
         r = rng.random()
         won_p, lost_p = (0.36, 0.58) if held else (0.05, 0.8)
-        if r >= won_p + lost_p:
-            return  # still open
+        if r >= won_p + lost_p:  # the buyer goes quiet; closed lost after weeks of chasing
+            self._lose(self._after(*t, DARK_DAYS, 0.3), ae.user_id, deal, early=True)
+            return
         amount = self._quote()
         if held and rng.random() < 0.7:
             t = self._after(*t, 5.0, 0.7)
@@ -601,6 +624,14 @@ class _Run:
             self._win(close, ae.user_id, deal, amount)
         else:
             self._lose(close, ae.user_id, deal, early=False)
+
+    def _drop(self, t: tuple[int, int], next_kind: str, sdr: str, ae: str, deal: int) -> None:
+        """Close a deal that did not reach `next_kind`: leads and MQLs are disqualified by the
+        SDR (no response, unqualified), later stages lost by the AE."""
+        median, reasons = DROP[next_kind]
+        who = sdr if next_kind in ("mql", "sql") else ae
+        reason = self.rng.choices([r for r, _ in reasons], weights=[w for _, w in reasons])[0]
+        self._event_at(self._after(*t, median, 0.35), "deal-lost", who, deal, reason=reason)
 
     def _quote(self) -> int:
         amount = self.rng.lognormvariate(math.log(15_000), 0.6)

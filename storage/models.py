@@ -219,15 +219,26 @@ class Account(SQLModel, table=True):
 
 
 class Quota(SQLModel, table=True):
-    """A rep's quota: revenue (minor units) or a count of an event kind, monthly or quarterly."""
+    """A quota change: a rep's target for revenue (minor units) or a count of an event kind,
+    monthly or quarterly, in force from `effective_from` (a workspace-local day; NULL = from the
+    beginning, for quotas set before effective dates were kept) until a later change.
 
-    __tablename__ = "quotas"
+    Rows are never updated: every `/kpi quota set` adds one, so the history stays. Which change
+    applies on which day is a rule of reports/kpis/quotas.py.
+    """
 
-    workspace_id: str = Field(foreign_key="workspaces.id", primary_key=True, max_length=80)
-    user_id: str = Field(primary_key=True, max_length=80)
-    metric: str = Field(primary_key=True, max_length=40)
+    __tablename__ = "quota_changes"
+    __table_args__ = (
+        sa.Index("ix_quota_changes_rep", "workspace_id", "user_id", "metric", "effective_from"),
+    )
+
+    id: int | None = Field(default=None, sa_column=sa.Column(BigId, primary_key=True))
+    workspace_id: str = Field(foreign_key="workspaces.id", max_length=80)
+    user_id: str = Field(max_length=80)
+    metric: str = Field(max_length=40)
     cadence: str = Field(default="monthly", max_length=16)
     target: int = Field(sa_column=sa.Column(sa.BigInteger(), nullable=False))
+    effective_from: date | None = Field(default=None, sa_column=sa.Column(sa.Date()))
     set_by: str = Field(max_length=80)
     set_at: datetime = Field(sa_column=_ts(nullable=False))
 

@@ -2,20 +2,30 @@
 
 `/kpi funnel [PERIOD] [@user] [cohort]`: stage counts, conversion, median days, stalled deals.
 `/kpi quota [PERIOD]`: attainment per rep, team attainment, reps at quota, pace.
-`/kpi quota set @user AMOUNT [monthly|quarterly] [METRIC]` (admins).
+`/kpi quota set @user AMOUNT [monthly|quarterly] [METRIC] [from DATE]` (admins): the new target
+applies from the first day of the month it is set in (or from DATE, today or earlier); earlier
+periods keep the target they had. A period spanning a change takes each part pro rata by days.
+`/kpi quota history [@user]`: every quota change with the day it applies from.
 `/kpi churn [PERIOD]`: customer churn and MRR churn.
 `/kpi leaderboard [KPI] [PERIOD]`, `/kpi me [PERIOD]`.
 """
 
 from __future__ import annotations
 
+from datetime import date
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date
+
 from bot.core import Invocation
 from bot.grammar import (
+    COMMAND_USAGE,
     ChurnCommand,
     FunnelCommand,
     LeaderboardCommand,
     MeCommand,
     QuotaCommand,
+    QuotaHistoryCommand,
     QuotaSetCommand,
 )
 from bot.handlers.kpis import (
@@ -37,6 +47,8 @@ from reports.kpis.catalog import (
     compute_kpi,
     leaderboard,
 )
+from reports.kpis.quotas import effective_from_for
+from reports.kpis.quotas import history as quota_history
 from reports.kpis.result import KpiResult
 from reports.periods import Period, comparison
 from reports.units import format_money
@@ -108,6 +120,11 @@ def handle_quota(command: QuotaCommand, invocation: Invocation) -> Reply:
         return problem.reply
     currency = invocation.workspace.currency
     if not result.rows:
+        with invocation.context.database.read() as session:
+            any_set = bool(SqlFacts(session=session, workspace=invocation.workspace).quotas())
+        if any_set:
+            return Reply(text=f"No quota was in force in {period.describe()}; /kpi quota "
+                              "history shows the day each one applies from.", sections=())
         return Reply(text="No quotas set. An admin can set one: /kpi quota set @rep 50k "
                           "monthly", sections=())
     table = [("rep", "attained", "target", "%", "pace")]
@@ -125,10 +142,25 @@ def handle_quota(command: QuotaCommand, invocation: Invocation) -> Reply:
     lines = (f"Team {metric}: {team}, pace {_pct(d['pace'])} "
              f"({_pct(d['elapsed'])} of the period elapsed)",
              f"Reps at quota: {d['reps_at_quota']}/{d['reps_with_quota']}")
+    changed = [f"{names.get(row.key, row.key)} ({row.extra['metric']}) from "
+               + ", ".join(_day(day) for day in row.extra["changed_on"])
+               for row in result.rows if row.extra.get("changed_on")]
+    if changed:
+        lines += ("Target changed during the period (each part counts pro rata by days): "
+                  + "; ".join(changed),)
     context = " · ".join(f"⚠ {w}" for w in result.warnings) or \
-        "team = total attained / total quota"
+        "team = total attained / total quota · /kpi quota history for the changes"
     return Reply(text=f"Quota attainment · {period.describe()}", sections=(
         Section(table=tuple(table)), Section(lines=lines), Section(context=context)))
+
+
+def _day(day: date | None) -> str:
+    return "the start" if day is None else format_date(day, "d MMM yyyy", locale="en")
+
+
+def _target(target: int, metric: str, cadence: str, currency: str) -> str:
+    amount = format_money(target, currency) if metric == "revenue" else f"{target:,} {metric}"
+    return f"{amount} {cadence}"
 
 
 def _quota_amount(value: float | None, metric: str, currency: str) -> str:
@@ -140,16 +172,52 @@ def _quota_amount(value: float | None, metric: str, currency: str) -> str:
 def handle_quota_set(command: QuotaSetCommand, invocation: Invocation) -> Reply:
     if not invocation.is_admin():
         return error_reply("Only admins can set quotas; nothing was changed.",
-                           usage="/kpi quota set @user AMOUNT [monthly|quarterly] [METRIC]",
-                           example="/kpi quota set @alice 50k monthly")
+                           usage=COMMAND_USAGE["quota set"][0],
+                           example=COMMAND_USAGE["quota set"][1])
+    start = command.effective_from or effective_from_for(invocation.today)
     with invocation.context.database.write() as session:
         set_quota(session=session, workspace_id=invocation.workspace.id, user_id=command.user,
                   metric=command.metric, cadence=command.cadence, target=command.target,
-                  set_by=invocation.request.user_id, now=invocation.now)
-    target = (format_money(command.target, invocation.workspace.currency)
-              if command.metric == "revenue" else f"{command.target:,} {command.metric}")
-    return Reply(text=f"Quota set: {command.user} — {target} {command.cadence}"
-                      + ("" if command.metric == "revenue" else f" ({command.metric})"))
+                  set_by=invocation.request.user_id, now=invocation.now, effective_from=start)
+    name = _names(invocation).get(command.user, command.user)
+    target = _target(command.target, command.metric, command.cadence,
+                     invocation.workspace.currency)
+    return Reply(text=f"Quota set: {name} — {target}, from {_day(start)}. Periods "
+                      f"before {_day(start)} keep the target they had · /kpi quota history")
+
+
+HISTORY_ROWS = 40
+
+
+def handle_quota_history(command: QuotaHistoryCommand, invocation: Invocation) -> Reply:
+    with invocation.context.database.read() as session:
+        changes = [q for q in SqlFacts(session=session, workspace=invocation.workspace).quotas()
+                   if command.user is None or q.user_id == command.user]
+    names = _names(invocation)
+    who = f" · {names.get(command.user, command.user)}" if command.user else ""
+    entries = quota_history(changes)  # by rep id: list them by name (the sort is stable)
+    entries.sort(key=lambda e: names.get(e.quota.user_id, e.quota.user_id).casefold())
+    if not entries:
+        return Reply(text=f"Quota history{who}: no quotas set. An admin can set one: "
+                          "/kpi quota set @rep 50k monthly", sections=())
+    currency = invocation.workspace.currency
+    table = [("rep", "target", "applies from", "set")]
+    for entry in entries[:HISTORY_ROWS]:
+        q = entry.quota
+        set_on = "" if q.set_at is None else _day(
+            q.set_at.astimezone(ZoneInfo(invocation.workspace.timezone)).date())
+        by = f" by {names.get(q.set_by, q.set_by)}" if q.set_by else ""
+        table.append((names.get(q.user_id, q.user_id),
+                      _target(q.target, q.metric, q.cadence, currency)
+                      + (" (replaced)" if entry.replaced else ""),
+                      _day(q.effective_from), f"{set_on}{by}"))
+    left = len(entries) - HISTORY_ROWS
+    context = ("A change applies from its day until the next one; (replaced): a later change "
+               "starts on or before it, so it applies on no day.")
+    if left > 0:
+        context = f"{left} more changes not shown: /kpi quota history @rep for one rep. " + context
+    return Reply(text=f"Quota history{who}", sections=(
+        Section(table=tuple(table)), Section(context=context)))
 
 
 def handle_churn(command: ChurnCommand, invocation: Invocation) -> Reply:
@@ -284,4 +352,4 @@ def _quota_fields(compared: Compared, currency: str) -> list[tuple[str, str]]:
 
 
 __all__ = ["handle_churn", "handle_funnel", "handle_leaderboard", "handle_me", "handle_quota",
-           "handle_quota_set", "render_result"]
+           "handle_quota_history", "handle_quota_set", "render_result"]

@@ -19,11 +19,12 @@ Rules for every KPI:
 - cohort and period variants have different names (`conversion-rate` is the cohort of leads
   created in P, `conversion-rate-period` is deal-won / lead in P; `win-rate` vs `close-rate`).
 
-Quotas. A quota's target over a period = target x (calendar months the period spans) /
-(months in the quota's cadence: monthly 1, quarterly 3). Whole calendar months count 1, a
-partial month counts by its share of days (days of the period inside that month / days in the
-month), in the workspace's local dates. So a monthly quota counts 3 times over a quarter, a
-quarterly quota a third over a month, and 2026-10-16..2026-11-15 counts 16/31 + 15/30 months.
+Quotas are effective-dated (reports/kpis/quotas.py): a period's target sums, over the runs of
+days under one quota change, target x (calendar months those days span) / (months in the
+change's cadence: monthly 1, quarterly 3). Whole calendar months count 1, a partial month
+counts by its share of days (local dates). So a monthly quota counts 3 times over a quarter, a
+quarterly quota a third over a month, 2026-10-16..2026-11-15 counts 16/31 + 15/30 months, and
+a month whose target changed mid-month takes each part's target pro rata by days.
 A to-date period (mtd, qtd, ytd) is measured against its whole month/quarter/year: the target
 is the full one and pace = attainment / elapsed share of that whole month/quarter/year; any
 other period's pace = attainment / `period.elapsed_fraction(now)`. Team attainment is total
@@ -49,6 +50,7 @@ from zoneinfo import ZoneInfo
 
 from reports.events import STAGE_ORDER, Stage
 from reports.kpis.facts import Distribution, Facts, Quota
+from reports.kpis.quotas import CADENCE_MONTHS, add_months, months_spanned, period_targets
 from reports.kpis.result import KpiResult, KpiRow
 from reports.periods import Comparison, Period, comparison, local_midnight, parse_period
 
@@ -57,7 +59,6 @@ STALLED_MIN_DAYS = 7
 TRAILING_DAYS = 90
 DEFAULT_RESPONSE_TARGET_SECONDS = 180.0
 REPS_AT_QUOTA_WARNING = 0.6
-CADENCE_MONTHS = {"monthly": 1, "quarterly": 3, "yearly": 12, "annual": 12}
 _ANCHOR_MONTHS = {"month": 1, "quarter": 3, "year": 12}
 
 
@@ -532,11 +533,6 @@ def _loss_reasons(ctx: Ctx) -> KpiResult:
 
 # ----------------------------------------------------------------------------- quotas
 
-def _add_months(day: date, months: int) -> date:
-    index = day.year * 12 + day.month - 1 + months
-    return date(index // 12, index % 12 + 1, 1)
-
-
 def _local_days(period: Period) -> tuple[date, date]:
     if period.first_day is not None and period.end_day is not None:
         return period.first_day, period.end_day
@@ -546,15 +542,7 @@ def _local_days(period: Period) -> tuple[date, date]:
 def quota_months(period: Period) -> float:
     """How many calendar months the period spans: whole months count 1, a partial month its
     share of days (local dates)."""
-    months = 0.0
-    day, end = _local_days(period)
-    while day < end:
-        month_start = day.replace(day=1)
-        next_month = _add_months(month_start, 1)
-        stop = min(end, next_month)
-        months += (stop - day).days / (next_month - month_start).days
-        day = stop
-    return months
+    return months_spanned(*_local_days(period))
 
 
 def quota_period(period: Period) -> Period:
@@ -564,12 +552,12 @@ def quota_period(period: Period) -> Period:
         return period
     anchor = period.anchor or "month"
     first = _local_days(period)[0]
-    return Period.from_days(period.label, first, _add_months(first, _ANCHOR_MONTHS[anchor]),
+    return Period.from_days(period.label, first, add_months(first, _ANCHOR_MONTHS[anchor]),
                             period.tz, anchor, fiscal_year_start=period.fiscal_year_start)
 
 
 def quota_target(quota: Quota, period: Period) -> float:
-    """The quota's target over `period` (see the module docstring)."""
+    """One quota's target over `period` as if it were in force on every day of it."""
     months = quota_months(quota_period(period))
     return quota.target * months / CADENCE_MONTHS.get(quota.cadence, 1)
 
@@ -607,8 +595,11 @@ def headline_metric(quotas: list[Quota]) -> str:
 
 
 def _quota_figures(ctx: Ctx) -> _QuotaFigures:
-    elapsed = quota_period(ctx.period).elapsed_fraction(ctx.now)
-    quotas = [q for q in ctx.facts.quotas() if ctx.user is None or q.user_id == ctx.user]
+    measured = quota_period(ctx.period)
+    elapsed = measured.elapsed_fraction(ctx.now)
+    quotas = period_targets((q for q in ctx.facts.quotas()
+                             if ctx.user is None or q.user_id == ctx.user),
+                            *_local_days(measured))
     revenue = {rep: a for rep, (_w, _l, a) in _closed(ctx, by="user").items()} \
         if any(q.metric == "revenue" for q in quotas) else {}
     counts = {metric: _per_rep_counts(ctx, (metric,))
@@ -618,13 +609,14 @@ def _quota_figures(ctx: Ctx) -> _QuotaFigures:
     met: dict[str, bool] = {}
     metric = headline_metric(quotas)
     for quota in quotas:
-        target = quota_target(quota, ctx.period)
+        target = quota.target
         source = revenue if quota.metric == "revenue" else counts[quota.metric]
         done = float(source.get(quota.user_id, 0))
         attainment = _div(done, target)
         pace = _div(attainment, elapsed) if attainment is not None else None
         rows.append(KpiRow(quota.user_id, attainment, done, target, extra={
-            "metric": quota.metric, "cadence": quota.cadence, "pace": pace}))
+            "metric": quota.metric, "cadence": quota.cadence, "pace": pace,
+            "changed_on": tuple(part.first for part in quota.parts[1:])}))
         if quota.metric == metric:
             done_total += done
             target_total += target
@@ -675,7 +667,7 @@ def _monthly_progress(ctx: Ctx) -> KpiResult:
     to_date = Period.from_days("mtd" if month.contains(ctx.now) else month.label, first,
                                first + timedelta(days=days), month.tz, "to-date",
                                fiscal_year_start=month.fiscal_year_start, anchor="month")
-    before_first = _add_months(first, -1)
+    before_first = add_months(first, -1)
     before = Period.from_days(f"previous {to_date.label}", before_first,
                               min(before_first + timedelta(days=days), first), month.tz,
                               "range", fiscal_year_start=month.fiscal_year_start)

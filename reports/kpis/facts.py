@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol
 
 from reports.events import STAGE_ORDER, Stage
@@ -60,10 +60,16 @@ class DealRow:
 
 @dataclass(frozen=True)
 class Quota:
+    """A quota change: the rep's target for a metric from `effective_from` (a workspace-local
+    day; None = from the beginning) until a later change (reports/kpis/quotas.py)."""
+
     user_id: str
     metric: str  # "revenue" or an event kind such as "demo-booked"
     cadence: str  # "monthly" | "quarterly"
     target: int  # minor units for revenue, a count for an event-kind metric
+    effective_from: date | None = None
+    set_at: datetime | None = None
+    set_by: str | None = None
 
 
 class Facts(Protocol):
@@ -158,7 +164,8 @@ class Facts(Protocol):
 
     # --- quotas ---
     def quotas(self, metric: str | None = None) -> list[Quota]:
-        """Current quotas (every rep with one), optionally for one metric."""
+        """Every quota change (the history: each with its effective day and set time),
+        optionally for one metric, by user, metric, then in the order they were set."""
         ...
 
     # --- batched: several of the calls above at once (the funnel and stalled deals) ---

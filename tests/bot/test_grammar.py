@@ -22,6 +22,7 @@ from bot.grammar import (
     LogCommand,
     MeCommand,
     QuotaCommand,
+    QuotaHistoryCommand,
     QuotaSetCommand,
     UndoCommand,
     UsageError,
@@ -774,6 +775,36 @@ def test_quota_set_errors(text, fragments):
     assert error.usage == COMMAND_USAGE["quota set"][0]
 
 
+@pytest.mark.parametrize("text, start", [
+    (f"quota set {U1} 40k from 2026-09-16", date(2026, 9, 16)),
+    (f"quota set from 2026-10-01 {U1} 40k quarterly", date(2026, 10, 1)),
+    (f"quota set {U1} 40k from today", TODAY),
+    (f"quota set {U1} 40k from yesterday", date(2026, 10, 13)),
+])
+def test_quota_set_from_a_day(text, start):
+    assert parse(text).effective_from == start
+
+
+@pytest.mark.parametrize("text, fragments", [
+    (f"quota set {U1} 40k from 2026-10-15", ["2026-10-15 is in the future", "start of the month"]),
+    (f"quota set {U1} 40k from 2026-13-01", ['"2026-13-01"']),
+    (f"quota set {U1} 40k from 1st-octobre", ['"1st-octobre"']),
+    (f"quota set {U1} 40k from", ['"from" needs a day']),
+    (f"quota set {U1} 40k from today from yesterday", ['"from" is a second start day']),
+])
+def test_quota_set_from_errors(text, fragments):
+    error = fails(text, *fragments)
+    assert error.usage == COMMAND_USAGE["quota set"][0]
+
+
+def test_quota_history():
+    assert parse("quota history") == QuotaHistoryCommand()
+    assert parse(f"quota history {U1} public") == QuotaHistoryCommand("U0123ABC", public=True)
+    error = fails("quota history last-month", '"last-month" is not a person')
+    assert error.usage == COMMAND_USAGE["quota history"][0]
+    fails(f"quota history {U1} <@U2>", "<@U2>", "second person")
+
+
 # ----------------------------------------------------------------------------- churn, me, kpi
 
 
@@ -946,7 +977,7 @@ def test_command_union_covers_every_result():
     assert {HelpCommand, ListCommand, LogCommand, UndoCommand, FunnelCommand, QuotaCommand,
             QuotaSetCommand, ChurnCommand, KpiCommand, LeaderboardCommand, MeCommand,
             DigestHereCommand, DigestCommand, grammar.PingCommand, grammar.RepListCommand,
-            grammar.RepLinkCommand} == kinds
+            grammar.RepLinkCommand, grammar.QuotaHistoryCommand} == kinds
 
 
 def test_parse_is_pure():

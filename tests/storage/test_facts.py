@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -541,7 +541,8 @@ def test_workspaces_never_count_each_others_data(database):
     with database.read() as s:
         assert _snapshot(s, WS) == alone
         assert _snapshot(s, OTHER) == alone
-    assert alone["quotas"] == [Quota("U1", "revenue", "monthly", 500_000)]
+    assert alone["quotas"] == [Quota("U1", "revenue", "monthly", 500_000, date(2026, 12, 1),
+                                     NOW, "UADMIN")]
     # customers: alpha, bravo at the start; bravo churned; new: charlie and deals a, c, g
     assert alone["customers"] == (2, 1, 4) and alone["closed"]["U1"] == (4, 1, 130_002)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import shutil
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -317,9 +317,12 @@ def test_win_after_churn_makes_a_customer_again(database):
 def test_quotas(history):
     with history.read() as s:
         f = facts(s)
-        assert f.quotas() == [Quota("U1", "revenue", "quarterly", 300_000),
-                              Quota("U2", "demo-booked", "monthly", 5)]
-        assert f.quotas("demo-booked") == [Quota("U2", "demo-booked", "monthly", 5)]
+        nov = date(2026, 11, 1)  # quotas apply from the first day of the month they are set
+        assert f.quotas() == [Quota("U1", "revenue", "monthly", 100_000, nov, NOW, "A"),
+                              Quota("U1", "revenue", "quarterly", 300_000, nov, NOW, "A"),
+                              Quota("U2", "demo-booked", "monthly", 5, nov, NOW, "A")]
+        assert f.quotas("demo-booked") == [Quota("U2", "demo-booked", "monthly", 5, nov, NOW,
+                                                 "A")]
         assert [q.target for q in list_quotas(session=s, workspace_id=OTHER)] == [1]
     with history.write() as s, pytest.raises(ValueError):
         set_quota(session=s, workspace_id=WS, user_id="U1", metric="revenue", cadence="weekly",

@@ -95,8 +95,14 @@ def test_funnel_ratios_are_plausible():
     events = _events()
     totals = _totals(events)
     assert 0.60 <= totals["meeting-held"] / totals["meeting-booked"] <= 0.95
-    won, lost = totals["deal-won"], totals["deal-lost"]
+    # Most losses are leads disqualified early (no response, unqualified), so won / (won +
+    # lost) over every deal is low; deals that reached an opportunity win 15-50% of the time.
+    outcome = {e.deal_key: e.kind for e in events if e.kind in ("deal-won", "deal-lost")}
+    pipeline = {e.deal_key for e in events if e.kind in ("opportunity", "demo-booked")}
+    won = sum(1 for deal in pipeline if outcome.get(deal) == "deal-won")
+    lost = sum(1 for deal in pipeline if outcome.get(deal) == "deal-lost")
     assert won >= 5 and 0.15 <= won / (won + lost) <= 0.50
+    assert totals["deal-lost"] > totals["deal-won"]
     assert 0.30 <= totals["mql"] / totals["lead"] <= 0.60
     assert totals["lead"] > totals["mql"] > totals["sql"] > totals["opportunity"] > won
     sources = Counter(e.source for e in events if e.kind == "lead")

@@ -23,7 +23,7 @@ def test_upgrade_from_empty_then_check_is_clean(database_url):
     migrate.check(database_url)  # raises when models and migrations disagree
     tables = set(sa.inspect(sa.create_engine(database_url)).get_table_names())
     assert {"workspaces", "users", "events", "deals", "daily_rollups", "accounts",
-            "quotas"} <= tables
+            "quota_changes"} <= tables
 
 
 def test_upgrading_a_0001_history_backfills_its_accounts(database_url):
@@ -85,5 +85,57 @@ def test_upgrading_a_0001_history_backfills_its_accounts(database_url):
         command.downgrade(migrate.alembic_config(database_url), "0001")
         migrate.upgrade(database_url)
         assert accounts() == live
+    finally:
+        database.dispose()
+
+
+def test_0008_keeps_existing_quotas_in_force_from_the_beginning(database_url):
+    """Quotas stored before effective dates (0007) become changes in force from the beginning:
+    every past period keeps its target. Going down keeps the change set last per rep/metric."""
+    from datetime import UTC, date, datetime
+
+    from alembic import command
+
+    from storage.engine import Database
+    from storage.events import ensure_workspace
+    from storage.quotas import list_quotas, set_quota
+
+    set_at = datetime(2026, 11, 20, 9, tzinfo=UTC)
+    database = Database.from_url(database_url)
+    try:
+        with database.write() as s:
+            ensure_workspace(session=s, workspace_id="slack:TQM", platform="slack", now=set_at)
+        database.engine.dispose()
+        command.downgrade(migrate.alembic_config(database_url), "0007")
+        with database.engine.begin() as connection:
+            connection.execute(sa.text(
+                "INSERT INTO quotas (workspace_id, user_id, metric, cadence, target, set_by, "
+                "set_at) VALUES ('slack:TQM', 'U1', 'revenue', 'monthly', 3100000, 'UADMIN', "
+                ":at), ('slack:TQM', 'U2', 'demo-booked', 'quarterly', 12, 'UADMIN', :at)"),
+                {"at": set_at.replace(tzinfo=None) if connection.dialect.name == "sqlite"
+                 else set_at})
+        database.engine.dispose()
+        migrate.upgrade(database_url)
+        with database.read() as s:
+            kept = [(q.user_id, q.metric, q.cadence, q.target, q.effective_from, q.set_at)
+                    for q in list_quotas(session=s, workspace_id="slack:TQM")]
+        assert kept == [("U1", "revenue", "monthly", 3_100_000, None, set_at),
+                        ("U2", "demo-booked", "quarterly", 12, None, set_at)]
+        with database.write() as s:
+            set_quota(session=s, workspace_id="slack:TQM", user_id="U1", metric="revenue",
+                      cadence="monthly", target=4_000_000, set_by="UADMIN",
+                      now=datetime(2026, 12, 5, 9, tzinfo=UTC))
+        with database.read() as s:
+            assert [(q.target, q.effective_from) for q in list_quotas(
+                session=s, workspace_id="slack:TQM", user_id="U1")] == [
+                (3_100_000, None), (4_000_000, date(2026, 12, 1))]
+        database.engine.dispose()
+        command.downgrade(migrate.alembic_config(database_url), "0007")
+        with database.engine.begin() as connection:
+            down = connection.execute(sa.text(
+                "SELECT user_id, target FROM quotas ORDER BY user_id")).all()
+        assert [tuple(row) for row in down] == [("U1", 4_000_000), ("U2", 12)]
+        database.engine.dispose()
+        migrate.upgrade(database_url)
     finally:
         database.dispose()

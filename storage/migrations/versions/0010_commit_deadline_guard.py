@@ -9,18 +9,18 @@ scheduler, the CLI) queue no trigger event at all (the WHEN clause). SQLite runs
 process and needs none: the bot checks the deadline itself before committing.
 
 Revision ID: 0010
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-05 09:50:00
 """
 
 from alembic import op
 
 revision = "0010"
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
-TABLES = ("events", "quotas", "digest_schedules")
+TABLES = ("events", "quota_changes", "digest_schedules")
 FUNCTION = """
 CREATE OR REPLACE FUNCTION kpibot_check_commit_by() RETURNS trigger AS $$
 BEGIN
