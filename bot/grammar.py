@@ -1182,7 +1182,7 @@ _CADENCES = ("monthly", "quarterly")
 def _parse_quota_history(tokens: Sequence[Token], ctx: _Context) -> QuotaHistoryCommand:
     user = None
     for token in tokens:
-        person = _user(token)
+        person = _user(token, ctx)
         if person is None:
             raise UsageError(f"{_q(token.text)} is not a person; quota history takes only an "
                              "@mention (or nothing, for everyone).")
