@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     log_level: str = Field("INFO", alias="KPIBOT_LOG_LEVEL")
     digest_grace_hours: float = Field(12.0, alias="KPIBOT_DIGEST_GRACE_HOURS", ge=0, le=168)
     digest_max_attempts: int = Field(5, alias="KPIBOT_DIGEST_MAX_ATTEMPTS", ge=1, le=20)
+    # How long a process holds a digest slot without renewing it before another process may
+    # take it over (a crashed process's claim is recovered after this).
+    digest_lease_seconds: float = Field(600.0, alias="KPIBOT_DIGEST_LEASE_SECONDS", ge=0,
+                                        le=86400)
     teams_app_id: str | None = Field(None, alias="TEAMS_APP_ID")
     teams_app_password: SecretStr | None = Field(None, alias="TEAMS_APP_PASSWORD")
     teams_tenant_id: str | None = Field(None, alias="TEAMS_TENANT_ID")
