@@ -102,9 +102,10 @@ class SlackChannel:
 
     looks_back = True
 
-    def __init__(self, client: AsyncWebClient) -> None:
+    def __init__(self, client: AsyncWebClient, *, history_page: int = HISTORY_PAGE) -> None:
         self.client = client
         self.client.retry_handlers = []
+        self.history_page = history_page
 
     async def find(self, schedule: DigestSchedule, *, slot_key: str,
                    since: datetime) -> str | None:
@@ -115,7 +116,7 @@ class SlackChannel:
             try:
                 page = await self.client.conversations_history(
                     channel=schedule.channel_id, oldest=f"{since.timestamp():.6f}",
-                    include_all_metadata=True, limit=HISTORY_PAGE, cursor=cursor)
+                    include_all_metadata=True, limit=self.history_page, cursor=cursor)
             except _SLACK_ERRORS as error:
                 raise _slack_failure(error, "Slack conversations.history") from None
             for message in page.get("messages") or []:
