@@ -198,7 +198,8 @@ def test_scheduler_killed_after_slack_took_the_post_posts_each_channel_once(run,
 def test_serve_killed_during_digest_now_to_every_channel_then_recovered_once(run, figures):
     """`/kpi digest now` in every channel of a running `kpibot serve`; the stand-in answers
     the first third of the posts and holds the rest; SIGKILL once half of the held ones
-    reached Slack. A `kpibot scheduler` started afterwards finishes every manual slot."""
+    reached Slack. A `kpibot scheduler` started afterwards is killed in turn while it looks
+    for one of them in its channel; the next one finishes every manual slot."""
     now = datetime.now(UTC)
     not_due = now + timedelta(days=3)  # the schedules have no slot due: only manual sends
     save_schedules(run, slot=not_due, configured=now - timedelta(days=1))
@@ -229,6 +230,15 @@ def test_serve_killed_during_digest_now_to_every_channel_then_recovered_once(run
     unrecorded = stored_but_not_recorded(run, "manual")
     claimed = sum(r.status == "claimed" for r in run.rows("manual"))
     assert unrecorded >= half and claimed >= unrecorded  # the fault really happened
+
+    # The first recovering process is killed too, while it looks in a channel.
+    looking = run.slack.hold("conversations.history", after=unrecorded // 2)
+    interrupted = run.start("scheduler")
+    run.slack.wait_held(looking, 1, timeout=WAIT)
+    run.kill(interrupted)
+    looking.release()
+    assert run.counts()["duplicates"] == 0
+    assert stored_but_not_recorded(run, "manual") <= unrecorded
 
     recovery = run.start("scheduler")  # another kind of process recovers them
     wait_until("every manual slot sent",
