@@ -135,6 +135,7 @@ def _send(args, settings: Settings, out) -> int:
 
 
 def _status(args, settings: Settings, out) -> int:
+    from bot.digests.status import INTERRUPTED_RULE, delivery_detail
     from reports.digest.slots import SlotRule
 
     database = Database.from_url(settings.database_url)
@@ -154,11 +155,11 @@ def _status(args, settings: Settings, out) -> int:
                  if s.enabled else "off")
         out.write(f"  #{s.id} {s.workspace_id} {s.platform} {s.channel_name or s.channel_id}: "
                   f"{rule.describe()}, {s.language}, owner {s.owner_id}, {state}\n")
-    out.write(f"{len(deliveries)} latest deliveries\n")
+    out.write(f"{len(deliveries)} latest deliveries ({INTERRUPTED_RULE})\n")
     for d in deliveries:
         s = by_id.get(d.schedule_id)
         where = (s.channel_name or s.channel_id) if s else f"schedule {d.schedule_id}"
-        detail = d.error or (f"message {d.message_id}" if d.message_id else "")
+        detail = delivery_detail(d)
         out.write(f"  {d.slot_at:%Y-%m-%d %H:%M}Z {where} {d.status} ({d.trigger}) "
                   f"attempts={d.attempts} {detail}\n".rstrip() + "\n")
     return 0

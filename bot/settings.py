@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     # Seconds a chat command's database work may take before it is rolled back and the user is
     # told nothing was stored; Slack gives up on an answer after 3 s.
     command_deadline: float = Field(2.0, alias="KPIBOT_COMMAND_DEADLINE", gt=0, le=60)
+    # How long a process holds a digest slot without renewing it before another process may
+    # take it over (a crashed process's claim is recovered after this).
+    digest_lease_seconds: float = Field(600.0, alias="KPIBOT_DIGEST_LEASE_SECONDS", ge=0,
+                                        le=86400)
     teams_app_id: str | None = Field(None, alias="TEAMS_APP_ID")
     teams_app_password: SecretStr | None = Field(None, alias="TEAMS_APP_PASSWORD")
     teams_tenant_id: str | None = Field(None, alias="TEAMS_TENANT_ID")

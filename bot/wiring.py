@@ -61,7 +61,8 @@ class Bot:
         if self.teams is not None:
             channels["teams"] = TeamsChannel(self.teams)
         policy = DeliveryPolicy(max_attempts=self.settings.digest_max_attempts,
-                                grace=timedelta(hours=self.settings.digest_grace_hours))
+                                grace=timedelta(hours=self.settings.digest_grace_hours),
+                                lease=timedelta(seconds=self.settings.digest_lease_seconds))
         deliverer = DigestDeliverer(database=self.database, channels=channels,
                                     clock=self.context.clock, policy=policy)
         scheduler = DigestScheduler(deliverer)

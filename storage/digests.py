@@ -3,7 +3,11 @@
 A slot `(schedule, scheduled UTC instant)` is claimed with an INSERT that the unique constraint
 `(schedule_id, slot_at)` lets only one process win; the winner holds a lease until
 `lease_expires_at` and must finish (sent / failed) or renew it. A claim whose lease expired
-(its process crashed) can be taken over by one other process with a conditional UPDATE.
+(its process crashed) can be taken over by one other process with a conditional UPDATE; it
+keeps its first `claimed_at` and its `attempts`, so the new holder knows that an earlier
+attempt may have posted (attempts > 0) and since when to look for it in the channel.
+Manual sends (`/kpi digest now`, `kpibot digest send`) are slots too: claimed before anything
+is posted, recovered like any other (`expired_claims`).
 
 Every function takes the caller's session; each claim or finish is meant to be its own short
 write transaction (`Database.write()`), committed before anything is posted.
@@ -124,11 +128,19 @@ def claim_slot(*, session: Session, schedule: DigestSchedule, slot_at: datetime,
             sa.update(DigestDelivery)
             .where(DigestDelivery.schedule_id == schedule.id, DigestDelivery.slot_at == slot_at,
                    DigestDelivery.status == CLAIMED, DigestDelivery.lease_expires_at < now)
-            .values(claimed_by=worker, claimed_at=now, lease_expires_at=now + lease))
+            .values(claimed_by=worker, lease_expires_at=now + lease))
         if taken.rowcount != 1:
             return None
     return session.exec(select(DigestDelivery).where(
         DigestDelivery.schedule_id == schedule.id, DigestDelivery.slot_at == slot_at)).one()
+
+
+def expired_claims(*, session: Session, now: datetime) -> list[DigestDelivery]:
+    """Claims whose lease ran out before `now` (their process died), any trigger, oldest
+    first: each is taken over (`claim_slot`) and resolved, never left claimed."""
+    return list(session.exec(select(DigestDelivery).where(
+        DigestDelivery.status == CLAIMED, DigestDelivery.lease_expires_at < now)
+        .order_by(DigestDelivery.slot_at, DigestDelivery.id)).all())
 
 
 def record_skipped(*, session: Session, schedule: DigestSchedule, slot_at: datetime,
@@ -156,17 +168,19 @@ def renew_claim(*, session: Session, delivery_id: int, worker: str, now: datetim
 
 def finish_delivery(*, session: Session, delivery_id: int, worker: str, status: str,
                     now: datetime, attempts: int, error: str | None = None,
-                    message_id: str | None = None) -> bool:
-    """Close our claim as sent or failed; False if it was not ours any more."""
-    if status not in (SENT, FAILED):
-        raise ValueError(f"a delivery finishes as {SENT} or {FAILED}, not {status!r}")
+                    message_id: str | None = None, note: str | None = None) -> bool:
+    """Close our claim as sent, failed or skipped; False if it was not ours any more.
+    `note` says what recovery found (a copy already in the channel, ...)."""
+    if status not in (SENT, FAILED, SKIPPED):
+        raise ValueError(f"a delivery finishes as {SENT}, {FAILED} or {SKIPPED}, "
+                         f"not {status!r}")
     result = session.execute(
         sa.update(DigestDelivery)
         .where(DigestDelivery.id == delivery_id, DigestDelivery.claimed_by == worker,
                DigestDelivery.status == CLAIMED)
         .values(status=status, finished_at=now, attempts=attempts,
                 error=error[:ERROR_LIMIT] if error else None, message_id=message_id,
-                lease_expires_at=None))
+                note=note[:ERROR_LIMIT] if note else None, lease_expires_at=None))
     return result.rowcount == 1
 
 

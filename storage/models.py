@@ -283,6 +283,9 @@ class DigestDelivery(SQLModel, table=True):
     `slot_at` is the scheduled UTC instant (for `/kpi digest now`, the instant it was asked).
     status: claimed (a process holds the lease until `lease_expires_at`) | sent | failed |
     skipped (missed beyond the grace window). A claim whose lease expired may be taken over.
+    `attempts` is raised before each post, so a claim left with attempts > 0 may have reached
+    the channel: it is looked up there before posting again. `claimed_at` is the first claim
+    (kept on take-over: the lower bound of that look-up); `note` says what recovery found.
     """
 
     __tablename__ = "digest_deliveries"
@@ -306,6 +309,7 @@ class DigestDelivery(SQLModel, table=True):
     finished_at: datetime | None = Field(default=None, sa_column=_ts())
     error: str | None = Field(default=None, max_length=500)
     message_id: str | None = Field(default=None, max_length=200)
+    note: str | None = Field(default=None, max_length=500)
 
 
 class TeamsConversation(SQLModel, table=True):

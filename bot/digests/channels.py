@@ -2,13 +2,20 @@
 
 `post` returns the platform's message id or raises `DeliveryFailure` with `transient` (retry:
 429 with Retry-After, 5xx, timeouts, connection errors) or not (channel_not_found,
-not_in_channel, is_archived, invalid_auth, token_revoked, anything unknown).
+not_in_channel, is_archived, invalid_auth, token_revoked, anything unknown), and
+`maybe_delivered` when the platform may have taken the post all the same (a timeout, a dropped
+connection, a 5xx: the outcome is unknown).
+
+`find` answers whether a slot's digest is already in the channel, by the slot key every post
+carries. Slack can be asked (`conversations.history` with the message metadata); Teams cannot
+(`looks_back` is False): the Bot Connector and Workflows webhooks have no read-back.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 import aiohttp
@@ -33,14 +40,21 @@ class DeliveryFailure(Exception):
     """A post that did not land. `str()` is safe to store and show (no URL, no token)."""
 
     def __init__(self, message: str, *, code: str, transient: bool,
-                 retry_after: float | None = None) -> None:
+                 retry_after: float | None = None, maybe_delivered: bool = False) -> None:
         super().__init__(message)
         self.code, self.transient, self.retry_after = code, transient, retry_after
+        self.maybe_delivered = maybe_delivered
 
 
 class DigestChannel(Protocol):
+    looks_back: bool  # whether `find` can tell if an earlier post reached the channel
+
     async def post(self, schedule: DigestSchedule, digest: Digest, *, slot_key: str) -> str:
         """Post the digest; the message id."""
+
+    async def find(self, schedule: DigestSchedule, *, slot_key: str,
+                   since: datetime) -> str | None:
+        """The id of the message carrying `slot_key` posted since `since`, or None."""
 
     async def attach_chart(self, schedule: DigestSchedule, digest: Digest,
                            message_id: str) -> None:
@@ -65,24 +79,56 @@ def _slack_failure(error: BaseException, what: str) -> DeliveryFailure:
             except ValueError:
                 retry_after = None
         transient = status == 429 or status >= 500 or code in SLACK_TRANSIENT
+        limited = status == 429 or code in ("ratelimited", "rate_limited")
         return DeliveryFailure(f"{what}: {code}", code=code, transient=transient,
-                               retry_after=retry_after)
+                               retry_after=retry_after, maybe_delivered=transient and not limited)
     if isinstance(error, TimeoutError | asyncio.TimeoutError):
-        return DeliveryFailure(f"{what}: timed out", code="timeout", transient=True)
+        return DeliveryFailure(f"{what}: timed out", code="timeout", transient=True,
+                               maybe_delivered=True)
     return DeliveryFailure(f"{what}: connection failed ({type(error).__name__})",
-                           code="connection_error", transient=True)
+                           code="connection_error", transient=True, maybe_delivered=True)
 
 
 _SLACK_ERRORS = (SlackApiError, aiohttp.ClientError, TimeoutError, asyncio.TimeoutError)
 
 
+DIGEST_EVENT_TYPE = "kpibot_digest"
+HISTORY_PAGE = 200  # messages per conversations.history page
+
+
 class SlackChannel:
     """Posts with the bot token through the Web API (SLACK_API_URL); no SDK-level retries,
-    so every attempt is counted in the ledger."""
+    so every attempt is counted in the ledger. Every digest carries its slot key in the
+    message metadata (`kpibot_digest`, `{"slot": KEY}`), which `find` looks for."""
 
-    def __init__(self, client: AsyncWebClient) -> None:
+    looks_back = True
+
+    def __init__(self, client: AsyncWebClient, *, history_page: int = HISTORY_PAGE) -> None:
         self.client = client
         self.client.retry_handlers = []
+        self.history_page = history_page
+
+    async def find(self, schedule: DigestSchedule, *, slot_key: str,
+                   since: datetime) -> str | None:
+        """Page through the channel's messages since `since` (conversations.history with
+        metadata; needs channels:history / groups:history) for the one carrying `slot_key`."""
+        cursor = None
+        while True:
+            try:
+                page = await self.client.conversations_history(
+                    channel=schedule.channel_id, oldest=f"{since.timestamp():.6f}",
+                    include_all_metadata=True, limit=self.history_page, cursor=cursor)
+            except _SLACK_ERRORS as error:
+                raise _slack_failure(error, "Slack conversations.history") from None
+            for message in page.get("messages") or []:
+                metadata = message.get("metadata") or {}
+                payload = metadata.get("event_payload") or {}
+                if metadata.get("event_type") == DIGEST_EVENT_TYPE and \
+                        payload.get("slot") == slot_key:
+                    return str(message.get("ts") or "")
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not page.get("has_more") or not cursor:
+                return None
 
     async def post(self, schedule: DigestSchedule, digest: Digest, *, slot_key: str) -> str:
         message = render_slack(digest)
@@ -90,7 +136,7 @@ class SlackChannel:
             response = await self.client.chat_postMessage(
                 channel=schedule.channel_id, text=message["text"], blocks=message["blocks"],
                 unfurl_links=False, unfurl_media=False,
-                metadata={"event_type": "kpibot_digest", "event_payload": {"slot": slot_key}})
+                metadata={"event_type": DIGEST_EVENT_TYPE, "event_payload": {"slot": slot_key}})
         except _SLACK_ERRORS as error:
             raise _slack_failure(error, "Slack chat.postMessage") from None
         return str(response.get("ts") or "")
@@ -124,10 +170,20 @@ class SlackChannel:
 
 
 class TeamsChannel:
-    """Proactive message to the stored conversation, or the schedule's Workflows webhook."""
+    """Proactive message to the stored conversation, or the schedule's Workflows webhook.
+
+    Neither can be read back, so a post whose outcome is unknown (a crash mid-post, a
+    timeout) is posted again: Teams digests are delivered at least once."""
+
+    looks_back = False
 
     def __init__(self, teams: TeamsBot) -> None:
         self.teams = teams
+
+    async def find(self, schedule: DigestSchedule, *, slot_key: str,
+                   since: datetime) -> str | None:
+        raise DeliveryFailure("Teams: a posted card cannot be looked up", code="no_read_back",
+                              transient=False)
 
     async def post(self, schedule: DigestSchedule, digest: Digest, *, slot_key: str) -> str:
         from bot.teams.connector import TeamsDeliveryError, post_to_workflow

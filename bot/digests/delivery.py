@@ -1,12 +1,20 @@
-"""Claim-then-post: each slot of each schedule is posted at most once, across processes.
+"""Claim-then-post: each slot of each schedule is posted once, across processes and crashes.
 
 `deliver_slot` claims `(schedule, slot)` in the ledger (its own committed transaction), builds
 the digest, posts it with retries (Retry-After honoured, else exponential backoff; permanent
 errors not retried), and finishes the ledger row as sent (with the message id) or failed (with
 the error) — on final failure the schedule's owner gets one direct message. Posts to one
-channel are paced to about one per second. A process that dies after claiming leaves a claim
-whose lease expires; `catch_up` (run on start and every minute) then hands the slot to one
-other process, as it does for slots missed while the bot was down, within the grace window.
+channel are paced to about one per second. A manual send (`/kpi digest now`, `kpibot digest
+send`) is claimed the same way before anything is posted (`claim_manual`).
+
+Each attempt is counted in the ledger before it posts. A process that dies leaves a claim
+whose lease expires; `catch_up` (run on start and every minute, in any process) takes it over
+— scheduled, catch-up or manual alike — as it does for slots missed while the bot was down.
+An attempt whose outcome is unknown (the claim had attempts, or a post timed out or got a 5xx)
+is first looked up in the channel by its slot key: found, the row is closed as sent with that
+message and a note; absent, it is posted. Where the platform cannot be asked (Teams), it is
+posted again and the note says so (at least once). An interrupted claim older than the grace
+window is only looked up, never re-posted.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ import logging
 import os
 import socket
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,9 +34,16 @@ from bot.digests.compose import compose_for_schedule
 from reports.digest.slots import SlotRule
 from storage import digests as ledger
 from storage.engine import Database
-from storage.models import DigestSchedule
+from storage.models import DigestDelivery, DigestSchedule
 
 log = logging.getLogger(__name__)
+
+FOUND_NOTE = "found in channel after an interrupted attempt"
+REPOSTED_NOTE = ("posted again after an interrupted attempt: {platform} cannot be checked, "
+                 "so the channel may show it twice")
+# A post's Slack timestamp comes from Slack's clock, the claim time from ours: look a little
+# further back than the claim so that a few minutes of skew cannot hide an earlier post.
+CLOCK_SKEW = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -42,14 +58,20 @@ class DeliveryPolicy:
 
 @dataclass(frozen=True)
 class Outcome:
-    status: str  # sent | failed | taken (another process has it) | lost (claim taken over)
+    status: str  # sent | failed | skipped | taken (another process has it) | lost (taken over)
     attempts: int = 0
     error: str | None = None
     message_id: str | None = None
+    note: str | None = None  # what recovery found (FOUND_NOTE, REPOSTED_NOTE)
 
 
 def default_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def slot_key_of(schedule: DigestSchedule, slot_at: datetime) -> str:
+    """The key a digest post carries (Slack message metadata) to be found again."""
+    return f"{schedule.id}:{slot_at.isoformat()}"
 
 
 def rule_of(schedule: DigestSchedule) -> SlotRule:
@@ -87,6 +109,7 @@ class DigestDeliverer:
         self.policy, self.sleep = policy, sleep
         self.worker = worker or default_worker_id()
         self.pacer = ChannelPacer(policy.channel_interval, monotonic=monotonic, sleep=sleep)
+        self._in_flight: set[int] = set()  # ledger rows this process is delivering now
 
     async def _db(self, fn, /, **kwargs):
         def run():
@@ -94,66 +117,180 @@ class DigestDeliverer:
                 return fn(session=session, **kwargs)
         return await asyncio.to_thread(run)
 
+    def _holder(self) -> str:
+        # One holder per claim, so that a take-over inside this very process is noticed too.
+        return f"{self.worker}/{uuid.uuid4().hex[:8]}"
+
+    def _claim(self, session, schedule: DigestSchedule, slot_at: datetime,
+               trigger: str) -> DigestDelivery | None:
+        claim = ledger.claim_slot(session=session, schedule=schedule, slot_at=slot_at,
+                                  worker=self._holder(), now=self.clock(),
+                                  lease=self.policy.lease, trigger=trigger)
+        if claim is not None:
+            self._in_flight.add(claim.id)
+        return claim
+
+    def claim_manual(self, schedule: DigestSchedule) -> DigestDelivery | None:
+        """Record a manual send as a slot (now, to the second), committed before anything is
+        posted, so a crash cannot lose it. Blocking: call from a worker thread. None if this
+        very slot is already being sent."""
+        with self.database.write() as session:
+            return self._claim(session, schedule, self.clock().replace(microsecond=0),
+                               "manual")
+
     async def deliver_slot(self, schedule: DigestSchedule, slot_at: datetime, *,
-                           trigger: str = "scheduled") -> Outcome:
-        channel = self.channels.get(schedule.platform)
-        policy = self.policy
-        claim = await self._db(ledger.claim_slot, schedule=schedule, slot_at=slot_at,
-                               worker=self.worker, now=self.clock(), lease=policy.lease,
-                               trigger=trigger)
-        if claim is None:
+                           trigger: str = "scheduled", repost: bool = True) -> Outcome:
+        """Claim the slot (or take over an expired claim) and deliver it."""
+        def claim():
+            with self.database.write() as session:
+                return self._claim(session, schedule, slot_at, trigger)
+
+        row = await asyncio.to_thread(claim)
+        if row is None:
             log.info("digest slot %s of schedule %s: already claimed or done", slot_at,
                      schedule.id)
             return Outcome("taken")
+        return await self.deliver_claim(schedule, row, repost=repost)
+
+    async def deliver_claim(self, schedule: DigestSchedule, claim: DigestDelivery, *,
+                            repost: bool = True) -> Outcome:
+        """Deliver a slot this process claimed. `repost=False`: only find out whether an
+        interrupted attempt reached the channel; never post."""
+        self._in_flight.add(claim.id)
+        try:
+            return await self._deliver(schedule, claim, repost)
+        finally:
+            self._in_flight.discard(claim.id)
+
+    async def _deliver(self, schedule: DigestSchedule, claim: DigestDelivery,
+                       repost: bool) -> Outcome:
+        channel = self.channels.get(schedule.platform)
         attempts = claim.attempts
         if channel is None:
-            return await self._fail(schedule, claim.id, attempts,
+            return await self._fail(schedule, claim, attempts,
                                     DeliveryFailure(f"no {schedule.platform} connection is "
                                                     "configured", code="not_configured",
                                                     transient=False))
-        digest = await asyncio.to_thread(compose_for_schedule, database=self.database,
-                                         schedule=schedule, now=slot_at)
-        slot_key = f"{schedule.id}:{slot_at.isoformat()}"
+        slot_key = slot_key_of(schedule, claim.slot_at)
+        unknown = attempts > 0  # an earlier attempt counted itself and recorded no result
+        note = digest = None
         while True:
+            if unknown and channel.looks_back:
+                try:
+                    found = await self._find_earlier(schedule, claim, channel, slot_key, attempts)
+                except DeliveryFailure as failure:
+                    return await self._fail(schedule, claim, attempts, DeliveryFailure(
+                        f"could not check the channel for an interrupted attempt ({failure}); "
+                        "not posted again, to avoid a duplicate", code=failure.code,
+                        transient=False))
+                if found is not None:
+                    return await self._found(schedule, claim, attempts, found)
+            elif unknown:
+                note = REPOSTED_NOTE.format(platform=schedule.platform.capitalize())
+            if not repost:
+                reason = (f"interrupted, and older than the grace window "
+                          f"({self.policy.grace}): not posted again")
+                if unknown and not channel.looks_back:
+                    reason += f" ({schedule.platform.capitalize()} cannot be checked)"
+                await self._db(ledger.finish_delivery, delivery_id=claim.id,
+                               worker=claim.claimed_by, status=ledger.SKIPPED, now=self.clock(),
+                               attempts=attempts, error=reason)
+                log.warning("digest slot %s of schedule %s: %s", claim.slot_at.isoformat(),
+                            schedule.id, reason)
+                return Outcome("skipped", attempts, error=reason)
+            if digest is None:
+                digest = await asyncio.to_thread(compose_for_schedule, database=self.database,
+                                                 schedule=schedule, now=claim.slot_at)
             attempts += 1
-            still_ours = await self._db(ledger.renew_claim, delivery_id=claim.id,
-                                        worker=self.worker, now=self.clock(),
-                                        lease=policy.lease, attempts=attempts)
-            if not still_ours:
-                log.warning("digest slot %s of schedule %s: claim taken over", slot_at,
-                            schedule.id)
+            if not await self._renew(schedule, claim, attempts):
                 return Outcome("lost", attempts)
             await self.pacer.wait(f"{schedule.platform}:{schedule.channel_id}")
             try:
                 message_id = await channel.post(schedule, digest, slot_key=slot_key)
             except DeliveryFailure as failure:
-                if failure.transient and attempts < policy.max_attempts:
-                    delay = failure.retry_after if failure.retry_after is not None else min(
-                        policy.max_backoff, policy.backoff * 2 ** (attempts - 1))
+                if failure.transient and attempts < self.policy.max_attempts:
+                    delay = self._delay(failure, attempts)
                     log.warning("digest for schedule %s (attempt %d) failed: %s; retrying in "
                                 "%.1f s", schedule.id, attempts, failure, delay)
                     await self.sleep(delay)
+                    unknown = failure.maybe_delivered
                     continue
-                return await self._fail(schedule, claim.id, attempts, failure)
+                return await self._fail(schedule, claim, attempts, failure)
             break
-        await self._db(ledger.finish_delivery, delivery_id=claim.id, worker=self.worker,
-                       status=ledger.SENT, now=self.clock(), attempts=attempts,
-                       message_id=message_id or None)
+        if not await self._db(ledger.finish_delivery, delivery_id=claim.id,
+                              worker=claim.claimed_by, status=ledger.SENT, now=self.clock(),
+                              attempts=attempts, message_id=message_id or None, note=note):
+            log.warning("digest slot %s of schedule %s: posted, but the claim was taken over "
+                        "meanwhile (its new holder finds the post)", claim.slot_at, schedule.id)
+            return Outcome("lost", attempts, message_id=message_id)
         log.info("digest for schedule %s posted (slot %s, %d attempt(s))", schedule.id,
-                 slot_at.isoformat(), attempts)
+                 claim.slot_at.isoformat(), attempts)
+        await self._attach_chart(schedule, claim, channel, digest, message_id)
+        return Outcome("sent", attempts, message_id=message_id, note=note)
+
+    def _delay(self, failure: DeliveryFailure, attempts: int) -> float:
+        if failure.retry_after is not None:
+            return failure.retry_after
+        return min(self.policy.max_backoff, self.policy.backoff * 2 ** (attempts - 1))
+
+    async def _renew(self, schedule: DigestSchedule, claim: DigestDelivery,
+                     attempts: int) -> bool:
+        if await self._db(ledger.renew_claim, delivery_id=claim.id, worker=claim.claimed_by,
+                          now=self.clock(), lease=self.policy.lease, attempts=attempts):
+            return True
+        log.warning("digest slot %s of schedule %s: claim taken over", claim.slot_at,
+                    schedule.id)
+        return False
+
+    async def _find_earlier(self, schedule: DigestSchedule, claim: DigestDelivery,
+                            channel: DigestChannel, slot_key: str, attempts: int) -> str | None:
+        """The message an interrupted attempt posted, or None; transient look-up failures
+        are retried like posts."""
+        since = claim.claimed_at - CLOCK_SKEW
+        tries = 0
+        while True:
+            tries += 1
+            if not await self._renew(schedule, claim, attempts):
+                raise DeliveryFailure("claim taken over", code="lost", transient=False)
+            try:
+                return await channel.find(schedule, slot_key=slot_key, since=since)
+            except DeliveryFailure as failure:
+                if not failure.transient or tries >= self.policy.max_attempts:
+                    raise
+                await self.sleep(self._delay(failure, tries))
+
+    async def _found(self, schedule: DigestSchedule, claim: DigestDelivery, attempts: int,
+                     message_id: str) -> Outcome:
+        if not await self._db(ledger.finish_delivery, delivery_id=claim.id,
+                              worker=claim.claimed_by, status=ledger.SENT, now=self.clock(),
+                              attempts=attempts, message_id=message_id or None,
+                              note=FOUND_NOTE):
+            return Outcome("lost", attempts)
+        log.info("digest slot %s of schedule %s: %s (message %s), not posted again",
+                 claim.slot_at.isoformat(), schedule.id, FOUND_NOTE, message_id)
+        # The crash came before the chart (it follows the ledger update): add it now.
+        digest = await asyncio.to_thread(compose_for_schedule, database=self.database,
+                                         schedule=schedule, now=claim.slot_at)
+        await self._attach_chart(schedule, claim, self.channels[schedule.platform], digest,
+                                 message_id)
+        return Outcome("sent", attempts, message_id=message_id, note=FOUND_NOTE)
+
+    async def _attach_chart(self, schedule: DigestSchedule, claim: DigestDelivery,
+                            channel: DigestChannel, digest, message_id: str) -> None:
         try:
             await channel.attach_chart(schedule, digest, message_id)
         except DeliveryFailure as failure:
             log.warning("digest chart for schedule %s not attached: %s", schedule.id, failure)
             await self._db(ledger.note_delivery, delivery_id=claim.id,
                            error=f"chart not attached: {failure}")
-        return Outcome("sent", attempts, message_id=message_id)
 
-    async def _fail(self, schedule: DigestSchedule, delivery_id: int, attempts: int,
+    async def _fail(self, schedule: DigestSchedule, claim: DigestDelivery, attempts: int,
                     failure: DeliveryFailure) -> Outcome:
         error = str(failure)
-        await self._db(ledger.finish_delivery, delivery_id=delivery_id, worker=self.worker,
-                       status=ledger.FAILED, now=self.clock(), attempts=attempts, error=error)
+        if not await self._db(ledger.finish_delivery, delivery_id=claim.id,
+                              worker=claim.claimed_by, status=ledger.FAILED, now=self.clock(),
+                              attempts=attempts, error=error):
+            return Outcome("lost", attempts, error=error)
         log.error("digest for schedule %s failed after %d attempt(s): %s", schedule.id,
                   attempts, error)
         channel = self.channels.get(schedule.platform)
@@ -170,14 +307,20 @@ class DigestDeliverer:
         return Outcome("failed", attempts, error=error)
 
     async def catch_up(self, now: datetime | None = None) -> list[Outcome]:
-        """Send the slots due within the grace window that no process has finished (missed
-        while down, or claimed by a process that died); note older missed ones as skipped."""
+        """Finish what no process is doing: claims whose process died (any trigger, manual
+        sends included; past the grace window they are only looked up), then the slots due
+        within the grace window that nobody claimed (missed while down); older missed slots
+        are noted as skipped."""
         now = now or self.clock()
         grace = self.policy.grace
 
         def due():
-            work, skipped = [], []
+            work, skipped, interrupted = [], [], []
             with self.database.write() as session:
+                for row in ledger.expired_claims(session=session, now=now):
+                    if row.id not in self._in_flight:
+                        interrupted.append((session.get(DigestSchedule, row.schedule_id),
+                                            row.slot_at, row.trigger, now - row.slot_at <= grace))
                 for schedule in ledger.list_schedules(session=session, enabled_only=True):
                     rule = rule_of(schedule)
                     since = max(schedule.updated_at, now - timedelta(days=40))
@@ -187,21 +330,24 @@ class DigestDeliverer:
                     known = ledger.known_slots(session=session, schedule_id=schedule.id,
                                                since=slots[0], now=now)
                     for slot in slots:
-                        if now - slot > grace:
-                            if slot not in known and ledger.record_skipped(
-                                    session=session, schedule=schedule, slot_at=slot, now=now,
-                                    reason=f"missed by more than the grace window "
-                                           f"({grace})"):
-                                skipped.append((schedule.id, slot))
-                        elif slot not in known or known[slot] == "expired":
+                        if slot in known:
+                            continue
+                        if now - slot <= grace:
                             work.append((schedule, slot))
-            return work, skipped
+                        elif ledger.record_skipped(
+                                session=session, schedule=schedule, slot_at=slot, now=now,
+                                reason=f"missed by more than the grace window ({grace})"):
+                            skipped.append((schedule.id, slot))
+            return work, skipped, interrupted
 
-        work, skipped = await asyncio.to_thread(due)
+        work, skipped, interrupted = await asyncio.to_thread(due)
         for schedule_id, slot in skipped:
             log.warning("digest slot %s of schedule %s missed beyond the grace window: "
                         "skipped", slot.isoformat(), schedule_id)
         outcomes = []
+        for schedule, slot, trigger, within_grace in interrupted:
+            outcomes.append(await self.deliver_slot(schedule, slot, trigger=trigger,
+                                                    repost=within_grace))
         for schedule, slot in work:
             outcomes.append(await self.deliver_slot(schedule, slot, trigger="catch-up"))
         return outcomes

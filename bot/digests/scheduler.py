@@ -4,7 +4,8 @@ One cron job per enabled schedule (its day, hour and minute in its own IANA time
 09:00 Europe/Oslo stays 09:00 across daylight-saving changes), rebuilt whenever the rows
 change — at once when this process changed them, within a minute when another did. A
 one-minute tick runs `catch_up`: slots missed while down (within the grace window) and claims
-left by a crashed process. Firing only claims and posts; the ledger prevents doubles.
+left by a crashed process (manual sends included). Firing only claims and posts; the ledger,
+and a look in the channel after an interrupted attempt, prevent doubles.
 """
 
 from __future__ import annotations
@@ -126,12 +127,16 @@ class DigestScheduler:
             self.loop.call_soon_threadsafe(lambda: self._spawn(self.rebuild()))
 
     def send_now(self, schedule: DigestSchedule) -> bool:
-        """Thread-safe: post this schedule's digest now (a manual slot). False if not running."""
+        """Post this schedule's digest now. Call from a worker thread (it writes the ledger):
+        the manual slot is recorded before this returns, so a crash before or during the post
+        leaves a claim that `catch_up` in any process finishes. False if not running here."""
         if self.loop is None or not self.loop.is_running():
             return False
-        slot = self.clock().replace(microsecond=0)
+        claim = self.deliverer.claim_manual(schedule)
+        if claim is None:
+            return True  # the same manual slot (same second) is already being sent
         self.loop.call_soon_threadsafe(lambda: self._spawn(
-            self.deliverer.deliver_slot(schedule, slot, trigger="manual")))
+            self.deliverer.deliver_claim(schedule, claim)))
         return True
 
     def _spawn(self, coroutine) -> asyncio.Future:

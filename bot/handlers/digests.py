@@ -15,6 +15,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.core import Invocation
+from bot.digests.status import INTERRUPTED_RULE, delivery_detail
 from bot.grammar import COMMAND_USAGE, DigestCommand, DigestHereCommand
 from bot.replies import Reply, Section, error_reply
 from reports.digest.build import build_digest
@@ -209,10 +210,11 @@ def _status(invocation: Invocation) -> Reply:
         tz = s.timezone if s else "UTC"
         rows.append((_when(d.slot_at, tz), (s.channel_name or s.channel_id) if s else "?",
                      d.status + ("" if d.trigger == "scheduled" else f" ({d.trigger})"),
-                     str(d.attempts), d.error or (f"message {d.message_id}" if d.message_id
-                                                  else "")))
-    return Reply(text=f"Last {len(deliveries)} digest deliveries",
-                 sections=(Section(table=tuple(rows)),))
+                     str(d.attempts), delivery_detail(d)))
+    text = f"Last {len(deliveries)} digest deliveries"
+    if any(s.platform == "teams" for s in schedules.values()):
+        text += f". {INTERRUPTED_RULE}"
+    return Reply(text=text, sections=(Section(table=tuple(rows)),))
 
 
 __all__ = ["LANGUAGES", "handle_digest", "handle_digest_here"]

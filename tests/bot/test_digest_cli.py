@@ -86,3 +86,21 @@ def test_send_to_a_missing_channel_fails_and_is_recorded(configured, slack_api, 
     with configured.read() as session:
         (row,) = ledger.list_deliveries(session=session)
     assert row.status == "failed" and row.finished_at > NOW - timedelta(days=1)
+
+
+def test_status_shows_what_recovery_found_and_the_rule_per_platform(configured, capsys):
+    from bot.digests.delivery import FOUND_NOTE
+
+    with configured.write() as session:
+        (schedule,) = ledger.list_schedules(session=session)
+        claim = ledger.claim_slot(session=session, schedule=schedule, slot_at=NOW,
+                                  worker="w:1", now=NOW, lease=timedelta(minutes=10),
+                                  trigger="manual")
+        ledger.finish_delivery(session=session, delivery_id=claim.id, worker="w:1",
+                               status=ledger.SENT, now=NOW, attempts=1,
+                               message_id="1795010000.000100", note=FOUND_NOTE)
+    code, out = _run(capsys, "digest", "status", "--workspace", WORKSPACE)
+    assert code == 0
+    assert ("sent (manual) attempts=1 found in channel after an interrupted attempt; "
+            "message 1795010000.000100") in out
+    assert "Slack digest is looked up in its channel" in out and "at least once" in out

@@ -18,10 +18,21 @@ Routes:
 Every request is recorded as a :class:`RecordedCall`, including failed ones.
 Faults are queued per method with :meth:`SlackApiServer.fail_next`; a persistent
 per-channel error with :meth:`SlackApiServer.set_channel_error`.
+
+Posted messages are kept per channel (:meth:`SlackApiServer.messages_in`) and served back by
+``conversations.history`` in Slack's shape (newest first, ``oldest``/``latest``/``inclusive``,
+``limit`` with an opaque ``cursor``, ``has_more``, ``response_metadata.next_cursor``; message
+``metadata`` only with ``include_all_metadata``). Message ``ts`` values come from the stand-in's
+``clock`` (default ``time.time``), unique and increasing, like Slack's.
+
+:meth:`SlackApiServer.hold` makes the stand-in act on a call (a message is stored) but keep the
+answer back until released: the moment to kill a client that "posted" and never heard back.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import itertools
 import json
 import mimetypes
@@ -45,6 +56,7 @@ import pytest
 __all__ = [
     "Fault",
     "Headers",
+    "Hold",
     "RecordedCall",
     "SlackApiServer",
     "UploadedFile",
@@ -71,11 +83,14 @@ CHANNEL_METHODS = frozenset(
         "chat.scheduleMessage",
         "chat.meMessage",
         "files.completeUploadExternal",
+        "conversations.history",
     }
 )
 
 _MAX_TEXT = 40_000
 _MAX_BLOCKS = 50
+_HISTORY_DEFAULT_LIMIT = 100
+_HISTORY_MAX_LIMIT = 999
 
 
 class Headers(dict):
@@ -173,6 +188,26 @@ class Fault:
     body: Any = None
     channel: str | None = None
     times: int = 1
+
+
+@dataclass
+class Hold:
+    """Answers kept back for one method; see :meth:`SlackApiServer.hold`."""
+
+    method: str
+    after: int = 0
+    channel: str | None = None
+    seen: int = 0
+    held: list[RecordedCall] = field(default_factory=list)
+    released: threading.Event = field(default_factory=threading.Event)
+
+    def release(self) -> None:
+        """Let the held answers (and any later ones) go out."""
+        self.released.set()
+
+
+def _truthy(value: Any) -> bool:
+    return str(value).lower() in ("1", "true")
 
 
 def _call_channel(body: dict[str, Any]) -> str | None:
@@ -344,6 +379,7 @@ class SlackApiServer:
         bot_id: str = "B0BOT",
         app_id: str = "A0001",
         require_token: bool = True,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.host = host
         self._requested_port = port
@@ -354,6 +390,7 @@ class SlackApiServer:
         self.bot_id = bot_id
         self.app_id = app_id
         self.require_token = require_token
+        self.clock = clock  # the time message ts values are made from
         # When set, only these tokens are accepted (others get invalid_auth).
         self.valid_tokens: set[str] | None = None
         # When True, users.info for an unknown user returns user_not_found.
@@ -370,7 +407,9 @@ class SlackApiServer:
         self._responses: dict[str, dict[str, Any] | Callable[[RecordedCall], Any]] = {}
         self._pending_files: dict[str, dict[str, Any]] = {}
         self._dm_channels: dict[str, str] = {}
-        self._ts_counter = itertools.count()
+        self._history: dict[str, list[dict[str, Any]]] = {}
+        self._holds: list[Hold] = []
+        self._last_ts_us = 0
         self._id_counter = itertools.count(1)
         self._stop = threading.Event()
         self._httpd: _HTTPServer | None = None
@@ -398,6 +437,9 @@ class SlackApiServer:
         if httpd is None:
             return
         self._stop.set()  # wakes handlers sleeping in an injected delay
+        with self._cond:
+            for held in self._holds:
+                held.release()
         httpd.shutdown()
         httpd.server_close()
         if self._thread is not None:
@@ -458,10 +500,43 @@ class SlackApiServer:
                 self._cond.wait(remaining)
             return found
 
+    def messages_in(self, channel: str) -> list[dict[str, Any]]:
+        """The messages stored in ``channel`` (oldest first), as conversations.history has
+        them (with their ``metadata``)."""
+        with self._cond:
+            return [dict(m) for m in self._history.get(channel, [])]
+
+    def hold(self, method: str, *, after: int = 0, channel: str | None = None) -> Hold:
+        """Keep back the answers to ``method`` (optionally only for ``channel``) after the
+        first ``after`` such calls: the stand-in acts on the call (a posted message is stored,
+        as Slack stores it) but the client gets no answer until :meth:`Hold.release` (or
+        :meth:`stop`). Wait for held calls with :meth:`wait_held`."""
+        held = Hold(method=method, after=after, channel=channel)
+        with self._cond:
+            self._holds.append(held)
+        return held
+
+    def wait_held(self, held: Hold, count: int = 1, timeout: float = 30.0) -> list[RecordedCall]:
+        """Block until ``count`` calls are being held by ``held``; return them."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while len(held.held) < count:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(
+                        f"expected {count} held call(s) to {held.method}, got {len(held.held)}"
+                    )
+                self._cond.wait(remaining)
+            return list(held.held)
+
     def reset(self) -> None:
-        """Forget calls, queued faults, channel errors, custom responses and users."""
+        """Forget calls, queued faults, channel errors, custom responses, users, messages."""
         with self._cond:
             self.calls.clear()
+            self._history.clear()
+            for held in self._holds:
+                held.release()
+            self._holds.clear()
             self.errors.clear()
             self.uploads.clear()
             self._faults.clear()
@@ -591,6 +666,17 @@ class SlackApiServer:
                     return fault
             return None
 
+    def _take_hold(self, call: RecordedCall) -> Hold | None:
+        with self._cond:
+            for held in self._holds:
+                if held.method == call.method and held.channel in (None, call.channel):
+                    held.seen += 1
+                    if held.seen > held.after and not held.released.is_set():
+                        held.held.append(call)
+                        self._cond.notify_all()
+                        return held
+            return None
+
     def _dispatch(self, handler: _Handler, raw: bytes) -> tuple[int, Any, dict[str, str]]:
         parsed = urllib.parse.urlsplit(handler.path)
         path = parsed.path
@@ -643,6 +729,9 @@ class SlackApiServer:
             with self._cond:
                 self._cond.notify_all()
             raise
+        held = self._take_hold(call)
+        if held is not None:
+            held.released.wait()
         with self._cond:
             call.status = status
             call.response = payload
@@ -713,7 +802,11 @@ class SlackApiServer:
 
     # ----------------------------------------------------------------- method impls
     def _next_ts(self) -> str:
-        return f"{1_700_000_000 + next(self._ts_counter)}.000100"
+        """A Slack message timestamp from ``clock``: unique and increasing."""
+        with self._cond:
+            micros = max(int(self.clock() * 1_000_000), self._last_ts_us + 1)
+            self._last_ts_us = micros
+        return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
 
     def _next_id(self, prefix: str) -> str:
         return f"{prefix}{next(self._id_counter):010d}"
@@ -805,11 +898,55 @@ class SlackApiServer:
             return problem
         channel = self._resolve_channel(call.channel or "")
         ts = self._next_ts()
+        message = self._message(call, ts, channel)
+        stored = {k: v for k, v in message.items() if k != "channel"}
+        with self._cond:
+            self._history.setdefault(channel, []).append(stored)
+        return {"ok": True, "channel": channel, "ts": ts, "message": message}
+
+    def _conversations_history(self, call: RecordedCall) -> dict[str, Any]:
+        channel = call.channel
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        try:
+            oldest = float(call.body.get("oldest") or 0)
+            latest = float(call.body["latest"]) if call.body.get("latest") else None
+            limit = int(call.body.get("limit") or _HISTORY_DEFAULT_LIMIT)
+        except ValueError:
+            return {"ok": False, "error": "invalid_arguments"}
+        limit = min(max(limit, 1), _HISTORY_MAX_LIMIT)
+        inclusive = _truthy(call.body.get("inclusive"))
+        with self._cond:
+            stored = [dict(m) for m in self._history.get(channel, [])]
+
+        def inside(ts: float) -> bool:
+            above = ts >= oldest if inclusive else ts > oldest
+            below = latest is None or (ts <= latest if inclusive else ts < latest)
+            return above and below
+
+        newest_first = [m for m in reversed(stored) if inside(float(m["ts"]))]
+        if call.body.get("cursor"):
+            try:
+                decoded = base64.b64decode(call.body["cursor"], validate=True).decode()
+                next_ts = float(decoded.removeprefix("next_ts:"))
+            except (binascii.Error, UnicodeDecodeError, ValueError):
+                return {"ok": False, "error": "invalid_cursor"}
+            newest_first = [m for m in newest_first if float(m["ts"]) <= next_ts]
+        page, rest = newest_first[:limit], newest_first[limit:]
+        if not _truthy(call.body.get("include_all_metadata")):
+            for message in page:
+                message.pop("metadata", None)
+        cursor = ""
+        if rest:
+            cursor = base64.b64encode(f"next_ts:{rest[0]['ts']}".encode()).decode()
         return {
             "ok": True,
-            "channel": channel,
-            "ts": ts,
-            "message": self._message(call, ts, channel),
+            "messages": page,
+            "has_more": bool(rest),
+            "pin_count": 0,
+            "channel_actions_ts": None,
+            "channel_actions_count": 0,
+            "response_metadata": {"next_cursor": cursor},
         }
 
     def _chat_post_ephemeral(self, call: RecordedCall) -> dict[str, Any]:
@@ -974,6 +1111,7 @@ _METHODS: dict[str, Callable[[SlackApiServer, RecordedCall], dict[str, Any]]] = 
     "chat.update": SlackApiServer._chat_update,
     "chat.delete": SlackApiServer._chat_delete,
     "conversations.open": SlackApiServer._conversations_open,
+    "conversations.history": SlackApiServer._conversations_history,
     "users.info": SlackApiServer._users_info,
     "team.info": SlackApiServer._team_info,
     "files.getUploadURLExternal": SlackApiServer._get_upload_url,

@@ -273,11 +273,68 @@ class TestSlackApiBasics:
         assert slack_api.methods() == ["chat.postMessage"]
 
     def test_ts_unique_and_increasing(self, slack_api):
+        slack_api.clock = lambda: 1_700_000_000.0001  # a frozen clock: still unique
         web = client(slack_api)
         stamps = [web.chat_postMessage(channel="C1", text=str(i))["ts"] for i in range(3)]
         assert all(re.fullmatch(r"\d{10}\.\d{6}", ts) for ts in stamps)
         assert stamps == sorted(stamps, key=float) and len(set(stamps)) == 3
-        assert stamps[0] == "1700000000.000100"
+        assert stamps == ["1700000000.000100", "1700000000.000101", "1700000000.000102"]
+
+    def test_history_pages_newest_first_with_metadata_on_request(self, slack_api):
+        now = [1_764_900_000.0]
+        slack_api.clock = lambda: now[0]
+        web = client(slack_api)
+        posted = []
+        for i in range(7):
+            now[0] += 10
+            posted.append(web.chat_postMessage(
+                channel="C1", text=f"m{i}",
+                metadata={"event_type": "kpibot_digest", "event_payload": {"slot": f"s{i}"}},
+            )["ts"])
+        web.chat_postMessage(channel="C2", text="elsewhere")
+        oldest = posted[1]  # exclusive: m2..m6 remain
+        pages, cursor = [], None
+        while True:
+            page = web.conversations_history(channel="C1", oldest=oldest, limit=2,
+                                             include_all_metadata=True, cursor=cursor)
+            pages.append(page)
+            cursor = page["response_metadata"]["next_cursor"]
+            if not page["has_more"]:
+                assert cursor == ""
+                break
+        texts = [m["text"] for p in pages for m in p["messages"]]
+        assert texts == ["m6", "m5", "m4", "m3", "m2"]
+        assert [len(p["messages"]) for p in pages] == [2, 2, 1]
+        assert pages[0]["messages"][0]["metadata"] == {
+            "event_type": "kpibot_digest", "event_payload": {"slot": "s6"}}
+        assert {"ts", "text", "type", "bot_id"} <= set(pages[0]["messages"][0])
+        bare = web.conversations_history(channel="C1", limit=100)
+        assert len(bare["messages"]) == 7 and not bare["has_more"]
+        assert all("metadata" not in m for m in bare["messages"])
+        inclusive = web.conversations_history(channel="C1", oldest=oldest, inclusive=True)
+        assert len(inclusive["messages"]) == 6
+        with pytest.raises(SlackApiError) as err:
+            web.conversations_history(channel="C1", cursor="not a cursor!")
+        assert err.value.response["error"] == "invalid_cursor"
+        slack_api.set_channel_error("C1", "not_in_channel")
+        with pytest.raises(SlackApiError) as err:
+            web.conversations_history(channel="C1")
+        assert err.value.response["error"] == "not_in_channel"
+
+    def test_a_held_answer_is_stored_but_not_answered_until_released(self, slack_api):
+        held = slack_api.hold("chat.postMessage", after=1, channel="C1")
+        web = client(slack_api, timeout=30)
+        web.chat_postMessage(channel="C1", text="answered")
+        answers = []
+        poster = threading.Thread(target=lambda: answers.append(
+            web.chat_postMessage(channel="C1", text="held")))
+        poster.start()
+        (call,) = slack_api.wait_held(held, 1)
+        assert call.body["text"] == "held" and call.status == 0 and answers == []
+        assert [m["text"] for m in slack_api.messages_in("C1")] == ["answered", "held"]
+        held.release()
+        poster.join(10)
+        assert answers and answers[0]["ok"]
 
     def test_blocks_and_validation(self, slack_api):
         web = client(slack_api)

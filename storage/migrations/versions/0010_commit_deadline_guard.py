@@ -9,14 +9,14 @@ scheduler, the CLI) queue no trigger event at all (the WHEN clause). SQLite runs
 process and needs none: the bot checks the deadline itself before committing.
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-05 09:50:00
 """
 
 from alembic import op
 
 revision = "0010"
-down_revision = "0008"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 

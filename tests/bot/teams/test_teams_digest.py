@@ -8,7 +8,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from bot.digests.channels import TeamsChannel
-from bot.digests.delivery import DeliveryPolicy, DigestDeliverer
+from bot.digests.delivery import REPOSTED_NOTE, DeliveryPolicy, DigestDeliverer
 from bot.wiring import build_bot
 from storage import digests as ledger
 from storage.generate import seed_workspace
@@ -118,3 +118,30 @@ def test_digest_preview_in_teams_is_a_valid_adaptive_card(database, teams_cloud,
     assert_valid_card(card)
     text = str(card)
     assert "Preview of this channel's digest" in text and "Weekly digest" in text
+
+
+def test_an_interrupted_teams_digest_is_posted_again_and_says_so(database, teams_cloud, clock):
+    """Teams has no read-back: a slot whose post may have landed is posted again (at least
+    once), and the ledger notes it; nothing stays claimed."""
+    _seed(database)
+    url = teams_cloud.workflow_url("sales")
+    bot = build_bot(_settings(database, teams_cloud), database=database, clock=clock)
+    with running_bot_server(bot) as base_url:
+        _send(teams_cloud, base_url, channel_message(f"kpi digest here webhook={url}",
+                                                     service_url=teams_cloud.service_url,
+                                                     sender=BOSS))
+    with database.write() as session:  # a process died mid-post, after one counted attempt
+        (schedule,) = ledger.list_schedules(session=session)
+        claim = ledger.claim_slot(session=session, schedule=schedule, slot_at=SLOT,
+                                  worker="dead:1", now=SLOT, lease=timedelta(minutes=10),
+                                  trigger="manual")
+        ledger.renew_claim(session=session, delivery_id=claim.id, worker="dead:1", now=SLOT,
+                           lease=timedelta(minutes=10), attempts=1)
+    clock.now = SLOT + timedelta(minutes=11)
+    outcomes = asyncio.run(_deliverer(bot, clock).catch_up())
+    assert [(o.status, o.note) for o in outcomes] == [("sent", REPOSTED_NOTE.format(
+        platform="Teams"))]
+    assert len(teams_cloud.workflow_posts) == 1
+    with database.read() as session:
+        (row,) = [r for r in ledger.list_deliveries(session=session) if r.trigger == "manual"]
+    assert (row.status, row.attempts) == ("sent", 2) and "may show it twice" in row.note
