@@ -125,7 +125,8 @@ def test_an_interrupted_teams_digest_is_posted_again_and_says_so(database, teams
     once), and the ledger notes it; nothing stays claimed."""
     _seed(database)
     url = teams_cloud.workflow_url("sales")
-    bot = build_bot(_settings(database, teams_cloud), database=database, clock=clock)
+    bot = build_bot(_settings(database, teams_cloud), database=database, clock=clock,
+                    outbound=LOOPBACK_WORKFLOWS)
     with running_bot_server(bot) as base_url:
         _send(teams_cloud, base_url, channel_message(f"kpi digest here webhook={url}",
                                                      service_url=teams_cloud.service_url,
