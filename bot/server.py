@@ -1,5 +1,5 @@
-"""The HTTP server: Slack at POST /slack/events, Teams at POST /api/messages, health at
-GET /healthz (aiohttp)."""
+"""The HTTP server: Slack at POST /slack/events, Teams at POST /api/messages, the events API
+under /api/v1/ (bot/api/routes.py), health at GET /healthz (aiohttp)."""
 
 from __future__ import annotations
 
@@ -16,13 +16,15 @@ from bot.slack.http import MalformedRequest, read_bolt_request
 from storage.engine import Database
 
 if TYPE_CHECKING:
+    from bot.api.routes import EventsApi
     from bot.teams.app import TeamsBot
 
 log = logging.getLogger(__name__)
 
 
 def build_web_app(*, database: Database, slack_app: AsyncApp | None = None,
-                  teams: TeamsBot | None = None) -> web.Application:
+                  teams: TeamsBot | None = None, api: EventsApi | None = None
+                  ) -> web.Application:
     app = web.Application(client_max_size=1024 * 1024)
 
     async def healthz(_request: web.Request) -> web.Response:
@@ -47,6 +49,8 @@ def build_web_app(*, database: Database, slack_app: AsyncApp | None = None,
 
     if teams is not None:
         app.router.add_post("/api/messages", teams.handle_request)
+    if api is not None:
+        api.mount(app)
     return app
 
 

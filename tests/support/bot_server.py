@@ -31,7 +31,8 @@ def running_server(bot: Bot, *, scheduler: bool = False) -> Iterator[str]:
     async def main(started: asyncio.Event) -> None:
         if scheduler:
             await bot.build_digest_scheduler().start()
-        app = build_web_app(database=bot.database, slack_app=bot.slack_app, teams=bot.teams)
+        app = build_web_app(database=bot.database, slack_app=bot.slack_app, teams=bot.teams,
+                            api=bot.api)
         await run_web_app(app, host="127.0.0.1", port=port, ready=started)
 
     def run() -> None:
