@@ -173,9 +173,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="kpibot-api-bench-"))
     cluster = None
     if args.database == "postgresql" and not args.postgres_url:
-        from benchmarks.harness import _throwaway_cluster
+        from tests.support.postgres import PostgresCluster
 
-        cluster = _throwaway_cluster(work)
+        cluster = PostgresCluster().start()  # its own temporary folder, removed by stop()
         args.postgres_url = cluster.url("postgres")
     databases = Databases(work, args.postgres_url if args.database == "postgresql" else None)
     try:

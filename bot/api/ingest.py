@@ -39,6 +39,11 @@ _FIELD_WORDS = {**{name: name for name in _ITEM_FIELDS}, "users": "user",
                 "duration": "duration_seconds", "kind": "event"}
 
 
+class BatchRaced(RuntimeError):
+    """Another transaction stored some of the batch's keys while it was being written (the
+    batch is rolled back; sent again, those items are duplicates)."""
+
+
 @dataclass(frozen=True)
 class Invalid:
     """An item the request models refused (wrong type, unknown field...)."""
@@ -117,8 +122,8 @@ def _store(database: Database, workspace_id: str, items: Sequence[EventItem | In
         deferred = Deferred()
         added = record_events(session=session, workspace=workspace, new_events=fresh,
                               now=now, defer=deferred)
-        if added != len(fresh):  # the workspace lock makes this impossible; never misreport
-            raise RuntimeError(f"stored {added} of {len(fresh)} new events")
+        if added != len(fresh):  # another writer stored some keys meanwhile: never misreport
+            raise BatchRaced(f"stored {added} of {len(fresh)} new events")
         apply_deferred(session=session, workspace=workspace, deferred=deferred)
         prune_unused_named_reps(session=session, workspace_id=workspace_id,
                                 ids=[uid for uid, _ in reader.directory.created])

@@ -66,7 +66,8 @@ class EventItem(BaseModel):
 
     def csv_values(self) -> dict[str, str]:
         """The item as the cells of an events CSV row (absent and null fields left out)."""
-        return {name: _cell(value) for name, value in self if value is not None}
+        return {name: _cell(value) for name, value in self.__dict__.items()
+                if value is not None}
 
 
 def _cell(value: object) -> str:

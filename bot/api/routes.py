@@ -22,7 +22,7 @@ from aiohttp import web
 from sqlalchemy.exc import DBAPIError
 
 from bot.api.body import BodyError, check_json_type, parse_json, read_capped
-from bot.api.ingest import check_item, ingest
+from bot.api.ingest import BatchRaced, check_item, ingest
 from bot.api.models import (
     MAX_BODY,
     MAX_DEPTH,
@@ -104,9 +104,10 @@ class EventsApi:
         try:
             return ingest(database=self.database, workspace_id=token.workspace_id, items=items,
                           atomic=atomic, now=self.clock())
-        except DBAPIError as error:
+        except (DBAPIError, BatchRaced) as error:
+            cause = error.orig if isinstance(error, DBAPIError) and error.orig else error
             log.warning("events API: %s: nothing stored: %s", token.workspace_id,
-                        type(error.orig or error).__name__)
+                        type(cause).__name__)
             raise _unavailable() from None
 
     async def get_kpi(self, request: web.Request) -> web.Response:

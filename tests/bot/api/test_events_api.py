@@ -272,3 +272,20 @@ def test_the_api_is_off_without_a_token_key(database, clock):
         response = post_events(base_url, token, {"events": [_won("A", 1)]})
     assert response.status == 503 and "KPIBOT_TOKEN_KEY" in response.json()["message"]
     assert event_count(database) == 0
+
+
+def test_text_no_database_can_store_is_an_item_error(api):
+    """A NUL (PostgreSQL text cannot hold one) or a lone surrogate (not UTF-8) in any text
+    field: that item is refused with the field named, the others are stored."""
+    body = (b'{"events": [{"occurred_at": "2026-11-10", "event": "call", "user": "U1", '
+            b'"note": "a\\u0000b"}, {"occurred_at": "2026-11-10", "event": "call", "user": '
+            b'"U1", "account": "\\ud800"}, {"occurred_at": "2026-11-10", "event": "call", '
+            b'"user": "U1", "note": "fine \\ud83d\\ude42"}]}')
+    response = post_events(api.base_url, api.token, body)
+    assert response.status == 200
+    results = response.json()["results"]
+    assert [(r["status"], r["field"]) for r in results] == [
+        ("error", "note"), ("error", "account"), ("stored", None)]
+    assert "NUL" in results[0]["reason"] and "surrogate" in results[1]["reason"]
+    with api.database.read() as session:
+        assert session.exec(select(Event.note)).one() == "fine 🙂"
