@@ -134,6 +134,16 @@ def test_a_missing_or_forged_token_gets_401_and_stores_nothing(api, header):
     assert event_count(api.database) == 0
 
 
+def test_the_token_is_checked_before_the_body_is_read(api):
+    """Without a valid token, a body too big, not JSON or nested a million deep is never read:
+    401, not 413 or 400."""
+    for body in (b"[" * 1_000_000, b"{not json", b" " * (3 * 1024 * 1024)):
+        response = post_events(api.base_url, "kpi_forged", body)
+        assert response.status == 401
+        assert post_events(api.base_url, None, body, content_type="text/plain").status == 401
+    assert event_count(api.database) == 0
+
+
 def test_a_token_with_one_character_changed_gets_401(api):
     last = api.token[-1]
     forged = api.token[:-1] + ("A" if last != "A" else "B")
