@@ -65,9 +65,10 @@ def check_item(raw: object) -> EventItem | Invalid:
 def ingest(*, database: Database, workspace_id: str, items: Sequence[EventItem | Invalid],
            atomic: bool, now: datetime) -> BatchResult:
     """Validate and store a batch for the workspace; see the module doc."""
-    results: list[ItemResult | None] = [None] * len(items)
+    if not items:
+        return BatchResult(stored=0, duplicates=0, errors=0, atomic=atomic, results=[])
     try:
-        return _store(database, workspace_id, items, atomic, now, results)
+        return _store(database, workspace_id, items, atomic, now)
     except _Refused as refused:  # raised inside the transaction: it rolled back
         return refused.result
 
@@ -79,7 +80,8 @@ class _Refused(Exception):
 
 
 def _store(database: Database, workspace_id: str, items: Sequence[EventItem | Invalid],
-           atomic: bool, now: datetime, results: list[ItemResult | None]) -> BatchResult:
+           atomic: bool, now: datetime) -> BatchResult:
+    results: list[ItemResult | None] = [None] * len(items)
     with database.write() as session:
         # PostgreSQL: one batch at a time per workspace, from its first read of stored keys
         # to commit (SQLite: BEGIN IMMEDIATE already serializes writers).
