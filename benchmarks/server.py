@@ -37,7 +37,8 @@ def free_port() -> int:
 class Server:
     """`python -m bot.cli serve --port P` on `database_url`; `stop()` ends it."""
 
-    def __init__(self, database_url: str, work_dir: Path, *, scheduler: bool = True) -> None:
+    def __init__(self, database_url: str, work_dir: Path, *, scheduler: bool = True,
+                 settings: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.log_path = work_dir / f"server-{self.port}.log"
         env = {k: v for k, v in os.environ.items()
@@ -45,6 +46,7 @@ class Server:
         env.update(DATABASE_URL=database_url, SLACK_SIGNING_SECRET=SIGNING_SECRET,
                    SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_API_URL=UNROUTABLE_API,
                    KPIBOT_LOG_LEVEL="WARNING", PYTHONUNBUFFERED="1")
+        env.update(settings or {})
         # The code of this checkout, also when the venv's editable install points elsewhere.
         env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(SOURCE_ROOT),
                                                           env.get("PYTHONPATH"))))

@@ -26,7 +26,8 @@ for a KPI with /kpi NAME, and a digest is posted every Monday. Start with `kpibo
 EPILOG = """\
 settings come from the environment or .env: DATABASE_URL (default sqlite:///kpibot.db),
 SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, SLACK_APP_TOKEN, KPIBOT_TIMEZONE, KPIBOT_CURRENCY,
-KPIBOT_ADMINS, TEAMS_APP_ID, ... (README). `kpibot COMMAND --help` describes a command."""
+KPIBOT_ADMINS, KPIBOT_TOKEN_KEY, TEAMS_APP_ID, ... (README). `kpibot COMMAND --help`
+describes a command."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -45,7 +46,8 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser(
         "serve", help="run the bot (HTTP or Slack Socket Mode)",
         description="Run the bot: Slack at POST /slack/events, Teams at POST /api/messages "
-                    "(with TEAMS_APP_ID), GET /healthz, and the digest scheduler. Needs "
+                    "(with TEAMS_APP_ID), the events API under /api/v1/ (with "
+                    "KPIBOT_TOKEN_KEY), GET /healthz, and the digest scheduler. Needs "
                     "SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (or the Teams settings).")
     serve.add_argument("--host", help="bind address (default KPIBOT_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default KPIBOT_PORT or 3000)")
@@ -76,6 +78,10 @@ def _parser() -> argparse.ArgumentParser:
     from bot import digest_cli
 
     digest_cli.add_parsers(commands)  # kpibot digest ... / kpibot scheduler
+
+    from bot import token_cli
+
+    token_cli.add_parsers(commands)  # kpibot token create|list|revoke
 
     db = commands.add_parser("db", help="database schema: upgrade, check, current",
                              description="Apply, check or show the database schema "
@@ -164,6 +170,11 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
         _require_schema(settings)
         return digest_cli.run(args, settings)
+    if args.command == "token":
+        from bot import token_cli
+
+        _require_schema(settings)
+        return token_cli.run(args, settings)
     raise AssertionError(args.command)
 
 
@@ -229,10 +240,11 @@ async def _serve_async(bot, *, host: str, port: int, socket_mode: bool,
         handler = AsyncSocketModeHandler(bot.slack_app,
                                          bot.settings.slack_app_token.get_secret_value())
         tasks.append(asyncio.create_task(handler.start_async()))
-        web_app = build_web_app(database=bot.database, teams=bot.teams)
+        web_app = build_web_app(database=bot.database, teams=bot.teams, api=bot.api)
     else:
         web_app = build_web_app(database=bot.database, slack_app=bot.slack_app,
-                                slack_signing_secret=bot.slack_signing_secret, teams=bot.teams)
+                                slack_signing_secret=bot.slack_signing_secret, teams=bot.teams,
+                                api=bot.api)
     _freeze_startup_objects()
     tasks.append(asyncio.create_task(run_web_app(web_app, host=host, port=port)))
     await asyncio.gather(*tasks)

@@ -39,7 +39,7 @@ import difflib
 import hashlib
 import re
 import time as _time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
@@ -1368,9 +1368,41 @@ def _apply_voids(session: Session, workspace: Workspace,
                        voided_by=IMPORT_USER, now=voided_at, defer=deferred)
 
 
+# ---------------------------------------------------------------------------------------------
+# Canonical events given field by field (the events API)
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class EventReader:
+    """Canonical events given as {field: text} (the events API, bot/api), read exactly as rows
+    of an events CSV: the same checks, messages and idempotency keys, with ISO dates (a date
+    without a time is noon workspace-local) and a decimal point. `read` raises RowError; the
+    people it meets wait in `directory` (written by its create_pending)."""
+
+    rows: EventRows
+    directory: RepDirectory
+
+    def read(self, values: Mapping[str, str]) -> NewEvent:
+        event, _voided_at = self.rows.parse([values.get(name, "") for name in EXPORT_COLUMNS])
+        return event
+
+
+def event_reader(session: Session, workspace: Workspace, *, now: datetime) -> EventReader:
+    """An EventReader for one batch of `workspace` (repeats are told apart as within a file)."""
+    tz = ZoneInfo(workspace.timezone)
+    ctx = _Context(workspace=workspace, dates=DateReader(tz=tz),
+                   money=MoneyReader.for_currency(workspace.currency, "."),
+                   directory=RepDirectory.load(session, workspace.id), now=now,
+                   today=now.astimezone(tz).date(), grouping=",")
+    columns = {name: i for i, name in enumerate(EXPORT_COLUMNS)}
+    return EventReader(EventRows(columns, ctx), ctx.directory)
+
+
 __all__ = [
     "CsvSource",
     "DateReader",
+    "EventReader",
     "ImportOptions",
     "ImportRefused",
     "ImportResult",
@@ -1379,6 +1411,7 @@ __all__ = [
     "RowError",
     "classify_date",
     "classify_decimal",
+    "event_reader",
     "import_csv",
     "parse_mapping",
     "parse_stage_map",

@@ -48,14 +48,40 @@ def pick_workspace(session, workspace_id: str | None) -> Workspace:
     return workspaces[0]
 
 
+class UnknownKpi(LookupError):
+    """No KPI of that name; str(error) says so and where the list is."""
+
+
+def compute(session, workspace: Workspace, name: str, period_text: str, *, now: datetime,
+            user: str | None = None):
+    """(spec, period, compared) of KPI `name` over `period_text` for the workspace: the result
+    and its like-for-like comparison. Raises UnknownKpi, or PeriodError for a period that
+    cannot be read."""
+    spec = CATALOG.get(name)
+    if spec is None:
+        raise UnknownKpi(f"{name!r} is not a KPI (kpibot kpi list shows them)")
+    period = parse_period(period_text, now=now, tz=workspace.timezone,
+                          fiscal_year_start=workspace.fiscal_year_start)
+    facts = SqlFacts(session=session, workspace=workspace)
+    return spec, period, compute_compared(spec.name, facts=facts, period=period, now=now,
+                                          user=user)
+
+
+def kpi_json(session, workspace: Workspace, name: str, period_text: str, *, now: datetime,
+             user: str | None = None) -> dict:
+    """The object `kpibot kpi NAME --json` prints and GET /api/v1/kpis/NAME answers (plain
+    JSON values only). Raises UnknownKpi or PeriodError."""
+    _, _, compared = compute(session, workspace, name, period_text, now=now, user=user)
+    return json.loads(json.dumps(_json(compared), default=str))
+
+
 def run(args: argparse.Namespace, settings: Settings, *, out=sys.stdout,
         now: datetime | None = None) -> int:
     if args.name == "list":
         for spec in CATALOG.values():
             out.write(f"{spec.name:24} {spec.formula}\n")
         return 0
-    spec = CATALOG.get(args.name)
-    if spec is None:
+    if args.name not in CATALOG:
         raise SettingsError(f"{args.name!r} is not a KPI (kpibot kpi list shows them)")
     now = now or datetime.now(UTC)
     database = Database.from_url(settings.database_url)
@@ -63,16 +89,15 @@ def run(args: argparse.Namespace, settings: Settings, *, out=sys.stdout,
         with database.read() as session:
             workspace = pick_workspace(session, args.workspace)
             try:
-                period = parse_period(args.period, now=now, tz=workspace.timezone,
-                                      fiscal_year_start=workspace.fiscal_year_start)
+                if args.json:
+                    data = kpi_json(session, workspace, args.name, args.period, now=now,
+                                    user=args.user)
+                    out.write(json.dumps(data, indent=2) + "\n")
+                    return 0
+                spec, period, compared = compute(session, workspace, args.name, args.period,
+                                                 now=now, user=args.user)
             except PeriodError as problem:
                 raise SettingsError(str(problem)) from None
-            facts = SqlFacts(session=session, workspace=workspace)
-            compared = compute_compared(spec.name, facts=facts, period=period, now=now,
-                                        user=args.user)
-            if args.json:
-                out.write(json.dumps(_json(compared), indent=2, default=str) + "\n")
-                return 0
         from bot.handlers.kpis import render_result  # only the text form needs the replies
 
         out.write(render_result(compared.result, spec, period, compared=compared,

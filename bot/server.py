@@ -1,5 +1,5 @@
-"""The HTTP server: Slack at POST /slack/events, Teams at POST /api/messages, health at
-GET /healthz (aiohttp).
+"""The HTTP server: Slack at POST /slack/events, Teams at POST /api/messages, the events API
+under /api/v1/ (bot/api/routes.py), health at GET /healthz (aiohttp).
 
 A refused request is logged as one bounded line (method, path, size, reason), never with its
 bytes; a client that goes away mid-request is one INFO line, not an ERROR traceback.
@@ -23,6 +23,7 @@ from bot.slack.http import MAX_BODY, MalformedRequest, RequestVerifier, read_bol
 from storage.engine import Database
 
 if TYPE_CHECKING:
+    from bot.api.routes import EventsApi
     from bot.teams.app import TeamsBot
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,8 @@ async def quiet_disconnects(request: web.Request, handler):
 
 def build_web_app(*, database: Database, slack_app: AsyncApp | None = None,
                   slack_signing_secret: str | None = None,
-                  teams: TeamsBot | None = None) -> web.Application:
+                  teams: TeamsBot | None = None, api: EventsApi | None = None
+                  ) -> web.Application:
     """The aiohttp app; `slack_app` needs `slack_signing_secret` (checked before any parsing)."""
     app = web.Application(client_max_size=MAX_BODY, middlewares=[quiet_disconnects])
     probe = DatabaseProbe(database)
@@ -100,6 +102,8 @@ def build_web_app(*, database: Database, slack_app: AsyncApp | None = None,
 
     if teams is not None:
         app.router.add_post("/api/messages", teams.handle_request)
+    if api is not None:
+        api.mount(app)
     return app
 
 

@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     # take it over (a crashed process's claim is recovered after this).
     digest_lease_seconds: float = Field(600.0, alias="KPIBOT_DIGEST_LEASE_SECONDS", ge=0,
                                         le=86400)
+    # Key of the HMAC that API tokens are stored as (storage/api_tokens.py); changing it
+    # invalidates every token. At least 32 characters, e.g. `openssl rand -base64 32`.
+    token_key: SecretStr | None = Field(None, alias="KPIBOT_TOKEN_KEY")
+    api_rate: float = Field(5.0, alias="KPIBOT_API_RATE", gt=0, le=10_000)  # requests/s/token
+    api_burst: int = Field(20, alias="KPIBOT_API_BURST", ge=1, le=100_000)
     teams_app_id: str | None = Field(None, alias="TEAMS_APP_ID")
     teams_app_password: SecretStr | None = Field(None, alias="TEAMS_APP_PASSWORD")
     teams_tenant_id: str | None = Field(None, alias="TEAMS_TENANT_ID")
@@ -72,6 +77,24 @@ class Settings(BaseSettings):
         if len(code) != 3:
             raise ValueError(f"{value!r} is not an ISO 4217 currency code")
         return code
+
+    @field_validator("token_key")
+    @classmethod
+    def _long_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None  # unset: no API tokens (KPIBOT_TOKEN_KEY= in .env turns it off)
+        if len(value.get_secret_value().strip()) < 32:
+            raise ValueError("must be at least 32 characters (e.g. openssl rand -base64 32)")
+        return value
+
+    def require_token_key(self) -> bytes:
+        """The API token key; one clear line when it is not set."""
+        if self.token_key is None or not self.token_key.get_secret_value().strip():
+            raise SettingsError(
+                "missing setting KPIBOT_TOKEN_KEY: API tokens are stored as an HMAC keyed with "
+                "it; set it to a random secret of 32+ characters (openssl rand -base64 32) in "
+                "the environment or .env, the same for every kpibot process")
+        return self.token_key.get_secret_value().strip().encode()
 
     @field_validator("admins", mode="before")
     @classmethod

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 from slack_bolt.async_app import AsyncApp
 
+from bot.api.ratelimit import RateLimiter
+from bot.api.routes import API_LOCK_TIMEOUT_MS, EventsApi
 from bot.core import BotContext, CommandHandler, WorkspaceDefaults
 from bot.digests.scheduler import SchedulerHandle
 from bot.handlers.registry import build_command_handler
@@ -38,6 +40,7 @@ class Bot:
     slack_app: AsyncApp | None = None
     teams: TeamsBot | None = None
     digests: SchedulerHandle | None = None
+    api: EventsApi | None = None
 
     @property
     def slack_signing_secret(self) -> str | None:
@@ -112,5 +115,9 @@ def build_bot(settings: Settings, *, database: Database | None = None, clock=Non
                                             fiscal_year_start=settings.fiscal_year_start)
         teams = build_teams_bot(handler=handler, config=TeamsConfig.from_settings(settings),
                                 references=references)
+    key = settings.token_key.get_secret_value().strip().encode() if settings.token_key else None
+    api = EventsApi(database=database.with_lock_timeout(API_LOCK_TIMEOUT_MS), token_key=key,
+                    limiter=RateLimiter(rate=settings.api_rate, burst=settings.api_burst),
+                    clock=context.clock)
     return Bot(settings=settings, database=database, context=context, handler=handler,
-               slack_app=slack_app, teams=teams, digests=digests)
+               slack_app=slack_app, teams=teams, digests=digests, api=api)

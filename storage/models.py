@@ -337,3 +337,26 @@ class TeamsConversation(SQLModel, table=True):
     channel_id: str = Field(default="msteams", max_length=40)
     locale: str | None = Field(default=None, max_length=16)
     updated_at: datetime = Field(sa_column=_ts(nullable=False))
+
+
+class ApiToken(SQLModel, table=True):
+    """A per-workspace token of the events API (storage/api_tokens.py). Only a keyed hash of the
+    token is kept; `token_id` is its public lookup part. Revoked tokens stay, for the record."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (
+        sa.UniqueConstraint("token_id"),
+        # one live token per name and workspace; a revoked name may be used again
+        sa.Index("ix_api_tokens_live_name", "workspace_id", "name", unique=True,
+                 sqlite_where=sa.text("revoked_at IS NULL"),
+                 postgresql_where=sa.text("revoked_at IS NULL")),
+    )
+
+    id: int | None = Field(default=None, sa_column=sa.Column(BigId, primary_key=True))
+    workspace_id: str = Field(foreign_key="workspaces.id", max_length=80)
+    name: str = Field(max_length=80)
+    token_id: str = Field(max_length=32)
+    token_hash: str = Field(max_length=64)  # hex HMAC-SHA256 of the whole token
+    created_at: datetime = Field(sa_column=_ts(nullable=False))
+    last_used_at: datetime | None = Field(default=None, sa_column=_ts())
+    revoked_at: datetime | None = Field(default=None, sa_column=_ts())

@@ -139,3 +139,24 @@ def test_0008_keeps_existing_quotas_in_force_from_the_beginning(database_url):
         migrate.upgrade(database_url)
     finally:
         database.dispose()
+
+
+def test_api_tokens_migration_goes_down_and_up(database_url):
+    """0012 (api_tokens) downgrades to 0007 and upgrades again, keeping `alembic check` clean."""
+    from alembic import command
+
+    def inspected(what):
+        engine = sa.create_engine(database_url)  # a fresh engine: no schema cached
+        try:
+            return what(sa.inspect(engine))
+        finally:
+            engine.dispose()
+
+    migrate.upgrade(database_url)
+    assert "api_tokens" in inspected(lambda i: i.get_table_names())
+    command.downgrade(migrate.alembic_config(database_url), "0007")
+    assert "api_tokens" not in inspected(lambda i: i.get_table_names())
+    migrate.upgrade(database_url)
+    indexes = inspected(lambda i: {x["name"]: x for x in i.get_indexes("api_tokens")})
+    assert indexes["ix_api_tokens_live_name"]["unique"]
+    migrate.check(database_url)

@@ -32,7 +32,8 @@ def running_server(bot: Bot, *, scheduler: bool = False) -> Iterator[str]:
         if scheduler:
             await bot.build_digest_scheduler().start()
         app = build_web_app(database=bot.database, slack_app=bot.slack_app,
-                            slack_signing_secret=bot.slack_signing_secret, teams=bot.teams)
+                            slack_signing_secret=bot.slack_signing_secret, teams=bot.teams,
+                            api=bot.api)
         await run_web_app(app, host="127.0.0.1", port=port, ready=started)
 
     def run() -> None:
