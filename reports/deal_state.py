@@ -2,19 +2,31 @@
 
 Rules:
 - Stages in order: lead, mql, sql, opportunity, demo, won. `deal-lost` ends a deal anywhere.
+- The order of a deal's history (SPEC 5 "Time of a dated record"): by local day, and a deal's
+  events on one day in funnel order (lead, mql, sql, opportunity, demo, then won/lost), by time
+  within a stage. A date without a time (stored at local noon) therefore never reorders a
+  day against timed records: a lead dated 5 May and a win at 02:00 on 5 May are a lead, then a
+  win.
 - A stage's timestamp is its first event. A skipped stage counts as reached when the next
-  reached stage was (zero time in it); timestamps never run backwards along the funnel.
-- The outcome is the final one: a stage event after the last won/lost reopens the deal, and a
-  reopened deal that closes again counts once, by that final close.
+  reached stage was (zero time in it); timestamps never run backwards along the funnel, and a
+  closed deal's never pass its close.
+- The outcome is the final one: a stage at opportunity or later after the last won/lost reopens
+  the deal, and a reopened deal that closes again counts once, by that final close. A lead,
+  mql or sql after the close is a late record of how the deal started: the outcome stands.
+- The owner is the rep of the last event that counts for the outcome (late records left out),
+  preferring a rep over the unassigned team.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 
-from reports.events import KINDS, STAGE_ORDER, Stage
+from reports.events import KINDS, STAGE_ORDER, UNASSIGNED_USER, Stage
+
+_CLOSE_RANK = STAGE_ORDER.index(Stage.WON)  # won and lost end a day's funnel order
+_REOPENS_FROM = STAGE_ORDER.index(Stage.OPPORTUNITY)
 
 
 @dataclass(frozen=True)
@@ -59,9 +71,30 @@ def _moves_deal(kind: str) -> bool:
     return spec is not None and (spec.stage is not None or spec.closes is not None)
 
 
-def derive_deal_state(events: Sequence[DealEvent]) -> DealState:
-    """The state of one deal from its non-void events (any order)."""
-    ordered = sorted(events, key=lambda e: (e.occurred_at, e.id))
+def _rank(kind: str) -> int:
+    spec = KINDS[kind]
+    return _CLOSE_RANK if spec.closes or spec.stage is None else STAGE_ORDER.index(spec.stage)
+
+
+def history_order(events: Sequence[DealEvent], tz: tzinfo = UTC) -> list[DealEvent]:
+    """A deal's events in the order of its history: local day, then funnel order within the
+    day, then time and id (see the module docstring)."""
+    return sorted(events, key=lambda e: (e.occurred_at.astimezone(tz).date(),
+                                         _rank(e.kind) if _moves_deal(e.kind) else -1,
+                                         e.occurred_at, e.id))
+
+
+def _reopens(kind: str) -> bool:
+    """Whether this event after a close reopens the deal (a stage at opportunity or later)."""
+    spec = KINDS[kind]
+    return spec.stage is not None and not spec.closes \
+        and STAGE_ORDER.index(spec.stage) >= _REOPENS_FROM
+
+
+def derive_deal_state(events: Sequence[DealEvent], tz: tzinfo = UTC) -> DealState:
+    """The state of one deal from its non-void events (any order); `tz` is the workspace's
+    time zone (whose days order the history)."""
+    ordered = history_order(events, tz)
     moves = [e for e in ordered if _moves_deal(e.kind)]
     name = next((e.deal_name for e in reversed(ordered) if e.deal_name), None)
     account = next((e.account_key for e in reversed(ordered) if e.account_key), None)
@@ -73,12 +106,12 @@ def derive_deal_state(events: Sequence[DealEvent]) -> DealState:
     last_close_index = max(
         (i for i, e in enumerate(moves) if KINDS[e.kind].closes), default=None
     )
-    reopened = last_close_index is not None and any(
-        KINDS[e.kind].stage is not None and not KINDS[e.kind].closes
-        for e in moves[last_close_index + 1 :]
-    )
+    after_close = moves[last_close_index + 1:] if last_close_index is not None else []
+    reopened = any(_reopens(e.kind) for e in after_close)
     final_close = None if last_close_index is None or reopened else moves[last_close_index]
     outcome = KINDS[final_close.kind].closes if final_close else "open"
+    # The events that count for the current stage and owner: late records left out.
+    counted = moves if final_close is None else moves[: last_close_index + 1]
 
     stage_at: dict[Stage, datetime] = {}
     for e in moves:
@@ -100,9 +133,12 @@ def derive_deal_state(events: Sequence[DealEvent]) -> DealState:
             at = later
             stage_at[stage] = at
         later = at
+    if final_close is not None:  # a late record is no later than the close
+        close = final_close.occurred_at
+        stage_at = {stage: min(at, close) for stage, at in stage_at.items()}
 
     if outcome == "open":
-        tail = moves[last_close_index + 1 :] if reopened else moves
+        tail = after_close if reopened else moves
         reached = [KINDS[e.kind].stage for e in tail if KINDS[e.kind].stage not in (None,)]
         top = max(reached, key=STAGE_ORDER.index) if reached else None
         current = top.value if top else None
@@ -113,6 +149,8 @@ def derive_deal_state(events: Sequence[DealEvent]) -> DealState:
 
     won_event = final_close if outcome == "won" else None
     lost_event = final_close if outcome == "lost" else None
+    owners = [e.user_id for e in counted]
+    owner = next((u for u in reversed(owners) if u != UNASSIGNED_USER), owners[-1])
     return DealState(
         stage_at=stage_at,
         outcome=outcome,
@@ -121,8 +159,8 @@ def derive_deal_state(events: Sequence[DealEvent]) -> DealState:
         won_at=won_event.occurred_at if won_event else None,
         lost_at=lost_event.occurred_at if lost_event else None,
         closed_at=final_close.occurred_at if final_close else None,
-        first_event_at=moves[0].occurred_at,
-        owner_id=moves[-1].user_id,
+        first_event_at=min(e.occurred_at for e in moves),
+        owner_id=owner,
         name=name,
         account_key=account,
         source=source,
