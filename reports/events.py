@@ -5,6 +5,7 @@ Pure data and lookups; no I/O. SPEC section 5.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -202,6 +203,46 @@ _SOURCE_ALIASES = {
     "ads": "display",
 }
 
+# The lead-source values CRMs document, by the group they belong to (SPEC 5). HubSpot: the
+# "Original Source" property (hs_analytics_source, labels and internal values); Salesforce: the
+# default LeadSource picklist and the values of older orgs; Pipedrive: the deal "Source
+# channel" options and the "Source origin" values (how the deal was created).
+CRM_SOURCES: dict[str, tuple[str, ...]] = {
+    "direct": ("Direct Traffic", "DIRECT_TRAFFIC", "Phone Inquiry", "Direct", "Web visitors",
+               "Live chat", "Chatbot"),
+    "organic": ("Organic Search", "ORGANIC_SEARCH", "Web", "Web forms", "Web form",
+                "LeadBooster", "Organic"),
+    "social": ("Social Media", "SOCIAL_MEDIA", "Organic Social", "Paid Social", "PAID_SOCIAL",
+               "Social", "Messaging inbox"),
+    "email": ("Email Marketing", "EMAIL_MARKETING", "Email", "Campaigns"),
+    "partner": ("Partner Referral", "Partner", "Seminar - Partner"),
+    "referral": ("Referrals", "REFERRALS", "AI Referrals", "AI_REFERRALS", "Referral",
+                 "Employee Referral", "External Referral", "Word of mouth"),
+    "paid-search": ("Paid Search", "PAID_SEARCH"),
+    "display": ("Advertisement", "Display", "Display ads"),
+    "other": ("Other Campaigns", "OTHER_CAMPAIGNS", "Offline Sources", "OFFLINE", "Other",
+              "Purchased List", "Public Relations", "Seminar - Internal", "Trade Show",
+              "Events", "Manually created", "API", "Import", "Prospector", "Marketplace app",
+              "Workflow automation", "None"),
+}
+
+
+def source_key(text: str) -> str:
+    """Source text compared loosely: case, spaces, `_`, `-` and punctuation alike."""
+    return re.sub(r"[\W_]+", "-", text.strip().casefold()).strip("-")
+
+
+_SOURCE_GROUPS: dict[str, str] = {
+    **{source_key(group): group for group in LEAD_SOURCES},
+    **{source_key(alias): group for alias, group in _SOURCE_ALIASES.items()},
+    **{source_key(label): group for group, labels in CRM_SOURCES.items() for label in labels},
+}
+
+
+def source_group(raw: str) -> str | None:
+    """The lead-source group a known source word or CRM label names, or None."""
+    return _SOURCE_GROUPS.get(source_key(raw))
+
 
 def resolve_kind(word: str) -> EventKind | None:
     """The event kind a word names (canonical name or alias, case-insensitive), or None."""
@@ -212,9 +253,7 @@ def resolve_kind(word: str) -> EventKind | None:
 
 def normalize_source(raw: str) -> str:
     """The lead-source group a free-text source belongs to; unknown text groups as `other`."""
-    key = raw.strip().lower().replace("_", "-").replace(" ", "-")
-    key = _SOURCE_ALIASES.get(key, key)
-    return key if key in LEAD_SOURCES else "other"
+    return source_group(raw) or "other"
 
 
 def kinds_in_group(group: Group) -> list[EventKind]:

@@ -625,6 +625,17 @@ def refresh_accounts(*, session: Session, workspace_id: str, account_keys: Seque
     return result
 
 
+def deal_outcomes(*, session: Session, workspace_id: str, keys: Iterable[str]
+                  ) -> dict[str, tuple[str, str]]:
+    """deal key → (name, outcome: open | won | lost) for those of `keys` that are deals."""
+    found: dict[str, tuple[str, str]] = {}
+    for chunk in _chunks(sorted(set(keys))):
+        for key, name, outcome in session.execute(select(Deal.key, Deal.name, Deal.outcome).where(
+                Deal.workspace_id == workspace_id, Deal.key.in_(chunk))):
+            found[key] = (name, outcome)
+    return found
+
+
 def apply_deferred(*, session: Session, workspace: Workspace, deferred: Deferred) -> None:
     """Bring rollups, deals and accounts up to date for everything noted in `deferred`.
 

@@ -177,7 +177,11 @@ def handle_leaderboard(command: LeaderboardCommand, invocation: Invocation) -> R
         return Reply(text=f"Leaderboard · {CATALOG[name].title} · {period.describe()}: "
                           "nothing logged yet")
     return Reply(text=f"Leaderboard · {CATALOG[name].title} · {period.describe()}",
-                 sections=(Section(table=tuple(table)),))
+                 sections=(Section(table=tuple(table), context=_warnings(result.warnings)),))
+
+
+def _warnings(warnings) -> str | None:
+    return " · ".join(f"⚠ {w}" for w in warnings) or None
 
 
 def _row_result(result: KpiResult, row) -> KpiResult:
@@ -202,7 +206,9 @@ def handle_me(command: MeCommand, invocation: Invocation) -> Reply:
     quota = results[-1]
     if quota.details.get("pace") is not None:
         fields.append(("Pace", _pct(quota.details["pace"])))
-    return Reply(text=f"You · {period.describe()}", sections=(Section(fields=tuple(fields)),))
+    warnings = [w for result in results for w in result.warnings]
+    return Reply(text=f"You · {period.describe()}",
+                 sections=(Section(fields=tuple(fields), context=_warnings(warnings)),))
 
 
 __all__ = ["handle_churn", "handle_funnel", "handle_leaderboard", "handle_me", "handle_quota",
