@@ -1016,7 +1016,7 @@ class DealRows:
         if first != line:
             return RowError(f'unknown {what} "{label}" (see line {first})')
         crm = PRESETS[self.preset].title if self.preset else "file"
-        if what == "stage":
+        if what == "deal stage":
             known = ", ".join(known_stages(self.preset))
             return RowError(
                 f'unknown deal stage "{label}": the {crm} stages kpibot knows are {known}; '
@@ -1063,7 +1063,7 @@ class DealRows:
         stage = map_stage(stage_text, self.stage_map, self.preset) if stage_text \
             else "opportunity"
         if stage is None:
-            raise self._unknown("stage", stage_text, line)
+            raise self._unknown("deal stage", stage_text, line)
         if status_text:
             outcome = STATUS_NAMES.get(stage_key(status_text))
             if outcome is None:

@@ -212,7 +212,7 @@ def _report(name: str, result: ImportResult, out: TextIO, err: TextIO) -> None:
                   file=out)
     if result.deal_outcomes:
         o = result.deal_outcomes
-        print(f"deals in {name} after the import: {o['won']:,} won, {o['lost']:,} lost, "
+        print(f"deals in this file after the import: {o['won']:,} won, {o['lost']:,} lost, "
               f"{o['open']:,} open", file=out)
     if result.changed_outcomes:
         changed = result.changed_outcomes

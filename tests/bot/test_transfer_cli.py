@@ -151,8 +151,9 @@ def test_deals_with_a_preset_map_and_stage(database, database_url, tmp_path):
         "Deal - Status;Deal - Deal created;Deal - Won time;Deal - Lost time;Deal - Lost reason;"
         "Custom stage\r\n"
         "11;Acme;Ada;12 000,50;EUR;Proposal Made;won;2026-03-02 10:00:00;2026-04-01 09:00:00;;;"
-        "x\r\n"
-        "12;Globex;Ada;;EUR;Qualified;lost;2026-03-05 10:00:00;;2026-03-20 09:00:00;Price;x\r\n"
+        "Qualified\r\n"
+        "12;Globex;Ada;;EUR;Qualified;lost;2026-03-05 10:00:00;;2026-03-20 09:00:00;Price;"
+        "Qualified\r\n"
         "13;Initech;Ada;5000;EUR;Qualified;open;2026-03-09 10:00:00;;;;Verbal\r\n"
     ).encode())
     code, out, err = kpibot(database_url, "import", str(path), "-w", "slack:TPD", "--preset",
@@ -160,6 +161,7 @@ def test_deals_with_a_preset_map_and_stage(database, database_url, tmp_path):
                             "Verbal=demo", KPIBOT_CURRENCY="EUR")
     assert code == 0, err
     assert "3 rows, 6 events: 6 added, 0 already stored" in out
+    assert "deals in this file after the import: 1 won, 1 lost, 1 open" in out
     events = sorted((t[6], t[0], t[2], t[9], t[12]) for t in event_tuples(
         database, "slack:TPD", keys=False))
     assert events == [  # (deal, kind, amount, user, reason)
