@@ -188,3 +188,23 @@ def test_free_text_sources_in_the_events_csv_stay_allowed(database, tmp_path):
         deals = {d.key: d.source for d in session.exec(select(Deal).where(
             Deal.workspace_id == "slack:TFREE"))}
     assert deals == {"acme": "other", "globex": "organic"}
+
+
+def test_the_team_is_not_a_named_rep_to_link(database, tmp_path):
+    import pytest
+
+    from storage.reps import RepError, link_rep, list_named_reps
+
+    path = tmp_path / "events.csv"
+    path.write_text(",".join(CANONICAL_COLUMNS) + "\n"
+                    "2026-10-05,lead,1,,,Acme,,,Organic Search,,\n"
+                    "2026-10-05,call,1,,,,,Jane Doe,,,\n", encoding="utf-8")
+    result = import_csv(database=database, path=path, now=NOW, options=ImportOptions(
+        workspace_id="slack:TTEAM", timezone=TZ))
+    assert result.problems == [] and result.unassigned == 1
+    with database.write() as session:
+        assert [r.id for r in list_named_reps(session=session, workspace_id="slack:TTEAM")] \
+            == ["rep:jane-doe"]
+        with pytest.raises(RepError, match="is the team"):
+            link_rep(session=session, workspace_id="slack:TTEAM", rep_id="rep:unassigned",
+                     user_id="U1")

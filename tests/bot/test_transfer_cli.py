@@ -210,3 +210,25 @@ def test_the_kpibot_command(database, database_url, tmp_path):
     assert done.returncode == 0, done.stderr
     assert event_tuples(database, "slack:TB") == event_tuples(database, "slack:TA",
                                                               include_void=False)
+
+
+def test_the_import_says_which_deal_outcomes_it_changed(database, database_url, tmp_path):
+    first = tmp_path / "first.csv"
+    first.write_text("occurred_at,event,amount,deal,user,source\n"
+                     "2026-03-02 10:00,deal-won,500,Acme,Ada,\n"
+                     "2026-03-02,lead,,Acme,,Organic Search\n"
+                     "2026-03-03 09:00,deal-lost,,Globex,Ada,\n"
+                     "2026-03-04,lead,,Initech,,Paid Search\n", encoding="utf-8")
+    code, out, err = kpibot(database_url, "import", str(first), "-w", "slack:TOUT")
+    assert code == 0, err
+    assert "deals in this file after the import: 1 won, 1 lost, 1 open" in out
+    assert "2 events without a rep were credited to the team (shown as Unassigned)" in out
+    assert "changed outcome" not in out and "rep:unassigned" not in out
+    later = tmp_path / "later.csv"
+    later.write_text("occurred_at,event,deal,user\n"
+                     "2026-03-10 10:00,opportunity,Acme,Ada\n"
+                     "2026-03-10 10:00,sql,Globex,Ada\n", encoding="utf-8")
+    code, out, err = kpibot(database_url, "import", str(later), "-w", "slack:TOUT")
+    assert code == 0, err
+    assert "deals in this file after the import: 0 won, 1 lost, 1 open" in out
+    assert "1 deal changed outcome: Acme won → open" in out
