@@ -208,3 +208,38 @@ def test_the_team_is_not_a_named_rep_to_link(database, tmp_path):
         with pytest.raises(RepError, match="is the team"):
             link_rep(session=session, workspace_id="slack:TTEAM", rep_id="rep:unassigned",
                      user_id="U1")
+
+
+def test_slack_revenue_views_say_how_many_wins_have_no_amount(database, tmp_path, slack_api,
+                                                               clock):
+    import json
+
+    from bot.settings import build_settings
+    from bot.wiring import build_bot
+    from tests.support.bot_server import running_server
+    from tests.support.slack_signing import post_slash_command
+
+    path = tmp_path / "wins.csv"
+    path.write_text("occurred_at,event,amount,deal,user,user_id\n"
+                    "2026-11-02 10:00,deal-won,1200,Acme,Ana,U_ANA\n"
+                    "2026-11-03 10:00,deal-won,,Globex,Ana,U_ANA\n"
+                    "2026-11-04 10:00,deal-won,,Initech,Bo,U_BO\n", encoding="utf-8")
+    result = import_csv(database=database, path=path, now=NOW, options=ImportOptions(
+        workspace_id="slack:TWARN", timezone=TZ))
+    assert result.problems == [] and result.stored
+    url = database.engine.url.render_as_string(hide_password=False)
+    settings = build_settings(DATABASE_URL=url, SLACK_BOT_TOKEN="xoxb-test",
+                              SLACK_SIGNING_SECRET="secret", SLACK_API_URL=slack_api.base_url)
+    with running_server(build_bot(settings, database=database, clock=clock)) as base_url:
+        def ask(text: str) -> str:
+            status, body, _ = post_slash_command(base_url, text, secret="secret",
+                                                 team_id="TWARN", user_id="U_ANA")
+            assert status == 200
+            return json.dumps(body, ensure_ascii=False)
+
+        team = "2 of 3 won deals have no amount: revenue counts the 1 with one"
+        for text in ("revenue this-month", "avg-deal-size this-month",
+                     "leaderboard revenue this-month"):
+            assert team in ask(text), text
+        assert "1 of 2 won deals have no amount: revenue counts the 1 with one" in ask(
+            "me this-month")
