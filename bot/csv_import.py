@@ -1015,17 +1015,17 @@ class DealRows:
         first = self.unknown.setdefault((what, stage_key(label)), line)
         if first != line:
             return RowError(f'unknown {what} "{label}" (see line {first})')
-        crm = PRESETS[self.preset].title if self.preset else "file"
+        crm = f"{PRESETS[self.preset].title} " if self.preset else ""
         if what == "deal stage":
             known = ", ".join(known_stages(self.preset))
             return RowError(
-                f'unknown deal stage "{label}": the {crm} stages kpibot knows are {known}; '
+                f'unknown deal stage "{label}": the {crm}stages kpibot knows are {known}; '
                 f'map it with --stage "{label}=STAGE" (STAGE one of '
                 f"{', '.join(STAGE_TARGETS)})")
         known = ", ".join(PRESETS[self.preset].sources) if self.preset else ""
         column = self.header[self.c["source"]] if self.header else "source"
         return RowError(
-            f'unknown lead source "{label}": the {crm} sources kpibot knows are {known} and '
+            f'unknown lead source "{label}": the {crm}sources kpibot knows are {known} and '
             f"kpibot's groups {', '.join(LEAD_SOURCES)}; map it with --source "
             f'"{label}=GROUP" (GROUP one of those groups), or leave the column out with '
             f'--map "{column}=-"')

@@ -243,3 +243,23 @@ def test_slack_revenue_views_say_how_many_wins_have_no_amount(database, tmp_path
             assert team in ask(text), text
         assert "1 of 2 won deals have no amount: revenue counts the 1 with one" in ask(
             "me this-month")
+
+
+def test_a_deals_file_without_a_preset_refuses_a_stage_it_cannot_read(database, tmp_path):
+    path = tmp_path / "deals.csv"
+    path.write_text("id,name,stage,created,source\n"
+                    "1,Acme,Disqualified,2026-09-01,spring webinar\n"
+                    "2,Globex,Negotiation phase,2026-09-01,Organic Search\n", encoding="utf-8")
+    options = ImportOptions(workspace_id="slack:TGEN", format="deals", timezone=TZ)
+    result = import_csv(database=database, path=path, now=NOW, options=options)
+    assert [str(p) for p in result.problems] == [
+        'line 2: unknown deal stage "Disqualified": the stages kpibot knows are lead, mql, sql, '
+        'opportunity, demo, won, lost; map it with --stage "Disqualified=STAGE" (STAGE one of '
+        "lead, mql, sql, opportunity, demo, won, lost)"]
+    options.stage_map = parse_stage_map(["Disqualified=sql"])
+    result = import_csv(database=database, path=path, now=NOW, options=options)
+    assert result.problems == []
+    with database.read() as session:
+        deals = {d.key: (d.stage, d.source) for d in session.exec(select(Deal).where(
+            Deal.workspace_id == "slack:TGEN"))}
+    assert deals == {"1": ("sql", "other"), "2": ("demo", "organic")}
