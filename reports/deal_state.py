@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from reports.events import KINDS, STAGE_ORDER, UNASSIGNED_USER, Stage
 
@@ -72,16 +72,33 @@ def _moves_deal(kind: str) -> bool:
 
 
 def _rank(kind: str) -> int:
+    """A kind's place in a day's funnel order: its stage, won/lost last, -1 for activities."""
     spec = KINDS[kind]
+    if not _moves_deal(kind):
+        return -1
     return _CLOSE_RANK if spec.closes or spec.stage is None else STAGE_ORDER.index(spec.stage)
+
+
+_RANKS = {name: _rank(name) for name in KINDS}
+_LONGEST_DAY = timedelta(hours=26)  # a local day lasts at most 25 hours (DST)
 
 
 def history_order(events: Sequence[DealEvent], tz: tzinfo = UTC) -> list[DealEvent]:
     """A deal's events in the order of its history: local day, then funnel order within the
-    day, then time and id (see the module docstring)."""
-    return sorted(events, key=lambda e: (e.occurred_at.astimezone(tz).date(),
-                                         _rank(e.kind) if _moves_deal(e.kind) else -1,
-                                         e.occurred_at, e.id))
+    day, then time and id (see the module docstring).
+
+    Time order is that order unless two events of one day are out of funnel order, and two
+    such events have a pair of neighbours in time order, less than a day apart, whose rank
+    goes down: only then are local days computed (most deals never need them).
+    """
+    ordered = sorted(events, key=lambda e: (e.occurred_at, e.id))
+    ranks = [_RANKS.get(e.kind, -1) for e in ordered]
+    if not any(ranks[i + 1] < ranks[i]
+               and ordered[i + 1].occurred_at - ordered[i].occurred_at < _LONGEST_DAY
+               for i in range(len(ordered) - 1)):
+        return ordered
+    return sorted(ordered, key=lambda e: (e.occurred_at.astimezone(tz).date(),
+                                          _RANKS.get(e.kind, -1), e.occurred_at, e.id))
 
 
 def _reopens(kind: str) -> bool:
@@ -95,7 +112,7 @@ def derive_deal_state(events: Sequence[DealEvent], tz: tzinfo = UTC) -> DealStat
     """The state of one deal from its non-void events (any order); `tz` is the workspace's
     time zone (whose days order the history)."""
     ordered = history_order(events, tz)
-    moves = [e for e in ordered if _moves_deal(e.kind)]
+    moves = [e for e in ordered if _RANKS.get(e.kind, -1) >= 0]
     name = next((e.deal_name for e in reversed(ordered) if e.deal_name), None)
     account = next((e.account_key for e in reversed(ordered) if e.account_key), None)
     source = next((e.source for e in ordered if e.kind == "lead" and e.source), None)
