@@ -3,7 +3,7 @@
 Rules:
 - Stages in order: lead, mql, sql, opportunity, demo, won. `deal-lost` ends a deal anywhere.
 - The order of a deal's history (SPEC 5 "Time of a dated record"): by local day, and a deal's
-  events on one day in funnel order (lead, mql, sql, opportunity, demo, then won/lost), by time
+  stage and close events on one day in funnel order (lead, mql, sql, opportunity, demo, then won/lost), by time
   within a stage. A date without a time (stored at local noon) therefore never reorders a
   day against timed records: a lead dated 5 May and a win at 02:00 on 5 May are a lead, then a
   win.
@@ -84,12 +84,12 @@ _LONGEST_DAY = timedelta(hours=26)  # a local day lasts at most 25 hours (DST)
 
 
 def history_order(events: Sequence[DealEvent], tz: tzinfo = UTC) -> list[DealEvent]:
-    """A deal's events in the order of its history: local day, then funnel order within the
-    day, then time and id (see the module docstring).
+    """A deal's stage and close events in the order of its history: local day, then funnel
+    order within the day, then time and id (see the module docstring).
 
-    Time order is that order unless two events of one day are out of funnel order, and two
-    such events have a pair of neighbours in time order, less than a day apart, whose rank
-    goes down: only then are local days computed (most deals never need them).
+    Time order is that order unless two events of one day are out of funnel order, and then
+    two neighbours in time order, less than a day apart, go down the funnel: only then are
+    local days computed (most deals never need them).
     """
     ordered = sorted(events, key=lambda e: (e.occurred_at, e.id))
     ranks = [_RANKS.get(e.kind, -1) for e in ordered]
@@ -111,8 +111,8 @@ def _reopens(kind: str) -> bool:
 def derive_deal_state(events: Sequence[DealEvent], tz: tzinfo = UTC) -> DealState:
     """The state of one deal from its non-void events (any order); `tz` is the workspace's
     time zone (whose days order the history)."""
-    ordered = history_order(events, tz)
-    moves = [e for e in ordered if _RANKS.get(e.kind, -1) >= 0]
+    ordered = sorted(events, key=lambda e: (e.occurred_at, e.id))
+    moves = history_order([e for e in ordered if _RANKS.get(e.kind, -1) >= 0], tz)
     name = next((e.deal_name for e in reversed(ordered) if e.deal_name), None)
     account = next((e.account_key for e in reversed(ordered) if e.account_key), None)
     source = next((e.source for e in ordered if e.kind == "lead" and e.source), None)
