@@ -3,10 +3,10 @@
 Rules:
 - Stages in order: lead, mql, sql, opportunity, demo, won. `deal-lost` ends a deal anywhere.
 - The order of a deal's history (SPEC 5 "Time of a dated record"): by local day, and a deal's
-  stage and close events on one day in funnel order (lead, mql, sql, opportunity, demo, then won/lost), by time
-  within a stage. A date without a time (stored at local noon) therefore never reorders a
-  day against timed records: a lead dated 5 May and a win at 02:00 on 5 May are a lead, then a
-  win.
+  stage and close events on one day in funnel order (lead, mql, sql, opportunity, demo, then
+  won/lost), by time within a stage. A date without a time (stored at local noon) therefore
+  never reorders a day against timed records: a lead dated 5 May and a win at 02:00 on 5 May
+  are a lead, then a win.
 - A stage's timestamp is its first event. A skipped stage counts as reached when the next
   reached stage was (zero time in it); timestamps never run backwards along the funnel, and a
   closed deal's never pass its close.
