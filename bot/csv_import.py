@@ -1316,7 +1316,7 @@ def import_csv(
                 grouping="," if decimal == "." else ".",
             )
             _run(session, source, fmt, columns, options, ctx, result, evidence.rows, progress,
-                 chunk_size, created and not store)
+                 chunk_size, created and not store, new_workspace=created)
             if result.problems and not options.skip_bad:
                 raise _Rollback
             result.stored = store
@@ -1329,7 +1329,7 @@ def import_csv(
 def _run(session: Session, source: CsvSource, fmt: str, columns: dict[str, int],
          options: ImportOptions, ctx: _Context, result: ImportResult, total: int,
          progress: Callable[[int, int], None] | None, chunk_size: int,
-         workspace_missing: bool) -> None:
+         workspace_missing: bool, new_workspace: bool = False) -> None:
     width = len(source.header)
     other = {",": ";", ";": ",", "\t": ","}[source.delimiter]
     parser: EventRows | DealRows
@@ -1401,7 +1401,8 @@ def _run(session: Session, source: CsvSource, fmt: str, columns: dict[str, int],
         flush()
         if store:
             touched = set(deferred.deal_keys)
-            before = deal_outcomes(session=session, workspace_id=ctx.workspace.id, keys=touched)
+            before = {} if new_workspace else deal_outcomes(
+                session=session, workspace_id=ctx.workspace.id, keys=touched)
             apply_deferred(session=session, workspace=ctx.workspace, deferred=deferred)
             _outcome_summary(result, before, deal_outcomes(
                 session=session, workspace_id=ctx.workspace.id, keys=touched))

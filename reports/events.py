@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 
 
 class Group(StrEnum):
@@ -239,6 +240,7 @@ _SOURCE_GROUPS: dict[str, str] = {
 }
 
 
+@lru_cache(maxsize=4096)  # an import asks about the same few labels a million times
 def source_group(raw: str) -> str | None:
     """The lead-source group a known source word or CRM label names, or None."""
     return _SOURCE_GROUPS.get(source_key(raw))
