@@ -2,19 +2,25 @@
 
 Formats (headers in `bot.csv_presets`):
 
-* events: the canonical events CSV that `kpibot export` writes (only `occurred_at`, `event`
-  and `user` are required; export → import round-trips exactly).
+* events: the canonical events CSV that `kpibot export` writes (only `occurred_at` and `event`
+  are required; export → import round-trips exactly). A row without a user is credited to the
+  team ("Unassigned") when its kind may be (leads, web events, social engagement, spend) and
+  refused otherwise; a `deal-won` without an amount is a win whose amount is unknown
+  (`reports.events.record_problem`, the rule the events API shares).
 * deals: one row per deal as CRMs export them; a row becomes the events it implies:
   created → `opportunity` (open deals in an earlier stage: `lead`/`mql`/`sql` instead; open
   or closed deals in a demo stage also get `demo-booked`), won → `deal-won` (amount) at the close
-  date, lost → `deal-lost` (reason, competitor) at the close date.
+  date, lost → `deal-lost` (reason, competitor) at the close date. A deal without an owner is
+  credited to "Unassigned"; a won deal without an amount is a win of unknown amount.
 
 Reading: UTF-8 with or without BOM; CRLF or LF; `,` `;` or tab delimiter, sniffed from the
 header (a file that mixes them is refused). Dates: ISO 8601 with or without time and offset,
 `10/05/2026` (month or day first: detected from the file, refused when the file cannot tell,
 `--date-format dmy|mdy|PATTERN` decides), `05.10.2026` (day first), `5 Oct 2026`,
 `Oct 5, 2026`, Excel serial numbers. A time without an offset is workspace-local; a date
-without a time is noon workspace-local (like backdated `/kpi log ... on DATE`). Money:
+without a time is noon workspace-local (like backdated `/kpi log ... on DATE`), and a deal's
+events on one day count in funnel order (reports.deal_state), so a date-only lead never comes
+after a timed win of the same day. Money:
 `12000`, `12,000.50`, `12.000,50`, `12 000`, `$12,000`, `12000 USD`, `(200)`; another
 currency than the workspace's is refused. Decimal comma or point is detected per file.
 
@@ -62,16 +68,30 @@ from bot.csv_presets import (
     STAGE_TARGETS,
     STATUS_NAMES,
     header_key,
+    known_stages,
     map_stage,
     stage_key,
 )
-from reports.events import ALIASES, KINDS, EventKind, normalize_source, resolve_kind
+from reports.events import (
+    ALIASES,
+    KINDS,
+    LEAD_SOURCES,
+    UNASSIGNED_NAME,
+    UNASSIGNED_USER,
+    EventKind,
+    normalize_source,
+    record_problem,
+    resolve_kind,
+    source_group,
+    source_key,
+)
 from reports.units import parse_duration
 from storage.engine import Database
 from storage.events import (
     Deferred,
     NewEvent,
     apply_deferred,
+    deal_outcomes,
     ensure_workspace,
     record_events,
     void_event,
@@ -124,6 +144,7 @@ class ImportOptions:
     mapping: dict[str, str] = field(default_factory=dict)  # CSV column → field ("-": ignore)
     preset: str | None = None  # hubspot | salesforce | pipedrive (implies deals)
     stage_map: dict[str, str] = field(default_factory=dict)  # CRM stage → kpibot stage
+    source_map: dict[str, str] = field(default_factory=dict)  # CRM source → lead-source group
     dry_run: bool = False
     skip_bad: bool = False
     date_format: str | None = None  # dmy | mdy | ymd | a strptime pattern
@@ -151,6 +172,11 @@ class ImportResult:
     notes: list[str] = field(default_factory=list)
     delimiter: str = ","
     seconds: float = 0.0
+    unassigned: int = 0  # events without a rep, credited to the team ("Unassigned")
+    # The deals the file touches, after the import: how many are won, lost and open, and
+    # those whose outcome the import changed: (name, before, after).
+    deal_outcomes: dict[str, int] = field(default_factory=dict)
+    changed_outcomes: list[tuple[str, str, str]] = field(default_factory=list)
 
     @property
     def refused(self) -> bool:
@@ -297,6 +323,19 @@ def parse_stage_map(pairs: Sequence[str]) -> dict[str, str]:
                                 f"one of {', '.join(STAGE_TARGETS)}")
         stages[stage_key(name)] = target
     return stages
+
+
+def parse_source_map(pairs: Sequence[str]) -> dict[str, str]:
+    """`["Trade Show=other"]` → {"trade-show": "other"} (keys compared like source_key)."""
+    sources: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, target = pair.rpartition("=")
+        group = source_group(target) if target.strip() else None
+        if not sep or not name.strip() or group is None or source_key(target) != group:
+            raise ImportRefused(f'--source "{pair}" must look like "CRM SOURCE=GROUP" with '
+                                f"GROUP one of {', '.join(LEAD_SOURCES)}")
+        sources[source_key(name)] = group
+    return sources
 
 
 def _suggest(word: str, choices: Sequence[str]) -> str | None:
@@ -811,6 +850,7 @@ class _Context:
     now: datetime
     today: date
     grouping: str
+    unassigned: int = 0  # rows credited to the team (no rep)
     # Before this, an instant's local day is before today (UTC offsets differ by under a day).
     past: datetime = field(init=False)
 
@@ -871,8 +911,6 @@ class EventRows:
             if amount_text else None
         if amount is not None and kind.amount == "none":
             raise RowError(f'{kind.name} takes no amount (amount "{amount_text}")')
-        if amount is None and kind.amount == "required":
-            raise RowError(f"{kind.name} needs an amount")
         mrr_text = fields[i["mrr"]]
         mrr = ctx.money.read(mrr_text, "mrr") if mrr_text else None
         duration_text = fields[i["duration_seconds"]].strip()
@@ -907,12 +945,19 @@ class EventRows:
         user_id_text = fields[i["user_id"]]
         if user_id_text:
             user_id_text = unescape_cell(user_id_text).strip()
+        problem = record_problem(kind, has_user=bool(user_text or user_id_text),
+                                 has_amount=amount is not None)
+        if problem:
+            raise RowError(problem)
         try:
             if user_id_text:
                 user_id = ctx.directory.ensure_id(
                     user_id_text, user_text if user_text != user_id_text else None)
-            else:
+            elif user_text:
                 user_id = ctx.directory.resolve(user_text)
+            else:  # a marketing event without a rep: the team's
+                user_id = ctx.directory.ensure_id(UNASSIGNED_USER, UNASSIGNED_NAME)
+                ctx.unassigned += 1
         except RepError as error:
             raise RowError(str(error)) from None
 
@@ -951,13 +996,51 @@ class EventRows:
 class DealRows:
     """The deals format: one row → the events it implies."""
 
-    def __init__(self, columns: dict[str, int], ctx: _Context,
-                 stage_map: dict[str, str]) -> None:
+    def __init__(self, columns: dict[str, int], ctx: _Context, stage_map: dict[str, str],
+                 preset: str | None = None, source_map: dict[str, str] | None = None,
+                 header: Sequence[str] = ()) -> None:
         self.c = columns
         self.ctx = ctx
         self.stage_map = stage_map
+        self.preset = preset
+        self.source_map = source_map or {}
+        self.header = list(header)
         self.lines: dict[str, int] = {}
+        self.unknown: dict[tuple[str, str], int] = {}  # (what, label) → first line
         self.deleted = 0
+
+    def _unknown(self, what: str, label: str, line: int) -> RowError:
+        """An unknown CRM stage or source: the first time with the known values and the way
+        to map it, then a pointer to that line."""
+        first = self.unknown.setdefault((what, stage_key(label)), line)
+        if first != line:
+            return RowError(f'unknown {what} "{label}" (see line {first})')
+        crm = f"{PRESETS[self.preset].title} " if self.preset else ""
+        if what == "deal stage":
+            known = ", ".join(known_stages(self.preset))
+            return RowError(
+                f'unknown deal stage "{label}": the {crm}stages kpibot knows are {known}; '
+                f'map it with --stage "{label}=STAGE" (STAGE one of '
+                f"{', '.join(STAGE_TARGETS)})")
+        known = ", ".join(PRESETS[self.preset].sources) if self.preset else ""
+        column = self.header[self.c["source"]] if self.header else "source"
+        return RowError(
+            f'unknown lead source "{label}": the {crm}sources kpibot knows are {known} and '
+            f"kpibot's groups {', '.join(LEAD_SOURCES)}; map it with --source "
+            f'"{label}=GROUP" (GROUP one of those groups), or leave the column out with '
+            f'--map "{column}=-"')
+
+    def _source(self, raw: str | None, line: int) -> str | None:
+        """The lead-source group of a deal's source; a preset's unknown labels are refused
+        (a file without a preset keeps free text, grouped as `other`)."""
+        if raw is None:
+            return None
+        group = self.source_map.get(source_key(raw)) or source_group(raw)
+        if group is None:
+            if self.preset:
+                raise self._unknown("lead source", raw, line)
+            group = "other"
+        return group
 
     def _get(self, fields: list[str], name: str) -> str:
         i = self.c.get(name)
@@ -977,7 +1060,10 @@ class DealRows:
 
         status_text = get(fields, "status")
         stage_text = get(fields, "stage")
-        stage = map_stage(stage_text, self.stage_map) if stage_text else "opportunity"
+        stage = map_stage(stage_text, self.stage_map, self.preset) if stage_text \
+            else "opportunity"
+        if stage is None:
+            raise self._unknown("deal stage", stage_text, line)
         if status_text:
             outcome = STATUS_NAMES.get(stage_key(status_text))
             if outcome is None:
@@ -1012,8 +1098,6 @@ class DealRows:
             raise RowError(f'currency "{currency_text}" is not this workspace\'s currency '
                            f"({ctx.money.currency})")
         amount = ctx.money.read(get(fields, "amount"), "amount")
-        if outcome == "won" and amount is None:
-            raise RowError("won deal has no amount")
         stage_at = created
         stage_date_text = get(fields, "stage_date")
         if stage == "demo" and stage_date_text:
@@ -1023,10 +1107,11 @@ class DealRows:
 
         account = _text(get(fields, "account"), "account")
         source_raw = _text(get(fields, "source"), "source")
+        source = self._source(source_raw, line)
         reason = _text(get(fields, "reason"), "lost reason") if outcome == "lost" else None
         competitor = (_text(get(fields, "competitor"), "competitor")
                       if outcome == "lost" else None)
-        owner_text = " ".join(get(fields, "owner").split()) or "Unassigned"
+        owner_text = " ".join(get(fields, "owner").split()) or UNASSIGNED_NAME
         try:
             owner = ctx.directory.resolve(owner_text)
         except RepError as error:
@@ -1036,7 +1121,6 @@ class DealRows:
         common = {"user_id": owner, "logged_by": IMPORT_USER, "deal_key": key,
                   "deal_name": name, "account_key": account.casefold() if account else None}
         currency = ctx.money.currency
-        source = normalize_source(source_raw) if source_raw else None
         events: list[NewEvent] = []
         if outcome == "open" and stage in ("lead", "mql", "sql"):
             events.append(NewEvent(kind=stage, occurred_at=created, source=source,
@@ -1052,7 +1136,7 @@ class DealRows:
                                        idempotency_key=_deal_key(key, "demo-booked"), **common))
         if outcome == "won":
             events.append(NewEvent(kind="deal-won", occurred_at=closed, amount_minor=amount,
-                                   currency=currency,
+                                   currency=currency if amount is not None else None,
                                    idempotency_key=_deal_key(key, "deal-won"), **common))
         elif outcome == "lost":
             events.append(NewEvent(kind="deal-lost", occurred_at=closed, reason=reason,
@@ -1232,7 +1316,7 @@ def import_csv(
                 grouping="," if decimal == "." else ".",
             )
             _run(session, source, fmt, columns, options, ctx, result, evidence.rows, progress,
-                 chunk_size, created and not store)
+                 chunk_size, created and not store, new_workspace=created)
             if result.problems and not options.skip_bad:
                 raise _Rollback
             result.stored = store
@@ -1245,12 +1329,12 @@ def import_csv(
 def _run(session: Session, source: CsvSource, fmt: str, columns: dict[str, int],
          options: ImportOptions, ctx: _Context, result: ImportResult, total: int,
          progress: Callable[[int, int], None] | None, chunk_size: int,
-         workspace_missing: bool) -> None:
+         workspace_missing: bool, new_workspace: bool = False) -> None:
     width = len(source.header)
     other = {",": ";", ";": ",", "\t": ","}[source.delimiter]
     parser: EventRows | DealRows
-    parser = EventRows(columns, ctx) if fmt == "events" else DealRows(columns, ctx,
-                                                                      options.stage_map)
+    parser = EventRows(columns, ctx) if fmt == "events" else DealRows(
+        columns, ctx, options.stage_map, options.preset, options.source_map, source.header)
     chunk: list[NewEvent] = []
     voids: list[tuple[str, datetime]] = []
     store = not options.dry_run
@@ -1316,18 +1400,38 @@ def _run(session: Session, source: CsvSource, fmt: str, columns: dict[str, int],
     if not (result.problems and not options.skip_bad):
         flush()
         if store:
+            touched = set(deferred.deal_keys)
+            before = {} if new_workspace else deal_outcomes(
+                session=session, workspace_id=ctx.workspace.id, keys=touched)
             apply_deferred(session=session, workspace=ctx.workspace, deferred=deferred)
+            _outcome_summary(result, before, deal_outcomes(
+                session=session, workspace_id=ctx.workspace.id, keys=touched))
             unused = prune_unused_named_reps(
                 session=session, workspace_id=ctx.workspace.id,
                 ids=[uid for uid, _ in ctx.directory.created])
             ctx.directory.created = [c for c in ctx.directory.created if c[0] not in unused]
     result.rows = rows
+    result.unassigned = ctx.unassigned
     if progress is not None and rows >= PROGRESS_EVERY and rows % PROGRESS_EVERY:
         progress(rows, total)
     result.new_users = ctx.directory.created + [
         (uid, name) for uid, (name, _) in ctx.directory.pending.items()]
     if isinstance(parser, DealRows) and parser.deleted:
         result.notes.append(f"{parser.deleted} deleted deal(s) left out")
+
+
+def _outcome_summary(result: ImportResult, before: dict[str, tuple[str, str]],
+                     after: dict[str, tuple[str, str]]) -> None:
+    counts = dict.fromkeys(("won", "lost", "open"), 0)
+    for key, (name, outcome) in sorted(after.items()):
+        counts[outcome] += 1
+        old = before.get(key)
+        if old is not None and old[1] != outcome:
+            result.changed_outcomes.append((name, old[1], outcome))
+    for key, (name, outcome) in sorted(before.items()):
+        if key not in after:  # every event of the deal voided by the file
+            result.changed_outcomes.append((name, outcome, "gone"))
+    result.deal_outcomes = counts
 
 
 def _width_problem(fields: list[str], width: int, delimiter: str, other: str) -> str:
@@ -1414,5 +1518,6 @@ __all__ = [
     "event_reader",
     "import_csv",
     "parse_mapping",
+    "parse_source_map",
     "parse_stage_map",
 ]

@@ -34,7 +34,7 @@ EXTRA_COLUMNS: tuple[str, ...] = (
 )
 EXPORT_COLUMNS: tuple[str, ...] = CANONICAL_COLUMNS + EXTRA_COLUMNS
 EVENT_FIELDS: frozenset[str] = frozenset(EXPORT_COLUMNS)
-EVENT_REQUIRED: tuple[str, ...] = ("occurred_at", "event", "user")
+EVENT_REQUIRED: tuple[str, ...] = ("occurred_at", "event")  # no user: the team's
 EVENT_ALIASES: dict[str, str] = {
     "duration": "duration_seconds",
     "kind": "event",
@@ -96,11 +96,14 @@ DEAL_ALIASES: dict[str, tuple[str, ...]] = {
 
 @dataclass(frozen=True)
 class Preset:
-    """The column names one CRM's deals export uses, per kpibot deal field (first found wins)."""
+    """The column names one CRM's deals export uses, per kpibot deal field (first found wins),
+    and the stage and source values its documentation lists (shown when a value is unknown)."""
 
     name: str
     title: str
     columns: dict[str, tuple[str, ...]]
+    stages: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
 
 
 PRESETS: dict[str, Preset] = {
@@ -117,7 +120,11 @@ PRESETS: dict[str, Preset] = {
         "source": ("Original Source Type", "Original Source", "Lead Source"),
         "reason": ("Closed Lost Reason",),
         "stage_date": ("Date entered current stage",),
-    }),
+    }, stages=("Appointment Scheduled", "Qualified To Buy", "Presentation Scheduled",
+               "Decision Maker Bought-In", "Contract Sent", "Closed Won", "Closed Lost"),
+       sources=("Organic Search", "Paid Search", "Email Marketing", "Social Media",
+                "Organic Social", "Paid Social", "Referrals", "AI Referrals", "Other Campaigns",
+                "Direct Traffic", "Offline Sources")),
     "salesforce": Preset("salesforce", "Salesforce opportunities report", {
         "id": ("Opportunity ID", "Opportunity ID (18)"),
         "name": ("Opportunity Name",),
@@ -132,7 +139,13 @@ PRESETS: dict[str, Preset] = {
         "reason": ("Loss Reason", "Closed Lost Reason", "Reason Lost"),
         "competitor": ("Main Competitor(s)", "Competitor"),
         "stage_date": ("Last Stage Change Date",),
-    }),
+    }, stages=("Prospecting", "Qualification", "Needs Analysis", "Value Proposition",
+               "Id. Decision Makers", "Perception Analysis", "Proposal/Price Quote",
+               "Negotiation/Review", "Closed Won", "Closed Lost"),
+       sources=("Web", "Phone Inquiry", "Partner Referral", "Purchased List", "Other",
+                "Advertisement", "Employee Referral", "External Referral", "Partner",
+                "Public Relations", "Seminar - Internal", "Seminar - Partner", "Trade Show",
+                "Word of mouth")),
     "pipedrive": Preset("pipedrive", "Pipedrive deals export", {
         "id": ("Deal - ID",),
         "name": ("Deal - Title",),
@@ -147,9 +160,16 @@ PRESETS: dict[str, Preset] = {
         "lost_date": ("Deal - Lost time",),
         "owner": ("Deal - Owner",),
         "reason": ("Deal - Lost reason",),
-        "source": ("Deal - Source", "Deal - Source origin", "Deal - Lead source"),
+        "source": ("Deal - Source channel", "Deal - Source", "Deal - Source origin",
+                   "Deal - Lead source"),
         "stage_date": ("Deal - Last stage change", "Deal - Stage change time"),
-    }),
+    }, stages=("Lead In", "Qualified", "Contact Made", "Demo Scheduled", "Proposal Made",
+               "Negotiations Started", "Prospect Qualified", "Needs Defined"),
+       sources=("Organic search", "Paid search", "Direct traffic", "Email marketing",
+                "Social media", "Paid social", "Referral", "Display ads", "Events",
+                "Offline sources", "Other", "Manually created", "Web forms", "API", "Import",
+                "LeadBooster", "Chatbot", "Live chat", "Prospector", "Web visitors",
+                "Campaigns", "Messaging inbox", "Marketplace app", "Workflow automation")),
 }
 
 # --- stages ------------------------------------------------------------------------------------
@@ -205,18 +225,35 @@ def stage_key(text: str) -> str:
     return " ".join(re.sub(r"[^\w]+", " ", text.casefold().replace("_", " ")).split())
 
 
-def map_stage(text: str, overrides: dict[str, str] | None = None) -> str:
-    """The kpibot stage (or won/lost) a CRM stage name means; unknown stages: opportunity."""
+# kpibot's own stage words, known in every file.
+OWN_STAGES: tuple[str, ...] = ("lead", "mql", "sql", "opportunity", "demo", "won", "lost")
+
+
+def map_stage(text: str, overrides: dict[str, str] | None = None,
+              preset: str | None = None) -> str | None:
+    """The kpibot stage (or won/lost) a CRM stage name means, or None when it is unknown.
+
+    `--stage` overrides first, then the CRM stage names and kpibot's own words (STAGE_NAMES).
+    Without a preset, a stage name that contains a telling word (won, lost, demo, proposal,
+    negotiation, contract, quote, qualified, mql, sql) means that stage; a preset's file names
+    stages exactly, so anything else is unknown there (SPEC 10: never guessed).
+    """
     key = stage_key(text)
     if overrides and key in overrides:
         return overrides[key]
     if key in STAGE_NAMES:
         return STAGE_NAMES[key]
-    words = key.split()
-    for needle, target in _KEYWORDS:
-        if any(word.startswith(needle) for word in words):
-            return target
-    return "opportunity"
+    if preset is None:
+        words = key.split()
+        for needle, target in _KEYWORDS:
+            if any(word.startswith(needle) for word in words):
+                return target
+    return None
+
+
+def known_stages(preset: str | None) -> tuple[str, ...]:
+    """The stage names to list when a stage is unknown: the preset's, then kpibot's words."""
+    return (PRESETS[preset].stages if preset else ()) + OWN_STAGES
 
 
 def header_key(text: str) -> str:

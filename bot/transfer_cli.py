@@ -25,10 +25,12 @@ from bot.csv_import import (
     ImportResult,
     import_csv,
     parse_mapping,
+    parse_source_map,
     parse_stage_map,
 )
 from bot.csv_presets import DEAL_FIELDS, EXPORT_COLUMNS, PRESETS
 from bot.settings import Settings
+from reports.events import UNASSIGNED_NAME, UNASSIGNED_USER
 from storage.reps import is_named_rep
 
 MAX_PROBLEMS_SHOWN = 50
@@ -65,6 +67,9 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
                      help="read COLUMN as FIELD (repeatable; COLUMN=- ignores a column)")
     imp.add_argument("--stage", action="append", default=[], metavar="CRM_STAGE=STAGE",
                      help="map a CRM stage to lead|mql|sql|opportunity|demo|won|lost")
+    imp.add_argument("--source", action="append", default=[], metavar="CRM_SOURCE=GROUP",
+                     help="map a CRM lead source to direct|organic|social|email|partner|"
+                          "referral|paid-search|display|other")
     imp.add_argument("--date-format", metavar="ORDER|PATTERN",
                      help="dmy (day first), mdy (month first) or a pattern like %%d/%%m/%%Y")
     imp.add_argument("--decimal", choices=(".", ","), help="decimal mark of the amounts")
@@ -136,6 +141,7 @@ def _import(args, settings, database, out: TextIO, err: TextIO, now: datetime | 
             mapping=parse_mapping(args.map),
             preset=args.preset,
             stage_map=parse_stage_map(args.stage),
+            source_map=parse_source_map(args.source),
             dry_run=args.dry_run,
             skip_bad=args.skip_bad,
             date_format=args.date_format,
@@ -204,7 +210,22 @@ def _report(name: str, result: ImportResult, out: TextIO, err: TextIO) -> None:
             more = " ..." if bad > 30 else ""
             print(f"skipped {bad:,} bad row{'s' if bad != 1 else ''} (lines {lines}{more})",
                   file=out)
-    named = [(uid, name) for uid, name in result.new_users if is_named_rep(uid)]
+    if result.deal_outcomes:
+        o = result.deal_outcomes
+        print(f"deals in this file after the import: {o['won']:,} won, {o['lost']:,} lost, "
+              f"{o['open']:,} open", file=out)
+    if result.changed_outcomes:
+        changed = result.changed_outcomes
+        shown = ", ".join(f"{deal} {old} → {new}" for deal, old, new in changed[:20])
+        more = " ..." if len(changed) > 20 else ""
+        print(f"{len(changed):,} deal{'s' if len(changed) != 1 else ''} changed outcome: "
+              f"{shown}{more}", file=out)
+    if result.unassigned:
+        verb = "would be" if result.dry_run else "were"
+        print(f"{result.unassigned:,} event{'s' if result.unassigned != 1 else ''} without a "
+              f"rep {verb} credited to the team (shown as {UNASSIGNED_NAME})", file=out)
+    named = [(uid, name) for uid, name in result.new_users
+             if is_named_rep(uid) and uid != UNASSIGNED_USER]
     others = [(uid, name) for uid, name in result.new_users if not is_named_rep(uid)]
     if named:
         verb = "would be" if result.dry_run else "were"

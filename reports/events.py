@@ -5,8 +5,10 @@ Pure data and lookups; no I/O. SPEC section 5.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 
 
 class Group(StrEnum):
@@ -43,6 +45,8 @@ class EventKind:
     closes: str | None = None  # "won" | "lost" for events that end a deal
     needs_deal: bool = False  # must name a deal or account
     example: str = ""
+    team_ok: bool = False  # may have no rep: credited to the team ("unassigned"), SPEC 5
+    amount_may_be_unknown: bool = False  # a record without the amount is still stored
 
 
 def _k(name: str, group: Group, summary: str, **kw) -> EventKind:
@@ -68,16 +72,21 @@ _KINDS: tuple[EventKind, ...] = (
     _k("demo-request-replied", Group.OUTREACH, "demo requests answered",
        example="demo-request-replied acme"),
     # web
-    _k("website-visit", Group.WEB, "website visits", example="website-visit 1200"),
-    _k("website-bounce", Group.WEB, "website bounces", example="website-bounce 700"),
-    _k("cta-click", Group.WEB, "call-to-action clicks", example="cta-click 35"),
-    _k("social-engagement", Group.WEB, "social engagements", example="social-engagement 80"),
+    _k("website-visit", Group.WEB, "website visits", team_ok=True,
+       example="website-visit 1200"),
+    _k("website-bounce", Group.WEB, "website bounces", team_ok=True,
+       example="website-bounce 700"),
+    _k("cta-click", Group.WEB, "call-to-action clicks", team_ok=True,
+       example="cta-click 35"),
+    _k("social-engagement", Group.WEB, "social engagements", team_ok=True,
+       example="social-engagement 80"),
     # inbound
     _k("inbound-request", Group.INBOUND, "inbound requests", example="inbound-request acme"),
     _k("inbound-responded", Group.INBOUND, "inbound requests answered (with response time)",
        duration=True, example="inbound-responded acme 4m"),
     # funnel
     _k("lead", Group.FUNNEL, "new lead (source=...)", stage=Stage.LEAD, needs_deal=True,
+       team_ok=True,
        example="lead acme source=referral"),
     _k("mql", Group.FUNNEL, "marketing-qualified lead", stage=Stage.MQL, needs_deal=True,
        example="mql acme"),
@@ -94,7 +103,8 @@ _KINDS: tuple[EventKind, ...] = (
        needs_deal=True, amount="optional", example="opportunity acme 20k"),
     _k("proposal", Group.FUNNEL, "proposal sent", amount="optional", example="proposal acme 20k"),
     _k("deal-won", Group.FUNNEL, "deal won (amount; optional mrr=)", stage=Stage.WON,
-       closes="won", needs_deal=True, amount="required", example="deal-won acme 12k mrr=1k"),
+       closes="won", needs_deal=True, amount="required", amount_may_be_unknown=True,
+       example="deal-won acme 12k mrr=1k"),
     _k("deal-lost", Group.FUNNEL, "deal lost (reason=, optional competitor=)", closes="lost",
        needs_deal=True, example="deal-lost acme reason=price competitor=rival"),
     # customers
@@ -103,11 +113,34 @@ _KINDS: tuple[EventKind, ...] = (
     _k("mrr-change", Group.CUSTOMERS, "MRR change for an account (signed amount)",
        needs_deal=True, amount="signed", example="mrr-change acme -200"),
     # money
-    _k("spend", Group.MONEY, "marketing spend (source=channel)", amount="required",
+    _k("spend", Group.MONEY, "marketing spend (source=channel)", amount="required", team_ok=True,
        example="spend 5k source=paid-search"),
 )
 
 KINDS: dict[str, EventKind] = {k.name: k for k in _KINDS}
+
+# The team: the user marketing events without a rep are credited to, shown as "Unassigned"
+# in per-rep views (a named rep of that name, as a CRM deal without an owner gets).
+UNASSIGNED_USER = "rep:unassigned"
+UNASSIGNED_NAME = "Unassigned"
+TEAM_KINDS: tuple[str, ...] = tuple(k.name for k in _KINDS if k.team_ok)
+
+
+def record_problem(kind: EventKind, *, has_user: bool, has_amount: bool) -> str | None:
+    """Why a dated record (a CSV row, an API item) of `kind` lacking a rep or an amount cannot
+    be stored, or None when it can (SPEC 5 "Owners and amounts").
+
+    Marketing events (leads, web events, social engagement, spend) may have no rep: they are
+    credited to UNASSIGNED_USER. A won deal whose amount is unknown is still a win (revenue
+    views count such wins apart). Every other kind needs its rep, and a kind whose amount is
+    required needs it. Chat may still ask for the amount of a win (`kind.amount`).
+    """
+    if not has_user and not kind.team_ok:
+        return (f"{kind.name} needs the rep it is credited to (the user is empty; only "
+                + ", ".join(TEAM_KINDS) + " may be unassigned)")
+    if not has_amount and kind.amount == "required" and not kind.amount_may_be_unknown:
+        return f"{kind.name} needs an amount"
+    return None
 
 ALIASES: dict[str, str] = {
     "demo": "demo-booked",
@@ -171,6 +204,47 @@ _SOURCE_ALIASES = {
     "ads": "display",
 }
 
+# The lead-source values CRMs document, by the group they belong to (SPEC 5). HubSpot: the
+# "Original Source" property (hs_analytics_source, labels and internal values); Salesforce: the
+# default LeadSource picklist and the values of older orgs; Pipedrive: the deal "Source
+# channel" options and the "Source origin" values (how the deal was created).
+CRM_SOURCES: dict[str, tuple[str, ...]] = {
+    "direct": ("Direct Traffic", "DIRECT_TRAFFIC", "Phone Inquiry", "Direct", "Web visitors",
+               "Live chat", "Chatbot"),
+    "organic": ("Organic Search", "ORGANIC_SEARCH", "Web", "Web forms", "Web form",
+                "LeadBooster", "Organic"),
+    "social": ("Social Media", "SOCIAL_MEDIA", "Organic Social", "Paid Social", "PAID_SOCIAL",
+               "Social", "Messaging inbox"),
+    "email": ("Email Marketing", "EMAIL_MARKETING", "Email", "Campaigns"),
+    "partner": ("Partner Referral", "Partner", "Seminar - Partner"),
+    "referral": ("Referrals", "REFERRALS", "AI Referrals", "AI_REFERRALS", "Referral",
+                 "Employee Referral", "External Referral", "Word of mouth"),
+    "paid-search": ("Paid Search", "PAID_SEARCH"),
+    "display": ("Advertisement", "Display", "Display ads"),
+    "other": ("Other Campaigns", "OTHER_CAMPAIGNS", "Offline Sources", "OFFLINE", "Other",
+              "Purchased List", "Public Relations", "Seminar - Internal", "Trade Show",
+              "Events", "Manually created", "API", "Import", "Prospector", "Marketplace app",
+              "Workflow automation", "None"),
+}
+
+
+def source_key(text: str) -> str:
+    """Source text compared loosely: case, spaces, `_`, `-` and punctuation alike."""
+    return re.sub(r"[\W_]+", "-", text.strip().casefold()).strip("-")
+
+
+_SOURCE_GROUPS: dict[str, str] = {
+    **{source_key(group): group for group in LEAD_SOURCES},
+    **{source_key(alias): group for alias, group in _SOURCE_ALIASES.items()},
+    **{source_key(label): group for group, labels in CRM_SOURCES.items() for label in labels},
+}
+
+
+@lru_cache(maxsize=4096)  # an import asks about the same few labels a million times
+def source_group(raw: str) -> str | None:
+    """The lead-source group a known source word or CRM label names, or None."""
+    return _SOURCE_GROUPS.get(source_key(raw))
+
 
 def resolve_kind(word: str) -> EventKind | None:
     """The event kind a word names (canonical name or alias, case-insensitive), or None."""
@@ -181,9 +255,7 @@ def resolve_kind(word: str) -> EventKind | None:
 
 def normalize_source(raw: str) -> str:
     """The lead-source group a free-text source belongs to; unknown text groups as `other`."""
-    key = raw.strip().lower().replace("_", "-").replace(" ", "-")
-    key = _SOURCE_ALIASES.get(key, key)
-    return key if key in LEAD_SOURCES else "other"
+    return source_group(raw) or "other"
 
 
 def kinds_in_group(group: Group) -> list[EventKind]:

@@ -161,6 +161,13 @@ def _insert_if_missing(session: Session, model: type, values: dict) -> None:
     session.execute(insert(model.__table__).values(**values).on_conflict_do_nothing())
 
 
+def workspace_zone(session: Session, workspace_id: str) -> ZoneInfo:
+    """The workspace's time zone, whose days order a deal's history (UTC when unknown)."""
+    zone = session.execute(select(Workspace.timezone).where(
+        Workspace.id == workspace_id)).scalar_one_or_none()
+    return ZoneInfo(zone or "UTC")
+
+
 def local_day(instant: datetime, timezone: str) -> date:
     return instant.astimezone(ZoneInfo(timezone)).date()
 
@@ -444,6 +451,7 @@ def refresh_deals(*, session: Session, workspace_id: str, deal_keys: Sequence[st
     now = now or datetime.now(UTC)
     settled = now - HISTORY_SETTLE
     past_changed = False
+    zone = workspace_zone(session, workspace_id)
     result: dict[str, Deal | None] = {}
     for key in keys:
         events, deal = by_key[key], existing.get(key)
@@ -455,7 +463,7 @@ def refresh_deals(*, session: Session, workspace_id: str, deal_keys: Sequence[st
                 past_changed = past_changed or _changes_past(before, None, settled)
             result[key] = None
             continue
-        state = derive_deal_state([_deal_event(e) for e in events])
+        state = derive_deal_state([_deal_event(e) for e in events], zone)
         if deal is None:
             deal = Deal(workspace_id=workspace_id, key=key, name=state.name or key,
                         updated_at=now)
@@ -626,6 +634,17 @@ def refresh_accounts(*, session: Session, workspace_id: str, account_keys: Seque
     return result
 
 
+def deal_outcomes(*, session: Session, workspace_id: str, keys: Iterable[str]
+                  ) -> dict[str, tuple[str, str]]:
+    """deal key → (name, outcome: open | won | lost) for those of `keys` that are deals."""
+    found: dict[str, tuple[str, str]] = {}
+    for chunk in _chunks(sorted(set(keys))):
+        for key, name, outcome in session.execute(select(Deal.key, Deal.name, Deal.outcome).where(
+                Deal.workspace_id == workspace_id, Deal.key.in_(chunk))):
+            found[key] = (name, outcome)
+    return found
+
+
 def apply_deferred(*, session: Session, workspace: Workspace, deferred: Deferred) -> None:
     """Bring rollups, deals and accounts up to date for everything noted in `deferred`.
 
@@ -662,6 +681,7 @@ def _refresh_deals_bulk(session: Session, workspace_id: str, keys: Sequence[str]
     """refresh_deals without ORM objects; returns the refreshed deals' account keys."""
     table = Deal.__table__
     now = datetime.now(UTC)
+    zone = workspace_zone(session, workspace_id)
     accounts: set[str] = set()
     inserts: list[tuple[str, dict]] = []
     for chunk in _chunks(keys):
@@ -681,7 +701,7 @@ def _refresh_deals_bulk(session: Session, workspace_id: str, keys: Sequence[str]
                     deletes.append(deal_id)
                 continue
             events.sort(key=lambda e: (e.occurred_at, e.id))
-            values = _deal_values(derive_deal_state(events), key,
+            values = _deal_values(derive_deal_state(events, zone), key,
                                   fallback_owner=events[-1].user_id, now=now)
             if values["account_key"]:
                 accounts.add(values["account_key"])

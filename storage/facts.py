@@ -245,6 +245,14 @@ class SqlFacts:
         return {key: (int(w or 0), int(lost or 0), int(amount or 0))
                 for key, _n, w, lost, amount in rows}
 
+    def wins_without_amount(self, start: datetime, end: datetime, *,
+                            user: str | None = None) -> int:
+        """Won deals closed in the window without an amount (ix_deals_closed)."""
+        conditions = self._deals(Deal.closed_at >= start, Deal.closed_at < end,
+                                 Deal.outcome == "won", Deal.amount_minor.is_(None), user=user)
+        return int(self.session.execute(sa.select(sa.func.count()).where(*conditions))
+                   .scalar_one())
+
     def loss_breakdown(self, start: datetime, end: datetime, *, user: str | None = None
                        ) -> tuple[dict[str, int], dict[str, int]]:
         """Lost deals closed in the window, per reason and per competitor ("(none)")."""

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
+from reports.events import UNASSIGNED_NAME, UNASSIGNED_USER
 from storage.events import refresh_deals
 from storage.models import DailyRollup, Event, User
 
@@ -186,7 +187,8 @@ class NamedRep:
 
 
 def list_named_reps(*, session: Session, workspace_id: str) -> list[NamedRep]:
-    """The workspace's named reps (not yet linked), with how many events each has."""
+    """The workspace's named reps (not yet linked), with how many events each has; the team
+    (UNASSIGNED_USER, events without a rep) is not one."""
     counts = dict(
         session.execute(
             sa.select(Event.user_id, sa.func.count())
@@ -197,7 +199,8 @@ def list_named_reps(*, session: Session, workspace_id: str) -> list[NamedRep]:
     )
     rows = session.exec(
         select(User).where(User.workspace_id == workspace_id,
-                           User.id.startswith(NAMED_REP_PREFIX, autoescape=True))
+                           User.id.startswith(NAMED_REP_PREFIX, autoescape=True),
+                           User.id != UNASSIGNED_USER)  # the team, not a person to link
         .order_by(User.id)
     ).all()
     return [NamedRep(r.id, r.display_name, r.email, counts.get(r.id, 0)) for r in rows]
@@ -225,6 +228,9 @@ def link_rep(
         raise RepError(f'"{rep_id}" is not a named rep (named reps have ids like rep:jane-doe)')
     if rep_id == user_id:
         raise RepError("a named rep cannot be linked to itself")
+    if rep_id == UNASSIGNED_USER:
+        raise RepError(f"{UNASSIGNED_USER} is the team (events without a rep, shown as "
+                       f"{UNASSIGNED_NAME}), not a person; it cannot be linked")
     if is_named_rep(user_id):
         raise RepError(f'"{user_id}" is a named rep too; link to a chat user')
     rep = session.get(User, (workspace_id, rep_id))

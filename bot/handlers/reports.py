@@ -277,7 +277,13 @@ def handle_leaderboard(command: LeaderboardCommand, invocation: Invocation) -> R
                       format_change(change, board.unit)))
     return Reply(text=f"Leaderboard · {title} · {period.describe()}",
                  sections=(Section(table=tuple(table)),
-                           Section(context=f"change: {spans.describe()}")))
+                           Section(context=_context(f"change: {spans.describe()}",
+                                                    current.warnings))))
+
+
+def _context(line: str, warnings) -> str:
+    """A view's footnote: its data warnings first (wins without an amount, ...), then `line`."""
+    return " · ".join([*(f"⚠ {w}" for w in dict.fromkeys(warnings)), line])
 
 
 def _row_key(row) -> tuple[str, str]:
@@ -324,9 +330,10 @@ def handle_me(command: MeCommand, invocation: Invocation) -> Reply:
         fields.append((CATALOG[result.kpi].title,
                        f"{format_value(result)} {format_change(compared.change, result.unit)}"))
     fields += _quota_fields(results[-1], invocation.workspace.currency)
+    warnings = [w for compared in results for w in compared.result.warnings]
     return Reply(text=f"You · {period.describe()}", sections=(
         Section(fields=tuple(fields)),
-        Section(context=f"changes: {results[0].spans.describe()}")))
+        Section(context=_context(f"changes: {results[0].spans.describe()}", warnings))))
 
 
 def _quota_fields(compared: Compared, currency: str) -> list[tuple[str, str]]:

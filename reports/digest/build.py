@@ -102,6 +102,7 @@ class _View:
         self.labels, self.locale, self.names = labels, locale, names
         self.currency = facts.currency
         self._small: list[tuple[str, int]] = []
+        self._unpriced: tuple[int, int] | None = None  # (wins without amount, wins)
 
     # ------------------------------------------------------------------ primitives
     def period(self, text: str) -> Period:
@@ -159,6 +160,9 @@ class _View:
         if now.unit == "ratio" and now.denominator is not None \
                 and 0 < now.denominator < SMALL_SAMPLE:
             self._small.append((self.labels[name], int(now.denominator)))
+        missing = now.details.get("wins_without_amount") if name == "revenue" else None
+        if missing:
+            self._unpriced = (int(missing), int(now.details.get("deals_won", 0)))
         text, direction = self.change(compare(now, before), now.unit)
         return Metric(key=name, label=self.labels[name], value=self.value(now), change=text,
                       direction=direction)
@@ -251,8 +255,14 @@ class _View:
 
     def notes(self, period: Period) -> tuple[str, ...]:
         del period
-        return tuple(self.labels["small_sample"].format(what=what, n=self.number(n))
-                     for what, n in self._small)
+        notes = [self.labels["small_sample"].format(what=what, n=self.number(n))
+                 for what, n in self._small]
+        if self._unpriced:
+            missing, won = self._unpriced
+            notes.append(self.labels["wins_without_amount"].format(
+                missing=self.number(missing), won=self.number(won),
+                priced=self.number(won - missing)))
+        return tuple(notes)
 
     def chart(self, funnel: KpiResult, quota: QuotaView, title_key: str) -> ChartData:
         with_share = [line for line in quota.rows if line.share is not None

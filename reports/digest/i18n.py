@@ -76,6 +76,8 @@ EN: dict[str, str] = {
     "no_losses": "No deals lost.",
     "notes": "Notes",
     "small_sample": "Small sample: {what} rests on {n} deals.",
+    "wins_without_amount": ("{missing} of {won} won deals have no amount: "
+                            "revenue counts the {priced} with one."),
     "chart_title": "Quota attainment and funnel",
     "chart_quota": "Quota attainment (month to date)",
     "chart_quota_last_month": "Quota attainment (last month)",
@@ -153,6 +155,8 @@ NB: dict[str, str] = {
     "no_losses": "Ingen tapte avtaler.",
     "notes": "Merknader",
     "small_sample": "Lite utvalg: {what} bygger på {n} avtaler.",
+    "wins_without_amount": ("{missing} av {won} vunne avtaler mangler beløp: "
+                            "omsetningen teller de {priced} med beløp."),
     "chart_title": "Måloppnåelse og salgstrakt",
     "chart_quota": "Måloppnåelse (hittil denne måneden)",
     "chart_quota_last_month": "Måloppnåelse (forrige måned)",
@@ -230,6 +234,8 @@ SV: dict[str, str] = {
     "no_losses": "Inga förlorade affärer.",
     "notes": "Anmärkningar",
     "small_sample": "Litet underlag: {what} bygger på {n} affärer.",
+    "wins_without_amount": ("{missing} av {won} vunna affärer saknar belopp: "
+                            "intäkterna räknar de {priced} med belopp."),
     "chart_title": "Måluppfyllelse och säljtratt",
     "chart_quota": "Måluppfyllelse (hittills denna månad)",
     "chart_quota_last_month": "Måluppfyllelse (förra månaden)",
@@ -307,6 +313,8 @@ RO: dict[str, str] = {
     "no_losses": "Nicio tranzacție pierdută.",
     "notes": "Note",
     "small_sample": "Eșantion mic: {what} se bazează pe {n} tranzacții.",
+    "wins_without_amount": ("{missing} din {won} tranzacții câștigate nu au sumă: "
+                            "venitul le numără pe cele {priced} cu sumă."),
     "chart_title": "Realizarea țintelor și pâlnia de vânzări",
     "chart_quota": "Realizarea țintei (de la începutul lunii)",
     "chart_quota_last_month": "Realizarea țintei (luna trecută)",
@@ -384,6 +392,8 @@ ZH: dict[str, str] = {
     "no_losses": "暂无丢单。",
     "notes": "备注",
     "small_sample": "样本较少：{what}仅基于 {n} 个商机。",
+    "wins_without_amount": ("{won} 个赢单中有 {missing} 个没有金额："
+                            "收入只计入有金额的 {priced} 个。"),
     "chart_title": "业绩达成与销售漏斗",
     "chart_quota": "业绩达成率（本月至今）",
     "chart_quota_last_month": "业绩达成率（上月）",

@@ -252,6 +252,18 @@ def _won_lost_amount(ctx: Ctx, window=None) -> tuple[int, int, int]:
     return _closed(ctx, window).get("all", (0, 0, 0))
 
 
+def _unpriced(ctx: Ctx, window=None) -> tuple[int, list[str]]:
+    """Wins in the window without an amount, and the warning every revenue view shows for
+    them (SPEC 5: such a win counts in deals won, not in revenue)."""
+    start, end = window or (ctx.start, ctx.end)
+    missing = ctx.facts.wins_without_amount(start, end, user=ctx.user)
+    if not missing:
+        return 0, []
+    won = _won_lost_amount(ctx, window)[0]
+    return missing, [f"{_n(missing)} of {_n(won)} won deals have no amount: revenue counts "
+                     f"the {_n(won - missing)} with one"]
+
+
 def _spend(ctx: Ctx, window=None) -> int:
     start, end = window or (ctx.start, ctx.end)
     sums = ctx.facts.event_sums(("spend",), start, end)
@@ -472,8 +484,10 @@ def _revenue(ctx: Ctx) -> KpiResult:
         rows = [KpiRow(rep, float(a), extra={"deals_won": w})
                 for rep, (w, _l, a) in sorted(_closed(ctx, by="user").items(),
                                               key=lambda kv: (-kv[1][2], kv[0]))]
+    missing, warnings = _unpriced(ctx)
     return _result(ctx, "revenue", float(amount), "money", numerator=amount, rows=rows,
-                   details={"deals_won": won, "currency": ctx.facts.currency})
+                   warnings=warnings, details={"deals_won": won, "wins_without_amount": missing,
+                                               "currency": ctx.facts.currency})
 
 
 def _deals_won(ctx: Ctx) -> KpiResult:
@@ -488,8 +502,11 @@ def _deals_won(ctx: Ctx) -> KpiResult:
 
 def _avg_deal_size(ctx: Ctx) -> KpiResult:
     won, _lost, amount = _won_lost_amount(ctx)
-    return _result(ctx, "avg-deal-size", _div(amount, won), "money", numerator=amount,
-                   denominator=won, details={"currency": ctx.facts.currency})
+    missing, warnings = _unpriced(ctx)
+    priced = won - missing  # the average of the known amounts
+    return _result(ctx, "avg-deal-size", _div(amount, priced), "money", numerator=amount,
+                   denominator=priced, warnings=warnings,
+                   details={"wins_without_amount": missing, "currency": ctx.facts.currency})
 
 
 def _sales_cycle(ctx: Ctx) -> KpiResult:
@@ -742,7 +759,8 @@ def _arpc(ctx: Ctx) -> KpiResult:
     revenue = _won_lost_amount(team)[2]
     customers = _customers_active(team)
     return _result(ctx, "arpc", _div(revenue, customers), "money", numerator=revenue,
-                   denominator=customers, details={"currency": ctx.facts.currency})
+                   denominator=customers, warnings=_unpriced(team)[1],
+                   details={"currency": ctx.facts.currency})
 
 
 def _month_for_clv(ctx: Ctx) -> Period:
@@ -767,14 +785,15 @@ def _clv(ctx: Ctx) -> KpiResult:
 def _lead_value(ctx: Ctx) -> KpiResult:
     revenue, leads = _won_lost_amount(ctx)[2], _reached(ctx, Stage.LEAD)
     return _result(ctx, "lead-value", _div(revenue, leads), "money", numerator=revenue,
-                   denominator=leads, details={"currency": ctx.facts.currency})
+                   denominator=leads, warnings=_unpriced(ctx)[1],
+                   details={"currency": ctx.facts.currency})
 
 
 def _roi(ctx: Ctx) -> KpiResult:
     team = ctx.team()
     revenue, spend = _won_lost_amount(team)[2], _spend(team)
     return _result(ctx, "roi", _div(revenue - spend, spend), "multiple",
-                   numerator=revenue - spend, denominator=spend,
+                   numerator=revenue - spend, denominator=spend, warnings=_unpriced(team)[1],
                    details={"revenue": revenue, "spend": spend, "currency": ctx.facts.currency})
 
 

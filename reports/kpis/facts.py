@@ -111,6 +111,12 @@ class Facts(Protocol):
         (won count, lost count, won amount in minor units). Key "all" / per owner ("user")."""
         ...
 
+    def wins_without_amount(self, start: datetime, end: datetime, *,
+                            user: str | None = None) -> int:
+        """Won deals whose final win is in the window and whose amount is unknown (counted
+        in closed_deals' wins, adding nothing to its amount)."""
+        ...
+
     def loss_breakdown(self, start: datetime, end: datetime, *, user: str | None = None
                        ) -> tuple[dict[str, int], dict[str, int]]:
         """Lost deals closed in the window: counts per reason and per competitor

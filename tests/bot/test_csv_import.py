@@ -473,15 +473,17 @@ BAD_ROWS = [
      "line 2: currency \"EUR\" is not this workspace's currency (USD)"),
     ("amount on a count event", "2026-10-05,call,1,500,,,,Ada,,,\n",
      "line 2: call takes no amount"),
-    ("missing amount", "2026-10-05,deal-won,1,,,Acme,,Ada,,,\n",
-     "line 2: deal-won needs an amount"),
+    ("missing amount", "2026-10-05,spend,1,,,,,Ada,,,\n",
+     "line 2: spend needs an amount"),
     ("missing deal", "2026-10-05,deal-won,1,100,,,,Ada,,,\n",
      "line 2: deal-won needs a deal"),
     ("reason on a call", "2026-10-05,call,1,,,,,Ada,,price,\n",
      "line 2: call takes no reason"),
     ("future date", "2027-01-05,call,1,,,,,Ada,,,\n",
      'line 2: occurred_at "2027-01-05" is in the future'),
-    ("empty user", "2026-10-05,call,1,,,,,,,,\n", "line 2: the user is empty"),
+    ("empty user", "2026-10-05,call,1,,,,,,,,\n", "line 2: call needs the rep it is credited "
+     "to (the user is empty; only website-visit, website-bounce, cta-click, "
+     "social-engagement, lead, spend may be unassigned)"),
     ("too many fields", "2026-10-05,call,1,12,000,,,,Ada,,,\n",
      "line 2: 12 fields but the header has 11"),
     ("mixed delimiters", "2026-10-05;call;1;;;;;Ada;;;\n",
@@ -912,7 +914,7 @@ def db_stats(database: Database, workspace_id: str) -> dict:
 
 CRM_SEEDS = {"hubspot": 1, "salesforce": 2, "pipedrive": 3, "custom": 4}
 CRM_CASES = {
-    "hubspot": {"preset": "hubspot"},
+    "hubspot": {"preset": "hubspot", "stage_map": parse_stage_map(["Verbal Yes=opportunity"])},
     "salesforce": {"preset": "salesforce"},
     "pipedrive": {"preset": "pipedrive"},
     "custom": {"format": "deals",
@@ -1007,8 +1009,7 @@ def test_bad_deal_rows_are_named(database, tmp_path):
             "6,Good again,Closed Won,2026-01-05,2026-02-01,5,Ada\n"
             "7,Open,Presentation Scheduled,2026-01-05,2027-06-01,,Ada\n")
     result = run_import(database, write(tmp_path, text), "slack:TDB", preset="hubspot")
-    assert [str(p) for p in result.problems] == [
-        "line 2: won deal has no amount",
+    assert [str(p) for p in result.problems] == [  # line 2: a win of unknown amount is fine
         "line 3: lost deal has no close date",
         'line 4: close date "2026-02-01" is before the created date "2026-03-05"',
         'line 5: created date "not a date" is not a date (write it like 2026-10-05 or '
@@ -1157,8 +1158,11 @@ def test_stage_mapping():
     assert map_stage("presentationscheduled") == "demo"
     assert map_stage("Closed Won") == "won" and map_stage("closedlost") == "lost"
     assert map_stage("Proposal/Price Quote") == "demo"
-    assert map_stage("Qualification") == "sql" and map_stage("Disqualified") == "opportunity"
-    assert map_stage("Something custom") == "opportunity"
+    assert map_stage("Qualification") == "sql"
+    assert map_stage("Disqualified") is None and map_stage("Something custom") is None
+    assert map_stage("Negotiation phase") == "demo"  # a telling word, without a preset
+    assert map_stage("Negotiation phase", preset="hubspot") is None  # a preset names exactly
+    assert map_stage("Negotiation phase", {"negotiation phase": "sql"}, "hubspot") == "sql"
     assert map_stage("Verbal", parse_stage_map(["verbal=demo-booked"])) == "demo"
     with pytest.raises(ImportRefused, match="STAGE one of lead"):
         parse_stage_map(["Verbal=nearly"])

@@ -151,8 +151,9 @@ def test_deals_with_a_preset_map_and_stage(database, database_url, tmp_path):
         "Deal - Status;Deal - Deal created;Deal - Won time;Deal - Lost time;Deal - Lost reason;"
         "Custom stage\r\n"
         "11;Acme;Ada;12 000,50;EUR;Proposal Made;won;2026-03-02 10:00:00;2026-04-01 09:00:00;;;"
-        "x\r\n"
-        "12;Globex;Ada;;EUR;Qualified;lost;2026-03-05 10:00:00;;2026-03-20 09:00:00;Price;x\r\n"
+        "Qualified\r\n"
+        "12;Globex;Ada;;EUR;Qualified;lost;2026-03-05 10:00:00;;2026-03-20 09:00:00;Price;"
+        "Qualified\r\n"
         "13;Initech;Ada;5000;EUR;Qualified;open;2026-03-09 10:00:00;;;;Verbal\r\n"
     ).encode())
     code, out, err = kpibot(database_url, "import", str(path), "-w", "slack:TPD", "--preset",
@@ -160,6 +161,7 @@ def test_deals_with_a_preset_map_and_stage(database, database_url, tmp_path):
                             "Verbal=demo", KPIBOT_CURRENCY="EUR")
     assert code == 0, err
     assert "3 rows, 6 events: 6 added, 0 already stored" in out
+    assert "deals in this file after the import: 1 won, 1 lost, 1 open" in out
     events = sorted((t[6], t[0], t[2], t[9], t[12]) for t in event_tuples(
         database, "slack:TPD", keys=False))
     assert events == [  # (deal, kind, amount, user, reason)
@@ -208,3 +210,25 @@ def test_the_kpibot_command(database, database_url, tmp_path):
     assert done.returncode == 0, done.stderr
     assert event_tuples(database, "slack:TB") == event_tuples(database, "slack:TA",
                                                               include_void=False)
+
+
+def test_the_import_says_which_deal_outcomes_it_changed(database, database_url, tmp_path):
+    first = tmp_path / "first.csv"
+    first.write_text("occurred_at,event,amount,deal,user,source\n"
+                     "2026-03-02 10:00,deal-won,500,Acme,Ada,\n"
+                     "2026-03-02,lead,,Acme,,Organic Search\n"
+                     "2026-03-03 09:00,deal-lost,,Globex,Ada,\n"
+                     "2026-03-04,lead,,Initech,,Paid Search\n", encoding="utf-8")
+    code, out, err = kpibot(database_url, "import", str(first), "-w", "slack:TOUT")
+    assert code == 0, err
+    assert "deals in this file after the import: 1 won, 1 lost, 1 open" in out
+    assert "2 events without a rep were credited to the team (shown as Unassigned)" in out
+    assert "changed outcome" not in out and "rep:unassigned" not in out
+    later = tmp_path / "later.csv"
+    later.write_text("occurred_at,event,deal,user\n"
+                     "2026-03-10 10:00,opportunity,Acme,Ada\n"
+                     "2026-03-10 10:00,sql,Globex,Ada\n", encoding="utf-8")
+    code, out, err = kpibot(database_url, "import", str(later), "-w", "slack:TOUT")
+    assert code == 0, err
+    assert "deals in this file after the import: 0 won, 1 lost, 1 open" in out
+    assert "1 deal changed outcome: Acme won → open" in out

@@ -202,6 +202,10 @@ class FakeFacts(Facts):
             out[group] = (n + 1, converted + int(reached))
         return out
 
+    def wins_without_amount(self, start, end, *, user=None):
+        return sum(1 for _key, deal in self._deal_items(user) if deal.outcome == "won"
+                   and deal.amount_minor is None and _inside(deal.closed_at, start, end))
+
     def closed_deals(self, start, end, *, user=None, by=None):
         out: dict[str, tuple[int, int, int]] = {}
         for _key, deal in self._deal_items(user):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from reports.deal_state import DealEvent, derive_deal_state
 from reports.events import Stage
@@ -10,8 +11,9 @@ from reports.events import Stage
 T0 = datetime(2026, 10, 1, 9, tzinfo=UTC)
 
 
-def ev(i: int, kind: str, days: float, **kw) -> DealEvent:
-    return DealEvent(id=i, kind=kind, occurred_at=T0 + timedelta(days=days), user_id="U1", **kw)
+def ev(i: int, kind: str, days: float, user_id: str = "U1", **kw) -> DealEvent:
+    return DealEvent(id=i, kind=kind, occurred_at=T0 + timedelta(days=days), user_id=user_id,
+                     **kw)
 
 
 def test_full_funnel_in_order_gives_each_stage_its_first_event():
@@ -63,12 +65,58 @@ def test_reopened_deal_counts_once_by_final_outcome():
 
 
 def test_reopened_and_still_open_is_open_at_its_new_stage():
-    state = derive_deal_state([ev(1, "opportunity", 0), ev(2, "deal-won", 3, amount_minor=1),
-                               ev(3, "sql", 8)])
+    state = derive_deal_state([ev(1, "sql", 0), ev(2, "deal-won", 3, amount_minor=1),
+                               ev(3, "opportunity", 8)])
     assert state.outcome == "open"
-    assert state.stage == "sql"
+    assert state.stage == "opportunity"
     assert state.stage_changed_at == T0 + timedelta(days=8)
     assert state.won_at is None and Stage.WON not in state.stage_at
+
+
+def test_a_lead_mql_or_sql_after_the_close_is_a_late_record_and_the_outcome_stands():
+    for kind in ("lead", "mql", "sql"):
+        won = derive_deal_state([ev(1, "opportunity", 0), ev(2, "deal-won", 3, amount_minor=1),
+                                 ev(3, kind, 8, user_id="rep:unassigned")])
+        assert (won.outcome, won.stage, won.won_at) == ("won", "won", T0 + timedelta(days=3))
+        assert won.stage_at[Stage(kind)] == T0  # pulled back to the opportunity (the start)
+        assert won.owner_id == "U1"  # a late record does not take the deal over
+        lost = derive_deal_state([ev(1, "deal-lost", 3, reason="price"), ev(2, kind, 8)])
+        assert (lost.outcome, lost.stage, lost.reason) == ("lost", "lost", "price")
+        assert lost.stage_at[Stage(kind)] == T0 + timedelta(days=3)  # no later than the close
+
+
+def test_a_stage_at_opportunity_or_later_after_the_close_reopens():
+    for kind, stage in (("opportunity", "opportunity"), ("demo-booked", "demo")):
+        state = derive_deal_state([ev(1, "deal-lost", 3), ev(2, kind, 8)])
+        assert (state.outcome, state.stage) == ("open", stage)
+
+
+def test_a_date_only_lead_on_the_day_of_the_win_comes_before_it():
+    """Stored at local noon, a date-only lead is after a 02:00 win by the clock; a deal's
+    events on one day are taken in funnel order, so the deal is won (SPEC 5)."""
+    noon = datetime(2026, 5, 5, 10, tzinfo=UTC)  # 12:00 in Oslo (UTC+2)
+    won_at = datetime(2026, 5, 5, 0, 30, tzinfo=UTC)  # 02:30 in Oslo, the same local day
+    events = [DealEvent(1, "deal-won", won_at, "U1"),
+              DealEvent(2, "lead", noon, "rep:unassigned", source="organic")]
+    state = derive_deal_state(events, ZoneInfo("Europe/Oslo"))
+    assert (state.outcome, state.won_at, state.owner_id) == ("won", won_at, "U1")
+    assert state.stage_at[Stage.LEAD] == won_at and state.first_event_at == won_at
+    assert state.source == "organic"
+    # In UTC the two are on different days (4 and 5 May): then the lead is a late record.
+    assert derive_deal_state(events).outcome == "won"
+
+
+def test_one_days_events_are_taken_in_funnel_order_whatever_their_clock_times():
+    day = datetime(2026, 5, 5, tzinfo=UTC)
+    events = [DealEvent(1, "demo-booked", day + timedelta(hours=1), "U1"),
+              DealEvent(2, "opportunity", day + timedelta(hours=9), "U1"),
+              DealEvent(3, "lead", day + timedelta(hours=12), "U2"),
+              DealEvent(4, "deal-lost", day + timedelta(hours=3), "U1", reason="timing")]
+    state = derive_deal_state(events)
+    assert (state.outcome, state.reason) == ("lost", "timing")
+    assert state.owner_id == "U1"
+    assert [state.stage_at[s] for s in (Stage.LEAD, Stage.OPPORTUNITY, Stage.DEMO)] == [
+        day + timedelta(hours=1)] * 3
 
 
 def test_backdated_later_stage_pulls_earlier_stages_back():

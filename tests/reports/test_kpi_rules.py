@@ -59,6 +59,9 @@ class FakeFacts(Facts):  # the batched methods: Facts' definitions
     def loss_breakdown(self, start, end, *, user=None):
         return {}, {}
 
+    def wins_without_amount(self, start, end, *, user=None):
+        return 0
+
     def sales_cycle(self, start, end, *, user=None):
         return Distribution()
 

@@ -160,3 +160,50 @@ def test_api_tokens_migration_goes_down_and_up(database_url):
     indexes = inspected(lambda i: {x["name"]: x for x in i.get_indexes("api_tokens")})
     assert indexes["ix_api_tokens_live_name"]["unique"]
     migrate.check(database_url)
+
+
+def test_upgrading_to_0011_rederives_deals_stored_by_the_old_day_order(database_url):
+    """A deal the old order reopened (a date-only lead at local noon after a 02:00 win) is won
+    again after the upgrade, with its account a customer (SPEC 5 "Time of a dated record")."""
+    from datetime import UTC, datetime
+
+    from alembic import command
+    from sqlmodel import select
+
+    from storage.engine import Database
+    from storage.events import NewEvent, ensure_workspace, record_events
+    from storage.models import Account, Deal
+
+    won_at = datetime(2026, 5, 5, 0, 10, tzinfo=UTC)  # 02:10 in Oslo
+    history = [
+        NewEvent(kind="deal-won", user_id="U1", logged_by="U1", occurred_at=won_at,
+                 idempotency_key="1", deal_key="acme", deal_name="Acme", amount_minor=900),
+        NewEvent(kind="lead", user_id="rep:unassigned", logged_by="import",
+                 occurred_at=datetime(2026, 5, 5, 10, tzinfo=UTC), idempotency_key="2",
+                 deal_key="acme", source="organic"),
+    ]
+    database = Database.from_url(database_url)
+    try:
+        with database.write() as s:
+            workspace = ensure_workspace(session=s, workspace_id="slack:TMIG11",
+                                         platform="slack", timezone="Europe/Oslo",
+                                         now=datetime(2026, 5, 1, tzinfo=UTC))
+            record_events(session=s, workspace=workspace, new_events=history,
+                          now=datetime(2026, 5, 6, tzinfo=UTC))
+        with database.write() as s:  # what the old order stored
+            deal = s.exec(select(Deal).where(Deal.key == "acme")).one()
+            deal.outcome, deal.stage, deal.won_at, deal.closed_at = "open", "lead", None, None
+            deal.amount_minor = deal.currency = None
+            s.add(deal)
+            s.delete(s.exec(select(Account).where(Account.key == "acme")).one())
+        database.engine.dispose()
+        command.downgrade(migrate.alembic_config(database_url), "0007")
+        migrate.upgrade(database_url)
+        with database.read() as s:
+            deal = s.exec(select(Deal).where(Deal.key == "acme")).one()
+            assert (deal.outcome, deal.stage, deal.won_at, deal.amount_minor, deal.owner_id) \
+                == ("won", "won", won_at, 900, "U1")
+            account = s.exec(select(Account).where(Account.key == "acme")).one()
+            assert account.customer_since == won_at
+    finally:
+        database.dispose()

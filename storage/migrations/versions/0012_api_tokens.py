@@ -1,7 +1,7 @@
 """api_tokens: per-workspace tokens of the events API (keyed hashes only)
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-05 09:50:00
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 import storage.types
 
 revision = "0012"
-down_revision = "0010"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 

@@ -104,3 +104,20 @@ def test_an_empty_workspace_gets_n_a_not_an_error():
 def test_unknown_cadence_is_refused():
     with pytest.raises(ValueError, match="cadence"):
         build_digest(facts=FakeFacts(), cadence="daily", now=NOW, tz="UTC")
+
+
+def test_wins_without_an_amount_are_counted_and_noted_in_every_language():
+    events = [*EVENTS, Ev("deal-won", at(19), "U_BO", deal="hooli")]  # last week, no amount
+    english = _digest(facts=FakeFacts(events, QUOTAS))
+    headline = {m.key: m.value for m in english.headline}
+    assert headline["deals-won"] == "2" and "30" in headline["revenue"]
+    assert "30" in headline["avg-deal-size"]  # $30K over the one win with an amount
+    assert "1 of 2 won deals have no amount: revenue counts the 1 with one." in english.notes
+    assert "1 of 2" not in " ".join(_digest().notes)
+    from reports.digest.i18n import labels_for
+
+    for language in ("nb", "sv", "ro", "zh"):
+        notes = _digest(facts=FakeFacts(events, QUOTAS), language=language).notes
+        expected = labels_for(language)["wins_without_amount"].format(missing="1", won="2",
+                                                                      priced="1")
+        assert expected in notes and expected not in english.notes, language
