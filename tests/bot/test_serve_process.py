@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 from sqlmodel import select
 
 from storage.engine import Database
 from storage.models import Event
-from tests.support.bot_server import free_port
+from tests.support.bot_server import free_port, wait_until_healthy
 from tests.support.slack_signing import post_slash_command
 
 
@@ -28,16 +25,7 @@ def test_kpibot_serve_answers_a_signed_log(tmp_path: Path, slack_api):
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:
-                    assert json.loads(response.read())["ok"] is True
-                    break
-            except OSError:
-                assert process.poll() is None, process.stdout.read()
-                assert time.monotonic() < deadline, "kpibot serve did not come up"
-                time.sleep(0.2)
+        wait_until_healthy(base, process)
         status, body, _ = post_slash_command(base, "log demo-booked acme",
                                              secret="process-secret", user_id="U1")
         assert status == 200

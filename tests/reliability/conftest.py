@@ -3,12 +3,20 @@ served over HTTP, and the figures every test prints and the run summarises."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 
 from tests.reliability.harness import Figures, serving
+from tests.support.bot_server import free_port
+from tests.support.postgres import (
+    ENV_EXTERNAL_URL,
+    ENV_REQUIRE,
+    PostgresCluster,
+    PostgresNotAvailable,
+)
 from tests.support.teams import teams_cloud  # noqa: F401  (fixture)
 
 _figures: list[Figures] = []
@@ -36,6 +44,22 @@ LONG = Sizes(long=True, clients=16, requests_per_client=60, retry_groups=200, re
 @pytest.fixture(scope="session")
 def sizes(request: pytest.FixtureRequest) -> Sizes:
     return LONG if request.config.getoption("--long") else SHORT
+
+
+@pytest.fixture(scope="module")
+def private_cluster() -> Iterator[PostgresCluster]:
+    """A PostgreSQL cluster of the module's own, to restart, stop or freeze (not the shared
+    one the other tests use)."""
+    if os.environ.get(ENV_EXTERNAL_URL):
+        pytest.skip(f"{ENV_EXTERNAL_URL} is set: an external server cannot be stopped or frozen")
+    try:
+        cluster = PostgresCluster(port=free_port(), extra_options=["-c synchronous_commit=on"])
+    except PostgresNotAvailable as exc:
+        if os.environ.get(ENV_REQUIRE) == "1":
+            pytest.fail(f"PostgreSQL is required ({ENV_REQUIRE}=1) but {exc}", pytrace=False)
+        pytest.skip(f"PostgreSQL not available: {exc}")
+    with cluster:
+        yield cluster
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ with synchronous_commit=on, so a crash (immediate stop) cannot lose a committed 
 from __future__ import annotations
 
 import itertools
-import os
 import threading
 import time
 
@@ -36,12 +35,8 @@ from tests.reliability.harness import (
     stored_events,
     unexpected,
 )
-from tests.support.bot_server import free_port
 from tests.support.postgres import (
-    ENV_EXTERNAL_URL,
-    ENV_REQUIRE,
     PostgresCluster,
-    PostgresNotAvailable,
     fresh_postgres_url,
 )
 from tests.support.slack_signing import random_trigger_id
@@ -51,20 +46,6 @@ pytestmark = [pytest.mark.reliability, pytest.mark.postgres]
 CLIENTS = 8
 PAUSE = 0.01  # between one client's requests
 FAULTS = ("restart", "stop, wait, start", "crash (immediate stop), start")
-
-
-@pytest.fixture(scope="module")
-def private_cluster():
-    if os.environ.get(ENV_EXTERNAL_URL):
-        pytest.skip(f"{ENV_EXTERNAL_URL} is set: an external server cannot be restarted")
-    try:
-        cluster = PostgresCluster(port=free_port(), extra_options=["-c synchronous_commit=on"])
-    except PostgresNotAvailable as exc:
-        if os.environ.get(ENV_REQUIRE) == "1":
-            pytest.fail(f"PostgreSQL is required ({ENV_REQUIRE}=1) but {exc}", pytrace=False)
-        pytest.skip(f"PostgreSQL not available: {exc}")
-    with cluster:
-        yield cluster
 
 
 def _inject(cluster: PostgresCluster, fault: str) -> None:

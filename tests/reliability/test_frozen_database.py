@@ -42,12 +42,8 @@ from tests.reliability.harness import (
     serving,
     stored_events,
 )
-from tests.support.bot_server import free_port
 from tests.support.postgres import (
-    ENV_EXTERNAL_URL,
-    ENV_REQUIRE,
     PostgresCluster,
-    PostgresNotAvailable,
     fresh_postgres_url,
 )
 from tests.support.slack_signing import post_slash_command, random_trigger_id
@@ -57,20 +53,6 @@ pytestmark = [pytest.mark.reliability, pytest.mark.postgres]
 CLIENTS = 8
 SLACK_BUDGET = 3.0  # Slack shows the user a timeout after this
 HEALTH_BUDGET = 1.0
-
-
-@pytest.fixture(scope="module")
-def private_cluster():
-    if os.environ.get(ENV_EXTERNAL_URL):
-        pytest.skip(f"{ENV_EXTERNAL_URL} is set: an external server cannot be frozen")
-    try:
-        cluster = PostgresCluster(port=free_port(), extra_options=["-c synchronous_commit=on"])
-    except PostgresNotAvailable as exc:
-        if os.environ.get(ENV_REQUIRE) == "1":
-            pytest.fail(f"PostgreSQL is required ({ENV_REQUIRE}=1) but {exc}", pytrace=False)
-        pytest.skip(f"PostgreSQL not available: {exc}")
-    with cluster:
-        yield cluster
 
 
 def cluster_pids(cluster: PostgresCluster) -> list[int]:

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
+import subprocess
 import threading
+import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -65,3 +69,18 @@ def running_server(bot: Bot, *, scheduler: bool = False) -> Iterator[str]:
             loop.call_soon_threadsafe(task.cancel)
         thread.join(10)
         loop.close()
+
+
+def wait_until_healthy(base_url: str, process: subprocess.Popen, *, within: float = 60) -> None:
+    """Wait until a `kpibot serve` subprocess answers GET /healthz with ok; fail with its
+    output if it exits first. `within` bounds a hang, not how fast a start must be."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base_url}/healthz", timeout=2) as response:
+                assert json.loads(response.read())["ok"] is True
+                return
+        except OSError:
+            assert process.poll() is None, process.stdout.read()
+            assert time.monotonic() < deadline, "kpibot serve did not come up"
+            time.sleep(0.2)

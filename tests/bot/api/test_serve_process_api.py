@@ -4,16 +4,13 @@ nor the body."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 from tests.bot.api.conftest import TOKEN_KEY, post_events, request
-from tests.support.bot_server import free_port
+from tests.support.bot_server import free_port, wait_until_healthy
 
 
 def test_kpibot_serve_stores_a_batch_sent_with_a_cli_token(tmp_path: Path, slack_api):
@@ -34,16 +31,7 @@ def test_kpibot_serve_stores_a_batch_sent_with_a_cli_token(tmp_path: Path, slack
     base = f"http://127.0.0.1:{port}"
     marker = "process-note-91c2"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:
-                    assert json.loads(response.read())["ok"] is True
-                    break
-            except OSError:
-                assert process.poll() is None, process.stdout.read()
-                assert time.monotonic() < deadline, "kpibot serve did not come up"
-                time.sleep(0.2)
+        wait_until_healthy(base, process)
         batch = {"events": [{"occurred_at": "2026-11-10", "event": "call", "user": "U1",
                              "note": marker}]}
         answer = post_events(base, token, batch)

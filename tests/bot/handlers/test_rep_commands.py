@@ -12,12 +12,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from bot.core import BotContext, CommandRequest
 from bot.csv_import import ImportOptions, import_csv
 from bot.csv_presets import CANONICAL_COLUMNS
-from bot.handlers.registry import build_command_handler
-from bot.replies import Reply
 from storage.models import DailyRollup, Deal, Event, User
+from tests.support.dialog import Chat as DialogChat
 
 NOW = datetime(2026, 11, 18, 14, 30, tzinfo=UTC)
 WORKSPACE = "slack:TREP"
@@ -31,22 +29,11 @@ ROWS = """\
 """
 
 
-class _Admins:
-    def is_admin(self, workspace_id: str, user_id: str) -> bool:
-        return user_id == "U_BOSS"
-
-
-class Chat:
-    """The command handler of a bot whose only admin is U_BOSS; `ask` returns the reply."""
+class Chat(DialogChat):
+    """The command handler of a bot whose only admin is U_BOSS (tests/support/dialog.py)."""
 
     def __init__(self, database) -> None:
-        self.database = database
-        self.handler = build_command_handler(
-            BotContext(database=database, admins=_Admins(), clock=lambda: NOW))
-
-    def ask(self, text: str, user: str = "U_BOSS", name: str | None = None) -> Reply:
-        return self.handler.handle(CommandRequest(platform="slack", workspace_id=WORKSPACE,
-                                                  user_id=user, text=text, user_name=name))
+        super().__init__(database, workspace=WORKSPACE, now=NOW)
 
     def state(self) -> tuple:
         """Everything a link changes: event owners, rollups, deal owners, users."""

@@ -15,11 +15,9 @@ import pytest
 import sqlalchemy as sa
 
 from bot import grammar
-from bot.core import BotContext, CommandRequest
-from bot.handlers.registry import build_command_handler
-from bot.replies import Reply
 from storage.events import ensure_user
 from storage.models import Event
+from tests.support.dialog import Chat as DialogChat
 
 NOW = datetime(2026, 11, 18, 14, 30, tzinfo=UTC)  # a Wednesday
 WORKSPACE = "slack:TSLOPPY"
@@ -27,31 +25,11 @@ PEOPLE = {"U_ALICE": "alice", "U_SARA": "Sara Nilsen", "U_SAM": "Sam Smith",
           "U_SAMJ": "Sam Jones", "rep:ola-nordmann": "Ola Nordmann"}  # the last: an import's
 
 
-class _Admins:
-    def is_admin(self, workspace_id: str, user_id: str) -> bool:
-        return user_id == "U_BOSS"
-
-
-class Chat:
-    """The bot's real command handler; every handler call is recorded with its command."""
+class Chat(DialogChat):
+    """The bot's real command handler (tests/support/dialog.py), U_BOSS its only admin."""
 
     def __init__(self, database) -> None:
-        self.database = database
-        self.handler = build_command_handler(
-            BotContext(database=database, admins=_Admins(), clock=lambda: NOW))
-        self.ran: list[object] = []
-        for kind, handle in list(self.handler.handlers.items()):
-            self.handler.handlers[kind] = self._recorded(handle)
-
-    def _recorded(self, handle):
-        def run(command, invocation):
-            self.ran.append(command)
-            return handle(command, invocation)
-        return run
-
-    def ask(self, text: str, user: str = "U_BOSS") -> Reply:
-        return self.handler.handle(CommandRequest(platform="slack", workspace_id=WORKSPACE,
-                                                  user_id=user, text=text))
+        super().__init__(database, workspace=WORKSPACE, now=NOW)
 
     def events(self) -> list[Event]:
         with self.database.read() as session:

@@ -1,0 +1,66 @@
+"""Conversations with the real command handler, in milliseconds (no HTTP, no Slack).
+
+    chat = Chat(database, workspace="slack:T1", now=NOW, admins={"U_BOSS"})
+    reply = chat.ask("log call 3")               # as U_BOSS
+    verify_dialog(chat, [("log call 3", "Logged 3 × call"), ("undo", "Undone")])
+    chat.ran                                      # the parsed commands that reached a handler
+
+In the spirit of python-zulip-api's StubBotHandler / verify_dialog: the handlers, grammar and
+storage are the real ones (on the `database` fixture: SQLite and PostgreSQL); only the
+platform edge is left out. The signed-HTTP suites test the transport.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from bot.core import BotContext, CommandRequest
+from bot.handlers.registry import build_command_handler
+from bot.replies import Reply
+
+
+class _Admins:
+    def __init__(self, admins: frozenset[str]) -> None:
+        self.admins = admins
+
+    def is_admin(self, workspace_id: str, user_id: str) -> bool:
+        return user_id in self.admins
+
+
+class Chat:
+    """The bot's real command handler on `database`, at a fixed `now`; every command that
+    reaches a handler is recorded in `ran`."""
+
+    def __init__(self, database, *, workspace: str, now: datetime,
+                 admins: Iterable[str] = ("U_BOSS",), default_user: str = "U_BOSS") -> None:
+        self.database = database
+        self.workspace = workspace
+        self.default_user = default_user
+        self.handler = build_command_handler(
+            BotContext(database=database, admins=_Admins(frozenset(admins)), clock=lambda: now))
+        self.ran: list[object] = []
+        for kind, handle in list(self.handler.handlers.items()):
+            self.handler.handlers[kind] = self._recorded(handle)
+
+    def _recorded(self, handle):
+        def run(command, invocation):
+            self.ran.append(command)
+            return handle(command, invocation)
+        return run
+
+    def ask(self, text: str, user: str | None = None, name: str | None = None) -> Reply:
+        return self.handler.handle(CommandRequest(
+            platform="slack", workspace_id=self.workspace, user_id=user or self.default_user,
+            text=text, user_name=name))
+
+
+def verify_dialog(chat: Chat, turns: Iterable[tuple[str, str]], *, user: str | None = None
+                  ) -> list[Reply]:
+    """Ask each command in turn; each reply's text must contain its expected part."""
+    replies = []
+    for command, expected in turns:
+        reply = chat.ask(command, user=user)
+        assert expected in reply.plain_text(), (command, reply.plain_text())
+        replies.append(reply)
+    return replies
