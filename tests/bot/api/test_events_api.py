@@ -78,7 +78,8 @@ def test_a_batch_is_stored_with_per_item_results(api):
 
 def test_atomic_batches_store_all_or_nothing(api):
     good = [_won(f"Deal {i}", 100 + i) for i in range(3)]
-    bad = {"occurred_at": "2026-11-10", "event": "deal-won", "user": "U1", "deal": "X"}
+    bad = {"occurred_at": "2026-11-10", "event": "deal-won", "user": "U1", "deal": "X",
+           "amount": "lots"}  # (a win without an amount is a win: SPEC 5, stored below)
     response = post_events(api.base_url, api.token, {"events": [*good, bad]},
                            query="?atomic=true")
     assert response.status == 422
@@ -90,9 +91,11 @@ def test_atomic_batches_store_all_or_nothing(api):
 
     response = post_events(api.base_url, api.token, {"events": good}, query="?atomic=true")
     assert response.status == 200 and response.json()["stored"] == 3
-    default = post_events(api.base_url, api.token, {"events": [bad, _won("Deal 9", 5)]})
-    assert default.status == 200 and default.json()["stored"] == 1
-    assert event_count(api.database) == 4
+    unpriced = {"occurred_at": "2026-11-10", "event": "deal-won", "user": "U1", "deal": "Y"}
+    default = post_events(api.base_url, api.token,
+                          {"events": [bad, _won("Deal 9", 5), unpriced]})
+    assert default.status == 200 and default.json()["stored"] == 2
+    assert event_count(api.database) == 5
     assert post_events(api.base_url, api.token, {"events": good},
                        query="?atomic=maybe").status == 400
 
