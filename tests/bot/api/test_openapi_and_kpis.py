@@ -43,7 +43,8 @@ def test_the_openapi_document_is_valid_and_matches_the_answers(api):
     batch = {"events": [
         {"occurred_at": "2026-11-10", "event": "deal-won", "deal": "A", "amount": 10,
          "user": "U1"},
-        {"occurred_at": "2026-11-10", "event": "deal-won", "deal": "B", "user": "U1"}]}
+        {"occurred_at": "2026-11-10", "event": "deal-won", "deal": "B", "user": "U1",
+         "amount": "lots"}]}  # an item error: an amount that is no number
     _schema(document, "EventBatch").validate(batch)
     with pytest.raises(jsonschema.ValidationError):
         _schema(document, "EventBatch").validate({"events": [{"event": "call"}]})
