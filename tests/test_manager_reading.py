@@ -2,7 +2,7 @@
 
 Every view a sales manager reads is rendered — each catalog KPI (`/kpi NAME` through the real
 CommandHandler and `kpibot kpi NAME` text), `/kpi funnel`, `quota`, `churn`, `me`,
-`leaderboard`, and the digest (Slack blocks, Teams card, plain text) in every language — on the
+`leaderboard`, `quota set` and `quota history`, and the digest (Slack blocks, Teams card, plain text) in every language — on the
 golden scenario and on a generated history, both databases. Every text a person reads in a view
 (reply text, section titles, lines, fields, table cells, context; every text of a digest) is
 checked, and the test lists every problem of every view:
@@ -10,9 +10,11 @@ checked, and the test lists every problem of every view:
 - a ratio above 100% with no data warning (⚠) in the same view (changes `▲ 150%` are not
   ratios, and ROI is a multiple of spend: ALLOWED_ABOVE_100);
 - a change (▲, ▼, "new", "pts") without both compared spans named in the view ("… vs …");
-- a raw minor-unit amount: a bare number (not money, not a percent) of 10,000 or more, or equal
-  to an amount stored in minor units (events, deals, quotas) of 1,000 or more; counts such as
-  "1,209" activities stay below both (the fixtures hold a few thousand events);
+- a raw minor-unit amount: a bare number (not money, not a percent) equal to an amount stored in
+  minor units (events, deals, revenue quotas) of 1,000 or more, or larger than any count the
+  workspace can have (the sum of every stored event's count, at least 10,000): counts such as
+  "1,209" activities or "14,282" website visits stay below it, sums of cents do not;
+- a ratio shown as a bare fraction (`0.2` beside its counts `1/5`, not `20%`);
 - `None`, `True`, `False`;
 - an internal id: a user id stored in the workspace, `rep:` keys, the workspace key.
 """
@@ -26,7 +28,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 
 import pytest
-from sqlmodel import select
+from sqlmodel import func, select
 
 from bot import kpi_cli
 from bot.core import CommandRequest
@@ -52,11 +54,13 @@ from tests.test_golden_scenario import NOW as GOLDEN_NOW
 
 GENERATED_NOW = datetime(2026, 11, 18, 14, 30, tzinfo=UTC)
 GENERATED = "slack:TREADING"
+READER = "Rita Reader"  # the manager asking (her name as the slash payload gives it)
 # Ratios that are not a share of a whole and may pass 100% with nothing wrong: attainment of a
-# target (quota-attainment, monthly-progress and its pace) and ROI (a multiple of spend shown
+# target (quota-attainment, monthly-progress and its pace, the per-rep rows of reps-at-quota)
+# and ROI (a multiple of spend shown
 # in percent). Everywhere else a percentage above 100% - and anywhere a percentage with counts
 # `164% (18/11)` whose part exceeds its whole - needs a data warning.
-ALLOWED_ABOVE_100 = {"quota-attainment", "monthly-progress", "roi"}
+ALLOWED_ABOVE_100 = {"quota-attainment", "monthly-progress", "reps-at-quota", "roi"}
 SHARE_KPIS = {name for name, spec in CATALOG.items()
               if spec.unit == "ratio" and name not in ALLOWED_ABOVE_100}
 # Slack/Teams JSON keys whose string values a person reads.
@@ -93,7 +97,7 @@ class Views:
         self.views: dict[str, tuple[str, list[str]]] = {}
         clock.now = now
         url = database.engine.url.render_as_string(hide_password=False)
-        self.settings = build_settings(DATABASE_URL=url)
+        self.settings = build_settings(DATABASE_URL=url, KPIBOT_ADMINS="UREADER")
         self.handler = build_bot(self.settings, database=database, clock=clock).handler
         for period in periods:
             for name in CATALOG:
@@ -103,11 +107,16 @@ class Views:
                 self.ask(f"{command} {period}")
             self.ask(f"me {period}", user=me)
         self.digests()
+        # last, as it changes the data: a quota set for a rep, and the quota history
+        self.ask(f"quota set <@{me}> 20 demo-booked monthly")
+        self.ask("quota history")
 
     def ask(self, text: str, user: str = "UREADER") -> None:
         reply = self.handler.handle(CommandRequest(platform="slack",
                                                    workspace_id=self.workspace_id,
-                                                   user_id=user, text=text))
+                                                   user_id=user, text=text,
+                                                   user_name=READER if user == "UREADER"
+                                                   else None))
         assert not reply.text.startswith(":warning:") and "not a" not in reply.text, \
             (text, reply.text)
         self.views[f"/kpi {text}"] = ("en", reply_texts(reply))
@@ -138,8 +147,9 @@ class Views:
                     self.views[f"{view} teams"] = (language, list(json_texts(
                         render_teams_card(digest))))
 
-    def stored(self) -> tuple[set[str], set[int]]:
-        """The ids a person must not see, and the amounts stored in minor units."""
+    def stored(self) -> tuple[set[str], set[int], int]:
+        """The ids a person must not see, the amounts stored in minor units, and the largest
+        count a view can show (every stored event's count added up)."""
         with self.database.read() as session:
             ids = set(session.exec(select(User.id).where(
                 User.workspace_id == self.workspace_id)).all())
@@ -153,7 +163,10 @@ class Views:
                 Deal.workspace_id == self.workspace_id).distinct()).all())
             amounts |= set(session.exec(select(Quota.target).where(
                 Quota.workspace_id == self.workspace_id, Quota.metric == "revenue")).all())
-        return {i for i in ids if i}, {abs(a) for a in amounts if a and abs(a) >= 1_000}
+            counts = session.exec(select(func.sum(Event.count)).where(
+                Event.workspace_id == self.workspace_id)).one()
+        return ({i for i in ids if i}, {abs(a) for a in amounts if a and abs(a) >= 1_000},
+                max(10_000, int(counts or 0)))
 
 
 # ------------------------------------------------------------------------------- detectors
@@ -165,6 +178,7 @@ PERCENT = re.compile(rf"(?P<arrow>[▲▼+\-−]\s*)?(?P<number>{NUMBER})[\s\u00
 MONEY_MARK = re.compile(r"[$€£¥]|US\$|USD|EUR|NOK|SEK|kr|\d\s?[KMBkm万亿]\b|[KMB万亿]")
 WORD_VALUES = re.compile(r"\b(None|True|False)\b")
 INTERNAL = re.compile(r"\brep:[\w.-]+|\b(?:demo|slack|teams):[\w.-]+|\bUGEN\d+\b")
+FRACTION = re.compile(r"(?<![\d.,])(?P<value>0[.,]\d+)[\s|]*\(?(?P<part>\d+)/(?P<whole>\d+)")
 CHANGE = re.compile(r"[▲▼]|\bnew\b|\bpts\b")
 
 
@@ -186,7 +200,7 @@ def spans_named(texts: list[str], language: str) -> bool:
 
 
 def problems_in(view: str, language: str, texts: list[str], ids: set[str],
-                amounts: set[int]) -> list[str]:
+                amounts: set[int], most: int = 10_000) -> list[str]:
     problems = []
     words = view.split()
     kpi = words[2] if view.startswith("kpibot kpi") else words[1] if view.startswith("/kpi") \
@@ -200,6 +214,11 @@ def problems_in(view: str, language: str, texts: list[str], ids: set[str],
                                               > integer_part(match["whole"], "en"))
             if not warned and ((above and kpi in SHARE_KPIS) or counts_above):
                 problems.append(f"{where}: a ratio above 100% without a data warning")
+        for match in FRACTION.finditer(text):
+            whole = int(match["whole"])
+            if whole and abs(float(match["value"].replace(",", ".")) - int(match["part"]) / whole
+                             ) < 0.01:
+                problems.append(f"{where}: a ratio shown as the fraction {match['value']}")
         for word in WORD_VALUES.findall(text):
             problems.append(f"{where}: shows {word}")
         for key in INTERNAL.findall(text):
@@ -212,10 +231,10 @@ def problems_in(view: str, language: str, texts: list[str], ids: set[str],
                                                                                 match.end() + 4]
             if MONEY_MARK.search(before) or MONEY_MARK.search(after) or after.lstrip()[:1] == "%":
                 continue
-            if re.search(r"\d[-–/.:]$", before) or re.match(r"[-/:]\d", after):
-                continue  # a date, a time, or counts such as 3/4
+            if re.search(r"\d[-–.:]$", before) or re.match(r"[-:]\d", after):
+                continue  # a date or a time
             value = integer_part(match.group(), language)
-            if value >= 10_000 or value in amounts:
+            if value > most or value in amounts:
                 problems.append(f"{where}: a raw number {match.group()} (minor units?)")
     if any(CHANGE.search(text) for text in texts) and not spans_named(texts, language):
         problems.append(f"{view}: a change without both spans named")
@@ -223,10 +242,10 @@ def problems_in(view: str, language: str, texts: list[str], ids: set[str],
 
 
 def assert_readable(views: Views) -> None:
-    ids, amounts = views.stored()
+    ids, amounts, most = views.stored()
     ids.add(views.workspace_id)
     problems = [problem for view, (language, texts) in views.views.items()
-                for problem in problems_in(view, language, texts, ids, amounts)]
+                for problem in problems_in(view, language, texts, ids, amounts, most)]
     assert not problems, f"{len(problems)} problems:\n" + "\n".join(problems)
 
 
@@ -236,12 +255,13 @@ def test_the_detectors_catch_what_a_manager_must_not_read():
     ids, amounts = {"UGEN003", "UANA"}, {3_820_000}
     bad = ["revenue mtd: 3820000", "new vs last month: False", "pace: None",
            "Quota set: UGEN003", "rep:jane-doe  12", "Conversion 164% (18/11)",
-           "Revenue: $12K ▼ 5%", "owner: UANA", "Opportunity 18 164% (18/11)"]
+           "Revenue: $12K ▼ 5%", "owner: UANA", "Opportunity 18 164% (18/11)",
+           "partner  |  0.2  |  1/5"]
     for text in bad:
         assert problems_in("/kpi win-rate", "en", [text], ids, amounts), text
     good = ["Revenue mtd: $38.2K", "Activities: 1,209", "Win rate: 38% (19/50) ▼ 4 pts "
             "(Nov 1 – Nov 21, 2026 vs Oct 1 – Oct 21, 2026)", "ROI 620%", "Win rate 112% ⚠ x",
-            "Nov 1 – Nov 21, 2026", "Omsetning 12 500 kr · 38 %"]
+            "Nov 1 – Nov 21, 2026", "Omsetning 12 500 kr · 38 %", "partner  |  20%  |  1/5"]
     for text in good:
         language = "nb" if "kr" in text else "en"
         view = "/kpi roi" if "ROI" in text else "/kpi win-rate"
