@@ -3,8 +3,9 @@
 Every view a sales manager reads is rendered — each catalog KPI (`/kpi NAME` through the real
 CommandHandler and `kpibot kpi NAME` text), `/kpi funnel`, `quota`, `churn`, `me`,
 `leaderboard`, `quota set` and `quota history`, and the digest (Slack blocks, Teams card, plain
-text) in every language — on the golden scenario and on a generated history, both databases. Every text a person reads in a view
-(reply text, section titles, lines, fields, table cells, context; every text of a digest) is
+text) in every language — on the golden scenario and on a generated history, both databases.
+Every text a person reads in a view (reply text, section titles, lines, fields, table cells,
+context; every text of a digest) is
 checked, and the test lists every problem of every view:
 
 - a ratio above 100% with no data warning (⚠) in the same view (changes `▲ 150%` are not
