@@ -5,11 +5,11 @@ CommandHandler and `kpibot kpi NAME` text), `/kpi funnel`, `quota`, `churn`, `me
 `leaderboard`, `quota set` and `quota history`, and the digest (Slack blocks, Teams card, plain
 text) in every language — on the golden scenario and on a generated history, both databases.
 Every text a person reads in a view (reply text, section titles, lines, fields, table cells,
-context; every text of a digest) is
-checked, and the test lists every problem of every view:
+context; every text of a digest) is checked, and the test lists every problem of every view:
 
-- a ratio above 100% with no data warning (⚠) in the same view (changes `▲ 150%` are not
-  ratios, and ROI is a multiple of spend: ALLOWED_ABOVE_100);
+- a ratio above 100% with no data warning (⚠) in the same view: any percentage whose counts
+  exceed their whole (`164% (18/11)`), and any percentage above 100% in a KPI that is a share
+  (changes `▲ 150%` are not ratios; attainments and ROI may pass 100%: ALLOWED_ABOVE_100);
 - a change (▲, ▼, "new", "pts") without both compared spans named in the view ("… vs …");
 - a raw minor-unit amount: a bare number (not money, not a percent) equal to an amount stored in
   minor units (events, deals, revenue quotas) of 1,000 or more, or larger than any count the
