@@ -23,6 +23,7 @@ from reports.periods import DEFAULT_PERIOD, PeriodError, parse_period
 from storage.engine import Database
 from storage.facts import SqlFacts
 from storage.models import Workspace
+from storage.users import display_names
 
 
 def add_parser(commands) -> None:
@@ -96,12 +97,13 @@ def run(args: argparse.Namespace, settings: Settings, *, out=sys.stdout,
                     return 0
                 spec, period, compared = compute(session, workspace, args.name, args.period,
                                                  now=now, user=args.user)
+                names = display_names(session=session, workspace_id=workspace.id)
             except PeriodError as problem:
                 raise SettingsError(str(problem)) from None
         from bot.handlers.kpis import render_result  # only the text form needs the replies
 
         out.write(render_result(compared.result, spec, period, compared=compared,
-                                user=args.user).plain_text() + "\n")
+                                user=args.user, names=names).plain_text() + "\n")
         return 0
     finally:
         database.dispose()

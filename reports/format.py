@@ -230,6 +230,86 @@ def format_change(change: Change, unit: str, locale: str = "en") -> str:
     return NO_CHANGE if text == format_percent(0.0, locale) else f"{arrow} {text}"
 
 
-__all__ = ["NA", "format_change", "format_days", "format_duration", "format_money",
-           "format_number", "format_percent", "format_percent_value", "format_quota",
-           "format_quota_counts", "format_value"]
+# How each KPI detail field reads (KpiResult.details): its unit. Money is in minor units of
+# the workspace currency, ratios are shares (0.38 -> 38%), "days" and "seconds" durations,
+# "change" a relative change, "times" a multiple (3.2×). A field listed as "hidden" is for
+# machines (the API's JSON keeps every field); booleans are never shown and None reads "n/a".
+# Any other number is a count.
+DETAIL_UNITS: dict[str, str] = {
+    **dict.fromkeys(("revenue", "spend", "revenue_mtd", "same_day_last_month", "mrr_at_start",
+                     "change", "churned_mrr", "downgrades", "arpc_monthly", "cac",
+                     "avg_deal_size_90d"), "money"),
+    **dict.fromkeys(("show_rate", "lead_to_won", "win_rate_90d", "pace", "elapsed",
+                     "reps_at_quota_share", "price_share", "competitor_share",
+                     "monthly_churn_rate", "share_within_target", "response_rate"), "ratio"),
+    **dict.fromkeys(("median", "mean", "p90"), "days"),  # a distribution of days
+    **dict.fromkeys(("median_seconds", "mean_seconds", "p90_seconds", "target_seconds"),
+                    "seconds"),
+    "vs_last_month": "change",
+    "clv_to_cac": "times",
+    **dict.fromkeys(("currency", "formula", "warnings", "new_vs_last_month"), "hidden"),
+}
+DETAIL_LABELS = {  # a label where the field's name does not read well
+    "median_seconds": "median", "mean_seconds": "mean", "p90_seconds": "p90",
+    "target_seconds": "target", "avg_deal_size_90d": "avg deal size (90 days)",
+    "win_rate_90d": "win rate (90 days)", "arpc_monthly": "ARPC per month",
+    "clv_to_cac": "CLV to CAC", "elapsed": "elapsed share", "n": "count",
+    "vs_last_month": "vs same day last month",
+}
+
+
+# KPIs whose rows are in another unit than the headline: lead-sources counts leads, each
+# source row is its lead-to-won share; stalled-deals counts deals, each row is a deal's idle days.
+ROW_UNITS = {"lead-sources": "ratio", "stalled-deals": "days"}
+
+
+def row_unit(kpi: str, unit: str) -> str:
+    """The unit of a result's rows (the result's own unit unless ROW_UNITS says otherwise)."""
+    return ROW_UNITS.get(kpi, unit)
+
+
+def format_detail(key: str, value: object, details: dict, currency: str,
+                  locale: str = "en") -> str | None:
+    """One detail field as a person reads it, or None when it is not shown (booleans,
+    machine fields, nested lists and maps)."""
+    unit = DETAIL_UNITS.get(key, "count")
+    if unit == "hidden" or isinstance(value, (bool, dict, list, tuple)):
+        return None
+    if key == "vs_last_month" and details.get("new_vs_last_month"):
+        return NEW
+    if value is None:
+        return NA
+    if isinstance(value, str):
+        return value
+    if unit == "money":
+        return format_money(value, currency, locale)
+    if unit == "ratio":
+        return format_percent(value, locale)
+    if unit == "days":
+        return _days_text(value, locale)
+    if unit == "seconds":
+        return format_duration(value, locale)
+    if unit == "change":
+        return format_change(Change(delta=value, relative=value), "relative", locale)
+    if unit == "times":
+        return f"{format_number(value, locale, digits=1)}×"
+    return format_number(value, locale)
+
+
+def format_details(details: dict, currency: str, locale: str = "en"
+                   ) -> tuple[tuple[str, str], ...]:
+    """A result's details as (label, text) pairs, in the result's order, shown ones only."""
+    pairs = []
+    for key, value in details.items():
+        text = format_detail(str(key), value, details, currency, locale)
+        if text is not None:
+            pairs.append((DETAIL_LABELS.get(key, str(key).replace("_", " ")), text))
+    return tuple(pairs)
+
+
+__all__ = [
+    "DETAIL_UNITS", "NA", "ROW_UNITS", "row_unit", "format_change", "format_detail",
+    "format_details", "format_days", "format_duration", "format_money", "format_number",
+    "format_percent", "format_percent_value", "format_quota", "format_quota_counts",
+    "format_value"
+]

@@ -11,12 +11,12 @@ from bot.core import Invocation
 from bot.grammar import KpiCommand
 from bot.replies import Reply, Section, error_reply
 from reports.format import (
-    MONEY_COUNT_KPIS,
     format_change,
-    format_money,
+    format_details,
     format_percent_value,
     format_quota_counts,
     format_value,
+    row_unit,
 )
 from reports.kpis.catalog import CATALOG, Compared, KpiSpec, compute_compared
 from reports.kpis.result import KpiResult
@@ -57,12 +57,7 @@ def render_result(result: KpiResult, spec: KpiSpec, period: Period, *,
         sections.append(Section(table=funnel_table(result)))
     elif result.rows:
         sections.append(Section(table=result_table(result, names)))
-    currency = result.details.get("currency", "USD")
-    fields = tuple(
-        (str(key).replace("_", " "), _detail(key, value, result.kpi, currency))
-        for key, value in result.details.items()
-        if key not in ("formula", "warnings") and not isinstance(value, (dict, list))
-    )
+    fields = format_details(result.details, result.details.get("currency", "USD"))
     if fields:
         sections.append(Section(fields=fields[:10]))
     notes = [f"⚠ {warning}" for warning in result.warnings]
@@ -98,10 +93,11 @@ def result_table(result: KpiResult, names: dict[str, str] | None = None
     for row in result.rows[:40]:
         single = KpiResult(kpi=result.kpi, workspace=result.workspace,
                            period_label=result.period_label, start=result.start, end=result.end,
-                           value=row.value, unit=result.unit, numerator=row.numerator,
+                           value=row.value, unit=row_unit(result.kpi, result.unit),
+                           numerator=row.numerator,
                            denominator=row.denominator)
         counts = ""
-        if "metric" in row.extra and result.kpi in MONEY_COUNT_KPIS:  # a quota row
+        if "metric" in row.extra:  # a quota row: counts in its metric
             counts = format_quota_counts(row.numerator, row.denominator, row.extra["metric"],
                                          result.details.get("currency", "USD"))
         elif row.denominator is not None and row.numerator is not None:
@@ -113,19 +109,6 @@ def result_table(result: KpiResult, names: dict[str, str] | None = None
 
 def _number(value: float) -> str:
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
-
-
-_MONEY_DETAILS = {"funnel": ("revenue",)}  # details in minor units, shown as money
-
-
-def _detail(key: str, value: object, kpi: str, currency: str) -> str:
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if key in _MONEY_DETAILS.get(kpi, ()) and isinstance(value, (int, float)):
-        return format_money(value, currency)
-    if isinstance(value, float):
-        return _number(value)
-    return str(value)
 
 
 def handle_kpi(command: KpiCommand, invocation: Invocation) -> Reply:

@@ -7,14 +7,17 @@ from datetime import UTC, datetime
 import pytest
 
 from reports.format import (
+    DETAIL_UNITS,
     format_change,
     format_days,
+    format_details,
     format_duration,
     format_money,
     format_number,
     format_percent,
     format_percent_value,
     format_value,
+    row_unit,
 )
 from reports.kpis.catalog import Change, compare, compute_kpi
 from reports.kpis.result import KpiResult
@@ -156,3 +159,33 @@ def test_quota_figures_are_in_their_metric():
     assert format_quota(0.8, 1_200_000, 1_500_000, "revenue", "USD") == "80% ($12K/$15K)"
     assert format_quota(0.5, 5, 10, "demo-booked", "USD") == "50% (5/10 demo-booked)"
     assert format_quota(None, 0, 0, "demo-booked", "USD") == "n/a (0/0 demo-booked)"
+
+
+def test_every_detail_field_reads_with_its_unit():
+    """Issue 16: `revenue mtd: 3820000`, `new vs last month: False`, `pace: None`, `mrr at
+    start: 7892400`, `spend: 5283900` read as money, words and percentages (DETAIL_UNITS)."""
+    details = {"month": "2026-12", "revenue_mtd": 3_820_000, "same_day_last_month": 0,
+               "vs_last_month": None, "new_vs_last_month": True, "elapsed": 0.16,
+               "pace": None, "mrr_at_start": 7_892_400, "spend": 5_283_900,
+               "lead_to_won": 0.38, "median_seconds": 190, "median": 4.25, "clv_to_cac": 3.24,
+               "wins_without_amount": 2, "currency": "USD", "formula": "x",
+               "stalled_deals": [{"key": "a"}], "threshold_days": {"lead": 30}}
+    assert format_details(details, "USD") == (
+        ("month", "2026-12"), ("revenue mtd", "$38.2K"), ("same day last month", "$0.00"),
+        ("vs same day last month", "new"), ("elapsed share", "16%"), ("pace", "n/a"),
+        ("mrr at start", "$78.9K"), ("spend", "$52.8K"), ("lead to won", "38%"),
+        ("median", "3m 10s"), ("median", "4.3 days"), ("CLV to CAC", "3.2×"),
+        ("wins without amount", "2"))
+    assert dict(format_details({"vs_last_month": -0.81}, "USD")) == {
+        "vs same day last month": "▼ 81%"}
+    # the same rule in another language and currency (Babel): JPY has no minor unit, 1.25M
+    # rounds half up
+    assert dict(format_details({"revenue": 1_250_000, "show_rate": 0.5}, "JPY", "nb")) == {
+        "revenue": "1,3\xa0mill.\xa0JPY", "show rate": "50\xa0%"}
+    assert DETAIL_UNITS["revenue_mtd"] == "money" and DETAIL_UNITS["currency"] == "hidden"
+
+
+def test_rows_in_another_unit_than_the_headline():
+    assert row_unit("lead-sources", "count") == "ratio"
+    assert row_unit("stalled-deals", "count") == "days"
+    assert row_unit("revenue", "money") == "money"
