@@ -112,6 +112,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(line)
 
 
+def _program() -> str:
+    """How this command was started, to repeat it in hints: `.venv/bin/kpibot` when run by
+    that path (relative to the working folder), else `kpibot`."""
+    started = sys.argv[0]
+    if os.path.basename(started) != "kpibot" or os.sep not in started:
+        return "kpibot"
+    relative = os.path.relpath(started)
+    return relative if not relative.startswith("..") else started
+
+
 def _shown(url: str) -> str:
     """`url` without its password."""
     from sqlalchemy.engine import make_url
@@ -146,7 +156,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "demo":
         from bot.demo import run_demo
 
-        return run_demo(database_path=args.database, settings=settings)
+        return run_demo(database_path=args.database, settings=settings, program=_program())
     if args.command == "serve":
         return _serve(args, settings)
     if args.command == "console":

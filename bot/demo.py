@@ -18,6 +18,8 @@ from storage.events import list_events
 from storage.generate import seed_workspace
 
 DEMO_WORKSPACE = "demo:acme-sales"
+DEMO_PEOPLE = {"U_ALICE": "Alice Ek", "U_BOB": "Bob Lund", "U_CAROL": "Carol Berg",
+               "U_MANAGER": "Sales Manager"}  # the people who type the scripted commands
 DEMO_EVENTS = 20_000
 DEMO_SCRIPT: tuple[tuple[str, str], ...] = (
     ("U_ALICE", "log lead acme source=referral"),
@@ -34,7 +36,7 @@ DEMO_SCRIPT: tuple[tuple[str, str], ...] = (
 
 
 def run_demo(*, database_path: str, settings: Settings, out=sys.stdout,
-             events: int = DEMO_EVENTS) -> int:
+             events: int = DEMO_EVENTS, program: str = "kpibot") -> int:
     path = Path(database_path)
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
@@ -58,7 +60,7 @@ def run_demo(*, database_path: str, settings: Settings, out=sys.stdout,
     for user, text in DEMO_SCRIPT:
         reply = bot.handler.handle(CommandRequest(
             platform="console", workspace_id=DEMO_WORKSPACE, user_id=user, text=text,
-            idempotency_key=str(uuid.uuid4()),
+            user_name=DEMO_PEOPLE[user], idempotency_key=str(uuid.uuid4()),
         ))
         out.write(f"{user}> /kpi {text}\n{_indent(reply.plain_text())}\n\n")
     with bot.database.read() as session:
@@ -70,28 +72,31 @@ def run_demo(*, database_path: str, settings: Settings, out=sys.stdout,
         amount = (f" {format_money(e.amount_minor, e.currency)}"
                   if e.amount_minor is not None and e.currency else "")
         void = "  [void]" if e.voided_at else ""
-        out.write(f"  #{e.id} {e.occurred_at:%Y-%m-%d %H:%M} {e.user_id} {e.kind}"
+        who = DEMO_PEOPLE.get(e.user_id, e.user_id)
+        out.write(f"  #{e.id} {e.occurred_at:%Y-%m-%d %H:%M} {who} {e.kind}"
                   f" x{e.count} {e.deal_name or ''}{amount}{void}\n")
     bot.database.dispose()
-    out.write(next_steps(path))
+    out.write(next_steps(path, program))
     return 0
 
 
-def next_steps(path: Path) -> str:
-    """How to go on with the demo's data: the console, one KPI, a digest preview."""
+def next_steps(path: Path, program: str = "kpibot") -> str:
+    """How to go on with the demo's data: the console, one KPI, a digest preview; `program`
+    is how the demo was started (`.venv/bin/kpibot` after the README's quick start)."""
     url = f"DATABASE_URL=sqlite:///{path}"
     return (
         "\nGo on with this data:\n"
-        f"  {url} kpibot console --user UGEN001    type /kpi commands as a rep "
+        f"  {url} {program} console --user UGEN001    type /kpi commands as a rep "
         "(try: me, funnel, leaderboard)\n"
-        f"  {url} kpibot kpi win-rate --period this-quarter\n"
-        f"  {url} kpibot digest preview --cadence weekly --lang nb\n"
+        f"  {url} {program} kpi win-rate --period this-quarter\n"
+        f"  {url} {program} digest preview --cadence weekly --lang nb\n"
     )
 
 
 def _ask(bot, user: str, text: str) -> str:
     reply = bot.handler.handle(CommandRequest(platform="console", workspace_id=DEMO_WORKSPACE,
-                                              user_id=user, text=text))
+                                              user_id=user, text=text,
+                                              user_name=DEMO_PEOPLE[user]))
     return reply.plain_text()
 
 

@@ -12,6 +12,7 @@ periods keep the target they had. A period spanning a change takes each part pro
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 from zoneinfo import ZoneInfo
 
@@ -272,9 +273,13 @@ def handle_leaderboard(command: LeaderboardCommand, invocation: Invocation) -> R
         rep = names.get(row.key, row.key)
         if row.extra.get("metric", "revenue") != "revenue":
             rep = f"{rep} ({row.extra['metric']})"
-        change = _row_change(current, now_rows, before, before_rows, _row_key(row))
-        table.append((str(rank), rep, _row_value(board, row),
-                      format_change(change, board.unit)))
+        if board.kpi == "quota-attainment":
+            change, unit = _quota_change(current, now_rows, before, before_rows, _row_key(row),
+                                         partial=spans.partial)
+        else:
+            change, unit = _row_change(current, now_rows, before, before_rows,
+                                       _row_key(row)), board.unit
+        table.append((str(rank), rep, _row_value(board, row), format_change(change, unit)))
     return Reply(text=f"Leaderboard · {title} · {period.describe()}",
                  sections=(Section(table=tuple(table)),
                            Section(context=_context(f"change: {spans.describe()}",
@@ -297,6 +302,23 @@ def _row_change(current: KpiResult, now_rows: dict, before: KpiResult, before_ro
         return Change(None, None)
     earlier = _row_result(before, before_rows[key]) if key in before_rows else None
     return compare(_row_result(current, now_rows[key]), earlier)
+
+
+def _quota_change(current: KpiResult, now_rows: dict, before: KpiResult, before_rows: dict,
+                  key: tuple[str, str], *, partial: bool) -> tuple[Change, str]:
+    """(change, unit) of one quota row. A running period's attainment is shown against the
+    whole period's target, while its like-for-like span (Dec 1-5 against Nov 1-5) has targets
+    cut to those days: their points would not add up to the figure shown. So a running period
+    compares what was attained in each span (money or count), a whole period its attainment."""
+    if not partial:
+        return _row_change(current, now_rows, before, before_rows, key), "ratio"
+    unit = "money" if key[1] in ("", "revenue") else "count"
+    if key not in now_rows:
+        return Change(None, None), unit
+    def attained(result, row):
+        return dataclasses.replace(_row_result(result, row), value=row.numerator)
+    earlier = attained(before, before_rows[key]) if key in before_rows else None
+    return compare(attained(current, now_rows[key]), earlier), unit
 
 
 def _row_value(result: KpiResult, row) -> str:
@@ -348,10 +370,10 @@ def _quota_fields(compared: Compared, currency: str) -> list[tuple[str, str]]:
         metric = row.extra["metric"]
         title = "Quota attainment" + ("" if metric == "revenue" and len(rows) == 1
                                       else f" ({metric})")
-        change = _row_change(compared.current, now_rows, compared.previous, before_rows,
-                             _row_key(row))
+        change, unit = _quota_change(compared.current, now_rows, compared.previous,
+                                     before_rows, _row_key(row), partial=compared.spans.partial)
         figure = format_quota(row.value, row.numerator, row.denominator, metric, currency)
-        fields.append((title, f"{figure} {format_change(change, 'ratio')}"))
+        fields.append((title, f"{figure} {format_change(change, unit)}"))
         if row.extra.get("pace") is not None:
             fields.append(("Pace" + ("" if len(rows) == 1 else f" ({metric})"),
                            _pct(row.extra["pace"])))
