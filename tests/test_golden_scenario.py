@@ -1109,14 +1109,15 @@ def test_every_view_names_both_spans_of_a_change(bot):
     # 8,000 against 42,000: down 80.95% -> 81%
     reply = ask("revenue this-month")
     assert "▼ 81%" in reply and both in reply
-    # ana's /kpi me: deals won 1 (Oscorp) against 2 (Hooli, Acme): -50%. Her quota over the
-    # compared days: Nov 1-21 is 21/30 of a month (target 21,000): 8,000 / 21,000 = 38.1%;
-    # Oct 1-21 is 21/31 (target 20,322.58): 42,000 / 20,322.58 = 206.7%  ->  -168.6 points.
-    # Shown: November against its whole target, 8,000 / 30,000 = 27%, pace 27% / (20.5 / 30).
+    # ana's /kpi me: deals won 1 (Oscorp) against 2 (Hooli, Acme): -50%. Her quota: shown is
+    # November against its whole target, 8,000 / 30,000 = 27%, pace 27% / (20.5 / 30) = 39%.
+    # Its change is what she attained in the compared days, 8,000 against 42,000: -81%. (In
+    # points of targets cut to those days, 38.1% against 206.7%, it read "▼ 168.6 pts" next to
+    # a 27% that cannot explain it.)
     me = ask("me this-month")
     assert f"changes: {both}" in me
     assert "Deals won: 1 ▼ 50%" in me
-    assert "27% ($8K/$30K) ▼ 168.6 pts" in me and "39%" in me
+    assert "27% ($8K/$30K) ▼ 81%" in me and "39%" in me
     board = ask("leaderboard revenue this-month")
     assert f"change: {both}" in board and "▼ 81%" in board  # ana: 8,000 vs 42,000
     churn = ask("churn this-month")
