@@ -22,6 +22,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.slack.digest_buttons import with_digest_buttons
 from reports.digest.model import Digest
 from reports.digest.render import render_slack, render_teams_card
 from reports.slack_text import slack_escape
@@ -134,7 +135,8 @@ class SlackChannel:
         message = render_slack(digest)
         try:
             response = await self.client.chat_postMessage(
-                channel=schedule.channel_id, text=message["text"], blocks=message["blocks"],
+                channel=schedule.channel_id, text=message["text"],
+                blocks=with_digest_buttons(message["blocks"]),
                 unfurl_links=False, unfurl_media=False,
                 metadata={"event_type": DIGEST_EVENT_TYPE, "event_payload": {"slot": slot_key}})
         except _SLACK_ERRORS as error:

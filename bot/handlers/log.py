@@ -80,7 +80,8 @@ def handle_log(command: LogCommand, invocation: Invocation) -> Reply:
     if not recorded.duplicate and command.kind == "deal-won" and before and after:
         sections.append(Section(lines=(_rewon(command.deal or command.deal_key, before, after,
                                               event.id, workspace),)))
-    return Reply(text=headline, sections=(*sections, Section(context=context)))
+    return Reply(text=headline, sections=(*sections, Section(context=context)),
+                 undo_event=event.id)
 
 
 def _win_of(session, workspace_id: str, deal_key: str | None

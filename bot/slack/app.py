@@ -1,4 +1,5 @@
-"""The Bolt app: `/kpi` slash commands into the command handler, replies back as Block Kit."""
+"""The Bolt app: `/kpi` slash commands into the command handler, replies back as Block Kit;
+the interactive listeners (buttons, modals, shortcuts, Home) in bot/slack/interactive.py."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from slack_bolt.logger.messages import warning_client_prioritized_and_token_skip
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.action_values import ActionValues
 from bot.core import CommandHandler, CommandRequest, answer_in_time
+from bot.interactions import Actor
 from bot.replies import error_reply
 from bot.slack.blocks import render_slash_response
 
@@ -79,6 +82,12 @@ def request_from_command(command: dict, timestamp: str | None = None) -> Command
     )
 
 
+def slack_actor(request: CommandRequest) -> Actor:
+    return Actor(platform="slack", workspace_id=request.workspace_id, user_id=request.user_id,
+                 channel_id=request.channel_id, user_name=request.user_name,
+                 workspace_name=request.workspace_name)
+
+
 def _drop_token_unused_warning(record: logging.LogRecord) -> bool:
     """Bolt reads SLACK_BOT_TOKEN from the environment by itself and warns at every start that
     it is unused next to `client`; the token is used, through `authorize`."""
@@ -104,17 +113,27 @@ def build_slack_app(
     logging.getLogger("slack_bolt.AsyncApp").addFilter(_drop_token_unused_warning)  # once
     app = AsyncApp(client=client, signing_secret=signing_secret, authorize=authorize,
                    process_before_response=True)
+    from bot.slack.interactive import answer_bare_log, is_bare_log, register_interactions
+
+    slack = register_interactions(app, handler, ActionValues(bot_token))
 
     @app.command(re.compile(r"^/"))
-    async def on_command(ack: AsyncAck, command: dict, request: AsyncBoltRequest) -> None:
+    async def on_command(ack: AsyncAck, command: dict, request: AsyncBoltRequest,
+                         client: AsyncWebClient) -> None:
         arrived = time.monotonic()
         problem = malformed_command(command)
         if problem is not None:
             await ack(**render_slash_response(error_reply(problem)))
             return
         timestamp = (request.headers.get("x-slack-request-timestamp") or [None])[0]
-        reply = await answer_in_time(handler, request_from_command(command, timestamp),
-                                     arrived=arrived)
-        await ack(**render_slash_response(reply))
+        internal = request_from_command(command, timestamp)
+        if is_bare_log(internal.text):
+            await ack(**await answer_bare_log(slack, internal, command.get("trigger_id"),
+                                              client))
+            return
+        reply = await answer_in_time(handler, internal, arrived=arrived)
+        await ack(**render_slash_response(reply, slack.undo_value(internal.workspace_id)))
+        if reply.undo_event is not None:  # a log: the person's Home tab shows it
+            slack.later(slack.publish_home(client, slack_actor(internal)))
 
     return app
