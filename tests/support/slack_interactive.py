@@ -68,13 +68,16 @@ def block_actions(action_id: str, value: str | None = None, *, user: str = "U1",
 
 
 def state_for(view: dict[str, Any], values: dict[str, str]) -> dict[str, Any]:
-    """Slack's `view.state` for `values` typed into the view's input blocks (by block id)."""
+    """Slack's `view.state` for `values` typed into the view's input blocks (by block id);
+    an input not in `values` keeps what the view put in it (its initial value), as in Slack."""
     state: dict[str, Any] = {}
     for block in view.get("blocks", []):
         if block.get("type") != "input":
             continue
         element = block["element"]
-        kind, value = element["type"], values.get(block["block_id"])
+        initial = (element.get("initial_option") or {}).get("value") \
+            or element.get("initial_date") or element.get("initial_value")
+        kind, value = element["type"], values.get(block["block_id"], initial)
         if kind in ("static_select", "external_select"):
             entry: dict[str, Any] = {"type": kind, "selected_option": None if value is None else
                                      {"text": {"type": "plain_text", "text": value},
