@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from storage.digests import list_schedules
 from tests.bot.slack.conftest import SECRET, stored_events
 from tests.support.slack_interactive import (
     app_home_opened,
@@ -89,8 +90,9 @@ def test_undo_refusals_are_answered_to_the_clicker_and_change_nothing(slack_bot,
     for number, (payload, expected) in enumerate(cases):
         payload["response_url"] = slack_api.response_url(f"r{number}")
         assert post_payload(base_url, payload, secret=SECRET)[0] == 200
-    answers = slack_api.wait_for("response_url", len(cases))
-    for call, (_payload, expected) in zip(answers, cases, strict=True):
+    answers = {call.path: call for call in slack_api.wait_for("response_url", len(cases))}
+    for number, (_payload, expected) in enumerate(cases):
+        call = answers[f"/response/r{number}"]
         assert call.body["replace_original"] is False
         assert call.body["response_type"] == "ephemeral"
         assert expected in call.body["text"]
@@ -191,7 +193,8 @@ def test_digest_buttons_answer_the_clicker_and_pause_is_for_admins(slack_bot, da
         click = block_actions(action, "x", user=user,
                               response_url=slack_api.response_url(f"d{number}"))
         assert post_payload(base_url, click, secret=SECRET)[0] == 200
-    funnel, stalled, refused, paused = slack_api.wait_for("response_url", 4)
+    answers = {call.path: call for call in slack_api.wait_for("response_url", 4)}
+    funnel, stalled, refused, paused = (answers[f"/response/d{n}"] for n in range(4))
     for call in (funnel, stalled, refused, paused):
         assert call.body["response_type"] == "ephemeral"
         assert call.body["replace_original"] is False
@@ -199,5 +202,6 @@ def test_digest_buttons_answer_the_clicker_and_pause_is_for_admins(slack_bot, da
     assert funnel.body["text"].startswith("Funnel")
     assert "Stalled" in stalled.body["text"]
     assert "admin" in refused.body["text"]
-    listed = _log(base_url, "digest list", user_id="U_BOSS", channel_id="C_SALES")
-    assert "No digest" in listed["text"] or "off" in listed["text"]
+    with database.read() as session:
+        assert list_schedules(session=session, enabled_only=True) == []  # paused by the admin
+        assert len(list_schedules(session=session)) == 1
