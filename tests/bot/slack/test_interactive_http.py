@@ -87,7 +87,7 @@ def test_undo_refusals_are_answered_to_the_clicker_and_change_nothing(slack_bot,
         (block_actions("kpi_undo", mine[:-2] + "xx", user="U1"), "does not belong"),
         (block_actions("kpi_undo", "k1.undo.1", user="U1"), "does not belong"),
     ]
-    for number, (payload, expected) in enumerate(cases):
+    for number, (payload, _expected) in enumerate(cases):
         payload["response_url"] = slack_api.response_url(f"r{number}")
         assert post_payload(base_url, payload, secret=SECRET)[0] == 200
     answers = {call.path: call for call in slack_api.wait_for("response_url", len(cases))}
