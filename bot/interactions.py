@@ -10,16 +10,24 @@ refused, stored or deduplicated exactly as the typed command would be.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.exc import DBAPIError
+
 from bot.action_values import ActionValues
-from bot.core import CommandHandler, CommandRequest, answer_in_time
+from bot.core import BotContext, CommandHandler, CommandRequest, answer_in_time
 from bot.log_form import FormResult, read_form
 from bot.replies import Reply, error_reply
+from storage.engine import DeadlinePassed
 from storage.models import Workspace
+
+log = logging.getLogger(__name__)
 
 UNDO = "undo"
 NOT_THIS_BUTTON = ("This Undo button does not belong to this workspace (or was changed), so "
@@ -62,11 +70,26 @@ async def undo_from_button(handler: CommandHandler, values: ActionValues, actor:
     return await run_text(handler, actor, f"undo {event_id}")
 
 
+READ_FAILURES = (DBAPIError, DeadlinePassed)  # a read behind a view: answered, not raised
+VIEW_READ_SECONDS = 5.0  # the most a view's reads may take (a frozen database)
+
+
+def bounded(context: BotContext) -> BotContext:
+    """The context with reads that give up after VIEW_READ_SECONDS (DeadlinePassed)."""
+    deadline = time.monotonic() + max(context.deadline, VIEW_READ_SECONDS)
+    return dataclasses.replace(context, database=context.database.until(deadline))
+
+
 def form_rules(handler: CommandHandler, workspace_id: str) -> tuple[date, str]:
-    """(today in the workspace, its currency): what the form's fields are read against."""
+    """(today in the workspace, its currency): what the form's fields are read against;
+    the defaults' when the database cannot say."""
     context = handler.context
-    with context.database.read() as session:
-        workspace = session.get(Workspace, workspace_id)
+    try:
+        with bounded(context).database.read() as session:
+            workspace = session.get(Workspace, workspace_id)
+    except READ_FAILURES as error:
+        log.warning("workspace settings not read for a form: %s", type(error).__name__)
+        workspace = None
     timezone = workspace.timezone if workspace else context.defaults.timezone
     currency = workspace.currency if workspace else context.defaults.currency
     return context.now().astimezone(ZoneInfo(timezone)).date(), currency

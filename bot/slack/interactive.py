@@ -28,7 +28,16 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.action_values import ActionValues
 from bot.core import AdminCheckFailed, CommandHandler, CommandRequest
 from bot.handlers.home import compose_home
-from bot.interactions import UNDO, Actor, form_rules, run_text, submit_log_form, undo_from_button
+from bot.interactions import (
+    READ_FAILURES,
+    UNDO,
+    Actor,
+    bounded,
+    form_rules,
+    run_text,
+    submit_log_form,
+    undo_from_button,
+)
 from bot.log_form import DEAL, KIND, NOTE, kind_of
 from bot.replies import Reply, error_reply
 from bot.slack import views
@@ -176,10 +185,14 @@ class SlackInteractions:
     # ------------------------------------------------------------------ Home
     async def publish_home(self, client: AsyncWebClient, actor: Actor) -> None:
         try:
-            home = await asyncio.to_thread(compose_home, self.handler.context,
+            home = await asyncio.to_thread(compose_home, bounded(self.handler.context),
                                            actor.request("home"))
         except AdminCheckFailed:
             log.warning("Home not published: the admin check did not answer")
+            return
+        except READ_FAILURES as error:
+            log.warning("Home not published: the database did not answer (%s)",
+                        type(error).__name__)
             return
         await client.views_publish(user_id=actor.user_id, view=views.home_view(home))
 
@@ -322,9 +335,14 @@ def register_interactions(app: AsyncApp, handler: CommandHandler,
 
 
 def _deals(handler: CommandHandler, workspace_id: str, typed: str) -> list[tuple[str, str]]:
-    with handler.context.database.read() as session:
-        return deals_starting(session=session, workspace_id=workspace_id, typed=typed,
-                              limit=MAX_DEALS)
+    """The deals to suggest; none when the database does not answer (a new name still is)."""
+    try:
+        with bounded(handler.context).database.read() as session:
+            return deals_starting(session=session, workspace_id=workspace_id, typed=typed,
+                                  limit=MAX_DEALS)
+    except READ_FAILURES as error:
+        log.warning("no deal suggestions: %s", type(error).__name__)
+        return []
 
 
 async def answer_bare_log(slack: SlackInteractions, request: CommandRequest,
