@@ -113,6 +113,7 @@ def build_slack_app(
     logging.getLogger("slack_bolt.AsyncApp").addFilter(_drop_token_unused_warning)  # once
     app = AsyncApp(client=client, signing_secret=signing_secret, authorize=authorize,
                    process_before_response=True)
+    # here, not at the top: bot/slack/interactive.py reads this module's request helpers
     from bot.slack.interactive import answer_bare_log, is_bare_log, register_interactions
 
     slack = register_interactions(app, handler, ActionValues(bot_token))
