@@ -129,8 +129,8 @@ def read_form(values: Mapping[str, str | None], *, today: date, currency: str) -
             fragments[name] = fragment
     extra = sorted(set(values) - set(fields_for(kind)) - {CURRENCY})
     for name in extra:
-        if values[name] and name in FIELD_LABELS:
-            errors[name] = f"{kind.name} does not take a {FIELD_LABELS[name].lower()}."
+        if values[name] and name in _WHAT:
+            errors[name] = f"{kind.name} does not take {_WHAT[name]}; leave it empty."
     base = _parse_or_none(_command(kind, {}, skip=None), today, currency)
     chosen = values.get(CURRENCY) or ""
     if AMOUNT in fragments and chosen.upper() != currency.upper() and chosen:
@@ -141,10 +141,11 @@ def read_form(values: Mapping[str, str | None], *, today: date, currency: str) -
                                currency):
             errors[CURRENCY] = problem
     for name, fragment in fragments.items():
+        if name == AMOUNT and (AMOUNT in errors or CURRENCY in errors):
+            continue  # read above, with and without the currency
         problem = _check(kind, name, values[name], fragment, base, today, currency)
         if problem:
-            errors.setdefault(CURRENCY if CURRENCY in errors and name == AMOUNT else name,
-                              problem)
+            errors[name] = problem
     if errors:
         return FormResult(None, errors, kind)
     text = " ".join(["log", kind.name, *fragments.values()])
