@@ -21,6 +21,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Coroutine
 
+import aiohttp
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -52,7 +53,7 @@ log = logging.getLogger(__name__)
 LOG_SHORTCUT = "kpi_log_activity"  # the global shortcut's callback_id (manifests)
 MESSAGE_SHORTCUT = "kpi_log_from_message"  # the message shortcut's callback_id
 _SLACK_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
-_SLACK_ERRORS = (SlackApiError, OSError, asyncio.TimeoutError)
+_SLACK_ERRORS = (SlackApiError, aiohttp.ClientError, OSError, TimeoutError)
 MAX_FIELD_ERROR = 300
 MAX_DEALS = 20
 
