@@ -92,7 +92,7 @@ def _action_value(body: dict) -> str | None:
 
 def is_bare_log(text: str) -> bool:
     """`/kpi log` with nothing after it (the modal opens instead of a usage error)."""
-    return text.split() == ["log"] or text.strip().casefold() == "log"
+    return text.strip().casefold() == "log"
 
 
 class SlackInteractions:
