@@ -8,7 +8,8 @@ signature check, the ack, composing the Home view from the database (bot/handler
 the rep's week against last week, logs, open and stalled deals) and the Web API call. The
 rep is the AE with the most deals; `--admin` times the manager's Home (with the team's
 funnel, quota and digests) as a second figure. p50/p95/p99 over `--requests` samples after
-`--warmup` untimed ones; `--json FILE` writes them.
+`--warmup` untimed ones, next to the floor measured in the same run on the same server:
+signed `/kpi ping` (no database), so a busy machine shows in both; `--json FILE` writes them.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ from pathlib import Path
 
 from benchmarks import data
 from benchmarks.harness import _sender, _sizes, _throwaway_cluster, machine
-from benchmarks.server import BOT_TOKEN, SIGNING_SECRET, Server
-from benchmarks.stats import summarize
+from benchmarks.server import BOT_TOKEN, SIGNING_SECRET, Server, SlackClient
+from benchmarks.stats import ratios, summarize
 from storage.generate import MANAGER_ID
 
 
@@ -120,8 +121,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             cluster.stop()
     for size in report["sizes"]:
         for name, figure in size["figures"].items():
-            print(f"{size['events']:>10,} events  Home tab ({name}): p50 {figure['p50']:.1f} "
-                  f"ms  p95 {figure['p95']:.1f} ms  p99 {figure['p99']:.1f} ms")
+            label = "/kpi ping (floor)" if name == "ping" else f"Home tab ({name})"
+            print(f"{size['events']:>10,} events  {label}: p50 {figure['p50']:.1f} ms  "
+                  f"p95 {figure['p95']:.1f} ms  p99 {figure['p99']:.1f} ms")
+        print(f"load average {' '.join(map(str, machine()['load_average']))} "
+              f"on {machine()['cpus']} CPUs")
     print(f"reproduce: {report['command']}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -144,6 +148,13 @@ def _measure(events: int, args, work: Path, server_url: str | None, slack_api) -
         figures = {}
         try:
             server.wait_ready()
+            client = SlackClient(server.port, team_id=data.TEAM_ID, user_id=user_id,
+                                 user_name=user_id)
+            for _ in range(args.warmup):
+                client.timed("ping", _pong)
+            figures["ping"] = summarize([client.timed("ping", _pong)
+                                         for _ in range(args.requests)])
+            client.close()
             _progress(f"{events:,} events: Home tab of {user_id}")
             figures["rep"] = summarize(time_home(server.port, slack_api, user_id,
                                                  warmup=args.warmup, requests=args.requests))
@@ -156,9 +167,15 @@ def _measure(events: int, args, work: Path, server_url: str | None, slack_api) -
             server.stop()
         return {"events": events, "generated_events": history.events,
                 "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                "figures": figures}
+                "figures": figures,
+                "to_ping": {name: ratios(figure, figures["ping"])
+                            for name, figure in figures.items() if name != "ping"}}
     finally:
         history.cleanup()
+
+
+def _pong(body: dict) -> bool:
+    return str(body.get("text", "")).startswith("pong")
 
 
 def _progress(message: str) -> None:

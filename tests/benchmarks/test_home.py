@@ -16,7 +16,8 @@ def test_home_benchmark_times_every_publish(tmp_path: Path, capsys):
     report = json.loads(out.read_text())
     (size,) = report["sizes"]
     assert size["events"] == 1500 and size["generated_events"] > 1000
-    for name in ("rep", "admin"):
+    assert set(size["to_ping"]) == {"rep", "admin"}
+    for name in ("ping", "rep", "admin"):
         figure = size["figures"][name]
         assert figure["n"] == 6
         assert 0 < figure["p50"] <= figure["p95"] <= figure["p99"] <= figure["max"]
