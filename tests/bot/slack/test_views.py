@@ -52,3 +52,20 @@ def test_the_modal_of_every_event_is_a_valid_view(kind):
     (currency,) = [b for b in view["blocks"] if b["block_id"] == "currency"] or [None]
     if currency is not None:
         assert currency["element"]["initial_option"]["value"] == "NOK"
+
+
+def test_a_posted_digest_carries_its_buttons(slack_api):
+    import asyncio
+
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    from bot.digests.channels import SlackChannel
+    from storage.models import DigestSchedule
+
+    channel = SlackChannel(AsyncWebClient(token="xoxb-test", base_url=slack_api.base_url))
+    schedule = DigestSchedule(workspace_id="slack:T1", platform="slack", channel_id="C_SALES")
+    asyncio.run(channel.post(schedule, sample_digest(), slot_key="weekly:2026-11-23"))
+    (call,) = slack_api.calls_to("chat.postMessage")
+    blocks = call.json_field("blocks")
+    assert_valid_blocks(blocks)
+    assert blocks[-1]["block_id"] == "kpi_digest"
