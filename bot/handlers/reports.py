@@ -55,7 +55,7 @@ from reports.periods import Period, comparison
 from reports.units import format_money
 from storage.facts import SqlFacts
 from storage.quotas import set_quota
-from storage.users import display_names
+from storage.users import display_names, team_members
 
 
 def _compute(invocation: Invocation, names: list[str], period_text: str | None, *,
@@ -258,7 +258,8 @@ def handle_leaderboard(command: LeaderboardCommand, invocation: Invocation) -> R
     spans = comparison(period, invocation.now)
     with invocation.context.database.read() as session:
         facts = SqlFacts(session=session, workspace=invocation.workspace)
-        board = leaderboard(name, facts=facts, period=period, now=invocation.now)
+        team = team_members(session=session, workspace_id=invocation.workspace.id)
+        board = leaderboard(name, facts=facts, period=period, now=invocation.now, team=team)
         current = leaderboard(name, facts=facts, period=spans.current, now=invocation.now) \
             if spans.partial else board
         before = leaderboard(name, facts=facts, period=spans.previous, now=invocation.now)
