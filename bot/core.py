@@ -43,6 +43,7 @@ class CommandRequest:
     user_id: str
     text: str
     channel_id: str | None = None
+    channel_name: str | None = None  # "sales", when the platform tells
     user_name: str | None = None  # the name people know the user by
     user_email: str | None = None  # from the platform's profile, when it tells
     workspace_name: str | None = None

@@ -65,6 +65,12 @@ def request_key(command: dict, timestamp: str | None) -> str | None:
     return f"request-{digest[:40]}"
 
 
+def _channel_name(name: object) -> str | None:
+    """The channel's name as Slack sends it; not its stand-ins for a DM or a private group."""
+    name = _name(name)
+    return None if name in (None, "directmessage", "privategroup", "mpdm") else name
+
+
 def request_from_command(command: dict, timestamp: str | None = None,
                          profile: Profile | None = None) -> CommandRequest:
     """Slack's slash-command payload as the internal request (see malformed_command);
@@ -77,6 +83,7 @@ def request_from_command(command: dict, timestamp: str | None = None,
         user_name=(profile.name if profile and profile.name else _name(command.get("user_name"))),
         user_email=profile.email if profile else None,
         channel_id=command.get("channel_id") or None,
+        channel_name=_channel_name(command.get("channel_name")),
         workspace_name=_name(command.get("team_domain")),
         text=command.get("text", ""),
         idempotency_key=request_key(command, timestamp),
