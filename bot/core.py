@@ -46,6 +46,7 @@ class CommandRequest:
     channel_name: str | None = None  # "sales", when the platform tells
     user_name: str | None = None  # the name people know the user by
     user_email: str | None = None  # from the platform's profile, when it tells
+    user_language: str | None = None  # en, nb, sv, ro or zh: the user's locale, when known
     workspace_name: str | None = None
     idempotency_key: str | None = None  # same key twice stores once (Slack trigger_id)
 

@@ -1,4 +1,5 @@
-"""Who a Slack user is: the name people know them by and their email, from `users.info`.
+"""Who a Slack user is: the name people know them by, their email and language, from
+`users.info` (with `include_locale`).
 
 The slash payload's `user_name` is the deprecated handle (`alice`), not the name a team reads
 in a leaderboard (`Sara Nilsen`). The look-up is cached (an hour; a failure for a minute, so a
@@ -17,6 +18,8 @@ from dataclasses import dataclass
 from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from reports.languages import language_code
+
 log = logging.getLogger(__name__)
 
 LOOKUP_TIMEOUT = 1.0  # seconds
@@ -26,6 +29,7 @@ LOOKUP_TIMEOUT = 1.0  # seconds
 class Profile:
     name: str | None  # real name, else display name
     email: str | None  # needs the users:read.email scope
+    language: str | None = None  # kpibot's language for the user's Slack locale, if it has it
 
 
 def profile_of(user: dict) -> Profile:
@@ -35,8 +39,10 @@ def profile_of(user: dict) -> Profile:
         profile.get("real_name"), user.get("real_name"), profile.get("display_name"))
         if isinstance(value, str) and value.strip()), None)
     email = profile.get("email")
+    locale = user.get("locale")
     return Profile(name=name[:200] if name else None,
-                   email=email.strip()[:320] if isinstance(email, str) and email.strip() else None)
+                   email=email.strip()[:320] if isinstance(email, str) and email.strip() else None,
+                   language=language_code(locale) if isinstance(locale, str) else None)
 
 
 class SlackProfiles:
@@ -60,7 +66,8 @@ class SlackProfiles:
                 return profile
         try:
             response = await asyncio.wait_for(
-                self.client.users_info(user=user_id, token=token), LOOKUP_TIMEOUT)
+                self.client.users_info(user=user_id, include_locale=True, token=token),
+                LOOKUP_TIMEOUT)
             profile = profile_of(response["user"])
         except (SlackApiError, SlackRequestError, OSError, TimeoutError, KeyError) as error:
             log.warning("users.info failed for %s: %s; using the name Slack sent",

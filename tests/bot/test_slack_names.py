@@ -7,6 +7,7 @@ from sqlmodel import select
 
 from bot.csv_import import ImportOptions, import_csv
 from bot.settings import build_settings
+from bot.slack.people import Profile
 from bot.wiring import build_bot
 from storage.models import Event, User
 from tests.support.bot_server import running_server
@@ -97,3 +98,13 @@ def test_a_rep_with_another_email_stays_named(database, slack_api, clock, tmp_pa
         owners = {e.user_id for e in session.exec(
             select(Event).where(Event.workspace_id == WORKSPACE)).all()}
     assert owners == {"U_SARA", "rep:sara-other-example"}
+
+
+def test_the_profile_carries_the_users_language_when_kpibot_speaks_it():
+    from bot.slack.people import profile_of
+
+    user = {"real_name": "Ola", "locale": "nb-NO", "profile": {"real_name": "Ola Nordmann",
+                                                               "email": " ola@x.example "}}
+    assert profile_of(user) == Profile("Ola Nordmann", "ola@x.example", "nb")
+    assert profile_of({"locale": "de-DE", "profile": {"display_name": "Max"}}) == \
+        Profile("Max", None, None)
