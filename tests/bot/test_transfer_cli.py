@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.cli.transfer import add_parser, run
 from bot.settings import build_settings
-from bot.transfer_cli import add_parsers, run
 from storage.events import NewEvent, ensure_user, ensure_workspace, record_events
 from tests.bot.test_csv_import import (
     count_events,
@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kpibot")
     commands = parser.add_subparsers(dest="command", required=True)
-    add_parsers(commands)
+    add_parser(commands)
     return parser
 
 
@@ -188,7 +188,7 @@ def test_an_old_schema_is_refused(tmp_path):
 
 
 def _wired() -> bool:
-    from bot import cli
+    from bot.cli import main as cli
 
     try:
         cli._parser().parse_args(["export"])
@@ -197,7 +197,7 @@ def _wired() -> bool:
     return True
 
 
-@pytest.mark.skipif(not _wired(), reason="kpibot import/export not wired into bot/cli.py yet")
+@pytest.mark.skipif(not _wired(), reason="kpibot import/export not wired into bot/cli/main.py yet")
 def test_the_kpibot_command(database, database_url, tmp_path):
     seed_rich(database, "slack:TA")
     out = tmp_path / "out.csv"
