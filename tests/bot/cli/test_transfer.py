@@ -1,4 +1,4 @@
-"""`kpibot import` / `kpibot export` end to end through bot.transfer_cli (argparse + run)."""
+"""`kpibot import` / `kpibot export` end to end through bot.cli.transfer (argparse + run)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from tests.bot.test_csv_import import (
 )
 
 NOW = datetime(2026, 11, 18, 14, 30, tzinfo=UTC)
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _parser() -> argparse.ArgumentParser:
