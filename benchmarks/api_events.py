@@ -1,7 +1,7 @@
 """`python -m benchmarks.api_events`: events a second through the events API, next to the CSV
 import's rate for the same events on the same machine.
 
-One generated history (storage.generate, seed 7) of `--events` events, written as the
+One generated history (sampledata, seed 7) of `--events` events, written as the
 canonical events CSV, then:
 
     csv import   `kpibot import`'s code (bot.csv_import.import_csv) into a fresh database:
@@ -38,11 +38,11 @@ from bot import csv_export
 from bot.api.models import EventItem
 from bot.csv_import import ImportOptions, import_csv
 from bot.csv_presets import EXPORT_COLUMNS
+from sampledata import generate_history
 from storage import migrate
 from storage.api_tokens import create_token
 from storage.engine import Database
 from storage.events import ensure_workspace
-from storage.generate import generate_history
 
 TOKEN_KEY = "benchmark-token-key-0123456789abcdef"
 TIMEZONE = "Europe/Oslo"

@@ -294,7 +294,7 @@ def test_every_catalog_kpi_is_identical_after_export_and_import(database, tmp_pa
     Quotas are workspace settings, not events, so they are not in the CSV; the copy gets the
     same quotas set by hand (quota-attainment and reps-at-quota need them).
     """
-    generate = pytest.importorskip("storage.generate")
+    generate = pytest.importorskip("sampledata")
     quotas = pytest.importorskip("storage.quotas")
     generate.seed_workspace(database=database, workspace_id="slack:TGEN", target_events=1_200,
                             end=NOW - timedelta(days=2), timezone="Europe/Oslo",
@@ -1188,7 +1188,7 @@ def test_import_speed_on_sqlite(sqlite_template, tmp_path):
 
     from bot import csv_export
 
-    generate = pytest.importorskip("storage.generate")
+    generate = pytest.importorskip("sampledata")
     target = int(os.environ.get("KPIBOT_IMPORT_BENCH_EVENTS", "1000000"))
     history = generate.generate_history(workspace_id="slack:TGEN", target_events=target,
                                         end=NOW, timezone="Europe/Oslo")

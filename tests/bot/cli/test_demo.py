@@ -8,16 +8,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import select
 
-from bot.console import run_console
-from bot.demo import DEMO_EVENTS, DEMO_WORKSPACE, run_demo
+from bot.cli.console import run_console
+from bot.cli.demo import DEMO_EVENTS, DEMO_WORKSPACE, run_demo
 from bot.settings import SettingsError, build_settings
 from reports.digest.i18n import EN
 from reports.kpis.catalog import compute_kpi
 from reports.periods import parse_period
+from sampledata import seed_workspace
 from storage import migrate
 from storage.engine import Database
 from storage.facts import SqlFacts
-from storage.generate import seed_workspace
 from storage.models import Deal, Workspace
 
 

@@ -1,257 +1,43 @@
-"""A realistic, deterministic history of a sales team, for the demo, the tests and the benchmark.
-
-`generate_history(...)` describes the team (reps, quotas) and yields the events lazily, in
-chronological order, one workspace-local day at a time, so a million events never sit in memory.
-`seed_workspace(...)` writes a history into a database in batches (one write transaction each).
-
-The shape of the history (everything drawn from `random.Random(seed)`; same arguments, same events):
-
-- A team of `min(40, target_events // 100_000 + 6)` reps, about 40% SDRs and 60% AEs, plus a
-  sales manager (spend, quotas) and a marketing user (web totals). History length grows with size:
-  10k events ≈ 6 months, 1M events ≈ 3 years (≈ 1,000 events a day), ending at `end`.
-- Working days weigh far more than weekends; events fall in working hours of the workspace time
-  zone (some in the evening), and the volume grows slowly over the history.
-- Outreach is logged in sessions with counts: email-sent → delivered ≈97% (bounced ≈2%, spam
-  rare) → opened ≈45% / clicked ≈6% / replied ≈3% of delivered; calls with ≈25% connected;
-  LinkedIn connection-sent → accepted ≈30% → replied ≈25% of accepted.
-- Web: daily totals (visits per source, bounces ≈45%, CTA clicks ≈3%, social engagement).
-- Deals `word-00042` ("Acme-00042") flow lead → mql (≈45%) → sql (≈60%) → opportunity (≈70%)
-  → demo-booked (≈75%) → won (≈36% of held demos) / lost (reason price/timing/no-decision/
-  competitor, with competitors), stage delays lognormal (days to weeks), some stages skipped, a
-  few lost deals reopened. Like a real team's, every deal ends: one that stops short of a stage
-  is closed lost days later (`DROP`: unworked leads and MQLs disqualified by the SDR within
-  about a week or two, "no-response"/"unqualified"; later stages lost by the AE; so is one
-  whose next stage would take over `PATIENCE_DAYS`), and a demo whose buyer goes quiet is given
-  up after about `DARK_DAYS`. So the open pipeline is the
-  recent deals, and stalled deals (idle past their stage's threshold) are a minority of it.
-  Leads carry a source from the SPEC list; inbound leads start with an inbound-request
-  (answered in minutes, sometimes hours) or a demo-request (answered, skips mql). SQLs get
-  discovery calls and meetings (show rate ≈80%), demos are held ≈85% of the time, proposals sent.
-- Wins carry an amount (lognormal around 15k) and, on most, `mrr=` (amount / 12). Customers with
-  MRR churn at ≈2% a month and have upgrades/downgrades (`mrr-change`) meanwhile.
-- Marketing spend per source on the first working day of each month.
-
-Every generated event passes the command grammar's rules: amounts only on kinds that take one,
-a deal on every kind that needs one, `source=` / `reason=` / `competitor=` / `mrr=` only where
-the grammar accepts them, counts >= 1. Idempotency keys are `gen:{seed}:{n}` (n = position in
-the history), so seeding the same history twice adds nothing.
-"""
+"""One pass over a history: the day-by-day simulation that yields its events in order."""
 
 from __future__ import annotations
 
 import heapq
-import importlib
 import itertools
 import math
 import random
-import time as _time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from storage.engine import Database
-from storage.events import NewEvent, ensure_user, ensure_workspace, record_events
-from storage.models import Workspace
-
-DAY = 86_400
-HOUR = 3_600
-
-# Share of the event budget that deals (and what hangs off them) take; outreach fills the rest.
-DEAL_SHARE = 0.20
-# Average number of events one lead produces over its life (measured on generated histories).
-EVENTS_PER_LEAD = 4.3
-
-LEAD_SOURCE_WEIGHTS: tuple[tuple[str, float, float], ...] = (
-    # (source, share of leads, conversion multiplier)
-    ("organic", 0.22, 1.0),
-    ("direct", 0.10, 1.1),
-    ("paid-search", 0.16, 0.8),
-    ("social", 0.10, 0.75),
-    ("email", 0.12, 0.9),
-    ("referral", 0.10, 1.45),
-    ("partner", 0.08, 1.3),
-    ("display", 0.07, 0.7),
-    ("other", 0.05, 0.9),
+from sampledata.story import (
+    CHANNEL_ID,
+    CHURN_REASONS,
+    COMPANY_WORDS,
+    COMPETITORS,
+    DARK_DAYS,
+    DAY,
+    DEAL_SHARE,
+    DROP,
+    EVENTS_PER_LEAD,
+    HOUR,
+    INBOUND_SOURCES,
+    LEAD_SOURCE_WEIGHTS,
+    LOSS_REASONS,
+    MANAGER_ID,
+    MARKETING_ID,
+    OTHER_SOURCE_TEXT,
+    PATIENCE_DAYS,
+    SPEND_PER_MONTH,
+    WEB_SOURCES,
+    Rep,
 )
-INBOUND_SOURCES = frozenset({"organic", "direct", "paid-search", "social", "display"})
-OTHER_SOURCE_TEXT = ("webinar", "conference", "trade-show", "podcast")
-SPEND_PER_MONTH: tuple[tuple[str, int, int], ...] = (
-    # (source, low, high) in major units for a team of 6; scaled with the team
-    ("paid-search", 4_000, 9_000),
-    ("display", 1_000, 3_500),
-    ("social", 1_500, 4_000),
-    ("email", 300, 1_200),
-    ("partner", 1_000, 3_000),
-    ("other", 500, 2_500),
-)
-WEB_SOURCES: tuple[tuple[str, float], ...] = (
-    ("organic", 0.45), ("direct", 0.25), ("paid-search", 0.18), ("social", 0.12),
-)
-LOSS_REASONS: tuple[tuple[str, float], ...] = (
-    ("price", 0.30), ("timing", 0.20), ("no-decision", 0.30), ("competitor", 0.20),
-)
-# A deal that stops short of a stage is closed lost some days later: (median days, reasons).
-DROP: dict[str, tuple[float, tuple[tuple[str, float], ...]]] = {
-    "mql": (6.0, (("no-response", 0.6), ("unqualified", 0.4))),  # unworked leads
-    "sql": (7.0, (("unqualified", 0.5), ("no-response", 0.3), ("timing", 0.2))),
-    "opportunity": (9.0, (("no-decision", 0.4), ("timing", 0.3), ("unqualified", 0.3))),
-    "demo-booked": (10.0, (("no-decision", 0.6), ("timing", 0.4))),
-}
-PATIENCE_DAYS = 21  # a deal whose next stage would take longer is closed lost instead (DROP)
-DARK_DAYS = 32.0  # a demo whose buyer went quiet is given up after about this long
-COMPETITORS = ("northwind", "contoso", "fabrikam", "tailspin", "globomantics")
-CHURN_REASONS = ("budget", "switched", "no-usage", "closed-down")
-COMPANY_WORDS = (
-    "acme", "globex", "initech", "umbrella", "hooli", "vandelay", "soylent", "tyrell", "wonka",
-    "cyberdyne", "stark", "wayne", "gringotts", "oscorp", "massive", "nakatomi", "duff", "krusty",
-    "monarch", "pied-piper", "aperture", "black-mesa", "blue-sun", "dunder", "sterling", "lacuna",
-    "virtucon", "wernham", "bluth", "prestige", "octan", "zorg", "weyland", "sirius", "yoyodyne",
-    "ollivander", "kwik-e", "spacely", "cogswell", "genco",
-)
-FIRST_NAMES = (
-    "Ingrid", "Lars", "Maja", "Ola", "Sofia", "Erik", "Nora", "Jonas", "Elena", "Andrei",
-    "Ioana", "Mihai", "Li", "Wei", "Mei", "Anna", "Johan", "Astrid", "Karin", "Nils", "Priya",
-    "Sam", "Alex", "Maria", "David", "Sara", "Tom", "Emma", "Lucas", "Olivia",
-)
-LAST_NAMES = (
-    "Berg", "Hansen", "Lindqvist", "Johansson", "Popescu", "Ionescu", "Chen", "Wang", "Nilsen",
-    "Larsen", "Dumitru", "Svensson", "Olsen", "Haugen", "Zhang", "Patel", "Moreno", "Smith",
-    "Brown", "Novak",
-)
+from storage.events import NewEvent
 
-# Bumped whenever the same arguments generate a different history, so that cached copies
-# (the benchmark's) are generated again. 2: every deal ends (DROP, PATIENCE_DAYS, DARK_DAYS).
-STORY_VERSION = 2
+if TYPE_CHECKING:
+    from sampledata.history import GeneratedHistory
 
-MANAGER_ID = "UGENMGR"
-MARKETING_ID = "UGENMKT"
-CHANNEL_ID = "CGENSALES"
-
-
-def history_days(target_events: int) -> int:
-    """Days of history for a target size: 10k ≈ 182 days, 1M ≈ 1,097 days (a power law)."""
-    days = 182 * (max(target_events, 1) / 10_000) ** 0.39
-    return int(min(max(days, 28), 5 * 365))
-
-
-def team_size(target_events: int) -> int:
-    return min(40, target_events // 100_000 + 6)
-
-
-@dataclass(frozen=True)
-class Rep:
-    user_id: str
-    display_name: str
-    role: str  # "sdr" | "ae"
-    activity: float  # relative busyness
-
-
-@dataclass
-class GeneratedHistory:
-    """A generated history: the team, its quotas, and its events (a fresh iterator per use)."""
-
-    workspace_id: str
-    timezone: str
-    currency: str
-    seed: int
-    target_events: int
-    start: datetime  # local midnight of the first day, as UTC
-    end: datetime  # every event is before this instant
-    days: int
-    team: list[Rep]
-    quotas: list[tuple[str, str, str, int]]  # (user_id, metric, cadence, target)
-    _params: dict = field(repr=False)
-    last_run: _Run | None = field(default=None, repr=False)
-
-    @property
-    def reps(self) -> list[tuple[str, str]]:
-        return [(r.user_id, r.display_name) for r in self.team]
-
-    @property
-    def users(self) -> list[tuple[str, str]]:
-        """Every user the history credits events to: the reps, the manager, marketing."""
-        return [*self.reps, (MANAGER_ID, "Sales Manager"), (MARKETING_ID, "Marketing Ops")]
-
-    @property
-    def events(self) -> Iterator[NewEvent]:
-        """The events in chronological order, generated lazily (a new pass on each access)."""
-        run = _Run(self)
-        self.last_run = run
-        return run.events()
-
-    def __iter__(self) -> Iterator[NewEvent]:
-        return self.events
-
-    def event_list(self) -> list[NewEvent]:
-        return list(self.events)
-
-    def chunks(self, size: int) -> Iterator[list[NewEvent]]:
-        """The events in chronological lists of at most `size`."""
-        events = self.events
-        while chunk := list(itertools.islice(events, size)):
-            yield chunk
-
-
-def generate_history(
-    *,
-    workspace_id: str,
-    target_events: int,
-    end: datetime,
-    seed: int = 7,
-    reps: int | None = None,
-    timezone: str = "UTC",
-    currency: str = "USD",
-) -> GeneratedHistory:
-    """Describe a history of about `target_events` events ending just before `end`."""
-    if end.tzinfo is None:
-        raise ValueError("end must be tz-aware")
-    if target_events < 1:
-        raise ValueError("target_events must be positive")
-    tz = ZoneInfo(timezone)
-    end = end.astimezone(UTC)
-    last_day = (end - timedelta(microseconds=1)).astimezone(tz).date()
-    days = history_days(target_events)
-    first_day = last_day - timedelta(days=days - 1)
-    rng = random.Random(f"team:{seed}")
-    team = _team(rng, reps if reps is not None else team_size(target_events))
-    currency = currency.upper()
-
-    # Expected volumes, for quotas that a good rep meets and an average one nearly does.
-    leads = DEAL_SHARE * target_events / EVENTS_PER_LEAD
-    months = days / 30.44
-    win_share = 0.45 * 0.60 * 0.70 * 0.75 * 0.31
-    mean_amount = 15_000 * math.exp(0.6**2 / 2)
-    aes = [r for r in team if r.role == "ae"]
-    sdrs = [r for r in team if r.role == "sdr"]
-    revenue_quota = leads / months * win_share * mean_amount / max(len(aes), 1) * 1.1
-    revenue_quota = max(1_000, round(revenue_quota, -3))
-    demo_quota = max(1, round(leads / months * 0.45 * 0.60 * 0.70 * 0.75 / max(len(sdrs), 1)))
-    quotas = [(r.user_id, "revenue", "monthly", int(revenue_quota) * 100) for r in aes]
-    quotas += [(r.user_id, "demo-booked", "monthly", demo_quota) for r in sdrs]
-
-    start = datetime.combine(first_day, time(0), tzinfo=tz).astimezone(UTC)
-    return GeneratedHistory(
-        workspace_id=workspace_id, timezone=timezone, currency=currency, seed=seed,
-        target_events=target_events, start=start, end=end, days=days, team=team, quotas=quotas,
-        _params={"first_day": first_day, "tz": tz},
-    )
-
-
-def _team(rng: random.Random, size: int) -> list[Rep]:
-    size = max(2, size)
-    sdrs = max(1, round(size * 0.4))
-    names: set[str] = set()
-    team = []
-    for i in range(size):
-        while True:
-            name = f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
-            if name not in names:
-                names.add(name)
-                break
-        role = "sdr" if i < sdrs else "ae"
-        team.append(Rep(f"UGEN{i + 1:03d}", name, role, rng.lognormvariate(0, 0.25)))
-    return team
 
 
 # A scheduled event: (day index, second of the local day, sequence, payload).
@@ -260,7 +46,7 @@ def _team(rng: random.Random, size: int) -> list[Rep]:
 _Payload = tuple
 
 
-class _Run:
+class HistoryRun:
     """One pass over a history. All randomness comes from one `random.Random(seed)`."""
 
     def __init__(self, history: GeneratedHistory) -> None:
@@ -680,79 +466,3 @@ class _Run:
             else:
                 self._lose(close, ae, deal, early=True)
 
-
-def seed_workspace(
-    *,
-    database: Database,
-    workspace_id: str,
-    target_events: int,
-    end: datetime,
-    seed: int = 7,
-    timezone: str = "UTC",
-    currency: str = "USD",
-    batch_size: int = 20_000,
-    progress: Callable[[int, int], None] | None = None,
-    platform: str | None = None,
-    fiscal_year_start: int = 1,
-    reps: int | None = None,
-) -> dict:
-    """Write a generated history into `database`: workspace, users, events, quotas.
-
-    Each batch of events is its own write transaction. Seeding the same history again adds
-    nothing (idempotency keys). `progress(done, target)` is called after each batch. Returns
-    {"events": added, "generated": generated, "deals", "users", "quotas", "seconds",
-     "events_per_second"}.
-    """
-    started = _time.perf_counter()
-    history = generate_history(workspace_id=workspace_id, target_events=target_events, end=end,
-                               seed=seed, reps=reps, timezone=timezone, currency=currency)
-    platform = platform or ("teams" if workspace_id.startswith("teams:") else "slack")
-    with database.write() as session:
-        workspace = ensure_workspace(
-            session=session, workspace_id=workspace_id, platform=platform, timezone=timezone,
-            currency=currency.upper(), fiscal_year_start=fiscal_year_start, now=history.start,
-            name="Generated sales team",
-        )
-        for user_id, display_name in history.users:
-            ensure_user(session=session, workspace_id=workspace_id, user_id=user_id,
-                        display_name=display_name, now=history.start)
-    added = generated = 0
-    for chunk in history.chunks(batch_size):
-        with database.write() as session:
-            workspace = session.get(Workspace, workspace_id)
-            added += record_events(session=session, workspace=workspace, new_events=chunk,
-                                   now=history.end)
-        generated += len(chunk)
-        if progress is not None:
-            progress(generated, target_events)
-    quotas = _write_quotas(database, history)
-    seconds = _time.perf_counter() - started
-    run = history.last_run
-    return {
-        "events": added,
-        "generated": generated,
-        "deals": run.deals if run else 0,
-        "users": len(history.users),
-        "quotas": quotas,
-        "seconds": seconds,
-        "events_per_second": generated / seconds if seconds > 0 else None,
-    }
-
-
-def _write_quotas(database: Database, history: GeneratedHistory) -> int:
-    """Set the history's quotas through storage.quotas when that module is there."""
-    try:
-        quotas_module = importlib.import_module("storage.quotas")
-    except ModuleNotFoundError as error:
-        if error.name != "storage.quotas":
-            raise
-        return 0
-    set_quota = getattr(quotas_module, "set_quota", None)
-    if set_quota is None:
-        return 0
-    with database.write() as session:
-        for user_id, metric, cadence, target in history.quotas:
-            set_quota(session=session, workspace_id=history.workspace_id, user_id=user_id,
-                      metric=metric, cadence=cadence, target=target, set_by=MANAGER_ID,
-                      now=history.start)
-    return len(history.quotas)

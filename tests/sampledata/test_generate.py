@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlmodel import select
 
 from reports.events import KINDS, LEAD_SOURCES
-from storage.generate import generate_history, history_days, seed_workspace, team_size
+from sampledata import generate_history, history_days, seed_workspace, team_size
 from storage.models import DailyRollup, Deal, Event, User, Workspace
 
 END = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)

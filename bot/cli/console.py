@@ -9,20 +9,16 @@ editing and history (~/.kpibot_history).
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlmodel import select
-
-from bot.core import CommandRequest
-from bot.settings import Settings, SettingsError
-from bot.wiring import build_bot
-from storage import migrate
-from storage.engine import Database
-from storage.models import Workspace
+if TYPE_CHECKING:
+    from bot.settings import Settings
+    from storage.engine import Database
 
 NEW_WORKSPACE = "console:local"
 CHANNEL = "console"
@@ -30,8 +26,30 @@ PROMPT = "kpi> "
 HISTORY = Path.home() / ".kpibot_history"
 
 
+def add_parser(commands) -> None:
+    console = commands.add_parser(
+        "console", help="type /kpi commands in the terminal",
+        description="Type /kpi commands in the terminal against DATABASE_URL (after kpibot "
+                    "demo: DATABASE_URL=sqlite:///kpibot-demo.db kpibot console), as an admin.")
+    console.add_argument("--user", default="console-user",
+                         help="user id to act as (default console-user; demo: U_ALICE, ...)")
+    console.add_argument("--workspace",
+                         help="workspace id (default: the only one in the database)")
+    console.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    return run_console(settings, user_id=args.user, workspace_id=args.workspace)
+
+
 def run_console(settings: Settings, *, user_id: str, workspace_id: str | None = None,
                 stdin=sys.stdin, stdout=sys.stdout) -> int:
+    import uuid
+
+    from bot.core import CommandRequest
+    from bot.wiring import build_bot
+    from storage import migrate
+
     migrate.upgrade(settings.database_url)
     bot = build_bot(settings.model_copy(update={"admins": settings.admins | {user_id}}))
     workspace_id = workspace_id or default_workspace(bot.database)
@@ -54,6 +72,11 @@ def run_console(settings: Settings, *, user_id: str, workspace_id: str | None = 
 
 def default_workspace(database: Database) -> str:
     """The only workspace in the database, or a new one when there is none."""
+    from sqlmodel import select
+
+    from bot.settings import SettingsError
+    from storage.models import Workspace
+
     with database.read() as session:
         ids = session.exec(select(Workspace.id).order_by(Workspace.id)).all()
     if len(ids) > 1:

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
+import os
 import sys
-import uuid
-from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from bot.core import CommandRequest
-from bot.digests.compose import compose_digest
-from bot.settings import Settings
-from bot.wiring import build_bot
-from reports.digest.render import render_text
-from reports.format import format_amount
-from storage import migrate
-from storage.events import list_events
-from storage.generate import seed_workspace
+if TYPE_CHECKING:
+    from bot.settings import Settings
 
 DEMO_WORKSPACE = "demo:acme-sales"
 DEMO_PEOPLE = {"U_ALICE": "Alice Ek", "U_BOB": "Bob Lund", "U_CAROL": "Carol Berg",
@@ -35,8 +29,45 @@ DEMO_SCRIPT: tuple[tuple[str, str], ...] = (
 )
 
 
+def add_parser(commands) -> None:
+    demo = commands.add_parser(
+        "demo", help="offline demo on a local SQLite database",
+        description="Create a SQLite database with a generated history of a sales team, print "
+                    "this week's digest and /kpi funnel this-month, and log a few events "
+                    "through the real command path. No tokens, no network.")
+    demo.add_argument("--database", default="kpibot-demo.db",
+                      help="SQLite file to (re)create (default: kpibot-demo.db)")
+    demo.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    return run_demo(database_path=args.database, settings=settings, program=_program())
+
+
+def _program() -> str:
+    """How this command was started, to repeat it in hints: `.venv/bin/kpibot` when run by
+    that path (relative to the working folder), else `kpibot`."""
+    started = sys.argv[0]
+    if os.path.basename(started) != "kpibot" or os.sep not in started:
+        return "kpibot"
+    relative = os.path.relpath(started)
+    return relative if not relative.startswith("..") else started
+
+
 def run_demo(*, database_path: str, settings: Settings, out=sys.stdout,
              events: int = DEMO_EVENTS, program: str = "kpibot") -> int:
+    import uuid
+    from datetime import timedelta
+
+    from bot.core import CommandRequest
+    from bot.digests.compose import compose_digest
+    from bot.wiring import build_bot
+    from reports.digest.render import render_text
+    from reports.format import format_amount
+    from sampledata import seed_workspace
+    from storage import migrate
+    from storage.events import list_events
+
     path = Path(database_path)
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
@@ -94,6 +125,8 @@ def next_steps(path: Path, program: str = "kpibot") -> str:
 
 
 def _ask(bot, user: str, text: str) -> str:
+    from bot.core import CommandRequest
+
     reply = bot.handler.handle(CommandRequest(platform="console", workspace_id=DEMO_WORKSPACE,
                                               user_id=user, text=text,
                                               user_name=DEMO_PEOPLE[user]))

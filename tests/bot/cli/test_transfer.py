@@ -1,4 +1,4 @@
-"""`kpibot import` / `kpibot export` end to end through bot.transfer_cli (argparse + run)."""
+"""`kpibot import` / `kpibot export` end to end through bot.cli.transfer (argparse + run)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.cli.transfer import add_parser, run
 from bot.settings import build_settings
-from bot.transfer_cli import add_parsers, run
 from storage.events import NewEvent, ensure_user, ensure_workspace, record_events
 from tests.bot.test_csv_import import (
     count_events,
@@ -25,13 +25,13 @@ from tests.bot.test_csv_import import (
 )
 
 NOW = datetime(2026, 11, 18, 14, 30, tzinfo=UTC)
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kpibot")
     commands = parser.add_subparsers(dest="command", required=True)
-    add_parsers(commands)
+    add_parser(commands)
     return parser
 
 
@@ -188,7 +188,7 @@ def test_an_old_schema_is_refused(tmp_path):
 
 
 def _wired() -> bool:
-    from bot import cli
+    from bot.cli import main as cli
 
     try:
         cli._parser().parse_args(["export"])
@@ -197,7 +197,7 @@ def _wired() -> bool:
     return True
 
 
-@pytest.mark.skipif(not _wired(), reason="kpibot import/export not wired into bot/cli.py yet")
+@pytest.mark.skipif(not _wired(), reason="kpibot import/export not wired into bot/cli/main.py yet")
 def test_the_kpibot_command(database, database_url, tmp_path):
     seed_rich(database, "slack:TA")
     out = tmp_path / "out.csv"

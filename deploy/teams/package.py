@@ -1,6 +1,6 @@
-"""Build the Teams app package: `python teams/package.py --app-id <Microsoft App ID>`.
+"""Build the Teams app package: `python deploy/teams/package.py --app-id <Microsoft App ID>`.
 
-Fills the placeholders of `teams/manifest.json`:
+Fills the placeholders of `deploy/teams/manifest.json`:
   {{TEAMS_APP_ID}}        the bot's Microsoft App ID (the TEAMS_APP_ID setting); also used as
                           the Teams app id
   {{KPIBOT_WEBSITE_URL}}  an https page about your kpibot (developer, privacy and terms links)

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from bot.cli import _parser
+from bot.cli.main import _parser
 
 SETTINGS = ("DATABASE_URL", "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN",
             "TEAMS_APP_ID", "TEAMS_APP_PASSWORD", "KPIBOT_ADMINS")

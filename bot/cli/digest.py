@@ -12,19 +12,19 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from bot.settings import Settings, SettingsError
 from reports.languages import LANGUAGES
-from storage import digests as ledger
-from storage.engine import Database
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
 
 
-def add_parsers(commands) -> None:
+def add_parser(commands) -> None:
     digest = commands.add_parser("digest", help="render, send or inspect digests",
                                  description=__doc__.splitlines()[0])
     actions = digest.add_subparsers(dest="digest_command", required=True, metavar="ACTION")
@@ -44,12 +44,21 @@ def add_parsers(commands) -> None:
     status = actions.add_parser("status", help="schedules and the latest deliveries")
     status.add_argument("--workspace")
     status.add_argument("--limit", type=int, default=20)
-    commands.add_parser("scheduler", help="run only the digest scheduler",
-                        description="Run only the digest scheduler (no HTTP server); any "
-                                    "number may run on one PostgreSQL database.")
+    digest.set_defaults(run=run, needs_schema=needs_schema)
+    scheduler = commands.add_parser(
+        "scheduler", help="run only the digest scheduler",
+        description="Run only the digest scheduler (no HTTP server); any number may run on "
+                    "one PostgreSQL database.")
+    scheduler.set_defaults(run=run, needs_schema=needs_schema)
+
+
+def needs_schema(args: argparse.Namespace) -> bool:
+    return True
 
 
 def _now(text: str | None) -> datetime:
+    from bot.settings import SettingsError
+
     if not text:
         return datetime.now(UTC)
     try:
@@ -61,6 +70,9 @@ def _now(text: str | None) -> datetime:
 
 def _find_schedule(session, workspace_id: str | None, channel: str,
                    platform: str | None):
+    from bot.settings import SettingsError
+    from storage import digests as ledger
+
     matches = [s for s in ledger.list_schedules(session=session, workspace_id=workspace_id)
                if s.answers_to(channel)]
     if platform:
@@ -84,9 +96,11 @@ def run(args: argparse.Namespace, settings: Settings, *, out=sys.stdout) -> int:
 
 
 def _preview(args, settings: Settings, out) -> int:
-    from bot.digests.compose import compose_digest
-    from bot.kpi_cli import pick_workspace
+    from bot.cli.shared import pick_workspace
+    from bot.digests.compose import compose_preview
+    from bot.settings import SettingsError
     from reports.digest.render import render_slack, render_teams_card, render_text
+    from storage.engine import Database
 
     database = Database.from_url(settings.database_url)
     try:
@@ -95,15 +109,15 @@ def _preview(args, settings: Settings, out) -> int:
                         if args.channel else None)
             workspace = pick_workspace(session, schedule.workspace_id if schedule
                                        else args.workspace)
-        cadence = args.cadence or (schedule.cadence if schedule else "weekly")
-        language = args.lang or (schedule.language if schedule else "en")
-        tz = args.timezone or (schedule.timezone if schedule else workspace.timezone)
-        try:
-            ZoneInfo(tz)
-        except (KeyError, ValueError):
-            raise SettingsError(f"--timezone {tz!r} is not an IANA time zone") from None
-        digest = compose_digest(database=database, workspace_id=workspace.id, cadence=cadence,
-                                timezone=tz, language=language, now=_now(args.at))
+        if args.timezone:
+            try:
+                ZoneInfo(args.timezone)
+            except (KeyError, ValueError):
+                raise SettingsError(f"--timezone {args.timezone!r} is not an IANA time "
+                                    "zone") from None
+        digest = compose_preview(database=database, workspace=workspace, schedule=schedule,
+                                 now=_now(args.at), cadence=args.cadence, language=args.lang,
+                                 timezone=args.timezone)
     finally:
         database.dispose()
     if args.format == "slack":
@@ -116,6 +130,8 @@ def _preview(args, settings: Settings, out) -> int:
 
 
 def _send(args, settings: Settings, out) -> int:
+    import asyncio
+
     from bot.wiring import build_bot
 
     bot = build_bot(settings)
@@ -135,8 +151,9 @@ def _send(args, settings: Settings, out) -> int:
 
 
 def _status(args, settings: Settings, out) -> int:
-    from bot.digests.status import INTERRUPTED_RULE, delivery_detail
-    from reports.digest.slots import SlotRule
+    from bot.digests.status import INTERRUPTED_RULE, delivery_detail, rule_of
+    from storage import digests as ledger
+    from storage.engine import Database
 
     database = Database.from_url(settings.database_url)
     now = datetime.now(UTC)
@@ -150,7 +167,7 @@ def _status(args, settings: Settings, out) -> int:
     by_id = {s.id: s for s in schedules}
     out.write(f"{len(schedules)} schedule(s)\n")
     for s in schedules:
-        rule = SlotRule(s.cadence, s.day, s.hour, s.minute, s.timezone)
+        rule = rule_of(s)
         state = (f"next {rule.next_slot(now).astimezone(ZoneInfo(s.timezone)):%Y-%m-%d %H:%M}"
                  if s.enabled else "off")
         out.write(f"  #{s.id} {s.workspace_id} {s.platform} {s.where}: "
@@ -166,6 +183,8 @@ def _status(args, settings: Settings, out) -> int:
 
 
 def _scheduler(settings: Settings) -> int:
+    import asyncio
+
     from bot.wiring import build_bot
 
     bot = build_bot(settings)

@@ -1,6 +1,6 @@
 """`kpibot import` and `kpibot export`: the command-line side of CSV import and export.
 
-`add_parsers(subparsers)` adds both subcommands to the CLI's argparse subparsers; `run(args,
+`add_parser(subparsers)` adds both subcommands to the CLI's argparse subparsers; `run(args,
 settings)` runs the one chosen and returns the exit status (0 done, 1 refused / bad rows,
 2 usage or setup problem). Formats: bot.csv_presets, bot.csv_import, bot.csv_export.
 """
@@ -17,21 +17,13 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from bot.csv_import import (
-    ImportOptions,
-    ImportRefused,
-    ImportResult,
-    import_csv,
-    parse_mapping,
-    parse_source_map,
-    parse_stage_map,
-)
 from bot.csv_presets import DEAL_FIELDS, EXPORT_COLUMNS, PRESETS
-from bot.settings import Settings
-from reports.events import UNASSIGNED_NAME, UNASSIGNED_USER
-from storage.reps import is_named_rep
+
+if TYPE_CHECKING:
+    from bot.csv_import import ImportResult
+    from bot.settings import Settings
 
 MAX_PROBLEMS_SHOWN = 50
 
@@ -50,7 +42,7 @@ examples:
 """
 
 
-def add_parsers(subparsers: argparse._SubParsersAction) -> None:
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Add `import` and `export` to the `kpibot` subcommands."""
     imp = subparsers.add_parser(
         "import", help="import a CSV file of events or CRM deals",
@@ -89,6 +81,8 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
                      help="write to FILE (default: standard output)")
     exp.add_argument("--include-void", action="store_true", help="include voided events")
     exp.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
+    for parser in (imp, exp):
+        parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, settings: Settings, *, stdout: TextIO | None = None,
@@ -118,6 +112,15 @@ def run(args: argparse.Namespace, settings: Settings, *, stdout: TextIO | None =
 
 
 def _import(args, settings, database, out: TextIO, err: TextIO, now: datetime | None) -> int:
+    from bot.csv_import import (
+        ImportOptions,
+        ImportRefused,
+        import_csv,
+        parse_mapping,
+        parse_source_map,
+        parse_stage_map,
+    )
+
     delimiter = args.delimiter
     if delimiter is not None:
         delimiter = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";"}.get(
@@ -182,6 +185,9 @@ def _input_file(name: str) -> Iterator[Path]:
 
 
 def _report(name: str, result: ImportResult, out: TextIO, err: TextIO) -> None:
+    from reports.events import UNASSIGNED_NAME, UNASSIGNED_USER
+    from storage.reps import is_named_rep
+
     for problem in result.problems[:MAX_PROBLEMS_SHOWN]:
         print(str(problem), file=err)
     hidden = len(result.problems) - MAX_PROBLEMS_SHOWN

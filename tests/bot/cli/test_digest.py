@@ -8,10 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot import cli, digest_cli
+from bot.cli import digest as digest_cli
+from bot.cli import main as cli
 from bot.settings import SettingsError, build_settings
+from sampledata import seed_workspace
 from storage import digests as ledger
-from storage.generate import seed_workspace
 
 WORKSPACE = "slack:TCLI"
 NOW = datetime(2026, 11, 18, 14, 30, tzinfo=UTC)

@@ -10,15 +10,14 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from bot.settings import Settings, SettingsError
-from storage.api_tokens import TokenError, create_token, list_tokens, revoke_token
-from storage.engine import Database
-from storage.events import ensure_workspace
-from storage.models import Workspace
+if TYPE_CHECKING:
+    from bot.settings import Settings
+    from storage.engine import Database
 
 
-def add_parsers(commands) -> None:
+def add_parser(commands) -> None:
     """Add `token` with its actions to the `kpibot` subcommands."""
     token = commands.add_parser(
         "token", help="API tokens for the events API: create, list, revoke",
@@ -34,10 +33,19 @@ def add_parsers(commands) -> None:
     revoke = actions.add_parser("revoke", help="revoke a token: it gets 401 from then on")
     revoke.add_argument("--workspace", "-w", required=True, help="workspace id")
     revoke.add_argument("--name", required=True, help="the token's name")
+    token.set_defaults(run=run, needs_schema=needs_schema)
+
+
+def needs_schema(args: argparse.Namespace) -> bool:
+    return True
 
 
 def run(args: argparse.Namespace, settings: Settings, *, out=sys.stdout, err=sys.stderr,
         now: datetime | None = None) -> int:
+    from bot.settings import SettingsError
+    from storage.api_tokens import TokenError, list_tokens, revoke_token
+    from storage.engine import Database
+
     now = now or datetime.now(UTC)
     database = Database.from_url(settings.database_url)
     try:
@@ -61,6 +69,10 @@ def run(args: argparse.Namespace, settings: Settings, *, out=sys.stdout, err=sys
 
 
 def _create(args, settings: Settings, database: Database, out, err, now: datetime) -> int:
+    from storage.api_tokens import create_token
+    from storage.events import ensure_workspace
+    from storage.models import Workspace
+
     key = settings.require_token_key()
     with database.write() as session:
         existed = session.get(Workspace, args.workspace) is not None
