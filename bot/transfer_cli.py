@@ -19,17 +19,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from bot.csv_import import (
-    ImportOptions,
-    ImportRefused,
-    ImportResult,
-    import_csv,
-    parse_mapping,
-    parse_source_map,
-    parse_stage_map,
-)
-from bot.csv_presets import DEAL_FIELDS, EXPORT_COLUMNS, PRESETS
 from bot.settings import Settings
+from bot.transfer.columns import parse_mapping, parse_source_map, parse_stage_map
+from bot.transfer.importer import ImportOptions, ImportResult, import_csv
+from bot.transfer.presets import DEAL_FIELDS, EXPORT_COLUMNS, PRESETS
+from bot.transfer.problems import ImportRefused
 from reports.events import UNASSIGNED_NAME, UNASSIGNED_USER
 from storage.reps import is_named_rep
 
@@ -245,7 +239,7 @@ def _report(name: str, result: ImportResult, out: TextIO, err: TextIO) -> None:
 
 
 def _export(args, database, out: TextIO, err: TextIO, now: datetime | None) -> int:
-    from bot.csv_export import export_events
+    from bot.transfer.export import export_events
     from storage.models import Workspace
 
     now = now or datetime.now(UTC)
