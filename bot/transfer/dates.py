@@ -77,22 +77,11 @@ class DateReader:
             return self._with_time(date(int(m["y"]), int(m["m"]), int(m["d"])), m["time"])
         m = _NUMERIC_DATE.match(s)
         if m:
-            a, b, year = int(m["a"]), int(m["b"]), _year(m["y"])
-            if m["sep"] == ".":
-                day, month = a, b
-            elif a == b or a > 12 or b > 12:
-                day, month = (a, b) if a > 12 else (b, a)
-                if self.order == "mdy" and a > 12:
-                    raise ValueError("day first in a month-first file")
-                if self.order == "dmy" and b > 12:
-                    raise ValueError("month first in a day-first file")
-            elif self.order == "dmy":
-                day, month = a, b
-            elif self.order == "mdy":
-                day, month = b, a
-            else:
+            day_month = self._day_month(int(m["a"]), int(m["b"]), m["sep"])
+            if day_month is None:
                 return None, False
-            return self._with_time(date(year, month, day), m["time"])
+            day, month = day_month
+            return self._with_time(date(_year(m["y"]), month, day), m["time"])
         m = _NAMED_DMY.match(s) or _NAMED_MDY.match(s)
         if m:
             month = _MONTHS.get(m["mon"].lower())
@@ -104,6 +93,23 @@ class DateReader:
             parsed = _EXCEL_EPOCH + timedelta(days=days)
             return parsed, days != int(days)
         return None, False
+
+    def _day_month(self, a: int, b: int, sep: str) -> tuple[int, int] | None:
+        """(day, month) of `a/b/year`: day first with dots, else as the numbers or the file's
+        order tell; None when nothing tells. A form against the file's order is a ValueError."""
+        if sep == ".":
+            return a, b
+        if a == b or a > 12 or b > 12:
+            if self.order == "mdy" and a > 12:
+                raise ValueError("day first in a month-first file")
+            if self.order == "dmy" and b > 12:
+                raise ValueError("month first in a day-first file")
+            return (a, b) if a > 12 else (b, a)
+        if self.order == "dmy":
+            return a, b
+        if self.order == "mdy":
+            return b, a
+        return None
 
     @staticmethod
     def _with_time(day: date, text: str | None) -> tuple[datetime, bool]:

@@ -132,19 +132,8 @@ def import_csv(
     """Validate and (unless dry-run or refused) store a CSV file. Raises ImportRefused."""
     started = _time.perf_counter()
     now = now or datetime.now(UTC)
-    fmt = _format(options)
-    source = CsvSource(path, encoding=options.encoding, delimiter=options.delimiter)
-    if fmt == "events":
-        columns = event_columns(source.header, options.mapping)
-    else:
-        columns = deal_columns(source.header, options.mapping, options.preset)
-    date_indexes = [columns[f] for f in _DATE_FIELDS[fmt] if f in columns]
-    money_indexes = [columns[f] for f in _MONEY_FIELDS[fmt] if f in columns]
-    need_dates = not (options.date_format and "%" in options.date_format)
-    evidence = scan(source, date_indexes, money_indexes, need_dates, options.decimal is None)
-    order, pattern = date_order(options.date_format, evidence)
-    decimal = decimal_mark(options.decimal, evidence)
-
+    plan = _plan(path, options)
+    fmt, source, columns = plan.format, plan.source, plan.columns
     result = ImportResult(format=fmt, workspace_id=options.workspace_id,
                           dry_run=options.dry_run, delimiter=source.delimiter)
     store = not options.dry_run
@@ -157,18 +146,10 @@ def import_csv(
                 result.notes.append(
                     f"workspace {workspace.id} {verb} (time zone {workspace.timezone}, "
                     f"currency {workspace.currency})")
-            tz = ZoneInfo(workspace.timezone)
-            ctx = RowContext(
-                workspace=workspace,
-                dates=DateReader(tz=tz, order=order, pattern=pattern),
-                money=MoneyReader.for_currency(workspace.currency, decimal),
-                directory=RepDirectory.load(session, workspace.id),
-                now=now, today=now.astimezone(tz).date(),
-                grouping="," if decimal == "." else ".",
-            )
+            ctx = plan.context(session, workspace, now)
             _Run(session, source, fmt, columns, options, ctx, result, progress, chunk_size,
                  workspace_missing=created and not store, new_workspace=created
-                 ).run(evidence.rows)
+                 ).run(plan.rows)
             if result.problems and not options.skip_bad:
                 raise _Rollback
             result.stored = store
@@ -176,6 +157,49 @@ def import_csv(
         result.stored = False
     result.seconds = _time.perf_counter() - started
     return result
+
+
+@dataclass
+class _Plan:
+    """How to read a file, learnt before any row is imported: its format, columns, row count,
+    day/month order (or strptime pattern) and decimal mark."""
+
+    format: str
+    source: CsvSource
+    columns: dict[str, int]
+    rows: int
+    order: str | None
+    pattern: str | None
+    decimal: str
+
+    def context(self, session: Session, workspace: Workspace, now: datetime) -> RowContext:
+        tz = ZoneInfo(workspace.timezone)
+        return RowContext(
+            workspace=workspace,
+            dates=DateReader(tz=tz, order=self.order, pattern=self.pattern),
+            money=MoneyReader.for_currency(workspace.currency, self.decimal),
+            directory=RepDirectory.load(session, workspace.id),
+            now=now, today=now.astimezone(tz).date(),
+            grouping="," if self.decimal == "." else ".",
+        )
+
+
+def _plan(path: str | Path, options: ImportOptions) -> _Plan:
+    """Opens the file, finds its columns and reads it once for the evidence of its date order
+    and decimal mark (refusing a file that cannot tell them, or misses a column)."""
+    fmt = _format(options)
+    source = CsvSource(path, encoding=options.encoding, delimiter=options.delimiter)
+    if fmt == "events":
+        columns = event_columns(source.header, options.mapping)
+    else:
+        columns = deal_columns(source.header, options.mapping, options.preset)
+    date_indexes = [columns[f] for f in _DATE_FIELDS[fmt] if f in columns]
+    money_indexes = [columns[f] for f in _MONEY_FIELDS[fmt] if f in columns]
+    need_dates = not (options.date_format and "%" in options.date_format)
+    evidence = scan(source, date_indexes, money_indexes, need_dates, options.decimal is None)
+    order, pattern = date_order(options.date_format, evidence)
+    decimal = decimal_mark(options.decimal, evidence)
+    return _Plan(fmt, source, columns, evidence.rows, order, pattern, decimal)
 
 
 def _format(options: ImportOptions) -> str:
