@@ -143,6 +143,12 @@ OPTION_KINDS: dict[str, tuple[str, ...]] = {  # which kinds take source, reason,
 }
 
 
+def text_length(text: str) -> int:
+    """The length a text limit counts: as written or case-folded, whichever is longer (deal and
+    account keys are stored case-folded, within the same limit: `ß` counts 2)."""
+    return max(len(text), len(text.casefold()))
+
+
 def option_problem(kind: EventKind, option: str) -> str | None:
     """Why `kind` cannot carry `option` (source, reason, competitor, mrr), or None if it can."""
     allowed = OPTION_KINDS.get(option)

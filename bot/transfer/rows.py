@@ -30,6 +30,7 @@ from reports.events import (
     option_problem,
     record_problem,
     resolve_kind,
+    text_length,
 )
 from storage.events import NewEvent
 from storage.models import Workspace
@@ -39,15 +40,16 @@ IMPORT_USER = "kpibot:import"  # logged_by of imported events
 
 
 def text_cell(value: str, what: str, limit: int = MAX_NAME) -> str | None:
-    """A text cell with its spaces collapsed (None when empty); longer than `limit` is a
-    RowError."""
+    """A text cell with its spaces collapsed (None when empty); longer than `limit` (as written
+    or case-folded: reports.events.text_length) is a RowError."""
     if not value:
         return None
     cleaned = " ".join(unescape_cell(value).split())
     if not cleaned:
         return None
-    if len(cleaned) > limit:
-        raise RowError(f"{what} is {len(cleaned)} characters long; the limit is {limit}")
+    length = text_length(cleaned)
+    if length > limit:
+        raise RowError(f"{what} is {length} characters long; the limit is {limit}")
     return cleaned
 
 

@@ -83,6 +83,22 @@ def test_bad_rows_are_named_and_refuse_the_file(database, tmp_path):
     assert_nothing_stored(database, "slack:TBAD0")
 
 
+
+def test_a_name_over_the_limit_once_case_folded_is_a_bad_row(database, tmp_path):
+    """A deal's key is its name case-folded, stored within the same limit: 70 × "ß" is 140
+    characters folded, a named bad row as in chat (reports.events.text_length), not a database
+    error on PostgreSQL; 60 × "ß" (120 folded) is stored."""
+    body = "2026-10-05,deal-won,1,100,,{},,Ada,,,\n"
+    result = run_import(database, write(tmp_path, HEADER + "\n" + body.format("ß" * 70)),
+                        "slack:TFOLD")
+    assert [str(p) for p in result.problems] == [
+        "line 2: deal is 140 characters long; the limit is 120"]
+    assert result.refused and not result.stored
+    assert_nothing_stored(database, "slack:TFOLD")
+    fits = run_import(database, write(tmp_path, HEADER + "\n" + body.format("ß" * 60), "ok.csv"),
+                      "slack:TFOLD")
+    assert fits.stored and fits.added == 1 and fits.problems == []
+
 BAD_FILES = [
     ("wrong delimiter (pipes)", "occurred_at|event|user\n2026-10-05|call|Ada\n", {},
      'the header has 1 column ("occurred_at|event|user")'),
