@@ -1289,7 +1289,7 @@ DATED_LATER_CSV = """occurred_at,event,count,amount,currency,deal,account,user,s
 
 
 def test_dated_records_owners_and_amounts_hand_computed(database, tmp_path):
-    from bot.csv_import import ImportOptions, import_csv
+    from bot.transfer.importer import ImportOptions, import_csv
 
     path = tmp_path / "dated.csv"
     path.write_text(DATED_CSV, encoding="utf-8")

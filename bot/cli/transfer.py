@@ -2,7 +2,7 @@
 
 `add_parser(subparsers)` adds both subcommands to the CLI's argparse subparsers; `run(args,
 settings)` runs the one chosen and returns the exit status (0 done, 1 refused / bad rows,
-2 usage or setup problem). Formats: bot.csv_presets, bot.csv_import, bot.csv_export.
+2 usage or setup problem). Formats: bot/transfer/ (presets, importer, export).
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from bot.csv_presets import DEAL_FIELDS, EXPORT_COLUMNS, PRESETS
+from bot.transfer.presets import DEAL_FIELDS, EXPORT_COLUMNS, PRESETS
 
 if TYPE_CHECKING:
-    from bot.csv_import import ImportResult
     from bot.settings import Settings
+    from bot.transfer.importer import ImportResult
 
 MAX_PROBLEMS_SHOWN = 50
 
@@ -112,14 +112,9 @@ def run(args: argparse.Namespace, settings: Settings, *, stdout: TextIO | None =
 
 
 def _import(args, settings, database, out: TextIO, err: TextIO, now: datetime | None) -> int:
-    from bot.csv_import import (
-        ImportOptions,
-        ImportRefused,
-        import_csv,
-        parse_mapping,
-        parse_source_map,
-        parse_stage_map,
-    )
+    from bot.transfer.columns import parse_mapping, parse_source_map, parse_stage_map
+    from bot.transfer.importer import ImportOptions, import_csv
+    from bot.transfer.problems import ImportRefused
 
     delimiter = args.delimiter
     if delimiter is not None:
@@ -251,7 +246,7 @@ def _report(name: str, result: ImportResult, out: TextIO, err: TextIO) -> None:
 
 
 def _export(args, database, out: TextIO, err: TextIO, now: datetime | None) -> int:
-    from bot.csv_export import export_events
+    from bot.transfer.export import export_events
     from storage.models import Workspace
 
     now = now or datetime.now(UTC)

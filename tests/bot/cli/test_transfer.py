@@ -15,7 +15,7 @@ import pytest
 from bot.cli.transfer import add_parser, run
 from bot.settings import build_settings
 from storage.events import NewEvent, ensure_user, ensure_workspace, record_events
-from tests.bot.test_csv_import import (
+from tests.bot.transfer.support import (
     count_events,
     deal_rows,
     event_tuples,

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import select
 
-from bot.csv_export import export_events
-from bot.csv_presets import CANONICAL_COLUMNS, EXPORT_COLUMNS
+from bot.transfer.export import escape_cell, export_events, format_minor, unescape_cell
+from bot.transfer.presets import CANONICAL_COLUMNS, EXPORT_COLUMNS
 from storage.events import NewEvent, ensure_user, ensure_workspace, record_events, void_event
 from storage.models import Event
 
@@ -112,3 +112,17 @@ def test_rows_are_streamed_in_chunks(database):
     text = _export(database, chunk_size=50, progress=seen.append)
     assert seen == [50, 100, 150, 200, 230]
     assert len(text.splitlines()) == 231
+
+
+def test_formula_cells_round_trip():
+    for text in ("=SUM(A1)", "+1", "-5", "@here", "\tx", "'quoted", "''=x", "'=x", "plain",
+                 "", "a=b"):
+        assert unescape_cell(escape_cell(text)) == text
+    assert escape_cell("=SUM(A1)") == "'=SUM(A1)" and escape_cell("plain") == "plain"
+    assert unescape_cell("=typed") == "=typed"
+
+
+def test_money_formatting():
+    assert [format_minor(m, c) for m, c in ((1_200_000, "USD"), (-5, "USD"), (12_000, "JPY"),
+                                            (1_234, "KWD"), (0, "EUR"))] == [
+        "12000.00", "-0.05", "12000", "1.234", "0.00"]

@@ -13,8 +13,9 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import select
 
-from bot.csv_import import ImportOptions, import_csv, parse_source_map, parse_stage_map
-from bot.csv_presets import CANONICAL_COLUMNS
+from bot.transfer.columns import parse_source_map, parse_stage_map
+from bot.transfer.importer import ImportOptions, import_csv
+from bot.transfer.presets import CANONICAL_COLUMNS
 from reports.kpis.catalog import compute_kpi
 from reports.periods import parse_period
 from storage.facts import SqlFacts

@@ -1,6 +1,6 @@
 """`kpibot export`: a workspace's events as the canonical events CSV (SPEC section 10).
 
-Header (`bot.csv_presets.EXPORT_COLUMNS`): the eleven canonical columns, then the extras an
+Header (`bot.transfer.presets.EXPORT_COLUMNS`): the eleven canonical columns, then the extras an
 exact round trip needs:
 
     occurred_at,event,count,amount,currency,deal,account,user,source,reason,note,
@@ -31,7 +31,7 @@ from typing import TextIO
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from bot.csv_presets import EXPORT_COLUMNS
+from bot.transfer.presets import EXPORT_COLUMNS
 from reports.units import currency_exponent
 from storage.engine import Database
 from storage.events import in_window
@@ -52,13 +52,9 @@ def unescape_cell(text: str) -> str:
     return text[1:] if _ESCAPED.match(text) else text
 
 
-def currency_precision(currency: str) -> int:
-    return currency_exponent(currency)
-
-
 def format_minor(minor: int, currency: str, *, precision: int | None = None) -> str:
     """Integer minor units as a plain decimal string in major units: 1200000 USD → 12000.00."""
-    digits = currency_precision(currency) if precision is None else precision
+    digits = currency_exponent(currency) if precision is None else precision
     sign = "-" if minor < 0 else ""
     whole, part = divmod(abs(minor), 10**digits)
     return f"{sign}{whole}.{part:0{digits}d}" if digits else f"{sign}{whole}"
@@ -100,7 +96,7 @@ def export_events(
     """Write the canonical CSV of the workspace's events to `out`; returns the rows written."""
     writer = csv.writer(out)  # RFC 4180: comma, double quotes, CRLF line ends
     writer.writerow(EXPORT_COLUMNS)
-    precision = currency_precision(currency)
+    precision = currency_exponent(currency)
     query = in_window(sa.select(*_COLUMNS), workspace_id=workspace_id, start=start, end=end,
                       include_void=include_void).execution_options(yield_per=chunk_size)
     written = 0
