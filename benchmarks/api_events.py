@@ -41,8 +41,8 @@ from bot.csv_presets import EXPORT_COLUMNS
 from storage import migrate
 from storage.api_tokens import create_token
 from storage.engine import Database
-from storage.events import ensure_workspace
 from storage.generate import generate_history
+from storage.workspaces import ensure_workspace
 
 TOKEN_KEY = "benchmark-token-key-0123456789abcdef"
 TIMEZONE = "Europe/Oslo"

@@ -86,18 +86,13 @@ from reports.events import (
     source_key,
 )
 from reports.units import parse_duration
+from storage.deals import deal_outcomes
 from storage.engine import Database
-from storage.events import (
-    Deferred,
-    NewEvent,
-    apply_deferred,
-    deal_outcomes,
-    ensure_workspace,
-    record_events,
-    void_event,
-)
 from storage.models import Event, Workspace
+from storage.recording import NewEvent, record_events, void_event
 from storage.reps import RepDirectory, RepError, prune_unused_named_reps
+from storage.upkeep import Deferred, apply_deferred
+from storage.workspaces import ensure_workspace
 
 IMPORT_USER = "kpibot:import"  # logged_by of imported events
 MAX_NAME = 120  # deal, account, reason, competitor, source (as the chat grammar)

@@ -14,7 +14,7 @@ from bot.wiring import build_bot
 from reports.digest.render import render_text
 from reports.units import format_money
 from storage import migrate
-from storage.events import list_events
+from storage.event_queries import list_events
 from storage.generate import seed_workspace
 
 DEMO_WORKSPACE = "demo:acme-sales"

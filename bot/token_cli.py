@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 from bot.settings import Settings, SettingsError
 from storage.api_tokens import TokenError, create_token, list_tokens, revoke_token
 from storage.engine import Database
-from storage.events import ensure_workspace
 from storage.models import Workspace
+from storage.workspaces import ensure_workspace
 
 
 def add_parsers(commands) -> None:

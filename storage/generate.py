@@ -51,8 +51,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from storage.engine import Database
-from storage.events import NewEvent, ensure_user, ensure_workspace, record_events
 from storage.models import Workspace
+from storage.recording import NewEvent, record_events
+from storage.workspaces import ensure_user, ensure_workspace
 
 DAY = 86_400
 HOUR = 3_600

@@ -192,9 +192,10 @@ from sqlmodel import select
 from reports.events import normalize_source
 from reports.kpis.catalog import CATALOG, compute_kpi
 from reports.periods import parse_period
-from storage.events import NewEvent, ensure_user, ensure_workspace, record_event, void_event
 from storage.facts import SqlFacts
 from storage.models import Deal, User, Workspace
+from storage.recording import NewEvent, record_event, void_event
+from storage.workspaces import ensure_user, ensure_workspace
 
 TZ = "Europe/Oslo"
 OSLO = ZoneInfo(TZ)

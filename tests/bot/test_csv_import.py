@@ -37,9 +37,10 @@ from bot.csv_import import (
 from bot.csv_presets import CANONICAL_COLUMNS, EXPORT_COLUMNS, map_stage
 from reports.events import KINDS, normalize_source
 from storage.engine import Database
-from storage.events import NewEvent, ensure_user, ensure_workspace, record_events, void_event
 from storage.models import DailyRollup, Deal, Event, User, Workspace
+from storage.recording import NewEvent, record_events, void_event
 from storage.reps import link_rep, list_named_reps, named_rep_id, rep_slug
+from storage.workspaces import ensure_user, ensure_workspace
 
 NOW = datetime(2026, 11, 18, 14, 30, tzinfo=UTC)  # the `clock` fixture's Wednesday
 

@@ -14,7 +14,8 @@ import pytest
 
 from bot.settings import build_settings
 from bot.transfer_cli import add_parsers, run
-from storage.events import NewEvent, ensure_user, ensure_workspace, record_events
+from storage.recording import NewEvent, record_events
+from storage.workspaces import ensure_user, ensure_workspace
 from tests.bot.test_csv_import import (
     count_events,
     deal_rows,

@@ -18,18 +18,12 @@ from sqlmodel import select
 
 from reports.events import Stage
 from reports.kpis.facts import DealRow, Distribution, EventSum, Quota
-from storage.events import (
-    NewEvent,
-    ensure_workspace,
-    find_by_idempotency_key,
-    list_events,
-    record_event,
-    record_events,
-    void_event,
-)
+from storage.event_queries import find_by_idempotency_key, list_events
 from storage.facts import SqlFacts
 from storage.models import Account, Workspace
 from storage.quotas import set_quota
+from storage.recording import NewEvent, record_event, record_events, void_event
+from storage.workspaces import ensure_workspace
 
 TZ = "Europe/Oslo"
 OSLO = ZoneInfo(TZ)
