@@ -229,7 +229,7 @@ def _facts_history(database) -> None:
 
 
 def test_open_deal_counts_read_only_the_recent_index_ranges_on_sqlite(database):
-    from tests.storage.test_facts import _captured, _plans
+    from tests.storage.query_plans import _captured, _plans
 
     if database.dialect != "sqlite":
         pytest.skip("EXPLAIN QUERY PLAN is SQLite's")
