@@ -24,19 +24,14 @@ from bot.transfer.presets import PRESETS
 from bot.transfer.problems import ImportRefused, Problem, RowError
 from bot.transfer.reading import CsvSource, width_problem
 from bot.transfer.rows import IMPORT_USER, EventRows, RowContext
+from storage.deals import deal_outcomes
 from storage.engine import Database
-from storage.events import (
-    Deferred,
-    NewEvent,
-    apply_deferred,
-    deal_outcomes,
-    ensure_workspace,
-    record_events,
-    stored_keys,
-    void_event,
-)
+from storage.event_queries import stored_keys
 from storage.models import Event, Workspace
+from storage.recording import NewEvent, record_events, void_event
 from storage.reps import RepDirectory, prune_unused_named_reps
+from storage.upkeep import Deferred, apply_deferred
+from storage.workspaces import ensure_workspace
 
 PROGRESS_EVERY = 50_000
 CHUNK_SIZE = 20_000  # events handed to record_events at a time (one transaction for all)

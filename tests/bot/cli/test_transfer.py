@@ -14,7 +14,8 @@ import pytest
 
 from bot.cli.transfer import add_parser, run
 from bot.settings import build_settings
-from storage.events import NewEvent, ensure_user, ensure_workspace, record_events
+from storage.recording import NewEvent, record_events
+from storage.workspaces import ensure_user, ensure_workspace
 from tests.bot.transfer.support import (
     count_events,
     deal_rows,
