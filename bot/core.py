@@ -22,8 +22,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from bot import grammar
+from bot.digests.outbound import OutboundPolicy
 from bot.grammar_words import Person
-from bot.outbound import OutboundPolicy
 from bot.replies import Reply, Section, error_reply
 from storage.engine import Database, DeadlinePassed
 from storage.models import User, Workspace

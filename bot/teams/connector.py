@@ -28,7 +28,7 @@ from microsoft_agents.hosting.core.authorization import ClaimsIdentity
 from microsoft_agents.hosting.core.connector import ConnectorClientBase
 from microsoft_agents.hosting.core.connector.teams import TeamsConnectorClient
 
-from bot.outbound import OutboundPolicy, OutboundRefused
+from bot.digests.outbound import OutboundPolicy, OutboundRefused
 from bot.teams.auth import ConnectorTokenProvider, TokenEndpointError
 from bot.teams.cards import CONTENT_TYPE, workflow_body
 from bot.teams.references import StoredReference
