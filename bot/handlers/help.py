@@ -72,11 +72,21 @@ def build_help_handlers(specs: Sequence[CommandSpec], kpi_help: KpiHelp = lambda
     return handle_help, handle_list
 
 
+README_START = "<!-- command table: generated from the CommandSpecs by scripts/command-table -->"
+README_END = "<!-- end of the command table -->"
+
+
 def command_table(specs: Sequence[CommandSpec]) -> str:
-    """The README's command table (Markdown), one row per spec."""
-    rows = ["| command | what it does |", "|---|---|"]
+    """The README's command table (Markdown), one row per spec, between its two markers."""
+    rows = [README_START, "| command | what it does |", "|---|---|"]
     rows += [f"| `{spec.usage.replace('|', chr(92) + '|')}` | {spec.summary} |" for spec in specs]
-    return "\n".join(rows) + "\n"
+    return "\n".join([*rows, README_END])
+
+
+def with_command_table(readme: str, specs: Sequence[CommandSpec]) -> str:
+    """`readme` with the part between the markers replaced by `command_table(specs)`."""
+    start, end = readme.index(README_START), readme.index(README_END) + len(README_END)
+    return readme[:start] + command_table(specs) + readme[end:]
 
 
 def _overview(specs: Sequence[CommandSpec]) -> Reply:
