@@ -89,7 +89,8 @@ def test_every_command_type_has_one_spec_and_a_handler():
 @pytest.mark.parametrize("spec", COMMANDS, ids=lambda spec: spec.word)
 def test_every_example_parses_to_its_own_command(spec):
     text = spec.example.removeprefix("/kpi ").replace("@alice", "<@U0ALICE|alice>")
-    command = GRAMMAR.parse(text, today=NOW.date(), currency="USD", kpi_names=("win-rate", "revenue"))
+    command = GRAMMAR.parse(text, today=NOW.date(), currency="USD",
+                            kpi_names=("win-rate", "revenue"))
     assert type(command) is spec.command
 
 
