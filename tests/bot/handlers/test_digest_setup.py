@@ -7,8 +7,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from storage.generate import seed_workspace
 
+from sampledata import seed_workspace
 from storage import digests as ledger
 from tests.support.dialog import Chat
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from storage.generate import seed_workspace
 
 from reports.kpis.catalog import CATALOG
+from sampledata import seed_workspace
 from tests.support.dialog import Chat
 
 NOW = datetime(2026, 11, 18, 14, 30, tzinfo=UTC)
