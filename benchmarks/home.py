@@ -31,7 +31,7 @@ from benchmarks import data
 from benchmarks.harness import _sender, _sizes, _throwaway_cluster, machine
 from benchmarks.server import BOT_TOKEN, SIGNING_SECRET, Server, SlackClient
 from benchmarks.stats import ratios, summarize
-from storage.generate import MANAGER_ID
+from sampledata import MANAGER_ID
 
 
 def _event_body(user_id: str, number: int) -> bytes:

@@ -1,7 +1,8 @@
 """`/kpi log EVENT [DEAL] [N x] [AMOUNT [CUR]] [@user] [source=S] [reason=R] [on DATE] [note...]`
 
 Stores one event credited to you (or, for admins, to the @user named) and confirms it with an
-undo hint. Sending the same Slack request twice stores it once. A win for a deal already won
+undo hint and an Undo button. Sending the same Slack request twice stores it once. With nothing
+after `log`, Slack and Teams open the logging form instead. A win for a deal already won
 says what it was and what it is now ("acme was already won for $12,000 on Nov 28, 2026; now
 $15,000"); undo brings the first back (reports/deal_state.py: wins in a row are one win).
 """
@@ -13,12 +14,15 @@ from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 from bot.core import Invocation
-from bot.grammar import LogCommand
+from bot.grammar import CommandSpec, LogCommand
+from bot.grammar.log import parse_log
 from bot.handlers.describe import describe_event
 from bot.replies import Reply, Section, error_reply
-from reports.units import format_money
-from storage.events import NewEvent, ensure_user, find_deal, record_event
+from reports.format import format_amount
+from storage.deals import find_deal
 from storage.models import User
+from storage.recording import NewEvent, record_event
+from storage.workspaces import ensure_user
 
 
 def occurred_at_for(command: LogCommand, invocation: Invocation) -> datetime:
@@ -99,7 +103,7 @@ def _rewon(deal: str, before: tuple, after: tuple, event_id: int, workspace) -> 
     what it is now, and how to go back."""
     def money(win: tuple) -> str | None:
         minor, currency, _at = win
-        return None if minor is None else format_money(minor, currency or workspace.currency)
+        return None if minor is None else format_amount(minor, currency or workspace.currency)
 
     def day(win: tuple) -> str:
         local = win[2].astimezone(ZoneInfo(workspace.timezone))
@@ -118,3 +122,12 @@ def _rewon(deal: str, before: tuple, after: tuple, event_id: int, workspace) -> 
 
 def _idempotency_key(platform: str, key: str | None) -> str:
     return f"{platform}:{key}" if key else f"{platform}:auto:{uuid.uuid4()}"
+
+
+LOG = CommandSpec(
+    word="log", command=LogCommand, parse=parse_log, handle=handle_log, help=__doc__,
+    usage="/kpi log EVENT [DEAL] [N x] [AMOUNT [CUR]] [@user] [source=S] [reason=R] "
+          "[on DATE] [note...]",
+    example="/kpi log demo-booked acme",
+    summary="store one event and confirm it with an undo hint and an Undo button; `/kpi log` "
+            "alone opens the logging form (see \"Clicking instead of typing\")")

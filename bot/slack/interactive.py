@@ -6,8 +6,9 @@
 - Logging modal (`/kpi log` with nothing after it, the "Log activity" shortcut, the "Log from
   this message" message shortcut, Home's buttons): views.open; choosing the event redraws it
   with that event's fields (views.update); the deal box suggests the workspace's deals
-  (block_suggestion); submitting runs the `/kpi log` text its fields read as (bot/log_form.py),
-  errors on their fields (`response_action: errors`), the view id as idempotency key.
+  (block_suggestion); submitting runs the `/kpi log` text its fields read as
+  (bot/interactive/log_form.py), errors on their fields (`response_action: errors`), the view
+  id as idempotency key.
 - Home tab: views.publish on app_home_opened and after each log (bot/handlers/home.py).
 - Digest buttons: the funnel and the stalled deals (to the clicker), pausing (admins).
 Work after the acknowledgement (posting, publishing) runs in tasks of the app's loop.
@@ -26,10 +27,9 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.action_values import ActionValues
 from bot.core import AdminCheckFailed, CommandHandler, CommandRequest
 from bot.handlers.home import compose_home
-from bot.interactions import (
+from bot.interactive.actions import (
     READ_FAILURES,
     UNDO,
     Actor,
@@ -39,7 +39,8 @@ from bot.interactions import (
     submit_log_form,
     undo_from_button,
 )
-from bot.log_form import DEAL, KIND, NOTE, kind_of
+from bot.interactive.log_form import DEAL, KIND, NOTE, kind_of
+from bot.interactive.values import ActionValues
 from bot.replies import Reply, error_reply
 from bot.slack import views
 from bot.slack.app import slack_actor, slack_workspace_id

@@ -9,7 +9,7 @@ import json
 from datetime import date
 
 from bot.handlers.home import Home
-from bot.log_form import (
+from bot.interactive.log_form import (
     AMOUNT,
     COUNT,
     CURRENCY,

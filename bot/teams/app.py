@@ -23,8 +23,8 @@ from microsoft_agents.hosting.core.authorization import ClaimsIdentity
 from microsoft_agents.hosting.core.connector import ConnectorClientBase
 from pydantic import ValidationError
 
-from bot.action_values import ActionValues
 from bot.core import CommandHandler, answer_in_time
+from bot.interactive.values import ActionValues
 from bot.replies import Reply
 from bot.teams.activities import (
     base_conversation_id,

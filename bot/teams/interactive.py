@@ -3,10 +3,10 @@
 `kpi log` with nothing after it answers with the logging card (Adaptive Card 1.5 inputs: the
 event, deal, count, amount and currency, response time, date, source/reason/competitor/MRR,
 note). Its `Action.Submit` comes back as a message activity whose `value` holds the inputs;
-they are read by bot/log_form.py and run as the `/kpi log` text, exactly as Slack's modal, with
-the card's id as idempotency key (a card submitted twice stores once). A refused field comes
-back as the same card, filled in, with the message under the field. Undo runs `/kpi undo ID`
-for the event its signed value names (bot/action_values.py).
+they are read by bot/interactive/log_form.py and run as the `/kpi log` text, exactly as Slack's
+modal, with the card's id as idempotency key (a card submitted twice stores once). A refused
+field comes back as the same card, filled in, with the message under the field. Undo runs
+`/kpi undo ID` for the event its signed value names (bot/interactive/values.py).
 """
 
 from __future__ import annotations
@@ -16,10 +16,9 @@ import uuid
 from collections.abc import Mapping
 from datetime import date
 
-from bot.action_values import ActionValues
 from bot.core import CommandHandler, CommandRequest
-from bot.interactions import UNDO, Actor, form_rules, submit_log_form, undo_from_button
-from bot.log_form import (
+from bot.interactive.actions import UNDO, Actor, form_rules, submit_log_form, undo_from_button
+from bot.interactive.log_form import (
     AMOUNT,
     CURRENCY,
     DATE,
@@ -30,6 +29,7 @@ from bot.log_form import (
     OPTION_FIELDS,
     kind_choices,
 )
+from bot.interactive.values import ActionValues
 from bot.replies import Reply, error_reply
 from bot.teams.cards import CARD_SCHEMA, CARD_VERSION, rich_text
 

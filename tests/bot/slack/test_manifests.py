@@ -10,8 +10,8 @@ import yaml
 from bot.slack.interactive import LOG_SHORTCUT, MESSAGE_SHORTCUT
 
 ROOT = Path(__file__).resolve().parents[3]
-MANIFESTS = {"http": ROOT / "slack" / "manifest.http.yml",
-             "socket": ROOT / "slack" / "manifest.socket.yml"}
+MANIFESTS = {"http": ROOT / "deploy" / "slack" / "manifest.http.yml",
+             "socket": ROOT / "deploy" / "slack" / "manifest.socket.yml"}
 SCOPES = {"commands", "chat:write", "chat:write.public", "channels:history", "groups:history",
           "files:write", "im:write", "users:read", "users:read.email", "team:read"}
 
