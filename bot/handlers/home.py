@@ -60,10 +60,9 @@ def compose_home(context: BotContext, request: CommandRequest) -> Home:
     with context.database.read() as session:
         workspace = session.get(Workspace, request.workspace_id)
     if workspace is None:  # nobody has used kpibot here yet: an empty week, nothing stored
-        defaults = context.defaults
-        workspace = Workspace(id=request.workspace_id, platform=request.platform,
-                              timezone=defaults.timezone, currency=defaults.currency,
-                              fiscal_year_start=defaults.fiscal_year_start, created_at=now)
+        return Home(week=Reply(text="Your week", sections=(Section(lines=(
+            "Nothing is logged in this workspace yet: Log activity (or /kpi log) adds the "
+            "first event.",)),)), logs=(), open_by_stage=(), stalled=())
     invocation = Invocation(request=request, workspace=workspace, now=now, context=context)
     user = request.user_id
     week, month = (parse_period(text, now=now, tz=workspace.timezone,

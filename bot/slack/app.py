@@ -150,6 +150,6 @@ def build_slack_app(
         reply = await answer_in_time(handler, internal, arrived=arrived)
         await ack(**render_slash_response(reply, slack.undo_value(internal.workspace_id)))
         if reply.undo_event is not None:  # a log: the person's Home tab shows it
-            slack.later(slack.publish_home(client, slack_actor(internal)))
+            slack.refresh_home(client, slack_actor(internal))
 
     return app

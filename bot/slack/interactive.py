@@ -9,7 +9,8 @@
   (block_suggestion); submitting runs the `/kpi log` text its fields read as
   (bot/interactive/log_form.py), errors on their fields (`response_action: errors`), the view
   id as idempotency key.
-- Home tab: views.publish on app_home_opened and after each log (bot/handlers/home.py).
+- Home tab: views.publish on app_home_opened, and after each log or undo of a person who has
+  opened it (bot/handlers/home.py).
 - Digest buttons: the funnel and the stalled deals (to the clicker), pausing (admins).
 Work after the acknowledgement (posting, publishing) runs in tasks of the app's loop.
 """
@@ -20,6 +21,7 @@ import asyncio
 import html
 import logging
 import re
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine
 
 import aiohttp
@@ -57,6 +59,7 @@ _SLACK_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
 _SLACK_ERRORS = (SlackApiError, aiohttp.ClientError, OSError, TimeoutError)
 MAX_FIELD_ERROR = 300
 MAX_DEALS = 20
+MAX_HOME_VIEWERS = 10_000
 
 
 def _id(value: object) -> str | None:
@@ -103,6 +106,7 @@ class SlackInteractions:
         self.handler = handler
         self.values = values
         self._tasks: set[asyncio.Task] = set()
+        self._home_viewers: OrderedDict[tuple[str, str], None] = OrderedDict()
 
     def undo_value(self, workspace_id: str) -> Callable[[int], str]:
         return lambda event_id: self.values.sign(UNDO, workspace_id, event_id)
@@ -168,7 +172,7 @@ class SlackInteractions:
             return
         await ack()
         self.later(self._confirm(client, actor, reply))
-        self.later(self.publish_home(client, actor))
+        self.refresh_home(client, actor)
 
     async def _confirm(self, client: AsyncWebClient, actor: Actor, reply: Reply) -> None:
         """The log confirmation with its Undo button: to the person in the channel the form
@@ -185,6 +189,20 @@ class SlackInteractions:
         await client.chat_postMessage(channel=actor.user_id, text=text, blocks=blocks)
 
     # ------------------------------------------------------------------ Home
+    def home_opened(self, actor: Actor) -> None:
+        """Remember who looks at their Home tab (the most recent MAX_HOME_VIEWERS people)."""
+        key = (actor.workspace_id, actor.user_id)
+        self._home_viewers[key] = None
+        self._home_viewers.move_to_end(key)
+        while len(self._home_viewers) > MAX_HOME_VIEWERS:
+            self._home_viewers.popitem(last=False)
+
+    def refresh_home(self, client: AsyncWebClient, actor: Actor) -> None:
+        """After a log or an undo: republish the Home of a person who has opened it (it is
+        composed afresh at every open anyway; nobody else's costs a Web API call)."""
+        if (actor.workspace_id, actor.user_id) in self._home_viewers:
+            self.later(self.publish_home(client, actor))
+
     async def publish_home(self, client: AsyncWebClient, actor: Actor) -> None:
         try:
             home = await asyncio.to_thread(compose_home, bounded(self.handler.context),
@@ -206,7 +224,7 @@ class SlackInteractions:
         reply = await undo_from_button(self.handler, self.values, actor, _action_value(body))
         self.later(self._answer(body, respond, client, actor, reply, replace=reply.ok))
         if reply.ok:
-            self.later(self.publish_home(client, actor))
+            self.refresh_home(client, actor)
 
     async def run_button(self, body: dict, respond: AsyncRespond, client: AsyncWebClient,
                          text: str, *, channel_id: str | None = None,
@@ -298,6 +316,7 @@ def register_interactions(app: AsyncApp, handler: CommandHandler,
     async def on_home_opened(body: dict, event: dict, client: AsyncWebClient) -> None:
         actor = actor_from(body)
         if actor is not None and event.get("tab") == "home":
+            slack.home_opened(actor)
             slack.later(slack.publish_home(client, actor))
 
     @app.action(views.OPEN_LOG)

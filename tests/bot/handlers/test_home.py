@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from bot.core import CommandRequest
 from bot.handlers.home import compose_home
+from storage.models import Workspace
 from tests.support.dialog import Chat
 
 NOW = datetime(2026, 11, 18, 14, 30, tzinfo=UTC)  # a Wednesday
@@ -51,3 +52,11 @@ def test_admins_also_get_the_team_and_the_digests(database):
     funnel, quota = home.team
     assert home.admin and funnel.text.startswith("Funnel") and "quota" in quota.plain_text()
     assert _home(chat, "U_NOBODY").logs == ()
+
+
+def test_a_workspace_nobody_used_yet_gets_an_empty_home_and_stores_nothing(database):
+    chat = Chat(database, workspace=WORKSPACE, now=NOW)
+    home = _home(chat, "U1")
+    assert "Nothing is logged" in home.week.plain_text() and home.logs == ()
+    with database.read() as session:
+        assert session.get(Workspace, WORKSPACE) is None

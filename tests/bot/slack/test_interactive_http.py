@@ -61,7 +61,6 @@ def test_forged_or_stale_payloads_get_401_and_change_nothing(slack_bot, database
     _bot, base_url = slack_bot
     body = _log(base_url, "log call 3", user_id="U1")
     view = _opened_view(slack_api, slack_views, base_url, user_id="U1")
-    slack_api.wait_for("views.publish")  # the Home tab after the log: done before counting
     before = len(slack_api.calls)
     payloads = [
         block_actions("kpi_undo", _undo_value(body), response_url=slack_api.response_url("x")),
@@ -167,7 +166,8 @@ def test_home_shows_the_admin_the_team_and_digest_buttons(slack_bot, database, s
     _log(base_url, "log lead acme", user_id="U1")
     assert post_event(base_url, app_home_opened("U_BOSS"), secret=SECRET)[0] == 200
     assert post_event(base_url, app_home_opened("U1", tab="messages"), secret=SECRET)[0] == 200
-    published = slack_api.wait_for("views.publish", 2)  # U1 after the log, then U_BOSS
+    assert post_event(base_url, app_home_opened("U1"), secret=SECRET)[0] == 200
+    published = slack_api.wait_for("views.publish", 2)  # the messages tab publishes nothing
     homes = {call.body["user_id"]: call.json_field("view") for call in published}
     assert set(homes) == {"U1", "U_BOSS"}
     for view in homes.values():
@@ -205,3 +205,15 @@ def test_digest_buttons_answer_the_clicker_and_pause_is_for_admins(slack_bot, da
     with database.read() as session:
         assert list_schedules(session=session, enabled_only=True) == []  # paused by the admin
         assert len(list_schedules(session=session)) == 1
+
+
+def test_home_is_republished_after_a_log_only_for_people_who_opened_it(slack_bot, slack_api):
+    _bot, base_url = slack_bot
+    _log(base_url, "log call 2", user_id="U1")
+    assert post_event(base_url, app_home_opened("U2"), secret=SECRET)[0] == 200
+    slack_api.wait_for("views.publish")
+    _log(base_url, "log call 3", user_id="U2")
+    published = slack_api.wait_for("views.publish", 2)
+    assert [call.body["user_id"] for call in published] == ["U2", "U2"]
+    assert "3 × call" in str(published[1].json_field("view")["blocks"])
+    assert slack_api.calls_to("views.publish") == published  # none for U1, who never opened it

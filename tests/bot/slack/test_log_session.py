@@ -45,6 +45,8 @@ def _undo_value(call) -> str:
 def test_modal_session_stores_once_and_undo_voids_once(slack_bot, database, slack_api,
                                                       slack_views):
     _bot, base_url = slack_bot
+    assert post_event(base_url, app_home_opened("U1"), secret=SECRET)[0] == 200
+    slack_api.wait_for("views.publish")  # Home opened: republished after each log from now on
     seeded = post_slash_command(base_url, "log lead acme", secret=SECRET, user_id="U1")
     assert seeded[0] == 200 and "Logged lead" in seeded[1]["text"]
     assert_valid_blocks(seeded[1]["blocks"])
@@ -96,7 +98,7 @@ def test_modal_session_stores_once_and_undo_voids_once(slack_bot, database, slac
         assert_valid_message(call)
         assert call.body["channel"] == "C_SALES" and call.body["user"] == "U1"
     assert f"#{won.id}" in confirmations[0].body["text"]
-    homes = slack_api.wait_for("views.publish", 3)  # after the text log and each submission
+    homes = slack_api.wait_for("views.publish", 4)  # opened, the text log, each submission
     assert any(f"#{won.id} deal-won" in _texts(home.json_field("view")["blocks"])
                for home in homes)
 
