@@ -137,11 +137,21 @@ class Settings(BaseSettings):
                 "setup\"; for Teams only, set TEAMS_APP_ID instead)")
 
     def require_socket_mode(self) -> None:
-        self.require_slack_http()
-        if self.slack_app_token is None or not self.slack_app_token.get_secret_value():
-            raise SettingsError("missing setting SLACK_APP_TOKEN (needed by --socket-mode)")
+        """Fail with one line unless the Socket Mode credentials are present: the bot token and
+        an app-level token (xapp-...). The signing secret is not needed: Slack sends nothing
+        over HTTP in Socket Mode, the connection itself is opened with the app-level token."""
+        missing = [name for name, value in (("SLACK_BOT_TOKEN", self.slack_bot_token),
+                                            ("SLACK_APP_TOKEN", self.slack_app_token))
+                   if value is None or not value.get_secret_value()]
+        if missing:
+            raise SettingsError(
+                f"missing setting {' and '.join(missing)}: kpibot serve --socket-mode needs the "
+                "Slack app's bot token (xoxb-...) and an app-level token (xapp-..., scope "
+                "connections:write), in the environment or .env (README: \"Slack app setup\")")
         if not self.slack_app_token.get_secret_value().startswith("xapp-"):
-            raise SettingsError("SLACK_APP_TOKEN must be an app-level token starting with xapp-")
+            raise SettingsError("bad setting SLACK_APP_TOKEN: it must be an app-level token "
+                                "starting with xapp- (Basic Information -> App-Level Tokens), "
+                                "not the bot token")
 
 
 def build_settings(**overrides: object) -> Settings:

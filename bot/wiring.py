@@ -97,11 +97,12 @@ def build_bot(settings: Settings, *, database: Database | None = None, clock=Non
                          deadline=settings.command_deadline, **context_kwargs)
     handler = build_command_handler(context)
     slack_app = None
-    if token and settings.slack_signing_secret:
+    if token:  # over HTTP only with the signing secret (bot/server.py); else Socket Mode
+        secret = settings.slack_signing_secret
         slack_app = build_slack_app(
             handler=handler,
             bot_token=token,
-            signing_secret=settings.slack_signing_secret.get_secret_value(),
+            signing_secret=secret.get_secret_value() if secret else None,
             api_url=settings.slack_api_url,
         )
     teams = None

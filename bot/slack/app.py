@@ -86,9 +86,12 @@ def _drop_token_unused_warning(record: logging.LogRecord) -> bool:
 
 
 def build_slack_app(
-    *, handler: CommandHandler, bot_token: str, signing_secret: str, api_url: str
+    *, handler: CommandHandler, bot_token: str, signing_secret: str | None, api_url: str
 ) -> AsyncApp:
-    """A Bolt app that verifies every request's signature and answers `/kpi` in the ack."""
+    """A Bolt app that verifies every request's signature and answers `/kpi` in the ack.
+
+    Without `signing_secret` (Socket Mode) it may only be fed over the Socket Mode connection:
+    `bot.server` serves it over HTTP only with the secret."""
     async def authorize(enterprise_id: str | None, team_id: str | None,
                         user_id: str | None) -> AuthorizeResult:
         # The token as configured, without Bolt's auth.test round trip on the first request:
@@ -102,7 +105,7 @@ def build_slack_app(
     # the handler returns. Without it Bolt runs the listener in a task and polls for the ack
     # every 10 ms, which added 0-10 ms (about 8 ms on average) to every command.
     logging.getLogger("slack_bolt.AsyncApp").addFilter(_drop_token_unused_warning)  # once
-    app = AsyncApp(client=client, signing_secret=signing_secret, authorize=authorize,
+    app = AsyncApp(client=client, signing_secret=signing_secret or "", authorize=authorize,
                    process_before_response=True)
 
     @app.command(re.compile(r"^/"))
