@@ -41,9 +41,6 @@ log = logging.getLogger(__name__)
 
 PING_INTERVAL = 10.0  # seconds between pings; a silently dead connection is replaced after it
 
-# slack_sdk logs every received frame, payload included, at DEBUG: raw request bodies never
-# reach the logs, so its logger stays at INFO whatever KPIBOT_LOG_LEVEL says.
-_CLIENT_LOG = logging.getLogger("bot.slack.socket_mode.client")
 _REFUSED_TOKEN = frozenset({"invalid_auth", "not_authed", "not_allowed_token_type",
                             "token_revoked", "account_inactive", "missing_scope"})
 
@@ -64,8 +61,9 @@ class SocketModeHandler(AsyncSocketModeHandler):
 
     def __init__(self, app: AsyncApp, app_token: str, *,
                  ping_interval: float = PING_INTERVAL) -> None:
-        _CLIENT_LOG.setLevel(max(logging.INFO, _CLIENT_LOG.getEffectiveLevel()))
-        super().__init__(app, app_token, logger=_CLIENT_LOG, ping_interval=ping_interval)
+        # slack_sdk's client logs to Bolt's logger: at most INFO (bot.logs.quiet_chat_sdks),
+        # since at DEBUG it logs every frame it receives, payload included.
+        super().__init__(app, app_token, ping_interval=ping_interval)
         self.client.on_message_listeners.append(self._on_frame)
 
     async def handle(self, client: AsyncBaseSocketModeClient,  # type: ignore[override]

@@ -51,10 +51,10 @@ def test_serve_socket_mode_answers_without_a_signing_secret(tmp_path, slack_api,
     with socket_mode_server(slack_api) as slack:
         process = _serve(tmp_path, "--socket-mode", "--port", str(port), DATABASE_URL=url,
                          SLACK_BOT_TOKEN="xoxb-socket-process", SLACK_APP_TOKEN=slack.app_token,
-                         SLACK_API_URL=slack_api.base_url)
+                         SLACK_API_URL=slack_api.base_url, KPIBOT_LOG_LEVEL="DEBUG")
         try:
             wait_until_healthy(f"http://127.0.0.1:{port}", process)
-            ack = slack.deliver(slash_command("log demo-booked acme", user_id="U1"))
+            ack = slack.deliver(slash_command("log demo-booked zanzibar", user_id="U1"))
             assert "Logged demo-booked" in ack.payload["text"]
             slack.disconnect("refresh_requested")
             slack.wait_connections(2)
@@ -71,6 +71,10 @@ def test_serve_socket_mode_answers_without_a_signing_secret(tmp_path, slack_api,
     assert "connected to Slack over Socket Mode" in output
     assert "refresh_requested" in output
     assert "xoxb-socket-process" not in output and slack.app_token not in output
+    # at DEBUG too, the Slack SDKs log no envelope and no reply (bot.logs.QuietChatSdks)
+    assert any(" DEBUG " in line for line in output.splitlines())
+    assert [line for line in output.splitlines() if "zanzibar" in line and " slack_" in line
+            ] == []
     assert "ticket=" not in output or "ticket=[redacted]" in output
 
 

@@ -8,6 +8,7 @@ import logging
 import pytest
 from sqlmodel import select
 
+from bot.logs import QuietChatSdks, redact
 from bot.settings import build_settings
 from bot.wiring import build_bot
 from storage.models import Event
@@ -145,3 +146,20 @@ def test_every_envelope_type_is_acknowledged_and_stores_nothing_it_does_not_hand
     ack = over_socket.deliver(envelope)
     assert ack.connection == 1
     assert _events(database) == []
+
+
+def test_envelopes_never_reach_the_logs_even_at_debug(database, slack_api, socket_slack, clock,
+                                                      caplog):
+    caplog.handler.addFilter(QuietChatSdks())  # as configure_logging's handler has it
+    with caplog.at_level(logging.DEBUG), \
+            running_socket_mode(_bot(database, slack_api, socket_slack, clock)):
+        socket_slack.deliver(slash_command("log deal-won zanzibar-secret-deal 5k"))
+    assert [e.deal_key for e in _events(database)] == ["zanzibar-secret-deal"]
+    assert any(r.levelno == logging.DEBUG for r in caplog.records)  # DEBUG was on
+    leaked = [r.getMessage() for r in caplog.records if "zanzibar" in r.getMessage()]
+    assert leaked == []
+
+
+def test_the_connection_ticket_is_redacted_in_logs():
+    line = redact("Failed to connect to ws://127.0.0.1:1/link/?ticket=5f1e2d&app_id=A0001")
+    assert "5f1e2d" not in line and "ticket=[redacted]" in line
