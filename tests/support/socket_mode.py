@@ -73,22 +73,29 @@ def _team(team_id: str) -> dict:
     return {"id": team_id, "domain": "acme"}
 
 
+def _response_url(kind: str, team_id: str) -> str:
+    """A response_url nothing listens on (port 9): pass `slack_api.response_url()` to record
+    what the bot sends there."""
+    return f"http://127.0.0.1:9/{kind}/{team_id}/1/{secrets.token_hex(8)}"
+
+
 def slash_command(text: str, *, user_id: str = "U1", team_id: str = "T0001",
                   channel_id: str = "C_SALES", command: str = "/kpi",
-                  trigger_id: str | None = None, user_name: str = "alice") -> dict:
+                  trigger_id: str | None = None, user_name: str = "alice",
+                  response_url: str | None = None) -> dict:
     """A `slash_commands` envelope: the fields of the HTTP form, as strings."""
     return _envelope("slash_commands", {
         "token": "legacy-verification-token", "team_id": team_id, "team_domain": "acme",
         "channel_id": channel_id, "channel_name": "sales", "user_id": user_id,
         "user_name": user_name, "command": command, "text": text, "api_app_id": "A0001",
         "is_enterprise_install": "false",
-        "response_url": f"https://hooks.slack.com/commands/{team_id}/1/{secrets.token_hex(8)}",
+        "response_url": response_url or _response_url("commands", team_id),
         "trigger_id": trigger_id or random_trigger_id()}, accepts_response_payload=True)
 
 
 def block_actions(action_id: str, value: str, *, user_id: str = "U1", team_id: str = "T0001",
                   channel_id: str = "C_SALES", message: dict | None = None,
-                  block_id: str = "actions") -> dict:
+                  block_id: str = "actions", response_url: str | None = None) -> dict:
     """An `interactive` envelope: a button clicked in a message."""
     message = message or {"type": "message", "ts": "1764000000.000100", "text": "", "blocks": []}
     return _envelope("interactive", {
@@ -99,7 +106,7 @@ def block_actions(action_id: str, value: str, *, user_id: str = "U1", team_id: s
         "team": _team(team_id), "enterprise": None, "is_enterprise_install": False,
         "channel": {"id": channel_id, "name": "sales"}, "message": message,
         "state": {"values": {}},
-        "response_url": f"https://hooks.slack.com/actions/{team_id}/1/{secrets.token_hex(8)}",
+        "response_url": response_url or _response_url("actions", team_id),
         "actions": [{"action_id": action_id, "block_id": block_id, "value": value,
                      "type": "button", "text": {"type": "plain_text", "text": action_id},
                      "action_ts": "1764000001.000200"}]}, accepts_response_payload=False)
@@ -134,7 +141,8 @@ def global_shortcut(callback_id: str, *, user_id: str = "U1", team_id: str = "T0
 
 
 def message_shortcut(callback_id: str, message_text: str, *, user_id: str = "U1",
-                     team_id: str = "T0001", channel_id: str = "C_SALES") -> dict:
+                     team_id: str = "T0001", channel_id: str = "C_SALES",
+                     response_url: str | None = None) -> dict:
     """An `interactive` envelope: a message shortcut on a message saying `message_text`."""
     return _envelope("interactive", {
         "type": "message_action", "token": "legacy-verification-token",
@@ -142,7 +150,7 @@ def message_shortcut(callback_id: str, message_text: str, *, user_id: str = "U1"
         "user": _user(user_id, team_id), "channel": {"id": channel_id, "name": "sales"},
         "is_enterprise_install": False, "enterprise": None, "callback_id": callback_id,
         "trigger_id": random_trigger_id(),
-        "response_url": f"https://hooks.slack.com/app/{team_id}/1/{secrets.token_hex(8)}",
+        "response_url": response_url or _response_url("app", team_id),
         "message_ts": "1764000000.000500",
         "message": {"type": "message", "user": "U2", "ts": "1764000000.000500",
                     "text": message_text}}, accepts_response_payload=False)
