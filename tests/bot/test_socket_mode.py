@@ -163,3 +163,19 @@ def test_envelopes_never_reach_the_logs_even_at_debug(database, slack_api, socke
 def test_the_connection_ticket_is_redacted_in_logs():
     line = redact("Failed to connect to ws://127.0.0.1:1/link/?ticket=5f1e2d&app_id=A0001")
     assert "5f1e2d" not in line and "ticket=[redacted]" in line
+
+
+def test_the_bot_keeps_trying_while_slack_refuses_new_connections(over_socket_fast_pings,
+                                                                  slack_api, database):
+    """After a dropped connection apps.connections.open fails twice (Slack's side down, or
+    Socket Mode switched off and on again): the bot keeps asking and answers once it may."""
+    slack = over_socket_fast_pings
+    slack_api.fail_next("apps.connections.open", error="internal_error", times=2)
+    slack.drop()
+    slack.wait_connections(2)
+    ack = slack.deliver(slash_command("log call", user_id="U1"))
+    assert "Logged call" in ack.payload["text"]
+    refused = [c for c in slack_api.calls_to("apps.connections.open")
+               if c.response.get("error") == "internal_error"]
+    assert len(refused) == 2 and slack.opens >= 2
+    assert [e.kind for e in _events(database)] == ["call"]
