@@ -84,13 +84,13 @@ def slash_command(text: str, *, user_id: str = "U1", team_id: str = "T0001",
                   trigger_id: str | None = None, user_name: str = "alice",
                   response_url: str | None = None) -> dict:
     """A `slash_commands` envelope: the fields of the HTTP form, as strings."""
-    return _envelope("slash_commands", {
+    return as_envelope({
         "token": "legacy-verification-token", "team_id": team_id, "team_domain": "acme",
         "channel_id": channel_id, "channel_name": "sales", "user_id": user_id,
         "user_name": user_name, "command": command, "text": text, "api_app_id": "A0001",
         "is_enterprise_install": "false",
         "response_url": response_url or _response_url("commands", team_id),
-        "trigger_id": trigger_id or random_trigger_id()}, accepts_response_payload=True)
+        "trigger_id": trigger_id or random_trigger_id()})
 
 
 def block_actions(action_id: str, value: str, *, user_id: str = "U1", team_id: str = "T0001",
@@ -98,7 +98,7 @@ def block_actions(action_id: str, value: str, *, user_id: str = "U1", team_id: s
                   block_id: str = "actions", response_url: str | None = None) -> dict:
     """An `interactive` envelope: a button clicked in a message."""
     message = message or {"type": "message", "ts": "1764000000.000100", "text": "", "blocks": []}
-    return _envelope("interactive", {
+    return as_envelope({
         "type": "block_actions", "user": _user(user_id, team_id), "api_app_id": "A0001",
         "token": "legacy-verification-token", "trigger_id": random_trigger_id(),
         "container": {"type": "message", "message_ts": message["ts"], "channel_id": channel_id,
@@ -109,7 +109,7 @@ def block_actions(action_id: str, value: str, *, user_id: str = "U1", team_id: s
         "response_url": response_url or _response_url("actions", team_id),
         "actions": [{"action_id": action_id, "block_id": block_id, "value": value,
                      "type": "button", "text": {"type": "plain_text", "text": action_id},
-                     "action_ts": "1764000001.000200"}]}, accepts_response_payload=False)
+                     "action_ts": "1764000001.000200"}]})
 
 
 def view_submission(callback_id: str, values: dict, *, user_id: str = "U1",
@@ -117,7 +117,7 @@ def view_submission(callback_id: str, values: dict, *, user_id: str = "U1",
                     view_id: str = "V0001") -> dict:
     """An `interactive` envelope: a modal submitted; `values` as `view.state.values` (block id
     → action id → element state)."""
-    return _envelope("interactive", {
+    return as_envelope({
         "type": "view_submission", "team": _team(team_id), "user": _user(user_id, team_id),
         "api_app_id": "A0001", "token": "legacy-verification-token",
         "trigger_id": random_trigger_id(),
@@ -126,25 +126,23 @@ def view_submission(callback_id: str, values: dict, *, user_id: str = "U1",
                  "state": {"values": values}, "hash": "1764000000.abc",
                  "title": {"type": "plain_text", "text": "kpibot"}, "app_id": "A0001",
                  "bot_id": "B0BOT"},
-        "response_urls": [], "is_enterprise_install": False, "enterprise": None},
-        accepts_response_payload=True)
+        "response_urls": [], "is_enterprise_install": False, "enterprise": None})
 
 
 def global_shortcut(callback_id: str, *, user_id: str = "U1", team_id: str = "T0001") -> dict:
     """An `interactive` envelope: a global shortcut (the lightning menu)."""
-    return _envelope("interactive", {
+    return as_envelope({
         "type": "shortcut", "token": "legacy-verification-token",
         "action_ts": "1764000001.000300", "team": _team(team_id),
         "user": _user(user_id, team_id), "is_enterprise_install": False, "enterprise": None,
-        "callback_id": callback_id, "trigger_id": random_trigger_id()},
-        accepts_response_payload=False)
+        "callback_id": callback_id, "trigger_id": random_trigger_id()})
 
 
 def message_shortcut(callback_id: str, message_text: str, *, user_id: str = "U1",
                      team_id: str = "T0001", channel_id: str = "C_SALES",
                      response_url: str | None = None) -> dict:
     """An `interactive` envelope: a message shortcut on a message saying `message_text`."""
-    return _envelope("interactive", {
+    return as_envelope({
         "type": "message_action", "token": "legacy-verification-token",
         "action_ts": "1764000001.000400", "team": _team(team_id),
         "user": _user(user_id, team_id), "channel": {"id": channel_id, "name": "sales"},
@@ -153,36 +151,34 @@ def message_shortcut(callback_id: str, message_text: str, *, user_id: str = "U1"
         "response_url": response_url or _response_url("app", team_id),
         "message_ts": "1764000000.000500",
         "message": {"type": "message", "user": "U2", "ts": "1764000000.000500",
-                    "text": message_text}}, accepts_response_payload=False)
+                    "text": message_text}})
 
 
 def block_suggestion(action_id: str, value: str, *, user_id: str = "U1",
                      team_id: str = "T0001", block_id: str = "deal",
                      view_id: str = "V0001") -> dict:
     """An `interactive` envelope: type-ahead in an external select; the ack carries options."""
-    return _envelope("interactive", {
+    return as_envelope({
         "type": "block_suggestion", "user": _user(user_id, team_id),
         "container": {"type": "view", "view_id": view_id}, "api_app_id": "A0001",
         "token": "legacy-verification-token", "action_id": action_id, "block_id": block_id,
         "value": value, "team": _team(team_id), "enterprise": None,
         "is_enterprise_install": False,
         "view": {"id": view_id, "team_id": team_id, "type": "modal", "blocks": [],
-                 "private_metadata": "", "callback_id": "", "state": {"values": {}}}},
-        accepts_response_payload=True)
+                 "private_metadata": "", "callback_id": "", "state": {"values": {}}}})
 
 
 _event_ids = itertools.count(1)
 
 
 def _event(event: dict, team_id: str) -> dict:
-    return _envelope("events_api", {
+    return as_envelope({
         "token": "legacy-verification-token", "team_id": team_id, "api_app_id": "A0001",
         "event": event, "type": "event_callback", "event_id": f"Ev{next(_event_ids):010d}",
         "event_time": 1764000000,
         "authorizations": [{"enterprise_id": None, "team_id": team_id, "user_id": "U0BOT",
                             "is_bot": True, "is_enterprise_install": False}],
-        "is_ext_shared_channel": False}, accepts_response_payload=False) | {
-        "retry_attempt": 0, "retry_reason": ""}
+        "is_ext_shared_channel": False})
 
 
 def app_home_opened(*, user_id: str = "U1", team_id: str = "T0001") -> dict:
@@ -197,6 +193,22 @@ def app_mention(text: str, *, user_id: str = "U1", team_id: str = "T0001",
     return _event({"type": "app_mention", "user": user_id, "text": f"<@U0BOT> {text}",
                    "ts": "1764000002.000200", "channel": channel_id,
                    "event_ts": "1764000002.000200"}, team_id)
+
+
+_ANSWERED_IN_THE_ACK = frozenset({"view_submission", "block_suggestion"})
+
+
+def as_envelope(payload: dict) -> dict:
+    """The envelope Slack sends over Socket Mode for a payload it would POST in HTTP mode: a
+    slash command's fields, an interactive payload (block_actions, view_submission, ...) or
+    an Events API body (event_callback)."""
+    if "command" in payload:
+        return _envelope("slash_commands", payload, accepts_response_payload=True)
+    if payload.get("type") == "event_callback":
+        return _envelope("events_api", payload, accepts_response_payload=False) | {
+            "retry_attempt": 0, "retry_reason": ""}
+    return _envelope("interactive", payload,
+                     accepts_response_payload=payload.get("type") in _ANSWERED_IN_THE_ACK)
 
 
 def http_request(envelope: dict) -> tuple[str, str]:
