@@ -1,10 +1,10 @@
 """A scripted Slack session, run over Socket Mode (no signing secret) and over signed HTTP:
 each step gets the same answer both ways, and the session leaves the same events.
 
-A step is one line: the envelope it sends (tests/support/socket_mode.py builds every type Slack
-sends: slash commands, block_actions, view_submission, shortcuts, block_suggestion, events) and
-a phrase its answer contains. Over HTTP the same payload is POSTed as Slack would (a form,
-`payload=<json>`, or JSON), signed.
+A step is one line: what Slack would POST (a slash command's fields, an interactive payload:
+block_actions, view_submission, shortcut, message_action, block_suggestion; or an Events API
+body) and a phrase its answer contains. tests/support/slack_transports.py sends it signed over
+HTTP, or in its Socket Mode envelope.
 """
 
 from __future__ import annotations
@@ -21,20 +21,15 @@ from bot.settings import build_settings
 from bot.wiring import build_bot
 from storage.models import Event
 from tests.support.bot_server import running_server
-from tests.support.slack_signing import post_signed
-from tests.support.socket_mode import (
-    http_request,
-    running_socket_mode,
-    slash_command,
-    socket_mode_server,
-)
+from tests.support.slack_transports import HttpSlack, SocketSlack, slash_fields
+from tests.support.socket_mode import running_socket_mode, socket_mode_server
 
 SECRET = "session-signing-secret"
 
 
 @dataclass
 class Session:
-    """What a step may build its envelope from: the workspace and the earlier answers."""
+    """What a step may build its request from: the workspace and the earlier answers."""
 
     team: str
     answers: list[dict | None] = field(default_factory=list)
@@ -42,30 +37,26 @@ class Session:
 
 @dataclass(frozen=True)
 class Step:
-    envelope: Callable[[Session], dict]
+    request: Callable[[Session], dict]  # what Slack would POST: slash fields, a payload, an event
     says: str  # a phrase of the answer (its text, or the JSON of a bare response_action)
 
 
 SESSION = [
-    Step(lambda s: slash_command("log demo-booked acme", team_id=s.team, user_id="U1"),
+    Step(lambda s: slash_fields("log demo-booked acme", team_id=s.team, user_id="U1"),
          says="Logged demo-booked"),
-    Step(lambda s: slash_command("log deal-won acme 12k", team_id=s.team, user_id="U1"),
+    Step(lambda s: slash_fields("log deal-won acme 12k", team_id=s.team, user_id="U1"),
          says="Logged deal-won"),
-    Step(lambda s: slash_command("log call 4", team_id=s.team, user_id="U2"),
+    Step(lambda s: slash_fields("log call 4", team_id=s.team, user_id="U2"),
          says="Logged 4 × call"),
-    Step(lambda s: slash_command("undo", team_id=s.team, user_id="U2"), says="Undone"),
-    Step(lambda s: slash_command("log deal-lost globex reason=price", team_id=s.team,
-                                 user_id="U1"), says="Logged deal-lost"),
-    Step(lambda s: slash_command("win-rate this-month", team_id=s.team, user_id="U1"),
+    Step(lambda s: slash_fields("undo", team_id=s.team, user_id="U2"), says="Undone"),
+    Step(lambda s: slash_fields("log deal-lost globex reason=price", team_id=s.team,
+                                user_id="U1"), says="Logged deal-lost"),
+    Step(lambda s: slash_fields("win-rate this-month", team_id=s.team, user_id="U1"),
          says="50%"),
-    Step(lambda s: slash_command("digest preview", team_id=s.team, user_id="U_BOSS"),
+    Step(lambda s: slash_fields("digest preview", team_id=s.team, user_id="U_BOSS"),
          says="Weekly digest"),
-    # After the `interact` merge, one line each (see that branch's HTTP session):
-    # Step(lambda s: global_shortcut("log_activity", team_id=s.team), says=...),
-    # Step(lambda s: view_submission("log_activity", {...bad amount...}, team_id=s.team),
-    #      says='"response_action": "errors"'),
-    # Step(lambda s: block_actions("undo", ..., team_id=s.team), says=...),
-    # Step(lambda s: app_home_opened(team_id=s.team), says=...),
+    # Payloads of the other kinds are one line each, e.g. (interact's builders):
+    # Step(lambda s: block_suggestion("deal", "ac", team=s.team), says="acme"),
 ]
 
 
@@ -75,29 +66,15 @@ def _text(answer: dict | None) -> str:
     return answer.get("text") or json.dumps(answer)
 
 
-def _valid_blocks(answer: dict | None) -> None:
-    for block in (answer or {}).get("blocks", []):
-        Block.parse(block).validate_json()
-
-
-def run_session(team: str, answer: Callable[[dict], dict | None]) -> list[dict | None]:
+def run_session(team: str, slack: HttpSlack | SocketSlack) -> list[dict | None]:
     session = Session(team=team)
     for step in SESSION:
-        reply = answer(step.envelope(session))
-        assert step.says in _text(reply), (step.says, reply)
-        _valid_blocks(reply)
-        session.answers.append(reply)
+        status, answer = slack.send(step.request(session))
+        assert status == 200 and step.says in _text(answer), (step.says, status, answer)
+        for block in (answer or {}).get("blocks", []):
+            Block.parse(block).validate_json()
+        session.answers.append(answer)
     return session.answers
-
-
-def _http_answer(base_url: str) -> Callable[[dict], dict | None]:
-    def answer(envelope: dict) -> dict | None:
-        body, content_type = http_request(envelope)
-        status, payload, _ = post_signed(f"{base_url}/slack/events", body, secret=SECRET,
-                                         content_type=content_type)
-        assert status == 200, (status, payload)
-        return payload or None
-    return answer
 
 
 def _events(database, team: str) -> list[tuple]:
@@ -121,13 +98,13 @@ def test_the_session_over_socket_mode_gives_the_same_events_as_over_http(
     http_bot = build_bot(_settings(database, slack_api, SLACK_SIGNING_SECRET=SECRET),
                          database=database, clock=clock)
     with running_server(http_bot) as base_url:
-        over_http = run_session("T_HTTP", _http_answer(base_url))
+        over_http = run_session("T_HTTP", HttpSlack(base_url, secret=SECRET))
 
     with socket_mode_server(slack_api) as slack:
         settings = _settings(database, slack_api, SLACK_APP_TOKEN=slack.app_token)
         assert settings.slack_signing_secret is None
         with running_socket_mode(build_bot(settings, database=database, clock=clock)):
-            over_socket = run_session("T_SOCKET", lambda e: slack.deliver(e).payload)
+            over_socket = run_session("T_SOCKET", SocketSlack(slack))
 
     assert _events(database, "T_SOCKET") == _events(database, "T_HTTP")
     assert [e[0] for e in _events(database, "T_SOCKET")] == [
