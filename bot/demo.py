@@ -12,7 +12,7 @@ from bot.digests.compose import compose_digest
 from bot.settings import Settings
 from bot.wiring import build_bot
 from reports.digest.render import render_text
-from reports.units import format_money
+from reports.format import format_amount
 from storage import migrate
 from storage.events import list_events
 from storage.generate import seed_workspace
@@ -69,7 +69,7 @@ def run_demo(*, database_path: str, settings: Settings, out=sys.stdout,
                   if not e.idempotency_key.startswith("gen:")]
     out.write(f"Stored by these commands ({len(logged)}):\n")
     for e in logged:
-        amount = (f" {format_money(e.amount_minor, e.currency)}"
+        amount = (f" {format_amount(e.amount_minor, e.currency)}"
                   if e.amount_minor is not None and e.currency else "")
         void = "  [void]" if e.voided_at else ""
         who = DEMO_PEOPLE.get(e.user_id, e.user_id)

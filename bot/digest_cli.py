@@ -62,7 +62,7 @@ def _now(text: str | None) -> datetime:
 def _find_schedule(session, workspace_id: str | None, channel: str,
                    platform: str | None):
     matches = [s for s in ledger.list_schedules(session=session, workspace_id=workspace_id)
-               if s.channel_id == channel or s.channel_name == channel]
+               if s.answers_to(channel)]
     if platform:
         matches = [s for s in matches if s.platform == platform]
     if not matches:
@@ -128,7 +128,7 @@ def _send(args, settings: Settings, out) -> int:
                                                                trigger="manual"))
     finally:
         bot.database.dispose()
-    out.write(f"digest for {schedule.channel_name or schedule.channel_id}: {outcome.status}"
+    out.write(f"digest for {schedule.where}: {outcome.status}"
               + (f" after {outcome.attempts} attempt(s)" if outcome.attempts else "")
               + (f" — {outcome.error}" if outcome.error else "") + "\n")
     return 0 if outcome.status == "sent" else 1
@@ -153,12 +153,12 @@ def _status(args, settings: Settings, out) -> int:
         rule = SlotRule(s.cadence, s.day, s.hour, s.minute, s.timezone)
         state = (f"next {rule.next_slot(now).astimezone(ZoneInfo(s.timezone)):%Y-%m-%d %H:%M}"
                  if s.enabled else "off")
-        out.write(f"  #{s.id} {s.workspace_id} {s.platform} {s.channel_name or s.channel_id}: "
+        out.write(f"  #{s.id} {s.workspace_id} {s.platform} {s.where}: "
                   f"{rule.describe()}, {s.language}, owner {s.owner_id}, {state}\n")
     out.write(f"{len(deliveries)} latest deliveries ({INTERRUPTED_RULE})\n")
     for d in deliveries:
         s = by_id.get(d.schedule_id)
-        where = (s.channel_name or s.channel_id) if s else f"schedule {d.schedule_id}"
+        where = s.where if s else f"schedule {d.schedule_id}"
         detail = delivery_detail(d)
         out.write(f"  {d.slot_at:%Y-%m-%d %H:%M}Z {where} {d.status} ({d.trigger}) "
                   f"attempts={d.attempts} {detail}\n".rstrip() + "\n")

@@ -137,18 +137,21 @@ def ensure_user(
     workspace_id: str,
     user_id: str,
     display_name: str | None = None,
+    email: str | None = None,
     now: datetime | None = None,
 ) -> User:
-    """The user row, created on first sight (race-safe); the display name kept current."""
+    """The user row, created on first sight (race-safe); name and email kept current."""
     user = session.get(User, (workspace_id, user_id))
     if user is None:
         _insert_if_missing(session, User, {
             "workspace_id": workspace_id, "id": user_id, "display_name": display_name,
-            "is_admin": False, "created_at": now or datetime.now(UTC),
+            "email": email, "is_admin": False, "created_at": now or datetime.now(UTC),
         })
         user = session.get(User, (workspace_id, user_id), populate_existing=True)
-    elif display_name and user.display_name != display_name:
-        user.display_name = display_name
+    elif (display_name and user.display_name != display_name) or (
+            email and user.email != email):
+        user.display_name = display_name or user.display_name
+        user.email = email or user.email
         session.add(user)
         session.flush()
     return user

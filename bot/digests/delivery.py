@@ -295,7 +295,7 @@ class DigestDeliverer:
                   attempts, error)
         channel = self.channels.get(schedule.platform)
         if channel is not None:
-            where = schedule.channel_name or schedule.channel_id
+            where = schedule.where
             text = (f"The kpibot digest for {where} could not be posted: {failure.code}. "
                     "Invite the bot to the channel or change it with /kpi digest here, "
                     "then /kpi digest now to send it.")

@@ -87,7 +87,8 @@ def handle_digest_here(command: DigestHereCommand, invocation: Invocation) -> Re
         schedule = ledger.save_schedule(
             session=session, workspace_id=invocation.workspace.id, platform=platform,
             channel_id=channel, owner_id=invocation.request.user_id, fields=fields,
-            now=invocation.now, webhook_url=command.webhook)
+            now=invocation.now, webhook_url=command.webhook,
+            channel_name=invocation.request.channel_name)
     if invocation.context.digests is not None:
         invocation.context.digests.schedules_changed()
     rule = _rule(schedule)
@@ -154,7 +155,7 @@ def _list(invocation: Invocation) -> Reply:
         rule = _rule(s)
         nxt = _when(rule.next_slot(invocation.now), s.timezone) if s.enabled else "off"
         d = last.get(s.id)
-        rows.append((s.channel_name or s.channel_id, rule.describe(), s.language, nxt,
+        rows.append((s.where, rule.describe(), s.language, nxt,
                      f"{d.status} {_when(d.slot_at, s.timezone)}" if d else "—"))
     return Reply(text=f"{len(schedules)} digest schedule(s)",
                  sections=(Section(table=tuple(rows)),))
@@ -205,7 +206,7 @@ def _status(invocation: Invocation) -> Reply:
     for d in deliveries:
         s = schedules.get(d.schedule_id)
         tz = s.timezone if s else "UTC"
-        rows.append((_when(d.slot_at, tz), (s.channel_name or s.channel_id) if s else "?",
+        rows.append((_when(d.slot_at, tz), s.where if s else "?",
                      d.status + ("" if d.trigger == "scheduled" else f" ({d.trigger})"),
                      str(d.attempts), delivery_detail(d)))
     text = f"Last {len(deliveries)} digest deliveries"

@@ -42,6 +42,10 @@ def resolve_period(text: str | None, invocation: Invocation,
                                         example="/kpi win-rate this-quarter")) from None
 
 
+MAX_TABLE_ROWS = 40  # rows of a KPI's breakdown in chat; the rest are counted
+MAX_FIELDS = 10  # Slack's section fields
+
+
 def render_result(result: KpiResult, spec: KpiSpec, period: Period, *,
                   compared: Compared | None = None, user: str | None = None,
                   names: dict[str, str] | None = None) -> Reply:
@@ -59,8 +63,14 @@ def render_result(result: KpiResult, spec: KpiSpec, period: Period, *,
         sections.append(Section(table=result_table(result, names)))
     fields = format_details(result.details, result.details.get("currency", "USD"))
     if fields:
-        sections.append(Section(fields=fields[:10]))
+        sections.append(Section(fields=fields[:MAX_FIELDS]))
     notes = [f"⚠ {warning}" for warning in result.warnings]
+    left_out = [f"{len(items) - limit:,} more {what}" for items, limit, what in (
+        (result.rows if result.kpi != "funnel" else (), MAX_TABLE_ROWS, "rows"),
+        (fields, MAX_FIELDS, "figures")) if len(items) > limit]
+    if left_out:
+        notes.append(" and ".join(left_out) + " not shown: `kpibot kpi "
+                     f"{spec.name} --period {period.label} --json` lists them all")
     notes.append(f"{spec.name}: {spec.formula}")
     sections.append(Section(context=" · ".join(notes)))
     return Reply(text=headline, sections=tuple(sections))
@@ -90,7 +100,7 @@ def result_table(result: KpiResult, names: dict[str, str] | None = None
                  ) -> tuple[tuple[str, ...], ...]:
     names = names or {}
     rows: list[tuple[str, ...]] = [("", "value", "counts")]
-    for row in result.rows[:40]:
+    for row in result.rows[:MAX_TABLE_ROWS]:
         single = KpiResult(kpi=result.kpi, workspace=result.workspace,
                            period_label=result.period_label, start=result.start, end=result.end,
                            value=row.value, unit=row_unit(result.kpi, result.unit),

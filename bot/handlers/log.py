@@ -16,7 +16,7 @@ from bot.core import Invocation
 from bot.grammar import LogCommand
 from bot.handlers.describe import describe_event
 from bot.replies import Reply, Section, error_reply
-from reports.units import format_money
+from reports.format import format_amount
 from storage.events import NewEvent, ensure_user, find_deal, record_event
 from storage.models import User
 
@@ -98,7 +98,7 @@ def _rewon(deal: str, before: tuple, after: tuple, event_id: int, workspace) -> 
     what it is now, and how to go back."""
     def money(win: tuple) -> str | None:
         minor, currency, _at = win
-        return None if minor is None else format_money(minor, currency or workspace.currency)
+        return None if minor is None else format_amount(minor, currency or workspace.currency)
 
     def day(win: tuple) -> str:
         local = win[2].astimezone(ZoneInfo(workspace.timezone))

@@ -42,7 +42,7 @@ it is a month (kind "month"), otherwise the last whole month before `now`.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -1017,15 +1017,22 @@ def compute_compared(name: str, *, facts: Facts, period: Period, now: datetime,
     return Compared(result, current, over(spans.previous), spans)
 
 
-def leaderboard(name: str, *, facts: Facts, period: Period, now: datetime) -> KpiResult:
+def leaderboard(name: str, *, facts: Facts, period: Period, now: datetime,
+                team: Iterable[str] = ()) -> KpiResult:
     """The KPI's per-rep rows, best first (highest value; n/a last; ties: larger numerator,
-    then rep id). Raises ValueError for a KPI not in LEADERBOARD_KPIS."""
+    then rep id). A rep of `team` without a row is listed with zero for a count or an amount
+    (quota attainment lists the reps with a quota). Raises ValueError for a KPI not in
+    LEADERBOARD_KPIS."""
     if name not in LEADERBOARD_KPIS:
         raise ValueError(f"{name!r} has no per-rep leaderboard; one of: "
                          f"{', '.join(LEADERBOARD_KPIS)}")
     result = compute_kpi(name, facts=facts, period=period, now=now)
-    rows = sorted(result.rows, key=lambda r: (r.value is None, -(r.value or 0),
-                                              -(r.numerator or 0), str(r.key)))
+    rows = list(result.rows)
+    if result.unit in ("count", "money"):
+        listed = {str(row.key) for row in rows}
+        rows += [KpiRow(key=rep, value=0.0, numerator=0.0) for rep in team if rep not in listed]
+    rows = sorted(rows, key=lambda r: (r.value is None, -(r.value or 0),
+                                       -(r.numerator or 0), str(r.key)))
     return dataclasses.replace(result, rows=tuple(rows))
 
 
