@@ -1122,7 +1122,7 @@ def test_every_view_names_both_spans_of_a_change(bot):
     assert f"change: {both}" in board and "▼ 81%" in board  # ana: 8,000 vs 42,000
     churn = ask("churn this-month")
     assert both in churn
-    from bot import kpi_cli
+    from bot.cli import kpi as kpi_cli
 
     args = argparse.Namespace(name="revenue", period="this-month", workspace=WORKSPACE,
                               user=None, json=True)
@@ -1185,7 +1185,7 @@ def test_a_second_win_says_what_changed_and_undo_restores_the_first(bot, golden)
 def test_the_funnel_reads_the_same_in_every_view(bot, golden):
     """October's conversions (FUNNEL above: 5/7, 4/6, 3/4, 3/4, 2/3) in the Slack reply, the
     CLI text and JSON, and the monthly digest; none above 100%."""
-    from bot import kpi_cli
+    from bot.cli import kpi as kpi_cli
     from reports.digest.build import build_digest
     from reports.digest.render import render_text
 
@@ -1289,7 +1289,7 @@ DATED_LATER_CSV = """occurred_at,event,count,amount,currency,deal,account,user,s
 
 
 def test_dated_records_owners_and_amounts_hand_computed(database, tmp_path):
-    from bot.csv_import import ImportOptions, import_csv
+    from bot.transfer.importer import ImportOptions, import_csv
 
     path = tmp_path / "dated.csv"
     path.write_text(DATED_CSV, encoding="utf-8")

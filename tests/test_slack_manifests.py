@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-MANIFESTS = Path(__file__).resolve().parents[1] / "slack"
+MANIFESTS = Path(__file__).resolve().parents[1] / "deploy" / "slack"
 
 
 def _body(name: str) -> list[str]:

@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 
 from bot.digests.channels import DeliveryFailure, DigestChannel
 from bot.digests.compose import compose_for_schedule
-from reports.digest.slots import SlotRule
+from bot.digests.status import rule_of
 from storage import digests as ledger
 from storage.engine import Database
 from storage.models import DigestDelivery, DigestSchedule
@@ -72,11 +72,6 @@ def default_worker_id() -> str:
 def slot_key_of(schedule: DigestSchedule, slot_at: datetime) -> str:
     """The key a digest post carries (Slack message metadata) to be found again."""
     return f"{schedule.id}:{slot_at.isoformat()}"
-
-
-def rule_of(schedule: DigestSchedule) -> SlotRule:
-    return SlotRule(schedule.cadence, schedule.day, schedule.hour, schedule.minute,
-                    schedule.timezone)
 
 
 class ChannelPacer:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from bot.core import Invocation
 from bot.grammar import KpiCommand
 from bot.replies import Reply, Section, error_reply
+from bot.usecases.kpi import KpiAnswer, UnknownKpi, answer_kpi
 from reports.format import (
     format_change,
     format_details,
@@ -18,11 +19,9 @@ from reports.format import (
     format_value,
     row_unit,
 )
-from reports.kpis.catalog import CATALOG, Compared, KpiSpec, compute_compared
+from reports.kpis.catalog import CATALOG, Compared, KpiSpec
 from reports.kpis.result import KpiResult
 from reports.periods import DEFAULT_PERIOD, Period, PeriodError, parse_period
-from storage.facts import SqlFacts
-from storage.users import display_names
 
 
 class PeriodProblem(Exception):
@@ -38,8 +37,12 @@ def resolve_period(text: str | None, invocation: Invocation,
         return parse_period(text or default, now=invocation.now, tz=workspace.timezone,
                             fiscal_year_start=workspace.fiscal_year_start)
     except PeriodError as problem:
-        raise PeriodProblem(error_reply(str(problem), usage="/kpi NAME [PERIOD] [@user]",
-                                        example="/kpi win-rate this-quarter")) from None
+        raise PeriodProblem(_period_error(problem)) from None
+
+
+def _period_error(problem: PeriodError) -> Reply:
+    return error_reply(str(problem), usage="/kpi NAME [PERIOD] [@user]",
+                       example="/kpi win-rate this-quarter")
 
 
 MAX_TABLE_ROWS = 40  # rows of a KPI's breakdown in chat; the rest are counted
@@ -121,22 +124,24 @@ def _number(value: float) -> str:
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
 
 
+def render_answer(answer: KpiAnswer) -> Reply:
+    """The reply to a KPI question (chat and `kpibot kpi NAME` as text)."""
+    return render_result(answer.compared.result, answer.spec, answer.period,
+                         compared=answer.compared, user=answer.user, names=answer.names)
+
+
 def handle_kpi(command: KpiCommand, invocation: Invocation) -> Reply:
-    spec = CATALOG.get(command.name)
-    if spec is None:
+    try:
+        with invocation.context.database.read() as session:
+            answer = answer_kpi(session, invocation.workspace, command.name,
+                                command.period or DEFAULT_PERIOD, now=invocation.now,
+                                user=command.user)
+    except UnknownKpi:
         return error_reply(f'"{command.name}" is not a KPI.', usage="/kpi list",
                            example="/kpi win-rate this-quarter")
-    try:
-        period = resolve_period(command.period, invocation)
-    except PeriodProblem as problem:
-        return problem.reply
-    with invocation.context.database.read() as session:
-        facts = SqlFacts(session=session, workspace=invocation.workspace)
-        compared = compute_compared(spec.name, facts=facts, period=period,
-                                    now=invocation.now, user=command.user)
-        names = display_names(session=session, workspace_id=invocation.workspace.id)
-    return render_result(compared.result, spec, period, compared=compared, user=command.user,
-                         names=names)
+    except PeriodError as problem:
+        return _period_error(problem)
+    return render_answer(answer)
 
 
 def kpi_help(name: str) -> Reply | None:

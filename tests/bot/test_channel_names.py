@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import io
 
-from bot import cli, digest_cli
+from bot.cli import digest as digest_cli
+from bot.cli import main as cli
 from bot.settings import build_settings
 from bot.wiring import build_bot
 from storage import digests as ledger

@@ -9,8 +9,8 @@ import pytest
 
 from bot.settings import build_settings
 from bot.wiring import build_bot
+from sampledata import seed_workspace
 from storage import digests as ledger
-from storage.generate import seed_workspace
 from tests.support.bot_server import running_server
 from tests.support.slack_signing import post_slash_command
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from sqlmodel import select
 
-from bot.csv_import import ImportOptions, import_csv
 from bot.settings import build_settings
 from bot.slack.people import Profile
+from bot.transfer.importer import ImportOptions, import_csv
 from bot.wiring import build_bot
 from storage.models import Event, User
 from tests.support.bot_server import running_server

@@ -11,8 +11,8 @@ import sqlalchemy as sa
 
 from reports.events import STAGE_ORDER, Stage
 from reports.kpis.facts import Facts
+from sampledata import seed_workspace
 from storage.facts import SqlFacts
-from storage.generate import seed_workspace
 from storage.models import Deal, Workspace
 
 WS = "slack:TBATCH"

@@ -207,3 +207,36 @@ def test_upgrading_to_0011_rederives_deals_stored_by_the_old_day_order(database_
             assert account.customer_since == won_at
     finally:
         database.dispose()
+
+
+def test_the_newest_revision_read_from_the_files_is_alembics():
+    assert migrate.head_from_files() is not None
+    assert migrate.head_from_files() == migrate.head()
+
+
+def test_files_that_are_not_a_straight_line_are_left_to_alembic(tmp_path, monkeypatch):
+    versions = tmp_path / "versions"
+    versions.mkdir()
+    (versions / "a.py").write_text('revision = "a"\ndown_revision = None\n')
+    (versions / "b.py").write_text('revision = "b"\ndown_revision = "a"\n')
+    (versions / "c.py").write_text('revision = "c"\ndown_revision = "a"\n')  # a second head
+    monkeypatch.setattr(migrate, "MIGRATIONS", tmp_path)
+    assert migrate.head_from_files() is None
+    (versions / "c.py").write_text('revision = "c"\ndown_revision = ("a", "b")\n')  # a merge
+    assert migrate.head_from_files() is None
+    (versions / "c.py").write_text('revision = "c"\ndown_revision = "b"\n')
+    assert migrate.head_from_files() == "c"
+
+
+def test_only_the_newest_revision_is_at_head(database_url):
+    assert migrate.is_at_head(database_url)
+    engine = sa.create_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("UPDATE alembic_version SET version_num = '0001'")
+        assert not migrate.is_at_head(database_url)
+        with engine.begin() as connection:
+            connection.exec_driver_sql("DROP TABLE alembic_version")
+        assert not migrate.is_at_head(database_url)
+    finally:
+        engine.dispose()

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from bot.csv_import import ImportOptions, import_csv
-from bot.csv_presets import CANONICAL_COLUMNS
+from bot.transfer.importer import ImportOptions, import_csv
+from bot.transfer.presets import CANONICAL_COLUMNS
 from reports.events import STAGE_ORDER, Stage
 from storage import migrate
 from storage.events import ensure_user, ensure_workspace, record_event, void_event
@@ -100,7 +100,7 @@ def test_every_write_path_keeps_the_counts(database, tmp_path):
                    voided_by="U1", now=NOW)
     assert _assert_in_step(database) == {("U2", "demo"): 1}
 
-    # A CSV import (bot/csv_import.py: the bulk path, deals written with Core at the end):
+    # A CSV import (bot/transfer/importer.py: the bulk path, deals written with Core at the end):
     # 40 new deals of a named rep, half of them moved on to sql, and an existing deal moved.
     rows = [f"2026-10-21,lead,,,,imp-{i},,Jane Doe,,," for i in range(40)]
     rows += [f"2026-10-31,sql,,,,imp-{i},,Jane Doe,,," for i in range(0, 40, 2)]
