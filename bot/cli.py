@@ -83,6 +83,10 @@ def _parser() -> argparse.ArgumentParser:
 
     token_cli.add_parsers(commands)  # kpibot token create|list|revoke
 
+    from bot.sync import cli as sync_cli
+
+    sync_cli.add_parsers(commands)  # kpibot sync hubspot|status
+
     db = commands.add_parser("db", help="database schema: upgrade, check, current",
                              description="Apply, check or show the database schema "
                                          "(Alembic migrations).")
@@ -185,6 +189,11 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
         _require_schema(settings)
         return token_cli.run(args, settings)
+    if args.command == "sync":
+        from bot.sync import cli as sync_cli
+
+        _require_schema(settings)
+        return sync_cli.run(args, settings)
     raise AssertionError(args.command)
 
 
@@ -244,6 +253,9 @@ async def _serve_async(bot, *, host: str, port: int, socket_mode: bool,
     if scheduler:
         digest_scheduler = bot.build_digest_scheduler()
         await digest_scheduler.start()
+        sync_job = bot.build_sync_job()  # HubSpot, when KPIBOT_HUBSPOT_TOKENS is set
+        if sync_job is not None:
+            await sync_job.start()
     if socket_mode:
         from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 
