@@ -194,12 +194,14 @@ class HubSpotClient:
                 if str(details.get("policyName", "")).upper() == "DAILY":
                     raise HubSpotError("HubSpot's daily API limit for this account is used up; "
                                        "the next run resumes where this one stopped")
-                self._wait(_retry_after(headers) or float(attempt))
                 problem = "429 Too Many Requests"
+                if attempt < MAX_TRIES:
+                    self._wait(_retry_after(headers) or float(attempt))
                 continue
             if status >= 500 or status == 0:
                 problem = f"{status} from HubSpot" if status else "no answer from HubSpot"
-                self._wait(float(2 ** (attempt - 1)))
+                if attempt < MAX_TRIES:
+                    self._wait(float(2 ** (attempt - 1)))
                 continue
             message = _json_or_empty(body).get("message") or ""
             raise HubSpotError(f"HubSpot answered {status} to {_what(path)}"
