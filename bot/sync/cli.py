@@ -13,15 +13,17 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from bot.csv_import import ImportRefused, parse_source_map, parse_stage_map
 from bot.settings import Settings, SettingsError
-from bot.sync.hubspot import HubSpotClient
-from bot.sync.runner import CRM, SyncFailed, SyncReport, describe_unmapped, sync_hubspot
-from storage.crm_sync import SyncBusy, find_syncs, read_map, sync_row, write_map
-from storage.engine import Database
-from storage.events import ensure_workspace
-from storage.models import CrmSync, Workspace
+
+if TYPE_CHECKING:  # the rest is imported when a sync runs: `kpibot --help` stays quick
+    from bot.sync.hubspot import HubSpotClient
+    from bot.sync.runner import SyncReport
+    from storage.engine import Database
+    from storage.models import CrmSync
+
+CRM = "hubspot"
 
 
 def add_parsers(commands) -> None:
@@ -43,8 +45,14 @@ def add_parsers(commands) -> None:
     status.add_argument("--workspace", "-w", help="only this workspace")
 
 
-def run(args: argparse.Namespace, settings: Settings, *, out=sys.stdout, err=sys.stderr,
+def run(args: argparse.Namespace, settings: Settings, *, out=None, err=None,
         client: HubSpotClient | None = None, now=None) -> int:
+    from bot.sync.hubspot import HubSpotClient
+    from bot.sync.runner import SyncFailed, sync_hubspot
+    from storage.crm_sync import SyncBusy, find_syncs
+    from storage.engine import Database
+
+    out, err = out or sys.stdout, err or sys.stderr
     clock = now or (lambda: datetime.now(UTC))
     database = Database.from_url(settings.database_url)
     try:
@@ -74,6 +82,11 @@ def run(args: argparse.Namespace, settings: Settings, *, out=sys.stdout, err=sys
 def _prepare(database: Database, args, settings: Settings, err, now: datetime) -> bool:
     """Create the workspace when new and keep new mappings; True when they changed (every deal
     is read again)."""
+    from bot.csv_import import ImportRefused, parse_source_map, parse_stage_map
+    from storage.crm_sync import read_map, sync_row, write_map
+    from storage.events import ensure_workspace
+    from storage.models import Workspace
+
     try:
         stages, sources = parse_stage_map(args.stage), parse_source_map(args.source)
     except ImportRefused as problem:
@@ -101,6 +114,8 @@ def _plural(count: int, word: str) -> str:
 
 
 def format_report(report: SyncReport) -> str:
+    from bot.sync.runner import describe_unmapped
+
     voided = ""
     if report.events_voided:
         causes = ", ".join(f"{reason} {count:,}" for reason, count
@@ -121,6 +136,8 @@ def _when(at: datetime | None) -> str:
 
 
 def format_status(rows: list[CrmSync], now: datetime) -> str:
+    from storage.crm_sync import read_map
+
     if not rows:
         return ("no CRM sync has run yet (kpibot sync hubspot --workspace W; README "
                 "\"HubSpot sync\")\n")
