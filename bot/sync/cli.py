@@ -163,8 +163,9 @@ def format_status(rows: list[CrmSync], now: datetime) -> str:
                                      if row.cursor_at else "none (the next run reads every deal)"))
         if row.unmapped:
             lines.append(f"  not mapped: {row.unmapped}")
-        mapped = {**read_map(row.stage_map), **read_map(row.source_map)}
+        mapped = [f'stage "{k}" → {v}' for k, v in read_map(row.stage_map).items()]
+        mapped += [f'source "{k}" → {v}' for k, v in read_map(row.source_map).items()]
         if mapped:
-            lines.append("  own mappings: " + ", ".join(f"{k} → {v}" for k, v in mapped.items()))
+            lines.append("  own mappings: " + ", ".join(mapped))
         blocks.append("\n".join(lines))
     return "\n".join(blocks) + "\n"

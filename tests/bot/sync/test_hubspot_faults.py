@@ -137,3 +137,11 @@ def test_one_process_at_a_time(database, workspace, portal, make_client, hub_clo
     hub_clock.advance(minutes=11)  # the other process died: its lease ran out
     report = _sync(database, workspace, make_client(), hub_clock)
     assert report.events_added > 0 and _row(database, workspace).status == "ok"
+
+
+def test_a_hubspot_token_in_a_log_line_is_redacted():
+    from bot.logs import redact
+
+    line = "config KPIBOT_HUBSPOT_TOKENS=slack:T1=pat-na1-1b2c3d4e-aaaa-bbbb-cccc-0123456789ab"
+    assert "1b2c3d4e" not in redact(line) and "[redacted]" in redact(line)
+    assert "pat-eu1-0f" not in redact("token pat-eu1-0f3e-11aa failed")

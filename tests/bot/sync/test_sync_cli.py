@@ -48,7 +48,8 @@ def test_sync_then_status_in_words(env, portal, workspace, capsys):
     assert f"{len(portal.api.live_deals()):,} deals read" in out
     assert "Legal review" not in out and len(legal) > 0
     assert main(["sync", "status", "--workspace", workspace]) == 0
-    assert "own mappings: partner pipeline legal review → demo" in capsys.readouterr().out
+    assert 'own mappings: stage "partner pipeline legal review" → demo' in \
+        capsys.readouterr().out
 
 
 def test_a_failed_run_says_so_and_status_keeps_the_error(env, portal, workspace, capsys):
