@@ -76,10 +76,14 @@ from reports.events import (
     ALIASES,
     KINDS,
     LEAD_SOURCES,
+    MAX_DURATION,
+    MAX_NAME,
+    MAX_NOTE,
     UNASSIGNED_NAME,
     UNASSIGNED_USER,
     EventKind,
     normalize_source,
+    option_problem,
     record_problem,
     resolve_kind,
     source_group,
@@ -100,24 +104,12 @@ from storage.models import Event, Workspace
 from storage.reps import RepDirectory, RepError, prune_unused_named_reps
 
 IMPORT_USER = "kpibot:import"  # logged_by of imported events
-MAX_NAME = 120  # deal, account, reason, competitor, source (as the chat grammar)
-MAX_NOTE = 500
 MAX_COUNT = 1_000_000_000
 MAX_MAJOR = 10**12  # largest amount in major units, as the chat grammar (reports.units)
-MAX_DURATION = 365 * 24 * 3600
 MAX_KEY = 200
 PROGRESS_EVERY = 50_000
 CHUNK_SIZE = 20_000  # events handed to record_events at a time (one transaction for all)
 
-# Which kinds take which optional fields: the same rules as the `/kpi log` grammar.
-SOURCE_KINDS = ("lead", "spend", "mql", "sql", "opportunity", "inbound-request",
-                "website-visit")
-OPTION_KINDS: dict[str, tuple[str, ...]] = {
-    "reason": ("deal-lost", "churned"),
-    "competitor": ("deal-lost",),
-    "mrr": ("deal-won", "churned"),
-    "source": SOURCE_KINDS,
-}
 
 
 class ImportRefused(Exception):
@@ -935,9 +927,9 @@ class EventRows:
                 or mrr is not None:
             for name, value in (("source", source_raw), ("reason", reason),
                                 ("competitor", competitor), ("mrr", mrr)):
-                if value is not None and kind.name not in OPTION_KINDS[name]:
-                    raise RowError(f"{kind.name} takes no {name} (it goes with "
-                                   + " or ".join(OPTION_KINDS[name]) + ")")
+                problem = option_problem(kind, name) if value is not None else None
+                if problem:
+                    raise RowError(problem)
 
         user_text = fields[i["user"]]
         if user_text:

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from bot.settings import Settings, SettingsError
-from reports.digest.i18n import LANGUAGES
+from reports.languages import LANGUAGES
 from storage import digests as ledger
 from storage.engine import Database
 

@@ -47,7 +47,21 @@ from bot.grammar_words import (
     two_word_day,
     typed_person,
 )
-from reports.events import ALIASES, KINDS, EventKind, normalize_source, resolve_kind
+from reports.events import (
+    ALIASES,
+    KINDS,
+    MAX_DURATION,
+    MAX_NAME,
+    MAX_NOTE,
+    MAX_REP_NAME,
+    MAX_USER_ID,
+    OPTION_KINDS,
+    EventKind,
+    normalize_source,
+    option_problem,
+    resolve_kind,
+)
+from reports.languages import LANGUAGES, language_code
 from reports.periods import MONTHS, FutureDayError, PeriodError, parse_day, parse_period
 from reports.units import AmountError, is_currency_code, parse_amount, parse_duration
 
@@ -268,14 +282,9 @@ class UsageError(Exception):
 
 
 MAX_TEXT = 3000  # characters of command text
-MAX_NAME = 120  # deal, account, reason, competitor, source
-MAX_NOTE = 500
 MAX_COUNT = 100_000
 MAX_QUOTA_COUNT = 1_000_000
 MAX_MINOR = 10**15  # ten trillion in major units; keeps sums far inside BIGINT
-MAX_DURATION = 365 * 24 * 3600
-MAX_USER_ID = 80
-MAX_REP = 200  # a named rep's display name is stored up to 200 characters
 
 # ---------------------------------------------------------------------------------------------
 # Tokenizer
@@ -783,14 +792,6 @@ def _starts_like_number(text: str) -> bool:
 
 _OPTIONS = ("source", "reason", "competitor", "mrr", "account", "deal", "note")
 _OPTION_RE = re.compile(r"([A-Za-z][A-Za-z_-]*)=")
-_SOURCE_KINDS = ("lead", "spend", "mql", "sql", "opportunity", "inbound-request",
-                 "website-visit")
-_OPTION_KINDS: dict[str, tuple[str, ...]] = {
-    "reason": ("deal-lost", "churned"),
-    "competitor": ("deal-lost",),
-    "mrr": ("deal-won", "churned"),
-    "source": _SOURCE_KINDS,
-}
 
 
 def _option(token: Token) -> tuple[str, str] | None:
@@ -1020,10 +1021,9 @@ def _log_option(log: _Log, token: Token, key: str, value: str, ctx: _Context) ->
                          + ", ".join(f"{name}=" for name in _OPTIONS) + ".")
     if key in log.options:
         raise UsageError(f'"{key}=" is given twice; give it once.')
-    allowed = _OPTION_KINDS.get(key)
-    if allowed is not None and kind.name not in allowed:
+    if option_problem(kind, key):
         raise UsageError(f"{kind.name} doesn't take {key}= ({_q(token.text)}); it goes with "
-                         + " or ".join(allowed) + ".")
+                         + " or ".join(OPTION_KINDS[key]) + ".")
     if key == "mrr":
         minor = _money(value.replace(" ", ""), ctx, what="MRR") if value.strip() else None
         if minor is None:
@@ -1328,8 +1328,6 @@ _WEEKDAYS = {"mon": 0, "monday": 0, "tue": 1, "tues": 1, "tuesday": 1, "wed": 2,
              "friday": 4, "sat": 5, "saturday": 5, "sun": 6, "sunday": 6}
 _MONTH_DAY_RE = re.compile(r"(\d{1,2})(?:st|nd|rd|th)?", re.IGNORECASE | re.ASCII)
 _TIME_RE = re.compile(r"(\d{1,2})(?::(\d{2}))?([ap]\.?m\.?)?", re.IGNORECASE | re.ASCII)
-_LANGS = ("en", "nb", "sv", "ro", "zh")
-_LANG_ALIASES = {"no": "nb", "nn": "nb", "zh-cn": "zh", "zh-hans": "zh"}
 _TZ_RE = re.compile(r"[A-Za-z][A-Za-z0-9_+\-]*(?:/[A-Za-z0-9_+\-]+){0,2}")
 
 
@@ -1399,15 +1397,11 @@ def _clock(text: str) -> time:
 
 
 def _language(value: str) -> str:
-    code = value.strip().lower().replace("_", "-")
-    code = _LANG_ALIASES.get(code, code)
-    primary = _LANG_ALIASES.get(code.split("-")[0], code.split("-")[0])
-    if code in _LANGS:
-        return code
-    if primary in _LANGS:
-        return primary
-    raise UsageError(f"{_q(value)} is not a digest language; choose one of "
-                     + ", ".join(_LANGS) + ".")
+    code = language_code(value)
+    if code is None:
+        raise UsageError(f"{_q(value)} is not a digest language; choose one of "
+                         + ", ".join(LANGUAGES) + ".")
+    return code
 
 
 @functools.cache
@@ -1481,7 +1475,7 @@ def _parse_rep_link(tokens: Sequence[Token], ctx: _Context) -> RepLinkCommand:
     if user is None:
         raise UsageError(f"Link {_q(rep[0].text)} to whom? Name the chat user with @ after "
                          "the rep.")
-    name = _limited(rep[0].text, "rep name", MAX_REP)
+    name = _limited(rep[0].text, "rep name", MAX_REP_NAME)
     return RepLinkCommand(rep=name, user_id=user, public=ctx.public)
 
 

@@ -20,12 +20,11 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
-from reports.events import UNASSIGNED_NAME, UNASSIGNED_USER
+from reports.events import MAX_USER_ID, UNASSIGNED_NAME, UNASSIGNED_USER
 from storage.events import refresh_deals
 from storage.models import DailyRollup, Event, User
 
 NAMED_REP_PREFIX = "rep:"
-MAX_USER_ID = 80
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _NOT_WORD = re.compile(r"[^\w]+")
 

@@ -37,9 +37,10 @@ from bot.replies import Reply
 from bot.settings import build_settings
 from bot.wiring import build_bot
 from reports.digest.build import CADENCES, build_digest
-from reports.digest.i18n import LANGUAGES, labels_for
+from reports.digest.i18n import labels_for
 from reports.digest.render import render_slack, render_teams_card, render_text
 from reports.kpis.catalog import CATALOG
+from reports.languages import LANGUAGES
 from storage.facts import SqlFacts
 from storage.generate import seed_workspace
 from storage.models import Deal, Event, Quota, User, Workspace

@@ -19,15 +19,12 @@ from bot.digests.status import INTERRUPTED_RULE, delivery_detail
 from bot.grammar import COMMAND_USAGE, DigestCommand, DigestHereCommand
 from bot.replies import Reply, Section, error_reply
 from reports.digest.build import build_digest
-from reports.digest.i18n import LANGUAGES
 from reports.digest.slots import SlotRule
+from reports.languages import LANGUAGE_NAMES, LANGUAGES
 from storage import digests as ledger
 from storage.facts import SqlFacts
 from storage.models import DigestSchedule
 from storage.users import display_names
-
-LANGUAGE_NAMES = {"en": "English", "nb": "Norwegian", "sv": "Swedish", "ro": "Romanian",
-                  "zh": "Chinese"}
 
 
 def _refuse_non_admin(invocation: Invocation, what: str) -> Reply | None:

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-LANGUAGES = ("en", "nb", "sv", "ro", "zh")
-DEFAULT_LANGUAGE = "en"
 BABEL_LOCALES = {"en": "en", "nb": "nb_NO", "sv": "sv_SE", "ro": "ro_RO", "zh": "zh_Hans_CN"}
 
 EN: dict[str, str] = {

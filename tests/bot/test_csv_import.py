@@ -22,7 +22,6 @@ from sqlmodel import select
 from bot.csv_export import escape_cell, export_events, format_minor, unescape_cell
 from bot.csv_import import (
     IMPORT_USER,
-    OPTION_KINDS,
     DateReader,
     ImportOptions,
     ImportRefused,
@@ -35,7 +34,7 @@ from bot.csv_import import (
     parse_stage_map,
 )
 from bot.csv_presets import CANONICAL_COLUMNS, EXPORT_COLUMNS, map_stage
-from reports.events import KINDS, normalize_source
+from reports.events import KINDS, OPTION_KINDS, normalize_source
 from storage.engine import Database
 from storage.events import NewEvent, ensure_user, ensure_workspace, record_events, void_event
 from storage.models import DailyRollup, Deal, Event, User, Workspace
@@ -1166,11 +1165,6 @@ def test_stage_mapping():
     assert map_stage("Verbal", parse_stage_map(["verbal=demo-booked"])) == "demo"
     with pytest.raises(ImportRefused, match="STAGE one of lead"):
         parse_stage_map(["Verbal=nearly"])
-
-
-def test_option_rules_match_the_chat_grammar():
-    grammar = pytest.importorskip("bot.grammar")
-    assert grammar._OPTION_KINDS == OPTION_KINDS
 
 
 def test_header_is_canonical_first():

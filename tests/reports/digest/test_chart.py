@@ -13,8 +13,8 @@ import pytest
 
 from reports.digest import chart as chart_module
 from reports.digest.chart import render_chart_png
-from reports.digest.i18n import LANGUAGES
 from reports.digest.model import ChartData
+from reports.languages import LANGUAGES
 from tests.reports.digest.samples import NASTY, sample_digest
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
