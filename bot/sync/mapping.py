@@ -35,10 +35,16 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from bot.csv_export import currency_precision
-from bot.csv_import import SOURCE_KINDS
 from bot.csv_presets import PRESETS, STAGE_TARGETS, map_stage, stage_key
 from bot.sync.hubspot import Deal, Owner, Stage, parse_instant
-from reports.events import LEAD_SOURCES, UNASSIGNED_NAME, source_group, source_key
+from reports.events import (
+    LEAD_SOURCES,
+    MAX_NAME,
+    SOURCE_KINDS,
+    UNASSIGNED_NAME,
+    source_group,
+    source_key,
+)
 from storage.events import NewEvent
 from storage.reps import RepDirectory, RepError
 
@@ -50,7 +56,6 @@ BASE_PROPERTIES = ("dealname", "dealstage", "pipeline", "createdate", "closedate
                    "deal_currency_code", "hubspot_owner_id", "hs_analytics_source",
                    "closed_lost_reason", "hs_is_closed_won", "hs_lastmodifieddate",
                    "hs_merged_object_ids")
-MAX_TEXT = 120
 
 
 class Unmapped(ValueError):
@@ -245,4 +250,4 @@ def _text(value: str | None) -> str | None:
     if not value:
         return None
     cleaned = " ".join(value.split())
-    return cleaned[:MAX_TEXT] or None
+    return cleaned[:MAX_NAME] or None
