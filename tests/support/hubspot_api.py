@@ -19,7 +19,8 @@ documentation:
 
 Every property value is a string, datetimes as ISO 8601 with milliseconds and `Z`. A request
 without `Authorization: Bearer <token>` of the portal gets 401 in HubSpot's error shape.
-Faults are queued per route with `fail_next` (429 with Retry-After and policyName, 5xx, 401).
+Faults are queued per route with `fail_next` (429 with Retry-After and policyName, 5xx, 401),
+and a used-up rate-limit window with `window_used_up_next`.
 Every request is recorded (`requests`, `calls_to(route)`); the token itself is not kept.
 """
 
@@ -166,6 +167,13 @@ class HubSpotApi:
         self.fail_next(route, 429, times=times, body=body,
                        headers={"Retry-After": retry_after} if retry_after else {})
 
+    def window_used_up_next(self, route: str, *, interval_ms: int = 10_000) -> None:
+        """The next request to `route` is answered normally, with rate-limit headers saying
+        its window has no request left (X-HubSpot-RateLimit-Remaining: 0)."""
+        self._faults[route].append(Fault(200, {
+            "X-HubSpot-RateLimit-Max": "100", "X-HubSpot-RateLimit-Remaining": "0",
+            "X-HubSpot-RateLimit-Interval-Milliseconds": str(interval_ms)}))
+
     def calls_to(self, route: str) -> list[Recorded]:
         with self._lock:
             return [r for r in self.requests if r.route == route]
@@ -238,6 +246,10 @@ class HubSpotApi:
         if route is None:
             record.status = 404
             return 404, {}, {"status": "error", "message": f"no route {method} {url.path}"}
+        if fault is not None and fault.status == 200:  # a normal answer with extra headers
+            status, answer = getattr(self, f"_{route}")(query, body)
+            record.status = status
+            return status, fault.headers, answer
         if fault is not None:
             record.status = fault.status
             return fault.status, fault.headers, fault.body or _error(fault.status)

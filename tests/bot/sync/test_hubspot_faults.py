@@ -145,3 +145,12 @@ def test_a_hubspot_token_in_a_log_line_is_redacted():
     line = "config KPIBOT_HUBSPOT_TOKENS=slack:T1=pat-na1-1b2c3d4e-aaaa-bbbb-cccc-0123456789ab"
     assert "1b2c3d4e" not in redact(line) and "[redacted]" in redact(line)
     assert "pat-eu1-0f" not in redact("token pat-eu1-0f3e-11aa failed")
+
+
+def test_a_used_up_window_is_waited_out_before_the_next_request(database, workspace, portal,
+                                                                make_client, hub_clock,
+                                                                sleeps):
+    portal.api.window_used_up_next("owners", interval_ms=10_000)
+    _sync(database, workspace, make_client(), hub_clock)
+    assert sleeps == [10.0]
+    assert all(r.status == 200 for r in portal.api.requests)
