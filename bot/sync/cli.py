@@ -83,25 +83,21 @@ def _prepare(database: Database, args, settings: Settings, err, now: datetime) -
     """Create the workspace when new and keep new mappings; True when they changed (every deal
     is read again)."""
     from bot.csv_import import ImportRefused, parse_source_map, parse_stage_map
+    from bot.sync.runner import ensure_sync_workspace
     from storage.crm_sync import read_map, sync_row, write_map
-    from storage.events import ensure_workspace
-    from storage.models import Workspace
 
     try:
         stages, sources = parse_stage_map(args.stage), parse_source_map(args.source)
     except ImportRefused as problem:
         raise SettingsError(str(problem)) from None
+    if ensure_sync_workspace(database, args.workspace, timezone=settings.timezone,
+                             currency=settings.currency,
+                             fiscal_year_start=settings.fiscal_year_start, now=now):
+        err.write(f"workspace {args.workspace} created (time zone {settings.timezone}, "
+                  f"currency {settings.currency})\n")
+    if not stages and not sources:
+        return False
     with database.write() as session:
-        if session.get(Workspace, args.workspace) is None:
-            platform = args.workspace.partition(":")[0]
-            ensure_workspace(session=session, workspace_id=args.workspace,
-                             platform=platform if platform in ("slack", "teams") else "api",
-                             timezone=settings.timezone, currency=settings.currency,
-                             fiscal_year_start=settings.fiscal_year_start, now=now)
-            err.write(f"workspace {args.workspace} created (time zone {settings.timezone}, "
-                      f"currency {settings.currency})\n")
-        if not stages and not sources:
-            return False
         row = sync_row(session, args.workspace, CRM, lock=True)
         row.stage_map = write_map({**read_map(row.stage_map), **stages})
         row.source_map = write_map({**read_map(row.source_map), **sources})

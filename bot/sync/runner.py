@@ -32,6 +32,7 @@ from storage.events import (
     Deferred,
     NewEvent,
     apply_deferred,
+    ensure_workspace,
     lock_derived_rows,
     record_events,
     void_event,
@@ -61,6 +62,21 @@ class SyncReport:
     unmapped_stages: list[str] = field(default_factory=list)  # stages no deal may sit in
     cursor: datetime | None = None
     requests: int = 0
+
+
+def ensure_sync_workspace(database: Database, workspace_id: str, *, timezone: str,
+                          currency: str, fiscal_year_start: int, now: datetime) -> bool:
+    """Create the workspace a sync writes to when it is new (the settings' defaults, as
+    `kpibot token create` does); True when it was created."""
+    with database.write() as session:
+        if session.get(Workspace, workspace_id) is not None:
+            return False
+        platform = workspace_id.partition(":")[0]
+        ensure_workspace(session=session, workspace_id=workspace_id,
+                         platform=platform if platform in ("slack", "teams") else "api",
+                         timezone=timezone, currency=currency,
+                         fiscal_year_start=fiscal_year_start, now=now)
+        return True
 
 
 def process_name() -> str:

@@ -1,7 +1,8 @@
 """The scheduled HubSpot sync: every KPIBOT_HUBSPOT_INTERVAL_MINUTES, each workspace with a
-token in KPIBOT_HUBSPOT_TOKENS is synced (bot.sync.runner), one after the other, in a worker
-thread. Every process running a scheduler has this job; the sync's lease (storage.crm_sync)
-lets one of them run a workspace's sync at a time, the others skip it.
+token in KPIBOT_HUBSPOT_TOKENS is synced (bot.sync.runner; the workspace created when new),
+one after the other, in a worker thread, the first time as the scheduler starts. Every process
+running a scheduler has this job; the sync's lease (storage.crm_sync) lets one of them run a
+workspace's sync at a time, the others skip it.
 """
 
 from __future__ import annotations
@@ -9,13 +10,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.settings import Settings
 from bot.sync.hubspot import HubSpotClient
-from bot.sync.runner import SyncFailed, process_name, sync_hubspot
+from bot.sync.runner import SyncFailed, ensure_sync_workspace, process_name, sync_hubspot
 from storage.crm_sync import SyncBusy
 from storage.engine import Database
 
@@ -39,6 +40,11 @@ class HubSpotSyncJob:
         outcomes = {}
         for workspace_id in self.settings.hubspot_workspaces():
             try:
+                ensure_sync_workspace(self.database, workspace_id,
+                                      timezone=self.settings.timezone,
+                                      currency=self.settings.currency,
+                                      fiscal_year_start=self.settings.fiscal_year_start,
+                                      now=self.clock())
                 report = sync_hubspot(database=self.database, workspace_id=workspace_id,
                                       client=self.client_for(workspace_id), clock=self.clock,
                                       owner=self.owner)
@@ -64,7 +70,7 @@ class HubSpotSyncJob:
         self.scheduler = AsyncIOScheduler(event_loop=asyncio.get_running_loop(), timezone="UTC")
         self.scheduler.add_job(self.fire, "interval", seconds=minutes * 60, id="hubspot-sync",
                                coalesce=True, max_instances=1,
-                               next_run_time=datetime.now(UTC) + timedelta(seconds=5))
+                               next_run_time=datetime.now(UTC))
         self.scheduler.start()
         log.info("HubSpot sync scheduled every %g minutes for %d workspace(s)", minutes,
                  len(self.settings.hubspot_workspaces()))
