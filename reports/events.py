@@ -132,6 +132,7 @@ MAX_NOTE = 500
 MAX_DURATION = 365 * 24 * 3600  # seconds of a response time
 MAX_USER_ID = 80  # characters of a user id (a chat id, or a named rep's rep: id)
 MAX_REP_NAME = 200  # characters of a named rep's display name
+MAX_KEY = 200  # characters of an idempotency key (a CSV key column, an API item key)
 SOURCE_KINDS: tuple[str, ...] = ("lead", "spend", "mql", "sql", "opportunity",
                                  "inbound-request", "website-visit")
 OPTION_KINDS: dict[str, tuple[str, ...]] = {  # which kinds take source, reason, competitor, mrr
@@ -140,6 +141,12 @@ OPTION_KINDS: dict[str, tuple[str, ...]] = {  # which kinds take source, reason,
     "mrr": ("deal-won", "churned"),
     "source": SOURCE_KINDS,
 }
+
+
+def text_length(text: str) -> int:
+    """The length a text limit counts: as written or case-folded, whichever is longer (deal and
+    account keys are stored case-folded, within the same limit: `ß` counts 2)."""
+    return max(len(text), len(text.casefold()))
 
 
 def option_problem(kind: EventKind, option: str) -> str | None:

@@ -15,16 +15,13 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.core import Invocation
-from bot.digests.status import INTERRUPTED_RULE, delivery_detail
+from bot.digests.compose import compose_preview
+from bot.digests.status import INTERRUPTED_RULE, delivery_detail, rule_of
 from bot.grammar import COMMAND_USAGE, DigestCommand, DigestHereCommand
 from bot.replies import Reply, Section, error_reply
-from reports.digest.build import build_digest
-from reports.digest.slots import SlotRule
 from reports.languages import LANGUAGE_NAMES, LANGUAGES
 from storage import digests as ledger
-from storage.facts import SqlFacts
 from storage.models import DigestSchedule
-from storage.users import display_names
 
 
 def _refuse_non_admin(invocation: Invocation, what: str) -> Reply | None:
@@ -43,11 +40,6 @@ def _mask(url: str | None) -> str:
     from bot.teams.connector import mask_url
 
     return mask_url(url) if url else ""
-
-
-def _rule(schedule: DigestSchedule) -> SlotRule:
-    return SlotRule(schedule.cadence, schedule.day, schedule.hour, schedule.minute,
-                    schedule.timezone)
 
 
 def _when(instant: datetime, tz: str) -> str:
@@ -87,10 +79,11 @@ def handle_digest_here(command: DigestHereCommand, invocation: Invocation) -> Re
         schedule = ledger.save_schedule(
             session=session, workspace_id=invocation.workspace.id, platform=platform,
             channel_id=channel, owner_id=invocation.request.user_id, fields=fields,
-            now=invocation.now, webhook_url=command.webhook)
+            now=invocation.now, webhook_url=command.webhook,
+            channel_name=invocation.request.channel_name)
     if invocation.context.digests is not None:
         invocation.context.digests.schedules_changed()
-    rule = _rule(schedule)
+    rule = rule_of(schedule)
     lines = [f"Next digest: {_when(rule.next_slot(invocation.now), tz)}.",
              "Preview it with /kpi digest preview; /kpi digest off stops it."]
     if schedule.webhook_url:
@@ -151,10 +144,10 @@ def _list(invocation: Invocation) -> Reply:
         return Reply(text="No digests yet. An admin can type /kpi digest here in a channel.")
     rows = [("channel", "when", "language", "next", "last")]
     for s in schedules:
-        rule = _rule(s)
+        rule = rule_of(s)
         nxt = _when(rule.next_slot(invocation.now), s.timezone) if s.enabled else "off"
         d = last.get(s.id)
-        rows.append((s.channel_name or s.channel_id, rule.describe(), s.language, nxt,
+        rows.append((s.where, rule.describe(), s.language, nxt,
                      f"{d.status} {_when(d.slot_at, s.timezone)}" if d else "—"))
     return Reply(text=f"{len(schedules)} digest schedule(s)",
                  sections=(Section(table=tuple(rows)),))
@@ -162,16 +155,9 @@ def _list(invocation: Invocation) -> Reply:
 
 def _preview(invocation: Invocation) -> Reply:
     schedule = _this_schedule(invocation)
-    cadence = schedule.cadence if schedule else "weekly"
-    tz = schedule.timezone if schedule else invocation.workspace.timezone
-    language = schedule.language if schedule else "en"
-    with invocation.context.database.read() as session:
-        digest = build_digest(facts=SqlFacts(session=session, workspace=invocation.workspace),
-                              cadence=cadence, now=invocation.now, tz=tz,
-                              fiscal_year_start=invocation.workspace.fiscal_year_start,
-                              language=language,
-                              names=display_names(session=session,
-                                                  workspace_id=invocation.workspace.id))
+    digest = compose_preview(database=invocation.context.database,
+                             workspace=invocation.workspace, schedule=schedule,
+                             now=invocation.now)
     note = "" if schedule else " (this channel has no digest yet: /kpi digest here)"
     return Reply(text=f"Preview of this channel's digest, only you can see it{note}.",
                  digest=digest)
@@ -205,7 +191,7 @@ def _status(invocation: Invocation) -> Reply:
     for d in deliveries:
         s = schedules.get(d.schedule_id)
         tz = s.timezone if s else "UTC"
-        rows.append((_when(d.slot_at, tz), (s.channel_name or s.channel_id) if s else "?",
+        rows.append((_when(d.slot_at, tz), s.where if s else "?",
                      d.status + ("" if d.trigger == "scheduled" else f" ({d.trigger})"),
                      str(d.attempts), delivery_detail(d)))
     text = f"Last {len(deliveries)} digest deliveries"

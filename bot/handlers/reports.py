@@ -37,7 +37,13 @@ from bot.handlers.kpis import (
     resolve_period,
 )
 from bot.replies import Reply, Section, error_reply
-from reports.format import format_change, format_percent_value, format_quota, format_value
+from reports.format import (
+    format_amount,
+    format_change,
+    format_percent_value,
+    format_quota,
+    format_value,
+)
 from reports.kpis.catalog import (
     CATALOG,
     LEADERBOARD_KPIS,
@@ -52,10 +58,9 @@ from reports.kpis.quotas import effective_from_for
 from reports.kpis.quotas import history as quota_history
 from reports.kpis.result import KpiResult
 from reports.periods import Period, comparison
-from reports.units import format_money
 from storage.facts import SqlFacts
 from storage.quotas import set_quota
-from storage.users import display_names
+from storage.users import display_names, team_members
 
 
 def _compute(invocation: Invocation, names: list[str], period_text: str | None, *,
@@ -137,8 +142,8 @@ def handle_quota(command: QuotaCommand, invocation: Invocation) -> Reply:
                       _pct(row.value), _pct(row.extra["pace"])))
     d = result.details
     metric = d.get("metric", "revenue")
-    team = (f"{_pct(result.value)} ({format_money(int(result.numerator or 0), currency)} of "
-            f"{format_money(int(round(result.denominator or 0)), currency)})"
+    team = (f"{_pct(result.value)} ({format_amount(int(result.numerator or 0), currency)} of "
+            f"{format_amount(int(round(result.denominator or 0)), currency)})"
             if metric == "revenue" else format_value(result))
     lines = (f"Team {metric}: {team}, pace {_pct(d['pace'])} "
              f"({_pct(d['elapsed'])} of the period elapsed)",
@@ -160,13 +165,13 @@ def _day(day: date | None) -> str:
 
 
 def _target(target: int, metric: str, cadence: str, currency: str) -> str:
-    amount = format_money(target, currency) if metric == "revenue" else f"{target:,} {metric}"
+    amount = format_amount(target, currency) if metric == "revenue" else f"{target:,} {metric}"
     return f"{amount} {cadence}"
 
 
 def _quota_amount(value: float | None, metric: str, currency: str) -> str:
     if metric == "revenue":
-        return format_money(int(round(value or 0)), currency)
+        return format_amount(int(round(value or 0)), currency)
     return f"{value or 0:,.0f} {metric}"
 
 
@@ -233,8 +238,8 @@ def handle_churn(command: ChurnCommand, invocation: Invocation) -> Reply:
     fields = (
         ("Customer churn", f"{format_value(churn)} {change_text(compared)}"),
         ("MRR churn", format_value(mrr_churn)),
-        ("Churned MRR", format_money(d["churned_mrr"], currency)),
-        ("Downgrades", format_money(d["downgrades"], currency)),
+        ("Churned MRR", format_amount(d["churned_mrr"], currency)),
+        ("Downgrades", format_amount(d["downgrades"], currency)),
         ("New customers", str(churn.details["new_customers"])),
     )
     warnings = " · ".join(f"⚠ {w}" for w in churn.warnings + mrr_churn.warnings)
@@ -258,7 +263,8 @@ def handle_leaderboard(command: LeaderboardCommand, invocation: Invocation) -> R
     spans = comparison(period, invocation.now)
     with invocation.context.database.read() as session:
         facts = SqlFacts(session=session, workspace=invocation.workspace)
-        board = leaderboard(name, facts=facts, period=period, now=invocation.now)
+        team = team_members(session=session, workspace_id=invocation.workspace.id)
+        board = leaderboard(name, facts=facts, period=period, now=invocation.now, team=team)
         current = leaderboard(name, facts=facts, period=spans.current, now=invocation.now) \
             if spans.partial else board
         before = leaderboard(name, facts=facts, period=spans.previous, now=invocation.now)

@@ -1,4 +1,4 @@
-"""A HubSpot deal as kpibot events, with the CSV import's vocabulary (bot.csv_presets).
+"""A HubSpot deal as kpibot events, with the CSV import's vocabulary (bot/transfer/presets.py).
 
 Stages: each pipeline stage maps to a kpibot stage. First the workspace's own mapping
 (`kpibot sync hubspot --stage "LABEL=STAGE"`, by label, by `PIPELINE/LABEL` or by stage id);
@@ -34,9 +34,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-from bot.csv_export import currency_precision
-from bot.csv_presets import PRESETS, STAGE_TARGETS, map_stage, stage_key
 from bot.sync.hubspot import Deal, Owner, Stage, parse_instant
+from bot.transfer.presets import PRESETS, STAGE_TARGETS, map_stage, stage_key
 from reports.events import (
     LEAD_SOURCES,
     MAX_NAME,
@@ -45,7 +44,8 @@ from reports.events import (
     source_group,
     source_key,
 )
-from storage.events import NewEvent
+from reports.units import currency_exponent
+from storage.recording import NewEvent
 from storage.reps import RepDirectory, RepError
 
 LOGGED_BY = "kpibot:sync:hubspot"
@@ -210,7 +210,7 @@ class DealMapper:
             raise Unmapped("amount", text, "HubSpot amounts are numbers") from None
         if not value.is_finite() or value < 0 or value > 10**12:
             raise Unmapped("amount", text, "an amount between 0 and 1,000,000,000,000")
-        return int((value * 10 ** currency_precision(self.currency)).quantize(
+        return int((value * 10 ** currency_exponent(self.currency)).quantize(
             Decimal(1), rounding=ROUND_HALF_UP))
 
     def _source(self, raw: str | None) -> str | None:

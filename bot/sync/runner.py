@@ -28,17 +28,11 @@ from bot.sync.hubspot import Deal, HubSpotClient, HubSpotError, parse_instant
 from bot.sync.mapping import LOGGED_BY, DealMapper, StageMap, Unmapped, map_stages, stage_label
 from storage.crm_sync import SyncBusy, claim, holds_lease, read_map, sync_row, synced_events
 from storage.engine import Database
-from storage.events import (
-    Deferred,
-    NewEvent,
-    apply_deferred,
-    ensure_workspace,
-    lock_derived_rows,
-    record_events,
-    void_event,
-)
 from storage.models import Workspace
+from storage.recording import NewEvent, record_events, void_event
 from storage.reps import RepDirectory, prune_unused_named_reps
+from storage.upkeep import Deferred, apply_deferred
+from storage.workspaces import ensure_workspace, lock_derived_rows
 
 CRM = "hubspot"
 LEASE = timedelta(minutes=10)

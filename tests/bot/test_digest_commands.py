@@ -9,8 +9,8 @@ import pytest
 
 from bot.settings import build_settings
 from bot.wiring import build_bot
+from sampledata import seed_workspace
 from storage import digests as ledger
-from storage.generate import seed_workspace
 from tests.support.bot_server import running_server
 from tests.support.slack_signing import post_slash_command
 
@@ -85,7 +85,7 @@ def test_preview_list_off_and_status(bot_url, database, slack_api):
     _ask(bot_url, "digest here")
     listing = _ask(bot_url, "digest list", user="U_REP")
     assert "1 digest schedule" in listing["text"]
-    assert "C_SALES" in str(listing["blocks"]) and "Mon 23 Nov 2026 09:00" in str(listing["blocks"])
+    assert "#sales" in str(listing["blocks"]) and "Mon 23 Nov 2026 09:00" in str(listing["blocks"])
     assert "turned off" in _ask(bot_url, "digest off")["text"]
     assert not _schedules(database)[0].enabled
     assert "no digest to turn off" in _ask(bot_url, "digest off")["text"]

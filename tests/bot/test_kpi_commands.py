@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot import kpi_cli
+from bot.cli import kpi as kpi_cli
 from bot.settings import build_settings
 from bot.wiring import build_bot
 from reports.kpis.catalog import CATALOG
-from storage.generate import seed_workspace
+from sampledata import seed_workspace
 from tests.support.bot_server import running_server
 from tests.support.slack_signing import post_slash_command
 

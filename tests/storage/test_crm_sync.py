@@ -10,7 +10,8 @@ import sqlalchemy as sa
 
 from storage import migrate
 from storage.crm_sync import SyncBusy, claim, holds_lease, read_map, sync_row, synced_events
-from storage.events import NewEvent, ensure_workspace, record_events
+from storage.recording import NewEvent, record_events
+from storage.workspaces import ensure_workspace
 
 NOW = datetime(2026, 11, 18, 14, 30, tzinfo=UTC)
 LEASE = timedelta(minutes=10)

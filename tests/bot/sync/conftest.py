@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from bot.sync.hubspot import HubSpotClient
-from storage.events import ensure_user, ensure_workspace
+from storage.workspaces import ensure_user, ensure_workspace
 from tests.conftest import FixedClock
 from tests.support.hubspot_api import HubSpotApi, hubspot_api_server
 from tests.support.hubspot_portal import NOW, Portal, build_portal

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
-from bot.kpi_cli import kpi_json
 from bot.sync.runner import sync_hubspot
+from bot.usecases.kpi import kpi_json
 from storage.models import Deal, Event, User, Workspace
 from tests.bot.sync.expected import expected_deals, expected_kpis
 from tests.support.hubspot_api import hubspot_time

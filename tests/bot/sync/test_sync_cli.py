@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.cli import main
+from bot.cli.main import main
 from bot.settings import build_settings
 from bot.sync.schedule import HubSpotSyncJob, build_sync_job
 from storage.crm_sync import claim
