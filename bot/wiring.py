@@ -74,6 +74,12 @@ class Bot:
             self.digests.attach(scheduler)
         return scheduler
 
+    def build_sync_job(self):
+        """The scheduled HubSpot sync (bot/sync/schedule.py), or None when not configured."""
+        from bot.sync.schedule import build_sync_job
+
+        return build_sync_job(self.database, self.settings, clock=self.context.clock)
+
 
 def defaults_from(settings: Settings) -> WorkspaceDefaults:
     return WorkspaceDefaults(timezone=settings.timezone, currency=settings.currency,
