@@ -12,6 +12,7 @@ MAX_LINE = 2000  # characters of one log message (tracebacks are separate and ke
 SECRET_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"xox[abposr]-[A-Za-z0-9-]+"), "[redacted]"),  # Slack bot/user tokens
     (re.compile(r"xapp-[A-Za-z0-9-]+"), "[redacted]"),  # Slack app-level tokens
+    (re.compile(r"\bpat-[a-z]{2,4}\d*-[A-Za-z0-9-]+"), "[redacted]"),  # HubSpot private apps
     (re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"), r"\1[redacted]"),
     (re.compile(r"(?i)\b(password|secret|sig|signature|token|ticket)=([^&\s]+)"), r"\1=[redacted]"),
     (re.compile(r"https://[^/\s]+\.logic\.azure\.com\S*"), "[redacted webhook]"),

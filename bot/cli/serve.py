@@ -68,6 +68,9 @@ async def _serve_async(bot, *, host: str, port: int, socket_mode: bool,
     if scheduler:
         digest_scheduler = bot.build_digest_scheduler()
         await digest_scheduler.start()
+        sync_job = bot.build_sync_job()  # HubSpot, when KPIBOT_HUBSPOT_TOKENS is set
+        if sync_job is not None:
+            await sync_job.start()
     if socket_mode:
         from bot.slack.socket_mode import run_socket_mode
 

@@ -129,10 +129,11 @@ def build_slack_app(
             await ack(**render_slash_response(error_reply(problem)))
             return
         timestamp = (request.headers.get("x-slack-request-timestamp") or [None])[0]
-        profile = (await profiles(command["team_id"], command["user_id"], bot_token)
-                   if profiles is not None else None)
-        reply = await answer_in_time(handler, request_from_command(command, timestamp, profile),
-                                     arrived=arrived)
+        internal = request_from_command(command, timestamp)
+        if profiles is not None:
+            profile = await profiles(internal.workspace_id, internal.user_id, bot_token)
+            internal = request_from_command(command, timestamp, profile)
+        reply = await answer_in_time(handler, internal, arrived=arrived)
         await ack(**render_slash_response(reply))
 
     return app
