@@ -69,6 +69,25 @@ async def quiet_disconnects(request: web.Request, handler):
         raise web.HTTPBadRequest() from None
 
 
+def slack_over_http(slack_app: AsyncApp | None, signing_secret: str | None, *,
+                    socket_mode: bool) -> AsyncApp | None:
+    """The Slack app to serve at POST /slack/events, or None; the log says why it is off.
+
+    Never without the signing secret: an unsigned request must not reach a listener."""
+    if slack_app is None:
+        return None
+    if socket_mode:
+        log.info("Slack over Socket Mode: POST /slack/events is off (Socket Mode does not "
+                 "use it)")
+        return None
+    if not signing_secret:
+        log.warning("POST /slack/events is off: SLACK_SIGNING_SECRET is not set and unsigned "
+                    "Slack requests are never served (set it, or run kpibot serve "
+                    "--socket-mode)")
+        return None
+    return slack_app
+
+
 def build_web_app(*, database: Database, slack_app: AsyncApp | None = None,
                   slack_signing_secret: str | None = None,
                   teams: TeamsBot | None = None, api: EventsApi | None = None

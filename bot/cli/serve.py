@@ -62,23 +62,24 @@ async def _serve_async(bot, *, host: str, port: int, socket_mode: bool,
                        scheduler: bool = True) -> None:
     import asyncio
 
-    from bot.server import build_web_app, run_web_app
+    from bot.server import build_web_app, run_web_app, slack_over_http
 
     tasks = []
     if scheduler:
         digest_scheduler = bot.build_digest_scheduler()
         await digest_scheduler.start()
+        sync_job = bot.build_sync_job()  # HubSpot, when KPIBOT_HUBSPOT_TOKENS is set
+        if sync_job is not None:
+            await sync_job.start()
     if socket_mode:
-        from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+        from bot.slack.socket_mode import run_socket_mode
 
-        handler = AsyncSocketModeHandler(bot.slack_app,
-                                         bot.settings.slack_app_token.get_secret_value())
-        tasks.append(asyncio.create_task(handler.start_async()))
-        web_app = build_web_app(database=bot.database, teams=bot.teams, api=bot.api)
-    else:
-        web_app = build_web_app(database=bot.database, slack_app=bot.slack_app,
-                                slack_signing_secret=bot.slack_signing_secret, teams=bot.teams,
-                                api=bot.api)
+        tasks.append(asyncio.create_task(run_socket_mode(
+            bot.slack_app, bot.settings.slack_app_token.get_secret_value())))
+    slack_app = slack_over_http(bot.slack_app, bot.slack_signing_secret, socket_mode=socket_mode)
+    web_app = build_web_app(database=bot.database, slack_app=slack_app,
+                            slack_signing_secret=bot.slack_signing_secret, teams=bot.teams,
+                            api=bot.api)
     _freeze_startup_objects()
     tasks.append(asyncio.create_task(run_web_app(web_app, host=host, port=port)))
     await asyncio.gather(*tasks)

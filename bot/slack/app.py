@@ -107,10 +107,13 @@ def _drop_token_unused_warning(record: logging.LogRecord) -> bool:
 
 
 def build_slack_app(
-    *, handler: CommandHandler, bot_token: str, signing_secret: str, api_url: str,
+    *, handler: CommandHandler, bot_token: str, signing_secret: str | None, api_url: str,
     profiles: SlackProfiles | None = None,
 ) -> AsyncApp:
-    """A Bolt app that verifies every request's signature and answers `/kpi` in the ack."""
+    """A Bolt app that verifies every request's signature and answers `/kpi` in the ack.
+
+    Without `signing_secret` (Socket Mode) it may only be fed over the Socket Mode connection:
+    `bot.server` serves it over HTTP only with the secret."""
     async def authorize(enterprise_id: str | None, team_id: str | None,
                         user_id: str | None) -> AuthorizeResult:
         # The token as configured, without Bolt's auth.test round trip on the first request:
@@ -124,7 +127,7 @@ def build_slack_app(
     # the handler returns. Without it Bolt runs the listener in a task and polls for the ack
     # every 10 ms, which added 0-10 ms (about 8 ms on average) to every command.
     logging.getLogger("slack_bolt.AsyncApp").addFilter(_drop_token_unused_warning)  # once
-    app = AsyncApp(client=client, signing_secret=signing_secret, authorize=authorize,
+    app = AsyncApp(client=client, signing_secret=signing_secret or "", authorize=authorize,
                    process_before_response=True)
     # here, not at the top: bot/slack/interactive.py reads this module's request helpers
     from bot.slack.interactive import answer_bare_log, is_bare_log, register_interactions
@@ -140,9 +143,10 @@ def build_slack_app(
             await ack(**render_slash_response(error_reply(problem)))
             return
         timestamp = (request.headers.get("x-slack-request-timestamp") or [None])[0]
-        profile = (await profiles(command["team_id"], command["user_id"], bot_token)
-                   if profiles is not None else None)
-        internal = request_from_command(command, timestamp, profile)
+        internal = request_from_command(command, timestamp)
+        if profiles is not None:
+            profile = await profiles(internal.workspace_id, internal.user_id, bot_token)
+            internal = request_from_command(command, timestamp, profile)
         if is_bare_log(internal.text):
             await ack(**await answer_bare_log(slack, internal, command.get("trigger_id"),
                                               client))
