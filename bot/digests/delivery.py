@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.digests.channels import DeliveryFailure, DigestChannel
-from bot.digests.compose import compose_for_schedule
+from bot.digests.shared import SharedDigests
 from reports.digest.slots import SlotRule
 from storage import digests as ledger
 from storage.engine import Database
@@ -104,8 +104,11 @@ class DigestDeliverer:
                  clock: Callable[[], datetime], policy: DeliveryPolicy = DeliveryPolicy(),
                  worker: str | None = None,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic,
+                 shared: SharedDigests | None = None) -> None:
         self.database, self.channels, self.clock = database, channels, clock
+        # Channels due together with the same digest share one composition (and chart).
+        self.shared = shared or SharedDigests()
         self.policy, self.sleep = policy, sleep
         self.worker = worker or default_worker_id()
         self.pacer = ChannelPacer(policy.channel_interval, monotonic=monotonic, sleep=sleep)
@@ -199,8 +202,7 @@ class DigestDeliverer:
                             schedule.id, reason)
                 return Outcome("skipped", attempts, error=reason)
             if digest is None:
-                digest = await asyncio.to_thread(compose_for_schedule, database=self.database,
-                                                 schedule=schedule, now=claim.slot_at)
+                digest = await self.shared.digest(self.database, schedule, claim.slot_at)
             attempts += 1
             if not await self._renew(schedule, claim, attempts):
                 return Outcome("lost", attempts)
@@ -269,8 +271,7 @@ class DigestDeliverer:
         log.info("digest slot %s of schedule %s: %s (message %s), not posted again",
                  claim.slot_at.isoformat(), schedule.id, FOUND_NOTE, message_id)
         # The crash came before the chart (it follows the ledger update): add it now.
-        digest = await asyncio.to_thread(compose_for_schedule, database=self.database,
-                                         schedule=schedule, now=claim.slot_at)
+        digest = await self.shared.digest(self.database, schedule, claim.slot_at)
         await self._attach_chart(schedule, claim, self.channels[schedule.platform], digest,
                                  message_id)
         return Outcome("sent", attempts, message_id=message_id, note=FOUND_NOTE)
