@@ -54,6 +54,10 @@ class DeliveryPolicy:
     lease: timedelta = timedelta(minutes=10)
     grace: timedelta = timedelta(hours=12)
     channel_interval: float = 1.0  # seconds between posts to one channel
+    # Deliveries in flight at once in one process. A thousand schedules due at the same
+    # minute otherwise hold a thousand posts, uploads and HTTP sessions open together: the
+    # memory grows and the slowest time out.
+    concurrency: int = 8
 
 
 @dataclass(frozen=True)
@@ -113,6 +117,14 @@ class DigestDeliverer:
         self.worker = worker or default_worker_id()
         self.pacer = ChannelPacer(policy.channel_interval, monotonic=monotonic, sleep=sleep)
         self._in_flight: set[int] = set()  # ledger rows this process is delivering now
+        self._slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
+
+    def _turn(self) -> asyncio.Semaphore:
+        """The semaphore bounding deliveries in flight (one per event loop)."""
+        loop = asyncio.get_running_loop()
+        if self._slots is None or self._slots[0] is not loop:
+            self._slots = (loop, asyncio.Semaphore(max(1, self.policy.concurrency)))
+        return self._slots[1]
 
     async def _db(self, fn, /, **kwargs):
         def run():
@@ -148,12 +160,16 @@ class DigestDeliverer:
             with self.database.write() as session:
                 return self._claim(session, schedule, slot_at, trigger)
 
-        row = await asyncio.to_thread(claim)
-        if row is None:
-            log.info("digest slot %s of schedule %s: already claimed or done", slot_at,
-                     schedule.id)
-            return Outcome("taken")
-        return await self.deliver_claim(schedule, row, repost=repost)
+        async with self._turn():  # claimed only when it can be delivered at once
+            row = await asyncio.to_thread(claim)
+            if row is None:
+                log.info("digest slot %s of schedule %s: already claimed or done", slot_at,
+                         schedule.id)
+                return Outcome("taken")
+            try:
+                return await self._deliver(schedule, row, repost)
+            finally:
+                self._in_flight.discard(row.id)
 
     async def deliver_claim(self, schedule: DigestSchedule, claim: DigestDelivery, *,
                             repost: bool = True) -> Outcome:
@@ -161,7 +177,8 @@ class DigestDeliverer:
         interrupted attempt reached the channel; never post."""
         self._in_flight.add(claim.id)
         try:
-            return await self._deliver(schedule, claim, repost)
+            async with self._turn():
+                return await self._deliver(schedule, claim, repost)
         finally:
             self._in_flight.discard(claim.id)
 

@@ -129,3 +129,28 @@ def test_a_remembered_digest_expires_and_a_failure_is_not_remembered(seeded):
 
     asyncio.run(scenario())
     assert len(calls) == 3
+
+
+def test_deliveries_in_flight_are_bounded_and_each_channel_still_gets_one(seeded, slack_api):
+    channels = [f"C_BOUND_{i}" for i in range(5)]
+    schedules = _schedules(seeded, [("slack:T1", c, "en", "Europe/Oslo") for c in channels])
+    client = AsyncWebClient(token="xoxb-test", base_url=slack_api.base_url)
+    deliverer = DigestDeliverer(database=seeded, channels={"slack": SlackChannel(client)},
+                                clock=lambda: SLOT + timedelta(seconds=5), worker="test",
+                                policy=DeliveryPolicy(channel_interval=0, concurrency=2))
+    held = slack_api.hold("chat.postMessage")
+
+    async def scenario():
+        fan_out = asyncio.gather(*(deliverer.deliver_slot(s, SLOT) for s in schedules))
+        await asyncio.to_thread(slack_api.wait_held, held, 2)
+        await asyncio.sleep(0.3)  # room for more posts to arrive, were they not bounded
+        with seeded.read() as session:
+            claimed = ledger.list_deliveries(session=session, limit=100)
+        in_flight = len(held.held)
+        held.release()
+        return in_flight, len(claimed), await fan_out
+
+    in_flight, claimed, outcomes = asyncio.run(scenario())
+    assert (in_flight, claimed) == (2, 2)  # the others wait unclaimed (no lease running)
+    assert [o.status for o in outcomes] == ["sent"] * 5
+    assert sorted(c.channel for c in slack_api.calls_to("chat.postMessage")) == channels
