@@ -46,6 +46,10 @@ REPOSTED_NOTE = ("posted again after an interrupted attempt: {platform} cannot b
 CLOCK_SKEW = timedelta(minutes=5)
 
 
+async def _nothing() -> None:
+    return None
+
+
 @dataclass(frozen=True)
 class DeliveryPolicy:
     max_attempts: int = 5
@@ -118,6 +122,7 @@ class DigestDeliverer:
         self.pacer = ChannelPacer(policy.channel_interval, monotonic=monotonic, sleep=sleep)
         self._in_flight: set[int] = set()  # ledger rows this process is delivering now
         self._slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
+        self._charts: dict[int, Callable[[], Awaitable[None]]] = {}  # by ledger row, to attach
 
     def _turn(self) -> asyncio.Semaphore:
         """The semaphore bounding deliveries in flight (one per event loop)."""
@@ -167,9 +172,11 @@ class DigestDeliverer:
                          schedule.id)
                 return Outcome("taken")
             try:
-                return await self._deliver(schedule, row, repost)
+                outcome = await self._deliver(schedule, row, repost)
             finally:
                 self._in_flight.discard(row.id)
+        await self._charts.pop(row.id, _nothing)()
+        return outcome
 
     async def deliver_claim(self, schedule: DigestSchedule, claim: DigestDelivery, *,
                             repost: bool = True) -> Outcome:
@@ -178,9 +185,11 @@ class DigestDeliverer:
         self._in_flight.add(claim.id)
         try:
             async with self._turn():
-                return await self._deliver(schedule, claim, repost)
+                outcome = await self._deliver(schedule, claim, repost)
         finally:
             self._in_flight.discard(claim.id)
+        await self._charts.pop(claim.id, _nothing)()
+        return outcome
 
     async def _deliver(self, schedule: DigestSchedule, claim: DigestDelivery,
                        repost: bool) -> Outcome:
@@ -294,6 +303,15 @@ class DigestDeliverer:
         return Outcome("sent", attempts, message_id=message_id, note=FOUND_NOTE)
 
     async def _attach_chart(self, schedule: DigestSchedule, claim: DigestDelivery,
+                            channel: DigestChannel, digest, message_id: str) -> None:
+        """Attach the chart once this delivery has left its turn: charts are drawn one at a
+        time (SharedDigests), and the posts of the channels after it need not wait for them."""
+        async def attach() -> None:
+            await self._upload_chart(schedule, claim, channel, digest, message_id)
+
+        self._charts[claim.id] = attach
+
+    async def _upload_chart(self, schedule: DigestSchedule, claim: DigestDelivery,
                             channel: DigestChannel, digest, message_id: str) -> None:
         try:
             await channel.attach_chart(schedule, digest, message_id)
