@@ -310,13 +310,15 @@ def _sample(live: Live, key: str, value: float, timed: bool) -> None:
 
 def _round(live: Live, i: int, commands: Sequence[Command], *, timed: bool,
            with_floors: bool) -> None:
-    """One request of each command, each right after a ping and followed by its SQL floor:
-    whatever else loads the machine loads a figure and its floors alike."""
+    """One request of each command, each right after a ping (floor a) and followed by its SQL
+    floor (b): whatever else loads the machine loads a figure and its floors alike. The
+    pings are kept with the floors (`with_floors`): one per command and round."""
     deals = list(live.deals)
     for command in commands:
-        _sample(live, "ping", live.client.timed("ping", COMMANDS[0].check), timed)
         if command.name == "ping":
             continue
+        _sample(live, "ping", live.client.timed("ping", COMMANDS[0].check),
+                timed and with_floors)
         _sample(live, command.name, live.client.timed(command.texts(i, deals), command.check),
                 timed)
         if with_floors and command.name in FLOORED:

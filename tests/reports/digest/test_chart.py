@@ -117,3 +117,14 @@ def test_importing_the_module_does_not_import_matplotlib():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_a_drawn_chart_leaves_no_figure_behind_for_the_garbage_collector():
+    import gc
+
+    from matplotlib.figure import Figure
+
+    gc.collect()
+    for language in ("en", "nb"):
+        assert render_chart_png(_chart(language))
+    assert not [o for o in gc.get_objects() if isinstance(o, Figure)]
