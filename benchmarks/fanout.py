@@ -139,6 +139,7 @@ def run_fanout(*, cache_dir: Path, work_dir: Path, channels: int, workspaces: in
     try:
         server.wait_ready()
         start = max(slot, datetime.now(UTC))  # startup: the catch-up begins when it is up
+        cpu_before = server.cpu_seconds()
         progress(f"fan-out: {len(plan)} channels over {workspaces} workspaces due at "
                  f"{slot:%H:%M:%S} UTC ({trigger})")
         deadline = time.monotonic() + timeout
@@ -150,6 +151,7 @@ def run_fanout(*, cache_dir: Path, work_dir: Path, channels: int, workspaces: in
                 break
             time.sleep(sample)
         peak = server.memory_kib()["VmHWM"] / 1024
+        cpu = server.cpu_seconds() - cpu_before  # load-independent: the work it took
     finally:
         server.stop()
         stand_in.stop()
@@ -173,6 +175,7 @@ def run_fanout(*, cache_dir: Path, work_dir: Path, channels: int, workspaces: in
         "seconds_to_last_chart": round(max((c.wall_time for c in uploads), default=slot_wall)
                                        - slot_wall, 2),
         "server_peak_rss_mib": round(peak, 1),
+        "server_cpu_seconds": round(cpu, 1),
         "rss_curve_mib": curve,
         "rate_limited": sum(1 for c in stand_in.calls if c.status == 429),
     }
@@ -192,5 +195,6 @@ def format_fanout(result: dict) -> str:
             f"{result['seconds_to_last_chart']:.1f} s after the slot; every channel once: "
             f"{result['every_channel_once']}; {result['distinct_messages']} distinct messages "
             f"for {result['distinct_digests']} distinct digests; server peak RSS "
-            f"{result['server_peak_rss_mib']:.0f} MiB\n  RSS (MiB) by seconds after the slot: "
+            f"{result['server_peak_rss_mib']:.0f} MiB, CPU {result['server_cpu_seconds']:.1f} s"
+            f"\n  RSS (MiB) by seconds after the slot: "
             f"{points}")

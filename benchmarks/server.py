@@ -98,6 +98,18 @@ class Server:
                     figures[key] += int(value.split()[0])
         return figures
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the server's processes have used so far."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for pid in {self.pid, *self.pids()}:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        return round(total / ticks, 2)
+
     def pids(self) -> list[int]:
         """The server process and its worker processes (kpibot serve --workers)."""
         try:
