@@ -351,26 +351,34 @@ class DigestDeliverer:
         grace = self.policy.grace
 
         def due():
-            work, skipped, interrupted = [], [], []
-            with self.database.write() as session:
+            # Read first, in one short read session (one statement for every schedule's
+            # ledger rows): a fan-out's deliveries must not wait behind a long write
+            # transaction. Only slots to note as skipped need a write.
+            work, missed, interrupted = [], [], []
+            with self.database.read() as session:
                 for row in ledger.expired_claims(session=session, now=now):
                     if row.id not in self._in_flight:
                         interrupted.append((session.get(DigestSchedule, row.schedule_id),
                                             row.slot_at, row.trigger, now - row.slot_at <= grace))
+                due_slots = {}
                 for schedule in ledger.list_schedules(session=session, enabled_only=True):
-                    rule = rule_of(schedule)
                     since = max(schedule.updated_at, now - timedelta(days=40))
-                    slots = rule.slots_between(since, now)
-                    if not slots:
+                    slots = rule_of(schedule).slots_between(since, now)
+                    if slots:
+                        due_slots[schedule.id] = (schedule, slots)
+                known = ledger.known_slots_of(
+                    session=session, schedule_ids=list(due_slots), now=now,
+                    since=min((slots[0] for _s, slots in due_slots.values()), default=now))
+            for schedule_id, (schedule, slots) in due_slots.items():
+                for slot in slots:
+                    if slot in known[schedule_id]:
                         continue
-                    known = ledger.known_slots(session=session, schedule_id=schedule.id,
-                                               since=slots[0], now=now)
-                    for slot in slots:
-                        if slot in known:
-                            continue
-                        if now - slot <= grace:
-                            work.append((schedule, slot))
-                        elif ledger.record_skipped(
+                    (work if now - slot <= grace else missed).append((schedule, slot))
+            skipped = []
+            if missed:
+                with self.database.write() as session:
+                    for schedule, slot in missed:
+                        if ledger.record_skipped(
                                 session=session, schedule=schedule, slot_at=slot, now=now,
                                 reason=f"missed by more than the grace window ({grace})"):
                             skipped.append((schedule.id, slot))
