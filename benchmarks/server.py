@@ -176,14 +176,19 @@ class SlackClient:
 
     def timed(self, text: str, check: Callable[[dict], bool]) -> float:
         """One request end to end (request written, response read), in milliseconds."""
+        elapsed, ok, raw = self.attempt(text, check)
+        if not ok:
+            raise RuntimeError(f"/kpi {text}: {raw[:500]!r}")
+        return elapsed
+
+    def attempt(self, text: str, check: Callable[[dict], bool]) -> tuple[float, bool, bytes]:
+        """(milliseconds, whether the reply passed `check`, the raw reply)."""
         body, headers = self.prepare(text)
         started = time.perf_counter()
         status, raw = self.send(body, headers)
         elapsed = (time.perf_counter() - started) * 1000
         payload = json.loads(raw) if raw else {}
-        if status != 200 or not check(payload):
-            raise RuntimeError(f"/kpi {text}: HTTP {status}: {raw[:500]!r}")
-        return elapsed
+        return elapsed, status == 200 and check(payload), raw
 
     def close(self) -> None:
         self.connection.close()

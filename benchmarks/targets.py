@@ -25,9 +25,13 @@ def evaluate(report: dict) -> list[dict]:
             slow = sum(1 for f in long.values() if f["p99"] >= LONG_P99_MS)
             periods = ", ".join(sorted({k.split(":", 2)[2] for k in long}))
             worst_name = worst_key[4:].replace(":", " ")
+            refused = size.get("refused", {})
             rows.append(_row(f"any KPI over {periods} p99 < {LONG_P99_MS:.0f} ms ({n})",
                              f"worst p99 {worst['p99']:.1f} ms ({worst_name}); "
-                             f"{slow} of {len(long)} at or above", slow == 0))
+                             f"{slow} of {len(long)} at or above; "
+                             f"{sum(refused.values())} answers refused at the command deadline "
+                             f"({', '.join(k[4:].replace(':', ' ') for k in refused) or 'none'})",
+                             slow == 0 and not refused))
         funnel = size["ratios"]["funnel"]["to_sql"]
         rows.append(_row(f"funnel this-quarter ≤ {FUNNEL_TO_SQL}× its SQL floor ({n})",
                          f"p50 ×{funnel['p50']}, p99 ×{funnel['p99']}",
