@@ -349,6 +349,7 @@ class DigestDeliverer:
         are noted as skipped."""
         now = now or self.clock()
         grace = self.policy.grace
+        self.shared.expire()
 
         def due():
             # Read first, in one short read session (one statement for every schedule's

@@ -58,7 +58,7 @@ class SharedDigests:
         workspace = await asyncio.to_thread(self._workspace, database, schedule.workspace_id)
         key = (id(database.engine), schedule.workspace_id, schedule.cadence, schedule.timezone,
                schedule.language, now, workspace.fiscal_year_start, workspace.history_version)
-        self._expire()
+        self.expire()
         entry = self._entries.get(key)
         if entry is None:
             task = asyncio.ensure_future(asyncio.to_thread(self._compose, database, schedule,
@@ -108,6 +108,10 @@ class SharedDigests:
                             cadence=schedule.cadence, timezone=schedule.timezone,
                             language=schedule.language, now=now)
 
+    def remembered(self) -> int:
+        """How many composed digests are kept."""
+        return len(self._entries)
+
     @staticmethod
     def _workspace(database: Database, workspace_id: str) -> Workspace:
         with database.read() as session:
@@ -116,7 +120,9 @@ class SharedDigests:
                 raise UnknownWorkspace(f"no workspace {workspace_id!r}")
             return workspace
 
-    def _expire(self) -> None:
+    def expire(self) -> None:
+        """Forget digests composed more than `ttl` ago (the minute tick calls this too, so a
+        fan-out's digests do not stay in memory until the next one)."""
         cutoff = self.monotonic() - self.ttl
         for key, entry in list(self._entries.items()):
             if entry.created < cutoff and entry.task.done():

@@ -126,6 +126,12 @@ def test_a_remembered_digest_expires_and_a_failure_is_not_remembered(seeded):
         assert await shared.digest(seeded, schedule, SLOT) is one  # remembered
         now[0] = 61.0
         assert await shared.digest(seeded, schedule, SLOT) is not one  # expired
+        assert shared.remembered() == 1
+        now[0] = 200.0
+        deliverer = DigestDeliverer(database=seeded, channels={}, shared=shared,
+                                    clock=lambda: SLOT - timedelta(hours=1))
+        await deliverer.catch_up()  # the minute tick forgets what is past its ttl
+        assert shared.remembered() == 0
 
     asyncio.run(scenario())
     assert len(calls) == 3
