@@ -1,10 +1,10 @@
 """`python -m benchmarks.api_events`: events a second through the events API, next to the CSV
 import's rate for the same events on the same machine.
 
-One generated history (storage.generate, seed 7) of `--events` events, written as the
+One generated history (sampledata, seed 7) of `--events` events, written as the
 canonical events CSV, then:
 
-    csv import   `kpibot import`'s code (bot.csv_import.import_csv) into a fresh database:
+    csv import   `kpibot import`'s code (bot.transfer.importer.import_csv) into a fresh database:
                  one transaction, timed in-process
     events API   the real `kpibot serve` in a subprocess; the same events as JSON items (with
                  their `key`s) in batches of `--batch`, from `--clients` concurrent clients over
@@ -34,15 +34,15 @@ from types import SimpleNamespace
 
 from benchmarks.data import _admin, _with_database
 from benchmarks.server import Server
-from bot import csv_export
 from bot.api.models import EventItem
-from bot.csv_import import ImportOptions, import_csv
-from bot.csv_presets import EXPORT_COLUMNS
+from bot.transfer import export
+from bot.transfer.importer import ImportOptions, import_csv
+from bot.transfer.presets import EXPORT_COLUMNS
+from sampledata import generate_history
 from storage import migrate
 from storage.api_tokens import create_token
 from storage.engine import Database
-from storage.events import ensure_workspace
-from storage.generate import generate_history
+from storage.workspaces import ensure_workspace
 
 TOKEN_KEY = "benchmark-token-key-0123456789abcdef"
 TIMEZONE = "Europe/Oslo"
@@ -55,7 +55,7 @@ def write_csv(events: int, seed: int, path: Path) -> list[list[str]]:
     names = dict(history.users)
     rows = []
     for event in history.events:
-        row = csv_export._row(SimpleNamespace(**event.__dict__, voided_at=None), names, "USD", 2)
+        row = export._row(SimpleNamespace(**event.__dict__, voided_at=None), names, "USD", 2)
         rows.append([str(cell) for cell in row])
     with open(path, "w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)

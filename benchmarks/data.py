@@ -1,6 +1,6 @@
 """Generated histories for the benchmark, cached between runs.
 
-A history of N events (storage.generate.seed_workspace, seed S) is generated once and kept:
+A history of N events (sampledata.seed_workspace, seed S) is generated once and kept:
 
 - SQLite: `<cache>/sqlite-<N>-seed<S>.db` (+ `.json` beside it: when the history ends, how long
   it took). Each run works on a copy, so the events `/kpi log` adds never reach the cache.
@@ -12,7 +12,7 @@ A history of N events (storage.generate.seed_workspace, seed S) is generated onc
 The history ends when it was generated and the server answers with the real clock, so a cached
 history is reused only while it is fresh: generated less than `max_age` ago and in the current
 calendar quarter (otherwise `/kpi funnel this-quarter` would measure an empty quarter), and made
-by the current generator (`storage.generate.STORY_VERSION`). Every
+by the current generator (`sampledata.STORY_VERSION`). Every
 cached database is upgraded to the newest schema before use (a new index migration applies to
 it once).
 """
@@ -32,9 +32,9 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from sampledata import STORY_VERSION, seed_workspace
 from storage import migrate
 from storage.engine import Database
-from storage.generate import STORY_VERSION, seed_workspace
 
 WORKSPACE_ID = "slack:TBENCH"
 TEAM_ID = "TBENCH"

@@ -29,10 +29,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from benchmarks.server import Server
+from sampledata import STORY_VERSION, seed_workspace
 from storage import digests as ledger
 from storage import migrate
 from storage.engine import Database
-from storage.generate import STORY_VERSION, seed_workspace
 
 TIMEZONES = ("Europe/Oslo", "America/New_York", "Asia/Shanghai", "Europe/Bucharest",
              "Europe/Stockholm", "UTC", "America/Los_Angeles")

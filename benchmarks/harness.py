@@ -42,8 +42,8 @@ from benchmarks import data, fanout, floors, targets, throughput
 from benchmarks.digest import time_digests
 from benchmarks.server import Server, SlackClient
 from benchmarks.stats import PERCENTILES, ratios, summarize
+from sampledata import MANAGER_ID, MARKETING_ID
 from storage.engine import Database
-from storage.generate import MANAGER_ID, MARKETING_ID
 from storage.models import Deal, User
 
 

@@ -12,7 +12,7 @@ import functools
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -21,15 +21,15 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from bot import grammar
-from bot.grammar_words import Person
-from bot.outbound import OutboundPolicy
-from bot.replies import Reply, error_reply
+from bot.digests.outbound import OutboundPolicy
+from bot.grammar import CommandSpec, Grammar, UsageError
+from bot.grammar.words import Person
+from bot.replies import Reply, Section, error_reply
 from storage.engine import Database, DeadlinePassed
-from storage.events import ensure_user, ensure_workspace
 from storage.models import User, Workspace
-from storage.reps import NAMED_REP_PREFIX
+from storage.reps import NAMED_REP_PREFIX, is_named_rep, link_by_email
 from storage.users import known_people
+from storage.workspaces import ensure_user, ensure_workspace
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,10 @@ class CommandRequest:
     user_id: str
     text: str
     channel_id: str | None = None
-    user_name: str | None = None
+    channel_name: str | None = None  # "sales", when the platform tells
+    user_name: str | None = None  # the name people know the user by
+    user_email: str | None = None  # from the platform's profile, when it tells
+    user_language: str | None = None  # en, nb, sv, ro or zh: the user's locale, when known
     workspace_name: str | None = None
     idempotency_key: str | None = None  # same key twice stores once (Slack trigger_id)
 
@@ -152,15 +155,31 @@ async def answer_in_time(handler: CommandHandler, request: CommandRequest, *,
 DatabaseFreeHandler = Callable[[object, datetime], Reply]
 
 
-class CommandHandler:
-    """Parses `/kpi ...` text and dispatches to the handler registered for the command type."""
+def _linked_notice(linked) -> str | None:
+    """What an automatic link by email did, in words, or None."""
+    if not linked:
+        return None
+    names = " and ".join(rep.display_name or rep.id for rep, _ in linked)
+    events = sum(result.events for _, result in linked)
+    return (f"Linked the imported rep {names} to you by your email: "
+            f"{events:,} event{'' if events == 1 else 's'} now count for you.")
 
-    def __init__(self, context: BotContext, handlers: dict[type, Handler], kpi_names=(),
-                 database_free: dict[str, DatabaseFreeHandler] | None = None) -> None:
+
+class CommandHandler:
+    """Parses `/kpi ...` text with the grammar of `specs` and dispatches the command to the
+    handler of the spec that declares its type."""
+
+    def __init__(self, context: BotContext, specs: Iterable[CommandSpec], kpi_names=()) -> None:
+        specs = tuple(specs)
         self.context = context
-        self.handlers = handlers
+        self.grammar = Grammar(specs)
+        self.handlers: dict[type, Handler] = {
+            spec.command: spec.handle for spec in specs
+            if spec.handle is not None and not spec.database_free}
         self.kpi_names = tuple(kpi_names)
-        self.database_free = database_free or {}  # first word -> handler
+        self.database_free: dict[str, DatabaseFreeHandler] = {  # first word -> handler
+            spec.word: spec.handle for spec in specs
+            if spec.handle is not None and spec.database_free}
 
     def handle(self, request: CommandRequest, deadline: float | None = None) -> Reply:
         """Answer one request. A database failure is reported, never half-applied.
@@ -195,10 +214,10 @@ class CommandHandler:
         database_free = self.database_free.get(words[0].casefold().rstrip("!") if words else "")
         if database_free is not None:
             return self._without_database(database_free, request, now)
-        workspace = self._workspace(request, now, context)
+        workspace, linked = self._workspace(request, now, context)
         invocation = Invocation(request=request, workspace=workspace, now=now, context=context)
         try:
-            command = grammar.parse_command(
+            command = self.grammar.parse(
                 request.text,
                 today=invocation.today,
                 currency=workspace.currency,
@@ -206,7 +225,7 @@ class CommandHandler:
                 people=(self._people(request, context) if _TYPED_NAME.search(request.text)
                         else ()),
             )
-        except grammar.UsageError as problem:
+        except UsageError as problem:
             return error_reply(problem.problem, usage=problem.usage, example=problem.example)
         handler = self.handlers.get(type(command))
         if handler is None:
@@ -214,16 +233,18 @@ class CommandHandler:
         reply = handler(command, invocation)
         if getattr(command, "public", False) and reply.ok:
             reply = dataclasses.replace(reply, public=True)
+        if linked:
+            reply = dataclasses.replace(reply, sections=(*reply.sections, Section(context=linked)))
         return reply
 
     def _without_database(self, handler: DatabaseFreeHandler, request: CommandRequest,
                           now: datetime) -> Reply:
         defaults = self.context.defaults
         try:
-            command = grammar.parse_command(
+            command = self.grammar.parse(
                 request.text, today=now.astimezone(ZoneInfo(defaults.timezone)).date(),
                 currency=defaults.currency, kpi_names=self.kpi_names)
-        except grammar.UsageError as problem:
+        except UsageError as problem:
             return error_reply(problem.problem, usage=problem.usage, example=problem.example)
         reply = handler(command, now)
         if getattr(command, "public", False) and reply.ok:
@@ -239,15 +260,17 @@ class CommandHandler:
                      if not user_id.startswith(NAMED_REP_PREFIX))
 
     def _workspace(self, request: CommandRequest, now: datetime,
-                   context: BotContext) -> Workspace:
-        """The caller's workspace, created (with the caller's user row) on first contact."""
+                   context: BotContext) -> tuple[Workspace, str | None]:
+        """The caller's workspace, created (with the caller's user row) on first contact; the
+        user's name and email kept current. A new email links the named rep an import made
+        with it; the second value says so (None when nothing was linked)."""
         with context.database.read() as session:
             workspace = session.get(Workspace, request.workspace_id)
             user = session.get(User, (request.workspace_id, request.user_id))
             if workspace is not None and user is not None and (
                 not request.user_name or user.display_name == request.user_name
-            ):
-                return workspace
+            ) and (not request.user_email or user.email == request.user_email):
+                return workspace, None
         defaults = context.defaults
         with context.database.write() as session:
             workspace = ensure_workspace(
@@ -261,5 +284,8 @@ class CommandHandler:
                 now=now,
             )
             ensure_user(session=session, workspace_id=workspace.id, user_id=request.user_id,
-                        display_name=request.user_name, now=now)
-            return workspace
+                        display_name=request.user_name, email=request.user_email, now=now)
+            linked = (link_by_email(session=session, workspace_id=workspace.id,
+                                    user_id=request.user_id, email=request.user_email, now=now)
+                      if request.user_email and not is_named_rep(request.user_id) else [])
+            return workspace, _linked_notice(linked)

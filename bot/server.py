@@ -112,7 +112,7 @@ async def run_web_app(app: web.Application, *, host: str, port: int,
                       ready: asyncio.Event | None = None,
                       sock: socket.socket | None = None) -> None:
     """Serve until cancelled, on `host:port` or on an already listening `sock` (one of the
-    `kpibot serve --workers` processes, bot/workers.py)."""
+    `kpibot serve --workers` processes, bot/cli/workers.py)."""
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.SockSite(runner, sock) if sock is not None else web.TCPSite(runner, host, port)

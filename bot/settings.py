@@ -9,7 +9,6 @@ import re
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from babel.numbers import UnknownCurrencyError, get_currency_name
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -69,6 +68,8 @@ class Settings(BaseSettings):
     @field_validator("currency")
     @classmethod
     def _known_currency(cls, value: str) -> str:
+        from babel.numbers import UnknownCurrencyError, get_currency_name  # ~0.1 s: only here
+
         code = value.strip().upper()
         try:
             get_currency_name(code)

@@ -14,12 +14,13 @@ from slack_bolt.async_app import AsyncApp
 from bot.api.ratelimit import RateLimiter
 from bot.api.routes import API_LOCK_TIMEOUT_MS, EventsApi
 from bot.core import BotContext, CommandHandler, WorkspaceDefaults
+from bot.digests.outbound import OutboundPolicy
 from bot.digests.scheduler import SchedulerHandle
 from bot.handlers.registry import build_command_handler
-from bot.outbound import OutboundPolicy
 from bot.settings import Settings
 from bot.slack.admins import AdminDirectory, SlackAdminLookup, admin_lookup_client
 from bot.slack.app import build_slack_app
+from bot.slack.people import SlackProfiles
 from storage.engine import Database
 
 if TYPE_CHECKING:  # the Teams SDK is imported only when Teams is configured (TEAMS_APP_ID)
@@ -105,6 +106,7 @@ def build_bot(settings: Settings, *, database: Database | None = None, clock=Non
             bot_token=token,
             signing_secret=settings.slack_signing_secret.get_secret_value(),
             api_url=settings.slack_api_url,
+            profiles=SlackProfiles(settings.slack_api_url),
         )
     teams = None
     if settings.teams_app_id:  # Teams admins: KPIBOT_ADMINS only (no Teams admin look-up)

@@ -126,6 +126,37 @@ UNASSIGNED_NAME = "Unassigned"
 TEAM_KINDS: tuple[str, ...] = tuple(k.name for k in _KINDS if k.team_ok)
 
 
+# What a record may carry beyond its kind: the same rules for every way in (chat, CSV, API).
+MAX_NAME = 120  # characters of a deal, account, reason, competitor or source
+MAX_NOTE = 500
+MAX_DURATION = 365 * 24 * 3600  # seconds of a response time
+MAX_USER_ID = 80  # characters of a user id (a chat id, or a named rep's rep: id)
+MAX_REP_NAME = 200  # characters of a named rep's display name
+MAX_KEY = 200  # characters of an idempotency key (a CSV key column, an API item key)
+SOURCE_KINDS: tuple[str, ...] = ("lead", "spend", "mql", "sql", "opportunity",
+                                 "inbound-request", "website-visit")
+OPTION_KINDS: dict[str, tuple[str, ...]] = {  # which kinds take source, reason, competitor, mrr
+    "reason": ("deal-lost", "churned"),
+    "competitor": ("deal-lost",),
+    "mrr": ("deal-won", "churned"),
+    "source": SOURCE_KINDS,
+}
+
+
+def text_length(text: str) -> int:
+    """The length a text limit counts: as written or case-folded, whichever is longer (deal and
+    account keys are stored case-folded, within the same limit: `ß` counts 2)."""
+    return max(len(text), len(text.casefold()))
+
+
+def option_problem(kind: EventKind, option: str) -> str | None:
+    """Why `kind` cannot carry `option` (source, reason, competitor, mrr), or None if it can."""
+    allowed = OPTION_KINDS.get(option)
+    if allowed is None or kind.name in allowed:
+        return None
+    return f"{kind.name} takes no {option} (it goes with " + " or ".join(allowed) + ")"
+
+
 def record_problem(kind: EventKind, *, has_user: bool, has_amount: bool) -> str | None:
     """Why a dated record (a CSV row, an API item) of `kind` lacking a rep or an amount cannot
     be stored, or None when it can (SPEC 5 "Owners and amounts").

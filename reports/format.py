@@ -115,6 +115,8 @@ def format_duration(seconds: float | None, locale: str = "en") -> str:
     if seconds is None:
         return NA
     total = int(_dec(seconds).to_integral_value(rounding=decimal.ROUND_HALF_UP))
+    if total < 0:
+        return "-" + format_duration(-total, locale)
     days, rest = divmod(total, 86_400)
     hours, rest = divmod(rest, 3_600)
     minutes, secs = divmod(rest, 60)
@@ -135,6 +137,7 @@ def format_money(minor: float | int | None, currency: str, locale: str = "en", *
     """Money in minor units: `$12.5K` from 1,000 major units up, else `$714.29`."""
     if minor is None:
         return NA
+    currency = currency.upper()
     major = _dec(minor).scaleb(-currency_exponent(currency))
     if compact is None:
         compact = abs(major) >= COMPACT_FROM
@@ -142,6 +145,11 @@ def format_money(minor: float | int | None, currency: str, locale: str = "en", *
         if compact:
             return format_compact_currency(major, currency, locale=locale, fraction_digits=1)
         return format_currency(major, currency, locale=locale)
+
+
+def format_amount(minor: float | int | None, currency: str, locale: str = "en") -> str:
+    """An exact amount in minor units, as a receipt shows it: `$12,000.50`, `¥5,000`."""
+    return format_money(minor, currency, locale, compact=False)
 
 
 def _per_day(text: str, locale: str) -> str:

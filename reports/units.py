@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from babel.numbers import (
-    format_compact_currency,
-    format_currency,
     get_currency_precision,
     list_currencies,
 )
@@ -162,35 +160,6 @@ def parse_duration(text: str) -> int | None:
     return int(total.to_integral_value(rounding=ROUND_HALF_UP))
 
 
-def format_duration(seconds: float) -> str:
-    """`45s`, `3m 10s`, `4m`, `1h 30m`, `2d 3h` (the two largest units, seconds under 10m)."""
-    total = int(round(seconds))
-    if total < 0:
-        return "-" + format_duration(-total)
-    days, rest = divmod(total, 86_400)
-    hours, rest = divmod(rest, 3_600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h" if hours else f"{days}d"
-    if hours:
-        return f"{hours}h {minutes}m" if minutes else f"{hours}h"
-    if minutes:
-        return f"{minutes}m {secs}s" if secs and minutes < 10 else f"{minutes}m"
-    return f"{secs}s"
-
-
-def format_money(minor: int, currency: str, locale: str = "en") -> str:
-    """`$12,000.00` (locale-aware, via Babel)."""
-    major = Decimal(minor).scaleb(-currency_exponent(currency))
-    return format_currency(major, currency.upper(), locale=locale)
-
-
-def format_money_short(minor: int, currency: str, locale: str = "en") -> str:
-    """`$12.5K`, `$1.2M` (locale-aware compact form, via Babel)."""
-    major = Decimal(minor).scaleb(-currency_exponent(currency))
-    return format_compact_currency(major, currency.upper(), locale=locale, fraction_digits=1)
-
-
 __all__ = ["AMOUNT_FORMS", "MAX_MAJOR", "SYMBOLS", "AmountError", "Money", "currency_exponent",
-           "format_duration", "format_money", "format_money_short", "is_currency_code",
+           "is_currency_code",
            "parse_amount", "parse_duration"]

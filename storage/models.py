@@ -276,6 +276,20 @@ class DigestSchedule(SQLModel, table=True):
     created_at: datetime = Field(sa_column=_ts(nullable=False))
     updated_at: datetime = Field(sa_column=_ts(nullable=False))
 
+    @property
+    def where(self) -> str:
+        """The channel as people name it: `#sales` in Slack, the name in Teams, else its id."""
+        if not self.channel_name:
+            return self.channel_id
+        return f"#{self.channel_name}" if self.platform == "slack" else self.channel_name
+
+    def answers_to(self, channel: str) -> bool:
+        """Whether `channel` (an id, `sales` or `#sales`, any case) names this channel."""
+        wanted = channel.strip()
+        name = wanted.removeprefix("#").casefold()
+        return wanted == self.channel_id or bool(
+            self.channel_name and name == self.channel_name.casefold())
+
 
 class DigestDelivery(SQLModel, table=True):
     """The delivery ledger: one row per (schedule, slot), claimed before anything is posted.

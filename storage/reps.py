@@ -20,12 +20,11 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
-from reports.events import UNASSIGNED_NAME, UNASSIGNED_USER
-from storage.events import refresh_deals
+from reports.events import MAX_USER_ID, UNASSIGNED_NAME, UNASSIGNED_USER
+from storage.deals import refresh_deals
 from storage.models import DailyRollup, Event, User
 
 NAMED_REP_PREFIX = "rep:"
-MAX_USER_ID = 80
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _NOT_WORD = re.compile(r"[^\w]+")
 
@@ -263,6 +262,20 @@ def link_rep(
     session.delete(rep)
     session.flush()
     return LinkResult(events=moved, deals=len(deal_keys))
+
+
+def link_by_email(
+    *, session: Session, workspace_id: str, user_id: str, email: str,
+    now: datetime | None = None,
+) -> list[tuple[NamedRep, LinkResult]]:
+    """Link to the chat user `user_id` the named rep that has the same email (an import's
+    `owner` column held it): its events now count for the user. Several named reps with that
+    email are all the same person; the team is never one. Returns what was linked."""
+    key = _norm(email)
+    reps = [rep for rep in list_named_reps(session=session, workspace_id=workspace_id)
+            if rep.email and _norm(rep.email) == key]
+    return [(rep, link_rep(session=session, workspace_id=workspace_id, rep_id=rep.id,
+                           user_id=user_id, now=now)) for rep in reps]
 
 
 def _move_rollups(session: Session, workspace_id: str, from_user: str, to_user: str) -> None:

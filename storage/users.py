@@ -1,10 +1,13 @@
-"""Looking up people: display names for replies and digests."""
+"""Looking up people: display names for replies and digests, and who the reps are."""
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from storage.models import User
+from reports.events import UNASSIGNED_USER
+from storage.models import Event, Quota, User
+from storage.reps import NAMED_REP_PREFIX
 
 
 def display_names(*, session: Session, workspace_id: str) -> dict[str, str]:
@@ -21,3 +24,16 @@ def known_people(*, session: Session,
     rows = session.exec(select(User.id, User.display_name, User.email).where(
         User.workspace_id == workspace_id).order_by(User.id)).all()
     return [(user_id, name, email) for user_id, name, email in rows]
+
+
+def team_members(*, session: Session, workspace_id: str) -> list[str]:
+    """The reps of a workspace, in id order: whoever logged an event, every named rep from an
+    import, and everyone with a quota — a leaderboard lists them all, zero or not. A user who
+    only asked questions is not one; neither is the team placeholder (UNASSIGNED_USER)."""
+    logged = sa.exists().where(Event.workspace_id == workspace_id, Event.logged_by == User.id)
+    users = session.exec(select(User.id).where(
+        User.workspace_id == workspace_id,
+        sa.or_(User.id.startswith(NAMED_REP_PREFIX, autoescape=True), logged))).all()
+    with_quota = session.exec(select(Quota.user_id).distinct().where(
+        Quota.workspace_id == workspace_id)).all()
+    return sorted({*users, *with_quota} - {UNASSIGNED_USER})

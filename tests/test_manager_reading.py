@@ -31,27 +31,28 @@ from datetime import UTC, datetime
 import pytest
 from sqlmodel import func, select
 
-from bot import kpi_cli
+from bot.cli import kpi as kpi_cli
 from bot.core import CommandRequest
 from bot.replies import Reply
 from bot.settings import build_settings
 from bot.wiring import build_bot
 from reports.digest.build import CADENCES, build_digest
-from reports.digest.i18n import LANGUAGES, labels_for
+from reports.digest.i18n import labels_for
 from reports.digest.render import render_slack, render_teams_card, render_text
 from reports.kpis.catalog import CATALOG
+from reports.languages import LANGUAGES
+from sampledata import seed_workspace
 from storage.facts import SqlFacts
-from storage.generate import seed_workspace
 from storage.models import Deal, Event, Quota, User, Workspace
 from storage.users import display_names
-from tests.test_golden_scenario import (
+from tests.golden.scenario import (
     ANA,
     FISCAL_YEAR_START,
     TZ,
     WORKSPACE,
     record_scenario,
 )
-from tests.test_golden_scenario import NOW as GOLDEN_NOW
+from tests.golden.scenario import NOW as GOLDEN_NOW
 
 GENERATED_NOW = datetime(2026, 11, 18, 14, 30, tzinfo=UTC)
 GENERATED = "slack:TREADING"

@@ -1,6 +1,6 @@
 """Storing one batch of the events API in one transaction.
 
-Each item is read by the CSV import's own reader (bot.csv_import.event_reader: the same
+Each item is read by the CSV import's own reader (bot.transfer.rows.event_reader: the same
 checks, messages and idempotency keys as a row of an events CSV). Default: the valid items are
 stored and the others reported; `atomic`: nothing is stored unless every item is valid. Items
 whose key is already stored (or repeats an earlier item of the batch) are duplicates: stored
@@ -17,18 +17,16 @@ from datetime import datetime
 from pydantic import ValidationError
 
 from bot.api.models import BatchResult, EventItem, ItemResult
-from bot.csv_import import RowError, event_reader
-from bot.csv_presets import EXPORT_COLUMNS
+from bot.transfer.presets import EXPORT_COLUMNS
+from bot.transfer.problems import RowError
+from bot.transfer.rows import event_reader
 from storage.engine import Database
-from storage.events import (
-    Deferred,
-    apply_deferred,
-    lock_derived_rows,
-    record_events,
-    stored_keys,
-)
+from storage.event_queries import stored_keys
 from storage.models import Workspace
+from storage.recording import record_events
 from storage.reps import prune_unused_named_reps
+from storage.upkeep import Deferred, apply_deferred
+from storage.workspaces import lock_derived_rows
 
 _ITEM_FIELDS = tuple(EventItem.model_fields)
 # A reason names its field: the first field word in it outside quotes ("count "x" must be...",

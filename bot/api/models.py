@@ -1,8 +1,8 @@
 """The events API's request and response models, and the OpenAPI 3.1 document built from them.
 
-An item's fields are the canonical events CSV columns (bot/csv_presets.py). The models check
+An item's fields are the canonical events CSV columns (bot/transfer/presets.py). The models check
 only what JSON adds (types, unknown fields, characters no database can store); what a value
-means is checked by the CSV import's own reader (bot/csv_import.py `event_reader`), so an item
+means is checked by the CSV import's own reader (bot/transfer/rows.py `event_reader`), so an item
 is valid exactly when the same values in an events CSV row are.
 """
 

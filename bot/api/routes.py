@@ -32,7 +32,7 @@ from bot.api.models import (
     openapi_document,
 )
 from bot.api.ratelimit import RateLimiter
-from bot.kpi_cli import UnknownKpi, kpi_json
+from bot.usecases.kpi import UnknownKpi, kpi_json
 from reports.periods import DEFAULT_PERIOD, PeriodError
 from storage.api_tokens import needs_use_noted, note_use, verify_token
 from storage.engine import Database

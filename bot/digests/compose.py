@@ -1,4 +1,5 @@
-"""Build one schedule's digest from the database (a short read session)."""
+"""Build a digest from the database (a short read session): a schedule's, or a preview of one
+as `/kpi digest preview` and `kpibot digest preview` show it."""
 
 from __future__ import annotations
 
@@ -34,3 +35,16 @@ def compose_for_schedule(*, database: Database, schedule: DigestSchedule,
     return compose_digest(database=database, workspace_id=schedule.workspace_id,
                           cadence=schedule.cadence, timezone=schedule.timezone,
                           language=schedule.language, now=now)
+
+
+def compose_preview(*, database: Database, workspace: Workspace,
+                    schedule: DigestSchedule | None, now: datetime, cadence: str | None = None,
+                    language: str | None = None, timezone: str | None = None) -> Digest:
+    """The digest a channel's `schedule` would post at `now` (weekly, in English, in the
+    workspace's time zone when there is no schedule), with any of cadence, language and time
+    zone asked for instead."""
+    return compose_digest(
+        database=database, workspace_id=workspace.id,
+        cadence=cadence or (schedule.cadence if schedule else "weekly"),
+        timezone=timezone or (schedule.timezone if schedule else workspace.timezone),
+        language=language or (schedule.language if schedule else "en"), now=now)

@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 
 from bot.digests.channels import DeliveryFailure, DigestChannel
 from bot.digests.shared import SharedDigests
-from reports.digest.slots import SlotRule
+from bot.digests.status import rule_of
 from storage import digests as ledger
 from storage.engine import Database
 from storage.models import DigestDelivery, DigestSchedule
@@ -80,11 +80,6 @@ def default_worker_id() -> str:
 def slot_key_of(schedule: DigestSchedule, slot_at: datetime) -> str:
     """The key a digest post carries (Slack message metadata) to be found again."""
     return f"{schedule.id}:{slot_at.isoformat()}"
-
-
-def rule_of(schedule: DigestSchedule) -> SlotRule:
-    return SlotRule(schedule.cadence, schedule.day, schedule.hour, schedule.minute,
-                    schedule.timezone)
 
 
 class ChannelPacer:
@@ -331,7 +326,7 @@ class DigestDeliverer:
                   attempts, error)
         channel = self.channels.get(schedule.platform)
         if channel is not None:
-            where = schedule.channel_name or schedule.channel_id
+            where = schedule.where
             text = (f"The kpibot digest for {where} could not be posted: {failure.code}. "
                     "Invite the bot to the channel or change it with /kpi digest here, "
                     "then /kpi digest now to send it.")

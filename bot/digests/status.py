@@ -1,9 +1,10 @@
-"""How `digest status` (CLI and `/kpi digest status`) describes a delivery and the rule behind
-an interrupted one."""
+"""How digests are described (`kpibot digest status`, `/kpi digest list|status`): a schedule's
+slot rule, a delivery's detail and the rule behind an interrupted one."""
 
 from __future__ import annotations
 
-from storage.models import DigestDelivery
+from reports.digest.slots import SlotRule
+from storage.models import DigestDelivery, DigestSchedule
 
 INTERRUPTED_RULE = (
     "After a crash mid-post, a Slack digest is looked up in its channel (by the slot key in "
@@ -19,3 +20,9 @@ def delivery_detail(delivery: DigestDelivery) -> str:
     if delivery.message_id:
         parts.append(f"message {delivery.message_id}")
     return "; ".join(part for part in parts if part)
+
+
+def rule_of(schedule: DigestSchedule) -> SlotRule:
+    """When `schedule` is due (its cadence, day and time in its time zone)."""
+    return SlotRule(schedule.cadence, schedule.day, schedule.hour, schedule.minute,
+                    schedule.timezone)

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
 
-from reports.units import format_duration, format_money
+from reports.format import format_amount, format_duration
 from storage.models import Event, Workspace
 
 
@@ -17,11 +17,11 @@ def describe_event(event: Event, workspace: Workspace, credited_name: str | None
     if event.deal_name:
         parts.append(f'"{event.deal_name}"')
     if event.amount_minor is not None and event.currency:
-        parts.append(format_money(event.amount_minor, event.currency))
+        parts.append(format_amount(event.amount_minor, event.currency))
     if event.duration_seconds is not None:
         parts.append(f"in {format_duration(event.duration_seconds)}")
     if event.mrr_minor is not None and event.currency:
-        parts.append(f"MRR {format_money(event.mrr_minor, event.currency)}")
+        parts.append(f"MRR {format_amount(event.mrr_minor, event.currency)}")
     if event.source_raw:
         parts.append(f"source={event.source_raw}")
     if event.reason:

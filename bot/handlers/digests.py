@@ -15,27 +15,23 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.core import Invocation
-from bot.digests.status import INTERRUPTED_RULE, delivery_detail
-from bot.grammar import COMMAND_USAGE, DigestCommand, DigestHereCommand
+from bot.digests.compose import compose_preview
+from bot.digests.outbound import mask_url
+from bot.digests.status import INTERRUPTED_RULE, delivery_detail, rule_of
+from bot.grammar import CommandSpec, DigestCommand, DigestHereCommand
+from bot.grammar.digest import parse_digest, parse_digest_here
 from bot.replies import Reply, Section, error_reply
-from reports.digest.build import build_digest
-from reports.digest.i18n import LANGUAGES
-from reports.digest.slots import SlotRule
+from reports.languages import LANGUAGE_NAMES, LANGUAGES
 from storage import digests as ledger
-from storage.facts import SqlFacts
 from storage.models import DigestSchedule
-from storage.users import display_names
-
-LANGUAGE_NAMES = {"en": "English", "nb": "Norwegian", "sv": "Swedish", "ro": "Romanian",
-                  "zh": "Chinese"}
 
 
 def _refuse_non_admin(invocation: Invocation, what: str) -> Reply | None:
     if invocation.is_admin():
         return None
-    usage, example = COMMAND_USAGE["digest here" if what == "here" else "digest"]
-    return error_reply(f"Only admins can {what}; nothing was changed.", usage=usage,
-                       example=example)
+    spec = DIGEST_HERE if what == "here" else DIGEST
+    return error_reply(f"Only admins can {what}; nothing was changed.", usage=spec.usage,
+                       example=spec.example)
 
 
 def _channel(invocation: Invocation) -> str | None:
@@ -43,14 +39,7 @@ def _channel(invocation: Invocation) -> str | None:
 
 
 def _mask(url: str | None) -> str:
-    from bot.teams.connector import mask_url
-
     return mask_url(url) if url else ""
-
-
-def _rule(schedule: DigestSchedule) -> SlotRule:
-    return SlotRule(schedule.cadence, schedule.day, schedule.hour, schedule.minute,
-                    schedule.timezone)
 
 
 def _when(instant: datetime, tz: str) -> str:
@@ -70,17 +59,15 @@ def handle_digest_here(command: DigestHereCommand, invocation: Invocation) -> Re
     if command.webhook and platform != "teams":
         return error_reply("webhook= is for Teams Workflows webhooks; in Slack the bot posts "
                            "itself. Nothing was changed.",
-                           usage=COMMAND_USAGE["digest here"][0],
-                           example=COMMAND_USAGE["digest here"][1])
+                           usage=DIGEST_HERE.usage,
+                           example=DIGEST_HERE.example)
     if command.webhook:
-        from bot.teams.connector import check_workflow_url
-
-        try:
-            check_workflow_url(command.webhook, invocation.context.outbound)
+        try:  # the policy wiring injects: Microsoft's Workflows hosts, public addresses
+            invocation.context.outbound.check_webhook(command.webhook)
         except ValueError as problem:
             return error_reply(f"This webhook is refused: {problem}. Nothing was changed.",
-                               usage=COMMAND_USAGE["digest here"][0],
-                               example=COMMAND_USAGE["digest here"][1])
+                               usage=DIGEST_HERE.usage,
+                               example=DIGEST_HERE.example)
     tz = command.tz or invocation.workspace.timezone
     language = command.lang or "en"
     fields = ledger.ScheduleFields(cadence=command.cadence, day=command.day,
@@ -90,10 +77,11 @@ def handle_digest_here(command: DigestHereCommand, invocation: Invocation) -> Re
         schedule = ledger.save_schedule(
             session=session, workspace_id=invocation.workspace.id, platform=platform,
             channel_id=channel, owner_id=invocation.request.user_id, fields=fields,
-            now=invocation.now, webhook_url=command.webhook)
+            now=invocation.now, webhook_url=command.webhook,
+            channel_name=invocation.request.channel_name)
     if invocation.context.digests is not None:
         invocation.context.digests.schedules_changed()
-    rule = _rule(schedule)
+    rule = rule_of(schedule)
     lines = [f"Next digest: {_when(rule.next_slot(invocation.now), tz)}.",
              "Preview it with /kpi digest preview; /kpi digest off stops it."]
     if schedule.webhook_url:
@@ -154,10 +142,10 @@ def _list(invocation: Invocation) -> Reply:
         return Reply(text="No digests yet. An admin can type /kpi digest here in a channel.")
     rows = [("channel", "when", "language", "next", "last")]
     for s in schedules:
-        rule = _rule(s)
+        rule = rule_of(s)
         nxt = _when(rule.next_slot(invocation.now), s.timezone) if s.enabled else "off"
         d = last.get(s.id)
-        rows.append((s.channel_name or s.channel_id, rule.describe(), s.language, nxt,
+        rows.append((s.where, rule.describe(), s.language, nxt,
                      f"{d.status} {_when(d.slot_at, s.timezone)}" if d else "—"))
     return Reply(text=f"{len(schedules)} digest schedule(s)",
                  sections=(Section(table=tuple(rows)),))
@@ -165,16 +153,9 @@ def _list(invocation: Invocation) -> Reply:
 
 def _preview(invocation: Invocation) -> Reply:
     schedule = _this_schedule(invocation)
-    cadence = schedule.cadence if schedule else "weekly"
-    tz = schedule.timezone if schedule else invocation.workspace.timezone
-    language = schedule.language if schedule else "en"
-    with invocation.context.database.read() as session:
-        digest = build_digest(facts=SqlFacts(session=session, workspace=invocation.workspace),
-                              cadence=cadence, now=invocation.now, tz=tz,
-                              fiscal_year_start=invocation.workspace.fiscal_year_start,
-                              language=language,
-                              names=display_names(session=session,
-                                                  workspace_id=invocation.workspace.id))
+    digest = compose_preview(database=invocation.context.database,
+                             workspace=invocation.workspace, schedule=schedule,
+                             now=invocation.now)
     note = "" if schedule else " (this channel has no digest yet: /kpi digest here)"
     return Reply(text=f"Preview of this channel's digest, only you can see it{note}.",
                  digest=digest)
@@ -187,8 +168,8 @@ def _now(invocation: Invocation) -> Reply:
     schedule = _this_schedule(invocation)
     if schedule is None:
         return error_reply("This channel has no digest yet; set it up with /kpi digest here "
-                           "first.", usage=COMMAND_USAGE["digest here"][0],
-                           example=COMMAND_USAGE["digest here"][1])
+                           "first.", usage=DIGEST_HERE.usage,
+                           example=DIGEST_HERE.example)
     control = invocation.context.digests
     if control is None or not control.send_now(schedule):
         return error_reply("Digests are posted by the running bot (kpibot serve), which is not "
@@ -208,7 +189,7 @@ def _status(invocation: Invocation) -> Reply:
     for d in deliveries:
         s = schedules.get(d.schedule_id)
         tz = s.timezone if s else "UTC"
-        rows.append((_when(d.slot_at, tz), (s.channel_name or s.channel_id) if s else "?",
+        rows.append((_when(d.slot_at, tz), s.where if s else "?",
                      d.status + ("" if d.trigger == "scheduled" else f" ({d.trigger})"),
                      str(d.attempts), delivery_detail(d)))
     text = f"Last {len(deliveries)} digest deliveries"
@@ -217,4 +198,23 @@ def _status(invocation: Invocation) -> Reply:
     return Reply(text=text, sections=(Section(table=tuple(rows)),))
 
 
-__all__ = ["LANGUAGES", "handle_digest", "handle_digest_here"]
+DIGEST = CommandSpec(
+    word="digest", command=DigestCommand, parse=parse_digest, handle=handle_digest,
+    usage="/kpi digest here|off|list|preview|now|status", example="/kpi digest preview",
+    summary="`off` (admins): stop this channel's digest / `list`: every channel's digest with "
+            "its next run / `preview`: this channel's digest, only to you / `now` (admins): post "
+            "it now / `status`: the last deliveries",
+    help=__doc__)
+DIGEST_HERE = CommandSpec(
+    word="digest here", command=DigestHereCommand, parse=parse_digest_here,
+    handle=handle_digest_here,
+    usage="/kpi digest here [weekly DAY HH:MM|monthly DAY HH:MM] [TZ] [lang=xx] [webhook=URL]",
+    example="/kpi digest here weekly mon 09:00 Europe/Oslo",
+    summary="admins: post the digest into this channel (default weekly, Monday 09:00, workspace "
+            "time zone; `lang=` en, nb, sv, ro, zh; `webhook=` a Teams Workflows URL)",
+    help="""(admins) Posts the digest into this channel: weekly on Monday at 09:00 in the
+    workspace time zone unless told otherwise; DAY is mon..sun for weekly, 1..28 or `last` for
+    monthly; lang= is en, nb, sv, ro or zh; webhook= (Teams) posts through a Teams Workflows
+    webhook instead of the bot.""")
+
+__all__ = ["DIGEST", "DIGEST_HERE", "LANGUAGES", "handle_digest", "handle_digest_here"]

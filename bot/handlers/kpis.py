@@ -8,8 +8,10 @@ for like (a running period's elapsed days against the same days before), both sp
 from __future__ import annotations
 
 from bot.core import Invocation
-from bot.grammar import KpiCommand
+from bot.grammar import CommandSpec, KpiCommand
+from bot.grammar.reports import parse_show
 from bot.replies import Reply, Section, error_reply
+from bot.usecases.kpi import KpiAnswer, UnknownKpi, answer_kpi
 from reports.format import (
     format_change,
     format_details,
@@ -18,11 +20,9 @@ from reports.format import (
     format_value,
     row_unit,
 )
-from reports.kpis.catalog import CATALOG, Compared, KpiSpec, compute_compared
+from reports.kpis.catalog import CATALOG, Compared, KpiSpec
 from reports.kpis.result import KpiResult
 from reports.periods import DEFAULT_PERIOD, Period, PeriodError, parse_period
-from storage.facts import SqlFacts
-from storage.users import display_names
 
 
 class PeriodProblem(Exception):
@@ -38,8 +38,16 @@ def resolve_period(text: str | None, invocation: Invocation,
         return parse_period(text or default, now=invocation.now, tz=workspace.timezone,
                             fiscal_year_start=workspace.fiscal_year_start)
     except PeriodError as problem:
-        raise PeriodProblem(error_reply(str(problem), usage="/kpi NAME [PERIOD] [@user]",
-                                        example="/kpi win-rate this-quarter")) from None
+        raise PeriodProblem(_period_error(problem)) from None
+
+
+def _period_error(problem: PeriodError) -> Reply:
+    return error_reply(str(problem), usage="/kpi NAME [PERIOD] [@user]",
+                       example="/kpi win-rate this-quarter")
+
+
+MAX_TABLE_ROWS = 40  # rows of a KPI's breakdown in chat; the rest are counted
+MAX_FIELDS = 10  # Slack's section fields
 
 
 def render_result(result: KpiResult, spec: KpiSpec, period: Period, *,
@@ -59,8 +67,14 @@ def render_result(result: KpiResult, spec: KpiSpec, period: Period, *,
         sections.append(Section(table=result_table(result, names)))
     fields = format_details(result.details, result.details.get("currency", "USD"))
     if fields:
-        sections.append(Section(fields=fields[:10]))
+        sections.append(Section(fields=fields[:MAX_FIELDS]))
     notes = [f"⚠ {warning}" for warning in result.warnings]
+    left_out = [f"{len(items) - limit:,} more {what}" for items, limit, what in (
+        (result.rows if result.kpi != "funnel" else (), MAX_TABLE_ROWS, "rows"),
+        (fields, MAX_FIELDS, "figures")) if len(items) > limit]
+    if left_out:
+        notes.append(" and ".join(left_out) + " not shown: `kpibot kpi "
+                     f"{spec.name} --period {period.label} --json` lists them all")
     notes.append(f"{spec.name}: {spec.formula}")
     sections.append(Section(context=" · ".join(notes)))
     return Reply(text=headline, sections=tuple(sections))
@@ -90,7 +104,7 @@ def result_table(result: KpiResult, names: dict[str, str] | None = None
                  ) -> tuple[tuple[str, ...], ...]:
     names = names or {}
     rows: list[tuple[str, ...]] = [("", "value", "counts")]
-    for row in result.rows[:40]:
+    for row in result.rows[:MAX_TABLE_ROWS]:
         single = KpiResult(kpi=result.kpi, workspace=result.workspace,
                            period_label=result.period_label, start=result.start, end=result.end,
                            value=row.value, unit=row_unit(result.kpi, result.unit),
@@ -111,22 +125,24 @@ def _number(value: float) -> str:
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
 
 
+def render_answer(answer: KpiAnswer) -> Reply:
+    """The reply to a KPI question (chat and `kpibot kpi NAME` as text)."""
+    return render_result(answer.compared.result, answer.spec, answer.period,
+                         compared=answer.compared, user=answer.user, names=answer.names)
+
+
 def handle_kpi(command: KpiCommand, invocation: Invocation) -> Reply:
-    spec = CATALOG.get(command.name)
-    if spec is None:
+    try:
+        with invocation.context.database.read() as session:
+            answer = answer_kpi(session, invocation.workspace, command.name,
+                                command.period or DEFAULT_PERIOD, now=invocation.now,
+                                user=command.user)
+    except UnknownKpi:
         return error_reply(f'"{command.name}" is not a KPI.', usage="/kpi list",
                            example="/kpi win-rate this-quarter")
-    try:
-        period = resolve_period(command.period, invocation)
-    except PeriodProblem as problem:
-        return problem.reply
-    with invocation.context.database.read() as session:
-        facts = SqlFacts(session=session, workspace=invocation.workspace)
-        compared = compute_compared(spec.name, facts=facts, period=period,
-                                    now=invocation.now, user=command.user)
-        names = display_names(session=session, workspace_id=invocation.workspace.id)
-    return render_result(compared.result, spec, period, compared=compared, user=command.user,
-                         names=names)
+    except PeriodError as problem:
+        return _period_error(problem)
+    return render_answer(answer)
 
 
 def kpi_help(name: str) -> Reply | None:
@@ -150,3 +166,11 @@ def kpi_help(name: str) -> Reply | None:
         ("Needs", ", ".join(spec.needs) or "—"),
         ("Example", f"/kpi {spec.name} this-quarter"),
     )),))
+
+
+SHOW = CommandSpec(
+    word="show", command=KpiCommand, parse=parse_show, handle=handle_kpi, help=__doc__,
+    usage="/kpi [show] KPI [PERIOD] [@user]", example="/kpi show win-rate this-quarter",
+    summary="any KPI of the catalog (`/kpi win-rate` or `/kpi show win-rate`), with the counts "
+            "behind it and the change against the previous period, both spans named (a running "
+            "period by its elapsed days: on Dec 5, Dec 1-5 against Nov 1-5)")

@@ -6,11 +6,14 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from bot.core import Invocation
-from bot.grammar import UndoCommand
+from bot.grammar import CommandSpec, UndoCommand
+from bot.grammar.log import parse_undo
 from bot.handlers.describe import describe_event
 from bot.replies import Reply, Section, error_reply
-from reports.units import format_money
-from storage.events import EventNotFound, find_deal, find_last_logged, get_event, void_event
+from reports.format import format_amount
+from storage.deals import find_deal
+from storage.event_queries import EventNotFound, find_last_logged, get_event
+from storage.recording import void_event
 
 
 def handle_undo(command: UndoCommand, invocation: Invocation) -> Reply:
@@ -57,5 +60,11 @@ def _still_won(deal, workspace) -> str | None:
         return None
     local = deal.won_at.astimezone(ZoneInfo(workspace.timezone))
     amount = ("without an amount" if deal.amount_minor is None else
-              f"for {format_money(deal.amount_minor, deal.currency or workspace.currency)}")
+              f"for {format_amount(deal.amount_minor, deal.currency or workspace.currency)}")
     return f"{deal.name} is won {amount} (on {local:%b} {local.day}, {local.year})."
+
+
+UNDO = CommandSpec(
+    word="undo", command=UndoCommand, parse=parse_undo, handle=handle_undo, help=__doc__,
+    usage="/kpi undo [ID]", example="/kpi undo 42",
+    summary="void your last event, or event `ID` (yours, or anyone's if you are an admin)")

@@ -16,6 +16,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.core import CommandHandler, CommandRequest, answer_in_time
 from bot.replies import error_reply
 from bot.slack.blocks import render_slash_response
+from bot.slack.people import Profile, SlackProfiles
 
 
 def slack_workspace_id(team_id: str, enterprise_id: str | None = None) -> str:
@@ -64,15 +65,26 @@ def request_key(command: dict, timestamp: str | None) -> str | None:
     return f"request-{digest[:40]}"
 
 
-def request_from_command(command: dict, timestamp: str | None = None) -> CommandRequest:
+def _channel_name(name: object) -> str | None:
+    """The channel's name as Slack sends it; not its stand-ins for a DM or a private group."""
+    name = _name(name)
+    return None if name in (None, "directmessage", "privategroup", "mpdm") else name
+
+
+def request_from_command(command: dict, timestamp: str | None = None,
+                         profile: Profile | None = None) -> CommandRequest:
     """Slack's slash-command payload as the internal request (see malformed_command);
-    `timestamp` is the request's X-Slack-Request-Timestamp (see request_key)."""
+    `timestamp` is the request's X-Slack-Request-Timestamp (see request_key); `profile` the
+    user's name and email from `users.info` (the payload's `user_name` is only the handle)."""
     return CommandRequest(
         platform="slack",
         workspace_id=slack_workspace_id(command["team_id"], command.get("enterprise_id") or None),
         user_id=command["user_id"],
-        user_name=_name(command.get("user_name")),
+        user_name=(profile.name if profile and profile.name else _name(command.get("user_name"))),
+        user_email=profile.email if profile else None,
+        user_language=profile.language if profile else None,
         channel_id=command.get("channel_id") or None,
+        channel_name=_channel_name(command.get("channel_name")),
         workspace_name=_name(command.get("team_domain")),
         text=command.get("text", ""),
         idempotency_key=request_key(command, timestamp),
@@ -86,7 +98,8 @@ def _drop_token_unused_warning(record: logging.LogRecord) -> bool:
 
 
 def build_slack_app(
-    *, handler: CommandHandler, bot_token: str, signing_secret: str, api_url: str
+    *, handler: CommandHandler, bot_token: str, signing_secret: str, api_url: str,
+    profiles: SlackProfiles | None = None,
 ) -> AsyncApp:
     """A Bolt app that verifies every request's signature and answers `/kpi` in the ack."""
     async def authorize(enterprise_id: str | None, team_id: str | None,
@@ -113,7 +126,9 @@ def build_slack_app(
             await ack(**render_slash_response(error_reply(problem)))
             return
         timestamp = (request.headers.get("x-slack-request-timestamp") or [None])[0]
-        reply = await answer_in_time(handler, request_from_command(command, timestamp),
+        profile = (await profiles(command["team_id"], command["user_id"], bot_token)
+                   if profiles is not None else None)
+        reply = await answer_in_time(handler, request_from_command(command, timestamp, profile),
                                      arrived=arrived)
         await ack(**render_slash_response(reply))
 

@@ -110,6 +110,15 @@ def command_text(activity: Activity, bot_ids: Collection[str],
     return _COMMAND_PREFIX.sub("", text, count=1).strip()
 
 
+def _conversation_name(activity: Activity) -> str | None:
+    """The Teams channel's or group chat's name, when the activity carries it."""
+    channel = (activity.channel_data or {}).get("channel") if isinstance(
+        activity.channel_data, dict) else None
+    name = (channel or {}).get("name") if isinstance(channel, dict) else None
+    name = name or getattr(activity.conversation, "name", None)
+    return " ".join(name.split())[:200] if isinstance(name, str) and name.strip() else None
+
+
 def request_from_activity(activity: Activity, *, app_id: str,
                           member_ids: Mapping[str, str] | None = None) -> CommandRequest | None:
     """The command in a message activity; None when it belongs to no Teams tenant."""
@@ -127,6 +136,7 @@ def request_from_activity(activity: Activity, *, app_id: str,
         user_id=user_key(activity.from_property),
         user_name=(activity.from_property.name or None),
         channel_id=key,
+        channel_name=_conversation_name(activity),
         text=command_text(activity, bot_ids_for(activity, app_id), member_ids),
         idempotency_key=idempotency,
     )

@@ -41,7 +41,7 @@ from reports.periods import Period, comparison, parse_period
 
 CADENCES = ("weekly", "monthly")
 HEADLINE_KPIS = ("revenue", "deals-won", "win-rate", "avg-deal-size", "activities")
-MAX_REPS = 12  # rows per rep table; the rest are summed into the team line
+MAX_REPS = 12  # rows per rep table; the team line sums them all
 MAX_STALLED = 5
 MAX_LOSS_REASONS = 5
 SMALL_SAMPLE = 10  # rates resting on fewer deals say so
@@ -56,17 +56,25 @@ def build_digest(*, facts: Facts, cadence: str, now: datetime, tz: str,
     labels = labels_for(language)
     view = _View(facts=facts, now=now, tz=tz, fy=fiscal_year_start, labels=labels,
                  locale=babel_locale(language), names=names or {})
-    current = view.period("last-week" if cadence == "weekly" else "last-month")
+    span_word = "last-week" if cadence == "weekly" else "last-month"
+    current = view.period(span_word)
     previous = comparison(current, now).previous  # a whole period: the whole one before
     headline = tuple(view.metric(name, current, previous) for name in HEADLINE_KPIS)
     activity, activity_total = view.activity(current)
+    activity, activity_more = view.cut(activity, MAX_REPS,
+                                       f"/kpi leaderboard activities {span_word}")
     funnel_result = view.kpi("funnel", current)
     quota_periods = (("quota_mtd", "mtd") if cadence == "weekly"
                      else ("quota_last_month", "last-month"), ("quota_qtd", "qtd"))
-    quotas = tuple(view.quota(title, view.period(p)) for title, p in quota_periods)
+    quotas = tuple(view.quota(title, p) for title, p in quota_periods)
     churn = (view.churn("churn_last_month", view.period("last-month")),
              view.churn("churn_mtd", view.period("mtd")))
     stalled_result = view.kpi("stalled-deals", current)
+    stalled, stalled_more = view.cut(view.stalled(stalled_result), MAX_STALLED,
+                                     "/kpi stalled-deals")
+    loss_reasons, loss_reasons_more = view.cut(
+        view.loss_reasons(view.kpi("loss-reasons", current)), MAX_LOSS_REASONS,
+        f"/kpi loss-reasons {span_word}")
     title = labels[f"{cadence}_title"] + " — " + view.span(current)
     revenue, win_rate = headline[0], headline[2]
     return Digest(
@@ -83,10 +91,10 @@ def build_digest(*, facts: Facts, cadence: str, now: datetime, tz: str,
         stalled_total=labels["stalled_total"].format(
             stalled=view.number(stalled_result.value or 0),
             open=view.number(stalled_result.details["open_deals"])),
-        stalled=view.stalled(stalled_result),
-        loss_reasons=view.loss_reasons(view.kpi("loss-reasons", current)),
+        stalled=stalled, loss_reasons=loss_reasons, activity_more=activity_more,
+        stalled_more=stalled_more, loss_reasons_more=loss_reasons_more,
         notes=view.notes(current),
-        chart=view.chart(funnel_result, quotas[0],
+        chart=view.chart(funnel_result, current, quotas[0],
                          "chart_quota" if cadence == "weekly" else "chart_quota_last_month"),
         fallback=labels["fallback"].format(title=title, revenue=revenue.value,
                                            change=revenue.change, win_rate=win_rate.value),
@@ -175,7 +183,7 @@ class _View:
                         emails=self.number(r.extra.get("emails", 0)),
                         meetings=self.number(r.extra.get("meetings", 0)),
                         demos=self.number(r.extra.get("demos", 0)), total=self.number(r.value))
-            for r in rows[:MAX_REPS] if r.value)
+            for r in rows if r.value)
         d = result.details
         total = RepActivity(rep=self.labels["team"], calls=self.number(d.get("calls", 0)),
                             emails=self.number(d.get("emails", 0)),
@@ -201,7 +209,16 @@ class _View:
     def days(self, days: float) -> str:
         return format_days(days * 86_400, self.locale)
 
-    def quota(self, title_key: str, period: Period) -> QuotaView:
+    def cut(self, rows: tuple, limit: int, command: str) -> tuple[tuple, str | None]:
+        """At most `limit` rows, and the line saying how many were left out and which command
+        shows them all (None when nothing was cut)."""
+        if len(rows) <= limit:
+            return rows, None
+        return rows[:limit], self.labels["more_rows"].format(
+            count=self.number(len(rows) - limit), command=command)
+
+    def quota(self, title_key: str, period_word: str) -> QuotaView:
+        period = self.period(period_word)
         result = self.kpi("quota-attainment", period)
         d = result.details
         rows = []
@@ -224,9 +241,10 @@ class _View:
         reps = self.labels["reps_at_quota_value"].format(
             count=self.number(d.get("reps_at_quota", 0)),
             total=self.number(d.get("reps_with_quota", 0)), share=self.percent(share))
+        shown, more = self.cut(tuple(rows), MAX_REPS,
+                               f"/kpi leaderboard quota-attainment {period_word}")
         return QuotaView(title=self.labels[title_key].format(period=self.span(period)),
-                         team=team, reps_at_quota=reps, warning=warning,
-                         rows=tuple(rows[:MAX_REPS]))
+                         team=team, reps_at_quota=reps, warning=warning, rows=shown, more=more)
 
     def churn(self, title_key: str, period: Period) -> ChurnView:
         return ChurnView(title=self.labels[title_key].format(period=self.span(period)),
@@ -239,7 +257,7 @@ class _View:
                                                                  str(row.extra.get("stage"))),
                         owner=self.name(str(row.extra.get("owner") or "")),
                         days=self.days(row.value or 0))
-            for row in result.rows[:MAX_STALLED])
+            for row in result.rows)
 
     def loss_reasons(self, result: KpiResult) -> tuple[LossReason, ...]:
         lines = []
@@ -251,7 +269,7 @@ class _View:
                 name = f"{name} ({self.labels['competitor']})"
             lines.append(LossReason(reason=name, count=self.number(row.value),
                                     share=self.percent(row.extra.get("share"))))
-        return tuple(lines[:MAX_LOSS_REASONS])
+        return tuple(lines)
 
     def notes(self, period: Period) -> tuple[str, ...]:
         del period
@@ -264,12 +282,13 @@ class _View:
                 priced=self.number(won - missing)))
         return tuple(notes)
 
-    def chart(self, funnel: KpiResult, quota: QuotaView, title_key: str) -> ChartData:
+    def chart(self, funnel: KpiResult, period: Period, quota: QuotaView,
+              title_key: str) -> ChartData:
         with_share = [line for line in quota.rows if line.share is not None
                       and line.metric == "revenue"]
         return ChartData(
             title=self.labels["chart_title"], quota_title=self.labels[title_key],
-            funnel_title=self.labels["chart_funnel"],
+            funnel_title=self.labels["chart_funnel"], funnel_period=self.span(period),
             reps=tuple(line.rep for line in with_share),
             attainment=tuple(float(line.share or 0) for line in with_share),
             stages=tuple(self.labels.get(str(r.key), str(r.key)) for r in funnel.rows),

@@ -15,7 +15,10 @@ Deterministic: fixed size and resolution, no timestamp or "Software" entry in th
 so the same chart gives the same bytes with the same matplotlib and fonts.
 
 Fonts. The text is drawn with the first installed font that has a glyph for every character
-(DejaVu Sans, bundled with matplotlib, first; then every font matplotlib knows, by name). When
+(DejaVu Sans, bundled with matplotlib, first; then every font matplotlib knows, by name; then
+the system's font files matplotlib's cache has not seen yet, such as a CJK font installed after
+matplotlib built its cache — `apt install fonts-wqy-microhei` on Debian/Ubuntu; macOS and
+Windows ship CJK fonts). When
 none covers it all — typically Chinese labels on a machine without a CJK font such as Noto Sans
 CJK — DejaVu Sans draws it: each of the chart's own labels it cannot draw falls back to English
 and any character still missing (in a rep's name) is drawn as "?", so matplotlib never warns
@@ -122,14 +125,17 @@ def margins(reps: list[str], font) -> dict[str, float]:
 
 def drawable_texts(chart: ChartData) -> tuple[str, dict[str, str], list[str], list[str]]:
     """(font path, {"title", "quota", "funnel"}, rep names, stage names) as they will be drawn:
-    with the first font covering them all, else with DejaVu Sans, each text it cannot draw
-    in English (labels) or with "?" for the missing characters (names)."""
+    with the first font covering them all (the funnel's title naming its period), else with
+    DejaVu Sans, each text it cannot draw in English (labels, without the period) or with "?"
+    for the missing characters (names)."""
     reps = [_short(name) for name in chart.reps[:MAX_BARS]]
     texts = {"title": chart.title, "quota": chart.quota_title, "funnel": chart.funnel_title}
     stages = list(chart.stages)
-    path = _font_covering([*texts.values(), *reps, *stages])
+    with_period = dict(texts, funnel=" — ".join(filter(None, (chart.funnel_title,
+                                                                chart.funnel_period))))
+    path = _font_covering([*with_period.values(), *reps, *stages])
     if path is not None:
-        return path, texts, reps, stages
+        return path, with_period, reps, stages
     path = _dejavu()
     covered = _charmap(path)
 
@@ -178,10 +184,20 @@ def _needed(texts: Iterable[str]) -> frozenset[int]:
 def _font_covering(texts: Iterable[str]) -> str | None:
     """The path of the first font with a glyph for every character of `texts`."""
     needed = _needed(texts)
-    for path in _candidate_fonts():
+    for path in (*_candidate_fonts(), *_uncached_system_fonts()):
         if needed <= _charmap(path):
             return path
     return None
+
+
+@functools.cache
+def _uncached_system_fonts() -> tuple[str, ...]:
+    """The system's TrueType/OpenType files missing from matplotlib's font cache, by path."""
+    from matplotlib import font_manager
+
+    known = {str(f.fname) for f in font_manager.fontManager.ttflist}
+    return tuple(sorted(path for path in font_manager.findSystemFonts()
+                        if path not in known and path.lower().endswith((".ttf", ".otf", ".ttc"))))
 
 
 @functools.cache

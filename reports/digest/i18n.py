@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-LANGUAGES = ("en", "nb", "sv", "ro", "zh")
-DEFAULT_LANGUAGE = "en"
 BABEL_LOCALES = {"en": "en", "nb": "nb_NO", "sv": "sv_SE", "ro": "ro_RO", "zh": "zh_Hans_CN"}
 
 EN: dict[str, str] = {
@@ -64,6 +62,7 @@ EN: dict[str, str] = {
     "mrr_churn": "MRR churn",
     "stalled": "Stalled deals",
     "stalled_total": "{stalled} of {open} open deals",
+    "more_rows": "+{count} more: {command}",
     "deal": "Deal",
     "owner": "Owner",
     "idle": "Idle",
@@ -143,6 +142,7 @@ NB: dict[str, str] = {
     "mrr_churn": "MRR-frafall",
     "stalled": "Stillestående avtaler",
     "stalled_total": "{stalled} av {open} åpne avtaler",
+    "more_rows": "+{count} til: {command}",
     "deal": "Avtale",
     "owner": "Eier",
     "idle": "Inaktiv",
@@ -222,6 +222,7 @@ SV: dict[str, str] = {
     "mrr_churn": "MRR-tapp",
     "stalled": "Stillastående affärer",
     "stalled_total": "{stalled} av {open} öppna affärer",
+    "more_rows": "+{count} till: {command}",
     "deal": "Affär",
     "owner": "Ägare",
     "idle": "Inaktiv",
@@ -301,6 +302,7 @@ RO: dict[str, str] = {
     "mrr_churn": "Churn MRR",
     "stalled": "Tranzacții blocate",
     "stalled_total": "{stalled} din {open} tranzacții deschise",
+    "more_rows": "încă {count}: {command}",
     "deal": "Tranzacție",
     "owner": "Responsabil",
     "idle": "Inactivă de",
@@ -380,6 +382,7 @@ ZH: dict[str, str] = {
     "mrr_churn": "MRR 流失率",
     "stalled": "停滞商机",
     "stalled_total": "{open} 个进行中商机里有 {stalled} 个停滞",
+    "more_rows": "另有 {count} 项：{command}",
     "deal": "商机",
     "owner": "负责人",
     "idle": "停滞时长",

@@ -60,6 +60,7 @@ class QuotaView:
     reps_at_quota: str  # "4 of 6 reps (67%)"
     warning: str | None  # set when under 60% of reps are at quota
     rows: tuple[QuotaLine, ...]
+    more: str | None = None  # "+20 more: /kpi leaderboard quota-attainment mtd" when cut
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,7 @@ class ChartData:
     attainment: tuple[float, ...]  # 1.0 = 100%
     stages: tuple[str, ...]
     stage_counts: tuple[int, ...]
+    funnel_period: str = ""  # the funnel's period, drawn after its title when a font can
 
     @property
     def empty(self) -> bool:
@@ -124,3 +126,7 @@ class Digest:
     chart: ChartData
     fallback: str  # one line: notification / `text` fallback
     extra: Mapping[str, str] = field(default_factory=dict)
+    # A list cut for space: how many rows it left out and the command that shows them all.
+    activity_more: str | None = None
+    stalled_more: str | None = None
+    loss_reasons_more: str | None = None

@@ -42,7 +42,7 @@ it is a month (kind "month"), otherwise the last whole month before `now`.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -124,13 +124,10 @@ class Change:
 
 def _result(ctx: Ctx, name: str, value: float | None, unit: str, *, numerator=None,
             denominator=None, rows=(), details=None, warnings=()) -> KpiResult:
-    details = dict(details or {})
-    spec = CATALOG.get(name)
-    if spec is not None:
-        details.setdefault("formula", spec.formula)
+    """A formula's result over ctx's period (`compute_kpi` adds the spec's formula to it)."""
     return KpiResult(kpi=name, workspace=ctx.facts.workspace_id, period_label=ctx.period.label,
                      start=ctx.start, end=ctx.end, value=value, unit=unit, numerator=numerator,
-                     denominator=denominator, rows=tuple(rows), details=details,
+                     denominator=denominator, rows=tuple(rows), details=dict(details or {}),
                      warnings=tuple(warnings))
 
 
@@ -959,8 +956,16 @@ def compute_kpi(name: str, *, facts: Facts, period: Period, now: datetime,
     spec = CATALOG.get(name)
     if spec is None:
         raise KeyError(f"{name!r} is not a KPI in the catalog")
-    return spec.compute(Ctx(facts=facts, period=period, now=now, user=user,
-                            options=dict(options or {})))
+    result = spec.compute(Ctx(facts=facts, period=period, now=now, user=user,
+                              options=dict(options or {})))
+    return _with_formula(result, spec)
+
+
+def _with_formula(result: KpiResult, spec: KpiSpec) -> KpiResult:
+    """`result` with details["formula"]: the spec's one-line formula, unless it has its own."""
+    if "formula" in result.details:
+        return result
+    return dataclasses.replace(result, details={**result.details, "formula": spec.formula})
 
 
 def compare(current: KpiResult, previous: KpiResult | None) -> Change:
@@ -1017,15 +1022,22 @@ def compute_compared(name: str, *, facts: Facts, period: Period, now: datetime,
     return Compared(result, current, over(spans.previous), spans)
 
 
-def leaderboard(name: str, *, facts: Facts, period: Period, now: datetime) -> KpiResult:
+def leaderboard(name: str, *, facts: Facts, period: Period, now: datetime,
+                team: Iterable[str] = ()) -> KpiResult:
     """The KPI's per-rep rows, best first (highest value; n/a last; ties: larger numerator,
-    then rep id). Raises ValueError for a KPI not in LEADERBOARD_KPIS."""
+    then rep id). A rep of `team` without a row is listed with zero for a count or an amount
+    (quota attainment lists the reps with a quota). Raises ValueError for a KPI not in
+    LEADERBOARD_KPIS."""
     if name not in LEADERBOARD_KPIS:
         raise ValueError(f"{name!r} has no per-rep leaderboard; one of: "
                          f"{', '.join(LEADERBOARD_KPIS)}")
     result = compute_kpi(name, facts=facts, period=period, now=now)
-    rows = sorted(result.rows, key=lambda r: (r.value is None, -(r.value or 0),
-                                              -(r.numerator or 0), str(r.key)))
+    rows = list(result.rows)
+    if result.unit in ("count", "money"):
+        listed = {str(row.key) for row in rows}
+        rows += [KpiRow(key=rep, value=0.0, numerator=0.0) for rep in team if rep not in listed]
+    rows = sorted(rows, key=lambda r: (r.value is None, -(r.value or 0),
+                                       -(r.numerator or 0), str(r.key)))
     return dataclasses.replace(result, rows=tuple(rows))
 
 

@@ -1,4 +1,6 @@
-"""`/kpi digest ...` through signed Slack requests into the running app (with its scheduler)."""
+"""`/kpi digest ...` through signed Slack requests into the running app (with its scheduler):
+the preview in Block Kit, posting now. Who may set a digest and the errors:
+tests/bot/handlers/test_digest_setup.py."""
 
 from __future__ import annotations
 
@@ -9,8 +11,8 @@ import pytest
 
 from bot.settings import build_settings
 from bot.wiring import build_bot
+from sampledata import seed_workspace
 from storage import digests as ledger
-from storage.generate import seed_workspace
 from tests.support.bot_server import running_server
 from tests.support.slack_signing import post_slash_command
 
@@ -44,40 +46,6 @@ def _schedules(database):
         return ledger.list_schedules(session=session)
 
 
-def test_digest_here_by_an_admin_sets_this_channel(bot_url, database):
-    body = _ask(bot_url, "digest here weekly fri 16:30 Europe/Oslo lang=nb")
-    assert "weekly on Friday at 16:30 Europe/Oslo" in body["text"]
-    assert "Norwegian" in body["text"]
-    (schedule,) = _schedules(database)
-    assert (schedule.channel_id, schedule.cadence, schedule.day, schedule.hour,
-            schedule.minute, schedule.timezone, schedule.language, schedule.owner_id) == \
-        ("C_SALES", "weekly", 4, 16, 30, "Europe/Oslo", "nb", "U_BOSS")
-    _ask(bot_url, "digest here")  # defaults: Monday 09:00, workspace zone; still one row
-    (schedule,) = _schedules(database)
-    assert (schedule.day, schedule.hour, schedule.timezone, schedule.language) == \
-        (0, 9, "Europe/Oslo", "en")
-
-
-def test_non_admins_cannot_change_digests_and_nothing_is_stored(bot_url, database):
-    body = _ask(bot_url, "digest here", user="U_REP")
-    assert "Only admins" in body["text"] and "nothing was changed" in body["text"]
-    assert _schedules(database) == []
-    _ask(bot_url, "digest here")
-    for action in ("off", "now"):
-        assert "Only admins" in _ask(bot_url, f"digest {action}", user="U_REP")["text"]
-    assert _schedules(database)[0].enabled
-
-
-def test_bad_digest_setup_names_the_problem(bot_url, database):
-    for text, problem in (("digest here weekly 15 09:00", "day of the month"),
-                          ("digest here monthly 30", "day 1 to 28"),
-                          ("digest here lang=xx", "xx"),
-                          ("digest here webhook=https://x.example/hook", "Teams")):
-        body = _ask(bot_url, text)
-        assert problem in body["text"], (text, body["text"])
-    assert _schedules(database) == []
-
-
 def test_preview_list_off_and_status(bot_url, database, slack_api):
     preview = _ask(bot_url, "digest preview", user="U_REP")
     assert preview["response_type"] == "ephemeral"
@@ -85,7 +53,7 @@ def test_preview_list_off_and_status(bot_url, database, slack_api):
     _ask(bot_url, "digest here")
     listing = _ask(bot_url, "digest list", user="U_REP")
     assert "1 digest schedule" in listing["text"]
-    assert "C_SALES" in str(listing["blocks"]) and "Mon 23 Nov 2026 09:00" in str(listing["blocks"])
+    assert "#sales" in str(listing["blocks"]) and "Mon 23 Nov 2026 09:00" in str(listing["blocks"])
     assert "turned off" in _ask(bot_url, "digest off")["text"]
     assert not _schedules(database)[0].enabled
     assert "no digest to turn off" in _ask(bot_url, "digest off")["text"]

@@ -1,4 +1,6 @@
-"""What start-up imports: the Teams SDK (0.27 s and 22 MiB) only when Teams is configured."""
+"""What start-up imports: the Teams SDK (0.27 s and 22 MiB) only when Teams is configured; the
+CLI's parser nothing heavy (`kpibot --help`), `kpibot kpi NAME --json` no chat, server, Alembic,
+Jinja or matplotlib module."""
 
 from __future__ import annotations
 
@@ -35,3 +37,66 @@ def test_no_teams_sdk_without_teams_settings(tmp_path):
 def test_the_teams_sdk_with_teams_settings(tmp_path):
     assert _sdk_modules(tmp_path, TEAMS_APP_ID="00000000-0000-0000-0000-000000000001",
                         TEAMS_APP_PASSWORD="secret") == ["microsoft_agents"]
+
+
+HEAVY = {"slack_bolt", "slack_sdk", "aiohttp", "microsoft_agents", "sqlalchemy", "sqlmodel",
+         "storage", "pydantic", "pydantic_settings", "babel", "jinja2", "matplotlib", "alembic",
+         "apscheduler", "asyncio"}
+
+CLI_PROBE = """
+import contextlib, json, os, sys
+from bot.cli.main import main
+argv = json.loads(sys.argv[1])
+with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
+    try:
+        code = main(argv)
+    except SystemExit as done:
+        code = done.code
+print(json.dumps({"code": code, "modules": sorted({m.split(".")[0] for m in sys.modules})}))
+"""
+
+
+def _cli_modules(*argv: str, env: dict[str, str] | None = None) -> tuple[int, set[str]]:
+    """The exit status of `kpibot ARGV` and the top-level modules it imported."""
+    result = subprocess.run([sys.executable, "-c", CLI_PROBE, json.dumps(argv)],
+                            capture_output=True, text=True, timeout=120, check=True,
+                            env=env)
+    answer = json.loads(result.stdout.strip().splitlines()[-1])
+    return answer["code"], set(answer["modules"])
+
+
+def test_help_imports_nothing_heavy():
+    """Building the parser (`kpibot --help`, `kpibot COMMAND --help`) stays cheap."""
+    for argv in (["--help"], ["kpi", "--help"], ["digest", "preview", "--help"],
+                 ["import", "--help"], ["token", "create", "--help"]):
+        code, modules = _cli_modules(*argv)
+        assert code == 0
+        assert modules & HEAVY == set(), argv
+
+
+def test_kpi_json_imports_no_chat_migration_or_drawing_library(tmp_path):
+    """`kpibot kpi NAME --json` reads the database and prints JSON: no Slack, Teams, HTTP
+    server, scheduler, Alembic, Jinja or matplotlib."""
+    import os
+    from datetime import UTC, datetime
+
+    from storage import migrate
+    from storage.engine import Database
+    from storage.workspaces import ensure_workspace
+
+    url = f"sqlite:///{tmp_path / 'kpi.db'}"
+    migrate.upgrade(url)
+    database = Database.from_url(url)
+    with database.write() as session:
+        ensure_workspace(session=session, workspace_id="slack:T1", platform="slack",
+                         timezone="UTC", currency="USD", fiscal_year_start=1,
+                         now=datetime(2026, 1, 1, tzinfo=UTC))
+    database.dispose()
+    clean = {k: v for k, v in os.environ.items()
+             if not k.startswith(("KPIBOT_", "SLACK_", "TEAMS_", "DATABASE_URL"))}
+    code, modules = _cli_modules("kpi", "win-rate", "--json",
+                                 env={**clean, "DATABASE_URL": url})
+    assert code == 0
+    assert "sqlalchemy" in modules  # it did read the database
+    assert modules & {"slack_bolt", "slack_sdk", "aiohttp", "microsoft_agents", "apscheduler",
+                      "alembic", "jinja2", "matplotlib"} == set()

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from benchmarks.server import BOT_TOKEN, SIGNING_SECRET, SlackClient, free_port
+from sampledata import seed_workspace
 from storage import digests as ledger
 from storage.engine import Database
-from storage.generate import seed_workspace
 
 WORKSPACE = "slack:TWORK"
 CHANNELS = ("C_W1", "C_W2")

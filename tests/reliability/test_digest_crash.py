@@ -28,9 +28,9 @@ from pathlib import Path
 import pytest
 
 from bot.digests.delivery import FOUND_NOTE
+from sampledata import seed_workspace
 from storage import digests as ledger
 from storage.engine import Database
-from storage.generate import seed_workspace
 from tests.support.bot_server import free_port
 from tests.support.slack_api import SlackApiServer
 from tests.support.slack_signing import post_slash_command

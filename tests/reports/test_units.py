@@ -8,13 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from reports.format import format_amount, format_duration, format_money
 from reports.units import (
     AmountError,
     Money,
     currency_exponent,
-    format_duration,
-    format_money,
-    format_money_short,
     is_currency_code,
     parse_amount,
     parse_duration,
@@ -99,18 +97,18 @@ def test_money_major_units():
     assert Money(-1234, "KWD").major == Decimal("-1.234")
 
 
-def test_format_money():
-    assert format_money(1_200_050, "USD") == "$12,000.50"
-    assert format_money(5000, "JPY") == "¥5,000"
-    assert format_money(-20_000, "usd") == "-$200.00"
-    assert format_money(1_200_050, "EUR", locale="de") == "12.000,50\xa0€"
+def test_format_amount_is_exact():
+    assert format_amount(1_200_050, "USD") == "$12,000.50"
+    assert format_amount(5000, "JPY") == "¥5,000"
+    assert format_amount(-20_000, "usd") == "-$200.00"
+    assert format_amount(1_200_050, "EUR", locale="de") == "12.000,50\xa0€"
 
 
-def test_format_money_short():
-    assert format_money_short(1_250_000, "USD") == "$12.5K"
-    assert format_money_short(120_000_000, "USD") == "$1.2M"
-    assert format_money_short(9900, "USD") == "$99"
-    assert format_money_short(5_000_000, "JPY") == "¥5M"
+def test_format_money_is_compact_from_a_thousand():
+    assert format_money(1_250_000, "USD") == "$12.5K"
+    assert format_money(120_000_000, "USD") == "$1.2M"
+    assert format_money(9900, "USD") == "$99.00"
+    assert format_money(5_000_000, "JPY") == "¥5M"
 
 
 @pytest.mark.parametrize(("text", "seconds"), [
@@ -180,4 +178,4 @@ def test_cents_and_suffixes_round_trip(cents):
     if cents <= 10**9:
         assert usd(f"{cents}k") == Money(cents * 100_000, "USD")
     money = Money(cents, "USD")
-    assert usd(format_money(money.minor, money.currency)) == money
+    assert usd(format_amount(money.minor, money.currency)) == money

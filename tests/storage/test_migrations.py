@@ -27,21 +27,17 @@ def test_upgrade_from_empty_then_check_is_clean(database_url):
 
 
 def test_upgrading_a_0001_history_backfills_its_accounts(database_url):
-    """Accounts of events recorded before 0002 equal those kept live by storage.events."""
+    """Accounts of events recorded before 0002 equal those kept live by storage.accounts."""
     from datetime import UTC, datetime
 
     from alembic import command
     from sqlmodel import select
 
     from storage.engine import Database
-    from storage.events import (
-        NewEvent,
-        ensure_workspace,
-        find_by_idempotency_key,
-        record_events,
-        void_event,
-    )
+    from storage.event_queries import find_by_idempotency_key
     from storage.models import Account
+    from storage.recording import NewEvent, record_events, void_event
+    from storage.workspaces import ensure_workspace
 
     def at(month: int, day: int) -> datetime:
         return datetime(2026, month, day, 10, tzinfo=UTC)
@@ -97,8 +93,8 @@ def test_0008_keeps_existing_quotas_in_force_from_the_beginning(database_url):
     from alembic import command
 
     from storage.engine import Database
-    from storage.events import ensure_workspace
     from storage.quotas import list_quotas, set_quota
+    from storage.workspaces import ensure_workspace
 
     set_at = datetime(2026, 11, 20, 9, tzinfo=UTC)
     database = Database.from_url(database_url)
@@ -171,8 +167,9 @@ def test_upgrading_to_0011_rederives_deals_stored_by_the_old_day_order(database_
     from sqlmodel import select
 
     from storage.engine import Database
-    from storage.events import NewEvent, ensure_workspace, record_events
     from storage.models import Account, Deal
+    from storage.recording import NewEvent, record_events
+    from storage.workspaces import ensure_workspace
 
     won_at = datetime(2026, 5, 5, 0, 10, tzinfo=UTC)  # 02:10 in Oslo
     history = [
@@ -207,3 +204,36 @@ def test_upgrading_to_0011_rederives_deals_stored_by_the_old_day_order(database_
             assert account.customer_since == won_at
     finally:
         database.dispose()
+
+
+def test_the_newest_revision_read_from_the_files_is_alembics():
+    assert migrate.head_from_files() is not None
+    assert migrate.head_from_files() == migrate.head()
+
+
+def test_files_that_are_not_a_straight_line_are_left_to_alembic(tmp_path, monkeypatch):
+    versions = tmp_path / "versions"
+    versions.mkdir()
+    (versions / "a.py").write_text('revision = "a"\ndown_revision = None\n')
+    (versions / "b.py").write_text('revision = "b"\ndown_revision = "a"\n')
+    (versions / "c.py").write_text('revision = "c"\ndown_revision = "a"\n')  # a second head
+    monkeypatch.setattr(migrate, "MIGRATIONS", tmp_path)
+    assert migrate.head_from_files() is None
+    (versions / "c.py").write_text('revision = "c"\ndown_revision = ("a", "b")\n')  # a merge
+    assert migrate.head_from_files() is None
+    (versions / "c.py").write_text('revision = "c"\ndown_revision = "b"\n')
+    assert migrate.head_from_files() == "c"
+
+
+def test_only_the_newest_revision_is_at_head(database_url):
+    assert migrate.is_at_head(database_url)
+    engine = sa.create_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("UPDATE alembic_version SET version_num = '0001'")
+        assert not migrate.is_at_head(database_url)
+        with engine.begin() as connection:
+            connection.exec_driver_sql("DROP TABLE alembic_version")
+        assert not migrate.is_at_head(database_url)
+    finally:
+        engine.dispose()

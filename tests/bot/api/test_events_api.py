@@ -102,8 +102,8 @@ def test_atomic_batches_store_all_or_nothing(api):
 
 def test_a_key_less_item_gets_the_csv_import_key(api, tmp_path):
     """The same row through `kpibot import` and the API: the same event, the same key."""
-    from bot.csv_import import ImportOptions, import_csv
-    from bot.csv_presets import EXPORT_COLUMNS
+    from bot.transfer.importer import ImportOptions, import_csv
+    from bot.transfer.presets import EXPORT_COLUMNS
 
     item = {"occurred_at": "2026-11-03T08:15:00Z", "event": "deal-lost", "deal": "Gamma",
             "user": "Jane Doe", "reason": "price", "competitor": "Rival", "note": "n"}

@@ -12,10 +12,10 @@ import jsonschema
 import pytest
 from openapi_spec_validator import validate
 
-from bot import kpi_cli
 from bot.api.models import MAX_ITEMS, EventItem
+from bot.cli import kpi as kpi_cli
 from reports.kpis.catalog import CATALOG
-from storage.generate import seed_workspace
+from sampledata import seed_workspace
 from tests.bot.api.conftest import NOW, WORKSPACE, new_token, post_events, request
 
 

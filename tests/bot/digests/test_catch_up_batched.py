@@ -10,7 +10,7 @@ from sqlalchemy import event
 
 from bot.digests.delivery import DeliveryPolicy, DigestDeliverer
 from storage import digests as ledger
-from storage.events import ensure_workspace
+from storage.workspaces import ensure_workspace
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)  # Monday; the slots below are at 09:00 UTC
 

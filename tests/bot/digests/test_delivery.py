@@ -16,8 +16,8 @@ from bot.digests.channels import SlackChannel
 from bot.digests.compose import compose_for_schedule
 from bot.digests.delivery import FOUND_NOTE, DeliveryPolicy, DigestDeliverer, slot_key_of
 from bot.digests.scheduler import build_trigger
+from sampledata import seed_workspace
 from storage import digests as ledger
-from storage.generate import seed_workspace
 
 WORKSPACE = "slack:T1"
 CHANNEL = "C_SALES"

@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from sampledata import seed_workspace
 from storage import digests as ledger
 from storage.engine import Database
-from storage.generate import seed_workspace
 
 WORKSPACE = "slack:T1"
 CHANNELS = ("C_ONE", "C_TWO", "C_THREE")

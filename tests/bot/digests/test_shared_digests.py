@@ -14,8 +14,8 @@ from bot.digests.channels import SlackChannel
 from bot.digests.compose import compose_digest
 from bot.digests.delivery import DeliveryPolicy, DigestDeliverer
 from bot.digests.shared import SharedDigests
+from sampledata import seed_workspace
 from storage import digests as ledger
-from storage.generate import seed_workspace
 from storage.models import Workspace
 
 SLOT = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)  # Monday 09:00 Europe/Oslo
@@ -97,7 +97,7 @@ def test_a_changed_history_composes_again(seeded, slack_api):
 
     async def one_then_other():
         await deliverer.deliver_slot(first, SLOT)
-        # a backdated write moves the workspace's history_version (storage/events.py)
+        # a backdated write moves the workspace's history_version (storage/workspaces.py)
         with seeded.write() as session:
             session.get(Workspace, "slack:T1").history_version += 1
         await deliverer.deliver_slot(second, SLOT)

@@ -1,6 +1,6 @@
 """`/kpi rep list` and `/kpi rep link REP @user` through the real command handler.
 
-A tiny events CSV is imported (bot/csv_import.py) so that "Jane Doe" and "bob@example.com"
+A tiny events CSV is imported (bot/transfer/importer.py) so that "Jane Doe" and "bob@example.com"
 become named reps; the commands run on SQLite and PostgreSQL (the `database` fixture).
 """
 
@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from bot.csv_import import ImportOptions, import_csv
-from bot.csv_presets import CANONICAL_COLUMNS
+from bot.transfer.importer import ImportOptions, import_csv
+from bot.transfer.presets import CANONICAL_COLUMNS
 from storage.models import DailyRollup, Deal, Event, User
 from tests.support.dialog import Chat as DialogChat
 

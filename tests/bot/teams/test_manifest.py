@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-TEAMS = Path(__file__).resolve().parents[3] / "teams"
+TEAMS = Path(__file__).resolve().parents[3] / "deploy" / "teams"
 APP_ID = "00000000-0000-4000-8000-0000000a11ce"
 
 

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 from bot.digests.channels import TeamsChannel
 from bot.digests.delivery import REPOSTED_NOTE, DeliveryPolicy, DigestDeliverer
 from bot.wiring import build_bot
+from sampledata import seed_workspace
 from storage import digests as ledger
-from storage.generate import seed_workspace
 from tests.bot.teams.card_schema import assert_valid_card
 from tests.bot.teams.test_teams_http import BOSS, CHANNEL, WORKSPACE, _card, _send, _settings
 from tests.support.teams import (

@@ -121,3 +121,33 @@ def test_wins_without_an_amount_are_counted_and_noted_in_every_language():
         expected = labels_for(language)["wins_without_amount"].format(missing="1", won="2",
                                                                       priced="1")
         assert expected in notes and expected not in english.notes, language
+
+
+def test_a_cut_list_says_how_many_it_left_out_and_which_command_shows_them_all():
+    reps = [f"U_{i:02d}" for i in range(32)]
+    events = [Ev("call", at(17), rep, count=i + 1) for i, rep in enumerate(reps)]
+    events += [Ev("deal-lost", at(18), "U_00", deal=f"d{i}", reason=f"reason {i}")
+               for i in range(8)]
+    quotas = [Quota(rep, "revenue", "monthly", 1_000_000) for rep in reps]
+    names = {rep: f"Rep {rep[2:]}" for rep in reps}
+    for language, more in (("en", "+20 more: "), ("nb", "+20 til: "), ("zh", "另有 20 项：")):
+        digest = _digest(facts=FakeFacts(events, quotas), names=names, language=language)
+        assert len(digest.activity) == 12
+        assert [r.rep for r in digest.activity][:2] == ["Rep 31", "Rep 30"]  # most first
+        assert digest.activity_total.total == format(sum(range(1, 33)), ",").replace(
+            ",", "\u00a0" if language == "nb" else ",")
+        assert digest.activity_more == more + "/kpi leaderboard activities last-week"
+        mtd, qtd = digest.quotas
+        assert len(mtd.rows) == 12
+        assert mtd.more == more + "/kpi leaderboard quota-attainment mtd"
+        assert qtd.more == more + "/kpi leaderboard quota-attainment qtd"
+        assert len(digest.loss_reasons) == 5
+        assert digest.loss_reasons_more == more.replace("20", "3") + \
+            "/kpi loss-reasons last-week"
+    assert _digest().activity_more is None and _digest().quotas[0].more is None
+
+
+def test_the_funnel_panel_of_the_chart_names_its_period():
+    chart = _digest().chart
+    assert (chart.funnel_title, chart.funnel_period) == \
+        ("Deals reaching each stage", "Nov 16\u2009–\u200922, 2026")

@@ -3,6 +3,7 @@ silent (no "Glyph missing" or any other warning), Chinese included."""
 
 from __future__ import annotations
 
+import os
 import struct
 import subprocess
 import sys
@@ -13,8 +14,8 @@ import pytest
 
 from reports.digest import chart as chart_module
 from reports.digest.chart import render_chart_png
-from reports.digest.i18n import LANGUAGES
 from reports.digest.model import ChartData
+from reports.languages import LANGUAGES
 from tests.reports.digest.samples import NASTY, sample_digest
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -53,6 +54,7 @@ def test_the_same_chart_gives_the_same_bytes():
 def test_chinese_labels_and_names_without_a_cjk_font_fall_back_without_warnings(monkeypatch):
     # As on a machine with only DejaVu Sans: no font covers Chinese.
     monkeypatch.setattr(chart_module, "_candidate_fonts", lambda: (chart_module._dejavu(),))
+    monkeypatch.setattr(chart_module, "_uncached_system_fonts", lambda: ())
     chinese = replace(_chart("zh"), reps=("王伟", "Ana Berg", NASTY), attainment=(1.4, 0.5, 0))
     path, texts, reps, stages = chart_module.drawable_texts(chinese)
     assert path == chart_module._dejavu()
@@ -67,6 +69,7 @@ def test_chinese_labels_and_names_without_a_cjk_font_fall_back_without_warnings(
 
 def test_only_what_the_font_cannot_draw_falls_back(monkeypatch):
     monkeypatch.setattr(chart_module, "_candidate_fonts", lambda: (chart_module._dejavu(),))
+    monkeypatch.setattr(chart_module, "_uncached_system_fonts", lambda: ())
     norwegian = replace(_chart("nb"), reps=("王伟", "Åse Ødegård"), attainment=(1.0, 0.2))
     _, texts, reps, stages = chart_module.drawable_texts(norwegian)
     assert texts["title"] == "Måloppnåelse og salgstrakt"  # still Norwegian
@@ -128,3 +131,17 @@ def test_a_drawn_chart_leaves_no_figure_behind_for_the_garbage_collector():
     for language in ("en", "nb"):
         assert render_chart_png(_chart(language))
     assert not [o for o in gc.get_objects() if isinstance(o, Figure)]
+
+def test_the_chinese_chart_draws_chinese_labels_and_its_funnel_period():
+    """Needs a CJK font on the machine (.ci/run installs fonts-wqy-microhei; the README says
+    how elsewhere): without one it is skipped locally and fails in CI."""
+    zh, en = _chart("zh"), _chart("en")
+    path, texts, reps, stages = chart_module.drawable_texts(zh)
+    if path == chart_module._dejavu():
+        if os.environ.get("CI"):
+            pytest.fail("no CJK font on the CI machine: .ci/run installs fonts-wqy-microhei")
+        pytest.skip("no CJK font installed (apt install fonts-wqy-microhei)")
+    assert texts == {"title": "业绩达成与销售漏斗", "quota": "业绩达成率（本月至今）",
+                     "funnel": "各阶段商机数 — " + zh.funnel_period}
+    assert "年" in zh.funnel_period and "王伟" in reps and "线索" in stages
+    assert _render_silently(zh) != _render_silently(en)

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from reports.digest.i18n import LANGUAGES
 from reports.digest.render import render_slack, render_teams_card, render_text
+from reports.languages import LANGUAGES
 from tests.reports.digest.samples import sample_digest
 
 GOLDEN = Path(__file__).with_name("golden")

@@ -6,7 +6,8 @@ import string
 
 import pytest
 
-from reports.digest.i18n import BABEL_LOCALES, EN, LANGUAGES, TRANSLATIONS, labels_for
+from reports.digest.i18n import BABEL_LOCALES, EN, TRANSLATIONS, labels_for
+from reports.languages import LANGUAGES
 
 
 def _placeholders(text: str) -> set[str]:

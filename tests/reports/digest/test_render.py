@@ -20,7 +20,6 @@ from hypothesis import strategies as st
 from slack_sdk.models.blocks import Block
 
 from reports.digest import render
-from reports.digest.i18n import LANGUAGES
 from reports.digest.render import (
     build_template_environment,
     card_text,
@@ -32,6 +31,7 @@ from reports.digest.render import (
     slack_mrkdwn,
     table,
 )
+from reports.languages import LANGUAGES
 from tests.reports.digest.samples import NASTY, huge_digest, nasty_digest, sample_digest
 
 CADENCES = ("weekly", "monthly")

@@ -1,0 +1,70 @@
+"""`kpibot kpi NAME [--period P] [--workspace W] [--user U] [--json]` — any KPI, as text or JSON.
+
+The answer is `bot.usecases.kpi.answer_kpi`'s, the same as `/kpi NAME` in chat; the JSON is
+`kpi_json`'s, the same as GET /api/v1/kpis/NAME (its shape: bot/usecases/kpi.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from reports.periods import DEFAULT_PERIOD
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
+
+
+def add_parser(commands) -> None:
+    kpi = commands.add_parser("kpi", help="any KPI from the catalog, as text or JSON",
+                              description=__doc__.splitlines()[0])
+    kpi.add_argument("name", help="KPI name (kpibot kpi list shows them)")
+    kpi.add_argument("--period", default=DEFAULT_PERIOD, help="period (default this-month)")
+    kpi.add_argument("--workspace", help="workspace id (needed when there is more than one)")
+    kpi.add_argument("--user", help="only this rep's figures")
+    kpi.add_argument("--json", action="store_true", help="print the result as JSON")
+    kpi.set_defaults(run=run, needs_schema=needs_schema)
+
+
+def needs_schema(args: argparse.Namespace) -> bool:
+    return args.name != "list"  # the catalog needs no database
+
+
+def run(args: argparse.Namespace, settings: Settings, *, out=sys.stdout,
+        now: datetime | None = None) -> int:
+    from bot.settings import SettingsError
+    from reports.kpis.catalog import CATALOG
+
+    if args.name == "list":
+        for spec in CATALOG.values():
+            out.write(f"{spec.name:24} {spec.formula}\n")
+        return 0
+    if args.name not in CATALOG:
+        raise SettingsError(f"{args.name!r} is not a KPI (kpibot kpi list shows them)")
+    from bot.cli.shared import pick_workspace
+    from bot.usecases.kpi import answer_json, answer_kpi
+    from reports.periods import PeriodError
+    from storage.engine import Database
+
+    now = now or datetime.now(UTC)
+    database = Database.from_url(settings.database_url)
+    try:
+        with database.read() as session:
+            workspace = pick_workspace(session, args.workspace)
+            try:
+                answer = answer_kpi(session, workspace, args.name, args.period, now=now,
+                                    user=args.user, with_names=not args.json)
+            except PeriodError as problem:
+                raise SettingsError(str(problem)) from None
+    finally:
+        database.dispose()
+    if args.json:
+        out.write(json.dumps(answer_json(answer), indent=2) + "\n")
+        return 0
+    from bot.handlers.kpis import render_answer  # only the text form needs the replies
+
+    out.write(render_answer(answer).plain_text() + "\n")
+    return 0
