@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -127,13 +128,16 @@ def build_web_app(*, database: Database, slack_app: AsyncApp | None = None,
 
 
 async def run_web_app(app: web.Application, *, host: str, port: int,
-                      ready: asyncio.Event | None = None) -> None:
-    """Serve until cancelled."""
+                      ready: asyncio.Event | None = None,
+                      sock: socket.socket | None = None) -> None:
+    """Serve until cancelled, on `host:port` or on an already listening `sock` (one of the
+    `kpibot serve --workers` processes, bot/cli/workers.py)."""
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
+    site = web.SockSite(runner, sock) if sock is not None else web.TCPSite(runner, host, port)
     await site.start()
-    log.info("kpibot listening on http://%s:%s", host, port)
+    if sock is None:
+        log.info("kpibot listening on http://%s:%s", host, port)
     if ready is not None:
         ready.set()
     try:

@@ -53,7 +53,9 @@ class Bot:
         from bot.digests.channels import SlackChannel, TeamsChannel
         from bot.digests.delivery import DeliveryPolicy, DigestDeliverer
         from bot.digests.scheduler import DigestScheduler
+        from bot.digests.shared import SharedDigests
 
+        shared = SharedDigests()  # the fan-out composes and draws each identical digest once
         channels = {}
         token = self.settings.slack_bot_token
         if token:
@@ -61,14 +63,14 @@ class Bot:
 
             channels["slack"] = SlackChannel(AsyncWebClient(
                 token=token.get_secret_value(), base_url=self.settings.slack_api_url,
-                timeout=15))
+                timeout=15), shared=shared)
         if self.teams is not None:
             channels["teams"] = TeamsChannel(self.teams)
         policy = DeliveryPolicy(max_attempts=self.settings.digest_max_attempts,
                                 grace=timedelta(hours=self.settings.digest_grace_hours),
                                 lease=timedelta(seconds=self.settings.digest_lease_seconds))
         deliverer = DigestDeliverer(database=self.database, channels=channels,
-                                    clock=self.context.clock, policy=policy)
+                                    clock=self.context.clock, policy=policy, shared=shared)
         scheduler = DigestScheduler(deliverer)
         if self.digests is not None:
             self.digests.attach(scheduler)

@@ -28,6 +28,8 @@ def add_parser(commands) -> None:
                        help="apply database migrations before starting")
     serve.add_argument("--no-scheduler", action="store_true",
                        help="do not run the digest scheduler in this process")
+    serve.add_argument("--workers", type=int, default=1, metavar="N",
+                       help="N processes sharing the port, one per core (default 1)")
     serve.set_defaults(run=run)
 
 
@@ -47,9 +49,14 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         require_schema(settings)
     from bot.wiring import build_bot
 
-    bot = build_bot(settings)
     host = args.host or settings.host
     port = args.port if args.port is not None else settings.port
+    if args.workers > 1 and not args.socket_mode:
+        from bot.cli.workers import serve_workers
+
+        return serve_workers(lambda: build_bot(settings), host=host, port=port,
+                             workers=args.workers, scheduler=not args.no_scheduler)
+    bot = build_bot(settings)
     try:
         asyncio.run(_serve_async(bot, host=host, port=port, socket_mode=args.socket_mode,
                                  scheduler=not args.no_scheduler))
