@@ -1,7 +1,8 @@
 """Update the gettext catalogs: extract every message of reports/ (Python: `gettext`,
 `ngettext`, `pgettext`, `N_`, `_`; the Jinja templates: `_()`, `{% trans %}`) into
 reports/locale/kpibot.pot, then merge it into reports/locale/<lang>/LC_MESSAGES/kpibot.po for
-every language (new messages arrive untranslated, vanished ones are dropped).
+every language (new messages arrive untranslated, vanished ones are dropped). The KPI
+catalog's titles (reports/kpis/catalog.py) are data, not calls: they are added by name.
 
 Run `bash scripts/i18n`, translate the empty msgstr entries (every plural form), run it again
 to normalise the files; tests/reports/test_catalogs.py fails while any is missing.
@@ -21,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from reports.i18n import DOMAIN, LOCALE_DIR, catalog_path  # noqa: E402
+from reports.kpis.catalog import CATALOG  # noqa: E402
 from reports.languages import LANGUAGES  # noqa: E402
 
 TEMPLATE = LOCALE_DIR / f"{DOMAIN}.pot"
@@ -43,6 +45,8 @@ def extract() -> Catalog:
             path = f"{source}/{filename}"
             catalog.add(message, None, [(path, lineno)], auto_comments=comments,
                         context=context)
+    for spec in CATALOG.values():  # data, not calls: the KPI catalog's titles
+        catalog.add(spec.title, None, [("reports/kpis/catalog.py", 0)])
     return catalog
 
 

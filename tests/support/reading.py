@@ -16,9 +16,10 @@ from reports.events import KINDS
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "reports" / "locale" / "kpibot.pot"
 # Words a translation keeps: acronyms, sales words the teams use as is, the product's name
-ALLOWED = {"mql", "sql", "mrr", "lead", "demo", "churn", "kpibot", "kpi", "usd", "eur", "total"}
+ALLOWED = {"mql", "sql", "mrr", "roi", "ctr", "lead", "demo", "churn", "kpibot", "kpi", "usd",
+           "eur", "total"}
 # Words that are the same in that language ("Aktivitet per selger", "Timp median")
-SAME_WORD = {"nb": {"per", "under"}, "sv": {"per", "under"}, "ro": {"median"}}
+SAME_WORD = {"nb": {"per", "under", "leads"}, "sv": {"per", "under", "leads"}, "ro": {"median"}}
 _COMMAND = re.compile(r"/kpi(?:\s+[a-z@][\w@-]*)*")  # a command to type stays in English
 _WORD = re.compile(r"[^\W\d_]+")
 _RAW = [(re.compile(r"\bNone\b"), "None"), (re.compile(r"\b(?:True|False)\b"), "a boolean"),
