@@ -42,7 +42,7 @@ from sampledata import generate_history
 from storage import migrate
 from storage.api_tokens import create_token
 from storage.engine import Database
-from storage.events import ensure_workspace
+from storage.workspaces import ensure_workspace
 
 TOKEN_KEY = "benchmark-token-key-0123456789abcdef"
 TIMEZONE = "Europe/Oslo"

@@ -26,10 +26,10 @@ from bot.grammar_words import Person
 from bot.outbound import OutboundPolicy
 from bot.replies import Reply, Section, error_reply
 from storage.engine import Database, DeadlinePassed
-from storage.events import ensure_user, ensure_workspace
 from storage.models import User, Workspace
 from storage.reps import NAMED_REP_PREFIX, is_named_rep, link_by_email
 from storage.users import known_people
+from storage.workspaces import ensure_user, ensure_workspace
 
 log = logging.getLogger(__name__)
 

@@ -55,7 +55,7 @@ def render_table_text(rows: tuple[tuple[str, ...], ...]) -> list[str]:
         return []
     widths = [max(len(row[i]) if i < len(row) else 0 for row in rows) for i in range(len(rows[0]))]
     numeric = [
-        all(_looks_numeric(row[i]) for row in rows[1:] if i < len(row) and row[i])
+        all(looks_numeric(row[i]) for row in rows[1:] if i < len(row) and row[i])
         and len(rows) > 1
         for i in range(len(widths))
     ]
@@ -69,7 +69,8 @@ def render_table_text(rows: tuple[tuple[str, ...], ...]) -> list[str]:
     return lines
 
 
-def _looks_numeric(cell: str) -> bool:
+def looks_numeric(cell: str) -> bool:
+    """Whether a table cell reads as a figure (then its column is right-aligned)."""
     stripped = cell.strip().lstrip("+-−$€£¥").rstrip("%kKmMdx")
     return bool(stripped) and stripped.replace(",", "").replace(".", "").replace(" ", "").isdigit()
 

@@ -21,7 +21,7 @@ from sampledata.story import (
     make_team,
     team_size,
 )
-from storage.events import NewEvent
+from storage.recording import NewEvent
 
 
 @dataclass

@@ -33,7 +33,7 @@ from sampledata.story import (
     WEB_SOURCES,
     Rep,
 )
-from storage.events import NewEvent
+from storage.recording import NewEvent
 
 if TYPE_CHECKING:
     from sampledata.history import GeneratedHistory

@@ -10,8 +10,9 @@ from datetime import datetime
 from sampledata.history import GeneratedHistory, generate_history
 from sampledata.story import MANAGER_ID
 from storage.engine import Database
-from storage.events import ensure_user, ensure_workspace, record_events
 from storage.models import Workspace
+from storage.recording import record_events
+from storage.workspaces import ensure_user, ensure_workspace
 
 
 def seed_workspace(

@@ -16,7 +16,7 @@ Balances at an instant (`customers_at`, `mrr_at`) necessarily add up what came b
 instant; they read the compact tables (accounts, won deals, mrr-change rollups), never every
 event.
 
-Customers come from `accounts` (kept by storage/events.py in the same transaction as every
+Customers come from `accounts` (kept by storage/accounts.py in the same transaction as every
 event write and void): an account is a customer at t when customer_since < t and (churned_at
 is null or churned_at >= t). `accounts` holds each account's current state, so an account that
 churned and was won again (churned_at cleared) counts as a customer, with its earlier MRR,
@@ -48,7 +48,7 @@ from sqlmodel import Session
 
 from reports.events import STAGE_ORDER, Stage
 from reports.kpis.facts import DealRow, Distribution, EventSum, Quota
-from storage.events import HISTORY_SETTLE
+from storage.deals import HISTORY_SETTLE
 from storage.models import Account, DailyRollup, Deal, Event, OpenDealStage, Workspace
 from storage.models import Quota as QuotaRow
 
@@ -386,7 +386,7 @@ class SqlFacts:
         Remembered for this session: the funnel and the stalled deals of one digest ask for
         the same trailing window. A window that ended before now - HISTORY_SETTLE (the stalled
         thresholds' 90 whole days before today) is remembered in this process too, until the
-        workspace's history_version moves (storage/events.py moves it with every write that
+        workspace's history_version moves (storage/workspaces.py moves it with every write that
         changes a deal time before then)."""
         key = (start, end, user)
         if key not in self._medians:

@@ -21,7 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
 from reports.events import MAX_USER_ID, UNASSIGNED_NAME, UNASSIGNED_USER
-from storage.events import refresh_deals
+from storage.deals import refresh_deals
 from storage.models import DailyRollup, Event, User
 
 NAMED_REP_PREFIX = "rep:"

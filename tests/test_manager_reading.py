@@ -45,14 +45,14 @@ from sampledata import seed_workspace
 from storage.facts import SqlFacts
 from storage.models import Deal, Event, Quota, User, Workspace
 from storage.users import display_names
-from tests.test_golden_scenario import (
+from tests.golden.scenario import (
     ANA,
     FISCAL_YEAR_START,
     TZ,
     WORKSPACE,
     record_scenario,
 )
-from tests.test_golden_scenario import NOW as GOLDEN_NOW
+from tests.golden.scenario import NOW as GOLDEN_NOW
 
 GENERATED_NOW = datetime(2026, 11, 18, 14, 30, tzinfo=UTC)
 GENERATED = "slack:TREADING"

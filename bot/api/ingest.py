@@ -21,15 +21,12 @@ from bot.transfer.presets import EXPORT_COLUMNS
 from bot.transfer.problems import RowError
 from bot.transfer.rows import event_reader
 from storage.engine import Database
-from storage.events import (
-    Deferred,
-    apply_deferred,
-    lock_derived_rows,
-    record_events,
-    stored_keys,
-)
+from storage.event_queries import stored_keys
 from storage.models import Workspace
+from storage.recording import record_events
 from storage.reps import prune_unused_named_reps
+from storage.upkeep import Deferred, apply_deferred
+from storage.workspaces import lock_derived_rows
 
 _ITEM_FIELDS = tuple(EventItem.model_fields)
 # A reason names its field: the first field word in it outside quotes ("count "x" must be...",

@@ -66,7 +66,7 @@ def run_demo(*, database_path: str, settings: Settings, out=sys.stdout,
     from reports.format import format_amount
     from sampledata import seed_workspace
     from storage import migrate
-    from storage.events import list_events
+    from storage.event_queries import list_events
 
     path = Path(database_path)
     for suffix in ("", "-wal", "-shm"):

@@ -70,8 +70,8 @@ def run(args: argparse.Namespace, settings: Settings, *, out=sys.stdout, err=sys
 
 def _create(args, settings: Settings, database: Database, out, err, now: datetime) -> int:
     from storage.api_tokens import create_token
-    from storage.events import ensure_workspace
     from storage.models import Workspace
+    from storage.workspaces import ensure_workspace
 
     key = settings.require_token_key()
     with database.write() as session:

@@ -17,8 +17,10 @@ from bot.grammar import LogCommand
 from bot.handlers.describe import describe_event
 from bot.replies import Reply, Section, error_reply
 from reports.format import format_amount
-from storage.events import NewEvent, ensure_user, find_deal, record_event
+from storage.deals import find_deal
 from storage.models import User
+from storage.recording import NewEvent, record_event
+from storage.workspaces import ensure_user
 
 
 def occurred_at_for(command: LogCommand, invocation: Invocation) -> datetime:

@@ -10,7 +10,9 @@ from bot.grammar import UndoCommand
 from bot.handlers.describe import describe_event
 from bot.replies import Reply, Section, error_reply
 from reports.format import format_amount
-from storage.events import EventNotFound, find_deal, find_last_logged, get_event, void_event
+from storage.deals import find_deal
+from storage.event_queries import EventNotFound, find_last_logged, get_event
+from storage.recording import void_event
 
 
 def handle_undo(command: UndoCommand, invocation: Invocation) -> Reply:

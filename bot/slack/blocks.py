@@ -8,40 +8,18 @@ blocks, or escaped mrkdwn, and the top-level `text` fallback is escaped by the s
 from __future__ import annotations
 
 from bot.replies import Reply, Section, render_table_text
-from reports.slack_text import slack_escape
-
-MAX_BLOCKS = 50
-MAX_TEXT = 3000
-MAX_FIELDS = 10
-MAX_FIELD_TEXT = 2000
-
+from reports.slack_text import (
+    MAX_BLOCKS,
+    MAX_FIELD_TEXT,
+    MAX_FIELDS,
+    MAX_TEXT,
+    clip,
+    code_blocks,
+    slack_escape,
+)
+from reports.slack_text import plain_text as _plain
 
 escape_mrkdwn = slack_escape  # the three characters Slack treats as control sequences
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _plain(text: str, limit: int = MAX_TEXT) -> dict:
-    return {"type": "plain_text", "text": _clip(text, limit) or " ", "emoji": True}
-
-
-def _code_block_chunks(lines: list[str]) -> list[str]:
-    """Table lines as ``` blocks, split so that each block stays under the text limit."""
-    chunks: list[str] = []
-    current: list[str] = []
-    size = 8
-    for raw in lines:
-        line = escape_mrkdwn(raw.replace("`", "ˋ"))
-        if current and size + len(line) + 1 > MAX_TEXT:
-            chunks.append("```" + "\n".join(current) + "```")
-            current, size = [], 8
-        current.append(_clip(line, MAX_TEXT - 8))
-        size += len(current[-1]) + 1
-    if current:
-        chunks.append("```" + "\n".join(current) + "```")
-    return chunks
 
 
 def _section_blocks(section: Section) -> list[dict]:
@@ -60,7 +38,8 @@ def _section_blocks(section: Section) -> list[dict]:
                        for label, value in fields[start : start + MAX_FIELDS]],
         })
     if section.table:
-        for chunk in _code_block_chunks(render_table_text(section.table)):
+        lines = [escape_mrkdwn(raw.replace("`", "ˋ")) for raw in render_table_text(section.table)]
+        for chunk in code_blocks(lines):
             blocks.append({"type": "section",
                            "text": {"type": "mrkdwn", "text": chunk, "verbatim": True}})
     if section.context:
@@ -88,9 +67,9 @@ def render_slash_response(reply: Reply) -> dict:
         message = render_slack(reply.digest)
         blocks = render_blocks(reply) + message["blocks"]
         return {"response_type": "in_channel" if reply.public else "ephemeral",
-                "text": _clip(message["text"], MAX_TEXT), "blocks": blocks[:MAX_BLOCKS]}
+                "text": clip(message["text"], MAX_TEXT), "blocks": blocks[:MAX_BLOCKS]}
     return {
         "response_type": "in_channel" if reply.public else "ephemeral",
-        "text": _clip(slack_escape(reply.plain_text()), MAX_TEXT),
+        "text": clip(slack_escape(reply.plain_text()), MAX_TEXT),
         "blocks": render_blocks(reply),
     }

@@ -8,17 +8,14 @@ Every piece of text, including user-supplied deal names and notes, goes into `Te
 
 from __future__ import annotations
 
-import json
 import re
 
-from bot.replies import Reply, Section
+from bot.replies import Reply, Section, looks_numeric
+from reports.teams_card import CARD_SCHEMA, CARD_VERSION, MAX_CARD_BYTES, card_size, fit_body
 
 CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
-CARD_VERSION = "1.5"
-CARD_SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 MAX_RUN_TEXT = 2000
 MAX_TABLE_ROWS = 60  # header included
-MAX_CARD_BYTES = 24_000  # Teams refuses messages above ~28 KB; leave room for the envelope
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _SHORTENED = "(shortened: too long for one message)"
 
@@ -39,12 +36,6 @@ def rich_text(text: str, *, spacing: str | None = None, **style: object) -> dict
     return block
 
 
-def _looks_numeric(cell: str) -> bool:
-    stripped = cell.strip().lstrip("+-−$€£¥").rstrip("%kKmMdx")
-    return bool(stripped) and stripped.replace(",", "").replace(".", "").replace(" ", "") \
-        .isdigit()
-
-
 def _cell(text: str, **style: object) -> dict:
     return {"type": "TableCell", "items": [rich_text(text, **style)]}
 
@@ -55,7 +46,7 @@ def _table(rows: tuple[tuple[str, ...], ...]) -> list[dict]:
     shortened = len(padded) > MAX_TABLE_ROWS
     padded = padded[:MAX_TABLE_ROWS]
     numeric = [
-        len(padded) > 1 and all(_looks_numeric(row[i]) for row in padded[1:] if row[i])
+        len(padded) > 1 and all(looks_numeric(row[i]) for row in padded[1:] if row[i])
         for i in range(width)
     ]
     columns = [
@@ -134,17 +125,11 @@ def render_card(reply: Reply) -> dict:
 
 def _fit(card: dict) -> dict:
     """Drop trailing body elements until the card fits into one Teams message."""
-    def size(c: dict) -> int:
-        return len(json.dumps(c, ensure_ascii=False).encode("utf-8"))
-
-    if size(card) <= MAX_CARD_BYTES:
+    if card_size(card) <= MAX_CARD_BYTES:
         return card
     card["fallbackText"] = _clean(card["fallbackText"], 1000)
     note = rich_text(_SHORTENED, isSubtle=True, size="Small")
-    body = card["body"]
-    while len(body) > 1 and size({**card, "body": [*body, note]}) > MAX_CARD_BYTES:
-        body = body[:-1]
-    card["body"] = [*body, note]
+    card["body"] = fit_body(card, card["body"], [note])
     return card
 
 

@@ -19,7 +19,7 @@ from typing import Protocol
 
 from storage import teams as teams_store
 from storage.engine import Database
-from storage.events import ensure_workspace
+from storage.workspaces import ensure_workspace
 
 
 @dataclass(frozen=True)

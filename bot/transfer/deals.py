@@ -23,7 +23,7 @@ from bot.transfer.presets import (
 from bot.transfer.problems import RowError
 from bot.transfer.rows import IMPORT_USER, RowContext, text_cell
 from reports.events import LEAD_SOURCES, UNASSIGNED_NAME, source_group, source_key
-from storage.events import NewEvent
+from storage.recording import NewEvent
 from storage.reps import RepError
 
 

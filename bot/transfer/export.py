@@ -34,7 +34,7 @@ from sqlmodel import Session
 from bot.transfer.presets import EXPORT_COLUMNS
 from reports.units import currency_exponent
 from storage.engine import Database
-from storage.events import in_window
+from storage.event_queries import in_window
 from storage.models import Event
 from storage.reps import user_names
 

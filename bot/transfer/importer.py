@@ -24,19 +24,14 @@ from bot.transfer.presets import PRESETS
 from bot.transfer.problems import ImportRefused, Problem, RowError
 from bot.transfer.reading import CsvSource, width_problem
 from bot.transfer.rows import IMPORT_USER, EventRows, RowContext
+from storage.deals import deal_outcomes
 from storage.engine import Database
-from storage.events import (
-    Deferred,
-    NewEvent,
-    apply_deferred,
-    deal_outcomes,
-    ensure_workspace,
-    record_events,
-    stored_keys,
-    void_event,
-)
+from storage.event_queries import stored_keys
 from storage.models import Event, Workspace
+from storage.recording import NewEvent, record_events, void_event
 from storage.reps import RepDirectory, prune_unused_named_reps
+from storage.upkeep import Deferred, apply_deferred
+from storage.workspaces import ensure_workspace
 
 PROGRESS_EVERY = 50_000
 CHUNK_SIZE = 20_000  # events handed to record_events at a time (one transaction for all)
@@ -138,14 +133,12 @@ def import_csv(
                           dry_run=options.dry_run, delimiter=source.delimiter)
     store = not options.dry_run
     opener = database.write if store else database.read
+    new_workspace = None
     try:
         with opener() as session:
             workspace, created = _workspace(session, options, create=store, now=now)
-            if created:
-                verb = "created" if store else "does not exist yet; it would be created"
-                result.notes.append(
-                    f"workspace {workspace.id} {verb} (time zone {workspace.timezone}, "
-                    f"currency {workspace.currency})")
+            if created:  # read now: a rolled-back workspace's row cannot be read later
+                new_workspace = (workspace.id, workspace.timezone, workspace.currency)
             ctx = plan.context(session, workspace, now)
             _Run(session, source, fmt, columns, options, ctx, result, progress, chunk_size,
                  workspace_missing=created and not store, new_workspace=created
@@ -155,6 +148,12 @@ def import_csv(
             result.stored = store
     except _Rollback:
         result.stored = False
+    if new_workspace is not None:  # said once the outcome is known: a refused file creates none
+        verb = ("created" if result.stored else "does not exist yet; it would be created"
+                if options.dry_run else "was not created (nothing was stored)")
+        workspace_id, timezone, currency = new_workspace
+        result.notes.insert(0, f"workspace {workspace_id} {verb} (time zone {timezone}, "
+                               f"currency {currency})")
     result.seconds = _time.perf_counter() - started
     return result
 

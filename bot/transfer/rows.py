@@ -32,8 +32,8 @@ from reports.events import (
     resolve_kind,
     text_length,
 )
-from storage.events import NewEvent
 from storage.models import Workspace
+from storage.recording import NewEvent
 from storage.reps import RepDirectory, RepError
 
 IMPORT_USER = "kpibot:import"  # logged_by of imported events

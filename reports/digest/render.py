@@ -24,10 +24,10 @@ an explicit filter for its markup instead:
   such as `1. nov.` would otherwise start a numbered list. User strings go into `TextRun`s
   of `RichTextBlock`s, which never interpret markdown (quoted with `tojson`).
 
-Limits. `render_slack` enforces Slack's: at most 50 blocks, 3000 characters per text, 10
-fields per section and 2000 characters per field, 150 for a header, a non-empty `text`
-fallback; what does not fit is cut with an explicit "…" instead of failing. `render_teams_card`
-keeps a card under `MAX_CARD_BYTES` (Teams refuses messages above about 28 KB) the same way.
+Limits. `render_slack` enforces Slack's (reports/slack_text.py: blocks, text, fields, header
+lengths) and a non-empty `text` fallback; what does not fit is cut with an explicit "…" instead
+of failing. `render_teams_card` keeps a card under `MAX_CARD_BYTES` (reports/teams_card.py) the
+same way.
 
 Tables are aligned by display width (a Chinese character takes two monospace columns), cells
 longer than `MAX_CELL` are shortened with "…", and at most `MAX_ROWS` rows are shown.
@@ -47,28 +47,30 @@ import jinja2
 
 from reports.digest.model import Digest
 from reports.i18n import translations
-from reports.slack_text import slack_escape
+from reports.slack_text import (
+    ELLIPSIS,
+    MAX_BLOCKS,
+    MAX_CONTEXT_ELEMENTS,
+    MAX_FIELD_TEXT,
+    MAX_FIELDS,
+    MAX_HEADER,
+    MAX_TEXT,
+    clip,
+    code_blocks,
+    slack_escape,
+)
+from reports.slack_text import plain_text as _plain
+from reports.teams_card import CARD_SCHEMA, CARD_VERSION, MAX_CARD_BYTES, card_size, fit_body
 
 TEMPLATE_DIR = Path(__file__).with_name("templates")
 SLACK_TEMPLATE = "digest.slack.json.j2"
 TEAMS_TEMPLATE = "digest.teams.json.j2"
 TEXT_TEMPLATE = "digest.txt.j2"
 
-ELLIPSIS = "…"
 MAX_CELL = 40  # display columns per table cell
 MAX_ROWS = 30  # rows per table (header and team line not counted)
 
-# Slack Block Kit limits
-MAX_BLOCKS = 50
-MAX_TEXT = 3000
-MAX_FIELDS = 10
-MAX_FIELD_TEXT = 2000
-MAX_HEADER = 150
-MAX_CONTEXT_ELEMENTS = 10
-
-# Teams
-CARD_SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
-MAX_CARD_BYTES = 24_000
+# Slack's limits: reports/slack_text.py; the card's schema and size: reports/teams_card.py
 MAX_CARD_TEXT = 500  # characters per TextBlock, TextRun or fact
 MAX_FALLBACK = 1000
 
@@ -82,12 +84,6 @@ _CARD_LINE_START = re.compile(r"^(\s*)(\d+)([.)])|^(\s*)([-+=>#])", re.MULTILINE
 def clean(value: object) -> str:
     """One line of text: control characters and line breaks become spaces."""
     return _CONTROL.sub(" ", str(value).replace("\r\n", " "))
-
-
-def clip(value: object, limit: int) -> str:
-    """`value` shortened to `limit` characters, ending with "…" when cut."""
-    text = str(value)
-    return text if len(text) <= limit else text[: max(limit - 1, 0)] + ELLIPSIS
 
 
 def slack_mrkdwn(value: object) -> str:
@@ -187,8 +183,8 @@ def build_template_environment(language: str = "en") -> jinja2.Environment:
         clean=clean, clip=clip, limit_rows=limit_rows, width=display_width,
     )
     env.globals.update(table=table, MAX_ROWS=MAX_ROWS, MAX_CELL=MAX_CELL, ELLIPSIS=ELLIPSIS,
-                       CARD_SCHEMA=CARD_SCHEMA, MAX_CARD_TEXT=MAX_CARD_TEXT,
-                       MAX_FALLBACK=MAX_FALLBACK)
+                       CARD_SCHEMA=CARD_SCHEMA, CARD_VERSION=CARD_VERSION,
+                       MAX_CARD_TEXT=MAX_CARD_TEXT, MAX_FALLBACK=MAX_FALLBACK)
     env.install_gettext_translations(translations(language), newstyle=True)
     return env
 
@@ -235,10 +231,6 @@ def render_slack(digest: Digest, *, env: jinja2.Environment | None = None) -> di
     return {"text": text, "blocks": blocks}
 
 
-def _plain(text: str, limit: int = MAX_TEXT) -> dict:
-    return {"type": "plain_text", "text": clip(text, limit) or " ", "emoji": True}
-
-
 def _context(elements: list[dict]) -> dict:
     return {"type": "context", "elements": elements}
 
@@ -246,23 +238,6 @@ def _context(elements: list[dict]) -> dict:
 def _fit_text(obj: dict, limit: int) -> dict:
     text = obj.get("text") or " "
     return {**obj, "text": clip(text, limit)}
-
-
-def _code_chunks(text: str) -> list[str]:
-    """A ``` block longer than MAX_TEXT as several blocks, split between lines."""
-    lines = text[3:-3].split("\n")
-    chunks: list[str] = []
-    current: list[str] = []
-    size = 6
-    for line in lines:
-        line = clip(line, MAX_TEXT - 7)
-        if current and size + len(line) + 1 > MAX_TEXT:
-            chunks.append("```" + "\n".join(current) + "```")
-            current, size = [], 6
-        current.append(line)
-        size += len(line) + 1
-    chunks.append("```" + "\n".join(current) + "```")
-    return chunks
 
 
 def _fit_block(block: dict) -> list[dict]:
@@ -283,7 +258,7 @@ def _fit_block(block: dict) -> list[dict]:
         if (text["type"] == "mrkdwn" and len(raw) > MAX_TEXT and raw.startswith("```")
                 and raw.endswith("```")):
             out.extend({"type": "section", "text": {**text, "text": chunk}}
-                       for chunk in _code_chunks(raw))
+                       for chunk in code_blocks(raw[3:-3].split("\n")))
         else:
             out.append({**{k: v for k, v in block.items() if k != "fields"},
                         "text": _fit_text(text, MAX_TEXT)})
@@ -304,34 +279,28 @@ def render_teams_card(digest: Digest, *, env: jinja2.Environment | None = None) 
     return _fit_card(card)
 
 
-def _card_size(card: dict) -> int:
-    return len(json.dumps(card, ensure_ascii=False).encode("utf-8"))
-
-
 def _fit_card(card: dict) -> dict:
     """A card under MAX_CARD_BYTES: first the longest tables lose rows (a "… +N" row says how
     many; a total row stays), then, if that is not enough, trailing body elements go (the
     footer stays, a "…" line marks the cut)."""
-    if _card_size(card) <= MAX_CARD_BYTES:
+    if card_size(card) <= MAX_CARD_BYTES:
         return card
     tables = [i for i, e in enumerate(card["body"]) if e.get("type") == "Table"]
     cut = dict.fromkeys(tables, 0)
     shortened = card
-    while _card_size(shortened) > MAX_CARD_BYTES:
+    while card_size(shortened) > MAX_CARD_BYTES:
         kept = {i: len(card["body"][i]["rows"]) - cut[i] for i in tables}
         longest = max(tables, key=lambda i: kept[i], default=None)
         if longest is None or kept[longest] <= 4:
             break
         cut[longest] += 1
         shortened = _cut_rows(card, cut)
-    if _card_size(shortened) <= MAX_CARD_BYTES:
+    if card_size(shortened) <= MAX_CARD_BYTES:
         return shortened
     body = list(shortened["body"])
     footer, body = body[-1:], body[:-1]
     note = {"type": "TextBlock", "text": ELLIPSIS, "wrap": True, "isSubtle": True}
-    while len(body) > 1 and _card_size({**card, "body": [*body, note, *footer]}) > MAX_CARD_BYTES:
-        body.pop()
-    return {**card, "body": [*body, note, *footer]}
+    return {**card, "body": fit_body(card, body, [note, *footer])}
 
 
 def _cut_rows(card: dict, cut: dict[int, int]) -> dict:

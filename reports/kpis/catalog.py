@@ -124,13 +124,10 @@ class Change:
 
 def _result(ctx: Ctx, name: str, value: float | None, unit: str, *, numerator=None,
             denominator=None, rows=(), details=None, warnings=()) -> KpiResult:
-    details = dict(details or {})
-    spec = CATALOG.get(name)
-    if spec is not None:
-        details.setdefault("formula", spec.formula)
+    """A formula's result over ctx's period (`compute_kpi` adds the spec's formula to it)."""
     return KpiResult(kpi=name, workspace=ctx.facts.workspace_id, period_label=ctx.period.label,
                      start=ctx.start, end=ctx.end, value=value, unit=unit, numerator=numerator,
-                     denominator=denominator, rows=tuple(rows), details=details,
+                     denominator=denominator, rows=tuple(rows), details=dict(details or {}),
                      warnings=tuple(warnings))
 
 
@@ -959,8 +956,16 @@ def compute_kpi(name: str, *, facts: Facts, period: Period, now: datetime,
     spec = CATALOG.get(name)
     if spec is None:
         raise KeyError(f"{name!r} is not a KPI in the catalog")
-    return spec.compute(Ctx(facts=facts, period=period, now=now, user=user,
-                            options=dict(options or {})))
+    result = spec.compute(Ctx(facts=facts, period=period, now=now, user=user,
+                              options=dict(options or {})))
+    return _with_formula(result, spec)
+
+
+def _with_formula(result: KpiResult, spec: KpiSpec) -> KpiResult:
+    """`result` with details["formula"]: the spec's one-line formula, unless it has its own."""
+    if "formula" in result.details:
+        return result
+    return dataclasses.replace(result, details={**result.details, "formula": spec.formula})
 
 
 def compare(current: KpiResult, previous: KpiResult | None) -> Change:

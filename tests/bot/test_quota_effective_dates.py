@@ -21,8 +21,8 @@ import pytest
 from bot.digests.compose import compose_digest
 from bot.settings import build_settings
 from bot.wiring import build_bot
-from storage.events import ensure_user, ensure_workspace
 from storage.quotas import list_quotas
+from storage.workspaces import ensure_user, ensure_workspace
 from tests.support.bot_server import running_server
 from tests.support.slack_signing import post_slash_command
 

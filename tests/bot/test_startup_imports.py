@@ -82,7 +82,7 @@ def test_kpi_json_imports_no_chat_migration_or_drawing_library(tmp_path):
 
     from storage import migrate
     from storage.engine import Database
-    from storage.events import ensure_workspace
+    from storage.workspaces import ensure_workspace
 
     url = f"sqlite:///{tmp_path / 'kpi.db'}"
     migrate.upgrade(url)

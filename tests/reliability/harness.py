@@ -26,8 +26,8 @@ import sqlalchemy as sa
 
 from bot.settings import build_settings
 from bot.wiring import Bot, build_bot
+from storage.deals import refresh_deals
 from storage.engine import Database
-from storage.events import refresh_deals
 from storage.models import DailyRollup, Deal, Event
 from tests.support.bot_server import running_server
 from tests.support.slack_signing import post_slash_command

@@ -10,7 +10,7 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from storage.events import lock_derived_rows
+from storage.workspaces import lock_derived_rows
 from tests.reliability.harness import (
     CONFIRMED,
     REFUSED,

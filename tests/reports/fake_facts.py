@@ -11,7 +11,7 @@ Straight Python, no shortcuts:
 - accounts: an account (a deal's account, else its key; `churned`/`mrr-change` name one) is a
   customer from its first win; churned at its last `churned` event if that came after its
   last win; its churned MRR is the churn's `mrr=` or else its MRR just before the churn
-  (won deals' MRR + MRR changes), as storage/events.py keeps accounts;
+  (won deals' MRR + MRR changes), as storage/accounts.py keeps accounts;
 - percentiles: linear interpolation between closest ranks (median of an even count = mean of
   the two middle values).
 """

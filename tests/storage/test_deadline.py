@@ -11,7 +11,9 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from storage.engine import DeadlinePassed
-from storage.events import NewEvent, ensure_workspace, list_events, record_event
+from storage.event_queries import list_events
+from storage.recording import NewEvent, record_event
+from storage.workspaces import ensure_workspace
 
 NOW = datetime(2026, 11, 18, 14, 30, tzinfo=UTC)
 WORKSPACE = "slack:TDEAD"

@@ -4,7 +4,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 from storage import digests as ledger
-from storage.events import ensure_workspace
+from storage.workspaces import ensure_workspace
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 SLOT = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)

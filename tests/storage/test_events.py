@@ -8,17 +8,11 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlmodel import select
 
-from storage.events import (
-    NewEvent,
-    ensure_workspace,
-    find_last_logged,
-    list_events,
-    rebuild_rollups,
-    record_event,
-    record_events,
-    void_event,
-)
+from storage.event_queries import find_last_logged, list_events
 from storage.models import DailyRollup, Deal, Event
+from storage.recording import NewEvent, record_event, record_events, void_event
+from storage.rollups import rebuild_rollups
+from storage.workspaces import ensure_workspace
 
 NOW = datetime(2026, 11, 18, 14, 30, tzinfo=UTC)
 

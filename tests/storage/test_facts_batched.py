@@ -136,7 +136,7 @@ def test_the_funnel_reads_covering_indexes_on_sqlite(history):
     """Counts, cohorts and median stage times come from the stage indexes alone (0005), the
     stalled counts from open_deal_stages (a few rows per rep) and ix_deals_open_stage ranges
     of the recent deals; no statement scans a table."""
-    from tests.storage.test_facts import _captured, _plans
+    from tests.storage.query_plans import _captured, _plans
 
     database, _users = history
     if database.dialect != "sqlite":

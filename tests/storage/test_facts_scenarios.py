@@ -18,10 +18,11 @@ import sqlalchemy as sa
 from reports.events import Stage
 from reports.kpis.facts import DealRow, Distribution, EventSum, Quota
 from storage.engine import Database
-from storage.events import NewEvent, ensure_workspace, record_event, void_event
 from storage.facts import SqlFacts
 from storage.models import Account
 from storage.quotas import list_quotas, set_quota
+from storage.recording import NewEvent, record_event, void_event
+from storage.workspaces import ensure_workspace
 from tests.conftest import BACKENDS, _pg_admin_execute
 
 WS, OTHER = "slack:T1", "slack:T2"

@@ -9,16 +9,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from reports.events import Stage
-from storage.events import (
-    NewEvent,
-    ensure_user,
-    ensure_workspace,
-    record_event,
-    void_event,
-)
 from storage.facts import SqlFacts
 from storage.models import Workspace
+from storage.recording import NewEvent, record_event, void_event
 from storage.reps import link_rep
+from storage.workspaces import ensure_user, ensure_workspace
 
 WS = "slack:THISTORY"
 # A fixed "now", passed to every write and read: nothing here depends on when it runs.

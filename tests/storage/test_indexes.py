@@ -7,7 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from tests.storage.test_facts import NOW, _captured, _plans, ev, osl, write
+from tests.storage.facts_histories import NOW, ev, osl, write
+from tests.storage.query_plans import _captured, _plans
 
 
 def test_account_upkeep_reads_the_partial_account_index_after_analyze(database):

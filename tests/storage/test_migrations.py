@@ -27,21 +27,17 @@ def test_upgrade_from_empty_then_check_is_clean(database_url):
 
 
 def test_upgrading_a_0001_history_backfills_its_accounts(database_url):
-    """Accounts of events recorded before 0002 equal those kept live by storage.events."""
+    """Accounts of events recorded before 0002 equal those kept live by storage.accounts."""
     from datetime import UTC, datetime
 
     from alembic import command
     from sqlmodel import select
 
     from storage.engine import Database
-    from storage.events import (
-        NewEvent,
-        ensure_workspace,
-        find_by_idempotency_key,
-        record_events,
-        void_event,
-    )
+    from storage.event_queries import find_by_idempotency_key
     from storage.models import Account
+    from storage.recording import NewEvent, record_events, void_event
+    from storage.workspaces import ensure_workspace
 
     def at(month: int, day: int) -> datetime:
         return datetime(2026, month, day, 10, tzinfo=UTC)
@@ -97,8 +93,8 @@ def test_0008_keeps_existing_quotas_in_force_from_the_beginning(database_url):
     from alembic import command
 
     from storage.engine import Database
-    from storage.events import ensure_workspace
     from storage.quotas import list_quotas, set_quota
+    from storage.workspaces import ensure_workspace
 
     set_at = datetime(2026, 11, 20, 9, tzinfo=UTC)
     database = Database.from_url(database_url)
@@ -171,8 +167,9 @@ def test_upgrading_to_0011_rederives_deals_stored_by_the_old_day_order(database_
     from sqlmodel import select
 
     from storage.engine import Database
-    from storage.events import NewEvent, ensure_workspace, record_events
     from storage.models import Account, Deal
+    from storage.recording import NewEvent, record_events
+    from storage.workspaces import ensure_workspace
 
     won_at = datetime(2026, 5, 5, 0, 10, tzinfo=UTC)  # 02:10 in Oslo
     history = [

@@ -16,10 +16,11 @@ from bot.transfer.importer import ImportOptions, import_csv
 from bot.transfer.presets import CANONICAL_COLUMNS
 from reports.events import STAGE_ORDER, Stage
 from storage import migrate
-from storage.events import ensure_user, ensure_workspace, record_event, void_event
 from storage.facts import SqlFacts
 from storage.models import Deal, OpenDealStage, Workspace
+from storage.recording import record_event, void_event
 from storage.reps import link_rep
+from storage.workspaces import ensure_user, ensure_workspace
 
 WS = "slack:TOPEN"
 OTHER = "slack:TOTHER"
@@ -53,7 +54,7 @@ def _assert_in_step(database) -> dict[tuple[str, str], int]:
 
 
 def _log(database, kind: str, deal: str, at: datetime, user: str = "U1", **more) -> int:
-    from storage.events import NewEvent
+    from storage.recording import NewEvent
 
     with database.write() as session:
         ws = session.get(Workspace, WS)
@@ -123,7 +124,7 @@ def _deal(key: str, *, workspace: str = WS, owner: str | None = "U1",
 
 
 def test_sql_written_by_hand_keeps_the_counts(database):
-    """The triggers count every write to `deals`, not only storage.events'."""
+    """The triggers count every write to `deals`, not only storage.deals'."""
     _setup(database)
     deals = Deal.__table__
 
@@ -228,7 +229,7 @@ def _facts_history(database) -> None:
 
 
 def test_open_deal_counts_read_only_the_recent_index_ranges_on_sqlite(database):
-    from tests.storage.test_facts import _captured, _plans
+    from tests.storage.query_plans import _captured, _plans
 
     if database.dialect != "sqlite":
         pytest.skip("EXPLAIN QUERY PLAN is SQLite's")

@@ -8,10 +8,10 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from reports.kpis.facts import Quota as QuotaFact
-from storage.events import ensure_workspace
 from storage.facts import SqlFacts
 from storage.models import Workspace
 from storage.quotas import list_quotas, remove_quota, set_quota
+from storage.workspaces import ensure_workspace
 
 NOW = datetime(2026, 11, 18, 14, 30, tzinfo=UTC)
 WS, OTHER = "slack:TQ1", "slack:TQ2"

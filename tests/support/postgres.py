@@ -19,6 +19,7 @@ no cluster is started: databases are created on (and dropped from) that server.
 Fixtures: ``postgres_cluster`` (session scope, one cluster per pytest process) and
 ``postgres_url`` (function scope, a fresh database dropped after the test).
 Without binaries the fixtures skip, unless ``KPIBOT_REQUIRE_POSTGRES=1`` (then they fail).
+Finding the binaries and the OS user, free ports: tests/support/postgres_host.py.
 """
 
 from __future__ import annotations
@@ -26,10 +27,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
-import pwd
-import re
 import shutil
-import socket
 import subprocess
 import tempfile
 import threading
@@ -40,6 +38,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.support.postgres_host import (
+    DB_SUPERUSER,
+    ENV_EXTERNAL_URL,
+    ENV_PG_BIN,
+    ENV_REQUIRE,
+    PostgresError,
+    PostgresNotAvailable,
+    find_pg_bin,
+    free_port,
+    log_tail,
+    os_user_for_root,
+    quote_ident,
+)
 
 __all__ = [
     "ENV_EXTERNAL_URL",
@@ -56,124 +68,7 @@ __all__ = [
     "release_shared_cluster",
 ]
 
-ENV_PG_BIN = "KPIBOT_PG_BIN"
-ENV_REQUIRE = "KPIBOT_REQUIRE_POSTGRES"
-ENV_EXTERNAL_URL = "KPIBOT_TEST_POSTGRES_URL"
-ENV_OS_USER = "KPIBOT_PG_OS_USER"
-FALLBACK_OS_USER = "kpibot-pg"
-DB_SUPERUSER = "postgres"
-
-_DB_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _PORT_IN_USE = ("could not bind", "address already in use", "could not create any tcp/ip sockets")
-
-
-class PostgresError(RuntimeError):
-    """The cluster could not be initialised, started or stopped."""
-
-
-class PostgresNotAvailable(PostgresError):
-    """No PostgreSQL server binaries were found."""
-
-
-# ---------------------------------------------------------------------------- binaries
-def _has_server_binaries(path: Path) -> bool:
-    return all((path / name).is_file() for name in ("initdb", "pg_ctl", "postgres"))
-
-
-def _version_key(path: Path) -> tuple[int, ...]:
-    # /usr/lib/postgresql/<version>/bin
-    return tuple(int(p) for p in re.findall(r"\d+", path.parent.name)) or (0,)
-
-
-def find_pg_bin() -> Path:
-    """Directory holding initdb/pg_ctl/postgres; raises PostgresNotAvailable."""
-    explicit = os.environ.get(ENV_PG_BIN)
-    if explicit:
-        path = Path(explicit)
-        if _has_server_binaries(path):
-            return path
-        raise PostgresNotAvailable(f"${ENV_PG_BIN}={explicit} has no initdb/pg_ctl/postgres")
-
-    pg_config = shutil.which("pg_config")
-    if pg_config:
-        with contextlib.suppress(OSError, subprocess.SubprocessError):
-            out = subprocess.run(
-                [pg_config, "--bindir"],
-                capture_output=True,
-                text=True,
-                timeout=10,
-                check=True,
-            ).stdout.strip()
-            if out and _has_server_binaries(Path(out)):
-                return Path(out)
-
-    candidates = [p for p in Path("/usr/lib/postgresql").glob("*/bin") if _has_server_binaries(p)]
-    if candidates:
-        return max(candidates, key=_version_key)
-
-    initdb = shutil.which("initdb")
-    if initdb and _has_server_binaries(Path(initdb).parent):
-        return Path(initdb).parent
-
-    raise PostgresNotAvailable(
-        "no PostgreSQL server binaries (initdb, pg_ctl, postgres): set "
-        f"${ENV_PG_BIN}, or install them (Debian: apt-get install postgresql)"
-    )
-
-
-# ---------------------------------------------------------------------------- helpers
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _tail(path: Path, lines: int = 40) -> str:
-    try:
-        text = path.read_text(errors="replace")
-    except OSError:
-        return f"(no {path.name})"
-    return "\n".join(text.splitlines()[-lines:])
-
-
-def _os_user_for_root() -> pwd.struct_passwd:
-    """The unprivileged OS account that runs PostgreSQL when we are root."""
-    wanted = os.environ.get(ENV_OS_USER)
-    for name in [wanted] if wanted else [DB_SUPERUSER, FALLBACK_OS_USER]:
-        with contextlib.suppress(KeyError):
-            return pwd.getpwnam(name)
-    if wanted:
-        raise PostgresError(f"${ENV_OS_USER}={wanted}: no such user")
-    commands = [
-        [
-            "useradd",
-            "--system",
-            "--no-create-home",
-            "--user-group",
-            "--shell",
-            "/usr/sbin/nologin",
-            FALLBACK_OS_USER,
-        ],
-        ["adduser", "-S", "-D", "-H", FALLBACK_OS_USER],  # busybox
-    ]
-    errors = []
-    for cmd in commands:
-        if not shutil.which(cmd[0]):
-            continue
-        result = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        with contextlib.suppress(KeyError):
-            return pwd.getpwnam(FALLBACK_OS_USER)  # created (maybe by a parallel run)
-        errors.append(f"{' '.join(cmd)}: {result.stderr.strip()}")
-    raise PostgresError(
-        f"running as root and could not create the OS user {FALLBACK_OS_USER!r} for "
-        f"PostgreSQL: {'; '.join(errors) or 'no useradd/adduser'}"
-    )
-
-
-def _quote_ident(name: str) -> str:
-    if not _DB_NAME.match(name):
-        raise ValueError(f"invalid database name {name!r} (letters, digits, _; max 63)")
-    return f'"{name}"'
 
 
 # ---------------------------------------------------------------------------- cluster
@@ -201,11 +96,11 @@ class PostgresCluster:
         self.external_url: str | None = None
         self.bin_dir = Path(bin_dir) if bin_dir else find_pg_bin()
         self.host = "127.0.0.1"
-        self.port = port or _free_port()
+        self.port = port or free_port()
         self._fixed_port = port is not None
         self.user = DB_SUPERUSER
         self.extra_options = list(extra_options or [])
-        self._run_as = _os_user_for_root() if os.geteuid() == 0 else None
+        self._run_as = os_user_for_root() if os.geteuid() == 0 else None
         self._own_base_dir = base_dir is None
         self._base_dir_arg = Path(base_dir) if base_dir else None
         self.base_dir: Path | None = None
@@ -306,10 +201,10 @@ class PostgresCluster:
 
         The template must have no open connections (dispose engines first).
         """
-        ident = _quote_ident(name)
+        ident = quote_ident(name)
         statement = f"CREATE DATABASE {ident}"
         if template is not None:
-            statement += f" TEMPLATE {_quote_ident(template)}"
+            statement += f" TEMPLATE {quote_ident(template)}"
         with self.connect() as conn:
             conn.execute(statement)
         with self._lock:
@@ -318,7 +213,7 @@ class PostgresCluster:
 
     def drop_database(self, name: str) -> None:
         """Drop ``name`` if it exists, disconnecting any remaining sessions."""
-        ident = _quote_ident(name)
+        ident = quote_ident(name)
         with self.connect() as conn:
             if conn.info.server_version >= 130000:
                 conn.execute(f"DROP DATABASE IF EXISTS {ident} WITH (FORCE)")
@@ -367,7 +262,7 @@ class PostgresCluster:
         except subprocess.TimeoutExpired as exc:
             raise PostgresError(
                 f"{' '.join(args)} timed out after {timeout}s\n{exc.output or ''}\n"
-                f"--- {self.log_file} (tail) ---\n{_tail(self.log_file)}"
+                f"--- {self.log_file} (tail) ---\n{log_tail(self.log_file)}"
             ) from exc
 
     def _fail(self, what: str, result: subprocess.CompletedProcess[str]) -> PostgresError:
@@ -375,7 +270,7 @@ class PostgresCluster:
         return PostgresError(
             f"{what} failed{as_user} with exit code {result.returncode}: "
             f"{' '.join(map(str, result.args))}\n{result.stdout.strip()[-4000:]}\n"
-            f"--- {self.log_file} (tail) ---\n{_tail(self.log_file)}"
+            f"--- {self.log_file} (tail) ---\n{log_tail(self.log_file)}"
         )
 
     def _make_base_dir(self) -> None:
@@ -469,7 +364,7 @@ class PostgresCluster:
                     new_log = fh.read().lower()
                 port_taken = any(m in new_log for m in _PORT_IN_USE)
                 if port_taken and not self._fixed_port and attempt < 4:
-                    self.port = _free_port()
+                    self.port = free_port()
                     continue
                 raise self._fail("pg_ctl start", result)
             self._running = True

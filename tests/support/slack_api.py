@@ -27,31 +27,42 @@ Posted messages are kept per channel (:meth:`SlackApiServer.messages_in`) and se
 
 :meth:`SlackApiServer.hold` makes the stand-in act on a call (a message is stored) but keep the
 answer back until released: the moment to kill a client that "posted" and never heard back.
+
+This module holds the server (state, lifecycle, inspection, faults, dispatch) and its fixture;
+what it records and how it reads requests: tests/support/slack_calls.py; the Web API methods
+it answers: tests/support/slack_methods.py.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import itertools
 import json
-import mimetypes
 import secrets
-import socket
 import threading
 import time
-import traceback
 import urllib.parse
-import zoneinfo
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
-from datetime import datetime
+from contextlib import contextmanager
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+
+from tests.support.slack_calls import (
+    CHANNEL_METHODS,
+    PROXY_ENV_VARS,
+    DropConnection,
+    Fault,
+    Headers,
+    Hold,
+    RecordedCall,
+    RequestHandler,
+    StandInHTTPServer,
+    UploadedFile,
+    parse_form,
+    parse_multipart,
+)
+from tests.support.slack_methods import _METHODS, SlackMethods
 
 __all__ = [
     "Fault",
@@ -64,307 +75,8 @@ __all__ = [
     "slack_api_server",
 ]
 
-PROXY_ENV_VARS = (
-    "HTTPS_PROXY",
-    "https_proxy",
-    "HTTP_PROXY",
-    "http_proxy",
-    "ALL_PROXY",
-    "all_proxy",
-)
 
-# Methods whose target channel is checked against set_channel_error().
-CHANNEL_METHODS = frozenset(
-    {
-        "chat.postMessage",
-        "chat.postEphemeral",
-        "chat.update",
-        "chat.delete",
-        "chat.scheduleMessage",
-        "chat.meMessage",
-        "files.completeUploadExternal",
-        "conversations.history",
-    }
-)
-
-_MAX_TEXT = 40_000
-_MAX_BLOCKS = 50
-_HISTORY_DEFAULT_LIMIT = 100
-_HISTORY_MAX_LIMIT = 999
-
-
-class Headers(dict):
-    """Request headers; keys are stored lower-case and looked up case-insensitively."""
-
-    def __init__(self, items: Any = ()) -> None:
-        super().__init__()
-        for key, value in dict(items).items():
-            super().__setitem__(key.lower(), value)
-
-    def __getitem__(self, key: str) -> str:
-        return super().__getitem__(key.lower())
-
-    def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and super().__contains__(key.lower())
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return super().get(key.lower(), default)
-
-
-@dataclass
-class UploadedFile:
-    """A file part of a multipart request, or the bytes POSTed to an upload URL."""
-
-    field: str
-    filename: str | None
-    content_type: str | None
-    data: bytes
-
-    @property
-    def size(self) -> int:
-        return len(self.data)
-
-
-@dataclass
-class RecordedCall:
-    """One request received by the stand-in.
-
-    ``method`` is the Web API method (``"chat.postMessage"``), ``"upload"`` or
-    ``"response_url"``. ``body`` merges query string and body (JSON, form or
-    multipart; single-valued form fields are plain strings, file parts become
-    ``{"filename", "size", "content_type"}``). ``at`` is ``time.monotonic()`` at
-    arrival (use it to measure retry back-off), ``wall_time`` is ``time.time()``.
-    ``status``/``response`` are what the stand-in answered (``status`` is 0 while
-    the call is still in flight or when the connection was dropped).
-    """
-
-    method: str
-    body: dict[str, Any]
-    headers: Headers
-    at: float
-    wall_time: float
-    path: str = ""
-    http_method: str = "POST"
-    status: int = 0
-    response: Any = None
-    fault: Fault | None = None
-    files: dict[str, UploadedFile] = field(default_factory=dict)
-    raw_body: bytes = b""
-
-    @property
-    def token(self) -> str | None:
-        """Bearer token from ``Authorization``, else the ``token`` parameter."""
-        auth = self.headers.get("authorization") or ""
-        if auth.lower().startswith("bearer "):
-            return auth[7:].strip()
-        token = self.body.get("token")
-        return token if isinstance(token, str) else None
-
-    @property
-    def channel(self) -> str | None:
-        """Target channel of the call (``channel``, ``channel_id`` or first of ``channels``)."""
-        return _call_channel(self.body)
-
-    def json_field(self, name: str, default: Any = None) -> Any:
-        """A field that may arrive JSON-encoded in form bodies (``blocks``, ``files``...)."""
-        value = self.body.get(name, default)
-        if isinstance(value, str | bytes):
-            try:
-                return json.loads(value)
-            except ValueError:
-                return value
-        return value
-
-
-@dataclass
-class Fault:
-    """A queued misbehaviour for one method; see :meth:`SlackApiServer.fail_next`."""
-
-    status: int | None = None
-    error: str | None = None
-    retry_after: int | None = None
-    delay: float | None = None
-    disconnect: bool = False
-    body: Any = None
-    channel: str | None = None
-    times: int = 1
-
-
-@dataclass
-class Hold:
-    """Answers kept back for one method; see :meth:`SlackApiServer.hold`."""
-
-    method: str
-    after: int = 0
-    channel: str | None = None
-    seen: int = 0
-    held: list[RecordedCall] = field(default_factory=list)
-    released: threading.Event = field(default_factory=threading.Event)
-
-    def release(self) -> None:
-        """Let the held answers (and any later ones) go out."""
-        self.released.set()
-
-
-def _truthy(value: Any) -> bool:
-    return str(value).lower() in ("1", "true")
-
-
-def _call_channel(body: dict[str, Any]) -> str | None:
-    for key in ("channel", "channel_id"):
-        value = body.get(key)
-        if isinstance(value, str) and value:
-            return value
-    channels = body.get("channels")
-    if isinstance(channels, str) and channels:
-        return channels.split(",")[0].strip()
-    if isinstance(channels, list) and channels:
-        return str(channels[0])
-    return None
-
-
-def _parse_form(raw: str) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in urllib.parse.parse_qsl(raw, keep_blank_values=True):
-        if key in result:
-            existing = result[key]
-            result[key] = [*existing, value] if isinstance(existing, list) else [existing, value]
-        else:
-            result[key] = value
-    return result
-
-
-def _parse_multipart(
-    raw: bytes, content_type: str
-) -> tuple[dict[str, Any], dict[str, UploadedFile]]:
-    boundary = None
-    for param in content_type.split(";")[1:]:
-        key, _, value = param.strip().partition("=")
-        if key.lower() == "boundary":
-            boundary = value.strip().strip('"')
-    if not boundary:
-        raise ValueError("multipart body without boundary")
-    fields: dict[str, Any] = {}
-    files: dict[str, UploadedFile] = {}
-    delimiter = b"--" + boundary.encode("latin-1")
-    for part in raw.split(delimiter)[1:]:
-        if part.startswith(b"--"):
-            break  # closing delimiter
-        part = part.removeprefix(b"\r\n")
-        head, sep, data = part.partition(b"\r\n\r\n")
-        if not sep:
-            continue
-        data = data.removesuffix(b"\r\n")
-        part_headers: dict[str, str] = {}
-        for line in head.decode("utf-8", errors="replace").split("\r\n"):
-            name, _, value = line.partition(":")
-            part_headers[name.strip().lower()] = value.strip()
-        disposition: dict[str, str] = {}
-        for item in part_headers.get("content-disposition", "").split(";")[1:]:
-            key, _, value = item.strip().partition("=")
-            disposition[key.lower()] = value.strip().strip('"')
-        name = disposition.get("name", "")
-        if "filename" in disposition:
-            upload = UploadedFile(
-                field=name,
-                filename=disposition["filename"],
-                content_type=part_headers.get("content-type"),
-                data=data,
-            )
-            files[name] = upload
-            fields[name] = {
-                "filename": upload.filename,
-                "size": upload.size,
-                "content_type": upload.content_type,
-            }
-        else:
-            fields[name] = data.decode("utf-8", errors="replace")
-    return fields, files
-
-
-def _tz_details(tz: str) -> tuple[str, int]:
-    try:
-        now = datetime.now(zoneinfo.ZoneInfo(tz))
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return tz, 0
-    offset = now.utcoffset()
-    return now.tzname() or tz, int(offset.total_seconds()) if offset else 0
-
-
-class _Drop(Exception):
-    """Internal: close the connection without answering."""
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _HTTPServer
-    protocol_version = "HTTP/1.0"  # one request per connection: nothing lingers at stop()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
-
-    def do_GET(self) -> None:
-        self._handle()
-
-    def do_POST(self) -> None:
-        self._handle()
-
-    def _read_body(self) -> bytes:
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            chunks = []
-            while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    break
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-            return b"".join(chunks)
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
-
-    def _handle(self) -> None:
-        owner = self.server.owner
-        try:
-            raw = self._read_body()
-            status, payload, headers = owner._dispatch(self, raw)
-        except _Drop:
-            self.close_connection = True
-            with suppress(OSError):
-                self.connection.shutdown(socket.SHUT_RDWR)
-            return
-        except Exception:  # noqa: BLE001 - reported through server.errors
-            owner.errors.append(traceback.format_exc())
-            status, payload, headers = 500, {"ok": False, "error": "stand_in_crashed"}, {}
-        self._send(status, payload, headers)
-
-    def _send(self, status: int, payload: Any, headers: dict[str, str]) -> None:
-        if isinstance(payload, bytes):
-            data, ctype = payload, "application/octet-stream"
-        elif isinstance(payload, str):
-            data, ctype = payload.encode("utf-8"), "text/plain; charset=utf-8"
-        else:
-            data, ctype = json.dumps(payload).encode("utf-8"), "application/json; charset=utf-8"
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(data)))
-            for key, value in headers.items():
-                self.send_header(key, value)
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(data)
-        except (ConnectionError, OSError):
-            pass  # the client gave up (e.g. timed out during an injected delay)
-
-
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    owner: SlackApiServer
-
-
-class SlackApiServer:
+class SlackApiServer(SlackMethods):
     """In-process Slack Web API stand-in; see the module docstring."""
 
     def __init__(
@@ -412,7 +124,7 @@ class SlackApiServer:
         self._last_ts_us = 0
         self._id_counter = itertools.count(1)
         self._stop = threading.Event()
-        self._httpd: _HTTPServer | None = None
+        self._httpd: StandInHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
     # ----------------------------------------------------------------- lifecycle
@@ -420,7 +132,7 @@ class SlackApiServer:
         if self._httpd is not None:
             return self
         self._stop.clear()
-        httpd = _HTTPServer((self.host, self._requested_port), _Handler)
+        httpd = StandInHTTPServer((self.host, self._requested_port), RequestHandler)
         httpd.owner = self
         self._httpd = httpd
         self._thread = threading.Thread(
@@ -677,11 +389,11 @@ class SlackApiServer:
                         return held
             return None
 
-    def _dispatch(self, handler: _Handler, raw: bytes) -> tuple[int, Any, dict[str, str]]:
+    def _dispatch(self, handler: RequestHandler, raw: bytes) -> tuple[int, Any, dict[str, str]]:
         parsed = urllib.parse.urlsplit(handler.path)
         path = parsed.path
         headers = Headers(handler.headers.items())
-        body: dict[str, Any] = _parse_form(parsed.query) if parsed.query else {}
+        body: dict[str, Any] = parse_form(parsed.query) if parsed.query else {}
         files: dict[str, UploadedFile] = {}
 
         if path.startswith("/api/"):
@@ -700,13 +412,13 @@ class SlackApiServer:
             files["file"] = UploadedFile("file", None, headers.get("content-type"), raw)
         elif raw:
             if ctype.startswith("multipart/form-data"):
-                fields, files = _parse_multipart(raw, headers.get("content-type") or "")
+                fields, files = parse_multipart(raw, headers.get("content-type") or "")
                 body.update(fields)
             elif "json" in ctype or (not ctype and raw.lstrip().startswith(b"{")):
                 decoded = json.loads(raw.decode("utf-8"))
                 body.update(decoded if isinstance(decoded, dict) else {"_json": decoded})
             else:
-                body.update(_parse_form(raw.decode("utf-8", errors="replace")))
+                body.update(parse_form(raw.decode("utf-8", errors="replace")))
 
         call = RecordedCall(
             method=method,
@@ -725,7 +437,7 @@ class SlackApiServer:
 
         try:
             status, payload, extra_headers = self._respond(call)
-        except _Drop:
+        except DropConnection:
             with self._cond:
                 self._cond.notify_all()
             raise
@@ -745,7 +457,7 @@ class SlackApiServer:
             if fault.delay:
                 self._stop.wait(fault.delay)
             if fault.disconnect:
-                raise _Drop
+                raise DropConnection
             if fault.status is not None and fault.status != 200:
                 extra: dict[str, str] = {}
                 if fault.status == 429:
@@ -800,328 +512,12 @@ class SlackApiServer:
             return 200, {"ok": False, "error": "unknown_method"}, {}
         return 200, impl(self, call), {}
 
-    # ----------------------------------------------------------------- method impls
-    def _next_ts(self) -> str:
-        """A Slack message timestamp from ``clock``: unique and increasing."""
-        with self._cond:
-            micros = max(int(self.clock() * 1_000_000), self._last_ts_us + 1)
-            self._last_ts_us = micros
-        return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
-
-    def _next_id(self, prefix: str) -> str:
-        return f"{prefix}{next(self._id_counter):010d}"
-
-    def _make_user(self, user_id: str, **kw: Any) -> dict[str, Any]:
-        tz = kw.get("tz") or "Europe/Oslo"
-        tz_label, tz_offset = _tz_details(tz)
-        name = kw.get("name") or user_id.lower()
-        real_name = kw.get("real_name") or f"User {user_id}"
-        email = kw.get("email") or f"{name}@{self.team_domain}.example"
-        return {
-            "id": user_id,
-            "team_id": self.team_id,
-            "name": name,
-            "deleted": kw.get("deleted", False),
-            "real_name": real_name,
-            "tz": tz,
-            "tz_label": tz_label,
-            "tz_offset": tz_offset,
-            "locale": kw.get("locale") or "en-US",
-            "profile": {
-                "real_name": real_name,
-                "display_name": real_name.split(" ")[0],
-                "email": email,
-                "team": self.team_id,
-            },
-            "is_admin": bool(kw.get("is_admin", False)),
-            "is_owner": bool(kw.get("is_owner", False)),
-            "is_primary_owner": False,
-            "is_restricted": False,
-            "is_ultra_restricted": False,
-            "is_bot": bool(kw.get("is_bot", False)),
-            "is_app_user": False,
-            "updated": 1_700_000_000,
-        }
-
-    def _resolve_channel(self, channel: str) -> str:
-        if channel[:1] in ("U", "W"):
-            return self.dm_channel_for(channel)
-        return channel
-
-    def _message(self, call: RecordedCall, ts: str, channel: str) -> dict[str, Any]:
-        message: dict[str, Any] = {
-            "type": "message",
-            "user": self.bot_user_id,
-            "bot_id": self.bot_id,
-            "app_id": self.app_id,
-            "team": self.team_id,
-            "text": call.body.get("text", ""),
-            "ts": ts,
-            "channel": channel,
-        }
-        for key in ("blocks", "attachments", "metadata"):
-            if key in call.body:
-                message[key] = call.json_field(key)
-        if call.body.get("thread_ts"):
-            message["thread_ts"] = call.body["thread_ts"]
-        return message
-
-    def _check_message(self, call: RecordedCall) -> dict[str, Any] | None:
-        if not call.channel:
-            return {"ok": False, "error": "channel_not_found"}
-        text = call.body.get("text")
-        blocks = call.json_field("blocks")
-        attachments = call.json_field("attachments")
-        if not text and not blocks and not attachments:
-            return {"ok": False, "error": "no_text"}
-        if isinstance(text, str) and len(text) > _MAX_TEXT:
-            return {"ok": False, "error": "msg_too_long"}
-        if blocks is not None and (not isinstance(blocks, list) or len(blocks) > _MAX_BLOCKS):
-            return {"ok": False, "error": "invalid_blocks"}
-        return None
-
-    def _auth_test(self, call: RecordedCall) -> dict[str, Any]:
-        return {
-            "ok": True,
-            "url": f"https://{self.team_domain}.slack.com/",
-            "team": self.team_name,
-            "user": "kpibot",
-            "team_id": self.team_id,
-            "user_id": self.bot_user_id,
-            "bot_id": self.bot_id,
-            "app_id": self.app_id,
-            "is_enterprise_install": False,
-        }
-
-    def _chat_post_message(self, call: RecordedCall) -> dict[str, Any]:
-        if (problem := self._check_message(call)) is not None:
-            return problem
-        channel = self._resolve_channel(call.channel or "")
-        ts = self._next_ts()
-        message = self._message(call, ts, channel)
-        stored = {k: v for k, v in message.items() if k != "channel"}
-        with self._cond:
-            self._history.setdefault(channel, []).append(stored)
-        return {"ok": True, "channel": channel, "ts": ts, "message": message}
-
-    def _conversations_history(self, call: RecordedCall) -> dict[str, Any]:
-        channel = call.channel
-        if not channel:
-            return {"ok": False, "error": "channel_not_found"}
-        try:
-            oldest = float(call.body.get("oldest") or 0)
-            latest = float(call.body["latest"]) if call.body.get("latest") else None
-            limit = int(call.body.get("limit") or _HISTORY_DEFAULT_LIMIT)
-        except ValueError:
-            return {"ok": False, "error": "invalid_arguments"}
-        limit = min(max(limit, 1), _HISTORY_MAX_LIMIT)
-        inclusive = _truthy(call.body.get("inclusive"))
-        with self._cond:
-            stored = [dict(m) for m in self._history.get(channel, [])]
-
-        def inside(ts: float) -> bool:
-            above = ts >= oldest if inclusive else ts > oldest
-            below = latest is None or (ts <= latest if inclusive else ts < latest)
-            return above and below
-
-        newest_first = [m for m in reversed(stored) if inside(float(m["ts"]))]
-        if call.body.get("cursor"):
-            try:
-                decoded = base64.b64decode(call.body["cursor"], validate=True).decode()
-                next_ts = float(decoded.removeprefix("next_ts:"))
-            except (binascii.Error, UnicodeDecodeError, ValueError):
-                return {"ok": False, "error": "invalid_cursor"}
-            newest_first = [m for m in newest_first if float(m["ts"]) <= next_ts]
-        page, rest = newest_first[:limit], newest_first[limit:]
-        if not _truthy(call.body.get("include_all_metadata")):
-            for message in page:
-                message.pop("metadata", None)
-        cursor = ""
-        if rest:
-            cursor = base64.b64encode(f"next_ts:{rest[0]['ts']}".encode()).decode()
-        return {
-            "ok": True,
-            "messages": page,
-            "has_more": bool(rest),
-            "pin_count": 0,
-            "channel_actions_ts": None,
-            "channel_actions_count": 0,
-            "response_metadata": {"next_cursor": cursor},
-        }
-
-    def _chat_post_ephemeral(self, call: RecordedCall) -> dict[str, Any]:
-        if (problem := self._check_message(call)) is not None:
-            return problem
-        if not call.body.get("user"):
-            return {"ok": False, "error": "user_not_found"}
-        return {"ok": True, "message_ts": self._next_ts()}
-
-    def _chat_update(self, call: RecordedCall) -> dict[str, Any]:
-        if (problem := self._check_message(call)) is not None:
-            return problem
-        ts = call.body.get("ts")
-        if not ts:
-            return {"ok": False, "error": "message_not_found"}
-        channel = call.channel or ""
-        return {
-            "ok": True,
-            "channel": channel,
-            "ts": ts,
-            "text": call.body.get("text", ""),
-            "message": self._message(call, ts, channel),
-        }
-
-    def _chat_delete(self, call: RecordedCall) -> dict[str, Any]:
-        if not call.body.get("ts"):
-            return {"ok": False, "error": "message_not_found"}
-        return {"ok": True, "channel": call.channel, "ts": call.body["ts"]}
-
-    def _conversations_open(self, call: RecordedCall) -> dict[str, Any]:
-        users = call.body.get("users")
-        if isinstance(users, list):
-            users = ",".join(users)
-        if not users:
-            if call.body.get("channel"):
-                return {"ok": True, "channel": {"id": call.body["channel"]}}
-            return {"ok": False, "error": "users_list_not_supplied"}
-        ids = [u.strip() for u in users.split(",") if u.strip()]
-        channel_id = (
-            self.dm_channel_for(ids[0]) if len(ids) == 1 else self.dm_channel_for(",".join(ids))
-        )
-        if len(ids) > 1:
-            channel_id = "G" + channel_id[1:]
-        return {
-            "ok": True,
-            "no_op": False,
-            "already_open": False,
-            "channel": {"id": channel_id},
-        }
-
-    def _users_info(self, call: RecordedCall) -> dict[str, Any]:
-        user_id = call.body.get("user")
-        if not user_id:
-            return {"ok": False, "error": "user_not_found"}
-        with self._cond:
-            user = self._users.get(user_id)
-        if user is None:
-            if self.strict_users:
-                return {"ok": False, "error": "user_not_found"}
-            user = self._make_user(user_id)
-        user = dict(user)
-        if str(call.body.get("include_locale", "")).lower() not in ("1", "true"):
-            user.pop("locale", None)
-        return {"ok": True, "user": user}
-
-    def _team_info(self, call: RecordedCall) -> dict[str, Any]:
-        return {
-            "ok": True,
-            "team": {
-                "id": self.team_id,
-                "name": self.team_name,
-                "domain": self.team_domain,
-                "email_domain": f"{self.team_domain}.example",
-                "icon": {"image_default": True},
-            },
-        }
-
-    def _get_upload_url(self, call: RecordedCall) -> dict[str, Any]:
-        filename = call.body.get("filename")
-        length = call.body.get("length")
-        try:
-            length_int = int(length) if length is not None else -1
-        except (TypeError, ValueError):
-            length_int = -1
-        if not filename or length_int < 0:
-            return {"ok": False, "error": "invalid_arguments"}
-        file_id = self._next_id("F")
-        with self._cond:
-            self._pending_files[file_id] = {
-                "filename": filename,
-                "length": length_int,
-                "alt_txt": call.body.get("alt_txt"),
-            }
-        return {"ok": True, "upload_url": f"{self.base}/upload/{file_id}", "file_id": file_id}
-
-    def _upload(self, call: RecordedCall) -> tuple[int, Any, dict[str, str]]:
-        file_id = call.body["file_id"]
-        with self._cond:
-            if file_id not in self._pending_files:
-                return 404, "unknown upload url", {}
-            self.uploads[file_id] = call.raw_body
-        return 200, f"OK - {len(call.raw_body)}", {}
-
-    def _complete_upload(self, call: RecordedCall) -> dict[str, Any]:
-        items = call.json_field("files")
-        if not isinstance(items, list) or not items:
-            return {"ok": False, "error": "invalid_arguments"}
-        channels = [c for c in [call.body.get("channel_id")] if c]
-        if not channels and isinstance(call.body.get("channels"), str):
-            channels = [c for c in call.body["channels"].split(",") if c]
-        result = []
-        now = int(time.time())
-        for item in items:
-            file_id = item.get("id") if isinstance(item, dict) else None
-            with self._cond:
-                meta = self._pending_files.get(file_id or "")
-                data = self.uploads.get(file_id or "")
-            if meta is None or data is None:
-                return {"ok": False, "error": "file_not_found"}
-            name = meta["filename"]
-            mimetype = mimetypes.guess_type(name)[0] or "application/octet-stream"
-            result.append(
-                {
-                    "id": file_id,
-                    "created": now,
-                    "timestamp": now,
-                    "name": name,
-                    "title": item.get("title") or name,
-                    "mimetype": mimetype,
-                    "filetype": name.rsplit(".", 1)[-1].lower() if "." in name else "binary",
-                    "user": self.bot_user_id,
-                    "size": len(data),
-                    "url_private": f"{self.base}/files/{file_id}/{name}",
-                    "permalink": f"https://{self.team_domain}.slack.com/files/{file_id}",
-                    "channels": channels,
-                    "alt_txt": meta.get("alt_txt"),
-                }
-            )
-        return {"ok": True, "files": result}
-
-    def _views(self, call: RecordedCall) -> dict[str, Any]:
-        view = call.json_field("view") or {}
-        view_id = call.body.get("view_id") or self._next_id("V")
-        return {"ok": True, "view": {**(view if isinstance(view, dict) else {}), "id": view_id}}
-
-    def _ok(self, call: RecordedCall) -> dict[str, Any]:
-        return {"ok": True}
-
 
 def _reason(status: int) -> str:
     try:
         return HTTPStatus(status).phrase
     except ValueError:
         return "Error"
-
-
-_METHODS: dict[str, Callable[[SlackApiServer, RecordedCall], dict[str, Any]]] = {
-    "api.test": SlackApiServer._ok,
-    "auth.test": SlackApiServer._auth_test,
-    "chat.postMessage": SlackApiServer._chat_post_message,
-    "chat.postEphemeral": SlackApiServer._chat_post_ephemeral,
-    "chat.update": SlackApiServer._chat_update,
-    "chat.delete": SlackApiServer._chat_delete,
-    "conversations.open": SlackApiServer._conversations_open,
-    "conversations.history": SlackApiServer._conversations_history,
-    "users.info": SlackApiServer._users_info,
-    "team.info": SlackApiServer._team_info,
-    "files.getUploadURLExternal": SlackApiServer._get_upload_url,
-    "files.completeUploadExternal": SlackApiServer._complete_upload,
-    "views.open": SlackApiServer._views,
-    "views.publish": SlackApiServer._views,
-    "views.update": SlackApiServer._views,
-    "views.push": SlackApiServer._views,
-    "reactions.add": SlackApiServer._ok,
-}
 
 
 @contextmanager

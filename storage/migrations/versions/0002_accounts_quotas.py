@@ -64,7 +64,7 @@ def upgrade() -> None:
 
 def _backfill_accounts() -> None:
     """Accounts for the history recorded before this revision, by the account rules as of
-    this revision (storage/events.py keeps them from here on): customer_since = the first win
+    this revision (storage/accounts.py keeps them from here on): customer_since = the first win
     of the account's deals; churned_at = the last non-void `churned` event if it came after
     the last win; churned MRR = that event's mrr= or else the MRR just before it; MRR = won
     deals' MRR + non-void mrr-change amounts, 0 once churned. Frozen here on purpose: a

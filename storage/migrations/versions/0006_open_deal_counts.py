@@ -17,7 +17,7 @@ depends_on = None
 # The only definition of the triggers. An open deal is `outcome = 'open' AND stage IS NOT
 # NULL`, counted under (workspace_id, coalesce(owner_id, ''), stage); a deal row that starts
 # being one adds 1, one that stops being one takes 1 away (rows may stay at 0). Every write to
-# `deals` goes through them: the ORM and Core paths of storage/events.py, storage.reps, SQL by
+# `deals` goes through them: the ORM and Core paths of storage/deals.py, storage.reps, SQL by
 # hand. SQLite drops a table's triggers with the table: a migration that rebuilds `deals`
 # (batch mode) must create them again (tests/storage/test_open_deal_stages.py checks that they
 # exist at head).

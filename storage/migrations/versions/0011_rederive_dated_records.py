@@ -25,7 +25,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    from storage.events import Deferred, apply_deferred
+    from storage.upkeep import apply_deferred, Deferred
 
     bind = op.get_bind()
     workspaces = sa.table("workspaces", sa.column("id"), sa.column("timezone"))

@@ -18,7 +18,7 @@ from bot.settings import build_settings
 from bot.wiring import Bot, build_bot
 from storage.api_tokens import create_token
 from storage.engine import Database
-from storage.events import ensure_workspace
+from storage.workspaces import ensure_workspace
 from tests.support.bot_server import running_server
 
 TOKEN_KEY = "test-token-key-0123456789abcdef-0123456789"

@@ -21,7 +21,7 @@ from storage.api_tokens import (
     revoke_token,
     verify_token,
 )
-from storage.events import ensure_workspace
+from storage.workspaces import ensure_workspace
 from tests.bot.api.conftest import NOW
 
 KEY = b"k" * 32

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from storage.events import refresh_deals
+from storage.deals import refresh_deals
 from storage.models import DailyRollup, Deal, Event
 from tests.bot.api.conftest import NOW, WORKSPACE, event_count, post_events
 

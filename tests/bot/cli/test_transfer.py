@@ -14,7 +14,8 @@ import pytest
 
 from bot.cli.transfer import add_parser, run
 from bot.settings import build_settings
-from storage.events import NewEvent, ensure_user, ensure_workspace, record_events
+from storage.recording import NewEvent, record_events
+from storage.workspaces import ensure_user, ensure_workspace
 from tests.bot.transfer.support import (
     count_events,
     deal_rows,
@@ -232,3 +233,16 @@ def test_the_import_says_which_deal_outcomes_it_changed(database, database_url, 
     assert code == 0, err
     assert "deals in this file after the import: 0 won, 1 lost, 1 open" in out
     assert "1 deal changed outcome: Acme won → open" in out
+
+
+def test_a_refused_file_creates_no_workspace_and_does_not_say_it_did(database, database_url,
+                                                                     tmp_path):
+    path = tmp_path / "bad-rows.csv"
+    path.write_text(BAD.splitlines()[0] + "\n2026-10-05,call,3,,,,,Ada,,,\n"
+                    "2026-10-06,no-such-event,1,,,,,Ada,,,\n")
+    code, out, err = kpibot(database_url, "import", str(path), "-w", "slack:TNEW")
+    assert code == 1, (out, err)
+    text = out + err
+    assert "workspace slack:TNEW created" not in text
+    assert "workspace slack:TNEW was not created (nothing was stored)" in text
+    assert not workspace_exists(database, "slack:TNEW")

@@ -12,7 +12,7 @@ from bot.digests.channels import SlackChannel
 from bot.digests.delivery import DeliveryPolicy, DigestDeliverer
 from bot.digests.scheduler import DigestScheduler, SchedulerHandle
 from storage import digests as ledger
-from storage.events import ensure_workspace
+from storage.workspaces import ensure_workspace
 
 NOW = datetime(2026, 11, 23, 8, 0, 30, tzinfo=UTC)  # Monday 09:00:30 Europe/Oslo
 

@@ -15,8 +15,8 @@ import pytest
 import sqlalchemy as sa
 
 from bot import grammar
-from storage.events import ensure_user
 from storage.models import Event
+from storage.workspaces import ensure_user
 from tests.support.dialog import Chat as DialogChat
 
 NOW = datetime(2026, 11, 18, 14, 30, tzinfo=UTC)  # a Wednesday

@@ -19,8 +19,9 @@ from bot.transfer.importer import ImportOptions, import_csv
 from bot.transfer.presets import CANONICAL_COLUMNS
 from reports.events import KINDS, OPTION_KINDS, normalize_source
 from storage.engine import Database
-from storage.events import NewEvent, ensure_user, ensure_workspace, record_events, void_event
 from storage.models import DailyRollup, Deal, Event, User, Workspace
+from storage.recording import NewEvent, record_events, void_event
+from storage.workspaces import ensure_user, ensure_workspace
 
 NOW = datetime(2026, 11, 18, 14, 30, tzinfo=UTC)  # the `clock` fixture's Wednesday
 

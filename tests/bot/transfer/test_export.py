@@ -10,8 +10,9 @@ from sqlmodel import select
 
 from bot.transfer.export import escape_cell, export_events, format_minor, unescape_cell
 from bot.transfer.presets import CANONICAL_COLUMNS, EXPORT_COLUMNS
-from storage.events import NewEvent, ensure_user, ensure_workspace, record_events, void_event
 from storage.models import Event
+from storage.recording import NewEvent, record_events, void_event
+from storage.workspaces import ensure_user, ensure_workspace
 
 NOW = datetime(2026, 11, 18, 14, 30, tzinfo=UTC)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from storage.events import ensure_user, ensure_workspace
 from storage.reps import link_rep, list_named_reps
+from storage.workspaces import ensure_user, ensure_workspace
 from tests.bot.transfer.support import (
     HEADER,
     NOW,

@@ -1,25 +1,15 @@
-"""Tests of the test helpers: Slack request signing, the Slack Web API stand-in and
-the throwaway PostgreSQL cluster."""
+"""Tests of the Slack Web API stand-in (tests/support/slack_api.py): calls, files and faults."""
 
 from __future__ import annotations
 
 import asyncio
-import os
-import pwd
 import re
-import subprocess
-import sys
-import textwrap
 import threading
 import time
 import urllib.error
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
@@ -27,38 +17,18 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryIntervalCalculator
-from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web import WebClient
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook import WebhookClient
 
-from tests.support import postgres as pg_support
 from tests.support import slack_api as slack_api_support
-from tests.support.postgres import (
-    PostgresCluster,
-    PostgresError,
-    PostgresNotAvailable,
-    find_pg_bin,
-    fresh_postgres_url,
-)
 from tests.support.slack_api import SlackApiServer, slack_api_server
-from tests.support.slack_signing import (
-    compute_signature,
-    post_signed,
-    post_slash_command,
-    sign,
-    slash_command_body,
-)
 
 # Fixtures used here (the project conftest may import them too: the PostgreSQL
 # cluster is shared per process either way).
 slack_api = slack_api_support.slack_api
-postgres_cluster = pg_support.postgres_cluster
-postgres_url = pg_support.postgres_url
 
 FAST = FixedValueRetryIntervalCalculator(fixed_internal=0.01)
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 # 1x1 transparent PNG
 PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
@@ -71,193 +41,6 @@ def client(server: SlackApiServer, **kwargs) -> WebClient:
     return WebClient(token="xoxb-test", base_url=server.base_url, **kwargs)
 
 
-# ============================================================================ signing
-class TestSigning:
-    def test_matches_slack_sdk_signature_verifier(self):
-        body = slash_command_body("log 3 calls")
-        headers = sign(body, secret=SECRET)
-        assert SignatureVerifier(SECRET).is_valid_request(body, headers)
-        assert headers["Content-Type"] == "application/x-www-form-urlencoded"
-        assert headers["X-Slack-Signature"].startswith("v0=")
-        assert int(headers["X-Slack-Request-Timestamp"]) == pytest.approx(time.time(), abs=5)
-
-    def test_known_vector_from_slack_docs(self):
-        # The worked example in Slack's "Verifying requests from Slack" guide.
-        body = (
-            "token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&"
-            "channel_id=G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&"
-            "command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com%2F"
-            "commands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN&"
-            "trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c"
-        )
-        assert compute_signature(body, secret=SECRET, timestamp=1531420618) == (
-            "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503"
-        )
-
-    @settings(max_examples=50, deadline=None)
-    @given(body=st.text(), secret=st.text(min_size=1).filter(str.strip))
-    def test_any_body_and_secret_verify(self, body, secret):
-        headers = sign(body, secret=secret)
-        verifier = SignatureVerifier(secret)
-        assert verifier.is_valid_request(body, headers)
-        assert verifier.is_valid_request(body.encode(), headers)
-        assert not verifier.is_valid_request(body + "x", headers)
-
-    def test_tampered_body_fails(self):
-        body = slash_command_body("log 3 calls")
-        headers = sign(body, secret=SECRET)
-        tampered = body.replace("log+3+calls", "log+300+calls")
-        assert tampered != body
-        assert not SignatureVerifier(SECRET).is_valid_request(tampered, headers)
-        assert not SignatureVerifier("another-secret").is_valid_request(body, headers)
-
-    def test_old_timestamp_fails(self):
-        body = slash_command_body("kpi")
-        headers = sign(body, secret=SECRET, timestamp=int(time.time()) - 6 * 60)
-        assert not SignatureVerifier(SECRET).is_valid_request(body, headers)
-        recent = sign(body, secret=SECRET, timestamp=int(time.time()) - 4 * 60)
-        assert SignatureVerifier(SECRET).is_valid_request(body, recent)
-
-    def test_json_bodies_get_json_content_type(self):
-        assert sign('{"type": "event_callback"}', secret=SECRET)["Content-Type"] == (
-            "application/json"
-        )
-
-    def test_slash_command_body_fields(self):
-        body = slash_command_body("top 5 deals", user_id="U42", response_url="http://x/r")
-        pairs = urllib.parse.parse_qsl(body, keep_blank_values=True)
-        assert [k for k, _ in pairs] == [
-            "token",
-            "team_id",
-            "team_domain",
-            "channel_id",
-            "channel_name",
-            "user_id",
-            "user_name",
-            "command",
-            "text",
-            "api_app_id",
-            "is_enterprise_install",
-            "response_url",
-            "trigger_id",
-        ]
-        fields = dict(pairs)
-        assert fields["text"] == "top 5 deals"
-        assert fields["command"] == "/kpi"
-        assert fields["user_id"] == "U42"
-        assert fields["is_enterprise_install"] == "false"
-        assert fields["response_url"] == "http://x/r"
-        assert re.fullmatch(r"\d{11}\.\d{9}\.[0-9a-f]{21}", fields["trigger_id"])
-        assert "command=%2Fkpi" in body and "text=top+5+deals" in body
-
-    def test_slash_command_body_enterprise(self):
-        fields = dict(urllib.parse.parse_qsl(slash_command_body("x", enterprise_id="E1")))
-        assert fields["enterprise_id"] == "E1"
-        assert "enterprise_id" not in dict(urllib.parse.parse_qsl(slash_command_body("x")))
-
-    def test_trigger_ids_are_random(self):
-        ids = {
-            dict(urllib.parse.parse_qsl(slash_command_body("x")))["trigger_id"] for _ in range(5)
-        }
-        assert len(ids) == 5
-
-
-# ---------------------------------------------------------------------------- a real Bolt app
-@pytest.fixture
-def bolt_app_url(slack_api):
-    """A slack_bolt App answering /kpi, served on 127.0.0.1; its Web API is the stand-in."""
-    from slack_bolt import App
-    from slack_bolt.request import BoltRequest
-
-    app = App(
-        token="xoxb-test",
-        signing_secret=SECRET,
-        client=WebClient(token="xoxb-test", base_url=slack_api.base_url),
-    )
-    seen: list[dict] = []
-
-    @app.command("/kpi")
-    def kpi(ack, command, respond):
-        seen.append(command)
-        ack(f"got: {command['text']}")
-        respond("done")
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args):
-            return
-
-        def do_POST(self):
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
-            headers = {k.lower(): [v] for k, v in self.headers.items()}
-            resp = app.dispatch(BoltRequest(body=body, headers=headers))
-            payload = (resp.body or "").encode()
-            self.send_response(resp.status)
-            for key, values in resp.headers.items():
-                if key.lower() != "content-length":
-                    for value in values:
-                        self.send_header(key, value)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}", seen
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join()
-
-
-class TestPostToBolt:
-    def test_valid_slash_command_is_accepted(self, bolt_app_url, slack_api):
-        base, seen = bolt_app_url
-        status, payload, _ = post_slash_command(
-            base,
-            "sales this week",
-            secret=SECRET,
-            response_url=slack_api.response_url("abc"),
-            user_id="U7",
-        )
-        assert status == 200
-        assert payload == "got: sales this week"  # Bolt answers a text-only ack as text/plain
-        assert seen[0]["user_id"] == "U7"
-        (response,) = slack_api.wait_for("response_url")
-        assert response.body["text"] == "done"
-        assert response.path == "/response/abc"
-        assert slack_api.calls_to("auth.test")  # Bolt checked the token at start-up
-
-    @pytest.mark.parametrize(
-        "kwargs",
-        [
-            {"bad_signature": True},
-            {"omit_signature": True},
-            {"omit_timestamp": True},
-            {"timestamp": int(time.time()) - 10 * 60},
-        ],
-        ids=["bad-signature", "no-signature", "no-timestamp", "old-timestamp"],
-    )
-    def test_bad_requests_are_rejected(self, bolt_app_url, kwargs):
-        base, seen = bolt_app_url
-        status, _, _ = post_slash_command(base, "kpi", secret=SECRET, **kwargs)
-        assert status == 401
-        assert seen == []
-
-    def test_wrong_secret_is_rejected(self, bolt_app_url):
-        base, seen = bolt_app_url
-        status, _, _ = post_slash_command(base, "kpi", secret="not-the-secret")
-        assert status == 401
-        assert seen == []
-
-    def test_post_signed_returns_http_errors(self, slack_api):
-        status, payload, _ = post_signed(f"{slack_api.base}/nowhere", "a=b", secret=SECRET)
-        assert status == 404
-        assert payload == "not found"
-
-
-# ============================================================================ Slack API stand-in
 class TestSlackApiBasics:
     def test_post_message_is_recorded(self, slack_api):
         resp = client(slack_api).chat_postMessage(channel="C1", text="hi")
@@ -667,156 +450,3 @@ class TestSlackApiFaults:
     def test_rejects_bad_times(self, slack_api):
         with pytest.raises(ValueError):
             slack_api.fail_next("chat.postMessage", error="x", times=0)
-
-
-# ============================================================================ PostgreSQL
-def test_pg_bin_env_var_must_point_at_binaries(monkeypatch, tmp_path):
-    monkeypatch.setenv("KPIBOT_PG_BIN", str(tmp_path))
-    with pytest.raises(PostgresNotAvailable, match="KPIBOT_PG_BIN"):
-        find_pg_bin()
-
-
-@pytest.mark.parametrize(("require", "outcome"), [("0", "skipped"), ("1", "error")])
-def test_fixture_without_binaries_skips_or_fails(tmp_path, require, outcome):
-    test_file = tmp_path / "test_pg_missing.py"
-    test_file.write_text(
-        textwrap.dedent(
-            """
-            from tests.support.postgres import postgres_cluster  # noqa: F401
-
-            def test_needs_pg(postgres_cluster):
-                pass
-            """
-        )
-    )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KPIBOT_")}
-    env.update(
-        KPIBOT_PG_BIN=str(tmp_path / "nowhere"),
-        KPIBOT_REQUIRE_POSTGRES=require,
-        PYTHONPATH=str(REPO_ROOT),
-    )
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-rs",
-            "-p",
-            "no:cacheprovider",
-            "-c",
-            os.devnull,
-            "--rootdir",
-            str(tmp_path),
-            str(test_file),
-        ],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert f"1 {outcome}" in result.stdout, result.stdout + result.stderr
-    assert "KPIBOT_PG_BIN" in result.stdout
-
-
-@pytest.mark.postgres
-class TestPostgres:
-    def test_select_1(self, postgres_cluster):
-        with postgres_cluster.connect() as conn:
-            assert conn.execute("select 1").fetchone() == (1,)
-            assert conn.execute("show server_encoding").fetchone() == ("UTF8",)
-        assert postgres_cluster.url("x").startswith("postgresql+psycopg://")
-
-    def test_sqlalchemy_url(self, postgres_url):
-        from sqlalchemy import create_engine, text
-
-        assert postgres_url.startswith("postgresql+psycopg://")
-        engine = create_engine(postgres_url)
-        try:
-            with engine.connect() as conn:
-                assert (
-                    conn.execute(text("select current_database()")).scalar()
-                    == (postgres_url.rsplit("/", 1)[1])
-                )
-                tables = conn.execute(
-                    text("select count(*) from pg_tables where schemaname = 'public'")
-                ).scalar()
-                assert tables == 0
-        finally:
-            engine.dispose()
-
-    def test_create_and_drop_database(self, postgres_cluster):
-        url = fresh_postgres_url(postgres_cluster)
-        name = url.rsplit("/", 1)[1]
-        assert name.startswith("kpibot_test_")
-        assert name in postgres_cluster.list_databases()
-        other = fresh_postgres_url(postgres_cluster)
-        assert other != url
-        postgres_cluster.drop_database(other.rsplit("/", 1)[1])
-        with postgres_cluster.connect(name) as conn:  # an open session does not block the drop
-            conn.execute("create table t (x int)")
-            postgres_cluster.drop_database(name)
-        assert name not in postgres_cluster.list_databases()
-        postgres_cluster.drop_database(name)  # dropping twice is fine
-        with pytest.raises(ValueError):
-            postgres_cluster.create_database('bad"name')
-
-    def test_create_from_template(self, postgres_cluster):
-        template = fresh_postgres_url(postgres_cluster, "kpibot_tpl").rsplit("/", 1)[1]
-        with postgres_cluster.connect(template) as conn:
-            conn.execute("create table migrated (x int)")
-            conn.execute("insert into migrated values (42)")
-        copy = fresh_postgres_url(postgres_cluster, template=template).rsplit("/", 1)[1]
-        with postgres_cluster.connect(copy) as conn:
-            assert conn.execute("select x from migrated").fetchone() == (42,)
-        postgres_cluster.drop_database(copy)
-        postgres_cluster.drop_database(template)
-
-    def test_runs_unprivileged(self, postgres_cluster):
-        if postgres_cluster.external:
-            pytest.skip("external server")
-        owner = os.stat(postgres_cluster.data_dir).st_uid
-        assert owner != 0
-        if os.geteuid() == 0:
-            assert pwd.getpwuid(owner).pw_name == postgres_cluster.os_user
-
-    def test_restart_keeps_data(self):
-        cluster = PostgresCluster()
-        with cluster:
-            url = fresh_postgres_url(cluster)
-            name = url.rsplit("/", 1)[1]
-            with cluster.connect(name) as conn:
-                conn.execute("create table deals (id int primary key, amount int)")
-                conn.execute("insert into deals values (1, 500)")
-            port = cluster.port
-            cluster.restart()
-            assert cluster.port == port and cluster.is_running
-            with cluster.connect(name) as conn:
-                assert conn.execute("select amount from deals").fetchone() == (500,)
-            # a crash (immediate stop) loses nothing committed either
-            cluster.stop(mode="immediate")
-            assert not cluster.is_running
-            with pytest.raises(Exception):  # noqa: B017 - any connection error
-                cluster.connect(name, connect_timeout=2)
-            cluster.start()
-            with cluster.connect(name) as conn:
-                assert conn.execute("select count(*) from deals").fetchone() == (1,)
-            base_dir = cluster.base_dir
-            assert cluster.startup_seconds is not None and cluster.startup_seconds < 5
-        assert base_dir is not None and not base_dir.exists()
-
-    def test_external_url_mode(self, postgres_cluster):
-        external = PostgresCluster.from_url(postgres_cluster.dsn("postgres"))
-        assert external.external and not external.can_restart
-        url = fresh_postgres_url(external)
-        assert url.startswith("postgresql+psycopg://") and url.endswith(url.rsplit("/", 1)[1])
-        name = url.rsplit("/", 1)[1]
-        assert name in postgres_cluster.list_databases()
-        with pytest.raises(PostgresError):
-            external.restart()
-        external.close()  # drops what it created, leaves the server running
-        assert name not in postgres_cluster.list_databases()
-        with postgres_cluster.connect() as conn:
-            assert conn.execute("select 1").fetchone() == (1,)

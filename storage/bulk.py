@@ -1,0 +1,75 @@
+"""Fast many-row writes and reads in chunks, shared by the event store's modules."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from storage.types import UTCDateTime
+
+
+class BulkInsert:
+    """An INSERT (or upsert) executed once per row; rows are tuples in `columns` order.
+
+    SQLite: the rows go straight to the driver, SQLAlchemy's per-row parameter handling would
+    take as long as SQLite's insert itself. Values whose column type converts them
+    (timestamps, dates) must go through `converter(column)` first, and `columns` must be in
+    table order. Other databases: an ordinary Core executemany (converters are the identity).
+    """
+
+    def __init__(self, session: Session, table: sa.Table, columns: Sequence[str],
+                 statement=None) -> None:
+        self.session, self.table, self.columns = session, table, tuple(columns)
+        self.statement = statement if statement is not None else sa.insert(table)
+        self.dialect = session.get_bind().dialect
+        self.raw = self.dialect.name == "sqlite"
+        if self.raw:
+            compiled = self.statement.compile(dialect=self.dialect,
+                                              column_keys=list(self.columns))
+            if tuple(compiled.positiontup) != self.columns:
+                raise RuntimeError(f"{table.name}: the insert takes {compiled.positiontup}, "
+                                   f"not {self.columns}")
+            self.sql = compiled.string
+
+    def converter(self, column: str):
+        if not self.raw:
+            return unconverted
+        type_ = self.table.c[column].type
+        processor = type_.dialect_impl(self.dialect).bind_processor(self.dialect) or unconverted
+        if isinstance(type_, UTCDateTime):
+            sample = datetime(2026, 3, 4, 5, 6, 7, 89, tzinfo=UTC)
+            if _sqlite_utc_text(sample) == processor(sample) and processor(None) is None:
+                return _sqlite_utc_text
+        return processor
+
+    def run(self, rows: Sequence[tuple]) -> None:
+        if not rows:
+            return
+        if self.raw:
+            self.session.connection().exec_driver_sql(self.sql, rows)
+        else:
+            self.session.execute(self.statement, [dict(zip(self.columns, row, strict=True))
+                                                  for row in rows])
+
+
+def unconverted(value):
+    return value
+
+
+def _sqlite_utc_text(value: datetime | None) -> str | None:
+    """UTCDateTime's SQLite bind processor, ten times faster (checked against it in use)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given where a tz-aware UTC instant is required")
+    if value.utcoffset():
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def chunks(items: Sequence[str], size: int = 500):
+    for i in range(0, len(items), size):
+        yield items[i : i + size]

@@ -1,0 +1,221 @@
+"""Deal rows, rewritten from their non-void events (reports.deal_state derives the state)."""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from reports.deal_state import DealEvent, derive_deal_state
+from reports.events import Stage
+from storage.bulk import BulkInsert, chunks, unconverted
+from storage.models import Deal, Event
+from storage.workspaces import lock_derived_rows, note_history_change, workspace_zone
+
+
+def find_deal(*, session: Session, workspace_id: str, deal_key: str) -> Deal | None:
+    """The deal row of `deal_key` in the workspace (its state derived from its events)."""
+    return session.exec(select(Deal).where(Deal.workspace_id == workspace_id,
+                                           Deal.key == deal_key)).first()
+
+
+def refresh_deal(*, session: Session, workspace_id: str, deal_key: str) -> Deal | None:
+    """Rewrite the deal row from its non-void events (deleting it when none are left)."""
+    return refresh_deals(session=session, workspace_id=workspace_id, deal_keys=[deal_key])[
+        deal_key]
+
+
+def refresh_deals(*, session: Session, workspace_id: str, deal_keys: Sequence[str],
+                  now: datetime | None = None) -> dict[str, Deal | None]:
+    """Rewrite many deal rows from their events, a few queries per 500 deals.
+
+    `now` (default: the clock) decides which changes count as changing the past."""
+    keys = sorted(set(deal_keys))
+    if keys:
+        lock_derived_rows(session, workspace_id)
+    by_key: dict[str, list[Event]] = {k: [] for k in keys}
+    existing: dict[str, Deal] = {}
+    for chunk in chunks(keys):
+        # No ORDER BY: SQLite would trade ix_events_workspace_deal for a scan; sorted below.
+        for event in session.exec(select(Event).where(
+                Event.workspace_id == workspace_id, Event.deal_key.in_(chunk),
+                Event.voided_at.is_(None))):
+            by_key[event.deal_key].append(event)
+        for deal in session.exec(select(Deal).where(Deal.workspace_id == workspace_id,
+                                                    Deal.key.in_(chunk))):
+            existing[deal.key] = deal
+    now = now or datetime.now(UTC)
+    settled = now - HISTORY_SETTLE
+    past_changed = False
+    zone = workspace_zone(session, workspace_id)
+    result: dict[str, Deal | None] = {}
+    for key in keys:
+        events, deal = by_key[key], existing.get(key)
+        events.sort(key=lambda e: (e.occurred_at, e.id or 0))
+        before = _history_of(deal) if deal is not None else None
+        if not events:
+            if deal is not None:
+                session.delete(deal)
+                past_changed = past_changed or _changes_past(before, None, settled)
+            result[key] = None
+            continue
+        state = derive_deal_state([_deal_event(e) for e in events], zone)
+        if deal is None:
+            deal = Deal(workspace_id=workspace_id, key=key, name=state.name or key,
+                        updated_at=now)
+        _apply_state(deal, state, key, fallback_owner=events[-1].user_id, now=now)
+        past_changed = past_changed or _changes_past(before, _history_of(deal), settled)
+        session.add(deal)
+        result[key] = deal
+    if past_changed:
+        note_history_change(session=session, workspace_id=workspace_id)
+    session.flush()
+    return result
+
+
+# A write counts as changing the past when it changes deal times older than this; an event
+# logged "now" is stored within seconds, far inside it.
+HISTORY_SETTLE = timedelta(minutes=5)
+_HISTORY_TIMES = ("lead_at", "mql_at", "sql_at", "opportunity_at", "demo_at", "won_at",
+                  "lost_at", "closed_at")
+
+
+def _history_of(deal: Deal) -> tuple:
+    return (deal.owner_id, deal.outcome, *(getattr(deal, name) for name in _HISTORY_TIMES))
+
+
+def _changes_past(before: tuple | None, after: tuple | None, settled: datetime) -> bool:
+    """Whether a deal going from `before` to `after` (None: no row) changes what a window
+    ending at or before `settled` sees: a stage time before it changed, or the owner or the
+    outcome of a deal with a time before it."""
+    old = before[2:] if before else (None,) * len(_HISTORY_TIMES)
+    new = after[2:] if after else (None,) * len(_HISTORY_TIMES)
+    for a, b in zip(old, new, strict=True):
+        if a != b and ((a is not None and a < settled) or (b is not None and b < settled)):
+            return True
+    if (before or (None, None))[:2] != (after or (None, None))[:2]:
+        return any(t is not None and t < settled for t in (*old, *new))
+    return False
+
+
+def _apply_state(deal: Deal, state, key: str, *, fallback_owner: str, now: datetime) -> None:
+    for name, value in _deal_values(state, key, fallback_owner=fallback_owner, now=now).items():
+        setattr(deal, name, value)
+
+
+def _deal_values(state, key: str, *, fallback_owner: str, now: datetime) -> dict:
+    """A deal row's derived columns from its state (the ORM and the bulk path share these)."""
+    return {
+        "name": state.name or key,
+        "account_key": state.account_key or key,
+        "owner_id": state.owner_id or fallback_owner,
+        "source": state.source,
+        "first_event_at": state.first_event_at,
+        "lead_at": state.stage_at.get(Stage.LEAD),
+        "mql_at": state.stage_at.get(Stage.MQL),
+        "sql_at": state.stage_at.get(Stage.SQL),
+        "opportunity_at": state.stage_at.get(Stage.OPPORTUNITY),
+        "demo_at": state.stage_at.get(Stage.DEMO),
+        "won_at": state.won_at,
+        "lost_at": state.lost_at,
+        "closed_at": state.closed_at,
+        "outcome": state.outcome,
+        "stage": state.stage,
+        "stage_changed_at": state.stage_changed_at,
+        "amount_minor": state.amount_minor,
+        "currency": state.currency,
+        "mrr_minor": state.mrr_minor,
+        "reason": state.reason,
+        "competitor": state.competitor,
+        "updated_at": now,
+    }
+
+
+def deal_outcomes(*, session: Session, workspace_id: str, keys: Iterable[str]
+                  ) -> dict[str, tuple[str, str]]:
+    """deal key → (name, outcome: open | won | lost) for those of `keys` that are deals."""
+    found: dict[str, tuple[str, str]] = {}
+    for chunk in chunks(sorted(set(keys))):
+        for key, name, outcome in session.execute(select(Deal.key, Deal.name, Deal.outcome).where(
+                Deal.workspace_id == workspace_id, Deal.key.in_(chunk))):
+            found[key] = (name, outcome)
+    return found
+
+
+_DEAL_EVENT_COLUMNS = (Event.id, Event.kind, Event.occurred_at, Event.user_id, Event.deal_name,
+                       Event.account_key, Event.amount_minor, Event.currency, Event.mrr_minor,
+                       Event.source, Event.reason, Event.competitor)
+
+
+def refresh_deals_bulk(session: Session, workspace_id: str, keys: Sequence[str]) -> set[str]:
+    """refresh_deals without ORM objects; returns the refreshed deals' account keys."""
+    table = Deal.__table__
+    now = datetime.now(UTC)
+    zone = workspace_zone(session, workspace_id)
+    accounts: set[str] = set()
+    inserts: list[tuple[str, dict]] = []
+    for chunk in chunks(keys):
+        by_key: dict[str, list[DealEvent]] = {k: [] for k in chunk}
+        # No ORDER BY (see refresh_deals); sorted below.
+        for row in session.execute(select(Event.deal_key, *_DEAL_EVENT_COLUMNS).where(
+                Event.workspace_id == workspace_id, Event.deal_key.in_(chunk),
+                Event.voided_at.is_(None))):
+            by_key[row[0]].append(DealEvent(*row[1:]))
+        existing = dict(session.execute(select(Deal.key, Deal.id).where(
+            Deal.workspace_id == workspace_id, Deal.key.in_(chunk))).all())
+        updates, deletes = [], []
+        for key in chunk:
+            events, deal_id = by_key[key], existing.get(key)
+            if not events:
+                if deal_id is not None:
+                    deletes.append(deal_id)
+                continue
+            events.sort(key=lambda e: (e.occurred_at, e.id))
+            values = _deal_values(derive_deal_state(events, zone), key,
+                                  fallback_owner=events[-1].user_id, now=now)
+            if values["account_key"]:
+                accounts.add(values["account_key"])
+            if deal_id is None:
+                inserts.append((key, values))
+            else:
+                updates.append({"deal_id": deal_id, **values})
+        if deletes:
+            session.execute(sa.delete(table).where(table.c.id.in_(deletes)))
+        if updates:
+            session.execute(sa.update(table).where(table.c.id == sa.bindparam("deal_id")),
+                            updates)
+    if inserts:
+        columns = [c.name for c in table.c if c.name != "id"]  # workspace_id, key, values
+        bulk = BulkInsert(session, table, columns)
+        get = operator.itemgetter(*columns[2:])
+        converters = [(i, convert) for i, name in enumerate(columns[2:])
+                      if (convert := bulk.converter(name)) is not unconverted]
+        rows = []
+        for key, values in inserts:
+            row = list(get(values))
+            for i, convert in converters:
+                if row[i] is not None:
+                    row[i] = convert(row[i])
+            rows.append((workspace_id, key, *row))
+        bulk.run(rows)
+    return accounts
+
+
+def _deal_event(e: Event) -> DealEvent:
+    return DealEvent(
+        id=e.id or 0,
+        kind=e.kind,
+        occurred_at=e.occurred_at,
+        user_id=e.user_id,
+        deal_name=e.deal_name,
+        account_key=e.account_key,
+        amount_minor=e.amount_minor,
+        currency=e.currency,
+        mrr_minor=e.mrr_minor,
+        source=e.source,
+        reason=e.reason,
+        competitor=e.competitor,
+    )

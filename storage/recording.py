@@ -1,0 +1,217 @@
+"""Recording and voiding events, with the deals, accounts and daily rollups kept in step.
+
+Every function takes the caller's session and runs inside the caller's transaction, so an event,
+its deal and its rollup row are written together or not at all."""
+
+from __future__ import annotations
+
+import dataclasses
+import operator
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from reports.events import KINDS
+from storage.bulk import BulkInsert
+from storage.event_queries import find_by_idempotency_key, get_event, stored_keys
+from storage.models import Event, Workspace
+from storage.rollups import add_rollup_totals, apply_to_rollup
+from storage.upkeep import Deferred, refresh_touched
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event to record. `deal_key` is the case-folded deal name."""
+
+    kind: str
+    user_id: str
+    logged_by: str
+    occurred_at: datetime
+    idempotency_key: str
+    count: int = 1
+    amount_minor: int | None = None
+    currency: str | None = None
+    duration_seconds: int | None = None
+    mrr_minor: int | None = None
+    deal_key: str | None = None
+    deal_name: str | None = None
+    account_key: str | None = None
+    channel_id: str | None = None
+    source: str | None = None
+    source_raw: str | None = None
+    reason: str | None = None
+    competitor: str | None = None
+    note: str | None = None
+
+    @classmethod
+    def of(cls, **fields) -> NewEvent:
+        """The same as NewEvent(**fields), four times faster, for parsers of big files.
+
+        The frozen dataclass's __init__ sets each field through object.__setattr__ (4 µs an
+        event, a sixth of an import's parsing); this fills the instance dict directly.
+        """
+        if not (fields.keys() <= _NEW_EVENT_DEFAULTS.keys()
+                and fields.keys() >= _NEW_EVENT_REQUIRED):
+            raise TypeError(f"NewEvent.of: fields {sorted(fields)}; required: "
+                            f"{sorted(_NEW_EVENT_REQUIRED)}, known: {sorted(_NEW_EVENT_DEFAULTS)}")
+        event = object.__new__(cls)
+        values = event.__dict__
+        values.update(_NEW_EVENT_DEFAULTS)
+        values.update(fields)
+        return event
+
+
+_NEW_EVENT_DEFAULTS = {f.name: None if f.default is dataclasses.MISSING else f.default
+                       for f in dataclasses.fields(NewEvent)}
+_NEW_EVENT_REQUIRED = frozenset(f.name for f in dataclasses.fields(NewEvent)
+                                if f.default is dataclasses.MISSING)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    event: Event
+    duplicate: bool  # True when the idempotency key had been stored before
+
+
+def record_event(
+    *, session: Session, workspace: Workspace, new: NewEvent, now: datetime | None = None
+) -> Recorded:
+    """Store `new` once. A repeated idempotency key returns the stored event, unchanged."""
+    existing = find_by_idempotency_key(
+        session=session, workspace_id=workspace.id, key=new.idempotency_key
+    )
+    if existing is not None:
+        return Recorded(existing, duplicate=True)
+    event = _event_row(workspace.id, new, now or datetime.now(UTC))
+    try:
+        with session.begin_nested():
+            session.add(event)
+            session.flush()
+    except IntegrityError:
+        # A concurrent request with the same key won the race (PostgreSQL); return its event.
+        existing = find_by_idempotency_key(
+            session=session, workspace_id=workspace.id, key=new.idempotency_key
+        )
+        if existing is None:
+            raise
+        return Recorded(existing, duplicate=True)
+    apply_to_rollup(session, workspace, [event], sign=1)
+    refresh_touched(session, workspace.id, [event], now=event.logged_at)
+    return Recorded(event, duplicate=False)
+
+
+def record_events(
+    *, session: Session, workspace: Workspace, new_events: Iterable[NewEvent],
+    now: datetime | None = None, defer: Deferred | None = None,
+) -> int:
+    """Bulk insert for imports and generated history; keys already stored are skipped.
+
+    Returns how many events were added. Deals and rollups are brought up to date at the end,
+    or, given `defer`, only noted there for one `apply_deferred` call after the last batch.
+    """
+    now = now or datetime.now(UTC)
+    batch = list(new_events)
+    if not batch:
+        return 0
+    session.flush()
+    known = stored_keys(session=session, workspace_id=workspace.id,
+                        keys=[n.idempotency_key for n in batch])
+    fresh: list[NewEvent] = []
+    for new in batch:
+        if new.idempotency_key in known:
+            continue
+        known.add(new.idempotency_key)
+        _check(new)
+        fresh.append(new)
+    if not fresh:
+        return 0
+    _insert_events(session, workspace.id, fresh, now)
+    if defer is not None:
+        add_rollup_totals(defer.rollups, workspace, fresh, sign=1)
+        defer.touch(fresh)
+        return len(fresh)
+    apply_to_rollup(session, workspace, fresh, sign=1)
+    refresh_touched(session, workspace.id, fresh, now=now)
+    return len(fresh)
+
+
+_EVENT_INSERT_FIELDS = ("kind", "count", "amount_minor", "currency", "duration_seconds",
+                        "mrr_minor", "deal_key", "deal_name", "account_key", "user_id",
+                        "logged_by", "channel_id", "source", "source_raw", "reason",
+                        "competitor", "note")  # the NewEvent fields, in table order
+
+
+def _insert_events(session: Session, workspace_id: str, fresh: Sequence[NewEvent],
+                   now: datetime) -> None:
+    """One executemany, without ORM objects (they would cost more than the insert itself)."""
+    insert = BulkInsert(session, Event.__table__, (
+        "workspace_id", *_EVENT_INSERT_FIELDS, "occurred_at", "logged_at", "idempotency_key"))
+    stamp = insert.converter("occurred_at")
+    logged_at = stamp(now)
+    get = operator.attrgetter(*_EVENT_INSERT_FIELDS)
+    insert.run([(workspace_id, *get(new), stamp(new.occurred_at), logged_at,
+                 new.idempotency_key) for new in fresh])
+
+
+def void_event(
+    *, session: Session, workspace: Workspace, event_id: int, voided_by: str, now: datetime,
+    defer: Deferred | None = None,
+) -> Event:
+    """Mark an event void (the row stays) and take it out of its deal and rollup.
+
+    Given `defer`, the rollup and deal upkeep is only noted there (see record_events).
+    """
+    event = get_event(session=session, workspace_id=workspace.id, event_id=event_id)
+    if event.voided_at is not None:
+        return event
+    event.voided_at = now
+    event.voided_by = voided_by
+    session.add(event)
+    session.flush()
+    if defer is not None:
+        add_rollup_totals(defer.rollups, workspace, [event], sign=-1)
+        defer.touch([event])
+        return event
+    apply_to_rollup(session, workspace, [event], sign=-1)
+    refresh_touched(session, workspace.id, [event], now=now)
+    return event
+
+
+_NEW_EVENT_FIELDS = tuple(f.name for f in dataclasses.fields(NewEvent))
+
+
+def _check(new: NewEvent) -> None:
+    if new.kind not in KINDS:
+        raise ValueError(f"unknown event kind {new.kind!r}")
+    if new.occurred_at.tzinfo is None:
+        raise ValueError("occurred_at must be tz-aware")
+
+
+def _event_row(workspace_id: str, new: NewEvent, now: datetime) -> Event:
+    _check(new)
+    return Event(
+        workspace_id=workspace_id,
+        kind=new.kind,
+        count=new.count,
+        amount_minor=new.amount_minor,
+        currency=new.currency,
+        duration_seconds=new.duration_seconds,
+        mrr_minor=new.mrr_minor,
+        deal_key=new.deal_key,
+        deal_name=new.deal_name,
+        account_key=new.account_key,
+        user_id=new.user_id,
+        logged_by=new.logged_by,
+        channel_id=new.channel_id,
+        source=new.source,
+        source_raw=new.source_raw,
+        reason=new.reason,
+        competitor=new.competitor,
+        note=new.note,
+        occurred_at=new.occurred_at,
+        logged_at=now,
+        idempotency_key=new.idempotency_key,
+    )

@@ -1,0 +1,106 @@
+"""Workspace and user rows (created on first sight), and workspace-wide bookkeeping:
+its time zone, its history version and the lock on its derived rows."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, select
+
+from storage.models import User, Workspace
+
+
+def ensure_workspace(
+    *,
+    session: Session,
+    workspace_id: str,
+    platform: str,
+    timezone: str = "UTC",
+    currency: str = "USD",
+    fiscal_year_start: int = 1,
+    name: str | None = None,
+    now: datetime | None = None,
+) -> Workspace:
+    """The workspace row, created with the given defaults on first sight (race-safe)."""
+    workspace = session.get(Workspace, workspace_id)
+    if workspace is not None:
+        return workspace
+    _insert_if_missing(session, Workspace, {
+        "id": workspace_id, "platform": platform, "name": name, "timezone": timezone,
+        "currency": currency, "fiscal_year_start": fiscal_year_start,
+        "created_at": now or datetime.now(UTC),
+    })
+    return session.get(Workspace, workspace_id, populate_existing=True)
+
+
+def ensure_user(
+    *,
+    session: Session,
+    workspace_id: str,
+    user_id: str,
+    display_name: str | None = None,
+    email: str | None = None,
+    now: datetime | None = None,
+) -> User:
+    """The user row, created on first sight (race-safe); name and email kept current."""
+    user = session.get(User, (workspace_id, user_id))
+    if user is None:
+        _insert_if_missing(session, User, {
+            "workspace_id": workspace_id, "id": user_id, "display_name": display_name,
+            "email": email, "is_admin": False, "created_at": now or datetime.now(UTC),
+        })
+        user = session.get(User, (workspace_id, user_id), populate_existing=True)
+    elif (display_name and user.display_name != display_name) or (
+            email and user.email != email):
+        user.display_name = display_name or user.display_name
+        user.email = email or user.email
+        session.add(user)
+        session.flush()
+    return user
+
+
+def _insert_if_missing(session: Session, model: type, values: dict) -> None:
+    """INSERT ... ON CONFLICT DO NOTHING, so two first requests at once both succeed."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    session.execute(insert(model.__table__).values(**values).on_conflict_do_nothing())
+
+
+def workspace_zone(session: Session, workspace_id: str) -> ZoneInfo:
+    """The workspace's time zone, whose days order a deal's history (UTC when unknown)."""
+    zone = session.execute(select(Workspace.timezone).where(
+        Workspace.id == workspace_id)).scalar_one_or_none()
+    return ZoneInfo(zone or "UTC")
+
+
+def local_day(instant: datetime, timezone: str) -> date:
+    return instant.astimezone(ZoneInfo(timezone)).date()
+
+
+def note_history_change(*, session: Session, workspace_id: str) -> None:
+    """Give the workspace a new history_version: what was remembered about past windows is
+    stale."""
+    session.execute(sa.update(Workspace).where(Workspace.id == workspace_id)
+                    .values(history_version=secrets.randbits(62)))
+
+
+_DERIVED_ROWS_LOCK = 0x6B70_6431  # first key of the advisory lock (second: the workspace)
+
+
+def lock_derived_rows(session: Session, workspace_id: str) -> None:
+    """PostgreSQL: one writer at a time rewrites a workspace's deals and accounts.
+
+    Without it two transactions logging on the same deal at once each read the events without
+    the other's uncommitted one: both insert the new deal (a unique violation, so one command
+    fails), or the later one overwrites the deal with a state that misses an event. Taken before
+    the events are read and held to commit, the lock makes the second writer read the first
+    one's event. SQLite needs nothing: BEGIN IMMEDIATE already serializes writers.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    session.execute(sa.text("SELECT pg_advisory_xact_lock(:space, hashtext(:workspace))"),
+                    {"space": _DERIVED_ROWS_LOCK, "workspace": workspace_id})
