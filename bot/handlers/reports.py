@@ -29,21 +29,19 @@ from bot.grammar import (
     QuotaHistoryCommand,
     QuotaSetCommand,
 )
-from bot.handlers.kpis import (
-    PeriodProblem,
-    change_text,
-    funnel_table,
-    render_result,
-    resolve_period,
-)
+from bot.handlers.kpis import PeriodProblem, funnel_table, render_result, resolve_period
+from bot.handlers.kpis import change_text as compared_text
 from bot.replies import Reply, Section, error_reply
+from reports.digest.build import LABELS
 from reports.format import (
     format_amount,
-    format_change,
+    format_number,
+    format_percent,
     format_percent_value,
     format_quota,
     format_value,
 )
+from reports.i18n import Translator
 from reports.kpis.catalog import (
     CATALOG,
     LEADERBOARD_KPIS,
@@ -58,6 +56,7 @@ from reports.kpis.quotas import effective_from_for
 from reports.kpis.quotas import history as quota_history
 from reports.kpis.result import KpiResult
 from reports.periods import Period, comparison
+from reports.wording import change_text, describe_comparison, describe_period, value_text
 from storage.facts import SqlFacts
 from storage.quotas import set_quota
 from storage.users import display_names, team_members
@@ -88,7 +87,9 @@ def _names(invocation: Invocation) -> dict[str, str]:
         return display_names(session=session, workspace_id=invocation.workspace.id)
 
 
-def _pct(value: float | None) -> str:
+def _pct(value: float | None, t: Translator | None = None) -> str:
+    if t is not None and t.language != "en":
+        return t.gettext("n/a") if value is None else format_percent(value, t.locale)
     return "n/a" if value is None else format_percent_value(value)
 
 
@@ -98,24 +99,39 @@ def handle_funnel(command: FunnelCommand, invocation: Invocation) -> Reply:
                                      user=command.user, options={"cohort": command.cohort})
     except PeriodProblem as problem:
         return problem.reply
+    t = invocation.t
     details = funnel.details
     names = _names(invocation)
     who = f" · {names.get(command.user, command.user)}" if command.user else ""
-    sections = [Section(table=funnel_table(funnel))]
+    sections = [Section(table=funnel_table(funnel, t))]
     stalled = details["stalled_deals"]
-    lines = tuple(f"{d['key']} — {d['stage']} for {d['days_in_stage']} days (owner "
-                  f"{names.get(d['owner'], d['owner'])})" for d in stalled)
-    sections.append(Section(title=f"Stalled deals: {details['stalled']}", lines=lines))
+    lines = tuple(t.ngettext("{deal} — {stage} for {days} day (owner {owner})",
+                             "{deal} — {stage} for {days} days (owner {owner})",
+                             d["days_in_stage"], deal=d["key"], stage=_stage(d["stage"], t),
+                             days=format_number(d["days_in_stage"], t.locale),
+                             owner=names.get(d["owner"], d["owner"])) for d in stalled)
+    sections.append(Section(title=t.gettext("Stalled deals: {count}",
+                                            count=format_number(details["stalled"], t.locale)),
+                            lines=lines))
     if command.cohort:
-        view = f"cohort view: deals = the leads created in {period.label} that reached the stage"
+        view = t.gettext("cohort view: deals = the leads created in {period} that reached the "
+                         "stage", period=describe_period(period, t))
     else:
-        view = (f"deals = reaching the stage in {period.label} · /kpi funnel {period.label} "
-                "cohort follows its leads")
-    sections.append(Section(context=f"conversion = of the deals that reached the previous "
-                                    f"stage, how many reached this one · {view} · won "
-                                    f"{details['won']}, lost {details['lost']} · lead→won "
-                                    f"{format_value(funnel)}"))
-    return Reply(text=f"Funnel{who} · {period.describe()}", sections=tuple(sections))
+        cohort = f"/kpi funnel {period.label} cohort"
+        view = t.gettext("deals = reaching the stage in {period} · {command} follows its leads",
+                         period=describe_period(period, t), command=cohort)
+    sections.append(Section(context=t.gettext(
+        "conversion = of the deals that reached the previous stage, how many reached this one"
+        " · {view} · won {won}, lost {lost} · lead→won {rate}", view=view,
+        won=format_number(details["won"], t.locale),
+        lost=format_number(details["lost"], t.locale), rate=value_text(funnel, t))))
+    title = t.gettext("Funnel")
+    return Reply(text=f"{title}{who} · {describe_period(period, t)}", sections=tuple(sections))
+
+
+def _stage(key: str, t: Translator) -> str:
+    """A funnel stage's name in the user's language (English keeps the stage word)."""
+    return t.gettext(LABELS[key]) if key in LABELS and t.language != "en" else key
 
 
 def handle_quota(command: QuotaCommand, invocation: Invocation) -> Reply:
@@ -236,7 +252,7 @@ def handle_churn(command: ChurnCommand, invocation: Invocation) -> Reply:
     currency = invocation.workspace.currency
     d = mrr_churn.details
     fields = (
-        ("Customer churn", f"{format_value(churn)} {change_text(compared)}"),
+        ("Customer churn", f"{format_value(churn)} {compared_text(compared)}"),
         ("MRR churn", format_value(mrr_churn)),
         ("Churned MRR", format_amount(d["churned_mrr"], currency)),
         ("Downgrades", format_amount(d["downgrades"], currency)),
@@ -268,13 +284,16 @@ def handle_leaderboard(command: LeaderboardCommand, invocation: Invocation) -> R
         current = leaderboard(name, facts=facts, period=spans.current, now=invocation.now) \
             if spans.partial else board
         before = leaderboard(name, facts=facts, period=spans.previous, now=invocation.now)
-    title = CATALOG[name].title
+    t = invocation.t
+    title = t.gettext(CATALOG[name].title)
+    heading = t.gettext("Leaderboard · {kpi} · {period}", kpi=title,
+                        period=describe_period(period, t))
     if not board.rows:
-        return Reply(text=f"Leaderboard · {title} · {period.describe()}: nothing logged yet")
+        return Reply(text=t.gettext("{heading}: nothing logged yet", heading=heading))
     names = _names(invocation)
     now_rows = {_row_key(row): row for row in current.rows}
     before_rows = {_row_key(row): row for row in before.rows}
-    table = [("#", "rep", title, "change")]
+    table = [("#", t.gettext("rep"), title, t.gettext("change"))]
     for rank, row in enumerate(board.rows, 1):
         rep = names.get(row.key, row.key)
         if row.extra.get("metric", "revenue") != "revenue":
@@ -285,11 +304,12 @@ def handle_leaderboard(command: LeaderboardCommand, invocation: Invocation) -> R
         else:
             change, unit = _row_change(current, now_rows, before, before_rows,
                                        _row_key(row)), board.unit
-        table.append((str(rank), rep, _row_value(board, row), format_change(change, unit)))
-    return Reply(text=f"Leaderboard · {title} · {period.describe()}",
-                 sections=(Section(table=tuple(table)),
-                           Section(context=_context(f"change: {spans.describe()}",
-                                                    current.warnings))))
+        table.append((str(rank), rep, _row_value(board, row, t), change_text(change, unit, t)))
+    return Reply(text=heading, sections=(
+        Section(table=tuple(table)),
+        Section(context=_context(t.gettext("change: {spans}",
+                                           spans=describe_comparison(spans, t)),
+                                 current.warnings))))
 
 
 def _context(line: str, warnings) -> str:
@@ -327,13 +347,13 @@ def _quota_change(current: KpiResult, now_rows: dict, before: KpiResult, before_
     return compare(attained(current, now_rows[key]), earlier), unit
 
 
-def _row_value(result: KpiResult, row) -> str:
+def _row_value(result: KpiResult, row, t: Translator) -> str:
     """A leaderboard cell: a quota row in its metric (money or a count), else the KPI's
     format."""
     if "metric" in row.extra and result.kpi == "quota-attainment":
         return format_quota(row.value, row.numerator, row.denominator, row.extra["metric"],
-                            result.details.get("currency", "USD"))
-    return format_value(_row_result(result, row))
+                            result.details.get("currency", "USD"), t.locale)
+    return value_text(_row_result(result, row), t)
 
 
 def _row_result(result: KpiResult, row) -> KpiResult:
@@ -352,37 +372,42 @@ def handle_me(command: MeCommand, invocation: Invocation) -> Reply:
         period, results = _compared(invocation, names, command.period, user=user)
     except PeriodProblem as problem:
         return problem.reply
+    t = invocation.t
     fields = []
     for compared in results[:-1]:
         result = compared.result
-        fields.append((CATALOG[result.kpi].title,
-                       f"{format_value(result)} {format_change(compared.change, result.unit)}"))
-    fields += _quota_fields(results[-1], invocation.workspace.currency)
+        fields.append((t.gettext(CATALOG[result.kpi].title),
+                       f"{value_text(result, t)} {change_text(compared.change, result.unit, t)}"))
+    fields += _quota_fields(results[-1], invocation.workspace.currency, t)
     warnings = [w for compared in results for w in compared.result.warnings]
-    return Reply(text=f"You · {period.describe()}", sections=(
+    return Reply(text=t.gettext("You · {period}", period=describe_period(period, t)), sections=(
         Section(fields=tuple(fields)),
-        Section(context=_context(f"changes: {results[0].spans.describe()}", warnings))))
+        Section(context=_context(t.gettext("changes: {spans}",
+                                           spans=describe_comparison(results[0].spans, t)),
+                                 warnings))))
 
 
-def _quota_fields(compared: Compared, currency: str) -> list[tuple[str, str]]:
+def _quota_fields(compared: Compared, currency: str,
+                  t: Translator) -> list[tuple[str, str]]:
     """One field per quota of the rep (and its pace), changes against the same span before."""
     rows = compared.result.rows
     if not rows:
-        return [("Quota attainment", "no quota set")]
+        return [(t.gettext("Quota attainment"), t.gettext("no quota set"))]
     now_rows = {_row_key(row): row for row in compared.current.rows}
     before_rows = {_row_key(row): row for row in compared.previous.rows}
     fields = []
     for row in rows:
         metric = row.extra["metric"]
-        title = "Quota attainment" + ("" if metric == "revenue" and len(rows) == 1
-                                      else f" ({metric})")
+        title = t.gettext("Quota attainment") + ("" if metric == "revenue" and len(rows) == 1
+                                                 else f" ({metric})")
         change, unit = _quota_change(compared.current, now_rows, compared.previous,
                                      before_rows, _row_key(row), partial=compared.spans.partial)
-        figure = format_quota(row.value, row.numerator, row.denominator, metric, currency)
-        fields.append((title, f"{figure} {format_change(change, unit)}"))
+        figure = format_quota(row.value, row.numerator, row.denominator, metric, currency,
+                              t.locale)
+        fields.append((title, f"{figure} {change_text(change, unit, t)}"))
         if row.extra.get("pace") is not None:
-            fields.append(("Pace" + ("" if len(rows) == 1 else f" ({metric})"),
-                           _pct(row.extra["pace"])))
+            fields.append((t.gettext("Pace") + ("" if len(rows) == 1 else f" ({metric})"),
+                           _pct(row.extra["pace"], t)))
     return fields
 
 

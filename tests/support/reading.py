@@ -20,11 +20,12 @@ ALLOWED = {"mql", "sql", "mrr", "roi", "ctr", "lead", "demo", "churn", "kpibot",
            "eur", "total"}
 # Words that are the same in that language ("Aktivitet per selger", "Timp median")
 SAME_WORD = {"nb": {"per", "under", "leads"}, "sv": {"per", "under", "leads"}, "ro": {"median"}}
-_COMMAND = re.compile(r"/kpi(?:\s+[a-z@][\w@-]*)*")  # a command to type stays in English
+# A command to type stays in English: `/kpi quota set @rep AMOUNT`, `/kpi undo [ID]`
+_COMMAND = re.compile(r"/kpi(?:\s+(?:[a-z0-9@<][\w@<>|.=-]*|[A-Z]{2,}|\[[^\]]*\]|\.\.\.))*")
 _WORD = re.compile(r"[^\W\d_]+")
 _RAW = [(re.compile(r"\bNone\b"), "None"), (re.compile(r"\b(?:True|False)\b"), "a boolean"),
         (re.compile(r"\d[.,]\d{4,}"), "an unformatted float"),
-        (re.compile(r"(?<![\w-])\d{5,}"), "an ungrouped number (cents?)"),
+        (re.compile(r"(?<![\w#-])\d{5,}"), "an ungrouped number (cents?)"),
         (re.compile(r"\{[a-z_]+\}"), "a placeholder")]
 
 
