@@ -12,7 +12,7 @@ import functools
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -21,9 +21,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from bot import grammar
-from bot.grammar_words import Person
-from bot.outbound import OutboundPolicy
+from bot.digests.outbound import OutboundPolicy
+from bot.grammar import CommandSpec, Grammar, UsageError
+from bot.grammar.words import Person
 from bot.replies import Reply, Section, error_reply
 from reports.i18n import Translator, translator
 from storage.engine import Database, DeadlinePassed
@@ -172,14 +172,20 @@ def _linked_notice(linked) -> str | None:
 
 
 class CommandHandler:
-    """Parses `/kpi ...` text and dispatches to the handler registered for the command type."""
+    """Parses `/kpi ...` text with the grammar of `specs` and dispatches the command to the
+    handler of the spec that declares its type."""
 
-    def __init__(self, context: BotContext, handlers: dict[type, Handler], kpi_names=(),
-                 database_free: dict[str, DatabaseFreeHandler] | None = None) -> None:
+    def __init__(self, context: BotContext, specs: Iterable[CommandSpec], kpi_names=()) -> None:
+        specs = tuple(specs)
         self.context = context
-        self.handlers = handlers
+        self.grammar = Grammar(specs)
+        self.handlers: dict[type, Handler] = {
+            spec.command: spec.handle for spec in specs
+            if spec.handle is not None and not spec.database_free}
         self.kpi_names = tuple(kpi_names)
-        self.database_free = database_free or {}  # first word -> handler
+        self.database_free: dict[str, DatabaseFreeHandler] = {  # first word -> handler
+            spec.word: spec.handle for spec in specs
+            if spec.handle is not None and spec.database_free}
 
     def handle(self, request: CommandRequest, deadline: float | None = None) -> Reply:
         """Answer one request. A database failure is reported, never half-applied.
@@ -217,7 +223,7 @@ class CommandHandler:
         workspace, linked = self._workspace(request, now, context)
         invocation = Invocation(request=request, workspace=workspace, now=now, context=context)
         try:
-            command = grammar.parse_command(
+            command = self.grammar.parse(
                 request.text,
                 today=invocation.today,
                 currency=workspace.currency,
@@ -225,7 +231,7 @@ class CommandHandler:
                 people=(self._people(request, context) if _TYPED_NAME.search(request.text)
                         else ()),
             )
-        except grammar.UsageError as problem:
+        except UsageError as problem:
             return error_reply(problem.problem, usage=problem.usage, example=problem.example,
                                t=invocation.t)
         handler = self.handlers.get(type(command))
@@ -242,10 +248,10 @@ class CommandHandler:
                           now: datetime) -> Reply:
         defaults = self.context.defaults
         try:
-            command = grammar.parse_command(
+            command = self.grammar.parse(
                 request.text, today=now.astimezone(ZoneInfo(defaults.timezone)).date(),
                 currency=defaults.currency, kpi_names=self.kpi_names)
-        except grammar.UsageError as problem:
+        except UsageError as problem:
             return error_reply(problem.problem, usage=problem.usage, example=problem.example)
         reply = handler(command, now)
         if getattr(command, "public", False) and reply.ok:

@@ -14,9 +14,9 @@ from slack_bolt.async_app import AsyncApp
 from bot.api.ratelimit import RateLimiter
 from bot.api.routes import API_LOCK_TIMEOUT_MS, EventsApi
 from bot.core import BotContext, CommandHandler, WorkspaceDefaults
+from bot.digests.outbound import OutboundPolicy
 from bot.digests.scheduler import SchedulerHandle
 from bot.handlers.registry import build_command_handler
-from bot.outbound import OutboundPolicy
 from bot.settings import Settings
 from bot.slack.admins import AdminDirectory, SlackAdminLookup, admin_lookup_client
 from bot.slack.app import build_slack_app

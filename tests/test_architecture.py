@@ -1,4 +1,5 @@
-"""The code's shape: dependency direction bot -> storage -> reports, and ruff stays clean."""
+"""The code's shape: dependency direction bot -> storage -> reports, the core and its handlers
+know no chat platform, and ruff stays clean."""
 
 from __future__ import annotations
 
@@ -21,21 +22,30 @@ FORBIDDEN = {
 SAMPLEDATA_USERS = {"bot/cli/demo.py"}
 # What may sit loose at the top of bot/ (everything else lives in a package named for its job).
 BOT_TOP_MODULES = {"__init__", "core", "replies", "settings", "logs", "wiring", "server"}
-# Still loose while their moves (issue 13) are on other branches; the lead empties this set as
-# they are merged: grammar and grammar_words -> bot/grammar/, csv_* -> bot/transfer/,
-# outbound -> its package.
-BOT_TOP_LEFTOVERS = {"grammar", "grammar_words", "outbound"}
 
 
-def _imports(path: Path) -> set[str]:
+# The platform adapters and chat SDKs: the core (bot/core.py), the command handlers and the
+# grammar reach a platform only through what wiring injects (BotContext, the outbound policy).
+ADAPTERS = ("bot.slack", "bot.teams", "bot.api", "slack_sdk", "slack_bolt", "botbuilder",
+            "microsoft_agents", "aiohttp")
+PLATFORM_FREE = ("bot/core.py", "bot/handlers", "bot/grammar")
+
+
+def _modules(path: Path) -> set[str]:
+    """Every module `path` imports, at the top or inside a function (`from a.b import c`: a.b)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     names: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            names.update(alias.name.split(".")[0] for alias in node.names)
+            names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module.split(".")[0])
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
     return names
+
+
+def _imports(path: Path) -> set[str]:
+    return {name.split(".")[0] for name in _modules(path)}
 
 
 @pytest.mark.parametrize("package", sorted(FORBIDDEN))
@@ -56,7 +66,21 @@ def test_only_the_demo_generates_sample_data():
 
 def test_nothing_loose_at_the_top_of_bot():
     loose = {path.stem for path in (ROOT / "bot").glob("*.py")}
-    assert loose - BOT_TOP_MODULES == BOT_TOP_LEFTOVERS
+    assert loose - BOT_TOP_MODULES == set()
+
+
+def test_core_and_handlers_import_no_platform_adapter():
+    paths = [path for place in PLATFORM_FREE
+             for path in ((ROOT / place).rglob("*.py") if (ROOT / place).is_dir()
+                          else [ROOT / place])]
+    assert len(paths) > 10
+    offenders = {
+        str(path.relative_to(ROOT)): found
+        for path in paths
+        if (found := sorted(name for name in _modules(path)
+                            if any(name == a or name.startswith(a + ".") for a in ADAPTERS)))
+    }
+    assert offenders == {}
 
 
 def test_ruff_is_clean():

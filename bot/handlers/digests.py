@@ -16,8 +16,10 @@ from zoneinfo import ZoneInfo
 
 from bot.core import Invocation
 from bot.digests.compose import compose_preview
+from bot.digests.outbound import mask_url
 from bot.digests.status import INTERRUPTED_RULE, delivery_detail, rule_of
-from bot.grammar import COMMAND_USAGE, DigestCommand, DigestHereCommand
+from bot.grammar import CommandSpec, DigestCommand, DigestHereCommand
+from bot.grammar.digest import parse_digest, parse_digest_here
 from bot.replies import Reply, Section, error_reply
 from reports.languages import LANGUAGE_NAMES, LANGUAGES
 from storage import digests as ledger
@@ -27,9 +29,9 @@ from storage.models import DigestSchedule
 def _refuse_non_admin(invocation: Invocation, what: str) -> Reply | None:
     if invocation.is_admin():
         return None
-    usage, example = COMMAND_USAGE["digest here" if what == "here" else "digest"]
-    return error_reply(f"Only admins can {what}; nothing was changed.", usage=usage,
-                       example=example)
+    spec = DIGEST_HERE if what == "here" else DIGEST
+    return error_reply(f"Only admins can {what}; nothing was changed.", usage=spec.usage,
+                       example=spec.example)
 
 
 def _channel(invocation: Invocation) -> str | None:
@@ -37,8 +39,6 @@ def _channel(invocation: Invocation) -> str | None:
 
 
 def _mask(url: str | None) -> str:
-    from bot.teams.connector import mask_url
-
     return mask_url(url) if url else ""
 
 
@@ -59,17 +59,15 @@ def handle_digest_here(command: DigestHereCommand, invocation: Invocation) -> Re
     if command.webhook and platform != "teams":
         return error_reply("webhook= is for Teams Workflows webhooks; in Slack the bot posts "
                            "itself. Nothing was changed.",
-                           usage=COMMAND_USAGE["digest here"][0],
-                           example=COMMAND_USAGE["digest here"][1])
+                           usage=DIGEST_HERE.usage,
+                           example=DIGEST_HERE.example)
     if command.webhook:
-        from bot.teams.connector import check_workflow_url
-
-        try:
-            check_workflow_url(command.webhook, invocation.context.outbound)
+        try:  # the policy wiring injects: Microsoft's Workflows hosts, public addresses
+            invocation.context.outbound.check_webhook(command.webhook)
         except ValueError as problem:
             return error_reply(f"This webhook is refused: {problem}. Nothing was changed.",
-                               usage=COMMAND_USAGE["digest here"][0],
-                               example=COMMAND_USAGE["digest here"][1])
+                               usage=DIGEST_HERE.usage,
+                               example=DIGEST_HERE.example)
     tz = command.tz or invocation.workspace.timezone
     language = command.lang or "en"
     fields = ledger.ScheduleFields(cadence=command.cadence, day=command.day,
@@ -170,8 +168,8 @@ def _now(invocation: Invocation) -> Reply:
     schedule = _this_schedule(invocation)
     if schedule is None:
         return error_reply("This channel has no digest yet; set it up with /kpi digest here "
-                           "first.", usage=COMMAND_USAGE["digest here"][0],
-                           example=COMMAND_USAGE["digest here"][1])
+                           "first.", usage=DIGEST_HERE.usage,
+                           example=DIGEST_HERE.example)
     control = invocation.context.digests
     if control is None or not control.send_now(schedule):
         return error_reply("Digests are posted by the running bot (kpibot serve), which is not "
@@ -200,4 +198,23 @@ def _status(invocation: Invocation) -> Reply:
     return Reply(text=text, sections=(Section(table=tuple(rows)),))
 
 
-__all__ = ["LANGUAGES", "handle_digest", "handle_digest_here"]
+DIGEST = CommandSpec(
+    word="digest", command=DigestCommand, parse=parse_digest, handle=handle_digest,
+    usage="/kpi digest here|off|list|preview|now|status", example="/kpi digest preview",
+    summary="`off` (admins): stop this channel's digest / `list`: every channel's digest with "
+            "its next run / `preview`: this channel's digest, only to you / `now` (admins): post "
+            "it now / `status`: the last deliveries",
+    help=__doc__)
+DIGEST_HERE = CommandSpec(
+    word="digest here", command=DigestHereCommand, parse=parse_digest_here,
+    handle=handle_digest_here,
+    usage="/kpi digest here [weekly DAY HH:MM|monthly DAY HH:MM] [TZ] [lang=xx] [webhook=URL]",
+    example="/kpi digest here weekly mon 09:00 Europe/Oslo",
+    summary="admins: post the digest into this channel (default weekly, Monday 09:00, workspace "
+            "time zone; `lang=` en, nb, sv, ro, zh; `webhook=` a Teams Workflows URL)",
+    help="""(admins) Posts the digest into this channel: weekly on Monday at 09:00 in the
+    workspace time zone unless told otherwise; DAY is mon..sun for weekly, 1..28 or `last` for
+    monthly; lang= is en, nb, sv, ro or zh; webhook= (Teams) posts through a Teams Workflows
+    webhook instead of the bot.""")
+
+__all__ = ["DIGEST", "DIGEST_HERE", "LANGUAGES", "handle_digest", "handle_digest_here"]

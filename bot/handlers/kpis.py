@@ -8,7 +8,8 @@ for like (a running period's elapsed days against the same days before), both sp
 from __future__ import annotations
 
 from bot.core import Invocation
-from bot.grammar import KpiCommand
+from bot.grammar import CommandSpec, KpiCommand
+from bot.grammar.reports import parse_show
 from bot.replies import Reply, Section, error_reply
 from bot.usecases.kpi import KpiAnswer, UnknownKpi, answer_kpi
 from reports.digest.build import LABELS
@@ -194,3 +195,11 @@ def kpi_help(name: str) -> Reply | None:
         ("Needs", ", ".join(spec.needs) or "—"),
         ("Example", f"/kpi {spec.name} this-quarter"),
     )),))
+
+
+SHOW = CommandSpec(
+    word="show", command=KpiCommand, parse=parse_show, handle=handle_kpi, help=__doc__,
+    usage="/kpi [show] KPI [PERIOD] [@user]", example="/kpi show win-rate this-quarter",
+    summary="any KPI of the catalog (`/kpi win-rate` or `/kpi show win-rate`), with the counts "
+            "behind it and the change against the previous period, both spans named (a running "
+            "period by its elapsed days: on Dec 5, Dec 1-5 against Nov 1-5)")

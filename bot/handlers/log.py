@@ -13,7 +13,8 @@ from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 from bot.core import Invocation
-from bot.grammar import LogCommand
+from bot.grammar import CommandSpec, LogCommand
+from bot.grammar.log import parse_log
 from bot.handlers.describe import describe_event
 from bot.replies import Reply, Section, error_reply
 from reports.format import format_amount
@@ -124,3 +125,11 @@ def _rewon(deal: str, before: tuple, after: tuple, event_id: int, workspace) -> 
 
 def _idempotency_key(platform: str, key: str | None) -> str:
     return f"{platform}:{key}" if key else f"{platform}:auto:{uuid.uuid4()}"
+
+
+LOG = CommandSpec(
+    word="log", command=LogCommand, parse=parse_log, handle=handle_log, help=__doc__,
+    usage="/kpi log EVENT [DEAL] [N x] [AMOUNT [CUR]] [@user] [source=S] [reason=R] "
+          "[on DATE] [note...]",
+    example="/kpi log demo-booked acme",
+    summary="store one event and confirm it with an undo hint")

@@ -9,9 +9,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.grammar import PingCommand
+from bot.grammar import CommandSpec, PingCommand
+from bot.grammar.about import parse_ping
 from bot.replies import Reply
 
 
 def handle_ping(command: PingCommand, now: datetime) -> Reply:
     return Reply(text=f"pong · server time {now.isoformat(timespec='milliseconds')}")
+
+
+PING = CommandSpec(
+    word="ping", command=PingCommand, parse=parse_ping, handle=handle_ping, help=__doc__,
+    database_free=True, usage="/kpi ping", example="/kpi ping",
+    summary='"pong" and the server\'s time, without touching the database (a liveness check; '
+            "the benchmark's floor)")

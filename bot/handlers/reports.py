@@ -20,8 +20,8 @@ from babel.dates import format_date
 
 from bot.core import Invocation
 from bot.grammar import (
-    COMMAND_USAGE,
     ChurnCommand,
+    CommandSpec,
     FunnelCommand,
     LeaderboardCommand,
     MeCommand,
@@ -29,6 +29,8 @@ from bot.grammar import (
     QuotaHistoryCommand,
     QuotaSetCommand,
 )
+from bot.grammar.quota import parse_quota, parse_quota_history, parse_quota_set
+from bot.grammar.reports import parse_churn, parse_funnel, parse_leaderboard, parse_me
 from bot.handlers.kpis import PeriodProblem, funnel_table, render_result, resolve_period
 from bot.handlers.kpis import change_text as compared_text
 from bot.replies import Reply, Section, error_reply
@@ -45,6 +47,7 @@ from reports.i18n import Translator
 from reports.kpis.catalog import (
     CATALOG,
     LEADERBOARD_KPIS,
+    ME_KPIS,
     Change,
     Compared,
     compare,
@@ -194,8 +197,7 @@ def _quota_amount(value: float | None, metric: str, currency: str) -> str:
 def handle_quota_set(command: QuotaSetCommand, invocation: Invocation) -> Reply:
     if not invocation.is_admin():
         return error_reply("Only admins can set quotas; nothing was changed.",
-                           usage=COMMAND_USAGE["quota set"][0],
-                           example=COMMAND_USAGE["quota set"][1])
+                           usage=QUOTA_SET.usage, example=QUOTA_SET.example)
     start = command.effective_from or effective_from_for(invocation.today)
     with invocation.context.database.write() as session:
         set_quota(session=session, workspace_id=invocation.workspace.id, user_id=command.user,
@@ -367,9 +369,8 @@ def handle_me(command: MeCommand, invocation: Invocation) -> Reply:
     """Your figures over the period, each with its change (both spans named); one line per
     quota you have, revenue in money and activity quotas in counts."""
     user = invocation.request.user_id
-    names = ["activities", "deals-won", "revenue", "win-rate", "quota-attainment"]
-    try:
-        period, results = _compared(invocation, names, command.period, user=user)
+    try:  # ME_KPIS ends with quota-attainment: its rows are the quota fields
+        period, results = _compared(invocation, list(ME_KPIS), command.period, user=user)
     except PeriodProblem as problem:
         return problem.reply
     t = invocation.t
@@ -413,3 +414,59 @@ def _quota_fields(compared: Compared, currency: str,
 
 __all__ = ["handle_churn", "handle_funnel", "handle_leaderboard", "handle_me", "handle_quota",
            "handle_quota_history", "handle_quota_set", "render_result"]
+
+
+ME = CommandSpec(
+    word="me", command=MeCommand, parse=parse_me, handle=handle_me,
+    usage="/kpi me [PERIOD]", example="/kpi me this-week",
+    summary="your activities, deals won, revenue, win rate, each of your quotas (revenue in "
+            "money, activity quotas in counts: `100% (3/3 demo-booked)`) and pace, with changes")
+LEADERBOARD = CommandSpec(
+    word="leaderboard", command=LeaderboardCommand, parse=parse_leaderboard,
+    handle=handle_leaderboard,
+    usage="/kpi leaderboard [KPI] [PERIOD]", example="/kpi leaderboard revenue this-month",
+    summary="one row per rep, best first (default: revenue), with each rep's change; quota rows "
+            "in their metric",
+    help="One row per rep for a KPI (default: revenue), best first, with each rep's change "
+         "against the same span before.")
+FUNNEL = CommandSpec(
+    word="funnel", command=FunnelCommand, parse=parse_funnel, handle=handle_funnel,
+    usage="/kpi funnel [PERIOD] [@user] [cohort]", example="/kpi funnel last-month cohort",
+    summary="deals reaching each stage, stage-to-stage conversion (of the deals that reached the "
+            "stage before in the period, how many have reached this one: never above 100%), "
+            "median days in stage, stalled deals; `cohort`: the deal counts follow the period's "
+            "leads",
+    help="Stage counts, conversion, median days in stage and stalled deals, for the team or "
+         "one @user; `cohort` follows the period's leads.")
+QUOTA = CommandSpec(
+    word="quota", command=QuotaCommand, parse=parse_quota, handle=handle_quota,
+    usage="/kpi quota [PERIOD] [@user]", example="/kpi quota this-quarter",
+    summary="attainment per rep, team attainment (total / total), reps at quota (warning under "
+            "60%), pace",
+    help="""Attainment per rep, team attainment, reps at quota, pace.
+    `/kpi quota set @user AMOUNT [monthly|quarterly] [METRIC] [from DATE]` (admins) sets a
+    target; `/kpi quota history [@user]` shows every change with the day it applies from.""")
+QUOTA_SET = CommandSpec(
+    word="quota set", command=QuotaSetCommand, parse=parse_quota_set, handle=handle_quota_set,
+    usage="/kpi quota set @user AMOUNT [monthly|quarterly] [METRIC] [from DATE]",
+    example="/kpi quota set @alice 50k quarterly",
+    summary="admins: a revenue quota, or an activity quota such as `20 monthly demo-booked`; it "
+            "applies from the first day of the month it is set in, or from `DATE` (today or "
+            "earlier: `from 2026-11-16`, `from yesterday`); earlier periods keep the targets "
+            "they had",
+    help="""(admins) The new target applies from the first day of the month it is set in (or
+    from DATE, today or earlier); earlier periods keep the target they had. A period spanning a
+    change takes each part pro rata by days. A METRIC other than revenue is an event kind
+    (demo-booked); its AMOUNT is a plain count.""")
+QUOTA_HISTORY = CommandSpec(
+    word="quota history", command=QuotaHistoryCommand, parse=parse_quota_history,
+    handle=handle_quota_history,
+    usage="/kpi quota history [@user]", example="/kpi quota history @alice",
+    summary="every quota change: rep, target and cadence, the day it applies from, when and by "
+            "whom it was set",
+    help="Every quota change (of everyone, or of one @user) with the day it applies from.")
+CHURN = CommandSpec(
+    word="churn", command=ChurnCommand, parse=parse_churn, handle=handle_churn,
+    usage="/kpi churn [PERIOD]", example="/kpi churn last-quarter",
+    summary="customer churn rate, MRR churn, downgrades, new customers",
+    help="Customer churn and MRR churn over the period, with downgrades and new customers.")

@@ -14,7 +14,8 @@ from __future__ import annotations
 import difflib
 
 from bot.core import Invocation
-from bot.grammar import COMMAND_USAGE, RepLinkCommand, RepListCommand
+from bot.grammar import CommandSpec, RepLinkCommand, RepListCommand
+from bot.grammar.reps import parse_rep, parse_rep_link
 from bot.replies import Reply, Section, error_reply
 from storage.models import User
 from storage.reps import NAMED_REP_PREFIX, NamedRep, RepError, link_rep, list_named_reps, rep_slug
@@ -88,7 +89,7 @@ def _close(reps: list[NamedRep], text: str) -> list[NamedRep]:
 
 def handle_rep_link(command: RepLinkCommand, invocation: Invocation) -> Reply:
     """`/kpi rep link REP @user` (admins): credit a named rep's events and deals to a chat user."""
-    usage, example = COMMAND_USAGE["rep link"]
+    usage, example = REP_LINK.usage, REP_LINK.example
     if not invocation.is_admin():
         return error_reply("Only admins can link named reps; nothing was changed.",
                            usage=usage, example=example)
@@ -123,7 +124,7 @@ def handle_rep_link(command: RepLinkCommand, invocation: Invocation) -> Reply:
 
 
 def _unknown_rep(text: str, reps: list[NamedRep]) -> Reply:
-    usage, example = COMMAND_USAGE["rep link"]
+    usage, example = REP_LINK.usage, REP_LINK.example
     if not reps:
         return error_reply(f'There is no named rep "{text}": this workspace has none (imports '
                            "create them for people who match no chat user). Nothing was "
@@ -140,3 +141,18 @@ def _unknown_rep(text: str, reps: list[NamedRep]) -> Reply:
 
 
 __all__ = ["handle_rep_link", "handle_rep_list"]
+
+
+REP = CommandSpec(
+    word="rep", command=RepListCommand, parse=parse_rep, handle=handle_rep_list, help=__doc__,
+    usage="/kpi rep list|link", example="/kpi rep list",
+    summary="`list`: the named reps an import created (people in the file who match no chat "
+            "user), with their email and events; `link`: see below")
+REP_LINK = CommandSpec(
+    word="rep link", command=RepLinkCommand, parse=parse_rep_link, handle=handle_rep_link,
+    usage="/kpi rep link REP @user", example='/kpi rep link "Jane Doe" @alice',
+    summary="admins: credit a named rep's events and deals to the chat user; `REP` is "
+            '`rep:jane-doe`, `jane-doe` or `"Jane Doe"`',
+    help="""(admins) Credits all of the named rep's events and deals to the chat user and
+    removes the named rep. REP is the id (rep:jane-doe), the short form (jane-doe) or the name
+    in quotes ("Jane Doe"); `/kpi rep list` shows them.""")

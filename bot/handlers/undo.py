@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date
 
 from bot.core import Invocation
-from bot.grammar import UndoCommand
+from bot.grammar import CommandSpec, UndoCommand
+from bot.grammar.log import parse_undo
 from bot.handlers.describe import describe_event
 from bot.replies import Reply, Section, error_reply
 from reports.format import format_amount
@@ -71,3 +72,9 @@ def _still_won(deal, workspace, t: Translator) -> str | None:
     amount = format_amount(deal.amount_minor, deal.currency or workspace.currency, t.locale)
     return t.gettext("{deal} is won for {amount} (on {day}).", deal=deal.name, amount=amount,
                      day=day)
+
+
+UNDO = CommandSpec(
+    word="undo", command=UndoCommand, parse=parse_undo, handle=handle_undo, help=__doc__,
+    usage="/kpi undo [ID]", example="/kpi undo 42",
+    summary="void your last event, or event `ID` (yours, or anyone's if you are an admin)")

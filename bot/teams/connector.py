@@ -6,7 +6,7 @@
   text fallback) into a conversation the bot was added to, e.g. a weekly digest.
 * `post_to_workflow(url, card)` posts a card to a Teams Workflows "Post to a channel when a
   webhook request is received" URL. That URL is a secret: it never appears in a log line or an
-  exception message; `mask_url` shows it back as `https://host/…abcd`.
+  exception message; `mask_url` (bot/outbound.py) shows it back as `https://host/…abcd`.
 
 Failures raise `TeamsDeliveryError` with `transient` (429, 5xx, timeouts: retry later) or not
 (400/401/403/404: the conversation or webhook is gone or the bot was removed), and the
@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
@@ -28,7 +27,7 @@ from microsoft_agents.hosting.core.authorization import ClaimsIdentity
 from microsoft_agents.hosting.core.connector import ConnectorClientBase
 from microsoft_agents.hosting.core.connector.teams import TeamsConnectorClient
 
-from bot.outbound import OutboundPolicy, OutboundRefused
+from bot.digests.outbound import OutboundPolicy, OutboundRefused, mask_url  # noqa: F401 (re-exported)
 from bot.teams.auth import ConnectorTokenProvider, TokenEndpointError
 from bot.teams.cards import CONTENT_TYPE, workflow_body
 from bot.teams.references import StoredReference
@@ -98,19 +97,10 @@ def from_client_error(error: BaseException, what: str) -> TeamsDeliveryError:
                               code="connection_error", transient=True)
 
 
-def mask_url(url: str) -> str:
-    """A secret URL as `https://host/…wxyz`: enough to recognise it, useless to call."""
-    parts = urlsplit(url)
-    tail = url[-4:] if len(url) > 12 else ""
-    host = parts.hostname or "?"
-    return f"{parts.scheme or 'https'}://{host}/…{tail}"
-
-
 def check_workflow_url(url: str, policy: OutboundPolicy = WORKFLOWS) -> str:
     """A usable Workflows webhook URL (https on Microsoft's Workflows hosts, resolving to
     public addresses only), else OutboundRefused (a ValueError) saying why."""
-    policy.addresses(url)
-    return url.strip()
+    return policy.check_webhook(url)
 
 
 def _connector_session(service_url: str, timeout: float) -> aiohttp.ClientSession:

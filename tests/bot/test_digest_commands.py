@@ -1,4 +1,6 @@
-"""`/kpi digest ...` through signed Slack requests into the running app (with its scheduler)."""
+"""`/kpi digest ...` through signed Slack requests into the running app (with its scheduler):
+the preview in Block Kit, posting now. Who may set a digest and the errors:
+tests/bot/handlers/test_digest_setup.py."""
 
 from __future__ import annotations
 
@@ -42,40 +44,6 @@ def _ask(base_url, text, user="U_BOSS", channel="C_SALES"):
 def _schedules(database):
     with database.read() as session:
         return ledger.list_schedules(session=session)
-
-
-def test_digest_here_by_an_admin_sets_this_channel(bot_url, database):
-    body = _ask(bot_url, "digest here weekly fri 16:30 Europe/Oslo lang=nb")
-    assert "weekly on Friday at 16:30 Europe/Oslo" in body["text"]
-    assert "Norwegian" in body["text"]
-    (schedule,) = _schedules(database)
-    assert (schedule.channel_id, schedule.cadence, schedule.day, schedule.hour,
-            schedule.minute, schedule.timezone, schedule.language, schedule.owner_id) == \
-        ("C_SALES", "weekly", 4, 16, 30, "Europe/Oslo", "nb", "U_BOSS")
-    _ask(bot_url, "digest here")  # defaults: Monday 09:00, workspace zone; still one row
-    (schedule,) = _schedules(database)
-    assert (schedule.day, schedule.hour, schedule.timezone, schedule.language) == \
-        (0, 9, "Europe/Oslo", "en")
-
-
-def test_non_admins_cannot_change_digests_and_nothing_is_stored(bot_url, database):
-    body = _ask(bot_url, "digest here", user="U_REP")
-    assert "Only admins" in body["text"] and "nothing was changed" in body["text"]
-    assert _schedules(database) == []
-    _ask(bot_url, "digest here")
-    for action in ("off", "now"):
-        assert "Only admins" in _ask(bot_url, f"digest {action}", user="U_REP")["text"]
-    assert _schedules(database)[0].enabled
-
-
-def test_bad_digest_setup_names_the_problem(bot_url, database):
-    for text, problem in (("digest here weekly 15 09:00", "day of the month"),
-                          ("digest here monthly 30", "day 1 to 28"),
-                          ("digest here lang=xx", "xx"),
-                          ("digest here webhook=https://x.example/hook", "Teams")):
-        body = _ask(bot_url, text)
-        assert problem in body["text"], (text, body["text"])
-    assert _schedules(database) == []
 
 
 def test_preview_list_off_and_status(bot_url, database, slack_api):

@@ -92,13 +92,9 @@ def test_teams_never_see_each_others_events(slack_bot, database):
     assert _events(database, "T_TWO") == []
 
 
+# Every mistake and its words: tests/bot/handlers/test_log_commands.py; here, its Block Kit.
 @pytest.mark.parametrize(("text", "problem"), [
     ("log wonn acme", '"wonn"'),
-    ("log deal-won acme 12kk", "12kk"),
-    ("log deal-won acme 12000 EUR", "EUR"),
-    ("log call on 2099-01-01", "future"),
-    ("log call colour=red", "colour"),
-    ("log deal-won acme", "amount"),
 ])
 def test_bad_log_commands_name_the_problem_and_store_nothing(slack_bot, database, text,
                                                              problem):
@@ -109,18 +105,6 @@ def test_bad_log_commands_name_the_problem_and_store_nothing(slack_bot, database
     assert "Example: /kpi" in body["text"]
     assert body["blocks"][0]["text"]["text"].startswith(":warning:")
     assert _events(database) == []
-
-
-def test_undo_voids_the_callers_last_event_not_someone_elses(slack_bot, database):
-    _bot, base_url = slack_bot
-    _post(base_url, "log call 3", user_id="U1")
-    _post(base_url, "log meeting-booked globex", user_id="U2")
-    status, body, _ = _post(base_url, "undo", user_id="U1")
-    assert status == 200
-    mine, theirs = _events(database)
-    assert mine.voided_at is not None and mine.voided_by == "U1"
-    assert theirs.voided_at is None
-    assert f"Undone #{mine.id}" in body["text"] and "call" in body["text"]
 
 
 def test_only_the_logger_or_an_admin_can_undo_an_event_by_id(slack_bot, database, slack_api):
@@ -134,16 +118,6 @@ def test_only_the_logger_or_an_admin_can_undo_an_event_by_id(slack_bot, database
     _, body, _ = _post(base_url, f"undo #{event_id}", user_id="U_OWNER")
     assert f"Undone #{event_id}" in body["text"]
     assert _events(database)[0].voided_by == "U_OWNER"
-
-
-def test_logging_for_someone_else_needs_an_admin(slack_bot, database):
-    _bot, base_url = slack_bot
-    _, body, _ = _post(base_url, "log demo-booked acme <@U_REP|rep>", user_id="U1")
-    assert "Only admins" in body["text"]
-    assert _events(database) == []
-    _, body, _ = _post(base_url, "log demo-booked acme <@U_REP|rep>", user_id="U_BOSS")
-    (event,) = _events(database)
-    assert (event.user_id, event.logged_by) == ("U_REP", "U_BOSS")
 
 
 def test_public_posts_in_channel(slack_bot):

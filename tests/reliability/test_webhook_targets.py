@@ -19,7 +19,7 @@ import pytest
 
 from bot.digests.channels import TeamsChannel
 from bot.digests.delivery import DeliveryPolicy, DigestDeliverer
-from bot.outbound import OutboundPolicy
+from bot.digests.outbound import OutboundPolicy
 from bot.wiring import build_bot
 from storage import digests as ledger
 from tests.bot.teams.test_teams_http import BOSS, _card, _send, _settings

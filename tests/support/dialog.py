@@ -4,6 +4,7 @@
     reply = chat.ask("log call 3")               # as U_BOSS
     verify_dialog(chat, [("log call 3", "Logged 3 × call"), ("undo", "Undone")])
     chat.ran                                      # the parsed commands that reached a handler
+    Chat(database, ..., commands=(*COMMANDS, MY_SPEC))  # the bot with one more command
 
 In the spirit of python-zulip-api's StubBotHandler / verify_dialog: the handlers, grammar and
 storage are the real ones (on the `database` fixture: SQLite and PostgreSQL); only the
@@ -12,11 +13,12 @@ platform edge is left out. The signed-HTTP suites test the transport.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from bot.core import BotContext, CommandRequest
-from bot.handlers.registry import build_command_handler
+from bot.grammar import CommandSpec
+from bot.handlers.registry import COMMANDS, build_command_handler
 from bot.replies import Reply
 
 
@@ -29,16 +31,22 @@ class _Admins:
 
 
 class Chat:
-    """The bot's real command handler on `database`, at a fixed `now`; every command that
-    reaches a handler is recorded in `ran`."""
+    """The bot's real command handler (for `commands`, default every standard one) on
+    `database`, at `now` (change it with `chat.now = ...`); every command that reaches a
+    handler is recorded in `ran`. Commands are asked in `channel`."""
 
     def __init__(self, database, *, workspace: str, now: datetime,
-                 admins: Iterable[str] = ("U_BOSS",), default_user: str = "U_BOSS") -> None:
+                 admins: Iterable[str] = ("U_BOSS",), default_user: str = "U_BOSS",
+                 commands: Sequence[CommandSpec] = COMMANDS, channel: str | None = "C_SALES",
+                 context: dict | None = None) -> None:
         self.database = database
         self.workspace = workspace
         self.default_user = default_user
+        self.channel = channel
+        self.now = now
         self.handler = build_command_handler(
-            BotContext(database=database, admins=_Admins(frozenset(admins)), clock=lambda: now))
+            BotContext(database=database, admins=_Admins(frozenset(admins)),
+                       clock=lambda: self.now, **(context or {})), commands)
         self.ran: list[object] = []
         for kind, handle in list(self.handler.handlers.items()):
             self.handler.handlers[kind] = self._recorded(handle)
@@ -52,7 +60,7 @@ class Chat:
     def ask(self, text: str, user: str | None = None, name: str | None = None) -> Reply:
         return self.handler.handle(CommandRequest(
             platform="slack", workspace_id=self.workspace, user_id=user or self.default_user,
-            text=text, user_name=name))
+            text=text, user_name=name, channel_id=self.channel))
 
 
 def verify_dialog(chat: Chat, turns: Iterable[tuple[str, str]], *, user: str | None = None

@@ -35,7 +35,7 @@ from typing import Any
 
 import pytest
 
-from bot.outbound import OutboundPolicy
+from bot.digests.outbound import OutboundPolicy
 from tests.support.bot_server import running_server  # noqa: E402
 from tests.support.teams_messages import (
     APP_ID,

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from bot.outbound import OutboundPolicy
+from bot.digests.outbound import OutboundPolicy
 from bot.replies import Reply
 from bot.teams.auth import ConnectorTokenProvider
 from bot.teams.cards import render_card

@@ -98,3 +98,17 @@ class OutboundPolicy:
                     f"{host} resolves to a loopback, private, link-local or reserved address "
                     f"({private[0]}); the bot does not send there")
         return host, port, found
+
+    def check_webhook(self, url: str) -> str:
+        """The URL, stripped, if the bot may post to it now (its form and every address it
+        resolves to); else OutboundRefused (a ValueError) naming why."""
+        self.addresses(url)
+        return url.strip()
+
+
+def mask_url(url: str) -> str:
+    """A secret URL as `https://host/…wxyz`: enough to recognise it, useless to call."""
+    parts = urlsplit(url)
+    tail = url[-4:] if len(url) > 12 else ""
+    host = parts.hostname or "?"
+    return f"{parts.scheme or 'https'}://{host}/…{tail}"

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from bot.grammar import COMMAND_USAGE, Command, LogCommand, UsageError, parse_command
-from bot.grammar_words import NOT_NUMBERS, day_words, number_words
+from bot.grammar.words import NOT_NUMBERS, day_words, number_words
 from reports.events import ALIASES, KINDS, resolve_kind
 from tests.support.long_run import examples
 

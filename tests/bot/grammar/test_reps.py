@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.grammar import COMMAND_USAGE, RepLinkCommand, RepListCommand
-from tests.bot.test_grammar import U1, fails, parse
+from tests.bot.grammar.common import U1, fails, parse
 
 
 @pytest.mark.parametrize(("text", "command"), [

@@ -1,4 +1,4 @@
-"""Effective-dated quotas through Slack (signed requests into the running app), on both
+"""Effective-dated quotas through the command handler (tests/support/dialog.py), on both
 databases: edits today leave past periods alone, a mid-quarter change counts pro rata, `from
 DATE`, `/kpi quota history`, bad input stores nothing; `/kpi me`, monthly-progress,
 reps-at-quota and the digest use the same targets.
@@ -19,14 +19,10 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.digests.compose import compose_digest
-from bot.settings import build_settings
-from bot.wiring import build_bot
 from storage.quotas import list_quotas
 from storage.workspaces import ensure_user, ensure_workspace
-from tests.support.bot_server import running_server
-from tests.support.slack_signing import post_slash_command
+from tests.support.dialog import Chat
 
-SECRET = "test-signing-secret"
 TEAM = "TQEFF"
 WS = f"slack:{TEAM}"
 PEOPLE = {"UANA": "Ana Berg", "UDAN": "Dan Olsen", "UCY": "Cy Chen", "UBO": "Bo Lind",
@@ -37,58 +33,30 @@ DEC5 = datetime(2026, 12, 5, 10, tzinfo=UTC)
 
 
 @pytest.fixture
-def team(database, slack_api, clock):
+def team(database):
     with database.write() as s:
         ensure_workspace(session=s, workspace_id=WS, platform="slack", timezone="Europe/Oslo",
                          now=OCT20)
         for user_id, name in PEOPLE.items():
             ensure_user(session=s, workspace_id=WS, user_id=user_id, display_name=name,
                         now=OCT20)
-    url = database.engine.url.render_as_string(hide_password=False)
-    settings = build_settings(DATABASE_URL=url, SLACK_BOT_TOKEN="xoxb-test",
-                              SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=slack_api.base_url,
-                              KPIBOT_ADMINS="U_BOSS")
-    bot = build_bot(settings, database=database, clock=clock)
-    with running_server(bot) as base_url:
+    chat = Chat(database, workspace=WS, now=OCT20, admins={"U_BOSS"})
 
-        def ask(text: str, user: str = "U_BOSS") -> str:
-            status, body, _ = post_slash_command(base_url, text, secret=SECRET, team_id=TEAM,
-                                                 user_id=user, user_name=PEOPLE[user])
-            assert status == 200
-            return _all_text(body)
+    def ask(text: str, user: str = "U_BOSS") -> str:
+        return chat.ask(text, user=user, name=PEOPLE[user]).plain_text()
 
-        clock.now = OCT20
-        for text in ("quota set <@UANA|ana> 31k monthly", "quota set <@UDAN|dan> 10k monthly",
-                     "quota set <@UBO|bo> 20 monthly demo-booked"):
-            assert "Quota set" in ask(text)
-        clock.now = NOV16
-        reply = ask("quota set <@UANA|ana> 36,000 from 2026-11-16")
-        assert "Ana Berg" in reply and "from 16 Nov 2026" in reply and "UANA" not in reply
-        ask("log deal-won acme 16,750 <@UANA|ana> on 2026-11-10")
-        clock.now = DEC5
-        for text in ("quota set <@UANA|ana> 40k monthly", "quota set <@UDAN|dan> 90k quarterly",
-                     "quota set <@UCY|cy> 60k quarterly"):
-            assert "from 1 Dec 2026" in ask(text)
-        yield ask
-
-
-def _all_text(body: dict) -> str:
-    """Every text in the reply's blocks (the fallback text repeats them)."""
-    texts = []
-
-    def walk(node):
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if key == "text" and isinstance(value, str):
-                    texts.append(value)
-                else:
-                    walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(body.get("blocks", []))
-    return "\n".join(texts)
+    for text in ("quota set <@UANA|ana> 31k monthly", "quota set <@UDAN|dan> 10k monthly",
+                 "quota set <@UBO|bo> 20 monthly demo-booked"):
+        assert "Quota set" in ask(text)
+    chat.now = NOV16
+    reply = ask("quota set <@UANA|ana> 36,000 from 2026-11-16")
+    assert "Ana Berg" in reply and "from 16 Nov 2026" in reply and "UANA" not in reply
+    ask("log deal-won acme 16,750 <@UANA|ana> on 2026-11-10")
+    chat.now = DEC5
+    for text in ("quota set <@UANA|ana> 40k monthly", "quota set <@UDAN|dan> 90k quarterly",
+                 "quota set <@UCY|cy> 60k quarterly"):
+        assert "from 1 Dec 2026" in ask(text)
+    return ask
 
 
 def _row(text: str, name: str) -> str:

@@ -1,4 +1,4 @@
-"""The doubtful words the grammar reads as meant or asks about (bot/grammar_words.py)."""
+"""The doubtful words the grammar reads as meant or asks about (bot/grammar/words.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.grammar_words import (
+from bot.grammar.words import (
     Person,
     WordProblem,
     day_words,
