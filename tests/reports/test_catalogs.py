@@ -127,3 +127,24 @@ def test_no_compiled_catalog_is_committed_and_the_catalogs_are_packaged():
     files = {*LOCALE_DIR.rglob("*.po"), *LOCALE_DIR.rglob("*.pot")}
     assert len(files) == len(LANGUAGES)  # the template and one catalog per translated language
     assert files <= packaged
+
+
+def test_every_detail_label_a_kpi_shows_is_in_the_catalogs():
+    """Chat replies translate KPI detail labels (reports/detail_labels.py lists them): each
+    label any KPI shows over the sample history, in several periods, is a catalog message."""
+    from reports.format import format_details
+    from reports.kpis.catalog import CATALOG, compute_kpi
+    from reports.periods import parse_period
+    from tests.reports.digest.samples import NOW, QUOTAS, _events
+    from tests.reports.fake_facts import FakeFacts
+
+    facts = FakeFacts(_events(), QUOTAS)
+    shown = set()
+    for word in ("last-week", "last-month", "mtd", "this-quarter", "this-year"):
+        period = parse_period(word, now=NOW, tz="Europe/Oslo")
+        for name in CATALOG:
+            result = compute_kpi(name, facts=facts, period=period, now=NOW)
+            shown |= {label for label, _ in format_details(result.details, "USD")}
+    assert len(shown) > 30
+    template = {m.id for m in _read(LOCALE_DIR / "kpibot.pot") if m.id}
+    assert not shown - template, "add them to reports/detail_labels.py, run bash scripts/i18n"

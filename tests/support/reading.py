@@ -16,10 +16,11 @@ from reports.events import KINDS
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "reports" / "locale" / "kpibot.pot"
 # Words a translation keeps: acronyms, sales words the teams use as is, the product's name
-ALLOWED = {"mql", "sql", "mrr", "roi", "ctr", "lead", "demo", "churn", "kpibot", "kpi", "usd",
-           "eur", "total"}
+ALLOWED = {"mql", "sql", "mrr", "roi", "ctr", "cac", "clv", "arpc", "lead", "demo", "churn",
+           "kpibot", "kpi", "usd", "eur", "total"}
 # Words that are the same in that language ("Aktivitet per selger", "Timp median")
-SAME_WORD = {"nb": {"per", "under", "leads"}, "sv": {"per", "under", "leads"}, "ro": {"median"}}
+SAME_WORD = {"nb": {"per", "under", "leads", "median"}, "sv": {"per", "under", "leads", "median"},
+             "ro": {"median"}}
 # A command to type stays in English: `/kpi quota set @rep AMOUNT`, `/kpi undo [ID]`
 _COMMAND = re.compile(r"/kpi(?:\s+(?:[a-z0-9@<][\w@<>|.=-]*|[A-Z]{2,}|\[[^\]]*\]|\.\.\.))*")
 _WORD = re.compile(r"[^\W\d_]+")
