@@ -250,20 +250,23 @@ def handle_churn(command: ChurnCommand, invocation: Invocation) -> Reply:
             invocation, ["churn-rate", "mrr-churn"], command.period)
     except PeriodProblem as problem:
         return problem.reply
+    t = invocation.t
     churn, mrr_churn = compared.result, mrr_compared.result
     currency = invocation.workspace.currency
     d = mrr_churn.details
     fields = (
-        ("Customer churn", f"{format_value(churn)} {compared_text(compared)}"),
-        ("MRR churn", format_value(mrr_churn)),
-        ("Churned MRR", format_amount(d["churned_mrr"], currency)),
-        ("Downgrades", format_amount(d["downgrades"], currency)),
-        ("New customers", str(churn.details["new_customers"])),
+        (t.gettext("Customer churn"), f"{value_text(churn, t)} {compared_text(compared, t)}"),
+        (t.gettext("MRR churn"), value_text(mrr_churn, t)),
+        (t.gettext("Churned MRR"), format_amount(d["churned_mrr"], currency, t.locale)),
+        (t.gettext("Downgrades"), format_amount(d["downgrades"], currency, t.locale)),
+        (t.gettext("New customers"), format_number(churn.details["new_customers"], t.locale)),
     )
     warnings = " · ".join(f"⚠ {w}" for w in churn.warnings + mrr_churn.warnings)
-    return Reply(text=f"Churn · {period.describe()}", sections=(
+    title = t.gettext("Churn")
+    return Reply(text=f"{title} · {describe_period(period, t)}", sections=(
         Section(fields=fields),
-        Section(context=warnings or "customers won inside the period count in neither part"),
+        Section(context=warnings or t.gettext(
+            "customers won inside the period count in neither part")),
     ))
 
 
