@@ -41,7 +41,6 @@ from reports.format import (
     format_percent,
     format_percent_value,
     format_quota,
-    format_value,
 )
 from reports.i18n import Translator
 from reports.kpis.catalog import (
@@ -143,43 +142,59 @@ def handle_quota(command: QuotaCommand, invocation: Invocation) -> Reply:
                                      user=command.user)
     except PeriodProblem as problem:
         return problem.reply
+    t = invocation.t
     currency = invocation.workspace.currency
     if not result.rows:
         with invocation.context.database.read() as session:
             any_set = bool(SqlFacts(session=session, workspace=invocation.workspace).quotas())
         if any_set:
-            return Reply(text=f"No quota was in force in {period.describe()}; /kpi quota "
-                              "history shows the day each one applies from.", sections=())
-        return Reply(text="No quotas set. An admin can set one: /kpi quota set @rep 50k "
-                          "monthly", sections=())
-    table = [("rep", "attained", "target", "%", "pace")]
+            return Reply(text=t.gettext(
+                "No quota was in force in {period}; {command} shows the day each one applies "
+                "from.", period=describe_period(period, t), command="/kpi quota history"),
+                sections=())
+        return Reply(text=t.gettext("No quotas set. An admin can set one: {command}",
+                                    command="/kpi quota set @rep 50k monthly"), sections=())
+    table = [(t.gettext("rep"), t.gettext("attained"), t.gettext("target"), "%",
+              t.gettext("pace"))]
     names = _names(invocation)
     for row in result.rows:
         metric = row.extra["metric"]
-        table.append((names.get(row.key, row.key), _quota_amount(row.numerator, metric, currency),
-                      _quota_amount(row.denominator, metric, currency),
-                      _pct(row.value), _pct(row.extra["pace"])))
+        table.append((names.get(row.key, row.key),
+                      _quota_amount(row.numerator, metric, currency, t.locale),
+                      _quota_amount(row.denominator, metric, currency, t.locale),
+                      _pct(row.value, t), _pct(row.extra["pace"], t)))
     d = result.details
     metric = d.get("metric", "revenue")
-    team = (f"{_pct(result.value)} ({format_amount(int(result.numerator or 0), currency)} of "
-            f"{format_amount(int(round(result.denominator or 0)), currency)})"
-            if metric == "revenue" else format_value(result))
-    lines = (f"Team {metric}: {team}, pace {_pct(d['pace'])} "
-             f"({_pct(d['elapsed'])} of the period elapsed)",
-             f"Reps at quota: {d['reps_at_quota']}/{d['reps_with_quota']}")
-    changed = [f"{names.get(row.key, row.key)} ({row.extra['metric']}) from "
-               + ", ".join(_day(day) for day in row.extra["changed_on"])
+    team = (t.gettext("{share} ({attained} of {target})", share=_pct(result.value, t),
+                      attained=format_amount(int(result.numerator or 0), currency, t.locale),
+                      target=format_amount(int(round(result.denominator or 0)), currency,
+                                           t.locale))
+            if metric == "revenue" else value_text(result, t))
+    lines = (t.gettext("Team {metric}: {team}, pace {pace} ({elapsed} of the period elapsed)",
+                       metric=t.gettext("revenue") if metric == "revenue" else metric,
+                       team=team, pace=_pct(d["pace"], t), elapsed=_pct(d["elapsed"], t)),
+             t.gettext("Reps at quota: {count}/{total}",
+                       count=format_number(d["reps_at_quota"], t.locale),
+                       total=format_number(d["reps_with_quota"], t.locale)))
+    changed = [t.gettext("{name} ({metric}) from {days}", name=names.get(row.key, row.key),
+                         metric=row.extra["metric"],
+                         days=", ".join(_day(day, t) for day in row.extra["changed_on"]))
                for row in result.rows if row.extra.get("changed_on")]
     if changed:
-        lines += ("Target changed during the period (each part counts pro rata by days): "
-                  + "; ".join(changed),)
-    context = " · ".join(f"⚠ {w}" for w in result.warnings) or \
-        "team = total attained / total quota · /kpi quota history for the changes"
-    return Reply(text=f"Quota attainment · {period.describe()}", sections=(
+        lines += (t.gettext("Target changed during the period (each part counts pro rata by "
+                            "days): {changes}", changes="; ".join(changed)),)
+    context = " · ".join(f"⚠ {w}" for w in result.warnings) or t.gettext(
+        "team = total attained / total quota · {command} for the changes",
+        command="/kpi quota history")
+    title = t.gettext("Quota attainment")
+    return Reply(text=f"{title} · {describe_period(period, t)}", sections=(
         Section(table=tuple(table)), Section(lines=lines), Section(context=context)))
 
 
-def _day(day: date | None) -> str:
+def _day(day: date | None, t: Translator | None = None) -> str:
+    if t is not None and t.language != "en":
+        return t.gettext("the start") if day is None else format_date(day, "medium",
+                                                                      locale=t.locale)
     return "the start" if day is None else format_date(day, "d MMM yyyy", locale="en")
 
 
@@ -188,10 +203,12 @@ def _target(target: int, metric: str, cadence: str, currency: str) -> str:
     return f"{amount} {cadence}"
 
 
-def _quota_amount(value: float | None, metric: str, currency: str) -> str:
+def _quota_amount(value: float | None, metric: str, currency: str, locale: str = "en") -> str:
     if metric == "revenue":
-        return format_amount(int(round(value or 0)), currency)
-    return f"{value or 0:,.0f} {metric}"
+        return format_amount(int(round(value or 0)), currency, locale)
+    if locale == "en":
+        return f"{value or 0:,.0f} {metric}"
+    return f"{format_number(round(value or 0), locale)} {metric}"
 
 
 def handle_quota_set(command: QuotaSetCommand, invocation: Invocation) -> Reply:

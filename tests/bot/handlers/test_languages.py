@@ -1,14 +1,14 @@
 """Chat replies in the user's language (CommandRequest.user_language; Slack fills it from
 users.info's locale, Teams from the activity's), through the real command handler on SQLite and
 PostgreSQL: the KPI answer (`/kpi NAME`: headline, table headers, figures, context), the
-funnel, the leaderboard, `/kpi me`, churn, the log confirmation and undo, and the "Usage:" /
-"Example:" lines of a refusal. Each reply in each of the 5 languages has no raw value and,
-outside English, no English word left (the checks of tests/support/reading.py, as for the
-digest); counts take the language's plural form.
+funnel, the leaderboard, `/kpi me`, churn, the quota view, the log confirmation and undo, and
+the "Usage:" / "Example:" lines of a refusal. Each reply in each of the 5 languages has no raw
+value and, outside English, no English word left (the checks of tests/support/reading.py, as
+for the digest); counts take the language's plural form.
 
 Not translated yet (and so not checked here): the KPI formula line (`win-rate: won / (won +
 lost)`, the catalog's definition), data warnings, the grammar's own problem sentences, and the
-quota, digest, rep and help replies."""
+quota set/history, digest, rep and help replies."""
 
 from __future__ import annotations
 
@@ -33,7 +33,8 @@ NOW = datetime(2026, 11, 18, 14, 30, tzinfo=UTC)
 WORKSPACE = "slack:TLANG"
 QUESTIONS = ("win-rate this-quarter", "revenue last-month", "deals-won this-year",
              "activities this-month", "funnel this-quarter", "leaderboard revenue this-year",
-             "leaderboard activities this-month", "me this-month", "churn last-month")
+             "leaderboard activities this-month", "me this-month", "churn last-month",
+             "quota this-month")
 
 
 def _ask(chat: Chat, text: str, language: str, user: str = "UGEN001"):
