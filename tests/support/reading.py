@@ -20,7 +20,7 @@ ALLOWED = {"mql", "sql", "mrr", "roi", "ctr", "cac", "clv", "arpc", "lead", "dem
            "kpibot", "kpi", "usd", "eur", "total"}
 # Words that are the same in that language ("Aktivitet per selger", "Timp median")
 SAME_WORD = {"nb": {"per", "under", "leads", "median"}, "sv": {"per", "under", "leads", "median"},
-             "ro": {"median"}}
+             "ro": {"median", "note"}}
 # A command to type stays in English: `/kpi quota set @rep AMOUNT`, `/kpi undo [ID]`
 _COMMAND = re.compile(r"/kpi(?:\s+(?:[a-z0-9@<][\w@<>|.=-]*|[A-Z]{2,}|\[[^\]]*\]|\.\.\.))*")
 _WORD = re.compile(r"[^\W\d_]+")
