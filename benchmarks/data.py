@@ -5,7 +5,8 @@ A history of N events (sampledata.seed_workspace, seed S) is generated once and 
 - SQLite: `<cache>/sqlite-<N>-seed<S>.db` (+ `.json` beside it: when the history ends, how long
   it took). Each run works on a copy, so the events `/kpi log` adds never reach the cache.
 - PostgreSQL: a database `kpibench_<N>_s<S>` on the server (a throwaway cluster keeps its data
-  directory under `<cache>/postgresql/`, so it survives between runs too); each run works on a
+  directory under `<cache>/postgresql/`, so it survives between runs too; the database's comment
+  says when its history ends, whatever port the server has next time); each run works on a
   `CREATE DATABASE ... TEMPLATE` copy of it.
 
 The history ends when it was generated and the server answers with the real clock, so a cached
@@ -166,29 +167,31 @@ def postgres_history(server_url: str, cache_dir: Path, events: int, seed: int, *
                      max_age: timedelta = DEFAULT_MAX_AGE, now: datetime | None = None,
                      progress: Callable[[str], None] = print) -> History:
     """The cached PostgreSQL history (database `kpibench_<N>_s<S>` on the server at
-    `server_url`, generated when missing or stale), copied into a fresh database."""
+    `server_url`, generated when missing or stale), copied into a fresh database.
+
+    What a cached database holds (when its history ends, ...) is its own comment
+    (`COMMENT ON DATABASE`), so it travels with the data: a throwaway cluster that starts on
+    another port next time still finds its histories."""
     now = now or datetime.now(UTC)
     name = f"kpibench_{events}_s{seed}"
-    host = sa.engine.make_url(server_url)
-    meta_path = cache_dir / f"postgresql-{host.host}-{host.port}-{name}.json"
     cache_url = _with_database(server_url, name)
-    meta = json.loads(meta_path.read_text()) if meta_path.exists() else None
-    reused = meta is not None and _fresh(meta, now, max_age) and _exists(server_url, name)
+    meta = _database_meta(server_url, name)
+    reused = meta is not None and _fresh(meta, now, max_age)
     if not reused:
         progress(f"generating a {events:,}-event PostgreSQL history (seed {seed}) as {name}")
         _admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         _admin(server_url, f'CREATE DATABASE "{name}"')
         meta = _generate(cache_url, events, seed, now.replace(microsecond=0), progress)
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        meta_path.write_text(json.dumps(meta, indent=1))
+        engine = sa.create_engine(cache_url, isolation_level="AUTOCOMMIT")
+        try:
+            with engine.connect() as connection:
+                connection.exec_driver_sql("VACUUM ANALYZE")  # planner statistics, once
+        finally:
+            engine.dispose()
+        quoted = json.dumps(meta).replace("'", "''")
+        _admin(server_url, f"COMMENT ON DATABASE \"{name}\" IS '{quoted}'")
     else:
         migrate.upgrade(cache_url)
-    engine = sa.create_engine(cache_url, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as connection:
-            connection.exec_driver_sql("VACUUM ANALYZE")  # planner statistics
-    finally:
-        engine.dispose()
     copy = f"kpibench_run_{uuid.uuid4().hex[:8]}"
     _admin(server_url, f'CREATE DATABASE "{copy}" TEMPLATE "{name}"')
 
@@ -201,11 +204,17 @@ def postgres_history(server_url: str, cache_dir: Path, events: int, seed: int, *
                    cached=reused, cleanup=cleanup)
 
 
-def _exists(server_url: str, name: str) -> bool:
+def _database_meta(server_url: str, name: str) -> dict | None:
+    """The metadata a cached database carries as its comment; None if there is none."""
     engine = sa.create_engine(server_url)
     try:
         with engine.connect() as connection:
-            return connection.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"),
-                                      {"n": name}).first() is not None
+            comment = connection.execute(sa.text(
+                "SELECT shobj_description(oid, 'pg_database') FROM pg_database "
+                "WHERE datname = :n"), {"n": name}).scalar()
     finally:
         engine.dispose()
+    try:
+        return json.loads(comment) if comment else None
+    except ValueError:
+        return None

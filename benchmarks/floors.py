@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -56,37 +55,36 @@ def statements(workspace_id: str, now: datetime, tz: str) -> dict[str, sa.Select
     }
 
 
-def time_floors(url: str, workspace_id: str, user_id: str, now: datetime, tz: str, *,
-                warmup: int, requests: int) -> dict[str, list[float]]:
-    """Milliseconds per run of each floor statement (after `warmup` untimed runs)."""
-    database = Database.from_url(url)
-    samples: dict[str, list[float]] = {}
-    try:
-        for name, statement in statements(workspace_id, now, tz).items():
-            with database.engine.connect() as connection:
-                def read(connection=connection, statement=statement) -> None:
-                    connection.execute(statement).all()
-                    connection.rollback()
-                samples[name] = _timed(read, warmup, requests)
+class Floors:
+    """Each floor statement ready to run once (`run(name)`, milliseconds), on connections
+    held open for the whole benchmark, so the floors can be interleaved with the requests."""
 
-        def insert() -> None:
-            with database.write() as session:
-                session.execute(sa.insert(Event).values(
-                    workspace_id=workspace_id, kind="call", count=1, user_id=user_id,
-                    logged_by=user_id, occurred_at=now, logged_at=now,
-                    idempotency_key=f"bench-floor:{uuid.uuid4()}"))
-        samples["log"] = _timed(insert, warmup, requests)
-    finally:
-        database.dispose()
-    return samples
+    def __init__(self, url: str, workspace_id: str, user_id: str, now: datetime,
+                 tz: str) -> None:
+        self.database = Database.from_url(url)
+        self.workspace_id, self.user_id, self.now = workspace_id, user_id, now
+        self.statements = statements(workspace_id, now, tz)
+        self.connections = {name: self.database.engine.connect() for name in self.statements}
+        self.names = (*self.statements, "log")
 
-
-def _timed(run: Callable[[], None], warmup: int, requests: int) -> list[float]:
-    for _ in range(warmup):
-        run()
-    samples = []
-    for _ in range(requests):
+    def run(self, name: str) -> float:
         started = time.perf_counter()
-        run()
-        samples.append((time.perf_counter() - started) * 1000)
-    return samples
+        if name == "log":
+            self._insert()
+        else:
+            connection = self.connections[name]
+            connection.execute(self.statements[name]).all()
+            connection.rollback()
+        return (time.perf_counter() - started) * 1000
+
+    def _insert(self) -> None:
+        with self.database.write() as session:
+            session.execute(sa.insert(Event).values(
+                workspace_id=self.workspace_id, kind="call", count=1, user_id=self.user_id,
+                logged_by=self.user_id, occurred_at=self.now, logged_at=self.now,
+                idempotency_key=f"bench-floor:{uuid.uuid4()}"))
+
+    def close(self) -> None:
+        for connection in self.connections.values():
+            connection.close()
+        self.database.dispose()

@@ -38,7 +38,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from benchmarks import data, floors
+from benchmarks import data, fanout, floors, targets, throughput
 from benchmarks.digest import time_digests
 from benchmarks.server import Server, SlackClient
 from benchmarks.stats import PERCENTILES, ratios, summarize
@@ -76,6 +76,23 @@ COMMANDS = (
     Command("log", "/kpi log ...", _log_text, lambda b: _text(b).startswith("Logged")),
 )
 FLOORED = ("log", "funnel", "quota", "win-rate")  # commands with a SQL floor
+LONG_PERIODS = ("this-year", "2020-01-01..2027-01-01")
+
+
+def _answered(body: dict) -> bool:
+    """A reply that is not a refusal (refusals start with a warning sign)."""
+    blocks = body.get("blocks") or [{}]
+    return bool(_text(body)) and not str(
+        (blocks[0].get("text") or {}).get("text", "")).startswith(":warning:")
+
+
+def long_period_commands() -> tuple[Command, ...]:
+    """`/kpi NAME PERIOD` for every KPI of the catalog over each of LONG_PERIODS."""
+    from reports.kpis.catalog import CATALOG
+
+    return tuple(Command(f"kpi:{name}:{period}", f"/kpi {name} {period}",
+                         lambda i, d, text=f"{name} {period}": text, _answered)
+                 for name in CATALOG for period in LONG_PERIODS)
 
 
 def _sizes(text: str) -> list[int]:
@@ -108,6 +125,24 @@ def parser() -> argparse.ArgumentParser:
                    "(default 10; --quick 2)")
     p.add_argument("--digest-rounds", type=int, help="rounds of N channels (default 5; "
                    "--quick 1)")
+    p.add_argument("--long-requests", type=int, help="timed requests per KPI and long period "
+                   "(every catalog KPI over this-year and 2020-01-01..2027-01-01; default 30, "
+                   "--quick 1; 0 leaves them out)")
+    p.add_argument("--throughput-seconds", type=float, help="seconds per throughput window "
+                   "(default 3; --quick 0.3; 0 leaves the throughput out)")
+    p.add_argument("--throughput-rounds", type=int, help="windows per server (default 3)")
+    p.add_argument("--throughput-clients", type=int, default=32,
+                   help="concurrent clients (default 32)")
+    p.add_argument("--throughput-workers", type=int, default=2,
+                   help="workers of the server compared with one worker (default 2)")
+    p.add_argument("--fanout", default=None, help="digest fan-out CHANNELSxWORKSPACES "
+                   "(default 1000x100; --quick 6x2; 'none' leaves it out)")
+    p.add_argument("--fanout-events", type=int, help="events per fan-out workspace "
+                   "(default 2000; --quick 300)")
+    p.add_argument("--fanout-trigger", choices=("cron", "startup"),
+                   help="cron: due at the next minute, fired by the scheduler's jobs (default); "
+                   "startup: due at the minute just past, delivered by the start-up catch-up "
+                   "(--quick)")
     p.add_argument("--quick", action="store_true", help="few requests (CI)")
     p.add_argument("--no-scheduler", action="store_true",
                    help="serve without the digest scheduler (kpibot serve --no-scheduler)")
@@ -121,6 +156,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.warmup = args.warmup if args.warmup is not None else (5 if args.quick else 20)
     args.digest_channels = args.digest_channels or (2 if args.quick else 10)
     args.digest_rounds = args.digest_rounds or (1 if args.quick else 5)
+    args.long_requests = (args.long_requests if args.long_requests is not None
+                          else (1 if args.quick else 30))
+    args.long_warmup = 1 if args.long_requests else 0
+    args.throughput_seconds = (args.throughput_seconds if args.throughput_seconds is not None
+                               else (0.3 if args.quick else 3.0))
+    args.throughput_rounds = args.throughput_rounds or (1 if args.quick else 3)
+    args.fanout = args.fanout or ("6x2" if args.quick else "1000x100")
+    args.fanout_events = args.fanout_events or (300 if args.quick else 2000)
+    args.fanout_trigger = args.fanout_trigger or ("startup" if args.quick else "cron")
     command_line = "python -m benchmarks " + shlex.join(sys.argv[1:] if argv is None
                                                         else list(argv))
     report = {"command": command_line, "database": args.database,
@@ -135,14 +179,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         server_url = cluster.url("postgres")
     try:
         with tempfile.TemporaryDirectory(prefix="kpibench-") as work:
-            for events in args.events:
-                report["sizes"].append(_measure_size(events, args, Path(work), server_url))
-                _progress(format_size(report["sizes"][-1]))
+            report["sizes"] = _measure(args, Path(work), server_url)
+            if args.fanout != "none":
+                channels, workspaces = (int(x) for x in args.fanout.lower().split("x"))
+                report["fanout"] = fanout.run_fanout(
+                    cache_dir=args.cache_dir, work_dir=Path(work), channels=channels,
+                    workspaces=workspaces, events=args.fanout_events, seed=args.seed,
+                    trigger=args.fanout_trigger, progress=_progress)
     finally:
         if cluster is not None:
             cluster.stop()
     report["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     report["scaling"] = scaling(report["sizes"])
+    report["targets"] = targets.evaluate(report)
     print(format_report(report))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -208,57 +257,157 @@ def _server_version(url: str) -> str:
         engine.dispose()
 
 
-def _measure_size(events: int, args, work: Path, server_url: str | None) -> dict:
+@dataclass
+class Live:
+    """One size being measured: its history, server, client and floors."""
+
+    events: int
+    history: data.History
+    size: dict
+    server: Server | None = None
+    client: SlackClient | None = None
+    floors: floors.Floors | None = None
+    deals: tuple[str, ...] = ()
+    samples: dict | None = None
+
+    def stop(self) -> None:
+        if self.client is not None:
+            self.client.close()
+        if self.server is not None:
+            self.server.stop()
+        if self.floors is not None:
+            self.floors.close()
+
+
+def _start(events: int, args, work: Path, server_url: str | None) -> Live:
     history = _history(events, args, work, server_url)
-    try:
-        user_id, user_name, deals = _sender(history.url)
-        size: dict = {"events": events, "generated_events": history.events,
+    live = Live(events=events, history=history, samples={},
+                size={"events": events, "generated_events": history.events,
                       "history_end": history.end.isoformat(), "cached": history.cached,
-                      "generated_seconds": history.generated_seconds}
-        if history.url.startswith("sqlite"):
-            size["database_bytes"] = Path(history.url.removeprefix("sqlite:///")).stat().st_size
-        else:
-            size["database_version"] = _server_version(history.url)
-        _progress(f"{events:,} events: starting kpibot serve")
-        server = Server(history.url, work, scheduler=not args.no_scheduler)
-        try:
-            started = time.perf_counter()
-            server.wait_ready()
-            size["server_start_seconds"] = round(time.perf_counter() - started, 2)
-            client = SlackClient(server.port, team_id=data.TEAM_ID, user_id=user_id,
-                                 user_name=user_name)
-            samples: dict[str, list[float]] = {}
-            for command in COMMANDS:
-                _progress(f"{events:,} events: {command.label}")
-                for i in range(args.warmup):
-                    client.timed(command.texts(i, deals), command.check)
-                samples[command.name] = [
-                    client.timed(command.texts(args.warmup + i, deals), command.check)
-                    for i in range(args.requests)]
-            client.close()
-            size["server_memory_kib"] = server.memory_kib()
-        finally:
-            server.stop()
-        now = datetime.now(UTC)
-        _progress(f"{events:,} events: SQL floors")
-        sql = floors.time_floors(history.url, data.WORKSPACE_ID, user_id, now, data.TIMEZONE,
-                                 warmup=args.warmup, requests=args.requests)
-        size["figures"] = {name: summarize(values) for name, values in samples.items()}
-        size["floors"] = {"ping": size["figures"]["ping"],
-                          "sql": {name: summarize(values) for name, values in sql.items()}}
-        size["ratios"] = {name: {"to_ping": ratios(size["figures"][name],
-                                                   size["floors"]["ping"]),
-                                 "to_sql": ratios(size["figures"][name],
-                                                  size["floors"]["sql"][name])}
-                          for name in FLOORED}
-        _progress(f"{events:,} events: digest for {args.digest_channels} channels")
-        digest = time_digests(history.url, data.WORKSPACE_ID, now, data.TIMEZONE,
-                              channels=args.digest_channels, rounds=args.digest_rounds)
-        size["digest"] = {"n_channels": args.digest_channels,
-                          **{name: summarize(values) for name, values in digest.items()}}
-        return size
+                      "generated_seconds": history.generated_seconds})
+    if history.url.startswith("sqlite"):
+        live.size["database_bytes"] = Path(history.url.removeprefix("sqlite:///")).stat().st_size
+    else:
+        live.size["database_version"] = _server_version(history.url)
+    user_id, user_name, deals = _sender(history.url)
+    live.deals = tuple(deals)
+    _progress(f"{events:,} events: starting kpibot serve")
+    live.server = Server(history.url, work, scheduler=not args.no_scheduler)
+    started = time.perf_counter()
+    live.server.wait_ready()
+    live.size["server_start_seconds"] = round(time.perf_counter() - started, 2)
+    live.client = SlackClient(live.server.port, team_id=data.TEAM_ID, user_id=user_id,
+                              user_name=user_name)
+    live.floors = floors.Floors(history.url, data.WORKSPACE_ID, user_id, datetime.now(UTC),
+                                data.TIMEZONE)
+    return live
+
+
+def _sample(live: Live, key: str, value: float, timed: bool) -> None:
+    if timed:
+        live.samples.setdefault(key, []).append(value)
+
+
+def _round(live: Live, i: int, commands: Sequence[Command], *, timed: bool,
+           with_floors: bool) -> None:
+    """One request of each command, each right after a ping (floor a) and followed by its SQL
+    floor (b): whatever else loads the machine loads a figure and its floors alike. The
+    pings are kept with the floors (`with_floors`): one per command and round."""
+    deals = list(live.deals)
+    for command in commands:
+        if command.name == "ping":
+            continue
+        _sample(live, "ping", live.client.timed("ping", COMMANDS[0].check),
+                timed and with_floors)
+        if with_floors:  # the commands with floors must answer; a refusal stops the run
+            elapsed = live.client.timed(command.texts(i, deals), command.check)
+        else:  # a long period may hit the command's deadline: counted, not fatal
+            elapsed, answered, _raw = live.client.attempt(command.texts(i, deals),
+                                                          command.check)
+            if timed and not answered:
+                live.size.setdefault("refused", {}).setdefault(command.name, 0)
+                live.size["refused"][command.name] += 1
+        _sample(live, command.name, elapsed, timed)
+        if with_floors and command.name in FLOORED:
+            _sample(live, f"sql:{command.name}", live.floors.run(command.name), timed)
+
+
+def _measure(args, work: Path, server_url: str | None) -> list[dict]:
+    lives: list[Live] = []
+    try:
+        for events in args.events:
+            lives.append(_start(events, args, work, server_url))
+        _progress("requests, sizes and floors interleaved")
+        for i in range(args.warmup + args.requests):
+            for live in lives:
+                _round(live, i, COMMANDS, timed=i >= args.warmup, with_floors=True)
+        long = long_period_commands() if args.long_requests else ()
+        if long:
+            _progress(f"{len(long)} KPI × long period requests")
+        for i in range(args.long_warmup + args.long_requests):
+            for live in lives:
+                _round(live, i, long, timed=i >= args.long_warmup, with_floors=False)
+        for live in lives:
+            live.size["server_memory_kib"] = live.server.memory_kib()
+        if args.throughput_seconds:
+            lives[0].size["throughput"] = _throughput(lives[0], args, work, server_url)
     finally:
-        history.cleanup()
+        for live in lives:
+            live.stop()
+    sizes = []
+    for live in lives:
+        try:
+            sizes.append(_finish(live, args))
+        finally:
+            live.history.cleanup()
+    return sizes
+
+
+def _finish(live: Live, args) -> dict:
+    size, samples = live.size, live.samples
+    size["figures"] = {name: summarize(values) for name, values in samples.items()
+                       if not name.startswith("sql:")}
+    size["floors"] = {"ping": size["figures"]["ping"],
+                      "sql": {name.removeprefix("sql:"): summarize(values)
+                              for name, values in samples.items() if name.startswith("sql:")}}
+    size["ratios"] = {name: {"to_ping": ratios(size["figures"][name], size["floors"]["ping"]),
+                             "to_sql": ratios(size["figures"][name],
+                                              size["floors"]["sql"][name])}
+                      for name in FLOORED}
+    now = datetime.now(UTC)
+    _progress(f"{live.events:,} events: digest for {args.digest_channels} channels")
+    digest = time_digests(live.history.url, data.WORKSPACE_ID, now, data.TIMEZONE,
+                          channels=args.digest_channels, rounds=args.digest_rounds)
+    size["digest"] = {"n_channels": args.digest_channels,
+                      **{name: summarize(values) for name, values in digest.items()}}
+    return size
+
+
+def _throughput(live: Live, args, work: Path, server_url: str | None) -> dict:
+    """Requests/s of the running 1-worker server and of an N-worker server on another copy
+    of the same history, windows interleaved (benchmarks/throughput.py)."""
+    other = _history(live.events, args, work, server_url)
+    workers = Server(other.url, work, scheduler=not args.no_scheduler,
+                     workers=args.throughput_workers)
+    try:
+        workers.wait_ready()
+        fields = live.client.fields
+        texts = [c.texts(i, list(live.deals)) for i in range(4) for c in COMMANDS]
+        _progress(f"{live.events:,} events: throughput, 1 vs {args.throughput_workers} "
+                  f"workers at {args.throughput_clients} clients")
+        result = throughput.measure(
+            {"1": live.server.port, str(args.throughput_workers): workers.port},
+            lambda port: SlackClient(port, team_id=fields["team_id"], user_id=fields["user_id"],
+                                     user_name=fields["user_name"]),
+            texts, clients=args.throughput_clients, seconds=args.throughput_seconds,
+            rounds=args.throughput_rounds)
+    finally:
+        workers.stop()
+        other.cleanup()
+    one, many = result["1"], result[str(args.throughput_workers)]
+    return {"workers": args.throughput_workers, "clients": args.throughput_clients,
+            "by_workers": result,
+            "speedup": round(many["requests_per_second"] / one["requests_per_second"], 2)}
 
 
 # ------------------------------------------------------------------------------- report
@@ -310,6 +459,21 @@ def format_size(size: dict) -> str:
             line += (f"   {r['to_ping']['p50']:9.1f} {r['to_ping']['p99']:9.1f}   "
                      f"{_x(r['to_sql']['p50']):>8} {_x(r['to_sql']['p99']):>8}")
         lines.append(line)
+    long = sorted(((k, f) for k, f in size["figures"].items() if k.startswith("kpi:")),
+                  key=lambda item: -item[1]["p99"])
+    if long:
+        lines.append(f"  any KPI, long periods: {len(long)} KPI × period rows, slowest by p99 "
+                     f"(p50 / p99 ms, × ping p50):")
+        ping = size["floors"]["ping"]["p50"]
+        lines += [f"    {k[4:].replace(':', ' '):50} {f['p50']:8.2f} {f['p99']:8.2f}   "
+                  f"×{f['p50'] / ping:.1f}" for k, f in long[:8]]
+    t = size.get("throughput")
+    if t:
+        lines.append(f"  throughput at {t['clients']} clients: " + ", ".join(
+            f"{w} worker(s) {r['requests_per_second']:.0f} requests/s (p99 "
+            f"{r['latency']['p99']:.0f} ms)" for w, r in t["by_workers"].items())
+            + f": ×{t['speedup']}")
+    lines.append(f"  kpibot serve healthy after {size['server_start_seconds']:.2f} s")
     memory = size["server_memory_kib"]
     lines.append(f"  server peak memory (VmHWM) {memory['VmHWM'] / 1024:.0f} MiB, "
                  f"resident at the end {memory['VmRSS'] / 1024:.0f} MiB")
@@ -354,5 +518,8 @@ def format_report(report: dict) -> str:
             lines.append(f"  {labels[key].strip():32} " + "  ".join(
                 f"{name} ×{_x(r[name])}" for name in PERCENTILES))
         lines.append(f"  {'server peak memory':32} ×{s['peak_memory']}")
+    if report.get("fanout"):
+        lines.append("\n" + fanout.format_fanout(report["fanout"]))
+    lines.append("\n" + targets.format_targets(report["targets"]))
     lines.append(f"\nreproduce: {report['command']}")
     return "\n".join(lines)

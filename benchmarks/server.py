@@ -38,7 +38,7 @@ class Server:
     """`python -m bot.cli serve --port P` on `database_url`; `stop()` ends it."""
 
     def __init__(self, database_url: str, work_dir: Path, *, scheduler: bool = True,
-                 settings: dict[str, str] | None = None) -> None:
+                 settings: dict[str, str] | None = None, workers: int = 1) -> None:
         self.port = free_port()
         self.log_path = work_dir / f"server-{self.port}.log"
         env = {k: v for k, v in os.environ.items()
@@ -53,6 +53,8 @@ class Server:
         command = [sys.executable, "-m", "bot.cli", "serve", "--port", str(self.port)]
         if not scheduler:
             command.append("--no-scheduler")
+        if workers > 1:
+            command += ["--workers", str(workers)]
         self._log = open(self.log_path, "w")  # noqa: SIM115 (closed in stop)
         self.process = subprocess.Popen(command, env=env, cwd=work_dir, stdout=self._log,
                                         stderr=subprocess.STDOUT)
@@ -80,13 +82,41 @@ class Server:
             time.sleep(0.1)
 
     def memory_kib(self) -> dict[str, int]:
-        """VmHWM (peak resident set) and VmRSS of the server process, in KiB."""
-        figures = {}
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key in ("VmHWM", "VmRSS"):
-                figures[key] = int(value.split()[0])
+        """VmHWM (peak resident set) and VmRSS of the server process, in KiB; with workers,
+        of the largest worker (VmHWM) and of them all (VmRSS, shared pages counted in each)."""
+        figures = {"VmHWM": 0, "VmRSS": 0}
+        for pid in self.pids():
+            try:
+                lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+            except OSError:
+                continue
+            for line in lines:
+                key, _, value = line.partition(":")
+                if key == "VmHWM":
+                    figures[key] = max(figures[key], int(value.split()[0]))
+                elif key == "VmRSS":
+                    figures[key] += int(value.split()[0])
         return figures
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the server's processes have used so far."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for pid in {self.pid, *self.pids()}:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        return round(total / ticks, 2)
+
+    def pids(self) -> list[int]:
+        """The server process and its worker processes (kpibot serve --workers)."""
+        try:
+            children = Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text().split()
+        except OSError:
+            children = []
+        return [int(pid) for pid in children] or [self.pid]
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -146,14 +176,19 @@ class SlackClient:
 
     def timed(self, text: str, check: Callable[[dict], bool]) -> float:
         """One request end to end (request written, response read), in milliseconds."""
+        elapsed, ok, raw = self.attempt(text, check)
+        if not ok:
+            raise RuntimeError(f"/kpi {text}: {raw[:500]!r}")
+        return elapsed
+
+    def attempt(self, text: str, check: Callable[[dict], bool]) -> tuple[float, bool, bytes]:
+        """(milliseconds, whether the reply passed `check`, the raw reply)."""
         body, headers = self.prepare(text)
         started = time.perf_counter()
         status, raw = self.send(body, headers)
         elapsed = (time.perf_counter() - started) * 1000
         payload = json.loads(raw) if raw else {}
-        if status != 200 or not check(payload):
-            raise RuntimeError(f"/kpi {text}: HTTP {status}: {raw[:500]!r}")
-        return elapsed
+        return elapsed, status == 200 and check(payload), raw
 
     def close(self) -> None:
         self.connection.close()

@@ -12,8 +12,9 @@ MAX_LINE = 2000  # characters of one log message (tracebacks are separate and ke
 SECRET_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"xox[abposr]-[A-Za-z0-9-]+"), "[redacted]"),  # Slack bot/user tokens
     (re.compile(r"xapp-[A-Za-z0-9-]+"), "[redacted]"),  # Slack app-level tokens
+    (re.compile(r"\bpat-[a-z]{2,4}\d*-[A-Za-z0-9-]+"), "[redacted]"),  # HubSpot private apps
     (re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"), r"\1[redacted]"),
-    (re.compile(r"(?i)\b(password|secret|sig|signature|token)=([^&\s]+)"), r"\1=[redacted]"),
+    (re.compile(r"(?i)\b(password|secret|sig|signature|token|ticket)=([^&\s]+)"), r"\1=[redacted]"),
     (re.compile(r"https://[^/\s]+\.logic\.azure\.com\S*"), "[redacted webhook]"),
     (re.compile(r"(postgresql\+psycopg://[^:/@\s]+:)[^@\s]+@"), r"\1[redacted]@"),
 )
@@ -48,8 +49,22 @@ def configure_logging(level: str = "INFO") -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactSecrets())
+    handler.addFilter(QuietChatSdks())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     # Alembic narrates every plugin and revision at INFO; keep the bot's own lines readable.
     logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))
+
+
+CHAT_SDK_LOGGERS = ("slack_bolt", "slack_sdk")
+
+
+class QuietChatSdks(logging.Filter):
+    """Drops the Slack SDKs' DEBUG records, whatever KPIBOT_LOG_LEVEL says: at DEBUG they log
+    every payload they receive and every answer (a slash command's text, a Socket Mode
+    envelope, the reply), and request bodies never reach the logs. (A level on their loggers
+    would not hold: Bolt copies the root level onto each logger it creates.)"""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.INFO or not record.name.startswith(CHAT_SDK_LOGGERS)

@@ -28,6 +28,7 @@ class Reply:
     public: bool = False  # post into the channel instead of only to the caller
     ok: bool = True  # False for errors and refusals
     digest: Digest | None = None  # a digest to show in full (each adapter renders it)
+    undo_event: int | None = None  # the event an Undo button under the reply voids
 
     def plain_text(self) -> str:
         """The whole reply as plain text (terminal, Teams fallback, logs of replies)."""

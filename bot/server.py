@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -69,6 +70,25 @@ async def quiet_disconnects(request: web.Request, handler):
         raise web.HTTPBadRequest() from None
 
 
+def slack_over_http(slack_app: AsyncApp | None, signing_secret: str | None, *,
+                    socket_mode: bool) -> AsyncApp | None:
+    """The Slack app to serve at POST /slack/events, or None; the log says why it is off.
+
+    Never without the signing secret: an unsigned request must not reach a listener."""
+    if slack_app is None:
+        return None
+    if socket_mode:
+        log.info("Slack over Socket Mode: POST /slack/events is off (Socket Mode does not "
+                 "use it)")
+        return None
+    if not signing_secret:
+        log.warning("POST /slack/events is off: SLACK_SIGNING_SECRET is not set and unsigned "
+                    "Slack requests are never served (set it, or run kpibot serve "
+                    "--socket-mode)")
+        return None
+    return slack_app
+
+
 def build_web_app(*, database: Database, slack_app: AsyncApp | None = None,
                   slack_signing_secret: str | None = None,
                   teams: TeamsBot | None = None, api: EventsApi | None = None
@@ -108,13 +128,16 @@ def build_web_app(*, database: Database, slack_app: AsyncApp | None = None,
 
 
 async def run_web_app(app: web.Application, *, host: str, port: int,
-                      ready: asyncio.Event | None = None) -> None:
-    """Serve until cancelled."""
+                      ready: asyncio.Event | None = None,
+                      sock: socket.socket | None = None) -> None:
+    """Serve until cancelled, on `host:port` or on an already listening `sock` (one of the
+    `kpibot serve --workers` processes, bot/cli/workers.py)."""
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
+    site = web.SockSite(runner, sock) if sock is not None else web.TCPSite(runner, host, port)
     await site.start()
-    log.info("kpibot listening on http://%s:%s", host, port)
+    if sock is None:
+        log.info("kpibot listening on http://%s:%s", host, port)
     if ready is not None:
         ready.set()
     try:

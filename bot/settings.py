@@ -46,6 +46,13 @@ class Settings(BaseSettings):
     token_key: SecretStr | None = Field(None, alias="KPIBOT_TOKEN_KEY")
     api_rate: float = Field(5.0, alias="KPIBOT_API_RATE", gt=0, le=10_000)  # requests/s/token
     api_burst: int = Field(20, alias="KPIBOT_API_BURST", ge=1, le=100_000)
+    # HubSpot sync (bot/sync/): private app tokens per workspace, `WORKSPACE=TOKEN` pairs
+    # separated by commas; the scheduler syncs each every KPIBOT_HUBSPOT_INTERVAL_MINUTES
+    # (0: only `kpibot sync hubspot`). HUBSPOT_API_URL: the API's base URL (tests).
+    hubspot_tokens: SecretStr | None = Field(None, alias="KPIBOT_HUBSPOT_TOKENS")
+    hubspot_interval_minutes: float = Field(15.0, alias="KPIBOT_HUBSPOT_INTERVAL_MINUTES",
+                                            ge=0, le=1440)
+    hubspot_api_url: str = Field("https://api.hubapi.com", alias="HUBSPOT_API_URL")
     teams_app_id: str | None = Field(None, alias="TEAMS_APP_ID")
     teams_app_password: SecretStr | None = Field(None, alias="TEAMS_APP_PASSWORD")
     teams_tenant_id: str | None = Field(None, alias="TEAMS_TENANT_ID")
@@ -97,6 +104,29 @@ class Settings(BaseSettings):
                 "the environment or .env, the same for every kpibot process")
         return self.token_key.get_secret_value().strip().encode()
 
+    @field_validator("hubspot_tokens")
+    @classmethod
+    def _token_pairs(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        _pairs(value.get_secret_value())  # the message names the pair, never a token
+        return value
+
+    def hubspot_workspaces(self) -> list[str]:
+        """The workspaces with a HubSpot token, in the order given."""
+        return list(_pairs(self.hubspot_tokens.get_secret_value())) if self.hubspot_tokens \
+            else []
+
+    def hubspot_token(self, workspace_id: str) -> str:
+        """The workspace's HubSpot private app token; one clear line when there is none."""
+        tokens = _pairs(self.hubspot_tokens.get_secret_value()) if self.hubspot_tokens else {}
+        if workspace_id not in tokens:
+            raise SettingsError(
+                f"no HubSpot token for {workspace_id}: set KPIBOT_HUBSPOT_TOKENS="
+                f"{workspace_id}=pat-... (a private app's access token with the scopes "
+                "crm.objects.deals.read and crm.objects.owners.read; pairs separated by commas)")
+        return tokens[workspace_id]
+
     @field_validator("admins", mode="before")
     @classmethod
     def _split_admins(cls, value: object) -> object:
@@ -138,11 +168,36 @@ class Settings(BaseSettings):
                 "setup\"; for Teams only, set TEAMS_APP_ID instead)")
 
     def require_socket_mode(self) -> None:
-        self.require_slack_http()
-        if self.slack_app_token is None or not self.slack_app_token.get_secret_value():
-            raise SettingsError("missing setting SLACK_APP_TOKEN (needed by --socket-mode)")
+        """Fail with one line unless the Socket Mode credentials are present: the bot token and
+        an app-level token (xapp-...). The signing secret is not needed: Slack sends nothing
+        over HTTP in Socket Mode, the connection itself is opened with the app-level token."""
+        missing = [name for name, value in (("SLACK_BOT_TOKEN", self.slack_bot_token),
+                                            ("SLACK_APP_TOKEN", self.slack_app_token))
+                   if value is None or not value.get_secret_value()]
+        if missing:
+            raise SettingsError(
+                f"missing setting {' and '.join(missing)}: kpibot serve --socket-mode needs the "
+                "Slack app's bot token (xoxb-...) and an app-level token (xapp-..., scope "
+                "connections:write), in the environment or .env (README: \"Slack app setup\")")
         if not self.slack_app_token.get_secret_value().startswith("xapp-"):
-            raise SettingsError("SLACK_APP_TOKEN must be an app-level token starting with xapp-")
+            raise SettingsError("bad setting SLACK_APP_TOKEN: it must be an app-level token "
+                                "starting with xapp- (Basic Information -> App-Level Tokens), "
+                                "not the bot token")
+
+
+def _pairs(text: str) -> dict[str, str]:
+    """`slack:T1=pat-1,teams:x=pat-2` → {workspace: token}; ValueError names the bad pair by
+    its place and workspace only."""
+    pairs: dict[str, str] = {}
+    for number, part in enumerate((p.strip() for p in text.split(",") if p.strip()), 1):
+        workspace, sep, token = part.partition("=")
+        if not sep or not workspace.strip() or not token.strip():
+            raise ValueError(f"pair {number} must look like WORKSPACE=TOKEN (e.g. "
+                             "slack:T0123=pat-na1-...)")
+        if workspace.strip() in pairs:
+            raise ValueError(f"{workspace.strip()} has two tokens")
+        pairs[workspace.strip()] = token.strip()
+    return pairs
 
 
 def build_settings(**overrides: object) -> Settings:

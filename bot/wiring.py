@@ -20,7 +20,7 @@ from bot.handlers.registry import build_command_handler
 from bot.settings import Settings
 from bot.slack.admins import AdminDirectory, SlackAdminLookup, admin_lookup_client
 from bot.slack.app import build_slack_app
-from bot.slack.people import SlackProfiles
+from bot.slack.people import SlackProfiles, SlackUsers
 from storage.engine import Database
 
 if TYPE_CHECKING:  # the Teams SDK is imported only when Teams is configured (TEAMS_APP_ID)
@@ -53,7 +53,9 @@ class Bot:
         from bot.digests.channels import SlackChannel, TeamsChannel
         from bot.digests.delivery import DeliveryPolicy, DigestDeliverer
         from bot.digests.scheduler import DigestScheduler
+        from bot.digests.shared import SharedDigests
 
+        shared = SharedDigests()  # the fan-out composes and draws each identical digest once
         channels = {}
         token = self.settings.slack_bot_token
         if token:
@@ -61,18 +63,24 @@ class Bot:
 
             channels["slack"] = SlackChannel(AsyncWebClient(
                 token=token.get_secret_value(), base_url=self.settings.slack_api_url,
-                timeout=15))
+                timeout=15), shared=shared)
         if self.teams is not None:
             channels["teams"] = TeamsChannel(self.teams)
         policy = DeliveryPolicy(max_attempts=self.settings.digest_max_attempts,
                                 grace=timedelta(hours=self.settings.digest_grace_hours),
                                 lease=timedelta(seconds=self.settings.digest_lease_seconds))
         deliverer = DigestDeliverer(database=self.database, channels=channels,
-                                    clock=self.context.clock, policy=policy)
+                                    clock=self.context.clock, policy=policy, shared=shared)
         scheduler = DigestScheduler(deliverer)
         if self.digests is not None:
             self.digests.attach(scheduler)
         return scheduler
+
+    def build_sync_job(self):
+        """The scheduled HubSpot sync (bot/sync/schedule.py), or None when not configured."""
+        from bot.sync.schedule import build_sync_job
+
+        return build_sync_job(self.database, self.settings, clock=self.context.clock)
 
 
 def defaults_from(settings: Settings) -> WorkspaceDefaults:
@@ -85,9 +93,11 @@ def build_bot(settings: Settings, *, database: Database | None = None, clock=Non
     """The bot. `outbound` replaces the webhook policy (tests: the local Teams stand-in)."""
     database = database or Database.from_url(settings.database_url)
     lookups = {}
+    slack_users = SlackUsers()  # one users.info per user serves the admin check and the name
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     if token:
-        lookups["slack"] = SlackAdminLookup(admin_lookup_client(token, settings.slack_api_url))
+        lookups["slack"] = SlackAdminLookup(admin_lookup_client(token, settings.slack_api_url),
+                                            users=slack_users)
     admins = AdminDirectory(settings.admins, lookups)
     context_kwargs = {"clock": clock} if clock is not None else {}
     if outbound is not None:
@@ -98,13 +108,14 @@ def build_bot(settings: Settings, *, database: Database | None = None, clock=Non
                          deadline=settings.command_deadline, **context_kwargs)
     handler = build_command_handler(context)
     slack_app = None
-    if token and settings.slack_signing_secret:
+    if token:  # over HTTP only with the signing secret (bot/server.py); else Socket Mode
+        secret = settings.slack_signing_secret
         slack_app = build_slack_app(
             handler=handler,
             bot_token=token,
-            signing_secret=settings.slack_signing_secret.get_secret_value(),
+            signing_secret=secret.get_secret_value() if secret else None,
             api_url=settings.slack_api_url,
-            profiles=SlackProfiles(settings.slack_api_url),
+            profiles=SlackProfiles(settings.slack_api_url, users=slack_users),
         )
     teams = None
     if settings.teams_app_id:  # Teams admins: KPIBOT_ADMINS only (no Teams admin look-up)

@@ -201,6 +201,22 @@ def known_slots(*, session: Session, schedule_id: int, since: datetime,
                    and lease < now else status) for slot, status, lease in rows}
 
 
+def known_slots_of(*, session: Session, schedule_ids: Sequence[int], since: datetime,
+                   now: datetime | None = None) -> dict[int, dict[datetime, str]]:
+    """`known_slots` of many schedules in one statement: schedule id → slot → status."""
+    known: dict[int, dict[datetime, str]] = {schedule_id: {} for schedule_id in schedule_ids}
+    if not schedule_ids:
+        return known
+    rows = session.execute(sa.select(DigestDelivery.schedule_id, DigestDelivery.slot_at,
+                                     DigestDelivery.status, DigestDelivery.lease_expires_at)
+                           .where(DigestDelivery.schedule_id.in_(list(schedule_ids)),
+                                  DigestDelivery.slot_at >= since)).all()
+    for schedule_id, slot, status, lease in rows:
+        known[schedule_id][slot] = ("expired" if status == CLAIMED and now is not None
+                                    and lease is not None and lease < now else status)
+    return known
+
+
 def list_deliveries(*, session: Session, workspace_id: str | None = None,
                     schedule_ids: Sequence[int] | None = None,
                     limit: int = 20) -> list[DigestDelivery]:

@@ -32,6 +32,7 @@ _writer_locks: weakref.WeakKeyDictionary[sa.Engine, threading.RLock] = weakref.W
 _writer_locks_guard = threading.Lock()
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+SQLITE_READ_BUSY_MIN_MS = 1_000  # a read raises a shorter busy timeout back to the default
 _WRITE = "kpibot_write"
 _LOCK_TIMEOUT = "kpibot_lock_timeout_ms"
 
@@ -77,12 +78,17 @@ def _configure_sqlite(engine: sa.Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection) -> None:
         options = connection.get_execution_options()
+        write = options.get(_WRITE, False)
         busy_ms = int(options.get(_LOCK_TIMEOUT) or SQLITE_BUSY_TIMEOUT_MS)
         info = connection.connection.info  # lives as long as the SQLite connection
-        if info.get(_LOCK_TIMEOUT, SQLITE_BUSY_TIMEOUT_MS) != busy_ms:
+        current = info.get(_LOCK_TIMEOUT, SQLITE_BUSY_TIMEOUT_MS)
+        # A read in WAL mode waits on no writer, so it keeps whatever timeout the connection
+        # has (unless a short one was left behind): a chat command's reads and its write then
+        # run without switching the timeout back and forth, a statement each way.
+        if current != busy_ms and (write or current < SQLITE_READ_BUSY_MIN_MS):
             connection.exec_driver_sql(f"PRAGMA busy_timeout={busy_ms}")
             info[_LOCK_TIMEOUT] = busy_ms
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if options.get(_WRITE, False) else "BEGIN")
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
 _LIMITS = sa.text(

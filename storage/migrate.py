@@ -20,9 +20,13 @@ _DOWN_REVISION = re.compile(r"^down_revision\s*=\s*(?:None|['\"]([\w-]+)['\"])\s
 
 
 def alembic_config(url: str) -> Config:
+    import sys
+
     from alembic.config import Config
 
-    config = Config()
+    # Alembic's default stdout is bound when alembic.config is first imported; imported lazily
+    # (inside a command, or a test capturing output) that stream may be closed by now.
+    config = Config(stdout=sys.stdout)
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     config.set_main_option("file_template", "%%(rev)s_%%(slug)s")

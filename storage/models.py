@@ -374,3 +374,28 @@ class ApiToken(SQLModel, table=True):
     created_at: datetime = Field(sa_column=_ts(nullable=False))
     last_used_at: datetime | None = Field(default=None, sa_column=_ts())
     revoked_at: datetime | None = Field(default=None, sa_column=_ts())
+
+
+class CrmSync(SQLModel, table=True):
+    """A workspace's sync with a CRM (storage/crm_sync.py): where the next run resumes, what
+    the last run did, the workspace's stage and source mappings, and the lease that lets one
+    process at a time run it. Cursor: the CRM's last-modified time of the last deal stored."""
+
+    __tablename__ = "crm_syncs"
+
+    workspace_id: str = Field(foreign_key="workspaces.id", primary_key=True, max_length=80)
+    crm: str = Field(primary_key=True, max_length=16)  # hubspot
+    cursor_at: datetime | None = Field(default=None, sa_column=_ts())
+    stage_map: str | None = Field(default=None, max_length=4000)  # JSON: CRM label → stage
+    source_map: str | None = Field(default=None, max_length=4000)  # JSON: label → group
+    status: str = Field(default="never", max_length=16)  # never | running | ok | failed
+    started_at: datetime | None = Field(default=None, sa_column=_ts())
+    finished_at: datetime | None = Field(default=None, sa_column=_ts())
+    error: str | None = Field(default=None, max_length=500)
+    deals_read: int = Field(default=0)
+    events_added: int = Field(default=0)
+    events_voided: int = Field(default=0)
+    deals_left_out: int = Field(default=0)
+    unmapped: str | None = Field(default=None, max_length=2000)  # what the last run could not map
+    lease_owner: str | None = Field(default=None, max_length=120)
+    lease_expires_at: datetime | None = Field(default=None, sa_column=_ts())

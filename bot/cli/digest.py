@@ -192,6 +192,9 @@ def _scheduler(settings: Settings) -> int:
     async def run_forever() -> None:
         scheduler = bot.build_digest_scheduler()
         await scheduler.start()
+        sync_job = bot.build_sync_job()  # HubSpot, when KPIBOT_HUBSPOT_TOKENS is set
+        if sync_job is not None:
+            await sync_job.start()
         try:
             await asyncio.Event().wait()
         finally:

@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from bot.cli import console, db, demo, digest, kpi, serve, token, transfer
+from bot.cli import console, db, demo, digest, kpi, serve, sync, token, transfer
 
 DESCRIPTION = """\
 kpibot: sales KPIs in Slack and Microsoft Teams. Reps log activity with /kpi log, anyone asks
@@ -25,7 +25,7 @@ KPIBOT_ADMINS, KPIBOT_TOKEN_KEY, TEAMS_APP_ID, ... (README). `kpibot COMMAND --h
 describes a command."""
 
 # In the order `kpibot --help` lists them.
-GROUPS = (demo, serve, console, kpi, transfer, digest, token, db)
+GROUPS = (demo, serve, console, kpi, transfer, digest, token, sync, db)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -28,6 +28,8 @@ def add_parser(commands) -> None:
                        help="apply database migrations before starting")
     serve.add_argument("--no-scheduler", action="store_true",
                        help="do not run the digest scheduler in this process")
+    serve.add_argument("--workers", type=int, default=1, metavar="N",
+                       help="N processes sharing the port, one per core (default 1)")
     serve.set_defaults(run=run)
 
 
@@ -47,9 +49,14 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         require_schema(settings)
     from bot.wiring import build_bot
 
-    bot = build_bot(settings)
     host = args.host or settings.host
     port = args.port if args.port is not None else settings.port
+    if args.workers > 1 and not args.socket_mode:
+        from bot.cli.workers import serve_workers
+
+        return serve_workers(lambda: build_bot(settings), host=host, port=port,
+                             workers=args.workers, scheduler=not args.no_scheduler)
+    bot = build_bot(settings)
     try:
         asyncio.run(_serve_async(bot, host=host, port=port, socket_mode=args.socket_mode,
                                  scheduler=not args.no_scheduler))
@@ -62,23 +69,24 @@ async def _serve_async(bot, *, host: str, port: int, socket_mode: bool,
                        scheduler: bool = True) -> None:
     import asyncio
 
-    from bot.server import build_web_app, run_web_app
+    from bot.server import build_web_app, run_web_app, slack_over_http
 
     tasks = []
     if scheduler:
         digest_scheduler = bot.build_digest_scheduler()
         await digest_scheduler.start()
+        sync_job = bot.build_sync_job()  # HubSpot, when KPIBOT_HUBSPOT_TOKENS is set
+        if sync_job is not None:
+            await sync_job.start()
     if socket_mode:
-        from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+        from bot.slack.socket_mode import run_socket_mode
 
-        handler = AsyncSocketModeHandler(bot.slack_app,
-                                         bot.settings.slack_app_token.get_secret_value())
-        tasks.append(asyncio.create_task(handler.start_async()))
-        web_app = build_web_app(database=bot.database, teams=bot.teams, api=bot.api)
-    else:
-        web_app = build_web_app(database=bot.database, slack_app=bot.slack_app,
-                                slack_signing_secret=bot.slack_signing_secret, teams=bot.teams,
-                                api=bot.api)
+        tasks.append(asyncio.create_task(run_socket_mode(
+            bot.slack_app, bot.settings.slack_app_token.get_secret_value())))
+    slack_app = slack_over_http(bot.slack_app, bot.slack_signing_secret, socket_mode=socket_mode)
+    web_app = build_web_app(database=bot.database, slack_app=slack_app,
+                            slack_signing_secret=bot.slack_signing_secret, teams=bot.teams,
+                            api=bot.api)
     _freeze_startup_objects()
     tasks.append(asyncio.create_task(run_web_app(web_app, host=host, port=port)))
     await asyncio.gather(*tasks)

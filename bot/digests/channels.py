@@ -22,8 +22,10 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.digests.shared import SharedDigests
+from bot.slack.digest_buttons import with_digest_buttons
 from reports.digest.model import Digest
-from reports.digest.render import render_slack, render_teams_card
+from reports.digest.render import render_teams_card
 from reports.slack_text import slack_escape
 from storage.models import DigestSchedule
 
@@ -103,10 +105,12 @@ class SlackChannel:
 
     looks_back = True
 
-    def __init__(self, client: AsyncWebClient, *, history_page: int = HISTORY_PAGE) -> None:
+    def __init__(self, client: AsyncWebClient, *, history_page: int = HISTORY_PAGE,
+                 shared: SharedDigests | None = None) -> None:
         self.client = client
         self.client.retry_handlers = []
         self.history_page = history_page
+        self.shared = shared or SharedDigests()  # one message and chart per composed digest
 
     async def find(self, schedule: DigestSchedule, *, slot_key: str,
                    since: datetime) -> str | None:
@@ -131,10 +135,11 @@ class SlackChannel:
                 return None
 
     async def post(self, schedule: DigestSchedule, digest: Digest, *, slot_key: str) -> str:
-        message = render_slack(digest)
+        message = self.shared.slack_message(digest)
         try:
             response = await self.client.chat_postMessage(
-                channel=schedule.channel_id, text=message["text"], blocks=message["blocks"],
+                channel=schedule.channel_id, text=message["text"],
+                blocks=with_digest_buttons(message["blocks"]),
                 unfurl_links=False, unfurl_media=False,
                 metadata={"event_type": DIGEST_EVENT_TYPE, "event_payload": {"slot": slot_key}})
         except _SLACK_ERRORS as error:
@@ -146,9 +151,7 @@ class SlackChannel:
         if digest.chart.empty:
             return
         try:
-            from reports.digest.chart import render_chart_png
-
-            png = await asyncio.to_thread(render_chart_png, digest.chart)
+            png = await self.shared.chart_png(digest)
         except (ImportError, OSError, ValueError, RuntimeError) as error:
             raise DeliveryFailure(f"chart could not be drawn ({type(error).__name__})",
                                   code="chart_error", transient=False) from error

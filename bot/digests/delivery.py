@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.digests.channels import DeliveryFailure, DigestChannel
-from bot.digests.compose import compose_for_schedule
+from bot.digests.shared import SharedDigests
 from bot.digests.status import rule_of
 from storage import digests as ledger
 from storage.engine import Database
@@ -46,6 +46,10 @@ REPOSTED_NOTE = ("posted again after an interrupted attempt: {platform} cannot b
 CLOCK_SKEW = timedelta(minutes=5)
 
 
+async def _nothing() -> None:
+    return None
+
+
 @dataclass(frozen=True)
 class DeliveryPolicy:
     max_attempts: int = 5
@@ -54,6 +58,10 @@ class DeliveryPolicy:
     lease: timedelta = timedelta(minutes=10)
     grace: timedelta = timedelta(hours=12)
     channel_interval: float = 1.0  # seconds between posts to one channel
+    # Deliveries in flight at once in one process. A thousand schedules due at the same
+    # minute otherwise hold a thousand posts, uploads and HTTP sessions open together: the
+    # memory grows and the slowest time out.
+    concurrency: int = 8
 
 
 @dataclass(frozen=True)
@@ -99,12 +107,24 @@ class DigestDeliverer:
                  clock: Callable[[], datetime], policy: DeliveryPolicy = DeliveryPolicy(),
                  worker: str | None = None,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic,
+                 shared: SharedDigests | None = None) -> None:
         self.database, self.channels, self.clock = database, channels, clock
+        # Channels due together with the same digest share one composition (and chart).
+        self.shared = shared or SharedDigests()
         self.policy, self.sleep = policy, sleep
         self.worker = worker or default_worker_id()
         self.pacer = ChannelPacer(policy.channel_interval, monotonic=monotonic, sleep=sleep)
         self._in_flight: set[int] = set()  # ledger rows this process is delivering now
+        self._slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
+        self._charts: dict[int, Callable[[], Awaitable[None]]] = {}  # by ledger row, to attach
+
+    def _turn(self) -> asyncio.Semaphore:
+        """The semaphore bounding deliveries in flight (one per event loop)."""
+        loop = asyncio.get_running_loop()
+        if self._slots is None or self._slots[0] is not loop:
+            self._slots = (loop, asyncio.Semaphore(max(1, self.policy.concurrency)))
+        return self._slots[1]
 
     async def _db(self, fn, /, **kwargs):
         def run():
@@ -140,12 +160,18 @@ class DigestDeliverer:
             with self.database.write() as session:
                 return self._claim(session, schedule, slot_at, trigger)
 
-        row = await asyncio.to_thread(claim)
-        if row is None:
-            log.info("digest slot %s of schedule %s: already claimed or done", slot_at,
-                     schedule.id)
-            return Outcome("taken")
-        return await self.deliver_claim(schedule, row, repost=repost)
+        async with self._turn():  # claimed only when it can be delivered at once
+            row = await asyncio.to_thread(claim)
+            if row is None:
+                log.info("digest slot %s of schedule %s: already claimed or done", slot_at,
+                         schedule.id)
+                return Outcome("taken")
+            try:
+                outcome = await self._deliver(schedule, row, repost)
+            finally:
+                self._in_flight.discard(row.id)
+        await self._charts.pop(row.id, _nothing)()
+        return outcome
 
     async def deliver_claim(self, schedule: DigestSchedule, claim: DigestDelivery, *,
                             repost: bool = True) -> Outcome:
@@ -153,9 +179,12 @@ class DigestDeliverer:
         interrupted attempt reached the channel; never post."""
         self._in_flight.add(claim.id)
         try:
-            return await self._deliver(schedule, claim, repost)
+            async with self._turn():
+                outcome = await self._deliver(schedule, claim, repost)
         finally:
             self._in_flight.discard(claim.id)
+        await self._charts.pop(claim.id, _nothing)()
+        return outcome
 
     async def _deliver(self, schedule: DigestSchedule, claim: DigestDelivery,
                        repost: bool) -> Outcome:
@@ -194,8 +223,7 @@ class DigestDeliverer:
                             schedule.id, reason)
                 return Outcome("skipped", attempts, error=reason)
             if digest is None:
-                digest = await asyncio.to_thread(compose_for_schedule, database=self.database,
-                                                 schedule=schedule, now=claim.slot_at)
+                digest = await self.shared.digest(self.database, schedule, claim.slot_at)
             attempts += 1
             if not await self._renew(schedule, claim, attempts):
                 return Outcome("lost", attempts)
@@ -264,13 +292,21 @@ class DigestDeliverer:
         log.info("digest slot %s of schedule %s: %s (message %s), not posted again",
                  claim.slot_at.isoformat(), schedule.id, FOUND_NOTE, message_id)
         # The crash came before the chart (it follows the ledger update): add it now.
-        digest = await asyncio.to_thread(compose_for_schedule, database=self.database,
-                                         schedule=schedule, now=claim.slot_at)
+        digest = await self.shared.digest(self.database, schedule, claim.slot_at)
         await self._attach_chart(schedule, claim, self.channels[schedule.platform], digest,
                                  message_id)
         return Outcome("sent", attempts, message_id=message_id, note=FOUND_NOTE)
 
     async def _attach_chart(self, schedule: DigestSchedule, claim: DigestDelivery,
+                            channel: DigestChannel, digest, message_id: str) -> None:
+        """Attach the chart once this delivery has left its turn: charts are drawn one at a
+        time (SharedDigests), and the posts of the channels after it need not wait for them."""
+        async def attach() -> None:
+            await self._upload_chart(schedule, claim, channel, digest, message_id)
+
+        self._charts[claim.id] = attach
+
+    async def _upload_chart(self, schedule: DigestSchedule, claim: DigestDelivery,
                             channel: DigestChannel, digest, message_id: str) -> None:
         try:
             await channel.attach_chart(schedule, digest, message_id)
@@ -308,28 +344,37 @@ class DigestDeliverer:
         are noted as skipped."""
         now = now or self.clock()
         grace = self.policy.grace
+        self.shared.expire()
 
         def due():
-            work, skipped, interrupted = [], [], []
-            with self.database.write() as session:
+            # Read first, in one short read session (one statement for every schedule's
+            # ledger rows): a fan-out's deliveries must not wait behind a long write
+            # transaction. Only slots to note as skipped need a write.
+            work, missed, interrupted = [], [], []
+            with self.database.read() as session:
                 for row in ledger.expired_claims(session=session, now=now):
                     if row.id not in self._in_flight:
                         interrupted.append((session.get(DigestSchedule, row.schedule_id),
                                             row.slot_at, row.trigger, now - row.slot_at <= grace))
+                due_slots = {}
                 for schedule in ledger.list_schedules(session=session, enabled_only=True):
-                    rule = rule_of(schedule)
                     since = max(schedule.updated_at, now - timedelta(days=40))
-                    slots = rule.slots_between(since, now)
-                    if not slots:
+                    slots = rule_of(schedule).slots_between(since, now)
+                    if slots:
+                        due_slots[schedule.id] = (schedule, slots)
+                known = ledger.known_slots_of(
+                    session=session, schedule_ids=list(due_slots), now=now,
+                    since=min((slots[0] for _s, slots in due_slots.values()), default=now))
+            for schedule_id, (schedule, slots) in due_slots.items():
+                for slot in slots:
+                    if slot in known[schedule_id]:
                         continue
-                    known = ledger.known_slots(session=session, schedule_id=schedule.id,
-                                               since=slots[0], now=now)
-                    for slot in slots:
-                        if slot in known:
-                            continue
-                        if now - slot <= grace:
-                            work.append((schedule, slot))
-                        elif ledger.record_skipped(
+                    (work if now - slot <= grace else missed).append((schedule, slot))
+            skipped = []
+            if missed:
+                with self.database.write() as session:
+                    for schedule, slot in missed:
+                        if ledger.record_skipped(
                                 session=session, schedule=schedule, slot_at=slot, now=now,
                                 reason=f"missed by more than the grace window ({grace})"):
                             skipped.append((schedule.id, slot))

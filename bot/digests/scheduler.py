@@ -51,9 +51,15 @@ class DigestScheduler:
         self.startup_catch_up: asyncio.Future | None = None  # slots missed while down
 
     # ---------------------------------------------------------------- lifecycle
-    async def start(self) -> None:
-        """Build the jobs from the rows, catch up on missed slots, start firing."""
+    async def start(self, *, jobs: bool = True) -> None:
+        """Build the jobs from the rows, catch up on missed slots, start firing.
+
+        `jobs=False`: delivery only (`send_now`), no cron jobs, tick or catch-up — the other
+        workers of `kpibot serve --workers N`, whose worker 0 runs the jobs."""
         self.loop = asyncio.get_running_loop()
+        if not jobs:
+            log.info("digest delivery ready (the scheduled jobs run in another worker)")
+            return
         self.scheduler = AsyncIOScheduler(event_loop=self.loop, timezone="UTC")
         self.scheduler.add_job(self.tick, "interval", seconds=TICK_SECONDS, id="kpibot-tick",
                                coalesce=True, max_instances=1)
@@ -75,6 +81,9 @@ class DigestScheduler:
 
     # ---------------------------------------------------------------- jobs
     async def rebuild(self) -> None:
+        if self.scheduler is None:
+            return  # delivery only: the process running the jobs sees the change by its tick
+
         def load():
             with self.database.read() as session:
                 return (ledger.schedules_version(session=session),
@@ -82,7 +91,6 @@ class DigestScheduler:
 
         version, schedules = await asyncio.to_thread(load)
         self._version = version
-        assert self.scheduler is not None
         for job_id in self.jobs():
             self.scheduler.remove_job(job_id)
         for schedule in schedules:

@@ -1,7 +1,8 @@
 """`/kpi log EVENT [DEAL] [N x] [AMOUNT [CUR]] [@user] [source=S] [reason=R] [on DATE] [note...]`
 
 Stores one event credited to you (or, for admins, to the @user named) and confirms it with an
-undo hint. Sending the same Slack request twice stores it once. A win for a deal already won
+undo hint and an Undo button. Sending the same Slack request twice stores it once. With nothing
+after `log`, Slack and Teams open the logging form instead. A win for a deal already won
 says what it was and what it is now ("acme was already won for $12,000 on Nov 28, 2026; now
 $15,000"); undo brings the first back (reports/deal_state.py: wins in a row are one win).
 """
@@ -88,7 +89,8 @@ def handle_log(command: LogCommand, invocation: Invocation) -> Reply:
     if not recorded.duplicate and command.kind == "deal-won" and before and after:
         sections.append(Section(lines=(_rewon(command.deal or command.deal_key, before, after,
                                               event.id, workspace),)))
-    return Reply(text=headline, sections=(*sections, Section(context=context)))
+    return Reply(text=headline, sections=(*sections, Section(context=context)),
+                 undo_event=event.id)
 
 
 def _win_of(session, workspace_id: str, deal_key: str | None
@@ -132,4 +134,5 @@ LOG = CommandSpec(
     usage="/kpi log EVENT [DEAL] [N x] [AMOUNT [CUR]] [@user] [source=S] [reason=R] "
           "[on DATE] [note...]",
     example="/kpi log demo-booked acme",
-    summary="store one event and confirm it with an undo hint")
+    summary="store one event and confirm it with an undo hint and an Undo button; `/kpi log` "
+            "alone opens the logging form (see \"Clicking instead of typing\")")

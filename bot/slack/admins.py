@@ -9,7 +9,6 @@ for `failure_ttl_seconds`, so a struggling Slack is not asked again by every com
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 
@@ -17,6 +16,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackRequestError
 
 from bot.core import AdminCheckFailed
+from bot.slack.people import SlackUsers
 
 log = logging.getLogger(__name__)
 
@@ -45,39 +45,31 @@ def admin_lookup_client(token: str, api_url: str) -> WebClient:
 
 
 class SlackAdminLookup:
-    """Asks Slack's `users.info` whether a user is a workspace admin or owner; caches answers
-    and failures (see the module docstring)."""
+    """Asks Slack's `users.info` whether a user is a workspace admin or owner; answers and
+    failures are cached (see the module docstring) in the `users` cache it shares with the name
+    look-up (bot/slack/people.py), so one `users.info` serves both."""
 
     def __init__(self, client: WebClient, ttl_seconds: float = 600.0,
-                 failure_ttl_seconds: float = 30.0,
+                 failure_ttl_seconds: float = 30.0, users: SlackUsers | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.client = client
         self.ttl = ttl_seconds
         self.failure_ttl = failure_ttl_seconds
-        self.clock = clock
-        self._cache: dict[tuple[str, str], tuple[float, bool | None]] = {}
-        self._lock = threading.Lock()
+        self.users = users or SlackUsers(clock)
 
     def __call__(self, workspace_id: str, user_id: str) -> bool:
         key = (workspace_id, user_id)
-        with self._lock:
-            cached = self._cache.get(key)
-        if cached is not None:
-            at, answer = cached
-            if answer is None and self.clock() - at < self.failure_ttl:
-                raise AdminCheckFailed("Slack did not answer the admin check a moment ago")
-            if answer is not None and self.clock() - at < self.ttl:
-                return answer
-        try:
-            user = self.client.users_info(user=user_id)["user"]
-        except (SlackApiError, SlackRequestError, OSError) as error:
-            log.warning("users.info failed for %s: %s; admin actions refused for %.0f s",
-                        user_id, type(error).__name__, self.failure_ttl)
-            with self._lock:
-                self._cache[key] = (self.clock(), None)
-            raise AdminCheckFailed("Slack did not answer the admin check") from None
-        answer = bool(user.get("is_admin") or user.get("is_owner")
-                      or user.get("is_primary_owner"))
-        with self._lock:
-            self._cache[key] = (self.clock(), answer)
-        return answer
+        known, user = self.users.get(key, self.ttl, self.failure_ttl)
+        if known and user is None:
+            raise AdminCheckFailed("Slack did not answer the admin check a moment ago")
+        if not known:
+            try:
+                user = self.client.users_info(user=user_id)["user"]
+            except (SlackApiError, SlackRequestError, OSError) as error:
+                log.warning("users.info failed for %s: %s; admin actions refused for %.0f s",
+                            user_id, type(error).__name__, self.failure_ttl)
+                self.users.put(key, None)
+                raise AdminCheckFailed("Slack did not answer the admin check") from None
+            self.users.put(key, user)
+        return bool(user.get("is_admin") or user.get("is_owner")
+                    or user.get("is_primary_owner"))

@@ -1,4 +1,5 @@
-"""The Bolt app: `/kpi` slash commands into the command handler, replies back as Block Kit."""
+"""The Bolt app: `/kpi` slash commands into the command handler, replies back as Block Kit;
+the interactive listeners (buttons, modals, shortcuts, Home) in bot/slack/interactive.py."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core import CommandHandler, CommandRequest, answer_in_time
+from bot.interactive.actions import Actor
+from bot.interactive.values import ActionValues
 from bot.replies import error_reply
 from bot.slack.blocks import render_slash_response
 from bot.slack.people import Profile, SlackProfiles
@@ -91,6 +94,12 @@ def request_from_command(command: dict, timestamp: str | None = None,
     )
 
 
+def slack_actor(request: CommandRequest) -> Actor:
+    return Actor(platform="slack", workspace_id=request.workspace_id, user_id=request.user_id,
+                 channel_id=request.channel_id, user_name=request.user_name,
+                 workspace_name=request.workspace_name)
+
+
 def _drop_token_unused_warning(record: logging.LogRecord) -> bool:
     """Bolt reads SLACK_BOT_TOKEN from the environment by itself and warns at every start that
     it is unused next to `client`; the token is used, through `authorize`."""
@@ -98,10 +107,13 @@ def _drop_token_unused_warning(record: logging.LogRecord) -> bool:
 
 
 def build_slack_app(
-    *, handler: CommandHandler, bot_token: str, signing_secret: str, api_url: str,
+    *, handler: CommandHandler, bot_token: str, signing_secret: str | None, api_url: str,
     profiles: SlackProfiles | None = None,
 ) -> AsyncApp:
-    """A Bolt app that verifies every request's signature and answers `/kpi` in the ack."""
+    """A Bolt app that verifies every request's signature and answers `/kpi` in the ack.
+
+    Without `signing_secret` (Socket Mode) it may only be fed over the Socket Mode connection:
+    `bot.server` serves it over HTTP only with the secret."""
     async def authorize(enterprise_id: str | None, team_id: str | None,
                         user_id: str | None) -> AuthorizeResult:
         # The token as configured, without Bolt's auth.test round trip on the first request:
@@ -115,21 +127,33 @@ def build_slack_app(
     # the handler returns. Without it Bolt runs the listener in a task and polls for the ack
     # every 10 ms, which added 0-10 ms (about 8 ms on average) to every command.
     logging.getLogger("slack_bolt.AsyncApp").addFilter(_drop_token_unused_warning)  # once
-    app = AsyncApp(client=client, signing_secret=signing_secret, authorize=authorize,
+    app = AsyncApp(client=client, signing_secret=signing_secret or "", authorize=authorize,
                    process_before_response=True)
+    # here, not at the top: bot/slack/interactive.py reads this module's request helpers
+    from bot.slack.interactive import answer_bare_log, is_bare_log, register_interactions
+
+    slack = register_interactions(app, handler, ActionValues(bot_token))
 
     @app.command(re.compile(r"^/"))
-    async def on_command(ack: AsyncAck, command: dict, request: AsyncBoltRequest) -> None:
+    async def on_command(ack: AsyncAck, command: dict, request: AsyncBoltRequest,
+                         client: AsyncWebClient) -> None:
         arrived = time.monotonic()
         problem = malformed_command(command)
         if problem is not None:
             await ack(**render_slash_response(error_reply(problem)))
             return
         timestamp = (request.headers.get("x-slack-request-timestamp") or [None])[0]
-        profile = (await profiles(command["team_id"], command["user_id"], bot_token)
-                   if profiles is not None else None)
-        reply = await answer_in_time(handler, request_from_command(command, timestamp, profile),
-                                     arrived=arrived)
-        await ack(**render_slash_response(reply))
+        internal = request_from_command(command, timestamp)
+        if profiles is not None:
+            profile = await profiles(internal.workspace_id, internal.user_id, bot_token)
+            internal = request_from_command(command, timestamp, profile)
+        if is_bare_log(internal.text):
+            await ack(**await answer_bare_log(slack, internal, command.get("trigger_id"),
+                                              client))
+            return
+        reply = await answer_in_time(handler, internal, arrived=arrived)
+        await ack(**render_slash_response(reply, slack.undo_value(internal.workspace_id)))
+        if reply.undo_event is not None:  # a log: the person's Home tab shows it
+            slack.refresh_home(client, slack_actor(internal))
 
     return app

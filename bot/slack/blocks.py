@@ -7,6 +7,8 @@ blocks, or escaped mrkdwn, and the top-level `text` fallback is escaped by the s
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from bot.replies import Reply, Section, render_table_text
 from reports.slack_text import (
     MAX_BLOCKS,
@@ -47,19 +49,32 @@ def _section_blocks(section: Section) -> list[dict]:
     return blocks
 
 
-def render_blocks(reply: Reply) -> list[dict]:
+UNDO_ACTION = "kpi_undo"  # action_id of the Undo button (bot/slack/interactive.py)
+UndoValue = Callable[[int], str]  # event id -> the button's signed value (interactive/values.py)
+
+
+def undo_button(value: str) -> dict:
+    return {"type": "actions", "block_id": "kpi_undo", "elements": [{
+        "type": "button", "action_id": UNDO_ACTION, "text": _plain("Undo"), "value": value}]}
+
+
+def render_blocks(reply: Reply, undo_value: UndoValue | None = None) -> list[dict]:
+    """The reply as blocks; with `undo_value`, a logged event gets its Undo button."""
     headline = reply.text if reply.ok else f":warning: {reply.text}"
     blocks: list[dict] = [{"type": "section", "text": _plain(headline)}]
     for section in reply.sections:
         blocks.extend(_section_blocks(section))
-    if len(blocks) > MAX_BLOCKS:
-        blocks = blocks[: MAX_BLOCKS - 1] + [
+    room = MAX_BLOCKS - (1 if reply.undo_event and undo_value else 0)
+    if len(blocks) > room:
+        blocks = blocks[: room - 1] + [
             {"type": "context", "elements": [_plain("(shortened: too long for one message)")]}
         ]
+    if reply.undo_event and undo_value:
+        blocks.append(undo_button(undo_value(reply.undo_event)))
     return blocks
 
 
-def render_slash_response(reply: Reply) -> dict:
+def render_slash_response(reply: Reply, undo_value: UndoValue | None = None) -> dict:
     """The JSON body that answers a slash command (ephemeral unless the reply is public)."""
     if reply.digest is not None:
         from reports.digest.render import render_slack
@@ -71,5 +86,5 @@ def render_slash_response(reply: Reply) -> dict:
     return {
         "response_type": "in_channel" if reply.public else "ephemeral",
         "text": clip(slack_escape(reply.plain_text()), MAX_TEXT),
-        "blocks": render_blocks(reply),
+        "blocks": render_blocks(reply, undo_value),
     }

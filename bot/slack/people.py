@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import aiohttp
 from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -45,33 +47,55 @@ def profile_of(user: dict) -> Profile:
                    language=language_code(locale) if isinstance(locale, str) else None)
 
 
-class SlackProfiles:
-    """`await profiles(user_id, token)` → Profile, or None when Slack does not tell."""
+class SlackUsers:
+    """The `users.info` answers of the last while, shared by the name look-up and the admin
+    check (bot/slack/admins.py), so a command asks Slack about its user once: a user object, or
+    None for a failed look-up. Keyed by (workspace id, user id); thread-safe."""
 
-    def __init__(self, api_url: str, ttl_seconds: float = 3600.0,
-                 failure_ttl_seconds: float = 60.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._entries: dict[tuple[str, str], tuple[float, dict | None]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str], ttl: float,
+            failure_ttl: float) -> tuple[bool, dict | None]:
+        """(known, user): known when an answer younger than its ttl is there."""
+        with self._lock:
+            entry = self._entries.get(key)
+        if entry is None:
+            return False, None
+        at, user = entry
+        return self.clock() - at < (ttl if user is not None else failure_ttl), user
+
+    def put(self, key: tuple[str, str], user: dict | None) -> None:
+        with self._lock:
+            self._entries[key] = (self.clock(), user)
+
+
+class SlackProfiles:
+    """`await profiles(workspace_id, user_id, token)` → Profile, or None when Slack does not
+    tell (then the command goes on with the handle)."""
+
+    def __init__(self, api_url: str, users: SlackUsers | None = None,
+                 ttl_seconds: float = 3600.0, failure_ttl_seconds: float = 60.0) -> None:
         self.client = AsyncWebClient(base_url=api_url, timeout=LOOKUP_TIMEOUT, retry_handlers=[])
+        self.users = users or SlackUsers()
         self.ttl = ttl_seconds
         self.failure_ttl = failure_ttl_seconds
-        self.clock = clock
-        self._cache: dict[tuple[str, str], tuple[float, Profile | None]] = {}
 
-    async def __call__(self, team_id: str, user_id: str, token: str) -> Profile | None:
-        key = (team_id, user_id)
-        cached = self._cache.get(key)
-        if cached is not None:
-            at, profile = cached
-            if self.clock() - at < (self.ttl if profile is not None else self.failure_ttl):
-                return profile
-        try:
-            response = await asyncio.wait_for(
-                self.client.users_info(user=user_id, include_locale=True, token=token),
-                LOOKUP_TIMEOUT)
-            profile = profile_of(response["user"])
-        except (SlackApiError, SlackRequestError, OSError, TimeoutError, KeyError) as error:
-            log.warning("users.info failed for %s: %s; using the name Slack sent",
-                        user_id, type(error).__name__)
-            profile = None
-        self._cache[key] = (self.clock(), profile)
-        return profile
+    async def __call__(self, workspace_id: str, user_id: str, token: str) -> Profile | None:
+        key = (workspace_id, user_id)
+        known, user = self.users.get(key, self.ttl, self.failure_ttl)
+        if not known:
+            try:
+                response = await asyncio.wait_for(
+                    self.client.users_info(user=user_id, include_locale=True, token=token),
+                    LOOKUP_TIMEOUT)
+                user = response["user"]
+            except (SlackApiError, SlackRequestError, OSError, TimeoutError, KeyError,
+                    aiohttp.ClientError) as error:
+                log.warning("users.info failed for %s: %s; using the name Slack sent",
+                            user_id, type(error).__name__)
+                user = None
+            self.users.put(key, user)
+        return profile_of(user) if isinstance(user, dict) else None

@@ -24,6 +24,7 @@ from microsoft_agents.hosting.core.connector import ConnectorClientBase
 from pydantic import ValidationError
 
 from bot.core import CommandHandler, answer_in_time
+from bot.interactive.values import ActionValues
 from bot.replies import Reply
 from bot.teams.activities import (
     base_conversation_id,
@@ -42,6 +43,7 @@ from bot.teams.auth import (
 from bot.teams.cards import CONTENT_TYPE, render_card
 from bot.teams.config import TeamsConfig
 from bot.teams.connector import ConnectorClientFactory, TeamsSender, from_client_error
+from bot.teams.interactive import ACTION_KEY, TeamsInteractions, is_bare_log, undo_action
 from bot.teams.references import InMemoryReferenceStore, ReferenceStore, StoredReference
 
 log = logging.getLogger(__name__)
@@ -53,25 +55,30 @@ INTERNAL_ERROR = Reply(text="Sorry, kpibot hit an internal error answering that.
                             "logged; /kpi me shows what is stored.", ok=False)
 
 
-def reply_activity(reply: Reply) -> Activity:
-    """A Reply as a Teams message: the headline as text, everything in an Adaptive Card."""
-    return Activity(
-        type="message",
-        text=reply.text,
-        text_format="plain",
-        summary=reply.text[:200] or None,
-        attachments=[Attachment(content_type=CONTENT_TYPE, content=render_card(reply))],
-    )
+def reply_activity(reply: Reply, actions: list[dict] | None = None) -> Activity:
+    """A Reply as a Teams message: the headline as text, everything in an Adaptive Card
+    (with `actions`, such as Undo, under it)."""
+    card = render_card(reply)
+    if actions:
+        card = {**card, "actions": actions}
+    return card_activity(card, reply.text)
+
+
+def card_activity(card: dict, text: str) -> Activity:
+    return Activity(type="message", text=text, text_format="plain",
+                    summary=text[:200] or None,
+                    attachments=[Attachment(content_type=CONTENT_TYPE, content=card)])
 
 
 class KpiAgent(ActivityHandler):
     """Turns Teams activities into commands for the shared handler."""
 
     def __init__(self, *, handler: CommandHandler, references: ReferenceStore,
-                 app_id: str) -> None:
+                 app_id: str, interactions: TeamsInteractions) -> None:
         self.handler = handler
         self.references = references
         self.app_id = app_id
+        self.interactions = interactions
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity
@@ -81,8 +88,20 @@ class KpiAgent(ActivityHandler):
             await self._send(turn_context, NOT_IN_TEAMS)
             return
         await self._remember(activity, only_if_new=True)
-        reply = await answer_in_time(self.handler, request)
-        await self._send(turn_context, reply)
+        data = activity.value
+        if isinstance(data, dict) and ACTION_KEY in data:  # a kpibot card's Action.Submit
+            answer = await self.interactions.answer(request, data)
+        elif is_bare_log(request.text):
+            answer = await asyncio.to_thread(self.interactions.new_log_card, request)
+        else:
+            answer = await answer_in_time(self.handler, request)
+        if isinstance(answer, dict):
+            await self._send_activity(turn_context, card_activity(answer, "Log activity"))
+            return
+        undo = [undo_action(self.interactions.undo_value(request.workspace_id,
+                                                         answer.undo_event))] \
+            if answer.undo_event is not None else None
+        await self._send(turn_context, answer, undo)
 
     async def on_conversation_update_activity(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity
@@ -139,9 +158,12 @@ class KpiAgent(ActivityHandler):
                 found[person.id] = member.aad_object_id
         return found
 
-    async def _send(self, turn_context: TurnContext, reply: Reply) -> None:
-        """Send the reply; retry 429/5xx/timeouts briefly (the event is stored either way)."""
-        message = reply_activity(reply)
+    async def _send(self, turn_context: TurnContext, reply: Reply,
+                    actions: list[dict] | None = None) -> None:
+        await self._send_activity(turn_context, reply_activity(reply, actions))
+
+    async def _send_activity(self, turn_context: TurnContext, message: Activity) -> None:
+        """Send the message; retry 429/5xx/timeouts briefly (the event is stored either way)."""
         for attempt in range(1, REPLY_ATTEMPTS + 1):
             try:
                 await turn_context.send_activity(message)
@@ -173,7 +195,8 @@ class TeamsBot:
             channel_service_client_factory=ConnectorClientFactory(self.tokens))
         self.adapter.on_turn_error = self._on_turn_error
         self.agent = KpiAgent(handler=handler, references=self.references,
-                              app_id=config.app_id)
+                              app_id=config.app_id, interactions=TeamsInteractions(
+                                  handler, ActionValues(config.password)))
         self.sender = TeamsSender(self.tokens)
         self.outbound = handler.context.outbound  # where Workflows webhooks may point
 

@@ -108,3 +108,12 @@ def test_the_profile_carries_the_users_language_when_kpibot_speaks_it():
     assert profile_of(user) == Profile("Ola Nordmann", "ola@x.example", "nb")
     assert profile_of({"locale": "de-DE", "profile": {"display_name": "Max"}}) == \
         Profile("Max", None, None)
+
+
+def test_one_users_info_serves_the_name_and_the_admin_check(database, slack_api, clock):
+    slack_api.set_user("U_SARA", real_name="Sara Nilsen", is_admin=True)
+    with running_server(_bot(database, slack_api, clock)) as base_url:
+        body = _post(base_url, "digest here")
+        again = _post(base_url, "digest off")
+    assert "Digest set" in body["text"] and "turned off" in again["text"]
+    assert len(slack_api.calls_to("users.info")) == 1

@@ -122,6 +122,16 @@ def test_importing_the_module_does_not_import_matplotlib():
     assert out.stdout.strip() == "False"
 
 
+def test_a_drawn_chart_leaves_no_figure_behind_for_the_garbage_collector():
+    import gc
+
+    from matplotlib.figure import Figure
+
+    gc.collect()
+    for language in ("en", "nb"):
+        assert render_chart_png(_chart(language))
+    assert not [o for o in gc.get_objects() if isinstance(o, Figure)]
+
 def test_the_chinese_chart_draws_chinese_labels_and_its_funnel_period():
     """Needs a CJK font on the machine (.ci/run installs fonts-wqy-microhei; the README says
     how elsewhere): without one it is skipped locally and fails in CI."""

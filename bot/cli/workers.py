@@ -1,0 +1,125 @@
+"""`kpibot serve --workers N`: N server processes answering on one port (pre-fork).
+
+One process serves requests on one core at most (Python, one event loop). The master binds
+the listening socket, imports the bot's modules (shared copy-on-write by the children), then
+forks N workers; each builds its own bot (database engine, Slack app) and accepts connections
+on the inherited socket. Nothing with a thread, a connection or an event loop exists before
+the fork.
+
+The digest scheduler's cron jobs and minute tick run in worker 0 only, so each slot is fired
+in exactly one place (the ledger would stop a double post anyway). Every worker can still
+deliver a `/kpi digest now` it answered (the scheduler in delivery-only mode); a schedule
+changed in another worker reaches worker 0's jobs within a minute, by the tick.
+
+The master waits for its workers. SIGTERM or SIGINT stops them all; a worker that exits on
+its own stops the others too, and the master exits non-zero, so a supervisor restarts the
+whole server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import logging
+import os
+import signal
+import socket
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.wiring import Bot
+
+log = logging.getLogger(__name__)
+
+
+def listening_socket(host: str, port: int, backlog: int = 1024) -> socket.socket:
+    """A bound, listening, non-blocking TCP socket (IPv6 when `host` is an IPv6 address)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(backlog)
+    sock.setblocking(False)
+    return sock
+
+
+def serve_workers(build: Callable[[], Bot], *, host: str, port: int, workers: int,
+                  scheduler: bool = True) -> int:
+    """Fork `workers` processes serving on `host:port`; returns when they have all stopped."""
+    import bot.server  # noqa: F401  (imported once, shared by the children)
+    import bot.wiring  # noqa: F401
+
+    sock = listening_socket(host, port)
+    log.info("kpibot listening on http://%s:%s with %d workers", host, port, workers)
+    children: dict[int, int] = {}
+    for index in range(workers):
+        pid = os.fork()
+        if pid == 0:  # the worker
+            code = 1
+            try:
+                asyncio.run(_serve_worker(build(), sock, index,
+                                          jobs=scheduler and index == 0, deliver=scheduler))
+                code = 0
+            except KeyboardInterrupt:
+                code = 0
+            except BaseException:
+                log.exception("worker %d failed", index)
+            finally:
+                os._exit(code)
+        children[pid] = index
+    sock.close()
+    return _supervise(children)
+
+
+def _supervise(children: dict[int, int]) -> int:
+    stopping = False
+
+    def stop(_signum, _frame) -> None:
+        nonlocal stopping
+        stopping = True
+        _signal_all(children, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    code = 0
+    while children:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            break
+        index = children.pop(pid, None)
+        if index is None:
+            continue
+        if not stopping:
+            log.error("worker %d exited (status %d): stopping the others", index,
+                      os.waitstatus_to_exitcode(status))
+            stopping, code = True, 1
+            _signal_all(children, signal.SIGTERM)
+    return code
+
+
+def _signal_all(children: dict[int, int], signum: int) -> None:
+    for pid in children:
+        with contextlib.suppress(ProcessLookupError):  # already gone
+            os.kill(pid, signum)
+
+
+async def _serve_worker(bot: Bot, sock: socket.socket, index: int, *, jobs: bool,
+                        deliver: bool) -> None:
+    from bot.server import build_web_app, run_web_app
+
+    if deliver:
+        digest_scheduler = bot.build_digest_scheduler()
+        await digest_scheduler.start(jobs=jobs)
+    web_app = build_web_app(database=bot.database, slack_app=bot.slack_app,
+                            slack_signing_secret=bot.slack_signing_secret, teams=bot.teams,
+                            api=bot.api)
+    # As in a single-process serve (bot/cli/serve.py): start-up objects out of full
+    # collections.
+    gc.collect()
+    gc.freeze()
+    log.info("worker %d (pid %d) serving%s", index, os.getpid(),
+             " and running the digest jobs" if jobs else "")
+    await run_web_app(web_app, host="", port=0, sock=sock)

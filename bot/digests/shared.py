@@ -1,0 +1,131 @@
+"""Identical digests are composed, rendered and drawn once, however many channels get them.
+
+When many schedules come due at the same minute (the Monday fan-out), channels of one
+workspace with the same cadence, time zone and language get the same digest: the same SQL,
+the same Block Kit message, the same chart. `SharedDigests` keys a composed digest by what
+decides its content — workspace, cadence, time zone, language, the slot's instant, the
+workspace's fiscal year start and its `history_version` (moved by any write that changes an
+older deal time, so a backdated change composes anew) — and hands the same `Digest` to every
+channel asking within `ttl` seconds. Concurrent askers wait for the one composition in flight
+(single flight); a failure is not remembered.
+
+The Slack message and the chart PNG are remembered per composed digest. Charts are drawn one at
+a time (`draw_slots`): drawing is CPU-bound under the GIL, so more at once only adds the
+memory of more figures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bot.digests.compose import UnknownWorkspace, compose_digest
+from reports.digest.model import Digest
+from storage.engine import Database
+from storage.models import DigestSchedule, Workspace
+
+DEFAULT_TTL = 300.0  # seconds a composed digest is handed out again
+
+
+@dataclass
+class _Entry:
+    task: asyncio.Future  # -> Digest
+    created: float
+    message: dict | None = None
+    chart: asyncio.Future | None = None  # -> bytes | None
+
+
+@dataclass
+class SharedDigests:
+    """Compose-once memo for one process's digest deliveries (see the module docstring)."""
+
+    ttl: float = DEFAULT_TTL
+    monotonic: Callable[[], float] = time.monotonic
+    draw_slots: int = 1
+    compose: Callable[..., Digest] = compose_digest
+    composed: int = 0  # digests composed (the rest were shared)
+    drawn: int = 0  # charts drawn
+    _entries: dict[tuple, _Entry] = field(default_factory=dict)
+    _by_digest: dict[int, _Entry] = field(default_factory=dict)
+    _draw_lock: asyncio.Semaphore | None = None
+
+    async def digest(self, database: Database, schedule: DigestSchedule,
+                     now: datetime) -> Digest:
+        """The digest of `schedule` due at `now`, composed once per identical digest."""
+        workspace = await asyncio.to_thread(self._workspace, database, schedule.workspace_id)
+        key = (id(database.engine), schedule.workspace_id, schedule.cadence, schedule.timezone,
+               schedule.language, now, workspace.fiscal_year_start, workspace.history_version)
+        self.expire()
+        entry = self._entries.get(key)
+        if entry is None:
+            task = asyncio.ensure_future(asyncio.to_thread(self._compose, database, schedule,
+                                                           now))
+            entry = self._entries[key] = _Entry(task=task, created=self.monotonic())
+        try:
+            digest = await asyncio.shield(entry.task)
+        except BaseException:
+            if self._entries.get(key) is entry and entry.task.done():
+                del self._entries[key]  # a failure is tried again by the next asker
+            raise
+        self._by_digest.setdefault(id(digest), entry)
+        return digest
+
+    def slack_message(self, digest: Digest) -> dict:
+        """`render_slack(digest)`, once per composed digest."""
+        from reports.digest.render import render_slack
+
+        entry = self._by_digest.get(id(digest))
+        if entry is None:
+            return render_slack(digest)
+        if entry.message is None:
+            entry.message = render_slack(digest)
+        return entry.message
+
+    async def chart_png(self, digest: Digest) -> bytes | None:
+        """The chart PNG of `digest` (None when empty), drawn once per composed digest."""
+        entry = self._by_digest.get(id(digest))
+        if entry is None:
+            return await self._draw(digest)
+        if entry.chart is None or (entry.chart.done() and entry.chart.exception() is not None):
+            entry.chart = asyncio.ensure_future(self._draw(digest))
+        return await asyncio.shield(entry.chart)
+
+    async def _draw(self, digest: Digest) -> bytes | None:
+        from reports.digest.chart import render_chart_png
+
+        if self._draw_lock is None:
+            self._draw_lock = asyncio.Semaphore(self.draw_slots)
+        async with self._draw_lock:
+            self.drawn += 1
+            return await asyncio.to_thread(render_chart_png, digest.chart)
+
+    def _compose(self, database: Database, schedule: DigestSchedule, now: datetime) -> Digest:
+        self.composed += 1
+        return self.compose(database=database, workspace_id=schedule.workspace_id,
+                            cadence=schedule.cadence, timezone=schedule.timezone,
+                            language=schedule.language, now=now)
+
+    def remembered(self) -> int:
+        """How many composed digests are kept."""
+        return len(self._entries)
+
+    @staticmethod
+    def _workspace(database: Database, workspace_id: str) -> Workspace:
+        with database.read() as session:
+            workspace = session.get(Workspace, workspace_id)
+            if workspace is None:
+                raise UnknownWorkspace(f"no workspace {workspace_id!r}")
+            return workspace
+
+    def expire(self) -> None:
+        """Forget digests composed more than `ttl` ago (the minute tick calls this too, so a
+        fan-out's digests do not stay in memory until the next one)."""
+        cutoff = self.monotonic() - self.ttl
+        for key, entry in list(self._entries.items()):
+            if entry.created < cutoff and entry.task.done():
+                del self._entries[key]
+                if not entry.task.cancelled() and entry.task.exception() is None:
+                    self._by_digest.pop(id(entry.task.result()), None)

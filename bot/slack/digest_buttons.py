@@ -1,0 +1,29 @@
+"""The buttons under a posted Slack digest (answered in bot/slack/interactive.py)."""
+
+from __future__ import annotations
+
+DIGEST_FUNNEL = "kpi_digest_funnel"
+DIGEST_STALLED = "kpi_digest_stalled"
+DIGEST_PAUSE = "kpi_digest_pause"
+MAX_MESSAGE_BLOCKS = 50
+
+
+def _plain(text: str) -> dict:
+    return {"type": "plain_text", "text": text, "emoji": True}
+
+
+def with_digest_buttons(blocks: list[dict]) -> list[dict]:
+    """A digest message's blocks with its buttons: the funnel and the stalled deals (answered
+    to the clicker only) and, for admins, pausing the channel's digest."""
+    actions = {"type": "actions", "block_id": "kpi_digest", "elements": [
+        {"type": "button", "action_id": DIGEST_FUNNEL, "text": _plain("Funnel"),
+         "value": "funnel"},
+        {"type": "button", "action_id": DIGEST_STALLED, "text": _plain("Stalled deals"),
+         "value": "stalled"},
+        {"type": "button", "action_id": DIGEST_PAUSE, "text": _plain("Pause digest"),
+         "value": "pause", "confirm": {
+             "title": _plain("Pause the digest?"),
+             "text": _plain("No digest will be posted here until an admin runs "
+                            "/kpi digest here again."),
+             "confirm": _plain("Pause"), "deny": _plain("Keep it")}}]}
+    return [*blocks[: MAX_MESSAGE_BLOCKS - 1], actions]

@@ -1,0 +1,1 @@
+"""CRM sync: deals pulled from a CRM's API become events (HubSpot first)."""

@@ -1,0 +1,162 @@
+"""The fan-out composes, renders and draws each identical digest once (bot/digests/shared.py),
+against the local Slack stand-in, on SQLite and PostgreSQL. No timing: calls are counted."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.digests.channels import SlackChannel
+from bot.digests.compose import compose_digest
+from bot.digests.delivery import DeliveryPolicy, DigestDeliverer
+from bot.digests.shared import SharedDigests
+from sampledata import seed_workspace
+from storage import digests as ledger
+from storage.models import Workspace
+
+SLOT = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)  # Monday 09:00 Europe/Oslo
+WORKSPACES = ("slack:T1", "slack:T2")
+
+
+class CountingCompose:
+    def __init__(self) -> None:
+        self.keys: Counter = Counter()
+
+    def __call__(self, **kwargs):
+        self.keys[(kwargs["workspace_id"], kwargs["timezone"], kwargs["language"])] += 1
+        return compose_digest(**kwargs)
+
+
+@pytest.fixture
+def seeded(database):
+    for workspace in WORKSPACES:
+        seed_workspace(database=database, workspace_id=workspace, target_events=300,
+                       end=SLOT - timedelta(hours=1), timezone="Europe/Oslo", platform="slack")
+    return database
+
+
+def _schedules(database, channels):
+    """channels: (workspace, channel, language, timezone) rows -> saved schedules."""
+    with database.write() as session:
+        return [ledger.save_schedule(
+            session=session, workspace_id=workspace, platform="slack", channel_id=channel,
+            owner_id="U_OWNER", now=SLOT - timedelta(days=3),
+            fields=ledger.ScheduleFields(timezone=tz, language=language))
+            for workspace, channel, language, tz in channels]
+
+
+def _deliverer(database, slack_api, shared):
+    client = AsyncWebClient(token="xoxb-test", base_url=slack_api.base_url)
+    return DigestDeliverer(database=database,
+                           channels={"slack": SlackChannel(client, shared=shared)},
+                           clock=lambda: SLOT + timedelta(seconds=5),
+                           policy=DeliveryPolicy(channel_interval=0), worker="test",
+                           shared=shared)
+
+
+def test_channels_due_together_share_one_composition_and_one_chart(seeded, slack_api):
+    rows = [("slack:T1", f"C1_{i}", "en", "Europe/Oslo") for i in range(4)]
+    rows += [("slack:T1", "C1_NB", "nb", "Europe/Oslo"),   # another language
+             ("slack:T1", "C1_UTC", "en", "UTC"),          # another time zone
+             ("slack:T2", "C2_0", "en", "Europe/Oslo"),    # another workspace
+             ("slack:T2", "C2_1", "en", "Europe/Oslo")]
+    schedules = _schedules(seeded, rows)
+    compose = CountingCompose()
+    shared = SharedDigests(compose=compose)
+    deliverer = _deliverer(seeded, slack_api, shared)
+
+    async def fan_out():
+        return await asyncio.gather(*(deliverer.deliver_slot(s, SLOT) for s in schedules))
+
+    outcomes = asyncio.run(fan_out())
+    assert [o.status for o in outcomes] == ["sent"] * len(rows)
+    # one composition per distinct (workspace, time zone, language), however many channels
+    assert compose.keys == Counter({("slack:T1", "Europe/Oslo", "en"): 1,
+                                    ("slack:T1", "Europe/Oslo", "nb"): 1,
+                                    ("slack:T1", "UTC", "en"): 1,
+                                    ("slack:T2", "Europe/Oslo", "en"): 1})
+    assert shared.drawn == 4  # charts drawn: one per distinct digest
+    posts = {c.channel: c for c in slack_api.calls_to("chat.postMessage")}
+    assert sorted(posts) == sorted(channel for _w, channel, _l, _t in rows)  # each once
+    assert len(slack_api.calls_to("chat.postMessage")) == len(rows)
+    same = {repr(posts[f"C1_{i}"].json_field("blocks")) for i in range(4)}
+    assert len(same) == 1  # the shared digest is the same message in every channel
+    assert len(slack_api.calls_to("upload")) == len(rows)  # every channel gets its chart
+
+
+def test_a_changed_history_composes_again(seeded, slack_api):
+    first, second = _schedules(seeded, [("slack:T1", "C_A", "en", "Europe/Oslo"),
+                                        ("slack:T1", "C_B", "en", "Europe/Oslo")])
+    compose = CountingCompose()
+    shared = SharedDigests(compose=compose)
+    deliverer = _deliverer(seeded, slack_api, shared)
+
+    async def one_then_other():
+        await deliverer.deliver_slot(first, SLOT)
+        # a backdated write moves the workspace's history_version (storage/workspaces.py)
+        with seeded.write() as session:
+            session.get(Workspace, "slack:T1").history_version += 1
+        await deliverer.deliver_slot(second, SLOT)
+
+    asyncio.run(one_then_other())
+    assert compose.keys[("slack:T1", "Europe/Oslo", "en")] == 2
+
+
+def test_a_remembered_digest_expires_and_a_failure_is_not_remembered(seeded):
+    (schedule,) = _schedules(seeded, [("slack:T1", "C_A", "en", "Europe/Oslo")])
+    now = [0.0]
+    calls = []
+
+    def flaky(**kwargs):
+        calls.append(kwargs["workspace_id"])
+        if len(calls) == 1:
+            raise RuntimeError("database went away")
+        return compose_digest(**kwargs)
+
+    shared = SharedDigests(compose=flaky, ttl=60, monotonic=lambda: now[0])
+
+    async def scenario():
+        with pytest.raises(RuntimeError):
+            await shared.digest(seeded, schedule, SLOT)
+        one = await shared.digest(seeded, schedule, SLOT)  # composed again after the failure
+        assert await shared.digest(seeded, schedule, SLOT) is one  # remembered
+        now[0] = 61.0
+        assert await shared.digest(seeded, schedule, SLOT) is not one  # expired
+        assert shared.remembered() == 1
+        now[0] = 200.0
+        deliverer = DigestDeliverer(database=seeded, channels={}, shared=shared,
+                                    clock=lambda: SLOT - timedelta(hours=1))
+        await deliverer.catch_up()  # the minute tick forgets what is past its ttl
+        assert shared.remembered() == 0
+
+    asyncio.run(scenario())
+    assert len(calls) == 3
+
+
+def test_deliveries_in_flight_are_bounded_and_each_channel_still_gets_one(seeded, slack_api):
+    channels = [f"C_BOUND_{i}" for i in range(5)]
+    schedules = _schedules(seeded, [("slack:T1", c, "en", "Europe/Oslo") for c in channels])
+    client = AsyncWebClient(token="xoxb-test", base_url=slack_api.base_url)
+    deliverer = DigestDeliverer(database=seeded, channels={"slack": SlackChannel(client)},
+                                clock=lambda: SLOT + timedelta(seconds=5), worker="test",
+                                policy=DeliveryPolicy(channel_interval=0, concurrency=2))
+    held = slack_api.hold("chat.postMessage")
+
+    async def scenario():
+        fan_out = asyncio.gather(*(deliverer.deliver_slot(s, SLOT) for s in schedules))
+        await asyncio.to_thread(slack_api.wait_held, held, 2)
+        await asyncio.sleep(0.3)  # room for more posts to arrive, were they not bounded
+        with seeded.read() as session:
+            claimed = ledger.list_deliveries(session=session, limit=100)
+        in_flight = len(held.held)
+        held.release()
+        return in_flight, len(claimed), await fan_out
+
+    in_flight, claimed, outcomes = asyncio.run(scenario())
+    assert (in_flight, claimed) == (2, 2)  # the others wait unclaimed (no lease running)
+    assert [o.status for o in outcomes] == ["sent"] * 5
+    assert sorted(c.channel for c in slack_api.calls_to("chat.postMessage")) == channels

@@ -1,0 +1,98 @@
+"""`kpibot serve --workers 2`: two processes answer on one port; the digest jobs run in one."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from benchmarks.server import BOT_TOKEN, SIGNING_SECRET, SlackClient, free_port
+from sampledata import seed_workspace
+from storage import digests as ledger
+from storage.engine import Database
+
+WORKSPACE = "slack:TWORK"
+CHANNELS = ("C_W1", "C_W2")
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_two_workers_share_the_port_and_run_the_digest_jobs_once(database_url, slack_api,
+                                                                tmp_path):
+    database = Database.from_url(database_url)
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    slot = now - timedelta(minutes=2)  # due while nobody ran: the start-up catch-up posts it
+    seed_workspace(database=database, workspace_id=WORKSPACE, target_events=200,
+                   end=slot - timedelta(hours=1), platform="slack")
+    with database.write() as session:
+        for channel in CHANNELS:
+            ledger.save_schedule(
+                session=session, workspace_id=WORKSPACE, platform="slack", channel_id=channel,
+                owner_id="U_OWNER", now=now - timedelta(days=1),
+                fields=ledger.ScheduleFields(day=slot.weekday(), hour=slot.hour,
+                                             minute=slot.minute, timezone="UTC"))
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "TEAMS_"))}
+    env.update(DATABASE_URL=database_url, SLACK_BOT_TOKEN=BOT_TOKEN,
+               SLACK_SIGNING_SECRET=SIGNING_SECRET, SLACK_API_URL=slack_api.base_url,
+               KPIBOT_LOG_LEVEL="INFO")
+    server = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--port", str(port),
+                               "--workers", "2"], env=env, cwd=tmp_path,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 90
+        while len(_children(server.pid)) < 2 or not _answers(port):
+            assert server.poll() is None, server.communicate()[0]
+            assert time.monotonic() < deadline, "kpibot serve --workers 2 did not come up"
+            time.sleep(0.2)
+        workers = _children(server.pid)
+        replies = []
+        for _ in range(12):  # a new connection each time: either worker may take it
+            client = SlackClient(port, team_id="TWORK", user_id="U_ANA", user_name="ana")
+            replies.append(client.timed("ping", lambda body: body["text"].startswith("pong")))
+            client.close()
+        assert len(replies) == 12
+        while len(slack_api.calls_to("chat.postMessage")) < len(CHANNELS):
+            assert time.monotonic() < deadline, "the due digests were not posted"
+            time.sleep(0.2)
+        assert _children(server.pid) == workers  # both still serving
+        server.send_signal(signal.SIGTERM)
+        output = server.communicate(timeout=30)[0]
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.communicate()
+    assert server.returncode == 0, output
+    assert not any(Path(f"/proc/{pid}").exists() for pid in workers)
+    assert output.count("digest scheduler started") == 1, output  # the jobs run in one place
+    assert output.count("digest delivery ready") == 1, output
+    posts = sorted(c.channel for c in slack_api.calls_to("chat.postMessage"))
+    assert posts == sorted(CHANNELS)  # each once
+    with database.read() as session:
+        rows = ledger.list_deliveries(session=session)
+    assert sorted((r.slot_at, r.status) for r in rows) == [(slot, "sent")] * len(CHANNELS)
+    database.dispose()
+
+
+def _answers(port: int) -> bool:
+    import http.client
+
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        connection.request("GET", "/healthz")
+        ok = json.loads(connection.getresponse().read()).get("ok")
+        connection.close()
+        return bool(ok)
+    except OSError:
+        return False
