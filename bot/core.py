@@ -25,6 +25,7 @@ from bot.digests.outbound import OutboundPolicy
 from bot.grammar import CommandSpec, Grammar, UsageError
 from bot.grammar.words import Person
 from bot.replies import Reply, Section, error_reply
+from reports.i18n import Translator, translator
 from storage.engine import Database, DeadlinePassed
 from storage.models import User, Workspace
 from storage.reps import NAMED_REP_PREFIX, is_named_rep, link_by_email
@@ -116,6 +117,11 @@ class Invocation:
 
     def is_admin(self) -> bool:
         return self.context.admins.is_admin(self.workspace.id, self.request.user_id)
+
+    @property
+    def t(self) -> Translator:
+        """Translates the reply into the user's language (English when it is not known)."""
+        return translator(self.request.user_language or "en")
 
 
 Handler = Callable[[object, Invocation], Reply]
@@ -226,7 +232,8 @@ class CommandHandler:
                         else ()),
             )
         except UsageError as problem:
-            return error_reply(problem.problem, usage=problem.usage, example=problem.example)
+            return error_reply(problem.problem, usage=problem.usage, example=problem.example,
+                               t=invocation.t)
         handler = self.handlers.get(type(command))
         if handler is None:
             return error_reply(f"/kpi {request.text.split()[0]} is not available in this version.")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from reports.digest.model import Digest
+from reports.i18n import Translator, translator
 
 
 @dataclass(frozen=True)
@@ -76,12 +77,15 @@ def looks_numeric(cell: str) -> bool:
     return bool(stripped) and stripped.replace(",", "").replace(".", "").replace(" ", "").isdigit()
 
 
-def error_reply(problem: str, *, usage: str | None = None, example: str | None = None) -> Reply:
-    """A refusal: the specific problem, then the correct usage with an example."""
+def error_reply(problem: str, *, usage: str | None = None, example: str | None = None,
+                t: Translator | None = None) -> Reply:
+    """A refusal: the specific problem, then the correct usage with an example (`t`: the
+    user's language for the "Usage"/"Example" words; the command itself stays as typed)."""
+    t = t or translator("en")
     lines = []
     if usage:
-        lines.append(f"Usage: {usage}")
+        lines.append(t.gettext("Usage: {usage}", usage=usage))
     if example:
-        lines.append(f"Example: {example}")
+        lines.append(t.gettext("Example: {example}", example=example))
     sections = (Section(lines=tuple(lines)),) if lines else ()
     return Reply(text=problem, sections=sections, ok=False)

@@ -37,8 +37,8 @@ from bot.replies import Reply
 from bot.settings import build_settings
 from bot.wiring import build_bot
 from reports.digest.build import CADENCES, build_digest
-from reports.digest.i18n import labels_for
 from reports.digest.render import render_slack, render_teams_card, render_text
+from reports.i18n import translator
 from reports.kpis.catalog import CATALOG
 from reports.languages import LANGUAGES
 from sampledata import seed_workspace
@@ -196,7 +196,7 @@ def integer_part(number: str, language: str) -> int:
 def spans_named(texts: list[str], language: str) -> bool:
     """Both compared spans named: "<span with a number> vs <span with a number>" (the digest
     says `vs` in its language: `mot`, `jämfört med`, `față de`, `对比`)."""
-    words = {"vs", labels_for(language)["compared_with"].split("{")[0].strip()}
+    words = {"vs", translator(language).gettext("vs {period}").split("{")[0].strip()}
     return any(re.search(rf"\d.*?{re.escape(word)}\s*\S*.*\d", text)
                for text in texts for word in words)
 

@@ -159,7 +159,7 @@ class SlackChannel:
             await self.client.files_upload_v2(
                 channel=schedule.channel_id, thread_ts=message_id or None, content=None,
                 file=png, filename="kpibot-digest.png", title=digest.chart.title,
-                alt_txt=digest.labels["chart_alt"])
+                alt_txt=digest.chart.alt)
         except _SLACK_ERRORS as error:
             raise _slack_failure(error, "Slack files_upload_v2") from None
 

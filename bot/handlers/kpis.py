@@ -12,17 +12,21 @@ from bot.grammar import CommandSpec, KpiCommand
 from bot.grammar.reports import parse_show
 from bot.replies import Reply, Section, error_reply
 from bot.usecases.kpi import KpiAnswer, UnknownKpi, answer_kpi
+from reports.digest.build import LABELS
 from reports.format import (
-    format_change,
     format_details,
+    format_number,
+    format_percent,
     format_percent_value,
     format_quota_counts,
-    format_value,
     row_unit,
 )
+from reports.i18n import Translator, translator
 from reports.kpis.catalog import CATALOG, Compared, KpiSpec
 from reports.kpis.result import KpiResult
 from reports.periods import DEFAULT_PERIOD, Period, PeriodError, parse_period
+from reports.wording import change_text as change_words
+from reports.wording import describe_comparison, describe_period, value_text
 
 
 class PeriodProblem(Exception):
@@ -52,58 +56,76 @@ MAX_FIELDS = 10  # Slack's section fields
 
 def render_result(result: KpiResult, spec: KpiSpec, period: Period, *,
                   compared: Compared | None = None, user: str | None = None,
-                  names: dict[str, str] | None = None) -> Reply:
+                  names: dict[str, str] | None = None, t: Translator | None = None) -> Reply:
     """A KPI answer a manager reads in five seconds: value, counts, change (naming both
-    spans compared), breakdown."""
+    spans compared), breakdown; in the language of `t` (English by default)."""
+    t = t or translator("en")
     names = names or {}
     who = f" · {names.get(user, user)}" if user else ""
-    headline = f"{spec.title}{who} · {period.describe()}: {format_value(result)}"
+    headline = (f"{t.gettext(spec.title)}{who} · {describe_period(period, t)}: "
+                f"{value_text(result, t)}")
     if compared is not None:
-        headline += f"  {change_text(compared)}"
+        headline += f"  {change_text(compared, t)}"
     sections: list[Section] = []
     if result.kpi == "funnel":
-        sections.append(Section(table=funnel_table(result)))
+        sections.append(Section(table=funnel_table(result, t)))
     elif result.rows:
-        sections.append(Section(table=result_table(result, names)))
-    fields = format_details(result.details, result.details.get("currency", "USD"))
+        sections.append(Section(table=result_table(result, names, t)))
+    fields = tuple((t.gettext(label), text) for label, text in format_details(
+        result.details, result.details.get("currency", "USD"), t.locale))
     if fields:
         sections.append(Section(fields=fields[:MAX_FIELDS]))
     notes = [f"⚠ {warning}" for warning in result.warnings]
-    left_out = [f"{len(items) - limit:,} more {what}" for items, limit, what in (
-        (result.rows if result.kpi != "funnel" else (), MAX_TABLE_ROWS, "rows"),
-        (fields, MAX_FIELDS, "figures")) if len(items) > limit]
+    rows_left = len(result.rows) - MAX_TABLE_ROWS if result.kpi != "funnel" else 0
+    fields_left = len(fields) - MAX_FIELDS
+    left_out = []
+    if rows_left > 0:
+        left_out.append(t.ngettext("{count} more row", "{count} more rows", rows_left,
+                                   count=format_number(rows_left, t.locale)))
+    if fields_left > 0:
+        left_out.append(t.ngettext("{count} more figure", "{count} more figures", fields_left,
+                                   count=format_number(fields_left, t.locale)))
     if left_out:
-        notes.append(" and ".join(left_out) + " not shown: `kpibot kpi "
-                     f"{spec.name} --period {period.label} --json` lists them all")
+        command = f"`kpibot kpi {spec.name} --period {period.label} --json`"
+        notes.append(t.gettext("{left_out} not shown: {command} lists them all",
+                               left_out=t.gettext(" and ").join(left_out), command=command))
     notes.append(f"{spec.name}: {spec.formula}")
     sections.append(Section(context=" · ".join(notes)))
     return Reply(text=headline, sections=tuple(sections))
 
 
-def change_text(compared: Compared) -> str:
+def change_text(compared: Compared, t: Translator | None = None) -> str:
     """`▼ 5% (Dec 1 – Dec 5, 2026 vs Nov 1 – Nov 5, 2026)`: the change and both spans."""
-    change = format_change(compared.change, compared.result.unit)
-    return f"{change} ({compared.spans.describe()})"
+    t = t or translator("en")
+    change = change_words(compared.change, compared.result.unit, t)
+    return f"{change} ({describe_comparison(compared.spans, t)})"
 
 
-def funnel_table(result: KpiResult) -> tuple[tuple[str, ...], ...]:
+def funnel_table(result: KpiResult, t: Translator | None = None
+                 ) -> tuple[tuple[str, ...], ...]:
     """The funnel's rows: deals reaching each stage, the conversion from the stage before with
     its cohort counts (`75% (3/4)`), the median days in the stage."""
-    rows: list[tuple[str, ...]] = [("stage", "deals", "conversion", "median days")]
+    t = t or translator("en")
+    rows: list[tuple[str, ...]] = [(t.gettext("stage"), t.gettext("deals"),
+                                    t.gettext("conversion"), t.gettext("median days"))]
     for row in result.rows:
+        share = _percent(row.extra["conversion"], t) if row.denominator else t.gettext("n/a")
         conversion = "" if row.denominator is None else (
-            f"{format_percent_value(row.extra['conversion']) if row.denominator else 'n/a'} "
-            f"({_number(row.numerator or 0)}/{_number(row.denominator)})")
+            f"{share} ({_number(row.numerator or 0, t)}/{_number(row.denominator, t)})")
         days = row.extra.get("median_days")
-        rows.append((row.key, _number(row.value or 0), conversion,
-                     "—" if days is None else f"{days:.1f}"))
+        stage = t.gettext(LABELS[row.key]) if row.key in LABELS and t.language != "en" \
+            else row.key
+        rows.append((stage, _number(row.value or 0, t), conversion, "—" if days is None
+                     else f"{days:.1f}" if t.language == "en"
+                     else format_number(days, t.locale, digits=1)))
     return tuple(rows)
 
 
-def result_table(result: KpiResult, names: dict[str, str] | None = None
-                 ) -> tuple[tuple[str, ...], ...]:
+def result_table(result: KpiResult, names: dict[str, str] | None = None,
+                 t: Translator | None = None) -> tuple[tuple[str, ...], ...]:
+    t = t or translator("en")
     names = names or {}
-    rows: list[tuple[str, ...]] = [("", "value", "counts")]
+    rows: list[tuple[str, ...]] = [("", t.gettext("value"), t.gettext("counts"))]
     for row in result.rows[:MAX_TABLE_ROWS]:
         single = KpiResult(kpi=result.kpi, workspace=result.workspace,
                            period_label=result.period_label, start=result.start, end=result.end,
@@ -115,20 +137,26 @@ def result_table(result: KpiResult, names: dict[str, str] | None = None
             counts = format_quota_counts(row.numerator, row.denominator, row.extra["metric"],
                                          result.details.get("currency", "USD"))
         elif row.denominator is not None and row.numerator is not None:
-            counts = f"{_number(row.numerator)}/{_number(row.denominator)}"
-        rows.append((names.get(str(row.key), str(row.key)), format_value(single, with_counts=False),
-                     counts))
+            counts = f"{_number(row.numerator, t)}/{_number(row.denominator, t)}"
+        rows.append((names.get(str(row.key), str(row.key)),
+                     value_text(single, t, with_counts=False), counts))
     return tuple(rows)
 
 
-def _number(value: float) -> str:
+def _number(value: float, t: Translator) -> str:
+    if t.language != "en":
+        return format_number(value, t.locale)
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
 
 
-def render_answer(answer: KpiAnswer) -> Reply:
+def _percent(value: float, t: Translator) -> str:
+    return format_percent_value(value) if t.language == "en" else format_percent(value, t.locale)
+
+
+def render_answer(answer: KpiAnswer, t: Translator | None = None) -> Reply:
     """The reply to a KPI question (chat and `kpibot kpi NAME` as text)."""
     return render_result(answer.compared.result, answer.spec, answer.period,
-                         compared=answer.compared, user=answer.user, names=answer.names)
+                         compared=answer.compared, user=answer.user, names=answer.names, t=t)
 
 
 def handle_kpi(command: KpiCommand, invocation: Invocation) -> Reply:
@@ -138,11 +166,12 @@ def handle_kpi(command: KpiCommand, invocation: Invocation) -> Reply:
                                 command.period or DEFAULT_PERIOD, now=invocation.now,
                                 user=command.user)
     except UnknownKpi:
-        return error_reply(f'"{command.name}" is not a KPI.', usage="/kpi list",
-                           example="/kpi win-rate this-quarter")
+        return error_reply(invocation.t.gettext('"{name}" is not a KPI.', name=command.name),
+                           usage="/kpi list", example="/kpi win-rate this-quarter",
+                           t=invocation.t)
     except PeriodError as problem:
         return _period_error(problem)
-    return render_answer(answer)
+    return render_answer(answer, invocation.t)
 
 
 def kpi_help(name: str) -> Reply | None:

@@ -37,11 +37,13 @@ def occurred_at_for(command: LogCommand, invocation: Invocation) -> datetime:
 def handle_log(command: LogCommand, invocation: Invocation) -> Reply:
     request = invocation.request
     credited = command.on_behalf_of or request.user_id
+    t = invocation.t
     if credited != request.user_id and not invocation.is_admin():
         return error_reply(
-            "Only admins can log for someone else; nothing was stored.",
+            t.gettext("Only admins can log for someone else; nothing was stored."),
             usage="/kpi log EVENT [DEAL] ... (for yourself)",
             example=f"/kpi log {command.kind}" + (f" {command.deal}" if command.deal else ""),
+            t=t,
         )
     new = NewEvent(
         kind=command.kind,
@@ -76,10 +78,13 @@ def handle_log(command: LogCommand, invocation: Invocation) -> Reply:
         person = session.get(User, (workspace.id, credited))
         credited_name = person.display_name if person is not None else None
     event = recorded.event
-    headline = f"Logged {describe_event(event, workspace, credited_name)} (#{event.id})"
-    context = f"Wrong? /kpi undo {event.id}"
+    headline = t.gettext("Logged {event} (#{id})",
+                         event=describe_event(event, workspace, credited_name, t), id=event.id)
+    undo = f"/kpi undo {event.id}"
+    context = t.gettext("Wrong? {command}", command=undo)
     if recorded.duplicate:
-        context = f"This request was already stored as #{event.id}; nothing was added. {context}"
+        context = t.gettext("This request was already stored as #{id}; nothing was added.",
+                            id=event.id) + " " + context
     sections = []
     if not recorded.duplicate and command.kind == "deal-won" and before and after:
         sections.append(Section(lines=(_rewon(command.deal or command.deal_key, before, after,

@@ -31,21 +31,18 @@ from bot.grammar import (
 )
 from bot.grammar.quota import parse_quota, parse_quota_history, parse_quota_set
 from bot.grammar.reports import parse_churn, parse_funnel, parse_leaderboard, parse_me
-from bot.handlers.kpis import (
-    PeriodProblem,
-    change_text,
-    funnel_table,
-    render_result,
-    resolve_period,
-)
+from bot.handlers.kpis import PeriodProblem, funnel_table, render_result, resolve_period
+from bot.handlers.kpis import change_text as compared_text
 from bot.replies import Reply, Section, error_reply
+from reports.digest.build import LABELS
 from reports.format import (
     format_amount,
-    format_change,
+    format_number,
+    format_percent,
     format_percent_value,
     format_quota,
-    format_value,
 )
+from reports.i18n import Translator
 from reports.kpis.catalog import (
     CATALOG,
     LEADERBOARD_KPIS,
@@ -61,6 +58,7 @@ from reports.kpis.quotas import effective_from_for
 from reports.kpis.quotas import history as quota_history
 from reports.kpis.result import KpiResult
 from reports.periods import Period, comparison
+from reports.wording import change_text, describe_comparison, describe_period, value_text
 from storage.facts import SqlFacts
 from storage.quotas import set_quota
 from storage.users import display_names, team_members
@@ -91,7 +89,9 @@ def _names(invocation: Invocation) -> dict[str, str]:
         return display_names(session=session, workspace_id=invocation.workspace.id)
 
 
-def _pct(value: float | None) -> str:
+def _pct(value: float | None, t: Translator | None = None) -> str:
+    if t is not None and t.language != "en":
+        return t.gettext("n/a") if value is None else format_percent(value, t.locale)
     return "n/a" if value is None else format_percent_value(value)
 
 
@@ -101,24 +101,39 @@ def handle_funnel(command: FunnelCommand, invocation: Invocation) -> Reply:
                                      user=command.user, options={"cohort": command.cohort})
     except PeriodProblem as problem:
         return problem.reply
+    t = invocation.t
     details = funnel.details
     names = _names(invocation)
     who = f" · {names.get(command.user, command.user)}" if command.user else ""
-    sections = [Section(table=funnel_table(funnel))]
+    sections = [Section(table=funnel_table(funnel, t))]
     stalled = details["stalled_deals"]
-    lines = tuple(f"{d['key']} — {d['stage']} for {d['days_in_stage']} days (owner "
-                  f"{names.get(d['owner'], d['owner'])})" for d in stalled)
-    sections.append(Section(title=f"Stalled deals: {details['stalled']}", lines=lines))
+    lines = tuple(t.ngettext("{deal} — {stage} for {days} day (owner {owner})",
+                             "{deal} — {stage} for {days} days (owner {owner})",
+                             d["days_in_stage"], deal=d["key"], stage=_stage(d["stage"], t),
+                             days=format_number(d["days_in_stage"], t.locale),
+                             owner=names.get(d["owner"], d["owner"])) for d in stalled)
+    sections.append(Section(title=t.gettext("Stalled deals: {count}",
+                                            count=format_number(details["stalled"], t.locale)),
+                            lines=lines))
     if command.cohort:
-        view = f"cohort view: deals = the leads created in {period.label} that reached the stage"
+        view = t.gettext("cohort view: deals = the leads created in {period} that reached the "
+                         "stage", period=describe_period(period, t))
     else:
-        view = (f"deals = reaching the stage in {period.label} · /kpi funnel {period.label} "
-                "cohort follows its leads")
-    sections.append(Section(context=f"conversion = of the deals that reached the previous "
-                                    f"stage, how many reached this one · {view} · won "
-                                    f"{details['won']}, lost {details['lost']} · lead→won "
-                                    f"{format_value(funnel)}"))
-    return Reply(text=f"Funnel{who} · {period.describe()}", sections=tuple(sections))
+        cohort = f"/kpi funnel {period.label} cohort"
+        view = t.gettext("deals = reaching the stage in {period} · {command} follows its leads",
+                         period=describe_period(period, t), command=cohort)
+    sections.append(Section(context=t.gettext(
+        "conversion = of the deals that reached the previous stage, how many reached this one"
+        " · {view} · won {won}, lost {lost} · lead→won {rate}", view=view,
+        won=format_number(details["won"], t.locale),
+        lost=format_number(details["lost"], t.locale), rate=value_text(funnel, t))))
+    title = t.gettext("Funnel")
+    return Reply(text=f"{title}{who} · {describe_period(period, t)}", sections=tuple(sections))
+
+
+def _stage(key: str, t: Translator) -> str:
+    """A funnel stage's name in the user's language (English keeps the stage word)."""
+    return t.gettext(LABELS[key]) if key in LABELS and t.language != "en" else key
 
 
 def handle_quota(command: QuotaCommand, invocation: Invocation) -> Reply:
@@ -127,43 +142,59 @@ def handle_quota(command: QuotaCommand, invocation: Invocation) -> Reply:
                                      user=command.user)
     except PeriodProblem as problem:
         return problem.reply
+    t = invocation.t
     currency = invocation.workspace.currency
     if not result.rows:
         with invocation.context.database.read() as session:
             any_set = bool(SqlFacts(session=session, workspace=invocation.workspace).quotas())
         if any_set:
-            return Reply(text=f"No quota was in force in {period.describe()}; /kpi quota "
-                              "history shows the day each one applies from.", sections=())
-        return Reply(text="No quotas set. An admin can set one: /kpi quota set @rep 50k "
-                          "monthly", sections=())
-    table = [("rep", "attained", "target", "%", "pace")]
+            return Reply(text=t.gettext(
+                "No quota was in force in {period}; {command} shows the day each one applies "
+                "from.", period=describe_period(period, t), command="/kpi quota history"),
+                sections=())
+        return Reply(text=t.gettext("No quotas set. An admin can set one: {command}",
+                                    command="/kpi quota set @rep 50k monthly"), sections=())
+    table = [(t.gettext("rep"), t.gettext("attained"), t.gettext("target"), "%",
+              t.gettext("pace"))]
     names = _names(invocation)
     for row in result.rows:
         metric = row.extra["metric"]
-        table.append((names.get(row.key, row.key), _quota_amount(row.numerator, metric, currency),
-                      _quota_amount(row.denominator, metric, currency),
-                      _pct(row.value), _pct(row.extra["pace"])))
+        table.append((names.get(row.key, row.key),
+                      _quota_amount(row.numerator, metric, currency, t.locale),
+                      _quota_amount(row.denominator, metric, currency, t.locale),
+                      _pct(row.value, t), _pct(row.extra["pace"], t)))
     d = result.details
     metric = d.get("metric", "revenue")
-    team = (f"{_pct(result.value)} ({format_amount(int(result.numerator or 0), currency)} of "
-            f"{format_amount(int(round(result.denominator or 0)), currency)})"
-            if metric == "revenue" else format_value(result))
-    lines = (f"Team {metric}: {team}, pace {_pct(d['pace'])} "
-             f"({_pct(d['elapsed'])} of the period elapsed)",
-             f"Reps at quota: {d['reps_at_quota']}/{d['reps_with_quota']}")
-    changed = [f"{names.get(row.key, row.key)} ({row.extra['metric']}) from "
-               + ", ".join(_day(day) for day in row.extra["changed_on"])
+    team = (t.gettext("{share} ({attained} of {target})", share=_pct(result.value, t),
+                      attained=format_amount(int(result.numerator or 0), currency, t.locale),
+                      target=format_amount(int(round(result.denominator or 0)), currency,
+                                           t.locale))
+            if metric == "revenue" else value_text(result, t))
+    lines = (t.gettext("Team {metric}: {team}, pace {pace} ({elapsed} of the period elapsed)",
+                       metric=t.gettext("revenue") if metric == "revenue" else metric,
+                       team=team, pace=_pct(d["pace"], t), elapsed=_pct(d["elapsed"], t)),
+             t.gettext("Reps at quota: {count}/{total}",
+                       count=format_number(d["reps_at_quota"], t.locale),
+                       total=format_number(d["reps_with_quota"], t.locale)))
+    changed = [t.gettext("{name} ({metric}) from {days}", name=names.get(row.key, row.key),
+                         metric=row.extra["metric"],
+                         days=", ".join(_day(day, t) for day in row.extra["changed_on"]))
                for row in result.rows if row.extra.get("changed_on")]
     if changed:
-        lines += ("Target changed during the period (each part counts pro rata by days): "
-                  + "; ".join(changed),)
-    context = " · ".join(f"⚠ {w}" for w in result.warnings) or \
-        "team = total attained / total quota · /kpi quota history for the changes"
-    return Reply(text=f"Quota attainment · {period.describe()}", sections=(
+        lines += (t.gettext("Target changed during the period (each part counts pro rata by "
+                            "days): {changes}", changes="; ".join(changed)),)
+    context = " · ".join(f"⚠ {w}" for w in result.warnings) or t.gettext(
+        "team = total attained / total quota · {command} for the changes",
+        command="/kpi quota history")
+    title = t.gettext("Quota attainment")
+    return Reply(text=f"{title} · {describe_period(period, t)}", sections=(
         Section(table=tuple(table)), Section(lines=lines), Section(context=context)))
 
 
-def _day(day: date | None) -> str:
+def _day(day: date | None, t: Translator | None = None) -> str:
+    if t is not None and t.language != "en":
+        return t.gettext("the start") if day is None else format_date(day, "medium",
+                                                                      locale=t.locale)
     return "the start" if day is None else format_date(day, "d MMM yyyy", locale="en")
 
 
@@ -172,10 +203,12 @@ def _target(target: int, metric: str, cadence: str, currency: str) -> str:
     return f"{amount} {cadence}"
 
 
-def _quota_amount(value: float | None, metric: str, currency: str) -> str:
+def _quota_amount(value: float | None, metric: str, currency: str, locale: str = "en") -> str:
     if metric == "revenue":
-        return format_amount(int(round(value or 0)), currency)
-    return f"{value or 0:,.0f} {metric}"
+        return format_amount(int(round(value or 0)), currency, locale)
+    if locale == "en":
+        return f"{value or 0:,.0f} {metric}"
+    return f"{format_number(round(value or 0), locale)} {metric}"
 
 
 def handle_quota_set(command: QuotaSetCommand, invocation: Invocation) -> Reply:
@@ -234,20 +267,23 @@ def handle_churn(command: ChurnCommand, invocation: Invocation) -> Reply:
             invocation, ["churn-rate", "mrr-churn"], command.period)
     except PeriodProblem as problem:
         return problem.reply
+    t = invocation.t
     churn, mrr_churn = compared.result, mrr_compared.result
     currency = invocation.workspace.currency
     d = mrr_churn.details
     fields = (
-        ("Customer churn", f"{format_value(churn)} {change_text(compared)}"),
-        ("MRR churn", format_value(mrr_churn)),
-        ("Churned MRR", format_amount(d["churned_mrr"], currency)),
-        ("Downgrades", format_amount(d["downgrades"], currency)),
-        ("New customers", str(churn.details["new_customers"])),
+        (t.gettext("Customer churn"), f"{value_text(churn, t)} {compared_text(compared, t)}"),
+        (t.gettext("MRR churn"), value_text(mrr_churn, t)),
+        (t.gettext("Churned MRR"), format_amount(d["churned_mrr"], currency, t.locale)),
+        (t.gettext("Downgrades"), format_amount(d["downgrades"], currency, t.locale)),
+        (t.gettext("New customers"), format_number(churn.details["new_customers"], t.locale)),
     )
     warnings = " · ".join(f"⚠ {w}" for w in churn.warnings + mrr_churn.warnings)
-    return Reply(text=f"Churn · {period.describe()}", sections=(
+    title = t.gettext("Churn")
+    return Reply(text=f"{title} · {describe_period(period, t)}", sections=(
         Section(fields=fields),
-        Section(context=warnings or "customers won inside the period count in neither part"),
+        Section(context=warnings or t.gettext(
+            "customers won inside the period count in neither part")),
     ))
 
 
@@ -270,13 +306,16 @@ def handle_leaderboard(command: LeaderboardCommand, invocation: Invocation) -> R
         current = leaderboard(name, facts=facts, period=spans.current, now=invocation.now) \
             if spans.partial else board
         before = leaderboard(name, facts=facts, period=spans.previous, now=invocation.now)
-    title = CATALOG[name].title
+    t = invocation.t
+    title = t.gettext(CATALOG[name].title)
+    heading = t.gettext("Leaderboard · {kpi} · {period}", kpi=title,
+                        period=describe_period(period, t))
     if not board.rows:
-        return Reply(text=f"Leaderboard · {title} · {period.describe()}: nothing logged yet")
+        return Reply(text=t.gettext("{heading}: nothing logged yet", heading=heading))
     names = _names(invocation)
     now_rows = {_row_key(row): row for row in current.rows}
     before_rows = {_row_key(row): row for row in before.rows}
-    table = [("#", "rep", title, "change")]
+    table = [("#", t.gettext("rep"), title, t.gettext("change"))]
     for rank, row in enumerate(board.rows, 1):
         rep = names.get(row.key, row.key)
         if row.extra.get("metric", "revenue") != "revenue":
@@ -287,11 +326,12 @@ def handle_leaderboard(command: LeaderboardCommand, invocation: Invocation) -> R
         else:
             change, unit = _row_change(current, now_rows, before, before_rows,
                                        _row_key(row)), board.unit
-        table.append((str(rank), rep, _row_value(board, row), format_change(change, unit)))
-    return Reply(text=f"Leaderboard · {title} · {period.describe()}",
-                 sections=(Section(table=tuple(table)),
-                           Section(context=_context(f"change: {spans.describe()}",
-                                                    current.warnings))))
+        table.append((str(rank), rep, _row_value(board, row, t), change_text(change, unit, t)))
+    return Reply(text=heading, sections=(
+        Section(table=tuple(table)),
+        Section(context=_context(t.gettext("change: {spans}",
+                                           spans=describe_comparison(spans, t)),
+                                 current.warnings))))
 
 
 def _context(line: str, warnings) -> str:
@@ -329,13 +369,13 @@ def _quota_change(current: KpiResult, now_rows: dict, before: KpiResult, before_
     return compare(attained(current, now_rows[key]), earlier), unit
 
 
-def _row_value(result: KpiResult, row) -> str:
+def _row_value(result: KpiResult, row, t: Translator) -> str:
     """A leaderboard cell: a quota row in its metric (money or a count), else the KPI's
     format."""
     if "metric" in row.extra and result.kpi == "quota-attainment":
         return format_quota(row.value, row.numerator, row.denominator, row.extra["metric"],
-                            result.details.get("currency", "USD"))
-    return format_value(_row_result(result, row))
+                            result.details.get("currency", "USD"), t.locale)
+    return value_text(_row_result(result, row), t)
 
 
 def _row_result(result: KpiResult, row) -> KpiResult:
@@ -353,37 +393,42 @@ def handle_me(command: MeCommand, invocation: Invocation) -> Reply:
         period, results = _compared(invocation, list(ME_KPIS), command.period, user=user)
     except PeriodProblem as problem:
         return problem.reply
+    t = invocation.t
     fields = []
     for compared in results[:-1]:
         result = compared.result
-        fields.append((CATALOG[result.kpi].title,
-                       f"{format_value(result)} {format_change(compared.change, result.unit)}"))
-    fields += _quota_fields(results[-1], invocation.workspace.currency)
+        fields.append((t.gettext(CATALOG[result.kpi].title),
+                       f"{value_text(result, t)} {change_text(compared.change, result.unit, t)}"))
+    fields += _quota_fields(results[-1], invocation.workspace.currency, t)
     warnings = [w for compared in results for w in compared.result.warnings]
-    return Reply(text=f"You · {period.describe()}", sections=(
+    return Reply(text=t.gettext("You · {period}", period=describe_period(period, t)), sections=(
         Section(fields=tuple(fields)),
-        Section(context=_context(f"changes: {results[0].spans.describe()}", warnings))))
+        Section(context=_context(t.gettext("changes: {spans}",
+                                           spans=describe_comparison(results[0].spans, t)),
+                                 warnings))))
 
 
-def _quota_fields(compared: Compared, currency: str) -> list[tuple[str, str]]:
+def _quota_fields(compared: Compared, currency: str,
+                  t: Translator) -> list[tuple[str, str]]:
     """One field per quota of the rep (and its pace), changes against the same span before."""
     rows = compared.result.rows
     if not rows:
-        return [("Quota attainment", "no quota set")]
+        return [(t.gettext("Quota attainment"), t.gettext("no quota set"))]
     now_rows = {_row_key(row): row for row in compared.current.rows}
     before_rows = {_row_key(row): row for row in compared.previous.rows}
     fields = []
     for row in rows:
         metric = row.extra["metric"]
-        title = "Quota attainment" + ("" if metric == "revenue" and len(rows) == 1
-                                      else f" ({metric})")
+        title = t.gettext("Quota attainment") + ("" if metric == "revenue" and len(rows) == 1
+                                                 else f" ({metric})")
         change, unit = _quota_change(compared.current, now_rows, compared.previous,
                                      before_rows, _row_key(row), partial=compared.spans.partial)
-        figure = format_quota(row.value, row.numerator, row.denominator, metric, currency)
-        fields.append((title, f"{figure} {format_change(change, unit)}"))
+        figure = format_quota(row.value, row.numerator, row.denominator, metric, currency,
+                              t.locale)
+        fields.append((title, f"{figure} {change_text(change, unit, t)}"))
         if row.extra.get("pace") is not None:
-            fields.append(("Pace" + ("" if len(rows) == 1 else f" ({metric})"),
-                           _pct(row.extra["pace"])))
+            fields.append((t.gettext("Pace") + ("" if len(rows) == 1 else f" ({metric})"),
+                           _pct(row.extra["pace"], t)))
     return fields
 
 

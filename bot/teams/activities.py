@@ -22,6 +22,7 @@ from microsoft_agents.activity import Activity, ChannelAccount
 
 from bot.core import CommandRequest
 from bot.teams.references import StoredReference
+from reports.languages import language_code
 
 PLATFORM = "teams"
 MAX_ID_LENGTH = 80
@@ -139,6 +140,7 @@ def request_from_activity(activity: Activity, *, app_id: str,
         channel_name=_conversation_name(activity),
         text=command_text(activity, bot_ids_for(activity, app_id), member_ids),
         idempotency_key=idempotency,
+        user_language=language_code(activity.locale) if activity.locale else None,
     )
 
 

@@ -34,17 +34,19 @@ import gc
 import io
 from collections.abc import Iterable
 
-from reports.digest.i18n import EN, TRANSLATIONS
+from reports.digest.build import CHART_QUOTA_TITLES, LABELS
 from reports.digest.model import ChartData
 from reports.events import STAGE_ORDER
+from reports.i18n import english_of
 
 WIDTH_IN, HEIGHT_IN, DPI = 10.0, 4.5, 100
 MAX_BARS = 15
 MAX_LABEL = 22
 MISSING = "?"
 TICK_ROOM_PX = 30  # tick and padding left of the rep names
-TITLE_KEYS = ("chart_title", "chart_quota", "chart_quota_last_month", "chart_funnel")
-STAGE_KEYS = tuple(str(stage) for stage in STAGE_ORDER)
+TITLE_KEYS = ("Quota attainment and funnel", *CHART_QUOTA_TITLES.values(),
+              "Deals reaching each stage")  # English msgids
+STAGE_KEYS = tuple(LABELS[str(stage)] for stage in STAGE_ORDER)
 GOOD, BELOW, FUNNEL, LINE = "#2e9d5b", "#4a7bd0", "#6c5fc7", "#c0392b"
 
 
@@ -162,12 +164,9 @@ def _short(text: str) -> str:
 
 
 def _english(text: str, keys: Iterable[str]) -> str:
-    """The English label of the first of `keys` that reads `text` in some language (the
-    keys disambiguate: "演示" is both the stage "Demo" and the column "Demos")."""
-    for key in keys:
-        if any(labels.get(key) == text for labels in TRANSLATIONS.values()):
-            return EN[key]
-    return text
+    """The first English message of `keys` that reads `text` in some language (the keys
+    disambiguate: "演示" is both the stage "Demo" and the column "Demos")."""
+    return english_of(text, keys)
 
 
 def _drawable(text: str, covered: frozenset[int]) -> str:

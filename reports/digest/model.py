@@ -97,6 +97,7 @@ class ChartData:
     stages: tuple[str, ...]
     stage_counts: tuple[int, ...]
     funnel_period: str = ""  # the funnel's period, drawn after its title when a font can
+    alt: str = ""  # the image's description for screen readers
 
     @property
     def empty(self) -> bool:
@@ -111,7 +112,6 @@ class Digest:
     title: str  # "Weekly digest — 16–22 Nov 2026"
     period: str  # "16–22 Nov 2026"
     compared_with: str  # "vs 9–15 Nov 2026"
-    labels: Mapping[str, str]  # every heading and column name, translated
     headline: tuple[Metric, ...]
     activity: tuple[RepActivity, ...]  # per rep, most active first
     activity_total: RepActivity

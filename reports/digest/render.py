@@ -46,6 +46,7 @@ from typing import Any
 import jinja2
 
 from reports.digest.model import Digest
+from reports.i18n import translations
 from reports.slack_text import (
     ELLIPSIS,
     MAX_BLOCKS,
@@ -161,13 +162,15 @@ def limit_rows(rows: Sequence[Any], limit: int = MAX_ROWS) -> list[Any]:
     return list(rows)[:limit]
 
 
-def build_template_environment() -> jinja2.Environment:
-    """A new Jinja2 environment over reports/digest/templates with the escaping filters.
+def build_template_environment(language: str = "en") -> jinja2.Environment:
+    """A new Jinja2 environment over reports/digest/templates with the escaping filters and
+    the gettext catalog of `language` (`jinja2.ext.i18n`: `_("Rep")`, `ngettext`).
 
-    StrictUndefined: a missing label or attribute fails rendering instead of leaving a hole.
+    StrictUndefined: a missing attribute fails rendering instead of leaving a hole.
     Autoescape is off — the targets are JSON and text, not HTML — so templates escape every
     user-supplied string explicitly for their markup (see the module docstring)."""
     env = jinja2.Environment(
+        extensions=["jinja2.ext.i18n"],
         loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)),
         undefined=jinja2.StrictUndefined,
         autoescape=False,
@@ -182,22 +185,23 @@ def build_template_environment() -> jinja2.Environment:
     env.globals.update(table=table, MAX_ROWS=MAX_ROWS, MAX_CELL=MAX_CELL, ELLIPSIS=ELLIPSIS,
                        CARD_SCHEMA=CARD_SCHEMA, CARD_VERSION=CARD_VERSION,
                        MAX_CARD_TEXT=MAX_CARD_TEXT, MAX_FALLBACK=MAX_FALLBACK)
+    env.install_gettext_translations(translations(language), newstyle=True)
     return env
 
 
 @functools.cache
-def shared_environment() -> jinja2.Environment:
-    """One environment for the process: its compiled templates are reused by every render
-    (a new environment compiles them again: about 18 ms a digest against 1 ms). The templates
-    are package files, so it does not look for changed files (auto_reload off)."""
-    env = build_template_environment()
+def shared_environment(language: str = "en") -> jinja2.Environment:
+    """One environment per language for the process: its compiled templates are reused by
+    every render (a new environment compiles them again: about 18 ms a digest against 1 ms).
+    The templates are package files, so it does not look for changed files (auto_reload off)."""
+    env = build_template_environment(language)
     env.auto_reload = False
     return env
 
 
 def _render(env: jinja2.Environment | None, name: str, digest: Digest) -> str:
-    env = env or shared_environment()
-    return env.get_template(name).render(digest=digest, labels=digest.labels)
+    env = env or shared_environment(digest.language)
+    return env.get_template(name).render(digest=digest)
 
 
 def _load(source: str, name: str) -> Any:

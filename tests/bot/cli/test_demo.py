@@ -11,7 +11,6 @@ from sqlmodel import select
 from bot.cli.console import run_console
 from bot.cli.demo import DEMO_EVENTS, DEMO_WORKSPACE, run_demo
 from bot.settings import SettingsError, build_settings
-from reports.digest.i18n import EN
 from reports.kpis.catalog import compute_kpi
 from reports.periods import parse_period
 from sampledata import seed_workspace
@@ -27,9 +26,10 @@ def test_demo_prints_the_full_weekly_digest_and_the_funnel(tmp_path):
     assert run_demo(database_path=str(tmp_path / "demo.db"), settings=settings, out=out,
                     events=3_000) == 0
     text = out.getvalue()
-    assert text.index(EN["weekly_title"]) < text.index("/kpi funnel this-month")
-    for heading in ("headline", "activity", "funnel", "churn", "stalled", "loss_reasons"):
-        assert EN[heading] in text, heading
+    assert text.index("Weekly digest") < text.index("/kpi funnel this-month")
+    for heading in ("Headline", "Activity per rep", "Funnel", "Churn", "Stalled deals",
+                    "Loss reasons"):
+        assert heading in text, heading
     assert "Quota — month to date" in text and "Quota — quarter to date" in text
     assert "Logged demo-booked" in text and "[void]" in text
     assert "Traceback" not in text
@@ -54,7 +54,7 @@ def test_the_demo_says_how_to_go_on_and_the_console_opens_its_data(tmp_path):
     text = shown.getvalue()
     assert "workspace demo:acme-sales" in text
     assert "You · " in text and "Activities:" in text
-    assert EN["weekly_title"] in text  # the digest preview
+    assert "Weekly digest" in text  # the digest preview
     assert "admin" not in text.split("\n", 2)[2].lower()  # no "only admins may" refusal
 
 

@@ -19,9 +19,9 @@ NOW = datetime(2026, 11, 18, 14, 30, tzinfo=UTC)
 
 
 def configured_label(language: str) -> str:
-    from reports.digest.i18n import labels_for
+    from reports.i18n import translator
 
-    return labels_for(language)["weekly_title"]
+    return translator(language).gettext("Weekly digest")
 
 
 @pytest.fixture

@@ -46,6 +46,15 @@ def test_channel_message_with_the_bot_mention():
     assert request.idempotency_key == f"{CHANNEL}/1763476200999"
 
 
+@pytest.mark.parametrize(("locale", "language"), [
+    ("nb-NO", "nb"), ("sv-SE", "sv"), ("ro-RO", "ro"), ("zh-CN", "zh"), ("en-US", "en"),
+    ("de-DE", None)])
+def test_the_users_locale_becomes_the_reply_language(locale, language):
+    payload = channel_message("kpi win-rate", service_url=SERVICE)
+    payload["locale"] = locale
+    assert request_from_activity(_activity(payload), app_id=APP_ID).user_language == language
+
+
 @pytest.mark.parametrize(("typed", "expected"), [
     ("kpi log call 3", "log call 3"),
     ("/kpi log call 3", "log call 3"),

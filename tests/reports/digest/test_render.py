@@ -27,10 +27,12 @@ from reports.digest.render import (
     render_slack,
     render_teams_card,
     render_text,
+    shared_environment,
     slack_code,
     slack_mrkdwn,
     table,
 )
+from reports.i18n import translator
 from reports.languages import LANGUAGES
 from tests.reports.digest.samples import NASTY, huge_digest, nasty_digest, sample_digest
 
@@ -191,19 +193,29 @@ def test_the_environment_is_a_factory_with_strict_undefined_and_no_autoescape():
                                          "digest.txt.j2"}
 
 
-def test_a_missing_label_fails_rendering_instead_of_leaving_a_hole():
-    digest = sample_digest()
-    labels = {k: v for k, v in digest.labels.items() if k != "funnel"}
-    broken = replace(digest, labels=labels)
-    for render_one in (render_text, render_slack, render_teams_card):
-        with pytest.raises(jinja2.UndefinedError):
-            render_one(broken)
+def test_a_missing_attribute_fails_rendering_instead_of_leaving_a_hole():
+    env = build_template_environment()
+    env.loader = jinja2.DictLoader({"digest.txt.j2": "{{ digest.no_such_field }}"})
+    with pytest.raises(jinja2.UndefinedError):
+        render_text(sample_digest(), env=env)
+
+
+def test_each_language_has_its_own_cached_environment_with_its_catalog():
+    assert shared_environment("ro") is shared_environment("ro")
+    assert shared_environment("ro") is not shared_environment("nb")
+    template = "{{ _('Funnel') }}|{{ ngettext('%(num)s deal', '%(num)s deals', 20) }}"
+    assert shared_environment("ro").from_string(template).render() == (
+        "Pâlnia de vânzări|20 deals")  # not a catalog message: English, the plural still picked
+    assert shared_environment("en").from_string(template).render() == "Funnel|20 deals"
 
 
 def test_a_given_environment_is_used():
     env = build_template_environment()
-    env.loader = jinja2.DictLoader({"digest.txt.j2": "{{ digest.cadence }}|{{ labels.funnel }}"})
+    env.loader = jinja2.DictLoader({"digest.txt.j2": "{{ digest.cadence }}|{{ _('Funnel') }}"})
     assert render_text(sample_digest(), env=env) == "weekly|Funnel\n"
+    nb = build_template_environment("nb")
+    nb.loader = env.loader
+    assert render_text(sample_digest("nb"), env=nb) == "weekly|Salgstrakt\n"
 
 
 def test_rendering_does_not_import_matplotlib_or_chat_sdks():
@@ -304,7 +316,8 @@ def test_teams_card_validates_against_the_official_schema(language, cadence):
     assert_valid_card(card)
     assert card["fallbackText"] == digest.fallback
     assert card["body"][0]["text"] == card_text(digest.title)
-    assert card["body"][-1]["text"] == card_text(digest.labels["footer"])
+    footer = translator(language).gettext("kpibot · /kpi digest list · /kpi help")
+    assert card["body"][-1]["text"] == card_text(footer)
     for text in _markdown_texts(card):
         assert not _UNESCAPED_MARKDOWN.search(text), text
     shown = " ".join(_unescape_card(t) for t in _markdown_texts(card)) + " ".join(_runs(card))
@@ -342,7 +355,11 @@ def test_a_card_a_little_too_big_loses_table_rows_not_sections():
 def test_text_has_every_section_with_aligned_tables(language, cadence):
     digest = sample_digest(language, cadence)
     text = render_text(digest)
-    labels = digest.labels
+    t = translator(language)
+    labels = {key: t.gettext(english) for key, english in (
+        ("headline", "Headline"), ("activity", "Activity per rep"), ("funnel", "Funnel"),
+        ("churn", "Churn"), ("stalled", "Stalled deals"), ("loss_reasons", "Loss reasons"),
+        ("footer", "kpibot · /kpi digest list · /kpi help"), ("stage", "Stage"))}
     assert text.startswith(digest.title + "\n")
     assert f"{digest.period} · {digest.compared_with}" in text
     for piece in (labels["headline"], labels["activity"], labels["funnel"], labels["churn"],

@@ -1,0 +1,76 @@
+"""What a person reads, checked in any language: no raw value (unformatted float, cents,
+None, True/False, a `{placeholder}` left over) and, in a non-English view, no English word
+left untranslated. The English words are those of the catalog template (every msgid), less
+the words kpibot keeps in every language (KPI and command words, currency codes)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from functools import cache
+from pathlib import Path
+
+from babel.messages.pofile import read_po
+
+from reports.events import KINDS
+
+TEMPLATE = Path(__file__).resolve().parents[2] / "reports" / "locale" / "kpibot.pot"
+# Words a translation keeps: acronyms, sales words the teams use as is, the product's name
+ALLOWED = {"mql", "sql", "mrr", "roi", "ctr", "cac", "clv", "arpc", "lead", "demo", "churn",
+           "kpibot", "kpi", "usd", "eur", "total"}
+# Words that are the same in that language ("Aktivitet per selger", "Timp median")
+SAME_WORD = {"nb": {"per", "under", "leads", "median"}, "sv": {"per", "under", "leads", "median"},
+             "ro": {"median", "note"}}
+# A command to type stays in English: `/kpi quota set @rep AMOUNT`, `/kpi undo [ID]`
+_COMMAND = re.compile(r"/kpi(?:\s+(?:[a-z0-9@<][\w@<>|.=-]*|[A-Z]{2,}|\[[^\]]*\]|\.\.\.))*")
+_WORD = re.compile(r"[^\W\d_]+")
+_RAW = [(re.compile(r"\bNone\b"), "None"), (re.compile(r"\b(?:True|False)\b"), "a boolean"),
+        (re.compile(r"\d[.,]\d{4,}"), "an unformatted float"),
+        (re.compile(r"(?<![\w#-])\d{5,}"), "an ungrouped number (cents?)"),
+        (re.compile(r"\{[a-z_]+\}"), "a placeholder")]
+
+
+@cache
+def english_words() -> frozenset[str]:
+    with TEMPLATE.open("rb") as po:
+        catalog = read_po(po)
+    words = set()
+    for message in catalog:
+        for text in (message.id if isinstance(message.id, tuple) else (message.id,)):
+            words |= {w.lower() for w in _WORD.findall(_COMMAND.sub(" ", text))}
+    return frozenset(w for w in words if len(w) > 1) - ALLOWED
+
+
+def raw_values(texts: Iterable[str]) -> list[str]:
+    """Each raw value a person would see, with the text it is in."""
+    return [f"{what}: {text!r}" for text in texts for pattern, what in _RAW
+            if pattern.search(text)]
+
+
+def english_left(texts: Iterable[str], language: str, *,
+                 names: Iterable[str] = ()) -> list[str]:
+    """The English words in `texts` (a view in `language`), with the text they are in;
+    `names` (people, deals, reasons: what users typed) are left out first."""
+    found = []
+    english = english_words() - SAME_WORD.get(language, set())
+    kinds = sorted(KINDS, key=len, reverse=True)
+    for text in texts:
+        rest = _COMMAND.sub(" ", text)
+        for name in sorted(names, key=len, reverse=True):
+            rest = rest.replace(name, " ")
+        for kind in kinds:  # event kinds are command words (`/kpi log demo-booked`)
+            rest = rest.replace(kind, " ")
+        words = {w for w in _WORD.findall(rest) if w.lower() in english}
+        found += [f"{sorted(words)}: {text!r}"] if words else []
+    return found
+
+
+def strings_of(value: object, keys: tuple[str, ...] = ("text", "title", "value",
+                                                      "fallbackText")) -> list[str]:
+    """The strings a person reads in a Slack or Teams JSON payload."""
+    if isinstance(value, dict):
+        return [s for k, v in value.items()
+                for s in ([v] if k in keys and isinstance(v, str) else strings_of(v, keys))]
+    if isinstance(value, list):
+        return [s for item in value for s in strings_of(item, keys)]
+    return []
