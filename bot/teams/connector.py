@@ -6,7 +6,7 @@
   text fallback) into a conversation the bot was added to, e.g. a weekly digest.
 * `post_to_workflow(url, card)` posts a card to a Teams Workflows "Post to a channel when a
   webhook request is received" URL. That URL is a secret: it never appears in a log line or an
-  exception message; `mask_url` (bot/outbound.py) shows it back as `https://host/…abcd`.
+  exception message; `mask_url` (bot/digests/outbound.py) shows it back as `https://host/…abcd`.
 
 Failures raise `TeamsDeliveryError` with `transient` (429, 5xx, timeouts: retry later) or not
 (400/401/403/404: the conversation or webhook is gone or the bot was removed), and the
@@ -27,7 +27,7 @@ from microsoft_agents.hosting.core.authorization import ClaimsIdentity
 from microsoft_agents.hosting.core.connector import ConnectorClientBase
 from microsoft_agents.hosting.core.connector.teams import TeamsConnectorClient
 
-from bot.digests.outbound import OutboundPolicy, OutboundRefused, mask_url  # noqa: F401 (re-exported)
+from bot.digests.outbound import OutboundPolicy, OutboundRefused
 from bot.teams.auth import ConnectorTokenProvider, TokenEndpointError
 from bot.teams.cards import CONTENT_TYPE, workflow_body
 from bot.teams.references import StoredReference
