@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from bot.digests.outbound import OutboundPolicy
+from bot.digests.outbound import OutboundPolicy, mask_url
 from bot.replies import Reply
 from bot.teams.auth import ConnectorTokenProvider
 from bot.teams.cards import render_card
@@ -15,7 +15,6 @@ from bot.teams.connector import (
     TeamsDeliveryError,
     TeamsSender,
     check_workflow_url,
-    mask_url,
     post_to_workflow,
 )
 from bot.teams.references import InMemoryReferenceStore, StoredReference
