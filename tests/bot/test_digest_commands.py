@@ -78,5 +78,7 @@ def test_digest_now_posts_through_the_running_scheduler_once(bot_url, database, 
     assert (rows[0].trigger, rows[0].attempts) == ("manual", 1)
     status = _ask(bot_url, "digest status", user="U_REP")
     assert "sent (manual)" in str(status["blocks"])
-    time.sleep(0.5)
+    # The chart goes into the thread after the post: wait for it, so the stand-in is not
+    # stopped under an upload still in flight.
+    slack_api.wait_for("files.completeUploadExternal", 1, timeout=30)
     assert len([c for c in slack_api.calls_to("chat.postMessage") if c.channel == "C_SALES"]) == 1
