@@ -25,6 +25,7 @@ from bot.digests.outbound import OutboundPolicy
 from bot.grammar import CommandSpec, Grammar, UsageError
 from bot.grammar.words import Person
 from bot.replies import Reply, Section, error_reply
+from reports.format import format_number
 from reports.i18n import Translator, translator
 from storage.engine import Database, DeadlinePassed
 from storage.models import User, Workspace
@@ -157,18 +158,22 @@ async def answer_in_time(handler: CommandHandler, request: CommandRequest, *,
                     request.platform)
         return error_reply(DEADLINE_REPLY)
 # A command that needs no database: answered from the command and the time alone, before any
-# workspace lookup, so that it works while the database is down (`/kpi ping`).
-DatabaseFreeHandler = Callable[[object, datetime], Reply]
+# workspace lookup, so that it works while the database is down (`/kpi ping`); in the user's
+# language (the Translator).
+DatabaseFreeHandler = Callable[..., Reply]  # handle(command, now, t=Translator)
 
 
-def _linked_notice(linked) -> str | None:
-    """What an automatic link by email did, in words, or None."""
+def _linked_notice(linked, t: Translator) -> str | None:
+    """What an automatic link by email did, in words (the language of `t`), or None."""
     if not linked:
         return None
-    names = " and ".join(rep.display_name or rep.id for rep, _ in linked)
+    names = t.gettext(" and ").join(rep.display_name or rep.id for rep, _ in linked)
     events = sum(result.events for _, result in linked)
-    return (f"Linked the imported rep {names} to you by your email: "
-            f"{events:,} event{'' if events == 1 else 's'} now count for you.")
+    return t.ngettext("Linked the imported rep {names} to you by your email: {count} event now "
+                      "counts for you.",
+                      "Linked the imported rep {names} to you by your email: {count} events now "
+                      "count for you.", events, names=names,
+                      count=format_number(events, t.locale))
 
 
 class CommandHandler:
@@ -252,8 +257,9 @@ class CommandHandler:
                 request.text, today=now.astimezone(ZoneInfo(defaults.timezone)).date(),
                 currency=defaults.currency, kpi_names=self.kpi_names)
         except UsageError as problem:
-            return error_reply(problem.problem, usage=problem.usage, example=problem.example)
-        reply = handler(command, now)
+            return error_reply(problem.problem, usage=problem.usage, example=problem.example,
+                               t=translator(request.user_language or "en"))
+        reply = handler(command, now, t=translator(request.user_language or "en"))
         if getattr(command, "public", False) and reply.ok:
             reply = dataclasses.replace(reply, public=True)
         return reply
@@ -295,4 +301,5 @@ class CommandHandler:
             linked = (link_by_email(session=session, workspace_id=workspace.id,
                                     user_id=request.user_id, email=request.user_email, now=now)
                       if request.user_email and not is_named_rep(request.user_id) else [])
-            return workspace, _linked_notice(linked)
+            return workspace, _linked_notice(
+                linked, translator(request.user_language or "en"))

@@ -29,6 +29,7 @@ class Reply:
     ok: bool = True  # False for errors and refusals
     digest: Digest | None = None  # a digest to show in full (each adapter renders it)
     undo_event: int | None = None  # the event an Undo button under the reply voids
+    mentions: tuple[str, ...] = ()  # user ids whose `<@id>` in the headline Slack may render
 
     def plain_text(self) -> str:
         """The whole reply as plain text (terminal, Teams fallback, logs of replies)."""
@@ -75,6 +76,17 @@ def looks_numeric(cell: str) -> bool:
     """Whether a table cell reads as a figure (then its column is right-aligned)."""
     stripped = cell.strip().lstrip("+-−$€£¥").rstrip("%kKmMdx")
     return bool(stripped) and stripped.replace(",", "").replace(".", "").replace(" ", "").isdigit()
+
+
+def mention(user_id: str) -> str:
+    """A person without a known name, as the platforms write a mention (`<@U123>`): never a
+    bare id (Slack shows it as the person's name; the console reads it back as that person)."""
+    return f"<@{user_id}>"
+
+
+def person(user_id: str, names: dict[str, str]) -> str:
+    """The name people know `user_id` by (`names`: id → display name), else its mention."""
+    return names.get(user_id) or mention(user_id)
 
 
 def error_reply(problem: str, *, usage: str | None = None, example: str | None = None,

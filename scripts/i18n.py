@@ -2,7 +2,9 @@
 `ngettext`, `pgettext`, `N_`, `_`; the Jinja templates: `_()`, `{% trans %}`) into
 reports/locale/kpibot.pot, then merge it into reports/locale/<lang>/LC_MESSAGES/kpibot.po for
 every language (new messages arrive untranslated, vanished ones are dropped). The KPI
-catalog's titles (reports/kpis/catalog.py) are data, not calls: they are added by name.
+catalog's titles (reports/kpis/catalog.py), the event kinds' summaries (reports/events.py) and
+the commands' help texts (the CommandSpecs' `help` or their handler's docstring, a paragraph a
+message) are data, not calls: they are added by name.
 
 Run `bash scripts/i18n`, translate the empty msgstr entries (every plural form), run it again
 to normalise the files; tests/reports/test_catalogs.py fails while any is missing.
@@ -21,6 +23,9 @@ from babel.messages.pofile import read_po, write_po
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bot.handlers.help import help_paragraphs  # noqa: E402
+from bot.handlers.registry import COMMANDS  # noqa: E402
+from reports.events import KINDS  # noqa: E402
 from reports.i18n import DOMAIN, LOCALE_DIR, catalog_path  # noqa: E402
 from reports.kpis.catalog import CATALOG  # noqa: E402
 from reports.languages import LANGUAGES  # noqa: E402
@@ -47,6 +52,11 @@ def extract() -> Catalog:
                         context=context)
     for spec in CATALOG.values():  # data, not calls: the KPI catalog's titles
         catalog.add(spec.title, None, [("reports/kpis/catalog.py", 0)])
+    for kind in KINDS.values():  # the event kinds' summaries (`/kpi help events`)
+        catalog.add(kind.summary, None, [("reports/events.py", 0)])
+    for command in COMMANDS:  # each command's help (`/kpi help WORD`), a paragraph a message
+        for paragraph in help_paragraphs(command):
+            catalog.add(paragraph, None, [("bot/handlers/registry.py", 0)])
     return catalog
 
 

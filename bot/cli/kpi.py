@@ -1,7 +1,11 @@
-"""`kpibot kpi NAME [--period P] [--workspace W] [--user U] [--json]` — any KPI, as text or JSON.
+"""`kpibot kpi NAME [--period P] [--workspace W] [--user U] [--lang L] [--json]` — any KPI, as
+text or JSON.
 
 The answer is `bot.usecases.kpi.answer_kpi`'s, the same as `/kpi NAME` in chat; the JSON is
-`kpi_json`'s, the same as GET /api/v1/kpis/NAME (its shape: bot/usecases/kpi.py).
+`kpi_json`'s, the same as GET /api/v1/kpis/NAME (its shape: bot/usecases/kpi.py). The text is
+in `--lang` (en, nb, sv, ro, zh); without it, in the language the workspace's digests are
+posted in when they all share one (what the team reads already), else English. JSON keys and
+values are the same in every language.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ def add_parser(commands) -> None:
     kpi.add_argument("--period", default=DEFAULT_PERIOD, help="period (default this-month)")
     kpi.add_argument("--workspace", help="workspace id (needed when there is more than one)")
     kpi.add_argument("--user", help="only this rep's figures")
+    kpi.add_argument("--lang", help="language of the text: en, nb, sv, ro or zh (default: the "
+                     "workspace's digest language when its digests share one, else en)")
     kpi.add_argument("--json", action="store_true", help="print the result as JSON")
     kpi.set_defaults(run=run, needs_schema=needs_schema)
 
@@ -44,6 +50,11 @@ def run(args: argparse.Namespace, settings: Settings, *, out=sys.stdout,
         return 0
     if args.name not in CATALOG:
         raise SettingsError(f"{args.name!r} is not a KPI (kpibot kpi list shows them)")
+    from reports.languages import LANGUAGES, language_code
+
+    lang = language_code(args.lang) if getattr(args, "lang", None) else None
+    if getattr(args, "lang", None) and lang is None:
+        raise SettingsError(f"--lang {args.lang!r} is not one of {', '.join(LANGUAGES)}")
     from bot.cli.shared import pick_workspace
     from bot.usecases.kpi import answer_json, answer_kpi
     from reports.periods import PeriodError
@@ -54,6 +65,7 @@ def run(args: argparse.Namespace, settings: Settings, *, out=sys.stdout,
     try:
         with database.read() as session:
             workspace = pick_workspace(session, args.workspace)
+            lang = lang or digest_language(session, workspace.id)
             try:
                 answer = answer_kpi(session, workspace, args.name, args.period, now=now,
                                     user=args.user, with_names=not args.json)
@@ -65,6 +77,16 @@ def run(args: argparse.Namespace, settings: Settings, *, out=sys.stdout,
         out.write(json.dumps(answer_json(answer), indent=2) + "\n")
         return 0
     from bot.handlers.kpis import render_answer  # only the text form needs the replies
+    from reports.i18n import translator
 
-    out.write(render_answer(answer).plain_text() + "\n")
+    out.write(render_answer(answer, translator(lang)).plain_text() + "\n")
     return 0
+
+
+def digest_language(session, workspace_id: str) -> str:
+    """The one language the workspace's digests are posted in, else English."""
+    from storage.digests import list_schedules
+
+    languages = {s.language for s in list_schedules(session=session, workspace_id=workspace_id,
+                                                    enabled_only=True)}
+    return languages.pop() if len(languages) == 1 else "en"

@@ -4,9 +4,10 @@ slot rule, a delivery's detail and the rule behind an interrupted one."""
 from __future__ import annotations
 
 from reports.digest.slots import SlotRule
+from reports.i18n import N_
 from storage.models import DigestDelivery, DigestSchedule
 
-INTERRUPTED_RULE = (
+INTERRUPTED_RULE = N_(
     "After a crash mid-post, a Slack digest is looked up in its channel (by the slot key in "
     "the message metadata) and posted only if it is not there: exactly once. Teams cannot be "
     "read back, so an interrupted Teams digest is posted again: at least once (the note says "

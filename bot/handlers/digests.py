@@ -14,6 +14,9 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from babel import Locale
+from babel.dates import format_datetime, get_day_names
+
 from bot.core import Invocation
 from bot.digests.compose import compose_preview
 from bot.digests.outbound import mask_url
@@ -21,17 +24,27 @@ from bot.digests.status import INTERRUPTED_RULE, delivery_detail, rule_of
 from bot.grammar import CommandSpec, DigestCommand, DigestHereCommand
 from bot.grammar.digest import parse_digest, parse_digest_here
 from bot.replies import Reply, Section, error_reply
-from reports.languages import LANGUAGE_NAMES, LANGUAGES
+from reports.digest.slots import SlotRule
+from reports.i18n import N_, Translator, babel_locale
+from reports.languages import LANGUAGES
 from storage import digests as ledger
 from storage.models import DigestSchedule
+
+# What an admin may do here, for "Only admins can {what}" (said in the user's language)
+_ADMIN_ACTIONS = {"here": N_("Only admins can set up the digest; nothing was changed."),
+                  "off": N_("Only admins can turn the digest off; nothing was changed."),
+                  "now": N_("Only admins can post the digest now; nothing was changed.")}
+# A delivery's status and trigger as a person reads them
+_STATUSES = {"claimed": N_("posting"), "sent": N_("sent"), "failed": N_("failed"),
+             "skipped": N_("skipped"), "catch-up": N_("catch-up"), "manual": N_("manual")}
 
 
 def _refuse_non_admin(invocation: Invocation, what: str) -> Reply | None:
     if invocation.is_admin():
         return None
     spec = DIGEST_HERE if what == "here" else DIGEST
-    return error_reply(f"Only admins can {what}; nothing was changed.", usage=spec.usage,
-                       example=spec.example)
+    return error_reply(invocation.t.gettext(_ADMIN_ACTIONS[what]), usage=spec.usage,
+                       example=spec.example, t=invocation.t)
 
 
 def _channel(invocation: Invocation) -> str | None:
@@ -42,32 +55,49 @@ def _mask(url: str | None) -> str:
     return mask_url(url) if url else ""
 
 
-def _when(instant: datetime, tz: str) -> str:
+def _when(instant: datetime, tz: str, t: Translator) -> str:
     local = instant.astimezone(ZoneInfo(tz))
-    return f"{local:%a %d %b %Y %H:%M} {tz}"
+    return f"{format_datetime(local, 'EEE d MMM yyyy HH:mm', locale=t.locale)} {tz}"
+
+
+def describe_rule(rule: SlotRule, t: Translator) -> str:
+    """`weekly on Monday at 09:00 Europe/Oslo` in the language of `t`."""
+    at = f"{rule.hour:02d}:{rule.minute:02d} {rule.tz}"
+    if rule.cadence == "weekly":
+        day = get_day_names("wide", locale=t.locale)[rule.day]
+        return t.gettext("weekly on {day} at {time}", day=day, time=at)
+    if rule.day == -1:
+        return t.gettext("monthly on the last day at {time}", time=at)
+    return t.gettext("monthly on day {day} at {time}", day=rule.day, time=at)
+
+
+def language_name(code: str, t: Translator) -> str:
+    """The name of language `code` in the language of `t` ("norsk bokmål", "瑞典语")."""
+    return Locale.parse(babel_locale(code)).get_language_name(t.locale) or code
 
 
 def handle_digest_here(command: DigestHereCommand, invocation: Invocation) -> Reply:
-    refusal = _refuse_non_admin(invocation, "set up the digest")
+    t = invocation.t
+    refusal = _refuse_non_admin(invocation, "here")
     if refusal:
         return refusal
     channel = _channel(invocation)
     if not channel:
-        return error_reply("/kpi digest here must be used in the channel that should get the "
-                           "digest; nothing was changed.")
+        return error_reply(t.gettext("{command} must be used in the channel that should get the "
+                                     "digest; nothing was changed.",
+                                     command="/kpi digest here"), t=t)
     platform = invocation.request.platform
     if command.webhook and platform != "teams":
-        return error_reply("webhook= is for Teams Workflows webhooks; in Slack the bot posts "
-                           "itself. Nothing was changed.",
-                           usage=DIGEST_HERE.usage,
-                           example=DIGEST_HERE.example)
+        return error_reply(t.gettext("{option} is for Teams Workflows webhooks; in Slack the bot "
+                                     "posts itself. Nothing was changed.", option="webhook="),
+                           usage=DIGEST_HERE.usage, example=DIGEST_HERE.example, t=t)
     if command.webhook:
         try:  # the policy wiring injects: Microsoft's Workflows hosts, public addresses
             invocation.context.outbound.check_webhook(command.webhook)
         except ValueError as problem:
-            return error_reply(f"This webhook is refused: {problem}. Nothing was changed.",
-                               usage=DIGEST_HERE.usage,
-                               example=DIGEST_HERE.example)
+            return error_reply(t.gettext("This webhook is refused: {problem}. Nothing was "
+                                         "changed.", problem=problem),
+                               usage=DIGEST_HERE.usage, example=DIGEST_HERE.example, t=t)
     tz = command.tz or invocation.workspace.timezone
     language = command.lang or "en"
     fields = ledger.ScheduleFields(cadence=command.cadence, day=command.day,
@@ -82,15 +112,18 @@ def handle_digest_here(command: DigestHereCommand, invocation: Invocation) -> Re
     if invocation.context.digests is not None:
         invocation.context.digests.schedules_changed()
     rule = rule_of(schedule)
-    lines = [f"Next digest: {_when(rule.next_slot(invocation.now), tz)}.",
-             "Preview it with /kpi digest preview; /kpi digest off stops it."]
+    lines = [t.gettext("Next digest: {when}.", when=_when(rule.next_slot(invocation.now), tz, t)),
+             t.gettext("Preview it with {preview}; {off} stops it.",
+                       preview="/kpi digest preview", off="/kpi digest off")]
     if schedule.webhook_url:
-        lines.insert(0, "Posting through the Teams Workflows webhook "
-                        f"{_mask(schedule.webhook_url)}.")
+        lines.insert(0, t.gettext("Posting through the Teams Workflows webhook {url}.",
+                                  url=_mask(schedule.webhook_url)))
     elif platform == "slack":
-        lines.append("Invite the bot to this channel (/invite @kpibot) if it is not a member.")
-    return Reply(text=f"Digest set for this channel: {rule.describe()}, in "
-                      f"{LANGUAGE_NAMES.get(language, language)}.",
+        lines.append(t.gettext("Invite the bot to this channel ({command}) if it is not a "
+                               "member.", command="/invite @kpibot"))
+    return Reply(text=t.gettext("Digest set for this channel: {when}, in {language}.",
+                                when=describe_rule(rule, t),
+                                language=language_name(language, t)),
                  sections=(Section(lines=tuple(lines)),))
 
 
@@ -117,7 +150,8 @@ def _this_schedule(invocation: Invocation) -> DigestSchedule | None:
 
 
 def _off(invocation: Invocation) -> Reply:
-    refusal = _refuse_non_admin(invocation, "turn the digest off")
+    t = invocation.t
+    refusal = _refuse_non_admin(invocation, "off")
     if refusal:
         return refusal
     channel = _channel(invocation)
@@ -126,75 +160,97 @@ def _off(invocation: Invocation) -> Reply:
             session=session, workspace_id=invocation.workspace.id,
             platform=invocation.request.platform, channel_id=channel or "", now=invocation.now)
     if schedule is None:
-        return Reply(text="This channel has no digest to turn off; nothing was changed.",
-                     ok=False)
+        return Reply(text=t.gettext("This channel has no digest to turn off; nothing was "
+                                    "changed."), ok=False)
     if invocation.context.digests is not None:
         invocation.context.digests.schedules_changed()
-    return Reply(text="Digest turned off for this channel. /kpi digest here turns it back on.")
+    return Reply(text=t.gettext("Digest turned off for this channel. {command} turns it back "
+                                "on.", command="/kpi digest here"))
+
+
+def _status_word(status: str, t: Translator) -> str:
+    return t.gettext(_STATUSES[status]) if status in _STATUSES else status
 
 
 def _list(invocation: Invocation) -> Reply:
+    t = invocation.t
     with invocation.context.database.read() as session:
         schedules = ledger.list_schedules(session=session, workspace_id=invocation.workspace.id)
         last = {d.schedule_id: d for d in reversed(ledger.list_deliveries(
             session=session, workspace_id=invocation.workspace.id, limit=200))}
     if not schedules:
-        return Reply(text="No digests yet. An admin can type /kpi digest here in a channel.")
-    rows = [("channel", "when", "language", "next", "last")]
+        return Reply(text=t.gettext("No digests yet. An admin can type {command} in a channel.",
+                                    command="/kpi digest here"))
+    rows = [(t.gettext("channel"), t.gettext("when"), t.gettext("language"), t.gettext("next"),
+             t.gettext("last"))]
     for s in schedules:
         rule = rule_of(s)
-        nxt = _when(rule.next_slot(invocation.now), s.timezone) if s.enabled else "off"
+        nxt = (_when(rule.next_slot(invocation.now), s.timezone, t) if s.enabled
+               else t.gettext("off"))
         d = last.get(s.id)
-        rows.append((s.where, rule.describe(), s.language, nxt,
-                     f"{d.status} {_when(d.slot_at, s.timezone)}" if d else "—"))
-    return Reply(text=f"{len(schedules)} digest schedule(s)",
+        rows.append((s.where, describe_rule(rule, t), language_name(s.language, t), nxt,
+                     f"{_status_word(d.status, t)} {_when(d.slot_at, s.timezone, t)}"
+                     if d else "—"))
+    return Reply(text=t.ngettext("{count} digest schedule", "{count} digest schedules",
+                                 len(schedules), count=len(schedules)),
                  sections=(Section(table=tuple(rows)),))
 
 
 def _preview(invocation: Invocation) -> Reply:
+    t = invocation.t
     schedule = _this_schedule(invocation)
     digest = compose_preview(database=invocation.context.database,
                              workspace=invocation.workspace, schedule=schedule,
                              now=invocation.now)
-    note = "" if schedule else " (this channel has no digest yet: /kpi digest here)"
-    return Reply(text=f"Preview of this channel's digest, only you can see it{note}.",
-                 digest=digest)
+    if schedule:
+        text = t.gettext("Preview of this channel's digest, only you can see it.")
+    else:
+        text = t.gettext("Preview of this channel's digest, only you can see it (this channel "
+                         "has no digest yet: {command}).", command="/kpi digest here")
+    return Reply(text=text, digest=digest)
 
 
 def _now(invocation: Invocation) -> Reply:
-    refusal = _refuse_non_admin(invocation, "post the digest now")
+    t = invocation.t
+    refusal = _refuse_non_admin(invocation, "now")
     if refusal:
         return refusal
     schedule = _this_schedule(invocation)
     if schedule is None:
-        return error_reply("This channel has no digest yet; set it up with /kpi digest here "
-                           "first.", usage=DIGEST_HERE.usage,
-                           example=DIGEST_HERE.example)
+        return error_reply(t.gettext("This channel has no digest yet; set it up with {command} "
+                                     "first.", command="/kpi digest here"),
+                           usage=DIGEST_HERE.usage, example=DIGEST_HERE.example, t=t)
     control = invocation.context.digests
     if control is None or not control.send_now(schedule):
-        return error_reply("Digests are posted by the running bot (kpibot serve), which is not "
-                           "running here; try /kpi digest preview, or kpibot digest send.")
-    return Reply(text="Posting this channel's digest now; /kpi digest status shows how it went.")
+        return error_reply(t.gettext(
+            "Digests are posted by the running bot ({serve}), which is not running here; try "
+            "{preview}, or {send}.", serve="kpibot serve", preview="/kpi digest preview",
+            send="kpibot digest send"), t=t)
+    return Reply(text=t.gettext("Posting this channel's digest now; {command} shows how it "
+                                "went.", command="/kpi digest status"))
 
 
 def _status(invocation: Invocation) -> Reply:
+    t = invocation.t
     with invocation.context.database.read() as session:
         schedules = {s.id: s for s in ledger.list_schedules(
             session=session, workspace_id=invocation.workspace.id)}
         deliveries = ledger.list_deliveries(session=session,
                                             workspace_id=invocation.workspace.id, limit=15)
     if not deliveries:
-        return Reply(text="No digest has been posted yet.")
-    rows = [("slot", "channel", "status", "attempts", "detail")]
+        return Reply(text=t.gettext("No digest has been posted yet."))
+    rows = [(t.gettext("slot"), t.gettext("channel"), t.gettext("status"),
+             t.gettext("attempts"), t.gettext("detail"))]
     for d in deliveries:
         s = schedules.get(d.schedule_id)
         tz = s.timezone if s else "UTC"
-        rows.append((_when(d.slot_at, tz), s.where if s else "?",
-                     d.status + ("" if d.trigger == "scheduled" else f" ({d.trigger})"),
-                     str(d.attempts), delivery_detail(d)))
-    text = f"Last {len(deliveries)} digest deliveries"
+        trigger = "" if d.trigger == "scheduled" else f" ({_status_word(d.trigger, t)})"
+        rows.append((_when(d.slot_at, tz, t), s.where if s else "?",
+                     _status_word(d.status, t) + trigger, str(d.attempts), delivery_detail(d)))
+    text = t.ngettext("The last digest delivery", "The last {count} digest deliveries",
+                      len(deliveries), count=len(deliveries))
     if any(s.platform == "teams" for s in schedules.values()):
-        text += f". {INTERRUPTED_RULE}"
+        text += f". {t.gettext(INTERRUPTED_RULE)}"
     return Reply(text=text, sections=(Section(table=tuple(rows)),))
 
 
@@ -204,7 +260,10 @@ DIGEST = CommandSpec(
     summary="`off` (admins): stop this channel's digest / `list`: every channel's digest with "
             "its next run / `preview`: this channel's digest, only to you / `now` (admins): post "
             "it now / `status`: the last deliveries",
-    help=__doc__)
+    help="""`/kpi digest off` (admins) stops this channel's digest; `/kpi digest list` shows
+    every channel's digest with its next run; `/kpi digest preview` shows this channel's digest
+    to you only; `/kpi digest now` (admins) posts it now; `/kpi digest status` shows the last
+    deliveries. `/kpi help digest here` says how to set one up.""")
 DIGEST_HERE = CommandSpec(
     word="digest here", command=DigestHereCommand, parse=parse_digest_here,
     handle=handle_digest_here,

@@ -8,6 +8,7 @@ Both read the command table (`CommandSpec`s): the overview lists every spec's us
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from collections.abc import Callable, Sequence
 
 from bot.core import Invocation
@@ -15,8 +16,14 @@ from bot.grammar import CommandSpec, HelpCommand, ListCommand
 from bot.grammar.about import parse_help, parse_list
 from bot.replies import Reply, Section, error_reply
 from reports.events import Group, kinds_in_group
+from reports.i18n import N_, Translator
 
-KpiHelp = Callable[[str], Reply | None]
+# The event groups' names (`/kpi help events`)
+GROUP_TITLES = {Group.OUTREACH: N_("Outreach"), Group.WEB: N_("Web"),
+                Group.INBOUND: N_("Inbound"), Group.FUNNEL: N_("Funnel"),
+                Group.CUSTOMERS: N_("Customers"), Group.MONEY: N_("Money")}
+
+KpiHelp = Callable[..., Reply | None]  # kpi_help(name, t): a KPI's help, or None
 
 HELP = CommandSpec(
     word="help", command=HelpCommand, parse=parse_help,
@@ -31,7 +38,20 @@ LIST = CommandSpec(
     help="Every KPI with its formula, by group.")
 
 
-def with_help(specs: Sequence[CommandSpec], kpi_help: KpiHelp = lambda name: None
+def help_paragraphs(spec: CommandSpec) -> tuple[str, ...]:
+    """The paragraphs of a command's help (its `help`, else its handler's docstring), each on
+    one line: the English texts `/kpi help WORD` translates (scripts/i18n.py extracts them)."""
+    text = spec.help or inspect.getdoc(spec.handle) or ""
+    blocks = [" ".join(line.strip() for line in block.splitlines() if line.strip())
+              for block in inspect.cleandoc(text).split("\n\n")]
+    return tuple(block for block in blocks if block)
+
+
+def _no_kpi_help(name: str, t: Translator | None = None) -> Reply | None:
+    return None
+
+
+def with_help(specs: Sequence[CommandSpec], kpi_help: KpiHelp = _no_kpi_help
               ) -> tuple[CommandSpec, ...]:
     """`specs` with the `help` and `list` commands answering from them (and `kpi_help`)."""
     handle_help, handle_list = build_help_handlers(specs, kpi_help)
@@ -40,34 +60,33 @@ def with_help(specs: Sequence[CommandSpec], kpi_help: KpiHelp = lambda name: Non
                  if spec.word in bound and spec.handle is None else spec for spec in specs)
 
 
-def build_help_handlers(specs: Sequence[CommandSpec], kpi_help: KpiHelp = lambda name: None):
+def build_help_handlers(specs: Sequence[CommandSpec], kpi_help: KpiHelp = _no_kpi_help):
     """Help and list handlers that read their text from the command specs."""
     topics = {spec.word: spec for spec in specs}
 
     def handle_help(command: HelpCommand, invocation: Invocation) -> Reply:
+        t = invocation.t
         topic = (command.topic or "").strip().lower()
         if not topic:
-            return _overview(specs)
+            return _overview(specs, t)
         if topic in ("events", "kinds"):
-            return _event_catalog()
+            return _event_catalog(t)
         if topic in topics:
             spec = topics[topic]
             return Reply(text=f"/kpi {topic}", sections=(
-                Section(lines=spec.help_lines(),
-                        fields=(("Usage", spec.usage), ("Example", spec.example))),
+                Section(lines=tuple(t.gettext(p) for p in help_paragraphs(spec)),
+                        fields=((t.gettext("Usage"), spec.usage),
+                                (t.gettext("Example"), spec.example))),
             ))
-        reply = kpi_help(topic)
+        reply = kpi_help(topic, t)
         if reply is not None:
             return reply
-        return error_reply(
-            f'"{command.topic}" is not a command or KPI.',
-            usage=HELP.usage,
-            example=HELP.example,
-        )
+        return error_reply(t.gettext('"{topic}" is not a command or KPI.', topic=command.topic),
+                           usage=HELP.usage, example=HELP.example, t=t)
 
     def handle_list(command: ListCommand, invocation: Invocation) -> Reply:
-        reply = kpi_help("")
-        return reply if reply is not None else _event_catalog()
+        reply = kpi_help("", invocation.t)
+        return reply if reply is not None else _event_catalog(invocation.t)
 
     return handle_help, handle_list
 
@@ -89,27 +108,30 @@ def with_command_table(readme: str, specs: Sequence[CommandSpec]) -> str:
     return readme[:start] + command_table(specs) + readme[end:]
 
 
-def _overview(specs: Sequence[CommandSpec]) -> Reply:
-    rows = [("command", "example")]
+def _overview(specs: Sequence[CommandSpec], t: Translator) -> Reply:
+    rows = [(t.gettext("command"), t.gettext("example"))]
     rows.extend((spec.usage, spec.example) for spec in specs)
     return Reply(
-        text="kpibot: log sales activity and ask for any KPI.",
+        text=t.gettext("kpibot: log sales activity and ask for any KPI."),
         sections=(
             Section(table=tuple(rows)),
-            Section(context="/kpi help COMMAND for details · /kpi help events for every event "
-                            "you can log · /kpi list for every KPI · add `public` to post "
-                            "the answer in the channel"),
+            Section(context=t.gettext(
+                "{help} for details · {events} for every event you can log · {list} for every "
+                "KPI · add {public} to post the answer in the channel",
+                help="/kpi help COMMAND", events="/kpi help events", list="/kpi list",
+                public="`public`")),
         ),
     )
 
 
-def _event_catalog() -> Reply:
+def _event_catalog(t: Translator) -> Reply:
     sections = []
     for group in Group:
         kinds = kinds_in_group(group)
         sections.append(Section(
-            title=group.value.capitalize(),
-            table=(("event", "what", "example"),)
-            + tuple((k.name, k.summary, f"/kpi log {k.example}") for k in kinds),
+            title=t.gettext(GROUP_TITLES[group]),
+            table=((t.gettext("event"), t.gettext("what"), t.gettext("example")),)
+            + tuple((k.name, t.gettext(k.summary), f"/kpi log {k.example}") for k in kinds),
         ))
-    return Reply(text="Events you can log with /kpi log", sections=tuple(sections))
+    return Reply(text=t.gettext("Events you can log with {command}", command="/kpi log"),
+                 sections=tuple(sections))

@@ -21,7 +21,7 @@ from reports.format import (
     format_quota_counts,
     row_unit,
 )
-from reports.i18n import Translator, translator
+from reports.i18n import N_, Translator, translator
 from reports.kpis.catalog import CATALOG, Compared, KpiSpec
 from reports.kpis.result import KpiResult
 from reports.periods import DEFAULT_PERIOD, Period, PeriodError, parse_period
@@ -174,26 +174,43 @@ def handle_kpi(command: KpiCommand, invocation: Invocation) -> Reply:
     return render_answer(answer, invocation.t)
 
 
-def kpi_help(name: str) -> Reply | None:
-    """`/kpi help NAME` for a KPI, or the whole catalog for an empty name (`/kpi list`)."""
+# The KPI catalog's groups and units, as `/kpi list` and `/kpi help KPI` name them
+KPI_GROUPS = {"email": N_("Email"), "social": N_("Social"), "web": N_("Web"),
+              "activity": N_("Activity"), "inbound": N_("Inbound"),
+              "pipeline": N_("Pipeline"), "revenue": N_("Revenue"), "quota": N_("Quota"),
+              "customers": N_("Customers"), "cost": N_("Cost")}
+KPI_UNITS = {"ratio": N_("rate (%)"), "money": N_("money"), "count": N_("count"),
+             "days": N_("days"), "seconds": N_("duration"),
+             "money_per_day": N_("money per day"), "multiple": N_("multiple (×)")}
+
+
+def kpi_help(name: str, t: Translator | None = None) -> Reply | None:
+    """`/kpi help NAME` for a KPI, or the whole catalog for an empty name (`/kpi list`), in the
+    language of `t`; names, formulas and event kinds stay as typed."""
+    t = t or translator("en")
     if not name:
         groups: dict[str, list[KpiSpec]] = {}
         for spec in CATALOG.values():
             groups.setdefault(spec.group, []).append(spec)
         sections = tuple(
-            Section(title=group.capitalize(),
-                    table=(("kpi", "formula"),) + tuple((s.name, s.formula) for s in specs))
+            Section(title=t.gettext(KPI_GROUPS[group]) if group in KPI_GROUPS
+                    else group.capitalize(),
+                    table=((t.gettext("KPI"), t.gettext("formula")),)
+                    + tuple((s.name, s.formula) for s in specs))
             for group, specs in groups.items()
         )
-        return Reply(text=f"{len(CATALOG)} KPIs — ask with /kpi NAME [PERIOD] [@user]",
+        return Reply(text=t.gettext("{count} KPIs — ask with {command}", count=len(CATALOG),
+                                    command="/kpi NAME [PERIOD] [@user]"),
                      sections=sections)
     spec = CATALOG.get(name)
     if spec is None:
         return None
-    return Reply(text=f"{spec.name} — {spec.title}", sections=(Section(fields=(
-        ("Formula", spec.formula), ("Unit", spec.unit),
-        ("Needs", ", ".join(spec.needs) or "—"),
-        ("Example", f"/kpi {spec.name} this-quarter"),
+    unit = KPI_UNITS.get(spec.unit)
+    return Reply(text=f"{spec.name} — {t.gettext(spec.title)}", sections=(Section(fields=(
+        (t.gettext("Formula"), spec.formula),
+        (t.gettext("Unit"), t.gettext(unit) if unit else spec.unit),
+        (t.gettext("Needs"), ", ".join(spec.needs) or "—"),
+        (t.gettext("Example"), f"/kpi {spec.name} this-quarter"),
     )),))
 
 

@@ -33,7 +33,7 @@ from bot.grammar.quota import parse_quota, parse_quota_history, parse_quota_set
 from bot.grammar.reports import parse_churn, parse_funnel, parse_leaderboard, parse_me
 from bot.handlers.kpis import PeriodProblem, funnel_table, render_result, resolve_period
 from bot.handlers.kpis import change_text as compared_text
-from bot.replies import Reply, Section, error_reply
+from bot.replies import Reply, Section, error_reply, person
 from reports.digest.build import LABELS
 from reports.format import (
     format_amount,
@@ -198,9 +198,13 @@ def _day(day: date | None, t: Translator | None = None) -> str:
     return "the start" if day is None else format_date(day, "d MMM yyyy", locale="en")
 
 
-def _target(target: int, metric: str, cadence: str, currency: str) -> str:
-    amount = format_amount(target, currency) if metric == "revenue" else f"{target:,} {metric}"
-    return f"{amount} {cadence}"
+def _target(target: int, metric: str, cadence: str, currency: str, t: Translator) -> str:
+    """`$50,000.00 monthly`, `20 demo-booked quarterly`: the metric said once."""
+    amount = (format_amount(target, currency, t.locale) if metric == "revenue"
+              else f"{format_number(target, t.locale)} {metric}")
+    if cadence == "quarterly":
+        return t.gettext("{amount} quarterly", amount=amount)
+    return t.gettext("{amount} monthly", amount=amount)
 
 
 def _quota_amount(value: float | None, metric: str, currency: str, locale: str = "en") -> str:
@@ -212,53 +216,64 @@ def _quota_amount(value: float | None, metric: str, currency: str, locale: str =
 
 
 def handle_quota_set(command: QuotaSetCommand, invocation: Invocation) -> Reply:
+    t = invocation.t
     if not invocation.is_admin():
-        return error_reply("Only admins can set quotas; nothing was changed.",
-                           usage=QUOTA_SET.usage, example=QUOTA_SET.example)
+        return error_reply(t.gettext("Only admins can set quotas; nothing was changed."),
+                           usage=QUOTA_SET.usage, example=QUOTA_SET.example, t=t)
     start = command.effective_from or effective_from_for(invocation.today)
     with invocation.context.database.write() as session:
         set_quota(session=session, workspace_id=invocation.workspace.id, user_id=command.user,
                   metric=command.metric, cadence=command.cadence, target=command.target,
                   set_by=invocation.request.user_id, now=invocation.now, effective_from=start)
-    name = _names(invocation).get(command.user, command.user)
     target = _target(command.target, command.metric, command.cadence,
-                     invocation.workspace.currency)
-    return Reply(text=f"Quota set: {name} — {target}, from {_day(start)}. Periods "
-                      f"before {_day(start)} keep the target they had · /kpi quota history")
+                     invocation.workspace.currency, t)
+    return Reply(text=t.gettext(
+        "Quota set: {name} — {target}, from {day}. Periods before {day} keep the target they "
+        "had · {command}", name=person(command.user, _names(invocation)), target=target,
+        day=_day(start, t), command="/kpi quota history"), mentions=(command.user,))
 
 
 HISTORY_ROWS = 40
 
 
 def handle_quota_history(command: QuotaHistoryCommand, invocation: Invocation) -> Reply:
+    t = invocation.t
     with invocation.context.database.read() as session:
         changes = [q for q in SqlFacts(session=session, workspace=invocation.workspace).quotas()
                    if command.user is None or q.user_id == command.user]
     names = _names(invocation)
-    who = f" · {names.get(command.user, command.user)}" if command.user else ""
+    title = t.gettext("Quota history")
+    if command.user:
+        title += f" · {person(command.user, names)}"
     entries = quota_history(changes)  # by rep id: list them by name (the sort is stable)
-    entries.sort(key=lambda e: names.get(e.quota.user_id, e.quota.user_id).casefold())
+    entries.sort(key=lambda e: person(e.quota.user_id, names).casefold())
     if not entries:
-        return Reply(text=f"Quota history{who}: no quotas set. An admin can set one: "
-                          "/kpi quota set @rep 50k monthly", sections=())
+        return Reply(text=t.gettext("{title}: no quotas set. An admin can set one: {command}",
+                                    title=title, command="/kpi quota set @rep 50k monthly"),
+                     sections=())
     currency = invocation.workspace.currency
-    table = [("rep", "target", "applies from", "set")]
+    table = [(t.gettext("rep"), t.gettext("target"), t.gettext("applies from"),
+              t.gettext("set"))]
     for entry in entries[:HISTORY_ROWS]:
         q = entry.quota
         set_on = "" if q.set_at is None else _day(
-            q.set_at.astimezone(ZoneInfo(invocation.workspace.timezone)).date())
-        by = f" by {names.get(q.set_by, q.set_by)}" if q.set_by else ""
-        table.append((names.get(q.user_id, q.user_id),
-                      _target(q.target, q.metric, q.cadence, currency)
-                      + (" (replaced)" if entry.replaced else ""),
-                      _day(q.effective_from), f"{set_on}{by}"))
+            q.set_at.astimezone(ZoneInfo(invocation.workspace.timezone)).date(), t)
+        if q.set_by:
+            set_on = t.gettext("{day} by {name}", day=set_on, name=person(q.set_by, names))
+        target = _target(q.target, q.metric, q.cadence, currency, t)
+        if entry.replaced:
+            target = t.gettext("{target} (replaced)", target=target)
+        table.append((person(q.user_id, names), target, _day(q.effective_from, t), set_on))
     left = len(entries) - HISTORY_ROWS
-    context = ("A change applies from its day until the next one; (replaced): a later change "
-               "starts on or before it, so it applies on no day.")
+    context = t.gettext("A change applies from its day until the next one; (replaced): a later "
+                        "change starts on or before it, so it applies on no day.")
     if left > 0:
-        context = f"{left} more changes not shown: /kpi quota history @rep for one rep. " + context
-    return Reply(text=f"Quota history{who}", sections=(
-        Section(table=tuple(table)), Section(context=context)))
+        context = t.ngettext("{count} more change not shown: {command} for one rep.",
+                             "{count} more changes not shown: {command} for one rep.", left,
+                             count=format_number(left, t.locale),
+                             command="/kpi quota history @rep") + " " + context
+    return Reply(text=title, sections=(Section(table=tuple(table)), Section(context=context)),
+                 mentions=(command.user,) if command.user else ())
 
 
 def handle_churn(command: ChurnCommand, invocation: Invocation) -> Reply:

@@ -132,7 +132,13 @@ def build_slack_app(
     # here, not at the top: bot/slack/interactive.py reads this module's request helpers
     from bot.slack.interactive import answer_bare_log, is_bare_log, register_interactions
 
-    slack = register_interactions(app, handler, ActionValues(bot_token))
+    async def language(actor) -> str | None:  # the Home tab's language: the user's locale
+        if profiles is None:
+            return None
+        profile = await profiles(actor.workspace_id, actor.user_id, bot_token)
+        return profile.language if profile else None
+
+    slack = register_interactions(app, handler, ActionValues(bot_token), language)
 
     @app.command(re.compile(r"^/"))
     async def on_command(ack: AsyncAck, command: dict, request: AsyncBoltRequest,

@@ -58,10 +58,25 @@ def undo_button(value: str) -> dict:
         "type": "button", "action_id": UNDO_ACTION, "text": _plain("Undo"), "value": value}]}
 
 
+def with_mentions(escaped: str, user_ids: tuple[str, ...]) -> str:
+    """`escaped` text with the mentions of `user_ids` (and only those) rendered again: a
+    person the handler names by id (`<@U123>`, no name known yet) shows as Slack's name."""
+    for user_id in user_ids:
+        escaped = escaped.replace(slack_escape(f"<@{user_id}>"), f"<@{user_id}>")
+    return escaped
+
+
+def _headline(reply: Reply) -> dict:
+    headline = reply.text if reply.ok else f":warning: {reply.text}"
+    if not reply.mentions:
+        return {"type": "section", "text": _plain(headline)}
+    return {"type": "section", "text": {"type": "mrkdwn", "verbatim": True, "text": clip(
+        with_mentions(escape_mrkdwn(headline), reply.mentions), MAX_TEXT)}}
+
+
 def render_blocks(reply: Reply, undo_value: UndoValue | None = None) -> list[dict]:
     """The reply as blocks; with `undo_value`, a logged event gets its Undo button."""
-    headline = reply.text if reply.ok else f":warning: {reply.text}"
-    blocks: list[dict] = [{"type": "section", "text": _plain(headline)}]
+    blocks: list[dict] = [_headline(reply)]
     for section in reply.sections:
         blocks.extend(_section_blocks(section))
     room = MAX_BLOCKS - (1 if reply.undo_event and undo_value else 0)
@@ -85,6 +100,6 @@ def render_slash_response(reply: Reply, undo_value: UndoValue | None = None) -> 
                 "text": clip(message["text"], MAX_TEXT), "blocks": blocks[:MAX_BLOCKS]}
     return {
         "response_type": "in_channel" if reply.public else "ephemeral",
-        "text": clip(slack_escape(reply.plain_text()), MAX_TEXT),
+        "text": clip(with_mentions(slack_escape(reply.plain_text()), reply.mentions), MAX_TEXT),
         "blocks": render_blocks(reply, undo_value),
     }

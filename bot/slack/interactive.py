@@ -18,6 +18,7 @@ Work after the acknowledgement (posting, publishing) runs in tasks of the app's 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import html
 import logging
 import re
@@ -102,9 +103,11 @@ def is_bare_log(text: str) -> bool:
 class SlackInteractions:
     """The listeners' shared state: the command handler, the button signer, running tasks."""
 
-    def __init__(self, handler: CommandHandler, values: ActionValues) -> None:
+    def __init__(self, handler: CommandHandler, values: ActionValues,
+                 language: Callable[[Actor], Awaitable[str | None]] | None = None) -> None:
         self.handler = handler
         self.values = values
+        self.language = language  # the person's language (users.info's locale), if known
         self._tasks: set[asyncio.Task] = set()
         self._home_viewers: OrderedDict[tuple[str, str], None] = OrderedDict()
 
@@ -205,8 +208,9 @@ class SlackInteractions:
 
     async def publish_home(self, client: AsyncWebClient, actor: Actor) -> None:
         try:
-            home = await asyncio.to_thread(compose_home, bounded(self.handler.context),
-                                           actor.request("home"))
+            language = await self.language(actor) if self.language is not None else None
+            request = dataclasses.replace(actor.request("home"), user_language=language)
+            home = await asyncio.to_thread(compose_home, bounded(self.handler.context), request)
         except AdminCheckFailed:
             log.warning("Home not published: the admin check did not answer")
             return
@@ -263,10 +267,12 @@ class SlackInteractions:
                                             text=message["text"], blocks=message["blocks"])
 
 
-def register_interactions(app: AsyncApp, handler: CommandHandler,
-                          values: ActionValues) -> SlackInteractions:
-    """Every interactive listener on `app` (the same app answers HTTP and Socket Mode)."""
-    slack = SlackInteractions(handler, values)
+def register_interactions(app: AsyncApp, handler: CommandHandler, values: ActionValues,
+                          language: Callable[[Actor], Awaitable[str | None]] | None = None
+                          ) -> SlackInteractions:
+    """Every interactive listener on `app` (the same app answers HTTP and Socket Mode);
+    `language` tells a person's language (the Home tab is in it)."""
+    slack = SlackInteractions(handler, values, language)
 
     @app.action(UNDO_ACTION)
     async def on_undo(ack: AsyncAck, body: dict, respond: AsyncRespond,

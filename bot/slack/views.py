@@ -25,6 +25,7 @@ from bot.interactive.log_form import (
 )
 from bot.slack.blocks import render_blocks
 from reports.events import EventKind
+from reports.format import format_number
 
 LOG_VIEW = "kpi_log"  # callback_id of the logging modal
 MAX_VIEW_BLOCKS = 100  # Slack's limit for a modal or the Home tab
@@ -148,45 +149,54 @@ def state_values(view: dict) -> dict[str, str]:
 
 
 def home_view(home: Home) -> dict:
-    """The Home tab: the person's week first, the team's below it for admins."""
+    """The Home tab: the person's week first, the team's below it for admins (in the person's
+    language, `home.t`)."""
+    t = home.t
     blocks: list[dict] = [
-        {"type": "header", "text": plain("Your week", 150)},
+        {"type": "header", "text": plain(t.gettext("Your week"), 150)},
         {"type": "actions", "block_id": "home_log", "elements": [{
             "type": "button", "action_id": OPEN_LOG, "style": "primary",
-            "text": plain("Log activity", 75), "value": "open"}]},
+            "text": plain(t.gettext("Log activity"), 75), "value": "open"}]},
         *render_blocks(home.week),
-        {"type": "section", "text": plain("Your logs this week" if home.logs else
-                                          "You have logged nothing this week.")},
+        {"type": "section", "text": plain(t.gettext("Your logs this week") if home.logs else
+                                          t.gettext("You have logged nothing this week."))},
     ]
     if home.logs:
         blocks.append({"type": "section", "text": plain(
             "\n".join(f"#{event_id} {text}" for event_id, text in home.logs))})
     if home.open_by_stage:
-        blocks.append({"type": "section", "text": plain("Your open deals by stage"),
-                       "fields": [plain(f"{stage}: {count:,}", 2000)
+        blocks.append({"type": "section", "text": plain(t.gettext("Your open deals by stage")),
+                       "fields": [plain(f"{stage}: {format_number(count, t.locale)}", 2000)
                                   for stage, count in home.open_by_stage][:10]})
     if home.stalled:
-        blocks.append({"type": "section", "text": plain("Your stalled deals")})
+        blocks.append({"type": "section", "text": plain(t.gettext("Your stalled deals"))})
     for deal in home.stalled:
+        days = format_number(deal.days, t.locale, digits=1)
         blocks.append({"type": "section",
-                       "text": plain(f"{deal.name} — {deal.stage} for {deal.days:g} days"),
+                       "text": plain(t.ngettext("{deal} — {stage} for {days} day",
+                                                "{deal} — {stage} for {days} days",
+                                                int(deal.days), deal=deal.name,
+                                                stage=deal.stage, days=days)),
                        "accessory": {"type": "button", "action_id": LOG_NEXT_STEP,
-                                     "text": plain("Log next step", 75),
+                                     "text": plain(t.gettext("Log next step"), 75),
                                      "value": deal.name[:MAX_OPTION_VALUE]}})
     if home.admin:
-        blocks += [{"type": "divider"}, {"type": "header", "text": plain("Your team", 150)}]
+        blocks += [{"type": "divider"},
+                   {"type": "header", "text": plain(t.gettext("Your team"), 150)}]
         for reply in home.team:
             blocks += render_blocks(reply)
         blocks.append({"type": "section", "text": plain(
-            "Digests" if home.digests else "No digest is scheduled (/kpi digest here).")})
+            t.gettext("Digests") if home.digests else
+            t.gettext("No digest is scheduled ({command}).", command="/kpi digest here"))})
         for row in home.digests:
             blocks.append({"type": "section", "text": plain(row.label)})
             blocks.append({"type": "actions", "elements": [
-                {"type": "button", "action_id": DIGEST_NOW, "text": plain("Send now", 75),
-                 "value": row.channel_id},
-                {"type": "button", "action_id": DIGEST_PREVIEW, "text": plain("Preview", 75),
-                 "value": row.channel_id}]})
+                {"type": "button", "action_id": DIGEST_NOW,
+                 "text": plain(t.gettext("Send now"), 75), "value": row.channel_id},
+                {"type": "button", "action_id": DIGEST_PREVIEW,
+                 "text": plain(t.gettext("Preview"), 75), "value": row.channel_id}]})
     if len(blocks) > MAX_VIEW_BLOCKS:
         blocks = blocks[: MAX_VIEW_BLOCKS - 1] + [
-            {"type": "context", "elements": [plain("(shortened: more than fits the Home tab)")]}]
+            {"type": "context", "elements": [plain(t.gettext(
+                "(shortened: more than fits the Home tab)"))]}]
     return {"type": "home", "blocks": blocks}
