@@ -20,11 +20,12 @@ from babel.dates import format_datetime, get_day_names
 from bot.core import Invocation
 from bot.digests.compose import compose_preview
 from bot.digests.outbound import mask_url
-from bot.digests.status import INTERRUPTED_RULE, delivery_detail, rule_of
+from bot.digests.status import INTERRUPTED_RULE, rule_of
 from bot.grammar import CommandSpec, DigestCommand, DigestHereCommand
 from bot.grammar.digest import parse_digest, parse_digest_here
 from bot.replies import Reply, Section, error_reply
 from reports.digest.slots import SlotRule
+from reports.format import format_number
 from reports.i18n import N_, Translator, babel_locale
 from reports.languages import LANGUAGES
 from storage import digests as ledger
@@ -246,9 +247,10 @@ def _status(invocation: Invocation) -> Reply:
         tz = s.timezone if s else "UTC"
         trigger = "" if d.trigger == "scheduled" else f" ({_status_word(d.trigger, t)})"
         rows.append((_when(d.slot_at, tz, t), s.where if s else "?",
-                     _status_word(d.status, t) + trigger, str(d.attempts), delivery_detail(d)))
-    text = t.ngettext("The last digest delivery", "The last {count} digest deliveries",
-                      len(deliveries), count=len(deliveries))
+                     _status_word(d.status, t) + trigger, format_number(d.attempts, t.locale),
+                     "; ".join(part for part in (d.note, d.error) if part)))
+    text = t.gettext("Last digest deliveries: {count}",
+                      count=format_number(len(deliveries), t.locale))
     if any(s.platform == "teams" for s in schedules.values()):
         text += f". {t.gettext(INTERRUPTED_RULE)}"
     return Reply(text=text, sections=(Section(table=tuple(rows)),))

@@ -136,10 +136,10 @@ def _week(facts: Facts, week: Period, month: Period, now, user: str, currency: s
               for label, n, b in counts]
     quota = compute_kpi("quota-attainment", facts=facts, period=month, now=now, user=user)
     for row in quota.rows or ():
-        metric = row.extra["metric"]
+        metric = t.gettext("revenue") if row.extra["metric"] == "revenue" else row.extra["metric"]
         fields.append((t.gettext("Quota this month ({metric})", metric=metric),
-                       format_quota(row.value, row.numerator, row.denominator, metric, currency,
-                                    t.locale)))
+                       format_quota(row.value, row.numerator, row.denominator,
+                                    row.extra["metric"], currency, t.locale)))
         if row.extra.get("pace") is not None:
             fields.append((t.gettext("Pace ({metric})", metric=metric),
                            format_percent(row.extra["pace"], t.locale)))

@@ -199,8 +199,9 @@ def kpi_help(name: str, t: Translator | None = None) -> Reply | None:
                     + tuple((s.name, s.formula) for s in specs))
             for group, specs in groups.items()
         )
-        return Reply(text=t.gettext("{count} KPIs — ask with {command}", count=len(CATALOG),
-                                    command="/kpi NAME [PERIOD] [@user]"),
+        return Reply(text=t.ngettext("{count} KPI — ask with {command}",
+                                     "{count} KPIs — ask with {command}", len(CATALOG),
+                                     count=len(CATALOG), command="/kpi NAME [PERIOD] [@user]"),
                      sections=sections)
     spec = CATALOG.get(name)
     if spec is None:

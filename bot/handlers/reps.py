@@ -160,8 +160,8 @@ __all__ = ["handle_rep_link", "handle_rep_list"]
 REP = CommandSpec(
     word="rep", command=RepListCommand, parse=parse_rep, handle=handle_rep_list,
     help="""`/kpi rep list` shows the named reps an import created (people in the file who match
-    no chat user), with their email and events. `/kpi rep link REP @user` (admins) credits a
-    named rep's events and deals to the chat user.""",
+    no chat user, with ids like rep:jane-doe), with their email and events.
+    `/kpi rep link REP @user` (admins) credits a named rep's events and deals to the chat user.""",
     usage="/kpi rep list|link", example="/kpi rep list",
     summary="`list`: the named reps an import created (people in the file who match no chat "
             "user), with their email and events; `link`: see below")

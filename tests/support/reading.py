@@ -10,9 +10,11 @@ from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 
+from babel.dates import get_day_names, get_month_names
 from babel.messages.pofile import read_po
 
 from reports.events import KINDS
+from reports.i18n import babel_locale
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "reports" / "locale" / "kpibot.pot"
 # Words a translation keeps: acronyms, sales words the teams use as is, the product's name
@@ -28,6 +30,17 @@ _RAW = [(re.compile(r"\bNone\b"), "None"), (re.compile(r"\b(?:True|False)\b"), "
         (re.compile(r"\d[.,]\d{4,}"), "an unformatted float"),
         (re.compile(r"(?<![\w#-])\d{5,}"), "an ungrouped number (cents?)"),
         (re.compile(r"\{[a-z_]+\}"), "a placeholder")]
+
+
+@cache
+def calendar_words(language: str) -> frozenset[str]:
+    """The words of the month and day names of `language` ("nov." is Norwegian too)."""
+    locale = babel_locale(language)
+    names = [name for width in ("abbreviated", "wide")
+             for names in (get_month_names(width, locale=locale),
+                           get_day_names(width, locale=locale))
+             for name in names.values()]
+    return frozenset(w.lower() for name in names for w in _WORD.findall(name))
 
 
 @cache
@@ -52,7 +65,7 @@ def english_left(texts: Iterable[str], language: str, *,
     """The English words in `texts` (a view in `language`), with the text they are in;
     `names` (people, deals, reasons: what users typed) are left out first."""
     found = []
-    english = english_words() - SAME_WORD.get(language, set())
+    english = english_words() - SAME_WORD.get(language, set()) - calendar_words(language)
     kinds = sorted(KINDS, key=len, reverse=True)
     for text in texts:
         rest = _COMMAND.sub(" ", text)

@@ -105,7 +105,7 @@ def test_link_credits_the_named_reps_events_and_deals_to_the_user(imported, rep)
 
     reply = imported.ask(f"rep link {rep} {JANE}")
     assert reply.ok, reply.plain_text()
-    assert reply.text == ("Linked Jane Doe (rep:jane-doe) to jane (U_JANE): 4 events and 1 deal "
+    assert reply.text == ("Linked Jane Doe (rep:jane-doe) to jane: 4 events and 1 deal "
                           "now count for them.")
     assert imported.events_of("rep:jane-doe") == 0 and imported.events_of("U_JANE") == 4
     me = imported.ask("me this-year", user="U_JANE").plain_text()
@@ -135,7 +135,7 @@ def test_the_deal_and_rollups_follow_the_events(imported):
 
 def test_link_by_email_and_to_a_user_the_bot_has_not_seen(imported):
     reply = imported.ask("rep link bob@example.com <@U_BOB>")
-    assert reply.ok and reply.text == ("Linked bob@example.com (rep:bob-example-com) to U_BOB: "
+    assert reply.ok and reply.text == ("Linked bob@example.com (rep:bob-example-com) to <@U_BOB>: "
                                        "1 event and 0 deals now count for them.")
     assert imported.events_of("U_BOB") == 1
     assert ("U_BOB", None, "bob@example.com") in imported.state()[3]  # the email is kept

@@ -1,0 +1,277 @@
+"""Every reply kind the bot has, in all 5 languages, through the real command handler on SQLite
+and PostgreSQL: each command's success reply and its main refusals (help and help for every
+command, ping, KPI answers, log/undo, quota set/history, digest setup, rep list/link, the
+linked-rep notice) and the Home view (Block Kit), in a seeded workspace and in an empty one.
+
+Each is checked with tests/support/reading.py: no raw number, None, True/False or `{field}`
+left; outside English no English word of the catalog left (names, deal names, command words,
+event kinds and KPI keys aside). Counts take each language's plural form (Romanian: "1
+eveniment", "2 evenimente", "20 de evenimente", "101 evenimente").
+
+Still English, and so cut out here before checking: the KPI catalog's formulas (`/kpi list`,
+`/kpi help KPI`, the formula line under a KPI answer) and data warnings (`⚠ ...`)."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from bot.core import CommandRequest
+from bot.handlers.home import compose_home
+from bot.handlers.registry import COMMANDS
+from bot.slack.views import home_view
+from bot.transfer.importer import ImportOptions, import_csv
+from bot.transfer.presets import CANONICAL_COLUMNS
+from reports.events import KINDS
+from reports.kpis.catalog import CATALOG
+from reports.languages import LANGUAGES
+from sampledata import seed_workspace
+from storage import digests as ledger
+from storage.models import Deal, User
+from tests.support.dialog import Chat
+from tests.support.reading import english_left, raw_values, strings_of
+
+NOW = datetime(2026, 11, 18, 14, 30, tzinfo=UTC)
+WORKSPACE, EMPTY = "slack:TEVERY", "slack:TEMPTY"
+BOSS, REP = "UGEN001", "UGEN002"  # the admin, a rep
+NEWCOMER = "U_CY"  # a person the bot has no row for: named by mention, never by a bare id
+COUNTS = (1, 2, 5, 20, 101)  # events of the named reps linked to check plural forms
+# Words that are not English words left untranslated: product and platform names, language
+# codes, acronyms, the words of an ISO time zone
+KEPT = {"pong", "slack", "teams", "workflows", "webhook", "webhooks", "europe", "oslo", "utc",
+        "id", "en", "nb", "sv", "ro", "zh"}
+# Words of the language that are spelt like an English word (besides its month and day names,
+# tests/support/reading.py)
+SAME = {"nb": {"for", "en", "over", "best", "import", "post", "at", "status", "send", "to",
+               "rate", "person"},
+        "sv": {"en", "in", "period", "periods", "status", "import", "post", "team", "person"},
+        "ro": {"formula", "catalog", "chat", "date", "are", "marketing", "spam", "import"},
+        "zh": set()}
+# What a person types or the platform shows as is: `code`, [OPTIONAL] parts, "quoted" names,
+# key=value, @user, the tests' channel and user ids (C_SALES), error codes
+# (channel_not_found), other commands (kpibot serve, /invite), a|b choices, mon..sun, placeholders
+_TYPED = [re.compile(pattern) for pattern in (
+    r"`[^`]*`", r'"[^"]*"', r"[\w-]+=\S*", r"<?@[\w|-]+>?", r"\b[A-Z]+_[A-Z0-9_]+\b",
+    r"\b[a-z]+(?:_[a-z]+)+\b", r"\bkpibot(?: [a-z]+){1,2}\b", r"/invite\b", r"\|[\w|]+",
+    r"\b\w+\.\.\w+\b", r"\b[A-Z]{2,}\b")]
+_BRACKETS = re.compile(r"\[[^\[\]]*\]")
+
+def _title(language: str) -> str:
+    return language.capitalize()
+
+
+def _ask(chat: Chat, text: str, language: str, user: str = BOSS, channel: str | None = "C_SALES",
+         email: str | None = None, workspace: str = WORKSPACE):
+    return chat.handler.handle(CommandRequest(
+        platform="slack", workspace_id=workspace, user_id=user, text=text,
+        user_language=language, channel_id=channel, user_email=email))
+
+
+def _import(database, tmp_path: Path) -> None:
+    """Named reps for each language: `Kari Nb` (linked by command), `sara.nb@example.com`
+    (linked by email when that person first writes) and `Ion Nb 20` with 20 events."""
+    day = datetime(2026, 10, 5, 10, 0)
+    rows = []
+    for language in LANGUAGES:
+        rows.append(f"{day:%Y-%m-%d %H:%M},call,3,,,,,Kari {_title(language)},,,")
+        rows.append(f"{day:%Y-%m-%d %H:%M},call,2,,,,,sara.{language}@example.com,,,")
+        for n in COUNTS:
+            rows += [f"{day + timedelta(minutes=i):%Y-%m-%d %H:%M},call,1,,,,,"
+                     f"Ion {_title(language)} {n},,," for i in range(n)]
+    path = tmp_path / "named-reps.csv"
+    path.write_text(",".join(CANONICAL_COLUMNS) + "\n" + "\n".join(rows) + "\n",
+                    encoding="utf-8")
+    result = import_csv(database=database, path=path, now=NOW,
+                        options=ImportOptions(workspace_id=WORKSPACE))
+    assert result.problems == [] and result.added == len(rows)
+
+
+def _deliveries(chat: Chat, database) -> None:
+    """A digest in another channel with one sent and one failed delivery (digest list/status)."""
+    assert _ask(chat, "digest here weekly mon 09:00 lang=nb", "en", channel="C_OTHER").ok
+    with database.write() as session:
+        (schedule,) = ledger.list_schedules(session=session, workspace_id=WORKSPACE)
+        for days, status, error in ((9, "sent", None), (2, "failed", "channel_not_found")):
+            slot = NOW - timedelta(days=days)
+            claim = ledger.claim_slot(session=session, schedule=schedule, slot_at=slot,
+                                      worker="test", now=slot, lease=timedelta(minutes=5))
+            ledger.finish_delivery(session=session, delivery_id=claim.id, worker="test",
+                                   status=status, now=slot, attempts=1, error=error)
+
+
+@pytest.fixture
+def seeded(database, tmp_path):
+    seed_workspace(database=database, workspace_id=WORKSPACE, target_events=1_500, end=NOW,
+                   seed=5, timezone="Europe/Oslo", platform="slack")
+    _import(database, tmp_path)
+    chat = Chat(database, workspace=WORKSPACE, now=NOW, admins={BOSS}, default_user=BOSS)
+    _deliveries(chat, database)
+    with database.read() as session:
+        names = [*session.execute(sa.select(User.display_name)).scalars(),
+                 *session.execute(sa.select(User.id)).scalars(),
+                 *session.execute(sa.select(Deal.name)).scalars()]
+    typed = ["acme-widgets", "nobody-here", "acme", "Jane Doe", "jane-doe", "rep:", *KINDS,
+             *CATALOG]
+    return chat, [name for name in names if name] + typed
+
+
+def _conversation(language: str) -> list[tuple[str, str, str | None]]:
+    """(user, text, channel) of every reply kind, in an order that reaches each state."""
+    title = _title(language)
+    helps = [(BOSS, f"help {spec.word}", "C_SALES") for spec in COMMANDS]
+    return [
+        (BOSS, "help", "C_SALES"), (BOSS, "help events", "C_SALES"), *helps,
+        (BOSS, "help win-rate", "C_SALES"), (BOSS, "list", "C_SALES"),
+        (BOSS, "help nosuchthing", "C_SALES"), (BOSS, "ping", "C_SALES"),
+        (BOSS, "win-rate this-quarter", "C_SALES"), (BOSS, "funnel this-quarter", "C_SALES"),
+        (BOSS, "leaderboard revenue this-year", "C_SALES"), (BOSS, "me this-month", "C_SALES"),
+        (BOSS, "churn last-month", "C_SALES"), (BOSS, "quota this-month", "C_SALES"),
+        (BOSS, "log call 3 acme-widgets", "C_SALES"), (BOSS, "undo", "C_SALES"),
+        (BOSS, "undo 999999", "C_SALES"),
+        (BOSS, f"quota set <@{NEWCOMER}> 20 monthly demo-booked", "C_SALES"),
+        (BOSS, f"quota set <@{REP}> 50k quarterly", "C_SALES"),
+        (REP, f"quota set <@{REP}> 50k", "C_SALES"),
+        (BOSS, "quota history", "C_SALES"), (BOSS, f"quota history <@{NEWCOMER}>", "C_SALES"),
+        (REP, "digest here", "C_SALES"), (BOSS, "digest now", "C_SALES"),
+        (BOSS, "digest off", "C_SALES"), (BOSS, "digest here", None),
+        (BOSS, "digest here webhook=https://example.com/hook", "C_SALES"),
+        (BOSS, "digest here weekly fri 16:30 Europe/Oslo lang=sv", "C_SALES"),
+        (BOSS, "digest here monthly last 08:00", "C_SALES"),
+        (BOSS, "digest here monthly 15 08:00 lang=zh", "C_SALES"),
+        (BOSS, "digest list", "C_SALES"), (BOSS, "digest status", "C_SALES"),
+        (BOSS, "digest preview", "C_SALES"), (BOSS, "digest now", "C_SALES"),
+        (REP, "digest off", "C_SALES"), (BOSS, "digest off", "C_SALES"),
+        (BOSS, "rep list", "C_SALES"), (REP, f"rep link \"Kari {title}\" <@UGEN003>", "C_SALES"),
+        (BOSS, f"rep link \"Kari {title}\" <@UGEN003>", "C_SALES"),
+        (BOSS, "rep link nobody-here <@UGEN003>", "C_SALES"),
+        (BOSS, "rep link kari <@UGEN003>", "C_SALES"),
+    ]
+
+
+def _empty_conversation() -> list[tuple[str, str, str | None]]:
+    return [(BOSS, "rep list", "C_SALES"), (BOSS, "rep link \"Jane Doe\" <@UGEN003>", "C_SALES"),
+            (BOSS, "quota this-month", "C_SALES"), (BOSS, "quota history", "C_SALES"),
+            (BOSS, "digest list", "C_SALES"), (BOSS, "digest status", "C_SALES"),
+            (BOSS, "digest preview", "C_SALES")]
+
+
+def _lines(text: str) -> list[str]:
+    """The lines a person reads, less what stays English for now: the KPI formulas and the
+    data warnings (`⚠ ...`)."""
+    lines = []
+    for line in text.splitlines():
+        for spec in sorted(CATALOG.values(), key=lambda spec: -len(spec.formula)):
+            line = line.replace(f"{spec.name}: {spec.formula}", " ").replace(spec.formula, " ")
+        lines.append(" · ".join(part for part in line.split(" · ") if not part.startswith("⚠")))
+    return lines
+
+
+def _untyped(line: str) -> str:
+    while _BRACKETS.search(line):
+        line = _BRACKETS.sub(" ", line)
+    for pattern in _TYPED:
+        line = pattern.sub(" ", line)
+    return line
+
+
+def _problems(where: str, lines: list[str], language: str, names: list[str]) -> list[str]:
+    found = [f"{where}: {p}" for p in raw_values(lines)]
+    if language != "en":
+        for line in lines:
+            for problem in english_left([_untyped(line)], language, names=names):
+                words = _english_words(problem) - SAME[language] - KEPT
+                found += [f"{where}: {sorted(words)} in {line!r}"] if words else []
+    return found
+
+
+def _reply_text(reply) -> str:
+    """What the person reads of a reply; a preview's digest is in the digest's language."""
+    if reply.digest is not None:
+        return reply.text
+    return reply.plain_text()
+
+
+def _english_words(problem: str) -> set[str]:
+    return {w.strip("' ").lower() for w in problem.split("]")[0].split("[")[-1].split(",")}
+
+
+def test_every_reply_and_view_in_every_language(seeded, database):
+    chat, names = seeded
+    problems: list[str] = []
+    texts: dict[tuple[str, str], str] = {}
+    for language in LANGUAGES:
+        for user, text, channel in _conversation(language):
+            reply = _ask(chat, text, language, user=user, channel=channel)
+            texts[language, text if user == BOSS else f"{user} {text}"] = reply.plain_text()
+            problems += _problems(f"{language} {user} /kpi {text}", _lines(_reply_text(reply)),
+                                  language, names)
+        notice = _ask(chat, "help", language, user=f"U_MAIL_{language}",
+                      email=f"sara.{language}@example.com")
+        texts[language, "linked by email"] = notice.plain_text()
+        problems += _problems(f"{language} linked by email", _lines(notice.sections[-1].context),
+                              language, names)
+        for user in (BOSS, REP):
+            home = compose_home(chat.handler.context, CommandRequest(
+                platform="slack", workspace_id=WORKSPACE, user_id=user, text="home",
+                user_language=language))
+            lines = _lines("\n".join(strings_of(home_view(home), ("text",))))
+            texts[language, f"home {user}"] = "\n".join(lines)
+            problems += _problems(f"{language} Home of {user}", lines, language, names)
+        for user, text, channel in _empty_conversation():
+            reply = _ask(chat, text, language, user=user, channel=channel, workspace=EMPTY)
+            texts[language, f"empty {text}"] = reply.plain_text()
+            problems += _problems(f"{language} (empty workspace) /kpi {text}",
+                                  _lines(_reply_text(reply)), language, names)
+        nobody = compose_home(chat.handler.context, CommandRequest(
+            platform="slack", workspace_id="slack:TNOBODY", user_id=BOSS, text="home",
+            user_language=language))
+        problems += _problems(f"{language} Home of a new workspace",
+                              _lines("\n".join(strings_of(home_view(nobody), ("text",)))), language,
+                              names)
+    assert not problems, "\n".join(problems)
+
+    # the person a quota is set for is named, never a bare id, and the KPI is said once
+    quota_set = texts["en", f"quota set <@{NEWCOMER}> 20 monthly demo-booked"]
+    assert f"<@{NEWCOMER}>" in quota_set and not re.search(rf"(?<!<@){NEWCOMER}", quota_set)
+    assert quota_set.count("demo-booked") == 1, quota_set
+    assert texts["nb", f"quota set <@{NEWCOMER}> 20 monthly demo-booked"].startswith(
+        f"Kvote satt: <@{NEWCOMER}> — 20 demo-booked per måned, fra ")
+    # a few replies word for word
+    assert texts["sv", "digest here weekly fri 16:30 Europe/Oslo lang=sv"].startswith(
+        "Rapport inställd för den här kanalen: veckovis på fredag kl. 16:30 Europe/Oslo, på "
+        "svenska.")
+    assert texts["ro", "help"].startswith("kpibot: înregistrați activitatea de vânzări")
+    assert texts["zh", "ping"].startswith("pong · 服务器时间 ")
+    assert texts["nb", "help quota set"].startswith("/kpi quota set\n\n(administratorer) ")
+    assert "Angre" not in texts["en", "help log"] and "Usage:" in texts["en", "help log"]
+    assert texts["en", "linked by email"].endswith(
+        "Linked the imported rep sara.en@example.com to you by your email: 1 event now counts "
+        "for you.")
+    assert texts["zh", f"{REP} digest here"].startswith("只有管理员可以设置报告")
+    assert "Uken din" in texts["nb", f"home {REP}"] and "Ditt team" in texts["sv", f"home {BOSS}"]
+
+
+PLURALS = {  # the events of a linked named rep, for 1, 2, 5, 20 and 101 events
+    "en": ("1 event and", "2 events and", "5 events and", "20 events and", "101 events and"),
+    "nb": ("1 hendelse og", "2 hendelser og", "5 hendelser og", "20 hendelser og",
+           "101 hendelser og"),
+    "sv": ("1 händelse och", "2 händelser och", "5 händelser och", "20 händelser och",
+           "101 händelser och"),
+    "ro": ("1 eveniment și", "2 evenimente și", "5 evenimente și", "20 de evenimente și",
+           "101 evenimente și"),
+    "zh": ("1 个事件和", "2 个事件和", "5 个事件和", "20 个事件和", "101 个事件和"),
+}
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_counts_in_replies_take_the_plural_form_of_the_language(seeded, language):
+    chat, _names = seeded
+    for n, expected in zip(COUNTS, PLURALS[language], strict=True):
+        reply = _ask(chat, f'rep link "Ion {_title(language)} {n}" <@UGEN004>', language)
+        assert reply.ok and expected in reply.text, (language, n, reply.text)
+        if language == "ro" and n != 20:
+            assert f"{n} de " not in reply.text, reply.text
