@@ -10,10 +10,11 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.cli import kpi as kpi_cli
-from bot.settings import build_settings
+from bot.settings import SettingsError, build_settings
 from bot.wiring import build_bot
 from reports.kpis.catalog import CATALOG
 from sampledata import seed_workspace
+from storage import digests as ledger
 from tests.support.bot_server import running_server
 
 SECRET = "test-signing-secret"
@@ -60,3 +61,23 @@ def test_every_catalog_kpi_as_cli_json(seeded):
             assert {"key", "value", "numerator", "denominator"} <= set(row)
     text = _cli(settings, "win-rate", "--period", "last-month")
     assert text.startswith("Win rate")
+
+
+def test_cli_text_in_the_language_asked_else_the_digests_language(seeded, database):
+    settings, _base_url = seeded
+    assert _cli(settings, "win-rate", "--period", "last-month", "--lang", "nb").startswith(
+        "Vinnrate · oktober 2026")
+    assert _cli(settings, "win-rate", "--period", "last-month").startswith("Win rate · ")
+    with database.write() as session:  # the team reads its digests in Swedish
+        ledger.save_schedule(
+            session=session, workspace_id=f"slack:{TEAM}", platform="slack", channel_id="C1",
+            owner_id="U_BOSS", now=NOW, fields=ledger.ScheduleFields(
+                cadence="weekly", day=0, hour=9, minute=0, timezone="Europe/Oslo",
+                language="sv"))
+    assert _cli(settings, "win-rate", "--period", "last-month").startswith("Vinstandel · ")
+    assert _cli(settings, "win-rate", "--period", "last-month", "--lang", "en").startswith(
+        "Win rate · ")
+    json_sv = json.loads(_cli(settings, "win-rate", "--period", "last-month", "--json"))
+    assert json_sv["kpi"] == "win-rate"  # JSON keeps its keys in every language
+    with pytest.raises(SettingsError, match="--lang 'xx'"):
+        _cli(settings, "win-rate", "--lang", "xx")

@@ -217,3 +217,22 @@ def test_home_is_republished_after_a_log_only_for_people_who_opened_it(slack_bot
     assert [call.body["user_id"] for call in published] == ["U2", "U2"]
     assert "3 × call" in str(published[1].json_field("view")["blocks"])
     assert slack_api.calls_to("views.publish") == published  # none for U1, who never opened it
+
+
+def test_home_and_replies_in_the_users_slack_language_and_people_by_mention(slack_bot,
+                                                                             slack_api):
+    _bot, base_url = slack_bot
+    slack_api.set_user("U_NB", locale="nb-NO", real_name="Kari Nordmann")
+    slack_api.set_user("U_BOSS", locale="sv-SE", real_name="Sara Chef", is_admin=True)
+    assert post_event(base_url, app_home_opened("U_NB"), secret=SECRET)[0] == 200
+    (published,) = slack_api.wait_for("views.publish", 1)
+    view = published.json_field("view")
+    assert_valid_view(view)
+    assert "Uken din" in str(view["blocks"]) and "Your week" not in str(view["blocks"])
+    # a person kpibot has no row for: a mention Slack renders as the name, never a bare id
+    body = _log(base_url, "quota set <@U_CY> 20 monthly demo-booked", user_id="U_BOSS")
+    assert_valid_blocks(body["blocks"])
+    headline = body["blocks"][0]["text"]
+    assert headline["type"] == "mrkdwn" and headline["text"].startswith(
+        "Säljmål satt: <@U_CY> — 20 demo-booked per månad, från ")
+    assert body["text"].startswith("Säljmål satt: <@U_CY> — ")
