@@ -7,8 +7,8 @@ value and, outside English, no English word left (the checks of tests/support/re
 for the digest); counts take the language's plural form.
 
 Not translated yet (and so not checked here): the KPI formula line (`win-rate: won / (won +
-lost)`, the catalog's definition), data warnings, the grammar's own problem sentences, and the
-quota set/history, digest, rep and help replies."""
+lost)`, the catalog's definition), data warnings and the grammar's own problem sentences. Every
+other reply kind and the Home view: tests/bot/handlers/test_every_reply_language.py."""
 
 from __future__ import annotations
 
