@@ -15,6 +15,7 @@ from babel.messages.pofile import read_po
 
 from reports.events import KINDS
 from reports.i18n import babel_locale
+from reports.slack_text import slack_escape
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "reports" / "locale" / "kpibot.pot"
 # Words a translation keeps: acronyms, sales words the teams use as is, the product's name
@@ -69,8 +70,8 @@ def english_left(texts: Iterable[str], language: str, *,
     kinds = sorted(KINDS, key=len, reverse=True)
     for text in texts:
         rest = _COMMAND.sub(" ", text)
-        for name in sorted(names, key=len, reverse=True):
-            rest = rest.replace(name, " ")
+        for name in sorted(names, key=len, reverse=True):  # as typed, or as Slack shows it
+            rest = rest.replace(name, " ").replace(slack_escape(name), " ")
         for kind in kinds:  # event kinds are command words (`/kpi log demo-booked`)
             rest = rest.replace(kind, " ")
         words = {w for w in _WORD.findall(rest) if w.lower() in english}
