@@ -48,11 +48,13 @@ def raw_values(texts: Iterable[str]) -> list[str]:
 
 
 def english_left(texts: Iterable[str], language: str, *,
-                 names: Iterable[str] = ()) -> list[str]:
+                 names: Iterable[str] = (), allowed: Iterable[str] = ()) -> list[str]:
     """The English words in `texts` (a view in `language`), with the text they are in;
-    `names` (people, deals, reasons: what users typed) are left out first."""
+    `names` (people, deals, reasons: what users typed) are left out first, and `allowed`
+    words (command words the view names, like `monthly` or `lang=`) are no English."""
     found = []
-    english = english_words() - SAME_WORD.get(language, set())
+    english = (english_words() - SAME_WORD.get(language, set())
+               - {word.lower() for word in allowed})
     kinds = sorted(KINDS, key=len, reverse=True)
     for text in texts:
         rest = _COMMAND.sub(" ", text)
