@@ -13,7 +13,8 @@ renders it with their `Translator` (`text.render(t)`). `str(text)` is the Englis
   `int` field is formatted with the reader's digit grouping (`100,000`, `100 000`), a `date`
   as its weekday and ISO date (`Fri 2026-10-02`, `fre. 2026-10-02`).
 * `plural_text(singular, plural, n, ...)` picks the form of `n` in the reader's language.
-* `a + b` joins sentences with a space; `None` or an empty part is left out (an absent hint).
+* `a + b` joins sentences with a space (none in Chinese, whose full stops take the room);
+  `None` is left out (an absent hint).
 
 Every msgid is extracted by `bash scripts/i18n` (keywords `Text` and `plural_text`).
 """
@@ -29,6 +30,7 @@ from babel.numbers import format_decimal
 from reports.i18n import Translator, translator
 
 _ENGLISH = "en"
+_NO_SPACE_BETWEEN_SENTENCES = frozenset({"zh"})
 
 
 class Text:
@@ -66,7 +68,7 @@ def plural_text(singular: str, plural: str, n: int, /, **fields: object) -> Text
 
 
 class Sentences:
-    """Sentences shown one after the other, separated by a space."""
+    """Sentences shown one after the other, separated by a space (none in Chinese)."""
 
     __slots__ = ("parts",)
 
@@ -74,7 +76,8 @@ class Sentences:
         self.parts = parts
 
     def render(self, t: Translator) -> str:
-        return " ".join(part.render(t) for part in self.parts)
+        space = "" if t.language in _NO_SPACE_BETWEEN_SENTENCES else " "
+        return space.join(part.render(t) for part in self.parts)
 
     def __add__(self, other: Text | Sentences | None) -> Sentences:
         if other is None:
