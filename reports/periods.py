@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from reports.text import Text, TextError, quoted
+from reports.text import MonthName, Text, TextError, quoted
 
 
 class PeriodError(TextError):
@@ -506,8 +506,9 @@ def parse_day(text: str, *, today: date) -> date:
             (month := _unique_prefix(match[2] or match[3], MONTHS)) is not None:
         day = _recent_month_day(int(match[1] or match[4]), month + 1, today, raw)
     else:
-        raise PeriodError(Text("{word} is not a day. Use today, yesterday, a weekday (mon, "
-                               "tuesday), 5-oct or a date like 2026-10-05", word=quoted(raw)))
+        raise PeriodError(Text("{word} is not a day. Use today, yesterday, a weekday "
+                               "({weekdays}), {month_day} or a date like 2026-10-05",
+                               word=quoted(raw), weekdays="mon, tuesday", month_day="5-oct"))
     if day > today:
         raise FutureDayError(Text("{day} is in the future; you can only log things that "
                                   "already happened", day=day.isoformat()), day)
@@ -527,12 +528,7 @@ def _recent_month_day(day_of_month: int, month: int, today: date, raw: str) -> d
             if day <= today:
                 return day
     raise PeriodError(Text("{word} is not a day of {month}", word=quoted(raw),
-                           month=_MONTH_NAMES[month - 1]))
-
-
-_MONTH_NAMES = (Text("January"), Text("February"), Text("March"), Text("April"), Text("May"),
-                Text("June"), Text("July"), Text("August"), Text("September"),
-                Text("October"), Text("November"), Text("December"))
+                           month=MonthName(month)))
 
 
 __all__ = ["DAY_FORMS", "DEFAULT_PERIOD", "EARLIEST_DAY", "KINDS", "MAX_DAYS", "PERIOD_FORMS",

@@ -11,7 +11,8 @@ renders it with their `Translator` (`text.render(t)`). `str(text)` is the Englis
   name of what is missing: `Text("person")`); a `str` field is shown as given (the user's
   quoted words, command words like `demo-booked` or `mrr=`, which are never translated); an
   `int` field is formatted with the reader's digit grouping (`100,000`, `100 000`), a `date`
-  as its weekday and ISO date (`Fri 2026-10-02`, `fre. 2026-10-02`).
+  as its weekday and ISO date (`Fri 2026-10-02`, `fre. 2026-10-02`), a `MonthName` as the
+  month's name (`February`, `februarie`).
 * `plural_text(singular, plural, n, ...)` picks the form of `n` in the reader's language.
 * `a + b` joins sentences with a space (none in Chinese, whose full stops take the room);
   `None` is left out (an absent hint).
@@ -24,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import date
 
-from babel.dates import format_date
+from babel.dates import format_date, get_month_names
 from babel.numbers import format_decimal
 
 from reports.i18n import Translator, translator
@@ -65,6 +66,10 @@ def plural_text(singular: str, plural: str, n: int, /, **fields: object) -> Text
     text = Text(singular, **fields)
     text.plural, text.n = plural, int(n)
     return text
+
+
+class MonthName(int):
+    """A month (1-12) in a sentence, shown by its name in the reader's language."""
 
 
 class Sentences:
@@ -130,6 +135,8 @@ def all_of(items: Sequence[str]) -> Text | str:
 def _shown(value: object, t: Translator) -> object:
     if isinstance(value, Text | Sentences):
         return value.render(t)
+    if isinstance(value, MonthName):
+        return get_month_names("wide", locale=t.locale)[int(value)]
     if isinstance(value, date):
         return format_date(value, "EEE yyyy-MM-dd", locale=t.locale)
     if isinstance(value, int) and not isinstance(value, bool):
@@ -137,5 +144,5 @@ def _shown(value: object, t: Translator) -> object:
     return value
 
 
-__all__ = ["Message", "Sentences", "Text", "TextError", "all_of", "one_of", "plural_text",
-           "quoted", "render"]
+__all__ = ["Message", "MonthName", "Sentences", "Text", "TextError", "all_of", "one_of",
+           "plural_text", "quoted", "render"]
