@@ -24,11 +24,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import date
+from typing import TYPE_CHECKING
 
-from babel.dates import format_date, get_month_names
-from babel.numbers import format_decimal
-
-from reports.i18n import Translator, translator
+if TYPE_CHECKING:
+    from reports.i18n import Translator
 
 _ENGLISH = "en"
 _NO_SPACE_BETWEEN_SENTENCES = frozenset({"zh"})
@@ -55,7 +54,7 @@ class Text:
         return Sentences((self,)) + other
 
     def __str__(self) -> str:
-        return self.render(translator(_ENGLISH))
+        return _english(self)
 
     def __repr__(self) -> str:
         return f"Text({self.msgid!r}, {dict(self.fields)!r})"
@@ -91,7 +90,7 @@ class Sentences:
         return Sentences(self.parts + more)
 
     def __str__(self) -> str:
-        return self.render(translator(_ENGLISH))
+        return _english(self)
 
     def __repr__(self) -> str:
         return f"Sentences({self.parts!r})"
@@ -132,7 +131,18 @@ def all_of(items: Sequence[str]) -> Text | str:
     return Text("{items} and {last}", items=", ".join(items[:-1]), last=items[-1])
 
 
+def _english(message: Message) -> str:
+    # Babel (through reports.i18n) is read when a sentence is first shown, not at import:
+    # `kpibot --help` imports the grammar and stays light (tests/bot/test_startup_imports.py).
+    from reports.i18n import translator
+
+    return message.render(translator(_ENGLISH))
+
+
 def _shown(value: object, t: Translator) -> object:
+    from babel.dates import format_date, get_month_names
+    from babel.numbers import format_decimal
+
     if isinstance(value, Text | Sentences):
         return value.render(t)
     if isinstance(value, MonthName):

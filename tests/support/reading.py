@@ -17,7 +17,8 @@ from reports.events import KINDS
 TEMPLATE = Path(__file__).resolve().parents[2] / "reports" / "locale" / "kpibot.pot"
 # Words a translation keeps: acronyms, sales words the teams use as is, the product's name
 ALLOWED = {"mql", "sql", "mrr", "roi", "ctr", "cac", "clv", "arpc", "lead", "demo", "churn",
-           "kpibot", "kpi", "usd", "eur", "total"}
+           "kpibot", "kpi", "usd", "eur", "total",
+           "channel"}  # Slack's @channel (`<!channel>`, in a name a user typed) in any language
 # Words that are the same in that language ("Aktivitet per selger", "Timp median")
 SAME_WORD = {"nb": {"per", "under", "leads", "median"}, "sv": {"per", "under", "leads", "median"},
              "ro": {"median", "note"}}
