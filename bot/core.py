@@ -237,8 +237,8 @@ class CommandHandler:
                         else ()),
             )
         except UsageError as problem:
-            return error_reply(problem.problem, usage=problem.usage, example=problem.example,
-                               t=invocation.t)
+            return error_reply(problem.message(invocation.t), usage=problem.usage,
+                               example=problem.example, t=invocation.t)
         handler = self.handlers.get(type(command))
         if handler is None:
             return error_reply(f"/kpi {request.text.split()[0]} is not available in this version.")
@@ -257,8 +257,9 @@ class CommandHandler:
                 request.text, today=now.astimezone(ZoneInfo(defaults.timezone)).date(),
                 currency=defaults.currency, kpi_names=self.kpi_names)
         except UsageError as problem:
-            return error_reply(problem.problem, usage=problem.usage, example=problem.example,
-                               t=translator(request.user_language or "en"))
+            t = translator(request.user_language or "en")
+            return error_reply(problem.message(t), usage=problem.usage, example=problem.example,
+                               t=t)
         reply = handler(command, now, t=translator(request.user_language or "en"))
         if getattr(command, "public", False) and reply.ok:
             reply = dataclasses.replace(reply, public=True)

@@ -41,15 +41,18 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from reports.text import MonthName, Text, TextError, quoted
 
-class PeriodError(ValueError):
-    """A period or day text that is not in the grammar; str(error) is the user-facing problem."""
+
+class PeriodError(TextError):
+    """A period or day text that is not in the grammar; `error.text` is the user-facing
+    problem (str(error) in English)."""
 
 
 class FutureDayError(PeriodError):
     """A day after today where only past or current days are allowed (`day` is the day)."""
 
-    def __init__(self, message: str, day: date) -> None:
+    def __init__(self, message: Text | str, day: date) -> None:
         super().__init__(message)
         self.day = day
 
@@ -74,8 +77,8 @@ def _zone(tz: str) -> ZoneInfo:
     try:
         return ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError, OSError, TypeError):
-        raise PeriodError(f'"{tz}" is not a time zone (use an IANA name like Europe/Oslo)') \
-            from None
+        raise PeriodError(Text("{word} is not a time zone (use an IANA name like Europe/Oslo)",
+                               word=quoted(tz))) from None
 
 
 def _add_months(day: date, months: int) -> date:
@@ -312,14 +315,16 @@ def _small_int(digits: str) -> int:
 
 def _check_year(year: int, raw: str) -> None:
     if not MIN_YEAR <= year <= MAX_YEAR:
-        raise PeriodError(f'"{raw}": the year must be from {MIN_YEAR} to {MAX_YEAR}')
+        raise PeriodError(Text("{word}: the year must be from {first} to {last}", word=quoted(raw),
+                               first=str(MIN_YEAR), last=str(MAX_YEAR)))
 
 
 def _iso_date(text: str, raw: str) -> date:
     try:
         day = date.fromisoformat(text)
     except ValueError:
-        raise PeriodError(f'"{text}" is not a date (use YYYY-MM-DD, e.g. 2026-10-05)') from None
+        raise PeriodError(Text("{word} is not a date (use YYYY-MM-DD, e.g. 2026-10-05)",
+                               word=quoted(text))) from None
     _check_year(day.year, raw)
     return day
 
@@ -353,13 +358,14 @@ def parse_period(text: str, *, now: datetime, tz: str, fiscal_year_start: int = 
     raw = (text or "").strip()
     word = _normalize(raw)
     if not word:
-        raise PeriodError(f"A period is missing. Try {PERIOD_FORMS}")
+        raise PeriodError(Text("A period is missing. Try {forms}", forms=PERIOD_FORMS))
     try:
         return _resolve(word, raw, now.astimezone(zone).date(), tz, fiscal_year_start)
     except PeriodError:
         raise
     except (ValueError, OverflowError):
-        raise PeriodError(f'"{raw}" is out of the supported range of dates') from None
+        raise PeriodError(Text("{word} is out of the supported range of dates",
+                               word=quoted(raw))) from None
 
 
 def _resolve(word: str, raw: str, today: date, tz: str, fy: int) -> Period:
@@ -391,12 +397,13 @@ def _resolve(word: str, raw: str, today: date, tz: str, fy: int) -> Period:
     if match := _NDAYS.match(word):
         n = _small_int(match[1])
         if not 1 <= n <= MAX_DAYS:
-            raise PeriodError(f'"{raw}": the number of days must be 1-{MAX_DAYS}')
+            raise PeriodError(Text("{word}: the number of days must be 1-{limit}",
+                                   word=quoted(raw), limit=str(MAX_DAYS)))
         return make(f"{n}d", tomorrow - timedelta(days=n), tomorrow, "days")
     if match := _RANGE.match(word):
         first, last = _iso_date(match[1], raw), _iso_date(match[2], raw)
         if last < first:
-            raise PeriodError(f'"{raw}": the end is before the start')
+            raise PeriodError(Text("{word}: the end is before the start", word=quoted(raw)))
         return make(f"{first.isoformat()}..{last.isoformat()}", first,
                     last + timedelta(days=1), "range")
     if _DAY.match(word):
@@ -405,14 +412,14 @@ def _resolve(word: str, raw: str, today: date, tz: str, fy: int) -> Period:
     if match := _MONTH.match(word):
         year, month = int(match[1]), int(match[2])
         if not 1 <= month <= 12:
-            raise PeriodError(f'"{raw}" is not a month (months run 01-12)')
+            raise PeriodError(Text("{word} is not a month (months run 01-12)", word=quoted(raw)))
         _check_year(year, raw)
         first = date(year, month, 1)
         return make(f"{year}-{month:02d}", first, _add_months(first, 1), "month")
     if match := _QUARTER.match(word):
         name, quarter = int(match[1]), _small_int(match[2])
         if not 1 <= quarter <= 4:
-            raise PeriodError(f'"{raw}" is not a quarter (Q1-Q4)')
+            raise PeriodError(_not_a_quarter(raw))
         _check_year(name, raw)
         first = _add_months(date(name if fy == 1 else name - 1, fy, 1), 3 * (quarter - 1))
         return make(f"{name}-Q{quarter}", first, _add_months(first, 3), "quarter")
@@ -421,7 +428,8 @@ def _resolve(word: str, raw: str, today: date, tz: str, fy: int) -> Period:
         _check_year(year, raw)
         weeks = date(year, 12, 28).isocalendar()[1]
         if not 1 <= week <= weeks:
-            raise PeriodError(f'"{raw}" is not a week ({year} has ISO weeks W01-W{weeks})')
+            raise PeriodError(Text("{word} is not a week ({year} has ISO weeks W01-W{weeks})",
+                                   word=quoted(raw), year=str(year), weeks=str(weeks)))
         first = date.fromisocalendar(year, week, 1)
         return make(f"{year}-W{week:02d}", first, first + timedelta(days=7), "week")
     if match := _YEAR.match(word):
@@ -431,7 +439,12 @@ def _resolve(word: str, raw: str, today: date, tz: str, fy: int) -> Period:
         return make(str(name), first, _add_months(first, 12), "year")
     if named := _named(word, raw, today, fy):
         return make(*named)
-    raise PeriodError(f'"{raw}" is not a period. Try {PERIOD_FORMS}')
+    raise PeriodError(Text("{word} is not a period. Try {forms}", word=quoted(raw),
+                           forms=PERIOD_FORMS))
+
+
+def _not_a_quarter(raw: str) -> Text:
+    return Text("{word} is not a quarter (Q1-Q4)", word=quoted(raw))
 
 
 def _named(word: str, raw: str, today: date, fy: int) -> tuple[str, date, date, str] | None:
@@ -442,7 +455,7 @@ def _named(word: str, raw: str, today: date, fy: int) -> tuple[str, date, date, 
     if match := _BARE_QUARTER.match(word):
         quarter = int(match[1])
         if not 1 <= quarter <= 4:
-            raise PeriodError(f'"{raw}" is not a quarter (Q1-Q4)')
+            raise PeriodError(_not_a_quarter(raw))
         if match[2]:
             name = int(match[2])
             _check_year(name, raw)
@@ -493,26 +506,29 @@ def parse_day(text: str, *, today: date) -> date:
             (month := _unique_prefix(match[2] or match[3], MONTHS)) is not None:
         day = _recent_month_day(int(match[1] or match[4]), month + 1, today, raw)
     else:
-        raise PeriodError(f'"{raw}" is not a day. Use {DAY_FORMS}')
+        raise PeriodError(Text("{word} is not a day. Use today, yesterday, a weekday "
+                               "({weekdays}), {month_day} or a date like 2026-10-05",
+                               word=quoted(raw), weekdays="mon, tuesday", month_day="5-oct"))
     if day > today:
-        raise FutureDayError(f"{day.isoformat()} is in the future; you can only log things "
-                             "that already happened", day)
+        raise FutureDayError(Text("{day} is in the future; you can only log things that "
+                                  "already happened", day=day.isoformat()), day)
     if day < EARLIEST_DAY:
-        raise PeriodError(f"{day.isoformat()} is before {EARLIEST_DAY.isoformat()}, the "
-                          "earliest day kpibot logs events on")
+        raise PeriodError(Text("{day} is before {earliest}, the earliest day kpibot logs events "
+                               "on", day=day.isoformat(), earliest=EARLIEST_DAY.isoformat()))
     return day
 
 
 def _recent_month_day(day_of_month: int, month: int, today: date, raw: str) -> date:
     """The most recent `day_of_month` of `month` that is not after `today`."""
     if not 1 <= day_of_month <= 31:
-        raise PeriodError(f'"{raw}" is not a day of the month')
+        raise PeriodError(Text("{word} is not a day of the month", word=quoted(raw)))
     for year in (today.year, today.year - 1, today.year - 2, today.year - 3, today.year - 4):
         if day_of_month <= calendar.monthrange(year, month)[1]:
             day = date(year, month, day_of_month)
             if day <= today:
                 return day
-    raise PeriodError(f'"{raw}" is not a day of {MONTHS[month - 1].title()}')
+    raise PeriodError(Text("{word} is not a day of {month}", word=quoted(raw),
+                           month=MonthName(month)))
 
 
 __all__ = ["DAY_FORMS", "DEFAULT_PERIOD", "EARLIEST_DAY", "KINDS", "MAX_DAYS", "PERIOD_FORMS",

@@ -20,9 +20,12 @@ from babel.numbers import (
     list_currencies,
 )
 
+from reports.text import Text, TextError, quoted
 
-class AmountError(ValueError):
-    """An amount-shaped token that cannot be read; str(error) is the user-facing problem."""
+
+class AmountError(TextError):
+    """An amount-shaped token that cannot be read; `error.text` is the user-facing problem
+    (str(error) in English)."""
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,8 @@ def _looks_like_amount(text: str) -> bool:
 
 
 def _not_a_number(shown: str) -> AmountError:
-    return AmountError(f'"{shown}" is not a number (use 12000, 12,000 or 12k)')
+    return AmountError(Text("{word} is not a number (use 12000, 12,000 or 12k)",
+                            word=quoted(shown)))
 
 
 def _number(text: str, shown: str) -> Decimal:
@@ -101,31 +105,35 @@ def parse_amount(text: str, *, default_currency: str) -> Money | None:
     match = _AMOUNT.match(raw)
     if match is None:
         if _looks_like_amount(raw):
-            raise AmountError(f'"{raw}" is not an amount (use {AMOUNT_FORMS})')
+            raise AmountError(Text("{word} is not an amount (use 12000, 12,000, 12000.50, 12k, "
+                                   "1.5m, $12k or 12000 EUR)", word=quoted(raw)))
         return None
     pre, post = match["pre"], match["post"]
     if pre and post:
-        raise AmountError(f'"{raw}" names two currencies')
+        raise AmountError(Text("{word} names two currencies", word=quoted(raw)))
     if match["sign"] and match["sign2"]:
-        raise AmountError(f'"{raw}" is not an amount (one sign at most)')
+        raise AmountError(Text("{word} is not an amount (one sign at most)", word=quoted(raw)))
     suffix = match["suffix"].lower()
     if len(suffix) > 1:
-        raise AmountError(f'"{raw}" is not an amount (one k or m at most: 12k, 1.5m)')
+        raise AmountError(Text("{word} is not an amount (one k or m at most: 12k, 1.5m)",
+                               word=quoted(raw)))
     currency = default_currency.upper()
     code = pre or post
     if code:
         code = SYMBOLS.get(code, code).upper()
         if not is_currency_code(code):
-            raise AmountError(f"{code} is not a currency code")
+            raise AmountError(Text("{code} is not a currency code", code=code))
         currency = code
     value = _number(match["number"], raw) * _SUFFIX[suffix]
     if match["sign"] in ("-", "−") or match["sign2"] in ("-", "−"):
         value = -value
     if abs(value) > MAX_MAJOR:
-        raise AmountError(f'"{raw}" is too large (at most 1,000,000,000,000)')
+        raise AmountError(Text("{word} is too large (at most {limit})", word=quoted(raw),
+                               limit=int(MAX_MAJOR)))
     minor = value.scaleb(currency_exponent(currency))
     if minor != minor.to_integral_value():
-        raise AmountError(f'"{raw}" has too many decimals for {currency}')
+        raise AmountError(Text("{word} has too many decimals for {currency}", word=quoted(raw),
+                               currency=currency))
     return Money(minor=int(minor), currency=currency)
 
 

@@ -1,5 +1,6 @@
 """Update the gettext catalogs: extract every message of reports/ (Python: `gettext`,
-`ngettext`, `pgettext`, `N_`, `_`; the Jinja templates: `_()`, `{% trans %}`) into
+`ngettext`, `pgettext`, `N_`, `_`, `Text`, `plural_text`; the Jinja templates: `_()`,
+`{% trans %}`) into
 reports/locale/kpibot.pot, then merge it into reports/locale/<lang>/LC_MESSAGES/kpibot.po for
 every language (new messages arrive untranslated, vanished ones are dropped). The KPI
 catalog's titles (reports/kpis/catalog.py), the event kinds' summaries (reports/events.py) and
@@ -17,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from babel.messages.catalog import Catalog
-from babel.messages.extract import extract_from_dir
+from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.pofile import read_po, write_po
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,6 +35,9 @@ TEMPLATE = LOCALE_DIR / f"{DOMAIN}.pot"
 SOURCES = ("reports", "bot")  # every text a person reads
 METHODS = [("**/templates/**.j2", "jinja2.ext:babel_extract"), ("**.py", "python")]
 OPTIONS = {"**/templates/**.j2": {"trim_blocks": "True", "lstrip_blocks": "True"}}
+# reports.text: `Text(msgid, ...)` and `plural_text(singular, plural, n, ...)` are translated
+# where they are shown (the grammar's errors)
+KEYWORDS = {**DEFAULT_KEYWORDS, "Text": None, "plural_text": (1, 2)}
 HEADER = "# kpibot: translations of what people read. Update with `bash scripts/i18n`."
 STAMP = datetime(2026, 12, 1, tzinfo=UTC)  # fixed: an unchanged catalog gives the same file
 
@@ -45,7 +49,7 @@ def extract() -> Catalog:
                       copyright_holder="kpibot", msgid_bugs_address="kpibot",
                       last_translator="kpibot", language_team="kpibot")
     for source in SOURCES:
-        found = extract_from_dir(ROOT / source, METHODS, OPTIONS)
+        found = extract_from_dir(ROOT / source, METHODS, OPTIONS, keywords=KEYWORDS)
         for filename, lineno, message, comments, context in found:
             path = f"{source}/{filename}"
             catalog.add(message, None, [(path, lineno)], auto_comments=comments,

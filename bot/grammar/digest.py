@@ -10,10 +10,11 @@ from collections.abc import Sequence
 from datetime import time
 
 from bot.grammar.commands import DigestCommand, DigestHereCommand
-from bot.grammar.errors import UsageError, did_you_mean, q
+from bot.grammar.errors import UsageError, did_you_mean, meant, q
 from bot.grammar.reading import Context, no_arguments, once
 from bot.grammar.tokens import Token, option_of
 from reports.languages import LANGUAGES, language_code
+from reports.text import Text
 
 _DIGEST_ACTIONS = ("here", "off", "list", "preview", "now", "status")
 
@@ -21,12 +22,14 @@ _DIGEST_ACTIONS = ("here", "off", "list", "preview", "now", "status")
 def parse_digest(tokens: Sequence[Token], ctx: Context) -> DigestCommand:
     """`/kpi digest off|list|preview|now|status`"""
     if not tokens:
-        raise UsageError("/kpi digest needs an action: " + ", ".join(_DIGEST_ACTIONS) + ".")
+        raise UsageError(Text("/kpi digest needs an action: {actions}.",
+                              actions=", ".join(_DIGEST_ACTIONS)))
     action = tokens[0].word  # `digest here` is its own command (parse_digest_here)
     if action not in _DIGEST_ACTIONS:
         word = tokens[0].text
-        raise UsageError(f"{q(word)} is not a digest action.{did_you_mean(word, _DIGEST_ACTIONS)}"
-                         " Actions: " + ", ".join(_DIGEST_ACTIONS) + ".")
+        raise UsageError(Text("{word} is not a digest action.", word=q(word))
+                         + did_you_mean(word, _DIGEST_ACTIONS)
+                         + Text("Actions: {actions}.", actions=", ".join(_DIGEST_ACTIONS)))
     no_arguments(tokens[1:], f"digest {action}")
     return DigestCommand(action=action, public=ctx.public)
 
@@ -51,42 +54,44 @@ def parse_digest_here(tokens: Sequence[Token], ctx: Context) -> DigestHereComman
         word = token.word or ""
         option = option_of(token)
         if option is not None and option[0] == "webhook":
-            once(webhook, token, "webhook")
+            once(webhook, token, Text("webhook"))
             webhook = option[1].strip()
             if not webhook.lower().startswith(("https://", "http://")):
-                raise UsageError("webhook= takes the Teams Workflows URL (https://...).")
+                raise UsageError(Text("{option} takes the Teams Workflows URL (https://...).",
+                                      option="webhook="))
         elif option is not None:
             if option[0] != "lang":
-                raise UsageError(f"{q(token.text)}: the options here are lang= and webhook=.")
-            once(lang, token, "language")
+                raise UsageError(Text("{word}: the options here are {first} and {second}.",
+                                      word=q(token.text), first="lang=", second="webhook="))
+            once(lang, token, Text("language"))
             lang = _language(option[1])
         elif word in ("weekly", "monthly"):
-            once(cadence, token, "cadence")
+            once(cadence, token, Text("cadence"))
             cadence = word
         elif word in _WEEKDAYS:
-            once(weekday, token, "weekday")
+            once(weekday, token, Text("weekday"))
             weekday, weekday_word = _WEEKDAYS[word], token.text
         elif word == "last" or _MONTH_DAY_RE.fullmatch(word):
-            once(month_day, token, "day of the month")
+            once(month_day, token, Text("day of the month"))
             month_day = -1 if word == "last" else int(_MONTH_DAY_RE.fullmatch(word).group(1))
             if not (month_day == -1 or 1 <= month_day <= 28):
-                raise UsageError(f"{q(token.text)}: monthly digests go out on day 1 to 28, "
-                                 "or last.")
+                raise UsageError(Text("{word}: monthly digests go out on day 1 to 28, or "
+                                      "{last}.", word=q(token.text), last="last"))
         elif _TIME_RE.fullmatch(word) and (":" in word or "m" in word):
-            once(at, token, "time")
+            once(at, token, Text("time"))
             at = _clock(token.text)
         else:
-            once(tz, token, "time zone")
+            once(tz, token, Text("time zone"))
             tz = _time_zone(token.text)
     if cadence is None:
         cadence = "monthly" if month_day is not None and weekday is None else "weekly"
     if cadence == "weekly" and month_day is not None:
         given = str(month_day) if month_day > 0 else "last"
-        raise UsageError(f"{q(given)} is a day of the month, but weekly digests take a weekday "
-                         "like mon (write the time like 09:00).")
+        raise UsageError(Text("{day} is a day of the month, but weekly digests take a weekday "
+                              "like mon (write the time like 09:00).", day=q(given)))
     if cadence == "monthly" and weekday is not None:
-        raise UsageError(f"{q(weekday_word)} is a weekday, but monthly digests take a day of "
-                         "the month: 1 to 28, or last.")
+        raise UsageError(Text("{day} is a weekday, but monthly digests take a day of the "
+                              "month: 1 to 28, or {last}.", day=q(weekday_word), last="last"))
     day = (weekday or 0) if cadence == "weekly" else (month_day or 1)
     return DigestHereCommand(cadence=cadence, day=day, time=at or time(9, 0), tz=tz, lang=lang,
                              webhook=webhook, public=ctx.public)
@@ -97,18 +102,19 @@ def _clock(text: str) -> time:
     hour, minute = int(match.group(1)), int(match.group(2) or 0)
     if match.group(3):
         if not 1 <= hour <= 12:
-            raise UsageError(f"{q(text)} is not a time of day.")
+            raise UsageError(Text("{word} is not a time of day.", word=q(text)))
         hour = hour % 12 + (12 if match.group(3)[0].lower() == "p" else 0)
     if hour > 23 or minute > 59:
-        raise UsageError(f"{q(text)} is not a time of day; use 24-hour HH:MM like 09:00.")
+        raise UsageError(Text("{word} is not a time of day; use 24-hour HH:MM like 09:00.",
+                              word=q(text)))
     return time(hour, minute)
 
 
 def _language(value: str) -> str:
     code = language_code(value)
     if code is None:
-        raise UsageError(f"{q(value)} is not a digest language; choose one of "
-                         + ", ".join(LANGUAGES) + ".")
+        raise UsageError(Text("{word} is not a digest language; choose one of {languages}.",
+                              word=q(value), languages=", ".join(LANGUAGES)))
     return code
 
 
@@ -131,5 +137,6 @@ def _time_zone(text: str) -> str:
             return name
     city = text.lower().replace(" ", "_")
     found = [zone for key, zone in _zones().items() if key.rsplit("/", 1)[-1] == city]
-    hint = f' Did you mean "{found[0]}"?' if found else did_you_mean(text, _zones().values())
-    raise UsageError(f"{q(text)} is not a time zone.{hint or ' Use a name like Europe/Oslo.'}")
+    hint = meant(found[0]) if found else did_you_mean(text, _zones().values())
+    raise UsageError(Text("{word} is not a time zone.", word=q(text))
+                     + (hint or Text("Use a name like Europe/Oslo.")))

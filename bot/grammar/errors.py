@@ -1,5 +1,11 @@
 """`UsageError` (one sentence naming what is wrong), the grammar's limits, and the helpers that
-quote a word or suggest the word that was meant."""
+quote a word or suggest the word that was meant.
+
+The grammar speaks no language: a UsageError carries its sentence as a `reports.text.Text`
+(an English msgid and its fields), which the edge renders in the reader's language
+(`error.message(t)`); `error.problem` and `str(error)` are the English sentence. Quoted user
+words and command words are fields, never translated.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +13,23 @@ import difflib
 from collections.abc import Collection
 
 from reports.events import MAX_NAME
+from reports.i18n import Translator
+from reports.text import Message, Text, plural_text, render
 
 
 class UsageError(Exception):
-    """The command text can't be read. `problem` is one sentence naming what is wrong."""
+    """The command text can't be read. `text` names what is wrong (`problem`: in English)."""
 
-    def __init__(self, problem: str, usage: str = "", example: str = "") -> None:
-        super().__init__(problem)
-        self.problem = problem
+    def __init__(self, problem: Message | str, usage: str = "", example: str = "") -> None:
+        super().__init__(str(problem))
+        self.text = problem
+        self.problem = str(problem)
         self.usage = usage
         self.example = example
+
+    def message(self, t: Translator) -> str:
+        """The problem in the language of `t`."""
+        return render(self.text, t)
 
     def __str__(self) -> str:
         return self.problem
@@ -48,20 +61,29 @@ def suggest(word: str, choices: Collection[str]) -> str | None:
     return min(starts, key=len) if starts else None
 
 
-def did_you_mean(word: str, choices: Collection[str]) -> str:
+def did_you_mean(word: str, choices: Collection[str]) -> Text | None:
+    """`Did you mean "win-rate"?` for the choice closest to `word`; None when none is close."""
     found = suggest(word, choices)
-    return f' Did you mean "{found}"?' if found else ""
+    return meant(found) if found else None
+
+
+def meant(found: str) -> Text:
+    return Text('Did you mean "{found}"?', found=found)
 
 
 def collapse(text: str) -> str:
     return " ".join(text.split())
 
 
-def limited(text: str, what: str, limit: int = MAX_NAME) -> str:
+def limited(text: str, what: Text, limit: int = MAX_NAME) -> str:
+    """`text` with its whitespace collapsed; `what` (`Text("note")`) names it in the error
+    when it is empty or longer than `limit`."""
     value = collapse(text)
     if not value:
-        raise UsageError(f"The {what} is empty.")
+        raise UsageError(Text("The {what} is empty.", what=what))
     if len(value) > limit or len(value.casefold()) > limit:
-        raise UsageError(f"The {what} {q(value)} is {len(value)} characters long; "
-                         f"the limit is {limit}.")
+        raise UsageError(plural_text(
+            "The {what} {value} is {length} character long; the limit is {limit}.",
+            "The {what} {value} is {length} characters long; the limit is {limit}.",
+            len(value), what=what, value=q(value), length=str(len(value)), limit=str(limit)))
     return value

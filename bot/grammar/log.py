@@ -19,7 +19,7 @@ from bot.grammar.numbers import (
     read_count,
     times_at,
 )
-from bot.grammar.reading import Context, mention, no_arguments, once, shown, words_of
+from bot.grammar.reading import Context, about, mention, no_arguments, once, shown, words_of
 from bot.grammar.tokens import BARE, Token, option_of
 from bot.grammar.words import (
     NOT_NUMBERS,
@@ -43,6 +43,7 @@ from reports.events import (
     resolve_kind,
 )
 from reports.periods import PeriodError, parse_day
+from reports.text import Text, one_of, quoted
 
 _OPTIONS = ("source", "reason", "competitor", "mrr", "account", "deal", "note")
 
@@ -112,7 +113,8 @@ def parse_log(tokens: Sequence[Token], ctx: Context) -> LogCommand:
     full-width digits are asked about or refused with the plain form; an amount of 0 is refused.
     """
     if not tokens:
-        raise UsageError("Which event? Put one after log, such as demo-booked or call.")
+        raise UsageError(Text("Which event? Put one after {word}, such as {first} or {second}.",
+                              word="log", first="demo-booked", second="call"))
     kind, size = _event(tokens)
     tokens = [Token(((BARE, kind.name),)), *tokens[size:]]
     log = _Log(kind, words=tokens)
@@ -139,18 +141,20 @@ def _event(tokens: Sequence[Token]) -> tuple[EventKind, int]:
             return joined, size
         rest = shown(tokens[size:])
         meant = " ".join(t.text for t in tokens[:size])
+        command = f"/kpi log {joined.name} {rest}".rstrip()
+        alone_command = f'/kpi log {tokens[0].text} "{tokens[1].text}"'
         raise UsageError(
-            f"Did you mean /kpi log {joined.name} {rest}".rstrip() + "? "
-            f"{q(meant)} reads as the event {joined.name}, so nothing was stored. To log "
-            f"{alone.name} on a deal named {q(tokens[1].text)}, quote the name: "
-            f'/kpi log {tokens[0].text} "{tokens[1].text}"',
-            example=f"/kpi log {joined.name} {rest}".rstrip())
+            Text("Did you mean {command}?", command=command)
+            + Text("{words} reads as the event {kind}, so nothing was stored. To log {alone} on "
+                   "a deal named {deal}, quote the name: {quoted}", words=q(meant),
+                   kind=joined.name, alone=alone.name, deal=q(tokens[1].text),
+                   quoted=alone_command),
+            example=command)
     if alone is None:
         word = tokens[0].text
-        hint = did_you_mean(word, (*KINDS, *ALIASES))
-        if not hint:
-            hint = " /kpi help events lists every event."
-        raise UsageError(f"{q(word)} is not an event.{hint}")
+        hint = did_you_mean(word, (*KINDS, *ALIASES)) or Text(
+            "{command} lists every event.", command="/kpi help events")
+        raise UsageError(Text("{word} is not an event.", word=q(word)) + hint)
     return alone, 1
 
 
@@ -165,28 +169,32 @@ def _doubtful_word(log: _Log, tokens: Sequence[Token], i: int, ctx: Context) -> 
     try:
         day = day_words(words_of(tokens[i:i + 2]), ctx.today)
     except WordProblem as problem:
-        raise UsageError(str(problem)) from None
+        raise UsageError(problem.text) from None
     if day is not None:
         if day.sure and not log.note_started():
-            once(log.on_date, tokens[i], "day")
+            once(log.on_date, tokens[i], Text("day"))
             log.on_date = day.day
             return i + day.used
         said = " ".join(t.text for t in tokens[i:i + day.used])
         raise UsageError(
-            f"Did you mean {log.corrected(i, i + day.used, 'on ' + day.shown)}? "
-            f"{q(said)} reads as the day {day.day:%a %Y-%m-%d}, so nothing was stored. If it "
-            f"is part of the note, write the note in note=\"...\"; if it is a name, quote it.")
+            Text("Did you mean {command}?",
+                 command=log.corrected(i, i + day.used, "on " + day.shown))
+            + Text("{words} reads as the day {day}, so nothing was stored. If it is part of the "
+                   "note, write the note in {option}; if it is a name, quote it.", words=q(said),
+                   day=day.day, option='note="..."'))
     problem = odd_number(text)
     if problem and (text.lower() not in NOT_NUMBERS or log.wants_number()):
-        raise UsageError(f'{problem} (Quote it if it is a name: "{text}".)')
+        raise UsageError(problem + Text("(Quote it if it is a name: {quoted}.)",
+                                        quoted=quoted(text)))
     spelled = number_words(words_of(tokens[i:])) if log.wants_number() else None
     if spelled is not None:
         value, used = spelled
         said = " ".join(t.text for t in tokens[i:i + used])
         raise UsageError(
-            f"Did you mean {log.corrected(i, i + used, str(value))}? {q(said)} reads as the "
-            f"number {value:,}, so nothing was stored; write numbers in digits. If it is a "
-            f'name, quote it: "{said}".')
+            Text("Did you mean {command}?", command=log.corrected(i, i + used, str(value)))
+            + Text("{words} reads as the number {value}, so nothing was stored; write numbers "
+                   "in digits. If it is a name, quote it: {quoted}.", words=q(said), value=value,
+                   quoted=quoted(said)))
     return None
 
 
@@ -196,9 +204,10 @@ def _scaled_amount(log: _Log, tokens: Sequence[Token], i: int, end: int) -> None
             and PLAIN_NUMBER_RE.fullmatch(tokens[i].text) \
             and tokens[i].text[-1:].lower() not in ("k", "m"):
         meant = tokens[i].text + scale
-        raise UsageError(f"Did you mean {log.corrected(i, end + 1, meant)}? "
-                         f"{q(tokens[i].text + ' ' + tokens[end].text)} reads as {meant}, "
-                         "so nothing was stored.")
+        raise UsageError(Text("Did you mean {command}?",
+                              command=log.corrected(i, end + 1, meant))
+                         + Text("{words} reads as {amount}, so nothing was stored.",
+                                words=q(tokens[i].text + " " + tokens[end].text), amount=meant))
 
 
 def _read_log_token(log: _Log, tokens: Sequence[Token], i: int, ctx: Context) -> int:
@@ -206,7 +215,7 @@ def _read_log_token(log: _Log, tokens: Sequence[Token], i: int, ctx: Context) ->
     token, kind = tokens[i], log.kind
     person = mention(token, ctx)
     if person is not None:
-        once(log.user, token, "person")
+        once(log.user, token, Text("person"))
         log.user = person
         return i + 1
     option = option_of(token)
@@ -217,7 +226,7 @@ def _read_log_token(log: _Log, tokens: Sequence[Token], i: int, ctx: Context) ->
         return _log_date(log, tokens, i, ctx)
     times = times_at(tokens, i)
     if times is not None:
-        once(log.count, token, "count")
+        once(log.count, token, Text("count"))
         log.count = times[0]
         return times[1]
     if not token.bare:
@@ -230,29 +239,31 @@ def _read_log_token(log: _Log, tokens: Sequence[Token], i: int, ctx: Context) ->
     if kind.duration:
         seconds = duration(text)
         if seconds is not None:
-            once(log.duration, token, "response time")
+            once(log.duration, token, Text("response time"))
             if not 0 <= seconds <= MAX_DURATION:
-                raise UsageError(f"{q(text)} is not a response time from 0s to 365 days.")
+                raise UsageError(Text("{word} is not a response time from 0s to 365 days.",
+                                      word=q(text)))
             log.duration = seconds
             return i + 1
         if integer(text) is not None:
-            raise UsageError(f"{q(text)} has no unit; write the response time like 4m, 45s "
-                             "or 1h30m.")
+            raise UsageError(Text("{word} has no unit; write the response time like 4m, 45s or "
+                                  "1h30m.", word=q(text)))
     if kind.amount != "none":
         amount = amount_at(tokens, i, ctx, signed=kind.amount == "signed",
                             strict=log.amount is None)
         if amount is not None:
-            once(log.amount, token, "amount")
+            once(log.amount, token, Text("amount"))
             _scaled_amount(log, tokens, i, amount[1])
             log.amount, log.amount_text = amount[0], text
             return amount[1]
     elif _is_count_kind(kind) and integer(text) is not None:
-        once(log.count, token, "count")
+        once(log.count, token, Text("count"))
         log.count = read_count(text, text)
         return i + 1
     if kind.amount == "none" and is_money(text, ctx.currency):
-        raise UsageError(f"{kind.name} doesn't take an amount; {q(text)} looks like one "
-                         f'(quote it if it is a name: "{text}").')
+        raise UsageError(Text("{kind} doesn't take an amount; {word} looks like one (quote it "
+                              "if it is a name: {quoted}).", kind=kind.name, word=q(text),
+                              quoted=quoted(text)))
     log.free.append((token, log.count is not None))
     return i + 1
 
@@ -261,34 +272,40 @@ def _log_option(log: _Log, token: Token, key: str, value: str, ctx: Context) -> 
     kind = log.kind
     if key not in _OPTIONS:
         hint = did_you_mean(key, _OPTIONS)
-        raise UsageError(f'"{key}=" is not an option.{hint} Options: '
-                         + ", ".join(f"{name}=" for name in _OPTIONS) + ".")
+        raise UsageError(Text("{option} is not an option.", option=quoted(key + "=")) + hint
+                         + Text("Options: {options}.",
+                                options=", ".join(f"{name}=" for name in _OPTIONS)))
     if key in log.options:
-        raise UsageError(f'"{key}=" is given twice; give it once.')
+        raise UsageError(Text("{option} is given twice; give it once.",
+                              option=quoted(key + "=")))
     if option_problem(kind, key):
-        raise UsageError(f"{kind.name} doesn't take {key}= ({q(token.text)}); it goes with "
-                         + " or ".join(OPTION_KINDS[key]) + ".")
+        raise UsageError(Text("{kind} doesn't take {option} ({word}); it goes with {kinds}.",
+                              kind=kind.name, option=key + "=", word=q(token.text),
+                              kinds=one_of(OPTION_KINDS[key])))
     if key == "mrr":
-        minor = money(value.replace(" ", ""), ctx, what="MRR") if value.strip() else None
+        minor = (money(value.replace(" ", ""), ctx, what=Text("MRR")) if value.strip()
+                 else None)
         if minor is None:
-            raise UsageError(f"{q(token.text)} needs an amount, like mrr=1k.")
+            raise UsageError(Text("{word} needs an amount, like {example}.", word=q(token.text),
+                                  example="mrr=1k"))
         log.mrr = minor
     elif key == "note":
-        value = limited(value, "note", MAX_NOTE)
+        value = limited(value, Text("note"), MAX_NOTE)
     else:
-        value = limited(value, f"{key}= value")
+        value = limited(value, Text("{option} value", option=key + "="))
     log.options[key] = value
 
 
 def _log_date(log: _Log, tokens: Sequence[Token], i: int, ctx: Context) -> int:
     """`on DATE`: one word (`on fri`, `on 2026-10-05`), or two (`on last friday`, `on 5 oct`)."""
     if i + 1 >= len(tokens):
-        raise UsageError('"on" needs a day after it, like on yesterday or on 2026-10-05.')
-    once(log.on_date, tokens[i], "day")
+        raise UsageError(Text("{word} needs a day after it, like on yesterday or on "
+                              "2026-10-05.", word='"on"'))
+    once(log.on_date, tokens[i], Text("day"))
     try:
         two = two_word_day(words_of(tokens[i + 1:i + 3]), ctx.today)
     except WordProblem as problem:
-        raise UsageError(str(problem)) from None
+        raise UsageError(problem.text) from None
     if two is not None:
         log.on_date = two
         return i + 3
@@ -296,11 +313,10 @@ def _log_date(log: _Log, tokens: Sequence[Token], i: int, ctx: Context) -> int:
     try:
         log.on_date = parse_day(text, today=ctx.today)
     except PeriodError as error:
-        message = str(error) or "it is not a day"
-        raise UsageError(message if text in message else f"{q(text)}: {message}") from None
+        raise UsageError(about(text, error.text, Text("it is not a day"))) from None
     except (ValueError, ArithmeticError):
-        raise UsageError(f"{q(text)} is not a day; write it like yesterday, mon or "
-                         "2026-10-05.") from None
+        raise UsageError(Text("{word} is not a day; write it like yesterday, mon or 2026-10-05.",
+                              word=q(text))) from None
     return i + 2
 
 
@@ -314,23 +330,22 @@ def _finish_log(log: _Log, ctx: Context) -> LogCommand:
     if free:
         if note is not None:
             words = " ".join(token.text for token, _ in free)
-            raise UsageError(f"The note is given twice: note= and {q(words)}; put all of it "
-                             "in note=.")
-        note = limited(" ".join(token.text for token, _ in free), "note", MAX_NOTE)
-    deal = limited(deal_text, "deal name") if deal_text is not None else None
+            raise UsageError(Text("The note is given twice: {option} and {words}; put all of "
+                                  "it in {option}.", option="note=", words=q(words)))
+        note = limited(" ".join(token.text for token, _ in free), Text("note"), MAX_NOTE)
+    deal = limited(deal_text, Text("deal name")) if deal_text is not None else None
+    example = f"/kpi log {kind.example}"
     if kind.needs_deal and deal is None:
-        raise UsageError(f"{kind.name} needs a deal or account name, e.g. "
-                         f"/kpi log {kind.example}")
+        raise UsageError(Text("{kind} needs a deal or account name, e.g. {example}",
+                              kind=kind.name, example=example))
     if kind.amount in ("required", "signed") and log.amount is None:
-        raise UsageError(f"{kind.name} needs an amount, e.g. /kpi log {kind.example}")
+        raise UsageError(Text("{kind} needs an amount, e.g. {example}", kind=kind.name,
+                              example=example))
     if log.amount == 0:
-        leave = " or leave it out" if kind.amount == "optional" else ""
-        other = "other than" if kind.amount == "signed" else "above"
-        raise UsageError(f"{q(log.amount_text)} is zero; {kind.name} needs an amount {other} "
-                         f"0{leave}, e.g. /kpi log {kind.example}")
+        raise UsageError(_zero(log.amount_text, kind, example))
     if kind.duration and log.duration is None:
-        raise UsageError(f"{kind.name} needs the response time, e.g. "
-                         f"/kpi log {kind.example}")
+        raise UsageError(Text("{kind} needs the response time, e.g. {example}", kind=kind.name,
+                              example=example))
     source_raw = options.get("source")
     return LogCommand(
         kind=kind.name,
@@ -353,6 +368,17 @@ def _finish_log(log: _Log, ctx: Context) -> LogCommand:
     )
 
 
+def _zero(text: str, kind: EventKind, example: str) -> Text:
+    """The refusal of an amount of 0 (`kind` takes an amount above 0, or other than 0)."""
+    fields = {"word": q(text), "kind": kind.name, "example": example}
+    if kind.amount == "signed":
+        return Text("{word} is zero; {kind} needs an amount other than 0, e.g. {example}",
+                    **fields)
+    if kind.amount == "optional":
+        return Text("{word} is zero; {kind} needs an amount above 0 or leave it out, e.g. "
+                    "{example}", **fields)
+    return Text("{word} is zero; {kind} needs an amount above 0, e.g. {example}", **fields)
+
 
 def parse_undo(tokens: Sequence[Token], ctx: Context) -> UndoCommand:
     """`/kpi undo [ID]` — ID as `42` or `#42`; without it, your last event."""
@@ -362,6 +388,6 @@ def parse_undo(tokens: Sequence[Token], ctx: Context) -> UndoCommand:
     text = tokens[0].text
     number = text[1:] if text.startswith("#") else text
     if not (number.isascii() and number.isdigit()) or len(number) > 15 or int(number) < 1:
-        raise UsageError(f"{q(text)} is not an event number; use the number from the "
-                         "confirmation, like 42.")
+        raise UsageError(Text("{word} is not an event number; use the number from the "
+                              "confirmation, like 42.", word=q(text)))
     return UndoCommand(event_id=int(number), public=ctx.public)

@@ -6,8 +6,9 @@ import re
 from collections.abc import Sequence
 
 from bot.grammar.errors import MAX_COUNT, MAX_MINOR, UsageError, q
-from bot.grammar.reading import Context
+from bot.grammar.reading import Context, about
 from bot.grammar.tokens import Token
+from reports.text import Text
 from reports.units import AmountError, is_currency_code, parse_amount, parse_duration
 
 _INT_RE = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)", re.ASCII)
@@ -28,8 +29,8 @@ def integer(text: str) -> int | None:
 def read_count(text: str, shown: str) -> int:
     value = integer(text)
     if value is None or not 1 <= value <= MAX_COUNT:
-        raise UsageError(f"A count is a whole number from 1 to {MAX_COUNT:,}; "
-                         f"{q(shown)} was given.")
+        raise UsageError(Text("A count is a whole number from 1 to {limit}; {word} was given.",
+                              limit=MAX_COUNT, word=q(shown)))
     return value
 
 
@@ -47,39 +48,46 @@ def times_at(tokens: Sequence[Token], i: int) -> tuple[int, int] | None:
     return None
 
 
-def money(text: str, ctx: Context, *, signed: bool = False, what: str = "amount",
+def money(text: str, ctx: Context, *, signed: bool = False, what: Text | None = None,
            strict: bool = True) -> int | None:
     """Minor units of an amount in the workspace currency; None if `text` isn't amount-shaped.
 
     A word that starts like a number but can't be read (`12kk`, `2nd`) is a UsageError when
-    `strict`, else None (a free word).
+    `strict`, else None (a free word). `what` names the amount in errors (default "amount").
     """
+    what = what or Text("amount")
     try:
         money = parse_amount(text, default_currency=ctx.currency)
     except AmountError as error:
         if not strict:
             return None
-        message = str(error) or "it is not an amount"
-        raise UsageError(message if text in message else f"{q(text)}: {message}") from None
+        raise UsageError(about(text, error.text, Text("it is not an amount"))) from None
     except (ValueError, ArithmeticError):
         if not strict:
             return None
-        raise UsageError(f"{q(text)} is not an amount; write it like 12000, 12k or $1.5m."
-                         ) from None
+        raise UsageError(Text("{word} is not an amount; write it like 12000, 12k or $1.5m.",
+                              word=q(text))) from None
     if money is None:
         if strict and PLAIN_NUMBER_RE.fullmatch(text):
-            raise UsageError(f"{q(text)} is too large for an {what}.")
+            raise UsageError(_too_large(text, what))
         return None
     if money.currency.upper() != ctx.currency.upper():
-        raise UsageError(f"Amounts must be in {ctx.currency}, this workspace's currency; "
-                         f"{q(money.currency)} was given.")
+        raise UsageError(Text("Amounts must be in {currency}, this workspace's currency; "
+                              "{given} was given.", currency=ctx.currency,
+                              given=q(money.currency)))
     if money.minor < 0 and not signed:
-        only = "only mrr-change takes a negative amount" if what == "amount" \
-            else f"the {what} can't be negative"
-        raise UsageError(f"{q(text)} is negative; {only}.")
+        if what.msgid == "amount":
+            raise UsageError(Text("{word} is negative; only {kind} takes a negative amount.",
+                                  word=q(text), kind="mrr-change"))
+        raise UsageError(Text("{word} is negative; the {what} can't be negative.", word=q(text),
+                              what=what))
     if abs(money.minor) > MAX_MINOR:
-        raise UsageError(f"{q(text)} is too large for an {what}.")
+        raise UsageError(_too_large(text, what))
     return money.minor
+
+
+def _too_large(text: str, what: Text) -> Text:
+    return Text("{word} is too large for an {what}.", word=q(text), what=what)
 
 
 # Codes joined to an amount even in lower case (`12000 eur`); other codes only when written in
@@ -103,7 +111,7 @@ def is_currency_word(token: Token, ctx: Context) -> bool:
 
 
 def amount_at(tokens: Sequence[Token], i: int, ctx: Context, *, signed: bool = False,
-               what: str = "amount", strict: bool = True) -> tuple[int, int] | None:
+               what: Text | None = None, strict: bool = True) -> tuple[int, int] | None:
     """An amount at tokens[i], with a currency code as the next word (`12000 EUR`).
 
     Returns (minor units, next index), or None when tokens[i] is not amount-shaped.

@@ -8,11 +8,12 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 
-from bot.grammar.errors import UsageError, q, suggest
+from bot.grammar.errors import UsageError, meant, q, suggest
 from bot.grammar.tokens import Token
 from bot.grammar.words import Person, WordProblem, event_is_no_kpi, kpi_phrase, typed_person
 from reports.events import MAX_USER_ID, resolve_kind
 from reports.periods import MONTHS, PeriodError, parse_period
+from reports.text import Message, Text, quoted
 
 
 @dataclass(frozen=True)
@@ -40,14 +41,15 @@ def mention(token: Token, ctx: Context) -> str | None:
         if match and len(match.group(1)) <= MAX_USER_ID:
             return match.group(1)
         if escape.startswith("<#"):
-            raise UsageError(f"{q(escape)} is a channel; name a person with @ instead.")
-        raise UsageError(f"{q(escape)} is not one person; pick a single person from the "
-                         "@ autocomplete.")
+            raise UsageError(Text("{word} is a channel; name a person with @ instead.",
+                                  word=q(escape)))
+        raise UsageError(Text("{word} is not one person; pick a single person from the @ "
+                              "autocomplete.", word=q(escape)))
     if token.bare and token.text.startswith("@") and len(token.text) > 1:
         try:
             return typed_person(token.text, ctx.people)
         except WordProblem as problem:
-            raise UsageError(str(problem)) from None
+            raise UsageError(problem.text) from None
     return None
 
 
@@ -56,16 +58,15 @@ _PERIOD_WORDS = ("today", "yesterday", "this-week", "last-week", "this-month", "
                  "7d", "30d", "90d", *MONTHS)
 
 
-def _period_error(text: str, ctx: Context) -> str | None:
+def _period_error(text: str, ctx: Context) -> Message | None:
     """Why `text` is not a period (the PeriodError message), or None when it is one."""
     now = datetime.combine(ctx.today, time(12), tzinfo=UTC)
     try:
         parse_period(text, now=now, tz="UTC")
     except PeriodError as error:
-        message = str(error) or "it is not a period"
-        return message if text in message else f"{q(text)}: {message}"
+        return about(text, error.text, Text("it is not a period"))
     except (ValueError, ArithmeticError):
-        return f"{q(text)} is not a period; try this-month, 2026-Q3 or 30d."
+        return Text("{word} is not a period; try this-month, 2026-Q3 or 30d.", word=q(text))
     return None
 
 
@@ -83,7 +84,7 @@ _PERIOD_LEADS = ("this", "last", "past", "previous")
 
 
 def read_period(tokens: Sequence[Token], i: int, ctx: Context, others: Collection[str] = (),
-            what: str = "a period") -> tuple[str, int]:
+            what: Text | None = None) -> tuple[str, int]:
     """Read the period at tokens[i]; returns (period text, next index).
 
     Up to three words may make one period: `last week`, `Q3 2026`, `november 2026`,
@@ -104,17 +105,32 @@ def read_period(tokens: Sequence[Token], i: int, ctx: Context, others: Collectio
     if token.word in _PERIOD_LEADS and i + 1 < len(tokens) and tokens[i + 1].bare:
         after = tokens[i + 1].text  # the wrong word is the one after `last`, not `last`
         found = suggest(f"{token.word}-{after}", _PERIOD_WORDS)
-        hint = f' Did you mean "{found}"?' if found else " Try last-month or last-quarter."
-        raise UsageError(f'{q(after)} does not make a period after "{token.text}".{hint}')
+        hint = meant(found) if found else Text("Try {first} or {second}.", first="last-month",
+                                                 second="last-quarter")
+        raise UsageError(Text("{word} does not make a period after {lead}.", word=q(after),
+                              lead=quoted(token.text)) + hint)
     found = suggest(text, tuple(others) + _PERIOD_WORDS)
     if found is not None and found.lower() != text.lower():
-        problem = f'{q(text)} is not {what}. Did you mean "{found}"?'
+        problem = Text("{word} is not {what}.", word=q(text),
+                       what=what or Text("a period")) + meant(found)
     raise UsageError(problem)
 
 
-def once(current: object, token: Token, what: str) -> None:
+def about(text: str, problem: Message | str, empty: Text) -> Message | str:
+    """A parser's `problem` with `text`, led by the quoted text unless it names it already
+    (`empty` when the parser said nothing)."""
+    if not str(problem):
+        problem = empty
+    if text in str(problem):
+        return problem
+    return Text("{word}: {problem}", word=q(text), problem=problem)
+
+
+def once(current: object, token: Token, what: Text) -> None:
+    """Refuses a second value of `what` (`Text("person")`) when `current` is set already."""
     if current is not None:
-        raise UsageError(f"{q(token.text)} is a second {what}; give only one.")
+        raise UsageError(Text("{word} is a second {what}; give only one.", word=q(token.text),
+                              what=what))
 
 
 @dataclass
@@ -132,25 +148,26 @@ def read_report(tokens: Sequence[Token], ctx: Context, command: str, *,
     """Read `[PERIOD] [@user] [cohort] [KPI]` in any order, as allowed by the flags."""
     got = _Reading()
     others = (["cohort"] if cohort else []) + (list(ctx.kpis.values()) if kpi else [])
-    what = "a KPI or period" if kpi else "a period or cohort" if cohort else "a period"
+    what = (Text("a KPI or period") if kpi else Text("a period or cohort") if cohort
+            else Text("a period"))
     i = 0
     while i < len(tokens):
         token = tokens[i]
         person = mention(token, ctx)
         if person is not None:
             if not user:
-                raise UsageError(f"/kpi {command} doesn't take a person; "
-                                 f"{q(token.text)} can't be used here.")
-            once(got.user, token, "person")
+                raise UsageError(Text("{command} doesn't take a person; {word} can't be used "
+                                      "here.", command="/kpi " + command, word=q(token.text)))
+            once(got.user, token, Text("person"))
             got.user = person
             i += 1
         elif cohort and token.word == "cohort":
             if got.cohort:
-                raise UsageError('"cohort" is given twice.')
+                raise UsageError(Text("{word} is given twice.", word='"cohort"'))
             got.cohort = True
             i += 1
         elif kpi and (phrase := kpi_at(tokens, i, ctx)) is not None:
-            once(got.kpi, token, "KPI")
+            once(got.kpi, token, Text("KPI"))
             got.kpi, i = phrase[0], i + phrase[1]
         elif kpi and got.kpi is None and (kind := resolve_kind(token.word or "")) is not None:
             rest = shown([*tokens[:i], *tokens[i + 1:]])
@@ -159,7 +176,8 @@ def read_report(tokens: Sequence[Token], ctx: Context, command: str, *,
         else:
             text, next_i = read_period(tokens, i, ctx, others, what)
             if got.period is not None:
-                raise UsageError(f"{q(text)} is a second period; give only one.")
+                raise UsageError(Text("{word} is a second {what}; give only one.", word=q(text),
+                                      what=Text("period")))
             got.period = text
             i = next_i
     return got
@@ -174,7 +192,8 @@ def kpi_at(tokens: Sequence[Token], i: int, ctx: Context) -> tuple[str, int] | N
 
 def no_arguments(tokens: Sequence[Token], command: str) -> None:
     if tokens:
-        raise UsageError(f"/kpi {command} takes nothing more; {q(tokens[0].text)} was given.")
+        raise UsageError(Text("{command} takes nothing more; {word} was given.",
+                              command="/kpi " + command, word=q(tokens[0].text)))
 
 
 # ---------------------------------------------------------------------------------------------

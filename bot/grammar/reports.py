@@ -15,6 +15,7 @@ from bot.grammar.commands import (
 from bot.grammar.errors import UsageError, did_you_mean, q
 from bot.grammar.reading import Context, kpi_at, read_report
 from bot.grammar.tokens import Token
+from reports.text import Text
 
 
 def parse_funnel(tokens: Sequence[Token], ctx: Context) -> FunnelCommand:
@@ -42,7 +43,8 @@ def parse_leaderboard(tokens: Sequence[Token], ctx: Context) -> LeaderboardComma
 def parse_show(tokens: Sequence[Token], ctx: Context) -> KpiCommand:
     """`/kpi show KPI [PERIOD] [@user]`"""
     if not tokens:
-        raise UsageError("Which KPI? Put its name after show; /kpi list shows every KPI.")
+        raise UsageError(Text("Which KPI? Put its name after {word}; {command} shows every KPI.",
+                              word="show", command="/kpi list"))
     return kpi_command(tokens, ctx, command="show")
 
 
@@ -51,8 +53,9 @@ def kpi_command(tokens: Sequence[Token], ctx: Context, command: str) -> KpiComma
     phrase = kpi_at(tokens, 0, ctx)
     if phrase is None:
         word = tokens[0].text
-        raise UsageError(f"{q(word)} is not a KPI.{did_you_mean(word, ctx.kpis.values())} "
-                         "/kpi list shows every KPI.")
+        raise UsageError(Text("{word} is not a KPI.", word=q(word))
+                         + did_you_mean(word, ctx.kpis.values())
+                         + Text("{command} shows every KPI.", command="/kpi list"))
     name, size = phrase
     got = read_report(tokens[size:], ctx, command, user=True)
     return KpiCommand(name=name, period=got.period, user=got.user, public=ctx.public)

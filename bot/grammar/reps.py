@@ -9,6 +9,7 @@ from bot.grammar.errors import UsageError, did_you_mean, limited, q
 from bot.grammar.reading import Context, mention, no_arguments, once
 from bot.grammar.tokens import Token
 from reports.events import MAX_REP_NAME
+from reports.text import Text
 
 _REP_ACTIONS = ("list", "link")
 
@@ -16,14 +17,16 @@ _REP_ACTIONS = ("list", "link")
 def parse_rep(tokens: Sequence[Token], ctx: Context) -> RepListCommand:
     """`/kpi rep list` (`rep link` is its own command: parse_rep_link)"""
     if not tokens:
-        raise UsageError("/kpi rep needs an action: list or link.")
+        raise UsageError(Text("{command} needs an action: {first} or {second}.",
+                              command="/kpi rep", first="list", second="link"))
     action = tokens[0].word
     if action == "list":
         no_arguments(tokens[1:], "rep list")
         return RepListCommand(public=ctx.public)
     word = tokens[0].text
-    raise UsageError(f"{q(word)} is not a rep action.{did_you_mean(word, _REP_ACTIONS)}"
-                     " Actions: list, link.")
+    raise UsageError(Text("{word} is not a rep action.", word=q(word))
+                     + did_you_mean(word, _REP_ACTIONS)
+                     + Text("Actions: {actions}.", actions=", ".join(_REP_ACTIONS)))
 
 
 def parse_rep_link(tokens: Sequence[Token], ctx: Context) -> RepLinkCommand:
@@ -34,23 +37,26 @@ def parse_rep_link(tokens: Sequence[Token], ctx: Context) -> RepLinkCommand:
     for token in tokens:
         person = mention(token, ctx)
         if person is not None:
-            once(user, token, "person")
+            once(user, token, Text("person"))
             user = person
         else:
             rep.append(token)
     if len(rep) > 1 and (rep[0].quoted or rep[1].quoted):
-        raise UsageError(f"{q(rep[1].text)} is a second rep; link one rep at a time.")
+        raise UsageError(Text("{word} is a second rep; link one rep at a time.",
+                              word=q(rep[1].text)))
     if len(rep) > 1:
         words = " ".join(token.text for token in rep)
-        raise UsageError(f"Give one named rep; {q(rep[1].text)} is one word too many. Put a "
-                         f"name with spaces in quotes: {q(words)}.")
+        raise UsageError(Text("Give one named rep; {word} is one word too many. Put a name with "
+                              "spaces in quotes: {quoted}.", word=q(rep[1].text),
+                              quoted=q(words)))
     if not rep:
-        raise UsageError('Which named rep? Put it after rep link, like "Jane Doe" or '
-                         "rep:jane-doe; /kpi rep list shows them.")
+        raise UsageError(Text('Which named rep? Put it after {words}, like "Jane Doe" or '
+                              "rep:jane-doe; {command} shows them.", words="rep link",
+                              command="/kpi rep list"))
     if user is None:
-        raise UsageError(f"Link {q(rep[0].text)} to whom? Name the chat user with @ after "
-                         "the rep.")
-    name = limited(rep[0].text, "rep name", MAX_REP_NAME)
+        raise UsageError(Text("Link {rep} to whom? Name the chat user with @ after the rep.",
+                              rep=q(rep[0].text)))
+    name = limited(rep[0].text, Text("rep name"), MAX_REP_NAME)
     return RepLinkCommand(rep=name, user_id=user, public=ctx.public)
 
 

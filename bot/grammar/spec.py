@@ -22,6 +22,7 @@ from bot.grammar.reports import kpi_command
 from bot.grammar.tokens import Token, split_public, tokenize
 from bot.grammar.words import Person, WordProblem, kpis_counting
 from reports.events import resolve_kind
+from reports.text import Text, plural_text
 
 
 @dataclass(frozen=True)
@@ -72,8 +73,10 @@ class Grammar:
         usage, example = self.usage("help")
         try:
             if len(text) > MAX_TEXT:
-                raise UsageError(f"That command is {len(text):,} characters long; the limit is "
-                                 f"{MAX_TEXT:,}.")
+                raise UsageError(plural_text(
+                    "That command is {length} character long; the limit is {limit}.",
+                    "That command is {length} characters long; the limit is {limit}.",
+                    len(text), length=len(text), limit=MAX_TEXT))
             words = text.split(maxsplit=1)
             if words and words[0].lower() in self.specs:
                 usage, example = self.usage(words[0].lower())
@@ -98,7 +101,7 @@ class Grammar:
                 return kpi_command(tokens, ctx, command=phrase[0])
             raise unknown_command(first.text, kpis, self.words)
         except WordProblem as problem:
-            raise UsageError(str(problem), usage, example) from None
+            raise UsageError(problem.text, usage, example) from None
         except UsageError as error:
             error.usage = error.usage or usage
             error.example = error.example or example
@@ -109,10 +112,16 @@ def unknown_command(word: str, kpis: dict[str, str], commands: Collection[str]) 
     kind = resolve_kind(word)
     if kind is not None:
         found = suggest(word, kpis.values()) or next(iter(kpis_counting(kind.name, kpis)), None)
-        kpi = f". For the KPI: /kpi {found}" if found else ""
-        return UsageError(f"{q(word)} is not a command; to log it, start with log: "
-                          f"/kpi log {kind.example}{kpi}", example=f"/kpi log {kind.example}")
-    what = "a command or KPI" if kpis else "a command"
+        log = f"/kpi log {kind.example}"
+        text = (Text("{word} is not a command; to log it, start with log: {log}. For the KPI: "
+                     "{kpi}", word=q(word), log=log, kpi="/kpi " + found) if found else
+                Text("{word} is not a command; to log it, start with log: {log}", word=q(word),
+                     log=log))
+        return UsageError(text, example=log)
     hint = did_you_mean(word, (*commands, *kpis.values()))
-    more = " Try /kpi help, or /kpi list for every KPI." if kpis else " Try /kpi help."
-    return UsageError(f"{q(word)} is not {what}.{hint}{more}")
+    if kpis:
+        return UsageError(Text("{word} is not a command or KPI.", word=q(word)) + hint
+                          + Text("Try {help}, or {list} for every KPI.", help="/kpi help",
+                                 list="/kpi list"))
+    return UsageError(Text("{word} is not a command.", word=q(word)) + hint
+                      + Text("Try {help}.", help="/kpi help"))

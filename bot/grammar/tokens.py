@@ -9,6 +9,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from bot.grammar.errors import UsageError, q
+from reports.text import Text
 
 BARE, _QUOTED, _ESCAPE = "bare", "quoted", "escape"
 _SMART_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‟": '"', "‘": "'", "’": "'",
@@ -133,9 +134,9 @@ def _read_token(text: str, start: int) -> tuple[Token, int]:
 
 def _unclosed(rest: str, char: str) -> UsageError:
     if not rest.strip():
-        return UsageError(f"The quote {char} at the end is never closed.")
-    return UsageError(f"The quote {char} before {q(rest)} is never closed; "
-                      f"end the name with {char}.")
+        return UsageError(Text("The quote {quote} at the end is never closed.", quote=char))
+    return UsageError(Text("The quote {quote} before {words} is never closed; end the name with "
+                           "{quote}.", quote=char, words=q(rest)))
 
 
 def _merge(pieces: list[tuple[str, str]]) -> tuple[tuple[str, str], ...]:

@@ -26,10 +26,11 @@ from decimal import Decimal, InvalidOperation
 from reports.events import EventKind, resolve_kind
 from reports.kpis.catalog import CATALOG
 from reports.periods import EARLIEST_DAY, WEEKDAYS, PeriodError, parse_day
+from reports.text import Text, TextError, all_of, quoted
 
 
-class WordProblem(ValueError):
-    """A word that can't be read as typed; str(error) is the user-facing sentence."""
+class WordProblem(TextError):
+    """A word that can't be read as typed; `error.text` is the user-facing sentence."""
 
 
 def _q(text: str) -> str:
@@ -51,7 +52,7 @@ def _ascii_digits(text: str) -> str:
                    for c in unicodedata.normalize("NFKC", text))
 
 
-def odd_number(text: str) -> str | None:
+def odd_number(text: str) -> Text | None:
     """Why `text` is a number written in a form kpibot does not read, or None.
 
     Scientific notation, hexadecimal/octal/binary, a repeated k or m, and digits of another
@@ -65,28 +66,33 @@ def odd_number(text: str) -> str | None:
             value = None
         if value is not None and value.is_finite() and abs(value) < 10**15 \
                 and value == value.to_integral_value():
-            return (f"{_q(text)} is scientific notation; write the number out: "
-                    f"{int(value)}.")
-        return f"{_q(text)} is scientific notation; write the number out in plain digits."
+            return Text("{word} is scientific notation; write the number out: {number}.",
+                        word=_q(text), number=str(int(value)))
+        return Text("{word} is scientific notation; write the number out in plain digits.",
+                    word=_q(text))
     if match := _BASED.fullmatch(text):
         base = {"x": 16, "o": 8, "b": 2}[match[1][0].lower()]
         try:
             value = int(text.replace("_", ""), 0)
         except ValueError:
-            return f"{_q(text)} is not a decimal number; write it in plain digits."
+            return Text("{word} is not a decimal number; write it in plain digits.",
+                        word=_q(text))
         if abs(value) < 10**15:
-            return (f"{_q(text)} is a base-{base} number; write it in plain digits: "
-                    f"{value}.")
-        return f"{_q(text)} is a base-{base} number; write it in plain digits."
+            return Text("{word} is a base-{base} number; write it in plain digits: {number}.",
+                        word=_q(text), base=str(base), number=str(value))
+        return Text("{word} is a base-{base} number; write it in plain digits.", word=_q(text),
+                    base=str(base))
     if _REPEATED_SUFFIX.fullmatch(text):
-        return f"{_q(text)} is not a number: use one k or m at most, like 12k or 1.5m."
+        return Text("{word} is not a number: use one k or m at most, like 12k or 1.5m.",
+                    word=_q(text))
     if not text.isascii():
         plain = _ascii_digits(text)
         if plain != text and plain.isascii() and _NUMBER_SHAPE.fullmatch(plain):
-            return (f"{_q(text)} is written with non-ASCII digits; did you mean {plain}? "
-                    "Type it with plain digits.")
+            return Text("{word} is written with non-ASCII digits; did you mean {plain}? Type it "
+                        "with plain digits.", word=_q(text), plain=plain)
     if text.lower() in NOT_NUMBERS:
-        return f"{_q(text)} is not a number; give a count or amount in digits, like 12."
+        return Text("{word} is not a number; give a count or amount in digits, like 12.",
+                    word=_q(text))
     return None
 
 
@@ -176,14 +182,15 @@ def day_words(words: Sequence[str | None], today: date) -> DayWords | None:
         if first == "last" and second is not None and (weekday := _weekday(second)) is not None:
             day = today - timedelta(days=(today.weekday() - weekday - 1) % 7 + 1)
             if day < EARLIEST_DAY:
-                raise PeriodError(f"{day.isoformat()} is before {EARLIEST_DAY.isoformat()}")
+                raise PeriodError(Text("{day} is before {earliest}", day=day.isoformat(),
+                                       earliest=EARLIEST_DAY.isoformat()))
             return DayWords(day, 2, False, f"last {second}")
         if _weekday(first) is not None or _MONTH_DAY.fullmatch(first):
             return DayWords(parse_day(first, today=today), 1, False, first)
     except PeriodError as error:
         if _weekday(first) is None and not _ISO_DAY.fullmatch(first):
             return None  # `mar-99` and the like: not a day, just a word
-        raise WordProblem(str(error)) from None
+        raise WordProblem(error.text) from None
     return None
 
 
@@ -201,7 +208,7 @@ def two_word_day(pair: Sequence[str | None], today: date) -> date | None:
         return parse_day(f"{first} {second}", today=today)
     except PeriodError as error:
         if "future" in str(error) or "before" in str(error) or "day of" in str(error):
-            raise WordProblem(str(error)) from None
+            raise WordProblem(error.text) from None
         return None
 
 
@@ -253,15 +260,17 @@ def kpis_counting(kind: str, kpis: Collection[str], per_rep: bool = False) -> li
 
 
 def event_is_no_kpi(word: str, kind: str, kpis: Collection[str], command: str,
-                    rest: str) -> str:
+                    rest: str) -> Text:
     """The problem with an event's name where a KPI belongs (`/kpi leaderboard calls`), with
     the KPI that counts it; `rest` is the rest of the command, for the example."""
     counting = kpis_counting(kind, kpis, per_rep=command == "leaderboard")
     if not counting:
-        return f"{_q(word)} is an event, not a KPI; /kpi list shows every KPI."
-    return (f"{_q(word)} is an event, not a KPI; {kind} counts in "
-            + " and ".join(f'"{name}"' for name in counting)
-            + f": /kpi {command} {counting[0]} {rest}".rstrip())
+        return Text("{word} is an event, not a KPI; {command} shows every KPI.", word=_q(word),
+                    command="/kpi list")
+    example = " ".join(("/kpi", command, counting[0], rest)).rstrip()
+    return Text("{word} is an event, not a KPI; {kind} counts in {kpis}: {example}",
+                word=_q(word), kind=kind, kpis=all_of([quoted(name) for name in counting]),
+                example=example)
 
 
 # ------------------------------------------------------------------------------------ people
@@ -300,12 +309,12 @@ def typed_person(text: str, people: Sequence[Person]) -> str:
             return next(iter(found))
         if found:
             names = sorted((p.name or p.user_id) for p in found.values())
-            listed = ", ".join(names[:-1]) + f" or {names[-1]}"
-            raise WordProblem(f"{_q(text)} could be {listed}; pick the person from the "
-                              "@ autocomplete so the name turns into a link.")
-    raise WordProblem(f"{_q(text)} is typed text, not a mention, and no one known here is "
-                      "called that; pick the person from the @ autocomplete so the name "
-                      "turns into a link.")
+            raise WordProblem(Text("{word} could be {names} or {last}; pick the person from the "
+                                   "@ autocomplete so the name turns into a link.",
+                                   word=_q(text), names=", ".join(names[:-1]), last=names[-1]))
+    raise WordProblem(Text("{word} is typed text, not a mention, and no one known here is called "
+                           "that; pick the person from the @ autocomplete so the name turns "
+                           "into a link.", word=_q(text)))
 
 
 __all__ = ["NOT_NUMBERS", "SCALE_SUFFIXES", "DayWords", "Person", "WordProblem", "day_words",

@@ -25,6 +25,7 @@ from reports.i18n import N_, Translator, translator
 from reports.kpis.catalog import CATALOG, Compared, KpiSpec
 from reports.kpis.result import KpiResult
 from reports.periods import DEFAULT_PERIOD, Period, PeriodError, parse_period
+from reports.text import render
 from reports.wording import change_text as change_words
 from reports.wording import describe_comparison, describe_period, value_text
 
@@ -42,12 +43,12 @@ def resolve_period(text: str | None, invocation: Invocation,
         return parse_period(text or default, now=invocation.now, tz=workspace.timezone,
                             fiscal_year_start=workspace.fiscal_year_start)
     except PeriodError as problem:
-        raise PeriodProblem(_period_error(problem)) from None
+        raise PeriodProblem(_period_error(problem, invocation.t)) from None
 
 
-def _period_error(problem: PeriodError) -> Reply:
-    return error_reply(str(problem), usage="/kpi NAME [PERIOD] [@user]",
-                       example="/kpi win-rate this-quarter")
+def _period_error(problem: PeriodError, t: Translator) -> Reply:
+    return error_reply(render(problem.text, t), usage="/kpi NAME [PERIOD] [@user]",
+                       example="/kpi win-rate this-quarter", t=t)
 
 
 MAX_TABLE_ROWS = 40  # rows of a KPI's breakdown in chat; the rest are counted
@@ -170,7 +171,7 @@ def handle_kpi(command: KpiCommand, invocation: Invocation) -> Reply:
                            usage="/kpi list", example="/kpi win-rate this-quarter",
                            t=invocation.t)
     except PeriodError as problem:
-        return _period_error(problem)
+        return _period_error(problem, invocation.t)
     return render_answer(answer, invocation.t)
 
 

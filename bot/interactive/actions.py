@@ -24,6 +24,7 @@ from bot.core import BotContext, CommandHandler, CommandRequest, answer_in_time
 from bot.interactive.log_form import FormResult, read_form
 from bot.interactive.values import ActionValues
 from bot.replies import Reply, error_reply
+from reports.i18n import translator
 from storage.engine import DeadlinePassed
 from storage.models import Workspace
 
@@ -44,6 +45,7 @@ class Actor:
     channel_id: str | None = None
     user_name: str | None = None
     workspace_name: str | None = None
+    user_language: str | None = None  # en, nb, sv, ro or zh when the platform says
 
     def request(self, text: str, key: str | None = None,
                 channel_id: str | None = None) -> CommandRequest:
@@ -51,7 +53,7 @@ class Actor:
                               user_id=self.user_id, text=text,
                               channel_id=channel_id or self.channel_id,
                               user_name=self.user_name, workspace_name=self.workspace_name,
-                              idempotency_key=key)
+                              user_language=self.user_language, idempotency_key=key)
 
 
 async def run_text(handler: CommandHandler, actor: Actor, text: str, *, key: str | None = None,
@@ -101,7 +103,8 @@ async def submit_log_form(handler: CommandHandler, actor: Actor,
     """(the log reply, {}) or (None, one message per field). `key` is the form's identity
     (Slack's view id, the Teams card's id): the same form submitted twice stores once."""
     today, currency = await asyncio.to_thread(form_rules, handler, actor.workspace_id)
-    result: FormResult = read_form(values, today=today, currency=currency)
+    result: FormResult = read_form(values, today=today, currency=currency,
+                                   t=translator(actor.user_language or "en"))
     if result.text is None:
         return None, result.errors
     return await run_text(handler, actor, result.text, key=key), {}

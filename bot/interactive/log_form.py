@@ -5,7 +5,8 @@ person could type (`deal="Acme Corp"`, `3x`, `12k USD`, `on 2026-11-16`, `note="
 checked by `grammar.parse_command` on its own (with placeholders for the other required parts),
 so a wrong value gets the grammar's own message on its own field. When every field reads,
 the whole command is the text handed to the command handler: what is stored, refused or
-deduplicated follows exactly the rules of the typed command.
+deduplicated follows exactly the rules of the typed command. The messages are in the language
+of the `Translator` given to `read_form` (English by default).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from datetime import date
 from bot import grammar
 from bot.grammar.errors import MAX_COUNT
 from reports.events import KINDS, EventKind, Group, option_problem, resolve_kind
+from reports.i18n import Translator, translator
+from reports.text import Message, Text, quoted, render
 
 # Field names; they are also the Slack block ids and the Teams input ids.
 KIND, DEAL, COUNT, AMOUNT, CURRENCY, DURATION, DATE = (
@@ -40,10 +43,11 @@ _SETS: dict[str, tuple[str, ...]] = {  # the first one is None when the field wa
     DURATION: ("duration_seconds",), DATE: ("on_date",), SOURCE: ("source_raw", "source"),
     REASON: ("reason",), COMPETITOR: ("competitor",), MRR: ("mrr_minor",), NOTE: ("note",),
 }
-_WHAT = {DEAL: "a deal name", COUNT: "a count", AMOUNT: "an amount", CURRENCY: "a currency",
-         DURATION: "a response time like 4m or 1h30m", DATE: "a day", SOURCE: "a source",
-         REASON: "a reason", COMPETITOR: "a competitor", MRR: "an MRR amount like 1k",
-         NOTE: "a note"}
+_WHAT = {DEAL: Text("a deal name"), COUNT: Text("a count"), AMOUNT: Text("an amount"),
+         CURRENCY: Text("a currency"), DURATION: Text("a response time like 4m or 1h30m"),
+         DATE: Text("a day"), SOURCE: Text("a source"), REASON: Text("a reason"),
+         COMPETITOR: Text("a competitor"), MRR: Text("an MRR amount like 1k"),
+         NOTE: Text("a note")}
 _SMART = str.maketrans({"“": '"', "”": '"', "„": '"', "‟": '"', "‘": "'", "’": "'", "‚": "'",
                         "‛": "'"})
 _ONE_WORD = re.compile(r"\S+")
@@ -96,15 +100,25 @@ def kind_of(value: str | None) -> EventKind | None:
     return resolve_kind(value.strip()) if value and value.strip() else None
 
 
-def read_form(values: Mapping[str, str | None], *, today: date, currency: str) -> FormResult:
-    """Check each field as the grammar reads it; the `/kpi log` text when all are good."""
+def read_form(values: Mapping[str, str | None], *, today: date, currency: str,
+              t: Translator | None = None) -> FormResult:
+    """Check each field as the grammar reads it; the `/kpi log` text when all are good (the
+    messages in the language of `t`)."""
+    result, errors = _read(values, today=today, currency=currency)
+    t = t or translator("en")
+    return dataclasses.replace(result, errors={name: render(problem, t)
+                                               for name, problem in errors.items()})
+
+
+def _read(values: Mapping[str, str | None], *, today: date, currency: str
+          ) -> tuple[FormResult, dict[str, Message]]:
     values = {name: (value or "").strip() for name, value in values.items()}
     kind = kind_of(values.get(KIND))
     if kind is None:
-        problem = ("Choose the event." if not values.get(KIND) else
-                   f'"{values[KIND][:40]}" is not an event.')
-        return FormResult(None, {KIND: problem})
-    errors: dict[str, str] = {}
+        problem = (Text("Choose the event.") if not values.get(KIND) else
+                   Text("{word} is not an event.", word=quoted(values[KIND][:40])))
+        return FormResult(None, {}), {KIND: problem}
+    errors: dict[str, Message] = {}
     fragments: dict[str, str] = {}
     for name in fields_for(kind)[1:]:
         value = values.get(name) or ""
@@ -118,7 +132,8 @@ def read_form(values: Mapping[str, str | None], *, today: date, currency: str) -
     extra = sorted(set(values) - set(fields_for(kind)) - {CURRENCY})
     for name in extra:
         if values[name] and name in _WHAT:
-            errors[name] = f"{kind.name} does not take {_WHAT[name]}; leave it empty."
+            errors[name] = Text("{kind} does not take {what}; leave it empty.",
+                                kind=kind.name, what=_WHAT[name])
     base = _parse_or_none(_command(kind, {}, skip=None), today, currency)
     chosen = values.get(CURRENCY) or ""
     if AMOUNT in fragments and chosen.upper() != currency.upper() and chosen:
@@ -135,13 +150,13 @@ def read_form(values: Mapping[str, str | None], *, today: date, currency: str) -
         if problem:
             errors[name] = problem
     if errors:
-        return FormResult(None, errors, kind)
+        return FormResult(None, {}, kind), errors
     text = " ".join(["log", kind.name, *fragments.values()])
     try:
         _parse(text, today, currency)
     except grammar.UsageError as error:
-        return FormResult(None, {_missing(kind, fragments): error.problem}, kind)
-    return FormResult(text, {}, kind)
+        return FormResult(None, {}, kind), {_missing(kind, fragments): error.text}
+    return FormResult(text, {}, kind), {}
 
 
 def _missing(kind: EventKind, fragments: Mapping[str, str]) -> str:
@@ -153,12 +168,12 @@ def _missing(kind: EventKind, fragments: Mapping[str, str]) -> str:
 
 
 def _check(kind: EventKind, name: str, value: str, fragment: str, base, today: date,
-           currency: str) -> str | None:
+           currency: str) -> Message | str | None:
     text = _command(kind, {name: fragment}, skip=name)
     try:
         parsed = _parse(text, today, currency)
     except grammar.UsageError as error:
-        return error.problem
+        return error.text
     if base is None:
         return None
     wanted = _SETS[name]
@@ -189,7 +204,7 @@ def _placeholders(kind: EventKind, *, skip: str) -> list[str]:
 def _parse(text: str, today: date, currency: str) -> grammar.LogCommand:
     command = grammar.parse_command(text, today=today, currency=currency)
     if not isinstance(command, grammar.LogCommand):  # the fragments are all log parts
-        raise grammar.UsageError("That is not something to log.")
+        raise grammar.UsageError(Text("That is not something to log."))
     return command
 
 
@@ -230,12 +245,17 @@ def _quoted(value: str) -> str | None:
     return None
 
 
-def _unreadable(name: str, value: str) -> str:
+def _unreadable(name: str, value: str) -> Text:
     shown = " ".join(value.split())
-    shown = shown if len(shown) <= 40 else shown[:39] + "…"
+    shown = f'"{shown if len(shown) <= 40 else shown[:39] + "…"}"'
     if name == COUNT:
-        return f'A count is a whole number from 1 to {MAX_COUNT:,}; "{shown}" was given.'
+        return Text("A count is a whole number from 1 to {limit}; {word} was given.",
+                    limit=MAX_COUNT, word=shown)
     if name in (DEAL, SOURCE, REASON, COMPETITOR, NOTE):
-        return (f"The {FIELD_LABELS[name].lower()} can hold either \" or ' quotes, not both; "
-                "nothing was stored.")
-    return f'"{shown}" is not {_WHAT[name]}.'
+        return Text("The {field} can hold either \" or ' quotes, not both; nothing was stored.",
+                    field=_FIELD_NAMES[name])
+    return Text("{word} is not {what}.", word=shown, what=_WHAT[name])
+
+
+_FIELD_NAMES = {DEAL: Text("deal or account"), SOURCE: Text("source"), REASON: Text("reason"),
+                COMPETITOR: Text("competitor"), NOTE: Text("note")}

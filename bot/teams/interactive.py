@@ -108,7 +108,7 @@ class TeamsInteractions:
         """The answer to a card action: a Reply, or the logging card again with its errors."""
         actor = Actor(platform=request.platform, workspace_id=request.workspace_id,
                       user_id=request.user_id, channel_id=request.channel_id,
-                      user_name=request.user_name)
+                      user_name=request.user_name, user_language=request.user_language)
         action = data.get(ACTION_KEY)
         if action == UNDO_ACTION:
             return await undo_from_button(self.handler, self.values, actor, data.get("value"))

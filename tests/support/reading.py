@@ -20,7 +20,8 @@ from reports.slack_text import slack_escape
 TEMPLATE = Path(__file__).resolve().parents[2] / "reports" / "locale" / "kpibot.pot"
 # Words a translation keeps: acronyms, sales words the teams use as is, the product's name
 ALLOWED = {"mql", "sql", "mrr", "roi", "ctr", "cac", "clv", "arpc", "lead", "demo", "churn",
-           "kpibot", "kpi", "usd", "eur", "total"}
+           "kpibot", "kpi", "usd", "eur", "total",
+           "channel"}  # Slack's @channel (`<!channel>`, in a name a user typed) in any language
 # Words that are the same in that language ("Aktivitet per selger", "Timp median")
 SAME_WORD = {"nb": {"per", "under", "leads", "median"}, "sv": {"per", "under", "leads", "median"},
              "ro": {"median", "note"}}
@@ -62,11 +63,13 @@ def raw_values(texts: Iterable[str]) -> list[str]:
 
 
 def english_left(texts: Iterable[str], language: str, *,
-                 names: Iterable[str] = ()) -> list[str]:
+                 names: Iterable[str] = (), allowed: Iterable[str] = ()) -> list[str]:
     """The English words in `texts` (a view in `language`), with the text they are in;
-    `names` (people, deals, reasons: what users typed) are left out first."""
+    `names` (people, deals, reasons: what users typed) are left out first, and `allowed`
+    words (command words the view names, like `monthly` or `lang=`) are no English."""
     found = []
-    english = english_words() - SAME_WORD.get(language, set()) - calendar_words(language)
+    english = (english_words() - SAME_WORD.get(language, set()) - calendar_words(language)
+               - {word.lower() for word in allowed})
     kinds = sorted(KINDS, key=len, reverse=True)
     for text in texts:
         rest = _COMMAND.sub(" ", text)

@@ -33,8 +33,9 @@ KPIS = {name.casefold(): name for name in CATALOG}
     ("１,２００", "did you mean 1,200?"),
 ])
 def test_odd_numbers_are_named_with_the_plain_form(text, fragment):
-    problem = odd_number(text)
-    assert problem is not None and problem.startswith(f'"{text}"') and fragment in problem
+    problem = odd_number(text)  # a Text to translate; str() is its English sentence
+    assert problem is not None
+    assert str(problem).startswith(f'"{text}"') and fragment in str(problem)
 
 
 @pytest.mark.parametrize("text", ["12", "12k", "1,200", "$1.5m", "2nd", "2pm", "acme", "3x",
