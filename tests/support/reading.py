@@ -21,9 +21,10 @@ TEMPLATE = Path(__file__).resolve().parents[2] / "reports" / "locale" / "kpibot.
 # Words a translation keeps: acronyms, sales words the teams use as is, the product's name
 ALLOWED = {"mql", "sql", "mrr", "roi", "ctr", "cac", "clv", "arpc", "lead", "demo", "churn",
            "kpibot", "kpi", "usd", "eur", "total",
-           "channel"}  # Slack's @channel (`<!channel>`, in a name a user typed) in any language
+           "channel",  # Slack's @channel (`<!channel>`, in a name a user typed) in any language
+           "en", "nb", "sv", "ro", "zh"}  # language codes (`lang=en`) are no English words
 # Words that are the same in that language ("Aktivitet per selger", "Timp median")
-SAME_WORD = {"nb": {"per", "under", "leads", "median"}, "sv": {"per", "under", "leads", "median"},
+SAME_WORD = {"nb": {"per", "under", "over", "leads", "median"}, "sv": {"per", "under", "leads", "median"},
              "ro": {"median", "note"}}
 # A command to type stays in English: `/kpi quota set @rep AMOUNT`, `/kpi undo [ID]`
 _COMMAND = re.compile(r"/kpi(?:\s+(?:[a-z0-9@<][\w@<>|.=-]*|[A-Z]{2,}|\[[^\]]*\]|\.\.\.))*")
