@@ -5,9 +5,10 @@ in the database (COUNT/SUM/GROUP BY, window functions) with the same SQLAlchemy 
 expressions on SQLite and PostgreSQL; the only dialect branch is `seconds_between`.
 
 Cost follows the window, not the history:
-- event totals read `daily_rollups` for the workspace-local days lying wholly inside
-  `[start, end)` and the `events` table (index `ix_events_workspace_occurred`) only for the
-  partial days at the edges, all in one UNION ALL statement;
+- event totals read `monthly_rollups` for the workspace-local months lying wholly inside
+  `[start, end)`, `daily_rollups` for the whole local days of the partial months at the
+  edges, and the `events` table (index `ix_events_workspace_occurred`) only for the partial
+  days at the edges, all in one UNION ALL statement;
 - deal figures read `deals` through the per-stage timestamp indexes (`ix_deals_lead` ...
   `ix_deals_demo`, and `ix_deals_closed` for wins and losses: a won deal's `closed_at` is its
   `won_at`, a lost deal's its `lost_at`) with range predicates;
@@ -49,8 +50,17 @@ from sqlmodel import Session
 from reports.events import STAGE_ORDER, Stage
 from reports.kpis.facts import DealRow, Distribution, EventSum, Quota
 from storage.deals import HISTORY_SETTLE
-from storage.models import Account, DailyRollup, Deal, Event, OpenDealStage, Workspace
+from storage.models import (
+    Account,
+    DailyRollup,
+    Deal,
+    Event,
+    MonthlyRollup,
+    OpenDealStage,
+    Workspace,
+)
 from storage.models import Quota as QuotaRow
+from storage.rollups import rollup_spans
 
 
 class _Remembered:
@@ -140,7 +150,8 @@ class SqlFacts:
         parts: list[sa.Select] = []
         first, stop = self._whole_local_days(start, end)
         if first < stop:
-            parts.append(self._rollup_part(kinds, first, stop, user=user, by=by))
+            parts += [self._rollup_part(table, kinds, a, b, user=user, by=by)
+                      for table, a, b in rollup_spans(first, stop)]
             edges = [(start, self._local_midnight(first)), (self._local_midnight(stop), end)]
         else:
             edges = [(start, end)]
@@ -155,19 +166,20 @@ class SqlFacts:
             totals[key] = total
         return {key: total for key, total in totals.items() if total.events}
 
-    def _rollup_part(self, kinds: tuple[str, ...], first: date, stop: date, *,
+    def _rollup_part(self, table: type, kinds: tuple[str, ...], first: date, stop: date, *,
                      user: str | None, by: str | None) -> sa.Select:
-        key = {None: DailyRollup.kind, "user": DailyRollup.user_id,
-               "source": DailyRollup.source}[by]
-        conditions = [DailyRollup.workspace_id == self.workspace_id, DailyRollup.day >= first,
-                      DailyRollup.day < stop, DailyRollup.kind.in_(kinds)]
+        """Sums from `table` (DailyRollup or MonthlyRollup) over its days/months [first, stop)."""
+        period = table.day if table is DailyRollup else table.month
+        key = {None: table.kind, "user": table.user_id, "source": table.source}[by]
+        conditions = [table.workspace_id == self.workspace_id, period >= first,
+                      period < stop, table.kind.in_(kinds)]
         if user is not None:
-            conditions.append(DailyRollup.user_id == user)
+            conditions.append(table.user_id == user)
         return (sa.select(key.label("key"),
-                          sa.func.sum(DailyRollup.events).label("n_events"),
-                          sa.func.sum(DailyRollup.count_sum).label("n_count"),
-                          sa.func.sum(DailyRollup.amount_sum).label("amount"),
-                          sa.func.sum(DailyRollup.duration_sum).label("duration"))
+                          sa.func.sum(table.events).label("n_events"),
+                          sa.func.sum(table.count_sum).label("n_count"),
+                          sa.func.sum(table.amount_sum).label("amount"),
+                          sa.func.sum(table.duration_sum).label("duration"))
                 .where(*conditions).group_by(key))
 
     def _event_part(self, kinds: tuple[str, ...], start: datetime, end: datetime, *,
@@ -511,17 +523,24 @@ class SqlFacts:
         - for accounts with churned_at < instant, their MRR at churn (`accounts.
           churned_mrr_minor`: the churn event's mrr= or, without one, the account's MRR just
           before it churned).
-        The mrr-change part reads rollups for the whole local days before the instant's day
-        and events for the rest of that day."""
+        The mrr-change part reads monthly rollups for the whole local months before the
+        instant's month, daily rollups for its month's days before its day, and events for the
+        rest of that day."""
         won = (sa.select(sa.func.coalesce(sa.func.sum(Deal.mrr_minor), 0))
                .where(*self._deals(Deal.closed_at < instant, Deal.outcome == "won"))
                .scalar_subquery())
         day = instant.astimezone(self._zone).date()
         midnight = self._local_midnight(day)
-        rolled = (sa.select(sa.func.coalesce(sa.func.sum(DailyRollup.amount_sum), 0))
-                  .where(DailyRollup.workspace_id == self.workspace_id,
-                         DailyRollup.kind == "mrr-change", DailyRollup.day < day)
+        month = day.replace(day=1)
+        months = (sa.select(sa.func.coalesce(sa.func.sum(MonthlyRollup.amount_sum), 0))
+                  .where(MonthlyRollup.workspace_id == self.workspace_id,
+                         MonthlyRollup.kind == "mrr-change", MonthlyRollup.month < month)
                   .scalar_subquery())
+        days = (sa.select(sa.func.coalesce(sa.func.sum(DailyRollup.amount_sum), 0))
+                .where(DailyRollup.workspace_id == self.workspace_id,
+                       DailyRollup.kind == "mrr-change", DailyRollup.day >= month,
+                       DailyRollup.day < day)
+                .scalar_subquery())
         today = (sa.select(sa.func.coalesce(sa.func.sum(Event.amount_minor), 0))
                  .where(*self._events_in(midnight, instant, user=None),
                         Event.kind == "mrr-change")
@@ -530,8 +549,8 @@ class SqlFacts:
                    .where(Account.workspace_id == self.workspace_id,
                           Account.churned_at < instant)
                    .scalar_subquery())
-        row = self.session.execute(sa.select(won, rolled, today, churned)).one()
-        return int(row[0]) + int(row[1]) + int(row[2]) - int(row[3])
+        row = self.session.execute(sa.select(won, months, days, today, churned)).one()
+        return int(row[0]) + int(row[1]) + int(row[2]) + int(row[3]) - int(row[4])
 
     def mrr_lost(self, start: datetime, end: datetime) -> tuple[int, int]:
         """(churned MRR of the accounts that churned in the window, downgrades = minus the
@@ -542,7 +561,8 @@ class SqlFacts:
                    .scalar_subquery())
         downgrades = (sa.select(sa.func.coalesce(sa.func.sum(Event.amount_minor), 0))
                       .where(*self._events_in(start, end, user=None),
-                             Event.kind == "mrr-change", Event.amount_minor < 0)
+                             Event.kind == "mrr-change",
+                             Event.amount_minor < sa.literal_column("0"))  # ix_events_downgrades
                       .scalar_subquery())
         row = self.session.execute(sa.select(churned, downgrades)).one()
         return int(row[0]), -int(row[1])

@@ -86,7 +86,7 @@ def test_queries_use_the_indexes_on_sqlite(database):
                        ("ix_events_workspace_occurred", "daily_rollups")),
         "event_durations": (lambda f: f.event_durations("inbound-responded", *WINDOW,
                                                         within=60),
-                            ("ix_events_workspace_occurred",)),
+                            ("ix_events_durations",)),
         "deals_reaching": (lambda f: [f.deals_reaching(st, *NOVEMBER) for st in Stage],
                            ("ix_deals_lead", "ix_deals_mql", "ix_deals_sql",
                             "ix_deals_opportunity", "ix_deals_demo", "ix_deals_closed")),
@@ -105,8 +105,8 @@ def test_queries_use_the_indexes_on_sqlite(database):
                                  f.new_customers(*NOVEMBER)),
                       ("ix_accounts_customer_since", "ix_accounts_churned")),
         "mrr": (lambda f: (f.mrr_at(osl(11, 4, 15)), f.mrr_lost(*NOVEMBER)),
-                ("ix_deals_closed", "ix_daily_rollups_kind", "ix_events_workspace_occurred",
-                 "ix_accounts_churned")),
+                ("ix_deals_closed", "ix_monthly_rollups_kind", "ix_daily_rollups_kind",
+                 "ix_events_workspace_occurred", "ix_events_downgrades", "ix_accounts_churned")),
     }
     for name, (call, indexes) in expected.items():
         def run(call=call) -> None:
