@@ -606,13 +606,17 @@ class SqlFacts:
         many values are <= `within` (0 when None).
 
         The database reads the values (one index range) and they are sorted and ranked here:
-        SQLite's window functions (ROW_NUMBER/COUNT/SUM OVER) cost about 3 µs a row, five
-        times the read. The values are the database's own (rounded) numbers, so the ranks and
+        SQLite's window functions (ROW_NUMBER/COUNT/SUM OVER) cost about 3 µs a row, several
+        times the read (stage-time over 7 years at 1M events: 123 ms → 17 ms a stage). The values are the database's own (rounded) numbers, so the ranks and
         the interpolation (see the module docstring) are those of the SQL definition.
         """
         column = values.subquery().c.value
-        found = sorted(value for (value,) in self.session.execute(
-            sa.select(column).where(column.is_not(None))))
+        result = self._run(sa.select(column).where(column.is_not(None)), {})
+        # Straight from the driver's cursor: SQLAlchemy's per-row Row objects and result
+        # processing cost more than SQLite's read (the values are plain numbers).
+        found = [row[0] for row in result.cursor.fetchall()]
+        found.sort()
+        result.close()
         if not found:
             return Distribution(), 0
         count, total = len(found), float(sum(found))
