@@ -607,8 +607,9 @@ class SqlFacts:
 
         The database reads the values (one index range) and they are sorted and ranked here:
         SQLite's window functions (ROW_NUMBER/COUNT/SUM OVER) cost about 3 µs a row, several
-        times the read (stage-time over 7 years at 1M events: 123 ms → 17 ms a stage). The values are the database's own (rounded) numbers, so the ranks and
-        the interpolation (see the module docstring) are those of the SQL definition.
+        times the read (stage-time over 7 years at 1M events: 123 ms → 17 ms a stage). The
+        values are the database's own (rounded) numbers, so the ranks and the interpolation
+        (see the module docstring) are those of the SQL definition.
         """
         column = values.subquery().c.value
         result = self._run(sa.select(column).where(column.is_not(None)), {})

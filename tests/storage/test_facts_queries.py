@@ -135,3 +135,25 @@ def test_event_writes_keep_deals_and_accounts_through_indexes_on_sqlite(database
         ev("b1", "mrr-change", osl(11, 24), deal="alpha", amount_minor=-5),
         ev("b2", "deal-won", osl(11, 24), deal="d", amount_minor=1),
     ], bulk=True)), "record_events")
+
+
+def test_per_rep_and_per_source_deal_counts_read_only_the_stage_indexes_on_sqlite(database):
+    """Rows per rep or per lead source, and the won cohorts, come from the stage index alone
+    (it holds outcome, owner and source since 0014): no table lookup per deal."""
+    if database.dialect != "sqlite":
+        pytest.skip("EXPLAIN QUERY PLAN is SQLite's")
+    write(database, [*DEALS])
+    stages = (Stage.LEAD, Stage.MQL, Stage.SQL, Stage.OPPORTUNITY, Stage.DEMO)
+
+    def run() -> None:
+        with database.read() as s:
+            f = facts(s)
+            for stage in stages:
+                for by in ("user", "source"):
+                    f.deals_reaching(stage, *NOVEMBER, by=by)
+                    f.cohort_conversion(stage, Stage.WON, *NOVEMBER, by=by)
+
+    text = _plans(database, _captured(database, run), "grouped deal counts")
+    for stage in stages:
+        assert f"COVERING INDEX ix_deals_{stage.value}" in text, text
+    assert "USING INDEX ix_deals" not in text, text

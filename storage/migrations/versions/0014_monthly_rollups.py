@@ -1,5 +1,6 @@
 """monthly_rollups (per local month, kind, user and source, the daily rollups' sums);
-partial indexes ix_events_durations and ix_events_downgrades
+partial indexes ix_events_durations and ix_events_downgrades; the deal stage indexes also
+hold outcome, owner and source
 
 Revision ID: 0014
 Revises: 0013
@@ -17,6 +18,25 @@ revision = "0014"
 down_revision = "0013"
 branch_labels = None
 depends_on = None
+
+GROUPS = ["outcome", "owner_id", "source"]
+STAGE_INDEXES = {  # 0005's columns; 0014 appends GROUPS
+    "ix_deals_lead": ["workspace_id", "lead_at", "mql_at"],
+    "ix_deals_mql": ["workspace_id", "mql_at", "lead_at", "sql_at"],
+    "ix_deals_sql": ["workspace_id", "sql_at", "mql_at", "opportunity_at"],
+    "ix_deals_opportunity": ["workspace_id", "opportunity_at", "sql_at", "demo_at"],
+    "ix_deals_demo": ["workspace_id", "demo_at", "opportunity_at", "outcome"],
+}
+
+
+def _stage_indexes(grouped: bool) -> None:
+    """Recreate the stage indexes (plain DROP/CREATE INDEX: `deals` is not rebuilt, so its
+    open_deal_stages triggers stay)."""
+    for name, columns in STAGE_INDEXES.items():
+        if grouped:
+            columns = [c for c in columns if c not in GROUPS] + GROUPS
+        op.drop_index(name, table_name="deals")
+        op.create_index(name, "deals", columns, unique=False)
 
 
 def upgrade() -> None:
@@ -61,9 +81,11 @@ def upgrade() -> None:
     op.create_index("ix_events_downgrades", "events",
                     ["workspace_id", "kind", "occurred_at", "amount_minor"],
                     unique=False, sqlite_where=downgrades, postgresql_where=downgrades)
+    _stage_indexes(grouped=True)
 
 
 def downgrade() -> None:
+    _stage_indexes(grouped=False)
     op.drop_index("ix_events_downgrades", table_name="events")
     op.drop_index("ix_events_durations", table_name="events")
     with op.batch_alter_table("monthly_rollups", schema=None) as batch_op:
