@@ -60,6 +60,12 @@ class User(SQLModel, table=True):
     created_at: datetime = Field(sa_column=_ts(nullable=False))
 
 
+# The rows of the partial indexes ix_events_durations and ix_events_downgrades; a query
+# uses them only when its WHERE holds these very terms (literals, not bound parameters).
+DURATION_ROWS = "duration_seconds IS NOT NULL AND voided_at IS NULL"
+DOWNGRADE_ROWS = "amount_minor < 0 AND voided_at IS NULL"
+
+
 class Event(SQLModel, table=True):
     """One logged activity. Never deleted: undo sets `voided_at`."""
 
@@ -75,6 +81,15 @@ class Event(SQLModel, table=True):
         sa.Index("ix_events_workspace_account", "workspace_id", "account_key",
                  sqlite_where=sa.text("account_key IS NOT NULL"),
                  postgresql_where=sa.text("account_key IS NOT NULL")),
+        # Partial and covering: the few events a distribution or a downgrade total reads
+        # (inbound response times; negative mrr-change amounts) over a long period, without
+        # walking every event of the period on ix_events_workspace_occurred.
+        sa.Index("ix_events_durations", "workspace_id", "kind", "occurred_at",
+                 "duration_seconds", "user_id",
+                 sqlite_where=sa.text(DURATION_ROWS), postgresql_where=sa.text(DURATION_ROWS)),
+        sa.Index("ix_events_downgrades", "workspace_id", "kind", "occurred_at", "amount_minor",
+                 sqlite_where=sa.text(DOWNGRADE_ROWS),
+                 postgresql_where=sa.text(DOWNGRADE_ROWS)),
         sa.CheckConstraint("count >= 1", name="count_positive"),
     )
 
@@ -104,6 +119,9 @@ class Event(SQLModel, table=True):
     voided_by: str | None = Field(default=None, max_length=80)
 
 
+_GROUPS = ("outcome", "owner_id", "source")  # trailing columns of the stage indexes
+
+
 class Deal(SQLModel, table=True):
     """A deal's funnel state, derived from its events and rewritten in the same transaction.
 
@@ -118,11 +136,15 @@ class Deal(SQLModel, table=True):
         # Each stage index also holds the neighbouring stages' timestamps (ix_deals_demo the
         # outcome, ix_deals_closed what wins, losses and the time from demo to win need), so
         # the funnel's counts, cohorts and stage times read the index alone (storage/facts.py).
-        sa.Index("ix_deals_lead", "workspace_id", "lead_at", "mql_at"),
-        sa.Index("ix_deals_mql", "workspace_id", "mql_at", "lead_at", "sql_at"),
-        sa.Index("ix_deals_sql", "workspace_id", "sql_at", "mql_at", "opportunity_at"),
-        sa.Index("ix_deals_opportunity", "workspace_id", "opportunity_at", "sql_at", "demo_at"),
-        sa.Index("ix_deals_demo", "workspace_id", "demo_at", "opportunity_at", "outcome"),
+        # ... and what the per-rep and per-source rows and the won cohorts group by (owner,
+        # source, outcome), so a year of deals is read from the index alone (0014).
+        sa.Index("ix_deals_lead", "workspace_id", "lead_at", "mql_at", *_GROUPS),
+        sa.Index("ix_deals_mql", "workspace_id", "mql_at", "lead_at", "sql_at", *_GROUPS),
+        sa.Index("ix_deals_sql", "workspace_id", "sql_at", "mql_at", "opportunity_at",
+                 *_GROUPS),
+        sa.Index("ix_deals_opportunity", "workspace_id", "opportunity_at", "sql_at", "demo_at",
+                 *_GROUPS),
+        sa.Index("ix_deals_demo", "workspace_id", "demo_at", "opportunity_at", *_GROUPS),
         sa.Index("ix_deals_closed", "workspace_id", "closed_at", "outcome", "amount_minor",
                  "owner_id", "demo_at", "won_at"),
         sa.Index("ix_deals_open_stage", "workspace_id", "outcome", "stage", "stage_changed_at"),
@@ -171,6 +193,30 @@ class DailyRollup(SQLModel, table=True):
 
     workspace_id: str = Field(foreign_key="workspaces.id", primary_key=True, max_length=80)
     day: date = Field(primary_key=True)
+    kind: str = Field(primary_key=True, max_length=40)
+    user_id: str = Field(primary_key=True, max_length=80)
+    source: str = Field(default="", primary_key=True, max_length=40)
+    events: int = Field(default=0)
+    count_sum: int = Field(default=0, sa_column=sa.Column(sa.BigInteger(), nullable=False))
+    amount_sum: int = Field(default=0, sa_column=sa.Column(sa.BigInteger(), nullable=False))
+    duration_sum: int = Field(default=0, sa_column=sa.Column(sa.BigInteger(), nullable=False))
+
+
+class MonthlyRollup(SQLModel, table=True):
+    """Per workspace-local calendar month (`month` = its first day): the sums of
+    `daily_rollups` over the month's days, by user, kind and lead source.
+
+    Written in the same statements as `daily_rollups` (storage/rollups.py), so a long period
+    reads whole months here and only its partial edge months from the daily rows.
+    """
+
+    __tablename__ = "monthly_rollups"
+    __table_args__ = (
+        sa.Index("ix_monthly_rollups_kind", "workspace_id", "kind", "month"),
+    )
+
+    workspace_id: str = Field(foreign_key="workspaces.id", primary_key=True, max_length=80)
+    month: date = Field(primary_key=True)
     kind: str = Field(primary_key=True, max_length=40)
     user_id: str = Field(primary_key=True, max_length=80)
     source: str = Field(default="", primary_key=True, max_length=40)

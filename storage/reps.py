@@ -22,7 +22,7 @@ from sqlmodel import Session, select
 
 from reports.events import MAX_USER_ID, UNASSIGNED_NAME, UNASSIGNED_USER
 from storage.deals import refresh_deals
-from storage.models import DailyRollup, Event, User
+from storage.models import DailyRollup, Event, MonthlyRollup, User
 
 NAMED_REP_PREFIX = "rep:"
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -279,10 +279,17 @@ def link_by_email(
 
 
 def _move_rollups(session: Session, workspace_id: str, from_user: str, to_user: str) -> None:
-    table = DailyRollup.__table__
+    """Move `from_user`'s daily and monthly rollups onto `to_user` (adding to theirs)."""
+    for table, period in ((DailyRollup.__table__, "day"), (MonthlyRollup.__table__, "month")):
+        _move_rollup_rows(session, table, period, workspace_id, from_user, to_user)
+    session.flush()
+
+
+def _move_rollup_rows(session: Session, table: sa.Table, period: str, workspace_id: str,
+                      from_user: str, to_user: str) -> None:
+    sums = ("events", "count_sum", "amount_sum", "duration_sum")
     rows = session.execute(
-        sa.select(table.c.day, table.c.kind, table.c.source, table.c.events, table.c.count_sum,
-                  table.c.amount_sum, table.c.duration_sum)
+        sa.select(table.c[period], table.c.kind, table.c.source, *(table.c[s] for s in sums))
         .where(table.c.workspace_id == workspace_id, table.c.user_id == from_user)
     ).all()
     if not rows:
@@ -293,20 +300,17 @@ def _move_rollups(session: Session, workspace_id: str, from_user: str, to_user: 
     )
     insert = _insert_for(session)
     statement = insert(table)
-    sums = ("events", "count_sum", "amount_sum", "duration_sum")
     statement = statement.on_conflict_do_update(
-        index_elements=["workspace_id", "day", "kind", "user_id", "source"],
+        index_elements=["workspace_id", period, "kind", "user_id", "source"],
         set_={name: getattr(table.c, name) + getattr(statement.excluded, name) for name in sums},
     )
     values = [
-        {"workspace_id": workspace_id, "day": r.day, "kind": r.kind, "user_id": to_user,
-         "source": r.source, "events": r.events, "count_sum": r.count_sum,
-         "amount_sum": r.amount_sum, "duration_sum": r.duration_sum}
+        {"workspace_id": workspace_id, period: r[0], "kind": r.kind, "user_id": to_user,
+         "source": r.source, **{name: getattr(r, name) for name in sums}}
         for r in rows
     ]
     for start in range(0, len(values), 500):
         session.execute(statement, values[start : start + 500])
-    session.flush()
 
 
 def _insert_for(session: Session):

@@ -1,4 +1,7 @@
-"""Daily rollups: per local day, kind, user and source, the sums of the events."""
+"""Rollups: per local day (`daily_rollups`) and per local month (`monthly_rollups`), kind,
+user and source, the sums of the non-void events. Both are written together by
+`upsert_rollups`, the one way every write path (log, undo, import, re-derive, CRM sync) adds
+to them, so a month always equals the sum of its days."""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from sqlmodel import Session
 
 from storage.bulk import BulkInsert
 from storage.event_queries import list_events
-from storage.models import DailyRollup, Event, Workspace
+from storage.models import DailyRollup, Event, MonthlyRollup, Workspace
 
 if TYPE_CHECKING:
     from storage.recording import NewEvent
@@ -67,30 +70,59 @@ def _whole_hour_offset(at: datetime, zone: ZoneInfo) -> bool:
 
 def upsert_rollups(session: Session, workspace: Workspace,
                     totals: dict[RollupKey, list[int]]) -> None:
+    """Add `totals` (per local day) to `daily_rollups` and their month's `monthly_rollups`."""
     if not totals:
         return
-    table = DailyRollup.__table__
+    months: dict[RollupKey, list[int]] = {}
+    for (day, kind, user, source), sums in totals.items():
+        row = months.setdefault((day.replace(day=1), kind, user, source), [0, 0, 0, 0])
+        for i, value in enumerate(sums):
+            row[i] += value
+    _add(session, DailyRollup.__table__, "day", workspace.id, totals)
+    _add(session, MonthlyRollup.__table__, "month", workspace.id, months)
+
+
+SUMS = ("events", "count_sum", "amount_sum", "duration_sum")
+
+
+def _add(session: Session, table: sa.Table, period: str, workspace_id: str,
+         totals: dict[RollupKey, list[int]]) -> None:
+    """Upsert: each row's sums are added to the stored ones (inserted when absent)."""
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = insert(table)
     statement = statement.on_conflict_do_update(
-        index_elements=["workspace_id", "day", "kind", "user_id", "source"],
-        set_={
-            name: getattr(table.c, name) + getattr(statement.excluded, name)
-            for name in ("events", "count_sum", "amount_sum", "duration_sum")
-        },
+        index_elements=["workspace_id", period, "kind", "user_id", "source"],
+        set_={name: getattr(table.c, name) + getattr(statement.excluded, name)
+              for name in SUMS},
     )
-    bulk = BulkInsert(session, table, ("workspace_id", "day", "kind", "user_id", "source",
-                                        "events", "count_sum", "amount_sum", "duration_sum"),
-                       statement)
-    day = bulk.converter("day")
-    bulk.run([(workspace.id, day(d), kind, user, source, *t)
+    bulk = BulkInsert(session, table, ("workspace_id", period, "kind", "user_id", "source",
+                                        *SUMS), statement)
+    day = bulk.converter(period)
+    bulk.run([(workspace_id, day(d), kind, user, source, *t)
               for (d, kind, user, source), t in totals.items()])
 
 
 def rebuild_rollups(*, session: Session, workspace: Workspace) -> int:
     """Recompute a workspace's rollups from its events (after a time zone change)."""
-    session.execute(sa.delete(DailyRollup).where(DailyRollup.workspace_id == workspace.id))
+    for table in (DailyRollup, MonthlyRollup):
+        session.execute(sa.delete(table).where(table.workspace_id == workspace.id))
     events = list_events(session=session, workspace_id=workspace.id)
     apply_to_rollup(session, workspace, events, sign=1)
     return len(events)
+
+
+def rollup_spans(first: date, stop: date) -> list[tuple[type, date, date]]:
+    """The local days [first, stop) as rollup reads: whole calendar months from
+    `MonthlyRollup`, the days of the partial months at either edge from `DailyRollup`."""
+    month_first = first if first.day == 1 else _next_month(first)
+    month_stop = stop.replace(day=1)
+    if month_first >= month_stop:
+        return [(DailyRollup, first, stop)]
+    spans = [(DailyRollup, first, month_first), (MonthlyRollup, month_first, month_stop),
+             (DailyRollup, month_stop, stop)]
+    return [(table, a, b) for table, a, b in spans if a < b]
+
+
+def _next_month(day: date) -> date:
+    return date(day.year + day.month // 12, day.month % 12 + 1, 1)

@@ -7,9 +7,10 @@ import re
 
 import sqlalchemy as sa
 
-_FULL_SCAN = re.compile(r"\bSCAN (events|deals|daily_rollups|accounts|quotas)\b")
+_FULL_SCAN = re.compile(r"\bSCAN (events|deals|daily_rollups|monthly_rollups|accounts|quotas)\b")
 # An index search on the workspace alone reads that workspace's whole history.
-_WORKSPACE_SCAN = re.compile(r"\bSEARCH (events|deals|daily_rollups) USING .*\(workspace_id=\?\)$")
+_WORKSPACE_SCAN = re.compile(
+    r"\bSEARCH (events|deals|daily_rollups|monthly_rollups) USING .*\(workspace_id=\?\)$")
 
 
 def _captured(database, run) -> list[tuple[str, object]]:
