@@ -46,8 +46,11 @@ class Deferred:
 
 def refresh_touched(session: Session, workspace_id: str,
                      events: Sequence[Event | NewEvent], *, now: datetime | None = None) -> None:
-    """Bring the deals and accounts these events touch up to date."""
+    """Bring the deals and accounts these events touch up to date (nothing to do, and no
+    statement, for events that name neither)."""
     deal_keys = sorted({e.deal_key for e in events if e.deal_key})
+    if not deal_keys and not any(e.account_key for e in events):
+        return
     lock_derived_rows(session, workspace_id)
     accounts: set[str] = set()
     for chunk in chunks(deal_keys):
