@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
@@ -69,23 +70,31 @@ def upsert_rollups(session: Session, workspace: Workspace,
                     totals: dict[RollupKey, list[int]]) -> None:
     if not totals:
         return
+    bulk = BulkInsert(session, DailyRollup.__table__, _ROLLUP_COLUMNS,
+                      _rollup_upsert(session.get_bind().dialect.name))
+    day = bulk.converter("day")
+    bulk.run([(workspace.id, day(d), kind, user, source, *t)
+              for (d, kind, user, source), t in totals.items()])
+
+
+_ROLLUP_COLUMNS = ("workspace_id", "day", "kind", "user_id", "source", "events", "count_sum",
+                   "amount_sum", "duration_sum")
+
+
+@functools.cache
+def _rollup_upsert(dialect: str):
+    """INSERT ... ON CONFLICT DO UPDATE adding the sums, built once per dialect (a chat
+    command's write runs it: building it took longer than running it)."""
     table = DailyRollup.__table__
-    dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = insert(table)
-    statement = statement.on_conflict_do_update(
+    return statement.on_conflict_do_update(
         index_elements=["workspace_id", "day", "kind", "user_id", "source"],
         set_={
             name: getattr(table.c, name) + getattr(statement.excluded, name)
             for name in ("events", "count_sum", "amount_sum", "duration_sum")
         },
     )
-    bulk = BulkInsert(session, table, ("workspace_id", "day", "kind", "user_id", "source",
-                                        "events", "count_sum", "amount_sum", "duration_sum"),
-                       statement)
-    day = bulk.converter("day")
-    bulk.run([(workspace.id, day(d), kind, user, source, *t)
-              for (d, kind, user, source), t in totals.items()])
 
 
 def rebuild_rollups(*, session: Session, workspace: Workspace) -> int:
