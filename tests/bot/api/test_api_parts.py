@@ -121,3 +121,4 @@ def test_tokens_in_storage(database, monkeypatch):
     assert [(t.name, t.revoked_at is not None) for t in listed] in (
         [("zapier", True), ("zapier", False)], [("zapier", False), ("zapier", True)])
 
+
