@@ -5,6 +5,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
@@ -29,10 +30,13 @@ def refresh_deal(*, session: Session, workspace_id: str, deal_key: str) -> Deal 
 
 
 def refresh_deals(*, session: Session, workspace_id: str, deal_keys: Sequence[str],
-                  now: datetime | None = None) -> dict[str, Deal | None]:
+                  now: datetime | None = None, zone: ZoneInfo | None = None,
+                  accounts_before: set[str] | None = None) -> dict[str, Deal | None]:
     """Rewrite many deal rows from their events, a few queries per 500 deals.
 
-    `now` (default: the clock) decides which changes count as changing the past."""
+    `now` (default: the clock) decides which changes count as changing the past; `zone`
+    (default: read from the workspace row) orders a deal's days; `accounts_before`, when
+    given, receives the accounts the deals belonged to before."""
     keys = sorted(set(deal_keys))
     if keys:
         lock_derived_rows(session, workspace_id)
@@ -47,10 +51,12 @@ def refresh_deals(*, session: Session, workspace_id: str, deal_keys: Sequence[st
         for deal in session.exec(select(Deal).where(Deal.workspace_id == workspace_id,
                                                     Deal.key.in_(chunk))):
             existing[deal.key] = deal
+            if accounts_before is not None and deal.account_key:
+                accounts_before.add(deal.account_key)
     now = now or datetime.now(UTC)
     settled = now - HISTORY_SETTLE
     past_changed = False
-    zone = workspace_zone(session, workspace_id)
+    zone = zone or workspace_zone(session, workspace_id)
     result: dict[str, Deal | None] = {}
     for key in keys:
         events, deal = by_key[key], existing.get(key)

@@ -11,6 +11,7 @@ import operator
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
@@ -104,7 +105,8 @@ def record_event(
             raise RuntimeError(f"event {new.idempotency_key!r} neither stored nor found")
         return Recorded(existing, duplicate=True)
     apply_to_rollup(session, workspace, [event], sign=1)
-    refresh_touched(session, workspace.id, [event], now=event.logged_at)
+    refresh_touched(session, workspace.id, [event], now=event.logged_at,
+                    zone=ZoneInfo(workspace.timezone))
     return Recorded(event, duplicate=False)
 
 

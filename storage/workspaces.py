@@ -63,6 +63,20 @@ def ensure_user(
     return user
 
 
+def workspace_and_user(session: Session, workspace_id: str, user_id: str
+                       ) -> tuple[Workspace | None, tuple[str | None, str | None] | None]:
+    """The workspace row and the user's (display name, email), in one statement; None for
+    either that does not exist (the workspace None: the user None too)."""
+    row = session.execute(
+        select(Workspace, User.id, User.display_name, User.email)
+        .outerjoin(User, sa.and_(User.workspace_id == Workspace.id, User.id == user_id))
+        .where(Workspace.id == workspace_id)).first()
+    if row is None:
+        return None, None
+    workspace, found, name, email = row
+    return workspace, ((name, email) if found is not None else None)
+
+
 def _insert_if_missing(session: Session, model: type, values: dict) -> None:
     """INSERT ... ON CONFLICT DO NOTHING, so two first requests at once both succeed."""
     dialect = session.get_bind().dialect.name
