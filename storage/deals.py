@@ -31,12 +31,12 @@ def refresh_deal(*, session: Session, workspace_id: str, deal_key: str) -> Deal 
 
 def refresh_deals(*, session: Session, workspace_id: str, deal_keys: Sequence[str],
                   now: datetime | None = None, zone: ZoneInfo | None = None,
-                  accounts_before: set[str] | None = None) -> dict[str, Deal | None]:
+                  before: dict[str, tuple] | None = None) -> dict[str, Deal | None]:
     """Rewrite many deal rows from their events, a few queries per 500 deals.
 
     `now` (default: the clock) decides which changes count as changing the past; `zone`
-    (default: read from the workspace row) orders a deal's days; `accounts_before`, when
-    given, receives the accounts the deals belonged to before."""
+    (default: read from the workspace row) orders a deal's days; `before`, when given,
+    receives (account key, `account_view`) of each deal that existed, as it was."""
     keys = sorted(set(deal_keys))
     if keys:
         lock_derived_rows(session, workspace_id)
@@ -51,8 +51,8 @@ def refresh_deals(*, session: Session, workspace_id: str, deal_keys: Sequence[st
         for deal in session.exec(select(Deal).where(Deal.workspace_id == workspace_id,
                                                     Deal.key.in_(chunk))):
             existing[deal.key] = deal
-            if accounts_before is not None and deal.account_key:
-                accounts_before.add(deal.account_key)
+            if before is not None:
+                before[deal.key] = (deal.account_key, account_view(deal))
     now = now or datetime.now(UTC)
     settled = now - HISTORY_SETTLE
     past_changed = False
@@ -80,6 +80,14 @@ def refresh_deals(*, session: Session, workspace_id: str, deal_keys: Sequence[st
         note_history_change(session=session, workspace_id=workspace_id)
     session.flush()
     return result
+
+
+def account_view(deal: Deal | None) -> tuple | None:
+    """What account rows read of a deal (storage/accounts.py): nothing unless it is won; a won
+    deal's account, win time, MRR and name. Equal views: every account stays the same."""
+    if deal is None or deal.outcome != "won":
+        return None
+    return (deal.account_key, deal.won_at, deal.mrr_minor, deal.name)
 
 
 # A write counts as changing the past when it changes deal times older than this; an event

@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
-from storage.accounts import refresh_accounts, refresh_accounts_bulk
+from storage.accounts import ACCOUNT_KINDS, refresh_accounts, refresh_accounts_bulk
 from storage.bulk import chunks
-from storage.deals import refresh_deals, refresh_deals_bulk
+from storage.deals import account_view, refresh_deals, refresh_deals_bulk
 from storage.models import Account, Deal, Event, Workspace
 from storage.rollups import RollupKey, upsert_rollups
 from storage.workspaces import lock_derived_rows, note_history_change
@@ -55,9 +55,14 @@ def refresh_touched(session: Session, workspace_id: str,
     if not deal_keys and not any(e.account_key for e in events):
         return
     lock_derived_rows(session, workspace_id)
-    accounts: set[str] = set()  # the accounts the deals belonged to before, and after
+    before: dict[str, tuple] = {}
     refreshed = refresh_deals(session=session, workspace_id=workspace_id, deal_keys=deal_keys,
-                              now=now, zone=zone, accounts_before=accounts)
+                              now=now, zone=zone, before=before)
+    if not any(e.kind in ACCOUNT_KINDS for e in events) and all(
+            before.get(key, (None, None))[1] == account_view(refreshed[key])
+            for key in deal_keys):
+        return  # accounts read only wins and churn/MRR events: none of theirs changed
+    accounts = {account for account, _view in before.values() if account}  # before
     accounts.update(d.account_key for d in refreshed.values() if d is not None and d.account_key)
     accounts.update(e.account_key or e.deal_key for e in events if e.account_key or e.deal_key)
     refresh_accounts(session=session, workspace_id=workspace_id, account_keys=sorted(accounts))
