@@ -121,4 +121,3 @@ def test_tokens_in_storage(database, monkeypatch):
     assert [(t.name, t.revoked_at is not None) for t in listed] in (
         [("zapier", True), ("zapier", False)], [("zapier", False), ("zapier", True)])
 
-
