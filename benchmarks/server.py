@@ -60,7 +60,9 @@ class Server:
                                         stderr=subprocess.STDOUT)
         self.pid = self.process.pid
 
-    def wait_ready(self, timeout: float = 60.0) -> None:
+    def wait_ready(self, timeout: float = 60.0, poll: float = 0.01) -> None:
+        """Back when GET /healthz answers 200, asked every `poll` seconds (the start-up
+        figure is read to that precision)."""
         deadline = time.monotonic() + timeout
         while True:
             if self.process.poll() is not None:
@@ -79,7 +81,7 @@ class Server:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"kpibot serve did not come up: "
                                    f"{self.log_path.read_text()[-2000:]}")
-            time.sleep(0.1)
+            time.sleep(poll)
 
     def memory_kib(self) -> dict[str, int]:
         """VmHWM (peak resident set) and VmRSS of the server process, in KiB; with workers,

@@ -28,10 +28,10 @@ from bot.replies import Reply, Section, error_reply
 from reports.format import format_number
 from reports.i18n import Translator, translator
 from storage.engine import Database, DeadlinePassed
-from storage.models import User, Workspace
+from storage.models import Workspace
 from storage.reps import NAMED_REP_PREFIX, is_named_rep, link_by_email
 from storage.users import known_people
-from storage.workspaces import ensure_user, ensure_workspace
+from storage.workspaces import ensure_user, ensure_workspace, workspace_and_user
 
 log = logging.getLogger(__name__)
 
@@ -279,11 +279,11 @@ class CommandHandler:
         user's name and email kept current. A new email links the named rep an import made
         with it; the second value says so (None when nothing was linked)."""
         with context.database.read() as session:
-            workspace = session.get(Workspace, request.workspace_id)
-            user = session.get(User, (request.workspace_id, request.user_id))
+            workspace, user = workspace_and_user(session, request.workspace_id,
+                                                 request.user_id)
             if workspace is not None and user is not None and (
-                not request.user_name or user.display_name == request.user_name
-            ) and (not request.user_email or user.email == request.user_email):
+                not request.user_name or user[0] == request.user_name
+            ) and (not request.user_email or user[1] == request.user_email):
                 return workspace, None
         defaults = context.defaults
         with context.database.write() as session:

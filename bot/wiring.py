@@ -11,8 +11,6 @@ from typing import TYPE_CHECKING
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.api.ratelimit import RateLimiter
-from bot.api.routes import API_LOCK_TIMEOUT_MS, EventsApi
 from bot.core import BotContext, CommandHandler, WorkspaceDefaults
 from bot.digests.outbound import OutboundPolicy
 from bot.digests.scheduler import SchedulerHandle
@@ -24,6 +22,8 @@ from bot.slack.people import SlackProfiles, SlackUsers
 from storage.engine import Database
 
 if TYPE_CHECKING:  # the Teams SDK is imported only when Teams is configured (TEAMS_APP_ID)
+    from bot.api.off import EventsApiOff
+    from bot.api.routes import EventsApi
     from bot.teams.app import TeamsBot
 
 # A command's writes wait at most this long for a lock (an import, another writer), then the
@@ -41,7 +41,7 @@ class Bot:
     slack_app: AsyncApp | None = None
     teams: TeamsBot | None = None
     digests: SchedulerHandle | None = None
-    api: EventsApi | None = None
+    api: EventsApi | EventsApiOff | None = None
 
     @property
     def slack_signing_secret(self) -> str | None:
@@ -77,7 +77,10 @@ class Bot:
         return scheduler
 
     def build_sync_job(self):
-        """The scheduled HubSpot sync (bot/sync/schedule.py), or None when not configured."""
+        """The scheduled HubSpot sync (bot/sync/schedule.py), or None when not configured
+        (then its modules are not imported)."""
+        if not self.settings.hubspot_workspaces() or self.settings.hubspot_interval_minutes <= 0:
+            return None
         from bot.sync.schedule import build_sync_job
 
         return build_sync_job(self.database, self.settings, clock=self.context.clock)
@@ -128,9 +131,22 @@ def build_bot(settings: Settings, *, database: Database | None = None, clock=Non
                                             fiscal_year_start=settings.fiscal_year_start)
         teams = build_teams_bot(handler=handler, config=TeamsConfig.from_settings(settings),
                                 references=references)
-    key = settings.token_key.get_secret_value().strip().encode() if settings.token_key else None
-    api = EventsApi(database=database.with_lock_timeout(API_LOCK_TIMEOUT_MS), token_key=key,
-                    limiter=RateLimiter(rate=settings.api_rate, burst=settings.api_burst),
-                    clock=context.clock)
     return Bot(settings=settings, database=database, context=context, handler=handler,
-               slack_app=slack_app, teams=teams, digests=digests, api=api)
+               slack_app=slack_app, teams=teams, digests=digests, api=_events_api(
+                   settings, database, context.clock))
+
+
+def _events_api(settings: Settings, database: Database, clock) -> EventsApi | EventsApiOff:
+    """The events API; without KPIBOT_TOKEN_KEY the light one that answers 503 (its modules
+    are imported only when it is on)."""
+    key = settings.token_key.get_secret_value().strip().encode() if settings.token_key else None
+    if not key:
+        from bot.api.off import EventsApiOff
+
+        return EventsApiOff()
+    from bot.api.ratelimit import RateLimiter
+    from bot.api.routes import API_LOCK_TIMEOUT_MS, EventsApi
+
+    return EventsApi(database=database.with_lock_timeout(API_LOCK_TIMEOUT_MS), token_key=key,
+                     limiter=RateLimiter(rate=settings.api_rate, burst=settings.api_burst),
+                     clock=clock)

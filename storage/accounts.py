@@ -19,7 +19,7 @@ def refresh_account(*, session: Session, workspace_id: str, account_key: str) ->
                             account_keys=[account_key])[account_key]
 
 
-_ACCOUNT_KINDS = ("churned", "mrr-change")  # events that name an account, not only a deal
+ACCOUNT_KINDS = ("churned", "mrr-change")  # events that name an account, not only a deal
 
 
 def refresh_accounts(*, session: Session, workspace_id: str, account_keys: Sequence[str]
@@ -47,7 +47,7 @@ def refresh_accounts(*, session: Session, workspace_id: str, account_keys: Seque
             for event in session.exec(select(Event).where(
                     Event.workspace_id == workspace_id,
                     Event.deal_key.in_(chunk) if by_deal else Event.account_key.in_(chunk),
-                    Event.kind.in_(_ACCOUNT_KINDS), Event.voided_at.is_(None))):
+                    Event.kind.in_(ACCOUNT_KINDS), Event.voided_at.is_(None))):
                 if not (by_deal and event.account_key is not None):
                     account_events[event.account_key or event.deal_key].append(event)
         for account in session.exec(select(Account).where(
@@ -99,7 +99,7 @@ def refresh_accounts_bulk(session: Session, workspace_id: str, keys: Sequence[st
                     Event.deal_name, Event.account_key, Event.deal_key).where(
                     Event.workspace_id == workspace_id,
                     Event.deal_key.in_(chunk) if by_deal else Event.account_key.in_(chunk),
-                    Event.kind.in_(_ACCOUNT_KINDS), Event.voided_at.is_(None))):
+                    Event.kind.in_(ACCOUNT_KINDS), Event.voided_at.is_(None))):
                 if not (by_deal and event.account_key is not None):
                     account_events[event.account_key or event.deal_key].append(event)
         existing = dict(session.execute(select(Account.key, Account.name).where(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -23,16 +24,11 @@ class BulkInsert:
     def __init__(self, session: Session, table: sa.Table, columns: Sequence[str],
                  statement=None) -> None:
         self.session, self.table, self.columns = session, table, tuple(columns)
-        self.statement = statement if statement is not None else sa.insert(table)
+        self.statement = statement if statement is not None else _plain_insert(table)
         self.dialect = session.get_bind().dialect
         self.raw = self.dialect.name == "sqlite"
         if self.raw:
-            compiled = self.statement.compile(dialect=self.dialect,
-                                              column_keys=list(self.columns))
-            if tuple(compiled.positiontup) != self.columns:
-                raise RuntimeError(f"{table.name}: the insert takes {compiled.positiontup}, "
-                                   f"not {self.columns}")
-            self.sql = compiled.string
+            self.sql = _positional_sql(self.statement, self.dialect, self.columns)
 
     def converter(self, column: str):
         if not self.raw:
@@ -53,6 +49,23 @@ class BulkInsert:
         else:
             self.session.execute(self.statement, [dict(zip(self.columns, row, strict=True))
                                                   for row in rows])
+
+
+@functools.cache
+def _plain_insert(table: sa.Table):
+    return sa.insert(table)
+
+
+@functools.lru_cache(maxsize=64)
+def _positional_sql(statement, dialect: sa.Dialect, columns: tuple[str, ...]) -> str:
+    """The SQL of `statement` taking `columns` in order, compiled once per statement object
+    (a statement built once, like the rollup upsert, is compiled once: one chat command's
+    write used to compile it anew)."""
+    compiled = statement.compile(dialect=dialect, column_keys=list(columns))
+    if tuple(compiled.positiontup) != columns:
+        raise RuntimeError(f"{statement.table.name}: the insert takes "
+                           f"{compiled.positiontup}, not {columns}")
+    return compiled.string
 
 
 def unconverted(value):

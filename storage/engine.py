@@ -33,6 +33,7 @@ _writer_locks_guard = threading.Lock()
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 SQLITE_READ_BUSY_MIN_MS = 1_000  # a read raises a shorter busy timeout back to the default
+_BUSY_STEP_MS = 100  # a write's busy timeout is rounded down to whole steps of this
 _WRITE = "kpibot_write"
 _LOCK_TIMEOUT = "kpibot_lock_timeout_ms"
 
@@ -80,12 +81,20 @@ def _configure_sqlite(engine: sa.Engine) -> None:
         options = connection.get_execution_options()
         write = options.get(_WRITE, False)
         busy_ms = int(options.get(_LOCK_TIMEOUT) or SQLITE_BUSY_TIMEOUT_MS)
+        if busy_ms > _BUSY_STEP_MS:  # whole steps, never more than allowed
+            busy_ms -= busy_ms % _BUSY_STEP_MS
         info = connection.connection.info  # lives as long as the SQLite connection
         current = info.get(_LOCK_TIMEOUT, SQLITE_BUSY_TIMEOUT_MS)
         # A read in WAL mode waits on no writer, so it keeps whatever timeout the connection
-        # has (unless a short one was left behind): a chat command's reads and its write then
-        # run without switching the timeout back and forth, a statement each way.
-        if current != busy_ms and (write or current < SQLITE_READ_BUSY_MIN_MS):
+        # has (unless a short one was left behind). A write keeps it while it is no longer than
+        # the wait allowed and at least half of it: a chat command's deadline leaves a slightly
+        # different budget each time (1,997 ms, 1,993 ms, ...; 1,900 ms in whole steps), and
+        # setting it anew would cost a statement per command for a difference of milliseconds.
+        if write:
+            switch = current > busy_ms or current < busy_ms // 2
+        else:
+            switch = current < SQLITE_READ_BUSY_MIN_MS and current != busy_ms
+        if switch:
             connection.exec_driver_sql(f"PRAGMA busy_timeout={busy_ms}")
             info[_LOCK_TIMEOUT] = busy_ms
         connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")

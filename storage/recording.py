@@ -6,12 +6,14 @@ its deal and its rollup row are written together or not at all."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import operator
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from reports.events import KINDS
@@ -70,6 +72,12 @@ _NEW_EVENT_REQUIRED = frozenset(f.name for f in dataclasses.fields(NewEvent)
                                 if f.default is dataclasses.MISSING)
 
 
+_EVENT_INSERT_FIELDS = ("kind", "count", "amount_minor", "currency", "duration_seconds",
+                        "mrr_minor", "deal_key", "deal_name", "account_key", "user_id",
+                        "logged_by", "channel_id", "source", "source_raw", "reason",
+                        "competitor", "note")  # the NewEvent fields, in table order
+
+
 @dataclass(frozen=True)
 class Recorded:
     event: Event
@@ -79,28 +87,42 @@ class Recorded:
 def record_event(
     *, session: Session, workspace: Workspace, new: NewEvent, now: datetime | None = None
 ) -> Recorded:
-    """Store `new` once. A repeated idempotency key returns the stored event, unchanged."""
-    existing = find_by_idempotency_key(
-        session=session, workspace_id=workspace.id, key=new.idempotency_key
-    )
-    if existing is not None:
-        return Recorded(existing, duplicate=True)
+    """Store `new` once. A repeated idempotency key returns the stored event, unchanged.
+
+    One statement stores it (a chat command's write path): INSERT ... ON CONFLICT DO NOTHING
+    RETURNING id. A key stored before, or stored at the same moment by a concurrent request
+    with the same key (PostgreSQL waits for that transaction), returns no id, and the stored
+    event is read instead. The new event is returned as a row object outside the session."""
+    _check(new)
     event = _event_row(workspace.id, new, now or datetime.now(UTC))
-    try:
-        with session.begin_nested():
-            session.add(event)
-            session.flush()
-    except IntegrityError:
-        # A concurrent request with the same key won the race (PostgreSQL); return its event.
+    session.flush()  # rows the caller added (a user credited by an admin) go first
+    values = {name: getattr(event, name) for name in _ONE_EVENT_COLUMNS}
+    event.id = session.execute(_insert_once(session.get_bind().dialect.name), values).scalar()
+    if event.id is None:
         existing = find_by_idempotency_key(
-            session=session, workspace_id=workspace.id, key=new.idempotency_key
-        )
-        if existing is None:
-            raise
+            session=session, workspace_id=workspace.id, key=new.idempotency_key)
+        if existing is None:  # the row that conflicted went away in between: not stored
+            raise RuntimeError(f"event {new.idempotency_key!r} neither stored nor found")
         return Recorded(existing, duplicate=True)
     apply_to_rollup(session, workspace, [event], sign=1)
-    refresh_touched(session, workspace.id, [event], now=event.logged_at)
+    refresh_touched(session, workspace.id, [event], now=event.logged_at,
+                    zone=ZoneInfo(workspace.timezone))
     return Recorded(event, duplicate=False)
+
+
+_ONE_EVENT_COLUMNS = ("workspace_id", *_EVENT_INSERT_FIELDS, "occurred_at", "logged_at",
+                      "idempotency_key")
+
+
+@functools.cache
+def _insert_once(dialect: str):
+    """INSERT INTO events ... ON CONFLICT (workspace_id, idempotency_key) DO NOTHING
+    RETURNING id, for `dialect` (built once; SQLAlchemy caches its compiled form)."""
+    table = Event.__table__
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (insert(table).on_conflict_do_nothing(index_elements=["workspace_id",
+                                                                "idempotency_key"])
+            .returning(table.c.id))
 
 
 def record_events(
@@ -136,12 +158,6 @@ def record_events(
     apply_to_rollup(session, workspace, fresh, sign=1)
     refresh_touched(session, workspace.id, fresh, now=now)
     return len(fresh)
-
-
-_EVENT_INSERT_FIELDS = ("kind", "count", "amount_minor", "currency", "duration_seconds",
-                        "mrr_minor", "deal_key", "deal_name", "account_key", "user_id",
-                        "logged_by", "channel_id", "source", "source_raw", "reason",
-                        "competitor", "note")  # the NewEvent fields, in table order
 
 
 def _insert_events(session: Session, workspace_id: str, fresh: Sequence[NewEvent],

@@ -5,6 +5,7 @@ to them, so a month always equals the sum of its days."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
@@ -88,19 +89,25 @@ SUMS = ("events", "count_sum", "amount_sum", "duration_sum")
 def _add(session: Session, table: sa.Table, period: str, workspace_id: str,
          totals: dict[RollupKey, list[int]]) -> None:
     """Upsert: each row's sums are added to the stored ones (inserted when absent)."""
-    dialect = session.get_bind().dialect.name
+    bulk = BulkInsert(session, table, ("workspace_id", period, "kind", "user_id", "source",
+                                        *SUMS),
+                      _upsert(session.get_bind().dialect.name, table, period))
+    day = bulk.converter(period)
+    bulk.run([(workspace_id, day(d), kind, user, source, *t)
+              for (d, kind, user, source), t in totals.items()])
+
+
+@functools.cache
+def _upsert(dialect: str, table: sa.Table, period: str):
+    """INSERT ... ON CONFLICT DO UPDATE adding the sums, built once per dialect and table (a
+    chat command's write runs it: building it took longer than running it)."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = insert(table)
-    statement = statement.on_conflict_do_update(
+    return statement.on_conflict_do_update(
         index_elements=["workspace_id", period, "kind", "user_id", "source"],
         set_={name: getattr(table.c, name) + getattr(statement.excluded, name)
               for name in SUMS},
     )
-    bulk = BulkInsert(session, table, ("workspace_id", period, "kind", "user_id", "source",
-                                        *SUMS), statement)
-    day = bulk.converter(period)
-    bulk.run([(workspace_id, day(d), kind, user, source, *t)
-              for (d, kind, user, source), t in totals.items()])
 
 
 def rebuild_rollups(*, session: Session, workspace: Workspace) -> int:

@@ -8,12 +8,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
-from storage.accounts import refresh_accounts, refresh_accounts_bulk
+from storage.accounts import ACCOUNT_KINDS, refresh_accounts, refresh_accounts_bulk
 from storage.bulk import chunks
-from storage.deals import refresh_deals, refresh_deals_bulk
+from storage.deals import account_view, refresh_deals, refresh_deals_bulk
 from storage.models import Account, Deal, Event, Workspace
 from storage.rollups import RollupKey, upsert_rollups
 from storage.workspaces import lock_derived_rows, note_history_change
@@ -45,16 +46,23 @@ class Deferred:
 
 
 def refresh_touched(session: Session, workspace_id: str,
-                     events: Sequence[Event | NewEvent], *, now: datetime | None = None) -> None:
-    """Bring the deals and accounts these events touch up to date."""
+                     events: Sequence[Event | NewEvent], *, now: datetime | None = None,
+                     zone: ZoneInfo | None = None) -> None:
+    """Bring the deals and accounts these events touch up to date (nothing to do, and no
+    statement, for events that name neither). `zone`: the workspace's, when the caller has
+    it (else read from its row)."""
     deal_keys = sorted({e.deal_key for e in events if e.deal_key})
+    if not deal_keys and not any(e.account_key for e in events):
+        return
     lock_derived_rows(session, workspace_id)
-    accounts: set[str] = set()
-    for chunk in chunks(deal_keys):
-        accounts.update(k for (k,) in session.execute(select(Deal.account_key).where(
-            Deal.workspace_id == workspace_id, Deal.key.in_(chunk))) if k)
+    before: dict[str, tuple] = {}
     refreshed = refresh_deals(session=session, workspace_id=workspace_id, deal_keys=deal_keys,
-                              now=now)
+                              now=now, zone=zone, before=before)
+    if not any(e.kind in ACCOUNT_KINDS for e in events) and all(
+            before.get(key, (None, None))[1] == account_view(refreshed[key])
+            for key in deal_keys):
+        return  # accounts read only wins and churn/MRR events: none of theirs changed
+    accounts = {account for account, _view in before.values() if account}  # before
     accounts.update(d.account_key for d in refreshed.values() if d is not None and d.account_key)
     accounts.update(e.account_key or e.deal_key for e in events if e.account_key or e.deal_key)
     refresh_accounts(session=session, workspace_id=workspace_id, account_keys=sorted(accounts))

@@ -3,6 +3,7 @@ its time zone, its history version and the lock on its derived rows."""
 
 from __future__ import annotations
 
+import functools
 import secrets
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
@@ -61,6 +62,27 @@ def ensure_user(
         session.add(user)
         session.flush()
     return user
+
+
+def workspace_and_user(session: Session, workspace_id: str, user_id: str
+                       ) -> tuple[Workspace | None, tuple[str | None, str | None] | None]:
+    """The workspace row and the user's (display name, email), in one statement; None for
+    either that does not exist (the workspace None: the user None too)."""
+    row = session.execute(_workspace_and_user(), {"workspace_id": workspace_id,
+                                                  "user_id": user_id}).first()
+    if row is None:
+        return None, None
+    workspace, found, name, email = row
+    return workspace, ((name, email) if found is not None else None)
+
+
+@functools.cache
+def _workspace_and_user():
+    """workspace_and_user's statement, built once (building it cost more than running it)."""
+    return (select(Workspace, User.id, User.display_name, User.email)
+            .outerjoin(User, sa.and_(User.workspace_id == Workspace.id,
+                                     User.id == sa.bindparam("user_id")))
+            .where(Workspace.id == sa.bindparam("workspace_id")))
 
 
 def _insert_if_missing(session: Session, model: type, values: dict) -> None:

@@ -31,6 +31,7 @@ from bot.api.models import (
     BatchResult,
     openapi_document,
 )
+from bot.api.off import OFF_MESSAGE
 from bot.api.ratelimit import RateLimiter
 from bot.usecases.kpi import UnknownKpi, kpi_json
 from reports.periods import DEFAULT_PERIOD, PeriodError
@@ -136,8 +137,7 @@ class EventsApi:
     async def _authenticate(self, request: web.Request) -> ApiToken:
         """The request's live token, counted against its rate; else an early Answer."""
         if self.token_key is None:
-            raise Answer(503, "unavailable", "the events API is off on this server: its "
-                         "operator has not set KPIBOT_TOKEN_KEY")
+            raise Answer(503, "unavailable", OFF_MESSAGE)
         scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not presented.strip():
             raise _unauthorized("send the workspace's API token as Authorization: Bearer TOKEN "

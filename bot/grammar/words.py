@@ -16,6 +16,7 @@ the grammar decides what to do with them. Pure code: no database, no clock.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Collection, Mapping, Sequence
@@ -228,6 +229,7 @@ def joined_event(words: Sequence[str | None]) -> tuple[EventKind, int] | None:
 
 # ------------------------------------------------------------------------------------ KPIs
 
+@functools.lru_cache(maxsize=4096)  # every command squashes the catalog's ~100 names again
 def _squash(text: str) -> str:
     return re.sub(r"[\s_\-]+", "", text.casefold())
 

@@ -71,12 +71,12 @@ def handle_log(command: LogCommand, invocation: Invocation) -> Reply:
         if credited != request.user_id:
             ensure_user(session=session, workspace_id=workspace.id, user_id=credited,
                         now=invocation.now)
-        before = _win_of(session, workspace.id, command.deal_key)
+        rewin = command.kind == "deal-won" and command.deal_key is not None
+        before = _win_of(session, workspace.id, command.deal_key) if rewin else None
         recorded = record_event(session=session, workspace=workspace, new=new,
                                 now=invocation.now)
-        after = _win_of(session, workspace.id, command.deal_key)
-        person = session.get(User, (workspace.id, credited))
-        credited_name = person.display_name if person is not None else None
+        after = _win_of(session, workspace.id, command.deal_key) if before else None
+        credited_name = _credited_name(session, invocation, credited)
     event = recorded.event
     headline = t.gettext("Logged {event} (#{id})",
                          event=describe_event(event, workspace, credited_name, t), id=event.id)
@@ -91,6 +91,16 @@ def handle_log(command: LogCommand, invocation: Invocation) -> Reply:
                                               event.id, workspace),)))
     return Reply(text=headline, sections=(*sections, Section(context=context)),
                  undo_event=event.id)
+
+
+def _credited_name(session, invocation: Invocation, credited: str) -> str | None:
+    """The credited user's display name: the caller's own name as the request gave it (the
+    command has just stored it in the user row), else the row's."""
+    request = invocation.request
+    if credited == request.user_id and request.user_name:
+        return request.user_name
+    person = session.get(User, (invocation.workspace.id, credited))
+    return person.display_name if person is not None else None
 
 
 def _win_of(session, workspace_id: str, deal_key: str | None

@@ -127,8 +127,10 @@ def build_slack_app(
     # the handler returns. Without it Bolt runs the listener in a task and polls for the ack
     # every 10 ms, which added 0-10 ms (about 8 ms on average) to every command.
     logging.getLogger("slack_bolt.AsyncApp").addFilter(_drop_token_unused_warning)  # once
-    app = AsyncApp(client=client, signing_secret=signing_secret or "", authorize=authorize,
-                   process_before_response=True)
+    # A name given: without one Bolt names the app after its caller's file through
+    # inspect.stack(), which reads the source of every frame (a tenth of serve's start-up).
+    app = AsyncApp(name="kpibot", client=client, signing_secret=signing_secret or "",
+                   authorize=authorize, process_before_response=True)
     # here, not at the top: bot/slack/interactive.py reads this module's request helpers
     from bot.slack.interactive import answer_bare_log, is_bare_log, register_interactions
 

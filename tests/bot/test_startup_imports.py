@@ -24,10 +24,29 @@ print(json.dumps(sorted({m.split(".")[0] for m in sys.modules} & {"microsoft_age
 
 
 def _sdk_modules(tmp_path, **settings: str) -> list[str]:
+    return _server_modules(tmp_path, {"microsoft_agents"}, **settings)
+
+
+def _server_modules(tmp_path, names: set[str], **settings: str) -> list[str]:
+    """Which of `names` (modules, or packages by their first part) the server imported."""
+    probe = PROBE.replace('{m.split(".")[0] for m in sys.modules}',
+                          '{p for m in sys.modules for p in (m, m.split(".")[0])}')
+    probe = probe.replace('{"microsoft_agents"}', repr(names))
     result = subprocess.run(
-        [sys.executable, "-c", PROBE, f"sqlite:///{tmp_path / 'probe.db'}", json.dumps(settings)],
+        [sys.executable, "-c", probe, f"sqlite:///{tmp_path / 'probe.db'}", json.dumps(settings)],
         capture_output=True, text=True, timeout=120, check=True)
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+EVENTS_API = {"bot.api.routes", "bot.api.ingest", "bot.transfer", "bot.sync.schedule"}
+
+
+def test_no_events_api_or_crm_sync_modules_when_they_are_off(tmp_path):
+    """Without KPIBOT_TOKEN_KEY the events API answers 503 from bot/api/off.py, and without
+    HubSpot tokens there is no sync job: their modules (a fifth of start-up) stay unloaded."""
+    assert _server_modules(tmp_path, EVENTS_API) == []
+    assert _server_modules(tmp_path, EVENTS_API, KPIBOT_TOKEN_KEY="k" * 32) == [
+        "bot.api.ingest", "bot.api.routes", "bot.transfer"]
 
 
 def test_no_teams_sdk_without_teams_settings(tmp_path):

@@ -10,6 +10,7 @@ import logging
 import pytest
 from sqlmodel import select
 
+from bot.api.models import ApiError, openapi_document
 from bot.api.ratelimit import RateLimiter
 from storage.api_tokens import revoke_token
 from storage.models import ApiToken, Event
@@ -283,7 +284,14 @@ def test_the_api_is_off_without_a_token_key(database, clock):
     bot = make_bot(database, clock, KPIBOT_TOKEN_KEY="")
     with running_server(bot) as base_url:
         response = post_events(base_url, token, {"events": [_won("A", 1)]})
+        kpi = request(base_url, "GET", "/api/v1/kpis/win-rate",
+                      headers={"Authorization": f"Bearer {token}"})
+        document = request(base_url, "GET", "/api/v1/openapi.json")
     assert response.status == 503 and "KPIBOT_TOKEN_KEY" in response.json()["message"]
+    assert response.json() == ApiError(error="unavailable",
+                                       message=response.json()["message"]).model_dump()
+    assert (kpi.status, kpi.json()) == (503, response.json())
+    assert document.status == 200 and document.json() == openapi_document()
     assert event_count(database) == 0
 
 

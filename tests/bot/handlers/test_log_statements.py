@@ -1,0 +1,130 @@
+"""`/kpi log` writes lean (issue 18: log ≤ 2× ping): statements are counted, never timed.
+
+The event goes in with one INSERT ... ON CONFLICT DO NOTHING RETURNING id (no look-up first,
+no savepoint), the workspace and user are read with one statement, an event naming no deal
+or account touches no deal or account, and a chat command's deadline does not set SQLite's
+busy timeout anew on every command. What it guarantees stays: a replayed request stores one
+event, rollups and deals follow."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import select
+
+from bot.core import CommandRequest
+from storage.models import DailyRollup, Deal, Event
+from storage.workspaces import ensure_user, ensure_workspace
+from tests.support.dialog import Chat
+
+NOW = datetime(2026, 11, 18, 14, 30, tzinfo=UTC)
+WORKSPACE = "slack:TLEAN"
+
+
+@pytest.fixture
+def chat(database):
+    with database.write() as session:
+        ensure_workspace(session=session, workspace_id=WORKSPACE, platform="slack", now=NOW)
+        ensure_user(session=session, workspace_id=WORKSPACE, user_id="U1", display_name="Ann",
+                    now=NOW)
+    return Chat(database, workspace=WORKSPACE, now=NOW, admins=(), default_user="U1")
+
+
+class _Statements:
+    """The SQL statements run on `database`, with the connection each ran on."""
+
+    def __init__(self, database) -> None:
+        self.engine = database.engine
+        self.seen: list[tuple[int, str]] = []
+
+    def _record(self, connection, _cursor, statement, *_args) -> None:
+        self.seen.append((id(connection.connection.dbapi_connection),
+                          " ".join(statement.split())))
+
+    def __enter__(self) -> _Statements:
+        sa.event.listen(self.engine, "before_cursor_execute", self._record)
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        sa.event.remove(self.engine, "before_cursor_execute", self._record)
+
+    @property
+    def sql(self) -> list[str]:
+        # Transaction control (SQLite's BEGIN, a busy timeout), PostgreSQL's per-transaction
+        # limits and its derived-rows lock are not the log's own.
+        return [s for _, s in self.seen if not s.startswith(("BEGIN", "PRAGMA"))
+                and "set_config(" not in s and "pg_advisory" not in s]
+
+
+def _ask(chat: Chat, text: str, key: str, deadline: float | None = None):
+    return chat.handler.handle(CommandRequest(
+        platform="slack", workspace_id=WORKSPACE, user_id="U1", user_name="Ann", text=text,
+        channel_id="C1", idempotency_key=key), deadline)
+
+
+def test_an_event_without_a_deal_is_one_read_and_one_insert_plus_its_rollup(chat, database):
+    with _Statements(database) as statements:
+        reply = _ask(chat, "log call 3", "k1")
+    assert reply.ok and "Logged 3 × call" in reply.text
+    sql = statements.sql
+    assert sql[0].startswith("SELECT") and "FROM workspaces LEFT OUTER JOIN users" in sql[0]
+    writes = sql[1:]  # workspace and user were read with one statement
+    events = [s for s in writes if s.startswith("INSERT INTO events")]
+    assert len(events) == 1 and "ON CONFLICT" in events[0] and "RETURNING" in events[0]
+    others = [s for s in writes if s not in events]
+    assert others and all(s.startswith("INSERT INTO") and "rollups" in s.split()[2]
+                          for s in others), others  # the rollups, nothing read, no savepoint
+    with database.read() as session:
+        stored = session.exec(select(Event).where(Event.workspace_id == WORKSPACE)).all()
+        rollup = session.exec(select(DailyRollup).where(
+            DailyRollup.workspace_id == WORKSPACE)).one()
+    assert [(e.kind, e.count) for e in stored] == [("call", 3)]
+    assert (rollup.events, rollup.count_sum) == (1, 3)
+
+
+def test_a_replayed_request_stores_one_event_and_says_so(chat, database):
+    first = _ask(chat, "log demo-booked acme", "retry-1")
+    with _Statements(database) as statements:
+        again = _ask(chat, "log demo-booked acme", "retry-1")
+    assert first.ok and again.ok
+    assert "already stored as #" in again.plain_text()
+    assert not any(s.startswith(("INSERT INTO daily_rollups", "INSERT INTO deals",
+                                 "UPDATE deals")) for s in statements.sql)
+    with database.read() as session:
+        assert len(session.exec(select(Event).where(Event.workspace_id == WORKSPACE)).all()) == 1
+        rollup = session.exec(select(DailyRollup).where(
+            DailyRollup.workspace_id == WORKSPACE)).one()
+        deal = session.exec(select(Deal).where(Deal.workspace_id == WORKSPACE)).one()
+    assert rollup.events == 1 and deal.demo_at is not None
+
+
+def test_an_event_on_a_deal_reads_what_its_upkeep_needs_once(chat, database):
+    _ask(chat, "log demo-booked acme", "d1")
+    with _Statements(database) as statements:
+        reply = _ask(chat, "log meeting-booked acme", "d2")
+    assert reply.ok
+    sql = statements.sql
+    assert len(sql) == len(set(sql)), sql  # no statement twice
+    assert not any("SELECT workspaces.timezone" in s for s in sql)  # the caller's zone
+    assert not any(s.startswith("SELECT deals.account_key FROM deals") for s in sql)
+    assert not any(s.startswith("SAVEPOINT") for s in sql)
+    # the deal is read by the upkeep alone (the win before and after: only for deal-won)
+    assert sum(1 for s in sql if s.startswith("SELECT deals.id,")) == 1
+    assert not any("accounts" in s for s in sql)  # an open deal's stage: no account reads it
+    assert len(sql) <= 7, sql  # 19 before issue 18 (21 with BEGIN and PRAGMA)
+
+
+def test_the_command_deadline_does_not_set_the_busy_timeout_on_every_command(chat, database):
+    if database.dialect != "sqlite":
+        pytest.skip("SQLite's busy timeout")
+    with _Statements(database) as statements:
+        for i in range(6):  # each with a budget a few ms different from the last
+            assert _ask(chat, "log call", f"b{i}", deadline=time.monotonic() + 2.0).ok
+    pragmas: dict[int, int] = {}
+    for connection, statement in statements.seen:
+        if statement.startswith("PRAGMA busy_timeout="):
+            pragmas[connection] = pragmas.get(connection, 0) + 1
+    assert pragmas and all(count == 1 for count in pragmas.values()), pragmas
