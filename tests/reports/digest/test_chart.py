@@ -9,6 +9,7 @@ import subprocess
 import sys
 import warnings
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -131,6 +132,23 @@ def test_a_drawn_chart_leaves_no_figure_behind_for_the_garbage_collector():
     for language in ("en", "nb"):
         assert render_chart_png(_chart(language))
     assert not [o for o in gc.get_objects() if isinstance(o, Figure)]
+
+def test_matplotlibs_import_is_kept_out_of_the_collection_after_each_chart():
+    """The full collection after each chart walks only what is not frozen: matplotlib's
+    modules and font lists are frozen once, when the first chart is drawn (in a fresh
+    process, so the suite's own objects do not count)."""
+    code = ("import gc, sys\n"
+            "from tests.reports.digest.test_chart import _chart\n"
+            "from reports.digest.chart import render_chart_png\n"
+            "render_chart_png(_chart('en'))\n"
+            "import matplotlib.font_manager as fm\n"
+            "walked = gc.get_objects()\n"
+            "print(any(o is fm.fontManager.ttflist for o in walked),"
+            " any(o is vars(fm) for o in walked), gc.get_freeze_count() > len(walked))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).resolve().parents[3])
+    assert out.stdout.split() == ["False", "False", "True"]
+
 
 def test_the_chinese_chart_draws_chinese_labels_and_its_funnel_period():
     """Needs a CJK font on the machine (.ci/run installs fonts-wqy-microhei; the README says
