@@ -195,3 +195,34 @@ def test_a_digest_reads_each_fact_once_and_its_other_languages_only_the_names(se
     second = _statements(seeded, lambda: nb.append(compose("nb", book)))
     assert len(second) == 2, second  # the workspace and the display names
     assert nb[0] == compose("nb", None)  # the same digest as composed from scratch
+
+
+def test_the_fan_out_uses_one_http_session(seeded, slack_api, monkeypatch):
+    """Posts and uploads go through one aiohttp session per event loop (the SDK made one per
+    call: four per channel), and the scheduler's stop closes it."""
+    import aiohttp
+
+    from bot.digests.scheduler import DigestScheduler
+
+    created = []
+    real_init = aiohttp.ClientSession.__init__
+
+    def counting_init(self, *args, **kwargs):
+        created.append(self)
+        real_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(aiohttp.ClientSession, "__init__", counting_init)
+    schedules = _schedules(seeded, [("slack:T1", f"C_HTTP{i}", "en", "Europe/Oslo")
+                                    for i in range(4)])
+    shared = SharedDigests()
+    deliverer = _deliverer(seeded, slack_api, shared)
+
+    async def fan_out():
+        outcomes = await asyncio.gather(*(deliverer.deliver_slot(s, SLOT) for s in schedules))
+        await DigestScheduler(deliverer).stop()
+        return outcomes
+
+    assert [o.status for o in asyncio.run(fan_out())] == ["sent"] * 4
+    assert len(slack_api.calls_to("chat.postMessage")) == 4
+    assert len(slack_api.calls_to("upload")) == 4
+    assert len(created) == 1 and created[0].closed
