@@ -150,6 +150,19 @@ def test_matplotlibs_import_is_kept_out_of_the_collection_after_each_chart():
     assert out.stdout.split() == ["False", "False", "True"]
 
 
+def test_panel_titles_are_placed_without_measuring_the_panels(monkeypatch):
+    """A title left to find its own height measures every tick label of its panel (about a
+    sixth of the drawing); the chart places them where that would have put them."""
+    from matplotlib.axis import Axis
+
+    measured = []
+    real = Axis.get_tightbbox
+    monkeypatch.setattr(Axis, "get_tightbbox",
+                        lambda self, *a, **k: measured.append(self) or real(self, *a, **k))
+    assert render_chart_png(_chart("en"))
+    assert measured == []
+
+
 def test_the_chinese_chart_draws_chinese_labels_and_its_funnel_period():
     """Needs a CJK font on the machine (.ci/run installs fonts-wqy-microhei; the README says
     how elsewhere): without one it is skipped locally and fails in CI."""
