@@ -163,6 +163,21 @@ def test_panel_titles_are_placed_without_measuring_the_panels(monkeypatch):
     assert measured == []
 
 
+def test_a_fonts_charmap_is_kept_compactly_and_answers_like_the_font():
+    """Every font is read when a label needs a glyph DejaVu lacks; each charmap is kept (4
+    bytes a glyph, not a frozenset's ~60) and answers exactly as the font's own."""
+    from matplotlib.ft2font import FT2Font
+
+    path = chart_module._dejavu()
+    glyphs = set(FT2Font(path).get_charmap())
+    kept = chart_module._charmap(path)
+    assert sys.getsizeof(kept.points) < 5 * len(glyphs) + 100
+    assert all(point in kept for point in glyphs)
+    assert not any(point in kept for point in range(0x10FFFF, 0x10FFFF - 2000, -1)
+                   if point not in glyphs)
+    assert kept.covers([ord("a"), ord("%")]) and not kept.covers([ord("a"), 0x10FFFE])
+
+
 def test_the_chinese_chart_draws_chinese_labels_and_its_funnel_period():
     """Needs a CJK font on the machine (.ci/run installs fonts-wqy-microhei; the README says
     how elsewhere): without one it is skipped locally and fails in CI."""
