@@ -198,3 +198,34 @@ def format_fanout(result: dict) -> str:
             f"{result['server_peak_rss_mib']:.0f} MiB, CPU {result['server_cpu_seconds']:.1f} s"
             f"\n  RSS (MiB) by seconds after the slot: "
             f"{points}")
+
+
+def main(argv=None) -> int:
+    """`python -m benchmarks.fanout`: the fan-out alone (no history sizes first), with the
+    per-digest costs measured in-process (benchmarks/digest_costs.py) when asked."""
+    import argparse
+    import tempfile
+
+    p = argparse.ArgumentParser(prog="python -m benchmarks.fanout", description=main.__doc__)
+    p.add_argument("--fanout", default="1000x100", help="CHANNELSxWORKSPACES (default "
+                   "1000x100)")
+    p.add_argument("--events", type=int, default=2000, help="events per workspace")
+    p.add_argument("--workers", type=int, default=1, help="kpibot serve --workers N")
+    p.add_argument("--trigger", choices=("cron", "startup"), default="cron")
+    p.add_argument("--cache-dir", type=Path, default=Path(".bench-cache"))
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--json", type=Path, help="write the figures to this file")
+    args = p.parse_args(argv)
+    channels, workspaces = (int(x) for x in args.fanout.lower().split("x"))
+    with tempfile.TemporaryDirectory(prefix="kpifanout-") as work:
+        result = run_fanout(cache_dir=args.cache_dir, work_dir=Path(work), channels=channels,
+                            workspaces=workspaces, events=args.events, seed=args.seed,
+                            trigger=args.trigger, workers=args.workers)
+    print(format_fanout(result))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

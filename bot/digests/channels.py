@@ -111,6 +111,26 @@ class SlackChannel:
         self.client.retry_handlers = []
         self.history_page = history_page
         self.shared = shared or SharedDigests()  # one message and chart per composed digest
+        self._session_loop: asyncio.AbstractEventLoop | None = None
+
+    def _api(self) -> AsyncWebClient:
+        """The client with one HTTP session (keep-alive connections) per event loop. Without
+        one, the SDK opened a session and a connection for each call: four per channel in a
+        fan-out (post, upload URL, upload, complete)."""
+        loop = asyncio.get_running_loop()
+        session = self.client.session
+        if session is None or session.closed or self._session_loop is not loop:
+            self.client.session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.client.timeout))
+            self._session_loop = loop
+        return self.client
+
+    async def close(self) -> None:
+        """Close the HTTP session (the scheduler's stop)."""
+        session, self.client.session = self.client.session, None
+        if session is not None and not session.closed and \
+                self._session_loop is asyncio.get_running_loop():
+            await session.close()
 
     async def find(self, schedule: DigestSchedule, *, slot_key: str,
                    since: datetime) -> str | None:
@@ -119,7 +139,7 @@ class SlackChannel:
         cursor = None
         while True:
             try:
-                page = await self.client.conversations_history(
+                page = await self._api().conversations_history(
                     channel=schedule.channel_id, oldest=f"{since.timestamp():.6f}",
                     include_all_metadata=True, limit=self.history_page, cursor=cursor)
             except _SLACK_ERRORS as error:
@@ -137,7 +157,7 @@ class SlackChannel:
     async def post(self, schedule: DigestSchedule, digest: Digest, *, slot_key: str) -> str:
         message = self.shared.slack_message(digest)
         try:
-            response = await self.client.chat_postMessage(
+            response = await self._api().chat_postMessage(
                 channel=schedule.channel_id, text=message["text"],
                 blocks=with_digest_buttons(message["blocks"]),
                 unfurl_links=False, unfurl_media=False,
@@ -156,7 +176,7 @@ class SlackChannel:
             raise DeliveryFailure(f"chart could not be drawn ({type(error).__name__})",
                                   code="chart_error", transient=False) from error
         try:
-            await self.client.files_upload_v2(
+            await self._api().files_upload_v2(
                 channel=schedule.channel_id, thread_ts=message_id or None, content=None,
                 file=png, filename="kpibot-digest.png", title=digest.chart.title,
                 alt_txt=digest.chart.alt)
@@ -165,9 +185,9 @@ class SlackChannel:
 
     async def notify_owner(self, schedule: DigestSchedule, text: str) -> None:
         try:
-            opened = await self.client.conversations_open(users=schedule.owner_id)
+            opened = await self._api().conversations_open(users=schedule.owner_id)
             channel = opened["channel"]["id"]
-            await self.client.chat_postMessage(channel=channel, text=slack_escape(text))
+            await self._api().chat_postMessage(channel=channel, text=slack_escape(text))
         except _SLACK_ERRORS as error:
             raise _slack_failure(error, "Slack direct message") from None
 

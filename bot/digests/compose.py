@@ -7,6 +7,7 @@ from datetime import datetime
 
 from reports.digest.build import build_digest
 from reports.digest.model import Digest
+from reports.kpis.remembered import RememberedFacts
 from storage.engine import Database
 from storage.facts import SqlFacts
 from storage.models import DigestSchedule, Workspace
@@ -18,13 +19,16 @@ class UnknownWorkspace(LookupError):
 
 
 def compose_digest(*, database: Database, workspace_id: str, cadence: str, timezone: str,
-                   language: str, now: datetime) -> Digest:
-    """The digest of `workspace_id` due at `now`, for a schedule in `timezone`."""
+                   language: str, now: datetime, answers: dict | None = None) -> Digest:
+    """The digest of `workspace_id` due at `now`, for a schedule in `timezone`. Each distinct
+    fact is read once (`RememberedFacts`); `answers` shares them with digests composed before
+    (other languages of the same workspace, time zone, cadence, slot and history version)."""
     with database.read() as session:
         workspace = session.get(Workspace, workspace_id)
         if workspace is None:
             raise UnknownWorkspace(f"no workspace {workspace_id!r}")
-        return build_digest(facts=SqlFacts(session=session, workspace=workspace),
+        facts = RememberedFacts(SqlFacts(session=session, workspace=workspace), answers)
+        return build_digest(facts=facts,
                             cadence=cadence, now=now, tz=timezone,
                             fiscal_year_start=workspace.fiscal_year_start, language=language,
                             names=display_names(session=session, workspace_id=workspace_id))

@@ -73,6 +73,10 @@ class DigestScheduler:
             self.scheduler.shutdown(wait=False)
         for task in list(self._tasks):
             task.cancel()
+        for channel in self.deliverer.channels.values():
+            close = getattr(channel, "close", None)  # the Slack channel's HTTP session
+            if close is not None:
+                await close()
 
     def jobs(self) -> list[str]:
         if self.scheduler is None:

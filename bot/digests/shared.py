@@ -9,6 +9,11 @@ older deal time, so a backdated change composes anew) — and hands the same `Di
 channel asking within `ttl` seconds. Concurrent askers wait for the one composition in flight
 (single flight); a failure is not remembered.
 
+The facts are shared one level further: digests that differ only by language (a workspace's
+channels in English and in Norwegian) read the same facts, so their compositions share one
+`RememberedFacts` answer book (reports/kpis/remembered.py), composed one after the other: the
+second language reads only the workspace and its names.
+
 The Slack message and the chart PNG are remembered per composed digest. Charts are drawn one at
 a time (`draw_slots`): drawing is CPU-bound under the GIL, so more at once only adds the
 memory of more figures.
@@ -31,6 +36,15 @@ DEFAULT_TTL = 300.0  # seconds a composed digest is handed out again
 
 
 @dataclass
+class _Answers:
+    """The facts read for one (workspace, cadence, time zone, slot, history), any language."""
+
+    created: float
+    book: dict = field(default_factory=dict)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+@dataclass
 class _Entry:
     task: asyncio.Future  # -> Digest
     created: float
@@ -50,19 +64,24 @@ class SharedDigests:
     drawn: int = 0  # charts drawn
     _entries: dict[tuple, _Entry] = field(default_factory=dict)
     _by_digest: dict[int, _Entry] = field(default_factory=dict)
+    _answers: dict[tuple, _Answers] = field(default_factory=dict)
     _draw_lock: asyncio.Semaphore | None = None
 
     async def digest(self, database: Database, schedule: DigestSchedule,
                      now: datetime) -> Digest:
         """The digest of `schedule` due at `now`, composed once per identical digest."""
         workspace = await asyncio.to_thread(self._workspace, database, schedule.workspace_id)
-        key = (id(database.engine), schedule.workspace_id, schedule.cadence, schedule.timezone,
-               schedule.language, now, workspace.fiscal_year_start, workspace.history_version)
+        facts_key = (id(database.engine), schedule.workspace_id, schedule.cadence,
+                     schedule.timezone, now, workspace.fiscal_year_start,
+                     workspace.history_version)
+        key = (*facts_key, schedule.language)
         self.expire()
         entry = self._entries.get(key)
         if entry is None:
-            task = asyncio.ensure_future(asyncio.to_thread(self._compose, database, schedule,
-                                                           now))
+            answers = self._answers.get(facts_key)
+            if answers is None:
+                answers = self._answers[facts_key] = _Answers(created=self.monotonic())
+            task = asyncio.ensure_future(self._composed(database, schedule, now, answers))
             entry = self._entries[key] = _Entry(task=task, created=self.monotonic())
         try:
             digest = await asyncio.shield(entry.task)
@@ -102,11 +121,17 @@ class SharedDigests:
             self.drawn += 1
             return await asyncio.to_thread(render_chart_png, digest.chart)
 
-    def _compose(self, database: Database, schedule: DigestSchedule, now: datetime) -> Digest:
+    async def _composed(self, database: Database, schedule: DigestSchedule, now: datetime,
+                        answers: _Answers) -> Digest:
+        async with answers.lock:  # one language after the other: the second reuses the facts
+            return await asyncio.to_thread(self._compose, database, schedule, now, answers.book)
+
+    def _compose(self, database: Database, schedule: DigestSchedule, now: datetime,
+                 book: dict) -> Digest:
         self.composed += 1
         return self.compose(database=database, workspace_id=schedule.workspace_id,
                             cadence=schedule.cadence, timezone=schedule.timezone,
-                            language=schedule.language, now=now)
+                            language=schedule.language, now=now, answers=book)
 
     def remembered(self) -> int:
         """How many composed digests are kept."""
@@ -129,3 +154,6 @@ class SharedDigests:
                 del self._entries[key]
                 if not entry.task.cancelled() and entry.task.exception() is None:
                     self._by_digest.pop(id(entry.task.result()), None)
+        for key, answers in list(self._answers.items()):
+            if answers.created < cutoff and not answers.lock.locked():
+                del self._answers[key]

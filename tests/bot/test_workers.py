@@ -96,3 +96,15 @@ def _answers(port: int) -> bool:
         return bool(ok)
     except OSError:
         return False
+
+
+def test_serve_caps_malloc_arenas_unless_the_operator_chose():
+    """glibc's per-thread arenas kept the fan-out's freed memory (bot/cli/serve.py)."""
+    import os
+
+    from bot.cli.serve import cap_malloc_arenas
+
+    if "MALLOC_ARENA_MAX" in os.environ:
+        assert cap_malloc_arenas() is False  # the operator's choice wins
+    else:
+        assert cap_malloc_arenas() is True  # glibc on Linux (the CI and deploy platform)

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import warnings
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -131,6 +132,51 @@ def test_a_drawn_chart_leaves_no_figure_behind_for_the_garbage_collector():
     for language in ("en", "nb"):
         assert render_chart_png(_chart(language))
     assert not [o for o in gc.get_objects() if isinstance(o, Figure)]
+
+def test_matplotlibs_import_is_kept_out_of_the_collection_after_each_chart():
+    """The full collection after each chart walks only what is not frozen: matplotlib's
+    modules and font lists are frozen once, when the first chart is drawn (in a fresh
+    process, so the suite's own objects do not count)."""
+    code = ("import gc, sys\n"
+            "from tests.reports.digest.test_chart import _chart\n"
+            "from reports.digest.chart import render_chart_png\n"
+            "render_chart_png(_chart('en'))\n"
+            "import matplotlib.font_manager as fm\n"
+            "walked = gc.get_objects()\n"
+            "print(any(o is fm.fontManager.ttflist for o in walked),"
+            " any(o is vars(fm) for o in walked), gc.get_freeze_count() > len(walked))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).resolve().parents[3])
+    assert out.stdout.split() == ["False", "False", "True"]
+
+
+def test_panel_titles_are_placed_without_measuring_the_panels(monkeypatch):
+    """A title left to find its own height measures every tick label of its panel (about a
+    sixth of the drawing); the chart places them where that would have put them."""
+    from matplotlib.axis import Axis
+
+    measured = []
+    real = Axis.get_tightbbox
+    monkeypatch.setattr(Axis, "get_tightbbox",
+                        lambda self, *a, **k: measured.append(self) or real(self, *a, **k))
+    assert render_chart_png(_chart("en"))
+    assert measured == []
+
+
+def test_a_fonts_charmap_is_kept_compactly_and_answers_like_the_font():
+    """Every font is read when a label needs a glyph DejaVu lacks; each charmap is kept (4
+    bytes a glyph, not a frozenset's ~60) and answers exactly as the font's own."""
+    from matplotlib.ft2font import FT2Font
+
+    path = chart_module._dejavu()
+    glyphs = set(FT2Font(path).get_charmap())
+    kept = chart_module._charmap(path)
+    assert sys.getsizeof(kept.points) < 5 * len(glyphs) + 100
+    assert all(point in kept for point in glyphs)
+    assert not any(point in kept for point in range(0x10FFFF, 0x10FFFF - 2000, -1)
+                   if point not in glyphs)
+    assert kept.covers([ord("a"), ord("%")]) and not kept.covers([ord("a"), 0x10FFFE])
+
 
 def test_the_chinese_chart_draws_chinese_labels_and_its_funnel_period():
     """Needs a CJK font on the machine (.ci/run installs fonts-wqy-microhei; the README says
