@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import copy
 import decimal
+import functools
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from babel import Locale
 from babel.numbers import (
@@ -31,7 +33,11 @@ from babel.units import format_compound_unit, format_unit
 
 from reports.kpis.catalog import Change
 from reports.kpis.result import KpiResult
+from reports.text import Text
 from reports.units import currency_exponent
+
+if TYPE_CHECKING:
+    from reports.i18n import Translator
 
 NA = "n/a"
 NO_CHANGE = "—"
@@ -140,11 +146,25 @@ def format_money(minor: float | int | None, currency: str, locale: str = "en", *
     currency = currency.upper()
     major = _dec(minor).scaleb(-currency_exponent(currency))
     if compact is None:
-        compact = abs(major) >= COMPACT_FROM
+        compact = abs(major) >= COMPACT_FROM and _has_compact_form(major, locale)
     with _half_up():
         if compact:
             return format_compact_currency(major, currency, locale=locale, fraction_digits=1)
         return format_currency(major, currency, locale=locale)
+
+
+def _has_compact_form(major: Decimal, locale: str) -> bool:
+    """Whether the locale writes this magnitude shorter: CLDR's pattern "0" means it does not
+    (Chinese compacts from 万 = 10,000 up; Babel would print such an amount unrounded)."""
+    compacts = [shorter for size, shorter in _compact_sizes(locale) if size <= abs(major)]
+    return bool(compacts) and compacts[-1]
+
+
+@functools.cache
+def _compact_sizes(locale: str) -> tuple[tuple[int, bool], ...]:
+    """(magnitude, whether it is written shorter) of the locale's compact currency formats."""
+    patterns = Locale.parse(locale).compact_currency_formats["short"]["other"]
+    return tuple(sorted((int(size), patterns[size].pattern != "0") for size in patterns))
 
 
 def format_amount(minor: float | int | None, currency: str, locale: str = "en") -> str:
@@ -277,9 +297,9 @@ def row_unit(kpi: str, unit: str) -> str:
 
 
 def format_detail(key: str, value: object, details: dict, currency: str,
-                  locale: str = "en") -> str | None:
-    """One detail field as a person reads it, or None when it is not shown (booleans,
-    machine fields, nested lists and maps)."""
+                  locale: str = "en", t: Translator | None = None) -> str | None:
+    """One detail field as a person reads it (a sentence in the language of `t`), or None
+    when it is not shown (booleans, machine fields, nested lists and maps)."""
     unit = DETAIL_UNITS.get(key, "count")
     if unit == "hidden" or isinstance(value, (bool, dict, list, tuple)):
         return None
@@ -287,6 +307,8 @@ def format_detail(key: str, value: object, details: dict, currency: str,
         return NEW
     if value is None:
         return NA
+    if isinstance(value, Text):
+        return value.render(t) if t is not None else str(value)
     if isinstance(value, str):
         return value
     if unit == "money":
@@ -304,12 +326,12 @@ def format_detail(key: str, value: object, details: dict, currency: str,
     return format_number(value, locale)
 
 
-def format_details(details: dict, currency: str, locale: str = "en"
-                   ) -> tuple[tuple[str, str], ...]:
+def format_details(details: dict, currency: str, locale: str = "en",
+                   t: Translator | None = None) -> tuple[tuple[str, str], ...]:
     """A result's details as (label, text) pairs, in the result's order, shown ones only."""
     pairs = []
     for key, value in details.items():
-        text = format_detail(str(key), value, details, currency, locale)
+        text = format_detail(str(key), value, details, currency, locale, t)
         if text is not None:
             pairs.append((DETAIL_LABELS.get(key, str(key).replace("_", " ")), text))
     return tuple(pairs)

@@ -73,7 +73,7 @@ def render_result(result: KpiResult, spec: KpiSpec, period: Period, *,
     elif result.rows:
         sections.append(Section(table=result_table(result, names, t)))
     fields = tuple((t.gettext(label), text) for label, text in format_details(
-        result.details, result.details.get("currency", "USD"), t.locale))
+        result.details, result.details.get("currency", "USD"), t.locale, t))
     if fields:
         sections.append(Section(fields=fields[:MAX_FIELDS]))
     notes = [f"⚠ {warning}" for warning in result.warnings]
@@ -139,9 +139,21 @@ def result_table(result: KpiResult, names: dict[str, str] | None = None,
                                          result.details.get("currency", "USD"))
         elif row.denominator is not None and row.numerator is not None:
             counts = f"{_number(row.numerator, t)}/{_number(row.denominator, t)}"
-        rows.append((names.get(str(row.key), str(row.key)),
+        rows.append((_row_label(str(row.key), names, t),
                      value_text(single, t, with_counts=False), counts))
     return tuple(rows)
+
+
+ROW_KINDS = (N_("reason"), N_("competitor"))  # loss-reasons' rows: `reason: price`
+
+
+def _row_label(key: str, names: dict[str, str], t: Translator) -> str:
+    """A row's name: the person's name for a rep key, a translated kind before a reason or
+    competitor (`årsak: price`), else the key as typed (a source, a stage)."""
+    kind, sep, value = key.partition(": ")
+    if sep and kind in ROW_KINDS:
+        return f"{t.gettext(kind)}: {value}"
+    return names.get(key, key)
 
 
 def _number(value: float, t: Translator) -> str:

@@ -53,6 +53,7 @@ from reports.kpis.facts import Distribution, Facts, Quota
 from reports.kpis.quotas import CADENCE_MONTHS, add_months, months_spanned, period_targets
 from reports.kpis.result import KpiResult, KpiRow
 from reports.periods import Comparison, Period, comparison, local_midnight, parse_period
+from reports.text import Text
 
 DAY = 86_400.0
 STALLED_MIN_DAYS = 7
@@ -226,6 +227,15 @@ def _deal_count(name: str, stage: Stage) -> Callable[[Ctx], KpiResult]:
     return compute
 
 
+def _converted(target: str) -> Text:
+    """How the cohort's converted part reads: won or lost by now, or reached a stage."""
+    if target == "won":
+        return Text("of them, won by now")
+    if target == "lost":
+        return Text("of them, lost by now")
+    return Text("of them, {stage} by now", stage=target)
+
+
 def _cohort(name: str, start_stage: Stage, to: Stage | str) -> Callable[[Ctx], KpiResult]:
     def compute(ctx: Ctx) -> KpiResult:
         n, converted = ctx.facts.cohort_conversion(start_stage, to, ctx.start, ctx.end,
@@ -234,9 +244,9 @@ def _cohort(name: str, start_stage: Stage, to: Stage | str) -> Callable[[Ctx], K
         target = to.value if isinstance(to, Stage) else to
         return _result(ctx, name, value, "ratio", numerator=converted, denominator=n,
                        warnings=warnings, details={
-                           "cohort": f"deals reaching {start_stage.value} in "
-                                     f"{ctx.period.label}",
-                           "converted": f"of them, {target} by now"})
+                           "cohort": Text("deals reaching {stage} in {period}",
+                                          stage=start_stage.value, period=ctx.period.label),
+                           "converted": _converted(target)})
     return compute
 
 
@@ -359,7 +369,7 @@ def _stage_time(ctx: Ctx) -> KpiResult:
                                   "mean_days": d["mean"], "n": dist.n}))
     total = sum(medians) if medians else None
     return _result(ctx, "stage-time", total, "days", rows=rows, details={
-        "value": "sum of the stage medians (typical days from lead to won)"})
+        "value": Text("sum of the stage medians (typical days from lead to won)")})
 
 
 def stage_thresholds(ctx: Ctx) -> dict[str, float]:
@@ -433,8 +443,9 @@ def _funnel(ctx: Ctx) -> KpiResult:
                    denominator=leads, rows=rows, details={
                        "won": won, "lost": lost, "revenue": amount,
                        "stalled": int(stalled.value or 0), "cohort": cohort,
-                       "conversion": "of the deals that reached the previous stage in "
-                                     f"{ctx.period.label}, how many have reached this one",
+                       "conversion": Text("of the deals that reached the previous stage in "
+                                          "{period}, how many have reached this one",
+                                          period=ctx.period.label),
                        "stalled_deals": [r.to_json() for r in stalled.rows[:5]]})
 
 

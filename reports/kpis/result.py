@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from reports.text import Text
+
 UNITS = ("ratio", "money", "count", "days", "seconds", "money_per_day", "multiple")
 
 
@@ -44,7 +46,8 @@ class KpiResult:
     warnings: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        details = dict(self.details)
+        details = {key: str(value) if isinstance(value, Text) else value  # English
+                   for key, value in self.details.items()}
         if self.warnings:
             details["warnings"] = list(self.warnings)
         return {

@@ -189,3 +189,12 @@ def test_rows_in_another_unit_than_the_headline():
     assert row_unit("lead-sources", "count") == "ratio"
     assert row_unit("stalled-deals", "count") == "days"
     assert row_unit("revenue", "money") == "money"
+
+
+@pytest.mark.parametrize(("minor", "text"), [
+    (234_430, "US$2,344.30"),  # Chinese writes thousands in full (CLDR's pattern "0")
+    (234_430_769, "US$234.4万"),  # and compacts from 万 (10,000) up
+    (99_999, "US$999.99"),
+])
+def test_chinese_money_below_wan_is_rounded_not_raw(minor, text):
+    assert format_money(minor, "USD", "zh_Hans_CN") == text
