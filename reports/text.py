@@ -53,6 +53,13 @@ class Text:
     def __add__(self, other: Text | Sentences | None) -> Sentences:
         return Sentences((self,)) + other
 
+    def __eq__(self, other: object) -> bool:  # the same sentence: results compare by value
+        return isinstance(other, Text) and (self.msgid, self.plural, self.n) == (
+            other.msgid, other.plural, other.n) and dict(self.fields) == dict(other.fields)
+
+    def __hash__(self) -> int:
+        return hash((self.msgid, self.plural, self.n))
+
     def __str__(self) -> str:
         return _english(self)
 
