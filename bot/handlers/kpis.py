@@ -76,7 +76,7 @@ def render_result(result: KpiResult, spec: KpiSpec, period: Period, *,
         result.details, result.details.get("currency", "USD"), t.locale))
     if fields:
         sections.append(Section(fields=fields[:MAX_FIELDS]))
-    notes = [f"⚠ {warning}" for warning in result.warnings]
+    notes = warning_notes(result.warnings, t)
     rows_left = len(result.rows) - MAX_TABLE_ROWS if result.kpi != "funnel" else 0
     fields_left = len(fields) - MAX_FIELDS
     left_out = []
@@ -93,6 +93,11 @@ def render_result(result: KpiResult, spec: KpiSpec, period: Period, *,
     notes.append(f"{spec.name}: {spec.formula}")
     sections.append(Section(context=" · ".join(notes)))
     return Reply(text=headline, sections=tuple(sections))
+
+
+def warning_notes(warnings, t: Translator) -> list[str]:
+    """Data warnings in the reader's language, each once, as footnotes (`⚠ ...`)."""
+    return [f"⚠ {text}" for text in dict.fromkeys(render(w, t) for w in warnings)]
 
 
 def change_text(compared: Compared, t: Translator | None = None) -> str:

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from reports.text import Message
+
 UNITS = ("ratio", "money", "count", "days", "seconds", "money_per_day", "multiple")
 
 
@@ -41,12 +43,12 @@ class KpiResult:
     denominator: float | None = None
     rows: tuple[KpiRow, ...] = ()
     details: dict[str, Any] = field(default_factory=dict)
-    warnings: tuple[str, ...] = ()
+    warnings: tuple[Message, ...] = ()  # data warnings: `Text`s a view translates
 
     def to_json(self) -> dict[str, Any]:
         details = dict(self.details)
         if self.warnings:
-            details["warnings"] = list(self.warnings)
+            details["warnings"] = [str(warning) for warning in self.warnings]
         return {
             "kpi": self.kpi,
             "workspace": self.workspace,

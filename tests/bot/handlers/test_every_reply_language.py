@@ -8,8 +8,9 @@ left; outside English no English word of the catalog left (names, deal names, co
 event kinds and KPI keys aside). Counts take each language's plural form (Romanian: "1
 eveniment", "2 evenimente", "20 de evenimente", "101 evenimente").
 
-Still English, and so cut out here before checking: the KPI catalog's formulas (`/kpi list`,
-`/kpi help KPI`, the formula line under a KPI answer) and data warnings (`⚠ ...`)."""
+Data warnings (`⚠ ...`: reps under quota, wins without an amount, capped ratios) are checked
+too. Still English, and so cut out here before checking: the KPI catalog's formulas (`/kpi list`,
+`/kpi help KPI`, the formula line under a KPI answer)."""
 
 from __future__ import annotations
 
@@ -73,9 +74,10 @@ def _ask(chat: Chat, text: str, language: str, user: str = BOSS, channel: str | 
 
 def _import(database, tmp_path: Path) -> None:
     """Named reps for each language: `Kari Nb` (linked by command), `sara.nb@example.com`
-    (linked by email when that person first writes) and `Ion Nb 20` with 20 events."""
+    (linked by email when that person first writes) and `Ion Nb 20` with 20 events; and a
+    win without an amount (a data warning under revenue views)."""
     day = datetime(2026, 10, 5, 10, 0)
-    rows = []
+    rows = [f"{day:%Y-%m-%d %H:%M},deal-won,1,,,unpriced-deal,,Wen Nopay,,,"]
     for language in LANGUAGES:
         rows.append(f"{day:%Y-%m-%d %H:%M},call,3,,,,,Kari {_title(language)},,,")
         rows.append(f"{day:%Y-%m-%d %H:%M},call,2,,,,,sara.{language}@example.com,,,")
@@ -131,6 +133,8 @@ def _conversation(language: str) -> list[tuple[str, str, str | None]]:
         (BOSS, "leaderboard revenue this-year", "C_SALES"), (BOSS, "me this-month", "C_SALES"),
         (BOSS, "churn last-month", "C_SALES"), (BOSS, "quota this-month", "C_SALES"),
         (BOSS, "log call 3 acme-widgets", "C_SALES"), (BOSS, "undo", "C_SALES"),
+        (BOSS, "log email-clicked 90", "C_SALES"), (BOSS, "click-rate today", "C_SALES"),
+        (BOSS, "undo", "C_SALES"), (BOSS, "revenue this-year", "C_SALES"),
         (BOSS, "undo 999999", "C_SALES"),
         (BOSS, f"quota set <@{NEWCOMER}> 20 monthly demo-booked", "C_SALES"),
         (BOSS, f"quota set <@{REP}> 50k quarterly", "C_SALES"),
@@ -160,13 +164,12 @@ def _empty_conversation() -> list[tuple[str, str, str | None]]:
 
 
 def _lines(text: str) -> list[str]:
-    """The lines a person reads, less what stays English for now: the KPI formulas and the
-    data warnings (`⚠ ...`)."""
+    """The lines a person reads, less what stays English for now: the KPI formulas."""
     lines = []
     for line in text.splitlines():
         for spec in sorted(CATALOG.values(), key=lambda spec: -len(spec.formula)):
             line = line.replace(f"{spec.name}: {spec.formula}", " ").replace(spec.formula, " ")
-        lines.append(" · ".join(part for part in line.split(" · ") if not part.startswith("⚠")))
+        lines.append(line)
     return lines
 
 
@@ -233,6 +236,16 @@ def test_every_reply_and_view_in_every_language(seeded, database):
                               _lines("\n".join(strings_of(home_view(nobody), ("text",)))), language,
                               names)
     assert not problems, "\n".join(problems)
+
+    # the data warnings under answers are there, in every language (checked above)
+    for language in LANGUAGES:
+        for asked in ("click-rate today", "revenue this-year", "quota this-month",
+                      "leaderboard revenue this-year"):
+            assert "⚠" in texts[language, asked], (language, asked, texts[language, asked])
+    assert "1 of " in texts["en", "revenue this-year"]
+    assert "shown capped at 100%" in texts["en", "click-rate today"]
+    assert "vunne avtaler mangler beløp" in texts["nb", "revenue this-year"]
+    assert "按上限 100% 显示" in texts["zh", "click-rate today"]
 
     # the person a quota is set for is named, never a bare id, and the KPI is said once
     quota_set = texts["en", f"quota set <@{NEWCOMER}> 20 monthly demo-booked"]
