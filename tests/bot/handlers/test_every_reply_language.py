@@ -14,6 +14,7 @@ too. Still English, and so cut out here before checking: the KPI catalog's formu
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,9 +22,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from bot.core import CommandRequest
+from bot.core import AdminCheckFailed, CommandRequest
 from bot.handlers.home import compose_home
-from bot.handlers.registry import COMMANDS
+from bot.handlers.registry import COMMANDS, build_command_handler
+from bot.slack.blocks import render_slash_response
+from bot.slack.digest_buttons import with_digest_buttons
 from bot.slack.views import home_view
 from bot.transfer.importer import ImportOptions, import_csv
 from bot.transfer.presets import CANONICAL_COLUMNS
@@ -32,6 +35,7 @@ from reports.kpis.catalog import CATALOG
 from reports.languages import LANGUAGES
 from sampledata import seed_workspace
 from storage import digests as ledger
+from storage.engine import Database, build_engine
 from storage.models import Deal, User
 from tests.support.dialog import Chat
 from tests.support.reading import english_left, raw_values, strings_of
@@ -48,7 +52,7 @@ KEPT = {"pong", "slack", "teams", "workflows", "webhook", "webhooks", "europe", 
 # Words of the language that are spelt like an English word (besides its month and day names,
 # tests/support/reading.py)
 SAME = {"nb": {"for", "en", "over", "best", "import", "post", "at", "status", "send", "to",
-               "rate", "person"},
+               "rate", "person", "pause"},
         "sv": {"en", "in", "period", "periods", "status", "import", "post", "team", "person"},
         "ro": {"formula", "catalog", "chat", "date", "are", "marketing", "spam", "import"},
         "zh": set()}
@@ -288,3 +292,58 @@ def test_counts_in_replies_take_the_plural_form_of_the_language(seeded, language
         assert reply.ok and expected in reply.text, (language, n, reply.text)
         if language == "ro" and n != 20:
             assert f"{n} de " not in reply.text, reply.text
+
+
+class _AdminCheckTimesOut:
+    def is_admin(self, workspace_id: str, user_id: str) -> bool:
+        raise AdminCheckFailed("the platform did not answer")
+
+
+def _bot_words(chat: Chat, database, tmp_path: Path, language: str) -> dict[str, str]:
+    """What the bot says in its own words around the commands: the Slack log reply with its
+    Undo button, the digest's buttons, the refusals when the database is down, the deadline
+    passed, the admin check timed out, or a command is not wired in this version."""
+    request = CommandRequest(platform="slack", workspace_id=WORKSPACE, user_id=BOSS,
+                             text="digest off", user_language=language, channel_id="C_SALES")
+    logged = _ask(chat, "log call 3 acme-widgets", language)
+    assert logged.undo_event is not None
+    slack = render_slash_response(logged, lambda event: f"undo-{event}")
+    assert _ask(chat, "undo", language).ok
+    down = Database(engine=build_engine(f"sqlite:///{tmp_path / 'no-such-dir' / 'kpibot.db'}"))
+    unwired = build_command_handler(chat.handler.context, COMMANDS)
+    del unwired.handlers[next(spec.command for spec in COMMANDS if spec.word == "digest")]
+    admin_check = dataclasses.replace(chat.handler.context, admins=_AdminCheckTimesOut())
+    return {
+        "slack log reply": "\n".join(strings_of(slack["blocks"], ("text",))),
+        "digest buttons": "\n".join(strings_of(with_digest_buttons([], language), ("text",))),
+        "database down": build_command_handler(
+            dataclasses.replace(chat.handler.context, database=down), COMMANDS).handle(
+            request).plain_text(),
+        "deadline passed": chat.handler.handle(request, deadline=0.0).plain_text(),
+        "admin check": build_command_handler(admin_check, COMMANDS).handle(
+            request).plain_text(),
+        "not in this version": unwired.handle(request).plain_text(),
+    }
+
+
+def test_the_bots_own_words_around_replies_in_every_language(seeded, database, tmp_path):
+    chat, names = seeded
+    problems: list[str] = []
+    said: dict[str, dict[str, str]] = {}
+    for language in LANGUAGES:
+        said[language] = _bot_words(chat, database, tmp_path, language)
+        for where, text in said[language].items():
+            problems += _problems(f"{language} {where}", _lines(text), language, names)
+    assert not problems, "\n".join(problems)
+    english = said["en"]
+    assert english["slack log reply"].endswith("\nUndo")
+    assert "Pause the digest?" in english["digest buttons"]
+    assert english["database down"].startswith("The database is busy or not reachable")
+    assert english["deadline passed"].startswith("The database did not answer in time")
+    assert english["admin check"].startswith("kpibot could not check with Slack")
+    assert english["not in this version"].startswith(
+        "/kpi digest is not available in this version.")
+    for language in LANGUAGES[1:]:  # each says it in its own words
+        assert all(said[language][where] != text for where, text in english.items()), language
+    assert said["nb"]["slack log reply"].endswith("\nAngre")
+    assert said["zh"]["database down"].startswith("数据库当前繁忙或无法访问")

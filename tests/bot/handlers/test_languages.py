@@ -7,7 +7,7 @@ value and, outside English, no English word left (the checks of tests/support/re
 for the digest); counts take the language's plural form.
 
 Not translated yet (and so not checked here): the KPI formula line (`win-rate: won / (won +
-lost)`, the catalog's definition), data warnings and the grammar's own problem sentences. Every
+lost)`, the catalog's definition) and the grammar's own problem sentences. Every
 other reply kind and the Home view: tests/bot/handlers/test_every_reply_language.py."""
 
 from __future__ import annotations
@@ -44,13 +44,12 @@ def _ask(chat: Chat, text: str, language: str, user: str = "UGEN001"):
 
 def _lines(reply) -> list[str]:
     """The reply's lines, less what stays English for now: the formula (`win-rate: won /
-    (won + lost)`, after its KPI's name) and data warnings (`⚠ ...`) of the context."""
+    (won + lost)`, after its KPI's name) of the context."""
     lines = []
     for line in reply.plain_text().splitlines():
         for name in CATALOG:
             line = line.split(f"{name}: ")[0] if f"{name}: " in line else line
-        lines.append(" · ".join(part for part in line.split(" · ")
-                                if not part.startswith("⚠")))
+        lines.append(line)
     return lines
 
 
