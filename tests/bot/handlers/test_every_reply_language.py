@@ -14,6 +14,7 @@ too. Still English, and so cut out here before checking: the KPI catalog's formu
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import re
 from datetime import UTC, datetime, timedelta
@@ -25,6 +26,8 @@ import sqlalchemy as sa
 from bot.core import AdminCheckFailed, CommandRequest
 from bot.handlers.home import compose_home
 from bot.handlers.registry import COMMANDS, build_command_handler
+from bot.interactive.actions import UNDO, Actor, undo_from_button
+from bot.interactive.values import ActionValues
 from bot.slack.blocks import render_slash_response
 from bot.slack.digest_buttons import with_digest_buttons
 from bot.slack.views import home_view
@@ -300,9 +303,10 @@ class _AdminCheckTimesOut:
 
 
 def _bot_words(chat: Chat, database, tmp_path: Path, language: str) -> dict[str, str]:
-    """What the bot says in its own words around the commands: the Slack log reply with its
-    Undo button, the digest's buttons, the refusals when the database is down, the deadline
-    passed, the admin check timed out, or a command is not wired in this version."""
+    """What the bot says in its own words around the commands: the Slack log reply with
+    its Undo button, the refusal of an Undo button it did not sign, the digest's buttons, the
+    refusals when the database is down, the deadline passed, the admin check timed out, or a
+    command is not wired in this version."""
     request = CommandRequest(platform="slack", workspace_id=WORKSPACE, user_id=BOSS,
                              text="digest off", user_language=language, channel_id="C_SALES")
     logged = _ask(chat, "log call 3 acme-widgets", language)
@@ -313,7 +317,13 @@ def _bot_words(chat: Chat, database, tmp_path: Path, language: str) -> dict[str,
     unwired = build_command_handler(chat.handler.context, COMMANDS)
     del unwired.handlers[next(spec.command for spec in COMMANDS if spec.word == "digest")]
     admin_check = dataclasses.replace(chat.handler.context, admins=_AdminCheckTimesOut())
+    values, other = ActionValues("secret"), ActionValues("another app's secret")
+    forged = asyncio.run(undo_from_button(
+        chat.handler, values, Actor(platform="slack", workspace_id=WORKSPACE, user_id=BOSS,
+                                    user_language=language),
+        other.sign(UNDO, WORKSPACE, logged.undo_event)))
     return {
+        "undo button of another app": forged.plain_text(),
         "slack log reply": "\n".join(strings_of(slack["blocks"], ("text",))),
         "digest buttons": "\n".join(strings_of(with_digest_buttons([], language), ("text",))),
         "database down": build_command_handler(
@@ -340,6 +350,8 @@ def test_the_bots_own_words_around_replies_in_every_language(seeded, database, t
     assert "Pause the digest?" in english["digest buttons"]
     assert english["database down"].startswith("The database is busy or not reachable")
     assert english["deadline passed"].startswith("The database did not answer in time")
+    assert english["undo button of another app"].startswith(
+        "This Undo button does not belong to this workspace")
     assert english["admin check"].startswith("kpibot could not check with Slack")
     assert english["not in this version"].startswith(
         "/kpi digest is not available in this version.")
