@@ -26,7 +26,7 @@ from bot.grammar import CommandSpec, Grammar, UsageError
 from bot.grammar.words import Person
 from bot.replies import Reply, Section, error_reply
 from reports.format import format_number
-from reports.i18n import Translator, translator
+from reports.i18n import N_, Translator, translator
 from storage.engine import Database, DeadlinePassed
 from storage.models import Workspace
 from storage.reps import NAMED_REP_PREFIX, is_named_rep, link_by_email
@@ -127,10 +127,26 @@ class Invocation:
 
 Handler = Callable[[object, Invocation], Reply]
 
-DATABASE_DOWN_REPLY = ("The database is busy or not reachable right now, so nothing was stored "
-                       "or read. Please try again in a minute.")
-DEADLINE_REPLY = ("The database did not answer in time, so nothing was stored or changed. "
-                  "Please try again in a minute.")
+# English msgids, translated when replied (`refusal`)
+DATABASE_DOWN_REPLY = N_("The database is busy or not reachable right now, so nothing was stored "
+                         "or read. Please try again in a minute.")
+DEADLINE_REPLY = N_("The database did not answer in time, so nothing was stored or changed. "
+                    "Please try again in a minute.")
+ADMIN_CHECK_REPLY = N_("kpibot could not check with Slack whether you are an admin (Slack did not "
+                       "answer in time), so nothing was changed. Please try again in a minute.")
+DATABASE_REFUSED_REPLY = N_("The database refused this request, so nothing was stored or "
+                            "changed. If it happens again, please tell your kpibot admin.")
+
+
+def request_translator(request: CommandRequest) -> Translator:
+    """The translator of the language the request's user reads."""
+    return translator(request.user_language or "en")
+
+
+def refusal(message: str, request: CommandRequest, /, **fields: object) -> Reply:
+    """An error reply of `message` (an English msgid) in the request's language."""
+    t = request_translator(request)
+    return dataclasses.replace(error_reply(t.gettext(message, **fields), t=t), language=t.language)
 
 
 @functools.cache
@@ -156,7 +172,7 @@ async def answer_in_time(handler: CommandHandler, request: CommandRequest, *,
     except TimeoutError:
         log.warning("a %s command got no answer from the database in time",
                     request.platform)
-        return error_reply(DEADLINE_REPLY)
+        return refusal(DEADLINE_REPLY, request)
 # A command that needs no database: answered from the command and the time alone, before any
 # workspace lookup, so that it works while the database is down (`/kpi ping`); in the user's
 # language (the Translator).
@@ -197,6 +213,10 @@ class CommandHandler:
 
         `deadline` (a time.monotonic() instant): the command's database work must be done by
         then; past it, it is rolled back and the reply says nothing was stored."""
+        return dataclasses.replace(self._answer(request, deadline),
+                                   language=request_translator(request).language)
+
+    def _answer(self, request: CommandRequest, deadline: float | None) -> Reply:
         try:
             if deadline is None:
                 return self._handle(request, self.context)
@@ -204,20 +224,16 @@ class CommandHandler:
             return self._handle(request, dataclasses.replace(self.context, database=database))
         except DeadlinePassed:
             log.warning("a %s command ran out of time and was rolled back", request.platform)
-            return error_reply(DEADLINE_REPLY)
+            return refusal(DEADLINE_REPLY, request)
         except AdminCheckFailed:
-            return error_reply(
-                "kpibot could not check with Slack whether you are an admin (Slack did not "
-                "answer in time), so nothing was changed. Please try again in a minute.")
+            return refusal(ADMIN_CHECK_REPLY, request)
         except DBAPIError as error:
             log.error("database error while handling a %s command: %s", request.platform,
                       type(error.orig).__name__ if error.orig else type(error).__name__)
             if isinstance(error, OperationalError | InterfaceError) or error.connection_invalidated:
-                return error_reply(DATABASE_DOWN_REPLY)
-            return error_reply(  # a constraint or a value the database refused: not an outage
-                "The database refused this request, so nothing was stored or changed. "
-                "If it happens again, please tell your kpibot admin."
-            )
+                return refusal(DATABASE_DOWN_REPLY, request)
+            # a constraint or a value the database refused: not an outage
+            return refusal(DATABASE_REFUSED_REPLY, request)
 
     def _handle(self, request: CommandRequest, context: BotContext) -> Reply:
         now = context.now()
@@ -241,7 +257,8 @@ class CommandHandler:
                                example=problem.example, t=invocation.t)
         handler = self.handlers.get(type(command))
         if handler is None:
-            return error_reply(f"/kpi {request.text.split()[0]} is not available in this version.")
+            return refusal(N_("{command} is not available in this version."), request,
+                           command=f"/kpi {request.text.split()[0]}")
         reply = handler(command, invocation)
         if getattr(command, "public", False) and reply.ok:
             reply = dataclasses.replace(reply, public=True)

@@ -30,6 +30,7 @@ class Reply:
     digest: Digest | None = None  # a digest to show in full (each adapter renders it)
     undo_event: int | None = None  # the event an Undo button under the reply voids
     mentions: tuple[str, ...] = ()  # user ids whose `<@id>` in the headline Slack may render
+    language: str = "en"  # the reader's: for the renderer's own words (the Undo button, ...)
 
     def plain_text(self) -> str:
         """The whole reply as plain text (terminal, Teams fallback, logs of replies)."""

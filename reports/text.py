@@ -12,7 +12,7 @@ renders it with their `Translator` (`text.render(t)`). `str(text)` is the Englis
   quoted words, command words like `demo-booked` or `mrr=`, which are never translated); an
   `int` field is formatted with the reader's digit grouping (`100,000`, `100 000`), a `date`
   as its weekday and ISO date (`Fri 2026-10-02`, `fre. 2026-10-02`), a `MonthName` as the
-  month's name (`February`, `februarie`).
+  month's name (`February`, `februarie`), a `Share` as a whole percentage (`50%`, `50 %`).
 * `plural_text(singular, plural, n, ...)` picks the form of `n` in the reader's language.
 * `a + b` joins sentences with a space (none in Chinese, whose full stops take the room);
   `None` is left out (an absent hint).
@@ -53,9 +53,11 @@ class Text:
     def __add__(self, other: Text | Sentences | None) -> Sentences:
         return Sentences((self,)) + other
 
-    def __eq__(self, other: object) -> bool:  # the same sentence: results compare by value
-        return isinstance(other, Text) and (self.msgid, self.plural, self.n) == (
-            other.msgid, other.plural, other.n) and dict(self.fields) == dict(other.fields)
+    def __eq__(self, other: object) -> bool:  # a value: the same sentence with the same fields
+        if not isinstance(other, Text):
+            return NotImplemented
+        return (self.msgid, self.plural, self.n, dict(self.fields)) == (
+            other.msgid, other.plural, other.n, dict(other.fields))
 
     def __hash__(self) -> int:
         return hash((self.msgid, self.plural, self.n))
@@ -76,6 +78,10 @@ def plural_text(singular: str, plural: str, n: int, /, **fields: object) -> Text
 
 class MonthName(int):
     """A month (1-12) in a sentence, shown by its name in the reader's language."""
+
+
+class Share(float):
+    """A share (0.5) in a sentence, shown as the reader's percentage (`50%`, `50 %`)."""
 
 
 class Sentences:
@@ -148,10 +154,12 @@ def _english(message: Message) -> str:
 
 def _shown(value: object, t: Translator) -> object:
     from babel.dates import format_date, get_month_names
-    from babel.numbers import format_decimal
+    from babel.numbers import format_decimal, format_percent
 
     if isinstance(value, Text | Sentences):
         return value.render(t)
+    if isinstance(value, Share):
+        return format_percent(float(value), locale=t.locale)
     if isinstance(value, MonthName):
         return get_month_names("wide", locale=t.locale)[int(value)]
     if isinstance(value, date):
@@ -161,5 +169,5 @@ def _shown(value: object, t: Translator) -> object:
     return value
 
 
-__all__ = ["Message", "MonthName", "Sentences", "Text", "TextError", "all_of", "one_of",
+__all__ = ["Message", "MonthName", "Sentences", "Share", "Text", "TextError", "all_of", "one_of",
            "plural_text", "quoted", "render"]

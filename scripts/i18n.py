@@ -13,6 +13,7 @@ to normalise the files; tests/reports/test_catalogs.py fails while any is missin
 
 from __future__ import annotations
 
+import re
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,6 +43,12 @@ HEADER = "# kpibot: translations of what people read. Update with `bash scripts/
 STAMP = datetime(2026, 12, 1, tzinfo=UTC)  # fixed: an unchanged catalog gives the same file
 
 
+def has_words(formula: str) -> bool:
+    """A formula with words to translate (not only event kinds and KPI names: `a / b`)."""
+    words = re.findall(r"[A-Za-z][\w-]*", formula)
+    return any(word not in KINDS and word not in CATALOG and word != "P" for word in words)
+
+
 def extract() -> Catalog:
     """Every message in the code now, as a template catalog."""
     catalog = Catalog(project="kpibot", version="1", domain=DOMAIN, creation_date=STAMP,
@@ -54,8 +61,12 @@ def extract() -> Catalog:
             path = f"{source}/{filename}"
             catalog.add(message, None, [(path, lineno)], auto_comments=comments,
                         context=context)
-    for spec in CATALOG.values():  # data, not calls: the KPI catalog's titles
+    for spec in CATALOG.values():  # data, not calls: the KPI catalog's titles and formulas
         catalog.add(spec.title, None, [("reports/kpis/catalog.py", 0)])
+        if has_words(spec.formula):
+            catalog.add(spec.formula, None, [("reports/kpis/catalog.py", 0)],
+                        auto_comments=["a KPI's formula: event kinds, KPI names, P (the "
+                                       "period) and the symbols stay as they are"])
     for kind in KINDS.values():  # the event kinds' summaries (`/kpi help events`)
         catalog.add(kind.summary, None, [("reports/events.py", 0)])
     for command in COMMANDS:  # each command's help (`/kpi help WORD`), a paragraph a message

@@ -159,7 +159,7 @@ class SlackChannel:
         try:
             response = await self._api().chat_postMessage(
                 channel=schedule.channel_id, text=message["text"],
-                blocks=with_digest_buttons(message["blocks"]),
+                blocks=with_digest_buttons(message["blocks"], digest.language),
                 unfurl_links=False, unfurl_media=False,
                 metadata={"event_type": DIGEST_EVENT_TYPE, "event_payload": {"slot": slot_key}})
         except _SLACK_ERRORS as error:

@@ -76,7 +76,7 @@ def render_result(result: KpiResult, spec: KpiSpec, period: Period, *,
         result.details, result.details.get("currency", "USD"), t.locale, t))
     if fields:
         sections.append(Section(fields=fields[:MAX_FIELDS]))
-    notes = [f"⚠ {warning}" for warning in result.warnings]
+    notes = warning_notes(result.warnings, t)
     rows_left = len(result.rows) - MAX_TABLE_ROWS if result.kpi != "funnel" else 0
     fields_left = len(fields) - MAX_FIELDS
     left_out = []
@@ -90,9 +90,19 @@ def render_result(result: KpiResult, spec: KpiSpec, period: Period, *,
         command = f"`kpibot kpi {spec.name} --period {period.label} --json`"
         notes.append(t.gettext("{left_out} not shown: {command} lists them all",
                                left_out=t.gettext(" and ").join(left_out), command=command))
-    notes.append(f"{spec.name}: {spec.formula}")
+    notes.append(f"{spec.name}: {formula_text(spec, t)}")
     sections.append(Section(context=" · ".join(notes)))
     return Reply(text=headline, sections=tuple(sections))
+
+
+def formula_text(spec: KpiSpec, t: Translator) -> str:
+    """The KPI's formula in the reader's language (event kinds, KPI names and symbols kept)."""
+    return t.gettext(spec.formula)
+
+
+def warning_notes(warnings, t: Translator) -> list[str]:
+    """Data warnings in the reader's language, each once, as footnotes (`⚠ ...`)."""
+    return [f"⚠ {text}" for text in dict.fromkeys(render(w, t) for w in warnings)]
 
 
 def change_text(compared: Compared, t: Translator | None = None) -> str:
@@ -199,7 +209,7 @@ KPI_UNITS = {"ratio": N_("rate (%)"), "money": N_("money"), "count": N_("count")
 
 def kpi_help(name: str, t: Translator | None = None) -> Reply | None:
     """`/kpi help NAME` for a KPI, or the whole catalog for an empty name (`/kpi list`), in the
-    language of `t`; names, formulas and event kinds stay as typed."""
+    language of `t`; KPI names and event kinds stay as typed (in formulas too)."""
     t = t or translator("en")
     if not name:
         groups: dict[str, list[KpiSpec]] = {}
@@ -209,7 +219,7 @@ def kpi_help(name: str, t: Translator | None = None) -> Reply | None:
             Section(title=t.gettext(KPI_GROUPS[group]) if group in KPI_GROUPS
                     else group.capitalize(),
                     table=((t.gettext("KPI"), t.gettext("formula")),)
-                    + tuple((s.name, s.formula) for s in specs))
+                    + tuple((s.name, formula_text(s, t)) for s in specs))
             for group, specs in groups.items()
         )
         return Reply(text=t.ngettext("{count} KPI — ask with {command}",
@@ -221,7 +231,7 @@ def kpi_help(name: str, t: Translator | None = None) -> Reply | None:
         return None
     unit = KPI_UNITS.get(spec.unit)
     return Reply(text=f"{spec.name} — {t.gettext(spec.title)}", sections=(Section(fields=(
-        (t.gettext("Formula"), spec.formula),
+        (t.gettext("Formula"), formula_text(spec, t)),
         (t.gettext("Unit"), t.gettext(unit) if unit else spec.unit),
         (t.gettext("Needs"), ", ".join(spec.needs) or "—"),
         (t.gettext("Example"), f"/kpi {spec.name} this-quarter"),

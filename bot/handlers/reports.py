@@ -31,7 +31,13 @@ from bot.grammar import (
 )
 from bot.grammar.quota import parse_quota, parse_quota_history, parse_quota_set
 from bot.grammar.reports import parse_churn, parse_funnel, parse_leaderboard, parse_me
-from bot.handlers.kpis import PeriodProblem, funnel_table, render_result, resolve_period
+from bot.handlers.kpis import (
+    PeriodProblem,
+    funnel_table,
+    render_result,
+    resolve_period,
+    warning_notes,
+)
 from bot.handlers.kpis import change_text as compared_text
 from bot.replies import Reply, Section, error_reply, person
 from reports.digest.build import LABELS
@@ -183,7 +189,7 @@ def handle_quota(command: QuotaCommand, invocation: Invocation) -> Reply:
     if changed:
         lines += (t.gettext("Target changed during the period (each part counts pro rata by "
                             "days): {changes}", changes="; ".join(changed)),)
-    context = " · ".join(f"⚠ {w}" for w in result.warnings) or t.gettext(
+    context = " · ".join(warning_notes(result.warnings, t)) or t.gettext(
         "team = total attained / total quota · {command} for the changes",
         command="/kpi quota history")
     title = t.gettext("Quota attainment")
@@ -293,7 +299,7 @@ def handle_churn(command: ChurnCommand, invocation: Invocation) -> Reply:
         (t.gettext("Downgrades"), format_amount(d["downgrades"], currency, t.locale)),
         (t.gettext("New customers"), format_number(churn.details["new_customers"], t.locale)),
     )
-    warnings = " · ".join(f"⚠ {w}" for w in churn.warnings + mrr_churn.warnings)
+    warnings = " · ".join(warning_notes(churn.warnings + mrr_churn.warnings, t))
     title = t.gettext("Churn")
     return Reply(text=f"{title} · {describe_period(period, t)}", sections=(
         Section(fields=fields),
@@ -346,12 +352,12 @@ def handle_leaderboard(command: LeaderboardCommand, invocation: Invocation) -> R
         Section(table=tuple(table)),
         Section(context=_context(t.gettext("change: {spans}",
                                            spans=describe_comparison(spans, t)),
-                                 current.warnings))))
+                                 current.warnings, t))))
 
 
-def _context(line: str, warnings) -> str:
+def _context(line: str, warnings, t: Translator) -> str:
     """A view's footnote: its data warnings first (wins without an amount, ...), then `line`."""
-    return " · ".join([*(f"⚠ {w}" for w in dict.fromkeys(warnings)), line])
+    return " · ".join([*warning_notes(warnings, t), line])
 
 
 def _row_key(row) -> tuple[str, str]:
@@ -420,7 +426,7 @@ def handle_me(command: MeCommand, invocation: Invocation) -> Reply:
         Section(fields=tuple(fields)),
         Section(context=_context(t.gettext("changes: {spans}",
                                            spans=describe_comparison(results[0].spans, t)),
-                                 warnings))))
+                                 warnings, t))))
 
 
 def _quota_fields(compared: Compared, currency: str,

@@ -20,19 +20,19 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import DBAPIError
 
-from bot.core import BotContext, CommandHandler, CommandRequest, answer_in_time
+from bot.core import BotContext, CommandHandler, CommandRequest, answer_in_time, refusal
 from bot.interactive.log_form import FormResult, read_form
 from bot.interactive.values import ActionValues
-from bot.replies import Reply, error_reply
-from reports.i18n import translator
+from bot.replies import Reply
+from reports.i18n import N_, translator
 from storage.engine import DeadlinePassed
 from storage.models import Workspace
 
 log = logging.getLogger(__name__)
 
 UNDO = "undo"
-NOT_THIS_BUTTON = ("This Undo button does not belong to this workspace (or was changed), so "
-                   "nothing was undone. /kpi undo ID undoes an event by its number.")
+NOT_THIS_BUTTON = N_("This Undo button does not belong to this workspace (or was changed), so "
+                     "nothing was undone. /kpi undo ID undoes an event by its number.")
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ async def undo_from_button(handler: CommandHandler, values: ActionValues, actor:
     only its author or an admin may; a second click answers that it was already undone."""
     event_id = values.read(UNDO, actor.workspace_id, value)
     if event_id is None:
-        return error_reply(NOT_THIS_BUTTON)
+        return refusal(NOT_THIS_BUTTON, actor.request("undo"))
     return await run_text(handler, actor, f"undo {event_id}")
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bot.replies import Reply, Section, render_table_text
+from reports.i18n import Translator, translator
 from reports.slack_text import (
     MAX_BLOCKS,
     MAX_FIELD_TEXT,
@@ -53,9 +54,11 @@ UNDO_ACTION = "kpi_undo"  # action_id of the Undo button (bot/slack/interactive.
 UndoValue = Callable[[int], str]  # event id -> the button's signed value (interactive/values.py)
 
 
-def undo_button(value: str) -> dict:
+def undo_button(value: str, t: Translator | None = None) -> dict:
+    """The Undo button under a logged event, labelled in the language of `t`."""
+    label = (t or translator("en")).gettext("Undo")
     return {"type": "actions", "block_id": "kpi_undo", "elements": [{
-        "type": "button", "action_id": UNDO_ACTION, "text": _plain("Undo"), "value": value}]}
+        "type": "button", "action_id": UNDO_ACTION, "text": _plain(label), "value": value}]}
 
 
 def with_mentions(escaped: str, user_ids: tuple[str, ...]) -> str:
@@ -75,17 +78,20 @@ def _headline(reply: Reply) -> dict:
 
 
 def render_blocks(reply: Reply, undo_value: UndoValue | None = None) -> list[dict]:
-    """The reply as blocks; with `undo_value`, a logged event gets its Undo button."""
+    """The reply as blocks; with `undo_value`, a logged event gets its Undo button. The
+    renderer's own words are in the reply's language (`reply.language`)."""
+    t = translator(reply.language)
     blocks: list[dict] = [_headline(reply)]
     for section in reply.sections:
         blocks.extend(_section_blocks(section))
     room = MAX_BLOCKS - (1 if reply.undo_event and undo_value else 0)
     if len(blocks) > room:
         blocks = blocks[: room - 1] + [
-            {"type": "context", "elements": [_plain("(shortened: too long for one message)")]}
+            {"type": "context",
+             "elements": [_plain(t.gettext("(shortened: too long for one message)"))]}
         ]
     if reply.undo_event and undo_value:
-        blocks.append(undo_button(undo_value(reply.undo_event)))
+        blocks.append(undo_button(undo_value(reply.undo_event), t))
     return blocks
 
 

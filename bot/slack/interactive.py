@@ -30,7 +30,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.core import AdminCheckFailed, CommandHandler, CommandRequest
+from bot.core import AdminCheckFailed, CommandHandler, CommandRequest, request_translator
 from bot.handlers.home import compose_home
 from bot.interactive.actions import (
     READ_FAILURES,
@@ -378,7 +378,8 @@ async def answer_bare_log(slack: SlackInteractions, request: CommandRequest,
     Slack would not open it, how to log by typing."""
     if trigger_id and await slack.open_log_modal(client, trigger_id, slack_actor(request)):
         return {}
-    return render_slash_response(error_reply(
-        "The logging form could not be opened; type the event instead.",
+    t = request_translator(request)
+    return render_slash_response(dataclasses.replace(error_reply(
+        t.gettext("The logging form could not be opened; type the event instead."),
         usage="/kpi log EVENT [DEAL] [N x] [AMOUNT [CUR]] [on DATE] [note...]",
-        example="/kpi log demo-booked acme"))
+        example="/kpi log demo-booked acme", t=t), language=t.language))

@@ -45,6 +45,7 @@ from bot.teams.config import TeamsConfig
 from bot.teams.connector import ConnectorClientFactory, TeamsSender, from_client_error
 from bot.teams.interactive import ACTION_KEY, TeamsInteractions, is_bare_log, undo_action
 from bot.teams.references import InMemoryReferenceStore, ReferenceStore, StoredReference
+from reports.i18n import translator
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +100,8 @@ class KpiAgent(ActivityHandler):
             await self._send_activity(turn_context, card_activity(answer, "Log activity"))
             return
         undo = [undo_action(self.interactions.undo_value(request.workspace_id,
-                                                         answer.undo_event))] \
+                                                         answer.undo_event),
+                            translator(answer.language))] \
             if answer.undo_event is not None else None
         await self._send(turn_context, answer, undo)
 

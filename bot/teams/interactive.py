@@ -32,6 +32,7 @@ from bot.interactive.log_form import (
 from bot.interactive.values import ActionValues
 from bot.replies import Reply, error_reply
 from bot.teams.cards import CARD_SCHEMA, CARD_VERSION, rich_text
+from reports.i18n import Translator, translator
 
 ACTION_KEY = "kpibot"  # marks kpibot's own Action.Submit data
 LOG, UNDO_ACTION = "log", "undo"
@@ -48,8 +49,9 @@ def is_bare_log(text: str) -> bool:
     return text.strip().casefold() == "log"
 
 
-def undo_action(value: str) -> dict:
-    return {"type": "Action.Submit", "title": "Undo",
+def undo_action(value: str, t: Translator | None = None) -> dict:
+    """The Undo button under a logged event, labelled in the language of `t`."""
+    return {"type": "Action.Submit", "title": (t or translator("en")).gettext("Undo"),
             "data": {ACTION_KEY: UNDO_ACTION, "value": value}}
 
 

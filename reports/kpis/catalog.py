@@ -53,7 +53,7 @@ from reports.kpis.facts import Distribution, Facts, Quota
 from reports.kpis.quotas import CADENCE_MONTHS, add_months, months_spanned, period_targets
 from reports.kpis.result import KpiResult, KpiRow
 from reports.periods import Comparison, Period, comparison, local_midnight, parse_period
-from reports.text import Text
+from reports.text import Message, Share, Text, plural_text
 
 DAY = 86_400.0
 STALLED_MIN_DAYS = 7
@@ -132,29 +132,34 @@ def _result(ctx: Ctx, name: str, value: float | None, unit: str, *, numerator=No
                      warnings=tuple(warnings))
 
 
-def ratio(numerator: float, denominator: float, *, what: tuple[str, str] | None = None,
-          cap: bool = True, fix: str | None = None) -> tuple[float | None, list[str]]:
-    """numerator / denominator, and the data warnings.
+def ratio(numerator: float, denominator: float, *,
+          what: tuple[str | Text, str | Text] | None = None, cap: bool = True,
+          fix: Text | None = None) -> tuple[float | None, list[Message]]:
+    """numerator / denominator, and the data warnings (`Text`s: the view translates them).
 
     None for a zero denominator (with a warning when `cap` and the numerator is not zero:
     "email-clicked (3) without any email-delivered: log the missing email-delivered events").
     Above 1 with `cap`: 1.0 and a warning such as "more email-opened (52) than
-    email-delivered (50): log the missing email-delivered events; shown capped at 100%"."""
-    top, bottom = what or ("numerator", "denominator")
-    fix = fix or f"log the missing {bottom} events"
+    email-delivered (50): log the missing email-delivered events; shown capped at 100%".
+    `what` names the two counts: event kinds as typed (`str`) or phrases to translate (`Text`)."""
+    top, bottom = what or (Text("numerator"), Text("denominator"))
+    fix = fix or Text("log the missing {kind} events", kind=bottom)
     if not denominator:
         if cap and numerator and what:
-            return None, [f"{top} ({_n(numerator)}) without any {bottom}: {fix}"]
+            return None, [Text("{top} ({count}) without any {bottom}: {fix}", top=top,
+                               count=_n(numerator), bottom=bottom, fix=fix)]
         return None, []
     value = numerator / denominator
     if cap and value > 1:
-        return 1.0, [f"more {top} ({_n(numerator)}) than {bottom} ({_n(denominator)}): "
-                     f"{fix}; shown capped at 100%"]
+        return 1.0, [Text("more {top} ({top_count}) than {bottom} ({bottom_count}): {fix}; "
+                          "shown capped at 100%", top=top, top_count=_n(numerator),
+                          bottom=bottom, bottom_count=_n(denominator), fix=fix)]
     return value, []
 
 
-def _n(value: float) -> str:
-    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
+def _n(value: float) -> int | str:
+    """A count in a warning: an `int` (grouped in the reader's language) when whole."""
+    return int(value) if float(value).is_integer() else f"{value:,.2f}"
 
 
 def _div(a: float | None, b: float | None) -> float | None:
@@ -259,7 +264,7 @@ def _won_lost_amount(ctx: Ctx, window=None) -> tuple[int, int, int]:
     return _closed(ctx, window).get("all", (0, 0, 0))
 
 
-def _unpriced(ctx: Ctx, window=None) -> tuple[int, list[str]]:
+def _unpriced(ctx: Ctx, window=None) -> tuple[int, list[Message]]:
     """Wins in the window without an amount, and the warning every revenue view shows for
     them (SPEC 5: such a win counts in deals won, not in revenue)."""
     start, end = window or (ctx.start, ctx.end)
@@ -267,8 +272,10 @@ def _unpriced(ctx: Ctx, window=None) -> tuple[int, list[str]]:
     if not missing:
         return 0, []
     won = _won_lost_amount(ctx, window)[0]
-    return missing, [f"{_n(missing)} of {_n(won)} won deals have no amount: revenue counts "
-                     f"the {_n(won - missing)} with one"]
+    return missing, [plural_text(
+        "{missing} of {won} won deal has no amount: revenue counts the {priced} with one",
+        "{missing} of {won} won deals have no amount: revenue counts the {priced} with one",
+        won, missing=_n(missing), won=_n(won), priced=_n(won - missing))]
 
 
 def _spend(ctx: Ctx, window=None) -> int:
@@ -601,12 +608,14 @@ class _QuotaFigures:
     def share_at_quota(self) -> float | None:
         return _div(self.reps_at_quota, self.reps_with_quota)
 
-    def warnings(self) -> list[str]:
+    def warnings(self) -> list[Message]:
         share = self.share_at_quota
         if share is None or share >= REPS_AT_QUOTA_WARNING:
             return []
-        return [f"only {self.reps_at_quota} of {self.reps_with_quota} reps are at quota "
-                f"({share:.0%}, under 60%)"]
+        return [plural_text("only {at_quota} of {with_quota} rep is at quota ({share}, under 60%)",
+                            "only {at_quota} of {with_quota} reps are at quota ({share}, under "
+                            "60%)", self.reps_with_quota, at_quota=self.reps_at_quota,
+                            with_quota=self.reps_with_quota, share=Share(share))]
 
 
 def headline_metric(quotas: list[Quota]) -> str:
@@ -718,7 +727,7 @@ def _monthly_progress(ctx: Ctx) -> KpiResult:
 def _churn_rate(ctx: Ctx) -> KpiResult:
     at_start = ctx.facts.customers_at(ctx.start)
     churned = ctx.facts.churned_customers(ctx.start, ctx.end)
-    value, warnings = ratio(churned, at_start, what=("customers churned", "customers"))
+    value, warnings = ratio(churned, at_start, what=(Text("customers churned"), Text("customers")))
     return _result(ctx, "churn-rate", value, "ratio", numerator=churned, denominator=at_start,
                    warnings=warnings, details={
                        "customers_at_start": at_start,
@@ -736,9 +745,11 @@ def _mrr(ctx: Ctx) -> KpiResult:
 def _mrr_churn(ctx: Ctx) -> KpiResult:
     churned, downgrades = ctx.facts.mrr_lost(ctx.start, ctx.end)
     base = ctx.facts.mrr_at(ctx.start)
-    value, warnings = ratio(churned + downgrades, base, what=("MRR lost", "MRR at the start"),
-                            fix="check the mrr= of the deal-won events and the mrr-change "
-                                "events")
+    value, warnings = ratio(churned + downgrades, base,
+                            what=(Text("MRR lost"), Text("MRR at the start")),
+                            fix=Text("check the {field} of the {won} events and the {change} "
+                                     "events", field="mrr=", won="deal-won",
+                                     change="mrr-change"))
     return _result(ctx, "mrr-churn", value, "ratio", numerator=churned + downgrades,
                    denominator=base, warnings=warnings,
                    details={"churned_mrr": churned, "downgrades": downgrades,

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from reports.text import Text
+from reports.text import Message, Text
 
 UNITS = ("ratio", "money", "count", "days", "seconds", "money_per_day", "multiple")
 
@@ -43,13 +43,13 @@ class KpiResult:
     denominator: float | None = None
     rows: tuple[KpiRow, ...] = ()
     details: dict[str, Any] = field(default_factory=dict)
-    warnings: tuple[str, ...] = ()
+    warnings: tuple[Message, ...] = ()  # data warnings: `Text`s a view translates
 
     def to_json(self) -> dict[str, Any]:
         details = {key: str(value) if isinstance(value, Text) else value  # English
                    for key, value in self.details.items()}
         if self.warnings:
-            details["warnings"] = list(self.warnings)
+            details["warnings"] = [str(warning) for warning in self.warnings]
         return {
             "kpi": self.kpi,
             "workspace": self.workspace,

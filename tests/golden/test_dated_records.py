@@ -104,10 +104,11 @@ def test_dated_records_owners_and_amounts_hand_computed(database, tmp_path):
                                                                          "rep:bo": 1}
         revenue = kpi("revenue")
         warning = "2 of 3 won deals have no amount: revenue counts the 1 with one"
-        assert revenue.value == usd(9_000) and revenue.warnings == (warning,)
+        assert revenue.value == usd(9_000) and tuple(map(str, revenue.warnings)) == (warning,)
         assert revenue.details["wins_without_amount"] == 2
         size = kpi("avg-deal-size")
-        assert (size.value, size.denominator, size.warnings) == (usd(9_000), 1, (warning,))
+        assert (size.value, size.denominator) == (usd(9_000), 1)
+        assert tuple(map(str, size.warnings)) == (warning,)
         assert kpi("win-rate").value == 0.75
         assert kpi("leads").value == 5
         sources = kpi("lead-sources")

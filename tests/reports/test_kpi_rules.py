@@ -123,7 +123,7 @@ def test_rate_shows_counts_and_caps_with_a_warning():
     facts = FakeFacts(counts={"email-opened": 52, "email-delivered": 50})
     result = compute_kpi("open-rate", facts=facts, period=period(), now=NOW)
     assert result.value == 1.0 and (result.numerator, result.denominator) == (52, 50)
-    assert "email-delivered" in result.warnings[0]
+    assert "email-delivered" in str(result.warnings[0])
     facts = FakeFacts(counts={"email-opened": 19, "email-delivered": 50})
     assert format_value(compute_kpi("open-rate", facts=facts, period=period(),
                                     now=NOW)) == "38% (19/50)"
@@ -151,7 +151,7 @@ def test_team_attainment_is_total_over_total_and_warns_under_60_percent():
     # total / total = 160k / 300k = 53.3%; the average of percentages would be (150+10+0)/3
     assert result.value == pytest.approx(160_000 / 300_000)
     assert result.details["reps_at_quota"] == 1 and result.details["reps_with_quota"] == 3
-    assert any("under 60%" in w for w in result.warnings)
+    assert any("under 60%" in str(w) for w in result.warnings)
     elapsed = period().elapsed_fraction(NOW)
     assert result.details["pace"] == pytest.approx(result.value / elapsed)
 

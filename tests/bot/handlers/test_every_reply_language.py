@@ -8,11 +8,15 @@ left; outside English no English word of the catalog left (names, deal names, co
 event kinds and KPI keys aside). Counts take each language's plural form (Romanian: "1
 eveniment", "2 evenimente", "20 de evenimente", "101 evenimente").
 
-Still English, and so cut out here before checking: the KPI catalog's formulas (`/kpi list`,
-`/kpi help KPI`, the formula line under a KPI answer) and data warnings (`⚠ ...`)."""
+Data warnings (`⚠ ...`: reps under quota, wins without an amount, capped ratios) and the KPI
+catalog's formulas (`/kpi list`, `/kpi help KPI`, the formula line under a KPI answer) are
+checked too; the bot's own words around replies (buttons, refusals when the database or the
+platform fails): test_the_bots_own_words_around_replies_in_every_language."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,9 +24,13 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from bot.core import CommandRequest
+from bot.core import AdminCheckFailed, CommandRequest
 from bot.handlers.home import compose_home
-from bot.handlers.registry import COMMANDS
+from bot.handlers.registry import COMMANDS, build_command_handler
+from bot.interactive.actions import UNDO, Actor, undo_from_button
+from bot.interactive.values import ActionValues
+from bot.slack.blocks import render_slash_response
+from bot.slack.digest_buttons import with_digest_buttons
 from bot.slack.views import home_view
 from bot.transfer.importer import ImportOptions, import_csv
 from bot.transfer.presets import CANONICAL_COLUMNS
@@ -31,6 +39,7 @@ from reports.kpis.catalog import CATALOG
 from reports.languages import LANGUAGES
 from sampledata import seed_workspace
 from storage import digests as ledger
+from storage.engine import Database, build_engine
 from storage.models import Deal, User
 from tests.support.dialog import Chat
 from tests.support.reading import english_left, raw_values, strings_of
@@ -41,15 +50,16 @@ BOSS, REP = "UGEN001", "UGEN002"  # the admin, a rep
 NEWCOMER = "U_CY"  # a person the bot has no row for: named by mention, never by a bare id
 COUNTS = (1, 2, 5, 20, 101)  # events of the named reps linked to check plural forms
 # Words that are not English words left untranslated: product and platform names, language
-# codes, acronyms, the words of an ISO time zone
+# codes, acronyms, the words of an ISO time zone, the math of a formula (max, min for minutes)
 KEPT = {"pong", "slack", "teams", "workflows", "webhook", "webhooks", "europe", "oslo", "utc",
-        "id", "en", "nb", "sv", "ro", "zh"}
+        "id", "en", "nb", "sv", "ro", "zh", "max", "min"}
 # Words of the language that are spelt like an English word (besides its month and day names,
 # tests/support/reading.py)
 SAME = {"nb": {"for", "en", "over", "best", "import", "post", "at", "status", "send", "to",
-               "rate", "person"},
+               "rate", "person", "pause", "sum", "team"},
         "sv": {"en", "in", "period", "periods", "status", "import", "post", "team", "person"},
-        "ro": {"formula", "catalog", "chat", "date", "are", "marketing", "spam", "import"},
+        "ro": {"formula", "catalog", "chat", "date", "are", "marketing", "spam", "import",
+               "create", "rata", "per"},
         "zh": set()}
 # What a person types or the platform shows as is: `code`, [OPTIONAL] parts, "quoted" names,
 # key=value, @user, the tests' channel and user ids (C_SALES), error codes
@@ -73,9 +83,10 @@ def _ask(chat: Chat, text: str, language: str, user: str = BOSS, channel: str | 
 
 def _import(database, tmp_path: Path) -> None:
     """Named reps for each language: `Kari Nb` (linked by command), `sara.nb@example.com`
-    (linked by email when that person first writes) and `Ion Nb 20` with 20 events."""
+    (linked by email when that person first writes) and `Ion Nb 20` with 20 events; and a
+    win without an amount (a data warning under revenue views)."""
     day = datetime(2026, 10, 5, 10, 0)
-    rows = []
+    rows = [f"{day:%Y-%m-%d %H:%M},deal-won,1,,,unpriced-deal,,Wen Nopay,,,"]
     for language in LANGUAGES:
         rows.append(f"{day:%Y-%m-%d %H:%M},call,3,,,,,Kari {_title(language)},,,")
         rows.append(f"{day:%Y-%m-%d %H:%M},call,2,,,,,sara.{language}@example.com,,,")
@@ -125,12 +136,15 @@ def _conversation(language: str) -> list[tuple[str, str, str | None]]:
     helps = [(BOSS, f"help {spec.word}", "C_SALES") for spec in COMMANDS]
     return [
         (BOSS, "help", "C_SALES"), (BOSS, "help events", "C_SALES"), *helps,
-        (BOSS, "help win-rate", "C_SALES"), (BOSS, "list", "C_SALES"),
+        (BOSS, "help win-rate", "C_SALES"), (BOSS, "help revenue", "C_SALES"),
+        (BOSS, "list", "C_SALES"),
         (BOSS, "help nosuchthing", "C_SALES"), (BOSS, "ping", "C_SALES"),
         (BOSS, "win-rate this-quarter", "C_SALES"), (BOSS, "funnel this-quarter", "C_SALES"),
         (BOSS, "leaderboard revenue this-year", "C_SALES"), (BOSS, "me this-month", "C_SALES"),
         (BOSS, "churn last-month", "C_SALES"), (BOSS, "quota this-month", "C_SALES"),
         (BOSS, "log call 3 acme-widgets", "C_SALES"), (BOSS, "undo", "C_SALES"),
+        (BOSS, "log email-clicked 90", "C_SALES"), (BOSS, "click-rate today", "C_SALES"),
+        (BOSS, "undo", "C_SALES"), (BOSS, "revenue this-year", "C_SALES"),
         (BOSS, "undo 999999", "C_SALES"),
         (BOSS, f"quota set <@{NEWCOMER}> 20 monthly demo-booked", "C_SALES"),
         (BOSS, f"quota set <@{REP}> 50k quarterly", "C_SALES"),
@@ -160,14 +174,8 @@ def _empty_conversation() -> list[tuple[str, str, str | None]]:
 
 
 def _lines(text: str) -> list[str]:
-    """The lines a person reads, less what stays English for now: the KPI formulas and the
-    data warnings (`⚠ ...`)."""
-    lines = []
-    for line in text.splitlines():
-        for spec in sorted(CATALOG.values(), key=lambda spec: -len(spec.formula)):
-            line = line.replace(f"{spec.name}: {spec.formula}", " ").replace(spec.formula, " ")
-        lines.append(" · ".join(part for part in line.split(" · ") if not part.startswith("⚠")))
-    return lines
+    """The lines a person reads."""
+    return text.splitlines()
 
 
 def _untyped(line: str) -> str:
@@ -234,6 +242,23 @@ def test_every_reply_and_view_in_every_language(seeded, database):
                               names)
     assert not problems, "\n".join(problems)
 
+    # the data warnings under answers are there, in every language (checked above)
+    for language in LANGUAGES:
+        for asked in ("click-rate today", "revenue this-year", "quota this-month",
+                      "leaderboard revenue this-year"):
+            assert "⚠" in texts[language, asked], (language, asked, texts[language, asked])
+    assert "1 of " in texts["en", "revenue this-year"]
+    assert "shown capped at 100%" in texts["en", "click-rate today"]
+    assert "vunne avtaler mangler beløp" in texts["nb", "revenue this-year"]
+    assert "按上限 100% 显示" in texts["zh", "click-rate today"]
+    # the formulas: words translated, event kinds, KPI names and P as they are
+    assert "sum of deal-won amounts in P" in texts["en", "help revenue"]
+    assert "sum av deal-won-beløp i P" in texts["nb", "help revenue"]
+    assert "revenue: sum of deal-won amounts in P" in texts["en", "revenue this-year"]
+    assert "revenue: suma valorilor deal-won în P" in texts["ro", "revenue this-year"]
+    assert "email-clicked / email-delivered" in texts["zh", "list"]
+    assert "P 内 deal-won 金额之和" in texts["zh", "list"]
+
     # the person a quota is set for is named, never a bare id, and the KPI is said once
     quota_set = texts["en", f"quota set <@{NEWCOMER}> 20 monthly demo-booked"]
     assert f"<@{NEWCOMER}>" in quota_set and not re.search(rf"(?<!<@){NEWCOMER}", quota_set)
@@ -275,3 +300,67 @@ def test_counts_in_replies_take_the_plural_form_of_the_language(seeded, language
         assert reply.ok and expected in reply.text, (language, n, reply.text)
         if language == "ro" and n != 20:
             assert f"{n} de " not in reply.text, reply.text
+
+
+class _AdminCheckTimesOut:
+    def is_admin(self, workspace_id: str, user_id: str) -> bool:
+        raise AdminCheckFailed("the platform did not answer")
+
+
+def _bot_words(chat: Chat, database, tmp_path: Path, language: str) -> dict[str, str]:
+    """What the bot says in its own words around the commands: the Slack log reply with
+    its Undo button, the refusal of an Undo button it did not sign, the digest's buttons, the
+    refusals when the database is down, the deadline passed, the admin check timed out, or a
+    command is not wired in this version."""
+    request = CommandRequest(platform="slack", workspace_id=WORKSPACE, user_id=BOSS,
+                             text="digest off", user_language=language, channel_id="C_SALES")
+    logged = _ask(chat, "log call 3 acme-widgets", language)
+    assert logged.undo_event is not None
+    slack = render_slash_response(logged, lambda event: f"undo-{event}")
+    assert _ask(chat, "undo", language).ok
+    down = Database(engine=build_engine(f"sqlite:///{tmp_path / 'no-such-dir' / 'kpibot.db'}"))
+    unwired = build_command_handler(chat.handler.context, COMMANDS)
+    del unwired.handlers[next(spec.command for spec in COMMANDS if spec.word == "digest")]
+    admin_check = dataclasses.replace(chat.handler.context, admins=_AdminCheckTimesOut())
+    values, other = ActionValues("secret"), ActionValues("another app's secret")
+    forged = asyncio.run(undo_from_button(
+        chat.handler, values, Actor(platform="slack", workspace_id=WORKSPACE, user_id=BOSS,
+                                    user_language=language),
+        other.sign(UNDO, WORKSPACE, logged.undo_event)))
+    return {
+        "undo button of another app": forged.plain_text(),
+        "slack log reply": "\n".join(strings_of(slack["blocks"], ("text",))),
+        "digest buttons": "\n".join(strings_of(with_digest_buttons([], language), ("text",))),
+        "database down": build_command_handler(
+            dataclasses.replace(chat.handler.context, database=down), COMMANDS).handle(
+            request).plain_text(),
+        "deadline passed": chat.handler.handle(request, deadline=0.0).plain_text(),
+        "admin check": build_command_handler(admin_check, COMMANDS).handle(
+            request).plain_text(),
+        "not in this version": unwired.handle(request).plain_text(),
+    }
+
+
+def test_the_bots_own_words_around_replies_in_every_language(seeded, database, tmp_path):
+    chat, names = seeded
+    problems: list[str] = []
+    said: dict[str, dict[str, str]] = {}
+    for language in LANGUAGES:
+        said[language] = _bot_words(chat, database, tmp_path, language)
+        for where, text in said[language].items():
+            problems += _problems(f"{language} {where}", _lines(text), language, names)
+    assert not problems, "\n".join(problems)
+    english = said["en"]
+    assert english["slack log reply"].endswith("\nUndo")
+    assert "Pause the digest?" in english["digest buttons"]
+    assert english["database down"].startswith("The database is busy or not reachable")
+    assert english["deadline passed"].startswith("The database did not answer in time")
+    assert english["undo button of another app"].startswith(
+        "This Undo button does not belong to this workspace")
+    assert english["admin check"].startswith("kpibot could not check with Slack")
+    assert english["not in this version"].startswith(
+        "/kpi digest is not available in this version.")
+    for language in LANGUAGES[1:]:  # each says it in its own words
+        assert all(said[language][where] != text for where, text in english.items()), language
+    assert said["nb"]["slack log reply"].endswith("\nAngre")
+    assert said["zh"]["database down"].startswith("数据库当前繁忙或无法访问")

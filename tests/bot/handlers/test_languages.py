@@ -6,9 +6,9 @@ the "Usage:" / "Example:" lines of a refusal. Each reply in each of the 5 langua
 value and, outside English, no English word left (the checks of tests/support/reading.py, as
 for the digest); counts take the language's plural form.
 
-Not translated yet (and so not checked here): the KPI formula line (`win-rate: won / (won +
-lost)`, the catalog's definition), data warnings and the grammar's own problem sentences. Every
-other reply kind and the Home view: tests/bot/handlers/test_every_reply_language.py."""
+The KPI formula line (`win-rate: vunnet / (vunnet + tapt), ...`) and the data warnings are
+checked too. Every other reply kind and the Home view:
+tests/bot/handlers/test_every_reply_language.py."""
 
 from __future__ import annotations
 
@@ -43,15 +43,18 @@ def _ask(chat: Chat, text: str, language: str, user: str = "UGEN001"):
 
 
 def _lines(reply) -> list[str]:
-    """The reply's lines, less what stays English for now: the formula (`win-rate: won /
-    (won + lost)`, after its KPI's name) and data warnings (`⚠ ...`) of the context."""
+    """The reply's lines, less the KPI's name before its formula (`win-rate: ...`): KPI names
+    stay as typed."""
     lines = []
     for line in reply.plain_text().splitlines():
-        for name in CATALOG:
-            line = line.split(f"{name}: ")[0] if f"{name}: " in line else line
-        lines.append(" · ".join(part for part in line.split(" · ")
-                                if not part.startswith("⚠")))
+        for name in sorted(CATALOG, key=len, reverse=True):
+            line = line.replace(f"{name}: ", " ")
+        lines.append(line)
     return lines
+
+
+# Words of the language spelt like an English word, in the formulas (besides reading.py's)
+SAME = {"nb": {"sum"}, "ro": {"per"}}
 
 
 @pytest.fixture
@@ -78,7 +81,8 @@ def test_the_most_read_replies_in_every_language(seeded):
             problems += [f"{language} {text}: {p}" for p in raw_values(lines)]
             if language != "en":
                 problems += [f"{language} {text}: {p}"
-                             for p in english_left(lines, language, names=names)]
+                             for p in english_left(lines, language, names=names,
+                                                   allowed=SAME.get(language, ()))]
     assert not problems, "\n".join(problems)
     assert headlines["nb", "win-rate this-quarter"].startswith("Vinnrate · ")
     assert headlines["ro", "funnel this-quarter"].startswith("Pâlnia de vânzări · ")

@@ -96,7 +96,7 @@ def test_owner_less_leads_and_wins_without_amount_convert_per_source(database, t
         assert won.value == sum(wins.values())
         revenue = compute_kpi("revenue", facts=facts, period=period, now=NOW)
         n = sum(wins.values())
-        assert revenue.value == 0 and revenue.warnings == (
+        assert revenue.value == 0 and tuple(map(str, revenue.warnings)) == (
             f"{n} of {n} won deals have no amount: revenue counts the 0 with one",)
         cycle = compute_kpi("sales-cycle", facts=facts, period=period, now=NOW)
         assert cycle.denominator == n and cycle.details["median"] >= 0
