@@ -84,6 +84,17 @@ class Share(float):
     """A share (0.5) in a sentence, shown as the reader's percentage (`50%`, `50 %`)."""
 
 
+class Money(int):
+    """An amount in minor units in a sentence, shown as the reader's money (`$52,839.00`)."""
+
+    currency: str = "USD"
+
+    def __new__(cls, minor: int, currency: str) -> Money:
+        money = super().__new__(cls, minor)
+        money.currency = currency
+        return money
+
+
 class Sentences:
     """Sentences shown one after the other, separated by a space (none in Chinese)."""
 
@@ -160,6 +171,10 @@ def _shown(value: object, t: Translator) -> object:
         return value.render(t)
     if isinstance(value, Share):
         return format_percent(float(value), locale=t.locale)
+    if isinstance(value, Money):
+        from reports.format import format_amount  # format reads Text: imported when shown
+
+        return format_amount(int(value), value.currency, t.locale)
     if isinstance(value, MonthName):
         return get_month_names("wide", locale=t.locale)[int(value)]
     if isinstance(value, date):
@@ -169,5 +184,5 @@ def _shown(value: object, t: Translator) -> object:
     return value
 
 
-__all__ = ["Message", "MonthName", "Sentences", "Share", "Text", "TextError", "all_of", "one_of",
-           "plural_text", "quoted", "render"]
+__all__ = ["Message", "Money", "MonthName", "Sentences", "Share", "Text", "TextError", "all_of",
+           "one_of", "plural_text", "quoted", "render"]

@@ -146,7 +146,7 @@ def result_table(result: KpiResult, names: dict[str, str] | None = None,
         counts = ""
         if "metric" in row.extra:  # a quota row: counts in its metric
             counts = format_quota_counts(row.numerator, row.denominator, row.extra["metric"],
-                                         result.details.get("currency", "USD"))
+                                         result.details.get("currency", "USD"), t.locale)
         elif row.denominator is not None and row.numerator is not None:
             counts = f"{_number(row.numerator, t)}/{_number(row.denominator, t)}"
         rows.append((_row_label(str(row.key), names, t),

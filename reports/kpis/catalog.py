@@ -53,7 +53,7 @@ from reports.kpis.facts import Distribution, Facts, Quota
 from reports.kpis.quotas import CADENCE_MONTHS, add_months, months_spanned, period_targets
 from reports.kpis.result import KpiResult, KpiRow
 from reports.periods import Comparison, Period, comparison, local_midnight, parse_period
-from reports.text import Message, Share, Text, plural_text
+from reports.text import Message, Money, Share, Text, plural_text
 
 DAY = 86_400.0
 STALLED_MIN_DAYS = 7
@@ -134,26 +134,29 @@ def _result(ctx: Ctx, name: str, value: float | None, unit: str, *, numerator=No
 
 def ratio(numerator: float, denominator: float, *,
           what: tuple[str | Text, str | Text] | None = None, cap: bool = True,
-          fix: Text | None = None) -> tuple[float | None, list[Message]]:
+          fix: Text | None = None, currency: str | None = None
+          ) -> tuple[float | None, list[Message]]:
     """numerator / denominator, and the data warnings (`Text`s: the view translates them).
 
     None for a zero denominator (with a warning when `cap` and the numerator is not zero:
     "email-clicked (3) without any email-delivered: log the missing email-delivered events").
     Above 1 with `cap`: 1.0 and a warning such as "more email-opened (52) than
     email-delivered (50): log the missing email-delivered events; shown capped at 100%".
-    `what` names the two counts: event kinds as typed (`str`) or phrases to translate (`Text`)."""
+    `what` names the two counts: event kinds as typed (`str`) or phrases to translate (`Text`);
+    with `currency` they are amounts in its minor units, shown as money."""
     top, bottom = what or (Text("numerator"), Text("denominator"))
+    shown = (lambda value: Money(round(value), currency)) if currency else _n
     fix = fix or Text("log the missing {kind} events", kind=bottom)
     if not denominator:
         if cap and numerator and what:
             return None, [Text("{top} ({count}) without any {bottom}: {fix}", top=top,
-                               count=_n(numerator), bottom=bottom, fix=fix)]
+                               count=shown(numerator), bottom=bottom, fix=fix)]
         return None, []
     value = numerator / denominator
     if cap and value > 1:
         return 1.0, [Text("more {top} ({top_count}) than {bottom} ({bottom_count}): {fix}; "
-                          "shown capped at 100%", top=top, top_count=_n(numerator),
-                          bottom=bottom, bottom_count=_n(denominator), fix=fix)]
+                          "shown capped at 100%", top=top, top_count=shown(numerator),
+                          bottom=bottom, bottom_count=shown(denominator), fix=fix)]
     return value, []
 
 
@@ -749,7 +752,7 @@ def _mrr_churn(ctx: Ctx) -> KpiResult:
                             what=(Text("MRR lost"), Text("MRR at the start")),
                             fix=Text("check the {field} of the {won} events and the {change} "
                                      "events", field="mrr=", won="deal-won",
-                                     change="mrr-change"))
+                                     change="mrr-change"), currency=ctx.facts.currency)
     return _result(ctx, "mrr-churn", value, "ratio", numerator=churned + downgrades,
                    denominator=base, warnings=warnings,
                    details={"churned_mrr": churned, "downgrades": downgrades,

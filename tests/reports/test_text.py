@@ -58,3 +58,14 @@ def test_errors_keep_their_english_text_and_carry_the_sentence():
         parse_amount("$5k€", default_currency="USD")
     assert str(amount.value) == '"$5k€" names two currencies'
     assert amount.value.text.render(translator("ro")) == '"$5k€" numește două monede'
+
+
+def test_amounts_in_a_warning_are_money_in_the_readers_language():
+    from reports.kpis.catalog import ratio
+
+    _, warnings = ratio(5_283_900, 1_000_000, what=(Text("MRR lost"), Text("MRR at the start")),
+                        currency="USD")
+    english, norwegian = str(warnings[0]), warnings[0].render(translator("nb"))
+    assert "$52,839.00" in english and "$10,000.00" in english, english
+    assert "5283900" not in english and "5283900" not in norwegian
+    assert "52 839,00" in norwegian.replace("\xa0", " "), norwegian
