@@ -20,7 +20,7 @@ from datetime import date
 from bot import grammar
 from bot.grammar.errors import MAX_COUNT
 from reports.events import KINDS, EventKind, Group, option_problem, resolve_kind
-from reports.i18n import Translator, translator
+from reports.i18n import N_, Translator, translator
 from reports.text import Message, Text, quoted, render
 
 # Field names; they are also the Slack block ids and the Teams input ids.
@@ -28,13 +28,15 @@ KIND, DEAL, COUNT, AMOUNT, CURRENCY, DURATION, DATE = (
     "kind", "deal", "count", "amount", "currency", "duration", "date")
 SOURCE, REASON, COMPETITOR, MRR, NOTE = "source", "reason", "competitor", "mrr", "note"
 OPTION_FIELDS = (SOURCE, REASON, COMPETITOR, MRR)
-FIELD_LABELS = {
-    KIND: "Event", DEAL: "Deal or account", COUNT: "How many", AMOUNT: "Amount",
-    CURRENCY: "Currency", DURATION: "Response time", DATE: "Date", SOURCE: "Source",
-    REASON: "Reason", COMPETITOR: "Competitor", MRR: "MRR", NOTE: "Note",
+FIELD_LABELS = {  # English msgids: a form shows them through its reader's Translator
+    KIND: N_("Event"), DEAL: N_("Deal or account"), COUNT: N_("How many"), AMOUNT: N_("Amount"),
+    CURRENCY: N_("Currency"), DURATION: N_("Response time"), DATE: N_("Date"),
+    SOURCE: N_("Source"), REASON: N_("Reason"), COMPETITOR: N_("Competitor"), MRR: "MRR",
+    NOTE: N_("Note"),
 }
-GROUP_LABELS = {Group.OUTREACH: "Outreach", Group.WEB: "Web", Group.INBOUND: "Inbound",
-                Group.FUNNEL: "Funnel", Group.CUSTOMERS: "Customers", Group.MONEY: "Money"}
+GROUP_LABELS = {Group.OUTREACH: N_("Outreach"), Group.WEB: N_("Web"),
+                Group.INBOUND: N_("Inbound"), Group.FUNNEL: N_("Funnel"),
+                Group.CUSTOMERS: N_("Customers"), Group.MONEY: N_("Money")}
 
 # What each field sets in the parsed LogCommand; a value that changes anything else (a count
 # read as a deal name, an amount with a stray word read as the note) is not what was meant.

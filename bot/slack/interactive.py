@@ -49,6 +49,7 @@ from bot.slack import views
 from bot.slack.app import slack_actor, slack_workspace_id
 from bot.slack.blocks import UNDO_ACTION, render_blocks, render_slash_response
 from bot.slack.digest_buttons import DIGEST_FUNNEL, DIGEST_PAUSE, DIGEST_STALLED
+from reports.i18n import translator
 from reports.slack_text import slack_escape
 from storage.lookups import deals_starting
 
@@ -127,12 +128,19 @@ class SlackInteractions:
             log.warning("a Slack follow-up failed: %s", type(error).__name__)
 
     # ------------------------------------------------------------------ the modal
+    async def with_language(self, actor: Actor) -> Actor:
+        """`actor` with the person's language (users.info's locale, cached), when known."""
+        if actor.user_language is not None or self.language is None:
+            return actor
+        return dataclasses.replace(actor, user_language=await self.language(actor))
+
     async def open_log_modal(self, client: AsyncWebClient, trigger_id: str, actor: Actor, *,
                              values: dict[str, str] | None = None) -> bool:
+        actor = await self.with_language(actor)
         today, currency = await asyncio.to_thread(form_rules, self.handler, actor.workspace_id)
         values = values or {}
         view = views.log_modal(kind=kind_of(values.get(KIND)), values=values, today=today,
-                               currency=currency,
+                               currency=currency, t=translator(actor.user_language or "en"),
                                private_metadata=views.metadata(c=actor.channel_id))
         try:
             await client.views_open(trigger_id=trigger_id, view=view)
@@ -142,11 +150,12 @@ class SlackInteractions:
         return True
 
     async def redraw_modal(self, client: AsyncWebClient, actor: Actor, view: dict) -> None:
+        actor = await self.with_language(actor)
         values = views.state_values(view)
         today, currency = await asyncio.to_thread(form_rules, self.handler, actor.workspace_id)
         new = views.log_modal(kind=kind_of(values.get(KIND)), values=values, today=today,
-                              currency=currency, private_metadata=view.get("private_metadata")
-                              or "{}")
+                              currency=currency, t=translator(actor.user_language or "en"),
+                              private_metadata=view.get("private_metadata") or "{}")
         await client.views_update(view_id=view.get("id"), hash=view.get("hash"), view=new)
 
     async def submit(self, ack: AsyncAck, body: dict, client: AsyncWebClient) -> None:
@@ -158,7 +167,7 @@ class SlackInteractions:
                                     "was stored."})
             return
         channel = _id(views.read_metadata(view.get("private_metadata")).get("c"))
-        actor = Actor(**{**actor.__dict__, "channel_id": channel})
+        actor = dataclasses.replace(await self.with_language(actor), channel_id=channel)
         values = views.state_values(view)
         reply, errors = await submit_log_form(self.handler, actor, values,
                                               key=f"view:{view['id'][:100]}")
@@ -294,7 +303,9 @@ def register_interactions(app: AsyncApp, handler: CommandHandler, values: Action
         found: list[tuple[str, str]] = []
         if actor is not None:
             found = await asyncio.to_thread(_deals, handler, actor.workspace_id, typed[:120])
-        await ack(options=views.deal_options(found, typed))
+            actor = await slack.with_language(actor)
+        language = actor.user_language if actor is not None else None
+        await ack(options=views.deal_options(found, typed, translator(language or "en")))
 
     @app.view(views.LOG_VIEW)
     async def on_log_submitted(ack: AsyncAck, body: dict, client: AsyncWebClient) -> None:
@@ -376,7 +387,8 @@ async def answer_bare_log(slack: SlackInteractions, request: CommandRequest,
                           trigger_id: str | None, client: AsyncWebClient) -> dict:
     """The ack of `/kpi log` with nothing after it: the modal opens (an empty ack), or, when
     Slack would not open it, how to log by typing."""
-    if trigger_id and await slack.open_log_modal(client, trigger_id, slack_actor(request)):
+    actor = dataclasses.replace(slack_actor(request), user_language=request.user_language)
+    if trigger_id and await slack.open_log_modal(client, trigger_id, actor):
         return {}
     t = request_translator(request)
     return render_slash_response(dataclasses.replace(error_reply(

@@ -26,6 +26,7 @@ from bot.interactive.log_form import (
 from bot.slack.blocks import render_blocks
 from reports.events import EventKind
 from reports.format import format_number
+from reports.i18n import N_, Translator, translator
 
 LOG_VIEW = "kpi_log"  # callback_id of the logging modal
 MAX_VIEW_BLOCKS = 100  # Slack's limit for a modal or the Home tab
@@ -39,9 +40,11 @@ LOG_NEXT_STEP = "kpi_home_log_next"
 DIGEST_NOW = "kpi_home_digest_now"
 DIGEST_PREVIEW = "kpi_home_digest_preview"
 CURRENCIES = ("USD", "EUR", "GBP", "SEK", "NOK", "DKK", "CHF", "RON", "CNY", "JPY", "CAD", "AUD")
-_PLACEHOLDERS = {COUNT: "1", AMOUNT: "12k, 12,000 or $1.5m", DURATION: "4m or 1h30m",
+# A field's example: English msgids where there are words to translate (`or`, `who won it`)
+_PLACEHOLDERS = {COUNT: "1", AMOUNT: N_("12k, 12,000 or $1.5m"), DURATION: N_("4m or 1h30m"),
                  "source": "referral, organic, paid-search…", "reason": "price, timing…",
-                 "competitor": "who won it", "mrr": "1k", NOTE: "what happened"}
+                 "competitor": N_("who won it"), "mrr": "1k", NOTE: N_("what happened")}
+_TRANSLATED = frozenset({AMOUNT, DURATION, "competitor", NOTE})
 
 
 def plain(text: str, limit: int = 3000) -> dict:
@@ -58,12 +61,14 @@ def deal_option(name: str) -> dict:
     return _option(name, name)
 
 
-def deal_options(found: list[tuple[str, str]], typed: str) -> list[dict]:
+def deal_options(found: list[tuple[str, str]], typed: str,
+                 t: Translator | None = None) -> list[dict]:
     """The deals found for the typed text, then the typed text itself as a new deal."""
+    t = t or translator("en")
     options = [deal_option(name) for _key, name in found][:99]
     typed = " ".join(typed.split())[:MAX_OPTION_VALUE]
     if typed and all(typed.casefold() != key for key, _name in found):
-        options.append(_option(f"New: {typed}", typed))
+        options.append(_option(t.gettext("New: {name}", name=typed), typed))
     return options
 
 
@@ -82,33 +87,40 @@ def read_metadata(text: str | None) -> dict:
 
 
 def log_modal(*, kind: EventKind | None, values: dict[str, str], today: date, currency: str,
-              private_metadata: str) -> dict:
-    """The logging modal for `kind` (its fields only), prefilled with `values`."""
-    blocks = [_kind_block(kind)]
+              private_metadata: str, t: Translator | None = None) -> dict:
+    """The logging modal for `kind` (its fields only), prefilled with `values`, in the
+    language of `t` (event kinds and the values typed stay as they are)."""
+    t = t or translator("en")
+    blocks = [_kind_block(kind, t)]
     for name in fields_for(kind)[1:]:
-        blocks.append(_field_block(name, kind, values.get(name) or "", today, currency))
-    return {"type": "modal", "callback_id": LOG_VIEW, "title": plain("Log activity", 24),
-            "submit": plain("Log it", 24), "close": plain("Cancel", 24),
+        blocks.append(_field_block(name, kind, values.get(name) or "", today, currency, t))
+    return {"type": "modal", "callback_id": LOG_VIEW,
+            "title": plain(t.gettext("Log activity"), 24),
+            "submit": plain(t.gettext("Log it"), 24), "close": plain(t.gettext("Cancel"), 24),
             "private_metadata": private_metadata, "blocks": blocks}
 
 
-def _kind_block(kind: EventKind | None) -> dict:
-    groups = [{"label": plain(label, MAX_OPTION_TEXT),
-               "options": [_option(f"{k.name} — {k.summary}", k.name) for k in kinds]}
+def _kind_option(kind: EventKind, t: Translator) -> dict:
+    return _option(f"{kind.name} — {t.gettext(kind.summary)}", kind.name)
+
+
+def _kind_block(kind: EventKind | None, t: Translator) -> dict:
+    groups = [{"label": plain(t.gettext(label), MAX_OPTION_TEXT),
+               "options": [_kind_option(k, t) for k in kinds]}
               for label, kinds in kind_choices()]
     element = {"type": "static_select", "action_id": KIND, "option_groups": groups,
-               "placeholder": plain("Choose an event", 150)}
+               "placeholder": plain(t.gettext("Choose an event"), 150)}
     if kind is not None:
-        element["initial_option"] = _option(f"{kind.name} — {kind.summary}", kind.name)
+        element["initial_option"] = _kind_option(kind, t)
     return {"type": "input", "block_id": KIND, "dispatch_action": True,
-            "label": plain(FIELD_LABELS[KIND], 2000), "element": element}
+            "label": plain(t.gettext(FIELD_LABELS[KIND]), 2000), "element": element}
 
 
 def _field_block(name: str, kind: EventKind | None, value: str, today: date,
-                 currency: str) -> dict:
+                 currency: str, t: Translator) -> dict:
     if name == DEAL:
         element = {"type": "external_select", "action_id": DEAL, "min_query_length": 0,
-                   "placeholder": plain("Type to find a deal, or a new name", 150)}
+                   "placeholder": plain(t.gettext("Type to find a deal, or a new name"), 150)}
         if value:
             element["initial_option"] = deal_option(value)
     elif name == CURRENCY:
@@ -123,12 +135,17 @@ def _field_block(name: str, kind: EventKind | None, value: str, today: date,
     else:
         element = {"type": "plain_text_input", "action_id": name,
                    "multiline": name == NOTE, "max_length": 500 if name == NOTE else 150,
-                   "placeholder": plain(_PLACEHOLDERS.get(name, ""), 150)}
+                   "placeholder": plain(_placeholder(name, t), 150)}
         if value:
             element["initial_value"] = value[: element["max_length"]]
     optional = kind is None or not required(kind, name)
     return {"type": "input", "block_id": name, "optional": optional,
-            "label": plain(FIELD_LABELS[name], 2000), "element": element}
+            "label": plain(t.gettext(FIELD_LABELS[name]), 2000), "element": element}
+
+
+def _placeholder(name: str, t: Translator) -> str:
+    example = _PLACEHOLDERS.get(name, "")
+    return t.gettext(example) if name in _TRANSLATED else example
 
 
 def state_values(view: dict) -> dict[str, str]:

@@ -24,9 +24,9 @@ ALLOWED = {"mql", "sql", "mrr", "roi", "ctr", "cac", "clv", "arpc", "lead", "dem
            "channel",  # Slack's @channel (`<!channel>`, in a name a user typed) in any language
            "en", "nb", "sv", "ro", "zh"}  # language codes (`lang=en`) are no English words
 # Words that are the same in that language ("Aktivitet per selger", "Timp median")
-SAME_WORD = {"nb": {"per", "under", "over", "leads", "median"},
+SAME_WORD = {"nb": {"per", "under", "over", "for", "leads", "median"},
              "sv": {"per", "under", "leads", "median"},
-             "ro": {"median", "note"}}
+             "ro": {"median", "note", "marketing", "spam"}}
 # A command to type stays in English: `/kpi quota set @rep AMOUNT`, `/kpi undo [ID]`
 _COMMAND = re.compile(r"/kpi(?:\s+(?:[a-z0-9@<][\w@<>|.=-]*|[A-Z]{2,}|\[[^\]]*\]|\.\.\.))*")
 _WORD = re.compile(r"[^\W\d_]+")

@@ -45,11 +45,11 @@ def _opened_view(slack_api, slack_views, base_url, **fields):
     return slack_views.opened[-1]
 
 
-def _choose(base_url, slack_api, slack_views, view, kind):
+def _choose(base_url, slack_api, slack_views, view, kind, user="U1"):
     """Pick the event in the open modal; returns the modal redrawn with its fields."""
     count = len(slack_api.calls_to("views.update"))
     chosen = {**view, "state": state_for(view, {"kind": kind})}
-    click = block_actions("kind", view=chosen, selected=kind, block_id="kind")
+    click = block_actions("kind", view=chosen, selected=kind, block_id="kind", user=user)
     assert post_payload(base_url, click, secret=SECRET)[0] == 200
     slack_api.wait_for("views.update", count + 1)
     return slack_views.views[view["id"]]
@@ -236,3 +236,18 @@ def test_home_and_replies_in_the_users_slack_language_and_people_by_mention(slac
     assert headline["type"] == "mrkdwn" and headline["text"].startswith(
         "Säljmål satt: <@U_CY> — 20 demo-booked per månad, från ")
     assert body["text"].startswith("Säljmål satt: <@U_CY> — ")
+
+
+def test_the_logging_form_is_in_the_users_slack_language(slack_bot, database, slack_api,
+                                                         slack_views):
+    _bot, base_url = slack_bot
+    slack_api.set_user("U_NB", locale="nb-NO", real_name="Kari Nordmann")
+    view = _opened_view(slack_api, slack_views, base_url, user_id="U_NB")
+    assert_valid_view(view)
+    assert (view["title"]["text"], view["submit"]["text"], view["close"]["text"]) == (
+        "Registrer aktivitet", "Registrer", "Avbryt")
+    assert "Choose an event" not in str(view) and "Velg en hendelse" in str(view)
+    redrawn = _choose(base_url, slack_api, slack_views, view, "deal-won", user="U_NB")
+    labels = [block["label"]["text"] for block in redrawn["blocks"] if block["type"] == "input"]
+    assert labels[:3] == ["Hendelse", "Avtale eller kunde", "Beløp"], labels
+    assert "who won it" not in str(redrawn) and "Deal or account" not in str(redrawn)
