@@ -97,7 +97,8 @@ class KpiAgent(ActivityHandler):
         else:
             answer = await answer_in_time(self.handler, request)
         if isinstance(answer, dict):
-            await self._send_activity(turn_context, card_activity(answer, "Log activity"))
+            summary = translator(request.user_language or "en").gettext("Log activity")
+            await self._send_activity(turn_context, card_activity(answer, summary))
             return
         undo = [undo_action(self.interactions.undo_value(request.workspace_id,
                                                          answer.undo_event),

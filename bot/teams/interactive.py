@@ -32,15 +32,16 @@ from bot.interactive.log_form import (
 from bot.interactive.values import ActionValues
 from bot.replies import Reply, error_reply
 from bot.teams.cards import CARD_SCHEMA, CARD_VERSION, rich_text
-from reports.i18n import Translator, translator
+from reports.i18n import N_, Translator, translator
 
 ACTION_KEY = "kpibot"  # marks kpibot's own Action.Submit data
 LOG, UNDO_ACTION = "log", "undo"
-_HINTS = {"deal": "Deal or account (most funnel events need one)",
-          "count": "How many (calls, emails…)", AMOUNT: "Amount (deal-won, spend, proposal…)",
-          DURATION: "Response time, like 4m (inbound-responded)",
-          "source": "Source (lead, spend)", "reason": "Reason (deal-lost, churned)",
-          "competitor": "Competitor (deal-lost)", "mrr": "MRR (deal-won, churned)"}
+_HINTS = {"deal": N_("Deal or account (most funnel events need one)"),
+          "count": N_("How many (calls, emails…)"),
+          AMOUNT: N_("Amount (deal-won, spend, proposal…)"),
+          DURATION: N_("Response time, like 4m (inbound-responded)"),
+          "source": N_("Source (lead, spend)"), "reason": N_("Reason (deal-lost, churned)"),
+          "competitor": N_("Competitor (deal-lost)"), "mrr": N_("MRR (deal-won, churned)")}
 _FORM_FIELDS = ("deal", "count", AMOUNT, CURRENCY, DURATION, DATE, *OPTION_FIELDS, NOTE)
 CURRENCIES = ("USD", "EUR", "GBP", "SEK", "NOK", "DKK", "CHF", "RON", "CNY", "JPY", "CAD", "AUD")
 
@@ -56,20 +57,25 @@ def undo_action(value: str, t: Translator | None = None) -> dict:
 
 
 def log_card(*, today: date, currency: str, values: Mapping[str, str] | None = None,
-             errors: Mapping[str, str] | None = None, form_id: str | None = None) -> dict:
-    """The logging card, filled with `values`, each error under its field."""
+             errors: Mapping[str, str] | None = None, form_id: str | None = None,
+             t: Translator | None = None) -> dict:
+    """The logging card, filled with `values`, each error under its field, in the language
+    of `t` (event kinds and typed values stay as they are)."""
+    t = t or translator("en")
     values, errors = values or {}, errors or {}
-    choices = [{"title": f"{group} · {kind.name} — {kind.summary}", "value": kind.name}
+    choices = [{"title": f"{t.gettext(group)} · {kind.name} — {t.gettext(kind.summary)}",
+                "value": kind.name}
                for group, kinds in kind_choices() for kind in kinds]
-    body: list[dict] = [rich_text("Log activity", weight="Bolder", size="Medium")]
+    body: list[dict] = [rich_text(t.gettext("Log activity"), weight="Bolder", size="Medium")]
 
     def field(name: str, element: dict) -> None:
-        body.append({**element, "id": name, "label": _HINTS.get(name, FIELD_LABELS[name])})
+        body.append({**element, "id": name,
+                     "label": t.gettext(_HINTS.get(name, FIELD_LABELS[name]))})
         if name in errors:
             body.append(rich_text(errors[name], color="Attention", spacing="None"))
 
     field(KIND, {"type": "Input.ChoiceSet", "choices": choices, "style": "compact",
-                 "isRequired": True, "errorMessage": "Choose the event.",
+                 "isRequired": True, "errorMessage": t.gettext("Choose the event."),
                  **({"value": values[KIND]} if values.get(KIND) else {})})
     for name in _FORM_FIELDS:
         value = values.get(name) or ""
@@ -86,9 +92,10 @@ def log_card(*, today: date, currency: str, values: Mapping[str, str] | None = N
                          "maxLength": 500 if name == NOTE else 150,
                          **({"value": value[:500]} if value else {})})
     return {"type": "AdaptiveCard", "$schema": CARD_SCHEMA, "version": CARD_VERSION,
-            "fallbackText": "Log activity: choose the event and fill in what it needs.",
+            "fallbackText": t.gettext("Log activity: choose the event and fill in what it "
+                                      "needs."),
             "body": body,
-            "actions": [{"type": "Action.Submit", "title": "Log it",
+            "actions": [{"type": "Action.Submit", "title": t.gettext("Log it"),
                          "data": {ACTION_KEY: LOG, "form": form_id or uuid.uuid4().hex}}]}
 
 
@@ -104,7 +111,8 @@ class TeamsInteractions:
 
     def new_log_card(self, request: CommandRequest) -> dict:
         today, currency = form_rules(self.handler, request.workspace_id)
-        return log_card(today=today, currency=currency)
+        return log_card(today=today, currency=currency,
+                        t=translator(request.user_language or "en"))
 
     async def answer(self, request: CommandRequest, data: Mapping) -> Reply | dict:
         """The answer to a card action: a Reply, or the logging card again with its errors."""
@@ -117,7 +125,9 @@ class TeamsInteractions:
         form_id = data.get("form")
         if action != LOG or not isinstance(form_id, str) or not form_id.isalnum() \
                 or len(form_id) > 64:
-            return error_reply("kpibot did not recognise that card action; nothing was stored.")
+            t = translator(request.user_language or "en")
+            return error_reply(t.gettext("kpibot did not recognise that card action; nothing "
+                                         "was stored."), t=t)
         fields = {name: value for name, value in data.items()
                   if name in (KIND, *_FORM_FIELDS) and isinstance(value, str)}
         reply, errors = await submit_log_form(self.handler, actor, fields, key=f"card:{form_id}")
@@ -128,4 +138,4 @@ class TeamsInteractions:
         today, currency = await asyncio.to_thread(form_rules, self.handler,
                                                   request.workspace_id)
         return log_card(today=today, currency=currency, values=fields, errors=errors,
-                        form_id=form_id)
+                        form_id=form_id, t=translator(request.user_language or "en"))

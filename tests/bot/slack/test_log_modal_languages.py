@@ -1,6 +1,6 @@
-"""The logging modal (every event's fields) and its deal suggestions in all 5 languages: no
-English word left in a non-English form, except the event kinds and the example values a
-person types as they are (`referral`, `price`)."""
+"""The logging modal (every event's fields), its deal suggestions and the Teams logging card
+in all 5 languages: no English word left in a non-English form, except the event kinds and
+the example values a person types as they are (`referral`, `price`)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from datetime import date
 import pytest
 
 from bot.slack.views import deal_options, log_modal
+from bot.teams.interactive import log_card
 from reports.events import KINDS
 from reports.i18n import translator
 from reports.languages import LANGUAGES
@@ -44,3 +45,15 @@ def test_the_english_modal_is_unchanged():
         "Log activity", "Log it", "Cancel")
     labels = [block["label"]["text"] for block in view["blocks"]]
     assert labels[:3] == ["Event", "Deal or account", "Amount"]
+
+
+@pytest.mark.parametrize("language", [code for code in LANGUAGES if code != "en"])
+def test_the_teams_logging_card_in_every_language(language):
+    card = log_card(today=date(2026, 11, 18), currency="USD", t=translator(language),
+                    errors={"kind": "x"})
+    texts = strings_of(card, ("text", "label", "title", "errorMessage", "fallbackText"))
+    problems = raw_values(texts) + english_left(texts, language, names=[*TYPED_AS_IS, "x"])
+    assert not problems, "\n".join(problems)
+    english = log_card(today=date(2026, 11, 18), currency="USD")
+    assert english["actions"][0]["title"] == "Log it"
+    assert card["actions"][0]["title"] == translator(language).gettext("Log it") != "Log it"
