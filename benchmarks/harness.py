@@ -23,6 +23,7 @@ function like `time_digests` added in `_measure_size`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -31,7 +32,7 @@ import sqlite3
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -172,23 +173,15 @@ def main(argv: Sequence[str] | None = None) -> int:
               "machine": machine(), "requests": args.requests, "warmup": args.warmup,
               "digest_channels": args.digest_channels, "digest_rounds": args.digest_rounds,
               "scheduler": not args.no_scheduler, "sizes": []}
-    cluster = None
-    server_url = args.postgres_url
-    if args.database == "postgresql" and not server_url:
-        cluster = _throwaway_cluster(args.cache_dir)
-        server_url = cluster.url("postgres")
-    try:
-        with tempfile.TemporaryDirectory(prefix="kpibench-") as work:
-            report["sizes"] = _measure(args, Path(work), server_url)
-            if args.fanout != "none":
-                channels, workspaces = (int(x) for x in args.fanout.lower().split("x"))
-                report["fanout"] = fanout.run_fanout(
-                    cache_dir=args.cache_dir, work_dir=Path(work), channels=channels,
-                    workspaces=workspaces, events=args.fanout_events, seed=args.seed,
-                    trigger=args.fanout_trigger, progress=_progress)
-    finally:
-        if cluster is not None:
-            cluster.stop()
+    with postgres_server(args) as server_url, \
+            tempfile.TemporaryDirectory(prefix="kpibench-") as work:
+        report["sizes"] = _measure(args, Path(work), server_url)
+        if args.fanout != "none":
+            channels, workspaces = (int(x) for x in args.fanout.lower().split("x"))
+            report["fanout"] = fanout.run_fanout(
+                cache_dir=args.cache_dir, work_dir=Path(work), channels=channels,
+                workspaces=workspaces, events=args.fanout_events, seed=args.seed,
+                trigger=args.fanout_trigger, progress=_progress)
     report["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     report["scaling"] = scaling(report["sizes"])
     report["targets"] = targets.evaluate(report)
@@ -201,6 +194,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def postgres_server(args) -> Iterator[str | None]:
+    """The PostgreSQL server to create histories on: `--postgres-url`, else a throwaway
+    cluster stopped afterwards; None on SQLite."""
+    if args.database != "postgresql" or args.postgres_url:
+        yield args.postgres_url
+        return
+    cluster = _throwaway_cluster(args.cache_dir)
+    try:
+        yield cluster.url("postgres")
+    finally:
+        cluster.stop()
 
 
 def _throwaway_cluster(cache_dir: Path):

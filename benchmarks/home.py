@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from benchmarks import data
-from benchmarks.harness import _sender, _sizes, _throwaway_cluster, machine
+from benchmarks.harness import _sender, _sizes, machine, postgres_server
 from benchmarks.server import BOT_TOKEN, SIGNING_SECRET, Server, SlackClient
 from benchmarks.stats import ratios, summarize
 from sampledata import MANAGER_ID
@@ -103,22 +103,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     report: dict = {"command": "python -m benchmarks.home " + shlex.join(
         sys.argv[1:] if argv is None else list(argv)), "database": args.database,
         "machine": machine(), "requests": args.requests, "warmup": args.warmup, "sizes": []}
-    cluster = None
-    server_url = args.postgres_url
-    if args.database == "postgresql" and not server_url:
-        cluster = _throwaway_cluster(args.cache_dir)
-        server_url = cluster.url("postgres")
-    try:
-        with tempfile.TemporaryDirectory(prefix="kpibench-home-") as work, \
-                slack_api_server(team_id=data.TEAM_ID) as slack_api:
-            SlackViews.install(slack_api)
-            slack_api.valid_tokens = {BOT_TOKEN}
-            for events in args.events:
-                report["sizes"].append(_measure(events, args, Path(work), server_url,
-                                                slack_api))
-    finally:
-        if cluster is not None:
-            cluster.stop()
+    with postgres_server(args) as server_url, \
+            tempfile.TemporaryDirectory(prefix="kpibench-home-") as work, \
+            slack_api_server(team_id=data.TEAM_ID) as slack_api:
+        SlackViews.install(slack_api)
+        slack_api.valid_tokens = {BOT_TOKEN}
+        for events in args.events:
+            report["sizes"].append(_measure(events, args, Path(work), server_url, slack_api))
     for size in report["sizes"]:
         for name, figure in size["figures"].items():
             label = "/kpi ping (floor)" if name == "ping" else f"Home tab ({name})"

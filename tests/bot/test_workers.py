@@ -8,15 +8,14 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from benchmarks.server import BOT_TOKEN, SIGNING_SECRET, SlackClient, free_port
-from sampledata import seed_workspace
 from storage import digests as ledger
 from storage.engine import Database
+from tests.support.due_digests import seed_due_digests
 
 WORKSPACE = "slack:TWORK"
 CHANNELS = ("C_W1", "C_W2")
@@ -31,17 +30,7 @@ def _children(pid: int) -> list[int]:
 def test_two_workers_share_the_port_and_run_the_digest_jobs_once(database_url, slack_api,
                                                                 tmp_path):
     database = Database.from_url(database_url)
-    now = datetime.now(UTC).replace(second=0, microsecond=0)
-    slot = now - timedelta(minutes=2)  # due while nobody ran: the start-up catch-up posts it
-    seed_workspace(database=database, workspace_id=WORKSPACE, target_events=200,
-                   end=slot - timedelta(hours=1), platform="slack")
-    with database.write() as session:
-        for channel in CHANNELS:
-            ledger.save_schedule(
-                session=session, workspace_id=WORKSPACE, platform="slack", channel_id=channel,
-                owner_id="U_OWNER", now=now - timedelta(days=1),
-                fields=ledger.ScheduleFields(day=slot.weekday(), hour=slot.hour,
-                                             minute=slot.minute, timezone="UTC"))
+    slot = seed_due_digests(database, WORKSPACE, CHANNELS, events=200)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "TEAMS_"))}
     env.update(DATABASE_URL=database_url, SLACK_BOT_TOKEN=BOT_TOKEN,

@@ -6,13 +6,12 @@ import os
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from sampledata import seed_workspace
 from storage import digests as ledger
 from storage.engine import Database
+from tests.support.due_digests import seed_due_digests
 
 WORKSPACE = "slack:T1"
 CHANNELS = ("C_ONE", "C_TWO", "C_THREE")
@@ -22,17 +21,7 @@ pytestmark = pytest.mark.reliability
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_two_scheduler_processes_post_each_slot_once(database_url, slack_api):
     database = Database.from_url(database_url)
-    now = datetime.now(UTC).replace(second=0, microsecond=0)
-    slot = now - timedelta(minutes=2)  # came due while nobody was running
-    seed_workspace(database=database, workspace_id=WORKSPACE, target_events=300,
-                   end=slot - timedelta(hours=1), platform="slack")
-    with database.write() as session:
-        for channel in CHANNELS:
-            ledger.save_schedule(
-                session=session, workspace_id=WORKSPACE, platform="slack", channel_id=channel,
-                owner_id="U_OWNER", now=now - timedelta(days=1),
-                fields=ledger.ScheduleFields(day=slot.weekday(), hour=slot.hour,
-                                             minute=slot.minute, timezone="UTC"))
+    slot = seed_due_digests(database, WORKSPACE, CHANNELS, events=300)
     env = {**os.environ, "DATABASE_URL": database_url, "SLACK_BOT_TOKEN": "xoxb-two-procs",
            "SLACK_API_URL": slack_api.base_url, "KPIBOT_LOG_LEVEL": "INFO"}
     processes = [subprocess.Popen([sys.executable, "-m", "bot.cli", "scheduler"], env=env,
