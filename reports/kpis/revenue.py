@@ -106,12 +106,18 @@ def lead_value(ctx: Ctx) -> KpiResult:
                       details={"currency": ctx.facts.currency})
 
 
+def _loss_row(kind: str, subject: str, lost_to_it: int, lost: int) -> KpiRow:
+    """A loss-reasons row: keyed `reason: price` (`competitor: northwind`) in JSON."""
+    return KpiRow(f"{kind}: {subject}", float(lost_to_it), lost_to_it, lost,
+                  extra={"share": ratio(lost_to_it, lost)[0]}, kind=kind, subject=subject)
+
+
 def loss_reasons(ctx: Ctx) -> KpiResult:
     reasons, competitors = ctx.facts.loss_breakdown(ctx.start, ctx.end, user=ctx.user)
     lost = sum(reasons.values())
-    rows = [KpiRow(f"reason: {k}", float(v), v, lost, extra={"share": ratio(v, lost)[0]})
+    rows = [_loss_row("reason", k, v, lost)
             for k, v in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))]
-    rows += [KpiRow(f"competitor: {k}", float(v), v, lost, extra={"share": ratio(v, lost)[0]})
+    rows += [_loss_row("competitor", k, v, lost)
              for k, v in sorted(competitors.items(), key=lambda kv: (-kv[1], kv[0]))
              if k != "(none)"]
     price = sum(v for k, v in reasons.items() if "price" in k.lower())
