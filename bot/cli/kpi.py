@@ -25,6 +25,7 @@ from reports.periods import DEFAULT_PERIOD
 
 if TYPE_CHECKING:
     from bot.settings import Settings
+    from reports.i18n import Translator
 
 
 def add_parser(commands) -> None:
@@ -98,7 +99,7 @@ def digest_language(session, workspace_id: str) -> str:
     return languages.pop() if len(languages) == 1 else "en"
 
 
-def catalog_lines(t) -> list[str]:
+def catalog_lines(t: Translator) -> list[str]:
     """`kpibot kpi list`: a line per KPI, `name  Title — formula`, in the language of `t`."""
     from bot.handlers.kpis import formula_text
     from reports.kpis.catalog import CATALOG
