@@ -3,7 +3,7 @@
 `{% trans %}`) into
 reports/locale/kpibot.pot, then merge it into reports/locale/<lang>/LC_MESSAGES/kpibot.po for
 every language (new messages arrive untranslated, vanished ones are dropped). The KPI
-catalog's titles (reports/kpis/catalog.py), the event kinds' summaries (reports/events.py) and
+catalog's titles (reports/kpis/registry.py), the event kinds' summaries (reports/events.py) and
 the commands' help texts (the CommandSpecs' `help` or their handler's docstring, a paragraph a
 message) are data, not calls: they are added by name.
 
@@ -62,9 +62,9 @@ def extract() -> Catalog:
             catalog.add(message, None, [(path, lineno)], auto_comments=comments,
                         context=context)
     for spec in CATALOG.values():  # data, not calls: the KPI catalog's titles and formulas
-        catalog.add(spec.title, None, [("reports/kpis/catalog.py", 0)])
+        catalog.add(spec.title, None, [("reports/kpis/registry.py", 0)])
         if has_words(spec.formula):
-            catalog.add(spec.formula, None, [("reports/kpis/catalog.py", 0)],
+            catalog.add(spec.formula, None, [("reports/kpis/registry.py", 0)],
                         auto_comments=["a KPI's formula: event kinds, KPI names, P (the "
                                        "period) and the symbols stay as they are"])
     for kind in KINDS.values():  # the event kinds' summaries (`/kpi help events`)

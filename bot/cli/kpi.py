@@ -6,6 +6,10 @@ The answer is `bot.usecases.kpi.answer_kpi`'s, the same as `/kpi NAME` in chat; 
 in `--lang` (en, nb, sv, ro, zh); without it, in the language the workspace's digests are
 posted in when they all share one (what the team reads already), else English. JSON keys and
 values are the same in every language.
+
+`kpibot kpi list` prints each KPI's name, title and formula, in the same language (titles and
+formulas from the translation catalogs; KPI names and event kinds as typed). It needs no
+database: without `--lang`, one not set up yet (or out of reach) means English.
 """
 
 from __future__ import annotations
@@ -14,12 +18,14 @@ import argparse
 import json
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reports.periods import DEFAULT_PERIOD
 
 if TYPE_CHECKING:
     from bot.settings import Settings
+    from reports.i18n import Translator
 
 
 def add_parser(commands) -> None:
@@ -44,17 +50,18 @@ def run(args: argparse.Namespace, settings: Settings, *, out=sys.stdout,
     from bot.settings import SettingsError
     from reports.kpis.catalog import CATALOG
 
-    if args.name == "list":
-        for spec in CATALOG.values():
-            out.write(f"{spec.name:24} {spec.formula}\n")
-        return 0
-    if args.name not in CATALOG:
+    if args.name != "list" and args.name not in CATALOG:
         raise SettingsError(f"{args.name!r} is not a KPI (kpibot kpi list shows them)")
     from reports.languages import LANGUAGES, language_code
 
     lang = language_code(args.lang) if getattr(args, "lang", None) else None
     if getattr(args, "lang", None) and lang is None:
         raise SettingsError(f"--lang {args.lang!r} is not one of {', '.join(LANGUAGES)}")
+    if args.name == "list":
+        from reports.i18n import translator
+
+        out.writelines(catalog_lines(translator(lang or listing_language(args, settings))))
+        return 0
     from bot.cli.shared import pick_workspace
     from bot.usecases.kpi import answer_json, answer_kpi
     from reports.periods import PeriodError
@@ -90,3 +97,47 @@ def digest_language(session, workspace_id: str) -> str:
     languages = {s.language for s in list_schedules(session=session, workspace_id=workspace_id,
                                                     enabled_only=True)}
     return languages.pop() if len(languages) == 1 else "en"
+
+
+def catalog_lines(t: Translator) -> list[str]:
+    """`kpibot kpi list`: a line per KPI, `name  Title — formula`, in the language of `t`."""
+    from bot.handlers.kpis import formula_text
+    from reports.kpis.catalog import CATALOG
+
+    return [f"{spec.name:24} {t.gettext(spec.title)} — {formula_text(spec, t)}\n"
+            for spec in CATALOG.values()]
+
+
+def listing_language(args: argparse.Namespace, settings: Settings) -> str:
+    """The language of `kpibot kpi list` without `--lang`: the workspace's digest language
+    (`--workspace`, or the database's only workspace) as for a KPI, else English. The listing
+    needs no database: one not created yet, out of reach or not at the current schema, or one
+    with no single workspace to read, means English."""
+    import sqlalchemy as sa
+
+    from bot.cli.shared import pick_workspace
+    from bot.settings import SettingsError
+    from storage import migrate
+    from storage.engine import Database
+
+    url = settings.database_url
+    sqlite_file = sa.engine.make_url(url).database if url.startswith("sqlite") else None
+    if sqlite_file is not None and not Path(sqlite_file).exists():
+        return "en"  # connecting would create the file
+    try:
+        if not migrate.is_at_head(url):
+            return "en"
+    except sa.exc.OperationalError:  # unreachable: the catalog is listed all the same
+        return "en"
+    database = Database.from_url(url)
+    try:
+        with database.read() as session:
+            try:
+                workspace = pick_workspace(session, args.workspace)
+            except SettingsError:
+                if args.workspace:
+                    raise  # the workspace asked for is not there
+                return "en"  # no workspace yet, or several and none chosen
+            return digest_language(session, workspace.id)
+    finally:
+        database.dispose()

@@ -23,7 +23,7 @@ from reports.format import (
 )
 from reports.i18n import N_, Translator, translator
 from reports.kpis.catalog import CATALOG, Compared, KpiSpec
-from reports.kpis.result import KpiResult
+from reports.kpis.result import KpiResult, KpiRow
 from reports.periods import DEFAULT_PERIOD, Period, PeriodError, parse_period
 from reports.text import render
 from reports.wording import change_text as change_words
@@ -149,20 +149,20 @@ def result_table(result: KpiResult, names: dict[str, str] | None = None,
                                          result.details.get("currency", "USD"), t.locale)
         elif row.denominator is not None and row.numerator is not None:
             counts = f"{_number(row.numerator, t)}/{_number(row.denominator, t)}"
-        rows.append((_row_label(str(row.key), names, t),
+        rows.append((_row_label(row, names, t),
                      value_text(single, t, with_counts=False), counts))
     return tuple(rows)
 
 
-ROW_KINDS = (N_("reason"), N_("competitor"))  # loss-reasons' rows: `reason: price`
+ROW_KINDS = (N_("reason"), N_("competitor"))  # the kinds of loss-reasons' rows
 
 
-def _row_label(key: str, names: dict[str, str], t: Translator) -> str:
-    """A row's name: the person's name for a rep key, a translated kind before a reason or
-    competitor (`årsak: price`), else the key as typed (a source, a stage)."""
-    kind, sep, value = key.partition(": ")
-    if sep and kind in ROW_KINDS:
-        return f"{t.gettext(kind)}: {value}"
+def _row_label(row: KpiRow, names: dict[str, str], t: Translator) -> str:
+    """A row's name: a translated kind before a loss reason or competitor (`årsak: price`),
+    the person's name for a rep key, else the key as typed (a source, a stage)."""
+    if row.kind in ROW_KINDS:
+        return f"{t.gettext(row.kind)}: {row.subject}"
+    key = str(row.key)
     return names.get(key, key)
 
 

@@ -290,10 +290,10 @@ class _View:
     def loss_reasons(self, result: KpiResult) -> tuple[LossReason, ...]:
         lines = []
         for row in result.rows:
-            kind, _, name = str(row.key).partition(": ")
+            name = row.subject
             if name == "(none)":
                 name = self.t.gettext("no reason given")
-            if kind != "reason":
+            if row.kind != "reason":
                 name = self.t.gettext("{name} (competitor)", name=name)
             lines.append(LossReason(reason=name, count=self.number(row.value),
                                     share=self.percent(row.extra.get("share"))))

@@ -19,11 +19,17 @@ UNITS = ("ratio", "money", "count", "days", "seconds", "money_per_day", "multipl
 
 @dataclass(frozen=True)
 class KpiRow:
+    """One row of a breakdown. `key` names it in JSON (a rep id, a source, a stage, `reason:
+    price`); a row that counts something users typed also carries its `kind` ("reason",
+    "competitor") and `subject` (the reason or competitor as typed) for views, not in JSON."""
+
     key: str
     value: float | None
     numerator: float | None = None
     denominator: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    kind: str | None = None
+    subject: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"key": self.key, "value": self.value, "numerator": self.numerator,
