@@ -137,13 +137,14 @@ def _kpi_database(tmp_path) -> dict[str, str]:
 
 def test_kpi_json_imports_no_chat_migration_or_drawing_library(tmp_path):
     """`kpibot kpi NAME --json` reads the database and prints JSON: no Slack, Teams, HTTP
-    server, scheduler, Alembic, Jinja or matplotlib, and no digest schedules (the language
-    of the digests only picks the text's language)."""
+    server, scheduler, Alembic, Jinja or matplotlib, no digest schedules (the language of the
+    digests only picks the text's language) and no people's names."""
     code, modules = _cli_modules("kpi", "win-rate", "--json", env=_kpi_database(tmp_path))
     assert code == 0
     assert "sqlalchemy" in modules  # it did read the database
     assert modules & {"slack_bolt", "slack_sdk", "aiohttp", "microsoft_agents", "apscheduler",
-                      "alembic", "jinja2", "matplotlib", "storage.digests"} == set()
+                      "alembic", "jinja2", "matplotlib", "storage.digests",
+                      "storage.users"} == set()
 
 
 def test_kpi_runs_without_a_garbage_collection(tmp_path):
