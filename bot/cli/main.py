@@ -42,8 +42,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run `kpibot ARGV`; the exit status.
 
     Start-up (modules, settings, the engine: ~120k objects, alive until exit) runs with the
-    cyclic garbage collector off: collecting while they are made was ~10% of `kpibot kpi
-    NAME --json`. It is back on before a command's work, unless the command keeps it off
+    cyclic garbage collector off: ~200 collections walked them while they were made (a few
+    per cent of `kpibot kpi NAME --json`, docs/performance.md). It is back on before a
+    command's work, unless the command keeps it off
     (`collector_off`): `kpibot kpi`, a short read, and `serve`, which turns it on when ready
     (bot/cli/serve.py `freeze_startup_objects`)."""
     was_on = gc.isenabled()
