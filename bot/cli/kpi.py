@@ -38,7 +38,8 @@ def add_parser(commands) -> None:
     kpi.add_argument("--lang", help="language of the text: en, nb, sv, ro or zh (default: the "
                      "workspace's digest language when its digests share one, else en)")
     kpi.add_argument("--json", action="store_true", help="print the result as JSON")
-    kpi.set_defaults(run=run, needs_schema=needs_schema)
+    # A read that ends within milliseconds: the garbage collector stays off (bot/cli/main.py).
+    kpi.set_defaults(run=run, needs_schema=needs_schema, collector_off=True)
 
 
 def needs_schema(args: argparse.Namespace) -> bool:
@@ -72,7 +73,8 @@ def run(args: argparse.Namespace, settings: Settings, *, out=sys.stdout,
     try:
         with database.read() as session:
             workspace = pick_workspace(session, args.workspace)
-            lang = lang or digest_language(session, workspace.id)
+            if not args.json:  # JSON keys and values are the same in every language
+                lang = lang or digest_language(session, workspace.id)
             try:
                 answer = answer_kpi(session, workspace, args.name, args.period, now=now,
                                     user=args.user, with_names=not args.json)

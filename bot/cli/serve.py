@@ -32,7 +32,7 @@ def add_parser(commands) -> None:
                        help="do not run the digest scheduler in this process")
     serve.add_argument("--workers", type=int, default=1, metavar="N",
                        help="N processes sharing the port, one per core (default 1)")
-    serve.set_defaults(run=run)
+    serve.set_defaults(run=run, collector_off=True)  # on once ready: freeze_startup_objects
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -90,7 +90,7 @@ async def _serve_async(bot, *, host: str, port: int, socket_mode: bool,
     web_app = build_web_app(database=bot.database, slack_app=slack_app,
                             slack_signing_secret=bot.slack_signing_secret, teams=bot.teams,
                             api=bot.api)
-    _freeze_startup_objects()
+    freeze_startup_objects()
     tasks.append(asyncio.create_task(run_web_app(web_app, host=host, port=port)))
     await asyncio.gather(*tasks)
 
@@ -115,9 +115,12 @@ def cap_malloc_arenas(arenas: int = 2) -> bool:
         return False
 
 
-def _freeze_startup_objects() -> None:
+def freeze_startup_objects() -> None:
     """Keep what start-up built (modules, the app; ~140k objects, all alive until exit) out of
-    the cyclic garbage collector: each of its full collections walked them all and paused
-    whichever command was running for 50-70 ms, the p99 of /kpi log (benchmarks/)."""
+    the cyclic garbage collector, then turn it on (`kpibot` starts with it off: bot/cli/main.py):
+    each of its full collections walked them all and paused whichever command was running for
+    50-70 ms, the p99 of /kpi log (benchmarks/). The one collection first frees start-up's
+    garbage (~2,000 objects) instead of keeping it frozen."""
     gc.collect()
     gc.freeze()
+    gc.enable()

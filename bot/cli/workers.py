@@ -70,6 +70,7 @@ def serve_workers(build: Callable[[], Bot], *, host: str, port: int, workers: in
                 os._exit(code)
         children[pid] = index
     sock.close()
+    gc.enable()  # the supervisor's start-up is over (each worker turns it on when ready)
     return _supervise(children)
 
 
@@ -108,6 +109,7 @@ def _signal_all(children: dict[int, int], signum: int) -> None:
 
 async def _serve_worker(bot: Bot, sock: socket.socket, index: int, *, jobs: bool,
                         deliver: bool) -> None:
+    from bot.cli.serve import freeze_startup_objects
     from bot.server import build_web_app, run_web_app
 
     if deliver:
@@ -116,10 +118,7 @@ async def _serve_worker(bot: Bot, sock: socket.socket, index: int, *, jobs: bool
     web_app = build_web_app(database=bot.database, slack_app=bot.slack_app,
                             slack_signing_secret=bot.slack_signing_secret, teams=bot.teams,
                             api=bot.api)
-    # As in a single-process serve (bot/cli/serve.py): start-up objects out of full
-    # collections.
-    gc.collect()
-    gc.freeze()
+    freeze_startup_objects()  # as in a single-process serve
     log.info("worker %d (pid %d) serving%s", index, os.getpid(),
              " and running the digest jobs" if jobs else "")
     await run_web_app(web_app, host="", port=0, sock=sock)

@@ -25,7 +25,6 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.digests.shared import SharedDigests
 from bot.slack.digest_buttons import with_digest_buttons
 from reports.digest.model import Digest
-from reports.digest.render import render_teams_card
 from reports.slack_text import slack_escape
 from storage.models import DigestSchedule
 
@@ -210,6 +209,7 @@ class TeamsChannel:
 
     async def post(self, schedule: DigestSchedule, digest: Digest, *, slot_key: str) -> str:
         from bot.teams.connector import TeamsDeliveryError, post_to_workflow
+        from reports.digest.render import render_teams_card  # Jinja: when a digest goes out
 
         card = render_teams_card(digest)
         try:

@@ -19,7 +19,6 @@ from reports.kpis.catalog import CATALOG, Compared, KpiSpec, compute_compared
 from reports.periods import Period, parse_period
 from storage.facts import SqlFacts
 from storage.models import Workspace
-from storage.users import display_names
 
 
 class UnknownKpi(LookupError):
@@ -50,7 +49,11 @@ def answer_kpi(session, workspace: Workspace, name: str, period_text: str, *, no
                           fiscal_year_start=workspace.fiscal_year_start)
     facts = SqlFacts(session=session, workspace=workspace)
     compared = compute_compared(spec.name, facts=facts, period=period, now=now, user=user)
-    names = display_names(session=session, workspace_id=workspace.id) if with_names else {}
+    names = {}
+    if with_names:  # a text answer; JSON (the CLI's, the events API's) names nobody
+        from storage.users import display_names
+
+        names = display_names(session=session, workspace_id=workspace.id)
     return KpiAnswer(spec=spec, period=period, compared=compared, user=user, names=names)
 
 

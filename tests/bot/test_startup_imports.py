@@ -1,6 +1,7 @@
-"""What start-up imports: the Teams SDK (0.27 s and 22 MiB) only when Teams is configured; the
-CLI's parser nothing heavy (`kpibot --help`), `kpibot kpi NAME --json` no chat, server, Alembic,
-Jinja or matplotlib module."""
+"""What start-up imports and does: the Teams SDK (0.27 s and 22 MiB) only when Teams is
+configured; the CLI's parser nothing heavy (`kpibot --help`), `kpibot kpi NAME --json` no chat,
+server, Alembic, Jinja or matplotlib module and no digest schedule; `serve` no Jinja before a
+digest goes out; start-up with no garbage collection but serve's one before it freezes."""
 
 from __future__ import annotations
 
@@ -49,6 +50,12 @@ def test_no_events_api_or_crm_sync_modules_when_they_are_off(tmp_path):
         "bot.api.ingest", "bot.api.routes", "bot.transfer"]
 
 
+def test_no_jinja_in_the_server_before_a_digest_goes_out(tmp_path):
+    """The digest templates render when a digest is previewed or delivered, not at start-up
+    (bot/digests/channels.py imports them when a Teams digest is posted)."""
+    assert _server_modules(tmp_path, {"jinja2", "reports.digest.render"}) == []
+
+
 def test_no_teams_sdk_without_teams_settings(tmp_path):
     assert _sdk_modules(tmp_path) == []
 
@@ -63,24 +70,37 @@ HEAVY = {"slack_bolt", "slack_sdk", "aiohttp", "microsoft_agents", "sqlalchemy",
          "apscheduler", "asyncio"}
 
 CLI_PROBE = """
-import contextlib, json, os, sys
+import contextlib, gc, json, os, sys
 from bot.cli.main import main
 argv = json.loads(sys.argv[1])
+collections = []
+gc.callbacks.append(lambda phase, info: phase == "start" and collections.append(info))
 with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
     try:
         code = main(argv)
     except SystemExit as done:
         code = done.code
-print(json.dumps({"code": code, "modules": sorted({m.split(".")[0] for m in sys.modules})}))
+    finally:
+        gc.callbacks.clear()  # the collections afterwards (the collector on again) not counted
+modules = {p for m in sys.modules for p in (m, m.split(".")[0])}
+print(json.dumps({"code": code, "modules": sorted(modules), "collections": len(collections),
+                  "collector_on": gc.isenabled()}))
 """
 
 
-def _cli_modules(*argv: str, env: dict[str, str] | None = None) -> tuple[int, set[str]]:
-    """The exit status of `kpibot ARGV` and the top-level modules it imported."""
+def _cli_run(*argv: str, env: dict[str, str] | None = None) -> dict:
+    """`kpibot ARGV` in a fresh process: its exit status ("code"), the modules it imported
+    (full names and top-level packages), the garbage collections while it ran and whether
+    the collector was on afterwards."""
     result = subprocess.run([sys.executable, "-c", CLI_PROBE, json.dumps(argv)],
                             capture_output=True, text=True, timeout=120, check=True,
                             env=env)
-    answer = json.loads(result.stdout.strip().splitlines()[-1])
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _cli_modules(*argv: str, env: dict[str, str] | None = None) -> tuple[int, set[str]]:
+    """The exit status of `kpibot ARGV` and the modules (and top-level packages) it imported."""
+    answer = _cli_run(*argv, env=env)
     return answer["code"], set(answer["modules"])
 
 
@@ -93,9 +113,8 @@ def test_help_imports_nothing_heavy():
         assert modules & HEAVY == set(), argv
 
 
-def test_kpi_json_imports_no_chat_migration_or_drawing_library(tmp_path):
-    """`kpibot kpi NAME --json` reads the database and prints JSON: no Slack, Teams, HTTP
-    server, scheduler, Alembic, Jinja or matplotlib."""
+def _kpi_database(tmp_path) -> dict[str, str]:
+    """The environment of a `kpibot` on a migrated SQLite database with one workspace."""
     import os
     from datetime import UTC, datetime
 
@@ -113,9 +132,76 @@ def test_kpi_json_imports_no_chat_migration_or_drawing_library(tmp_path):
     database.dispose()
     clean = {k: v for k, v in os.environ.items()
              if not k.startswith(("KPIBOT_", "SLACK_", "TEAMS_", "DATABASE_URL"))}
-    code, modules = _cli_modules("kpi", "win-rate", "--json",
-                                 env={**clean, "DATABASE_URL": url})
+    return {**clean, "DATABASE_URL": url}
+
+
+def test_kpi_json_imports_no_chat_migration_or_drawing_library(tmp_path):
+    """`kpibot kpi NAME --json` reads the database and prints JSON: no Slack, Teams, HTTP
+    server, scheduler, Alembic, Jinja or matplotlib, no digest schedules (the language of the
+    digests only picks the text's language) and no people's names."""
+    code, modules = _cli_modules("kpi", "win-rate", "--json", env=_kpi_database(tmp_path))
     assert code == 0
     assert "sqlalchemy" in modules  # it did read the database
     assert modules & {"slack_bolt", "slack_sdk", "aiohttp", "microsoft_agents", "apscheduler",
-                      "alembic", "jinja2", "matplotlib"} == set()
+                      "alembic", "jinja2", "matplotlib", "storage.digests",
+                      "storage.users"} == set()
+
+
+def test_kpi_runs_without_a_garbage_collection(tmp_path):
+    """`kpibot kpi` keeps the cyclic garbage collector off (bot/cli/main.py): start-up only
+    makes objects that live until the process ends within milliseconds. It is on again
+    when `main` returns."""
+    env = _kpi_database(tmp_path)
+    for argv in (["kpi", "win-rate", "--json"], ["kpi", "funnel", "--period", "this-year"]):
+        answer = _cli_run(*argv, env=env)
+        assert answer["code"] == 0, argv
+        assert answer["collections"] == 0, argv
+        assert answer["collector_on"], argv
+
+
+def test_a_command_works_with_the_collector_on_and_kpi_without(monkeypatch, tmp_path):
+    """Only start-up runs without the collector: a command's work runs with it on (an import
+    or `kpibot demo` makes garbage), except `kpibot kpi`'s (`collector_off`)."""
+    import gc
+
+    from bot.cli import db, kpi
+    from bot.cli.main import main
+
+    seen = []
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'none.db'}")
+    monkeypatch.setattr(db, "run", lambda args, settings: seen.append(gc.isenabled()) or 0)
+    monkeypatch.setattr(kpi, "run", lambda args, settings: seen.append(gc.isenabled()) or 0)
+    monkeypatch.setattr(kpi, "needs_schema", lambda args: False)
+    assert main(["db", "current"]) == 0
+    assert main(["kpi", "win-rate", "--json"]) == 0
+    assert seen == [True, False]
+    assert gc.isenabled()
+
+
+SERVE_PROBE = """
+import gc, json, sys
+import bot.server
+from bot.cli.main import main
+collections = []
+gc.callbacks.append(lambda phase, info: phase == "start" and collections.append(
+    info["generation"]))
+async def serving(app, **_where):  # instead of listening: what start-up did until now
+    print(json.dumps({"collections": collections, "collector_on": gc.isenabled(),
+                      "frozen": gc.get_freeze_count()}))
+bot.server.run_web_app = serving
+main(["serve", "--port", "0"])
+"""
+
+
+def test_serve_starts_with_one_garbage_collection_then_freezes(tmp_path):
+    """`kpibot serve` builds the bot with the collector off, then makes one full collection
+    (start-up's garbage), freezes what is left and turns the collector on, before it listens
+    (bot/cli/serve.py `freeze_startup_objects`)."""
+    env = {**_kpi_database(tmp_path), "SLACK_SIGNING_SECRET": "s", "SLACK_BOT_TOKEN": "xoxb-1",
+           "SLACK_API_URL": "http://127.0.0.1:9/api/", "KPIBOT_LOG_LEVEL": "WARNING"}
+    result = subprocess.run([sys.executable, "-c", SERVE_PROBE], capture_output=True,
+                            text=True, timeout=120, check=True, env=env)
+    answer = json.loads(result.stdout.strip().splitlines()[-1])
+    assert answer["collections"][:1] == [2]  # none before it (any after: the collector is on)
+    assert answer["collector_on"]
+    assert answer["frozen"] > 50_000
