@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.digests.compose import UnknownWorkspace, compose_digest
-from bot.malloc import trim_malloc
+from bot.digests.malloc import trim_malloc
 from reports.digest.model import Digest
 from storage.engine import Database
 from storage.models import DigestSchedule, Workspace
