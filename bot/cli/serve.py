@@ -54,6 +54,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     host = args.host or settings.host
     port = args.port if args.port is not None else settings.port
     cap_malloc_arenas()
+    from bot.digests.malloc import fix_malloc_thresholds
+
+    fix_malloc_thresholds()
     if args.workers > 1 and not args.socket_mode:
         from bot.cli.workers import serve_workers
 

@@ -160,31 +160,39 @@ class DigestDeliverer:
             with self.database.write() as session:
                 return self._claim(session, schedule, slot_at, trigger)
 
-        async with self._turn():  # claimed only when it can be delivered at once
-            row = await asyncio.to_thread(claim)
-            if row is None:
-                log.info("digest slot %s of schedule %s: already claimed or done", slot_at,
-                         schedule.id)
-                return Outcome("taken")
-            try:
-                outcome = await self._deliver(schedule, row, repost)
-            finally:
-                self._in_flight.discard(row.id)
-        await self._charts.pop(row.id, _nothing)()
-        return outcome
+        wanted = self.shared.hold(schedule)  # before the turn: all of a minute's at once
+        try:
+            async with self._turn():  # claimed only when it can be delivered at once
+                row = await asyncio.to_thread(claim)
+                if row is None:
+                    log.info("digest slot %s of schedule %s: already claimed or done", slot_at,
+                             schedule.id)
+                    return Outcome("taken")
+                try:
+                    outcome = await self._deliver(schedule, row, repost)
+                finally:
+                    self._in_flight.discard(row.id)
+            await self._charts.pop(row.id, _nothing)()
+            return outcome
+        finally:
+            self.shared.release(wanted)
 
     async def deliver_claim(self, schedule: DigestSchedule, claim: DigestDelivery, *,
                             repost: bool = True) -> Outcome:
         """Deliver a slot this process claimed. `repost=False`: only find out whether an
         interrupted attempt reached the channel; never post."""
         self._in_flight.add(claim.id)
+        wanted = self.shared.hold(schedule)
         try:
-            async with self._turn():
-                outcome = await self._deliver(schedule, claim, repost)
+            try:
+                async with self._turn():
+                    outcome = await self._deliver(schedule, claim, repost)
+            finally:
+                self._in_flight.discard(claim.id)
+            await self._charts.pop(claim.id, _nothing)()
+            return outcome
         finally:
-            self._in_flight.discard(claim.id)
-        await self._charts.pop(claim.id, _nothing)()
-        return outcome
+            self.shared.release(wanted)
 
     async def _deliver(self, schedule: DigestSchedule, claim: DigestDelivery,
                        repost: bool) -> Outcome:
@@ -385,9 +393,16 @@ class DigestDeliverer:
             log.warning("digest slot %s of schedule %s missed beyond the grace window: "
                         "skipped", slot.isoformat(), schedule_id)
         outcomes = []
-        for schedule, slot, trigger, within_grace in interrupted:
-            outcomes.append(await self.deliver_slot(schedule, slot, trigger=trigger,
-                                                    repost=within_grace))
-        for schedule, slot in work:
-            outcomes.append(await self.deliver_slot(schedule, slot, trigger="catch-up"))
+        # One after the other: each digest is held from the start, so that the channels
+        # after the first still share it (SharedDigests.hold).
+        held = [self.shared.hold(schedule) for schedule, *_rest in interrupted + work]
+        try:
+            for schedule, slot, trigger, within_grace in interrupted:
+                outcomes.append(await self.deliver_slot(schedule, slot, trigger=trigger,
+                                                        repost=within_grace))
+            for schedule, slot in work:
+                outcomes.append(await self.deliver_slot(schedule, slot, trigger="catch-up"))
+        finally:
+            for wanted in held:
+                self.shared.release(wanted)
         return outcomes

@@ -14,6 +14,11 @@ channels in English and in Norwegian) read the same facts, so their compositions
 `RememberedFacts` answer book (reports/kpis/remembered.py), composed one after the other: the
 second language reads only the workspace and its names.
 
+A composed digest is forgotten as soon as the deliveries that wanted it are done (`hold` /
+`release`, called by the deliverer around each delivery; those of one minute all start before
+any finishes): a fan-out's digests, messages, charts and facts do not stay in memory until its
+end or for the `ttl`. Digests asked for without a hold (a preview, the tests) keep the `ttl`.
+
 The Slack message and the chart PNG are remembered per composed digest. Charts are drawn one at
 a time (`draw_slots`): drawing is CPU-bound under the GIL, so more at once only adds the
 memory of more figures.
@@ -23,11 +28,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.digests.compose import UnknownWorkspace, compose_digest
+from bot.digests.malloc import trim_malloc
 from reports.digest.model import Digest
 from storage.engine import Database
 from storage.models import DigestSchedule, Workspace
@@ -65,6 +72,7 @@ class SharedDigests:
     _entries: dict[tuple, _Entry] = field(default_factory=dict)
     _by_digest: dict[int, _Entry] = field(default_factory=dict)
     _answers: dict[tuple, _Answers] = field(default_factory=dict)
+    _wanted: Counter = field(default_factory=Counter)  # deliveries under way, by _wanted_key
     _draw_lock: asyncio.Semaphore | None = None
 
     async def digest(self, database: Database, schedule: DigestSchedule,
@@ -113,13 +121,11 @@ class SharedDigests:
         return await asyncio.shield(entry.chart)
 
     async def _draw(self, digest: Digest) -> bytes | None:
-        from reports.digest.chart import render_chart_png
-
         if self._draw_lock is None:
             self._draw_lock = asyncio.Semaphore(self.draw_slots)
         async with self._draw_lock:
             self.drawn += 1
-            return await asyncio.to_thread(render_chart_png, digest.chart)
+            return await asyncio.to_thread(_drawn_and_trimmed, digest)
 
     async def _composed(self, database: Database, schedule: DigestSchedule, now: datetime,
                         answers: _Answers) -> Digest:
@@ -132,6 +138,34 @@ class SharedDigests:
         return self.compose(database=database, workspace_id=schedule.workspace_id,
                             cadence=schedule.cadence, timezone=schedule.timezone,
                             language=schedule.language, now=now, answers=book)
+
+    def hold(self, schedule: DigestSchedule) -> tuple:
+        """A delivery of `schedule` begins: its digest is kept until `release`."""
+        wanted = _wanted_key(schedule)
+        self._wanted[wanted] += 1
+        return wanted
+
+    def release(self, wanted: tuple) -> None:
+        """A delivery ended (`wanted`: what `hold` returned). When no delivery under way wants
+        that digest any more, it is forgotten (digest, message, chart), and so are the facts
+        it was composed from once no language of them is wanted."""
+        self._wanted[wanted] -= 1
+        if self._wanted[wanted] > 0:
+            return
+        del self._wanted[wanted]
+        for key, entry in list(self._entries.items()):
+            if _wanted_key_of(key) == wanted and entry.task.done() and \
+                    (entry.chart is None or entry.chart.done()):
+                self._forget(key, entry)
+        if not any(other[:3] == wanted[:3] for other in self._wanted):
+            for key, answers in list(self._answers.items()):
+                if _wanted_key_of(key)[:3] == wanted[:3] and not answers.lock.locked():
+                    del self._answers[key]
+
+    def _forget(self, key: tuple, entry: _Entry) -> None:
+        del self._entries[key]
+        if not entry.task.cancelled() and entry.task.exception() is None:
+            self._by_digest.pop(id(entry.task.result()), None)
 
     def remembered(self) -> int:
         """How many composed digests are kept."""
@@ -151,9 +185,28 @@ class SharedDigests:
         cutoff = self.monotonic() - self.ttl
         for key, entry in list(self._entries.items()):
             if entry.created < cutoff and entry.task.done():
-                del self._entries[key]
-                if not entry.task.cancelled() and entry.task.exception() is None:
-                    self._by_digest.pop(id(entry.task.result()), None)
+                self._forget(key, entry)
         for key, answers in list(self._answers.items()):
             if answers.created < cutoff and not answers.lock.locked():
                 del self._answers[key]
+
+
+def _wanted_key(schedule: DigestSchedule) -> tuple:
+    return (schedule.workspace_id, schedule.cadence, schedule.timezone, schedule.language)
+
+
+def _wanted_key_of(key: tuple) -> tuple:
+    """The `_wanted_key` part of an entry's key (or, without the language, of a facts key)."""
+    return (key[1], key[2], key[3], *key[7:8])
+
+
+def _drawn_and_trimmed(digest: Digest) -> bytes | None:
+    """The chart PNG; then the heap's free pages go back to the system (`trim_malloc`): a
+    chart frees several megabytes of buffers in the middle of the heap, which glibc would
+    otherwise keep for the rest of the process."""
+    from reports.digest.chart import render_chart_png
+
+    try:
+        return render_chart_png(digest.chart)
+    finally:
+        trim_malloc()

@@ -97,3 +97,16 @@ def test_serve_caps_malloc_arenas_unless_the_operator_chose():
         assert cap_malloc_arenas() is False  # the operator's choice wins
     else:
         assert cap_malloc_arenas() is True  # glibc on Linux (the CI and deploy platform)
+
+
+def test_serve_fixes_the_malloc_thresholds_unless_the_operator_chose():
+    """glibc's sliding mmap threshold put chart buffers on the heap (bot/digests/malloc.py)."""
+    import os
+
+    from bot.digests.malloc import fix_malloc_thresholds, trim_malloc
+
+    if os.environ.get("MALLOC_MMAP_THRESHOLD_") or os.environ.get("MALLOC_TRIM_THRESHOLD_"):
+        assert fix_malloc_thresholds() is False
+    else:
+        assert fix_malloc_thresholds() is True  # glibc on Linux (the CI and deploy platform)
+    assert trim_malloc() in (True, False)

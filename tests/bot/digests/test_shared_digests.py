@@ -226,3 +226,55 @@ def test_the_fan_out_uses_one_http_session(seeded, slack_api, monkeypatch):
     assert len(slack_api.calls_to("chat.postMessage")) == 4
     assert len(slack_api.calls_to("upload")) == 4
     assert len(created) == 1 and created[0].closed
+
+
+def test_a_fan_outs_digests_are_forgotten_once_its_deliveries_are_done(seeded, slack_api):
+    """Composed once, then not kept: the fan-out's digests, messages and charts left memory
+    only at the ttl (5 minutes), so the server's memory grew with every digest of the minute.
+    Channels delivered one after the other by the catch-up still share theirs."""
+    import gc
+    import weakref
+
+    rows = [("slack:T1", f"C_GONE_{i}", "en", "Europe/Oslo") for i in range(3)]
+    rows += [("slack:T1", "C_GONE_NB", "nb", "Europe/Oslo"),
+             ("slack:T2", "C_GONE_T2", "en", "Europe/Oslo")]
+    schedules = _schedules(seeded, rows)
+    digests: list[weakref.ref] = []
+
+    class Remembering(CountingCompose):
+        def __call__(self, **kwargs):
+            digest = super().__call__(**kwargs)
+            digests.append(weakref.ref(digest))
+            return digest
+
+    compose = Remembering()
+    shared = SharedDigests(compose=compose)
+    deliverer = _deliverer(seeded, slack_api, shared)
+
+    async def fan_out():
+        return await asyncio.gather(*(deliverer.deliver_slot(s, SLOT) for s in schedules))
+
+    assert [o.status for o in asyncio.run(fan_out())] == ["sent"] * len(rows)
+    assert sorted(compose.keys.values()) == [1, 1, 1]  # still composed once each
+    assert shared.drawn == 3
+    assert len(slack_api.calls_to("upload")) == len(rows)  # every channel got its chart
+    assert shared.remembered() == 0
+    assert (shared._wanted, shared._answers, shared._by_digest) == ({}, {}, {})
+    gc.collect()
+    assert len(digests) == 3 and [ref() for ref in digests] == [None] * 3
+
+    # one after the other, as the catch-up delivers: held from the start, composed once
+    later = SLOT + timedelta(days=7)
+    compose.keys.clear()
+
+    async def one_by_one():
+        held = [shared.hold(s) for s in schedules[:3]]
+        try:
+            return [await deliverer.deliver_slot(s, later) for s in schedules[:3]]
+        finally:
+            for wanted in held:
+                shared.release(wanted)
+
+    assert [o.status for o in asyncio.run(one_by_one())] == ["sent"] * 3
+    assert compose.keys == Counter({("slack:T1", "Europe/Oslo", "en"): 1})
+    assert shared.remembered() == 0
