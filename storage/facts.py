@@ -62,6 +62,7 @@ from storage.models import (
 )
 from storage.models import Quota as QuotaRow
 from storage.rollups import rollup_spans
+from storage.stage_durations import CYCLE, MEASURES, percentile, percentile_ranks, summaries
 
 
 class _Remembered:
@@ -283,26 +284,31 @@ class SqlFacts:
 
     def sales_cycle(self, start: datetime, end: datetime, *, user: str | None = None
                     ) -> Distribution:
-        """Seconds from first stage event to win, for deals won in the window."""
-        value = seconds_between(Deal.won_at, Deal.first_event_at, self._dialect)
-        return self._distribution(sa.select(value.label("value")).where(*self._deals(
-            *self._stage_in(Stage.WON, start, end), Deal.first_event_at.is_not(None),
-            user=user)))[0]
+        """Seconds from first stage event to win, for deals won in the window
+        (storage/stage_durations.py)."""
+        return self._durations(CYCLE, start, end, user)
 
     def stage_time(self, stage: Stage, start: datetime, end: datetime, *,
                    user: str | None = None) -> Distribution:
         """Seconds in `stage` for deals whose next stage (in STAGE_ORDER; demo -> won) was
         reached in the window: next-stage timestamp - stage timestamp. Only forward moves
         count (a loss is not a stage exit); skipped stages are zero-length stays; won is
-        terminal (empty distribution)."""
+        terminal (empty distribution). Read through storage/stage_durations.py."""
         stage = Stage(stage)
         if stage is Stage.WON:
             return Distribution()
-        following = STAGE_ORDER[STAGE_ORDER.index(stage) + 1]
-        this_at, next_at = _STAGE_COLUMNS[stage], _STAGE_COLUMNS[following]
-        value = seconds_between(next_at, this_at, self._dialect)
-        return self._distribution(sa.select(value.label("value")).where(*self._deals(
-            *self._stage_in(following, start, end), this_at.is_not(None), user=user)))[0]
+        return self._durations(MEASURES[stage], start, end, user)
+
+    def _durations(self, measure: int, start: datetime, end: datetime, user: str | None
+                   ) -> Distribution:
+        found = summaries(self.session.connection(), self.workspace_id, (measure,), start,
+                          end, user=user, tenths=(5, 9))[measure]
+        if not found.n:
+            return Distribution()
+        at = {rank: ms / 1000 for rank, ms in (found.at or {}).items()}
+        return Distribution(n=found.n, median=percentile(found.n, at, 5),
+                            mean=found.total_ms / (1000 * found.n),
+                            p90=percentile(found.n, at, 9), total=found.total_ms / 1000)
 
     def open_deals(self, *, user: str | None = None, stages: Sequence[Stage] | None = None,
                    idle_before: datetime | None = None, limit: int | None = None
@@ -421,22 +427,13 @@ class SqlFacts:
 
     def _medians_of(self, start: datetime, end: datetime, user: str | None
                     ) -> dict[Stage, float | None]:
-        statement = self._statement(("median_stage_times", user is not None),
-                                    lambda: _median_stage_times(self, user is not None))
-        counts: dict[int, int] = {}
-        middle: dict[int, list[float]] = {}
-        for part, slot, value in self._run(
-                statement, self._params(start=start, end=end, user=user)):
-            if int(slot) < 0:
-                counts[int(part)] = int(value)
-            else:
-                middle.setdefault(int(part), []).append(float(value))
+        found = summaries(self.session.connection(), self.workspace_id, MEASURES.values(),
+                          start, end, user=user, tenths=(5,))
         medians: dict[Stage, float | None] = {}
-        for i, stage in enumerate(STAGE_ORDER[:-1]):
-            n, values = counts.get(i, 0), sorted(middle.get(i, ()))
-            low = (n - 1) // 2
-            medians[stage] = _percentile(n, dict(enumerate(values, low)), 5) \
-                if n and values else None
+        for stage, measure in MEASURES.items():
+            n, at = found[measure].n, found[measure].at or {}
+            medians[stage] = percentile(n, {r: ms / 1000 for r, ms in at.items()}, 5) \
+                if n else None
         return medians
 
     def open_deal_counts(self, *, user: str | None = None,
@@ -621,25 +618,10 @@ class SqlFacts:
         if not found:
             return Distribution(), 0
         count, total = len(found), float(sum(found))
-        at = {rank: float(found[rank]) for rank in _percentile_ranks(count)}
+        at = {rank: float(found[rank]) for rank in percentile_ranks(count, (5, 9))}
         inside = bisect.bisect_right(found, within) if within is not None else 0
-        return Distribution(n=count, median=_percentile(count, at, 5), mean=total / count,
-                            p90=_percentile(count, at, 9), total=total), inside
-
-
-def _percentile_ranks(count: int) -> set[int]:
-    """The ranks (0-based, in sorted order) the median and p90 of `count` values read."""
-    return {(count - 1) // 2, count // 2, ((count - 1) * 9) // 10, ((count - 1) * 9 + 9) // 10}
-
-
-def _percentile(count: int, at: Mapping[int, float], tenths: int) -> float:
-    """The p = tenths / 10 percentile of `count` sorted values, from the values at its two
-    closest ranks (`at`: rank -> value); see the module docstring."""
-    low, remainder = divmod((count - 1) * tenths, 10)  # exact integer ranks
-    value = at[low]
-    if remainder:
-        value += (at[low + 1] - value) * remainder / 10
-    return value
+        return Distribution(n=count, median=percentile(count, at, 5), mean=total / count,
+                            p90=percentile(count, at, 9), total=total), inside
 
 
 def _check_by(by: str | None, allowed: tuple[str, ...]) -> None:
@@ -690,33 +672,6 @@ def _funnel_counts(facts: SqlFacts, with_user: bool) -> sa.CompoundSelect:
 def _history_version() -> sa.Select:
     table = Workspace.__table__
     return sa.select(table.c.history_version).where(table.c.id == sa.bindparam("workspace"))
-
-
-def _median_stage_times(facts: SqlFacts, with_user: bool) -> sa.CompoundSelect:
-    parts: list[sa.Select] = []
-    for i, stage in enumerate(STAGE_ORDER[:-1]):
-        following = STAGE_ORDER[i + 1]
-        this_at, next_at = _STAGE_COLUMNS[stage], _STAGE_COLUMNS[following]
-        conditions = _scoped(with_user, *_stage_range(following), this_at.is_not(None))
-        middle = (sa.select(sa.func.count() - 1).where(*conditions).scalar_subquery()) // 2
-        picked = (sa.select(Deal.id).where(*conditions)
-                  .order_by(_sorts_like_seconds(next_at, this_at, facts._dialect))
-                  .limit(2).offset(middle))
-        parts += [sa.select(_constant(i).label("part"), _constant(-1).label("slot"),
-                            sa.func.count().label("value")).where(*conditions),
-                  sa.select(_constant(i).label("part"), _constant(0).label("slot"),
-                            seconds_between(next_at, this_at, facts._dialect).label("value"))
-                  .where(Deal.id.in_(picked.subquery().select()))]
-    return sa.union_all(*parts)
-
-
-def _sorts_like_seconds(later: Any, earlier: Any, dialect: str) -> sa.ColumnElement:
-    """An expression in the order of seconds_between(later, earlier), cheaper on SQLite:
-    without the scaling to seconds and the rounding, both monotonic (and SQLite's round() is
-    slow), so the values at each rank are the same."""
-    if dialect == "sqlite":
-        return sa.func.julianday(later) - sa.func.julianday(earlier)
-    return seconds_between(later, earlier, dialect)
 
 
 def _open_deal_counts(with_user: bool, stages: tuple[Stage, ...]) -> sa.CompoundSelect:

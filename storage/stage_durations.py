@@ -1,0 +1,204 @@
+"""Exact percentiles of the deals' stage times and sales cycles over any period, at a cost
+that does not grow with the period's length.
+
+Reads `deal_durations` (each deal's duration per measure, in milliseconds, with the instant it
+counts at) and `deal_duration_counts` (their histograms per UTC month, bucket and owner; both
+kept by triggers on `deals`, migration 0016). For a period [start, end):
+
+1. Per bucket, the deals of the period and the sum of their durations: the histograms of the
+   months the period covers wholly, plus the deals of a partly covered month read from
+   `deal_durations` (ix_deal_durations_exit); a month covered for at least half its length is
+   taken from its histogram minus the deals outside the period (one UNION ALL statement).
+2. n and the total come from those counts; each rank a percentile reads (see
+   `percentile`) lies in one bucket, at a known offset in it.
+3. The durations of those buckets inside the period are read (ix_deal_durations_bucket; one
+   UNION ALL statement) and sorted, giving the exact values at the ranks. The bucket of
+   zero-length stays holds one value and needs no read.
+
+So the work is the months of the period times the populated buckets, the deals of at most
+two half months, and the deals of the period in a few buckets (about 1/8 of a doubling of the
+duration each). The values are those of `storage.facts.seconds_between` (rounded to
+milliseconds by the same SQL when the trigger stored them) and the mean is the exact sum of
+those milliseconds divided by n (correctly rounded).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from reports.events import STAGE_ORDER, Stage
+from storage.models import DealDuration, DealDurationCount
+
+CYCLE = 5  # the sales cycle's measure; stage i of STAGE_ORDER[:-1] is measure i
+MEASURES = {stage: i for i, stage in enumerate(STAGE_ORDER[:-1])}
+TEAM = ""  # deal_duration_counts.owner_id of the whole team's rows
+ZERO_BUCKET = 0  # the bucket [0, 1): zero-length stays (skipped stages); migration 0016
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The deals of one measure in a period: how many, the sum of their durations (ms), and
+    their durations (ms) at the ranks asked for (0-based, in ascending order)."""
+
+    n: int = 0
+    total_ms: int = 0
+    at: Mapping[int, int] | None = None
+
+
+def percentile_ranks(count: int, tenths: Iterable[int]) -> set[int]:
+    """The ranks (0-based, in sorted order) the p = tenths / 10 percentiles of `count` values
+    read (the two closest ranks of each)."""
+    ranks = set()
+    for t in tenths:
+        low, remainder = divmod((count - 1) * t, 10)
+        ranks.update((low, low + 1) if remainder else (low,))
+    return ranks
+
+
+def percentile(count: int, at: Mapping[int, float], tenths: int) -> float:
+    """The p = tenths / 10 percentile of `count` sorted values, from the values at its two
+    closest ranks (`at`: rank -> value): linear interpolation between the closest ranks
+    (numpy's default, PostgreSQL's percentile_cont)."""
+    low, remainder = divmod((count - 1) * tenths, 10)  # exact integer ranks
+    value = at[low]
+    if remainder:
+        value += (at[low + 1] - value) * remainder / 10
+    return value
+
+
+def summaries(connection: Connection, workspace_id: str, measures: Iterable[int],
+              start: datetime, end: datetime, *, user: str | None, tenths: Iterable[int]
+              ) -> dict[int, Summary]:
+    """Per measure, the `Summary` of the deals counted in [start, end) (owned by `user` if
+    given), with the values at the ranks of the `tenths` percentiles."""
+    measures, tenths = tuple(measures), tuple(tenths)
+    if not measures or start >= end:
+        return {m: Summary() for m in measures}
+    owner = TEAM if user is None else user
+    if user == TEAM:  # no per-owner histogram for an empty owner id: read its deals
+        whole, ranges = None, [(1, start, end)]
+    else:
+        whole, ranges = _plan(start, end)
+    counts = _bucket_counts(connection, workspace_id, measures, owner, user, whole, ranges)
+    result: dict[int, Summary] = {}
+    wanted: dict[tuple[int, int], list[tuple[int, int]]] = {}  # (measure, bucket) -> ranks
+    known: dict[int, dict[int, int]] = {}
+    for measure in measures:
+        buckets = sorted((b, n) for b, (n, _total) in counts.get(measure, {}).items() if n)
+        n = sum(count for _b, count in buckets)
+        total = sum(total for n_, total in counts.get(measure, {}).values() if n_)
+        result[measure] = Summary(n=n, total_ms=total)
+        known[measure] = {}
+        if not n:
+            continue
+        for rank in sorted(percentile_ranks(n, tenths)):
+            before = 0
+            for bucket, count in buckets:
+                if rank < before + count:
+                    break
+                before += count
+            if bucket == ZERO_BUCKET:
+                known[measure][rank] = 0
+            else:
+                wanted.setdefault((measure, bucket), []).append((rank, rank - before))
+    for (measure, bucket), values in _bucket_values(connection, workspace_id, wanted, start,
+                                                    end, user).items():
+        for rank, offset in wanted[(measure, bucket)]:
+            known[measure][rank] = values[offset]
+    return {m: Summary(s.n, s.total_ms, known[m]) for m, s in result.items()}
+
+
+def _plan(start: datetime, end: datetime) -> tuple[tuple[int, int] | None,
+                                                   list[tuple[int, datetime, datetime]]]:
+    """([first, stop) UTC months read from the histograms, or None; (sign, from, to): the
+    deals to add (+1) or take away (-1))."""
+    first, last = _month(start), _month(end - _TICK)
+    hist_first, hist_stop = first, last + 1
+    ranges: list[tuple[int, datetime, datetime]] = []
+    for month in sorted({first, last}):
+        month_start, month_end = _month_start(month), _month_start(month + 1)
+        inside_from, inside_to = max(start, month_start), min(end, month_end)
+        if (inside_from, inside_to) == (month_start, month_end):
+            continue
+        if (inside_to - inside_from) * 2 >= month_end - month_start:
+            ranges += [(-1, a, b) for a, b in ((month_start, inside_from),
+                                               (inside_to, month_end)) if a < b]
+        else:
+            ranges.append((1, inside_from, inside_to))
+            if month == first:
+                hist_first = month + 1
+            if month == last:
+                hist_stop = month
+    return ((hist_first, hist_stop) if hist_first < hist_stop else None), ranges
+
+
+def _bucket_counts(connection: Connection, workspace_id: str, measures: tuple[int, ...],
+                   owner: str, user: str | None, whole: tuple[int, int] | None,
+                   ranges: list[tuple[int, datetime, datetime]]
+                   ) -> dict[int, dict[int, tuple[int, int]]]:
+    """measure -> bucket -> (deals, sum of ms) over the histogram months and the ranges."""
+    counts_table, durations = DealDurationCount.__table__, DealDuration.__table__
+    parts: list[sa.Select] = []
+    if whole is not None:
+        c = counts_table.c
+        parts.append(sa.select(c.measure, c.bucket, sa.func.sum(c.deals).label("deals"),
+                               sa.func.sum(c.total_ms).label("total"))
+                     .where(c.workspace_id == workspace_id, c.owner_id == owner,
+                            c.measure.in_(measures), c.month >= whole[0], c.month < whole[1])
+                     .group_by(c.measure, c.bucket))
+    d = durations.c
+    for sign, a, b in ranges:
+        conditions = [d.workspace_id == workspace_id, d.measure.in_(measures),
+                      d.exit_at >= a, d.exit_at < b]
+        if user is not None:
+            conditions.append(d.owner_id == user)
+        parts.append(sa.select(d.measure, d.bucket, (sa.func.count() * sign).label("deals"),
+                               (sa.func.sum(d.ms) * sign).label("total"))
+                     .where(*conditions).group_by(d.measure, d.bucket))
+    statement = parts[0] if len(parts) == 1 else sa.union_all(*parts)
+    counts: dict[int, dict[int, tuple[int, int]]] = {}
+    for measure, bucket, deals, total in connection.execute(statement):
+        into = counts.setdefault(int(measure), {})
+        n, t = into.get(int(bucket), (0, 0))
+        into[int(bucket)] = (n + int(deals or 0), t + int(total or 0))
+    return counts
+
+
+def _bucket_values(connection: Connection, workspace_id: str,
+                   wanted: Mapping[tuple[int, int], object], start: datetime, end: datetime,
+                   user: str | None) -> dict[tuple[int, int], list[int]]:
+    """(measure, bucket) -> the sorted durations (ms) of that bucket's deals in the period."""
+    if not wanted:
+        return {}
+    d = DealDuration.__table__.c
+    parts = []
+    for measure, bucket in wanted:
+        conditions = [d.workspace_id == workspace_id, d.measure == measure,
+                      d.bucket == bucket, d.exit_at >= start, d.exit_at < end]
+        if user is not None:
+            conditions.append(d.owner_id == user)
+        parts.append(sa.select(d.measure, d.bucket, d.ms).where(*conditions))
+    statement = parts[0] if len(parts) == 1 else sa.union_all(*parts)
+    values: dict[tuple[int, int], list[int]] = {key: [] for key in wanted}
+    for measure, bucket, ms in connection.execute(statement):
+        values[(int(measure), int(bucket))].append(int(ms))
+    for found in values.values():
+        found.sort()
+    return values
+
+
+_TICK = datetime.resolution
+
+
+def _month(at: datetime) -> int:
+    at = at.astimezone(UTC)
+    return at.year * 12 + at.month - 1
+
+
+def _month_start(month: int) -> datetime:
+    return datetime(month // 12, month % 12 + 1, 1, tzinfo=UTC)
