@@ -296,6 +296,8 @@ class DealDurationCount(SQLModel, table=True):
     """
 
     __tablename__ = "deal_duration_counts"
+    # Clustered by the key on SQLite: a period's months are one contiguous range of it.
+    __table_args__ = {"sqlite_with_rowid": False}
 
     workspace_id: str = Field(foreign_key="workspaces.id", primary_key=True, max_length=80)
     measure: int = Field(primary_key=True)

@@ -190,6 +190,7 @@ def upgrade() -> None:
                                 name=op.f("fk_deal_duration_counts_workspace_id_workspaces")),
         sa.PrimaryKeyConstraint("workspace_id", "measure", "owner_id", "month", "bucket",
                                 name=op.f("pk_deal_duration_counts")),
+        sqlite_with_rowid=False,
     )
     op.execute(_insert_durations("deals", postgresql))
     op.execute(
