@@ -1,8 +1,8 @@
 """`SqlFacts`: the aggregate SQL behind the KPI catalog (reports' `Facts` Protocol).
 
 Bound to one workspace; every statement is scoped by `workspace_id`. Everything is aggregated
-in the database (COUNT/SUM/GROUP BY, window functions) with the same SQLAlchemy Core
-expressions on SQLite and PostgreSQL; the only dialect branch is `seconds_between`.
+in the database (COUNT/SUM/GROUP BY) with the same SQLAlchemy Core expressions on SQLite and
+PostgreSQL.
 
 Cost follows the window, not the history:
 - event totals read `monthly_rollups` for the workspace-local months lying wholly inside
@@ -12,6 +12,8 @@ Cost follows the window, not the history:
 - deal figures read `deals` through the per-stage timestamp indexes (`ix_deals_lead` ...
   `ix_deals_demo`, and `ix_deals_closed` for wins and losses: a won deal's `closed_at` is its
   `won_at`, a lost deal's its `lost_at`) with range predicates;
+- stage times, sales cycles and the funnel's medians read the per-month histograms of the
+  deals' durations and a few buckets of deals (storage/stage_durations.py);
 - customer figures read `accounts` through `ix_accounts_customer_since` / `ix_accounts_churned`.
 Balances at an instant (`customers_at`, `mrr_at`) necessarily add up what came before the
 instant; they read the compact tables (accounts, won deals, mrr-change rollups), never every
@@ -26,20 +28,15 @@ also for instants between that churn and the new win.
 Percentiles: linear interpolation between the closest ranks (numpy's default, PostgreSQL's
 `percentile_cont`): for n sorted values v[0..n-1] and p in [0, 1], rank r = (n - 1) * p,
 result = v[floor(r)] + (v[ceil(r)] - v[floor(r)]) * (r - floor(r)). The median is p = 0.5
-(the mean of the two middle values for even n), p90 is p = 0.9. Distributions read the
-database's values and rank them in Python (`_distribution`); the funnel's medians pick the
-two middle rows in SQL (`ORDER BY ... LIMIT 2 OFFSET`).
-
-Durations are seconds (float), rounded to milliseconds so that both backends agree (SQLite
-computes them from floating-point Julian days).
+(the mean of the two middle values for even n), p90 is p = 0.9. Event durations are read and
+ranked in Python (`_distribution`); deal durations in storage/stage_durations.py. Deal
+durations are seconds (float), rounded to milliseconds so that both backends agree
+(`seconds_between`).
 """
 
 from __future__ import annotations
 
 import bisect
-import threading
-import weakref
-from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -62,45 +59,14 @@ from storage.models import (
 )
 from storage.models import Quota as QuotaRow
 from storage.rollups import rollup_spans
-from storage.stage_durations import CYCLE, MEASURES, percentile, percentile_ranks, summaries
-
-
-class _Remembered:
-    """A small least-recently-used map (results of past windows, shared by the sessions of
-    this process)."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._items: OrderedDict[tuple, Any] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple) -> Any:
-        with self._lock:
-            value = self._items.get(key)
-            if value is not None:
-                self._items.move_to_end(key)
-            return value
-
-    def put(self, key: tuple, value: Any) -> Any:
-        with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-        return value
-
-
-# Per engine (a process may hold several databases, e.g. in tests), forgotten with it.
-_PAST_MEDIANS: weakref.WeakKeyDictionary[sa.Engine, _Remembered] = weakref.WeakKeyDictionary()
-_PAST_MEDIANS_LOCK = threading.Lock()
-
-
-def _past_medians(engine: sa.Engine) -> _Remembered:
-    with _PAST_MEDIANS_LOCK:
-        remembered = _PAST_MEDIANS.get(engine)
-        if remembered is None:
-            remembered = _PAST_MEDIANS[engine] = _Remembered(256)
-        return remembered
+from storage.stage_durations import (
+    CYCLE,
+    MEASURES,
+    past_medians,
+    percentile,
+    percentile_ranks,
+    summaries,
+)
 
 NO_SOURCE = "other"  # the key for events/deals without a lead source (by="source")
 NO_VALUE = "(none)"  # the key for lost deals without a reason or competitor
@@ -113,15 +79,6 @@ _STAGE_COLUMNS = {
     Stage.DEMO: Deal.demo_at,
     Stage.WON: Deal.won_at,
 }
-
-
-def seconds_between(later: Any, earlier: Any, dialect: str) -> sa.ColumnElement:
-    """`later - earlier` in seconds, rounded to milliseconds, for two timestamp expressions."""
-    if dialect == "sqlite":
-        seconds = (sa.func.julianday(later) - sa.func.julianday(earlier)) * 86400.0
-    else:
-        seconds = sa.cast(sa.extract("epoch", later - earlier), sa.Numeric)
-    return sa.func.round(seconds, 3)
 
 
 class SqlFacts:
@@ -419,7 +376,7 @@ class SqlFacts:
         version = self._run(self._statement(("history_version",), _history_version),
                             self._params()).scalar_one()
         shared = (self.workspace_id, version, start, end, user)
-        past = _past_medians(self.session.get_bind())
+        past = past_medians(self.session.get_bind())
         remembered = past.get(shared)
         if remembered is None:
             remembered = past.put(shared, self._medians_of(start, end, user))

@@ -17,16 +17,20 @@ kept by triggers on `deals`, migration 0016). For a period [start, end):
 
 So the work is the months of the period times the populated buckets, the deals of at most
 two half months, and the deals of the period in a few buckets (about 1/8 of a doubling of the
-duration each). The values are those of `storage.facts.seconds_between` (rounded to
+duration each). The values are those of `seconds_between` (rounded to
 milliseconds by the same SQL when the trigger stored them) and the mean is the exact sum of
 those milliseconds divided by n (correctly rounded).
 """
 
 from __future__ import annotations
 
+import threading
+import weakref
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -209,3 +213,52 @@ def _month(at: datetime) -> int:
 
 def _month_start(month: int) -> datetime:
     return datetime(month // 12, month % 12 + 1, 1, tzinfo=UTC)
+
+
+def seconds_between(later: Any, earlier: Any, dialect: str) -> sa.ColumnElement:
+    """`later - earlier` in seconds, rounded to milliseconds, for two timestamp expressions."""
+    if dialect == "sqlite":
+        seconds = (sa.func.julianday(later) - sa.func.julianday(earlier)) * 86400.0
+    else:
+        seconds = sa.cast(sa.extract("epoch", later - earlier), sa.Numeric)
+    return sa.func.round(seconds, 3)
+
+
+class _Remembered:
+    """A small least-recently-used map (results of past windows, shared by the sessions of
+    this process)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> Any:
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key: tuple, value: Any) -> Any:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return value
+
+
+# Per engine (a process may hold several databases, e.g. in tests), forgotten with it.
+_PAST_MEDIANS: weakref.WeakKeyDictionary[sa.Engine, _Remembered] = weakref.WeakKeyDictionary()
+_PAST_MEDIANS_LOCK = threading.Lock()
+
+
+def past_medians(engine: sa.Engine) -> _Remembered:
+    """The medians of windows that ended before the history settled (storage/facts.py), per
+    (workspace, history_version, start, end, user), for the sessions of this process."""
+    with _PAST_MEDIANS_LOCK:
+        remembered = _PAST_MEDIANS.get(engine)
+        if remembered is None:
+            remembered = _PAST_MEDIANS[engine] = _Remembered(256)
+        return remembered

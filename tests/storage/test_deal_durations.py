@@ -24,11 +24,11 @@ from bot.transfer.presets import CANONICAL_COLUMNS
 from reports.events import STAGE_ORDER, Stage
 from storage import migrate
 from storage.deals import refresh_deals
-from storage.facts import SqlFacts, seconds_between
+from storage.facts import SqlFacts
 from storage.models import Deal, DealDuration, DealDurationCount, DurationBucket, Workspace
 from storage.recording import NewEvent, record_event, void_event
 from storage.reps import link_rep
-from storage.stage_durations import _plan
+from storage.stage_durations import _plan, seconds_between
 from storage.workspaces import ensure_user, ensure_workspace
 
 WS = "slack:TDUR"
@@ -199,6 +199,11 @@ def test_every_write_path_keeps_the_durations_and_their_histograms(database, tmp
     change(sa.update(deals).where(by_key == "imp-0").values(
         sql_at=NOW - timedelta(days=3, microseconds=500_500), owner_id=None),
         "times and owner")
+    won = deals.c.outcome == "won"  # one column: only the measures reading it change
+    change(sa.update(deals).where(won).values(first_event_at=NOW - 90 * DAY), "first event")
+    change(sa.update(deals).where(won).values(demo_at=NOW - 8 * DAY), "demo moved")
+    change(sa.update(deals).where(by_key == "imp-4").values(mql_at=NOW - 2 * DAY),
+           "a stage reached later")
     change(sa.update(deals).values(name="renamed", owner_id=deals.c.owner_id), "no change")
     change(sa.update(deals).where(by_key == "initech").values(workspace_id=WS, key="i2"),
            "moved workspace")

@@ -43,7 +43,7 @@ _WATCHED = ("workspace_id", "owner_id", "first_event_at", "lead_at", "mql_at", "
 
 
 def _ms(later: str, earlier: str, postgresql: bool) -> str:
-    """storage.facts.seconds_between(later, earlier) * 1000, as an exact integer."""
+    """storage.stage_durations.seconds_between(later, earlier) * 1000, as an exact integer."""
     if postgresql:
         return (f"CAST(round(CAST(EXTRACT(epoch FROM {later} - {earlier}) AS NUMERIC), 3)"
                 f" * 1000 AS BIGINT)")
@@ -60,13 +60,31 @@ def _month(at: str, postgresql: bool) -> str:
             f" + CAST(strftime('%m', {at}) AS INTEGER) - 1)")
 
 
-def _insert_durations(row: str, postgresql: bool) -> str:
-    """INSERT INTO deal_durations the rows of `row` (NEW in a trigger; `deals` to backfill)."""
+def _changed(measure: int, distinct: str) -> str:
+    """Whether an update of a deal changes its row of `measure` (`distinct`: SQLite's "NOT",
+    PostgreSQL's "DISTINCT FROM")."""
+    _m, exit_at, later, earlier, extra = MEASURES[measure]
+    columns = dict.fromkeys(("workspace_id", "owner_id", exit_at, later, earlier,
+                             *(("outcome",) if extra else ())))
+    return "(" + " OR ".join(f"OLD.{c} IS {distinct} NEW.{c}" for c in columns) + ")"
+
+
+def _delete_changed(distinct: str) -> str:
+    """DELETE FROM deal_durations the rows an update of a deal changes."""
+    which = " OR ".join(f"(measure = {m} AND {_changed(m, distinct)})" for m, *_ in MEASURES)
+    return f"DELETE FROM deal_durations WHERE deal_id = OLD.id AND ({which})"
+
+
+def _insert_durations(row: str, postgresql: bool, changed: str | None = None) -> str:
+    """INSERT INTO deal_durations the rows of `row` (NEW in a trigger; `deals` to backfill);
+    with `changed` (see `_changed`), only those an update changed."""
     parts = []
     for measure, exit_at, later, earlier, extra in MEASURES:
         conditions = [f"{row}.{c} IS NOT NULL" for c in dict.fromkeys((exit_at, later, earlier))]
         if extra:
             conditions.append(f"{row}.{extra}")
+        if changed:
+            conditions.append(_changed(measure, changed))
         source = " FROM deals" if row == "deals" else ""
         parts.append(
             f"SELECT {row}.id AS deal_id, {measure} AS measure, {row}.workspace_id AS "
@@ -78,26 +96,29 @@ def _insert_durations(row: str, postgresql: bool) -> str:
         "INSERT INTO deal_durations (deal_id, measure, workspace_id, owner_id, exit_at, month, "
         "ms, bucket) SELECT d.deal_id, d.measure, d.workspace_id, d.owner_id, d.exit_at, "
         f"{_month('d.exit_at', postgresql)}, d.ms, "
-        "(SELECT max(b.lo_ms) FROM duration_buckets b WHERE b.lo_ms <= d.ms) "
+        "(SELECT b.lo_ms FROM duration_buckets b WHERE b.lo_ms <= d.ms "
+        "ORDER BY b.lo_ms DESC LIMIT 1) "
         f"FROM ({union}) AS d")
 
 
 _COUNT_KEY = "(workspace_id, measure, owner_id, month, bucket)"
-# The team's row ("") and, for a deal with an owner, the owner's.
-_OWNERS = "(SELECT '' AS owner_id UNION ALL SELECT {row}.owner_id WHERE {row}.owner_id <> '')"
-_ADD = (
-    f"INSERT INTO deal_duration_counts (workspace_id, measure, owner_id, month, bucket, "
-    f"deals, total_ms) "
-    f"SELECT NEW.workspace_id, NEW.measure, o.owner_id, NEW.month, NEW.bucket, 1, NEW.ms "
-    f"FROM {_OWNERS.format(row='NEW')} AS o WHERE true "
+_ADD = (  # the team's row ("") and, for a deal with an owner, the owner's
+    "INSERT INTO deal_duration_counts (workspace_id, measure, owner_id, month, bucket, deals, "
+    "total_ms) SELECT NEW.workspace_id, NEW.measure, {owner}, NEW.month, NEW.bucket, 1, NEW.ms "
+    "WHERE {when} "
     f"ON CONFLICT {_COUNT_KEY} DO UPDATE SET deals = deal_duration_counts.deals + 1, "
-    f"total_ms = deal_duration_counts.total_ms + excluded.total_ms"
+    "total_ms = deal_duration_counts.total_ms + excluded.total_ms"
 )
 _TAKE = (
     "UPDATE deal_duration_counts SET deals = deals - 1, total_ms = total_ms - OLD.ms "
-    "WHERE workspace_id = OLD.workspace_id AND measure = OLD.measure AND month = OLD.month "
-    "AND bucket = OLD.bucket AND (owner_id = '' OR owner_id = OLD.owner_id)"
+    "WHERE workspace_id = OLD.workspace_id AND measure = OLD.measure AND owner_id = {owner} "
+    "AND month = OLD.month AND bucket = OLD.bucket"
 )
+_OWNED = "{row}.owner_id <> ''"
+_ADD_TEAM = _ADD.format(owner="''", when="true")
+_ADD_OWNER = _ADD.format(owner="NEW.owner_id", when=_OWNED.format(row="NEW"))
+_TAKE_TEAM = _TAKE.format(owner="''")
+_TAKE_OWNER = _TAKE.format(owner="OLD.owner_id")  # no row for no owner: updates nothing
 _DELETE = "DELETE FROM deal_durations WHERE deal_id = OLD.id"
 _CHANGED = " OR ".join(f"OLD.{c} IS {{distinct}} NEW.{c}" for c in _WATCHED)
 
@@ -114,13 +135,14 @@ def _sqlite_triggers() -> dict[str, str]:
             f"BEGIN {_DELETE}; END",
         "deal_durations_update":
             f"CREATE TRIGGER deal_durations_update AFTER UPDATE OF {', '.join(_WATCHED)} "
-            f"ON deals WHEN {changed} BEGIN {_DELETE}; {insert}; END",
+            f"ON deals WHEN {changed} BEGIN {_delete_changed('NOT')}; "
+            f"{_insert_durations('NEW', False, 'NOT')}; END",
         "deal_duration_counts_add":
             f"CREATE TRIGGER deal_duration_counts_add AFTER INSERT ON deal_durations "
-            f"BEGIN {_ADD}; END",
+            f"BEGIN {_ADD_TEAM}; {_ADD_OWNER}; END",
         "deal_duration_counts_take":
             f"CREATE TRIGGER deal_duration_counts_take AFTER DELETE ON deal_durations "
-            f"BEGIN {_TAKE}; END",
+            f"BEGIN {_TAKE_TEAM}; {_TAKE_OWNER}; END",
     }
 
 
@@ -128,13 +150,25 @@ def _postgresql_functions() -> list[str]:
     return [
         f"""CREATE FUNCTION deal_durations_keep() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
-            IF TG_OP IN ('UPDATE', 'DELETE') THEN {_DELETE}; END IF;
-            IF TG_OP IN ('INSERT', 'UPDATE') THEN {_insert_durations("NEW", True)}; END IF;
+            IF TG_OP = 'DELETE' THEN
+                {_DELETE};
+            ELSIF TG_OP = 'INSERT' THEN
+                {_insert_durations("NEW", True)};
+            ELSE
+                {_delete_changed("DISTINCT FROM")};
+                {_insert_durations("NEW", True, "DISTINCT FROM")};
+            END IF;
             RETURN NULL;
         END $$""",
         f"""CREATE FUNCTION deal_duration_counts_keep() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
-            IF TG_OP = 'DELETE' THEN {_TAKE}; ELSE {_ADD}; END IF;
+            IF TG_OP = 'DELETE' THEN
+                {_TAKE_TEAM};
+                {_TAKE_OWNER};
+            ELSE
+                {_ADD_TEAM};
+                IF {_OWNED.format(row="NEW")} THEN {_ADD_OWNER}; END IF;
+            END IF;
             RETURN NULL;
         END $$""",
     ]
