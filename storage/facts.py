@@ -62,6 +62,7 @@ from storage.rollups import rollup_spans
 from storage.stage_durations import (
     CYCLE,
     MEASURES,
+    Summary,
     past_medians,
     percentile,
     percentile_ranks,
@@ -94,6 +95,7 @@ class SqlFacts:
         self._zone = ZoneInfo(workspace.timezone)
         self._dialect = session.get_bind().dialect.name
         self._medians: dict[tuple, dict[Stage, float | None]] = {}
+        self._distributions: dict[tuple, dict[int, Distribution]] = {}
 
     # ------------------------------------------------------------------------------ events
 
@@ -258,14 +260,18 @@ class SqlFacts:
 
     def _durations(self, measure: int, start: datetime, end: datetime, user: str | None
                    ) -> Distribution:
-        found = summaries(self.session.connection(), self.workspace_id, (measure,), start,
-                          end, user=user, tenths=(5, 9))[measure]
-        if not found.n:
-            return Distribution()
-        at = {rank: ms / 1000 for rank, ms in (found.at or {}).items()}
-        return Distribution(n=found.n, median=percentile(found.n, at, 5),
-                            mean=found.total_ms / (1000 * found.n),
-                            p90=percentile(found.n, at, 9), total=found.total_ms / 1000)
+        """The distribution of `measure` (storage/stage_durations.py) over the window. The
+        stage times are read together and remembered for this session (stage-time asks for
+        each stage, the funnel for their medians); the sales cycle on its own."""
+        group = (CYCLE,) if measure == CYCLE else tuple(MEASURES.values())
+        key = (group, start, end, user)
+        found = self._distributions.get(key)
+        if found is None:
+            found = self._distributions[key] = {
+                m: _distribution_of(summary) for m, summary in summaries(
+                    self.session.connection(), self.workspace_id, group, start, end,
+                    user=user, tenths=(5, 9)).items()}
+        return found[measure]
 
     def open_deals(self, *, user: str | None = None, stages: Sequence[Stage] | None = None,
                    idle_before: datetime | None = None, limit: int | None = None
@@ -384,14 +390,8 @@ class SqlFacts:
 
     def _medians_of(self, start: datetime, end: datetime, user: str | None
                     ) -> dict[Stage, float | None]:
-        found = summaries(self.session.connection(), self.workspace_id, MEASURES.values(),
-                          start, end, user=user, tenths=(5,))
-        medians: dict[Stage, float | None] = {}
-        for stage, measure in MEASURES.items():
-            n, at = found[measure].n, found[measure].at or {}
-            medians[stage] = percentile(n, {r: ms / 1000 for r, ms in at.items()}, 5) \
-                if n else None
-        return medians
+        return {stage: self._durations(measure, start, end, user).median
+                for stage, measure in MEASURES.items()}
 
     def open_deal_counts(self, *, user: str | None = None,
                          idle_before: Mapping[Stage, datetime] | None = None
@@ -579,6 +579,17 @@ class SqlFacts:
         inside = bisect.bisect_right(found, within) if within is not None else 0
         return Distribution(n=count, median=percentile(count, at, 5), mean=total / count,
                             p90=percentile(count, at, 9), total=total), inside
+
+
+def _distribution_of(found: Summary) -> Distribution:
+    """n, median, mean, p90 and total (seconds) of the deal durations `found` (milliseconds;
+    the mean is their exact sum / n, correctly rounded)."""
+    if not found.n:
+        return Distribution()
+    at = {rank: ms / 1000 for rank, ms in (found.at or {}).items()}
+    return Distribution(n=found.n, median=percentile(found.n, at, 5),
+                        mean=found.total_ms / (1000 * found.n), p90=percentile(found.n, at, 9),
+                        total=found.total_ms / 1000)
 
 
 def _check_by(by: str | None, allowed: tuple[str, ...]) -> None:

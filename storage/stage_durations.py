@@ -150,57 +150,113 @@ def _bucket_counts(connection: Connection, workspace_id: str, measures: tuple[in
                    ranges: list[tuple[int, datetime, datetime]]
                    ) -> dict[int, dict[int, tuple[int, int]]]:
     """measure -> bucket -> (deals, sum of ms) over the histogram months and the ranges."""
-    counts_table, durations = DealDurationCount.__table__, DealDuration.__table__
-    parts: list[sa.Select] = []
+    shape = ("counts", whole is not None, tuple(sign for sign, _a, _b in ranges),
+             user is not None)
+    params: dict[str, Any] = {"workspace": workspace_id, "measures": list(measures),
+                              "owner": owner, "user": user}
     if whole is not None:
-        c = counts_table.c
-        parts.append(sa.select(c.measure, c.bucket, sa.func.sum(c.deals).label("deals"),
-                               sa.func.sum(c.total_ms).label("total"))
-                     .where(c.workspace_id == workspace_id, c.owner_id == owner,
-                            c.measure.in_(measures), c.month >= whole[0], c.month < whole[1])
-                     .group_by(c.measure, c.bucket))
-    d = durations.c
-    for sign, a, b in ranges:
-        conditions = [d.workspace_id == workspace_id, d.measure.in_(measures),
-                      d.exit_at >= a, d.exit_at < b]
-        if user is not None:
-            conditions.append(d.owner_id == user)
-        # Grouped by an expression: on the bucket column itself SQLite would rather read
-        # ix_deal_durations_bucket in its order (every bucket of every month) than the range.
-        bucket = (d.bucket + 0).label("bucket")
-        parts.append(sa.select(d.measure, bucket, (sa.func.count() * sign).label("deals"),
-                               (sa.func.sum(d.ms) * sign).label("total"))
-                     .where(*conditions).group_by(d.measure, bucket))
-    statement = parts[0] if len(parts) == 1 else sa.union_all(*parts)
+        params.update(first=whole[0], stop=whole[1])
+    for i, (_sign, a, b) in enumerate(ranges):
+        params.update({f"from_{i}": a, f"to_{i}": b})
     counts: dict[int, dict[int, tuple[int, int]]] = {}
-    for measure, bucket, deals, total in connection.execute(statement):
+    for measure, bucket, deals, total in _fetch(connection, shape, params):
         into = counts.setdefault(int(measure), {})
         n, t = into.get(int(bucket), (0, 0))
         into[int(bucket)] = (n + int(deals or 0), t + int(total or 0))
     return counts
 
 
+def _counts_statement(shape: tuple) -> sa.CompoundSelect | sa.Select:
+    _name, whole, signs, with_user = shape
+    parts: list[sa.Select] = []
+    if whole:
+        c = DealDurationCount.__table__.c
+        parts.append(sa.select(c.measure, c.bucket, sa.func.sum(c.deals).label("deals"),
+                               sa.func.sum(c.total_ms).label("total"))
+                     .where(c.workspace_id == sa.bindparam("workspace"),
+                            c.owner_id == sa.bindparam("owner"),
+                            c.measure.in_(sa.bindparam("measures", expanding=True)),
+                            c.month >= sa.bindparam("first"), c.month < sa.bindparam("stop"))
+                     .group_by(c.measure, c.bucket))
+    d = DealDuration.__table__.c
+    for i, sign in enumerate(signs):
+        conditions = [d.workspace_id == sa.bindparam("workspace"),
+                      d.measure.in_(sa.bindparam("measures", expanding=True)),
+                      d.exit_at >= sa.bindparam(f"from_{i}", type_=d.exit_at.type),
+                      d.exit_at < sa.bindparam(f"to_{i}", type_=d.exit_at.type)]
+        if with_user:
+            conditions.append(d.owner_id == sa.bindparam("user"))
+        # Grouped by an expression: on the bucket column itself SQLite would rather read
+        # ix_deal_durations_bucket in its order (every bucket of every month) than the range.
+        bucket = (d.bucket + 0).label("bucket")
+        factor = sa.literal_column(str(sign))
+        parts.append(sa.select(d.measure, bucket, (sa.func.count() * factor).label("deals"),
+                               (sa.func.sum(d.ms) * factor).label("total"))
+                     .where(*conditions).group_by(d.measure, bucket))
+    return parts[0] if len(parts) == 1 else sa.union_all(*parts)
+
+
 def _bucket_values(connection: Connection, workspace_id: str,
-                   wanted: Mapping[tuple[int, int], object], start: datetime, end: datetime,
-                   user: str | None) -> dict[tuple[int, int], list[int]]:
-    """(measure, bucket) -> the sorted durations (ms) of that bucket's deals in the period."""
+                   wanted: Mapping[tuple[int, int], list[tuple[int, int]]], start: datetime,
+                   end: datetime, user: str | None) -> dict[tuple[int, int], dict[int, int]]:
+    """(measure, bucket) -> {offset: duration (ms)} of the deals of that bucket in the period,
+    in ascending order of duration, at the offsets `wanted` lists ((rank, offset) pairs)."""
     if not wanted:
         return {}
+    keys = list(wanted)
+    params: dict[str, Any] = {"workspace": workspace_id, "start": start, "end": end,
+                              "user": user}
+    for i, key in enumerate(keys):
+        offsets = [offset for _rank, offset in wanted[key]]
+        params.update({f"measure_{i}": key[0], f"bucket_{i}": key[1],
+                       f"offset_{i}": min(offsets),
+                       f"limit_{i}": max(offsets) - min(offsets) + 1})
+    found: dict[int, list[int]] = {i: [] for i in range(len(keys))}
+    for part, ms in _fetch(connection, ("values", len(keys), user is not None), params):
+        found[int(part)].append(int(ms))
+    return {key: dict(enumerate(sorted(found[i]), params[f"offset_{i}"]))
+            for i, key in enumerate(keys)}
+
+
+def _values_statement(shape: tuple) -> sa.CompoundSelect | sa.Select:
+    """Per part i, the durations at offsets [offset_i, offset_i + limit_i) of bucket_i of
+    measure_i in [start, end), in ascending order (a sort of one bucket's deals)."""
+    _name, n_parts, with_user = shape
     d = DealDuration.__table__.c
     parts = []
-    for measure, bucket in wanted:
-        conditions = [d.workspace_id == workspace_id, d.measure == measure,
-                      d.bucket == bucket, d.exit_at >= start, d.exit_at < end]
-        if user is not None:
-            conditions.append(d.owner_id == user)
-        parts.append(sa.select(d.measure, d.bucket, d.ms).where(*conditions))
-    statement = parts[0] if len(parts) == 1 else sa.union_all(*parts)
-    values: dict[tuple[int, int], list[int]] = {key: [] for key in wanted}
-    for measure, bucket, ms in connection.execute(statement):
-        values[(int(measure), int(bucket))].append(int(ms))
-    for found in values.values():
-        found.sort()
-    return values
+    for i in range(n_parts):
+        conditions = [d.workspace_id == sa.bindparam("workspace"),
+                      d.measure == sa.bindparam(f"measure_{i}"),
+                      d.bucket == sa.bindparam(f"bucket_{i}"),
+                      d.exit_at >= sa.bindparam("start", type_=d.exit_at.type),
+                      d.exit_at < sa.bindparam("end", type_=d.exit_at.type)]
+        if with_user:
+            conditions.append(d.owner_id == sa.bindparam("user"))
+        picked = (sa.select(sa.literal_column(str(i)).label("part"), d.ms).where(*conditions)
+                  .order_by(d.ms)
+                  .limit(sa.bindparam(f"limit_{i}", type_=sa.Integer))
+                  .offset(sa.bindparam(f"offset_{i}", type_=sa.Integer)).subquery())
+        parts.append(sa.select(picked))
+    return parts[0] if len(parts) == 1 else sa.union_all(*parts)
+
+
+_STATEMENTS: dict[tuple, Any] = {}  # (dialect, shape) -> statement, built once
+_BUILDERS = {"counts": _counts_statement, "values": _values_statement}
+
+
+def _fetch(connection: Connection, shape: tuple, params: dict[str, Any]) -> list[tuple]:
+    """The rows of the prebuilt statement of `shape`, straight from the driver's cursor
+    (SQLAlchemy's per-row objects cost more than reading a few thousand numbers)."""
+    key = (connection.dialect.name, *shape)
+    statement = _STATEMENTS.get(key)
+    if statement is None:
+        statement = _STATEMENTS[key] = _BUILDERS[shape[0]](shape)
+    if params.get("user") is None:
+        params.pop("user", None)
+    result = connection.execute(statement, params)
+    rows = result.cursor.fetchall()
+    result.close()
+    return rows
 
 
 _TICK = datetime.resolution
