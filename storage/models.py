@@ -272,8 +272,10 @@ class DealDuration(SQLModel, table=True):
         sa.Index("ix_deal_durations_exit", "workspace_id", "measure", "exit_at", "bucket",
                  "ms", "owner_id"),
         # The deals of one bucket in a period: the values at the ranks a percentile reads.
-        sa.Index("ix_deal_durations_bucket", "workspace_id", "measure", "bucket", "exit_at",
-                 "ms", "owner_id"),
+        # In the order of the durations, so the values at a rank need no sort: a long
+        # period stops after the rank, a short one skips the bucket's other deals.
+        sa.Index("ix_deal_durations_bucket", "workspace_id", "measure", "bucket", "ms",
+                 "exit_at", "owner_id"),
     )
 
     deal_id: int = Field(sa_column=sa.Column(sa.BigInteger(), primary_key=True,
@@ -296,15 +298,16 @@ class DealDurationCount(SQLModel, table=True):
     """
 
     __tablename__ = "deal_duration_counts"
-    # Clustered by the key on SQLite: a period's months are one contiguous range of it.
+    # Clustered by the key on SQLite.
     __table_args__ = {"sqlite_with_rowid": False}
 
     workspace_id: str = Field(foreign_key="workspaces.id", primary_key=True, max_length=80)
     measure: int = Field(primary_key=True)
     owner_id: str = Field(primary_key=True, max_length=80)
-    month: int = Field(primary_key=True)
+    # Bucket before month: a period's counts per bucket are summed in key order (no sort).
     bucket: int = Field(sa_column=sa.Column(sa.BigInteger(), primary_key=True,
                                             autoincrement=False))
+    month: int = Field(primary_key=True)
     deals: int = Field(default=0)
     total_ms: int = Field(default=0, sa_column=sa.Column(sa.BigInteger(), nullable=False))
 

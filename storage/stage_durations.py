@@ -11,15 +11,15 @@ kept by triggers on `deals`, migration 0016). For a period [start, end):
    taken from its histogram minus the deals outside the period (one UNION ALL statement).
 2. n and the total come from those counts; each rank a percentile reads (see
    `percentile`) lies in one bucket, at a known offset in it.
-3. The durations of those buckets inside the period are read (ix_deal_durations_bucket; one
-   UNION ALL statement) and sorted, giving the exact values at the ranks. The bucket of
-   zero-length stays holds one value and needs no read.
+3. The durations at those offsets of those buckets' deals in the period are read in the
+   order of the durations (ix_deal_durations_bucket: no sort; one UNION ALL statement). The
+   bucket of zero-length stays holds one value and needs no read.
 
-So the work is the months of the period times the populated buckets, the deals of at most
-two half months, and the deals of the period in a few buckets (about 1/8 of a doubling of the
-duration each). The values are those of `seconds_between` (rounded to
-milliseconds by the same SQL when the trigger stored them) and the mean is the exact sum of
-those milliseconds divided by n (correctly rounded).
+So the work is the populated (bucket, month) rows of the histograms, the deals of at most two
+half months, and the deals of a few buckets (about 1/8 of a doubling of the duration each) up
+to the ranks. The values are those of `seconds_between` (rounded to milliseconds by the same
+SQL when the trigger stored them) and the mean is the exact sum of those milliseconds divided
+by n (correctly rounded).
 """
 
 from __future__ import annotations
@@ -220,7 +220,7 @@ def _bucket_values(connection: Connection, workspace_id: str,
 
 def _values_statement(shape: tuple) -> sa.CompoundSelect | sa.Select:
     """Per part i, the durations at offsets [offset_i, offset_i + limit_i) of bucket_i of
-    measure_i in [start, end), in ascending order (a sort of one bucket's deals)."""
+    measure_i in [start, end), in ascending order (read in index order)."""
     _name, n_parts, with_user = shape
     d = DealDuration.__table__.c
     parts = []

@@ -101,7 +101,7 @@ def _insert_durations(row: str, postgresql: bool, changed: str | None = None) ->
         f"FROM ({union}) AS d")
 
 
-_COUNT_KEY = "(workspace_id, measure, owner_id, month, bucket)"
+_COUNT_KEY = "(workspace_id, measure, owner_id, bucket, month)"
 _ADD = (  # the team's row ("") and, for a deal with an owner, the owner's
     "INSERT INTO deal_duration_counts (workspace_id, measure, owner_id, month, bucket, deals, "
     "total_ms) SELECT NEW.workspace_id, NEW.measure, {owner}, NEW.month, NEW.bucket, 1, NEW.ms "
@@ -216,13 +216,13 @@ def upgrade() -> None:
         sa.Column("workspace_id", sa.String(length=80), nullable=False),
         sa.Column("measure", sa.Integer(), nullable=False),
         sa.Column("owner_id", sa.String(length=80), nullable=False),
-        sa.Column("month", sa.Integer(), nullable=False),
         sa.Column("bucket", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("month", sa.Integer(), nullable=False),
         sa.Column("deals", sa.Integer(), nullable=False),
         sa.Column("total_ms", sa.BigInteger(), nullable=False),
         sa.ForeignKeyConstraint(["workspace_id"], ["workspaces.id"],
                                 name=op.f("fk_deal_duration_counts_workspace_id_workspaces")),
-        sa.PrimaryKeyConstraint("workspace_id", "measure", "owner_id", "month", "bucket",
+        sa.PrimaryKeyConstraint("workspace_id", "measure", "owner_id", "bucket", "month",
                                 name=op.f("pk_deal_duration_counts")),
         sqlite_with_rowid=False,
     )
@@ -240,7 +240,7 @@ def upgrade() -> None:
     op.create_index("ix_deal_durations_exit", "deal_durations",
                     ["workspace_id", "measure", "exit_at", "bucket", "ms", "owner_id"])
     op.create_index("ix_deal_durations_bucket", "deal_durations",
-                    ["workspace_id", "measure", "bucket", "exit_at", "ms", "owner_id"])
+                    ["workspace_id", "measure", "bucket", "ms", "exit_at", "owner_id"])
     if postgresql:
         for ddl in _postgresql_functions():
             op.execute(ddl)
