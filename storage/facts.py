@@ -1,8 +1,8 @@
 """`SqlFacts`: the aggregate SQL behind the KPI catalog (reports' `Facts` Protocol).
 
 Bound to one workspace; every statement is scoped by `workspace_id`. Everything is aggregated
-in the database (COUNT/SUM/GROUP BY, window functions) with the same SQLAlchemy Core
-expressions on SQLite and PostgreSQL; the only dialect branch is `seconds_between`.
+in the database (COUNT/SUM/GROUP BY) with the same SQLAlchemy Core expressions on SQLite and
+PostgreSQL.
 
 Cost follows the window, not the history:
 - event totals read `monthly_rollups` for the workspace-local months lying wholly inside
@@ -12,6 +12,8 @@ Cost follows the window, not the history:
 - deal figures read `deals` through the per-stage timestamp indexes (`ix_deals_lead` ...
   `ix_deals_demo`, and `ix_deals_closed` for wins and losses: a won deal's `closed_at` is its
   `won_at`, a lost deal's its `lost_at`) with range predicates;
+- stage times, sales cycles and the funnel's medians read the per-month histograms of the
+  deals' durations and a few buckets of deals (storage/stage_durations.py);
 - customer figures read `accounts` through `ix_accounts_customer_since` / `ix_accounts_churned`.
 Balances at an instant (`customers_at`, `mrr_at`) necessarily add up what came before the
 instant; they read the compact tables (accounts, won deals, mrr-change rollups), never every
@@ -26,20 +28,15 @@ also for instants between that churn and the new win.
 Percentiles: linear interpolation between the closest ranks (numpy's default, PostgreSQL's
 `percentile_cont`): for n sorted values v[0..n-1] and p in [0, 1], rank r = (n - 1) * p,
 result = v[floor(r)] + (v[ceil(r)] - v[floor(r)]) * (r - floor(r)). The median is p = 0.5
-(the mean of the two middle values for even n), p90 is p = 0.9. Distributions read the
-database's values and rank them in Python (`_distribution`); the funnel's medians pick the
-two middle rows in SQL (`ORDER BY ... LIMIT 2 OFFSET`).
-
-Durations are seconds (float), rounded to milliseconds so that both backends agree (SQLite
-computes them from floating-point Julian days).
+(the mean of the two middle values for even n), p90 is p = 0.9. Event durations are read and
+ranked in Python (`_distribution`); deal durations in storage/stage_durations.py. Deal
+durations are seconds (float), rounded to milliseconds so that both backends agree
+(`seconds_between`).
 """
 
 from __future__ import annotations
 
 import bisect
-import threading
-import weakref
-from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -62,44 +59,15 @@ from storage.models import (
 )
 from storage.models import Quota as QuotaRow
 from storage.rollups import rollup_spans
-
-
-class _Remembered:
-    """A small least-recently-used map (results of past windows, shared by the sessions of
-    this process)."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._items: OrderedDict[tuple, Any] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple) -> Any:
-        with self._lock:
-            value = self._items.get(key)
-            if value is not None:
-                self._items.move_to_end(key)
-            return value
-
-    def put(self, key: tuple, value: Any) -> Any:
-        with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-        return value
-
-
-# Per engine (a process may hold several databases, e.g. in tests), forgotten with it.
-_PAST_MEDIANS: weakref.WeakKeyDictionary[sa.Engine, _Remembered] = weakref.WeakKeyDictionary()
-_PAST_MEDIANS_LOCK = threading.Lock()
-
-
-def _past_medians(engine: sa.Engine) -> _Remembered:
-    with _PAST_MEDIANS_LOCK:
-        remembered = _PAST_MEDIANS.get(engine)
-        if remembered is None:
-            remembered = _PAST_MEDIANS[engine] = _Remembered(256)
-        return remembered
+from storage.stage_durations import (
+    CYCLE,
+    MEASURES,
+    Summary,
+    past_medians,
+    percentile,
+    percentile_ranks,
+    summaries,
+)
 
 NO_SOURCE = "other"  # the key for events/deals without a lead source (by="source")
 NO_VALUE = "(none)"  # the key for lost deals without a reason or competitor
@@ -112,15 +80,6 @@ _STAGE_COLUMNS = {
     Stage.DEMO: Deal.demo_at,
     Stage.WON: Deal.won_at,
 }
-
-
-def seconds_between(later: Any, earlier: Any, dialect: str) -> sa.ColumnElement:
-    """`later - earlier` in seconds, rounded to milliseconds, for two timestamp expressions."""
-    if dialect == "sqlite":
-        seconds = (sa.func.julianday(later) - sa.func.julianday(earlier)) * 86400.0
-    else:
-        seconds = sa.cast(sa.extract("epoch", later - earlier), sa.Numeric)
-    return sa.func.round(seconds, 3)
 
 
 class SqlFacts:
@@ -136,6 +95,7 @@ class SqlFacts:
         self._zone = ZoneInfo(workspace.timezone)
         self._dialect = session.get_bind().dialect.name
         self._medians: dict[tuple, dict[Stage, float | None]] = {}
+        self._distributions: dict[tuple, dict[int, Distribution]] = {}
 
     # ------------------------------------------------------------------------------ events
 
@@ -283,26 +243,35 @@ class SqlFacts:
 
     def sales_cycle(self, start: datetime, end: datetime, *, user: str | None = None
                     ) -> Distribution:
-        """Seconds from first stage event to win, for deals won in the window."""
-        value = seconds_between(Deal.won_at, Deal.first_event_at, self._dialect)
-        return self._distribution(sa.select(value.label("value")).where(*self._deals(
-            *self._stage_in(Stage.WON, start, end), Deal.first_event_at.is_not(None),
-            user=user)))[0]
+        """Seconds from first stage event to win, for deals won in the window
+        (storage/stage_durations.py)."""
+        return self._durations(CYCLE, start, end, user)
 
     def stage_time(self, stage: Stage, start: datetime, end: datetime, *,
                    user: str | None = None) -> Distribution:
         """Seconds in `stage` for deals whose next stage (in STAGE_ORDER; demo -> won) was
         reached in the window: next-stage timestamp - stage timestamp. Only forward moves
         count (a loss is not a stage exit); skipped stages are zero-length stays; won is
-        terminal (empty distribution)."""
+        terminal (empty distribution). Read through storage/stage_durations.py."""
         stage = Stage(stage)
         if stage is Stage.WON:
             return Distribution()
-        following = STAGE_ORDER[STAGE_ORDER.index(stage) + 1]
-        this_at, next_at = _STAGE_COLUMNS[stage], _STAGE_COLUMNS[following]
-        value = seconds_between(next_at, this_at, self._dialect)
-        return self._distribution(sa.select(value.label("value")).where(*self._deals(
-            *self._stage_in(following, start, end), this_at.is_not(None), user=user)))[0]
+        return self._durations(MEASURES[stage], start, end, user)
+
+    def _durations(self, measure: int, start: datetime, end: datetime, user: str | None
+                   ) -> Distribution:
+        """The distribution of `measure` (storage/stage_durations.py) over the window. The
+        stage times are read together and remembered for this session (stage-time asks for
+        each stage, the funnel for their medians); the sales cycle on its own."""
+        group = (CYCLE,) if measure == CYCLE else tuple(MEASURES.values())
+        key = (group, start, end, user)
+        found = self._distributions.get(key)
+        if found is None:
+            found = self._distributions[key] = {
+                m: _distribution_of(summary) for m, summary in summaries(
+                    self.session.connection(), self.workspace_id, group, start, end,
+                    user=user, tenths=(5, 9)).items()}
+        return found[measure]
 
     def open_deals(self, *, user: str | None = None, stages: Sequence[Stage] | None = None,
                    idle_before: datetime | None = None, limit: int | None = None
@@ -413,7 +382,7 @@ class SqlFacts:
         version = self._run(self._statement(("history_version",), _history_version),
                             self._params()).scalar_one()
         shared = (self.workspace_id, version, start, end, user)
-        past = _past_medians(self.session.get_bind())
+        past = past_medians(self.session.get_bind())
         remembered = past.get(shared)
         if remembered is None:
             remembered = past.put(shared, self._medians_of(start, end, user))
@@ -421,23 +390,8 @@ class SqlFacts:
 
     def _medians_of(self, start: datetime, end: datetime, user: str | None
                     ) -> dict[Stage, float | None]:
-        statement = self._statement(("median_stage_times", user is not None),
-                                    lambda: _median_stage_times(self, user is not None))
-        counts: dict[int, int] = {}
-        middle: dict[int, list[float]] = {}
-        for part, slot, value in self._run(
-                statement, self._params(start=start, end=end, user=user)):
-            if int(slot) < 0:
-                counts[int(part)] = int(value)
-            else:
-                middle.setdefault(int(part), []).append(float(value))
-        medians: dict[Stage, float | None] = {}
-        for i, stage in enumerate(STAGE_ORDER[:-1]):
-            n, values = counts.get(i, 0), sorted(middle.get(i, ()))
-            low = (n - 1) // 2
-            medians[stage] = _percentile(n, dict(enumerate(values, low)), 5) \
-                if n and values else None
-        return medians
+        return {stage: self._durations(measure, start, end, user).median
+                for stage, measure in MEASURES.items()}
 
     def open_deal_counts(self, *, user: str | None = None,
                          idle_before: Mapping[Stage, datetime] | None = None
@@ -621,25 +575,21 @@ class SqlFacts:
         if not found:
             return Distribution(), 0
         count, total = len(found), float(sum(found))
-        at = {rank: float(found[rank]) for rank in _percentile_ranks(count)}
+        at = {rank: float(found[rank]) for rank in percentile_ranks(count, (5, 9))}
         inside = bisect.bisect_right(found, within) if within is not None else 0
-        return Distribution(n=count, median=_percentile(count, at, 5), mean=total / count,
-                            p90=_percentile(count, at, 9), total=total), inside
+        return Distribution(n=count, median=percentile(count, at, 5), mean=total / count,
+                            p90=percentile(count, at, 9), total=total), inside
 
 
-def _percentile_ranks(count: int) -> set[int]:
-    """The ranks (0-based, in sorted order) the median and p90 of `count` values read."""
-    return {(count - 1) // 2, count // 2, ((count - 1) * 9) // 10, ((count - 1) * 9 + 9) // 10}
-
-
-def _percentile(count: int, at: Mapping[int, float], tenths: int) -> float:
-    """The p = tenths / 10 percentile of `count` sorted values, from the values at its two
-    closest ranks (`at`: rank -> value); see the module docstring."""
-    low, remainder = divmod((count - 1) * tenths, 10)  # exact integer ranks
-    value = at[low]
-    if remainder:
-        value += (at[low + 1] - value) * remainder / 10
-    return value
+def _distribution_of(found: Summary) -> Distribution:
+    """n, median, mean, p90 and total (seconds) of the deal durations `found` (milliseconds;
+    the mean is their exact sum / n, correctly rounded)."""
+    if not found.n:
+        return Distribution()
+    at = {rank: ms / 1000 for rank, ms in (found.at or {}).items()}
+    return Distribution(n=found.n, median=percentile(found.n, at, 5),
+                        mean=found.total_ms / (1000 * found.n), p90=percentile(found.n, at, 9),
+                        total=found.total_ms / 1000)
 
 
 def _check_by(by: str | None, allowed: tuple[str, ...]) -> None:
@@ -690,33 +640,6 @@ def _funnel_counts(facts: SqlFacts, with_user: bool) -> sa.CompoundSelect:
 def _history_version() -> sa.Select:
     table = Workspace.__table__
     return sa.select(table.c.history_version).where(table.c.id == sa.bindparam("workspace"))
-
-
-def _median_stage_times(facts: SqlFacts, with_user: bool) -> sa.CompoundSelect:
-    parts: list[sa.Select] = []
-    for i, stage in enumerate(STAGE_ORDER[:-1]):
-        following = STAGE_ORDER[i + 1]
-        this_at, next_at = _STAGE_COLUMNS[stage], _STAGE_COLUMNS[following]
-        conditions = _scoped(with_user, *_stage_range(following), this_at.is_not(None))
-        middle = (sa.select(sa.func.count() - 1).where(*conditions).scalar_subquery()) // 2
-        picked = (sa.select(Deal.id).where(*conditions)
-                  .order_by(_sorts_like_seconds(next_at, this_at, facts._dialect))
-                  .limit(2).offset(middle))
-        parts += [sa.select(_constant(i).label("part"), _constant(-1).label("slot"),
-                            sa.func.count().label("value")).where(*conditions),
-                  sa.select(_constant(i).label("part"), _constant(0).label("slot"),
-                            seconds_between(next_at, this_at, facts._dialect).label("value"))
-                  .where(Deal.id.in_(picked.subquery().select()))]
-    return sa.union_all(*parts)
-
-
-def _sorts_like_seconds(later: Any, earlier: Any, dialect: str) -> sa.ColumnElement:
-    """An expression in the order of seconds_between(later, earlier), cheaper on SQLite:
-    without the scaling to seconds and the rounding, both monotonic (and SQLite's round() is
-    slow), so the values at each rank are the same."""
-    if dialect == "sqlite":
-        return sa.func.julianday(later) - sa.func.julianday(earlier)
-    return seconds_between(later, earlier, dialect)
 
 
 def _open_deal_counts(with_user: bool, stages: tuple[Stage, ...]) -> sa.CompoundSelect:

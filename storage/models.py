@@ -244,6 +244,74 @@ class OpenDealStage(SQLModel, table=True):
     deals: int = Field(default=0)
 
 
+class DurationBucket(SQLModel, table=True):
+    """The lower bounds (milliseconds) of the duration buckets of `deal_duration_counts`: a
+    duration d falls in the bucket with the largest lo_ms <= d, which holds [lo_ms, next
+    lo_ms). Written once by migration 0016 (about eight buckets per doubling)."""
+
+    __tablename__ = "duration_buckets"
+
+    lo_ms: int = Field(sa_column=sa.Column(sa.BigInteger(), primary_key=True,
+                                           autoincrement=False))
+
+
+class DealDuration(SQLModel, table=True):
+    """One deal's time in a stage (measures 0-4: lead ... demo, the stage left when the next
+    one was reached) or its sales cycle (5: first event to win), in whole milliseconds (the
+    value `seconds_between` rounds to), with the instant it counts at (`exit_at`: the next
+    stage's timestamp; a win's close for demo and the cycle), its UTC month (year * 12 +
+    month - 1) and its bucket (a `duration_buckets.lo_ms`).
+
+    Maintained by database triggers on `deals` (migration 0016), in the same statement as every
+    insert, update and delete of a deal, whatever code writes it. Code must never write it.
+    """
+
+    __tablename__ = "deal_durations"
+    __table_args__ = (
+        # The deals of a period's partial months (storage/stage_durations.py).
+        sa.Index("ix_deal_durations_exit", "workspace_id", "measure", "exit_at", "bucket",
+                 "ms", "owner_id"),
+        # The deals of one bucket in a period: the values at the ranks a percentile reads.
+        # In the order of the durations, so the values at a rank need no sort: a long
+        # period stops after the rank, a short one skips the bucket's other deals.
+        sa.Index("ix_deal_durations_bucket", "workspace_id", "measure", "bucket", "ms",
+                 "exit_at", "owner_id"),
+    )
+
+    deal_id: int = Field(sa_column=sa.Column(sa.BigInteger(), primary_key=True,
+                                             autoincrement=False))
+    measure: int = Field(primary_key=True)
+    workspace_id: str = Field(foreign_key="workspaces.id", max_length=80)
+    owner_id: str | None = Field(default=None, max_length=80)
+    exit_at: datetime = Field(sa_column=_ts(nullable=False))
+    month: int
+    ms: int = Field(sa_column=sa.Column(sa.BigInteger(), nullable=False))
+    bucket: int = Field(sa_column=sa.Column(sa.BigInteger(), nullable=False))
+
+
+class DealDurationCount(SQLModel, table=True):
+    """How many `deal_durations` rows (and the sum of their milliseconds) fall in each
+    (workspace, measure, UTC month, bucket): owner_id "" for the whole team, else per owner.
+
+    Maintained by database triggers on `deal_durations` (migration 0016). Code must never write
+    it. A row may hold 0.
+    """
+
+    __tablename__ = "deal_duration_counts"
+    # Clustered by the key on SQLite.
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    workspace_id: str = Field(foreign_key="workspaces.id", primary_key=True, max_length=80)
+    measure: int = Field(primary_key=True)
+    owner_id: str = Field(primary_key=True, max_length=80)
+    # Bucket before month: a period's counts per bucket are summed in key order (no sort).
+    bucket: int = Field(sa_column=sa.Column(sa.BigInteger(), primary_key=True,
+                                            autoincrement=False))
+    month: int = Field(primary_key=True)
+    deals: int = Field(default=0)
+    total_ms: int = Field(default=0, sa_column=sa.Column(sa.BigInteger(), nullable=False))
+
+
 class Account(SQLModel, table=True):
     """A customer account, derived from its deals' wins and its churn and MRR events."""
 

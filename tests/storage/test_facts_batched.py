@@ -82,8 +82,9 @@ def test_median_stage_times_are_remembered_within_a_session(history):
         first[Stage.LEAD] = None  # a copy: the caller cannot spoil the memo
         assert facts.median_stage_times(*window)[Stage.LEAD] is not None
 
-    assert len(_statements_of(database, twice)) == 1
-    assert len(_statements_of(database, twice)) == 1  # a new session computes it again
+    # the bucket counts, then the values at the middle ranks (storage/stage_durations.py)
+    assert len(_statements_of(database, twice)) == 2
+    assert len(_statements_of(database, twice)) == 2  # a new session computes it again
 
 
 def test_medians_of_a_past_window_are_remembered_across_sessions(history):
@@ -92,7 +93,7 @@ def test_medians_of_a_past_window_are_remembered_across_sessions(history):
     results = []
     first = _statements_of(database, lambda f: results.append(f.median_stage_times(start, end)))
     again = _statements_of(database, lambda f: results.append(f.median_stage_times(start, end)))
-    assert len(first) == 2  # the workspace's history_version, then the medians
+    assert len(first) == 3  # the workspace's history_version, then the medians (2)
     assert len(again) == 1 and "history_version" in again[0]  # the version alone
     assert results[0] == results[1] and results[0][Stage.LEAD] is not None
 
@@ -133,9 +134,10 @@ def test_open_deal_counts_and_idle_deals_equal_the_single_calls(history):
 
 
 def test_the_funnel_reads_covering_indexes_on_sqlite(history):
-    """Counts, cohorts and median stage times come from the stage indexes alone (0005), the
-    stalled counts from open_deal_stages (a few rows per rep) and ix_deals_open_stage ranges
-    of the recent deals; no statement scans a table."""
+    """Counts and cohorts come from the stage indexes alone (0005), median stage times from
+    the histograms (deal_duration_counts' primary key) and the deal_durations indexes alone
+    (0016), the stalled counts from open_deal_stages (a few rows per rep) and
+    ix_deals_open_stage ranges of the recent deals; no statement scans a table."""
     from tests.storage.query_plans import _captured, _plans
 
     database, _users = history
@@ -153,10 +155,12 @@ def test_the_funnel_reads_covering_indexes_on_sqlite(history):
 
     text = _plans(database, _captured(database, run), "funnel")
     for index in ("ix_deals_lead", "ix_deals_mql", "ix_deals_sql", "ix_deals_opportunity",
-                  "ix_deals_demo", "ix_deals_closed", "ix_deals_open_stage"):
+                  "ix_deals_demo", "ix_deals_closed", "ix_deals_open_stage",
+                  "ix_deal_durations_exit", "ix_deal_durations_bucket"):
         assert f"COVERING INDEX {index} " in text, f"{index} does not cover:\n{text}"
     uncovered = [line for line in text.splitlines()
                  if "USING INDEX" in line and "ix_deals_open_stage" not in line
                  and "USING INTEGER PRIMARY KEY" not in line
-                 and "SEARCH open_deal_stages" not in line]
+                 and "SEARCH open_deal_stages" not in line
+                 and "SEARCH deal_duration_counts USING INDEX sqlite_autoindex" not in line]
     assert not uncovered, text

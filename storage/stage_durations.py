@@ -1,0 +1,320 @@
+"""Exact percentiles of the deals' stage times and sales cycles over any period, at a cost
+that does not grow with the period's length.
+
+Reads `deal_durations` (each deal's duration per measure, in milliseconds, with the instant it
+counts at) and `deal_duration_counts` (their histograms per UTC month, bucket and owner; both
+kept by triggers on `deals`, migration 0016). For a period [start, end):
+
+1. Per bucket, the deals of the period and the sum of their durations: the histograms of the
+   months the period covers wholly, plus the deals of a partly covered month read from
+   `deal_durations` (ix_deal_durations_exit); a month covered for at least half its length is
+   taken from its histogram minus the deals outside the period (one UNION ALL statement).
+2. n and the total come from those counts; each rank a percentile reads (see
+   `percentile`) lies in one bucket, at a known offset in it.
+3. The durations at those offsets of those buckets' deals in the period are read in the
+   order of the durations (ix_deal_durations_bucket: no sort; one UNION ALL statement). The
+   bucket of zero-length stays holds one value and needs no read.
+
+So the work is the populated (bucket, month) rows of the histograms, the deals of at most two
+half months, and the deals of a few buckets (about 1/8 of a doubling of the duration each) up
+to the ranks. The values are those of `seconds_between` (rounded to milliseconds by the same
+SQL when the trigger stored them) and the mean is the exact sum of those milliseconds divided
+by n (correctly rounded).
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from reports.events import STAGE_ORDER
+from storage.models import DealDuration, DealDurationCount
+
+CYCLE = 5  # the sales cycle's measure; stage i of STAGE_ORDER[:-1] is measure i
+MEASURES = {stage: i for i, stage in enumerate(STAGE_ORDER[:-1])}
+TEAM = ""  # deal_duration_counts.owner_id of the whole team's rows
+ZERO_BUCKET = 0  # the bucket [0, 1): zero-length stays (skipped stages); migration 0016
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The deals of one measure in a period: how many, the sum of their durations (ms), and
+    their durations (ms) at the ranks asked for (0-based, in ascending order)."""
+
+    n: int = 0
+    total_ms: int = 0
+    at: Mapping[int, int] | None = None
+
+
+def percentile_ranks(count: int, tenths: Iterable[int]) -> set[int]:
+    """The ranks (0-based, in sorted order) the p = tenths / 10 percentiles of `count` values
+    read (the two closest ranks of each)."""
+    ranks = set()
+    for t in tenths:
+        low, remainder = divmod((count - 1) * t, 10)
+        ranks.update((low, low + 1) if remainder else (low,))
+    return ranks
+
+
+def percentile(count: int, at: Mapping[int, float], tenths: int) -> float:
+    """The p = tenths / 10 percentile of `count` sorted values, from the values at its two
+    closest ranks (`at`: rank -> value): linear interpolation between the closest ranks
+    (numpy's default, PostgreSQL's percentile_cont)."""
+    low, remainder = divmod((count - 1) * tenths, 10)  # exact integer ranks
+    value = at[low]
+    if remainder:
+        value += (at[low + 1] - value) * remainder / 10
+    return value
+
+
+def summaries(connection: Connection, workspace_id: str, measures: Iterable[int],
+              start: datetime, end: datetime, *, user: str | None, tenths: Iterable[int]
+              ) -> dict[int, Summary]:
+    """Per measure, the `Summary` of the deals counted in [start, end) (owned by `user` if
+    given), with the values at the ranks of the `tenths` percentiles."""
+    measures, tenths = tuple(measures), tuple(tenths)
+    if not measures or start >= end:
+        return {m: Summary() for m in measures}
+    owner = TEAM if user is None else user
+    if user == TEAM:  # no per-owner histogram for an empty owner id: read its deals
+        whole, ranges = None, [(1, start, end)]
+    else:
+        whole, ranges = _plan(start, end)
+    counts = _bucket_counts(connection, workspace_id, measures, owner, user, whole, ranges)
+    result: dict[int, Summary] = {}
+    wanted: dict[tuple[int, int], list[tuple[int, int]]] = {}  # (measure, bucket) -> ranks
+    known: dict[int, dict[int, int]] = {}
+    for measure in measures:
+        buckets = sorted((b, nt) for b, nt in counts.get(measure, {}).items() if nt[0])
+        n = sum(count for _b, (count, _total) in buckets)
+        result[measure] = Summary(n=n, total_ms=sum(total for _b, (_n, total) in buckets))
+        known[measure] = {}
+        for rank in sorted(percentile_ranks(n, tenths)) if n else ():
+            bucket, offset = _locate(buckets, rank)
+            if bucket == ZERO_BUCKET:
+                known[measure][rank] = 0
+            else:
+                wanted.setdefault((measure, bucket), []).append((rank, offset))
+    for (measure, bucket), values in _bucket_values(connection, workspace_id, wanted, start,
+                                                    end, user).items():
+        for rank, offset in wanted[(measure, bucket)]:
+            known[measure][rank] = values[offset]
+    return {m: Summary(s.n, s.total_ms, known[m]) for m, s in result.items()}
+
+
+def _locate(buckets: list[tuple[int, tuple[int, int]]], rank: int) -> tuple[int, int]:
+    """(bucket, offset in it) of the value at `rank` of the (bucket, (deals, total)) rows in
+    ascending order of bucket."""
+    before = 0
+    for bucket, (count, _total) in buckets:
+        if rank < before + count:
+            return bucket, rank - before
+        before += count
+    raise ValueError(f"rank {rank} beyond the {before} values")
+
+
+def _plan(start: datetime, end: datetime) -> tuple[tuple[int, int] | None,
+                                                   list[tuple[int, datetime, datetime]]]:
+    """([first, stop) UTC months read from the histograms, or None; (sign, from, to): the
+    deals to add (+1) or take away (-1))."""
+    first, last = _month(start), _month(end - _TICK)
+    hist_first, hist_stop = first, last + 1
+    ranges: list[tuple[int, datetime, datetime]] = []
+    for month in sorted({first, last}):
+        month_start, month_end = _month_start(month), _month_start(month + 1)
+        inside_from, inside_to = max(start, month_start), min(end, month_end)
+        if (inside_from, inside_to) == (month_start, month_end):
+            continue
+        if (inside_to - inside_from) * 2 >= month_end - month_start:
+            ranges += [(-1, a, b) for a, b in ((month_start, inside_from),
+                                               (inside_to, month_end)) if a < b]
+        else:
+            ranges.append((1, inside_from, inside_to))
+            if month == first:
+                hist_first = month + 1
+            if month == last:
+                hist_stop = month
+    return ((hist_first, hist_stop) if hist_first < hist_stop else None), ranges
+
+
+def _bucket_counts(connection: Connection, workspace_id: str, measures: tuple[int, ...],
+                   owner: str, user: str | None, whole: tuple[int, int] | None,
+                   ranges: list[tuple[int, datetime, datetime]]
+                   ) -> dict[int, dict[int, tuple[int, int]]]:
+    """measure -> bucket -> (deals, sum of ms) over the histogram months and the ranges."""
+    shape = ("counts", whole is not None, tuple(sign for sign, _a, _b in ranges),
+             user is not None)
+    params: dict[str, Any] = {"workspace": workspace_id, "measures": list(measures),
+                              "owner": owner, "user": user}
+    if whole is not None:
+        params.update(first=whole[0], stop=whole[1])
+    for i, (_sign, a, b) in enumerate(ranges):
+        params.update({f"from_{i}": a, f"to_{i}": b})
+    counts: dict[int, dict[int, tuple[int, int]]] = {}
+    for measure, bucket, deals, total in _fetch(connection, shape, params):
+        into = counts.setdefault(int(measure), {})
+        n, t = into.get(int(bucket), (0, 0))
+        into[int(bucket)] = (n + int(deals or 0), t + int(total or 0))
+    return counts
+
+
+def _counts_statement(shape: tuple) -> sa.CompoundSelect | sa.Select:
+    _name, whole, signs, with_user = shape
+    parts: list[sa.Select] = []
+    if whole:
+        c = DealDurationCount.__table__.c
+        parts.append(sa.select(c.measure, c.bucket, sa.func.sum(c.deals).label("deals"),
+                               sa.func.sum(c.total_ms).label("total"))
+                     .where(c.workspace_id == sa.bindparam("workspace"),
+                            c.owner_id == sa.bindparam("owner"),
+                            c.measure.in_(sa.bindparam("measures", expanding=True)),
+                            c.month >= sa.bindparam("first"), c.month < sa.bindparam("stop"))
+                     .group_by(c.measure, c.bucket))
+    d = DealDuration.__table__.c
+    for i, sign in enumerate(signs):
+        conditions = [d.workspace_id == sa.bindparam("workspace"),
+                      d.measure.in_(sa.bindparam("measures", expanding=True)),
+                      d.exit_at >= sa.bindparam(f"from_{i}", type_=d.exit_at.type),
+                      d.exit_at < sa.bindparam(f"to_{i}", type_=d.exit_at.type)]
+        if with_user:
+            conditions.append(d.owner_id == sa.bindparam("user"))
+        # Grouped by an expression: on the bucket column itself SQLite would rather read
+        # ix_deal_durations_bucket in its order (every bucket of every month) than the range.
+        bucket = (d.bucket + 0).label("bucket")
+        factor = sa.literal_column(str(sign))
+        parts.append(sa.select(d.measure, bucket, (sa.func.count() * factor).label("deals"),
+                               (sa.func.sum(d.ms) * factor).label("total"))
+                     .where(*conditions).group_by(d.measure, bucket))
+    return parts[0] if len(parts) == 1 else sa.union_all(*parts)
+
+
+def _bucket_values(connection: Connection, workspace_id: str,
+                   wanted: Mapping[tuple[int, int], list[tuple[int, int]]], start: datetime,
+                   end: datetime, user: str | None) -> dict[tuple[int, int], dict[int, int]]:
+    """(measure, bucket) -> {offset: duration (ms)} of the deals of that bucket in the period,
+    in ascending order of duration, at the offsets `wanted` lists ((rank, offset) pairs)."""
+    if not wanted:
+        return {}
+    keys = list(wanted)
+    params: dict[str, Any] = {"workspace": workspace_id, "start": start, "end": end,
+                              "user": user}
+    for i, key in enumerate(keys):
+        offsets = [offset for _rank, offset in wanted[key]]
+        params.update({f"measure_{i}": key[0], f"bucket_{i}": key[1],
+                       f"offset_{i}": min(offsets),
+                       f"limit_{i}": max(offsets) - min(offsets) + 1})
+    found: dict[int, list[int]] = {i: [] for i in range(len(keys))}
+    for part, ms in _fetch(connection, ("values", len(keys), user is not None), params):
+        found[int(part)].append(int(ms))
+    return {key: dict(enumerate(sorted(found[i]), params[f"offset_{i}"]))
+            for i, key in enumerate(keys)}
+
+
+def _values_statement(shape: tuple) -> sa.CompoundSelect | sa.Select:
+    """Per part i, the durations at offsets [offset_i, offset_i + limit_i) of bucket_i of
+    measure_i in [start, end), in ascending order (read in index order)."""
+    _name, n_parts, with_user = shape
+    d = DealDuration.__table__.c
+    parts = []
+    for i in range(n_parts):
+        conditions = [d.workspace_id == sa.bindparam("workspace"),
+                      d.measure == sa.bindparam(f"measure_{i}"),
+                      d.bucket == sa.bindparam(f"bucket_{i}"),
+                      d.exit_at >= sa.bindparam("start", type_=d.exit_at.type),
+                      d.exit_at < sa.bindparam("end", type_=d.exit_at.type)]
+        if with_user:
+            conditions.append(d.owner_id == sa.bindparam("user"))
+        picked = (sa.select(sa.literal_column(str(i)).label("part"), d.ms).where(*conditions)
+                  .order_by(d.ms)
+                  .limit(sa.bindparam(f"limit_{i}", type_=sa.Integer))
+                  .offset(sa.bindparam(f"offset_{i}", type_=sa.Integer)).subquery())
+        parts.append(sa.select(picked))
+    return parts[0] if len(parts) == 1 else sa.union_all(*parts)
+
+
+_STATEMENTS: dict[tuple, Any] = {}  # (dialect, shape) -> statement, built once
+_BUILDERS = {"counts": _counts_statement, "values": _values_statement}
+
+
+def _fetch(connection: Connection, shape: tuple, params: dict[str, Any]) -> list[tuple]:
+    """The rows of the prebuilt statement of `shape`, straight from the driver's cursor
+    (SQLAlchemy's per-row objects cost more than reading a few thousand numbers)."""
+    key = (connection.dialect.name, *shape)
+    statement = _STATEMENTS.get(key)
+    if statement is None:
+        statement = _STATEMENTS[key] = _BUILDERS[shape[0]](shape)
+    if params.get("user") is None:
+        params.pop("user", None)
+    result = connection.execute(statement, params)
+    rows = result.cursor.fetchall()
+    result.close()
+    return rows
+
+
+_TICK = datetime.resolution
+
+
+def _month(at: datetime) -> int:
+    at = at.astimezone(UTC)
+    return at.year * 12 + at.month - 1
+
+
+def _month_start(month: int) -> datetime:
+    return datetime(month // 12, month % 12 + 1, 1, tzinfo=UTC)
+
+
+def seconds_between(later: Any, earlier: Any, dialect: str) -> sa.ColumnElement:
+    """`later - earlier` in seconds, rounded to milliseconds, for two timestamp expressions."""
+    if dialect == "sqlite":
+        seconds = (sa.func.julianday(later) - sa.func.julianday(earlier)) * 86400.0
+    else:
+        seconds = sa.cast(sa.extract("epoch", later - earlier), sa.Numeric)
+    return sa.func.round(seconds, 3)
+
+
+class _Remembered:
+    """A small least-recently-used map (results of past windows, shared by the sessions of
+    this process)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> Any:
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key: tuple, value: Any) -> Any:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return value
+
+
+# Per engine (a process may hold several databases, e.g. in tests), forgotten with it.
+_PAST_MEDIANS: weakref.WeakKeyDictionary[sa.Engine, _Remembered] = weakref.WeakKeyDictionary()
+_PAST_MEDIANS_LOCK = threading.Lock()
+
+
+def past_medians(engine: sa.Engine) -> _Remembered:
+    """The medians of windows that ended before the history settled (storage/facts.py), per
+    (workspace, history_version, start, end, user), for the sessions of this process."""
+    with _PAST_MEDIANS_LOCK:
+        remembered = _PAST_MEDIANS.get(engine)
+        if remembered is None:
+            remembered = _PAST_MEDIANS[engine] = _Remembered(256)
+        return remembered
