@@ -165,13 +165,13 @@ def test_the_triggers_exist_at_head(database):
         if database.dialect == "sqlite":
             names = session.execute(sa.text(
                 "SELECT name FROM sqlite_master WHERE type = 'trigger' "
-                "AND tbl_name = 'deals'")).scalars()
+                "AND tbl_name = 'deals' AND name LIKE 'open_deal_stages%'")).scalars()
             assert set(names) == {"open_deal_stages_insert", "open_deal_stages_delete",
                                   "open_deal_stages_update_old", "open_deal_stages_update_new"}
         else:
             names = session.execute(sa.text(
                 "SELECT tgname FROM pg_trigger WHERE tgrelid = 'deals'::regclass "
-                "AND NOT tgisinternal")).scalars()
+                "AND NOT tgisinternal AND tgname LIKE 'open_deal_stages%'")).scalars()
             assert set(names) == {"open_deal_stages_insert", "open_deal_stages_delete",
                                   "open_deal_stages_update"}
 

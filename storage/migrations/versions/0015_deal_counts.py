@@ -57,7 +57,7 @@ def _values(row: str, sign: str) -> list[str]:
 
 def _month(at: str, dialect: str) -> str:
     if dialect == "postgresql":
-        return f"date_trunc('month', {at} AT TIME ZONE 'UTC')::date"
+        return f"date_trunc('month', ({at}) AT TIME ZONE 'UTC')::date"
     return f"date({at}, 'start of month')"
 
 
@@ -135,7 +135,8 @@ def backfill(dialect: str) -> str:
         parts.append(
             f"SELECT d.workspace_id, '{name}', {month}, {owner}, {source}, {reason}, "
             f"{competitor}, {sums} FROM deals AS d WHERE {at} IS NOT NULL "
-            f"GROUP BY d.workspace_id, {month}, {owner}, {source}, {reason}, {competitor}")
+            "GROUP BY " + ", ".join(column for column in ("d.workspace_id", month, owner, source,
+                                                          reason, competitor) if column != "''"))
     return (f"INSERT INTO deal_counts ({', '.join(KEY + SUMS)}) "
             + " UNION ALL ".join(parts))
 
