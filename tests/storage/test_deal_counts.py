@@ -432,6 +432,9 @@ def _windows(tz: str) -> list[tuple[datetime, datetime]]:
         (local(2025, 1, 31, 23, 30), local(2025, 4, 1, 0, 30)),  # off midnight, month edges
         (local(2025, 2, 1), local(2025, 3, 1)),  # exactly one local month
         (datetime(2025, 2, 1, tzinfo=UTC), datetime(2025, 5, 1, tzinfo=UTC)),  # UTC months
+        # a second inside / outside whole UTC months at both ends
+        (datetime(2025, 2, 1, 0, 0, 1, tzinfo=UTC), datetime(2025, 4, 30, 23, 59, 59, tzinfo=UTC)),
+        (datetime(2025, 1, 31, 23, 59, 59, tzinfo=UTC), datetime(2025, 5, 1, 0, 0, 1, tzinfo=UTC)),
         (local(2025, 2, 3), local(2025, 2, 27)),  # inside one month
         (local(2025, 5, 1, 6), local(2025, 5, 1, 18)),  # inside one day
         (local(2026, 10, 1), local(2027, 1, 1)),  # a quarter
