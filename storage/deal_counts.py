@@ -37,7 +37,7 @@ Request = tuple[str, tuple[str, ...]]  # (milestone, value names)
 _TIMES = {"lead": Deal.lead_at, "mql": Deal.mql_at, "sql": Deal.sql_at,
           "opportunity": Deal.opportunity_at, "demo": Deal.demo_at}
 _OUTCOMES = ("won", "lost")
-KEYS = ("owner_id", "source", "reason", "competitor")
+EARLIEST = datetime(1, 1, 1, tzinfo=UTC)  # before every deal
 
 
 # ------------------------------------------------ the deal facts (reports' Facts Protocol)
@@ -116,6 +116,12 @@ def funnel_counts(session: Session, workspace_id: str, start: datetime, end: dat
         n, converted = groups.get((), (0, 0))  # the won part is padded with a zero
         counts[stage] = (n, converted if n else 0)
     return counts
+
+
+def won_mrr_before(session: Session, workspace_id: str, instant: datetime) -> int:
+    """The MRR of the won deals closed before `instant` (none: 0)."""
+    found = count_deals(session, workspace_id, [("won", ("mrr_sum",))], EARLIEST, instant)
+    return sum(values[0] for values in found[0].values())
 
 
 def _milestone(stage: Stage | str) -> str:

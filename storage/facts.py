@@ -472,7 +472,8 @@ class SqlFacts:
 
     def mrr_at(self, instant: datetime) -> int:
         """Active MRR at `instant`, in minor units:
-        + the MRR of won deals with won_at < instant
+        + the MRR of won deals with won_at < instant (deal_counts' whole UTC months before
+          the instant's month, the deals of its month)
         + the non-void `mrr-change` amounts with occurred_at < instant
         - for accounts with churned_at < instant, their MRR at churn (`accounts.
           churned_mrr_minor`: the churn event's mrr= or, without one, the account's MRR just
@@ -480,9 +481,6 @@ class SqlFacts:
         The mrr-change part reads monthly rollups for the whole local months before the
         instant's month, daily rollups for its month's days before its day, and events for the
         rest of that day."""
-        won = (sa.select(sa.func.coalesce(sa.func.sum(Deal.mrr_minor), 0))
-               .where(*self._deals(Deal.closed_at < instant, Deal.outcome == "won"))
-               .scalar_subquery())
         day = instant.astimezone(self._zone).date()
         midnight = self._local_midnight(day)
         month = day.replace(day=1)
@@ -503,8 +501,9 @@ class SqlFacts:
                    .where(Account.workspace_id == self.workspace_id,
                           Account.churned_at < instant)
                    .scalar_subquery())
-        row = self.session.execute(sa.select(won, months, days, today, churned)).one()
-        return int(row[0]) + int(row[1]) + int(row[2]) + int(row[3]) - int(row[4])
+        row = self.session.execute(sa.select(months, days, today, churned)).one()
+        won = deal_counts.won_mrr_before(self.session, self.workspace_id, instant)
+        return won + int(row[0]) + int(row[1]) + int(row[2]) - int(row[3])
 
     def mrr_lost(self, start: datetime, end: datetime) -> tuple[int, int]:
         """(churned MRR of the accounts that churned in the window, downgrades = minus the

@@ -261,6 +261,8 @@ class DealCount(SQLModel, table=True):
     """
 
     __tablename__ = "deal_counts"
+    # SQLite: the rows live in the primary key's B-tree (a period's months are one range of it)
+    __table_args__ = {"sqlite_with_rowid": False}
 
     workspace_id: str = Field(foreign_key="workspaces.id", primary_key=True, max_length=80)
     milestone: str = Field(primary_key=True, max_length=16)

@@ -5,20 +5,23 @@
   path), a deal re-derive, a rep link (owner change), SQL written by hand, deletes (the
   triggers keep it, not the code), and the migration that fills it for an existing database.
 - The deal facts (deals reaching a stage, cohorts, closed deals, wins without an amount, losses,
-  the funnel's counts), read from whole UTC months of the table and the edge months of
-  `deals`, equal a direct count over the deals for periods in several zones (half- and
-  quarter-hour offsets, DST changes, month edges), in total, per rep and per source.
+  the funnel's counts, the won deals' MRR in `mrr_at`), read from whole UTC months of the
+  table and the edge months of `deals`, equal a direct count over the deals for periods in
+  several zones (half- and quarter-hour offsets, DST changes, month edges), in total, per rep
+  and per source.
 """
 
 from __future__ import annotations
 
 import random
+import re
 import uuid
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
 import sqlalchemy as sa
 from sqlmodel import select
 
@@ -493,7 +496,50 @@ def test_deal_facts_equal_a_count_over_the_deals(database):
                     assert facts.loss_breakdown(start, end, user=user) == _loss_truth(
                         deals, start, end, user), where
                     checked += 1
+                for instant in (start, end):  # no events, no accounts: the won deals' MRR
+                    assert facts.mrr_at(instant) == sum(
+                        d["mrr_minor"] or 0 for d in deals
+                        if d["outcome"] == "won" and d["closed_at"] < instant), instant
         assert checked == 2 * sum(len(_windows(tz)) for tz in ZONES)
         everything = (datetime(2020, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC))
         assert facts.deals_reaching(Stage.LEAD, *everything)["all"] == sum(
             1 for d in deals if d["lead_at"])
+
+
+def test_a_long_period_reads_a_key_range_of_months_and_index_ranges_of_deals_on_sqlite(
+        database):
+    """One statement per fact: deal_counts by its primary key (workspace, milestone, month
+    range), the edge months of deals by their stage or close index (a timestamp range)."""
+    from tests.storage.query_plans import _captured, _plans
+
+    if database.dialect != "sqlite":
+        pytest.skip("EXPLAIN QUERY PLAN is SQLite's")
+    _setup(database)
+    with database.write() as session:
+        session.execute(sa.insert(Deal.__table__),
+                        _history(6, 60, _edge_instants(("Asia/Kolkata",))))
+    year = (datetime(2025, 1, 15, 18, 30, tzinfo=UTC), datetime(2026, 1, 9, 18, 30, tzinfo=UTC))
+    calls = [lambda f: f.funnel_counts(*year), lambda f: f.funnel_counts(*year, user="U1"),
+             lambda f: f.deals_reaching(Stage.MQL, *year, by="user"),
+             lambda f: f.cohort_conversion(Stage.LEAD, Stage.WON, *year, by="source"),
+             lambda f: f.closed_deals(*year, by="user"), lambda f: f.loss_breakdown(*year),
+             lambda f: f.wins_without_amount(*year, user="U2")]
+
+    def run() -> None:
+        with database.read() as session:
+            facts = SqlFacts(session=session, workspace=session.get(Workspace, WS))
+            for call in calls:
+                call(facts)
+
+    statements = _captured(database, run)
+    assert len(statements) == len(calls)
+    plan = _plans(database, statements, "deal counts").splitlines()
+    months = [line for line in plan if "deal_counts" in line]
+    deals = [line for line in plan if " deals " in f"{line} "]
+    assert months and deals
+    for line in months:
+        assert line.startswith("SEARCH deal_counts USING PRIMARY KEY (workspace_id=? AND "
+                               "milestone=? AND month>? AND month<?)"), line
+    for line in deals:
+        assert re.fullmatch(r"SEARCH deals USING (COVERING )?INDEX ix_deals_(\w+) "
+                            r"\(workspace_id=\? AND (\w+)_at>\? AND \2_at<\?\)", line), line

@@ -157,6 +157,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["workspace_id"], ["workspaces.id"],
                                 name=op.f("fk_deal_counts_workspace_id_workspaces")),
         sa.PrimaryKeyConstraint(*KEY, name=op.f("pk_deal_counts")),
+        sqlite_with_rowid=False,
     )
     dialect = op.get_bind().dialect.name
     op.execute(backfill(dialect))
