@@ -543,3 +543,71 @@ def test_a_long_period_reads_a_key_range_of_months_and_index_ranges_of_deals_on_
     for line in deals:
         assert re.fullmatch(r"SEARCH deals USING (COVERING )?INDEX ix_deals_(\w+) "
                             r"\(workspace_id=\? AND (\w+)_at>\? AND \2_at<\?\)", line), line
+
+
+def _instructions(database, call) -> tuple[int, object]:
+    """SQLite virtual-machine instructions `call(facts)` runs (the cost of its statements)."""
+    with database.read() as session:
+        facts = SqlFacts(session=session, workspace=session.get(Workspace, WS))
+        call(facts)  # statements built, pages cached
+        raw = session.connection().connection.dbapi_connection
+        steps = [0]
+
+        def count() -> int:
+            steps[0] += 1
+            return 0
+
+        raw.set_progress_handler(count, 1)
+        try:
+            result = call(facts)
+        finally:
+            raw.set_progress_handler(None, 1)
+    return steps[0], result
+
+
+def _middle_deals(prefix: str, count: int) -> list[dict]:
+    """`count` deals in the whole months of 2025 from February to November, every month with
+    each owner (and source) open, won and lost, so that more of them add to the same
+    deal_counts rows."""
+    deals = []
+    for i in range(count):
+        at = datetime(2025, 2 + i % 10, 1 + i // 10 % 27, tzinfo=UTC)
+        mine = i // 10 % 2 == 0
+        outcome = ("open", "won", "lost")[i // 20 % 3]
+        row = _deal(f"{prefix}-{i}", owner="U1" if mine else "U2",
+                    source="web" if mine else None, lead_at=at,
+                    mql_at=None if mine else at + DAY)
+        if outcome != "open":
+            row.update(outcome=outcome, stage=outcome, closed_at=at + 2 * DAY,
+                       amount_minor=100 * i, reason="price" if outcome == "lost" else None)
+        deals.append(row)
+    return deals
+
+
+def test_a_year_costs_the_same_with_ten_times_the_deals_in_its_whole_months_on_sqlite(
+        database):
+    if database.dialect != "sqlite":
+        pytest.skip("the virtual machine's instruction count is SQLite's")
+    _setup(database)
+    edges = [_deal(f"edge-{i}", lead_at=at, outcome="won", stage="won", closed_at=at)
+             for i, at in enumerate((datetime(2025, 1, 20, tzinfo=UTC),
+                                     datetime(2025, 12, 10, tzinfo=UTC)))]
+    with database.write() as session:
+        session.execute(sa.insert(Deal.__table__), edges + _middle_deals("few", 60))
+    year = (datetime(2025, 1, 15, 18, 30, tzinfo=UTC), datetime(2025, 12, 15, 18, 30, tzinfo=UTC))
+
+    def counts(facts):
+        return (facts.funnel_counts(*year), facts.closed_deals(*year, by="user"),
+                facts.loss_breakdown(*year),
+                facts.cohort_conversion(Stage.LEAD, Stage.WON, *year, by="source"))
+
+    before, (funnel, closed, losses, cohorts) = _instructions(database, counts)
+    assert funnel[Stage.LEAD] == (62, 30) and losses == ({"price": 20}, {"(none)": 20})
+    with database.write() as session:
+        session.execute(sa.insert(Deal.__table__), _middle_deals("many", 600))
+    after, (funnel, closed, losses, cohorts) = _instructions(database, counts)
+    assert funnel[Stage.LEAD] == (662, 330) and losses == ({"price": 220}, {"(none)": 220})
+    assert closed["U1"][0] + closed["U2"][0] == 2 + 220
+    assert cohorts["web"] == (330, 110)
+    # 600 more deals; counting them one by one took ~10 instructions each per statement.
+    assert after <= before * 1.1, (before, after)
