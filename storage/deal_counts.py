@@ -1,12 +1,14 @@
 """Deal counts and sums over any period at the cost of a few months.
 
-A period `[start, end)` is read in three parts, in one UNION ALL statement:
-- the whole UTC months inside it from `deal_counts` (kept by triggers on `deals`, migration
-  0015: per milestone, UTC month, owner, source, and for losses reason and competitor);
-- the partial months at its two edges from `deals`, through the stage indexes
-  (`ix_deals_lead` ... `ix_deals_demo`) and `ix_deals_closed`, as range predicates.
-A period without a whole UTC month inside is read from `deals` alone. Both parts count the
-same deals the same way, so the answers are those of a count over `deals` in any time zone.
+A period `[start, end)` is read in three pieces, in one UNION ALL statement:
+- UTC months from `deal_counts` (kept by triggers on `deals`, migration 0015: per milestone,
+  UTC month, owner, source, and for losses reason and competitor);
+- at each edge, the deals of the partial month's part inside the period, added, or of its
+  part outside the period, taken away from its whole month (`plan`: the shorter span), read
+  from `deals` through the stage indexes (`ix_deals_lead` ... `ix_deals_demo`) and
+  `ix_deals_closed` as range predicates.
+The months and the deals count the same deals the same way, so the answers are those of a
+count over `deals` in any time zone, and a period costs at most about a month of deals.
 
 Milestones: a stage name ("lead" ... "demo": its timestamp in the period), "won" / "lost"
 (`closed_at` in the period and outcome won / lost). Values (summed per group): "deals", "to_<x>"
@@ -168,31 +170,62 @@ def count_deals(session: Session, workspace_id: str, requests: Sequence[Request]
     requests = tuple((milestone, tuple(values)) for milestone, values in requests)
     dialect = session.get_bind().dialect.name
     statement = _statement(dialect, requests, user is not None, keys)
-    params = {"workspace": workspace_id, **_spans(start, end)}
+    params, signs = plan(start, end)
+    params["workspace"] = workspace_id
     if user is not None:
         params["user"] = user
     found: list[dict[tuple[str, ...], list[int]]] = [{} for _ in requests]
     for part, *row in session.connection().execute(statement, params):
+        request, piece = divmod(int(part), 3)
         key, values = tuple(row[:len(keys)]), row[len(keys):]
-        sums = found[int(part)].setdefault(key, [0] * len(values))
+        sums = found[request].setdefault(key, [0] * len(values))
         for i, value in enumerate(values):
-            sums[i] += int(value or 0)
+            sums[i] += signs[piece] * int(value or 0)
     return found
 
 
-def _spans(start: datetime, end: datetime) -> dict[str, Any]:
-    """The bind parameters of the three parts: deals in [start, first), months
-    [month_first, month_stop) from deal_counts, deals in [stop, end)."""
+def plan(start: datetime, end: datetime) -> tuple[dict[str, Any], tuple[int, int, int]]:
+    """How `[start, end)` is read: the bind parameters of the three pieces (months
+    [month_first, month_stop) of deal_counts; deals in [a1, b1) and in [a2, b2)) and the sign
+    each piece is counted with.
+
+    A partial month at an edge is either added from the deals (the part of it inside the
+    period) or taken away from its whole month (the part outside), whichever is the shorter
+    span, so that an edge costs at most about half a month of deals. A period inside one
+    month is read from its deals, or as its month less both sides."""
     start, end = start.astimezone(UTC), end.astimezone(UTC)
-    month_first = date(start.year, start.month, 1)
-    if datetime(start.year, start.month, 1, tzinfo=UTC) < start:
-        month_first = _next_month(month_first)
-    month_stop = date(end.year, end.month, 1)
-    if month_first >= month_stop or start >= end:
-        return {"start": start, "first": end, "stop": end, "end": end,
-                "month_first": month_first, "month_stop": month_first}
-    return {"start": start, "first": _midnight(month_first), "stop": _midnight(month_stop),
-            "end": end, "month_first": month_first, "month_stop": month_stop}
+    first, last = _month_of(start), _month_of(end)
+    if start >= end:
+        return _pieces(first, first, (end, end), (end, end)), (1, 1, 1)
+    if first == last:
+        inside = end - start
+        outside = _midnight(_next_month(first)) - _midnight(first) - inside
+        if inside <= outside:
+            return _pieces(first, first, (start, end), (end, end)), (1, 1, 1)
+        return (_pieces(first, _next_month(first), (_midnight(first), start),
+                        (end, _midnight(_next_month(first)))), (1, -1, -1))
+    month_first, month_stop = first, last
+    head, tail = (start, start), (end, end)
+    signs = [1, -1, 1]
+    if start - _midnight(first) > _midnight(_next_month(first)) - start:
+        month_first, head, signs[1] = _next_month(first), (start, _midnight(_next_month(first))), 1
+    else:
+        head = (_midnight(first), start)
+    if end - _midnight(last) > _midnight(_next_month(last)) - end:
+        month_stop, tail, signs[2] = _next_month(last), (end, _midnight(_next_month(last))), -1
+    else:
+        tail = (_midnight(last), end)
+    return _pieces(month_first, month_stop, head, tail), (signs[0], signs[1], signs[2])
+
+
+def _pieces(month_first: date, month_stop: date, head: tuple[datetime, datetime],
+            tail: tuple[datetime, datetime]) -> dict[str, Any]:
+    return {"month_first": month_first, "month_stop": month_stop, "a1": head[0],
+            "b1": head[1], "a2": tail[0], "b2": tail[1]}
+
+
+def _month_of(at: datetime) -> date:
+    return date(at.year, at.month, 1)
 
 
 def _midnight(day: date) -> datetime:
@@ -225,10 +258,11 @@ def _build(requests: tuple[Request, ...], with_user: bool,
     parts = []
     for i, (milestone, values) in enumerate(requests):
         values = values + ("zero",) * (width - len(values))
-        part = sa.literal_column(str(i)).label("part")
-        parts.append(_months(part, milestone, values, with_user, keys))
-        for low, high in (("start", "first"), ("stop", "end")):
-            parts.append(_deals(part, milestone, values, with_user, keys, low, high))
+        def part(piece: int, i: int = i) -> Any:
+            return sa.literal_column(str(3 * i + piece)).label("part")
+        parts.append(_months(part(0), milestone, values, with_user, keys))
+        for piece, (low, high) in enumerate((("a1", "b1"), ("a2", "b2")), 1):
+            parts.append(_deals(part(piece), milestone, values, with_user, keys, low, high))
     return sa.union_all(*parts)
 
 

@@ -271,26 +271,52 @@ def test_the_migration_fills_it_from_existing_deals(database, database_url):
     _assert_in_step(database, "after the backfill")
 
 
-def test_a_period_reads_whole_utc_months_and_only_the_edge_months_of_deals():
-    spans = deal_counts._spans(datetime(2025, 1, 15, 18, 30, tzinfo=UTC),
-                               datetime(2026, 1, 9, 18, 30, tzinfo=UTC))
-    assert spans == {
-        "start": datetime(2025, 1, 15, 18, 30, tzinfo=UTC),
-        "first": datetime(2025, 2, 1, tzinfo=UTC), "month_first": date(2025, 2, 1),
-        "month_stop": date(2026, 1, 1), "stop": datetime(2026, 1, 1, tzinfo=UTC),
-        "end": datetime(2026, 1, 9, 18, 30, tzinfo=UTC)}
-    whole = deal_counts._spans(datetime(2025, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC))
-    assert whole["first"] == whole["start"] and whole["stop"] == whole["end"]
-    assert (whole["month_first"], whole["month_stop"]) == (date(2025, 1, 1), date(2026, 1, 1))
-    inside = deal_counts._spans(datetime(2025, 3, 3, tzinfo=UTC),
-                                datetime(2025, 4, 20, tzinfo=UTC))  # no whole month inside
-    assert inside["first"] == inside["stop"] == inside["end"]
-    assert inside["month_first"] == inside["month_stop"]
+def _utc(*fields: int) -> datetime:
+    return datetime(*fields, tzinfo=UTC)
+
+
+def test_a_period_reads_utc_months_and_at_most_half_a_month_of_deals_at_each_edge():
+    """An edge's partial month: the deals inside the period added, or those outside it taken
+    away from the whole month, whichever span is shorter."""
+    def pieces(start, end):
+        params, signs = deal_counts.plan(start, end)
+        return ((params["month_first"], params["month_stop"]),
+                (signs[1], params["a1"], params["b1"]), (signs[2], params["a2"], params["b2"]))
+
+    # a calendar year in New York: 5 hours taken away at the start, 5 hours added at the end
+    assert pieces(_utc(2025, 1, 1, 5), _utc(2026, 1, 1, 5)) == (
+        (date(2025, 1, 1), date(2026, 1, 1)), (-1, _utc(2025, 1, 1), _utc(2025, 1, 1, 5)),
+        (1, _utc(2026, 1, 1), _utc(2026, 1, 1, 5)))
+    # ... in Kolkata: 5 and a half hours added at the start, taken away at the end
+    assert pieces(_utc(2024, 12, 31, 18, 30), _utc(2025, 12, 31, 18, 30)) == (
+        (date(2025, 1, 1), date(2026, 1, 1)),
+        (1, _utc(2024, 12, 31, 18, 30), _utc(2025, 1, 1)),
+        (-1, _utc(2025, 12, 31, 18, 30), _utc(2026, 1, 1)))
+    # this year on 5 December: the first days of December added; on the 25th, the rest of
+    # December taken away
+    assert pieces(_utc(2026, 1, 1), _utc(2026, 12, 5, 12)) == (
+        (date(2026, 1, 1), date(2026, 12, 1)), (-1, _utc(2026, 1, 1), _utc(2026, 1, 1)),
+        (1, _utc(2026, 12, 1), _utc(2026, 12, 5, 12)))
+    assert pieces(_utc(2026, 1, 1), _utc(2026, 12, 25)) == (
+        (date(2026, 1, 1), date(2027, 1, 1)), (-1, _utc(2026, 1, 1), _utc(2026, 1, 1)),
+        (-1, _utc(2026, 12, 25), _utc(2027, 1, 1)))
+    # whole UTC months: no deals
+    assert pieces(_utc(2025, 2, 1), _utc(2025, 5, 1)) == (
+        (date(2025, 2, 1), date(2025, 5, 1)), (-1, _utc(2025, 2, 1), _utc(2025, 2, 1)),
+        (1, _utc(2025, 5, 1), _utc(2025, 5, 1)))
+    # inside one month: its deals, or the month less both sides when that is shorter
+    assert pieces(_utc(2025, 3, 3), _utc(2025, 3, 10)) == (
+        (date(2025, 3, 1), date(2025, 3, 1)), (1, _utc(2025, 3, 3), _utc(2025, 3, 10)),
+        (1, _utc(2025, 3, 10), _utc(2025, 3, 10)))
+    assert pieces(_utc(2025, 3, 3), _utc(2025, 3, 30)) == (
+        (date(2025, 3, 1), date(2025, 4, 1)), (-1, _utc(2025, 3, 1), _utc(2025, 3, 3)),
+        (-1, _utc(2025, 3, 30), _utc(2025, 4, 1)))
 
 
 def test_whole_months_are_read_from_deal_counts(database):
     """A period of whole UTC months is answered from the table, without reading the deals
-    (a row written here by hand, which no deal backs, shows in the answer)."""
+    (a row written here by hand, which no deal backs, shows in the answer). Tables are never
+    written by hand outside tests."""
     _setup(database)
     _log(database, "lead", "acme", _month_edge(2026, 3, 5))
     with database.write() as session:
@@ -304,9 +330,12 @@ def test_whole_months_are_read_from_deal_counts(database):
         months = (_month_edge(2026, 3), _month_edge(2026, 5))
         assert facts.deals_reaching(Stage.LEAD, *months, by="user") == {"U1": 1, "U2": 5}
         assert facts.funnel_counts(*months)[Stage.LEAD] == (6, 2)
-        # The edge of a month is read from the deals: the hand-written row is not there.
-        edge = (_month_edge(2026, 4, 1), _month_edge(2026, 5))
-        assert facts.deals_reaching(Stage.LEAD, *edge) == {}
+        # A short part of a month is read from the deals: the hand-written row is not there;
+        # a long one is the month less the rest.
+        assert facts.deals_reaching(Stage.LEAD, _month_edge(2026, 4, 20 * 86_400),
+                                    _month_edge(2026, 5)) == {}
+        assert facts.deals_reaching(Stage.LEAD, _month_edge(2026, 4, 1),
+                                    _month_edge(2026, 5)) == {"all": 5}
 
 
 # ---------------------------------------------------------------------------------------------
