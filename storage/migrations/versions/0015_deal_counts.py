@@ -61,20 +61,17 @@ def _month(at: str, dialect: str) -> str:
     return f"date({at}, 'start of month')"
 
 
-def _add(row: str, sign: str, dialect: str) -> str:
-    """One upsert adding (sign 1) or taking away (sign -1) a deal row's contributions."""
-    milestones = " UNION ALL ".join(
-        f"SELECT '{name}' AS milestone, {at} AS at, {source} AS source, {reason} AS reason, "
-        f"{competitor} AS competitor" for name, at, source, reason, competitor in _milestones(row))
-    postgresql = dialect == "postgresql"
-    counted = "counted." if postgresql else ""
-    return (
-        f"INSERT INTO deal_counts{' AS counted' if postgresql else ''} ({', '.join(KEY + SUMS)}) "
-        f"SELECT {row}.workspace_id, m.milestone, {_month('m.at', dialect)}, "
-        f"coalesce({row}.owner_id, ''), m.source, m.reason, m.competitor, "
-        f"{', '.join(_values(row, sign))} FROM ({milestones}) AS m WHERE m.at IS NOT NULL "
-        f"ON CONFLICT ({', '.join(KEY)}) DO UPDATE SET "
-        + ", ".join(f"{s} = {counted}{s} + excluded.{s}" for s in SUMS) + ";")
+def _add(row: str, sign: str) -> str:
+    """SQLite: upserts adding (sign 1) or taking away (sign -1) a deal row's contributions,
+    one per milestone, each only when the row has reached it."""
+    values = ", ".join(_values(row, sign))
+    update = ", ".join(f"{s} = {s} + excluded.{s}" for s in SUMS)
+    return " ".join(
+        f"INSERT INTO deal_counts ({', '.join(KEY + SUMS)}) "
+        f"SELECT {row}.workspace_id, '{name}', {_month(at, 'sqlite')}, "
+        f"coalesce({row}.owner_id, ''), {source}, {reason}, {competitor}, {values} "
+        f"WHERE {at} IS NOT NULL ON CONFLICT ({', '.join(KEY)}) DO UPDATE SET {update};"
+        for name, at, source, reason, competitor in _milestones(row))
 
 
 def _changed(distinct: str) -> str:
@@ -85,60 +82,85 @@ def sqlite_triggers() -> dict[str, str]:
     return {
         "deal_counts_insert": f"""
             CREATE TRIGGER deal_counts_insert AFTER INSERT ON deals
-            BEGIN {_add('NEW', '1', 'sqlite')} END""",
+            BEGIN {_add('NEW', '1')} END""",
         "deal_counts_delete": f"""
             CREATE TRIGGER deal_counts_delete AFTER DELETE ON deals
-            BEGIN {_add('OLD', '-1', 'sqlite')} END""",
+            BEGIN {_add('OLD', '-1')} END""",
         "deal_counts_update": f"""
             CREATE TRIGGER deal_counts_update AFTER UPDATE OF {', '.join(COUNTED)} ON deals
             WHEN {_changed('IS NOT')}
-            BEGIN {_add('OLD', '-1', 'sqlite')} {_add('NEW', '1', 'sqlite')} END""",
+            BEGIN {_add('OLD', '-1')} {_add('NEW', '1')} END""",
     }
 
 
-def postgresql_function() -> str:
-    return f"""
-    CREATE FUNCTION deal_counts_count() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-        IF TG_OP IN ('UPDATE', 'DELETE') THEN
-            {_add('OLD', '-1', 'postgresql')}
-        END IF;
-        IF TG_OP IN ('INSERT', 'UPDATE') THEN
-            {_add('NEW', '1', 'postgresql')}
-        END IF;
-        RETURN NULL;
-    END
-    $$"""
+def _contributions(rows: str, sign: str, dialect: str) -> str:
+    """Every contribution of the deal rows `rows` (a table or a subquery), one row each."""
+    parts = []
+    for name, at, source, reason, competitor in _milestones("d"):
+        values = ", ".join(f"{v} AS {s}" for v, s in zip(_values("d", sign), SUMS, strict=True))
+        parts.append(
+            f"SELECT d.workspace_id AS workspace_id, '{name}' AS milestone, "
+            f"{_month(at, dialect)} AS month, coalesce(d.owner_id, '') AS owner_id, "
+            f"{source} AS source, {reason} AS reason, {competitor} AS competitor, {values} "
+            f"FROM {rows} AS d WHERE {at} IS NOT NULL")
+    return " UNION ALL ".join(parts)
+
+
+def _add_grouped(contributions: str, *, upsert: bool) -> str:
+    """Contributions summed per key and added to deal_counts (one upsert for any number of
+    deals: each key once; keys whose sums are all 0, e.g. of deal updates that changed no
+    counted column, are left alone)."""
+    sums = ", ".join(f"SUM(c.{s})" for s in SUMS)
+    key = ", ".join(f"c.{k}" for k in KEY)
+    statement = (f"INSERT INTO deal_counts AS counted ({', '.join(KEY + SUMS)}) "
+                 f"SELECT {key}, {sums} FROM ({contributions}) AS c GROUP BY {key} "
+                 "HAVING " + " OR ".join(f"SUM(c.{s}) <> 0" for s in SUMS))
+    if upsert:
+        statement += (f" ON CONFLICT ({', '.join(KEY)}) DO UPDATE SET "
+                      + ", ".join(f"{s} = counted.{s} + excluded.{s}" for s in SUMS))
+    return statement
+
+
+# PostgreSQL: statement-level triggers over the transition tables, so that a statement
+# changing many deals (an import, a rep link, a mass undo) adds each key once, instead of
+# one upsert per deal and key (many versions of the same rows in one transaction).
+def postgresql_functions() -> dict[str, str]:
+    bodies = {
+        "deal_counts_inserted": _contributions("new_rows", "1", "postgresql"),
+        "deal_counts_deleted": _contributions("old_rows", "-1", "postgresql"),
+        # the old rows taken away, the new ones added: what an update did not move sums to 0
+        "deal_counts_updated": _contributions("old_rows", "-1", "postgresql")
+        + " UNION ALL " + _contributions("new_rows", "1", "postgresql"),
+    }
+    return {name: f"""
+        CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            {_add_grouped(body, upsert=True)};
+            RETURN NULL;
+        END
+        $$""" for name, body in bodies.items()}
 
 
 def postgresql_triggers() -> dict[str, str]:
     return {
         "deal_counts_insert": """
-            CREATE TRIGGER deal_counts_insert AFTER INSERT ON deals FOR EACH ROW
-            EXECUTE FUNCTION deal_counts_count()""",
+            CREATE TRIGGER deal_counts_insert AFTER INSERT ON deals
+            REFERENCING NEW TABLE AS new_rows
+            FOR EACH STATEMENT EXECUTE FUNCTION deal_counts_inserted()""",
         "deal_counts_delete": """
-            CREATE TRIGGER deal_counts_delete AFTER DELETE ON deals FOR EACH ROW
-            EXECUTE FUNCTION deal_counts_count()""",
-        "deal_counts_update": f"""
-            CREATE TRIGGER deal_counts_update AFTER UPDATE OF {', '.join(COUNTED)} ON deals
-            FOR EACH ROW WHEN ({_changed('IS DISTINCT FROM')})
-            EXECUTE FUNCTION deal_counts_count()""",
+            CREATE TRIGGER deal_counts_delete AFTER DELETE ON deals
+            REFERENCING OLD TABLE AS old_rows
+            FOR EACH STATEMENT EXECUTE FUNCTION deal_counts_deleted()""",
+        "deal_counts_update": """
+            CREATE TRIGGER deal_counts_update AFTER UPDATE ON deals
+            REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+            FOR EACH STATEMENT EXECUTE FUNCTION deal_counts_updated()""",
     }
 
 
 def backfill(dialect: str) -> str:
     """Every deal's contributions, summed per key (what the insert trigger would have added)."""
-    parts = []
-    for name, at, source, reason, competitor in _milestones("d"):
-        sums = ", ".join(f"SUM({v})" for v in _values("d", "1"))
-        month, owner = _month(at, dialect), "coalesce(d.owner_id, '')"
-        parts.append(
-            f"SELECT d.workspace_id, '{name}', {month}, {owner}, {source}, {reason}, "
-            f"{competitor}, {sums} FROM deals AS d WHERE {at} IS NOT NULL "
-            "GROUP BY " + ", ".join(column for column in ("d.workspace_id", month, owner, source,
-                                                          reason, competitor) if column != "''"))
-    return (f"INSERT INTO deal_counts ({', '.join(KEY + SUMS)}) "
-            + " UNION ALL ".join(parts))
+    return _add_grouped(_contributions("deals", "1", dialect), upsert=False)
 
 
 def upgrade() -> None:
@@ -162,7 +184,8 @@ def upgrade() -> None:
     dialect = op.get_bind().dialect.name
     op.execute(backfill(dialect))
     if dialect == "postgresql":
-        op.execute(postgresql_function())
+        for ddl in postgresql_functions().values():
+            op.execute(ddl)
         triggers = postgresql_triggers()
     else:
         triggers = sqlite_triggers()
@@ -175,5 +198,6 @@ def downgrade() -> None:
     for name in ("deal_counts_insert", "deal_counts_delete", "deal_counts_update"):
         op.execute(f"DROP TRIGGER IF EXISTS {name}" + (" ON deals" if postgresql else ""))
     if postgresql:
-        op.execute("DROP FUNCTION IF EXISTS deal_counts_count()")
+        for name in postgresql_functions():
+            op.execute(f"DROP FUNCTION IF EXISTS {name}()")
     op.drop_table("deal_counts")
