@@ -2,7 +2,8 @@
 
 A period `[start, end)` is read in three pieces, in one UNION ALL statement:
 - UTC months from `deal_counts` (kept by triggers on `deals`, migration 0015: per milestone,
-  UTC month, owner, source, and for losses reason and competitor);
+  UTC month, owner, source, and for losses reason and competitor; without a rep or a source
+  to filter or group by, the team's rows, one per month and milestone);
 - at each edge, the deals of the partial month's part inside the period, added, or of its
   part outside the period, taken away from its whole month (`plan`: the shorter span), read
   from `deals` through the stage indexes (`ix_deals_lead` ... `ix_deals_demo`) and
@@ -255,12 +256,16 @@ def _statement(dialect: str, requests: tuple[Request, ...], with_user: bool,
 def _build(requests: tuple[Request, ...], with_user: bool,
            keys: tuple[str, ...]) -> sa.CompoundSelect:
     width = max(len(values) for _milestone, values in requests)
+    # Without an owner or source to filter or group by, the team's rows (one per month and
+    # milestone, lost: per reason and competitor).
+    team = not with_user and not {"owner_id", "source"} & set(keys)
     parts = []
     for i, (milestone, values) in enumerate(requests):
         values = values + ("zero",) * (width - len(values))
         def part(piece: int, i: int = i) -> Any:
             return sa.literal_column(str(3 * i + piece)).label("part")
-        parts.append(_months(part(0), milestone, values, with_user, keys))
+        parts.append(_months(part(0), f"team:{milestone}" if team else milestone, values,
+                             with_user, keys))
         for piece, (low, high) in enumerate((("a1", "b1"), ("a2", "b2")), 1):
             parts.append(_deals(part(piece), milestone, values, with_user, keys, low, high))
     return sa.union_all(*parts)

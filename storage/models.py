@@ -251,9 +251,11 @@ class DealCount(SQLModel, table=True):
 
     Milestones: a stage ("lead" ... "demo", the month of its timestamp), "won" / "lost" (the
     month of `closed_at`, outcome won / lost; lost rows per reason and competitor, with source
-    ""). Per row: how many deals, how many of them have reached each stage (its timestamp
-    set; `to_won` / `to_lost`: the outcome), and their amount, deals without an amount and MRR.
-    "" stands for no owner / source / reason / competitor.
+    ""); and the same for the whole team, "team:lead" ... "team:lost", with owner and source
+    "" (what a team figure reads: one row per month). Per row: how many deals, how many of
+    them have reached each stage (its timestamp set; `to_won` / `to_lost`: the outcome), and
+    their amount, deals without an amount and MRR. "" stands for no owner / source / reason /
+    competitor.
 
     Maintained by database triggers on `deals` (created by migration 0015), in the same
     statement as every insert, update and delete of a deal, whatever code writes it. Code must

@@ -62,8 +62,10 @@ def _contributions(deal: Deal) -> list[tuple[tuple, tuple[int, ...]]]:
     if deal.outcome == "lost" and deal.closed_at is not None:
         found.append(("lost", deal.closed_at, owner, "", deal.reason or "",
                       deal.competitor or ""))
+    team = [(f"team:{milestone}", at, "", "", reason, competitor)
+            for milestone, at, _owner, _source, reason, competitor in found]
     return [((deal.workspace_id, milestone, date(at.year, at.month, 1), *rest), values)
-            for milestone, at, *rest in found]
+            for milestone, at, *rest in found + team]
 
 
 def _recomputed(session) -> dict[tuple, tuple[int, ...]]:
@@ -266,7 +268,8 @@ def test_the_migration_fills_it_from_existing_deals(database, database_url):
     migrate.upgrade(database_url)
     migrate.check(database_url)
     counts = _assert_in_step(database, "backfill")
-    assert len(counts) == 12  # old-0: lead, the skipped mql..demo, won; 6 for the rest
+    # old-0: lead, the skipped mql..demo, won; 6 for the rest; and as many team rows
+    assert len(counts) == 2 * 12
     _log(database, "mql", "old-0", _month_edge(2026, 3))  # the triggers run after it
     _assert_in_step(database, "after the backfill")
 
@@ -320,11 +323,12 @@ def test_whole_months_are_read_from_deal_counts(database):
     _setup(database)
     _log(database, "lead", "acme", _month_edge(2026, 3, 5))
     with database.write() as session:
-        session.execute(sa.insert(DealCount.__table__).values(
-            workspace_id=WS, milestone="lead", month=date(2026, 4, 1), owner_id="U2",
-            source="", reason="", competitor="", deals=5, to_lead=5, to_mql=2, to_sql=0,
-            to_opportunity=0, to_demo=0, to_won=1, to_lost=0, amount_sum=0, no_amount=5,
-            mrr_sum=0))
+        for milestone, owner in (("lead", "U2"), ("team:lead", "")):
+            session.execute(sa.insert(DealCount.__table__).values(
+                workspace_id=WS, milestone=milestone, month=date(2026, 4, 1), owner_id=owner,
+                source="", reason="", competitor="", deals=5, to_lead=5, to_mql=2, to_sql=0,
+                to_opportunity=0, to_demo=0, to_won=1, to_lost=0, amount_sum=0, no_amount=5,
+                mrr_sum=0))
     with database.read() as session:
         facts = SqlFacts(session=session, workspace=session.get(Workspace, WS))
         months = (_month_edge(2026, 3), _month_edge(2026, 5))

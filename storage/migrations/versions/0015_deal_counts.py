@@ -32,16 +32,24 @@ COUNTED = ("workspace_id", "owner_id", "source", "lead_at", "mql_at", "sql_at",
            "reason", "competitor")
 
 
-def _milestones(row: str) -> list[tuple[str, str, str, str, str]]:
-    """(name, time, source, reason, competitor) of each milestone of the deal `row`."""
-    source = f"coalesce({row}.source, '')"
-    stages = [(s, f"{row}.{s}_at", source, "''", "''")
-              for s in ("lead", "mql", "sql", "opportunity", "demo")]
-    return stages + [
-        ("won", f"CASE WHEN {row}.outcome = 'won' THEN {row}.closed_at END", source, "''", "''"),
-        ("lost", f"CASE WHEN {row}.outcome = 'lost' THEN {row}.closed_at END", "''",
+def _milestones(row: str) -> list[tuple[str, str, str, str, str, str]]:
+    """(name, time, owner, source, reason, competitor) of each row the deal `row` adds to:
+    per milestone reached, its owner's and source's row and the team's ("team:" + name, owner
+    and source "")."""
+    owner, source = f"coalesce({row}.owner_id, '')", f"coalesce({row}.source, '')"
+    stages = [(s, f"{row}.{s}_at", "''", "''") for s in ("lead", "mql", "sql", "opportunity",
+                                                          "demo")]
+    outcomes = [
+        ("won", f"CASE WHEN {row}.outcome = 'won' THEN {row}.closed_at END", "''", "''"),
+        ("lost", f"CASE WHEN {row}.outcome = 'lost' THEN {row}.closed_at END",
          f"coalesce({row}.reason, '')", f"coalesce({row}.competitor, '')"),
     ]
+    found = []
+    for name, at, reason, competitor in stages + outcomes:
+        by_source = "''" if name == "lost" else source
+        found += [(name, at, owner, by_source, reason, competitor),
+                  (f"team:{name}", at, "''", "''", reason, competitor)]
+    return found
 
 
 def _values(row: str, sign: str) -> list[str]:
@@ -69,9 +77,9 @@ def _add(row: str, sign: str) -> str:
     return " ".join(
         f"INSERT INTO deal_counts ({', '.join(KEY + SUMS)}) "
         f"SELECT {row}.workspace_id, '{name}', {_month(at, 'sqlite')}, "
-        f"coalesce({row}.owner_id, ''), {source}, {reason}, {competitor}, {values} "
+        f"{owner}, {source}, {reason}, {competitor}, {values} "
         f"WHERE {at} IS NOT NULL ON CONFLICT ({', '.join(KEY)}) DO UPDATE SET {update};"
-        for name, at, source, reason, competitor in _milestones(row))
+        for name, at, owner, source, reason, competitor in _milestones(row))
 
 
 def _changed(distinct: str) -> str:
@@ -96,11 +104,11 @@ def sqlite_triggers() -> dict[str, str]:
 def _contributions(rows: str, sign: str, dialect: str) -> str:
     """Every contribution of the deal rows `rows` (a table or a subquery), one row each."""
     parts = []
-    for name, at, source, reason, competitor in _milestones("d"):
+    for name, at, owner, source, reason, competitor in _milestones("d"):
         values = ", ".join(f"{v} AS {s}" for v, s in zip(_values("d", sign), SUMS, strict=True))
         parts.append(
             f"SELECT d.workspace_id AS workspace_id, '{name}' AS milestone, "
-            f"{_month(at, dialect)} AS month, coalesce(d.owner_id, '') AS owner_id, "
+            f"{_month(at, dialect)} AS month, {owner} AS owner_id, "
             f"{source} AS source, {reason} AS reason, {competitor} AS competitor, {values} "
             f"FROM {rows} AS d WHERE {at} IS NOT NULL")
     return " UNION ALL ".join(parts)
