@@ -9,7 +9,10 @@ Cost follows the window, not the history:
   `[start, end)`, `daily_rollups` for the whole local days of the partial months at the
   edges, and the `events` table (index `ix_events_workspace_occurred`) only for the partial
   days at the edges, all in one UNION ALL statement;
-- deal figures read `deals` through the per-stage timestamp indexes (`ix_deals_lead` ...
+- deal counts and sums (reaching a stage, cohorts, wins, losses, the funnel's counts) read
+  `deal_counts` (kept by triggers on `deals`) for the whole UTC months inside the window and
+  `deals` for the partial months at its edges (storage/deal_counts.py);
+- deal distributions read `deals` through the per-stage timestamp indexes (`ix_deals_lead` ...
   `ix_deals_demo`, and `ix_deals_closed` for wins and losses: a won deal's `closed_at` is its
   `won_at`, a lost deal's its `lost_at`) with range predicates;
 - stage times, sales cycles and the funnel's medians read the per-month histograms of the
@@ -47,6 +50,8 @@ from sqlmodel import Session
 
 from reports.events import STAGE_ORDER, Stage
 from reports.kpis.facts import DealRow, Distribution, EventSum, Quota
+from storage import deal_counts
+from storage.deal_counts import NO_SOURCE, check_by
 from storage.deals import HISTORY_SETTLE
 from storage.models import (
     Account,
@@ -69,8 +74,6 @@ from storage.stage_durations import (
     summaries,
 )
 
-NO_SOURCE = "other"  # the key for events/deals without a lead source (by="source")
-NO_VALUE = "(none)"  # the key for lost deals without a reason or competitor
 
 _STAGE_COLUMNS = {
     Stage.LEAD: Deal.lead_at,
@@ -104,7 +107,7 @@ class SqlFacts:
         """Totals of non-void events per kind / user / source (missing source: "other").
 
         Whole local days come from `daily_rollups`, partial days from `events`."""
-        _check_by(by, ("user", "source"))
+        check_by(by, ("user", "source"))
         kinds = tuple(kinds)
         if not kinds or start >= end:
             return {}
@@ -183,63 +186,40 @@ class SqlFacts:
 
     # ------------------------------------------------------------------------------ deals
 
+    # Counts and sums of deals: whole UTC months from deal_counts, the edges from deals
+    # (storage/deal_counts.py).
+
     def deals_reaching(self, stage: Stage, start: datetime, end: datetime, *,
                        user: str | None = None, by: str | None = None) -> dict[str, int]:
         """Deals whose `stage` timestamp is in the window (WON: won deals, won_at in it)."""
-        conditions = self._deals(*self._stage_in(Stage(stage), start, end), user=user)
-        return {key: int(n) for key, n in self._grouped(conditions, by)}
+        return deal_counts.deals_reaching(self.session, self.workspace_id, stage, start, end,
+                                          user=user, by=by)
 
     def cohort_conversion(self, from_stage: Stage, to_stage: Stage | str, start: datetime,
                           end: datetime, *, user: str | None = None, by: str | None = None
                           ) -> dict[str, tuple[int, int]]:
         """Deals whose `from_stage` timestamp is in the window, and how many of them have
         reached `to_stage` (its timestamp set; "won": outcome won; "lost": outcome lost)."""
-        if to_stage == "lost":
-            reached = Deal.outcome == "lost"
-        elif Stage(to_stage) is Stage.WON:
-            reached = Deal.outcome == "won"
-        else:
-            reached = _STAGE_COLUMNS[Stage(to_stage)].is_not(None)
-        conditions = self._deals(*self._stage_in(Stage(from_stage), start, end), user=user)
-        rows = self._grouped(conditions, by, sa.func.sum(sa.case((reached, 1), else_=0)))
-        return {key: (int(n), int(converted or 0)) for key, n, converted in rows}
+        return deal_counts.cohort_conversion(self.session, self.workspace_id, from_stage,
+                                             to_stage, start, end, user=user, by=by)
 
     def closed_deals(self, start: datetime, end: datetime, *, user: str | None = None,
                      by: str | None = None) -> dict[str, tuple[int, int, int]]:
         """(won, lost, won amount) of the deals whose final close is in the window."""
-        _check_by(by, ("user",))
-        won = Deal.outcome == "won"
-        conditions = self._deals(Deal.closed_at >= start, Deal.closed_at < end,
-                                 Deal.outcome.in_(("won", "lost")), user=user)
-        rows = self._grouped(conditions, by,
-                             sa.func.sum(sa.case((won, 1), else_=0)),
-                             sa.func.sum(sa.case((won, 0), else_=1)),
-                             sa.func.sum(sa.case((won, Deal.amount_minor), else_=0)))
-        return {key: (int(w or 0), int(lost or 0), int(amount or 0))
-                for key, _n, w, lost, amount in rows}
+        return deal_counts.closed_deals(self.session, self.workspace_id, start, end,
+                                        user=user, by=by)
 
     def wins_without_amount(self, start: datetime, end: datetime, *,
                             user: str | None = None) -> int:
-        """Won deals closed in the window without an amount (ix_deals_closed)."""
-        conditions = self._deals(Deal.closed_at >= start, Deal.closed_at < end,
-                                 Deal.outcome == "won", Deal.amount_minor.is_(None), user=user)
-        return int(self.session.execute(sa.select(sa.func.count()).where(*conditions))
-                   .scalar_one())
+        """Won deals closed in the window without an amount."""
+        return deal_counts.wins_without_amount(self.session, self.workspace_id, start, end,
+                                               user=user)
 
     def loss_breakdown(self, start: datetime, end: datetime, *, user: str | None = None
                        ) -> tuple[dict[str, int], dict[str, int]]:
         """Lost deals closed in the window, per reason and per competitor ("(none)")."""
-        conditions = self._deals(Deal.closed_at >= start, Deal.closed_at < end,
-                                 Deal.outcome == "lost", user=user)
-        reasons: dict[str, int] = {}
-        competitors: dict[str, int] = {}
-        for reason, competitor, n in self.session.execute(
-                sa.select(Deal.reason, Deal.competitor, sa.func.count())
-                .where(*conditions).group_by(Deal.reason, Deal.competitor)):
-            reasons[reason or NO_VALUE] = reasons.get(reason or NO_VALUE, 0) + int(n)
-            competitors[competitor or NO_VALUE] = competitors.get(competitor or NO_VALUE,
-                                                                  0) + int(n)
-        return reasons, competitors
+        return deal_counts.loss_breakdown(self.session, self.workspace_id, start, end,
+                                          user=user)
 
     def sales_cycle(self, start: datetime, end: datetime, *, user: str | None = None
                     ) -> Distribution:
@@ -321,27 +301,6 @@ class SqlFacts:
         column = _STAGE_COLUMNS[stage]
         return [column >= start, column < end]
 
-    def _grouped(self, conditions: list, by: str | None, *aggregates: Any) -> list[tuple]:
-        """(key, deal count, *aggregates) rows, for groups with deals: key "all", the owner
-        (by="user") or the lead source (missing: "other")."""
-        _check_by(by, ("user", "source"))
-        aggregates = (sa.func.count(), *aggregates)
-        if by is None:
-            row = self.session.execute(sa.select(*aggregates).where(*conditions)).one()
-            return [("all", *row)] if row[0] else []
-        column = Deal.owner_id if by == "user" else Deal.source
-        rows = self.session.execute(
-            sa.select(column, *aggregates).where(*conditions).group_by(column))
-        merged: dict[str, list] = {}
-        for key, *values in rows:
-            key = key or (NO_SOURCE if by == "source" else NO_VALUE)
-            if key in merged:  # a NULL and a literal "other" source fold together
-                merged[key] = [(a or 0) + (b or 0) for a, b in zip(merged[key], values,
-                                                                   strict=True)]
-            else:
-                merged[key] = list(values)
-        return [(key, *values) for key, values in merged.items()]
-
     # ------------------------------------------------------- batched: the funnel in 4 queries
     # Each statement is built once per dialect and shape, with bind parameters, and reused:
     # building these SQLAlchemy expressions cost more than running them on a small history.
@@ -349,15 +308,9 @@ class SqlFacts:
     def funnel_counts(self, start: datetime, end: datetime, *, user: str | None = None
                       ) -> dict[Stage, tuple[int, int]]:
         """Per stage: deals reaching it in the window and how many of them reached the next
-        stage; one UNION ALL of the per-stage counts, each read from its stage index alone
-        (it holds the next stage's timestamp; ix_deals_demo the outcome)."""
-        statement = self._statement(("funnel_counts", user is not None),
-                                    lambda: _funnel_counts(self, user is not None))
-        counts = {stage: (0, 0) for stage in STAGE_ORDER}
-        for i, n, converted in self._run(
-                statement, self._params(start=start, end=end, user=user)):
-            counts[STAGE_ORDER[int(i)]] = (int(n), int(converted or 0) if n else 0)
-        return counts
+        stage, in one statement (storage/deal_counts.py)."""
+        return deal_counts.funnel_counts(self.session, self.workspace_id, start, end,
+                                         user=user)
 
     def median_stage_times(self, start: datetime, end: datetime, *, user: str | None = None
                       ) -> dict[Stage, float | None]:
@@ -473,7 +426,8 @@ class SqlFacts:
 
     def mrr_at(self, instant: datetime) -> int:
         """Active MRR at `instant`, in minor units:
-        + the MRR of won deals with won_at < instant
+        + the MRR of won deals with won_at < instant (deal_counts' whole UTC months before
+          the instant's month, the deals of its month)
         + the non-void `mrr-change` amounts with occurred_at < instant
         - for accounts with churned_at < instant, their MRR at churn (`accounts.
           churned_mrr_minor`: the churn event's mrr= or, without one, the account's MRR just
@@ -481,9 +435,6 @@ class SqlFacts:
         The mrr-change part reads monthly rollups for the whole local months before the
         instant's month, daily rollups for its month's days before its day, and events for the
         rest of that day."""
-        won = (sa.select(sa.func.coalesce(sa.func.sum(Deal.mrr_minor), 0))
-               .where(*self._deals(Deal.closed_at < instant, Deal.outcome == "won"))
-               .scalar_subquery())
         day = instant.astimezone(self._zone).date()
         midnight = self._local_midnight(day)
         month = day.replace(day=1)
@@ -504,8 +455,9 @@ class SqlFacts:
                    .where(Account.workspace_id == self.workspace_id,
                           Account.churned_at < instant)
                    .scalar_subquery())
-        row = self.session.execute(sa.select(won, months, days, today, churned)).one()
-        return int(row[0]) + int(row[1]) + int(row[2]) + int(row[3]) - int(row[4])
+        row = self.session.execute(sa.select(months, days, today, churned)).one()
+        won = deal_counts.won_mrr_before(self.session, self.workspace_id, instant)
+        return won + int(row[0]) + int(row[1]) + int(row[2]) - int(row[3])
 
     def mrr_lost(self, start: datetime, end: datetime) -> tuple[int, int]:
         """(churned MRR of the accounts that churned in the window, downgrades = minus the
@@ -592,11 +544,6 @@ def _distribution_of(found: Summary) -> Distribution:
                         total=found.total_ms / 1000)
 
 
-def _check_by(by: str | None, allowed: tuple[str, ...]) -> None:
-    if by is not None and by not in allowed:
-        raise ValueError(f"by must be None or one of {allowed}, not {by!r}")
-
-
 # ------------------------------------------------------------- the batched statements
 # Built once per dialect and shape (SqlFacts._statement) with bind parameters :workspace,
 # :start, :end, :user (only in the per-rep shape), :idle_<i> and :limit.
@@ -620,21 +567,6 @@ def _stage_range(stage: Stage) -> list:
         return [Deal.closed_at >= start, Deal.closed_at < end, Deal.outcome == "won"]
     column = _STAGE_COLUMNS[stage]
     return [column >= start, column < end]
-
-
-def _funnel_counts(facts: SqlFacts, with_user: bool) -> sa.CompoundSelect:
-    parts = []
-    for i, stage in enumerate(STAGE_ORDER):
-        converted: Any = _constant(0)
-        if stage is not Stage.WON:
-            following = STAGE_ORDER[i + 1]
-            reached = (Deal.outcome == "won" if following is Stage.WON
-                       else _STAGE_COLUMNS[following].is_not(None))
-            converted = sa.func.sum(sa.case((reached, 1), else_=0))
-        parts.append(sa.select(_constant(i).label("stage"), sa.func.count().label("n"),
-                               converted.label("converted"))
-                     .where(*_scoped(with_user, *_stage_range(stage))))
-    return sa.union_all(*parts)
 
 
 def _history_version() -> sa.Select:

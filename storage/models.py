@@ -312,6 +312,48 @@ class DealDurationCount(SQLModel, table=True):
     total_ms: int = Field(default=0, sa_column=sa.Column(sa.BigInteger(), nullable=False))
 
 
+class DealCount(SQLModel, table=True):
+    """Deals per UTC month of a milestone, owner and lead source: what the deal counts over a
+    long period add up (storage/deal_counts.py), so that they cost the same at any history
+    size.
+
+    Milestones: a stage ("lead" ... "demo", the month of its timestamp), "won" / "lost" (the
+    month of `closed_at`, outcome won / lost; lost rows per reason and competitor, with source
+    ""); and the same for the whole team, "team:lead" ... "team:lost", with owner and source
+    "" (what a team figure reads: one row per month). Per row: how many deals, how many of
+    them have reached each stage (its timestamp set; `to_won` / `to_lost`: the outcome), and
+    their amount, deals without an amount and MRR. "" stands for no owner / source / reason /
+    competitor.
+
+    Maintained by database triggers on `deals` (created by migration 0015), in the same
+    statement as every insert, update and delete of a deal, whatever code writes it. Code must
+    never write this table. A row may hold 0 (no deals left there).
+    """
+
+    __tablename__ = "deal_counts"
+    # SQLite: the rows live in the primary key's B-tree (a period's months are one range of it)
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    workspace_id: str = Field(foreign_key="workspaces.id", primary_key=True, max_length=80)
+    milestone: str = Field(primary_key=True, max_length=16)
+    month: date = Field(primary_key=True)
+    owner_id: str = Field(primary_key=True, max_length=80)
+    source: str = Field(primary_key=True, max_length=40)
+    reason: str = Field(primary_key=True, max_length=120)
+    competitor: str = Field(primary_key=True, max_length=120)
+    deals: int = Field(default=0)
+    to_lead: int = Field(default=0)
+    to_mql: int = Field(default=0)
+    to_sql: int = Field(default=0)
+    to_opportunity: int = Field(default=0)
+    to_demo: int = Field(default=0)
+    to_won: int = Field(default=0)
+    to_lost: int = Field(default=0)
+    amount_sum: int = Field(default=0, sa_column=sa.Column(sa.BigInteger(), nullable=False))
+    no_amount: int = Field(default=0)
+    mrr_sum: int = Field(default=0, sa_column=sa.Column(sa.BigInteger(), nullable=False))
+
+
 class Account(SQLModel, table=True):
     """A customer account, derived from its deals' wins and its churn and MRR events."""
 

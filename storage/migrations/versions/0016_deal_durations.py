@@ -3,7 +3,7 @@ deal_duration_counts (their histograms per UTC month, bucket and owner), kept by
 duration_buckets; filled from the deals of an existing database
 
 Revision ID: 0016
-Revises: 0014
+Revises: 0015
 Create Date: 2026-12-05 18:00:00
 
 The only definition of the triggers. A deal row gives one deal_durations row per measure it
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0016"
-down_revision = "0014"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
