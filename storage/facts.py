@@ -48,7 +48,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from reports.events import STAGE_ORDER, Stage
+from reports.events import Stage
 from reports.kpis.facts import DealRow, Distribution, EventSum, Quota
 from storage import deal_counts
 from storage.deal_counts import NO_SOURCE, check_by
@@ -73,7 +73,6 @@ from storage.stage_durations import (
     percentile_ranks,
     summaries,
 )
-
 
 _STAGE_COLUMNS = {
     Stage.LEAD: Deal.lead_at,
