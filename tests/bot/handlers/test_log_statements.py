@@ -2,9 +2,10 @@
 
 The event goes in with one INSERT ... ON CONFLICT DO NOTHING RETURNING id (no look-up first,
 no savepoint), the workspace and user are read with one statement, an event naming no deal
-or account touches no deal or account, and a chat command's deadline does not set SQLite's
-busy timeout anew on every command. What it guarantees stays: a replayed request stores one
-event, rollups and deals follow."""
+or account touches no deal or account, a chat command's deadline does not set SQLite's
+busy timeout anew on every command, and no ORM object is loaded or built but the Workspace
+(the deal rewritten by one UPDATE of the columns that changed). What it guarantees stays:
+a replayed request stores one event, rollups and deals follow."""
 
 from __future__ import annotations
 
