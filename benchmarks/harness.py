@@ -407,7 +407,9 @@ def _throughput(live: Live, args, work: Path, server_url: str | None) -> dict:
             lambda port: SlackClient(port, team_id=fields["team_id"], user_id=fields["user_id"],
                                      user_name=fields["user_name"]),
             texts, clients=args.throughput_clients, seconds=args.throughput_seconds,
-            rounds=args.throughput_rounds)
+            rounds=args.throughput_rounds,
+            cpu={"1": live.server.cpu_seconds,
+                 str(args.throughput_workers): workers.cpu_seconds})
     finally:
         workers.stop()
         other.cleanup()
@@ -480,6 +482,10 @@ def format_size(size: dict) -> str:
             f"{w} worker(s) {r['requests_per_second']:.0f} requests/s (p99 "
             f"{r['latency']['p99']:.0f} ms)" for w, r in t["by_workers"].items())
             + f": ×{t['speedup']}")
+        lines.append("    CPU seconds over the windows, server / load client: " + ", ".join(
+            f"{w} worker(s) {_x(r.get('server_cpu_seconds'))} / "
+            f"{_x(r.get('client_cpu_seconds'))} in {r['seconds']:.1f} s"
+            for w, r in t["by_workers"].items()))
     lines.append(f"  kpibot serve healthy after {size['server_start_seconds']:.2f} s")
     memory = size["server_memory_kib"]
     lines.append(f"  server peak memory (VmHWM) {memory['VmHWM'] / 1024:.0f} MiB, "

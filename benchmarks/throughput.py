@@ -6,6 +6,10 @@ machine is doing hits both alike. Each client is one keep-alive loopback connect
 Slack-signed slash commands one after another (closed loop), cycling through the benchmark's
 commands (`texts`). Requests are signed before the clock starts; a client only checks the
 status line and that the reply is the bot's JSON.
+
+The clients share the machine with the servers, so each window also records the CPU seconds
+the load generator itself used (this process) and, given `cpu`, the server's: a client that
+took a notable share of the cores would cap the servers it measures.
 """
 
 from __future__ import annotations
@@ -60,28 +64,37 @@ async def _window(port: int, per_client: list[list[bytes]], seconds: float
 
 def measure(ports: dict[str, int], make_client: Callable[[int], SlackClient],
             texts: Sequence[str], *, clients: int = 32, seconds: float = 3.0,
-            rounds: int = 3, warmup: float | None = None) -> dict[str, dict]:
-    """{label: {"requests_per_second", "requests", "seconds", "latency": p50/p95/p99}} for
-    each server in `ports` ({label: port}), windows interleaved."""
+            rounds: int = 3, warmup: float | None = None,
+            cpu: dict[str, Callable[[], float]] | None = None) -> dict[str, dict]:
+    """{label: {"requests_per_second", "requests", "seconds", "latency": p50/p95/p99,
+    "client_cpu_seconds", "server_cpu_seconds"}} for each server in `ports` ({label: port}),
+    windows interleaved; `cpu` ({label: the server's CPU seconds so far}) adds the server's
+    CPU per window (None without it)."""
     warmup = min(1.0, seconds) if warmup is None else warmup
     prepared = {}
     for label, port in ports.items():
         signer = make_client(port)
         prepared[label] = [[_request(signer, texts[(c + i) % len(texts)])
                             for i in range(len(texts) * 4)] for c in range(clients)]
-    totals = {label: [0, 0.0, []] for label in ports}
+    totals = {label: [0, 0.0, [], 0.0, 0.0] for label in ports}
+    server_cpu = cpu or {}
 
     async def run() -> None:
         for label, port in ports.items():  # untimed: connections, caches, first plans
             await _window(port, prepared[label], warmup)
         for _ in range(rounds):
             for label, port in ports.items():
+                client_cpu, server = time.process_time(), server_cpu.get(label, float)()
                 count, elapsed, latencies = await _window(port, prepared[label], seconds)
+                totals[label][3] += time.process_time() - client_cpu
+                totals[label][4] += server_cpu.get(label, float)() - server
                 totals[label][0] += count
                 totals[label][1] += elapsed
                 totals[label][2].extend(latencies)
 
     asyncio.run(run())
     return {label: {"requests_per_second": round(count / elapsed, 1), "requests": count,
-                    "seconds": round(elapsed, 2), "latency": summarize(latencies)}
-            for label, (count, elapsed, latencies) in totals.items()}
+                    "seconds": round(elapsed, 2), "latency": summarize(latencies),
+                    "client_cpu_seconds": round(client, 2),
+                    "server_cpu_seconds": round(server, 2) if label in server_cpu else None}
+            for label, (count, elapsed, latencies, client, server) in totals.items()}

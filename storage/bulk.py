@@ -31,15 +31,7 @@ class BulkInsert:
             self.sql = _positional_sql(self.statement, self.dialect, self.columns)
 
     def converter(self, column: str):
-        if not self.raw:
-            return unconverted
-        type_ = self.table.c[column].type
-        processor = type_.dialect_impl(self.dialect).bind_processor(self.dialect) or unconverted
-        if isinstance(type_, UTCDateTime):
-            sample = datetime(2026, 3, 4, 5, 6, 7, 89, tzinfo=UTC)
-            if _sqlite_utc_text(sample) == processor(sample) and processor(None) is None:
-                return _sqlite_utc_text
-        return processor
+        return _converter(self.table, column, self.dialect) if self.raw else unconverted
 
     def run(self, rows: Sequence[tuple]) -> None:
         if not rows:
@@ -49,6 +41,19 @@ class BulkInsert:
         else:
             self.session.execute(self.statement, [dict(zip(self.columns, row, strict=True))
                                                   for row in rows])
+
+
+@functools.lru_cache(maxsize=256)
+def _converter(table: sa.Table, column: str, dialect: sa.Dialect):
+    """The driver value of `column`'s values, found once per table, column and dialect (a chat
+    command's rollup upsert asked for it twice per command)."""
+    type_ = table.c[column].type
+    processor = type_.dialect_impl(dialect).bind_processor(dialect) or unconverted
+    if isinstance(type_, UTCDateTime):
+        sample = datetime(2026, 3, 4, 5, 6, 7, 89, tzinfo=UTC)
+        if _sqlite_utc_text(sample) == processor(sample) and processor(None) is None:
+            return _sqlite_utc_text
+    return processor
 
 
 @functools.cache

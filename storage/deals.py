@@ -24,7 +24,7 @@ def find_deal(*, session: Session, workspace_id: str, deal_key: str) -> Deal | N
                                            Deal.key == deal_key)).first()
 
 
-def refresh_deal(*, session: Session, workspace_id: str, deal_key: str) -> Deal | None:
+def refresh_deal(*, session: Session, workspace_id: str, deal_key: str) -> dict | None:
     """Rewrite the deal row from its non-void events (deleting it when none are left)."""
     return refresh_deals(session=session, workspace_id=workspace_id, deal_keys=[deal_key])[
         deal_key]
@@ -32,52 +32,69 @@ def refresh_deal(*, session: Session, workspace_id: str, deal_key: str) -> Deal 
 
 def refresh_deals(*, session: Session, workspace_id: str, deal_keys: Sequence[str],
                   now: datetime | None = None, zone: ZoneInfo | None = None,
-                  before: dict[str, tuple] | None = None) -> dict[str, Deal | None]:
-    """Rewrite many deal rows from their events, a few queries per 500 deals.
+                  before: dict[str, tuple] | None = None) -> dict[str, dict | None]:
+    """Rewrite deal rows from their events, a few queries per 500 deals; returns each deal's
+    columns as written (None: no row any more).
+
+    Core reads and writes, no ORM objects (a chat command refreshes one deal, and building
+    and flushing its object cost more than the SQL): one UPDATE per deal of the columns that
+    changed, an INSERT for a new deal, a DELETE for one left without events. Deal objects the
+    session holds for these keys are expired, so they reload what was written.
 
     `now` (default: the clock) decides which changes count as changing the past; `zone`
     (default: read from the workspace row) orders a deal's days; `before`, when given,
     receives (account key, `account_view`) of each deal that existed, as it was."""
     keys = sorted(set(deal_keys))
-    if keys:
-        lock_derived_rows(session, workspace_id)
+    if not keys:
+        return {}
+    lock_derived_rows(session, workspace_id)
+    session.flush()  # the reads below go to the connection, past the session
+    connection = session.connection()
     by_key: dict[str, list[DealEvent]] = {k: [] for k in keys}
-    existing: dict[str, Deal] = {}
+    existing: dict[str, dict] = {}
     events_of, deals_of = _refresh_reads()
     for chunk in chunks(keys):
         given = {"workspace_id": workspace_id, "keys": chunk}
-        for row in session.execute(events_of, given):  # rows, not ORM objects: 4× cheaper
+        for row in connection.execute(events_of, given):  # rows, not ORM objects: 4× cheaper
             by_key[row[0]].append(DealEvent(*row[1:]))
-        for deal in session.scalars(deals_of, given):
-            existing[deal.key] = deal
+        for row in connection.execute(deals_of, given):
+            deal = row._asdict()
+            existing[deal["key"]] = deal
             if before is not None:
-                before[deal.key] = (deal.account_key, account_view(deal))
+                before[deal["key"]] = (deal["account_key"], account_view(deal))
     now = now or datetime.now(UTC)
     settled = now - HISTORY_SETTLE
     past_changed = False
     zone = zone or workspace_zone(session, workspace_id)
-    result: dict[str, Deal | None] = {}
+    result: dict[str, dict | None] = {}
     for key in keys:
         events, deal = by_key[key], existing.get(key)
-        events.sort(key=lambda e: (e.occurred_at, e.id))
         history = _history_of(deal) if deal is not None else None
         if not events:
             if deal is not None:
-                session.delete(deal)
+                connection.execute(_deal_writes()[0],
+                                   {"deal_id": deal["id"]})
                 past_changed = past_changed or _changes_past(history, None, settled)
             result[key] = None
             continue
-        state = derive_deal_state(events, zone)
+        events.sort(key=lambda e: (e.occurred_at, e.id))
+        values = _deal_values(derive_deal_state(events, zone), key,
+                              fallback_owner=events[-1].user_id, now=now)
         if deal is None:
-            deal = Deal(workspace_id=workspace_id, key=key, name=state.name or key,
-                        updated_at=now)
-        _apply_state(deal, state, key, fallback_owner=events[-1].user_id, now=now)
-        past_changed = past_changed or _changes_past(history, _history_of(deal), settled)
-        session.add(deal)
-        result[key] = deal
+            written = {"workspace_id": workspace_id, "key": key, **values}
+            written["id"] = connection.execute(_deal_writes()[1],
+                                               written).scalar_one()
+        else:
+            changed = tuple(name for name, value in values.items() if deal[name] != value)
+            if changed:  # as the ORM did: no UPDATE when nothing changed
+                connection.execute(_update_deal(changed), {
+                    "deal_id": deal["id"], **{name: values[name] for name in changed}})
+            written = {**deal, **values}
+        past_changed = past_changed or _changes_past(history, _history_of(written), settled)
+        result[key] = written
     if past_changed:
         note_history_change(session=session, workspace_id=workspace_id)
-    session.flush()
+    _expire_deals(session, workspace_id, keys)
     return result
 
 
@@ -86,19 +103,47 @@ def _refresh_reads():
     """refresh_deals' two reads (the deals' non-void events, the deal rows), built once: a
     chat command refreshes one deal, and building them cost more than running them."""
     given = sa.bindparam("workspace_id"), sa.bindparam("keys", expanding=True)
+    events, deals = Event.__table__, Deal.__table__
     # No ORDER BY: SQLite would trade ix_events_workspace_deal for a scan; sorted by the caller.
-    events = select(Event.deal_key, *_DEAL_EVENT_COLUMNS).where(
-        Event.workspace_id == given[0], Event.deal_key.in_(given[1]), Event.voided_at.is_(None))
-    deals = select(Deal).where(Deal.workspace_id == given[0], Deal.key.in_(given[1]))
-    return events, deals
+    events_of = sa.select(events.c.deal_key, *(events.c[c.key] for c in _DEAL_EVENT_COLUMNS)
+                          ).where(events.c.workspace_id == given[0],
+                                  events.c.deal_key.in_(given[1]), events.c.voided_at.is_(None))
+    deals_of = sa.select(deals).where(deals.c.workspace_id == given[0], deals.c.key.in_(given[1]))
+    return events_of, deals_of
 
 
-def account_view(deal: Deal | None) -> tuple | None:
+@functools.cache
+def _deal_writes():
+    """(DELETE one deal, INSERT one deal RETURNING id), built once."""
+    table = Deal.__table__
+    return (sa.delete(table).where(table.c.id == sa.bindparam("deal_id")),
+            sa.insert(table).returning(table.c.id))
+
+
+@functools.lru_cache(maxsize=256)
+def _update_deal(columns: tuple[str, ...]):
+    """UPDATE deals SET `columns` WHERE id = :deal_id, built once per set of columns (a stage
+    event changes the same few each time)."""
+    table = Deal.__table__
+    return sa.update(table).where(table.c.id == sa.bindparam("deal_id")).values(
+        {name: sa.bindparam(name) for name in columns})
+
+
+def _expire_deals(session: Session, workspace_id: str, keys: Sequence[str]) -> None:
+    """Deal objects the session holds for `keys` reload what refresh_deals wrote."""
+    wanted = set(keys)
+    for instance in list(session.identity_map.values()):
+        if isinstance(instance, Deal) and instance.workspace_id == workspace_id \
+                and instance.key in wanted:
+            session.expire(instance)
+
+
+def account_view(deal: dict | None) -> tuple | None:
     """What account rows read of a deal (storage/accounts.py): nothing unless it is won; a won
     deal's account, win time, MRR and name. Equal views: every account stays the same."""
-    if deal is None or deal.outcome != "won":
+    if deal is None or deal["outcome"] != "won":
         return None
-    return (deal.account_key, deal.won_at, deal.mrr_minor, deal.name)
+    return (deal["account_key"], deal["won_at"], deal["mrr_minor"], deal["name"])
 
 
 # A write counts as changing the past when it changes deal times older than this; an event
@@ -108,8 +153,8 @@ _HISTORY_TIMES = ("lead_at", "mql_at", "sql_at", "opportunity_at", "demo_at", "w
                   "lost_at", "closed_at")
 
 
-def _history_of(deal: Deal) -> tuple:
-    return (deal.owner_id, deal.outcome, *(getattr(deal, name) for name in _HISTORY_TIMES))
+def _history_of(deal: dict) -> tuple:
+    return (deal["owner_id"], deal["outcome"], *(deal[name] for name in _HISTORY_TIMES))
 
 
 def _changes_past(before: tuple | None, after: tuple | None, settled: datetime) -> bool:
@@ -124,11 +169,6 @@ def _changes_past(before: tuple | None, after: tuple | None, settled: datetime) 
     if (before or (None, None))[:2] != (after or (None, None))[:2]:
         return any(t is not None and t < settled for t in (*old, *new))
     return False
-
-
-def _apply_state(deal: Deal, state, key: str, *, fallback_owner: str, now: datetime) -> None:
-    for name, value in _deal_values(state, key, fallback_owner=fallback_owner, now=now).items():
-        setattr(deal, name, value)
 
 
 def _deal_values(state, key: str, *, fallback_owner: str, now: datetime) -> dict:

@@ -106,6 +106,24 @@ def _configure_sqlite(engine: sa.Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
+def _write_bind(engine: sa.Engine, lock_ms: int | None) -> sa.Engine:
+    """The engine with the write options (and SQLite's busy timeout in whole steps, as
+    `_on_begin` sets it), one per engine and step: making one per transaction cost a tenth
+    of an empty write transaction."""
+    if lock_ms and lock_ms > _BUSY_STEP_MS:
+        lock_ms -= lock_ms % _BUSY_STEP_MS
+    with _writer_locks_guard:
+        # on the engine itself: a weak-keyed table would keep it alive through its bind
+        binds = engine.__dict__.setdefault("_kpibot_write_binds", {})
+        bind = binds.get(lock_ms)
+        if bind is None:
+            options: dict[str, object] = {_WRITE: True}
+            if lock_ms:
+                options[_LOCK_TIMEOUT] = lock_ms
+            bind = binds[lock_ms] = engine.execution_options(**options)
+    return bind
+
+
 _LIMITS = sa.text(
     "SELECT set_config('statement_timeout', :statement, true), "
     "set_config('lock_timeout', :lock, true), "
@@ -180,10 +198,7 @@ class Database:
         left = self.remaining_ms()
         lock_ms = min(ms for ms in (self.lock_timeout_ms, left) if ms) \
             if (self.lock_timeout_ms or left) else None
-        options: dict[str, object] = {_WRITE: True}
-        if lock_ms:
-            options[_LOCK_TIMEOUT] = lock_ms
-        bind = self.engine.execution_options(**options)
+        bind = _write_bind(self.engine, lock_ms)
         with self._sqlite_writer_turn(lock_ms), Session(bind, expire_on_commit=False) as session, \
                 session.begin():
             self._limit(session, lock_ms)

@@ -79,8 +79,18 @@ _EVENT_INSERT_FIELDS = ("kind", "count", "amount_minor", "currency", "duration_s
 
 
 @dataclass(frozen=True)
+class StoredEvent(NewEvent):
+    """An event record_event has just stored: what was asked for, with its id and when it was
+    stored (built without an ORM object, which cost more than storing it)."""
+
+    id: int = 0
+    workspace_id: str = ""
+    logged_at: datetime | None = None
+
+
+@dataclass(frozen=True)
 class Recorded:
-    event: Event
+    event: Event | StoredEvent  # the stored Event when the request was a duplicate
     duplicate: bool  # True when the idempotency key had been stored before
 
 
@@ -90,28 +100,30 @@ def record_event(
     """Store `new` once. A repeated idempotency key returns the stored event, unchanged.
 
     One statement stores it (a chat command's write path): INSERT ... ON CONFLICT DO NOTHING
-    RETURNING id. A key stored before, or stored at the same moment by a concurrent request
-    with the same key (PostgreSQL waits for that transaction), returns no id, and the stored
-    event is read instead. The new event is returned as a row object outside the session."""
+    RETURNING id, run on the session's connection with the values of `new` (no ORM object).
+    A key stored before, or stored at the same moment by a concurrent request with the same
+    key (PostgreSQL waits for that transaction), returns no id, and the stored event is read
+    instead."""
     _check(new)
-    event = _event_row(workspace.id, new, now or datetime.now(UTC))
+    logged_at = now or datetime.now(UTC)
     session.flush()  # rows the caller added (a user credited by an admin) go first
-    values = {name: getattr(event, name) for name in _ONE_EVENT_COLUMNS}
-    event.id = session.execute(_insert_once(session.get_bind().dialect.name), values).scalar()
-    if event.id is None:
+    connection = session.connection()
+    values = {name: getattr(new, name) for name in _EVENT_INSERT_FIELDS}
+    values.update(workspace_id=workspace.id, occurred_at=new.occurred_at, logged_at=logged_at,
+                  idempotency_key=new.idempotency_key)
+    event_id = connection.execute(_insert_once(connection.dialect.name), values).scalar()
+    if event_id is None:
         existing = find_by_idempotency_key(
             session=session, workspace_id=workspace.id, key=new.idempotency_key)
         if existing is None:  # the row that conflicted went away in between: not stored
             raise RuntimeError(f"event {new.idempotency_key!r} neither stored nor found")
         return Recorded(existing, duplicate=True)
-    apply_to_rollup(session, workspace, [event], sign=1)
-    refresh_touched(session, workspace.id, [event], now=event.logged_at,
+    apply_to_rollup(session, workspace, [new], sign=1)
+    refresh_touched(session, workspace.id, [new], now=logged_at,
                     zone=ZoneInfo(workspace.timezone))
-    return Recorded(event, duplicate=False)
-
-
-_ONE_EVENT_COLUMNS = ("workspace_id", *_EVENT_INSERT_FIELDS, "occurred_at", "logged_at",
-                      "idempotency_key")
+    stored = StoredEvent(**{name: getattr(new, name) for name in _NEW_EVENT_FIELDS},
+                         id=event_id, workspace_id=workspace.id, logged_at=logged_at)
+    return Recorded(stored, duplicate=False)
 
 
 @functools.cache
@@ -204,30 +216,3 @@ def _check(new: NewEvent) -> None:
         raise ValueError(f"unknown event kind {new.kind!r}")
     if new.occurred_at.tzinfo is None:
         raise ValueError("occurred_at must be tz-aware")
-
-
-def _event_row(workspace_id: str, new: NewEvent, now: datetime) -> Event:
-    _check(new)
-    return Event(
-        workspace_id=workspace_id,
-        kind=new.kind,
-        count=new.count,
-        amount_minor=new.amount_minor,
-        currency=new.currency,
-        duration_seconds=new.duration_seconds,
-        mrr_minor=new.mrr_minor,
-        deal_key=new.deal_key,
-        deal_name=new.deal_name,
-        account_key=new.account_key,
-        user_id=new.user_id,
-        logged_by=new.logged_by,
-        channel_id=new.channel_id,
-        source=new.source,
-        source_raw=new.source_raw,
-        reason=new.reason,
-        competitor=new.competitor,
-        note=new.note,
-        occurred_at=new.occurred_at,
-        logged_at=now,
-        idempotency_key=new.idempotency_key,
-    )

@@ -54,8 +54,7 @@ def refresh_touched(session: Session, workspace_id: str,
     deal_keys = sorted({e.deal_key for e in events if e.deal_key})
     if not deal_keys and not any(e.account_key for e in events):
         return
-    lock_derived_rows(session, workspace_id)
-    before: dict[str, tuple] = {}
+    before: dict[str, tuple] = {}  # refresh_deals (or refresh_accounts) takes the lock
     refreshed = refresh_deals(session=session, workspace_id=workspace_id, deal_keys=deal_keys,
                               now=now, zone=zone, before=before)
     if not any(e.kind in ACCOUNT_KINDS for e in events) and all(
@@ -63,7 +62,7 @@ def refresh_touched(session: Session, workspace_id: str,
             for key in deal_keys):
         return  # accounts read only wins and churn/MRR events: none of theirs changed
     accounts = {account for account, _view in before.values() if account}  # before
-    accounts.update(d.account_key for d in refreshed.values() if d is not None and d.account_key)
+    accounts.update(d["account_key"] for d in refreshed.values() if d and d["account_key"])
     accounts.update(e.account_key or e.deal_key for e in events if e.account_key or e.deal_key)
     refresh_accounts(session=session, workspace_id=workspace_id, account_keys=sorted(accounts))
 

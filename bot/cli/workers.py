@@ -1,10 +1,15 @@
 """`kpibot serve --workers N`: N server processes answering on one port (pre-fork).
 
 One process serves requests on one core at most (Python, one event loop). The master binds
-the listening socket, imports the bot's modules (shared copy-on-write by the children), then
-forks N workers; each builds its own bot (database engine, Slack app) and accepts connections
-on the inherited socket. Nothing with a thread, a connection or an event loop exists before
-the fork.
+the port, imports the bot's modules (shared copy-on-write by the children), then forks N
+workers; each builds its own bot (database engine, Slack app). Nothing with a thread, a
+connection or an event loop exists before the fork.
+
+Each worker listens on a socket of its own bound to the same port with SO_REUSEPORT, and the
+kernel spreads new connections over them. On one inherited socket the workers race to accept,
+and the one that wins takes every waiting connection at once (asyncio accepts up to the
+backlog per wake-up): 32 keep-alive clients ended up 32/0, 30/2 or 24/8, so one worker was
+saturated while the other idled. Without SO_REUSEPORT (not Linux or BSD) they share one socket.
 
 The digest scheduler's cron jobs and minute tick run in worker 0 only, so each slot is fired
 in exactly one place (the ledger would stop a double post anyway). Every worker can still
@@ -34,24 +39,42 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def listening_socket(host: str, port: int, backlog: int = 1024) -> socket.socket:
-    """A bound, listening, non-blocking TCP socket (IPv6 when `host` is an IPv6 address)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+def listening_socket(host: str, port: int, backlog: int = 1024, *,
+                     reuse_port: bool = False) -> socket.socket:
+    """A bound, listening, non-blocking TCP socket (IPv6 when `host` is an IPv6 address);
+    `reuse_port`: one of several on the same port, each given its share of connections."""
+    sock = _bound_socket(host, port, reuse_port=reuse_port)
     sock.listen(backlog)
     sock.setblocking(False)
     return sock
 
 
+def _bound_socket(host: str, port: int, *, reuse_port: bool) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    return sock
+
+
+REUSE_PORT = hasattr(socket, "SO_REUSEPORT")
+
+
 def serve_workers(build: Callable[[], Bot], *, host: str, port: int, workers: int,
-                  scheduler: bool = True) -> int:
+                  scheduler: bool = True, reuse_port: bool = REUSE_PORT) -> int:
     """Fork `workers` processes serving on `host:port`; returns when they have all stopped."""
     import bot.server  # noqa: F401  (imported once, shared by the children)
     import bot.wiring  # noqa: F401
 
-    sock = listening_socket(host, port)
+    if reuse_port:
+        # Bound, never listening (it gets no connections): the port is checked and held
+        # here, before any worker starts; each worker listens on a socket of its own.
+        held = _bound_socket(host, port, reuse_port=True)
+        port = held.getsockname()[1]
+    else:
+        held = listening_socket(host, port)
     log.info("kpibot listening on http://%s:%s with %d workers", host, port, workers)
     children: dict[int, int] = {}
     for index in range(workers):
@@ -59,6 +82,10 @@ def serve_workers(build: Callable[[], Bot], *, host: str, port: int, workers: in
         if pid == 0:  # the worker
             code = 1
             try:
+                sock = held
+                if reuse_port:
+                    held.close()
+                    sock = listening_socket(host, port, reuse_port=True)
                 asyncio.run(_serve_worker(build(), sock, index,
                                           jobs=scheduler and index == 0, deliver=scheduler))
                 code = 0
@@ -69,7 +96,7 @@ def serve_workers(build: Callable[[], Bot], *, host: str, port: int, workers: in
             finally:
                 os._exit(code)
         children[pid] = index
-    sock.close()
+    held.close()
     gc.enable()  # the supervisor's start-up is over (each worker turns it on when ready)
     return _supervise(children)
 

@@ -234,6 +234,18 @@ def _squash(text: str) -> str:
     return re.sub(r"[\s_\-]+", "", text.casefold())
 
 
+@functools.lru_cache(maxsize=64)
+def _kpi_table(kpis: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    """Squashed KPI names and catalog titles -> KPI names, built once per set of KPIs (every
+    command's parse asks; building it took a tenth of a `/kpi log`)."""
+    names = dict(kpis)
+    table = {_squash(name): name for name in names.values()}
+    for spec in CATALOG.values():
+        if spec.name.casefold() in names:
+            table.setdefault(_squash(spec.title), names[spec.name.casefold()])
+    return table
+
+
 def kpi_phrase(words: Sequence[str | None], kpis: Mapping[str, str]) -> tuple[str, int] | None:
     """The KPI named by the first one to four words, and how many words name it.
 
@@ -241,10 +253,7 @@ def kpi_phrase(words: Sequence[str | None], kpis: Mapping[str, str]) -> tuple[st
     underscores (`win rate`, `Win_Rate`, `winrate`); so does a catalog KPI's title
     (`cost per lead` → cpl). The longest match wins.
     """
-    table = {_squash(name): name for name in kpis.values()}
-    for spec in CATALOG.values():
-        if spec.name.casefold() in kpis:
-            table.setdefault(_squash(spec.title), kpis[spec.name.casefold()])
+    table = _kpi_table(tuple(kpis.items()))
     for size in range(min(4, len(words)), 0, -1):
         head = words[:size]
         if None in head:

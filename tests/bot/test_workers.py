@@ -110,3 +110,76 @@ def test_serve_fixes_the_malloc_thresholds_unless_the_operator_chose():
     else:
         assert fix_malloc_thresholds() is True  # glibc on Linux (the CI and deploy platform)
     assert trim_malloc() in (True, False)
+
+
+def _sockets(pid: int) -> set[int]:
+    """The inodes of the process's sockets."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(int(target[8:-1]))
+    return inodes
+
+
+def _tcp(port: int, state: str) -> set[int]:
+    """Inodes of the loopback TCP sockets on local `port` in `state` (0A listen, 01 open)."""
+    inodes = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if int(fields[1].split(":")[1], 16) == port and fields[3] == state:
+            inodes.add(int(fields[9]))
+    return inodes
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_each_worker_listens_itself_and_gets_its_share_of_connections(database_url, tmp_path):
+    """On one shared socket the worker that won the accept race took every waiting
+    connection (32 keep-alive clients: 32/0, 30/2, 24/8), so one core idled. Each worker has
+    a listening socket of its own on the port (SO_REUSEPORT) and the kernel spreads them."""
+    import asyncio
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "TEAMS_"))}
+    env.update(DATABASE_URL=database_url, SLACK_BOT_TOKEN=BOT_TOKEN,
+               SLACK_SIGNING_SECRET=SIGNING_SECRET, SLACK_API_URL="http://127.0.0.1:9/api/",
+               KPIBOT_LOG_LEVEL="WARNING",
+               PYTHONPATH=str(Path(__file__).resolve().parents[2]))  # this checkout's code
+    server = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--port", str(port),
+                               "--workers", "2", "--no-scheduler"], env=env, cwd=tmp_path,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 90
+        while len(_children(server.pid)) < 2 or not all(
+                _sockets(pid) & _tcp(port, "0A") for pid in _children(server.pid)) \
+                or not _answers(port):  # both workers up and listening
+            assert server.poll() is None, server.communicate()[0]
+            assert time.monotonic() < deadline, "kpibot serve --workers 2 did not come up"
+            time.sleep(0.2)
+        workers = _children(server.pid)
+        listening = _tcp(port, "0A")
+        assert len(listening) == 2  # one each, none in the master
+        assert [len(_sockets(pid) & listening) for pid in workers] == [1, 1]
+        assert not _sockets(server.pid) & listening
+
+        async def hold_connections() -> list[int]:
+            request = (f"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n").encode()
+            connections = await asyncio.gather(*(asyncio.open_connection("127.0.0.1", port)
+                                                 for _ in range(32)))
+            for _reader, writer in connections:
+                writer.write(request)
+            for reader, _writer in connections:
+                assert (await reader.readline()).startswith(b"HTTP/1.1 ")  # answered
+            held = [len(_sockets(pid) & _tcp(port, "01")) for pid in workers]
+            for _reader, writer in connections:
+                writer.close()
+            return held
+
+        held = asyncio.run(hold_connections())
+        assert sum(held) == 32 and min(held) >= 4, held  # (a hash: 16 ± 3 as a rule)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.communicate(timeout=30)

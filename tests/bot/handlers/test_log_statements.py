@@ -2,21 +2,23 @@
 
 The event goes in with one INSERT ... ON CONFLICT DO NOTHING RETURNING id (no look-up first,
 no savepoint), the workspace and user are read with one statement, an event naming no deal
-or account touches no deal or account, and a chat command's deadline does not set SQLite's
-busy timeout anew on every command. What it guarantees stays: a replayed request stores one
-event, rollups and deals follow."""
+or account touches no deal or account, a chat command's deadline does not set SQLite's
+busy timeout anew on every command, and no ORM object is loaded or built but the Workspace
+(the deal rewritten by one UPDATE of the columns that changed). What it guarantees stays:
+a replayed request stores one event, rollups and deals follow."""
 
 from __future__ import annotations
 
+import functools
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 from sqlmodel import select
 
 from bot.core import CommandRequest
-from storage.models import DailyRollup, Deal, Event
+from storage.models import DailyRollup, Deal, Event, User, Workspace
 from storage.workspaces import ensure_user, ensure_workspace
 from tests.support.dialog import Chat
 
@@ -128,3 +130,68 @@ def test_the_command_deadline_does_not_set_the_busy_timeout_on_every_command(cha
         if statement.startswith("PRAGMA busy_timeout="):
             pragmas[connection] = pragmas.get(connection, 0) + 1
     assert pragmas and all(count == 1 for count in pragmas.values()), pragmas
+
+
+class _OrmObjects:
+    """ORM objects loaded from rows or built by their constructor while in the block."""
+
+    CLASSES = (Workspace, User, Event, Deal)
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str]] = []
+        self._listeners = [(cls, name, functools.partial(self._record, cls.__name__, name))
+                           for cls in self.CLASSES for name in ("load", "init")]
+
+    def _record(self, cls: str, how: str, *_args) -> None:
+        self.seen.append((cls, how))
+
+    def __enter__(self) -> _OrmObjects:
+        for cls, name, listener in self._listeners:
+            sa.event.listen(cls, name, listener)
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        for cls, name, listener in self._listeners:
+            sa.event.remove(cls, name, listener)
+
+
+def test_a_stage_event_is_stored_without_orm_objects(chat, database):
+    """Loading and flushing the deal, the event and the workspace through the ORM cost more
+    than their SQL: the log reads and writes rows with Core. Only the Workspace handed to the
+    handlers is built (from its row), never loaded."""
+    _ask(chat, "log meeting-booked acme", "o1")
+    with _OrmObjects() as objects, _Statements(database) as statements:
+        reply = _ask(chat, "log demo-booked acme", "o2")
+    assert reply.ok and "Logged demo-booked" in reply.text
+    assert [o for o in objects.seen if o != ("Workspace", "init")] == [], objects.seen
+    assert objects.seen.count(("Workspace", "init")) == 1
+    updates = [s for s in statements.sql if s.startswith("UPDATE deals")]
+    assert len(updates) == 1, statements.sql  # the deal rewritten by one UPDATE
+    with database.read() as session:
+        deal = session.exec(select(Deal).where(Deal.workspace_id == WORKSPACE)).one()
+    assert (deal.stage, deal.demo_at) == ("demo", NOW)
+
+
+def test_a_deal_is_rewritten_by_one_update_of_what_changed(chat, database):
+    _ask(chat, "log demo-booked acme", "u1")
+    chat.now = NOW + timedelta(days=2)
+    with _Statements(database) as statements:
+        reply = _ask(chat, "log deal-lost acme reason=price", "u2")
+    assert reply.ok
+    updates = [s for s in statements.sql if s.startswith("UPDATE deals")]
+    assert len(updates) == 1, statements.sql
+    changed = {part.split("=")[0].strip() for part in
+               updates[0].split(" SET ", 1)[1].split(" WHERE ", 1)[0].split(",")}
+    assert {"outcome", "lost_at", "closed_at", "stage", "reason", "updated_at"} <= changed
+    assert not changed & {"name", "owner_id", "lead_at", "demo_at", "first_event_at"}, changed
+    with database.read() as session:
+        deal = session.exec(select(Deal).where(Deal.workspace_id == WORKSPACE)).one()
+    assert (deal.outcome, deal.lost_at, deal.demo_at, deal.reason) == (
+        "lost", NOW + timedelta(days=2), NOW, "price")
+
+
+def test_a_call_is_stored_without_orm_objects(chat, database):
+    with _OrmObjects() as objects:
+        reply = _ask(chat, "log call 2", "c1")
+    assert reply.ok and "Logged 2 × call" in reply.text and "#" in reply.text
+    assert [o for o in objects.seen if o != ("Workspace", "init")] == [], objects.seen
