@@ -14,13 +14,10 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import sqlalchemy as sa
 from sqlmodel import select
 
-from bot.transfer.importer import ImportOptions, import_csv
-from bot.transfer.presets import CANONICAL_COLUMNS
 from reports.events import Stage
 from storage import deal_counts, migrate
 from storage.deals import refresh_deals
@@ -29,6 +26,7 @@ from storage.models import Deal, DealCount, Workspace
 from storage.recording import NewEvent, record_event, void_event
 from storage.reps import link_rep
 from storage.workspaces import ensure_user, ensure_workspace
+from tests.storage.deal_tables import import_rows, trigger_names
 
 WS = "slack:TCOUNTS"
 OTHER = "slack:TOTHERCOUNTS"
@@ -110,13 +108,6 @@ def _undo(database, event_id: int) -> None:
                    voided_by="U1", now=NOW)
 
 
-def _import(database, tmp_path: Path, rows: list[str]) -> None:
-    path = tmp_path / "import.csv"
-    path.write_text(",".join(CANONICAL_COLUMNS) + "\n" + "".join(f"{r}\n" for r in rows),
-                    encoding="utf-8")
-    result = import_csv(database=database, path=path, now=NOW,
-                        options=ImportOptions(workspace_id=WS))
-    assert result.problems == [] and result.stored, result.problems
 
 
 def _month_edge(year: int, month: int, seconds: int = 0) -> datetime:
@@ -158,7 +149,7 @@ def test_every_write_path_keeps_deal_counts(database, tmp_path):
     rows += ["2026-08-02,deal-won,,250,USD,imp-1,,Jane Doe,,,",
              "2026-08-03,deal-lost,,,,imp-2,,Jane Doe,,too expensive,",
              "2026-08-04,sql,,,,globex,,U2,,,"]
-    _import(database, tmp_path, rows)
+    import_rows(database, tmp_path, rows, workspace_id=WS, now=NOW)
     _assert_in_step(database, "import")
 
     with database.write() as session:  # re-derive every deal from its events
@@ -228,16 +219,8 @@ def test_sql_written_by_hand_keeps_deal_counts(database):
 def test_the_triggers_exist_at_head(database):
     """SQLite drops a table's triggers with it: a migration that rebuilds `deals` must create
     them again."""
-    with database.read() as session:
-        if database.dialect == "sqlite":
-            names = session.execute(sa.text(
-                "SELECT name FROM sqlite_master WHERE type = 'trigger' "
-                "AND tbl_name = 'deals' AND name LIKE 'deal_counts%'")).scalars()
-        else:
-            names = session.execute(sa.text(
-                "SELECT tgname FROM pg_trigger WHERE tgrelid = 'deals'::regclass "
-                "AND NOT tgisinternal AND tgname LIKE 'deal_counts%'")).scalars()
-        assert set(names) == {"deal_counts_insert", "deal_counts_delete", "deal_counts_update"}
+    mine = {name for name in trigger_names(database) if name.startswith("deal_counts")}
+    assert mine == {"deal_counts_insert", "deal_counts_delete", "deal_counts_update"}
 
 
 def test_the_migration_fills_it_from_existing_deals(database, database_url):

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from reports.events import STAGE_ORDER, Stage
 from storage.facts import SqlFacts
 from storage.models import Deal, Workspace
+from tests.storage.deal_tables import sqlite_instructions
 from tests.storage.test_deal_counts import WS, _assert_in_step, _deal, _setup
 
 STAGES = ("lead", "mql", "sql", "opportunity", "demo")
@@ -262,24 +263,6 @@ def test_a_long_period_reads_a_key_range_of_months_and_index_ranges_of_deals_on_
                             r"\(workspace_id=\? AND (\w+)_at>\? AND \2_at<\?\)", line), line
 
 
-def _instructions(database, call) -> tuple[int, object]:
-    """SQLite virtual-machine instructions `call(facts)` runs (the cost of its statements)."""
-    with database.read() as session:
-        facts = SqlFacts(session=session, workspace=session.get(Workspace, WS))
-        call(facts)  # statements built, pages cached
-        raw = session.connection().connection.dbapi_connection
-        steps = [0]
-
-        def count() -> int:
-            steps[0] += 1
-            return 0
-
-        raw.set_progress_handler(count, 1)
-        try:
-            result = call(facts)
-        finally:
-            raw.set_progress_handler(None, 1)
-    return steps[0], result
 
 
 def _middle_deals(prefix: str, count: int) -> list[dict]:
@@ -318,11 +301,11 @@ def test_a_year_costs_the_same_with_ten_times_the_deals_in_its_whole_months_on_s
                 facts.loss_breakdown(*year),
                 facts.cohort_conversion(Stage.LEAD, Stage.WON, *year, by="source"))
 
-    before, (funnel, closed, losses, cohorts) = _instructions(database, counts)
+    before, (funnel, closed, losses, cohorts) = sqlite_instructions(database, WS, counts)
     assert funnel[Stage.LEAD] == (62, 30) and losses == ({"price": 20}, {"(none)": 20})
     with database.write() as session:
         session.execute(sa.insert(Deal.__table__), _middle_deals("many", 600))
-    after, (funnel, closed, losses, cohorts) = _instructions(database, counts)
+    after, (funnel, closed, losses, cohorts) = sqlite_instructions(database, WS, counts)
     assert funnel[Stage.LEAD] == (662, 330) and losses == ({"price": 220}, {"(none)": 220})
     assert closed["U1"][0] + closed["U2"][0] == 2 + 220
     assert cohorts["web"] == (330, 110)

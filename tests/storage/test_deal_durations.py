@@ -13,14 +13,11 @@ import random
 import uuid
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
 
-from bot.transfer.importer import ImportOptions, import_csv
-from bot.transfer.presets import CANONICAL_COLUMNS
 from reports.events import STAGE_ORDER, Stage
 from storage import migrate
 from storage.deals import refresh_deals
@@ -30,6 +27,7 @@ from storage.recording import NewEvent, record_event, void_event
 from storage.reps import link_rep
 from storage.stage_durations import _plan, seconds_between
 from storage.workspaces import ensure_user, ensure_workspace
+from tests.storage.deal_tables import import_rows, trigger_names
 
 WS = "slack:TDUR"
 OTHER = "slack:TDUROTHER"
@@ -124,13 +122,6 @@ def _log(database, kind: str, deal: str, at: datetime, user: str = "U1",
                             new=new).event.id
 
 
-def _import(database, tmp_path: Path, rows: list[str]) -> None:
-    path = tmp_path / "import.csv"
-    path.write_text(",".join(CANONICAL_COLUMNS) + "\n" + "".join(f"{r}\n" for r in rows),
-                    encoding="utf-8")
-    result = import_csv(database=database, path=path, now=NOW,
-                        options=ImportOptions(workspace_id=WS))
-    assert result.problems == [] and result.stored, result.problems
 
 
 def test_every_write_path_keeps_the_durations_and_their_histograms(database, tmp_path):
@@ -170,7 +161,7 @@ def test_every_write_path_keeps_the_durations_and_their_histograms(database, tmp
     rows = [f"2026-10-{1 + i % 28:02d},lead,,,,imp-{i},,Jane Doe,,," for i in range(30)]
     rows += [f"2026-11-0{1 + i % 9},sql,,,,imp-{i},,Jane Doe,,," for i in range(0, 30, 2)]
     rows += ["2026-11-16,deal-won,,100,USD,imp-28,,Jane Doe,,,"]
-    _import(database, tmp_path, rows)
+    import_rows(database, tmp_path, rows, workspace_id=WS, now=NOW)
     imported = _assert_in_step(database, "import")
     assert imported > 10 + 15
 
@@ -214,21 +205,14 @@ def test_every_write_path_keeps_the_durations_and_their_histograms(database, tmp
 def test_the_triggers_exist_at_head(database):
     """SQLite drops a table's triggers with it: a migration that rebuilds `deals` or
     `deal_durations` must create them again."""
-    with database.read() as session:
-        if database.dialect == "sqlite":
-            names = set(session.execute(sa.text(
-                "SELECT name FROM sqlite_master WHERE type = 'trigger' "
-                "AND tbl_name IN ('deals', 'deal_durations')")).scalars())
-            mine = {"deal_durations_insert", "deal_durations_delete", "deal_durations_update",
-                    "deal_duration_counts_add", "deal_duration_counts_take"}
-        else:
-            names = set(session.execute(sa.text(
-                "SELECT tgname FROM pg_trigger WHERE tgrelid IN "
-                "('deals'::regclass, 'deal_durations'::regclass) AND NOT tgisinternal"
-            )).scalars())
-            mine = {"deal_durations_insert_delete", "deal_durations_update",
-                    "deal_duration_counts_keep"}
-        assert mine <= names
+    names = trigger_names(database, ("deals", "deal_durations"))
+    if database.dialect == "sqlite":
+        mine = {"deal_durations_insert", "deal_durations_delete", "deal_durations_update",
+                "deal_duration_counts_add", "deal_duration_counts_take"}
+    else:
+        mine = {"deal_durations_insert_delete", "deal_durations_update",
+                "deal_duration_counts_keep"}
+    assert mine <= names
 
 
 # ----------------------------------------------------------------- exact distributions

@@ -7,13 +7,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from bot.transfer.importer import ImportOptions, import_csv
-from bot.transfer.presets import CANONICAL_COLUMNS
 from reports.events import STAGE_ORDER, Stage
 from storage import migrate
 from storage.facts import SqlFacts
@@ -21,6 +18,7 @@ from storage.models import Deal, OpenDealStage, Workspace
 from storage.recording import record_event, void_event
 from storage.reps import link_rep
 from storage.workspaces import ensure_user, ensure_workspace
+from tests.storage.deal_tables import import_rows, sqlite_instructions, trigger_names
 
 WS = "slack:TOPEN"
 OTHER = "slack:TOTHER"
@@ -72,13 +70,6 @@ def _setup(database) -> None:
                 ensure_user(session=session, workspace_id=workspace, user_id=user)
 
 
-def _import(database, tmp_path: Path, rows: list[str]) -> None:
-    path = tmp_path / "import.csv"
-    path.write_text(",".join(CANONICAL_COLUMNS) + "\n" + "".join(f"{r}\n" for r in rows),
-                    encoding="utf-8")
-    result = import_csv(database=database, path=path, now=NOW,
-                        options=ImportOptions(workspace_id=WS))
-    assert result.problems == [] and result.stored, result.problems
 
 
 def test_every_write_path_keeps_the_counts(database, tmp_path):
@@ -106,7 +97,7 @@ def test_every_write_path_keeps_the_counts(database, tmp_path):
     rows = [f"2026-10-21,lead,,,,imp-{i},,Jane Doe,,," for i in range(40)]
     rows += [f"2026-10-31,sql,,,,imp-{i},,Jane Doe,,," for i in range(0, 40, 2)]
     rows += ["2026-11-16,sql,,,,globex,,U2,,,", "2026-11-16,deal-won,,100,USD,imp-39,,U2,,,"]
-    _import(database, tmp_path, rows)
+    import_rows(database, tmp_path, rows, workspace_id=WS, now=NOW)
     assert _assert_in_step(database) == {("U2", "demo"): 1, ("rep:jane-doe", "lead"): 19,
                                          ("rep:jane-doe", "sql"): 20}
 
@@ -161,19 +152,13 @@ def test_sql_written_by_hand_keeps_the_counts(database):
 def test_the_triggers_exist_at_head(database):
     """SQLite drops a table's triggers with it: a migration that rebuilds `deals` must create
     them again."""
-    with database.read() as session:
-        if database.dialect == "sqlite":
-            names = session.execute(sa.text(
-                "SELECT name FROM sqlite_master WHERE type = 'trigger' "
-                "AND tbl_name = 'deals' AND name LIKE 'open_deal_stages%'")).scalars()
-            assert set(names) == {"open_deal_stages_insert", "open_deal_stages_delete",
-                                  "open_deal_stages_update_old", "open_deal_stages_update_new"}
-        else:
-            names = session.execute(sa.text(
-                "SELECT tgname FROM pg_trigger WHERE tgrelid = 'deals'::regclass "
-                "AND NOT tgisinternal AND tgname LIKE 'open_deal_stages%'")).scalars()
-            assert set(names) == {"open_deal_stages_insert", "open_deal_stages_delete",
-                                  "open_deal_stages_update"}
+    mine = {name for name in trigger_names(database) if name.startswith("open_deal_stages")}
+    if database.dialect == "sqlite":
+        assert mine == {"open_deal_stages_insert", "open_deal_stages_delete",
+                        "open_deal_stages_update_old", "open_deal_stages_update_new"}
+    else:
+        assert mine == {"open_deal_stages_insert", "open_deal_stages_delete",
+                        "open_deal_stages_update"}
 
 
 def test_the_migration_fills_it_from_existing_deals(database, database_url):
@@ -257,24 +242,6 @@ def test_open_deal_counts_read_only_the_recent_index_ranges_on_sqlite(database):
                             f"{prefix} AND stage_changed_at=?)"), line
 
 
-def _instructions(database, call) -> tuple[int, object]:
-    """SQLite virtual-machine instructions `call(facts)` runs (the cost of its statements)."""
-    with database.read() as session:
-        facts = SqlFacts(session=session, workspace=session.get(Workspace, WS))
-        call(facts)  # statements built, pages cached
-        raw = session.connection().connection.dbapi_connection
-        steps = [0]
-
-        def count() -> int:
-            steps[0] += 1
-            return 0
-
-        raw.set_progress_handler(count, 1)
-        try:
-            result = call(facts)
-        finally:
-            raw.set_progress_handler(None, 1)
-    return steps[0], result
 
 
 def test_open_deal_counts_cost_the_same_with_ten_times_the_idle_deals_on_sqlite(database):
@@ -286,11 +253,11 @@ def test_open_deal_counts_cost_the_same_with_ten_times_the_idle_deals_on_sqlite(
         return facts.open_deal_counts(idle_before=IDLE_BEFORE), \
             facts.open_deal_counts(user="U2", idle_before=IDLE_BEFORE)
 
-    before, (team, rep) = _instructions(database, counts)
+    before, (team, rep) = sqlite_instructions(database, WS, counts)
     assert team["lead"] == (3 + 10 + 1, 10)
     for stage in OPEN_STAGES:
         _write_deals(database, f"older-{stage.value}", 200, NOW - 300 * DAY, stage=stage.value)
-    after, (team_after, rep_after) = _instructions(database, counts)
+    after, (team_after, rep_after) = sqlite_instructions(database, WS, counts)
     assert team_after["lead"] == (3 + 210 + 1, 210)
     assert team_after["demo"] == (7 + 210 + 1, 210)
     assert rep_after["demo"][1] == rep["demo"][1] + 100
