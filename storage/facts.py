@@ -98,6 +98,7 @@ class SqlFacts:
         self._dialect = session.get_bind().dialect.name
         self._medians: dict[tuple, dict[Stage, float | None]] = {}
         self._distributions: dict[tuple, dict[int, Distribution]] = {}
+        self._history_version: int | None = None  # read once per session
 
     # ------------------------------------------------------------------------------ events
 
@@ -313,15 +314,13 @@ class SqlFacts:
 
     def median_stage_times(self, start: datetime, end: datetime, *, user: str | None = None
                       ) -> dict[Stage, float | None]:
-        """`stage_time(stage, start, end).median` of every stage but won, in one statement:
-        per stage, the count of the deals that left it in the window (from the next stage's
-        index, which holds this stage's timestamp) and the one or two middle values (ORDER BY
-        the value, LIMIT 2 OFFSET (n - 1) / 2: a bounded sort, no window functions).
+        """`stage_time(stage, start, end).median` of every stage but won, read with the stage
+        times (`_durations`: the duration histograms, storage/stage_durations.py).
         Remembered for this session: the funnel and the stalled deals of one digest ask for
         the same trailing window. A window that ended before now - HISTORY_SETTLE (the stalled
         thresholds' 90 whole days before today) is remembered in this process too, until the
         workspace's history_version moves (storage/workspaces.py moves it with every write that
-        changes a deal time before then)."""
+        changes a deal time before then; read once per session)."""
         key = (start, end, user)
         if key not in self._medians:
             ended = end <= self._clock() - HISTORY_SETTLE
@@ -331,9 +330,11 @@ class SqlFacts:
 
     def _remembered_medians(self, start: datetime, end: datetime, user: str | None
                             ) -> dict[Stage, float | None]:
-        version = self._run(self._statement(("history_version",), _history_version),
-                            self._params()).scalar_one()
-        shared = (self.workspace_id, version, start, end, user)
+        if self._history_version is None:
+            self._history_version = self._run(
+                self._statement(("history_version",), _history_version),
+                self._params()).scalar_one()
+        shared = (self.workspace_id, self._history_version, start, end, user)
         past = past_medians(self.session.get_bind())
         remembered = past.get(shared)
         if remembered is None:
