@@ -160,8 +160,7 @@ class DigestDeliverer:
             with self.database.write() as session:
                 return self._claim(session, schedule, slot_at, trigger)
 
-        wanted = self.shared.hold(schedule)  # before the turn: all of a minute's at once
-        try:
+        with self.shared.holding(schedule):  # before the turn: all of a minute's at once
             async with self._turn():  # claimed only when it can be delivered at once
                 row = await asyncio.to_thread(claim)
                 if row is None:
@@ -174,16 +173,13 @@ class DigestDeliverer:
                     self._in_flight.discard(row.id)
             await self._charts.pop(row.id, _nothing)()
             return outcome
-        finally:
-            self.shared.release(wanted)
 
     async def deliver_claim(self, schedule: DigestSchedule, claim: DigestDelivery, *,
                             repost: bool = True) -> Outcome:
         """Deliver a slot this process claimed. `repost=False`: only find out whether an
         interrupted attempt reached the channel; never post."""
         self._in_flight.add(claim.id)
-        wanted = self.shared.hold(schedule)
-        try:
+        with self.shared.holding(schedule):
             try:
                 async with self._turn():
                     outcome = await self._deliver(schedule, claim, repost)
@@ -191,8 +187,6 @@ class DigestDeliverer:
                 self._in_flight.discard(claim.id)
             await self._charts.pop(claim.id, _nothing)()
             return outcome
-        finally:
-            self.shared.release(wanted)
 
     async def _deliver(self, schedule: DigestSchedule, claim: DigestDelivery,
                        repost: bool) -> Outcome:
@@ -395,14 +389,10 @@ class DigestDeliverer:
         outcomes = []
         # One after the other: each digest is held from the start, so that the channels
         # after the first still share it (SharedDigests.hold).
-        held = [self.shared.hold(schedule) for schedule, *_rest in interrupted + work]
-        try:
+        with self.shared.holding(*(schedule for schedule, *_rest in interrupted + work)):
             for schedule, slot, trigger, within_grace in interrupted:
                 outcomes.append(await self.deliver_slot(schedule, slot, trigger=trigger,
                                                         repost=within_grace))
             for schedule, slot in work:
                 outcomes.append(await self.deliver_slot(schedule, slot, trigger="catch-up"))
-        finally:
-            for wanted in held:
-                self.shared.release(wanted)
         return outcomes

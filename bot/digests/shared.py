@@ -27,9 +27,10 @@ memory of more figures.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -144,6 +145,16 @@ class SharedDigests:
         wanted = _wanted_key(schedule)
         self._wanted[wanted] += 1
         return wanted
+
+    @contextlib.contextmanager
+    def holding(self, *schedules: DigestSchedule) -> Iterator[None]:
+        """`hold` each of `schedules` for the duration of the block, then `release` them."""
+        held = [self.hold(schedule) for schedule in schedules]
+        try:
+            yield
+        finally:
+            for wanted in held:
+                self.release(wanted)
 
     def release(self, wanted: tuple) -> None:
         """A delivery ended (`wanted`: what `hold` returned). When no delivery under way wants
