@@ -4,6 +4,7 @@
   definition in reports/kpis/facts.py (the single `event_sums` calls) and the sums over the
   events themselves, over windows across month, DST and fiscal-year edges, in zones with
   whole-, half- and quarter-hour offsets, for the team and for one rep.
+- The whole months come from a covering index (SQLite's query plan).
 - The event KPIs (rates, counts, meetings, activities, inbound response time, activity quotas)
   run one event statement per window they compute: over a running period, three windows (the
   period, its elapsed part and the previous one's) — not one per kind and grouping.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
@@ -26,6 +28,7 @@ from storage.facts import SqlFacts
 from storage.models import Workspace
 from storage.quotas import set_quota
 from storage.recording import NewEvent, record_events, void_event
+from tests.storage.query_plans import _captured, _plans
 from tests.storage.test_monthly_rollups import (
     KINDS,
     NOW,
@@ -172,3 +175,22 @@ def test_activity_quotas_read_every_metric_in_one_statement(history):
         "quota-attainment", facts=facts, period=period, now=now))
     assert len(statements) == 1
     assert {row.extra["metric"] for row in result.rows} == {"demo-booked", "meeting-held"}
+
+
+def test_long_period_sums_read_the_monthly_rollups_index_alone_on_sqlite(history):
+    """The whole months come from the covering index ix_monthly_rollups_kind (migration
+    0018: no table lookup per month, kind, rep and source); the edges through indexes."""
+    if history.dialect != "sqlite":
+        pytest.skip("EXPLAIN QUERY PLAN is SQLite's")
+    zone = ZoneInfo("Asia/Kolkata")
+    start = datetime(2024, 11, 3, 7, 30, tzinfo=zone)  # edge hours, days, then whole months
+    end = datetime(2025, 12, 5, 20, 15, tzinfo=zone)
+
+    def run() -> None:
+        with history.read() as session:
+            facts = SqlFacts(session=session, workspace=session.get(Workspace, WS))
+            facts.event_sums_by_kind(("call", "email-sent"), start, end, per_user=True)
+
+    text = _plans(history, _captured(history, run), "event_sums_by_kind")
+    assert "monthly_rollups USING COVERING INDEX ix_monthly_rollups_kind" in text, text
+    assert "ix_events_workspace_occurred" in text and "daily_rollups" in text, text
