@@ -196,6 +196,13 @@ class SqlFacts:
         return deal_counts.closed_deals(self.session, self.workspace_id, start, end,
                                         user=user, by=by)
 
+    def won_amounts(self, start: datetime, end: datetime, *, user: str | None = None,
+                    by: str | None = None) -> dict[str, int]:
+        """Facts.won_amounts: the wins alone (per rep over years: the losses, per reason and
+        competitor, are most of the rows closed_deals reads)."""
+        return deal_counts.won_amounts(self.session, self.workspace_id, start, end,
+                                       user=user, by=by)
+
     def wins_without_amount(self, start: datetime, end: datetime, *,
                             user: str | None = None) -> int:
         """Won deals closed in the window without an amount."""

@@ -186,6 +186,13 @@ class Facts(Protocol):
                  for kind in kinds} if per_user else {}
         return totals, users
 
+    def won_amounts(self, start: datetime, end: datetime, *, user: str | None = None,
+                    by: str | None = None) -> dict[str, int]:
+        """The won amount (minor units) of closed_deals' keys with wins: what quota
+        attainment reads, without the losses (an implementation may read less)."""
+        return {key: amount for key, (won, _lost, amount)
+                in self.closed_deals(start, end, user=user, by=by).items() if won}
+
     def funnel_counts(self, start: datetime, end: datetime, *, user: str | None = None
                       ) -> dict[Stage, tuple[int, int]]:
         """For every stage of STAGE_ORDER: (deals reaching it in the window, and how many of

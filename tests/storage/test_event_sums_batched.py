@@ -23,6 +23,7 @@ from reports.kpis.comparing import compute_compared
 from reports.kpis.compute import compute_kpi
 from reports.kpis.facts import Facts
 from reports.periods import parse_period
+from sampledata import seed_workspace
 from storage.event_queries import find_by_idempotency_key
 from storage.facts import SqlFacts
 from storage.models import Workspace
@@ -194,3 +195,26 @@ def test_long_period_sums_read_the_monthly_rollups_index_alone_on_sqlite(history
     text = _plans(history, _captured(history, run), "event_sums_by_kind")
     assert "monthly_rollups USING COVERING INDEX ix_monthly_rollups_kind" in text, text
     assert "ix_events_workspace_occurred" in text and "daily_rollups" in text, text
+
+
+def test_won_amounts_equal_closed_deals_wins_for_the_team_and_each_rep(database):
+    """Quota attainment's revenue per rep (`won_amounts`, the wins alone) is what its
+    definition over closed_deals says, over windows across month edges and the history."""
+    ws = "slack:TWON"
+    seed_workspace(database=database, workspace_id=ws, target_events=3_000, end=NOW, seed=9,
+                   timezone="Asia/Kathmandu")
+    windows = [(datetime(2020, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC)),
+               (datetime(2026, 9, 14, 18, 15, tzinfo=UTC), datetime(2026, 11, 2, 3, tzinfo=UTC)),
+               (datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 11, 1, tzinfo=UTC))]
+    with database.read() as session:
+        facts = SqlFacts(session=session, workspace=session.get(Workspace, ws))
+        owners = sorted(k for k in facts.closed_deals(*windows[0], by="user"))
+        wins = 0
+        for start, end in windows:
+            for user in (None, *owners[:2]):
+                for by in (None, "user"):
+                    got = facts.won_amounts(start, end, user=user, by=by)
+                    assert got == Facts.won_amounts(facts, start, end, user=user, by=by), \
+                        (start, user, by)
+                    wins += len(got)
+        assert wins > 5 and len(owners) > 2  # the windows hold wins of several reps
