@@ -83,6 +83,15 @@ def closed_deals(session: Session, workspace_id: str, start: datetime, end: date
     return result
 
 
+def won_amounts(session: Session, workspace_id: str, start: datetime, end: datetime, *,
+                user: str | None = None, by: str | None = None) -> dict[str, int]:
+    """The won amount of the groups with deals won in the window (closed_deals' wins)."""
+    check_by(by, ("user",))
+    (won,) = _by(session, workspace_id, [("won", ("deals", "amount_sum"))], start, end,
+                 user=user, by=by)
+    return {key: amount for key, (_n, amount) in won.items()}
+
+
 def wins_without_amount(session: Session, workspace_id: str, start: datetime,
                         end: datetime, *, user: str | None = None) -> int:
     """Won deals closed in the window without an amount."""

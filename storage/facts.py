@@ -53,6 +53,7 @@ from reports.kpis.facts import DealRow, Distribution, EventSum, Quota
 from storage import deal_counts
 from storage.deal_counts import NO_SOURCE, check_by
 from storage.deals import HISTORY_SETTLE
+from storage.event_sums import SUM_KEYS, durations_statement, span_params, sums_statement
 from storage.models import (
     Account,
     DailyRollup,
@@ -63,7 +64,6 @@ from storage.models import (
     Workspace,
 )
 from storage.models import Quota as QuotaRow
-from storage.rollups import rollup_spans
 from storage.stage_durations import (
     CYCLE,
     MEASURES,
@@ -106,76 +106,63 @@ class SqlFacts:
                    user: str | None = None, by: str | None = None) -> dict[str, EventSum]:
         """Totals of non-void events per kind / user / source (missing source: "other").
 
-        Whole local days come from `daily_rollups`, partial days from `events`."""
+        One statement (`_sums`): whole local months from `monthly_rollups`, whole local days
+        from `daily_rollups`, partial days from `events`."""
         check_by(by, ("user", "source"))
-        kinds = tuple(kinds)
-        if not kinds or start >= end:
-            return {}
-        parts: list[sa.Select] = []
-        first, stop = self._whole_local_days(start, end)
-        if first < stop:
-            parts += [self._rollup_part(table, kinds, a, b, user=user, by=by)
-                      for table, a, b in rollup_spans(first, stop)]
-            edges = [(start, self._local_midnight(first)), (self._local_midnight(stop), end)]
-        else:
-            edges = [(start, end)]
-        parts += [self._event_part(kinds, a, b, user=user, by=by) for a, b in edges if a < b]
-        rows = self._sum_parts(parts)
         totals: dict[str, EventSum] = {}
-        for key, events, count, amount, duration in rows:
+        for key, sums in self._sums(kinds, start, end, user, SUM_KEYS[by]):
             if by == "source":
                 key = key or NO_SOURCE
-            total = totals.get(key, EventSum()) + EventSum(
-                int(events or 0), int(count or 0), int(amount or 0), int(duration or 0))
-            totals[key] = total
+            totals[key] = totals[key] + sums if key in totals else sums
         return {key: total for key, total in totals.items() if total.events}
 
-    def _rollup_part(self, table: type, kinds: tuple[str, ...], first: date, stop: date, *,
-                     user: str | None, by: str | None) -> sa.Select:
-        """Sums from `table` (DailyRollup or MonthlyRollup) over its days/months [first, stop)."""
-        period = table.day if table is DailyRollup else table.month
-        key = {None: table.kind, "user": table.user_id, "source": table.source}[by]
-        conditions = [table.workspace_id == self.workspace_id, period >= first,
-                      period < stop, table.kind.in_(kinds)]
-        if user is not None:
-            conditions.append(table.user_id == user)
-        return (sa.select(key.label("key"),
-                          sa.func.sum(table.events).label("n_events"),
-                          sa.func.sum(table.count_sum).label("n_count"),
-                          sa.func.sum(table.amount_sum).label("amount"),
-                          sa.func.sum(table.duration_sum).label("duration"))
-                .where(*conditions).group_by(key))
+    def event_sums_by_kind(self, kinds: Sequence[str], start: datetime, end: datetime, *,
+                           user: str | None = None, per_user: bool = False
+                           ) -> tuple[dict[str, EventSum], dict[str, dict[str, EventSum]]]:
+        """`event_sums` per kind and, with `per_user`, each kind's per user: one statement
+        grouped by kind and user (Facts.event_sums_by_kind)."""
+        totals: dict[str, EventSum] = {}
+        users: dict[str, dict[str, EventSum]] = {kind: {} for kind in kinds} if per_user else {}
+        for (kind, rep), sums in self._sums(kinds, start, end, user, ("kind", "user_id")):
+            totals[kind] = totals[kind] + sums if kind in totals else sums
+            if per_user and sums.events:
+                users[kind][rep] = sums
+        return {kind: total for kind, total in totals.items() if total.events}, users
 
-    def _event_part(self, kinds: tuple[str, ...], start: datetime, end: datetime, *,
-                    user: str | None, by: str | None) -> sa.Select:
-        key = {None: Event.kind, "user": Event.user_id, "source": Event.source}[by]
-        conditions = self._events_in(start, end, user=user)
-        conditions.append(Event.kind.in_(kinds))
-        return (sa.select(key.label("key"),
-                          sa.func.count().label("n_events"),
-                          sa.func.sum(Event.count).label("n_count"),
-                          sa.func.sum(Event.amount_minor).label("amount"),
-                          sa.func.sum(Event.duration_seconds).label("duration"))
-                .where(*conditions).group_by(key))
-
-    def _sum_parts(self, parts: list[sa.Select]) -> list[sa.Row]:
-        if len(parts) == 1:
-            return list(self.session.execute(parts[0]))
-        union = sa.union_all(*parts).subquery()
-        return list(self.session.execute(
-            sa.select(union.c.key, sa.func.sum(union.c.n_events), sa.func.sum(union.c.n_count),
-                      sa.func.sum(union.c.amount), sa.func.sum(union.c.duration))
-            .group_by(union.c.key)))
+    def _sums(self, kinds: Sequence[str], start: datetime, end: datetime, user: str | None,
+              keys: tuple[str, ...]) -> list[tuple[Any, EventSum]]:
+        """(key, sums) per group of `keys` (columns of the rollups and events) of the kinds'
+        non-void events in [start, end): one UNION ALL statement, built once per shape, of
+        the partial days at either edge (`events`), the whole days of the partial months at
+        either edge (`daily_rollups`) and the whole months (`monthly_rollups`); a part whose
+        range is empty reads nothing. Keys of several columns come back as tuples."""
+        kinds = tuple(kinds)
+        if not kinds or start >= end:
+            return []
+        params = self._params(user=user, kinds=kinds, **span_params(
+            start, end, *self._whole_local_days(start, end), self._local_midnight))
+        statement = self._statement(("sums", keys, user is not None),
+                                    lambda: sums_statement(keys, user is not None))
+        result = self._run(statement, params)
+        rows = result.cursor.fetchall()  # plain values: no per-row SQLAlchemy processing
+        result.close()
+        width = len(keys)
+        out = []
+        for row in rows:
+            events, count, amount, duration = row[width:]
+            out.append((row[0] if width == 1 else tuple(row[:width]), EventSum(
+                int(events or 0), int(count or 0), int(amount or 0), int(duration or 0))))
+        return out
 
     def event_durations(self, kind: str, start: datetime, end: datetime, *,
                         user: str | None = None, within: float | None = None
                         ) -> tuple[Distribution, int]:
         """Distribution of the non-void `kind` events' durations in the window, and how many
         were <= `within` seconds (0 when `within` is None)."""
-        conditions = self._events_in(start, end, user=user)
-        conditions += [Event.kind == kind, Event.duration_seconds.is_not(None)]
-        values = sa.select(Event.duration_seconds.label("value")).where(*conditions)
-        return self._distribution(values, within=within)
+        statement = self._statement(("durations", user is not None),
+                                    lambda: durations_statement(user is not None))
+        params = self._params(user=user, kind=kind, start=start, end=end)
+        return self._distribution(statement, params, within=within)
 
     def _events_in(self, start: datetime, end: datetime, *, user: str | None) -> list:
         conditions = [Event.workspace_id == self.workspace_id, Event.occurred_at >= start,
@@ -208,6 +195,13 @@ class SqlFacts:
         """(won, lost, won amount) of the deals whose final close is in the window."""
         return deal_counts.closed_deals(self.session, self.workspace_id, start, end,
                                         user=user, by=by)
+
+    def won_amounts(self, start: datetime, end: datetime, *, user: str | None = None,
+                    by: str | None = None) -> dict[str, int]:
+        """Facts.won_amounts: the wins alone (per rep over years: the losses, per reason and
+        competitor, are most of the rows closed_deals reads)."""
+        return deal_counts.won_amounts(self.session, self.workspace_id, start, end,
+                                       user=user, by=by)
 
     def wins_without_amount(self, start: datetime, end: datetime, *,
                             user: str | None = None) -> int:
@@ -506,10 +500,10 @@ class SqlFacts:
             stop -= timedelta(days=1)
         return first, stop
 
-    def _distribution(self, values: sa.Select, *, within: float | None = None
-                      ) -> tuple[Distribution, int]:
-        """n, mean, median, p90 and total of the column `value` selected by `values`, and how
-        many values are <= `within` (0 when None).
+    def _distribution(self, values: Any, params: dict[str, Any], *,
+                      within: float | None = None) -> tuple[Distribution, int]:
+        """n, mean, median, p90 and total of the non-null values the one-column statement
+        `values` selects, and how many values are <= `within` (0 when None).
 
         The database reads the values (one index range) and they are sorted and ranked here:
         SQLite's window functions (ROW_NUMBER/COUNT/SUM OVER) cost about 3 µs a row, several
@@ -517,11 +511,10 @@ class SqlFacts:
         values are the database's own (rounded) numbers, so the ranks and the interpolation
         (see the module docstring) are those of the SQL definition.
         """
-        column = values.subquery().c.value
-        result = self._run(sa.select(column).where(column.is_not(None)), {})
+        result = self._run(values, params)
         # Straight from the driver's cursor: SQLAlchemy's per-row Row objects and result
         # processing cost more than SQLite's read (the values are plain numbers).
-        found = [row[0] for row in result.cursor.fetchall()]
+        found = [row[0] for row in result.cursor.fetchall() if row[0] is not None]
         found.sort()
         result.close()
         if not found:

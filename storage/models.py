@@ -212,7 +212,10 @@ class MonthlyRollup(SQLModel, table=True):
 
     __tablename__ = "monthly_rollups"
     __table_args__ = (
-        sa.Index("ix_monthly_rollups_kind", "workspace_id", "kind", "month"),
+        # Covering (migration 0018): a long period's sums of a few kinds read the index
+        # alone, with no table lookup per row (storage/event_sums.py).
+        sa.Index("ix_monthly_rollups_kind", "workspace_id", "kind", "month", "user_id",
+                 "source", "events", "count_sum", "amount_sum", "duration_sum"),
     )
 
     workspace_id: str = Field(foreign_key="workspaces.id", primary_key=True, max_length=80)

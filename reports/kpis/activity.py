@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from reports.kpis.context import Ctx, kpi_result
-from reports.kpis.figures import count, counts, per_rep_counts
+from reports.kpis.figures import kind_counts
 from reports.kpis.ratios import ratio
 from reports.kpis.result import KpiResult, KpiRow
 
@@ -18,11 +18,12 @@ ACTIVITY_KINDS = {"calls": ("call",), "emails": ("email-sent",),
 def event_rate(name: str, top: str, bottom: str) -> Callable[[Ctx], KpiResult]:
     """The KPI `name`: events `top` / events `bottom` in P (capped, see `ratio`), per rep."""
     def compute(ctx: Ctx) -> KpiResult:
-        num, den = count(ctx, top), count(ctx, bottom)
+        totals, reps = kind_counts(ctx, (top, bottom), per_rep=ctx.user is None)
+        num, den = totals.get(top, 0), totals.get(bottom, 0)
         value, warnings = ratio(num, den, what=(top, bottom))
         rows = []
         if ctx.user is None:
-            tops, bottoms = per_rep_counts(ctx, (top,)), per_rep_counts(ctx, (bottom,))
+            tops, bottoms = reps[top], reps[bottom]
             for rep in sorted(set(tops) | set(bottoms)):
                 tc, bc = tops.get(rep, 0), bottoms.get(rep, 0)
                 rows.append(KpiRow(rep, ratio(tc, bc)[0], tc, bc))
@@ -34,10 +35,14 @@ def event_rate(name: str, top: str, bottom: str) -> Callable[[Ctx], KpiResult]:
 def event_count(name: str, kinds: tuple[str, ...]) -> Callable[[Ctx], KpiResult]:
     """The KPI `name`: events of `kinds` in P (sum of counts), per rep, most first."""
     def compute(ctx: Ctx) -> KpiResult:
-        total = sum(counts(ctx, kinds).values())
+        totals, reps = kind_counts(ctx, kinds, per_rep=ctx.user is None)
+        total = sum(totals.values())
         rows = []
         if ctx.user is None:
-            per_rep = per_rep_counts(ctx, kinds)
+            per_rep: dict[str, int] = {}
+            for kind in kinds:
+                for rep, n in reps[kind].items():
+                    per_rep[rep] = per_rep.get(rep, 0) + n
             rows = [KpiRow(rep, float(n)) for rep, n in
                     sorted(per_rep.items(), key=lambda kv: (-kv[1], kv[0]))]
         return kpi_result(ctx, name, float(total), "count", numerator=total, rows=rows)
@@ -45,10 +50,12 @@ def event_count(name: str, kinds: tuple[str, ...]) -> Callable[[Ctx], KpiResult]
 
 
 def meetings(ctx: Ctx) -> KpiResult:
-    booked, held = count(ctx, "meeting-booked"), count(ctx, "meeting-held")
+    totals, reps = kind_counts(ctx, ("meeting-booked", "meeting-held"),
+                               per_rep=ctx.user is None)
+    booked, held = totals.get("meeting-booked", 0), totals.get("meeting-held", 0)
     rows = []
     if ctx.user is None:
-        b, h = per_rep_counts(ctx, ("meeting-booked",)), per_rep_counts(ctx, ("meeting-held",))
+        b, h = reps["meeting-booked"], reps["meeting-held"]
         rows = [KpiRow(rep, float(b.get(rep, 0)), extra={"booked": b.get(rep, 0),
                                                          "held": h.get(rep, 0)})
                 for rep in sorted(set(b) | set(h), key=lambda r: (-b.get(r, 0), r))]
@@ -60,10 +67,14 @@ def meetings(ctx: Ctx) -> KpiResult:
 def activities(ctx: Ctx) -> KpiResult:
     per_rep: dict[str, dict[str, int]] = {}
     totals: dict[str, int] = {}
-    for label, kinds in ACTIVITY_KINDS.items():
-        for rep, n in per_rep_counts(ctx, kinds).items():
-            per_rep.setdefault(rep, {})[label] = n
-        totals[label] = sum(counts(ctx, kinds).values())
+    kinds = tuple(kind for group in ACTIVITY_KINDS.values() for kind in group)
+    by_kind, reps = kind_counts(ctx, kinds, per_rep=True)
+    for label, group in ACTIVITY_KINDS.items():
+        for kind in group:
+            for rep, n in reps[kind].items():
+                counted = per_rep.setdefault(rep, {})
+                counted[label] = counted.get(label, 0) + n
+        totals[label] = sum(by_kind.get(kind, 0) for kind in group)
     rows = [KpiRow(rep, float(sum(c.values())), extra={k: c.get(k, 0) for k in ACTIVITY_KINDS})
             for rep, c in sorted(per_rep.items(), key=lambda kv: (-sum(kv[1].values()), kv[0]))]
     total = sum(totals.values())
@@ -77,8 +88,9 @@ def inbound_response_time(ctx: Ctx) -> KpiResult:
     target = float(ctx.options.get("target_seconds", DEFAULT_RESPONSE_TARGET_SECONDS))
     dist, within = ctx.facts.event_durations("inbound-responded", ctx.start, ctx.end,
                                              user=ctx.user, within=target)
-    requests = count(ctx, "inbound-request")
-    responded = count(ctx, "inbound-responded")
+    totals, _ = kind_counts(ctx, ("inbound-request", "inbound-responded"))
+    requests = totals.get("inbound-request", 0)
+    responded = totals.get("inbound-responded", 0)
     response_rate, warnings = ratio(responded, requests,
                                     what=("inbound-responded", "inbound-request"))
     return kpi_result(ctx, "inbound-response-time", dist.median, "seconds", denominator=dist.n,

@@ -22,7 +22,7 @@ from datetime import date, timedelta
 
 from reports.kpis.context import Ctx, kpi_result
 from reports.kpis.facts import Quota
-from reports.kpis.figures import closed, per_rep_counts, won_lost_amount
+from reports.kpis.figures import kind_counts, won_lost_amount
 from reports.kpis.quotas import CADENCE_MONTHS, add_months, months_spanned, period_targets
 from reports.kpis.ratios import div
 from reports.kpis.result import KpiResult, KpiRow
@@ -102,10 +102,10 @@ def _quota_figures(ctx: Ctx) -> _QuotaFigures:
     quotas = period_targets((q for q in ctx.facts.quotas()
                              if ctx.user is None or q.user_id == ctx.user),
                             *_local_days(measured))
-    revenue = {rep: a for rep, (_w, _l, a) in closed(ctx, by="user").items()} \
+    revenue = ctx.facts.won_amounts(ctx.start, ctx.end, user=ctx.user, by="user") \
         if any(q.metric == "revenue" for q in quotas) else {}
-    counts = {metric: per_rep_counts(ctx, (metric,))
-              for metric in sorted({q.metric for q in quotas if q.metric != "revenue"})}
+    activities = tuple(sorted({q.metric for q in quotas if q.metric != "revenue"}))
+    counts = kind_counts(ctx, activities, per_rep=True)[1] if activities else {}
     rows = []
     done_total = target_total = 0.0
     met: dict[str, bool] = {}

@@ -5,8 +5,9 @@ scoped to one workspace (the implementation is bound to it). Instants are tz-awa
 window is `[start, end)`. `user` narrows to the user an event or deal is credited to.
 Durations are returned in seconds (float).
 
-The batched methods at the end (`funnel_counts`, `median_stage_times`, `open_deal_counts`,
-`idle_deals`) answer what several calls of the single methods would, in one round trip; their
+The batched methods at the end (`event_sums_by_kind`, `funnel_counts`, `median_stage_times`,
+`open_deal_counts`, `idle_deals`) answer what several calls of the single methods would, in one
+round trip; their
 definitions here are those compositions, so an implementation that subclasses `Facts` gets them
 and a faster one (storage's SqlFacts) must return exactly the same.
 """
@@ -174,7 +175,24 @@ class Facts(Protocol):
         optionally for one metric, by user, metric, then in the order they were set."""
         ...
 
-    # --- batched: several of the calls above at once (the funnel and stalled deals) ---
+    # --- batched: several of the calls above at once (event KPIs, funnel, stalled deals) ---
+    def event_sums_by_kind(self, kinds: Sequence[str], start: datetime, end: datetime, *,
+                           user: str | None = None, per_user: bool = False
+                           ) -> tuple[dict[str, EventSum], dict[str, dict[str, EventSum]]]:
+        """event_sums(kinds) (per kind) and, with `per_user`, {kind: event_sums((kind,),
+        by="user")} for every kind of `kinds` ({} without `per_user`)."""
+        totals = self.event_sums(kinds, start, end, user=user)
+        users = {kind: self.event_sums((kind,), start, end, user=user, by="user")
+                 for kind in kinds} if per_user else {}
+        return totals, users
+
+    def won_amounts(self, start: datetime, end: datetime, *, user: str | None = None,
+                    by: str | None = None) -> dict[str, int]:
+        """The won amount (minor units) of closed_deals' keys with wins: what quota
+        attainment reads, without the losses (an implementation may read less)."""
+        return {key: amount for key, (won, _lost, amount)
+                in self.closed_deals(start, end, user=user, by=by).items() if won}
+
     def funnel_counts(self, start: datetime, end: datetime, *, user: str | None = None
                       ) -> dict[Stage, tuple[int, int]]:
         """For every stage of STAGE_ORDER: (deals reaching it in the window, and how many of

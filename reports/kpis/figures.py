@@ -3,7 +3,6 @@ reaching a stage, closed deals, spend, wins without an amount, durations in days
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from reports.events import Stage
@@ -13,21 +12,14 @@ from reports.kpis.ratios import count_shown
 from reports.text import Message, plural_text
 
 
-def counts(ctx: Ctx, kinds: tuple[str, ...], *, by: str | None = None,
-           window: tuple[datetime, datetime] | None = None) -> dict[str, int]:
-    """How many events of each of `kinds` (or per `by`) in the window (default the period)."""
-    start, end = window or (ctx.start, ctx.end)
-    sums = ctx.facts.event_sums(kinds, start, end, user=ctx.user, by=by)
-    return {key: s.count for key, s in sums.items()}
-
-
-def count(ctx: Ctx, kind: str, window=None) -> int:
-    return counts(ctx, (kind,), window=window).get(kind, 0)
-
-
-def per_rep_counts(ctx: Ctx, kinds: tuple[str, ...]) -> dict[str, int]:
-    sums = ctx.facts.event_sums(kinds, ctx.start, ctx.end, user=ctx.user, by="user")
-    return {rep: s.count for rep, s in sums.items()}
+def kind_counts(ctx: Ctx, kinds: tuple[str, ...], *, per_rep: bool = False
+                ) -> tuple[dict[str, int], dict[str, dict[str, int]]]:
+    """In the period, with one facts call: how many events of each of `kinds` (a kind
+    without events is missing) and, with `per_rep`, {kind: {rep: count}} for every kind."""
+    totals, users = ctx.facts.event_sums_by_kind(kinds, ctx.start, ctx.end, user=ctx.user,
+                                                 per_user=per_rep)
+    return ({kind: s.count for kind, s in totals.items()},
+            {kind: {rep: s.count for rep, s in reps.items()} for kind, reps in users.items()})
 
 
 def reaching(ctx: Ctx, stage: Stage, window=None, by: str | None = None) -> dict[str, int]:

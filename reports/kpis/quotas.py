@@ -20,6 +20,7 @@ beginning, for quotas kept from before effective dates) until a later change rep
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -35,9 +36,11 @@ def add_months(day: date, months: int) -> date:
     return date(index // 12, index % 12 + 1, 1)
 
 
+@functools.lru_cache(maxsize=4096)
 def months_spanned(first: date, end: date) -> float:
     """Calendar months the days [first, end) span: a whole month counts 1, a partial month
-    its share of days."""
+    its share of days. Remembered: the reps' quota parts mostly span the same days, and a
+    long period walks one month at a time."""
     months = 0.0
     day = first
     while day < end:

@@ -6,8 +6,8 @@ win rate and average deal size all read `closed_deals` of the same window. Wrapp
 the answers are kept in `answers`, which digests that differ only by language can share (the
 facts do not depend on the language).
 
-Answers are handed out as copies of their lists and dicts (their items are frozen
-dataclasses, tuples and numbers), so a caller cannot change what the next one gets.
+Answers are handed out as copies of their lists, dicts and tuples (their items are frozen
+dataclasses and numbers), so a caller cannot change what the next one gets.
 Only for one consistent view of the data: one read session, or answers known to be current
 (bot/digests/shared.py keys them by the workspace's history version).
 """
@@ -58,6 +58,7 @@ def _frozen(value: Any) -> Any:
 _COPIES: dict[type, Callable[[Any], Any]] = {
     dict: lambda d: {k: _copy(v) for k, v in d.items()},
     list: lambda items: [_copy(v) for v in items],
+    tuple: lambda items: tuple(_copy(v) for v in items),  # event_sums_by_kind's pair of dicts
 }
 
 

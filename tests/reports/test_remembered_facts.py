@@ -66,3 +66,12 @@ def test_a_caller_changing_an_answer_does_not_change_the_next_one():
     quotas = remembered.quotas()
     quotas.pop()
     assert remembered.quotas() == FACTS.quotas()
+    totals, users = remembered.event_sums_by_kind(("call", "email-sent"), period.start,
+                                                  period.end, per_user=True)
+    assert totals and users["call"]
+    totals.clear()
+    users["call"].clear()
+    assert remembered.event_sums_by_kind(("call", "email-sent"), period.start, period.end,
+                                         per_user=True) == \
+        FACTS.event_sums_by_kind(("call", "email-sent"), period.start, period.end,
+                                 per_user=True)
