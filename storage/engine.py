@@ -38,8 +38,11 @@ _WRITE = "kpibot_write"
 _LOCK_TIMEOUT = "kpibot_lock_timeout_ms"
 
 
-def build_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> sa.Engine:
-    """An engine for `url` with the connection settings kpibot relies on."""
+def build_engine(url: str, *, echo: bool = False, pool_size: int = 10,
+                 wal_autocheckpoint: int | None = None) -> sa.Engine:
+    """An engine for `url` with the connection settings kpibot relies on. SQLite:
+    `wal_autocheckpoint` pages in the WAL make a commit checkpoint (None: SQLite's 1,000;
+    `kpibot serve` raises it and checkpoints on a thread, storage/checkpoints.py)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
@@ -58,7 +61,7 @@ def build_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> sa.Eng
             # fan-out's server memory).
             pool_use_lifo=True,
         )
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, wal_autocheckpoint)
         return engine
     return sa.create_engine(
         url,
@@ -70,7 +73,7 @@ def build_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> sa.Eng
     )
 
 
-def _configure_sqlite(engine: sa.Engine) -> None:
+def _configure_sqlite(engine: sa.Engine, wal_autocheckpoint: int | None) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:
         # Take transaction control away from the sqlite3 module; we emit BEGIN ourselves.
@@ -80,6 +83,8 @@ def _configure_sqlite(engine: sa.Engine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        if wal_autocheckpoint is not None:
+            cursor.execute(f"PRAGMA wal_autocheckpoint={int(wal_autocheckpoint)}")
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -86,8 +86,12 @@ def serve_workers(build: Callable[[], Bot], *, host: str, port: int, workers: in
                 if reuse_port:
                     held.close()
                     sock = listening_socket(host, port, reuse_port=True)
-                asyncio.run(_serve_worker(build(), sock, index,
-                                          jobs=scheduler and index == 0, deliver=scheduler))
+                from storage.checkpoints import WalCheckpointer
+
+                bot = build()
+                with WalCheckpointer(bot.database.engine):  # one per worker: harmless
+                    asyncio.run(_serve_worker(bot, sock, index,
+                                              jobs=scheduler and index == 0, deliver=scheduler))
                 code = 0
             except KeyboardInterrupt:
                 code = 0
