@@ -28,7 +28,8 @@ NOW = datetime(2026, 11, 18, 14, 30, tzinfo=UTC)
 WORKSPACE = "slack:TWAL"
 SQLITE_DEFAULT_PAGES = 1000  # SQLite's own wal_autocheckpoint
 COMMANDS = 300  # about 3,000 WAL pages
-LOGS = ("log call 3", "log email-sent 40x", "log demo-booked deal-{n}", "log meeting-booked deal-{n}")
+LOGS = ("log call 3", "log email-sent 40x", "log demo-booked deal-{n}",
+        "log meeting-booked deal-{n}")
 
 
 @pytest.fixture
