@@ -36,6 +36,7 @@ SQLITE_READ_BUSY_MIN_MS = 1_000  # a read raises a shorter busy timeout back to 
 _BUSY_STEP_MS = 100  # a write's busy timeout is rounded down to whole steps of this
 _WRITE = "kpibot_write"
 _LOCK_TIMEOUT = "kpibot_lock_timeout_ms"
+_ONE_STATEMENT = "kpibot_one_statement"  # SQLite: no BEGIN (see Database.read_first)
 
 
 def build_engine(url: str, *, echo: bool = False, pool_size: int = 10,
@@ -108,7 +109,8 @@ def _configure_sqlite(engine: sa.Engine, wal_autocheckpoint: int | None) -> None
         if switch:
             connection.exec_driver_sql(f"PRAGMA busy_timeout={busy_ms}")
             info[_LOCK_TIMEOUT] = busy_ms
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        if not options.get(_ONE_STATEMENT):
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
 def _write_bind(engine: sa.Engine, lock_ms: int | None) -> sa.Engine:
@@ -195,6 +197,21 @@ class Database:
             if self.deadline is not None:
                 self._limit(session, None)
             yield session
+
+    def read_first(self, statement: sa.Executable, params: dict) -> sa.Row | None:
+        """The first row of one read statement (every command's workspace read). SQLite: on a
+        pooled connection with no Session and no BEGIN, since one statement outside a
+        transaction reads one snapshot by itself (what they cost was a fifth of a `/kpi
+        log`'s CPU); PostgreSQL: in a read transaction with the deadline's limits."""
+        if self.dialect != "sqlite":
+            with self.read() as session:
+                return session.connection().execute(statement, params).first()
+        bind = self.engine.__dict__.get("_kpibot_one_statement")
+        if bind is None:
+            bind = self.engine.__dict__["_kpibot_one_statement"] = self.engine.execution_options(
+                **{_ONE_STATEMENT: True})
+        with bind.connect() as connection:
+            return connection.execute(statement, params).first()
 
     @contextmanager
     def write(self) -> Iterator[Session]:

@@ -207,3 +207,17 @@ def test_a_call_is_stored_without_orm_objects(chat, database):
         reply = _ask(chat, "log call 2", "c1")
     assert reply.ok and "Logged 2 × call" in reply.text and "#" in reply.text
     assert [o for o in objects.seen if o != ("Workspace", "init")] == [], objects.seen
+
+
+def test_the_workspace_read_opens_no_transaction_on_sqlite(chat, database):
+    """Every command's first read is one statement: on SQLite it runs without a Session and
+    without BEGIN (one statement reads one snapshot by itself); the write then has its own."""
+    _ask(chat, "log call 1", "w0")  # the pooled connection's busy timeout is set by now
+    with _Statements(database) as statements:
+        reply = _ask(chat, "log call 3", "w1")
+    assert reply.ok
+    sql = [s for _, s in statements.seen]
+    assert "FROM workspaces LEFT OUTER JOIN users" in sql[0]
+    if database.dialect == "sqlite":
+        assert [s for s in sql if s.startswith("BEGIN")] == ["BEGIN IMMEDIATE"], sql
+        assert sql[0].startswith("SELECT")
