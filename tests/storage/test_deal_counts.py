@@ -325,9 +325,9 @@ def _update_function(database) -> str:
             "SELECT prosrc FROM pg_proc WHERE proname = 'deal_counts_updated'")).scalar_one()
 
 
-def test_0017_adds_only_what_an_update_moved_and_goes_down_and_up(database, database_url):
-    """PostgreSQL's update trigger from 0017 sums only the counted tuples an UPDATE changed
-    (EXCEPT ALL both ways) and stops at once when none changed; down to 0016 and up again,
+def test_0017_skips_updates_that_move_nothing_and_goes_down_and_up(database, database_url):
+    """PostgreSQL's update trigger from 0017 stops at once when an UPDATE moved no counted
+    tuple (EXCEPT ALL: two deals swapping owners did move); down to 0016 and up again,
     deal_counts stays in step with its definition on both databases."""
     from alembic import command
 
