@@ -22,6 +22,7 @@ CLI commands and tests keep SQLite's default (checkpoint in the commit at 1,000 
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 from dataclasses import dataclass
 
@@ -85,7 +86,7 @@ class WalCheckpointer:
         """One PASSIVE checkpoint (what each tick runs); None when it failed (logged)."""
         try:
             result = wal_checkpoint(self.engine)
-        except sa.exc.DBAPIError:
+        except (sa.exc.DBAPIError, sqlite3.Error):  # the next tick tries again
             log.warning("WAL checkpoint failed", exc_info=True)
             return None
         self.checkpoints += 1
