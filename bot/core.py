@@ -295,13 +295,12 @@ class CommandHandler:
         """The caller's workspace, created (with the caller's user row) on first contact; the
         user's name and email kept current. A new email links the named rep an import made
         with it; the second value says so (None when nothing was linked)."""
-        with context.database.read() as session:
-            workspace, user = workspace_and_user(session, request.workspace_id,
-                                                 request.user_id)
-            if workspace is not None and user is not None and (
-                not request.user_name or user[0] == request.user_name
-            ) and (not request.user_email or user[1] == request.user_email):
-                return workspace, None
+        workspace, user = workspace_and_user(context.database, request.workspace_id,
+                                             request.user_id)
+        if workspace is not None and user is not None and (
+            not request.user_name or user[0] == request.user_name
+        ) and (not request.user_email or user[1] == request.user_email):
+            return workspace, None
         defaults = context.defaults
         with context.database.write() as session:
             workspace = ensure_workspace(

@@ -36,10 +36,14 @@ SQLITE_READ_BUSY_MIN_MS = 1_000  # a read raises a shorter busy timeout back to 
 _BUSY_STEP_MS = 100  # a write's busy timeout is rounded down to whole steps of this
 _WRITE = "kpibot_write"
 _LOCK_TIMEOUT = "kpibot_lock_timeout_ms"
+_ONE_STATEMENT = "kpibot_one_statement"  # SQLite: no BEGIN (see Database.read_first)
 
 
-def build_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> sa.Engine:
-    """An engine for `url` with the connection settings kpibot relies on."""
+def build_engine(url: str, *, echo: bool = False, pool_size: int = 10,
+                 wal_autocheckpoint: int | None = None) -> sa.Engine:
+    """An engine for `url` with the connection settings kpibot relies on. SQLite:
+    `wal_autocheckpoint` pages in the WAL make a commit checkpoint (None: SQLite's 1,000;
+    `kpibot serve` raises it and checkpoints on a thread, storage/checkpoints.py)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
@@ -58,7 +62,7 @@ def build_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> sa.Eng
             # fan-out's server memory).
             pool_use_lifo=True,
         )
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, wal_autocheckpoint)
         return engine
     return sa.create_engine(
         url,
@@ -70,7 +74,7 @@ def build_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> sa.Eng
     )
 
 
-def _configure_sqlite(engine: sa.Engine) -> None:
+def _configure_sqlite(engine: sa.Engine, wal_autocheckpoint: int | None) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:
         # Take transaction control away from the sqlite3 module; we emit BEGIN ourselves.
@@ -80,6 +84,8 @@ def _configure_sqlite(engine: sa.Engine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        if wal_autocheckpoint is not None:
+            cursor.execute(f"PRAGMA wal_autocheckpoint={int(wal_autocheckpoint)}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -103,7 +109,8 @@ def _configure_sqlite(engine: sa.Engine) -> None:
         if switch:
             connection.exec_driver_sql(f"PRAGMA busy_timeout={busy_ms}")
             info[_LOCK_TIMEOUT] = busy_ms
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        if not options.get(_ONE_STATEMENT):
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
 def _write_bind(engine: sa.Engine, lock_ms: int | None) -> sa.Engine:
@@ -190,6 +197,21 @@ class Database:
             if self.deadline is not None:
                 self._limit(session, None)
             yield session
+
+    def read_first(self, statement: sa.Executable, params: dict) -> sa.Row | None:
+        """The first row of one read statement (every command's workspace read). SQLite: on a
+        pooled connection with no Session and no BEGIN, since one statement outside a
+        transaction reads one snapshot by itself (what they cost was a fifth of a `/kpi
+        log`'s CPU); PostgreSQL: in a read transaction with the deadline's limits."""
+        if self.dialect != "sqlite":
+            with self.read() as session:
+                return session.connection().execute(statement, params).first()
+        bind = self.engine.__dict__.get("_kpibot_one_statement")
+        if bind is None:
+            bind = self.engine.__dict__["_kpibot_one_statement"] = self.engine.execution_options(
+                **{_ONE_STATEMENT: True})
+        with bind.connect() as connection:
+            return connection.execute(statement, params).first()
 
     @contextmanager
     def write(self) -> Iterator[Session]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -20,7 +21,7 @@ from reports.events import KINDS
 from storage.bulk import BulkInsert
 from storage.event_queries import find_by_idempotency_key, get_event, stored_keys
 from storage.models import Event, Workspace
-from storage.rollups import add_rollup_totals, apply_to_rollup
+from storage.rollups import add_rollup_totals, apply_to_rollup, with_rollups
 from storage.upkeep import Deferred, refresh_touched
 
 
@@ -111,14 +112,20 @@ def record_event(
     values = {name: getattr(new, name) for name in _EVENT_INSERT_FIELDS}
     values.update(workspace_id=workspace.id, occurred_at=new.occurred_at, logged_at=logged_at,
                   idempotency_key=new.idempotency_key)
-    event_id = connection.execute(_insert_once(connection.dialect.name), values).scalar()
+    postgresql_ = connection.dialect.name == "postgresql"
+    if postgresql_:  # the rollups in the same statement (none when nothing was stored)
+        statement, rollups = with_rollups(_insert_once("postgresql", named=True), workspace, new)
+        event_id = connection.execute(statement, {**values, **rollups}).scalar()
+    else:
+        event_id = connection.execute(_insert_once(connection.dialect.name), values).scalar()
     if event_id is None:
         existing = find_by_idempotency_key(
             session=session, workspace_id=workspace.id, key=new.idempotency_key)
         if existing is None:  # the row that conflicted went away in between: not stored
             raise RuntimeError(f"event {new.idempotency_key!r} neither stored nor found")
         return Recorded(existing, duplicate=True)
-    apply_to_rollup(session, workspace, [new], sign=1)
+    if not postgresql_:
+        apply_to_rollup(session, workspace, [new], sign=1)
     refresh_touched(session, workspace.id, [new], now=logged_at,
                     zone=ZoneInfo(workspace.timezone))
     stored = StoredEvent(**{name: getattr(new, name) for name in _NEW_EVENT_FIELDS},
@@ -127,13 +134,17 @@ def record_event(
 
 
 @functools.cache
-def _insert_once(dialect: str):
+def _insert_once(dialect: str, *, named: bool = False):
     """INSERT INTO events ... ON CONFLICT (workspace_id, idempotency_key) DO NOTHING
-    RETURNING id, for `dialect` (built once; SQLAlchemy caches its compiled form)."""
+    RETURNING id, for `dialect` (built once; SQLAlchemy caches its compiled form); `named`:
+    with a bind parameter per column, named as the column (for `with_rollups`)."""
     table = Event.__table__
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return (insert(table).on_conflict_do_nothing(index_elements=["workspace_id",
-                                                                "idempotency_key"])
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    if named:
+        insert = insert.values({name: sa.bindparam(name, type_=table.c[name].type) for name in (
+            "workspace_id", *_EVENT_INSERT_FIELDS, "occurred_at", "logged_at",
+            "idempotency_key")})
+    return (insert.on_conflict_do_nothing(index_elements=["workspace_id", "idempotency_key"])
             .returning(table.c.id))
 
 

@@ -110,6 +110,38 @@ def _upsert(dialect: str, table: sa.Table, period: str):
     )
 
 
+def with_rollups(insert_event, workspace: Workspace, new: NewEvent) -> tuple[object, dict]:
+    """PostgreSQL: `insert_event` (an INSERT ... RETURNING id that returns no row when it
+    stored nothing) and, when it stored the event `new`, both its rollup upserts, as one
+    statement, and the rollups' parameters (`rollup_*`): one round trip instead of three
+    for a chat command. SQLite has no INSERT in a WITH: `apply_to_rollup` after it."""
+    totals: dict[RollupKey, list[int]] = {}
+    add_rollup_totals(totals, workspace, [new], sign=1)
+    ((day, _kind, _user, source), sums), = totals.items()
+    params = {"rollup_day": day, "rollup_month": day.replace(day=1), "rollup_source": source,
+              **{f"rollup_{name}": value for name, value in zip(SUMS, sums, strict=True)}}
+    return _with_rollups(insert_event), params
+
+
+@functools.cache
+def _with_rollups(insert_event):
+    stored = insert_event.cte("stored_event")
+    statement = sa.select(stored.c.id)
+    for table, period in ((DailyRollup.__table__, "day"), (MonthlyRollup.__table__, "month")):
+        columns = ("workspace_id", period, "kind", "user_id", "source", *SUMS)
+        params = {"workspace_id": "workspace_id", period: f"rollup_{period}", "kind": "kind",
+                  "user_id": "user_id", "source": "rollup_source",
+                  **{name: f"rollup_{name}" for name in SUMS}}
+        rows = sa.select(*(sa.bindparam(params[c], type_=table.c[c].type) for c in columns)
+                         ).select_from(stored)
+        insert = postgresql.insert(table).from_select(columns, rows)
+        added = insert.on_conflict_do_update(
+            index_elements=["workspace_id", period, "kind", "user_id", "source"],
+            set_={name: table.c[name] + insert.excluded[name] for name in SUMS})
+        statement = statement.add_cte(added.cte(f"{period}_rollup"))
+    return statement
+
+
 def rebuild_rollups(*, session: Session, workspace: Workspace) -> int:
     """Recompute a workspace's rollups from its events (after a time zone change)."""
     for table in (DailyRollup, MonthlyRollup):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import secrets
 from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -14,6 +15,9 @@ from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session, select
 
 from storage.models import User, Workspace
+
+if TYPE_CHECKING:
+    from storage.engine import Database
 
 
 def ensure_workspace(
@@ -65,16 +69,16 @@ def ensure_user(
     return user
 
 
-def workspace_and_user(session: Session, workspace_id: str, user_id: str
+def workspace_and_user(database: Database, workspace_id: str, user_id: str
                        ) -> tuple[Workspace | None, tuple[str | None, str | None] | None]:
     """The workspace row and the user's (display name, email), in one statement; None for
     either that does not exist (the workspace None: the user None too).
 
-    Every command asks this first: the row is read with Core and the Workspace built from it
-    as a detached object (what a closed session leaves), which costs a sixth of loading it
-    through the ORM."""
-    row = session.connection().execute(_workspace_and_user(), {
-        "workspace_id": workspace_id, "user_id": user_id}).first()
+    Every command asks this first: the row is read with Core (`Database.read_first`: on
+    SQLite without a session or transaction) and the Workspace built from it as a detached
+    object (what a closed session leaves), which costs a sixth of loading it through the ORM."""
+    row = database.read_first(_workspace_and_user(), {
+        "workspace_id": workspace_id, "user_id": user_id})
     if row is None:
         return None, None
     *columns, found, name, email = row

@@ -49,8 +49,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         migrate.upgrade(settings.database_url)
     else:
         require_schema(settings)
-    from bot.wiring import build_bot
-
     host = args.host or settings.host
     port = args.port if args.port is not None else settings.port
     cap_malloc_arenas()
@@ -60,15 +58,29 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.workers > 1 and not args.socket_mode:
         from bot.cli.workers import serve_workers
 
-        return serve_workers(lambda: build_bot(settings), host=host, port=port,
+        return serve_workers(lambda: serving_bot(settings), host=host, port=port,
                              workers=args.workers, scheduler=not args.no_scheduler)
-    bot = build_bot(settings)
+    from storage.checkpoints import WalCheckpointer
+
+    bot = serving_bot(settings)
     try:
-        asyncio.run(_serve_async(bot, host=host, port=port, socket_mode=args.socket_mode,
-                                 scheduler=not args.no_scheduler))
+        with WalCheckpointer(bot.database.engine):
+            asyncio.run(_serve_async(bot, host=host, port=port, socket_mode=args.socket_mode,
+                                     scheduler=not args.no_scheduler))
     except KeyboardInterrupt:
         log.info("stopped")
     return 0
+
+
+def serving_bot(settings: Settings):
+    """The bot as `kpibot serve` runs it: SQLite commits leave the WAL's checkpoints to a
+    `WalCheckpointer` thread (storage/checkpoints.py) up to a high-water mark."""
+    from bot.wiring import build_bot
+    from storage.checkpoints import SERVE_AUTOCHECKPOINT_PAGES
+    from storage.engine import Database
+
+    return build_bot(settings, database=Database.from_url(
+        settings.database_url, wal_autocheckpoint=SERVE_AUTOCHECKPOINT_PAGES))
 
 
 async def _serve_async(bot, *, host: str, port: int, socket_mode: bool,

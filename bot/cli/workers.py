@@ -16,6 +16,9 @@ in exactly one place (the ledger would stop a double post anyway). Every worker 
 deliver a `/kpi digest now` it answered (the scheduler in delivery-only mode); a schedule
 changed in another worker reaches worker 0's jobs within a minute, by the tick.
 
+Each worker checkpoints SQLite's WAL on a thread of its own (storage/checkpoints.py): several
+PASSIVE checkpoints are harmless to each other, and a worker's requests never wait for one.
+
 The master waits for its workers. SIGTERM or SIGINT stops them all; a worker that exits on
 its own stops the others too, and the master exits non-zero, so a supervisor restarts the
 whole server.
@@ -86,8 +89,12 @@ def serve_workers(build: Callable[[], Bot], *, host: str, port: int, workers: in
                 if reuse_port:
                     held.close()
                     sock = listening_socket(host, port, reuse_port=True)
-                asyncio.run(_serve_worker(build(), sock, index,
-                                          jobs=scheduler and index == 0, deliver=scheduler))
+                from storage.checkpoints import WalCheckpointer
+
+                bot = build()
+                with WalCheckpointer(bot.database.engine):  # one per worker: harmless
+                    asyncio.run(_serve_worker(bot, sock, index,
+                                              jobs=scheduler and index == 0, deliver=scheduler))
                 code = 0
             except KeyboardInterrupt:
                 code = 0

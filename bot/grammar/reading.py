@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 
@@ -20,7 +20,7 @@ from reports.text import Message, Text, quoted
 class Context:
     today: date
     currency: str
-    kpis: dict[str, str]  # casefolded name → name as given
+    kpis: Mapping[str, str]  # casefolded name → name as given (read only)
     public: bool
     people: tuple[Person, ...] = ()  # the workspace's known users, for a typed @name
 

@@ -9,10 +9,12 @@ handler, `/kpi help` and the README table from the same specs.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from types import MappingProxyType
 from typing import Any
 
 from bot.grammar.commands import Command, HelpCommand
@@ -81,7 +83,7 @@ class Grammar:
             if words and words[0].lower() in self.specs:
                 usage, example = self.usage(words[0].lower())
             tokens, public = split_public(tokenize(text))
-            kpis = {name.casefold(): name for name in kpi_names if name.strip()}
+            kpis = _casefolded(tuple(kpi_names))
             ctx = Context(today=today, currency=currency, kpis=kpis, public=public,
                           people=tuple(people))
             if not tokens:
@@ -125,3 +127,10 @@ def unknown_command(word: str, kpis: dict[str, str], commands: Collection[str]) 
                                  list="/kpi list"))
     return UsageError(Text("{word} is not a command.", word=q(word)) + hint
                       + Text("Try {help}.", help="/kpi help"))
+
+
+@functools.lru_cache(maxsize=16)
+def _casefolded(kpi_names: tuple[str, ...]) -> MappingProxyType[str, str]:
+    """Casefolded KPI name -> name, built once per set of names (every command's parse asks
+    for it, `/kpi ping` too; read only)."""
+    return MappingProxyType({name.casefold(): name for name in kpi_names if name.strip()})

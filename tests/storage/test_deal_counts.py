@@ -317,3 +317,44 @@ def test_whole_months_are_read_from_deal_counts(database):
                                     _month_edge(2026, 5)) == {}
         assert facts.deals_reaching(Stage.LEAD, _month_edge(2026, 4, 1),
                                     _month_edge(2026, 5)) == {"all": 5}
+
+
+def _update_function(database) -> str:
+    with database.read() as session:
+        return session.execute(sa.text(
+            "SELECT prosrc FROM pg_proc WHERE proname = 'deal_counts_updated'")).scalar_one()
+
+
+def test_0017_skips_updates_that_move_nothing_and_goes_down_and_up(database, database_url):
+    """PostgreSQL's update trigger from 0017 stops at once when an UPDATE moved no counted
+    tuple (EXCEPT ALL: two deals swapping owners did move); down to 0016 and up again,
+    deal_counts stays in step with its definition on both databases."""
+    from alembic import command
+
+    _setup(database)
+    _log(database, "lead", "swap-a", _month_edge(2026, 1, 5), source="web")
+    _log(database, "demo-booked", "swap-b", _month_edge(2026, 2, 5), user="U2")
+    _log(database, "deal-won", "swap-b", _month_edge(2026, 3, 5), user="U2", amount_minor=5_00,
+         currency="USD")
+    deals = Deal.__table__
+    for revision in ("0016", "head"):
+        database.engine.dispose()
+        if revision == "0016":
+            command.downgrade(migrate.alembic_config(database_url), "0016")
+        else:
+            migrate.upgrade(database_url)
+            migrate.check(database_url)
+        if database.dialect == "postgresql":
+            assert ("EXCEPT ALL" in _update_function(database)) == (revision == "head")
+        with database.write() as session:  # one statement swaps two deals' owners
+            owners = dict(session.execute(sa.select(deals.c.key, deals.c.owner_id).where(
+                deals.c.key.in_(["swap-a", "swap-b"]))).all())
+            session.execute(sa.update(deals).where(deals.c.key.in_(list(owners))).values(
+                owner_id=sa.case({"swap-a": owners["swap-b"]}, value=deals.c.key,
+                                 else_=owners["swap-a"])))
+        _assert_in_step(database, f"owners swapped at {revision}")
+        with database.write() as session:  # nothing counted moves
+            session.execute(sa.update(deals).values(name=deals.c.name + "!"))
+        _assert_in_step(database, f"renamed at {revision}")
+        _log(database, "mql", "swap-a", _month_edge(2026, 4, 5))
+        _assert_in_step(database, f"a stage at {revision}")

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlmodel import select
 
 from bot.core import CommandRequest
-from storage.models import DailyRollup, Deal, Event, User, Workspace
+from storage.models import DailyRollup, Deal, Event, MonthlyRollup, User, Workspace
 from storage.workspaces import ensure_user, ensure_workspace
 from tests.support.dialog import Chat
 
@@ -74,17 +74,27 @@ def test_an_event_without_a_deal_is_one_read_and_one_insert_plus_its_rollup(chat
     sql = statements.sql
     assert sql[0].startswith("SELECT") and "FROM workspaces LEFT OUTER JOIN users" in sql[0]
     writes = sql[1:]  # workspace and user were read with one statement
-    events = [s for s in writes if s.startswith("INSERT INTO events")]
-    assert len(events) == 1 and "ON CONFLICT" in events[0] and "RETURNING" in events[0]
-    others = [s for s in writes if s not in events]
-    assert others and all(s.startswith("INSERT INTO") and "rollups" in s.split()[2]
-                          for s in others), others  # the rollups, nothing read, no savepoint
+    if database.dialect == "postgresql":  # one statement: the event and, if stored, its rollups
+        assert len(writes) == 1, writes
+        assert writes[0].startswith("WITH stored_event AS (INSERT INTO events")
+        assert "ON CONFLICT (workspace_id, idempotency_key) DO NOTHING RETURNING" in writes[0]
+        assert all(f"INSERT INTO {t} " in writes[0] and "FROM stored_event ON CONFLICT"
+                   in writes[0] for t in ("daily_rollups", "monthly_rollups"))
+    else:
+        events = [s for s in writes if s.startswith("INSERT INTO events")]
+        assert len(events) == 1 and "ON CONFLICT" in events[0] and "RETURNING" in events[0]
+        others = [s for s in writes if s not in events]
+        assert others and all(s.startswith("INSERT INTO") and "rollups" in s.split()[2]
+                              for s in others), others  # the rollups, no read, no savepoint
     with database.read() as session:
         stored = session.exec(select(Event).where(Event.workspace_id == WORKSPACE)).all()
         rollup = session.exec(select(DailyRollup).where(
             DailyRollup.workspace_id == WORKSPACE)).one()
+        month = session.exec(select(MonthlyRollup).where(
+            MonthlyRollup.workspace_id == WORKSPACE)).one()
     assert [(e.kind, e.count) for e in stored] == [("call", 3)]
     assert (rollup.events, rollup.count_sum) == (1, 3)
+    assert (month.month, month.events, month.count_sum) == (rollup.day.replace(day=1), 1, 3)
 
 
 def test_a_replayed_request_stores_one_event_and_says_so(chat, database):
@@ -99,8 +109,10 @@ def test_a_replayed_request_stores_one_event_and_says_so(chat, database):
         assert len(session.exec(select(Event).where(Event.workspace_id == WORKSPACE)).all()) == 1
         rollup = session.exec(select(DailyRollup).where(
             DailyRollup.workspace_id == WORKSPACE)).one()
+        month = session.exec(select(MonthlyRollup).where(
+            MonthlyRollup.workspace_id == WORKSPACE)).one()
         deal = session.exec(select(Deal).where(Deal.workspace_id == WORKSPACE)).one()
-    assert rollup.events == 1 and deal.demo_at is not None
+    assert rollup.events == 1 and month.events == 1 and deal.demo_at is not None
 
 
 def test_an_event_on_a_deal_reads_what_its_upkeep_needs_once(chat, database):
@@ -195,3 +207,17 @@ def test_a_call_is_stored_without_orm_objects(chat, database):
         reply = _ask(chat, "log call 2", "c1")
     assert reply.ok and "Logged 2 × call" in reply.text and "#" in reply.text
     assert [o for o in objects.seen if o != ("Workspace", "init")] == [], objects.seen
+
+
+def test_the_workspace_read_opens_no_transaction_on_sqlite(chat, database):
+    """Every command's first read is one statement: on SQLite it runs without a Session and
+    without BEGIN (one statement reads one snapshot by itself); the write then has its own."""
+    _ask(chat, "log call 1", "w0")  # the pooled connection's busy timeout is set by now
+    with _Statements(database) as statements:
+        reply = _ask(chat, "log call 3", "w1")
+    assert reply.ok
+    sql = [s for _, s in statements.seen]
+    assert "FROM workspaces LEFT OUTER JOIN users" in sql[0]
+    if database.dialect == "sqlite":
+        assert [s for s in sql if s.startswith("BEGIN")] == ["BEGIN IMMEDIATE"], sql
+        assert sql[0].startswith("SELECT")
