@@ -1,7 +1,7 @@
 """ix_monthly_rollups_kind holds the rollups' users, sources and sums (a covering index)
 
 Revision ID: 0018
-Revises: 0016
+Revises: 0017
 Create Date: 2026-12-05 21:10:00
 
 An event KPI over a long period sums the whole months of a few kinds from `monthly_rollups`
@@ -14,7 +14,7 @@ SQLite); with the users, sources and sums in the index the read is the index ran
 from alembic import op
 
 revision = "0018"
-down_revision = "0016"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 
