@@ -391,7 +391,7 @@ class SqlFacts:
         stages = tuple(Stage(stage) for stage in idle_before)
         statement = self._statement(("idle_deals", user is not None, stages),
                                     lambda: _idle_deals(self, user is not None, stages))
-        params = self._params(user=user, last=limit - 1)
+        params = self._params(user=user, limit=limit, last=limit - 1)
         params.update({f"idle_{i}": at for i, at in enumerate(idle_before.values())})
         return [DealRow(key=k, name=n, owner_id=o, stage=s, stage_changed_at=at, amount=a)
                 for k, n, o, s, at, a in self._run(statement, params)]
@@ -614,12 +614,23 @@ def _open_deal_counts(with_user: bool, stages: tuple[Stage, ...]) -> sa.Compound
 
 def _idle_deals(facts: SqlFacts, with_user: bool, stages: tuple[Stage, ...]) -> sa.Select:
     """Per stage i, its open deals idle since before :idle_<i>, up to the :limit-th longest
-    idle and those idle exactly as long (Facts.idle_deals): stage_changed_at at or before
-    the :limit-th's (one ix_deals_open_stage seek), else, with fewer deals, all of them."""
+    idle and those idle exactly as long (Facts.idle_deals), each an ix_deals_open_stage range:
+    PostgreSQL's FETCH FIRST ... WITH TIES; SQLite, which has no ties clause, takes the deals
+    changed at or before the :limit-th's change (one more seek; all of them when fewer)."""
     at_type = Deal.stage_changed_at.type
     parts = []
     for i, stage in enumerate(stages):
         idle_since = sa.bindparam(f"idle_{i}", type_=at_type)
+        picked = (sa.select(_constant(i).label("part"), Deal.key, Deal.name, Deal.owner_id,
+                            Deal.stage, Deal.stage_changed_at, Deal.amount_minor)
+                  .where(*_scoped(with_user, Deal.outcome == "open", Deal.stage.is_not(None),
+                                  Deal.stage == stage.value,
+                                  Deal.stage_changed_at < idle_since)))
+        if facts._dialect == "postgresql":
+            picked = picked.order_by(Deal.stage_changed_at).fetch(
+                sa.bindparam("limit", type_=sa.Integer), with_ties=True)
+            parts.append(sa.select(picked.subquery()))
+            continue
         tied = Deal.__table__.alias("tied")
         nth = (sa.select(tied.c.stage_changed_at)
                .where(tied.c.workspace_id == sa.bindparam("workspace"),
@@ -628,13 +639,7 @@ def _idle_deals(facts: SqlFacts, with_user: bool, stages: tuple[Stage, ...]) -> 
                       *([tied.c.owner_id == sa.bindparam("user")] if with_user else []))
                .order_by(tied.c.stage_changed_at)
                .limit(1).offset(sa.bindparam("last", type_=sa.Integer)).scalar_subquery())
-        parts.append(sa.select(_constant(i).label("part"), Deal.key, Deal.name, Deal.owner_id,
-                               Deal.stage, Deal.stage_changed_at, Deal.amount_minor)
-                     .where(*_scoped(with_user, Deal.outcome == "open", Deal.stage.is_not(None),
-                                     Deal.stage == stage.value,
-                                     Deal.stage_changed_at < idle_since,
-                                     Deal.stage_changed_at <= sa.func.coalesce(
-                                         nth, idle_since))))
+        parts.append(picked.where(Deal.stage_changed_at <= sa.func.coalesce(nth, idle_since)))
     union = sa.union_all(*parts).subquery()
     return (sa.select(union.c.key, union.c.name, union.c.owner_id, union.c.stage,
                       union.c.stage_changed_at, union.c.amount_minor)
