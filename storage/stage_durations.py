@@ -42,7 +42,7 @@ CYCLE = 5  # the sales cycle's measure; stage i of STAGE_ORDER[:-1] is measure i
 MEASURES = {stage: i for i, stage in enumerate(STAGE_ORDER[:-1])}
 TEAM = ""  # deal_duration_counts.owner_id of the whole team's rows
 ZERO_BUCKET = 0  # the bucket [0, 1): zero-length stays (skipped stages); migration 0016
-FEW_MONTHS = 12  # histograms of up to this many months are read by month (migration 0019)
+FEW_MONTHS = 12  # the stage times' histograms of up to this many months: read by month (0019)
 
 
 @dataclass(frozen=True)
@@ -151,7 +151,10 @@ def _bucket_counts(connection: Connection, workspace_id: str, measures: tuple[in
                    ranges: list[tuple[int, datetime, datetime]]
                    ) -> dict[int, dict[int, tuple[int, int]]]:
     """measure -> bucket -> (deals, sum of ms) over the histogram months and the ranges."""
-    months = None if whole is None else "few" if whole[1] - whole[0] <= FEW_MONTHS else "many"
+    # A few months of several measures (the stage times): by month. One measure alone (the
+    # sales cycle) is fewer rows through the key: its buckets of every month.
+    few = len(measures) > 1 and whole is not None and whole[1] - whole[0] <= FEW_MONTHS
+    months = None if whole is None else "few" if few else "many"
     shape = ("counts", months, tuple(sign for sign, _a, _b in ranges), user is not None)
     params: dict[str, Any] = {"workspace": workspace_id, "measures": list(measures),
                               "owner": owner, "user": user}
