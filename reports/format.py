@@ -22,9 +22,11 @@ from typing import TYPE_CHECKING
 
 from babel import Locale
 from babel.numbers import (
+    NumberPattern,
     format_compact_currency,
     format_currency,
     format_decimal,
+    parse_pattern,
 )
 from babel.numbers import (
     format_percent as _babel_percent,
@@ -64,9 +66,9 @@ def format_number(value: float | int | None, locale: str = "en", *, digits: int 
     """`1,500`, `12.5` (at most `digits` decimals, none for whole numbers)."""
     if value is None:
         return NA
-    pattern = "#,##0" + ("." + "#" * digits if digits else "")
     with _half_up():
-        return format_decimal(_dec(value), format=pattern, locale=locale)
+        return format_decimal(_dec(value), format=_decimal_pattern(digits),
+                              locale=_locale(locale))
 
 
 def format_percent(value: float | None, locale: str = "en", *, digits: int | None = None
@@ -78,10 +80,27 @@ def format_percent(value: float | None, locale: str = "en", *, digits: int | Non
         return NA
     if digits is None:
         digits = 1 if abs(value) < 0.1 and value != 0 else 0
-    pattern = copy.copy(Locale.parse(locale).percent_formats[None])
-    pattern.frac_prec = (0, digits)
     with _half_up():
-        return _babel_percent(_dec(value), format=pattern, locale=locale)
+        return _babel_percent(_dec(value), format=_percent_pattern(locale, digits),
+                              locale=_locale(locale))
+
+
+# Parsed once: reading a locale and a pattern cost more than formatting the number.
+_locale = functools.lru_cache(maxsize=64)(Locale.parse)
+
+
+@functools.lru_cache(maxsize=16)
+def _decimal_pattern(digits: int) -> NumberPattern:
+    return parse_pattern("#,##0" + ("." + "#" * digits if digits else ""))
+
+
+@functools.lru_cache(maxsize=64)
+def _percent_pattern(locale: str, digits: int) -> NumberPattern:
+    """The locale's percent pattern with at most `digits` decimals (never changed by its
+    users: Babel only reads a pattern)."""
+    pattern = copy.copy(_locale(locale).percent_formats[None])
+    pattern.frac_prec = (0, digits)
+    return pattern
 
 
 format_percent_value = format_percent  # the name the bot handlers import

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -115,19 +116,42 @@ def loss_breakdown(session: Session, workspace_id: str, start: datetime, end: da
     return reasons, competitors
 
 
+@dataclass(frozen=True)
+class FunnelFigures:
+    """What the funnel counts over a window, read in one statement (`funnel_figures`)."""
+
+    counts: dict[Stage, tuple[int, int]]  # funnel_counts
+    lead_to_won: dict[str, tuple[int, int]]  # cohort_conversion(LEAD, WON)
+    closed: dict[str, tuple[int, int, int]]  # closed_deals
+
+
+_FUNNEL_REQUESTS: tuple[Request, ...] = (
+    *((stage.value, ("deals", f"to_{following.value}"))
+      for stage, following in zip(STAGE_ORDER, STAGE_ORDER[1:], strict=False)),
+    ("won", ("deals", "amount_sum")), ("lost", ("deals",)), ("lead", ("deals", "to_won")))
+
+
+def funnel_figures(session: Session, workspace_id: str, start: datetime, end: datetime, *,
+                   user: str | None = None) -> FunnelFigures:
+    """`funnel_counts`, the lead-to-won cohort and `closed_deals` of the window (the team's
+    or `user`'s, by=None), as those functions answer them, in one statement."""
+    found = count_deals(session, workspace_id, _FUNNEL_REQUESTS, start, end, user=user)
+    groups = [group.get((), [0, 0]) for group in found]
+    counts = {}
+    for stage, (n, converted, *_zero) in zip(STAGE_ORDER[:-1], groups, strict=False):
+        counts[stage] = (n, converted if n else 0)
+    (won, amount, *_zero), (lost, *_zeros), (leads, leads_won, *_none) = groups[-3:]
+    counts[Stage.WON] = (won, 0)
+    return FunnelFigures(counts=counts,
+                         lead_to_won={"all": (leads, leads_won)} if leads else {},
+                         closed={"all": (won, lost, amount)} if won or lost else {})
+
+
 def funnel_counts(session: Session, workspace_id: str, start: datetime, end: datetime, *,
                   user: str | None = None) -> dict[Stage, tuple[int, int]]:
     """Per stage: deals reaching it in the window and how many of them reached the next
     stage, in one statement."""
-    requests = [(_milestone(stage), ("deals", f"to_{following.value}"))
-                for stage, following in zip(STAGE_ORDER, STAGE_ORDER[1:], strict=False)]
-    requests.append(("won", ("deals",)))
-    counts = {}
-    found = count_deals(session, workspace_id, requests, start, end, user=user)
-    for stage, groups in zip(STAGE_ORDER, found, strict=True):
-        n, converted = groups.get((), (0, 0))  # the won part is padded with a zero
-        counts[stage] = (n, converted if n else 0)
-    return counts
+    return funnel_figures(session, workspace_id, start, end, user=user).counts
 
 
 def won_mrr_before(session: Session, workspace_id: str, instant: datetime) -> int:

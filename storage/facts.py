@@ -99,6 +99,8 @@ class SqlFacts:
         self._medians: dict[tuple, dict[Stage, float | None]] = {}
         self._distributions: dict[tuple, dict[int, Distribution]] = {}
         self._history_version: int | None = None  # read once per session
+        # Answers another call's statement read too (funnel_counts), each handed out once.
+        self._known: dict[tuple, Any] = {}
 
     # ------------------------------------------------------------------------------ events
 
@@ -187,12 +189,20 @@ class SqlFacts:
                           ) -> dict[str, tuple[int, int]]:
         """Deals whose `from_stage` timestamp is in the window, and how many of them have
         reached `to_stage` (its timestamp set; "won": outcome won; "lost": outcome lost)."""
+        if (from_stage, to_stage, by) == (Stage.LEAD, Stage.WON, None):
+            known = self._known.pop(("cohort_conversion", start, end, user), None)
+            if known is not None:
+                return dict(known)
         return deal_counts.cohort_conversion(self.session, self.workspace_id, from_stage,
                                              to_stage, start, end, user=user, by=by)
 
     def closed_deals(self, start: datetime, end: datetime, *, user: str | None = None,
                      by: str | None = None) -> dict[str, tuple[int, int, int]]:
         """(won, lost, won amount) of the deals whose final close is in the window."""
+        if by is None:
+            known = self._known.pop(("closed_deals", start, end, user), None)
+            if known is not None:
+                return dict(known)
         return deal_counts.closed_deals(self.session, self.workspace_id, start, end,
                                         user=user, by=by)
 
@@ -303,8 +313,12 @@ class SqlFacts:
                       ) -> dict[Stage, tuple[int, int]]:
         """Per stage: deals reaching it in the window and how many of them reached the next
         stage, in one statement (storage/deal_counts.py)."""
-        return deal_counts.funnel_counts(self.session, self.workspace_id, start, end,
-                                         user=user)
+        figures = deal_counts.funnel_figures(self.session, self.workspace_id, start, end,
+                                             user=user)
+        # The funnel asks these next; the same statement read them (this session only).
+        self._known[("cohort_conversion", start, end, user)] = figures.lead_to_won
+        self._known[("closed_deals", start, end, user)] = figures.closed
+        return figures.counts
 
     def median_stage_times(self, start: datetime, end: datetime, *, user: str | None = None
                       ) -> dict[Stage, float | None]:
@@ -364,14 +378,14 @@ class SqlFacts:
 
     def idle_deals(self, idle_before: Mapping[Stage, datetime], *, limit: int,
                    user: str | None = None) -> list[DealRow]:
-        """`open_deals(stages=(stage,), idle_before=..., limit=limit)` of each stage, in one
-        UNION ALL of the per-stage queries (each an ix_deals_open_stage range)."""
-        if not idle_before:
+        """Facts.idle_deals: each stage's `limit` longest idle (and those tied with the last
+        of them), in one UNION ALL of the per-stage queries (ix_deals_open_stage ranges)."""
+        if not idle_before or limit < 1:
             return []
         stages = tuple(Stage(stage) for stage in idle_before)
         statement = self._statement(("idle_deals", user is not None, stages),
                                     lambda: _idle_deals(self, user is not None, stages))
-        params = self._params(user=user, limit=limit)
+        params = self._params(user=user, limit=limit, last=limit - 1)
         params.update({f"idle_{i}": at for i, at in enumerate(idle_before.values())})
         return [DealRow(key=k, name=n, owner_id=o, stage=s, stage_changed_at=at, amount=a)
                 for k, n, o, s, at, a in self._run(statement, params)]
@@ -592,16 +606,33 @@ def _open_deal_counts(with_user: bool, stages: tuple[Stage, ...]) -> sa.Compound
 
 
 def _idle_deals(facts: SqlFacts, with_user: bool, stages: tuple[Stage, ...]) -> sa.Select:
+    """Per stage i, its open deals idle since before :idle_<i>, up to the :limit-th longest
+    idle and those idle exactly as long (Facts.idle_deals), each an ix_deals_open_stage range:
+    PostgreSQL's FETCH FIRST ... WITH TIES; SQLite, which has no ties clause, takes the deals
+    changed at or before the :limit-th's change (one more seek; all of them when fewer)."""
+    at_type = Deal.stage_changed_at.type
     parts = []
     for i, stage in enumerate(stages):
-        listed = (sa.select(_constant(i).label("part"), Deal.key, Deal.name, Deal.owner_id,
+        idle_since = sa.bindparam(f"idle_{i}", type_=at_type)
+        picked = (sa.select(_constant(i).label("part"), Deal.key, Deal.name, Deal.owner_id,
                             Deal.stage, Deal.stage_changed_at, Deal.amount_minor)
                   .where(*_scoped(with_user, Deal.outcome == "open", Deal.stage.is_not(None),
                                   Deal.stage == stage.value,
-                                  Deal.stage_changed_at < sa.bindparam(f"idle_{i}")))
-                  .order_by(Deal.stage_changed_at, Deal.key)
-                  .limit(sa.bindparam("limit", type_=sa.Integer)).subquery())
-        parts.append(sa.select(listed))
+                                  Deal.stage_changed_at < idle_since)))
+        if facts._dialect == "postgresql":
+            picked = picked.order_by(Deal.stage_changed_at).fetch(
+                sa.bindparam("limit", type_=sa.Integer), with_ties=True)
+            parts.append(sa.select(picked.subquery()))
+            continue
+        tied = Deal.__table__.alias("tied")
+        nth = (sa.select(tied.c.stage_changed_at)
+               .where(tied.c.workspace_id == sa.bindparam("workspace"),
+                      tied.c.outcome == "open", tied.c.stage == stage.value,
+                      tied.c.stage_changed_at < idle_since,
+                      *([tied.c.owner_id == sa.bindparam("user")] if with_user else []))
+               .order_by(tied.c.stage_changed_at)
+               .limit(1).offset(sa.bindparam("last", type_=sa.Integer)).scalar_subquery())
+        parts.append(picked.where(Deal.stage_changed_at <= sa.func.coalesce(nth, idle_since)))
     union = sa.union_all(*parts).subquery()
     return (sa.select(union.c.key, union.c.name, union.c.owner_id, union.c.stage,
                       union.c.stage_changed_at, union.c.amount_minor)

@@ -42,6 +42,7 @@ CYCLE = 5  # the sales cycle's measure; stage i of STAGE_ORDER[:-1] is measure i
 MEASURES = {stage: i for i, stage in enumerate(STAGE_ORDER[:-1])}
 TEAM = ""  # deal_duration_counts.owner_id of the whole team's rows
 ZERO_BUCKET = 0  # the bucket [0, 1): zero-length stays (skipped stages); migration 0016
+FEW_MONTHS = 12  # the stage times' histograms of up to this many months: read by month (0019)
 
 
 @dataclass(frozen=True)
@@ -150,8 +151,11 @@ def _bucket_counts(connection: Connection, workspace_id: str, measures: tuple[in
                    ranges: list[tuple[int, datetime, datetime]]
                    ) -> dict[int, dict[int, tuple[int, int]]]:
     """measure -> bucket -> (deals, sum of ms) over the histogram months and the ranges."""
-    shape = ("counts", whole is not None, tuple(sign for sign, _a, _b in ranges),
-             user is not None)
+    # A few months of several measures (the stage times): by month. One measure alone (the
+    # sales cycle) is fewer rows through the key: its buckets of every month.
+    few = len(measures) > 1 and whole is not None and whole[1] - whole[0] <= FEW_MONTHS
+    months = None if whole is None else "few" if few else "many"
+    shape = ("counts", months, tuple(sign for sign, _a, _b in ranges), user is not None)
     params: dict[str, Any] = {"workspace": workspace_id, "measures": list(measures),
                               "owner": owner, "user": user}
     if whole is not None:
@@ -167,15 +171,19 @@ def _bucket_counts(connection: Connection, workspace_id: str, measures: tuple[in
 
 
 def _counts_statement(shape: tuple) -> sa.CompoundSelect | sa.Select:
-    _name, whole, signs, with_user = shape
+    _name, months, signs, with_user = shape
     parts: list[sa.Select] = []
-    if whole:
+    if months is not None:
         c = DealDurationCount.__table__.c
+        # A few months: their rows of ix_deal_duration_counts_month, summed per bucket with a
+        # sort; SQLite would rather take the primary key's measure (every month of every
+        # bucket) unless the measure is an expression. More months: the key, in bucket order.
+        measure = c.measure + 0 if months == "few" else c.measure
         parts.append(sa.select(c.measure, c.bucket, sa.func.sum(c.deals).label("deals"),
                                sa.func.sum(c.total_ms).label("total"))
                      .where(c.workspace_id == sa.bindparam("workspace"),
                             c.owner_id == sa.bindparam("owner"),
-                            c.measure.in_(sa.bindparam("measures", expanding=True)),
+                            measure.in_(sa.bindparam("measures", expanding=True)),
                             c.month >= sa.bindparam("first"), c.month < sa.bindparam("stop"))
                      .group_by(c.measure, c.bucket))
     d = DealDuration.__table__.c

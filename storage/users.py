@@ -12,9 +12,13 @@ from storage.reps import NAMED_REP_PREFIX
 
 def display_names(*, session: Session, workspace_id: str) -> dict[str, str]:
     """user id → display name, for every user of the workspace that has one."""
-    rows = session.exec(select(User.id, User.display_name).where(
-        User.workspace_id == workspace_id, User.display_name.is_not(None))).all()
+    rows = session.connection().execute(_DISPLAY_NAMES, {"workspace": workspace_id})
     return {user_id: name for user_id, name in rows if name}
+
+
+# Core on the session's connection, built once: every reply that names people reads them.
+_DISPLAY_NAMES = sa.select(User.id, User.display_name).where(
+    User.workspace_id == sa.bindparam("workspace"), User.display_name.is_not(None))
 
 
 def known_people(*, session: Session,

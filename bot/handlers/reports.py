@@ -103,13 +103,17 @@ def _pct(value: float | None, t: Translator | None = None) -> str:
 
 def handle_funnel(command: FunnelCommand, invocation: Invocation) -> Reply:
     try:
-        period, (funnel,) = _compute(invocation, ["funnel"], command.period,
-                                     user=command.user, options={"cohort": command.cohort})
+        period = resolve_period(command.period, invocation)
     except PeriodProblem as problem:
         return problem.reply
+    with invocation.context.database.read() as session:  # one read: the figures and names
+        funnel = compute_kpi("funnel", facts=SqlFacts(session=session,
+                                                      workspace=invocation.workspace),
+                             period=period, now=invocation.now, user=command.user,
+                             options={"cohort": command.cohort})
+        names = display_names(session=session, workspace_id=invocation.workspace.id)
     t = invocation.t
     details = funnel.details
-    names = _names(invocation)
     who = f" · {names.get(command.user, command.user)}" if command.user else ""
     sections = [Section(table=funnel_table(funnel, t))]
     stalled = details["stalled_deals"]

@@ -232,8 +232,15 @@ class Facts(Protocol):
     def idle_deals(self, idle_before: Mapping[Stage, datetime], *, limit: int,
                    user: str | None = None) -> list[DealRow]:
         """For each stage of `idle_before`, in its order: open_deals(stages=(stage,),
-        idle_before=idle_before[stage], limit=limit), one list after the other."""
-        return [row for stage, at in idle_before.items()
-                for row in self.open_deals(user=user, stages=(stage,), idle_before=at,
-                                           limit=limit)]
+        idle_before=idle_before[stage]) up to the `limit`-th and every later one whose
+        stage_changed_at equals the `limit`-th's (so that the `limit` longest idle are among
+        them whatever breaks a tie), one list after the other."""
+        listed = []
+        for stage, at in idle_before.items() if limit > 0 else ():
+            rows = self.open_deals(user=user, stages=(stage,), idle_before=at)
+            if len(rows) > limit:
+                last = rows[limit - 1].stage_changed_at
+                rows = [row for row in rows if row.stage_changed_at <= last]
+            listed += rows
+        return listed
 

@@ -15,6 +15,7 @@ from reports.text import Text
 
 STALLED_MIN_DAYS = 7
 STALLED_LISTED = 20
+FUNNEL_STALLED_LISTED = 5  # the longest-idle deals the funnel names
 FUNNEL_STAGES = tuple(s for s in STAGE_ORDER if s is not Stage.WON)
 
 
@@ -47,14 +48,16 @@ def stage_thresholds(ctx: Ctx) -> dict[str, float]:
     return thresholds
 
 
-def stalled(ctx: Ctx) -> KpiResult:
-    """Counted per stage in the database; the longest-idle deals listed (at most 20)."""
+def stalled(ctx: Ctx, listed: int = STALLED_LISTED) -> KpiResult:
+    """Counted per stage in the database; the longest-idle deals listed (at most `listed`:
+    the first `listed` of every stalled deal in the order below; each stage's candidates
+    are its `listed` longest idle and the deals idle exactly as long as the last of them)."""
     thresholds = stage_thresholds(ctx)
     idle_before = {stage: ctx.now - timedelta(seconds=thresholds[stage.value])
                    for stage in FUNNEL_STAGES}
     open_counts = ctx.facts.open_deal_counts(user=ctx.user, idle_before=idle_before)
     total = sum(open_counts.get(stage.value, (0, 0))[1] for stage in FUNNEL_STAGES)
-    candidates = ctx.facts.idle_deals(idle_before, user=ctx.user, limit=STALLED_LISTED)
+    candidates = ctx.facts.idle_deals(idle_before, user=ctx.user, limit=listed)
     rows = []
     for deal in candidates:
         idle = (ctx.now - deal.stage_changed_at).total_seconds()
@@ -65,8 +68,8 @@ def stalled(ctx: Ctx) -> KpiResult:
     rows.sort(key=lambda r: (-(r.value or 0), r.key))
     open_total = sum(n for n, _idle in open_counts.values())
     return kpi_result(ctx, "stalled-deals", float(total), "count", numerator=total,
-                      denominator=open_total, rows=rows[:STALLED_LISTED], details={
-                          "open_deals": open_total, "listed": min(len(rows), STALLED_LISTED),
+                      denominator=open_total, rows=rows[:listed], details={
+                          "open_deals": open_total, "listed": min(len(rows), listed),
                           "threshold_days": {k: round(v / DAY, 1)
                                              for k, v in thresholds.items()}})
 
@@ -98,7 +101,7 @@ def funnel(ctx: Ctx) -> KpiResult:
     leads, wins = ctx.facts.cohort_conversion(Stage.LEAD, Stage.WON, ctx.start, ctx.end,
                                               user=ctx.user).get("all", (0, 0))
     won, lost, amount = won_lost_amount(ctx)
-    idle = stalled(ctx)
+    idle = stalled(ctx, listed=FUNNEL_STALLED_LISTED)
     return kpi_result(ctx, "funnel", ratio(wins, leads)[0], "ratio", numerator=wins,
                       denominator=leads, rows=rows, details={
                           "won": won, "lost": lost, "revenue": amount,
@@ -106,7 +109,7 @@ def funnel(ctx: Ctx) -> KpiResult:
                           "conversion": Text("of the deals that reached the previous stage in "
                                              "{period}, how many have reached this one",
                                              period=ctx.period.label),
-                          "stalled_deals": [r.to_json() for r in idle.rows[:5]]})
+                          "stalled_deals": [r.to_json() for r in idle.rows]})
 
 
 def _cohort_counts(ctx: Ctx) -> dict[Stage, tuple[int, int]]:

@@ -135,7 +135,8 @@ def test_open_deal_counts_and_idle_deals_equal_the_single_calls(history):
 
 def test_the_funnel_reads_covering_indexes_on_sqlite(history):
     """Counts and cohorts come from the stage indexes alone (0005), median stage times from
-    the histograms (deal_duration_counts' primary key) and the deal_durations indexes alone
+    the histograms (a quarter: its months, ix_deal_duration_counts_month, 0019) and the
+    deal_durations indexes alone
     (0016), the stalled counts from open_deal_stages (a few rows per rep) and
     ix_deals_open_stage ranges of the recent deals; no statement scans a table."""
     from tests.storage.query_plans import _captured, _plans
@@ -158,9 +159,75 @@ def test_the_funnel_reads_covering_indexes_on_sqlite(history):
                   "ix_deals_demo", "ix_deals_closed", "ix_deals_open_stage",
                   "ix_deal_durations_exit", "ix_deal_durations_bucket"):
         assert f"COVERING INDEX {index} " in text, f"{index} does not cover:\n{text}"
+    # a quarter: its months' histograms (the counters stay out of the index: cheap updates)
+    assert "USING INDEX ix_deal_duration_counts_month " in text, text
     uncovered = [line for line in text.splitlines()
                  if "USING INDEX" in line and "ix_deals_open_stage" not in line
                  and "USING INTEGER PRIMARY KEY" not in line
                  and "SEARCH open_deal_stages" not in line
-                 and "SEARCH deal_duration_counts USING INDEX sqlite_autoindex" not in line]
+                 and "SEARCH deal_duration_counts USING INDEX sqlite_autoindex" not in line
+                 and "USING INDEX ix_deal_duration_counts_month " not in line]
     assert not uncovered, text
+
+
+def test_funnel_counts_read_the_lead_to_won_cohort_and_the_closed_deals_in_one_statement(
+        history):
+    """The funnel's counts, its lead→won cohort and its won/lost deals come from one statement;
+    each of the two later calls gets exactly what its own statement would have answered."""
+    from storage import deal_counts
+
+    database, users = history
+    answered = 0
+    for start, end in WINDOWS:
+        for user in users:
+            with database.read() as session:
+                expected = (deal_counts.cohort_conversion(session, WS, Stage.LEAD, Stage.WON,
+                                                          start, end, user=user),
+                            deal_counts.closed_deals(session, WS, start, end, user=user))
+            got = []
+
+            def funnel(facts, start=start, end=end, user=user, got=got) -> None:
+                facts.funnel_counts(start, end, user=user)
+                got.append((facts.cohort_conversion(Stage.LEAD, Stage.WON, start, end,
+                                                    user=user),
+                            facts.closed_deals(start, end, user=user)))
+                # asked again (or another way), they are read again
+                got.append((facts.cohort_conversion(Stage.LEAD, "won", start, end, user=user),
+                            facts.closed_deals(start, end, user=user)))
+
+            statements = _statements_of(database, funnel)
+            assert got == [expected, expected], (start, user)
+            assert len(statements) == 3 and "deal_counts" in statements[0]
+            answered += bool(expected[0]) and bool(expected[1])
+    assert answered > 4  # windows with leads and closed deals
+
+
+def test_idle_deals_keep_the_deals_tied_with_the_last_one_listed(history):
+    """A stage's `limit` longest idle plus every deal idle exactly as long as the last of them
+    (imported histories share timestamps), so a shorter list (the funnel names five) is the
+    start of the longer one whatever breaks a tie; Facts' definition agrees."""
+    from reports.kpis.context import Ctx
+    from reports.kpis.funnel import stalled
+    from reports.periods import parse_period
+
+    database, _users = history
+    with database.write() as session:
+        keys = session.execute(sa.select(Deal.key).where(
+            Deal.workspace_id == WS, Deal.outcome == "open", Deal.stage == "lead")
+            .order_by(Deal.key).limit(7)).scalars().all()
+        assert len(keys) == 7
+        session.execute(sa.update(Deal).where(Deal.workspace_id == WS, Deal.key.in_(keys))
+                        .values(stage_changed_at=datetime(2021, 1, 2, 3, 4, 5, tzinfo=UTC)))
+    idle_before = {stage: NOW - timedelta(days=7) for stage in STAGE_ORDER[:-1]}
+    with database.read() as session:
+        facts = _facts(session)
+        for limit in (1, 3, 7, 8):
+            listed = facts.idle_deals(idle_before, limit=limit)
+            assert listed == Facts.idle_deals(facts, idle_before, limit=limit)
+            leads = [row.key for row in listed if row.stage == "lead"]
+            assert sorted(leads[:7]) == sorted(keys), limit  # all tied, at any limit
+        period = parse_period("this-quarter", now=NOW, tz="Europe/Oslo")
+        ctx = Ctx(facts=facts, period=period, now=NOW)
+        everything = stalled(ctx, listed=10_000).rows
+        for listed in (1, 3, 5, 6, 20):
+            assert stalled(ctx, listed=listed).rows == everything[:listed], listed

@@ -237,3 +237,24 @@ def test_only_the_newest_revision_is_at_head(database_url):
         assert not migrate.is_at_head(database_url)
     finally:
         engine.dispose()
+
+
+def test_0019_adds_the_histograms_month_index_and_takes_it_away(database_url):
+    """ix_deal_duration_counts_month (a short period's histogram months) comes with 0019 and
+    goes with its downgrade; `alembic check` is clean at head."""
+    from alembic import command
+
+    def indexes() -> set[str]:
+        engine = sa.create_engine(database_url)  # a fresh engine: no schema cached
+        try:
+            return {x["name"] for x in sa.inspect(engine).get_indexes("deal_duration_counts")}
+        finally:
+            engine.dispose()
+
+    migrate.upgrade(database_url)
+    assert "ix_deal_duration_counts_month" in indexes()
+    command.downgrade(migrate.alembic_config(database_url), "0016")
+    assert "ix_deal_duration_counts_month" not in indexes()
+    migrate.upgrade(database_url)
+    assert "ix_deal_duration_counts_month" in indexes()
+    migrate.check(database_url)

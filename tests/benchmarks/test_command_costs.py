@@ -1,0 +1,29 @@
+"""The in-process command costs (benchmarks/command_costs.py) on a small generated history."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+from benchmarks.command_costs import WORKSPACE, main
+from sampledata import seed_workspace
+
+NOW = datetime(2026, 11, 18, 14, 30, tzinfo=UTC)
+
+
+def test_the_funnel_is_counted_and_timed(database, tmp_path: Path):
+    seed_workspace(database=database, workspace_id=WORKSPACE, target_events=1_500, end=NOW,
+                   seed=3)
+    out = tmp_path / "costs.json"
+    figures = main([database.engine.url.render_as_string(hide_password=False), "--now",
+                    NOW.isoformat(), "--repeat", "3", "--json", str(out)])
+    assert json.loads(out.read_text()) == figures
+    assert figures["command"] == "funnel this-quarter"
+    assert figures["statements"] == 8 and figures["transactions"] == 2
+    if database.dialect == "sqlite":
+        assert figures["sqlite_instructions"] > 1_000
+    else:
+        assert figures["sqlite_instructions"] is None
+    assert 0 < figures["wall_ms_min"] <= figures["wall_ms_p50"]
+    assert 0 <= figures["cpu_ms_min"] <= figures["cpu_ms_p50"]
