@@ -253,7 +253,7 @@ def test_0019_adds_the_histograms_month_index_and_takes_it_away(database_url):
 
     migrate.upgrade(database_url)
     assert "ix_deal_duration_counts_month" in indexes()
-    command.downgrade(migrate.alembic_config(database_url), "0016")
+    command.downgrade(migrate.alembic_config(database_url), "0018")
     assert "ix_deal_duration_counts_month" not in indexes()
     migrate.upgrade(database_url)
     assert "ix_deal_duration_counts_month" in indexes()
