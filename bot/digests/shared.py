@@ -36,6 +36,7 @@ from datetime import datetime
 
 from bot.digests.compose import UnknownWorkspace, compose_digest
 from bot.digests.malloc import trim_malloc
+from bot.digests.threads import in_database_thread
 from reports.digest.model import Digest
 from storage.engine import Database
 from storage.models import DigestSchedule, Workspace
@@ -79,7 +80,8 @@ class SharedDigests:
     async def digest(self, database: Database, schedule: DigestSchedule,
                      now: datetime) -> Digest:
         """The digest of `schedule` due at `now`, composed once per identical digest."""
-        workspace = await asyncio.to_thread(self._workspace, database, schedule.workspace_id)
+        workspace = await in_database_thread(self._workspace, database,
+                                             schedule.workspace_id)
         facts_key = (id(database.engine), schedule.workspace_id, schedule.cadence,
                      schedule.timezone, now, workspace.fiscal_year_start,
                      workspace.history_version)
@@ -131,7 +133,8 @@ class SharedDigests:
     async def _composed(self, database: Database, schedule: DigestSchedule, now: datetime,
                         answers: _Answers) -> Digest:
         async with answers.lock:  # one language after the other: the second reuses the facts
-            return await asyncio.to_thread(self._compose, database, schedule, now, answers.book)
+            return await in_database_thread(self._compose, database, schedule, now,
+                                            answers.book)
 
     def _compose(self, database: Database, schedule: DigestSchedule, now: datetime,
                  book: dict) -> Digest:
