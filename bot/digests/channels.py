@@ -23,6 +23,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.digests.shared import SharedDigests
+from bot.digests.threads import in_database_thread
 from bot.slack.digest_buttons import with_digest_buttons
 from reports.digest.model import Digest
 from reports.slack_text import slack_escape
@@ -216,7 +217,7 @@ class TeamsChannel:
             if schedule.webhook_url:
                 await post_to_workflow(schedule.webhook_url, card, policy=self.teams.outbound)
                 return ""
-            reference = await asyncio.to_thread(
+            reference = await in_database_thread(
                 self.teams.references.get_reference, schedule.workspace_id, schedule.channel_id)
             if reference is None:
                 raise DeliveryFailure(
@@ -237,8 +238,8 @@ class TeamsChannel:
         from bot.teams.cards import render_card
         from bot.teams.connector import TeamsDeliveryError
 
-        reference = await asyncio.to_thread(self.teams.references.personal_reference,
-                                            schedule.workspace_id, schedule.owner_id)
+        reference = await in_database_thread(self.teams.references.personal_reference,
+                                             schedule.workspace_id, schedule.owner_id)
         if reference is None:
             raise DeliveryFailure("Teams: no personal chat with the schedule's owner",
                                   code="conversation_not_found", transient=False)

@@ -32,6 +32,7 @@ from datetime import datetime, timedelta
 from bot.digests.channels import DeliveryFailure, DigestChannel
 from bot.digests.shared import SharedDigests
 from bot.digests.status import rule_of
+from bot.digests.threads import in_database_thread
 from storage import digests as ledger
 from storage.engine import Database
 from storage.models import DigestDelivery, DigestSchedule
@@ -130,7 +131,7 @@ class DigestDeliverer:
         def run():
             with self.database.write() as session:
                 return fn(session=session, **kwargs)
-        return await asyncio.to_thread(run)
+        return await in_database_thread(run)
 
     def _holder(self) -> str:
         # One holder per claim, so that a take-over inside this very process is noticed too.
@@ -162,7 +163,7 @@ class DigestDeliverer:
 
         with self.shared.holding(schedule):  # before the turn: all of a minute's at once
             async with self._turn():  # claimed only when it can be delivered at once
-                row = await asyncio.to_thread(claim)
+                row = await in_database_thread(claim)
                 if row is None:
                     log.info("digest slot %s of schedule %s: already claimed or done", slot_at,
                              schedule.id)
@@ -382,7 +383,7 @@ class DigestDeliverer:
                             skipped.append((schedule.id, slot))
             return work, skipped, interrupted
 
-        work, skipped, interrupted = await asyncio.to_thread(due)
+        work, skipped, interrupted = await in_database_thread(due)
         for schedule_id, slot in skipped:
             log.warning("digest slot %s of schedule %s missed beyond the grace window: "
                         "skipped", slot.isoformat(), schedule_id)

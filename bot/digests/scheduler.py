@@ -20,6 +20,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from bot.digests.delivery import DigestDeliverer, Outcome, rule_of
+from bot.digests.threads import in_database_thread
 from storage import digests as ledger
 from storage.models import DigestSchedule
 
@@ -93,7 +94,7 @@ class DigestScheduler:
                 return (ledger.schedules_version(session=session),
                         ledger.list_schedules(session=session, enabled_only=True))
 
-        version, schedules = await asyncio.to_thread(load)
+        version, schedules = await in_database_thread(load)
         self._version = version
         for job_id in self.jobs():
             self.scheduler.remove_job(job_id)
@@ -115,7 +116,7 @@ class DigestScheduler:
             with self.database.read() as session:
                 return ledger.schedules_version(session=session)
 
-        if await asyncio.to_thread(version) != self._version:
+        if await in_database_thread(version) != self._version:
             await self.rebuild()
         await self.deliverer.catch_up()
 
@@ -125,7 +126,7 @@ class DigestScheduler:
             with self.database.read() as session:
                 return session.get(DigestSchedule, schedule_id)
 
-        schedule = await asyncio.to_thread(load)
+        schedule = await in_database_thread(load)
         if schedule is None or not schedule.enabled:
             return None
         now = self.clock()

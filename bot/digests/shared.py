@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -36,11 +37,13 @@ from datetime import datetime
 
 from bot.digests.compose import UnknownWorkspace, compose_digest
 from bot.digests.malloc import trim_malloc
+from bot.digests.threads import in_database_thread
 from reports.digest.model import Digest
 from storage.engine import Database
 from storage.models import DigestSchedule, Workspace
 
 DEFAULT_TTL = 300.0  # seconds a composed digest is handed out again
+FULL_COLLECTION_EVERY = 8  # charts drawn between full collections (`_drawn_and_trimmed`)
 
 
 @dataclass
@@ -79,7 +82,8 @@ class SharedDigests:
     async def digest(self, database: Database, schedule: DigestSchedule,
                      now: datetime) -> Digest:
         """The digest of `schedule` due at `now`, composed once per identical digest."""
-        workspace = await asyncio.to_thread(self._workspace, database, schedule.workspace_id)
+        workspace = await in_database_thread(self._workspace, database,
+                                             schedule.workspace_id)
         facts_key = (id(database.engine), schedule.workspace_id, schedule.cadence,
                      schedule.timezone, now, workspace.fiscal_year_start,
                      workspace.history_version)
@@ -126,12 +130,14 @@ class SharedDigests:
             self._draw_lock = asyncio.Semaphore(self.draw_slots)
         async with self._draw_lock:
             self.drawn += 1
-            return await asyncio.to_thread(_drawn_and_trimmed, digest)
+            return await asyncio.to_thread(_drawn_and_trimmed, digest,
+                                           self.drawn % FULL_COLLECTION_EVERY == 0)
 
     async def _composed(self, database: Database, schedule: DigestSchedule, now: datetime,
                         answers: _Answers) -> Digest:
         async with answers.lock:  # one language after the other: the second reuses the facts
-            return await asyncio.to_thread(self._compose, database, schedule, now, answers.book)
+            return await in_database_thread(self._compose, database, schedule, now,
+                                            answers.book)
 
     def _compose(self, database: Database, schedule: DigestSchedule, now: datetime,
                  book: dict) -> Digest:
@@ -211,13 +217,21 @@ def _wanted_key_of(key: tuple) -> tuple:
     return (key[1], key[2], key[3], *key[7:8])
 
 
-def _drawn_and_trimmed(digest: Digest) -> bytes | None:
-    """The chart PNG; then the heap's free pages go back to the system (`trim_malloc`): a
-    chart frees several megabytes of buffers in the middle of the heap, which glibc would
-    otherwise keep for the rest of the process."""
+def _drawn_and_trimmed(digest: Digest, full_collection: bool = False) -> bytes | None:
+    """The chart PNG; then, when asked, a full collection; then the heap's free pages go back
+    to the system (`trim_malloc`): a chart frees several megabytes of buffers in the middle of
+    the heap, which glibc would otherwise keep for the rest of the process.
+
+    A chart collects its own garbage from the young generations (reports/digest/chart.py);
+    the deliveries' reference cycles (sessions, tasks) that reach the oldest generation wait
+    for a full collection, which Python starts only once that generation has grown by a
+    quarter: one every `FULL_COLLECTION_EVERY` charts keeps the fan-out's memory flat for a
+    few percent of the cost of one after every chart."""
     from reports.digest.chart import render_chart_png
 
     try:
         return render_chart_png(digest.chart)
     finally:
+        if full_collection:
+            gc.collect()
         trim_malloc()

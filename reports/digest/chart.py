@@ -29,12 +29,14 @@ matplotlib is imported inside the function: importing this module costs nothing.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gc
 import io
+import threading
 from array import array
 from bisect import bisect_left
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from reports.digest.build import CHART_QUOTA_TITLES, LABELS
 from reports.digest.model import ChartData
@@ -58,12 +60,38 @@ def render_chart_png(chart: ChartData) -> bytes | None:
     if chart.empty:
         return None
     _freeze_matplotlib()
-    png = _draw(chart)
-    # A figure is a web of reference cycles holding its pixel buffers: left to the cyclic
-    # collector, the few hundred charts of a Monday fan-out stayed in memory (~2 MB each)
-    # until a full collection. Collect now: it walks only what is not frozen.
-    gc.collect()
-    return png
+    with _collected_young():
+        return _draw(chart)
+
+
+_pause = {"drawings": 0, "was_enabled": True}  # drawings under way with the collector paused
+_pause_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _collected_young() -> Iterator[None]:
+    """Draw with the automatic collection paused, then collect the young generations.
+
+    A figure is a web of reference cycles holding its pixel buffers: left to the cyclic
+    collector, the few hundred charts of a Monday fan-out stayed in memory (~2 MB each) until
+    a full collection. A full collection after each chart walked every object the server had
+    made since start-up (30-45 ms a chart in the fan-out, a seventh of the server's CPU).
+    Paused, the collector promotes none of the figure's objects to an older generation while
+    it is drawn, so collecting the two young generations frees all of it, walking only the
+    objects made since the last collection."""
+    with _pause_lock:
+        if _pause["drawings"] == 0:
+            _pause["was_enabled"] = gc.isenabled()
+            gc.disable()
+        _pause["drawings"] += 1
+    try:
+        yield
+    finally:
+        with _pause_lock:
+            _pause["drawings"] -= 1
+            if _pause["drawings"] == 0 and _pause["was_enabled"]:
+                gc.enable()
+        gc.collect(1)
 
 
 @functools.cache
