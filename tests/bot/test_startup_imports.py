@@ -147,6 +147,16 @@ def test_kpi_json_imports_no_chat_migration_or_drawing_library(tmp_path):
                       "storage.users"} == set()
 
 
+def test_settings_are_read_without_pydantic_settings(tmp_path):
+    """bot/settings.py reads the environment and `.env` itself (pydantic-settings' import,
+    with its CLI, cloud secret and file sources, was ~8% of `kpibot kpi NAME --json`); the
+    server does not import it either, nor python-dotenv without a `.env`."""
+    code, modules = _cli_modules("kpi", "win-rate", "--json", env=_kpi_database(tmp_path))
+    assert code == 0
+    assert modules & {"pydantic_settings", "dotenv"} == set()
+    assert _server_modules(tmp_path, {"pydantic_settings", "dotenv"}) == []
+
+
 def test_kpi_runs_without_a_garbage_collection(tmp_path):
     """`kpibot kpi` keeps the cyclic garbage collector off (bot/cli/main.py): start-up only
     makes objects that live until the process ends within milliseconds. It is on again
