@@ -157,6 +157,19 @@ def test_settings_are_read_without_pydantic_settings(tmp_path):
     assert _server_modules(tmp_path, {"pydantic_settings", "dotenv"}) == []
 
 
+def test_reading_settings_loads_no_locale_data():
+    """KPIBOT_CURRENCY is checked without Babel (which loaded the process locale's data for
+    it, a locale nothing else uses); a bad code is still refused."""
+    probe = ("import sys\nfrom bot.settings import SettingsError, build_settings\n"
+             "assert build_settings(KPIBOT_CURRENCY='eur').currency == 'EUR'\n"
+             "try:\n    build_settings(KPIBOT_CURRENCY='euro')\nexcept SettingsError as e:\n"
+             "    print(e)\nprint(sorted(m for m in sys.modules if m.startswith('babel')))\n")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            timeout=60, check=True)
+    assert result.stdout.splitlines() == [
+        "bad setting KPIBOT_CURRENCY: 'euro' is not an ISO 4217 currency code", "[]"]
+
+
 def test_kpi_runs_without_a_garbage_collection(tmp_path):
     """`kpibot kpi` keeps the cyclic garbage collector off (bot/cli/main.py): start-up only
     makes objects that live until the process ends within milliseconds. It is on again
