@@ -209,11 +209,30 @@ collections = []
 gc.callbacks.append(lambda phase, info: phase == "start" and collections.append(
     (info["generation"], gc.get_freeze_count())))
 async def serving(app, **_where):  # instead of listening: what start-up did until now
+    import babel.core, babel.localedata
     print(json.dumps({"collections": collections, "collector_on": gc.isenabled(),
-                      "frozen": gc.get_freeze_count()}))
+                      "frozen": gc.get_freeze_count(),
+                      "babel_data": sorted(babel.localedata._cache)
+                      + ["global"] * (babel.core._global_data is not None)}))
 bot.server.run_web_app = serving
 main(["serve", "--port", "0"])
 """
+
+
+def _serve_start(tmp_path) -> dict:
+    """What `kpibot serve` did before it would listen (SERVE_PROBE)."""
+    env = {**_kpi_database(tmp_path), "SLACK_SIGNING_SECRET": "s", "SLACK_BOT_TOKEN": "xoxb-1",
+           "SLACK_API_URL": "http://127.0.0.1:9/api/", "KPIBOT_LOG_LEVEL": "WARNING"}
+    result = subprocess.run([sys.executable, "-c", SERVE_PROBE], capture_output=True,
+                            text=True, timeout=120, check=True, env=env)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_serve_reads_no_locale_data_before_it_listens(tmp_path):
+    """Babel's locale and global data (the currency list, a locale's names) are read when a
+    command first needs them, not at start (reports/units.py `_currencies`, bot/settings.py
+    checks KPIBOT_CURRENCY without Babel)."""
+    assert _serve_start(tmp_path)["babel_data"] == []
 
 
 def test_serve_starts_without_a_garbage_collection_then_freezes(tmp_path):
@@ -221,11 +240,7 @@ def test_serve_starts_without_a_garbage_collection_then_freezes(tmp_path):
     little garbage, mostly the command line's parser, with it: a collection walked all ~140k
     objects) and turns the collector on, before it listens (bot/cli/serve.py
     `freeze_startup_objects`)."""
-    env = {**_kpi_database(tmp_path), "SLACK_SIGNING_SECRET": "s", "SLACK_BOT_TOKEN": "xoxb-1",
-           "SLACK_API_URL": "http://127.0.0.1:9/api/", "KPIBOT_LOG_LEVEL": "WARNING"}
-    result = subprocess.run([sys.executable, "-c", SERVE_PROBE], capture_output=True,
-                            text=True, timeout=120, check=True, env=env)
-    answer = json.loads(result.stdout.strip().splitlines()[-1])
+    answer = _serve_start(tmp_path)
     # none before the freeze (young ones after it, with the collector on, walk little)
     assert [frozen for _generation, frozen in answer["collections"] if not frozen] == []
     assert [generation for generation, _frozen in answer["collections"]
