@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from reports.events import KINDS
 from storage.bulk import BulkInsert
+from storage.engine import dialect_insert
 from storage.event_queries import find_by_idempotency_key, get_event, stored_keys
 from storage.models import Event, Workspace
 from storage.rollups import add_rollup_totals, apply_to_rollup
@@ -131,7 +131,7 @@ def _insert_once(dialect: str):
     """INSERT INTO events ... ON CONFLICT (workspace_id, idempotency_key) DO NOTHING
     RETURNING id, for `dialect` (built once; SQLAlchemy caches its compiled form)."""
     table = Event.__table__
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = dialect_insert(dialect)
     return (insert(table).on_conflict_do_nothing(index_elements=["workspace_id",
                                                                 "idempotency_key"])
             .returning(table.c.id))

@@ -9,10 +9,10 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session, select
 
+from storage.engine import dialect_insert
 from storage.models import User, Workspace
 
 
@@ -99,7 +99,7 @@ def _workspace_and_user():
 def _insert_if_missing(session: Session, model: type, values: dict) -> None:
     """INSERT ... ON CONFLICT DO NOTHING, so two first requests at once both succeed."""
     dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = dialect_insert(dialect)
     session.execute(insert(model.__table__).values(**values).on_conflict_do_nothing())
 
 

@@ -157,6 +157,17 @@ def test_settings_are_read_without_pydantic_settings(tmp_path):
     assert _server_modules(tmp_path, {"pydantic_settings", "dotenv"}) == []
 
 
+def test_no_postgresql_dialect_on_sqlite(tmp_path):
+    """On SQLite neither `kpibot kpi NAME --json` nor the server loads SQLAlchemy's PostgreSQL
+    dialect (~4% of the command): the models' partial indexes keep their predicate in `info`
+    and the upserts import their dialect's `insert` when first used."""
+    code, modules = _cli_modules("kpi", "win-rate", "--json", env=_kpi_database(tmp_path))
+    assert code == 0
+    assert "sqlalchemy.dialects.sqlite" in modules
+    assert "sqlalchemy.dialects.postgresql" not in modules
+    assert _server_modules(tmp_path, {"sqlalchemy.dialects.postgresql"}) == []
+
+
 def test_reading_settings_loads_no_locale_data():
     """KPIBOT_CURRENCY is checked without Babel (which loaded the process locale's data for
     it, a locale nothing else uses); a bad code is still refused."""
