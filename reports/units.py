@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import cache
 
 from babel.numbers import (
     get_currency_precision,
@@ -52,12 +53,17 @@ _AMOUNT = re.compile(
         (?:\s*(?P<post>[$€£¥]|[A-Za-z]{3}))?$""",
     re.VERBOSE,
 )
-_CURRENCIES = frozenset(code.upper() for code in list_currencies())
+
+
+@cache
+def _currencies() -> frozenset[str]:
+    """ISO 4217 codes; read when first asked (Babel's global data: not at a server's start)."""
+    return frozenset(code.upper() for code in list_currencies())
 
 
 def is_currency_code(token: str) -> bool:
     """True for an ISO 4217 code such as `usd` or `EUR` (any case)."""
-    return len(token) == 3 and token.isascii() and token.upper() in _CURRENCIES
+    return len(token) == 3 and token.isascii() and token.upper() in _currencies()
 
 
 def currency_exponent(code: str) -> int:

@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
+from storage.engine import dialect_insert
 from storage.models import CrmSync, Event
 
 
@@ -24,8 +24,7 @@ class SyncBusy(RuntimeError):
 
 
 def _insert_for(session: Session):
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" \
-        else sqlite.insert
+    return dialect_insert(session.get_bind().dialect.name)
 
 
 def sync_row(session: Session, workspace_id: str, crm: str, *, lock: bool = False) -> CrmSync:

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
+from storage.engine import dialect_insert
 from storage.models import DigestDelivery, DigestSchedule
 
 CLAIMED, SENT, FAILED, SKIPPED = "claimed", "sent", "failed", "skipped"
@@ -108,7 +108,7 @@ def schedules_version(*, session: Session) -> tuple:
 
 def _insert(session: Session):
     dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(DigestDelivery)
+    return dialect_insert(dialect)(DigestDelivery)
 
 
 def claim_slot(*, session: Session, schedule: DigestSchedule, slot_at: datetime, worker: str,

@@ -14,11 +14,11 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from reports.events import KINDS
 from storage.bulk import BulkInsert
+from storage.engine import dialect_insert
 from storage.event_queries import find_by_idempotency_key, get_event, stored_keys
 from storage.models import Event, Workspace
 from storage.rollups import add_rollup_totals, apply_to_rollup, with_rollups
@@ -139,7 +139,7 @@ def _insert_once(dialect: str, *, named: bool = False):
     RETURNING id, for `dialect` (built once; SQLAlchemy caches its compiled form); `named`:
     with a bind parameter per column, named as the column (for `with_rollups`)."""
     table = Event.__table__
-    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    insert = dialect_insert(dialect)(table)
     if named:
         insert = insert.values({name: sa.bindparam(name, type_=table.c[name].type) for name in (
             "workspace_id", *_EVENT_INSERT_FIELDS, "occurred_at", "logged_at",

@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
 from reports.events import MAX_USER_ID, UNASSIGNED_NAME, UNASSIGNED_USER
 from storage.deals import refresh_deals
+from storage.engine import dialect_insert
 from storage.models import DailyRollup, Event, MonthlyRollup, User
 
 NAMED_REP_PREFIX = "rep:"
@@ -315,7 +315,7 @@ def _move_rollup_rows(session: Session, table: sa.Table, period: str, workspace_
 
 def _insert_for(session: Session):
     dialect = session.get_bind().dialect.name
-    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return dialect_insert(dialect)
 
 
 def user_names(*, session: Session, workspace_id: str) -> dict[str, str]:

@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from storage.bulk import BulkInsert
+from storage.engine import dialect_insert
 from storage.event_queries import list_events
 from storage.models import DailyRollup, Event, MonthlyRollup, Workspace
 
@@ -101,7 +101,7 @@ def _add(session: Session, table: sa.Table, period: str, workspace_id: str,
 def _upsert(dialect: str, table: sa.Table, period: str):
     """INSERT ... ON CONFLICT DO UPDATE adding the sums, built once per dialect and table (a
     chat command's write runs it: building it took longer than running it)."""
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = dialect_insert(dialect)
     statement = insert(table)
     return statement.on_conflict_do_update(
         index_elements=["workspace_id", period, "kind", "user_id", "source"],
@@ -134,7 +134,7 @@ def _with_rollups(insert_event):
                   **{name: f"rollup_{name}" for name in SUMS}}
         rows = sa.select(*(sa.bindparam(params[c], type_=table.c[c].type) for c in columns)
                          ).select_from(stored)
-        insert = postgresql.insert(table).from_select(columns, rows)
+        insert = dialect_insert("postgresql")(table).from_select(columns, rows)
         added = insert.on_conflict_do_update(
             index_elements=["workspace_id", period, "kind", "user_id", "source"],
             set_={name: table.c[name] + insert.excluded[name] for name in SUMS})

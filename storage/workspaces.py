@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session, select
 
+from storage.engine import dialect_insert
 from storage.models import User, Workspace
 
 if TYPE_CHECKING:
@@ -103,7 +103,7 @@ def _workspace_and_user():
 def _insert_if_missing(session: Session, model: type, values: dict) -> None:
     """INSERT ... ON CONFLICT DO NOTHING, so two first requests at once both succeed."""
     dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = dialect_insert(dialect)
     session.execute(insert(model.__table__).values(**values).on_conflict_do_nothing())
 
 

@@ -1,7 +1,7 @@
 """What start-up imports and does: the Teams SDK (0.27 s and 22 MiB) only when Teams is
 configured; the CLI's parser nothing heavy (`kpibot --help`), `kpibot kpi NAME --json` no chat,
 server, Alembic, Jinja or matplotlib module and no digest schedule; `serve` no Jinja before a
-digest goes out; start-up with no garbage collection but serve's one before it freezes."""
+digest goes out; start-up with no garbage collection, serve's neither before it freezes."""
 
 from __future__ import annotations
 
@@ -147,6 +147,43 @@ def test_kpi_json_imports_no_chat_migration_or_drawing_library(tmp_path):
                       "storage.users"} == set()
 
 
+def test_settings_are_read_without_pydantic_settings(tmp_path):
+    """bot/settings.py reads the environment and `.env` itself (pydantic-settings' import,
+    with its CLI, cloud secret and file sources, was ~8% of `kpibot kpi NAME --json`); the
+    server does not import it either, nor python-dotenv without a `.env`."""
+    from pathlib import Path
+
+    code, modules = _cli_modules("kpi", "win-rate", "--json", env=_kpi_database(tmp_path))
+    unused = {"pydantic_settings"} | ({"dotenv"} if not Path(".env").exists() else set())
+    assert code == 0
+    assert modules & unused == set()
+    assert _server_modules(tmp_path, unused) == []
+
+
+def test_no_postgresql_dialect_on_sqlite(tmp_path):
+    """On SQLite neither `kpibot kpi NAME --json` nor the server loads SQLAlchemy's PostgreSQL
+    dialect (~4% of the command): the models' partial indexes keep their predicate in `info`
+    and the upserts import their dialect's `insert` when first used."""
+    code, modules = _cli_modules("kpi", "win-rate", "--json", env=_kpi_database(tmp_path))
+    assert code == 0
+    assert "sqlalchemy.dialects.sqlite" in modules
+    assert "sqlalchemy.dialects.postgresql" not in modules
+    assert _server_modules(tmp_path, {"sqlalchemy.dialects.postgresql"}) == []
+
+
+def test_reading_settings_loads_no_locale_data():
+    """KPIBOT_CURRENCY is checked without Babel (which loaded the process locale's data for
+    it, a locale nothing else uses); a bad code is still refused."""
+    probe = ("import sys\nfrom bot.settings import SettingsError, build_settings\n"
+             "assert build_settings(KPIBOT_CURRENCY='eur').currency == 'EUR'\n"
+             "try:\n    build_settings(KPIBOT_CURRENCY='euro')\nexcept SettingsError as e:\n"
+             "    print(e)\nprint(sorted(m for m in sys.modules if m.startswith('babel')))\n")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            timeout=60, check=True)
+    assert result.stdout.splitlines() == [
+        "bad setting KPIBOT_CURRENCY: 'euro' is not an ISO 4217 currency code", "[]"]
+
+
 def test_kpi_runs_without_a_garbage_collection(tmp_path):
     """`kpibot kpi` keeps the cyclic garbage collector off (bot/cli/main.py): start-up only
     makes objects that live until the process ends within milliseconds. It is on again
@@ -184,24 +221,43 @@ import bot.server
 from bot.cli.main import main
 collections = []
 gc.callbacks.append(lambda phase, info: phase == "start" and collections.append(
-    info["generation"]))
+    (info["generation"], gc.get_freeze_count())))
 async def serving(app, **_where):  # instead of listening: what start-up did until now
+    import babel.core, babel.localedata
     print(json.dumps({"collections": collections, "collector_on": gc.isenabled(),
-                      "frozen": gc.get_freeze_count()}))
+                      "frozen": gc.get_freeze_count(),
+                      "babel_data": sorted(babel.localedata._cache)
+                      + ["global"] * (babel.core._global_data is not None)}))
 bot.server.run_web_app = serving
 main(["serve", "--port", "0"])
 """
 
 
-def test_serve_starts_with_one_garbage_collection_then_freezes(tmp_path):
-    """`kpibot serve` builds the bot with the collector off, then makes one full collection
-    (start-up's garbage), freezes what is left and turns the collector on, before it listens
-    (bot/cli/serve.py `freeze_startup_objects`)."""
+def _serve_start(tmp_path) -> dict:
+    """What `kpibot serve` did before it would listen (SERVE_PROBE)."""
     env = {**_kpi_database(tmp_path), "SLACK_SIGNING_SECRET": "s", "SLACK_BOT_TOKEN": "xoxb-1",
            "SLACK_API_URL": "http://127.0.0.1:9/api/", "KPIBOT_LOG_LEVEL": "WARNING"}
     result = subprocess.run([sys.executable, "-c", SERVE_PROBE], capture_output=True,
                             text=True, timeout=120, check=True, env=env)
-    answer = json.loads(result.stdout.strip().splitlines()[-1])
-    assert answer["collections"][:1] == [2]  # none before it (any after: the collector is on)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_serve_reads_no_locale_data_before_it_listens(tmp_path):
+    """Babel's locale and global data (the currency list, a locale's names) are read when a
+    command first needs them, not at start (reports/units.py `_currencies`, bot/settings.py
+    checks KPIBOT_CURRENCY without Babel)."""
+    assert _serve_start(tmp_path)["babel_data"] == []
+
+
+def test_serve_starts_without_a_garbage_collection_then_freezes(tmp_path):
+    """`kpibot serve` builds the bot with the collector off, freezes everything (start-up's
+    little garbage, mostly the command line's parser, with it: a collection walked all ~140k
+    objects) and turns the collector on, before it listens (bot/cli/serve.py
+    `freeze_startup_objects`)."""
+    answer = _serve_start(tmp_path)
+    # none before the freeze (young ones after it, with the collector on, walk little)
+    assert [frozen for _generation, frozen in answer["collections"] if not frozen] == []
+    assert [generation for generation, _frozen in answer["collections"]
+            if generation == 2] == []
     assert answer["collector_on"]
     assert answer["frozen"] > 50_000
