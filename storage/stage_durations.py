@@ -177,14 +177,18 @@ def _counts_statement(shape: tuple) -> sa.CompoundSelect | sa.Select:
         c = DealDurationCount.__table__.c
         # A few months: their rows of ix_deal_duration_counts_month, summed per bucket with a
         # sort; SQLite would rather take the primary key's measure (every month of every
-        # bucket) unless the measure is an expression. More months: the key, in bucket order.
-        measure = c.measure + 0 if months == "few" else c.measure
+        # bucket) unless the measure is an expression. More months: the key, in bucket order,
+        # the month an expression so that no planner takes the month index for them (it has
+        # no counters: a lookup in the table per row, 21 ms a window over 2020..2027 at 5M).
+        few = months == "few"
+        measure = c.measure + 0 if few else c.measure
+        month = c.month if few else c.month + 0
         parts.append(sa.select(c.measure, c.bucket, sa.func.sum(c.deals).label("deals"),
                                sa.func.sum(c.total_ms).label("total"))
                      .where(c.workspace_id == sa.bindparam("workspace"),
                             c.owner_id == sa.bindparam("owner"),
                             measure.in_(sa.bindparam("measures", expanding=True)),
-                            c.month >= sa.bindparam("first"), c.month < sa.bindparam("stop"))
+                            month >= sa.bindparam("first"), month < sa.bindparam("stop"))
                      .group_by(c.measure, c.bucket))
     d = DealDuration.__table__.c
     for i, sign in enumerate(signs):

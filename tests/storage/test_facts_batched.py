@@ -170,6 +170,34 @@ def test_the_funnel_reads_covering_indexes_on_sqlite(history):
     assert not uncovered, text
 
 
+def test_years_of_stage_time_histograms_read_the_primary_key_on_sqlite(history):
+    """Over more than FEW_MONTHS months the histograms are read through the primary key, in
+    bucket order: ix_deal_duration_counts_month (0019) holds no counters, so through it every
+    row of every month is a lookup in the table (at 5M events 2020..2027 took 21 ms a window
+    that way, and SQLite chose it without statistics on it)."""
+    from storage.stage_durations import FEW_MONTHS
+    from tests.storage.query_plans import _captured, _plans
+
+    database, _users = history
+    if database.dialect != "sqlite":
+        pytest.skip("EXPLAIN QUERY PLAN is SQLite's")
+    years = (datetime(2020, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC))
+    assert (years[1].year - years[0].year) * 12 > FEW_MONTHS
+    with database.engine.begin() as connection:  # statistics, as `PRAGMA optimize` keeps them
+        connection.exec_driver_sql("ANALYZE")
+
+    def run() -> None:
+        with database.read() as session:
+            facts = _facts(session)
+            facts.median_stage_times(*years)
+            facts.stage_time(Stage.LEAD, *years)
+
+    text = _plans(database, _captured(database, run), "years of stage times")
+    histogram_reads = [line for line in text.splitlines() if "deal_duration_counts" in line]
+    assert histogram_reads, text
+    assert not [line for line in histogram_reads if "ix_deal_duration_counts_month" in line], text
+
+
 def test_funnel_counts_read_the_lead_to_won_cohort_and_the_closed_deals_in_one_statement(
         history):
     """The funnel's counts, its lead→won cohort and its won/lost deals come from one statement;
