@@ -24,11 +24,10 @@ from reports.kpis.compute import compute_kpi
 from reports.kpis.facts import Facts
 from reports.periods import parse_period
 from sampledata import seed_workspace
-from storage.event_queries import find_by_idempotency_key
 from storage.facts import SqlFacts
 from storage.models import Workspace
 from storage.quotas import set_quota
-from storage.recording import NewEvent, record_events, void_event
+from storage.recording import NewEvent, record_events
 from tests.storage.query_plans import _captured, _plans
 from tests.storage.test_monthly_rollups import (
     KINDS,
@@ -36,6 +35,7 @@ from tests.storage.test_monthly_rollups import (
     USERS,
     WS,
     _history,
+    _record_voiding,
     _windows,
     _workspace,
 )
@@ -74,13 +74,7 @@ def _plain(found: tuple[dict, dict]) -> tuple[dict, dict]:
 def test_event_sums_by_kind_equal_the_single_calls_and_the_events(database, tz, fiscal):
     events = _history(3, 600, datetime(2024, 11, 1, tzinfo=UTC), 800)
     voided = {e.idempotency_key for e in events[::13]}
-    with database.write() as s:
-        workspace = _workspace(s, tz, fiscal)
-        record_events(session=s, workspace=workspace, new_events=events, now=NOW)
-        for key in sorted(voided):
-            event = find_by_idempotency_key(session=s, workspace_id=WS, key=key)
-            void_event(session=s, workspace=workspace, event_id=event.id, voided_by="U1",
-                       now=NOW)
+    _record_voiding(database, tz, fiscal, events, voided)
     checked = 0
     with database.read() as s:
         facts = SqlFacts(session=s, workspace=s.get(Workspace, WS))

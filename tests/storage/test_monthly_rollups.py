@@ -60,6 +60,19 @@ def _workspace(session, tz: str, fiscal_year_start: int = 1) -> Workspace:
                             currency="EUR", fiscal_year_start=fiscal_year_start, now=NOW)
 
 
+def _record_voiding(database, tz: str, fiscal: int, events: list[NewEvent],
+                    voided: set[str]) -> None:
+    """Record `events` in the workspace (zone `tz`), then void those whose keys are in
+    `voided`, each in its own void."""
+    with database.write() as s:
+        workspace = _workspace(s, tz, fiscal)
+        record_events(session=s, workspace=workspace, new_events=events, now=NOW)
+        for key in sorted(voided):
+            event = find_by_idempotency_key(session=s, workspace_id=WS, key=key)
+            void_event(session=s, workspace=workspace, event_id=event.id, voided_by="U1",
+                       now=NOW)
+
+
 def _recomputed(session, tz: str) -> tuple[dict, dict]:
     """(daily, monthly) sums from the non-void events, computed here in Python."""
     zone = ZoneInfo(tz)
@@ -194,13 +207,7 @@ def test_long_period_sums_equal_the_events(database, tz, fiscal):
                                    idempotency_key=f"edge{i}-{j}", count=10 ** j,
                                    source="web"))
     voided = {e.idempotency_key for e in events[::11]}
-    with database.write() as s:
-        workspace = _workspace(s, tz, fiscal)
-        record_events(session=s, workspace=workspace, new_events=events, now=NOW)
-        for key in sorted(voided):
-            event = find_by_idempotency_key(session=s, workspace_id=WS, key=key)
-            void_event(session=s, workspace=workspace, event_id=event.id, voided_by="U1",
-                       now=NOW)
+    _record_voiding(database, tz, fiscal, events, voided)
     with database.read() as s:
         facts = SqlFacts(session=s, workspace=s.get(Workspace, WS))
         for start, end in _windows(tz, fiscal):

@@ -145,9 +145,7 @@ def test_matplotlibs_import_is_kept_out_of_the_collection_after_each_chart():
             "walked = gc.get_objects()\n"
             "print(any(o is fm.fontManager.ttflist for o in walked),"
             " any(o is vars(fm) for o in walked), gc.get_freeze_count() > len(walked))\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, cwd=Path(__file__).resolve().parents[3])
-    assert out.stdout.split() == ["False", "False", "True"]
+    assert _printed_in_a_fresh_process(code) == ["False", "False", "True"]
 
 
 def test_a_chart_collects_its_garbage_without_walking_the_older_objects():
@@ -168,9 +166,7 @@ def test_a_chart_collects_its_garbage_without_walking_the_older_objects():
             "pngs = [render_chart_png(_chart(language)) for language in ('en', 'nb', 'zh')]\n"
             "print(all(pngs), max(generations), gc.isenabled(),"
             " sum(isinstance(o, Figure) for o in gc.get_objects()))\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, cwd=Path(__file__).resolve().parents[3])
-    assert out.stdout.split() == ["True", "1", "True", "0"]
+    assert _printed_in_a_fresh_process(code) == ["True", "1", "True", "0"]
 
 
 def test_panel_titles_are_placed_without_measuring_the_panels(monkeypatch):
@@ -214,3 +210,10 @@ def test_the_chinese_chart_draws_chinese_labels_and_its_funnel_period():
                      "funnel": "各阶段商机数 — " + zh.funnel_period}
     assert "年" in zh.funnel_period and "王伟" in reps and "线索" in stages
     assert _render_silently(zh) != _render_silently(en)
+
+
+def _printed_in_a_fresh_process(code: str) -> list[str]:
+    """The words `code` prints, run by a new interpreter from the project's root."""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).resolve().parents[3])
+    return out.stdout.split()
