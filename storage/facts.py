@@ -15,6 +15,9 @@ Cost follows the window, not the history:
 - deal distributions read `deals` through the per-stage timestamp indexes (`ix_deals_lead` ...
   `ix_deals_demo`, and `ix_deals_closed` for wins and losses: a won deal's `closed_at` is its
   `won_at`, a lost deal's its `lost_at`) with range predicates;
+- event durations (inbound response times) over at least half a year read the per-month
+  histograms of the events' durations, the edges and a few buckets of events
+  (storage/event_durations.py, migration 0021);
 - stage times, sales cycles and the funnel's medians read the per-month histograms of the
   deals' durations and a few buckets of deals (storage/stage_durations.py);
 - customer figures read `accounts` through `ix_accounts_customer_since` / `ix_accounts_churned`.
@@ -31,8 +34,9 @@ also for instants between that churn and the new win.
 Percentiles: linear interpolation between the closest ranks (numpy's default, PostgreSQL's
 `percentile_cont`): for n sorted values v[0..n-1] and p in [0, 1], rank r = (n - 1) * p,
 result = v[floor(r)] + (v[ceil(r)] - v[floor(r)]) * (r - floor(r)). The median is p = 0.5
-(the mean of the two middle values for even n), p90 is p = 0.9. Event durations are read and
-ranked in Python (`_distribution`); deal durations in storage/stage_durations.py. Deal
+(the mean of the two middle values for even n), p90 is p = 0.9. Event durations of a short
+period are read and ranked in Python (`_distribution`), of a long one from their monthly
+histograms (storage/event_durations.py); deal durations in storage/stage_durations.py. Deal
 durations are seconds (float), rounded to milliseconds so that both backends agree
 (`seconds_between`).
 """
@@ -53,6 +57,7 @@ from reports.kpis.facts import DealRow, Distribution, EventSum, Quota
 from storage import deal_counts
 from storage.deal_counts import NO_SOURCE, check_by
 from storage.deals import HISTORY_SETTLE
+from storage.event_durations import Found, durations, histograms_serve
 from storage.event_sums import SUM_KEYS, durations_statement, span_params, sums_statement
 from storage.models import (
     Account,
@@ -161,6 +166,10 @@ class SqlFacts:
                         ) -> tuple[Distribution, int]:
         """Distribution of the non-void `kind` events' durations in the window, and how many
         were <= `within` seconds (0 when `within` is None)."""
+        if histograms_serve(start, end, user, within):  # months of histograms, the edges
+            found = durations(self.session.connection(), self.workspace_id, kind, start, end,
+                              user=user, within=within)
+            return _distribution_of_seconds(found), found.within
         statement = self._statement(("durations", user is not None),
                                     lambda: durations_statement(user is not None))
         params = self._params(user=user, kind=kind, start=start, end=end)
@@ -550,6 +559,17 @@ def _distribution_of(found: Summary) -> Distribution:
     return Distribution(n=found.n, median=percentile(found.n, at, 5),
                         mean=found.total_ms / (1000 * found.n), p90=percentile(found.n, at, 9),
                         total=found.total_ms / 1000)
+
+
+def _distribution_of_seconds(found: Found) -> Distribution:
+    """n, median, mean, p90 and total of the event durations `found` (whole seconds), as
+    `SqlFacts._distribution` computes them from the values themselves."""
+    if not found.n:
+        return Distribution()
+    at = {rank: float(seconds) for rank, seconds in found.at.items()}
+    total = float(found.total)
+    return Distribution(n=found.n, median=percentile(found.n, at, 5), mean=total / found.n,
+                        p90=percentile(found.n, at, 9), total=total)
 
 
 def _history_version() -> sa.Select:

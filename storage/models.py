@@ -95,6 +95,10 @@ class Event(SQLModel, table=True):
         # walking every event of the period on ix_events_workspace_occurred.
         partial_index("ix_events_durations", "workspace_id", "kind", "occurred_at",
                       "duration_seconds", "user_id", where=DURATION_ROWS),
+        # The same rows in the order of their durations: the values at a rank of one bucket
+        # of event_duration_counts (storage/event_durations.py, migration 0021).
+        partial_index("ix_events_duration_values", "workspace_id", "kind", "duration_seconds",
+                      "occurred_at", "user_id", where=DURATION_ROWS),
         partial_index("ix_events_downgrades", "workspace_id", "kind", "occurred_at",
                       "amount_minor", where=DOWNGRADE_ROWS),
         sa.CheckConstraint("count >= 1", name="count_positive"),
@@ -252,6 +256,25 @@ class OpenDealStage(SQLModel, table=True):
                           sa_column_kwargs={"server_default": ""})  # "" for no owner
     stage: str = Field(primary_key=True, max_length=16)
     deals: int = Field(default=0)
+
+
+class EventDurationCount(SQLModel, table=True):
+    """How many non-void events of a kind carry a duration (and the sum of their seconds) per
+    (workspace, UTC month, bucket of `duration_buckets`, by 1000 * seconds): user_id "" for
+    the whole team, else per user. Kept by triggers on `events` (migration 0021); code never
+    writes it. A row may hold 0."""
+
+    __tablename__ = "event_duration_counts"
+    __table_args__ = ({"sqlite_with_rowid": False},)  # clustered by the key on SQLite
+
+    workspace_id: str = Field(foreign_key="workspaces.id", primary_key=True, max_length=80)
+    kind: str = Field(primary_key=True, max_length=40)
+    user_id: str = Field(primary_key=True, max_length=80)
+    month: int = Field(primary_key=True)
+    bucket: int = Field(sa_column=sa.Column(sa.BigInteger(), primary_key=True,
+                                            autoincrement=False))
+    events: int = Field(default=0)
+    total_seconds: int = Field(default=0, sa_column=sa.Column(sa.BigInteger(), nullable=False))
 
 
 class DurationBucket(SQLModel, table=True):
