@@ -5,7 +5,8 @@ Reads `event_duration_counts` (per workspace, kind, user or the team "", UTC mon
 of `duration_buckets`: how many non-void events and the sum of their seconds; kept by triggers
 on `events`, migration 0021) and the events themselves through two partial indexes of the
 rows that carry a duration. For a period [start, end) holding at least `MIN_MONTHS` whole UTC
-months (shorter ones read their durations directly, which is cheaper):
+months (a user's: `MIN_MONTHS_OF_A_USER`; shorter ones read their durations directly, which
+costs less):
 
 1. Per bucket, the events of the period: the histograms of the months it covers, plus or
    minus the events of its partial edge months (as for the deals' stage times:
@@ -40,7 +41,10 @@ from storage.stage_durations import _locate, _plan, percentile_ranks
 # The lower bounds (ms) of duration_buckets (migration 0016): eight buckets per doubling.
 BOUNDS = [-(2 ** 62), 0, 1, *sorted({round(1000 * 2 ** (k / 8)) for k in range(241)})]
 TEAM = ""  # event_duration_counts.user_id of the whole team's rows
-MIN_MONTHS = 6  # fewer whole UTC months: the period's durations are read directly
+# Fewer whole UTC months: the period's durations are read directly, which costs less (the
+# break-even at 5M events). A user's: a bucket's values are read among every user's.
+MIN_MONTHS = 6
+MIN_MONTHS_OF_A_USER = 12
 _NOTHING = (1, 0)  # an empty range of seconds
 
 
@@ -73,7 +77,8 @@ def histograms_serve(start: datetime, end: datetime, user: str | None,
     if start >= end or user == TEAM or (within is not None and not math.isfinite(within)):
         return False
     whole, _ranges = _plan(start, end)
-    return whole is not None and whole[1] - whole[0] >= MIN_MONTHS
+    return whole is not None and whole[1] - whole[0] >= (
+        MIN_MONTHS if user is None else MIN_MONTHS_OF_A_USER)
 
 
 def durations(connection: Connection, workspace_id: str, kind: str, start: datetime,

@@ -276,7 +276,7 @@ def test_long_periods_give_the_durations_exact_distribution(database, tz):
                                                      within=within)
                 got = (dist.n, dist.median, dist.mean, dist.p90, dist.total, inside)
                 assert got == _brute(values, within), (start, end, user, within)
-    assert served > 30  # most of these periods read the histograms
+    assert served > 20  # many of these periods read the histograms
 
 
 def _statements(database, call) -> list[str]:
@@ -399,4 +399,6 @@ def test_a_period_without_enough_whole_months_is_not_served():
     assert histograms_serve(month, month + 200 * DAY, None, 180.0)
     assert not histograms_serve(month, month + 200 * DAY, "", None)  # no rows of its own
     assert not histograms_serve(month, month + 200 * DAY, None, math.inf)
-    assert event_durations.MIN_MONTHS == 6
+    assert not histograms_serve(month, month + 200 * DAY, "U1", None)
+    assert histograms_serve(month, month + 370 * DAY, "U1", None)
+    assert (event_durations.MIN_MONTHS, event_durations.MIN_MONTHS_OF_A_USER) == (6, 12)
