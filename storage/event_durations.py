@@ -83,10 +83,12 @@ def histograms_serve(start: datetime, end: datetime, user: str | None,
 
 def durations(connection: Connection, workspace_id: str, kind: str, start: datetime,
               end: datetime, *, user: str | None, within: float | None,
-              tenths: Iterable[int] = (5, 9)) -> Found:
+              tenths: Iterable[int] = (5, 9)) -> Found | None:
     """The non-void `kind` events' durations in [start, end) (of `user` if given), with the
     values at the ranks of the `tenths` percentiles and the count <= `within` seconds (0 when
-    None). Only for periods `histograms_serve`."""
+    None). Only for periods `histograms_serve`. None when the statements saw different
+    histories (a write committed between them, at PostgreSQL's READ COMMITTED): read the
+    period's durations instead."""
     whole, ranges = _plan(start, end)
     params: dict[str, Any] = {"workspace": workspace_id, "kind": kind,
                               "owner": TEAM if user is None else user, "user": user,
@@ -109,8 +111,10 @@ def durations(connection: Connection, workspace_id: str, kind: str, start: datet
         bucket, offset = _locate(buckets, rank)
         wanted.setdefault(bucket, []).append((rank, offset))
     inside, edge = _within(buckets, within)
-    at, counted = _values(connection, params, wanted, edge)
-    return Found(n=n, total=total, at=at, within=inside + counted)
+    read = _values(connection, params, wanted, edge)
+    if read is None:
+        return None
+    return Found(n=n, total=total, at=read[0], within=inside + read[1])
 
 
 def _within(buckets: list[tuple[int, tuple[int, int]]], within: float | None
@@ -131,8 +135,9 @@ def _within(buckets: list[tuple[int, tuple[int, int]]], within: float | None
 
 def _values(connection: Connection, params: dict[str, Any],
             wanted: dict[int, list[tuple[int, int]]], edge: tuple[int, int]
-            ) -> tuple[dict[int, int], int]:
-    """({rank: duration} of `wanted`, the events of the period with durations in `edge`)."""
+            ) -> tuple[dict[int, int], int] | None:
+    """({rank: duration} of `wanted`, the events of the period with durations in `edge`);
+    None when a bucket no longer holds the durations its count promised."""
     keys = list(wanted)
     size = 1 << max(len(keys) - 1, 0).bit_length()  # a few statement shapes: 1, 2, 4 parts
     values = {**params, "edge_low": edge[0], "edge_high": edge[1]}
@@ -153,6 +158,8 @@ def _values(connection: Connection, params: dict[str, Any],
     for i, bucket in enumerate(keys):
         picked = sorted(found[i])
         first = values[f"offset_{i}"]
+        if len(picked) < values[f"limit_{i}"]:
+            return None  # a write committed between the statements (PostgreSQL)
         for rank, offset in wanted[bucket]:
             at[rank] = picked[offset - first]
     return at, counted

@@ -169,7 +169,8 @@ class SqlFacts:
         if histograms_serve(start, end, user, within):  # months of histograms, the edges
             found = durations(self.session.connection(), self.workspace_id, kind, start, end,
                               user=user, within=within)
-            return _distribution_of_seconds(found), found.within
+            if found is not None:
+                return _distribution_of_seconds(found), found.within
         statement = self._statement(("durations", user is not None),
                                     lambda: durations_statement(user is not None))
         params = self._params(user=user, kind=kind, start=start, end=end)

@@ -402,3 +402,44 @@ def test_a_period_without_enough_whole_months_is_not_served():
     assert not histograms_serve(month, month + 200 * DAY, "U1", None)
     assert histograms_serve(month, month + 370 * DAY, "U1", None)
     assert (event_durations.MIN_MONTHS, event_durations.MIN_MONTHS_OF_A_USER) == (6, 12)
+
+
+def test_a_write_between_the_two_statements_gives_the_history_before_or_after(database):
+    """PostgreSQL reads each statement at its own snapshot (READ COMMITTED): a bucket may no
+    longer hold what the histograms counted, and the period's durations are read instead;
+    SQLite's read transaction keeps its snapshot. Never an error, never a mix."""
+    _setup(database, "UTC")
+    with database.write() as session:
+        record_events(session=session, workspace=session.get(Workspace, WS),
+                      new_events=_random_events(13, 400), now=NOW)
+    start, end = datetime(2024, 12, 20, 5, tzinfo=UTC), datetime(2026, 11, 3, tzinfo=UTC)
+
+    def values(session) -> list[int]:
+        return list(session.execute(sa.select(Event.duration_seconds).where(
+            Event.workspace_id == WS, Event.kind == RESPONDED, Event.voided_at.is_(None),
+            Event.duration_seconds.is_not(None), Event.occurred_at >= start,
+            Event.occurred_at < end)).scalars())
+
+    with database.read() as session:
+        before = _brute(values(session), 180.0)
+    done = []
+
+    def write_between(_conn, _cursor, statement, *_args) -> None:
+        if "ORDER BY events.duration_seconds" in statement and not done:
+            done.append(True)
+            with database.write() as writer:
+                writer.execute(sa.delete(Event).where(Event.kind == RESPONDED,
+                                                      Event.duration_seconds > 0))
+
+    sa.event.listen(database.engine, "before_cursor_execute", write_between)
+    try:
+        with database.read() as session:
+            facts = SqlFacts(session=session, workspace=session.get(Workspace, WS))
+            dist, inside = facts.event_durations(RESPONDED, start, end, within=180.0)
+    finally:
+        sa.event.remove(database.engine, "before_cursor_execute", write_between)
+    with database.read() as session:
+        after = _brute(values(session), 180.0)
+    got = (dist.n, dist.median, dist.mean, dist.p90, dist.total, inside)
+    assert done and before != after
+    assert got == (after if database.dialect == "postgresql" else before)
