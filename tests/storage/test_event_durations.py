@@ -314,7 +314,7 @@ def test_a_long_period_reads_the_histograms_and_a_short_one_its_durations(databa
     assert len(week) == 1 and "event_duration_counts" not in week[0]
 
 
-def _plans(session, statement: str, params: dict) -> list[str]:
+def _plans(session, statement: str, params: list) -> list[str]:
     raw = session.connection().connection.dbapi_connection
     return [row[3] for row in raw.execute(f"EXPLAIN QUERY PLAN {statement}", params)]
 
@@ -341,7 +341,7 @@ def test_sqlite_reads_each_part_through_its_index(tmp_path, statistics):
         seen = _statements(database, lambda: _durations_twice(database))
         with database.read() as session:
             kept = [s for s in seen if "duration_seconds" in s]
-            plans = [" | ".join(_plans(session, s, _sample_params(s))) for s in kept]
+            plans = [" | ".join(_plans(session, s, _null_params(s))) for s in kept]
     finally:
         database.dispose()
     counts, values, period = plans
@@ -361,7 +361,8 @@ def _durations_twice(database) -> None:
                               datetime(2026, 3, 9, tzinfo=UTC))
 
 
-def _sample_params(statement: str) -> list:
+def _null_params(statement: str) -> list:
+    """A NULL for each parameter: EXPLAIN needs values, SQLite's plan does not depend on them."""
     return [None] * statement.count("?")
 
 
