@@ -28,6 +28,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
+from storage import driver
+
 _writer_locks: weakref.WeakKeyDictionary[sa.Engine, threading.RLock] = weakref.WeakKeyDictionary()
 _writer_locks_guard = threading.Lock()
 
@@ -107,10 +109,10 @@ def _configure_sqlite(engine: sa.Engine, wal_autocheckpoint: int | None) -> None
         else:
             switch = current < SQLITE_READ_BUSY_MIN_MS and current != busy_ms
         if switch:
-            connection.exec_driver_sql(f"PRAGMA busy_timeout={busy_ms}")
+            driver.execute_sql(connection, f"PRAGMA busy_timeout={busy_ms}")
             info[_LOCK_TIMEOUT] = busy_ms
         if not options.get(_ONE_STATEMENT):
-            connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+            driver.execute_sql(connection, "BEGIN IMMEDIATE" if write else "BEGIN")
 
 
 def _write_bind(engine: sa.Engine, lock_ms: int | None) -> sa.Engine:
@@ -198,7 +200,7 @@ class Database:
                 self._limit(session, None)
             yield session
 
-    def read_first(self, statement: sa.Executable, params: dict) -> sa.Row | None:
+    def read_first(self, statement: sa.Executable, params: dict) -> tuple | None:
         """The first row of one read statement (every command's workspace read). SQLite: on a
         pooled connection with no Session and no BEGIN, since one statement outside a
         transaction reads one snapshot by itself (what they cost was a fifth of a `/kpi
@@ -210,8 +212,9 @@ class Database:
         if bind is None:
             bind = self.engine.__dict__["_kpibot_one_statement"] = self.engine.execution_options(
                 **{_ONE_STATEMENT: True})
-        with bind.connect() as connection:
-            return connection.execute(statement, params).first()
+        with bind.connect() as connection:  # on the driver: a third of what Core costs
+            rows = driver.run(connection, statement, params)
+        return rows[0] if rows else None
 
     @contextmanager
     def write(self) -> Iterator[Session]:
