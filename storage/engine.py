@@ -241,8 +241,7 @@ class Database:
         if self.dialect != "sqlite":
             yield
             return
-        with _writer_locks_guard:
-            lock = _writer_locks.setdefault(self.engine, threading.RLock())
+        lock = writer_turn(self.engine)
         timeout = (lock_ms or SQLITE_BUSY_TIMEOUT_MS) / 1000
         if not lock.acquire(timeout=timeout):
             raise sa.exc.OperationalError("BEGIN IMMEDIATE", None,
@@ -259,6 +258,16 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def writer_turn(engine: sa.Engine) -> threading.RLock:
+    """SQLite: the lock this process's writers on `engine` take before BEGIN IMMEDIATE
+    (`Database.write`; the WAL checkpointer's writes too, storage/checkpoints.py)."""
+    with _writer_locks_guard:
+        return _writer_locks.setdefault(engine, threading.RLock())
+
+
+BUSY_TIMEOUT_INFO = _LOCK_TIMEOUT  # a pooled connection's busy timeout, as _on_begin keeps it
 
 
 def dialect_insert(dialect: str):
