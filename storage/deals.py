@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from reports.deal_state import DealEvent, derive_deal_state
+from reports.deal_state import DealEvent, changes_only_the_name, derive_deal_state
 from reports.events import Stage
 from storage import driver
 from storage.bulk import BulkInsert, chunks
@@ -30,6 +30,35 @@ def refresh_deal(*, session: Session, workspace_id: str, deal_key: str) -> dict 
     """Rewrite the deal row from its non-void events (deleting it when none are left)."""
     return refresh_deals(session=session, workspace_id=workspace_id, deal_keys=[deal_key])[
         deal_key]
+
+
+def stamp_unchanged_deal(session: Session, workspace_id: str, *, kind: str, deal_key: str | None,
+                         deal_name: str | None, account_key: str | None, source: str | None,
+                         now: datetime) -> bool:
+    """For an event just added that changes nothing of its deal (reports.deal_state
+    `changes_only_the_name`, with the deal's own name): set the deal's `updated_at` to `now`,
+    as `refresh_deals` would, in one UPDATE that checks the name (instead of reading the
+    deal's events and row again). False, and nothing written, when it does not apply (no deal
+    of that name, another kind of event): the caller refreshes the deal in full."""
+    if not (deal_key and deal_name and changes_only_the_name(
+            kind, account_key=account_key, source=source)):
+        return False
+    lock_derived_rows(session, workspace_id)
+    session.flush()
+    stamped = driver.run(session.connection(), _stamp_deal(), {
+        "in_workspace": workspace_id, "of_key": deal_key, "named": deal_name, "now": now})
+    if stamped:
+        _expire_deals(session, workspace_id, [deal_key])
+    return bool(stamped)
+
+
+@functools.cache
+def _stamp_deal():
+    table = Deal.__table__
+    return (sa.update(table).where(table.c.workspace_id == sa.bindparam("in_workspace"),
+                                   table.c.key == sa.bindparam("of_key"),
+                                   table.c.name == sa.bindparam("named"))
+            .values(updated_at=sa.bindparam("now")).returning(table.c.id))
 
 
 def refresh_deals(*, session: Session, workspace_id: str, deal_keys: Sequence[str],

@@ -31,7 +31,7 @@ class _Compiled:
     names: tuple[str, ...]  # the parameters in the order of the SQL's `?`
     binds: tuple[Callable | None, ...]  # each parameter's conversion (None: as it is)
     expanding: str | None  # the one IN-list parameter, if any
-    results: tuple[Callable | None, ...] | None  # each returned column's (None: no rows)
+    results: tuple[tuple[int, Callable], ...] | None  # (column, its conversion); None: no rows
 
 
 def run(connection: sa.Connection, statement: sa.Executable,
@@ -56,11 +56,14 @@ def run(connection: sa.Connection, statement: sa.Executable,
     rows = execute_sql(connection, sql, tuple(values))
     if not compiled.results or not rows:
         return rows
-    converters = compiled.results
-    if not any(converters):
-        return rows
-    return [tuple(value if convert is None or value is None else convert(value)
-                  for value, convert in zip(row, converters, strict=True)) for row in rows]
+    converted = []
+    for row in rows:
+        row = list(row)
+        for i, convert in compiled.results:
+            if row[i] is not None:
+                row[i] = convert(row[i])
+        converted.append(tuple(row))
+    return converted
 
 
 def execute_sql(connection: sa.Connection, sql: str, values: Sequence = (), *,
@@ -97,7 +100,9 @@ def _compile(statement: sa.Executable, dialect: sa.Dialect, keys: tuple[str, ...
         sql=compiled.string, names=names,
         binds=tuple(_bind(compiled.binds[name].type, dialect) for name in names),
         expanding=expanding[0] if expanding else None,
-        results=None if columns is None else tuple(_result(c.type, dialect) for c in columns))
+        results=None if columns is None else tuple(
+            (i, convert) for i, c in enumerate(columns)
+            if (convert := _result(c.type, dialect)) is not None))
 
 
 def _returned(statement) -> Sequence | None:

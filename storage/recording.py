@@ -18,7 +18,9 @@ from sqlmodel import Session
 
 from reports.events import KINDS
 from storage import driver
+from storage.accounts import ACCOUNT_KINDS
 from storage.bulk import BulkInsert
+from storage.deals import stamp_unchanged_deal
 from storage.engine import dialect_insert
 from storage.event_queries import find_by_idempotency_key, get_event, stored_keys
 from storage.models import Event, Workspace
@@ -128,8 +130,12 @@ def record_event(
         return Recorded(existing, duplicate=True)
     if not postgresql_:
         apply_to_rollup(session, workspace, [new], sign=1)
-    refresh_touched(session, workspace.id, [new], now=logged_at,
-                    zone=ZoneInfo(workspace.timezone))
+    if not (new.kind not in ACCOUNT_KINDS and stamp_unchanged_deal(
+            session, workspace.id, kind=new.kind, deal_key=new.deal_key,
+            deal_name=new.deal_name, account_key=new.account_key, source=new.source,
+            now=logged_at)):
+        refresh_touched(session, workspace.id, [new], now=logged_at,
+                        zone=ZoneInfo(workspace.timezone))
     stored = StoredEvent(**{name: getattr(new, name) for name in _NEW_EVENT_FIELDS},
                          id=event_id, workspace_id=workspace.id, logged_at=logged_at)
     return Recorded(stored, duplicate=False)

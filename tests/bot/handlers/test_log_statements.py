@@ -19,6 +19,7 @@ from sqlmodel import select
 
 from bot.core import CommandRequest
 from bot.handlers import describe
+from storage.deals import refresh_deals
 from storage.models import DailyRollup, Deal, Event, MonthlyRollup, User, Workspace
 from storage.workspaces import ensure_user, ensure_workspace
 from tests.support.dialog import Chat
@@ -117,9 +118,9 @@ def test_a_replayed_request_stores_one_event_and_says_so(chat, database):
 
 
 def test_an_event_on_a_deal_reads_what_its_upkeep_needs_once(chat, database):
-    _ask(chat, "log demo-booked acme", "d1")
+    _ask(chat, "log meeting-booked acme", "d1")
     with _Statements(database) as statements:
-        reply = _ask(chat, "log meeting-booked acme", "d2")
+        reply = _ask(chat, "log demo-booked acme", "d2")  # moves the deal: refreshed in full
     assert reply.ok
     sql = statements.sql
     assert len(sql) == len(set(sql)), sql  # no statement twice
@@ -130,6 +131,43 @@ def test_an_event_on_a_deal_reads_what_its_upkeep_needs_once(chat, database):
     assert sum(1 for s in sql if s.startswith("SELECT deals.id,")) == 1
     assert not any("accounts" in s for s in sql)  # an open deal's stage: no account reads it
     assert len(sql) <= 7, sql  # 19 before issue 18 (21 with BEGIN and PRAGMA)
+
+
+def _deal_row(database) -> tuple:
+    with database.read() as session:
+        return tuple(session.connection().execute(sa.select(Deal.__table__).where(
+            Deal.__table__.c.workspace_id == WORKSPACE)).one())
+
+
+def test_an_event_that_changes_nothing_of_its_deal_only_stamps_it(chat, database):
+    """A meeting on a deal, named as the deal is named, changes nothing of it but
+    `updated_at` (reports.deal_state.changes_only_the_name): one UPDATE that checks the name,
+    no read of the deal's events or row, and the row is what a full refresh writes."""
+    _ask(chat, "log demo-booked acme", "s1")
+    chat.now = NOW + timedelta(hours=1)
+    with _Statements(database) as statements:
+        assert _ask(chat, "log meeting-booked acme", "s2").ok
+    upkeep = [s for s in statements.sql if "deals" in s or "FROM events" in s]
+    assert len(upkeep) == 1 and upkeep[0].startswith("UPDATE deals SET updated_at"), upkeep
+    assert "deals.name =" in upkeep[0]
+    stamped = _deal_row(database)
+    with database.write() as session:
+        refresh_deals(session=session, workspace_id=WORKSPACE, deal_keys=["acme"],
+                      now=chat.now)
+    assert _deal_row(database) == stamped
+    with database.read() as session:
+        deal = session.exec(select(Deal).where(Deal.workspace_id == WORKSPACE)).one()
+    assert (deal.name, deal.stage, deal.updated_at) == ("acme", "demo", NOW + timedelta(hours=1))
+    # Another name (the latest event's name is the deal's) or a source: refreshed in full.
+    for key, text, named, source in (("s3", "log meeting-booked Acme", "Acme", None),
+                                     ("s4", "log inbound-request acme source=web", "acme",
+                                      "organic")):
+        with _Statements(database) as statements:
+            assert _ask(chat, text, key).ok
+        assert any("FROM events" in s for s in statements.sql), (text, statements.sql)
+        with database.read() as session:
+            deal = session.exec(select(Deal).where(Deal.workspace_id == WORKSPACE)).one()
+        assert (deal.name, deal.source) == (named, source)
 
 
 def test_the_command_deadline_does_not_set_the_busy_timeout_on_every_command(chat, database):
