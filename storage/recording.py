@@ -107,7 +107,8 @@ def record_event(
     RETURNING id, run on the session's connection with the values of `new` (no ORM object).
     A key stored before, or stored at the same moment by a concurrent request with the same
     key (PostgreSQL waits for that transaction), returns no id, and the stored event is read
-    instead."""
+    instead. On SQLite it runs on the driver (storage/driver.py). An event that changes
+    nothing of its deal only stamps it (`stamp_unchanged_deal`); others refresh it."""
     _check(new)
     logged_at = now or datetime.now(UTC)
     session.flush()  # rows the caller added (a user credited by an admin) go first
