@@ -41,7 +41,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from storage.engine import BUSY_TIMEOUT_INFO, writer_turn
+from storage.engine import BUSY_TIMEOUT_INFO, SQLITE_BUSY_TIMEOUT_MS, writer_turn
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,6 @@ def start_wal_over(engine: sa.Engine) -> bool:
         try:
             sqlite = raw.driver_connection
             sqlite.execute("PRAGMA busy_timeout=0")  # another process writing: not now
-            raw.info[BUSY_TIMEOUT_INFO] = 0  # the next transaction on it sets its own
             try:
                 sqlite.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError:  # busy
@@ -100,7 +99,9 @@ def start_wal_over(engine: sa.Engine) -> bool:
                 sqlite.execute("ROLLBACK")
                 raise
             return True
-        finally:
+        finally:  # the pooled connection's own busy timeout back (as storage.engine keeps it)
+            sqlite.execute("PRAGMA busy_timeout="
+                           f"{int(raw.info.get(BUSY_TIMEOUT_INFO, SQLITE_BUSY_TIMEOUT_MS))}")
             raw.close()
     finally:
         turn.release()

@@ -21,7 +21,7 @@ from bot.cli.serve import serving_bot
 from bot.settings import Settings
 from bot.wiring import build_bot
 from storage.checkpoints import SERVE_AUTOCHECKPOINT_PAGES, WalCheckpointer, wal_checkpoint
-from storage.engine import Database, writer_turn
+from storage.engine import SQLITE_BUSY_TIMEOUT_MS, Database, writer_turn
 from storage.workspaces import ensure_user, ensure_workspace
 from tests.support.dialog import Chat
 
@@ -125,6 +125,9 @@ def test_the_thread_starts_a_checkpointed_wal_over_not_the_next_command(sqlite_u
         assert checkpointer.starts_over == 1
         started_over = _wal_salt(sqlite_url)
         assert started_over != before
+        with database.engine.connect() as connection:  # the pooled connection it wrote on
+            assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == \
+                SQLITE_BUSY_TIMEOUT_MS  # its own wait of 0 ms undone
         _log(database, 4)
         assert _wal_salt(sqlite_url) == started_over  # no command started it over
         assert checkpointer.checkpoint().wal_frames > 10  # the commands' frames follow its own
@@ -183,7 +186,7 @@ def test_a_crash_between_commit_and_checkpoint_loses_nothing(sqlite_url, tmp_pat
         sys.path.insert(0, {str(Path.cwd())!r})
         from tests.storage.test_wal_checkpoints import COMMANDS, _log
         from storage.checkpoints import SERVE_AUTOCHECKPOINT_PAGES
-        from storage.engine import Database, writer_turn
+        from storage.engine import SQLITE_BUSY_TIMEOUT_MS, Database, writer_turn
         database = Database.from_url({sqlite_url!r},
                                      wal_autocheckpoint=SERVE_AUTOCHECKPOINT_PAGES)
         _log(database, COMMANDS)
