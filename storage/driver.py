@@ -31,6 +31,7 @@ class _Compiled:
     names: tuple[str, ...]  # the parameters in the order of the SQL's `?`
     binds: tuple[Callable | None, ...]  # each parameter's conversion (None: as it is)
     expanding: str | None  # the one IN-list parameter, if any
+    given: dict[str, object]  # values the statement carries itself (`col == "x"`)
     results: tuple[tuple[int, Callable], ...] | None  # (column, its conversion); None: no rows
 
 
@@ -47,7 +48,7 @@ def run(connection: sa.Connection, statement: sa.Executable,
     values: list[object] = []
     sql = compiled.sql
     for name, convert in zip(compiled.names, compiled.binds, strict=True):
-        value = params[name]
+        value = params[name] if name in params else compiled.given[name]
         if name == compiled.expanding:
             values.extend(value if convert is None else map(convert, value))
             sql = sql.replace(f"__[POSTCOMPILE_{name}]", ", ".join("?" * len(value)))
@@ -100,6 +101,8 @@ def _compile(statement: sa.Executable, dialect: sa.Dialect, keys: tuple[str, ...
         sql=compiled.string, names=names,
         binds=tuple(_bind(compiled.binds[name].type, dialect) for name in names),
         expanding=expanding[0] if expanding else None,
+        given={name: compiled.binds[name].effective_value for name in names
+               if name not in keys and not compiled.binds[name].required},
         results=None if columns is None else tuple(
             (i, convert) for i, c in enumerate(columns)
             if (convert := _result(c.type, dialect)) is not None))

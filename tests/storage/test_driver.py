@@ -56,9 +56,13 @@ def test_rows_values_and_returning_are_what_core_gives(stored):
         by_driver = driver.run(connection, select, {"workspace_id": WORKSPACE,
                                                     "keys": ["acme", "other"]})
         nothing = driver.run(connection, select, {"workspace_id": WORKSPACE, "keys": []})
+        fives = driver.run(connection, sa.select(events.c.count).where(  # a value it carries
+            events.c.count == 5, events.c.workspace_id == sa.bindparam("workspace_id")),
+            {"workspace_id": WORKSPACE})
         by_core = [tuple(row) for row in connection.execute(
             select, {"workspace_id": WORKSPACE, "keys": ["acme", "other"]})]
     assert len(first) == 1 and isinstance(first[0][0], int) and again == [] and nothing == []
+    assert fives == [(5,)]
     assert by_driver == by_core
     assert [(kind, count, at, voided) for _id, kind, count, at, voided, _name in by_driver] == [
         ("call", 2, NOW, None), ("call", 5, NOW.replace(microsecond=0), None)]
