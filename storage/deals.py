@@ -34,9 +34,10 @@ def refresh_deal(*, session: Session, workspace_id: str, deal_key: str) -> dict 
 
 def stamp_unchanged_deal(session: Session, workspace_id: str, *, kind: str, deal_key: str | None,
                          deal_name: str | None, account_key: str | None, source: str | None,
-                         now: datetime) -> bool:
+                         user_id: str, now: datetime) -> bool:
     """For an event just added that changes nothing of its deal (reports.deal_state
-    `changes_only_the_name`, with the deal's own name): set the deal's `updated_at` to `now`,
+    `changes_only_the_name`, with the deal's own name; a deal with no stage event yet is
+    owned by its latest event's rep, so there by the owner's): set its `updated_at` to `now`,
     as `refresh_deals` would, in one UPDATE that checks the name (instead of reading the
     deal's events and row again). False, and nothing written, when it does not apply (no deal
     of that name, another kind of event): the caller refreshes the deal in full."""
@@ -46,7 +47,8 @@ def stamp_unchanged_deal(session: Session, workspace_id: str, *, kind: str, deal
     lock_derived_rows(session, workspace_id)
     session.flush()
     stamped = driver.run(session.connection(), _stamp_deal(), {
-        "in_workspace": workspace_id, "of_key": deal_key, "named": deal_name, "now": now})
+        "in_workspace": workspace_id, "of_key": deal_key, "named": deal_name, "by": user_id,
+        "now": now})
     if stamped:
         _expire_deals(session, workspace_id, [deal_key])
     return bool(stamped)
@@ -57,7 +59,10 @@ def _stamp_deal():
     table = Deal.__table__
     return (sa.update(table).where(table.c.workspace_id == sa.bindparam("in_workspace"),
                                    table.c.key == sa.bindparam("of_key"),
-                                   table.c.name == sa.bindparam("named"))
+                                   table.c.name == sa.bindparam("named"),
+                                   # no stage event yet: the owner is the latest event's rep
+                                   sa.or_(table.c.first_event_at.is_not(None),
+                                          table.c.owner_id == sa.bindparam("by")))
             .values(updated_at=sa.bindparam("now")).returning(table.c.id))
 
 

@@ -134,7 +134,7 @@ def record_event(
     if not (new.kind not in ACCOUNT_KINDS and stamp_unchanged_deal(
             session, workspace.id, kind=new.kind, deal_key=new.deal_key,
             deal_name=new.deal_name, account_key=new.account_key, source=new.source,
-            now=logged_at)):
+            user_id=new.user_id, now=logged_at)):
         refresh_touched(session, workspace.id, [new], now=logged_at,
                         zone=ZoneInfo(workspace.timezone))
     stored = StoredEvent(**{name: getattr(new, name) for name in _NEW_EVENT_FIELDS},

@@ -302,3 +302,16 @@ def test_the_words_of_a_day_are_found_once(chat, monkeypatch):
         ("log call 3", "log email-sent 40x", "log demo-booked acme"))]
     assert all("on Wed 18 Nov 2026" in reply.text for reply in replies), replies
     assert len(found) == 1
+
+
+def test_a_deal_without_stage_events_follows_its_latest_rep(chat, database):
+    """Before any stage event a deal is owned by its latest event's rep: a meeting another
+    rep logs is no stamp, it makes them the owner."""
+    _ask(chat, "log meeting-booked acme", "r1")
+    reply = chat.handler.handle(CommandRequest(
+        platform="slack", workspace_id=WORKSPACE, user_id="U2", user_name="Bo",
+        text="log meeting-booked acme", channel_id="C1", idempotency_key="r2"))
+    assert reply.ok
+    with database.read() as session:
+        deal = session.exec(select(Deal).where(Deal.workspace_id == WORKSPACE)).one()
+    assert (deal.owner_id, deal.stage) == ("U2", None)
