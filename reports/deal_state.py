@@ -75,6 +75,16 @@ def _moves_deal(kind: str) -> bool:
     return spec is not None and (spec.stage is not None or spec.closes is not None)
 
 
+def changes_only_the_name(kind: str, *, account_key: str | None, source: str | None) -> bool:
+    """Whether adding an event of `kind` (naming this account and source) to a deal can change
+    nothing of its state but its name: it moves the deal nowhere (no stage, no close) and
+    names no account and no source. `derive_deal_state` reads such an event for the deal's
+    name (the latest event's that has one), account and source alone, so one that repeats the
+    deal's name changes nothing at all (storage/deals.py `stamp_unchanged_deal`)."""
+    return KINDS.get(kind) is not None and not _moves_deal(kind) and account_key is None \
+        and source is None
+
+
 def _rank(kind: str) -> int:
     """A kind's place in a day's funnel order: its stage, won/lost last, -1 for activities."""
     spec = KINDS[kind]

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from storage.types import UTCDateTime
+from storage.driver import bind_converter, execute_sql, unconverted
 
 
 class BulkInsert:
@@ -36,8 +35,9 @@ class BulkInsert:
     def run(self, rows: Sequence[tuple]) -> None:
         if not rows:
             return
-        if self.raw:
-            self.session.connection().exec_driver_sql(self.sql, rows)
+        if self.raw:  # one row (a chat command's rollups) as one statement
+            execute_sql(self.session.connection(), self.sql, rows if len(rows) > 1 else rows[0],
+                        many=len(rows) > 1)
         else:
             self.session.execute(self.statement, [dict(zip(self.columns, row, strict=True))
                                                   for row in rows])
@@ -47,13 +47,7 @@ class BulkInsert:
 def _converter(table: sa.Table, column: str, dialect: sa.Dialect):
     """The driver value of `column`'s values, found once per table, column and dialect (a chat
     command's rollup upsert asked for it twice per command)."""
-    type_ = table.c[column].type
-    processor = type_.dialect_impl(dialect).bind_processor(dialect) or unconverted
-    if isinstance(type_, UTCDateTime):
-        sample = datetime(2026, 3, 4, 5, 6, 7, 89, tzinfo=UTC)
-        if _sqlite_utc_text(sample) == processor(sample) and processor(None) is None:
-            return _sqlite_utc_text
-    return processor
+    return bind_converter(table.c[column].type, dialect)
 
 
 @functools.cache
@@ -71,21 +65,6 @@ def _positional_sql(statement, dialect: sa.Dialect, columns: tuple[str, ...]) ->
         raise RuntimeError(f"{statement.table.name}: the insert takes "
                            f"{compiled.positiontup}, not {columns}")
     return compiled.string
-
-
-def unconverted(value):
-    return value
-
-
-def _sqlite_utc_text(value: datetime | None) -> str | None:
-    """UTCDateTime's SQLite bind processor, ten times faster (checked against it in use)."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        raise ValueError("naive datetime given where a tz-aware UTC instant is required")
-    if value.utcoffset():
-        value = value.astimezone(UTC)
-    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def chunks(items: Sequence[str], size: int = 500):

@@ -11,9 +11,11 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from reports.deal_state import DealEvent, derive_deal_state
+from reports.deal_state import DealEvent, changes_only_the_name, derive_deal_state
 from reports.events import Stage
-from storage.bulk import BulkInsert, chunks, unconverted
+from storage import driver
+from storage.bulk import BulkInsert, chunks
+from storage.driver import unconverted
 from storage.models import Deal, Event
 from storage.workspaces import lock_derived_rows, note_history_change, workspace_zone
 
@@ -28,6 +30,40 @@ def refresh_deal(*, session: Session, workspace_id: str, deal_key: str) -> dict 
     """Rewrite the deal row from its non-void events (deleting it when none are left)."""
     return refresh_deals(session=session, workspace_id=workspace_id, deal_keys=[deal_key])[
         deal_key]
+
+
+def stamp_unchanged_deal(session: Session, workspace_id: str, *, kind: str, deal_key: str | None,
+                         deal_name: str | None, account_key: str | None, source: str | None,
+                         user_id: str, now: datetime) -> bool:
+    """For an event just added that changes nothing of its deal (reports.deal_state
+    `changes_only_the_name`, with the deal's own name; a deal with no stage event yet is
+    owned by its latest event's rep, so there by the owner's): set its `updated_at` to `now`,
+    as `refresh_deals` would, in one UPDATE that checks the name (instead of reading the
+    deal's events and row again). False, and nothing written, when it does not apply (no deal
+    of that name, another kind of event): the caller refreshes the deal in full."""
+    if not (deal_key and deal_name and changes_only_the_name(
+            kind, account_key=account_key, source=source)):
+        return False
+    lock_derived_rows(session, workspace_id)
+    session.flush()
+    stamped = driver.run(session.connection(), _stamp_deal(), {
+        "in_workspace": workspace_id, "of_key": deal_key, "named": deal_name, "by": user_id,
+        "now": now})
+    if stamped:
+        _expire_deals(session, workspace_id, [deal_key])
+    return bool(stamped)
+
+
+@functools.cache
+def _stamp_deal():
+    table = Deal.__table__
+    return (sa.update(table).where(table.c.workspace_id == sa.bindparam("in_workspace"),
+                                   table.c.key == sa.bindparam("of_key"),
+                                   table.c.name == sa.bindparam("named"),
+                                   # no stage event yet: the owner is the latest event's rep
+                                   sa.or_(table.c.first_event_at.is_not(None),
+                                          table.c.owner_id == sa.bindparam("by")))
+            .values(updated_at=sa.bindparam("now")).returning(table.c.id))
 
 
 def refresh_deals(*, session: Session, workspace_id: str, deal_keys: Sequence[str],
@@ -53,12 +89,12 @@ def refresh_deals(*, session: Session, workspace_id: str, deal_keys: Sequence[st
     by_key: dict[str, list[DealEvent]] = {k: [] for k in keys}
     existing: dict[str, dict] = {}
     events_of, deals_of = _refresh_reads()
-    for chunk in chunks(keys):
+    for chunk in chunks(keys):  # rows, not ORM objects (4× cheaper), on SQLite's driver
         given = {"workspace_id": workspace_id, "keys": chunk}
-        for row in connection.execute(events_of, given):  # rows, not ORM objects: 4× cheaper
+        for row in driver.run(connection, events_of, given):
             by_key[row[0]].append(DealEvent(*row[1:]))
-        for row in connection.execute(deals_of, given):
-            deal = row._asdict()
+        for row in driver.run(connection, deals_of, given):
+            deal = dict(zip(_DEAL_COLUMNS, row, strict=True))
             existing[deal["key"]] = deal
             if before is not None:
                 before[deal["key"]] = (deal["account_key"], account_view(deal))
@@ -72,8 +108,7 @@ def refresh_deals(*, session: Session, workspace_id: str, deal_keys: Sequence[st
         history = _history_of(deal) if deal is not None else None
         if not events:
             if deal is not None:
-                connection.execute(_deal_writes()[0],
-                                   {"deal_id": deal["id"]})
+                driver.run(connection, _deal_writes()[0], {"deal_id": deal["id"]})
                 past_changed = past_changed or _changes_past(history, None, settled)
             result[key] = None
             continue
@@ -82,12 +117,11 @@ def refresh_deals(*, session: Session, workspace_id: str, deal_keys: Sequence[st
                               fallback_owner=events[-1].user_id, now=now)
         if deal is None:
             written = {"workspace_id": workspace_id, "key": key, **values}
-            written["id"] = connection.execute(_deal_writes()[1],
-                                               written).scalar_one()
+            (written["id"],), = driver.run(connection, _deal_writes()[1], written)
         else:
             changed = tuple(name for name, value in values.items() if deal[name] != value)
             if changed:  # as the ORM did: no UPDATE when nothing changed
-                connection.execute(_update_deal(changed), {
+                driver.run(connection, _update_deal(changed), {
                     "deal_id": deal["id"], **{name: values[name] for name in changed}})
             written = {**deal, **values}
         past_changed = past_changed or _changes_past(history, _history_of(written), settled)
@@ -210,6 +244,7 @@ def deal_outcomes(*, session: Session, workspace_id: str, keys: Iterable[str]
     return found
 
 
+_DEAL_COLUMNS = tuple(Deal.__table__.c.keys())
 _DEAL_EVENT_COLUMNS = (Event.id, Event.kind, Event.occurred_at, Event.user_id, Event.deal_name,
                        Event.account_key, Event.amount_minor, Event.currency, Event.mrr_minor,
                        Event.source, Event.reason, Event.competitor)

@@ -17,7 +17,10 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from reports.events import KINDS
+from storage import driver
+from storage.accounts import ACCOUNT_KINDS
 from storage.bulk import BulkInsert
+from storage.deals import stamp_unchanged_deal
 from storage.engine import dialect_insert
 from storage.event_queries import find_by_idempotency_key, get_event, stored_keys
 from storage.models import Event, Workspace
@@ -104,7 +107,8 @@ def record_event(
     RETURNING id, run on the session's connection with the values of `new` (no ORM object).
     A key stored before, or stored at the same moment by a concurrent request with the same
     key (PostgreSQL waits for that transaction), returns no id, and the stored event is read
-    instead."""
+    instead. On SQLite it runs on the driver (storage/driver.py). An event that changes
+    nothing of its deal only stamps it (`stamp_unchanged_deal`); others refresh it."""
     _check(new)
     logged_at = now or datetime.now(UTC)
     session.flush()  # rows the caller added (a user credited by an admin) go first
@@ -116,8 +120,9 @@ def record_event(
     if postgresql_:  # the rollups in the same statement (none when nothing was stored)
         statement, rollups = with_rollups(_insert_once("postgresql", named=True), workspace, new)
         event_id = connection.execute(statement, {**values, **rollups}).scalar()
-    else:
-        event_id = connection.execute(_insert_once(connection.dialect.name), values).scalar()
+    else:  # on the driver: SQLAlchemy's execution cost three times the insert
+        stored = driver.run(connection, _insert_once(connection.dialect.name), values)
+        event_id = stored[0][0] if stored else None
     if event_id is None:
         existing = find_by_idempotency_key(
             session=session, workspace_id=workspace.id, key=new.idempotency_key)
@@ -126,8 +131,12 @@ def record_event(
         return Recorded(existing, duplicate=True)
     if not postgresql_:
         apply_to_rollup(session, workspace, [new], sign=1)
-    refresh_touched(session, workspace.id, [new], now=logged_at,
-                    zone=ZoneInfo(workspace.timezone))
+    if not (new.kind not in ACCOUNT_KINDS and stamp_unchanged_deal(
+            session, workspace.id, kind=new.kind, deal_key=new.deal_key,
+            deal_name=new.deal_name, account_key=new.account_key, source=new.source,
+            user_id=new.user_id, now=logged_at)):
+        refresh_touched(session, workspace.id, [new], now=logged_at,
+                        zone=ZoneInfo(workspace.timezone))
     stored = StoredEvent(**{name: getattr(new, name) for name in _NEW_EVENT_FIELDS},
                          id=event_id, workspace_id=workspace.id, logged_at=logged_at)
     return Recorded(stored, duplicate=False)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+from datetime import date
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date
 
 from reports.format import format_amount, format_duration
 from reports.i18n import Translator, translator
@@ -37,9 +39,15 @@ def describe_event(event: Event, workspace: Workspace, credited_name: str | None
     if event.user_id != event.logged_by:
         parts.append(t.gettext("for {name}", name=credited_name or event.user_id))
     local = event.occurred_at.astimezone(ZoneInfo(workspace.timezone))
-    day = (format_datetime(local, "EEE d MMM yyyy", locale="en") if t.language == "en"
-           else format_date(local.date(), "full", locale=locale))
-    parts.append(t.gettext("on {day}", day=day))
+    parts.append(t.gettext("on {day}", day=day_words(local.date(), t.language, locale)))
     if event.note:
         parts.append(f"— {event.note}")
     return " ".join(parts)
+
+
+@functools.lru_cache(maxsize=512)
+def day_words(day: date, language: str, locale: str) -> str:
+    """`Wed 18 Nov 2026` in English, the locale's full date otherwise; a day's words are the
+    same every time, and Babel took a fifth of a `/kpi log`'s handler CPU to find them."""
+    return (format_date(day, "EEE d MMM yyyy", locale="en") if language == "en"
+            else format_date(day, "full", locale=locale))

@@ -18,7 +18,7 @@ MAX_VALUE = 2000  # Slack's limit for a button value
 
 
 def _digest(key: bytes, text: str) -> str:
-    mac = hmac.new(key, text.encode(), hashlib.sha256).digest()[:16]
+    mac = hmac.digest(key, text.encode(), "sha256")[:16]  # one C call: hmac.new is Python
     return base64.urlsafe_b64encode(mac).decode().rstrip("=")
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+import random
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from reports.deal_state import DealEvent, derive_deal_state
-from reports.events import Stage
+from reports.deal_state import DealEvent, changes_only_the_name, derive_deal_state
+from reports.events import KINDS, Stage
 
 T0 = datetime(2026, 10, 1, 9, tzinfo=UTC)
 
@@ -149,3 +151,37 @@ def test_a_second_win_restates_the_first():
     # a win after a reopening stage is a new win, at its own time
     state = derive_deal_state([*first, ev(3, "opportunity", 20), again])
     assert state.won_at == T0 + timedelta(days=40) and state.amount_minor == 1_500_000
+
+
+def test_an_event_that_changes_only_the_name_changes_nothing_when_it_repeats_it():
+    """`changes_only_the_name` (storage/deals.py stamps such a deal instead of deriving it
+    again): over many seeded histories, at any place in time, an event it accepts that repeats
+    the deal's name leaves the whole state equal; one it refuses may change it."""
+    rng = random.Random(18)
+    kinds = sorted(KINDS)
+    zone = ZoneInfo("Europe/Oslo")
+    refused_changed = 0
+    for history in range(400):
+        events = [ev(i, rng.choice(kinds), rng.uniform(0, 40), rng.choice(("U1", "U2")),
+                     deal_name=rng.choice((None, "Acme", "acme")),
+                     source=rng.choice((None, None, "web")),
+                     account_key=rng.choice((None, None, "acct")),
+                     amount_minor=rng.choice((None, 1000)))
+                  for i in range(rng.randint(1, 8))]  # a deal row has events
+        before = derive_deal_state(events, zone)
+        name = before.name or "acme"  # the row's name: the state's, else the deal's key
+        kind = rng.choice(kinds)
+        source, account = rng.choice((None, "web")), rng.choice((None, "acct"))
+        new = ev(100 + history, kind, rng.uniform(0, 45), rng.choice(("U1", "U3")),
+                 deal_name=name, source=source,
+                 account_key=account)
+        after = derive_deal_state([*events, new], zone)
+        latest = max(events, key=lambda e: (e.occurred_at, e.id)).user_id
+        owner = before.owner_id or latest  # the row's owner (storage/deals.py)
+        if changes_only_the_name(kind, account_key=account, source=source) and (
+                before.owner_id is not None or new.user_id == owner):
+            assert dataclasses.replace(after, name=after.name or "acme") == \
+                dataclasses.replace(before, name=name), (events, new)
+        elif after != before:
+            refused_changed += 1
+    assert refused_changed > 50  # the refused ones do change states: the test can see it

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from bot.cli.serve import serving_bot
 from bot.settings import Settings
 from bot.wiring import build_bot
 from storage.checkpoints import SERVE_AUTOCHECKPOINT_PAGES, WalCheckpointer, wal_checkpoint
-from storage.engine import Database
+from storage.engine import SQLITE_BUSY_TIMEOUT_MS, Database, writer_turn
 from storage.workspaces import ensure_user, ensure_workspace
 from tests.support.dialog import Chat
 
@@ -104,6 +105,66 @@ def test_the_thread_checkpoints_and_stop_runs_a_last_one(sqlite_url):
         database.dispose()
 
 
+def _wal_salt(url: str) -> bytes:
+    """The salts of the WAL's header: new ones each time a writer starts the WAL over."""
+    with open(url.removeprefix("sqlite:///") + "-wal", "rb") as wal:
+        return wal.read(32)[16:24]
+
+
+def test_the_thread_starts_a_checkpointed_wal_over_not_the_next_command(sqlite_url):
+    """The writer that starts a checkpointed WAL over syncs its new header (the one sync of
+    a commit with synchronous=NORMAL, 5-20 ms on a busy disk): the thread is that writer, so
+    the next command appends to the WAL, with no header to write."""
+    database = Database.from_url(sqlite_url, wal_autocheckpoint=SERVE_AUTOCHECKPOINT_PAGES)
+    checkpointer = WalCheckpointer(database.engine, interval=3600)  # ticks run here
+    try:
+        _log(database, 20)
+        before = _wal_salt(sqlite_url)
+        tick = checkpointer.checkpoint()
+        assert tick.checkpointed == tick.wal_frames > 100
+        assert checkpointer.starts_over == 1
+        started_over = _wal_salt(sqlite_url)
+        assert started_over != before
+        with database.engine.connect() as connection:  # the pooled connection it wrote on
+            assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == \
+                SQLITE_BUSY_TIMEOUT_MS  # its own wait of 0 ms undone
+        _log(database, 4)
+        assert _wal_salt(sqlite_url) == started_over  # no command started it over
+        assert checkpointer.checkpoint().wal_frames > 10  # the commands' frames follow its own
+        assert checkpointer.starts_over == 2
+        idle = checkpointer.checkpoint()  # only its own page since: nothing more is written
+        assert (idle.wal_frames, checkpointer.starts_over) == (1, 2)
+        assert _events(sqlite_url) == 24
+    finally:
+        database.dispose()
+
+
+def test_the_thread_never_waits_for_a_writer(sqlite_url):
+    database = Database.from_url(sqlite_url, wal_autocheckpoint=SERVE_AUTOCHECKPOINT_PAGES)
+    checkpointer = WalCheckpointer(database.engine, interval=3600)
+    holding, done = threading.Event(), threading.Event()
+
+    def command_writing() -> None:
+        with writer_turn(database.engine):
+            holding.set()
+            done.wait()
+
+    try:
+        _log(database, 4)
+        writer = threading.Thread(target=command_writing)
+        writer.start()
+        holding.wait()
+        tick = checkpointer.checkpoint()
+        done.set()
+        writer.join()
+        assert tick.checkpointed == tick.wal_frames > 10
+        assert checkpointer.starts_over == 0  # left for the next tick
+        checkpointer.checkpoint()
+        assert checkpointer.starts_over == 1
+    finally:
+        database.dispose()
+
+
 def test_the_thread_keeps_checkpointing_until_stopped(sqlite_url):
     database = Database.from_url(sqlite_url, wal_autocheckpoint=SERVE_AUTOCHECKPOINT_PAGES)
     checkpointer = WalCheckpointer(database.engine, interval=0.001)
@@ -125,7 +186,7 @@ def test_a_crash_between_commit_and_checkpoint_loses_nothing(sqlite_url, tmp_pat
         sys.path.insert(0, {str(Path.cwd())!r})
         from tests.storage.test_wal_checkpoints import COMMANDS, _log
         from storage.checkpoints import SERVE_AUTOCHECKPOINT_PAGES
-        from storage.engine import Database
+        from storage.engine import SQLITE_BUSY_TIMEOUT_MS, Database, writer_turn
         database = Database.from_url({sqlite_url!r},
                                      wal_autocheckpoint=SERVE_AUTOCHECKPOINT_PAGES)
         _log(database, COMMANDS)

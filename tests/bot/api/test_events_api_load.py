@@ -5,6 +5,7 @@ deals they feed stay in step with the events."""
 from __future__ import annotations
 
 import random
+import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -13,7 +14,16 @@ import sqlalchemy as sa
 
 from storage.deals import refresh_deals
 from storage.models import DailyRollup, Deal, Event
-from tests.bot.api.conftest import NOW, WORKSPACE, event_count, post_events
+from storage.workspaces import lock_derived_rows
+from tests.bot.api.conftest import (
+    NOW,
+    WORKSPACE,
+    event_count,
+    make_bot,
+    new_token,
+    post_events,
+)
+from tests.support.bot_server import running_server
 
 CLIENTS = 4
 BATCH = 500
@@ -48,9 +58,21 @@ def generate(total: int, seed: int = 17) -> list[dict]:
     return items
 
 
+BUSY_RETRIES = 20
+
+
 def send_all(base_url: str, token: str, batches: list[list[dict]]) -> list[dict]:
+    """Each batch sent as a client that keeps the contract does (README, the events API's
+    answers): a 503 `unavailable` stored nothing and is sent again. One batch at a time
+    writes a workspace; a batch that waits over 10 s for it (API_LOCK_TIMEOUT_MS: three
+    batches before it on a loaded machine) is answered 503. The server's own wait for the
+    lock paces the retries."""
     def send(batch: list[dict]) -> dict:
-        response = post_events(base_url, token, {"events": batch})
+        for _attempt in range(BUSY_RETRIES):
+            response = post_events(base_url, token, {"events": batch})
+            if response.status != 503:
+                break
+            assert response.json()["error"] == "unavailable", response.body[:300]
         assert response.status == 200, response.body[:300]
         return response.json()
 
@@ -116,3 +138,37 @@ def test_one_new_batch_sent_by_four_clients_at_once_is_stored_once(api):
     assert all(r["stored"] + r["duplicates"] == BATCH for r in results)
     assert event_count(api.database, WORKSPACE) == BATCH
     assert rollup_totals(api.database)[0] == BATCH
+
+
+def test_a_batch_kept_from_the_write_lock_is_a_503_that_stored_nothing(database, clock):
+    """What the load test met once on a loaded machine, made certain: a batch that cannot get
+    the workspace's write lock within the API's lock timeout (another transaction holds it)
+    is answered 503 `unavailable` with Retry-After and stores nothing; sent again once the lock
+    is free, it is stored, once."""
+    token = new_token(database)
+    bot = make_bot(database, clock)
+    bot.api.database = bot.api.database.with_lock_timeout(300)  # instead of 10 s
+    batch = generate(40, seed=9)
+    holding, release = threading.Event(), threading.Event()
+
+    def hold_the_lock() -> None:
+        with database.write() as session:  # SQLite: the writer's turn; PostgreSQL: the lock
+            lock_derived_rows(session, WORKSPACE)
+            holding.set()
+            release.wait()
+
+    with running_server(bot) as base_url:
+        assert post_events(base_url, token, {"events": []}).status == 200  # token use noted
+        holder = threading.Thread(target=hold_the_lock)
+        holder.start()
+        try:
+            holding.wait()
+            busy = post_events(base_url, token, {"events": batch})
+        finally:
+            release.set()
+            holder.join()
+        assert busy.status == 503, busy.body[:300]
+        assert busy.json()["error"] == "unavailable" and busy.headers.get("retry-after") == "1"
+        assert event_count(database, WORKSPACE) == 0
+        again = send_all(base_url, token, [batch])
+    assert again[0]["stored"] == 40 and event_count(database, WORKSPACE) == 40
