@@ -125,7 +125,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--digest-channels", type=int, help="channels in the digest row "
                    "(default 10; --quick 2)")
     p.add_argument("--digest-rounds", type=int, help="rounds of N channels (default 5; "
-                   "--quick 1)")
+                   "--quick 1; 0: no digest row)")
     p.add_argument("--long-requests", type=int, help="timed requests per KPI and long period "
                    "(every catalog KPI over this-year and 2020-01-01..2027-01-01; default 30, "
                    "--quick 1; 0 leaves them out)")
@@ -156,7 +156,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.requests = args.requests or (30 if args.quick else 200)
     args.warmup = args.warmup if args.warmup is not None else (5 if args.quick else 20)
     args.digest_channels = args.digest_channels or (2 if args.quick else 10)
-    args.digest_rounds = args.digest_rounds or (1 if args.quick else 5)
+    args.digest_rounds = (args.digest_rounds if args.digest_rounds is not None
+                          else (1 if args.quick else 5))
     args.long_requests = (args.long_requests if args.long_requests is not None
                           else (1 if args.quick else 30))
     args.long_warmup = 1 if args.long_requests else 0
@@ -381,6 +382,8 @@ def _finish(live: Live, args) -> dict:
                              "to_sql": ratios(size["figures"][name],
                                               size["floors"]["sql"][name])}
                       for name in FLOORED}
+    if not args.digest_rounds:
+        return size
     now = datetime.now(UTC)
     _progress(f"{live.events:,} events: digest for {args.digest_channels} channels")
     digest = time_digests(live.history.url, data.WORKSPACE_ID, now, data.TIMEZONE,
