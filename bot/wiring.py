@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 from slack_bolt.async_app import AsyncApp
 
 from bot.core import BotContext, CommandHandler, WorkspaceDefaults
+from bot.digests.handle import SchedulerHandle
 from bot.digests.outbound import OutboundPolicy
-from bot.digests.scheduler import SchedulerHandle
 from bot.handlers.registry import build_command_handler
 from bot.settings import Settings
 from bot.slack.admins import AdminDirectory, SlackAdminLookup, admin_lookup_client

@@ -85,17 +85,17 @@ def serving_bot(settings: Settings):
 
 async def _serve_async(bot, *, host: str, port: int, socket_mode: bool,
                        scheduler: bool = True) -> None:
+    """Listen first, then start the digest scheduler (and the HubSpot sync): GET /healthz
+    answers once commands are served (Slack, Teams, the events API) by a database at the
+    current schema. The scheduler (its modules, APScheduler and delivery, imported on a thread
+    while the loop answers, then its start: ~6% of start-up) follows at once; a digest sent
+    before it runs waits for it (bot/digests/handle.py). A scheduler that cannot start stops
+    the server, as before."""
     import asyncio
 
     from bot.server import build_web_app, run_web_app, slack_over_http
 
     tasks = []
-    if scheduler:
-        digest_scheduler = bot.build_digest_scheduler()
-        await digest_scheduler.start()
-        sync_job = bot.build_sync_job()  # HubSpot, when KPIBOT_HUBSPOT_TOKENS is set
-        if sync_job is not None:
-            await sync_job.start()
     if socket_mode:
         from bot.slack.socket_mode import run_socket_mode
 
@@ -105,9 +105,44 @@ async def _serve_async(bot, *, host: str, port: int, socket_mode: bool,
     web_app = build_web_app(database=bot.database, slack_app=slack_app,
                             slack_signing_secret=bot.slack_signing_secret, teams=bot.teams,
                             api=bot.api)
+    if scheduler:
+        bot.digests.expect()
     freeze_startup_objects()
-    tasks.append(asyncio.create_task(run_web_app(web_app, host=host, port=port)))
+    listening = asyncio.Event()
+    server = asyncio.create_task(run_web_app(web_app, host=host, port=port, ready=listening))
+    tasks.append(server)
+    if scheduler:
+        tasks.append(asyncio.create_task(_start_scheduler(bot, server, listening)))
     await asyncio.gather(*tasks)
+
+
+async def _start_scheduler(bot, server, listening) -> None:
+    """The digest scheduler and the HubSpot sync, once the server listens (nothing if the
+    server ended first: it could not listen)."""
+    import asyncio
+
+    heard = asyncio.ensure_future(listening.wait())
+    await asyncio.wait({heard, server}, return_when=asyncio.FIRST_COMPLETED)
+    if not listening.is_set():
+        heard.cancel()
+        bot.digests.settled()
+        return
+    try:
+        await asyncio.to_thread(_import_scheduler)  # the event loop keeps answering meanwhile
+        await bot.build_digest_scheduler().start()
+        sync_job = bot.build_sync_job()  # HubSpot, when KPIBOT_HUBSPOT_TOKENS is set
+        if sync_job is not None:
+            await sync_job.start()
+    finally:
+        bot.digests.settled()
+    gc.freeze()  # the scheduler's modules join start-up's objects (freeze_startup_objects)
+
+
+def _import_scheduler() -> None:
+    import bot.digests.channels
+    import bot.digests.delivery
+    import bot.digests.scheduler
+    import bot.digests.shared  # noqa: F401
 
 
 M_ARENA_MAX = -8  # glibc's mallopt parameter (malloc.h)

@@ -162,20 +162,3 @@ class DigestScheduler:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("digest task failed: %r", task.exception())
-
-
-class SchedulerHandle:
-    """The `DigestControl` handlers see: forwards to the scheduler once one runs here."""
-
-    def __init__(self) -> None:
-        self.scheduler: DigestScheduler | None = None
-
-    def attach(self, scheduler: DigestScheduler) -> None:
-        self.scheduler = scheduler
-
-    def schedules_changed(self) -> None:
-        if self.scheduler is not None:
-            self.scheduler.schedules_changed()
-
-    def send_now(self, schedule: DigestSchedule) -> bool:
-        return self.scheduler is not None and self.scheduler.send_now(schedule)

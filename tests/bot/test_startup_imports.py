@@ -225,10 +225,19 @@ gc.callbacks.append(lambda phase, info: phase == "start" and collections.append(
 async def serving(app, **_where):  # instead of listening: what start-up did until now
     import babel.core, babel.localedata
     print(json.dumps({"collections": collections, "collector_on": gc.isenabled(),
+                      "modules": sorted(sys.modules), "expecting_scheduler":
+                      not _bot_digests[0]._settled.is_set() if _bot_digests else None,
                       "frozen": gc.get_freeze_count(),
                       "babel_data": sorted(babel.localedata._cache)
                       + ["global"] * (babel.core._global_data is not None)}))
 bot.server.run_web_app = serving
+import bot.cli.serve
+_bot_digests, _serving_bot = [], bot.cli.serve.serving_bot
+def serving_bot(settings):
+    made = _serving_bot(settings)
+    _bot_digests.append(made.digests)
+    return made
+bot.cli.serve.serving_bot = serving_bot
 main(["serve", "--port", "0"])
 """
 
@@ -261,3 +270,41 @@ def test_serve_starts_without_a_garbage_collection_then_freezes(tmp_path):
             if generation == 2] == []
     assert answer["collector_on"]
     assert answer["frozen"] > 50_000
+
+
+def test_serve_listens_before_it_imports_the_digest_scheduler(tmp_path):
+    """`kpibot serve` answers commands and /healthz before APScheduler and the digest
+    delivery are imported (on a thread once it listens: bot/cli/serve.py `_start_scheduler`);
+    meanwhile a digest sent now waits for the scheduler (bot/digests/handle.py)."""
+    answer = _serve_start(tmp_path)
+    modules = set(answer["modules"])
+    assert "bot.handlers.registry" in modules and "slack_bolt" in modules  # commands served
+    assert modules & {"apscheduler", "bot.digests.scheduler", "bot.digests.delivery"} == set()
+    assert answer["expecting_scheduler"] is True
+
+
+TABLES_PROBE = """
+import contextlib, json, os, sys
+from bot.cli.main import main
+with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
+    code = main(["kpi", "win-rate", "--json"])
+import storage.models as models
+tables = [c for c in vars(models).values()
+          if isinstance(c, type) and issubclass(c, models.Table) and c is not models.Table]
+print(json.dumps({"code": code, "tables": len(tables),
+                  "validators": [c.__name__ for c in tables if c.__pydantic_complete__],
+                  "string_annotations": "annotations" in vars(models)}))
+"""
+
+
+def test_the_tables_build_no_pydantic_validator(tmp_path):
+    """Rows are read and written through SQLAlchemy, never validated by pydantic: the table
+    classes defer their validators (`storage.models.Table`, ~9% of importing the models) and
+    declare real types, not strings pydantic has to evaluate (~7%)."""
+    result = subprocess.run([sys.executable, "-c", TABLES_PROBE], capture_output=True,
+                            text=True, timeout=120, check=True, env=_kpi_database(tmp_path))
+    answer = json.loads(result.stdout.strip().splitlines()[-1])
+    assert answer["code"] == 0
+    assert answer["tables"] == 18
+    assert answer["validators"] == []
+    assert answer["string_annotations"] is False

@@ -10,7 +10,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.digests.channels import SlackChannel
 from bot.digests.delivery import DeliveryPolicy, DigestDeliverer
-from bot.digests.scheduler import DigestScheduler, SchedulerHandle
+from bot.digests.handle import SchedulerHandle
+from bot.digests.scheduler import DigestScheduler
 from storage import digests as ledger
 from storage.workspaces import ensure_workspace
 
@@ -68,3 +69,50 @@ def test_jobs_are_rebuilt_from_the_rows_and_a_fired_job_posts_once(database, sla
     with database.read() as session:
         (row,) = ledger.list_deliveries(session=session)
     assert row.slot_at == datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+
+
+def test_a_digest_sent_while_the_scheduler_starts_waits_for_it(database, slack_api):
+    """`kpibot serve` listens before its scheduler runs (bot/cli/serve.py): `/kpi digest now`
+    in that moment is posted once the scheduler runs, not refused as if none ran here."""
+    import threading
+
+    schedule = _save(database, "C_NOW", hour=15)  # not due: only the manual send posts
+    handle = SchedulerHandle()
+    handle.expect()  # as serve does before it listens
+    sent: list[bool] = []
+    asking = threading.Event()
+
+    def command() -> None:  # a chat command's worker thread
+        asking.set()
+        sent.append(handle.send_now(schedule))
+
+    async def scenario():
+        client = AsyncWebClient(token="xoxb-test", base_url=slack_api.base_url)
+        deliverer = DigestDeliverer(database=database, channels={"slack": SlackChannel(client)},
+                                    clock=lambda: NOW,
+                                    policy=DeliveryPolicy(grace=timedelta(hours=1)))
+        worker = threading.Thread(target=command)
+        worker.start()
+        await asyncio.to_thread(asking.wait)
+        scheduler = DigestScheduler(deliverer)
+        handle.attach(scheduler)
+        try:
+            await scheduler.start()
+            handle.settled()
+            await asyncio.to_thread(worker.join)
+            for _ in range(100):  # the manual send runs on the loop
+                if [c for c in slack_api.calls_to("chat.postMessage") if c.channel == "C_NOW"]:
+                    break
+                await asyncio.sleep(0.02)
+        finally:
+            await scheduler.stop()
+
+    asyncio.run(scenario())
+    assert sent == [True]
+    posts = [c for c in slack_api.calls_to("chat.postMessage") if c.channel == "C_NOW"]
+    assert len(posts) == 1
+
+
+def test_without_a_scheduler_coming_a_digest_is_refused_at_once():
+    """`kpibot serve --no-scheduler`, `kpibot console`: nothing to wait for."""
+    assert SchedulerHandle().send_now(None) is False
