@@ -29,7 +29,7 @@ class RoundTrips:
     def _start(self, dbapi_connection, _record) -> None:
         import psycopg
 
-        trace = tempfile.TemporaryFile("w+")
+        trace = tempfile.TemporaryFile("w+")  # noqa: SIM115 (closed in __exit__)
         dbapi_connection.pgconn.trace(trace.fileno())
         dbapi_connection.pgconn.set_trace_flags(
             psycopg.pq.Trace.SUPPRESS_TIMESTAMPS | psycopg.pq.Trace.REGRESS_MODE)
