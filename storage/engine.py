@@ -72,20 +72,8 @@ def build_engine(url: str, *, echo: bool = False, pool_size: int = 10,
         max_overflow=20,
         connect_args={"connect_timeout": 5},
     )
-    event.listen(engine, "connect", _plan_for_the_parameters)
     event.listen(engine, "checkout", _closed_by_server)
     return engine
-
-
-def _plan_for_the_parameters(dbapi_connection, _record) -> None:
-    """PostgreSQL: a statement psycopg has prepared (at its fifth run on a connection) is still
-    planned for its own parameters on every run, as an unprepared one is; preparing saves its
-    parsing and analysis. The default (`auto`) may switch to a generic plan after five runs:
-    the stage times' values at the percentile ranks over years of history then took 30 ms
-    instead of 3-6 (the plan for some bucket and period, reused for all)."""
-    dbapi_connection.autocommit = True
-    dbapi_connection.execute("SET plan_cache_mode = force_custom_plan")
-    dbapi_connection.autocommit = False
 
 
 def _closed_by_server(dbapi_connection, _record, _proxy) -> None:
@@ -217,17 +205,10 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        """A read session. PostgreSQL: a successful read ends with COMMIT, not ROLLBACK, with
-        nothing in the session left to flush: psycopg forgets every prepared statement at a
-        ROLLBACK, and without them each statement is sent, parsed and analysed anew on every
-        command (the funnel's batched statements run to 21 parts and 68 parameters)."""
         with Session(self.engine, expire_on_commit=False) as session:
             if self.deadline is not None:
                 self._limit(session, None)
             yield session
-            if self.dialect == "postgresql":
-                session.expunge_all()  # a read writes nothing, whatever its objects say
-                session.commit()
 
     def read_first(self, statement: sa.Executable, params: dict) -> sa.Row | None:
         """The first row of one read statement (every command's workspace read), on a pooled

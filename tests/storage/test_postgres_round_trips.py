@@ -4,10 +4,7 @@ never timed.
 
 - The workspace read is one round trip: autocommit, no BEGIN, no limits, no ROLLBACK.
 - No pooled connection is pinged before use (a dead one is found on its socket instead, and
-  replaced: the last test).
-- Reads end with COMMIT, so psycopg keeps the statements it prepared: a command asked a few
-  times runs its statements by name, without sending and parsing them again, each still planned
-  for its own parameters."""
+  replaced: the last test)."""
 
 from __future__ import annotations
 
@@ -19,7 +16,6 @@ import pytest
 import sqlalchemy as sa
 
 from bot.core import CommandRequest
-from sampledata import seed_workspace
 from storage.workspaces import ensure_user, ensure_workspace
 from tests.support.dialog import Chat
 from tests.support.round_trips import RoundTrips
@@ -77,26 +73,6 @@ def test_the_workspace_read_is_one_round_trip(chat, database):
             {"w": WS, "u": "U1"})
     assert row == ("Ann",)
     assert trips.count == 1 and trips.queries == []
-
-
-def test_a_command_asked_again_runs_prepared_statements(database):
-    seed_workspace(database=database, workspace_id=WS, target_events=600, end=NOW, seed=3)
-    chat = Chat(database, workspace=WS, now=NOW, admins=(), default_user="U1")
-    with RoundTrips(database.engine) as trips:
-        for _ in range(7):  # psycopg prepares a statement at its 5th run on a connection
-            reply = _ask(chat, "funnel this-quarter")
-        last = _statements(database, lambda: _ask(chat, "funnel this-quarter"))
-    assert reply.ok
-    assert '"ROLLBACK"' not in trips.queries  # a read ends with COMMIT
-    # the last funnel ran each of its statements by name (one connection in the pool)
-    assert len(trips.by_name) >= len(last) > 5, (len(trips.by_name), len(last))
-    # each run is still planned for its parameters (a generic plan can be far slower)
-    with database.engine.connect() as connection:
-        assert connection.exec_driver_sql("SHOW plan_cache_mode").scalar() == \
-            "force_custom_plan"
-        generic, custom = connection.exec_driver_sql(
-            "SELECT sum(generic_plans), sum(custom_plans) FROM pg_prepared_statements").one()
-    assert generic == 0 and custom > 0
 
 
 def test_a_connection_the_server_closed_is_replaced_before_use(chat, database):
