@@ -14,7 +14,6 @@ stored" at the deadline and be right.
 from __future__ import annotations
 
 import dataclasses
-import select
 import sqlite3
 import threading
 import time
@@ -65,25 +64,14 @@ def build_engine(url: str, *, echo: bool = False, pool_size: int = 10,
         )
         _configure_sqlite(engine, wal_autocheckpoint)
         return engine
-    engine = sa.create_engine(
+    return sa.create_engine(
         url,
         echo=echo,
         pool_size=pool_size,
         max_overflow=20,
+        pool_pre_ping=True,
         connect_args={"connect_timeout": 5},
     )
-    event.listen(engine, "checkout", _closed_by_server)
-    return engine
-
-
-def _closed_by_server(dbapi_connection, _record, _proxy) -> None:
-    """PostgreSQL: a pooled connection the server has closed (a restart, a crash, a terminated
-    backend) is replaced before use, as `pool_pre_ping` would, without its round trip: the
-    server sends an error and closes the socket, so an idle connection with anything to read
-    is gone (asynchronous messages are NOTIFY, which kpibot never LISTENs for). All pooled
-    connections older than this one are replaced too (a restart ended them all)."""
-    if dbapi_connection.closed or select.select([dbapi_connection.fileno()], [], [], 0)[0]:
-        raise sa.exc.InvalidatePoolError("the server closed the connection")
 
 
 def _configure_sqlite(engine: sa.Engine, wal_autocheckpoint: int | None) -> None:

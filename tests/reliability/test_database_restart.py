@@ -3,8 +3,7 @@
 Every request is either confirmed, and its event stored exactly once, or refused with the clear
 "database is busy or not reachable ... nothing was stored" reply, and nothing stored for it;
 never a 500.
-After each restart the bot recovers by itself (a pooled connection the server closed is replaced
-before use, storage/engine.py), and a refused request sent again
+After each restart the bot recovers by itself (pool_pre_ping), and a refused request sent again
 (Slack's retry, same trigger_id) is stored once.
 
 The cluster is private to this module: the session's shared cluster is never restarted. It runs
