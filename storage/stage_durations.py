@@ -154,7 +154,8 @@ def _bucket_counts(connection: Connection, workspace_id: str, measures: tuple[in
     # A few months of several measures (the stage times): by month. One measure alone (the
     # sales cycle) is fewer rows through the key: its buckets of every month.
     few = len(measures) > 1 and whole is not None and whole[1] - whole[0] <= FEW_MONTHS
-    months = None if whole is None else "few" if few else "many"
+    many = "many" if connection.dialect.name == "sqlite" else "many, month as it is"
+    months = None if whole is None else "few" if few else many
     shape = ("counts", months, tuple(sign for sign, _a, _b in ranges), user is not None)
     params: dict[str, Any] = {"workspace": workspace_id, "measures": list(measures),
                               "owner": owner, "user": user}
@@ -180,9 +181,12 @@ def _counts_statement(shape: tuple) -> sa.CompoundSelect | sa.Select:
         # bucket) unless the measure is an expression. More months: the key, in bucket order,
         # the month an expression so that no planner takes the month index for them (it has
         # no counters: a lookup in the table per row, 21 ms a window over 2020..2027 at 5M).
+        # PostgreSQL keeps the month as it is: with the expression it expected 40 rows of the
+        # 7,700 of 2020..2027 at 1M and sorted them, where it now sums them in a hash table
+        # (5.4 -> 3.5 ms a window, fastest of 40).
         few = months == "few"
         measure = c.measure + 0 if few else c.measure
-        month = c.month if few else c.month + 0
+        month = c.month + 0 if months == "many" else c.month
         parts.append(sa.select(c.measure, c.bucket, sa.func.sum(c.deals).label("deals"),
                                sa.func.sum(c.total_ms).label("total"))
                      .where(c.workspace_id == sa.bindparam("workspace"),

@@ -1,0 +1,70 @@
+"""What a PostgreSQL engine sends the server, from libpq's own protocol trace (PQtrace).
+
+    with RoundTrips(database.engine) as trips:
+        ...                                   # anything that uses the engine
+    trips.count                               # messages answered by ReadyForQuery: round trips
+    trips.queries                             # the simple queries (BEGIN, COMMIT, ";" pings...)
+    trips.by_name                             # executions of statements prepared by name
+
+The block starts with an empty pool (`engine.dispose()`), and every connection the block opens
+is traced from the moment the dialect has set it up until the block ends, so what
+SQLAlchemy's statement events do not see (psycopg's own BEGIN, COMMIT and ROLLBACK, the pool's
+pre-ping on a connection's second checkout, prepared statements) is counted as the server
+receives it. Counts, never times.
+"""
+
+from __future__ import annotations
+
+import tempfile
+
+import sqlalchemy as sa
+
+
+class RoundTrips:
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        self.lines: list[str] = []
+        self._traced: list[tuple[object, object]] = []
+
+    def _start(self, dbapi_connection, _record) -> None:
+        import psycopg
+
+        trace = tempfile.TemporaryFile("w+")  # noqa: SIM115 (closed in __exit__)
+        dbapi_connection.pgconn.trace(trace.fileno())
+        dbapi_connection.pgconn.set_trace_flags(
+            psycopg.pq.Trace.SUPPRESS_TIMESTAMPS | psycopg.pq.Trace.REGRESS_MODE)
+        self._traced.append((dbapi_connection, trace))
+
+    def __enter__(self) -> RoundTrips:
+        self.engine.dispose()
+        sa.event.listen(self.engine, "connect", self._start)
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        sa.event.remove(self.engine, "connect", self._start)
+        for dbapi_connection, trace in self._traced:
+            if not dbapi_connection.closed:
+                dbapi_connection.pgconn.untrace()
+            trace.seek(0)
+            self.lines.extend(trace.read().splitlines())
+            trace.close()
+        self._traced.clear()
+
+    def _sent(self, message: str) -> list[str]:
+        return [line.split("\t", 3)[-1].strip() for line in self.lines
+                if line.startswith("F\t") and line.split("\t")[2] == message]
+
+    @property
+    def count(self) -> int:
+        return sum(1 for line in self.lines
+                   if line.startswith("B\t") and line.split("\t")[2] == "ReadyForQuery")
+
+    @property
+    def queries(self) -> list[str]:
+        """The simple-protocol queries, as quoted in the trace ('"BEGIN"', '";"', ...)."""
+        return self._sent("Query")
+
+    @property
+    def by_name(self) -> list[str]:
+        """Bind messages of a statement prepared by name (psycopg's _pg3_N); unnamed: '"" ""'."""
+        return [text for text in self._sent("Bind") if not text.startswith('"" ""')]
