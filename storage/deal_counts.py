@@ -32,6 +32,7 @@ from sqlmodel import Session
 
 from reports.events import STAGE_ORDER, Stage
 from storage.models import Deal, DealCount
+from storage.prepared import Prepared
 
 NO_SOURCE = "other"  # the key for events/deals without a lead source (by="source")
 NO_VALUE = "(none)"  # the key for deals without an owner, lost deals without a reason...
@@ -209,7 +210,7 @@ def count_deals(session: Session, workspace_id: str, requests: Sequence[Request]
     if user is not None:
         params["user"] = user
     found: list[dict[tuple[str, ...], list[int]]] = [{} for _ in requests]
-    for part, *row in session.connection().execute(statement, params):
+    for part, *row in statement.rows(session.connection(), params):
         request, piece = divmod(int(part), 3)
         key, values = tuple(row[:len(keys)]), row[len(keys):]
         sums = found[request].setdefault(key, [0] * len(values))
@@ -275,14 +276,14 @@ _LOCK = threading.Lock()
 
 
 def _statement(dialect: str, requests: tuple[Request, ...], with_user: bool,
-               keys: tuple[str, ...]) -> Any:
+               keys: tuple[str, ...]) -> Prepared:
     """Built once per dialect and shape (building it costs more than running it on a small
-    history), with bind parameters."""
+    history), with bind parameters, and run as a `Prepared` statement."""
     shape = (dialect, requests, with_user, keys)
     with _LOCK:
         statement = _STATEMENTS.get(shape)
         if statement is None:
-            statement = _STATEMENTS[shape] = _build(requests, with_user, keys)
+            statement = _STATEMENTS[shape] = Prepared(_build(requests, with_user, keys))
     return statement
 
 

@@ -20,7 +20,8 @@ Cost follows the window, not the history:
   (storage/event_durations.py, migration 0021);
 - stage times, sales cycles and the funnel's medians read the per-month histograms of the
   deals' durations and a few buckets of deals (storage/stage_durations.py);
-- customer figures read `accounts` through `ix_accounts_customer_since` / `ix_accounts_churned`.
+- customer figures read `accounts` index-only through `ix_accounts_customer_since` /
+  `ix_accounts_churned` (storage/customers.py).
 Balances at an instant (`customers_at`, `mrr_at`) necessarily add up what came before the
 instant; they read the compact tables (accounts, won deals, mrr-change rollups), never every
 event.
@@ -46,6 +47,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -54,7 +56,7 @@ from sqlmodel import Session
 
 from reports.events import Stage
 from reports.kpis.facts import DealRow, Distribution, EventSum, Quota
-from storage import deal_counts
+from storage import customers, deal_counts
 from storage.deal_counts import NO_SOURCE, check_by
 from storage.deals import HISTORY_SETTLE
 from storage.event_durations import Found, durations, histograms_serve
@@ -69,6 +71,7 @@ from storage.models import (
 )
 from storage.models import Quota as QuotaRow
 from storage.open_deals import idle_deals_statement, open_deal_counts_statement
+from storage.prepared import Prepared
 from storage.stage_durations import (
     CYCLE,
     MEASURES,
@@ -349,9 +352,8 @@ class SqlFacts:
     def _remembered_medians(self, start: datetime, end: datetime, user: str | None
                             ) -> dict[Stage, float | None]:
         if self._history_version is None:
-            self._history_version = self._run(
-                self._statement(("history_version",), _history_version),
-                self._params()).scalar_one()
+            self._history_version = self._rows(("history_version",), _history_version,
+                                               self._params())[0][0]
         shared = (self.workspace_id, self._history_version, start, end, user)
         past = past_medians(self.session.get_bind())
         remembered = past.get(shared)
@@ -361,8 +363,14 @@ class SqlFacts:
 
     def _medians_of(self, start: datetime, end: datetime, user: str | None
                     ) -> dict[Stage, float | None]:
-        return {stage: self._durations(measure, start, end, user).median
-                for stage, measure in MEASURES.items()}
+        """The stage times' medians: from their distributions if this session read them,
+        else the values at the medians' ranks alone (not p90's: fewer buckets to read)."""
+        found = self._distributions.get((tuple(MEASURES.values()), start, end, user))
+        if found is not None:
+            return {stage: found[measure].median for stage, measure in MEASURES.items()}
+        found_ms = summaries(self.session.connection(), self.workspace_id, MEASURES.values(),
+                             start, end, user=user, tenths=(5,))
+        return {stage: _median_of(found_ms[measure]) for stage, measure in MEASURES.items()}
 
     def open_deal_counts(self, *, user: str | None = None,
                          idle_before: Mapping[Stage, datetime] | None = None
@@ -373,13 +381,13 @@ class SqlFacts:
         are not idle (stage_changed_at at or after its instant, or none), which are recent;
         idle = total - not idle."""
         stages = tuple(Stage(stage) for stage in (idle_before or {}))
-        statement = self._statement(("open_deal_counts", user is not None, stages),
-                                    lambda: open_deal_counts_statement(user is not None, stages))
+        build = partial(open_deal_counts_statement, user is not None, stages)
         params = self._params(user=user)
         params.update({f"idle_{i}": at for i, at in enumerate((idle_before or {}).values())})
         totals: dict[str, int] = {}
         active: dict[str, int] = {}
-        for part, stage, n in self._run(statement, params):
+        for part, stage, n in self._rows(("open_deal_counts", user is not None, stages), build,
+                                         params):
             into = totals if int(part) < 0 else active
             into[stage] = into.get(stage, 0) + int(n or 0)
         checked = {stage.value for stage in stages}
@@ -393,13 +401,12 @@ class SqlFacts:
         if not idle_before or limit < 1:
             return []
         stages = tuple(Stage(stage) for stage in idle_before)
-        statement = self._statement(("idle_deals", user is not None, stages),
-                                    lambda: idle_deals_statement(self._dialect, user is not None,
-                                                                 stages))
+        shape = ("idle_deals", user is not None, stages)
+        build = partial(idle_deals_statement, self._dialect, user is not None, stages)
         params = self._params(user=user, limit=limit, last=limit - 1)
         params.update({f"idle_{i}": at for i, at in enumerate(idle_before.values())})
         return [DealRow(key=k, name=n, owner_id=o, stage=s, stage_changed_at=at, amount=a)
-                for k, n, o, s, at, a in self._run(statement, params)]
+                for k, n, o, s, at, a in self._rows(shape, build, params)]
 
     _statements: dict[tuple, Any] = {}  # (dialect, *shape) -> statement, shared by instances
 
@@ -409,6 +416,13 @@ class SqlFacts:
         if statement is None:
             statement = SqlFacts._statements[key] = build()
         return statement
+
+    def _rows(self, shape: tuple, build: Callable[[], Any], params: dict[str, Any]
+              ) -> list[tuple]:
+        """The rows of the statement `build()` makes for `shape`, built and compiled once per
+        dialect and run with little Python around it (storage/prepared.py)."""
+        prepared = self._statement(("prepared", *shape), lambda: Prepared(build()))
+        return prepared.rows(self.session.connection(), params)
 
     def _run(self, statement: Any, params: dict[str, Any]) -> sa.CursorResult:
         """A prebuilt Core statement on the session's connection (no ORM layer around it)."""
@@ -422,26 +436,23 @@ class SqlFacts:
 
     # ------------------------------------------------------------------------- customers
 
-    def _customer_at(self, instant: datetime) -> list:
-        return [Account.workspace_id == self.workspace_id, Account.customer_since < instant,
-                sa.or_(Account.churned_at.is_(None), Account.churned_at >= instant)]
-
     def customers_at(self, instant: datetime) -> int:
-        """Accounts with customer_since < instant and not churned before it."""
-        return int(self.session.execute(
-            sa.select(sa.func.count()).where(*self._customer_at(instant))).scalar_one())
+        """Accounts with customer_since < instant and not churned before it (two index-only
+        counts, storage/customers.py)."""
+        return self._count(("customers_at",), customers.customers_at_statement, at=instant)
 
     def churned_customers(self, start: datetime, end: datetime) -> int:
         """Customers at `start` whose churned_at is in [start, end)."""
-        return int(self.session.execute(sa.select(sa.func.count()).where(
-            Account.workspace_id == self.workspace_id, Account.churned_at >= start,
-            Account.churned_at < end, Account.customer_since < start)).scalar_one())
+        return self._count(("churned_customers",), customers.churned_customers_statement,
+                           start=start, end=end)
 
     def new_customers(self, start: datetime, end: datetime) -> int:
         """Accounts whose first win (customer_since) is in the window."""
-        return int(self.session.execute(sa.select(sa.func.count()).where(
-            Account.workspace_id == self.workspace_id, Account.customer_since >= start,
-            Account.customer_since < end)).scalar_one())
+        return self._count(("new_customers",), customers.new_customers_statement,
+                           start=start, end=end)
+
+    def _count(self, shape: tuple, build: Callable[[], Any], **params: Any) -> int:
+        return int(self._rows(shape, build, self._params(**params))[0][0])
 
     def mrr_at(self, instant: datetime) -> int:
         """Active MRR at `instant`, in minor units:
@@ -571,6 +582,13 @@ def _distribution_of_seconds(found: Found) -> Distribution:
     total = float(found.total)
     return Distribution(n=found.n, median=percentile(found.n, at, 5), mean=total / found.n,
                         p90=percentile(found.n, at, 9), total=total)
+
+
+def _median_of(found: Summary) -> float | None:
+    """The median (seconds) of the deal durations `found`, as `_distribution_of` has it."""
+    if not found.n:
+        return None
+    return percentile(found.n, {rank: ms / 1000 for rank, ms in (found.at or {}).items()}, 5)
 
 
 def _history_version() -> sa.Select:

@@ -407,7 +407,8 @@ class Account(Table, table=True):
     __tablename__ = "accounts"
     __table_args__ = (
         sa.Index("ix_accounts_customer_since", "workspace_id", "customer_since"),
-        sa.Index("ix_accounts_churned", "workspace_id", "churned_at"),
+        # With customer_since: the customers at an instant are index-only counts (0020).
+        sa.Index("ix_accounts_churned", "workspace_id", "churned_at", "customer_since"),
     )
 
     workspace_id: str = Field(foreign_key="workspaces.id", primary_key=True, max_length=80)

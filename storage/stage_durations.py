@@ -37,6 +37,7 @@ from sqlalchemy.engine import Connection
 
 from reports.events import STAGE_ORDER
 from storage.models import DealDuration, DealDurationCount
+from storage.prepared import Prepared
 
 CYCLE = 5  # the sales cycle's measure; stage i of STAGE_ORDER[:-1] is measure i
 MEASURES = {stage: i for i, stage in enumerate(STAGE_ORDER[:-1])}
@@ -156,23 +157,31 @@ def _bucket_counts(connection: Connection, workspace_id: str, measures: tuple[in
     few = len(measures) > 1 and whole is not None and whole[1] - whole[0] <= FEW_MONTHS
     many = "many" if connection.dialect.name == "sqlite" else "many, month as it is"
     months = None if whole is None else "few" if few else many
-    shape = ("counts", months, tuple(sign for sign, _a, _b in ranges), user is not None)
-    params: dict[str, Any] = {"workspace": workspace_id, "measures": list(measures),
-                              "owner": owner, "user": user}
+    shape = ("counts", months, tuple(sign for sign, _a, _b in ranges), user is not None,
+             measures)
+    params: dict[str, Any] = {"workspace": workspace_id, "owner": owner, "user": user}
     if whole is not None:
         params.update(first=whole[0], stop=whole[1])
     for i, (_sign, a, b) in enumerate(ranges):
         params.update({f"from_{i}": a, f"to_{i}": b})
-    counts: dict[int, dict[int, tuple[int, int]]] = {}
+    summed: dict[tuple[int, int], list[int]] = {}  # (measure, bucket) -> [deals, sum of ms]
     for measure, bucket, deals, total in _fetch(connection, shape, params):
-        into = counts.setdefault(int(measure), {})
-        n, t = into.get(int(bucket), (0, 0))
-        into[int(bucket)] = (n + int(deals or 0), t + int(total or 0))
+        found = summed.get((measure, bucket))
+        if found is None:
+            summed[measure, bucket] = [deals or 0, total or 0]
+        else:  # an edge's deals added to or taken from a month's histogram
+            found[0] += deals or 0
+            found[1] += total or 0
+    counts: dict[int, dict[int, tuple[int, int]]] = {}
+    for (measure, bucket), (deals, total) in summed.items():
+        counts.setdefault(int(measure), {})[int(bucket)] = (int(deals), int(total))
     return counts
 
 
 def _counts_statement(shape: tuple) -> sa.CompoundSelect | sa.Select:
-    _name, months, signs, with_user = shape
+    _name, months, signs, with_user, measures = shape
+    # The measures written into the text: a Prepared statement has no expanding parameters.
+    listed = [sa.literal_column(str(int(m))) for m in measures]
     parts: list[sa.Select] = []
     if months is not None:
         c = DealDurationCount.__table__.c
@@ -191,13 +200,13 @@ def _counts_statement(shape: tuple) -> sa.CompoundSelect | sa.Select:
                                sa.func.sum(c.total_ms).label("total"))
                      .where(c.workspace_id == sa.bindparam("workspace"),
                             c.owner_id == sa.bindparam("owner"),
-                            measure.in_(sa.bindparam("measures", expanding=True)),
+                            measure.in_(listed),
                             month >= sa.bindparam("first"), month < sa.bindparam("stop"))
                      .group_by(c.measure, c.bucket))
     d = DealDuration.__table__.c
     for i, sign in enumerate(signs):
         conditions = [d.workspace_id == sa.bindparam("workspace"),
-                      d.measure.in_(sa.bindparam("measures", expanding=True)),
+                      d.measure.in_(listed),
                       d.exit_at >= sa.bindparam(f"from_{i}", type_=d.exit_at.type),
                       d.exit_at < sa.bindparam(f"to_{i}", type_=d.exit_at.type)]
         if with_user:
@@ -263,23 +272,18 @@ def _values_statement(shape: tuple) -> sa.CompoundSelect | sa.Select:
     return parts[0] if len(parts) == 1 else sa.union_all(*parts)
 
 
-_STATEMENTS: dict[tuple, Any] = {}  # (dialect, shape) -> statement, built once
+_STATEMENTS: dict[tuple, Prepared] = {}  # shape -> statement, built once
 _BUILDERS = {"counts": _counts_statement, "values": _values_statement}
 
 
 def _fetch(connection: Connection, shape: tuple, params: dict[str, Any]) -> list[tuple]:
-    """The rows of the prebuilt statement of `shape`, straight from the driver's cursor
-    (SQLAlchemy's per-row objects cost more than reading a few thousand numbers)."""
-    key = (connection.dialect.name, *shape)
-    statement = _STATEMENTS.get(key)
+    """The rows of the statement of `shape`, built once and run as a `Prepared` statement
+    (SQLAlchemy's per-row objects and per-position conversions cost more than reading a few
+    thousand numbers)."""
+    statement = _STATEMENTS.get(shape)
     if statement is None:
-        statement = _STATEMENTS[key] = _BUILDERS[shape[0]](shape)
-    if params.get("user") is None:
-        params.pop("user", None)
-    result = connection.execute(statement, params)
-    rows = result.cursor.fetchall()
-    result.close()
-    return rows
+        statement = _STATEMENTS[shape] = Prepared(_BUILDERS[shape[0]](shape))
+    return statement.rows(connection, params)
 
 
 _TICK = datetime.resolution

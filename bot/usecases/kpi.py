@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from reports.kpis.catalog import CATALOG, Compared, KpiSpec, compute_compared
+from reports.kpis.remembered import RememberedFacts
 from reports.periods import Period, parse_period
 from storage.facts import SqlFacts
 from storage.models import Workspace
@@ -47,7 +48,9 @@ def answer_kpi(session, workspace: Workspace, name: str, period_text: str, *, no
         raise UnknownKpi(f"{name!r} is not a KPI (kpibot kpi list shows them)")
     period = parse_period(period_text, now=now, tz=workspace.timezone,
                           fiscal_year_start=workspace.fiscal_year_start)
-    facts = SqlFacts(session=session, workspace=workspace)
+    # The period, its elapsed part and the previous one often ask the same facts (clv's month,
+    # the balances at an instant): each distinct question is read once in this session.
+    facts = RememberedFacts(SqlFacts(session=session, workspace=workspace))
     compared = compute_compared(spec.name, facts=facts, period=period, now=now, user=user)
     names = {}
     if with_names:  # a text answer; JSON (the CLI's, the events API's) names nobody

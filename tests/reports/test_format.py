@@ -198,3 +198,33 @@ def test_rows_in_another_unit_than_the_headline():
 ])
 def test_chinese_money_below_wan_is_rounded_not_raw(minor, text):
     assert format_money(minor, "USD", "zh_Hans_CN") == text
+
+
+def test_numbers_and_percents_are_formatted_by_babel_once_per_value(monkeypatch):
+    """The texts are remembered per (value, type, locale, digits): the same text as Babel's
+    for every value and locale, and a repeated value is not formatted again."""
+    from decimal import Decimal
+
+    import reports.format as fmt
+    from reports.i18n import BABEL_LOCALES
+
+    values = [0, 1, 1.0, 0.145, 12.5, -3.25, 1234567.891, 0.0049, 2.675, Decimal("1.50")]
+    for locale in BABEL_LOCALES.values():
+        for value in values:
+            for digits in (0, 1, 2):
+                assert fmt.format_number(value, locale, digits=digits) == \
+                    fmt._number_text.__wrapped__(value, locale, digits)
+                assert fmt.format_percent(value, locale, digits=digits) == \
+                    fmt._percent_text.__wrapped__(value, locale, digits)
+    asked: list[object] = []
+    real = fmt.format_decimal
+
+    def counted(number, *args, **kwargs):
+        asked.append(number)
+        return real(number, *args, **kwargs)
+
+    monkeypatch.setattr(fmt, "format_decimal", counted)
+    first = [fmt.format_number(v, "nb_NO", digits=1) for v in (98765.4321, 98765.4321, 7)]
+    again = [fmt.format_number(v, "nb_NO", digits=1) for v in (98765.4321, 7)]
+    assert first[0] == first[1] == again[0] and first[2] == again[1]
+    assert len(asked) <= 2  # each value once (none if an earlier test formatted it)

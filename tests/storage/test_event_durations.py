@@ -327,7 +327,7 @@ def test_sqlite_reads_each_part_through_its_index(tmp_path, statistics):
     the history in the order of the other index), a bucket's values through
     ix_events_duration_values."""
     url = f"sqlite:///{tmp_path / 'plans.db'}"
-    migrate.upgrade(url, "0019" if statistics == "analyzed before 0021" else "head")
+    migrate.upgrade(url, "0020" if statistics == "analyzed before 0021" else "head")
     database = Database.from_url(url)
     try:
         _setup(database, "UTC")
@@ -371,9 +371,9 @@ def test_the_migration_fills_them_from_existing_events(database, database_url):
 
     _setup(database)
     database.engine.dispose()
-    command.downgrade(migrate.alembic_config(database_url), "0019")
+    command.downgrade(migrate.alembic_config(database_url), "0020")
     assert not trigger_names(database, ("events",)) & {"event_duration_counts_insert"}
-    with database.write() as session:  # written at 0019: no triggers, no table
+    with database.write() as session:  # written at 0020: no triggers, no table
         assert not sa.inspect(session.connection()).has_table("event_duration_counts")
         history = _random_events(11, 200)
         record_events(session=session, workspace=session.get(Workspace, WS),

@@ -258,3 +258,26 @@ def test_0019_adds_the_histograms_month_index_and_takes_it_away(database_url):
     migrate.upgrade(database_url)
     assert "ix_deal_duration_counts_month" in indexes()
     migrate.check(database_url)
+
+
+def test_0020_puts_customer_since_into_the_churn_index_and_takes_it_out(database_url):
+    """ix_accounts_churned holds (workspace_id, churned_at, customer_since) from 0020 on (the
+    customers at an instant are index-only counts), and its two columns again after the
+    downgrade; `alembic check` is clean at head."""
+    from alembic import command
+
+    def columns() -> list[str]:
+        engine = sa.create_engine(database_url)  # a fresh engine: no schema cached
+        try:
+            return next(x["column_names"] for x in sa.inspect(engine).get_indexes("accounts")
+                        if x["name"] == "ix_accounts_churned")
+        finally:
+            engine.dispose()
+
+    migrate.upgrade(database_url)
+    assert columns() == ["workspace_id", "churned_at", "customer_since"]
+    command.downgrade(migrate.alembic_config(database_url), "0019")
+    assert columns() == ["workspace_id", "churned_at"]
+    migrate.upgrade(database_url)
+    assert columns() == ["workspace_id", "churned_at", "customer_since"]
+    migrate.check(database_url)

@@ -3,7 +3,7 @@ bucket of duration_buckets and user), kept by triggers on `events`; the partial 
 ix_events_duration_values (their durations in order); filled from the existing events
 
 Revision ID: 0021
-Revises: 0019
+Revises: 0020
 Create Date: 2026-12-05 23:50:00
 
 The only definition of the triggers. An event counts when `duration_seconds IS NOT NULL AND
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0021"
-down_revision = "0019"
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 
