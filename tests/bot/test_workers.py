@@ -55,6 +55,9 @@ def test_two_workers_share_the_port_and_run_the_digest_jobs_once(database_url, s
         while len(slack_api.calls_to("chat.postMessage")) < len(CHANNELS):
             assert time.monotonic() < deadline, "the due digests were not posted"
             time.sleep(0.2)
+        while not _all_sent(database, len(CHANNELS)):  # a post is recorded just after it
+            assert time.monotonic() < deadline, "the posted digests were not recorded as sent"
+            time.sleep(0.2)
         assert _children(server.pid) == workers  # both still serving
         server.send_signal(signal.SIGTERM)
         output = server.communicate(timeout=30)[0]
@@ -72,6 +75,12 @@ def test_two_workers_share_the_port_and_run_the_digest_jobs_once(database_url, s
         rows = ledger.list_deliveries(session=session)
     assert sorted((r.slot_at, r.status) for r in rows) == [(slot, "sent")] * len(CHANNELS)
     database.dispose()
+
+
+def _all_sent(database: Database, deliveries: int) -> bool:
+    with database.read() as session:
+        rows = ledger.list_deliveries(session=session)
+    return len(rows) == deliveries and all(r.status == "sent" for r in rows)
 
 
 def _answers(port: int) -> bool:
