@@ -99,13 +99,13 @@ def _compile(statement: sa.Executable, dialect: sa.Dialect, keys: tuple[str, ...
     columns = _returned(statement)
     return _Compiled(
         sql=compiled.string, names=names,
-        binds=tuple(_bind(compiled.binds[name].type, dialect) for name in names),
+        binds=tuple(bind_conversion(compiled.binds[name].type, dialect) for name in names),
         expanding=expanding[0] if expanding else None,
         given={name: compiled.binds[name].effective_value for name in names
                if name not in keys and not compiled.binds[name].required},
         results=None if columns is None else tuple(
             (i, convert) for i, c in enumerate(columns)
-            if (convert := _result(c.type, dialect)) is not None))
+            if (convert := result_converter(c.type, dialect)) is not None))
 
 
 def _returned(statement) -> Sequence | None:
@@ -115,7 +115,8 @@ def _returned(statement) -> Sequence | None:
     return statement.exported_columns if returning else None
 
 
-def _bind(type_, dialect: sa.Dialect) -> Callable | None:
+def bind_conversion(type_, dialect: sa.Dialect) -> Callable | None:
+    """`bind_converter`, None for a value given as it is."""
     convert = bind_converter(type_, dialect)
     return None if convert is unconverted else convert
 
@@ -124,7 +125,7 @@ def _bind(type_, dialect: sa.Dialect) -> Callable | None:
 def bind_converter(type_, dialect: sa.Dialect) -> Callable:
     """What the driver is given for a value of `type_` (`unconverted`: the value itself)."""
     processor = type_.dialect_impl(dialect).bind_processor(dialect) or unconverted
-    if isinstance(type_, UTCDateTime):
+    if isinstance(type_, UTCDateTime) and dialect.name == "sqlite":
         sample = datetime(2026, 3, 4, 5, 6, 7, 89, tzinfo=UTC)
         if sqlite_utc_text(sample) == processor(sample) and processor(None) is None:
             return sqlite_utc_text
@@ -146,9 +147,11 @@ def sqlite_utc_text(value: datetime | None) -> str | None:
     return value.replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
-def _result(type_, dialect: sa.Dialect) -> Callable | None:
+def result_converter(type_, dialect: sa.Dialect) -> Callable | None:
+    """What turns a driver's value of `type_` (never None) into the column's (None: the
+    value itself)."""
     processor = type_.dialect_impl(dialect).result_processor(dialect, None)
-    if processor is not None and isinstance(type_, UTCDateTime):
+    if processor is not None and isinstance(type_, UTCDateTime) and dialect.name == "sqlite":
         sample = "2026-03-04 05:06:07.000089"
         if _utc_instant(sample) == processor(sample):
             return _utc_instant

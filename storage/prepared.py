@@ -11,7 +11,8 @@ every statement (statement counts, the deadline), rows come back as plain tuples
 columns' conversions applied (a UTC timestamp, as `storage.types.UTCDateTime` reads it).
 
 Statements with expanding (`IN`) or literal-rendered parameters are refused: their text
-changes with the values.
+changes with the values. The conversions are storage/driver.py's, and on SQLite the text runs
+on the driver's cursor as the chat commands' statements do there (`driver.execute_sql`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+
+from storage import driver
 
 
 @dataclass(frozen=True)
@@ -52,9 +55,12 @@ class Prepared:
                   for name, convert in compiled.binds.items()}
         args: Any = (tuple(values[name] for name in compiled.names) if compiled.positional
                      else values)
-        result = connection.exec_driver_sql(compiled.sql, args)
-        rows = result.cursor.fetchall()
-        result.close()
+        if connection.dialect.name == "sqlite":
+            rows = driver.execute_sql(connection, compiled.sql, args)
+        else:
+            result = connection.exec_driver_sql(compiled.sql, args)
+            rows = result.cursor.fetchall()
+            result.close()
         if compiled.results:
             rows = [_converted(row, compiled.results) for row in rows]
         return rows
@@ -72,13 +78,13 @@ def _compile(statement: sa.Executable, dialect: sa.Dialect) -> _Compiled:
     compiled = statement.compile(dialect=dialect)
     if compiled.literal_execute_params or compiled.post_compile_params:
         raise ValueError("a Prepared statement cannot have expanding or literal parameters")
-    binds = {name: bind.type.dialect_impl(dialect).bind_processor(dialect)
+    binds = {name: driver.bind_conversion(bind.type, dialect)
              for name, bind in compiled.binds.items()}
     constants = {name: bind.effective_value for name, bind in compiled.binds.items()
                  if bind.value is not None or bind.callable is not None}
     results = []
     for i, column in enumerate(statement.selected_columns):
-        convert = column.type.dialect_impl(dialect).result_processor(dialect, None)
+        convert = driver.result_converter(column.type, dialect)
         if convert is not None:
             results.append((i, convert))
     names = tuple(compiled.positiontup or ()) if compiled.positional else ()
@@ -90,5 +96,6 @@ def _converted(row: tuple, conversions: tuple[tuple[int, Callable[[Any], Any]], 
                ) -> tuple:
     values = list(row)
     for i, convert in conversions:
-        values[i] = convert(values[i])
+        if values[i] is not None:
+            values[i] = convert(values[i])
     return tuple(values)

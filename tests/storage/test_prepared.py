@@ -85,7 +85,8 @@ def _funnel_executions(database) -> list[tuple[str, bool, dict | tuple]]:
     found: list[tuple[str, bool, dict | tuple]] = []
 
     def record(_conn, _cursor, statement, parameters, context, _many) -> None:
-        found.append((statement, context.compiled is not None, parameters))
+        found.append((statement, context is not None and context.compiled is not None,
+                      parameters))  # no context: run on the driver (storage/driver.py)
 
     with database.read() as session:
         workspace = session.get(Workspace, WS)
