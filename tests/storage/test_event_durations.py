@@ -31,6 +31,7 @@ from storage.reps import link_rep
 from storage.upkeep import Deferred, apply_deferred
 from storage.workspaces import ensure_user, ensure_workspace
 from tests.storage.deal_tables import trigger_names
+from tests.support.statements import executed
 
 WS = "slack:TEVDUR"
 OTHER = "slack:TEVDUROTHER"
@@ -280,17 +281,9 @@ def test_long_periods_give_the_durations_exact_distribution(database, tz):
 
 
 def _statements(database, call) -> list[str]:
-    seen: list[str] = []
-
-    def record(_conn, _cursor, statement, *_args) -> None:
-        seen.append(statement)
-
-    sa.event.listen(database.engine, "before_cursor_execute", record)
-    try:
+    with executed(database.engine) as seen:
         call()
-    finally:
-        sa.event.remove(database.engine, "before_cursor_execute", record)
-    return seen
+    return [statement for statement, _parameters in seen]
 
 
 def test_a_long_period_reads_the_histograms_and_a_short_one_its_durations(database):

@@ -18,6 +18,7 @@ from bot.core import CommandRequest
 from storage.workspaces import ensure_user, ensure_workspace
 from tests.support.dialog import Chat
 from tests.support.round_trips import RoundTrips
+from tests.support.statements import executed
 
 pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 
@@ -40,17 +41,9 @@ def chat(database):
 
 
 def _statements(database, run) -> list[str]:
-    seen: list[str] = []
-
-    def record(_connection, _cursor, statement, *_args) -> None:
-        seen.append(" ".join(statement.split()))
-
-    sa.event.listen(database.engine, "before_cursor_execute", record)
-    try:
+    with executed(database.engine) as seen:
         run()
-    finally:
-        sa.event.remove(database.engine, "before_cursor_execute", record)
-    return seen
+    return [" ".join(statement.split()) for statement, _parameters in seen]
 
 
 def test_a_log_is_its_statements_plus_one_begin_and_one_commit(chat, database):

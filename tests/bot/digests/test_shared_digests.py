@@ -8,7 +8,6 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import sqlalchemy as sa
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.digests.channels import SlackChannel
@@ -18,6 +17,7 @@ from bot.digests.shared import SharedDigests
 from sampledata import seed_workspace
 from storage import digests as ledger
 from storage.models import Workspace
+from tests.support.statements import executed
 
 SLOT = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)  # Monday 09:00 Europe/Oslo
 WORKSPACES = ("slack:T1", "slack:T2")
@@ -165,18 +165,10 @@ def test_deliveries_in_flight_are_bounded_and_each_channel_still_gets_one(seeded
 
 def _statements(database, call) -> list[tuple[str, str]]:
     """(statement, its parameters) of every statement `call` runs."""
-    statements: list[tuple[str, str]] = []
-
-    def record(_conn, _cursor, statement, parameters, *_args) -> None:
-        if not statement.startswith(("BEGIN", "COMMIT", "ROLLBACK", "SET", "SHOW")):
-            statements.append((statement, repr(parameters)))
-
-    sa.event.listen(database.engine, "before_cursor_execute", record)
-    try:
+    with executed(database.engine) as seen:
         call()
-    finally:
-        sa.event.remove(database.engine, "before_cursor_execute", record)
-    return statements
+    return [(statement, repr(parameters)) for statement, parameters in seen
+            if not statement.startswith(("BEGIN", "COMMIT", "ROLLBACK", "SET", "SHOW"))]
 
 
 def test_a_digest_reads_each_fact_once_and_its_other_languages_only_the_names(seeded):
