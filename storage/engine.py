@@ -195,7 +195,18 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        with Session(self.engine, expire_on_commit=False) as session:
+        """A read transaction: every statement in it sees one snapshot of the database.
+        SQLite's transactions do; PostgreSQL's READ COMMITTED gives each statement its own,
+        so an answer read in several statements (a percentile: the histogram's counts, then
+        the values at the ranks they give) could mix two histories, so there reads run at
+        REPEATABLE READ (a read-only transaction never fails to serialize)."""
+        bind = self.engine
+        if self.dialect == "postgresql":
+            bind = self.engine.__dict__.get("_kpibot_snapshot_reads")
+            if bind is None:
+                bind = self.engine.__dict__["_kpibot_snapshot_reads"] = \
+                    self.engine.execution_options(isolation_level="REPEATABLE READ")
+        with Session(bind, expire_on_commit=False) as session:
             if self.deadline is not None:
                 self._limit(session, None)
             yield session

@@ -87,8 +87,8 @@ def durations(connection: Connection, workspace_id: str, kind: str, start: datet
     """The non-void `kind` events' durations in [start, end) (of `user` if given), with the
     values at the ranks of the `tenths` percentiles and the count <= `within` seconds (0 when
     None). Only for periods `histograms_serve`. None when the statements saw different
-    histories (a write committed between them, at PostgreSQL's READ COMMITTED): read the
-    period's durations instead."""
+    histories (a write committed between them, on a PostgreSQL connection at READ COMMITTED;
+    `Database.read` keeps one snapshot): read the period's durations instead."""
     whole, ranges = _plan(start, end)
     params: dict[str, Any] = {"workspace": workspace_id, "kind": kind,
                               "owner": TEAM if user is None else user, "user": user,
@@ -159,7 +159,7 @@ def _values(connection: Connection, params: dict[str, Any],
         picked = sorted(found[i])
         first = values[f"offset_{i}"]
         if len(picked) < values[f"limit_{i}"]:
-            return None  # a write committed between the statements (PostgreSQL)
+            return None  # a write committed between the statements (READ COMMITTED)
         for rank, offset in wanted[bucket]:
             at[rank] = picked[offset - first]
     return at, counted

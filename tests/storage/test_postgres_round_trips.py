@@ -86,3 +86,18 @@ def test_a_connection_the_server_closed_is_replaced_before_use(chat, database):
     assert reply.ok and "Logged" in reply.text
     with database.engine.connect() as connection:
         assert connection.exec_driver_sql("SELECT pg_backend_pid()").scalar() != pid
+
+
+def test_a_read_sees_one_snapshot_across_its_statements(chat, database):
+    """An answer read in several statements (counts, then the values at their ranks) must
+    not mix two histories: a write committed between two statements of one read is not seen
+    by the second (PostgreSQL's READ COMMITTED showed it)."""
+    count = sa.text("SELECT count(*) FROM users WHERE workspace_id = :w")
+    with database.read() as session:
+        before = session.execute(count, {"w": WS}).scalar_one()
+        with database.write() as other:
+            ensure_user(session=other, workspace_id=WS, user_id="U_NEW", display_name="Nia",
+                        now=NOW)
+        assert session.execute(count, {"w": WS}).scalar_one() == before
+    with database.read() as session:
+        assert session.execute(count, {"w": WS}).scalar_one() == before + 1
