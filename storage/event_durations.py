@@ -10,7 +10,7 @@ costs less):
 
 1. Per bucket, the events of the period: the histograms of the months it covers, plus or
    minus the events of its partial edge months (as for the deals' stage times:
-   storage/stage_durations.py `_plan`; ix_events_durations, grouped by duration). One
+   storage/stage_durations.py `month_plan`; ix_events_durations, grouped by duration). One
    UNION ALL statement.
 2. n and the total come from those counts; each rank a percentile reads lies in one bucket,
    at a known offset in it; the events within a target are the buckets wholly below it plus
@@ -36,7 +36,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from storage.models import Event, EventDurationCount
-from storage.stage_durations import _locate, _plan, percentile_ranks
+from storage.stage_durations import locate_rank, month_plan, percentile_ranks
 
 # The lower bounds (ms) of duration_buckets (migration 0016): eight buckets per doubling.
 BOUNDS = [-(2 ** 62), 0, 1, *sorted({round(1000 * 2 ** (k / 8)) for k in range(241)})]
@@ -76,7 +76,7 @@ def histograms_serve(start: datetime, end: datetime, user: str | None,
     """Whether `durations` answers [start, end): enough whole months, a user with rows."""
     if start >= end or user == TEAM or (within is not None and not math.isfinite(within)):
         return False
-    whole, _ranges = _plan(start, end)
+    whole, _ranges = month_plan(start, end)
     return whole is not None and whole[1] - whole[0] >= (
         MIN_MONTHS if user is None else MIN_MONTHS_OF_A_USER)
 
@@ -89,7 +89,7 @@ def durations(connection: Connection, workspace_id: str, kind: str, start: datet
     None). Only for periods `histograms_serve`. None when the statements saw different
     histories (a write committed between them, on a PostgreSQL connection at READ COMMITTED;
     `Database.read` keeps one snapshot): read the period's durations instead."""
-    whole, ranges = _plan(start, end)
+    whole, ranges = month_plan(start, end)
     params: dict[str, Any] = {"workspace": workspace_id, "kind": kind,
                               "owner": TEAM if user is None else user, "user": user,
                               "first": whole[0], "stop": whole[1], "start": start, "end": end}
@@ -108,7 +108,7 @@ def durations(connection: Connection, workspace_id: str, kind: str, start: datet
     total = sum(t for _b, (_n, t) in buckets)
     wanted: dict[int, list[tuple[int, int]]] = {}  # bucket -> (rank, offset)
     for rank in sorted(percentile_ranks(n, tenths)) if n else ():
-        bucket, offset = _locate(buckets, rank)
+        bucket, offset = locate_rank(buckets, rank)
         wanted.setdefault(bucket, []).append((rank, offset))
     inside, edge = _within(buckets, within)
     read = _values(connection, params, wanted, edge)

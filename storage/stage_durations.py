@@ -89,7 +89,7 @@ def summaries(connection: Connection, workspace_id: str, measures: Iterable[int]
     if user == TEAM:  # no per-owner histogram for an empty owner id: read its deals
         whole, ranges = None, [(1, start, end)]
     else:
-        whole, ranges = _plan(start, end)
+        whole, ranges = month_plan(start, end)
     counts = _bucket_counts(connection, workspace_id, measures, owner, user, whole, ranges)
     result: dict[int, Summary] = {}
     wanted: dict[tuple[int, int], list[tuple[int, int]]] = {}  # (measure, bucket) -> ranks
@@ -100,7 +100,7 @@ def summaries(connection: Connection, workspace_id: str, measures: Iterable[int]
         result[measure] = Summary(n=n, total_ms=sum(total for _b, (_n, total) in buckets))
         known[measure] = {}
         for rank in sorted(percentile_ranks(n, tenths)) if n else ():
-            bucket, offset = _locate(buckets, rank)
+            bucket, offset = locate_rank(buckets, rank)
             if bucket == ZERO_BUCKET:
                 known[measure][rank] = 0
             else:
@@ -112,7 +112,7 @@ def summaries(connection: Connection, workspace_id: str, measures: Iterable[int]
     return {m: Summary(s.n, s.total_ms, known[m]) for m, s in result.items()}
 
 
-def _locate(buckets: list[tuple[int, tuple[int, int]]], rank: int) -> tuple[int, int]:
+def locate_rank(buckets: list[tuple[int, tuple[int, int]]], rank: int) -> tuple[int, int]:
     """(bucket, offset in it) of the value at `rank` of the (bucket, (deals, total)) rows in
     ascending order of bucket."""
     before = 0
@@ -123,8 +123,8 @@ def _locate(buckets: list[tuple[int, tuple[int, int]]], rank: int) -> tuple[int,
     raise ValueError(f"rank {rank} beyond the {before} values")
 
 
-def _plan(start: datetime, end: datetime) -> tuple[tuple[int, int] | None,
-                                                   list[tuple[int, datetime, datetime]]]:
+def month_plan(start: datetime, end: datetime) -> tuple[tuple[int, int] | None,
+                                                        list[tuple[int, datetime, datetime]]]:
     """([first, stop) UTC months read from the histograms, or None; (sign, from, to): the
     deals to add (+1) or take away (-1))."""
     first, last = _month(start), _month(end - _TICK)

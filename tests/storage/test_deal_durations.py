@@ -25,7 +25,7 @@ from storage.facts import SqlFacts
 from storage.models import Deal, DealDuration, DealDurationCount, DurationBucket, Workspace
 from storage.recording import NewEvent, record_event, void_event
 from storage.reps import link_rep
-from storage.stage_durations import _plan, seconds_between
+from storage.stage_durations import month_plan, seconds_between
 from storage.workspaces import ensure_user, ensure_workspace
 from tests.storage.deal_tables import import_rows, trigger_names
 
@@ -352,23 +352,23 @@ def test_ties_and_zero_lengths_at_the_middle_ranks(database):
 def test_a_period_reads_whole_months_and_the_smaller_side_of_its_edges():
     utc = UTC
     year = (datetime(2025, 12, 31, 23, tzinfo=utc), datetime(2026, 12, 31, 23, tzinfo=utc))
-    whole, ranges = _plan(*year)
+    whole, ranges = month_plan(*year)
     # January..November 2026 and December (all but its last hour) from the histograms; the
     # last hour of 2025 read, the last hour of 2026 taken away.
     assert whole == (2026 * 12, 2026 * 12 + 12)
     assert ranges == [(1, year[0], datetime(2026, 1, 1, tzinfo=utc)),
                       (-1, year[1], datetime(2027, 1, 1, tzinfo=utc))]
     trailing = (datetime(2026, 2, 20, tzinfo=utc), datetime(2026, 5, 10, tzinfo=utc))
-    whole, ranges = _plan(*trailing)
+    whole, ranges = month_plan(*trailing)
     assert whole == (2026 * 12 + 2, 2026 * 12 + 4)  # March and April
     assert ranges == [(1, trailing[0], datetime(2026, 3, 1, tzinfo=utc)),
                       (1, datetime(2026, 5, 1, tzinfo=utc), trailing[1])]
     inside = (datetime(2026, 4, 2, tzinfo=utc), datetime(2026, 4, 29, tzinfo=utc))
-    assert _plan(*inside) == ((2026 * 12 + 3, 2026 * 12 + 4), [
+    assert month_plan(*inside) == ((2026 * 12 + 3, 2026 * 12 + 4), [
         (-1, datetime(2026, 4, 1, tzinfo=utc), inside[0]),
         (-1, inside[1], datetime(2026, 5, 1, tzinfo=utc))])
     day = (datetime(2026, 4, 2, tzinfo=utc), datetime(2026, 4, 3, tzinfo=utc))
-    assert _plan(*day) == (None, [(1, *day)])
+    assert month_plan(*day) == (None, [(1, *day)])
 
 
 def test_the_migration_fills_them_from_existing_deals(database, database_url):
