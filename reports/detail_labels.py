@@ -14,7 +14,7 @@ DETAIL_FIELD_LABELS = (
     N_("CLV to CAC"),
     N_("avg deal size (90 days)"),
     N_("booked"),
-    N_("cac"),
+    N_("CAC"),
     N_("calls"),
     N_("change"),
     N_("churn month"),

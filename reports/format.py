@@ -35,6 +35,7 @@ from babel.units import format_compound_unit, format_unit
 
 from reports.kpis.catalog import Change
 from reports.kpis.result import KpiResult
+from reports.periods import Period
 from reports.text import Text
 from reports.units import currency_exponent
 
@@ -317,7 +318,7 @@ DETAIL_LABELS = {  # a label where the field's name does not read well
     "median_seconds": "median", "mean_seconds": "mean", "p90_seconds": "p90",
     "target_seconds": "target", "avg_deal_size_90d": "avg deal size (90 days)",
     "win_rate_90d": "win rate (90 days)", "arpc_monthly": "ARPC per month",
-    "clv_to_cac": "CLV to CAC", "elapsed": "elapsed share", "n": "count",
+    "clv_to_cac": "CLV to CAC", "cac": "CAC", "elapsed": "elapsed share", "n": "count",
     "vs_last_month": "vs same day last month",
 }
 
@@ -347,6 +348,9 @@ def format_detail(key: str, value: object, details: dict, currency: str,
         return value.render(t) if t is not None else str(value)
     if isinstance(value, str):
         return value
+    if isinstance(value, Period):
+        from reports.wording import describe_period  # wording imports this module
+        return value.describe() if t is None else describe_period(value, t)
     if unit == "money":
         return format_money(value, currency, locale)
     if unit == "ratio":

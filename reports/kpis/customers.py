@@ -62,10 +62,12 @@ def arpc(ctx: Ctx) -> KpiResult:
 
 
 def _month_for_clv(ctx: Ctx) -> Period:
+    """The month whose ARPC and churn CLV uses: the period itself when it is a month, else the
+    last whole month, under its own name ("2026-11", not "last-month")."""
     if ctx.period.kind == "month":
         return ctx.period
-    return parse_period("last-month", now=ctx.now, tz=ctx.period.tz,
-                        fiscal_year_start=ctx.period.fiscal_year_start)
+    return parse_period("this-month", now=ctx.now, tz=ctx.period.tz,
+                        fiscal_year_start=ctx.period.fiscal_year_start).previous()
 
 
 def clv(ctx: Ctx) -> KpiResult:
@@ -77,6 +79,6 @@ def clv(ctx: Ctx) -> KpiResult:
     acquisition = cac(ctx).value
     return kpi_result(ctx, "clv", value, "money", numerator=monthly_arpc, denominator=churn,
                       details={"arpc_monthly": monthly_arpc, "monthly_churn_rate": churn,
-                               "churn_month": month.label, "cac": acquisition,
+                               "churn_month": month, "cac": acquisition,
                                "clv_to_cac": div(value, acquisition),
                                "currency": ctx.facts.currency})

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from reports.periods import Period
 from reports.text import Message, Text
 
 UNITS = ("ratio", "money", "count", "days", "seconds", "money_per_day", "multiple")
@@ -52,8 +53,7 @@ class KpiResult:
     warnings: tuple[Message, ...] = ()  # data warnings: `Text`s a view translates
 
     def to_json(self) -> dict[str, Any]:
-        details = {key: str(value) if isinstance(value, Text) else value  # English
-                   for key, value in self.details.items()}
+        details = {key: _json_detail(value) for key, value in self.details.items()}
         if self.warnings:
             details["warnings"] = [str(warning) for warning in self.warnings]
         return {
@@ -68,3 +68,12 @@ class KpiResult:
             "rows": [row.to_json() for row in self.rows],
             "details": details,
         }
+
+
+def _json_detail(value: Any) -> Any:
+    """A detail as JSON: a text in English, a period by its name ("2026-11")."""
+    if isinstance(value, Text):
+        return str(value)
+    if isinstance(value, Period):
+        return value.label
+    return value

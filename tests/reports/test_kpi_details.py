@@ -7,6 +7,8 @@ from datetime import timedelta
 import pytest
 
 from reports.events import Stage
+from reports.format import format_details
+from reports.i18n import translator
 from reports.kpis.catalog import (
     CATALOG,
     leaderboard,
@@ -311,18 +313,28 @@ def test_churn_details_and_mrr():
 
 def test_clv_uses_a_monthly_churn_rate():
     oct_clv = kpi("clv")
-    assert oct_clv.details["churn_month"] == OCT
+    assert oct_clv.details["churn_month"] == period(OCT)
     # clv:cac = 18,000 / 2,500
     assert oct_clv.details["clv_to_cac"] == pytest.approx(7.2)
     # a quarter is not a month: the last whole month before NOW (October) gives the churn
     q4 = kpi("clv", Q4)
-    assert q4.details["churn_month"] == "last-month"
+    assert q4.details["churn_month"] == period(OCT)  # named as the month, not "last-month"
     assert q4.value == pytest.approx(usd(18_000))
     # Q4's cac: 5,000 / 3 new customers (Acme, Globex, Oscorp); clv:cac 18,000 / 1,666.67
     assert q4.details["cac"] == pytest.approx(usd(5_000) / 3)
     assert q4.details["clv_to_cac"] == pytest.approx(10.8)
     # no churn in the month: CLV is n/a (not infinite)
     assert kpi("clv", "2026-09").value is None
+
+
+def test_clv_churn_month_reads_as_the_month_in_every_view():
+    q4 = kpi("clv", Q4)
+    assert q4.to_json()["details"]["churn_month"] == "2026-10"
+    shown = dict(format_details(q4.details, "USD"))
+    assert shown["churn month"] == "October 2026"
+    assert shown["CAC"] == "$1.7K"
+    nb = dict(format_details(q4.details, "USD", "nb", translator("nb")))
+    assert nb["churn month"] == "oktober 2026"
 
 
 def test_cost_kpis_are_team_wide():
