@@ -23,6 +23,7 @@ from tests.support.slack_signing import sign, slash_command_body
 WORKSPACE = "slack:TGRACE"
 CHANNEL = "C_GRACE"
 STOPPING = "SIGTERM received: stopping"
+LONG_GRACE = "600"  # a grace time no test reaches: the process ends when the post does
 
 
 def _rows(database: Database) -> list:
@@ -95,7 +96,8 @@ def test_sigterm_lets_the_digest_being_posted_finish_once(database_url, slack_ap
     stops listening but waits for the post (within the grace time), records it as sent,
     and exits 0; the digest is posted once."""
     held = slack_api.hold("chat.postMessage", channel=CHANNEL)
-    database, server = _start_with_a_digest_due(database_url, slack_api, tmp_path)
+    database, server = _start_with_a_digest_due(database_url, slack_api, tmp_path,
+                                                KPIBOT_SHUTDOWN_GRACE_SECONDS=LONG_GRACE)
     try:
         slack_api.wait_held(held, timeout=WAIT)  # Slack has the post; the server waits
         server.signal(signal.SIGTERM)
@@ -162,7 +164,8 @@ def test_workers_drain_then_the_master_exits_0(database_url, slack_api, tmp_path
     digest it is posting, both stop, and the master exits 0 with one line."""
     held = slack_api.hold("chat.postMessage", channel=CHANNEL)
     database, server = _start_with_a_digest_due(database_url, slack_api, tmp_path,
-                                                "--workers", "2")
+                                                "--workers", "2",
+                                                KPIBOT_SHUTDOWN_GRACE_SECONDS=LONG_GRACE)
     try:
         slack_api.wait_held(held, timeout=WAIT)
         server.wait_for_line("serving")

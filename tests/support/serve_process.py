@@ -38,7 +38,8 @@ class ServeProcess:
                        if not k.startswith(("SLACK_", "TEAMS_"))}
         environment.update(DATABASE_URL=database_url, SLACK_BOT_TOKEN=BOT_TOKEN,
                            SLACK_SIGNING_SECRET=SIGNING_SECRET, SLACK_API_URL=slack_api_url,
-                           KPIBOT_LOG_LEVEL="INFO", PYTHONPATH=str(ROOT), **env)
+                           KPIBOT_LOG_LEVEL="INFO", PYTHONPATH=str(ROOT))
+        environment.update(env)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "bot.cli", "serve", "--port", str(self.port), *args],
             env=environment, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
