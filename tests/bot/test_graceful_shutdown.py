@@ -187,3 +187,33 @@ def test_workers_drain_then_the_master_exits_0(database_url, slack_api, tmp_path
     assert row.status == "sent"
     assert [c.channel for c in slack_api.calls_to("chat.postMessage")] == [CHANNEL]
     database.dispose()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_socket_mode_acks_the_envelope_in_flight_then_exits_0(database_url, slack_api,
+                                                             tmp_path):
+    """`serve --socket-mode`: SIGTERM while an envelope is being handled (the logging form's
+    views.open held by the stand-in): the server stops reading the socket, sends that
+    envelope's ack once the form is open, closes the connection and exits 0."""
+    from bot.slack.interactive import LOG_SHORTCUT
+    from tests.support.socket_mode import global_shortcut, socket_mode_server
+
+    with socket_mode_server(slack_api) as slack:
+        held = slack_api.hold("views.open")
+        server = ServeProcess(database_url, slack_api.base_url, tmp_path, "--socket-mode",
+                              "--no-scheduler", SLACK_APP_TOKEN=slack.app_token)
+        try:
+            server.wait_for_line("connected to Slack over Socket Mode")
+            envelope = slack.send(global_shortcut(LOG_SHORTCUT, user_id="U_ANA"))
+            slack_api.wait_held(held, timeout=WAIT)  # the envelope is being handled
+            server.signal(signal.SIGTERM)
+            server.wait_for_line(STOPPING)
+            held.release()
+            slack.wait_ack(envelope)
+            assert server.wait_exit() == 0, server.output()
+        finally:
+            held.release()
+            server.close()
+        slack.wait_closed(1)
+    assert server.count("kpibot stopped (SIGTERM)") == 1, server.output()
+    assert slack.app_token not in server.output()
