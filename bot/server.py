@@ -173,7 +173,9 @@ async def run_web_app(app: web.Application, *, host: str, port: int,
     listening `sock` (one of the `kpibot serve --workers` processes, bot/cli/workers.py);
     then stop listening and answer the requests already received, for up to
     `drain_seconds` (bot/cli/shutdown.py)."""
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=drain_seconds)
+    # aiohttp's own shutdown then only waits for the responses being written (the handlers
+    # have ended, or were waited for `drain_seconds` already): a bound of its own.
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=min(drain_seconds, 2.0))
     await runner.setup()
     site = web.SockSite(runner, sock) if sock is not None else web.TCPSite(runner, host, port)
     await site.start()

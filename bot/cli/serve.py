@@ -94,7 +94,7 @@ async def _serve_async(bot, *, host: str, port: int, socket_mode: bool,
     the server, as before. SIGTERM or SIGINT stops it gracefully (bot/cli/shutdown.py)."""
     import asyncio
 
-    from bot.cli.shutdown import REQUEST_DRAIN_SECONDS, Shutdown
+    from bot.cli.shutdown import Shutdown
     from bot.server import build_web_app, run_web_app, slack_over_http
 
     shutdown = Shutdown(bot.settings.shutdown_grace, on_request=lambda: _pause_digests(bot))
@@ -105,7 +105,7 @@ async def _serve_async(bot, *, host: str, port: int, socket_mode: bool,
 
         tasks.append(asyncio.create_task(run_socket_mode(
             bot.slack_app, bot.settings.slack_app_token.get_secret_value(),
-            stop=shutdown.requested, drain_seconds=REQUEST_DRAIN_SECONDS)))
+            stop=shutdown.requested, drain_seconds=shutdown.request_drain)))
     slack_app = slack_over_http(bot.slack_app, bot.slack_signing_secret, socket_mode=socket_mode)
     web_app = build_web_app(database=bot.database, slack_app=slack_app,
                             slack_signing_secret=bot.slack_signing_secret, teams=bot.teams,
@@ -116,7 +116,7 @@ async def _serve_async(bot, *, host: str, port: int, socket_mode: bool,
     listening = asyncio.Event()
     server = asyncio.create_task(run_web_app(web_app, host=host, port=port, ready=listening,
                                              stop=shutdown.requested,
-                                             drain_seconds=REQUEST_DRAIN_SECONDS))
+                                             drain_seconds=shutdown.request_drain))
     tasks.append(server)
     if scheduler:
         tasks.append(asyncio.create_task(_start_scheduler(bot, server, listening)))

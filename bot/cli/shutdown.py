@@ -3,7 +3,8 @@
 1. The digest scheduler fires nothing more (its jobs and minute tick are paused).
 2. The server stops listening (a new connection is refused: the load balancer or Slack tries
    elsewhere) and answers the requests it already received, each within its own deadline
-   (under Slack's 3 s), for up to `REQUEST_DRAIN_SECONDS`.
+   (under Slack's 3 s); it waits for them up to the grace time, at least
+   `REQUEST_DRAIN_SECONDS` (`request_drain`).
 3. The digests being sent get what is left of the grace time (`KPIBOT_SHUTDOWN_GRACE_SECONDS`,
    counted from the signal) to finish; nothing new is claimed. A delivery still running then
    is cancelled and its claim handed back to the ledger (storage/digests.py `release_claim`):
@@ -27,7 +28,7 @@ from collections.abc import Callable
 log = logging.getLogger("kpibot")
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
-# Requests already received are answered for up to this long: each has a deadline under 3 s.
+# Requests already received are waited for at least this long: each has a deadline under 3 s.
 REQUEST_DRAIN_SECONDS = 5.0
 
 
@@ -60,6 +61,11 @@ class Shutdown:
         self.requested.set()
         if self.on_request is not None:
             self.on_request()
+
+    @property
+    def request_drain(self) -> float:
+        """How long the requests (or Socket Mode envelopes) in flight are waited for."""
+        return max(REQUEST_DRAIN_SECONDS, self.grace)
 
     def remaining(self) -> float:
         """Seconds of the grace time left (all of it before the signal)."""

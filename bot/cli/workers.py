@@ -72,11 +72,12 @@ REUSE_PORT = hasattr(socket, "SO_REUSEPORT")
 
 
 def stop_bound(grace: float) -> float:
-    """Seconds the master waits for stopping workers before it kills them: their requests'
-    drain, the digests' grace time, and a margin to hand claims back and exit."""
+    """Seconds the master waits for stopping workers before it kills them: the grace time
+    their requests and digests get (requests at least REQUEST_DRAIN_SECONDS), and a margin
+    to hand claims back and exit."""
     from bot.cli.shutdown import REQUEST_DRAIN_SECONDS
 
-    return REQUEST_DRAIN_SECONDS + grace + 10.0
+    return max(REQUEST_DRAIN_SECONDS, grace) + 15.0
 
 
 def serve_workers(build: Callable[[], Bot], *, host: str, port: int, workers: int,
@@ -189,7 +190,7 @@ def _signal_all(children: dict[int, int], signum: int) -> None:
 async def _serve_worker(bot: Bot, sock: socket.socket, index: int, *, jobs: bool,
                         deliver: bool) -> None:
     from bot.cli.serve import freeze_startup_objects
-    from bot.cli.shutdown import REQUEST_DRAIN_SECONDS, SIGNALS, Shutdown
+    from bot.cli.shutdown import SIGNALS, Shutdown
     from bot.server import build_web_app, run_web_app
 
     digest_scheduler = None
@@ -207,6 +208,6 @@ async def _serve_worker(bot: Bot, sock: socket.socket, index: int, *, jobs: bool
     log.info("worker %d (pid %d) serving%s", index, os.getpid(),
              " and running the digest jobs" if jobs else "")
     await run_web_app(web_app, host="", port=0, sock=sock, stop=shutdown.requested,
-                      drain_seconds=REQUEST_DRAIN_SECONDS)
+                      drain_seconds=shutdown.request_drain)
     shutdown.stopped("requests in flight answered",
                      await shutdown.drain_digests(digest_scheduler))

@@ -23,7 +23,7 @@ from tests.support.slack_signing import sign, slash_command_body
 WORKSPACE = "slack:TGRACE"
 CHANNEL = "C_GRACE"
 STOPPING = "SIGTERM received: stopping"
-LONG_GRACE = "600"  # a grace time no test reaches: the process ends when the post does
+LONG_GRACE = "600"  # a grace time no test reaches: the process ends when its work does
 
 
 def _rows(database: Database) -> list:
@@ -55,7 +55,8 @@ def test_sigterm_answers_the_request_in_flight_then_exits_0(database_url, slack_
     """The request was received (aiohttp said `100 Continue`: it is in the handler) but its
     body is still on its way when SIGTERM arrives: the server stops listening, still reads
     the body, answers the command, and exits 0."""
-    server = ServeProcess(database_url, slack_api.base_url, tmp_path, "--no-scheduler")
+    server = ServeProcess(database_url, slack_api.base_url, tmp_path, "--no-scheduler",
+                          KPIBOT_SHUTDOWN_GRACE_SECONDS=LONG_GRACE)
     try:
         server.wait_for_line("listening on")
         body = slash_command_body("ping", team_id="TGRACE", user_id="U_ANA").encode()
@@ -201,7 +202,8 @@ def test_socket_mode_acks_the_envelope_in_flight_then_exits_0(database_url, slac
     with socket_mode_server(slack_api) as slack:
         held = slack_api.hold("views.open")
         server = ServeProcess(database_url, slack_api.base_url, tmp_path, "--socket-mode",
-                              "--no-scheduler", SLACK_APP_TOKEN=slack.app_token)
+                              "--no-scheduler", SLACK_APP_TOKEN=slack.app_token,
+                              KPIBOT_SHUTDOWN_GRACE_SECONDS=LONG_GRACE)
         try:
             server.wait_for_line("connected to Slack over Socket Mode")
             envelope = slack.send(global_shortcut(LOG_SHORTCUT, user_id="U_ANA"))
