@@ -3,8 +3,9 @@
 1. The digest scheduler fires nothing more (its jobs and minute tick are paused).
 2. The server stops listening (a new connection is refused: the load balancer or Slack tries
    elsewhere) and answers the requests it already received, each within its own deadline
-   (under Slack's 3 s); it waits for them up to the grace time, at least
-   `REQUEST_DRAIN_SECONDS` (`request_drain`).
+   (under Slack's 3 s); it waits for them, and for the Slack follow-ups they started (a
+   modal's confirmation), up to the grace time, at least `REQUEST_DRAIN_SECONDS`
+   (`request_drain`).
 3. The digests being sent get what is left of the grace time (`KPIBOT_SHUTDOWN_GRACE_SECONDS`,
    counted from the signal) to finish; nothing new is claimed. A delivery still running then
    is cancelled and its claim handed back to the ledger (storage/digests.py `release_claim`):
@@ -69,9 +70,20 @@ class Shutdown:
 
     def remaining(self) -> float:
         """Seconds of the grace time left (all of it before the signal)."""
-        if self._at is None:
-            return self.grace
-        return max(0.0, self.grace - (self.monotonic() - self._at))
+        return max(0.0, self.grace - self._elapsed())
+
+    async def drain_follow_ups(self, slack_app) -> str:
+        """Slack follow-ups of the requests just answered (a modal's confirmation), within
+        the requests' time (at least 1 s more)."""
+        if slack_app is None:
+            return ""
+        from bot.slack.app import drain_follow_ups
+
+        left = await drain_follow_ups(slack_app, max(1.0, self.request_drain - self._elapsed()))
+        return f"{left} Slack follow-up(s) cut off" if left else ""
+
+    def _elapsed(self) -> float:
+        return 0.0 if self._at is None else self.monotonic() - self._at
 
     async def drain_digests(self, scheduler) -> str:
         """Let the digests in flight finish within the grace time left, hand back the rest

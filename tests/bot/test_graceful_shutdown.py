@@ -219,3 +219,44 @@ def test_socket_mode_acks_the_envelope_in_flight_then_exits_0(database_url, slac
         slack.wait_closed(1)
     assert server.count("kpibot stopped (SIGTERM)") == 1, server.output()
     assert slack.app_token not in server.output()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_confirmation_a_request_started_is_finished_before_the_exit(database_url,
+                                                                       slack_api, tmp_path):
+    """A logging form submitted just before SIGTERM: the ack went out, its confirmation (a
+    follow-up after the ack) is still talking to Slack. The server waits for it: the
+    stand-in refuses chat.postEphemeral after holding it, and the confirmation still goes
+    on to the direct message (chat.postMessage) before the process exits 0."""
+    from tests.support.slack_interactive import post_payload, view_submission
+    from tests.support.slack_signing import post_slash_command
+    from tests.support.slack_views import SlackViews
+
+    views = SlackViews.install(slack_api)
+    server = ServeProcess(database_url, slack_api.base_url, tmp_path, "--no-scheduler",
+                          KPIBOT_SHUTDOWN_GRACE_SECONDS=LONG_GRACE)
+    slack_api.fail_next("chat.postEphemeral", error="channel_not_found")
+    held = slack_api.hold("chat.postEphemeral")
+    try:
+        server.wait_for_line("listening on")
+        who = {"team_id": "TGRACE", "user_id": "U_ANA"}
+        status, _body, _ = post_slash_command(server.base_url, "log", secret=SIGNING_SECRET,
+                                              **who)
+        assert status == 200
+        slack_api.wait_for("views.open", timeout=WAIT)
+        form = view_submission(views.opened[-1], {"kind": "call", "count": "3"},
+                               user="U_ANA", team="TGRACE")
+        status, _answer, _ = post_payload(server.base_url, form, secret=SIGNING_SECRET)
+        assert status == 200  # acknowledged: the modal closes
+        slack_api.wait_held(held, timeout=WAIT)  # the confirmation is on its way
+        server.signal(signal.SIGTERM)
+        server.wait_for_line(STOPPING)
+        assert slack_api.calls_to("chat.postMessage") == []
+        held.release()
+        (fallback,) = slack_api.wait_for("chat.postMessage", timeout=WAIT)
+        assert fallback.channel == "U_ANA" and "Logged call" in fallback.body["text"]
+        assert server.wait_exit() == 0, server.output()
+    finally:
+        held.release()
+        server.close()
+    assert server.count("kpibot stopped (SIGTERM)") == 1, server.output()
