@@ -52,6 +52,7 @@ class Shutdown:
             loop.add_signal_handler(signum, self.request, signal.Signals(signum).name)
 
     def request(self, reason: str = "stop") -> None:
+        """Start stopping (a signal's name as `reason`); a second request only says so."""
         if self.requested.is_set():
             log.info("%s: %s received: already stopping (at most %.0f s more)", self.who,
                      reason, self.remaining())
