@@ -4,6 +4,7 @@ each step waits for a state (a log line, a held call, a ledger row, a closed por
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import time
@@ -260,3 +261,23 @@ def test_the_confirmation_a_request_started_is_finished_before_the_exit(database
         held.release()
         server.close()
     assert server.count("kpibot stopped (SIGTERM)") == 1, server.output()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_worker_killed_still_stops_the_others_and_the_master_exits_1(database_url,
+                                                                        slack_api, tmp_path):
+    """As before the graceful stop: a worker that dies on its own (SIGKILL here) makes the
+    master stop the other one (now gracefully) and exit 1, so a supervisor restarts it all."""
+    server = ServeProcess(database_url, slack_api.base_url, tmp_path, "--workers", "2",
+                          "--no-scheduler")
+    try:
+        server.wait_for_line("serving", count=2)
+        killed, survivor = server.note_workers()
+        os.kill(killed, signal.SIGKILL)
+        assert server.wait_exit() == 1, server.output()
+    finally:
+        server.close()
+    output = server.output()
+    assert server.count("exited (status -9): stopping the others") == 1, output
+    assert server.count(STOPPING) == 1 and server.count("stopped (SIGTERM)") == 1, output
+    assert not Path(f"/proc/{survivor}").exists()
