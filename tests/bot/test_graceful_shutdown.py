@@ -86,10 +86,12 @@ def test_sigterm_answers_the_request_in_flight_then_exits_0(database_url, slack_
 
 
 def _start_with_a_digest_due(database_url: str, slack_api, tmp_path: Path, *args: str,
-                             **env: str) -> tuple[Database, ServeProcess]:
+                             command: str = "serve", **env: str
+                             ) -> tuple[Database, ServeProcess]:
     database = Database.from_url(database_url)
     seed_due_digests(database, WORKSPACE, [CHANNEL], events=200)
-    return database, ServeProcess(database_url, slack_api.base_url, tmp_path, *args, **env)
+    return database, ServeProcess(database_url, slack_api.base_url, tmp_path, *args,
+                                  command=command, **env)
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -157,6 +159,31 @@ def test_past_the_grace_time_the_claim_is_handed_back_and_posted_once_by_the_nex
     assert [c.channel for c in slack_api.calls_to("chat.postMessage")] == [CHANNEL]
     assert len(slack_api.messages_in(CHANNEL)) == 1
     assert row.message_id == slack_api.messages_in(CHANNEL)[0]["ts"]
+    database.dispose()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_kpibot_scheduler_also_finishes_the_digest_being_posted(database_url, slack_api,
+                                                                tmp_path):
+    """`kpibot scheduler` (no HTTP server) stops the same way: SIGTERM while the post is
+    held, the post finishes once, exit 0."""
+    held = slack_api.hold("chat.postMessage", channel=CHANNEL)
+    database, scheduler = _start_with_a_digest_due(database_url, slack_api, tmp_path,
+                                                   command="scheduler",
+                                                   KPIBOT_SHUTDOWN_GRACE_SECONDS=LONG_GRACE)
+    try:
+        slack_api.wait_held(held, timeout=WAIT)
+        scheduler.signal(signal.SIGTERM)
+        scheduler.wait_for_line(STOPPING)
+        held.release()
+        assert scheduler.wait_exit() == 0, scheduler.output()
+    finally:
+        held.release()
+        scheduler.close()
+    (row,) = _rows(database)
+    assert row.status == "sent"
+    assert [c.channel for c in slack_api.calls_to("chat.postMessage")] == [CHANNEL]
+    assert scheduler.count("kpibot stopped (SIGTERM)") == 1, scheduler.output()
     database.dispose()
 
 

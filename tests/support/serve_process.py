@@ -28,10 +28,11 @@ def children_of(pid: int) -> list[int]:
 
 
 class ServeProcess:
-    """`python -m bot.cli serve --port P ARGS` with the stand-in's URL and test tokens."""
+    """`python -m bot.cli serve --port P ARGS` with the stand-in's URL and test tokens
+    (`command="scheduler"`: `python -m bot.cli scheduler ARGS`)."""
 
     def __init__(self, database_url: str, slack_api_url: str, cwd: Path, *args: str,
-                 **env: str) -> None:
+                 command: str = "serve", **env: str) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         environment = {k: v for k, v in os.environ.items()
@@ -41,7 +42,8 @@ class ServeProcess:
                            KPIBOT_LOG_LEVEL="INFO", PYTHONPATH=str(ROOT))
         environment.update(env)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "serve", "--port", str(self.port), *args],
+            [sys.executable, "-m", "bot.cli", command,
+             *(("--port", str(self.port)) if command == "serve" else ()), *args],
             env=environment, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             text=True)
         self.workers: set[int] = set()
