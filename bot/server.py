@@ -60,6 +60,41 @@ class DatabaseProbe:
         return True
 
 
+class RequestsInFlight:
+    """The requests being handled now (a middleware counts them), so that a stopping server
+    stops listening and answers them before it closes its connections: aiohttp's own
+    shutdown drops the rest of a body still arriving (bot/cli/shutdown.py)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+        @web.middleware
+        async def counting(request: web.Request, handler):
+            self.count += 1
+            self._idle.clear()
+            try:
+                return await handler(request)
+            finally:
+                self.count -= 1
+                if not self.count:
+                    self._idle.set()
+
+        self.middleware = counting
+
+    async def idle(self, timeout: float) -> bool:
+        """Whether every request ended within `timeout` seconds."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+
+IN_FLIGHT = web.AppKey("in_flight", RequestsInFlight)
+
+
 @web.middleware
 async def quiet_disconnects(request: web.Request, handler):
     """A client that disconnects mid-request is logged as one line, not a traceback."""
@@ -94,7 +129,10 @@ def build_web_app(*, database: Database, slack_app: AsyncApp | None = None,
                   teams: TeamsBot | None = None, api: EventsApi | None = None
                   ) -> web.Application:
     """The aiohttp app; `slack_app` needs `slack_signing_secret` (checked before any parsing)."""
-    app = web.Application(client_max_size=MAX_BODY, middlewares=[quiet_disconnects])
+    in_flight = RequestsInFlight()
+    app = web.Application(client_max_size=MAX_BODY,
+                          middlewares=[in_flight.middleware, quiet_disconnects])
+    app[IN_FLIGHT] = in_flight
     probe = DatabaseProbe(database)
 
     async def healthz(_request: web.Request) -> web.Response:
@@ -129,10 +167,15 @@ def build_web_app(*, database: Database, slack_app: AsyncApp | None = None,
 
 async def run_web_app(app: web.Application, *, host: str, port: int,
                       ready: asyncio.Event | None = None,
-                      sock: socket.socket | None = None) -> None:
-    """Serve until cancelled, on `host:port` or on an already listening `sock` (one of the
-    `kpibot serve --workers` processes, bot/cli/workers.py)."""
-    runner = web.AppRunner(app, access_log=None)
+                      sock: socket.socket | None = None, stop: asyncio.Event | None = None,
+                      drain_seconds: float = 60.0) -> None:
+    """Serve until `stop` is set (or until cancelled), on `host:port` or on an already
+    listening `sock` (one of the `kpibot serve --workers` processes, bot/cli/workers.py);
+    then stop listening and answer the requests already received, for up to
+    `drain_seconds` (bot/cli/shutdown.py)."""
+    # aiohttp's own shutdown then only waits for the responses being written (the handlers
+    # have ended, or were waited for `drain_seconds` already): a bound of its own.
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=min(drain_seconds, 2.0))
     await runner.setup()
     site = web.SockSite(runner, sock) if sock is not None else web.TCPSite(runner, host, port)
     await site.start()
@@ -141,6 +184,12 @@ async def run_web_app(app: web.Application, *, host: str, port: int,
     if ready is not None:
         ready.set()
     try:
-        await asyncio.Event().wait()
+        await (stop or asyncio.Event()).wait()
+        for listening in list(runner.sites):
+            await listening.stop()  # no new connections
+        in_flight = app.get(IN_FLIGHT)
+        if in_flight is not None and not await in_flight.idle(drain_seconds):
+            log.warning("%d request(s) still running %.0f s after the stop: cut off",
+                        in_flight.count, drain_seconds)
     finally:
         await runner.cleanup()

@@ -47,6 +47,9 @@ class Settings(BaseModel):
     # take it over (a crashed process's claim is recovered after this).
     digest_lease_seconds: float = Field(600.0, alias="KPIBOT_DIGEST_LEASE_SECONDS", ge=0,
                                         le=86400)
+    # Seconds a stopping `kpibot serve` (SIGTERM, SIGINT) gives the digests it is sending to
+    # finish; the rest are handed back to the next process (bot/cli/shutdown.py).
+    shutdown_grace: float = Field(20.0, alias="KPIBOT_SHUTDOWN_GRACE_SECONDS", ge=0, le=3600)
     # Key of the HMAC that API tokens are stored as (storage/api_tokens.py); changing it
     # invalidates every token. At least 32 characters, e.g. `openssl rand -base64 32`.
     token_key: SecretStr | None = Field(None, alias="KPIBOT_TOKEN_KEY")

@@ -166,6 +166,24 @@ def renew_claim(*, session: Session, delivery_id: int, worker: str, now: datetim
     return result.rowcount == 1
 
 
+RELEASED = " (released)"  # appended to the holder of a claim handed back (release_claim)
+
+
+def release_claim(*, session: Session, delivery_id: int, worker: str, now: datetime) -> bool:
+    """Hand our claim back (the process is stopping before it could finish): its lease ends
+    at `now`, so the next catch-up of any process takes it over at once instead of after the
+    lease. `attempts` is kept: an attempt that may have reached the channel is first looked up
+    there by its slot key, never posted twice. The holder is renamed, so that anything the
+    old holder still writes (a renewal, a finish) no longer matches. False if it was not ours
+    any more (finished meanwhile)."""
+    result = session.execute(
+        sa.update(DigestDelivery)
+        .where(DigestDelivery.id == delivery_id, DigestDelivery.claimed_by == worker,
+               DigestDelivery.status == CLAIMED)
+        .values(claimed_by=worker + RELEASED, lease_expires_at=now))
+    return result.rowcount == 1
+
+
 def finish_delivery(*, session: Session, delivery_id: int, worker: str, status: str,
                     now: datetime, attempts: int, error: str | None = None,
                     message_id: str | None = None, note: str | None = None) -> bool:

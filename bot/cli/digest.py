@@ -190,13 +190,19 @@ def _scheduler(settings: Settings) -> int:
     bot = build_bot(settings)
 
     async def run_forever() -> None:
+        from bot.cli.shutdown import Shutdown
+
         scheduler = bot.build_digest_scheduler()
+        # SIGTERM or SIGINT: the digests in flight finish or are handed back, as in serve
+        shutdown = Shutdown(settings.shutdown_grace, on_request=scheduler.pause)
+        shutdown.install()
         await scheduler.start()
         sync_job = bot.build_sync_job()  # HubSpot, when KPIBOT_HUBSPOT_TOKENS is set
         if sync_job is not None:
             await sync_job.start()
         try:
-            await asyncio.Event().wait()
+            await shutdown.requested.wait()
+            shutdown.stopped(await shutdown.drain_digests(scheduler))
         finally:
             await scheduler.stop()
 

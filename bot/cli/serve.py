@@ -59,7 +59,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         from bot.cli.workers import serve_workers
 
         return serve_workers(lambda: serving_bot(settings), host=host, port=port,
-                             workers=args.workers, scheduler=not args.no_scheduler)
+                             workers=args.workers, scheduler=not args.no_scheduler,
+                             grace=settings.shutdown_grace)
     from storage.checkpoints import WalCheckpointer
 
     bot = serving_bot(settings)
@@ -67,7 +68,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         with WalCheckpointer(bot.database.engine):
             asyncio.run(_serve_async(bot, host=host, port=port, socket_mode=args.socket_mode,
                                      scheduler=not args.no_scheduler))
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # before the signal handlers (bot/cli/shutdown.py) were set
         log.info("stopped")
     return 0
 
@@ -90,17 +91,21 @@ async def _serve_async(bot, *, host: str, port: int, socket_mode: bool,
     current schema. The scheduler (its modules, APScheduler and delivery, imported on a thread
     while the loop answers, then its start: ~6% of start-up) follows at once; a digest sent
     before it runs waits for it (bot/digests/handle.py). A scheduler that cannot start stops
-    the server, as before."""
+    the server, as before. SIGTERM or SIGINT stops it gracefully (bot/cli/shutdown.py)."""
     import asyncio
 
+    from bot.cli.shutdown import Shutdown
     from bot.server import build_web_app, run_web_app, slack_over_http
 
+    shutdown = Shutdown(bot.settings.shutdown_grace, on_request=lambda: _pause_digests(bot))
+    shutdown.install()
     tasks = []
     if socket_mode:
         from bot.slack.socket_mode import run_socket_mode
 
         tasks.append(asyncio.create_task(run_socket_mode(
-            bot.slack_app, bot.settings.slack_app_token.get_secret_value())))
+            bot.slack_app, bot.settings.slack_app_token.get_secret_value(),
+            stop=shutdown.requested, drain_seconds=shutdown.request_drain)))
     slack_app = slack_over_http(bot.slack_app, bot.slack_signing_secret, socket_mode=socket_mode)
     web_app = build_web_app(database=bot.database, slack_app=slack_app,
                             slack_signing_secret=bot.slack_signing_secret, teams=bot.teams,
@@ -109,11 +114,22 @@ async def _serve_async(bot, *, host: str, port: int, socket_mode: bool,
         bot.digests.expect()
     freeze_startup_objects()
     listening = asyncio.Event()
-    server = asyncio.create_task(run_web_app(web_app, host=host, port=port, ready=listening))
+    server = asyncio.create_task(run_web_app(web_app, host=host, port=port, ready=listening,
+                                             stop=shutdown.requested,
+                                             drain_seconds=shutdown.request_drain))
     tasks.append(server)
     if scheduler:
         tasks.append(asyncio.create_task(_start_scheduler(bot, server, listening)))
-    await asyncio.gather(*tasks)
+    await asyncio.gather(*tasks)  # the server returns once stopped and its requests answered
+    follow_ups = await shutdown.drain_follow_ups(bot.slack_app)
+    digests = await shutdown.drain_digests(bot.digests.scheduler if scheduler else None)
+    shutdown.stopped("requests in flight answered", follow_ups, digests)
+
+
+def _pause_digests(bot) -> None:
+    """No digest job fires once the server is stopping (bot/cli/shutdown.py)."""
+    if bot.digests is not None and bot.digests.scheduler is not None:
+        bot.digests.scheduler.pause()
 
 
 async def _start_scheduler(bot, server, listening) -> None:

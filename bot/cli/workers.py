@@ -19,9 +19,15 @@ changed in another worker reaches worker 0's jobs within a minute, by the tick.
 Each worker checkpoints SQLite's WAL on a thread of its own (storage/checkpoints.py): several
 PASSIVE checkpoints are harmless to each other, and a worker's requests never wait for one.
 
-The master waits for its workers. SIGTERM or SIGINT stops them all; a worker that exits on
-its own stops the others too, and the master exits non-zero, so a supervisor restarts the
-whole server.
+The master waits for its workers. SIGTERM or SIGINT is passed on to them all as SIGTERM: each
+stops gracefully (bot/cli/shutdown.py: no new connections, requests in flight answered,
+digests in flight finished within KPIBOT_SHUTDOWN_GRACE_SECONDS or handed back), and the
+master exits 0 once they have, or kills those still running after the grace time and a
+margin (`stop_bound`) and exits 1. SIGTERM and SIGINT are blocked from before the first fork
+until each process can handle them (the master its handlers, a worker its event loop), so a
+signal arriving while they start is acted on, never lost nor fatal to one process alone. A
+worker that exits on its own stops the others too, and the master exits non-zero, so a
+supervisor restarts the whole server.
 """
 
 from __future__ import annotations
@@ -65,11 +71,23 @@ def _bound_socket(host: str, port: int, *, reuse_port: bool) -> socket.socket:
 REUSE_PORT = hasattr(socket, "SO_REUSEPORT")
 
 
+def stop_bound(grace: float) -> float:
+    """Seconds the master waits for stopping workers before it kills them: the grace time
+    their requests and digests get (requests at least REQUEST_DRAIN_SECONDS), and a margin
+    to hand claims back and exit."""
+    from bot.cli.shutdown import REQUEST_DRAIN_SECONDS
+
+    return max(REQUEST_DRAIN_SECONDS, grace) + 15.0
+
+
 def serve_workers(build: Callable[[], Bot], *, host: str, port: int, workers: int,
-                  scheduler: bool = True, reuse_port: bool = REUSE_PORT) -> int:
-    """Fork `workers` processes serving on `host:port`; returns when they have all stopped."""
+                  scheduler: bool = True, reuse_port: bool = REUSE_PORT,
+                  grace: float = 20.0) -> int:
+    """Fork `workers` processes serving on `host:port`; returns when they have all stopped
+    (`grace`: the workers' KPIBOT_SHUTDOWN_GRACE_SECONDS, bounding the wait for them)."""
     import bot.server  # noqa: F401  (imported once, shared by the children)
     import bot.wiring  # noqa: F401
+    from bot.cli.shutdown import SIGNALS
 
     if reuse_port:
         # Bound, never listening (it gets no connections): the port is checked and held
@@ -80,6 +98,7 @@ def serve_workers(build: Callable[[], Bot], *, host: str, port: int, workers: in
         held = listening_socket(host, port)
     log.info("kpibot listening on http://%s:%s with %d workers", host, port, workers)
     children: dict[int, int] = {}
+    signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)  # until each process handles them
     for index in range(workers):
         pid = os.fork()
         if pid == 0:  # the worker
@@ -105,20 +124,40 @@ def serve_workers(build: Callable[[], Bot], *, host: str, port: int, workers: in
         children[pid] = index
     held.close()
     gc.enable()  # the supervisor's start-up is over (each worker turns it on when ready)
-    return _supervise(children)
+    return _supervise(children, stop_bound(grace))
 
 
-def _supervise(children: dict[int, int]) -> int:
-    stopping = False
+def _supervise(children: dict[int, int], bound: float) -> int:
+    """Wait for the workers; on SIGTERM or SIGINT stop them and wait up to `bound` seconds
+    (then SIGKILL). 0 if they all stopped cleanly when asked, else 1."""
+    from bot.cli.shutdown import SIGNALS
 
-    def stop(_signum, _frame) -> None:
-        nonlocal stopping
-        stopping = True
-        _signal_all(children, signal.SIGTERM)
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    stopping: str | None = None
     code = 0
+
+    def stop_all(reason: str) -> None:
+        nonlocal stopping
+        if stopping is None:
+            stopping = reason
+            _signal_all(children, signal.SIGTERM)
+            signal.setitimer(signal.ITIMER_REAL, bound)  # then `too_late`
+
+    def on_signal(signum, _frame) -> None:
+        log.info("%s received: stopping %d worker(s)", signal.Signals(signum).name,
+                 len(children))
+        stop_all(signal.Signals(signum).name)
+
+    def too_late(_signum, _frame) -> None:
+        nonlocal code
+        log.error("worker(s) %s still running %.0f s after the stop: killed",
+                  sorted(children.values()), bound)
+        code = 1
+        _signal_all(children, signal.SIGKILL)
+
+    signal.signal(signal.SIGALRM, too_late)
+    for signum in SIGNALS:
+        signal.signal(signum, on_signal)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
     while children:
         try:
             pid, status = os.wait()
@@ -127,11 +166,18 @@ def _supervise(children: dict[int, int]) -> int:
         index = children.pop(pid, None)
         if index is None:
             continue
-        if not stopping:
-            log.error("worker %d exited (status %d): stopping the others", index,
-                      os.waitstatus_to_exitcode(status))
-            stopping, code = True, 1
-            _signal_all(children, signal.SIGTERM)
+        exit_code = os.waitstatus_to_exitcode(status)
+        if stopping is None:
+            log.error("worker %d exited (status %d): stopping the others", index, exit_code)
+            code = 1
+            stop_all("a worker exited")
+        elif exit_code != 0:
+            log.error("worker %d ended with status %d while stopping", index, exit_code)
+            code = 1
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    if code == 0:
+        log.info("kpibot stopped (%s): every worker finished its requests and digests",
+                 stopping)
     return code
 
 
@@ -144,8 +190,14 @@ def _signal_all(children: dict[int, int], signum: int) -> None:
 async def _serve_worker(bot: Bot, sock: socket.socket, index: int, *, jobs: bool,
                         deliver: bool) -> None:
     from bot.cli.serve import freeze_startup_objects
+    from bot.cli.shutdown import SIGNALS, Shutdown
     from bot.server import build_web_app, run_web_app
 
+    digest_scheduler = None
+    shutdown = Shutdown(bot.settings.shutdown_grace, who=f"worker {index}",
+                        on_request=lambda: digest_scheduler and digest_scheduler.pause())
+    shutdown.install()
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)  # blocked since before the fork
     if deliver:
         digest_scheduler = bot.build_digest_scheduler()
         await digest_scheduler.start(jobs=jobs)
@@ -155,4 +207,8 @@ async def _serve_worker(bot: Bot, sock: socket.socket, index: int, *, jobs: bool
     freeze_startup_objects()  # as in a single-process serve
     log.info("worker %d (pid %d) serving%s", index, os.getpid(),
              " and running the digest jobs" if jobs else "")
-    await run_web_app(web_app, host="", port=0, sock=sock)
+    await run_web_app(web_app, host="", port=0, sock=sock, stop=shutdown.requested,
+                      drain_seconds=shutdown.request_drain)
+    follow_ups = await shutdown.drain_follow_ups(bot.slack_app)
+    shutdown.stopped("requests in flight answered", follow_ups,
+                     await shutdown.drain_digests(digest_scheduler))

@@ -15,6 +15,12 @@ is first looked up in the channel by its slot key: found, the row is closed as s
 message and a note; absent, it is posted. Where the platform cannot be asked (Teams), it is
 posted again and the note says so (at least once). An interrupted claim older than the grace
 window is only looked up, never re-posted.
+
+A process stopping on purpose (`kpibot serve` on SIGTERM, bot/cli/shutdown.py) first stops
+claiming (`stop_claiming`), lets the deliveries in flight finish, and hands back the claims of
+those it had to cut short (`release_claims`): their lease ends at once, so the next process
+takes them over at its next catch-up, looking them up in the channel first like any other
+interrupted attempt.
 """
 
 from __future__ import annotations
@@ -67,7 +73,9 @@ class DeliveryPolicy:
 
 @dataclass(frozen=True)
 class Outcome:
-    status: str  # sent | failed | skipped | taken (another process has it) | lost (taken over)
+    # sent | failed | skipped | taken (another process has it) | lost (taken over) |
+    # stopped (not claimed: this process is stopping)
+    status: str
     attempts: int = 0
     error: str | None = None
     message_id: str | None = None
@@ -116,7 +124,10 @@ class DigestDeliverer:
         self.policy, self.sleep = policy, sleep
         self.worker = worker or default_worker_id()
         self.pacer = ChannelPacer(policy.channel_interval, monotonic=monotonic, sleep=sleep)
-        self._in_flight: set[int] = set()  # ledger rows this process is delivering now
+        # Ledger rows this process is delivering now → their holder; a delivery cancelled by
+        # a stopping server stays here until `release_claims` hands it back.
+        self._in_flight: dict[int, str] = {}
+        self.closing = False  # stopping: nothing more is claimed (`stop_claiming`)
         self._slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
         self._charts: dict[int, Callable[[], Awaitable[None]]] = {}  # by ledger row, to attach
 
@@ -143,8 +154,45 @@ class DigestDeliverer:
                                   worker=self._holder(), now=self.clock(),
                                   lease=self.policy.lease, trigger=trigger)
         if claim is not None:
-            self._in_flight.add(claim.id)
+            self._in_flight[claim.id] = claim.claimed_by
         return claim
+
+    def stop_claiming(self) -> None:
+        """The process is stopping: claim no more slots (a delivery not yet claimed ends as
+        `stopped`; a catch-up stops at its next slot). Deliveries in flight go on."""
+        self.closing = True
+
+    async def release_claims(self) -> int:
+        """Hand back the claims of the deliveries cut short (cancelled) by a stopping process,
+        once their tasks have ended (ledger.release_claim); how many were still ours."""
+        held, self._in_flight = self._in_flight, {}
+
+        def release() -> int:
+            with self.database.write() as session:
+                return sum(ledger.release_claim(session=session, delivery_id=delivery_id,
+                                                worker=holder, now=self.clock())
+                           for delivery_id, holder in held.items())
+
+        released = await in_database_thread(release) if held else 0
+        if released:
+            log.warning("%d digest delivery(ies) cut short by the shutdown: handed back to "
+                        "the next process (looked up in the channel before any new post)",
+                        released)
+        return released
+
+    async def _delivering(self, schedule: DigestSchedule, claim: DigestDelivery,
+                          repost: bool) -> Outcome:
+        """`_deliver`, then the claim leaves `_in_flight`; when cancelled (a stopping
+        process) it stays there for `release_claims`."""
+        try:
+            outcome = await self._deliver(schedule, claim, repost)
+        except asyncio.CancelledError:
+            raise
+        except BaseException:
+            self._in_flight.pop(claim.id, None)
+            raise
+        self._in_flight.pop(claim.id, None)
+        return outcome
 
     def claim_manual(self, schedule: DigestSchedule) -> DigestDelivery | None:
         """Record a manual send as a slot (now, to the second), committed before anything is
@@ -163,15 +211,14 @@ class DigestDeliverer:
 
         with self.shared.holding(schedule):  # before the turn: all of a minute's at once
             async with self._turn():  # claimed only when it can be delivered at once
+                if self.closing:
+                    return Outcome("stopped")
                 row = await in_database_thread(claim)
                 if row is None:
                     log.info("digest slot %s of schedule %s: already claimed or done", slot_at,
                              schedule.id)
                     return Outcome("taken")
-                try:
-                    outcome = await self._deliver(schedule, row, repost)
-                finally:
-                    self._in_flight.discard(row.id)
+                outcome = await self._delivering(schedule, row, repost)
             await self._charts.pop(row.id, _nothing)()
             return outcome
 
@@ -179,13 +226,16 @@ class DigestDeliverer:
                             repost: bool = True) -> Outcome:
         """Deliver a slot this process claimed. `repost=False`: only find out whether an
         interrupted attempt reached the channel; never post."""
-        self._in_flight.add(claim.id)
+        self._in_flight[claim.id] = claim.claimed_by
         with self.shared.holding(schedule):
             try:
                 async with self._turn():
-                    outcome = await self._deliver(schedule, claim, repost)
-            finally:
-                self._in_flight.discard(claim.id)
+                    outcome = await self._delivering(schedule, claim, repost)
+            except asyncio.CancelledError:
+                raise  # still ours: `release_claims` hands it back
+            except BaseException:
+                self._in_flight.pop(claim.id, None)
+                raise
             await self._charts.pop(claim.id, _nothing)()
             return outcome
 
@@ -395,5 +445,7 @@ class DigestDeliverer:
                 outcomes.append(await self.deliver_slot(schedule, slot, trigger=trigger,
                                                         repost=within_grace))
             for schedule, slot in work:
+                if self.closing:
+                    break
                 outcomes.append(await self.deliver_slot(schedule, slot, trigger="catch-up"))
         return outcomes

@@ -6,12 +6,17 @@ change — at once when this process changed them, within a minute when another 
 one-minute tick runs `catch_up`: slots missed while down (within the grace window) and claims
 left by a crashed process (manual sends included). Firing only claims and posts; the ledger,
 and a look in the channel after an interrupted attempt, prevent doubles.
+
+Every delivery runs as a task of this scheduler (a job's work too, shielded from APScheduler,
+which cancels its running jobs when it shuts down), so that `drain` can let them finish when
+the process stops.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -69,6 +74,35 @@ class DigestScheduler:
         self.startup_catch_up = self._spawn(self.deliverer.catch_up())
         log.info("digest scheduler started (%d schedule job(s))", len(self.jobs()))
 
+    def pause(self) -> None:
+        """Fire no job any more (the running ones go on): the first step of a stop."""
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.pause()
+
+    async def drain(self, grace: float, *,
+                    monotonic: Callable[[], float] = time.monotonic) -> tuple[int, int]:
+        """Stop on purpose (a stopping server): fire nothing more, claim nothing more, give the
+        deliveries in flight (and a `send_now` still arriving) up to `grace` seconds to
+        finish, cancel the rest and hand their claims back (`DigestDeliverer.release_claims`),
+        then `stop`. Returns (its tasks that finished meanwhile, claims handed back)."""
+        self.pause()
+        self.deliverer.stop_claiming()
+        deadline = monotonic() + grace
+        finished = 0
+        while self._tasks:
+            pending = set(self._tasks)
+            done, _rest = await asyncio.wait(pending, timeout=max(0.0, deadline - monotonic()))
+            finished += len(done)
+            if not done:
+                break  # the grace time is over
+        cut_short = list(self._tasks)
+        for task in cut_short:
+            task.cancel()
+        await asyncio.gather(*cut_short, return_exceptions=True)
+        released = await self.deliverer.release_claims()
+        await self.stop()
+        return finished, released
+
     async def stop(self) -> None:
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
@@ -112,6 +146,9 @@ class DigestScheduler:
         log.info("digest jobs rebuilt: %d schedule(s)", len(schedules))
 
     async def tick(self) -> None:
+        await asyncio.shield(self._spawn(self._tick()))
+
+    async def _tick(self) -> None:
         def version():
             with self.database.read() as session:
                 return ledger.schedules_version(session=session)
@@ -122,6 +159,9 @@ class DigestScheduler:
 
     async def fire(self, schedule_id: int) -> Outcome | None:
         """A cron job fired: deliver the slot that just came due."""
+        return await asyncio.shield(self._spawn(self._fire(schedule_id)))
+
+    async def _fire(self, schedule_id: int) -> Outcome | None:
         def load():
             with self.database.read() as session:
                 return session.get(DigestSchedule, schedule_id)

@@ -45,7 +45,18 @@ def database_threads() -> ThreadPoolExecutor:
 
 async def in_database_thread(fn: Callable[..., T], /, *args, **kwargs) -> T:
     """`fn(*args, **kwargs)` on one of the digests' database threads (as `asyncio.to_thread`
-    does on the default executor, context variables included)."""
+    does on the default executor, context variables included).
+
+    A caller cancelled meanwhile (a stopping server, bot/cli/shutdown.py) still waits for the
+    work to end: a thread cannot be stopped, and what comes next (handing the unfinished
+    claims back) must see the transaction committed or rolled back, not in flight."""
     loop = asyncio.get_running_loop()
     call = functools.partial(contextvars.copy_context().run, fn, *args, **kwargs)
-    return await loop.run_in_executor(database_threads(), call)
+    work = loop.run_in_executor(database_threads(), call)
+    try:
+        return await asyncio.shield(work)
+    except asyncio.CancelledError:
+        await asyncio.wait({work})
+        if not work.cancelled():
+            work.exception()  # retrieved: the caller was cancelled, the result is not wanted
+        raise

@@ -7,6 +7,7 @@ import hashlib
 import logging
 import re
 import time
+import weakref
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_bolt.authorization import AuthorizeResult
@@ -106,6 +107,17 @@ def _drop_token_unused_warning(record: logging.LogRecord) -> bool:
     return record.getMessage() != warning_client_prioritized_and_token_skipped()
 
 
+# Each app's listeners' shared state, for `drain_follow_ups`.
+_INTERACTIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+async def drain_follow_ups(app: AsyncApp, timeout: float) -> int:
+    """Wait up to `timeout` seconds for the follow-ups `app` runs after an ack (a modal's
+    confirmation, a button's answer) before the server stops; how many were left."""
+    slack = _INTERACTIONS.get(app)
+    return await slack.drain(timeout) if slack is not None else 0
+
+
 def build_slack_app(
     *, handler: CommandHandler, bot_token: str, signing_secret: str | None, api_url: str,
     profiles: SlackProfiles | None = None,
@@ -141,6 +153,7 @@ def build_slack_app(
         return profile.language if profile else None
 
     slack = register_interactions(app, handler, ActionValues(bot_token), language)
+    _INTERACTIONS[app] = slack
 
     @app.command(re.compile(r"^/"))
     async def on_command(ack: AsyncAck, command: dict, request: AsyncBoltRequest,

@@ -121,6 +121,13 @@ class SlackInteractions:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    async def drain(self, timeout: float) -> int:
+        """Wait up to `timeout` seconds for the follow-ups still running (a stopping server:
+        a confirmation is part of the answer); how many were left."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=timeout)
+        return len(self._tasks)
+
     async def _logged(self, work: Awaitable) -> None:
         try:
             await work

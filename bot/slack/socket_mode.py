@@ -16,6 +16,10 @@ payload (the same trigger_id), so the command layer's idempotency key stores it 
 An envelope no listener takes (an event the app does not handle) is still acknowledged: left
 unacknowledged Slack would deliver it again and again. A listener that fails is not
 acknowledged, so Slack retries it.
+
+A stopping server (`stop`, bot/cli/shutdown.py) stops reading the socket and reconnecting,
+lets the envelopes being handled send their acks (bounded), then closes the connection: an
+envelope Slack sent that was never handled is unacknowledged, so Slack delivers it again.
 """
 
 from __future__ import annotations
@@ -65,9 +69,24 @@ class SocketModeHandler(AsyncSocketModeHandler):
         # since at DEBUG it logs every frame it receives, payload included.
         super().__init__(app, app_token, ping_interval=ping_interval)
         self.client.on_message_listeners.append(self._on_frame)
+        self._handling: set[asyncio.Task] = set()  # envelopes being handled now
+
+    async def drain(self, timeout: float) -> None:
+        """Stop reading envelopes (and reconnecting); wait up to `timeout` seconds for those
+        being handled to send their acks."""
+        for name in ("current_session_monitor", "message_receiver"):
+            task = getattr(self.client, name, None)
+            if task is not None:
+                task.cancel()
+        if self._handling:
+            await asyncio.wait(set(self._handling), timeout=timeout)
 
     async def handle(self, client: AsyncBaseSocketModeClient,  # type: ignore[override]
                      req: SocketModeRequest) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._handling.add(task)
+            task.add_done_callback(self._handling.discard)
         request = AsyncBoltRequest(mode="socket_mode", body=req.payload,
                                    headers=build_headers(req))
         response = await self.app.async_dispatch(request)
@@ -135,15 +154,19 @@ def _ack_payload(response) -> dict | None:
 
 async def run_socket_mode(app: AsyncApp, app_token: str, *,
                           ping_interval: float = PING_INTERVAL,
-                          connected: asyncio.Event | None = None) -> None:
-    """Serve `app` over Socket Mode until cancelled; `connected` is set once the first
-    connection is open."""
+                          connected: asyncio.Event | None = None,
+                          stop: asyncio.Event | None = None,
+                          drain_seconds: float = 5.0) -> None:
+    """Serve `app` over Socket Mode until `stop` is set (then the envelopes being handled
+    are answered, up to `drain_seconds`) or until cancelled; `connected` is set once the
+    first connection is open."""
     handler = SocketModeHandler(app, app_token, ping_interval=ping_interval)
     try:
         await _first_url(handler)
         await handler.connect_async()
         if connected is not None:
             connected.set()
-        await asyncio.Event().wait()
+        await (stop or asyncio.Event()).wait()
+        await handler.drain(drain_seconds)
     finally:
         await handler.close_async()

@@ -5,17 +5,16 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from benchmarks.server import BOT_TOKEN, SIGNING_SECRET, SlackClient, free_port
+from benchmarks.server import SlackClient
 from storage import digests as ledger
 from storage.engine import Database
 from tests.support.due_digests import seed_due_digests
+from tests.support.serve_process import WAIT, ServeProcess
 
 WORKSPACE = "slack:TWORK"
 CHANNELS = ("C_W1", "C_W2")
@@ -31,21 +30,15 @@ def test_two_workers_share_the_port_and_run_the_digest_jobs_once(database_url, s
                                                                 tmp_path):
     database = Database.from_url(database_url)
     slot = seed_due_digests(database, WORKSPACE, CHANNELS, events=200)
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "TEAMS_"))}
-    env.update(DATABASE_URL=database_url, SLACK_BOT_TOKEN=BOT_TOKEN,
-               SLACK_SIGNING_SECRET=SIGNING_SECRET, SLACK_API_URL=slack_api.base_url,
-               KPIBOT_LOG_LEVEL="INFO")
-    server = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--port", str(port),
-                               "--workers", "2"], env=env, cwd=tmp_path,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    serve = ServeProcess(database_url, slack_api.base_url, tmp_path, "--workers", "2")
+    server, port = serve.process, serve.port
     try:
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + WAIT
         while len(_children(server.pid)) < 2 or not _answers(port):
-            assert server.poll() is None, server.communicate()[0]
+            assert server.poll() is None, serve.output()
             assert time.monotonic() < deadline, "kpibot serve --workers 2 did not come up"
             time.sleep(0.2)
-        workers = _children(server.pid)
+        workers = serve.note_workers()
         replies = []
         for _ in range(12):  # a new connection each time: either worker may take it
             client = SlackClient(port, team_id="TWORK", user_id="U_ANA", user_name="ana")
@@ -59,12 +52,11 @@ def test_two_workers_share_the_port_and_run_the_digest_jobs_once(database_url, s
             assert time.monotonic() < deadline, "the posted digests were not recorded as sent"
             time.sleep(0.2)
         assert _children(server.pid) == workers  # both still serving
-        server.send_signal(signal.SIGTERM)
-        output = server.communicate(timeout=30)[0]
+        serve.signal(signal.SIGTERM)
+        serve.wait_exit()
     finally:
-        if server.poll() is None:
-            server.kill()
-            server.communicate()
+        serve.close()
+    output = serve.output()
     assert server.returncode == 0, output
     assert not any(Path(f"/proc/{pid}").exists() for pid in workers)
     assert output.count("digest scheduler started") == 1, output  # the jobs run in one place
@@ -151,24 +143,18 @@ def test_each_worker_listens_itself_and_gets_its_share_of_connections(database_u
     a listening socket of its own on the port (SO_REUSEPORT) and the kernel spreads them."""
     import asyncio
 
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "TEAMS_"))}
-    env.update(DATABASE_URL=database_url, SLACK_BOT_TOKEN=BOT_TOKEN,
-               SLACK_SIGNING_SECRET=SIGNING_SECRET, SLACK_API_URL="http://127.0.0.1:9/api/",
-               KPIBOT_LOG_LEVEL="WARNING",
-               PYTHONPATH=str(Path(__file__).resolve().parents[2]))  # this checkout's code
-    server = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--port", str(port),
-                               "--workers", "2", "--no-scheduler"], env=env, cwd=tmp_path,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    serve = ServeProcess(database_url, "http://127.0.0.1:9/api/", tmp_path, "--workers", "2",
+                         "--no-scheduler")
+    server, port = serve.process, serve.port
     try:
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + WAIT
         while len(_children(server.pid)) < 2 or not all(
                 _sockets(pid) & _tcp(port, "0A") for pid in _children(server.pid)) \
                 or not _answers(port):  # both workers up and listening
-            assert server.poll() is None, server.communicate()[0]
+            assert server.poll() is None, serve.output()
             assert time.monotonic() < deadline, "kpibot serve --workers 2 did not come up"
             time.sleep(0.2)
-        workers = _children(server.pid)
+        workers = serve.note_workers()
         listening = _tcp(port, "0A")
         assert len(listening) == 2  # one each, none in the master
         assert [len(_sockets(pid) & listening) for pid in workers] == [1, 1]
@@ -189,6 +175,10 @@ def test_each_worker_listens_itself_and_gets_its_share_of_connections(database_u
 
         held = asyncio.run(hold_connections())
         assert sum(held) == 32 and min(held) >= 4, held  # (a hash: 16 ± 3 as a rule)
+        # The stop waits for states, not a time: SIGTERM is handled from the first fork on
+        # (bot/cli/workers.py), each worker ends once its connections are closed, and the
+        # master once both have; WAIT only bounds a hang.
+        serve.signal(signal.SIGTERM)
+        assert serve.wait_exit() == 0, serve.output()
     finally:
-        server.send_signal(signal.SIGTERM)
-        server.communicate(timeout=30)
+        serve.close()  # a failed test leaves no worker behind (nor its output pipe open)

@@ -97,6 +97,49 @@ def test_expired_lease_is_taken_over_by_one_process_and_finished_slots_never(dat
         ("sent", "1.2", 1, None)
 
 
+def test_a_released_claim_is_taken_over_at_once_and_its_old_holder_writes_nothing(database):
+    """A stopping process hands its claim back (release_claim): the next process takes it
+    over right away, not after the lease, with its attempts (so it looks in the channel
+    before posting); the old holder can neither renew, finish nor release it again."""
+    schedule = _schedule(database)
+    claim = _claim(database, schedule, "stopping")
+    with database.write() as session:
+        assert ledger.renew_claim(session=session, delivery_id=claim.id, worker="stopping",
+                                  now=NOW, lease=LEASE, attempts=1)
+    released_at = NOW + timedelta(seconds=5)
+    with database.write() as session:
+        assert ledger.release_claim(session=session, delivery_id=claim.id, worker="stopping",
+                                    now=released_at)
+        assert not ledger.release_claim(session=session, delivery_id=claim.id,
+                                        worker="stopping", now=released_at)
+    next_moment = released_at + timedelta(microseconds=1)
+    with database.read() as session:
+        assert [r.id for r in ledger.expired_claims(session=session, now=next_moment)] == \
+            [claim.id]
+    with database.write() as session:
+        assert not ledger.renew_claim(session=session, delivery_id=claim.id, worker="stopping",
+                                      now=next_moment, lease=LEASE, attempts=2)
+        assert not ledger.finish_delivery(session=session, delivery_id=claim.id,
+                                          worker="stopping", status="sent", now=next_moment,
+                                          attempts=2)
+    taken = _claim(database, schedule, "next", now=next_moment)
+    assert taken is not None and (taken.id, taken.attempts) == (claim.id, 1)
+    assert taken.claimed_by == "next" and taken.status == "claimed"
+
+
+def test_a_finished_delivery_is_not_released(database):
+    schedule = _schedule(database)
+    claim = _claim(database, schedule, "a")
+    with database.write() as session:
+        assert ledger.finish_delivery(session=session, delivery_id=claim.id, worker="a",
+                                      status="sent", now=NOW, attempts=1, message_id="1.2")
+        assert not ledger.release_claim(session=session, delivery_id=claim.id, worker="a",
+                                        now=NOW)
+    with database.read() as session:
+        (row,) = ledger.list_deliveries(session=session)
+    assert (row.status, row.claimed_by, row.lease_expires_at) == ("sent", "a", None)
+
+
 def test_skipped_slot_is_recorded_once_and_blocks_claims(database):
     schedule = _schedule(database)
     with database.write() as session:

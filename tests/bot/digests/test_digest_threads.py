@@ -75,3 +75,38 @@ def test_a_fan_out_reads_and_writes_on_the_digest_threads_only(database, slack_a
                                      for name in checkouts.threads), checkouts.threads
     assert len(checkouts.threads) <= DATABASE_THREADS
     assert len(checkouts.connections) <= DATABASE_THREADS
+
+
+def test_a_cancelled_caller_waits_for_its_database_work_to_end():
+    """A stopping server cancels the deliveries past the grace time, then hands their claims
+    back: the cancellation reaches the caller only once the work on the database thread has
+    ended (committed or rolled back), never while it is in flight."""
+    from bot.digests.threads import in_database_thread
+
+    started, release, ended = threading.Event(), threading.Event(), threading.Event()
+
+    def work() -> str:
+        started.set()
+        release.wait()
+        ended.set()
+        return "committed"
+
+    async def scenario() -> None:
+        caller = asyncio.ensure_future(in_database_thread(work))
+        await asyncio.to_thread(started.wait)  # the database thread holds the work
+        caller.cancel()
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert not caller.done()  # still waiting for the thread
+        release.set()
+        try:
+            await caller
+        except asyncio.CancelledError:
+            assert ended.is_set()
+        else:
+            raise AssertionError("the cancellation was lost")
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        release.set()  # never leave the thread waiting
