@@ -86,6 +86,13 @@ def _pending(cursor) -> str | None:
     return "BEGIN ISOLATION LEVEL READ COMMITTED; " + limits_sql(left, lock_ms)
 
 
+def execute(cursor, statement: str, parameters: dict) -> None:
+    """`cursor.execute(statement, parameters)`, with the connection's pending BEGIN and
+    limits joined to it (storage/pg_driver.py runs its statements here)."""
+    if _execute(cursor, statement, parameters, None) is None:
+        cursor.execute(statement, parameters)
+
+
 def _execute(cursor, statement, parameters, context):
     begin = _pending(cursor)
     if begin is None:
