@@ -14,6 +14,7 @@ from sqlalchemy.orm import configure_mappers, make_transient_to_detached
 from sqlalchemy.orm.attributes import manager_of_class
 from sqlmodel import Session, select
 
+from storage import driver
 from storage.engine import dialect_insert
 from storage.models import User, Workspace
 
@@ -151,5 +152,9 @@ def lock_derived_rows(session: Session, workspace_id: str) -> None:
     """
     if session.get_bind().dialect.name != "postgresql":
         return
-    session.execute(sa.text("SELECT pg_advisory_xact_lock(:space, hashtext(:workspace))"),
-                    {"space": _DERIVED_ROWS_LOCK, "workspace": workspace_id})
+    session.flush()  # the lock goes to the connection, past the session (storage/pg_driver.py)
+    driver.run(session.connection(), _LOCK_DERIVED_ROWS,
+               {"space": _DERIVED_ROWS_LOCK, "workspace": workspace_id})
+
+
+_LOCK_DERIVED_ROWS = sa.text("SELECT pg_advisory_xact_lock(:space, hashtext(:workspace))")
