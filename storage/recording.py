@@ -26,6 +26,7 @@ from storage.event_queries import find_by_idempotency_key, get_event, stored_key
 from storage.models import Event, Workspace
 from storage.rollups import add_rollup_totals, apply_to_rollup, with_rollups
 from storage.upkeep import Deferred, refresh_touched
+from storage.workspaces import note_derived_rows_locked
 
 
 @dataclass(frozen=True)
@@ -118,9 +119,13 @@ def record_event(
                   idempotency_key=new.idempotency_key)
     postgresql_ = connection.dialect.name == "postgresql"
     if postgresql_:  # the rollups in the same statement (none when nothing was stored)
-        statement, rollups = with_rollups(_insert_once("postgresql", named=True), workspace, new)
+        lock = bool(new.deal_key or new.account_key)  # its deal or account is rewritten next
+        statement, rollups = with_rollups(_insert_once("postgresql", named=True), workspace, new,
+                                          lock_derived_rows=lock)
         stored = driver.run(connection, statement, {**values, **rollups})
         event_id = stored[0][0] if stored else None
+        if lock and event_id is not None:
+            note_derived_rows_locked(session, workspace.id)
     else:  # on the driver: SQLAlchemy's execution cost three times the insert
         stored = driver.run(connection, _insert_once(connection.dialect.name), values)
         event_id = stored[0][0] if stored else None
