@@ -55,8 +55,13 @@ def pooled_a_while(monkeypatch):
     monkeypatch.setattr(pg_pool, "PING_AFTER_IDLE_S", 3600.0)
 
 
-@pytest.mark.parametrize("text", ["log call 3", "log email-sent 40x",
-                                  "log meeting-booked acme", "log demo-booked acme"])
+# the benchmark's log mix, as round trips (55b43e3: 6, 6, 8, 10 on an empty pool, where the
+# read's checkout was the pool's first and pinged nothing; one ping more on a used pool)
+ROUND_TRIPS = {"log call 3": 3, "log email-sent 40x": 3, "log meeting-booked acme": 4,
+               "log demo-booked acme": 6}
+
+
+@pytest.mark.parametrize("text", list(ROUND_TRIPS))
 def test_a_log_is_its_statements_plus_one_commit(chat, database, pooled_a_while, text):
     """The benchmark's log mix. BEGIN and the deadline's limits go out with the write's first
     statement, and the write's checkout of the connection the read has just returned pings
@@ -72,8 +77,9 @@ def test_a_log_is_its_statements_plus_one_commit(chat, database, pooled_a_while,
     assert "INSERT INTO events" in first or "WITH stored_event AS" in first  # the trace clips
     assert commit == '"COMMIT"'
     assert trips.count == len(statements) + 1
-    if text == "log call 3":
-        assert trips.count == 3
+    # the derived-rows lock rides on the insert of an event with a deal (storage/rollups.py)
+    assert not [s for s in statements if s.startswith("SELECT pg_advisory_xact_lock")]
+    assert trips.count == ROUND_TRIPS[text], (trips.count, statements)
     assert database.read_first(sa.text(
         "SELECT count(*) FROM events WHERE workspace_id = :w AND idempotency_key = :k"),
         {"w": WS, "k": f"slack:k-{text}"})[0] == 1
