@@ -242,7 +242,9 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """One short write transaction: committed on success, rolled back on any error, and
-        rolled back (DeadlinePassed) when the deadline has passed by the time it would commit."""
+        rolled back (DeadlinePassed) when the deadline has passed by the time it would commit.
+        PostgreSQL, under a deadline or lock timeout: BEGIN and the limits (`_limit`'s) go out
+        with the transaction's first statement, in its round trip (storage/pg_begin.py)."""
         left = self.remaining_ms()
         lock_ms = min(ms for ms in (self.lock_timeout_ms, left) if ms) \
             if (self.lock_timeout_ms or left) else None

@@ -119,6 +119,6 @@ def test_a_refused_statement_raises_as_core_raises(stored):
 def test_a_column_default_left_out_is_refused_not_guessed(stored):
     row = _event("k3")
     del row["count"]  # events.count has a Python-side default Core would fill in
-    with stored.engine.connect() as connection:
-        with pytest.raises(ValueError, match="give every column a value"):
-            driver.run(connection, sa.insert(Event.__table__), row)
+    with stored.engine.connect() as connection, \
+            pytest.raises(ValueError, match="give every column a value"):
+        driver.run(connection, sa.insert(Event.__table__), row)
