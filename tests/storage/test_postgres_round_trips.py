@@ -126,6 +126,16 @@ def test_a_writes_first_statement_runs_under_its_limits(chat, database):
         session.execute(sa.text("SELECT pg_sleep(30)"))
 
 
+def test_a_commands_first_statement_already_sees_its_deadline(chat, database):
+    """The limits go out before the statement in the same query: a row the statement writes
+    queues the server's commit check (migration 0010), which looks at `kpibot.commit_by`."""
+    with database.until(time.monotonic() + 30).write() as session:
+        timeout, commit_by = session.execute(sa.text(
+            "SELECT current_setting('statement_timeout'), "
+            "coalesce(current_setting('kpibot.commit_by', true), '')")).one()
+    assert timeout not in ("0", "") and commit_by != ""
+
+
 def test_the_workspace_read_is_one_round_trip(chat, database):
     with RoundTrips(database.engine) as trips:
         row = database.until(time.monotonic() + 30).read_first(
