@@ -2,8 +2,10 @@
 
 A command (default `/kpi funnel this-quarter`) is answered through the real command handler
 (bot.core.CommandHandler: the workspace row, the grammar, the handler, the reply), no HTTP,
-on an existing database (a cached generated history), after a few untimed answers. Reported:
-the statements it sends (transaction control left out), the transactions it opens, on SQLite
+with the deadline and lock timeout `kpibot serve` gives a chat command, on an existing
+database (a cached generated history), after a few untimed answers. Reported:
+the statements it sends (transaction control left out), the transactions it opens, on
+PostgreSQL the round trips (libpq's, pings, BEGIN and COMMIT included), on SQLite
 the virtual machine's instructions (the progress handler, in steps of 100) — counts that do
 not depend on the machine's load — and the fastest and median CPU and wall milliseconds of
 `--repeat` answers. Two code versions run one after the other on copies of the same history
@@ -28,8 +30,9 @@ class _Admins:
 def main(argv: list[str] | None = None) -> dict:
     import sqlalchemy as sa
 
-    from bot.core import BotContext, CommandRequest
+    from bot.core import COMMAND_DEADLINE, BotContext, CommandRequest
     from bot.handlers.registry import COMMANDS, build_command_handler
+    from bot.wiring import COMMAND_LOCK_TIMEOUT_MS
     from storage.engine import Database
 
     p = argparse.ArgumentParser(prog="python -m benchmarks.command_costs",
@@ -43,17 +46,25 @@ def main(argv: list[str] | None = None) -> dict:
     args = p.parse_args(argv)
     now = datetime.fromisoformat(args.now) if args.now else datetime.now(UTC)
     database = Database.from_url(args.database_url)
+    # as `kpibot serve` answers: the lock timeout and deadline of a chat command (bot/wiring.py)
     handler = build_command_handler(
-        BotContext(database=database, admins=_Admins(), clock=lambda: now), COMMANDS)
+        BotContext(database=database.with_lock_timeout(COMMAND_LOCK_TIMEOUT_MS),
+                   admins=_Admins(), clock=lambda: now), COMMANDS)
     request = CommandRequest(platform="slack", workspace_id=args.workspace,
-                             user_id="U_BENCH_COSTS", text=args.command, channel_id="C1")
+                             user_id="U_BENCH_COSTS", user_name="Bench Costs", text=args.command,
+                             channel_id="C1")
+
+    def answer():
+        return handler.handle(request, time.monotonic() + COMMAND_DEADLINE)
+
     for _ in range(5):
-        handler.handle(request)
-    counted = _count(database, sa, lambda: handler.handle(request))
+        answer()
+    counted = _count(database, sa, answer)
+    counted["round_trips"] = _round_trips(database, answer)
     cpu, wall = [], []
     for _ in range(args.repeat):
         started_cpu, started = time.process_time(), time.perf_counter()
-        handler.handle(request)
+        answer()
         cpu.append((time.process_time() - started_cpu) * 1000)
         wall.append((time.perf_counter() - started) * 1000)
     cpu.sort()
@@ -68,6 +79,19 @@ def main(argv: list[str] | None = None) -> dict:
         with open(args.json, "w") as f:
             json.dump(figures, f, indent=1)
     return figures
+
+
+def _round_trips(database, answer, commands: int = 10) -> float | None:
+    """PostgreSQL: libpq round trips per answer, the mean of `commands` answers on a pool
+    that starts empty (tests/support/round_trips.py: pings, BEGIN and COMMIT included)."""
+    if database.dialect != "postgresql":
+        return None
+    from tests.support.round_trips import RoundTrips
+
+    with RoundTrips(database.engine) as trips:
+        for _ in range(commands):
+            answer()
+    return trips.count / commands
 
 
 def _count(database, sa, answer) -> dict:

@@ -42,8 +42,9 @@ def run(connection: sa.Connection, statement: sa.Executable,
     `?` per value."""
     params = params or {}
     if connection.dialect.name != "sqlite":
-        result = connection.execute(statement, params)
-        return [tuple(row) for row in result] if result.returns_rows else []
+        from storage import pg_driver  # (it imports this module's converters)
+
+        return pg_driver.run(connection, statement, params)
     compiled = _compile(statement, connection.dialect, tuple(params))
     values: list[object] = []
     sql = compiled.sql

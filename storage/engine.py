@@ -28,7 +28,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
-from storage import driver
+from storage import driver, pg_begin, pg_pool
 
 _writer_locks: weakref.WeakKeyDictionary[sa.Engine, threading.RLock] = weakref.WeakKeyDictionary()
 _writer_locks_guard = threading.Lock()
@@ -66,14 +66,20 @@ def build_engine(url: str, *, echo: bool = False, pool_size: int = 10,
         )
         _configure_sqlite(engine, wal_autocheckpoint)
         return engine
-    return sa.create_engine(
+    engine = sa.create_engine(
         url,
         echo=echo,
         pool_size=pool_size,
         max_overflow=20,
-        pool_pre_ping=True,
+        # Last in, first out: a command's write gets the connection its workspace read has
+        # just handed back, which needs no ping (storage/pg_pool.py).
+        pool_use_lifo=True,
         connect_args={"connect_timeout": 5},
     )
+    if engine.dialect.name == "postgresql":
+        pg_pool.install(engine)  # pings a connection that may have gone bad, not every one
+        pg_begin.install(engine)  # a limited write's BEGIN and limits ride on its statement
+    return engine
 
 
 def _configure_sqlite(engine: sa.Engine, wal_autocheckpoint: int | None) -> None:
@@ -129,6 +135,8 @@ def _write_bind(engine: sa.Engine, lock_ms: int | None) -> sa.Engine:
             options: dict[str, object] = {_WRITE: True}
             if lock_ms:
                 options[_LOCK_TIMEOUT] = lock_ms
+                if engine.dialect.name == "postgresql":  # psycopg sends no BEGIN of its own
+                    options["isolation_level"] = "AUTOCOMMIT"  # (storage/pg_begin.py)
             bind = binds[lock_ms] = engine.execution_options(**options)
     return bind
 
@@ -234,15 +242,24 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """One short write transaction: committed on success, rolled back on any error, and
-        rolled back (DeadlinePassed) when the deadline has passed by the time it would commit."""
+        rolled back (DeadlinePassed) when the deadline has passed by the time it would commit.
+        PostgreSQL, under a deadline or lock timeout: BEGIN and the limits (`_limit`'s) go out
+        with the transaction's first statement, in its round trip (storage/pg_begin.py)."""
         left = self.remaining_ms()
         lock_ms = min(ms for ms in (self.lock_timeout_ms, left) if ms) \
             if (self.lock_timeout_ms or left) else None
         bind = _write_bind(self.engine, lock_ms)
         with self._sqlite_writer_turn(lock_ms), Session(bind, expire_on_commit=False) as session, \
                 session.begin():
-            self._limit(session, lock_ms)
-            yield session
+            if lock_ms is None or self.dialect != "postgresql":
+                yield session
+            else:  # BEGIN and the limits go out with the first statement (storage/pg_begin.py)
+                opened = pg_begin.begin_with_next_statement(session.connection(), self.deadline,
+                                                            lock_ms)
+                try:
+                    yield session
+                finally:
+                    pg_begin.forget_pending(opened)
             self.remaining_ms()  # raises DeadlinePassed past the deadline: rolled back
 
     @contextmanager

@@ -26,6 +26,7 @@ from storage.event_queries import find_by_idempotency_key, get_event, stored_key
 from storage.models import Event, Workspace
 from storage.rollups import add_rollup_totals, apply_to_rollup, with_rollups
 from storage.upkeep import Deferred, refresh_touched
+from storage.workspaces import note_derived_rows_locked
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,7 @@ def record_event(
     RETURNING id, run on the session's connection with the values of `new` (no ORM object).
     A key stored before, or stored at the same moment by a concurrent request with the same
     key (PostgreSQL waits for that transaction), returns no id, and the stored event is read
-    instead. On SQLite it runs on the driver (storage/driver.py). An event that changes
+    instead. It runs on the driver (storage/driver.py, storage/pg_driver.py). An event that changes
     nothing of its deal only stamps it (`stamp_unchanged_deal`); others refresh it."""
     _check(new)
     logged_at = now or datetime.now(UTC)
@@ -118,8 +119,13 @@ def record_event(
                   idempotency_key=new.idempotency_key)
     postgresql_ = connection.dialect.name == "postgresql"
     if postgresql_:  # the rollups in the same statement (none when nothing was stored)
-        statement, rollups = with_rollups(_insert_once("postgresql", named=True), workspace, new)
-        event_id = connection.execute(statement, {**values, **rollups}).scalar()
+        lock = bool(new.deal_key or new.account_key)  # its deal or account is rewritten next
+        statement, rollups = with_rollups(_insert_once("postgresql", named=True), workspace, new,
+                                          lock_derived_rows=lock)
+        stored = driver.run(connection, statement, {**values, **rollups})
+        event_id = stored[0][0] if stored else None
+        if lock and event_id is not None:
+            note_derived_rows_locked(session, workspace.id)
     else:  # on the driver: SQLAlchemy's execution cost three times the insert
         stored = driver.run(connection, _insert_once(connection.dialect.name), values)
         event_id = stored[0][0] if stored else None

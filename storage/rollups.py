@@ -18,6 +18,7 @@ from storage.bulk import BulkInsert
 from storage.engine import dialect_insert
 from storage.event_queries import list_events
 from storage.models import DailyRollup, Event, MonthlyRollup, Workspace
+from storage.workspaces import derived_rows_lock
 
 if TYPE_CHECKING:
     from storage.recording import NewEvent
@@ -110,23 +111,33 @@ def _upsert(dialect: str, table: sa.Table, period: str):
     )
 
 
-def with_rollups(insert_event, workspace: Workspace, new: NewEvent) -> tuple[object, dict]:
+def with_rollups(insert_event, workspace: Workspace, new: NewEvent, *,
+                 lock_derived_rows: bool = False) -> tuple[object, dict]:
     """PostgreSQL: `insert_event` (an INSERT ... RETURNING id that returns no row when it
     stored nothing) and, when it stored the event `new`, both its rollup upserts, as one
     statement, and the rollups' parameters (`rollup_*`): one round trip instead of three
-    for a chat command. SQLite has no INSERT in a WITH: `apply_to_rollup` after it."""
+    for a chat command. SQLite has no INSERT in a WITH: `apply_to_rollup` after it.
+    `lock_derived_rows`: when it stores the event, the statement also takes the workspace's
+    derived-rows lock (storage/workspaces.py), which the event's deal upkeep takes next
+    anyway: a round trip less for an event with a deal."""
     totals: dict[RollupKey, list[int]] = {}
     add_rollup_totals(totals, workspace, [new], sign=1)
     ((day, _kind, _user, source), sums), = totals.items()
     params = {"rollup_day": day, "rollup_month": day.replace(day=1), "rollup_source": source,
               **{f"rollup_{name}": value for name, value in zip(SUMS, sums, strict=True)}}
-    return _with_rollups(insert_event), params
+    if lock_derived_rows:
+        params["lock_workspace"] = workspace.id
+    return _with_rollups(insert_event, lock_derived_rows), params
 
 
 @functools.cache
-def _with_rollups(insert_event):
+def _with_rollups(insert_event, lock_derived_rows: bool = False):
     stored = insert_event.cte("stored_event")
     statement = sa.select(stored.c.id)
+    if lock_derived_rows:  # joined to the stored row (a duplicate may take it too: harmless)
+        lock = sa.select(derived_rows_lock(sa.bindparam("lock_workspace", type_=sa.String))
+                         .label("locked")).cte("derived_rows_lock")
+        statement = statement.select_from(stored.join(lock, sa.true()))
     for table, period in ((DailyRollup.__table__, "day"), (MonthlyRollup.__table__, "month")):
         columns = ("workspace_id", period, "kind", "user_id", "source", *SUMS)
         params = {"workspace_id": "workspace_id", period: f"rollup_{period}", "kind": "kind",

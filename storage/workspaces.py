@@ -14,6 +14,7 @@ from sqlalchemy.orm import configure_mappers, make_transient_to_detached
 from sqlalchemy.orm.attributes import manager_of_class
 from sqlmodel import Session, select
 
+from storage import driver
 from storage.engine import dialect_insert
 from storage.models import User, Workspace
 
@@ -149,7 +150,31 @@ def lock_derived_rows(session: Session, workspace_id: str) -> None:
     the events are read and held to commit, the lock makes the second writer read the first
     one's event. SQLite needs nothing: BEGIN IMMEDIATE already serializes writers.
     """
-    if session.get_bind().dialect.name != "postgresql":
+    if session.get_bind().dialect.name != "postgresql" or _holds_lock(session, workspace_id):
         return
-    session.execute(sa.text("SELECT pg_advisory_xact_lock(:space, hashtext(:workspace))"),
-                    {"space": _DERIVED_ROWS_LOCK, "workspace": workspace_id})
+    session.flush()  # the lock goes to the connection, past the session (storage/pg_driver.py)
+    driver.run(session.connection(), _LOCK_DERIVED_ROWS,
+               {"space": _DERIVED_ROWS_LOCK, "workspace": workspace_id})
+
+
+_LOCK_DERIVED_ROWS = sa.text("SELECT pg_advisory_xact_lock(:space, hashtext(:workspace))")
+_LOCK_HELD = "kpibot_derived_rows_locked"
+
+
+def derived_rows_lock(workspace_id) -> sa.ColumnElement:
+    """PostgreSQL: the lock of `lock_derived_rows` as an expression, for a statement that
+    takes it on its way (an event's insert, storage/rollups.py `with_rollups`); then
+    `note_derived_rows_locked`."""
+    return sa.func.pg_advisory_xact_lock(_DERIVED_ROWS_LOCK, sa.func.hashtext(workspace_id))
+
+
+def note_derived_rows_locked(session: Session, workspace_id: str) -> None:
+    """The session's transaction holds the workspace's derived-rows lock: `lock_derived_rows`
+    sends nothing more in it."""
+    if not session.in_nested_transaction():  # a savepoint rolled back would release it
+        session.info[_LOCK_HELD] = (workspace_id, session.get_transaction())
+
+
+def _holds_lock(session: Session, workspace_id: str) -> bool:
+    held = session.info.get(_LOCK_HELD)
+    return held is not None and held[0] == workspace_id and held[1] is session.get_transaction()

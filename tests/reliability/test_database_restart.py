@@ -3,8 +3,8 @@
 Every request is either confirmed, and its event stored exactly once, or refused with the clear
 "database is busy or not reachable ... nothing was stored" reply, and nothing stored for it;
 never a 500.
-After each restart the bot recovers by itself (pool_pre_ping), and a refused request sent again
-(Slack's retry, same trigger_id) is stored once.
+After each restart the bot recovers by itself (storage/pg_pool.py), and a refused request sent
+again (Slack's retry, same trigger_id) is stored once.
 
 The cluster is private to this module: the session's shared cluster is never restarted. It runs
 with synchronous_commit=on, so a crash (immediate stop) cannot lose a committed event.

@@ -3,6 +3,8 @@ funnel ≤ 0.2× its SQL floor), counted from libpq's protocol trace (tests/supp
 never timed.
 
 - The workspace read is one round trip: autocommit, no BEGIN, no limits, no ROLLBACK.
+- A log's write: BEGIN and the limits ride on its first statement (storage/pg_begin.py), and
+  a connection just returned is not pinged (storage/pg_pool.py): a call is 3 round trips.
 - A pooled connection the server closed is replaced before use (the last test)."""
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from bot.core import CommandRequest
+from storage import pg_pool
 from storage.workspaces import ensure_user, ensure_workspace
 from tests.support.dialog import Chat
 from tests.support.round_trips import RoundTrips
@@ -46,18 +49,91 @@ def _statements(database, run) -> list[str]:
     return [" ".join(statement.split()) for statement, _parameters in seen]
 
 
-def test_a_log_is_its_statements_plus_one_begin_and_one_commit(chat, database):
+@pytest.fixture
+def pooled_a_while(monkeypatch):
+    """Connections count as just returned however slow the machine is (no wall clock)."""
+    monkeypatch.setattr(pg_pool, "PING_AFTER_IDLE_S", 3600.0)
+
+
+# the benchmark's log mix, as round trips (55b43e3: 6, 6, 8, 10 on an empty pool, where the
+# read's checkout was the pool's first and pinged nothing; one ping more on a used pool)
+ROUND_TRIPS = {"log call 3": 3, "log email-sent 40x": 3, "log meeting-booked acme": 4,
+               "log demo-booked acme": 6}
+
+
+@pytest.mark.parametrize("text", list(ROUND_TRIPS))
+def test_a_log_is_its_statements_plus_one_commit(chat, database, pooled_a_while, text):
+    """The benchmark's log mix. BEGIN and the deadline's limits go out with the write's first
+    statement, and the write's checkout of the connection the read has just returned pings
+    nothing: the read's one round trip, one per statement of the write, and its COMMIT (was:
+    plus the pre-ping, BEGIN and the limits, 6 round trips for a call)."""
+    _ask(chat, "log meeting-booked acme", "first")  # the deal exists
     with RoundTrips(database.engine) as trips:
-        statements = _statements(database, lambda: _ask(chat, "log call 3", "k1"))
+        statements = _statements(database, lambda: _ask(chat, text, f"k-{text}"))
     assert "FROM workspaces LEFT OUTER JOIN users" in statements[0]
-    # every round trip is a statement of the command's, but the write's BEGIN and COMMIT and
-    # the pool's ping of the connection the read returned: the read opens no transaction
-    assert [q for q in trips.queries if q != '";"'] == [
-        '"BEGIN ISOLATION LEVEL READ COMMITTED"', '"COMMIT"'], trips.queries
-    assert trips.count == len(statements) + 2 + trips.queries.count('";"')
-    assert trips.queries.count('";"') <= 1
-    assert database.read_first(sa.text("SELECT count(*) FROM events WHERE workspace_id = :w"),
-                               {"w": WS})[0] == 1
+    first, commit = [q for q in trips.queries]
+    assert first.startswith('"BEGIN ISOLATION LEVEL READ COMMITTED; SELECT set_config('
+                            "'statement_timeout', '"), first
+    assert "INSERT INTO events" in first or "WITH stored_event AS" in first  # the trace clips
+    assert commit == '"COMMIT"'
+    assert trips.count == len(statements) + 1
+    # the derived-rows lock rides on the insert of an event with a deal (storage/rollups.py)
+    assert not [s for s in statements if s.startswith("SELECT pg_advisory_xact_lock")]
+    assert trips.count == ROUND_TRIPS[text], (trips.count, statements)
+    assert database.read_first(sa.text(
+        "SELECT count(*) FROM events WHERE workspace_id = :w AND idempotency_key = :k"),
+        {"w": WS, "k": f"slack:k-{text}"})[0] == 1
+
+
+def test_a_connection_idle_for_long_is_pinged_before_use(chat, database, monkeypatch):
+    monkeypatch.setattr(pg_pool, "PING_AFTER_IDLE_S", -1.0)  # every connection: idle too long
+    with RoundTrips(database.engine) as trips:
+        _ask(chat, "log call 1", "pinged")
+    assert trips.queries.count('";"') == 1  # the write's checkout; the read's was a new one
+    assert trips.count == 4
+
+
+def test_no_limit_or_autocommit_outlives_a_commands_write(chat, database, pooled_a_while):
+    """The limits are the transaction's own, and the pooled connection the command wrote on
+    is transactional again: an import's write on it that fails stores nothing."""
+    database.engine.dispose()
+    assert _ask(chat, "log call 2", "leak").ok
+    assert database.engine.pool.checkedin() == 1  # the one connection the command used
+    with database.engine.connect() as connection:
+        assert connection.exec_driver_sql(
+            "SELECT current_setting('statement_timeout'), current_setting('lock_timeout'), "
+            "coalesce(current_setting('kpibot.commit_by', true), '')").one() == ("0", "0", "")
+    with pytest.raises(RuntimeError), database.write() as session:  # no deadline: an import
+        session.execute(sa.text("UPDATE workspaces SET name = 'changed' WHERE id = :w"),
+                        {"w": WS})
+        raise RuntimeError("the import fails")
+    assert database.read_first(sa.text("SELECT name FROM workspaces WHERE id = :w"),
+                               {"w": WS})[0] != "changed"
+
+
+def test_a_writes_first_statement_runs_under_its_limits(chat, database):
+    """The statement that carries BEGIN and the limits is itself limited: it waits for a
+    lock no longer than the lock timeout and runs no longer than the deadline."""
+    update = sa.text("UPDATE workspaces SET name = 'x' WHERE id = :w")
+    with database.engine.connect() as holder:
+        holder.execute(update, {"w": WS})  # holds the row's lock until the block ends
+        with pytest.raises(sa.exc.OperationalError, match="lock timeout"), \
+                database.with_lock_timeout(200).write() as session:
+            session.execute(update, {"w": WS})
+        holder.rollback()
+    with pytest.raises(sa.exc.OperationalError, match="statement timeout"), \
+            database.until(time.monotonic() + 0.3).write() as session:
+        session.execute(sa.text("SELECT pg_sleep(30)"))
+
+
+def test_a_commands_first_statement_already_sees_its_deadline(chat, database):
+    """The limits go out before the statement in the same query: a row the statement writes
+    queues the server's commit check (migration 0010), which looks at `kpibot.commit_by`."""
+    with database.until(time.monotonic() + 30).write() as session:
+        timeout, commit_by = session.execute(sa.text(
+            "SELECT current_setting('statement_timeout'), "
+            "coalesce(current_setting('kpibot.commit_by', true), '')")).one()
+    assert timeout not in ("0", "") and commit_by != ""
 
 
 def test_the_workspace_read_is_one_round_trip(chat, database):
@@ -69,7 +145,8 @@ def test_the_workspace_read_is_one_round_trip(chat, database):
     assert trips.count == 1 and trips.queries == []
 
 
-def test_a_connection_the_server_closed_is_replaced_before_use(chat, database):
+def test_a_connection_the_server_closed_is_replaced_before_use(chat, database, pooled_a_while):
+    """However recently it was used: the server's goodbye on its socket has it pinged."""
     with database.engine.connect() as connection:
         pid = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
         raw = connection.connection.dbapi_connection

@@ -72,9 +72,9 @@ def test_the_funnel_is_one_read_of_eight_statements_after_the_workspace(chat, da
     assert sum("FROM deal_counts" in s for s in funnel) == 1  # counts, cohort, won and lost
     assert "FROM users" in funnel[-1]  # the names, in the same read
     begins = [c for c, s in seen if s == "<begin>"]
-    # the funnel's one transaction, after the workspace's read (on SQLite: on the driver,
-    # outside any transaction, storage/driver.py)
-    assert len(begins) == (1 if database.dialect == "sqlite" else 2)
+    # the funnel's one transaction, after the workspace's read (on the driver, outside any
+    # transaction: storage/driver.py, storage/pg_driver.py)
+    assert len(begins) == 1
     assert len(set(funnel)) == len(funnel)  # nothing asked twice
 
 

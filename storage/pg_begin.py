@@ -1,0 +1,125 @@
+"""PostgreSQL: a limited write transaction starts with its first statement, in one round trip.
+
+A chat command's write transaction (`Database.write` under a deadline or a lock timeout) used
+to cost psycopg's BEGIN, then the deadline's `set_config` of `statement_timeout`,
+`lock_timeout` and `kpibot.commit_by`, then its statements, then COMMIT: two round trips
+before any work (issue 18: `/kpi log` ≤ 2× `/kpi ping`). Here the connection runs in psycopg's
+autocommit mode, so psycopg sends no BEGIN of its own, and the first statement of the
+transaction goes out as one simple-protocol query of three:
+
+    BEGIN ISOLATION LEVEL READ COMMITTED; SELECT set_config(...), ...; <the statement>
+
+with its parameters bound by psycopg on the client (`ClientCursor.mogrify`, psycopg's own
+quoting). The server runs them in order, each with its own statement timer, so the statement
+already runs under the limits, and `kpibot.commit_by` is set before any row queues the
+deferred deadline check of migration 0010. The limits are `set_config(..., true)`: local to
+the transaction, gone at its COMMIT or ROLLBACK, never seen by the next user of the pooled
+connection. psycopg's `commit()` and `rollback()` look at the server's transaction status,
+not at the autocommit flag, so COMMIT and ROLLBACK go out as before.
+
+The statement listeners (`before_cursor_execute`: statement counters, tests) still see each
+statement as SQLAlchemy wrote it: the three are joined in the dialect's `do_execute`, after
+them. A first statement run with `executemany` gets the BEGIN and limits in a query of their
+own (one round trip more, as before).
+"""
+
+from __future__ import annotations
+
+import time
+import weakref
+
+import sqlalchemy as sa
+
+# psycopg connection -> (deadline, lock_ms) of the BEGIN and limits not sent on it yet
+_pending_begins: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def install(engine: sa.Engine) -> None:
+    """Join a pending BEGIN to the next statement on `engine`'s connections."""
+    sa.event.listen(engine, "do_execute", _execute)
+    sa.event.listen(engine, "do_execute_no_params", _execute_no_params)
+    sa.event.listen(engine, "do_executemany", _executemany)
+
+
+def begin_with_next_statement(connection: sa.Connection, deadline: float | None,
+                              lock_ms: int | None) -> object:
+    """Open a transaction on `connection` (in psycopg's autocommit mode) with the next
+    statement it runs: BEGIN, then this transaction's lock timeout and, given a `deadline`
+    (a `time.monotonic()` instant), what is left of it when the statement is sent as its
+    statement timeout and `kpibot.commit_by` (the server's clock plus that). Returns the
+    driver's connection, for `forget_pending`."""
+    driver_connection = connection.connection.dbapi_connection
+    _pending_begins[driver_connection] = (deadline, lock_ms)
+    return driver_connection
+
+
+def forget_pending(driver_connection: object) -> None:
+    """The end of the transaction: a BEGIN still pending (no statement ran) is dropped, as
+    nothing was begun."""
+    _pending_begins.pop(driver_connection, None)
+
+
+def limits_sql(statement_ms: int | None, lock_ms: int | None) -> str:
+    """The `set_config` of the limits as one statement with the values written in (whole
+    milliseconds, so nothing to quote)."""
+    statement, lock = int(statement_ms or 0), int(lock_ms or 0)
+    commit_by = (f"CAST(clock_timestamp() + make_interval(secs => {statement} / 1000.0) "
+                 "AS text)" if statement else "''")
+    return (f"SELECT set_config('statement_timeout', '{statement}', true), "
+            f"set_config('lock_timeout', '{lock}', true), "
+            f"set_config('kpibot.commit_by', {commit_by}, true)")
+
+
+def _pending(cursor) -> str | None:
+    """The BEGIN and limits to send before this statement, if it is a transaction's first."""
+    pending = _pending_begins.pop(cursor.connection, None) if _pending_begins else None
+    if pending is None:
+        return None
+    deadline, lock_ms = pending
+    left = None if deadline is None else int((deadline - time.monotonic()) * 1000)
+    if left is not None and left <= 0:
+        from storage.engine import DeadlinePassed  # (storage.engine imports this module)
+
+        raise DeadlinePassed("the command's deadline has passed")
+    if left is not None and lock_ms:
+        lock_ms = min(lock_ms, left)  # no lock wait outlasts the deadline either
+    return "BEGIN ISOLATION LEVEL READ COMMITTED; " + limits_sql(left, lock_ms)
+
+
+def execute(cursor, statement: str, parameters: dict) -> None:
+    """`cursor.execute(statement, parameters)`, with the connection's pending BEGIN and
+    limits joined to it (storage/pg_driver.py runs its statements here)."""
+    if _execute(cursor, statement, parameters, None) is None:
+        cursor.execute(statement, parameters)
+
+
+def _execute(cursor, statement, parameters, context):
+    begin = _pending(cursor)
+    if begin is None:
+        return None
+    import psycopg
+
+    merged = psycopg.ClientCursor(cursor.connection).mogrify(statement, parameters)
+    _run_joined(cursor, f"{begin}; {merged}")
+    return True
+
+
+def _execute_no_params(cursor, statement, context):
+    begin = _pending(cursor)
+    if begin is None:
+        return None
+    # no parameters: psycopg sends the text as it is, so a % in it stays a %
+    _run_joined(cursor, f"{begin}; {statement}")
+    return True
+
+
+def _run_joined(cursor, sql: str) -> None:
+    cursor.execute(sql)  # no parameters: the simple query protocol, several statements
+    while cursor.nextset():  # the statement's own result is the last one
+        pass
+
+
+def _executemany(cursor, _statement, _parameters, context):
+    begin = _pending(cursor)
+    if begin is not None:  # then SQLAlchemy runs the executemany itself
+        cursor.execute(begin)

@@ -1,0 +1,102 @@
+"""PostgreSQL: a chat command's small statements compiled once and run on psycopg's cursor.
+
+What `storage/driver.py` does for SQLite, for the statements `driver.run` is given on
+PostgreSQL (the workspace read, an event's insert with its rollups, a deal's stamp and
+refresh): SQLAlchemy's execution (its context, cursor result and type processing) was about
+a third of a `/kpi log`'s client CPU there (issue 18). A Core statement is compiled once per
+dialect and set of parameter names into its SQL (psycopg's `%(name)s` placeholders), the
+conversion of each parameter's type and of each returned column's; then it runs on the
+connection's psycopg cursor. The engine's `before_cursor_execute` listeners are still told,
+a pending BEGIN of a limited write goes out with it (storage/pg_begin.py), and a driver error
+is raised as SQLAlchemy raises it (`DBAPIError`, the connection invalidated when it is gone).
+A statement with an expanding IN list runs through Core.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from storage import pg_begin
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    sql: str
+    binds: tuple[tuple[str, Callable | None], ...]  # each placeholder and its conversion
+    given: dict[str, object]  # values the statement carries itself (`col == "x"`)
+    results: tuple[tuple[int, Callable], ...]  # (column, its conversion) of the rows returned
+
+
+def run(connection: sa.Connection, statement: sa.Executable,
+        params: Mapping[str, object]) -> list[tuple]:
+    """Every row `statement` returns (an empty list for one that returns none)."""
+    compiled = _compile(statement, connection.dialect, tuple(params))
+    if compiled is None:
+        result = connection.execute(statement, params)
+        return [tuple(row) for row in result] if result.returns_rows else []
+    values = {}
+    for name, convert in compiled.binds:
+        value = params[name] if name in params else compiled.given[name]
+        values[name] = value if convert is None or value is None else convert(value)
+    cursor = connection.connection.driver_connection.cursor()
+    listeners = connection.dispatch.before_cursor_execute
+    if listeners:
+        listeners(connection, cursor, compiled.sql, values, None, False)
+    dialect = connection.dialect
+    try:
+        pg_begin.execute(cursor, compiled.sql, values)
+        rows = cursor.fetchall() if cursor.description is not None else []
+    except dialect.loaded_dbapi.Error as error:
+        gone = dialect.is_disconnect(error, connection.connection.dbapi_connection, cursor)
+        if gone:
+            connection.invalidate(error)
+        raise sa.exc.DBAPIError.instance(compiled.sql, values, error, dialect.loaded_dbapi.Error,
+                                         connection_invalidated=gone, dialect=dialect) from error
+    finally:
+        cursor.close()
+    if not compiled.results or not rows:
+        return rows
+    converted = []
+    for row in rows:
+        row = list(row)
+        for i, convert in compiled.results:
+            if row[i] is not None:
+                row[i] = convert(row[i])
+        converted.append(tuple(row))
+    return converted
+
+
+@functools.lru_cache(maxsize=256)
+def _compile(statement: sa.Executable, dialect: sa.Dialect,
+             keys: tuple[str, ...]) -> _Compiled | None:
+    from storage.driver import bind_conversion, result_converter
+
+    compiled = statement.compile(dialect=dialect, column_keys=list(keys))
+    if compiled.insert_prefetch or compiled.update_prefetch:  # Python-side column defaults
+        raise ValueError(f"storage.pg_driver: give every column a value: {compiled.string}")
+    if compiled.post_compile_params or compiled.literal_execute_params \
+            or compiled.escaped_bind_names:
+        return None  # IN lists and renamed parameters: through Core
+    names = tuple(compiled.binds)
+    columns = _returned(statement)
+    return _Compiled(
+        sql=compiled.string,
+        binds=tuple((name, bind_conversion(compiled.binds[name].type, dialect))
+                    for name in names),
+        given={name: compiled.binds[name].effective_value for name in names
+               if name not in keys and not compiled.binds[name].required},
+        results=() if columns is None else tuple(
+            (i, convert) for i, c in enumerate(columns)
+            if (convert := result_converter(c.type, dialect)) is not None))
+
+
+def _returned(statement) -> tuple | None:
+    """The typed columns the statement returns (None: not known, as for a plain text)."""
+    selected = getattr(statement, "selected_columns", None)  # Select, text().columns(...)
+    if selected is not None:
+        return tuple(selected)
+    return tuple(statement.exported_columns) if getattr(statement, "_returning", ()) else None
