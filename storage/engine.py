@@ -28,7 +28,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
-from storage import driver
+from storage import driver, plans
 
 _writer_locks: weakref.WeakKeyDictionary[sa.Engine, threading.RLock] = weakref.WeakKeyDictionary()
 _writer_locks_guard = threading.Lock()
@@ -66,7 +66,7 @@ def build_engine(url: str, *, echo: bool = False, pool_size: int = 10,
         )
         _configure_sqlite(engine, wal_autocheckpoint)
         return engine
-    return sa.create_engine(
+    engine = sa.create_engine(
         url,
         echo=echo,
         pool_size=pool_size,
@@ -74,6 +74,8 @@ def build_engine(url: str, *, echo: bool = False, pool_size: int = 10,
         pool_pre_ping=True,
         connect_args={"connect_timeout": 5},
     )
+    plans.configure(engine)
+    return engine
 
 
 def _configure_sqlite(engine: sa.Engine, wal_autocheckpoint: int | None) -> None:
@@ -138,6 +140,7 @@ _LIMITS = sa.text(
     "set_config('lock_timeout', :lock, true), "
     "set_config('kpibot.commit_by', CASE WHEN :commit_by = 0 THEN '' ELSE CAST("
     "clock_timestamp() + make_interval(secs => :commit_by / 1000.0) AS text) END, true)")
+_READ_LIMITS = sa.text(f"{_LIMITS.text}, {plans.GENERIC_PLANS_SETTING}")  # Database.read
 
 
 class DeadlinePassed(Exception):
@@ -199,7 +202,9 @@ class Database:
         SQLite's transactions do; PostgreSQL's READ COMMITTED gives each statement its own,
         so an answer read in several statements (a percentile: the histogram's counts, then
         the values at the ranks they give) could mix two histories, so there reads run at
-        REPEATABLE READ (a read-only transaction never fails to serialize)."""
+        REPEATABLE READ (a read-only transaction never fails to serialize), with generic
+        plans, ending with COMMIT, which keeps the connection's prepared statements
+        (storage/plans.py)."""
         bind = self.engine
         if self.dialect == "postgresql":
             bind = self.engine.__dict__.get("_kpibot_snapshot_reads")
@@ -207,9 +212,23 @@ class Database:
                 bind = self.engine.__dict__["_kpibot_snapshot_reads"] = \
                     self.engine.execution_options(isolation_level="REPEATABLE READ")
         with Session(bind, expire_on_commit=False) as session:
-            if self.deadline is not None:
+            if self.dialect == "postgresql":
+                self._read_settings(session)
+            elif self.deadline is not None:
                 self._limit(session, None)
             yield session
+            if self.dialect == "postgresql":
+                plans.end_read(session)
+
+    def _read_settings(self, session: Session) -> None:
+        """PostgreSQL: a read transaction's generic plans (storage/plans.py) and, with a
+        deadline, the limits `_limit` sets, in one round trip."""
+        statement_ms = self.remaining_ms()
+        if statement_ms is None:
+            session.execute(plans.GENERIC_PLANS)
+        else:
+            session.execute(_READ_LIMITS, {"statement": str(statement_ms), "lock": "0",
+                                           "commit_by": statement_ms})
 
     def read_first(self, statement: sa.Executable, params: dict) -> tuple | None:
         """The first row of one read statement (every command's workspace read), on a pooled

@@ -43,6 +43,7 @@ class Prepared:
 
     def __init__(self, statement: sa.Executable) -> None:
         self.statement = statement
+        self._options = statement.get_execution_options()
         self._compiled: dict[str, _Compiled] = {}
         self._lock = threading.Lock()
 
@@ -57,8 +58,8 @@ class Prepared:
                      else values)
         if connection.dialect.name == "sqlite":
             rows = driver.execute_sql(connection, compiled.sql, args)
-        else:
-            result = connection.exec_driver_sql(compiled.sql, args)
+        else:  # the statement's execution options too (storage/plans.py: CUSTOM_PLANS)
+            result = connection.exec_driver_sql(compiled.sql, args, self._options)
             rows = result.cursor.fetchall()
             result.close()
         if compiled.results:
