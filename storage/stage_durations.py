@@ -219,7 +219,9 @@ def _counts_statement(shape: tuple) -> sa.CompoundSelect | sa.Select:
         parts.append(sa.select(d.measure, bucket, (sa.func.count() * factor).label("deals"),
                                (sa.func.sum(d.ms) * factor).label("total"))
                      .where(*conditions).group_by(d.measure, bucket))
-    return parts[0] if len(parts) == 1 else sa.union_all(*parts)
+    # Never prepared: the months' generic plan read 2020..2027 at 1M in twice the time.
+    statement = parts[0] if len(parts) == 1 else sa.union_all(*parts)
+    return statement.execution_options(**CUSTOM_PLANS)
 
 
 def _bucket_values(connection: Connection, workspace_id: str,
