@@ -24,13 +24,16 @@ generic plan took 28-37 ms instead of 2-6 ms over 2020..2027 at a million events
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Sequence
+
 import psycopg
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-_CUSTOM = "kpibot_custom_plans"
-CUSTOM_PLANS = {_CUSTOM: True}  # execution option: planned for its values, never prepared
+CUSTOM_OPTION = "kpibot_custom_plans"
+CUSTOM_PLANS = {CUSTOM_OPTION: True}  # execution option: planned for its values, never prepared
 GENERIC_PLANS_SETTING = "set_config('plan_cache_mode', 'force_generic_plan', true)"
 GENERIC_PLANS = sa.text(f"SELECT {GENERIC_PLANS_SETTING}")  # a read without a deadline
 
@@ -40,11 +43,41 @@ def configure(engine: sa.Engine) -> None:
 
     @event.listens_for(engine, "do_execute")
     def _with_values(cursor, statement, parameters, context) -> bool | None:
-        if not context.execution_options.get(_CUSTOM):
+        if not context.execution_options.get(CUSTOM_OPTION):
             return None  # as psycopg sends it: bound parameters, prepared from the fifth run
         text = psycopg.ClientCursor(cursor.connection).mogrify(statement, parameters)
         cursor.execute(text, prepare=False)
         return True
+
+
+@functools.cache
+def numbered_dialect() -> sa.Dialect:
+    """PostgreSQL (psycopg) compiling bind parameters as the server's own `$1`, `$2`, ..."""
+    from sqlalchemy.dialects.postgresql import psycopg as dialect
+
+    return dialect.dialect(paramstyle="numeric_dollar")
+
+
+def execute_numbered(connection: sa.Connection, sql: str, values: Sequence) -> list[tuple]:
+    """The rows of `sql` (with `$n` placeholders) for `values`, on psycopg's raw cursor of the
+    connection, prepared from its fifth run as psycopg does. The engine's
+    `before_cursor_execute` listeners are told (statement counts), and a driver error is
+    raised as SQLAlchemy raises it (`DBAPIError`; a connection it broke is invalidated)."""
+    driver_connection = connection.connection.driver_connection
+    cursor = psycopg.RawCursor(driver_connection)
+    listeners = connection.dispatch.before_cursor_execute
+    if listeners:
+        listeners(connection, cursor, sql, values, None, False)
+    try:
+        cursor.execute(sql, values)
+        return cursor.fetchall()
+    except psycopg.Error as error:
+        if driver_connection.broken:
+            connection.invalidate(error)
+        raise sa.exc.DBAPIError.instance(sql, values, error, psycopg.Error,
+                                         dialect=connection.dialect) from error
+    finally:
+        cursor.close()
 
 
 def end_read(session: Session) -> None:
