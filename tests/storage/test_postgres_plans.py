@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from bot.core import CommandRequest
 from sampledata import seed_workspace
 from storage.engine import Database
+from storage.plans import with_values
 from tests.support.dialog import Chat
 from tests.support.round_trips import RoundTrips
 
@@ -142,3 +143,16 @@ def test_prepared_statements_serve_every_workspace_with_its_own_values(chat, dat
     finally:
         fresh.dispose()
     assert answers[WS, "funnel this-quarter"] != answers[OTHER, "funnel this-quarter"]
+
+
+def test_values_written_into_a_statement_read_back_as_given(database):
+    """`with_values` (the statements planned for their values): quotes, backslashes, percent
+    signs, negative numbers, NULL and instants come back exactly as bound values would."""
+    given = {"text": "O'Brien \\ 100% -- done", "negative": -7, "none": None,
+             "at": datetime(2026, 3, 4, 5, 6, 7, 890, tzinfo=UTC), "yes": True}
+    statement = ("SELECT %(text)s::VARCHAR, 5 -%(negative)s::INTEGER, %(none)s::VARCHAR, "
+                 "%(at)s::TIMESTAMP WITH TIME ZONE, %(yes)s::BOOLEAN, '50%%'")
+    text = with_values(statement, given)
+    with database.engine.connect() as connection:
+        row = connection.exec_driver_sql(text.replace("%", "%%")).one()
+    assert row == (given["text"], 12, None, given["at"], True, "50%")
