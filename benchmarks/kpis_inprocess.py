@@ -3,7 +3,8 @@ in-process, on an existing database (a cached generated history).
 
 Each KPI over each of LONG_PERIODS is answered as `/kpi NAME PERIOD` answers it
 (`bot.usecases.kpi.answer_kpi`: the result and its comparison spans) `--repeat` times, each in
-a read session of its own on one engine (`Database.read`, as a chat command reads: on
+a read session of its own on one engine (`Database.read` with a deadline, as a chat command
+reads: on
 PostgreSQL its statements stay prepared between answers, storage/plans.py); the fastest time
 is kept, with the value and the per-rep rows, so two code versions run one after the other on
 copies of the same history can be compared for speed and for identical answers (`--json
@@ -48,7 +49,8 @@ def main(argv: list[str] | None = None) -> None:
             best = float("inf")
             for _ in range(args.repeat):
                 started = time.perf_counter()
-                with database.read() as session:
+                # a command's deadline, as served (PostgreSQL: its limits, one statement)
+                with database.until(time.monotonic() + 30).read() as session:
                     answer = answer_kpi(session, workspace, name, period, now=now,
                                         with_names=False)
                 best = min(best, (time.perf_counter() - started) * 1000)
