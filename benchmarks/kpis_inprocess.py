@@ -4,12 +4,11 @@ in-process, on an existing database (a cached generated history).
 Each KPI over each of LONG_PERIODS is answered as `/kpi NAME PERIOD` answers it
 (`bot.usecases.kpi.answer_kpi`: the result and its comparison spans) `--repeat` times, each in
 a read session of its own on one engine (`Database.read` with a deadline, as a chat command
-reads: on
-PostgreSQL its statements stay prepared between answers, storage/plans.py); the fastest time
-is kept, with the value and the per-rep rows, so two code versions run one after the other on
-copies of the same history can be compared for speed and for identical answers (`--json
-FILE`). No server, no HTTP: on a busy machine this is steadier than the end-to-end figures of
-`python -m benchmarks`, which remain the figures of record.
+reads: on PostgreSQL its statements stay prepared between answers, storage/plans.py); the
+fastest time is kept, with the value and the per-rep rows, so two code versions run one after
+the other on copies of the same history can be compared for speed and for identical answers
+(`--json FILE`). No server, no HTTP: on a busy machine this is steadier than the end-to-end
+figures of `python -m benchmarks`, which remain the figures of record.
 """
 
 from __future__ import annotations
