@@ -17,9 +17,11 @@ server could plan it once, but:
 A statement whose best plan depends on its values carries `CUSTOM_PLANS` as an execution
 option (`statement.execution_options(**CUSTOM_PLANS)`, kept by `storage.prepared.Prepared`):
 it is sent with its values written into its text (`with_values`), so the server plans it for
-those values whatever the plan cache mode, and it is never
-prepared. The values at percentile ranks (`LIMIT`/`OFFSET` within a bucket) are such: their
-generic plan took 28-37 ms instead of 2-6 ms over 2020..2027 at a million events.
+those values whatever the plan cache mode, and it is never prepared. Chosen by measuring both
+plans: the values at percentile ranks (`LIMIT`/`OFFSET` within a bucket; generic 28-37 ms
+instead of 2-6 ms over 2020..2027 at a million events) and the stage times' histogram sums
+(twice the time generic). psycopg is imported only where a PostgreSQL statement runs: SQLite's
+start-up never loads it (tests/bot/test_startup_imports.py).
 """
 
 from __future__ import annotations
@@ -30,7 +32,6 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
-import psycopg
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.orm import Session
@@ -108,6 +109,8 @@ def execute_numbered(connection: sa.Connection, sql: str, values: Sequence) -> l
     connection, prepared from its fifth run as psycopg does. The engine's
     `before_cursor_execute` listeners are told (statement counts), and a driver error is
     raised as SQLAlchemy raises it (`DBAPIError`; a connection it broke is invalidated)."""
+    import psycopg
+
     driver_connection = connection.connection.driver_connection
     cursor = psycopg.RawCursor(driver_connection)
     listeners = connection.dispatch.before_cursor_execute
