@@ -28,7 +28,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
-from storage import driver, pg_begin, pg_pool
+from storage import driver, pg_begin, pg_pool, plans
 
 _writer_locks: weakref.WeakKeyDictionary[sa.Engine, threading.RLock] = weakref.WeakKeyDictionary()
 _writer_locks_guard = threading.Lock()
@@ -79,6 +79,7 @@ def build_engine(url: str, *, echo: bool = False, pool_size: int = 10,
     if engine.dialect.name == "postgresql":
         pg_pool.install(engine)  # pings a connection that may have gone bad, not every one
         pg_begin.install(engine)  # a limited write's BEGIN and limits ride on its statement
+        plans.configure(engine)  # reads keep their plans; some statements carry their values
     return engine
 
 
@@ -146,6 +147,7 @@ _LIMITS = sa.text(
     "set_config('lock_timeout', :lock, true), "
     "set_config('kpibot.commit_by', CASE WHEN :commit_by = 0 THEN '' ELSE CAST("
     "clock_timestamp() + make_interval(secs => :commit_by / 1000.0) AS text) END, true)")
+_READ_LIMITS = sa.text(f"{_LIMITS.text}, {plans.GENERIC_PLANS_SETTING}")  # Database.read
 
 
 class DeadlinePassed(Exception):
@@ -207,7 +209,9 @@ class Database:
         SQLite's transactions do; PostgreSQL's READ COMMITTED gives each statement its own,
         so an answer read in several statements (a percentile: the histogram's counts, then
         the values at the ranks they give) could mix two histories, so there reads run at
-        REPEATABLE READ (a read-only transaction never fails to serialize)."""
+        REPEATABLE READ (a read-only transaction never fails to serialize), with generic
+        plans, ending with COMMIT, which keeps the connection's prepared statements
+        (storage/plans.py)."""
         bind = self.engine
         if self.dialect == "postgresql":
             bind = self.engine.__dict__.get("_kpibot_snapshot_reads")
@@ -215,9 +219,23 @@ class Database:
                 bind = self.engine.__dict__["_kpibot_snapshot_reads"] = \
                     self.engine.execution_options(isolation_level="REPEATABLE READ")
         with Session(bind, expire_on_commit=False) as session:
-            if self.deadline is not None:
+            if self.dialect == "postgresql":
+                self._read_settings(session)
+            elif self.deadline is not None:
                 self._limit(session, None)
             yield session
+            if self.dialect == "postgresql":
+                plans.end_read(session)
+
+    def _read_settings(self, session: Session) -> None:
+        """PostgreSQL: a read transaction's generic plans (storage/plans.py) and, with a
+        deadline, the limits `_limit` sets, in one round trip."""
+        statement_ms = self.remaining_ms()
+        if statement_ms is None:
+            session.execute(plans.GENERIC_PLANS)
+        else:
+            session.execute(_READ_LIMITS, {"statement": str(statement_ms), "lock": "0",
+                                           "commit_by": statement_ms})
 
     def read_first(self, statement: sa.Executable, params: dict) -> tuple | None:
         """The first row of one read statement (every command's workspace read), on a pooled

@@ -36,6 +36,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from storage.models import Event, EventDurationCount
+from storage.plans import CUSTOM_PLANS
 from storage.stage_durations import locate_rank, month_plan, percentile_ranks
 
 # The lower bounds (ms) of duration_buckets (migration 0016): eight buckets per doubling.
@@ -218,7 +219,9 @@ def _values_statement(shape: tuple) -> sa.CompoundSelect:
                   .limit(sa.bindparam(f"limit_{i}", type_=sa.Integer))
                   .offset(sa.bindparam(f"offset_{i}", type_=sa.Integer)).subquery())
         parts.append(sa.select(picked))
-    return sa.union_all(*parts)
+    # Never prepared: a generic plan of LIMIT/OFFSET within a bucket reads far more rows
+    # than the offsets given need (storage/plans.py).
+    return sa.union_all(*parts).execution_options(**CUSTOM_PLANS)
 
 
 _STATEMENTS: dict[tuple, Any] = {}  # (dialect, shape) -> statement, built once

@@ -1,0 +1,136 @@
+"""PostgreSQL: read statements keep their plans between commands.
+
+Planning was most of a command's server time at a million events (the funnel's 21-part
+statement alone 1.3-2.5 ms, its statements 3.3 ms a command against 1.6 ms of execution).
+psycopg prepares a statement on a connection at its fifth run (`prepare_threshold`), so the
+server could plan it once, but:
+
+- psycopg forgets every prepared statement at a ROLLBACK (and sends DEALLOCATE ALL), and every
+  read session ended with one, so nothing stayed prepared. `end_read` ends a read with COMMIT
+  instead (`storage.engine.Database.read`), once nothing is left in the session to flush.
+- Under `plan_cache_mode = auto` the server kept planning the funnel's large statements for
+  each command anyway (their generic plans' estimated cost is higher, their run time is not:
+  the counts statement 0.13 ms generic against 0.18 ms custom). A read transaction therefore
+  runs with `force_generic_plan` (`GENERIC_PLANS_SETTING`, set with the read's deadline in one
+  round trip); write transactions, and the PL/pgSQL trigger bodies they run, stay on `auto`.
+
+A statement whose best plan depends on its values carries `CUSTOM_PLANS` as an execution
+option (`statement.execution_options(**CUSTOM_PLANS)`, kept by `storage.prepared.Prepared`):
+it is sent with its values written into its text (`with_values`), so the server plans it for
+those values whatever the plan cache mode, and it is never prepared. Chosen by measuring both
+plans: the values at percentile ranks (`LIMIT`/`OFFSET` within a bucket; generic 28-37 ms
+instead of 2-6 ms over 2020..2027 at a million events) and the stage times' histogram sums
+(twice the time generic). psycopg is imported only where a PostgreSQL statement runs: SQLite's
+start-up never loads it (tests/bot/test_startup_imports.py).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+CUSTOM_OPTION = "kpibot_custom_plans"
+CUSTOM_PLANS = {CUSTOM_OPTION: True}  # execution option: planned for its values, never prepared
+GENERIC_PLANS_SETTING = "set_config('plan_cache_mode', 'force_generic_plan', true)"
+GENERIC_PLANS = sa.text(f"SELECT {GENERIC_PLANS_SETTING}")  # a read without a deadline
+
+
+def configure(engine: sa.Engine) -> None:
+    """PostgreSQL: statements with `CUSTOM_PLANS` are sent with their values in their text."""
+
+    @event.listens_for(engine, "do_execute")
+    def _with_values(cursor, statement, parameters, context) -> bool | None:
+        if not context.execution_options.get(CUSTOM_OPTION):
+            return None  # as psycopg sends it: bound parameters, prepared from the fifth run
+        cursor.execute(with_values(statement, parameters), prepare=False)
+        return True
+
+
+def with_values(statement: str, values: Mapping[str, Any]) -> str:
+    """`statement` (SQLAlchemy's psycopg text, `%(name)s` placeholders) with each value written
+    in as a literal; psycopg then sends it with no parameters, which the server plans for
+    these values. psycopg's own client-side binding (`ClientCursor.mogrify`) parsed the text
+    anew on each run: a millisecond per stage-time window at a million events."""
+    pieces, names = _split(statement)
+    out = [pieces[0]]
+    for name, piece in zip(names, pieces[1:], strict=True):
+        out.append(_literal(values[name]))
+        out.append(piece)
+    return "".join(out)
+
+
+@functools.lru_cache(maxsize=256)
+def _split(statement: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The text around each placeholder (`%%` read as `%`), and the placeholders' names."""
+    parts = _PLACEHOLDER.split(statement)
+    return (tuple(p.replace("%%", "%") for p in parts[::2]), tuple(parts[1::2]))
+
+
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+
+
+def _literal(value: Any) -> str:
+    """A SQL literal of a value as the driver is given it. Strings are E'' strings (quote and
+    backslash escaped), right whatever `standard_conforming_strings` says; a negative number is
+    parenthesized (nothing can read `- -1` as a comment); the statement's own casts
+    (`::INTEGER`, `::TIMESTAMP WITH TIME ZONE`) type them."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value) if value >= 0 else f"({value})"
+    if isinstance(value, str):
+        if "\0" in value:
+            raise ValueError("a NUL character cannot be sent to PostgreSQL")
+        return "E'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
+    if isinstance(value, datetime | date):
+        return f"'{value.isoformat()}'"
+    raise TypeError(f"no literal for a {type(value).__name__} (storage/plans.py)")
+
+
+@functools.cache
+def numbered_dialect() -> sa.Dialect:
+    """PostgreSQL (psycopg) compiling bind parameters as the server's own `$1`, `$2`, ..."""
+    from sqlalchemy.dialects.postgresql import psycopg as dialect
+
+    return dialect.dialect(paramstyle="numeric_dollar")
+
+
+def execute_numbered(connection: sa.Connection, sql: str, values: Sequence) -> list[tuple]:
+    """The rows of `sql` (with `$n` placeholders) for `values`, on psycopg's raw cursor of the
+    connection, prepared from its fifth run as psycopg does. The engine's
+    `before_cursor_execute` listeners are told (statement counts), and a driver error is
+    raised as SQLAlchemy raises it (`DBAPIError`; a connection it broke is invalidated)."""
+    import psycopg
+
+    driver_connection = connection.connection.driver_connection
+    cursor = psycopg.RawCursor(driver_connection)
+    listeners = connection.dispatch.before_cursor_execute
+    if listeners:
+        listeners(connection, cursor, sql, values, None, False)
+    try:
+        cursor.execute(sql, values)
+        return cursor.fetchall()
+    except psycopg.Error as error:
+        if driver_connection.broken:
+            connection.invalidate(error)
+        raise sa.exc.DBAPIError.instance(sql, values, error, psycopg.Error,
+                                         dialect=connection.dialect) from error
+    finally:
+        cursor.close()
+
+
+def end_read(session: Session) -> None:
+    """End a read session's transaction with COMMIT, which keeps the connection's prepared
+    statements (a ROLLBACK makes psycopg drop them all). Its objects are expunged first, so the
+    commit has nothing to flush: a read never writes."""
+    session.expunge_all()
+    session.commit()
