@@ -367,18 +367,21 @@ class SqlFacts:
         past = past_medians(self.session.get_bind())
         remembered = past.get(shared)
         if remembered is None:
-            remembered = past.put(shared, self._medians_of(start, end, user))
+            # The whole answer is remembered: its months need not be on their own.
+            remembered = past.put(shared, self._medians_of(start, end, user, months=False))
         return remembered
 
-    def _medians_of(self, start: datetime, end: datetime, user: str | None
-                    ) -> dict[Stage, float | None]:
+    def _medians_of(self, start: datetime, end: datetime, user: str | None, *,
+                    months: bool = True) -> dict[Stage, float | None]:
         """The stage times' medians: from their distributions if this session read them,
-        else the values at the medians' ranks alone (not p90's: fewer buckets to read)."""
+        else the values at the medians' ranks alone (not p90's: fewer buckets to read);
+        `months`: with the settled months' histograms remembered (stage_durations)."""
         found = self._distributions.get((tuple(MEASURES.values()), start, end, user))
         if found is not None:
             return {stage: found[measure].median for stage, measure in MEASURES.items()}
         found_ms = summaries(self.session.connection(), self.workspace_id, MEASURES.values(),
-                             start, end, user=user, tenths=(5,), settled=self._settled())
+                             start, end, user=user, tenths=(5,),
+                             settled=self._settled() if months else None)
         return {stage: _median_of(found_ms[measure]) for stage, measure in MEASURES.items()}
 
     def open_deal_counts(self, *, user: str | None = None,
