@@ -169,41 +169,48 @@ def _bucket_counts(connection: Connection, workspace_id: str, measures: tuple[in
                    ranges: list[tuple[int, datetime, datetime]], settled: Settled | None = None
                    ) -> dict[int, dict[int, tuple[int, int]]]:
     """measure -> bucket -> (deals, sum of ms) over the histogram months and the ranges."""
-    rows: list[tuple] = []
+    summed: dict[tuple[int, int], list[int]] = {}  # (measure, bucket) -> [deals, sum of ms]
     if whole is not None and settled is not None:
         stop = min(whole[1], _month(settled.before))  # months before it ended by `before`
         if stop > whole[0]:
-            rows += _settled_rows(connection, workspace_id, measures, owner,
-                                  (whole[0], stop), settled)
+            summed = {key: [deals, total] for key, (deals, total) in _settled_sums(
+                connection, workspace_id, measures, owner, (whole[0], stop), settled).items()}
             whole = (stop, whole[1]) if stop < whole[1] else None
     if whole is not None or ranges:
-        rows += _histogram_rows(connection, workspace_id, measures, owner, user, whole,
-                                ranges)
-    summed: dict[tuple[int, int], list[int]] = {}  # (measure, bucket) -> [deals, sum of ms]
-    for measure, bucket, deals, total in rows:
-        found = summed.get((measure, bucket))
-        if found is None:
-            summed[measure, bucket] = [deals or 0, total or 0]
-        else:  # an edge's deals added to or taken from a month's histogram
-            found[0] += deals or 0
-            found[1] += total or 0
+        _add_rows(summed, _histogram_rows(connection, workspace_id, measures, owner, user,
+                                          whole, ranges))
     counts: dict[int, dict[int, tuple[int, int]]] = {}
     for (measure, bucket), (deals, total) in summed.items():
-        counts.setdefault(int(measure), {})[int(bucket)] = (int(deals), int(total))
+        counts.setdefault(measure, {})[bucket] = (deals, total)
     return counts
 
 
-def _settled_rows(connection: Connection, workspace_id: str, measures: tuple[int, ...],
-                  owner: str, months: tuple[int, int], settled: Settled) -> list[tuple]:
-    """The (measure, bucket, deals, sum of ms) rows of the histograms of `months` (all
-    settled), remembered per history version."""
+def _add_rows(summed: dict[tuple[int, int], list[int]], rows: Iterable[tuple]) -> None:
+    """(measure, bucket, deals, sum of ms) rows added into `summed`, as ints."""
+    for measure, bucket, deals, total in rows:
+        key = (int(measure), int(bucket))
+        found = summed.get(key)
+        if found is None:
+            summed[key] = [int(deals or 0), int(total or 0)]
+        else:  # an edge's deals added to or taken from a month's histogram
+            found[0] += int(deals or 0)
+            found[1] += int(total or 0)
+
+
+def _settled_sums(connection: Connection, workspace_id: str, measures: tuple[int, ...],
+                  owner: str, months: tuple[int, int], settled: Settled
+                  ) -> dict[tuple[int, int], tuple[int, int]]:
+    """(measure, bucket) -> (deals, sum of ms) of the histograms of `months` (all settled),
+    remembered per history version (read only)."""
     key = (workspace_id, settled.version(), owner, measures, months)
     remembered = past_histograms(connection.engine)
-    rows = remembered.get(key)
-    if rows is None:
-        rows = remembered.put(key, tuple(
-            _histogram_rows(connection, workspace_id, measures, owner, None, months, [])))
-    return list(rows)
+    sums = remembered.get(key)
+    if sums is None:
+        summed: dict[tuple[int, int], list[int]] = {}
+        _add_rows(summed, _histogram_rows(connection, workspace_id, measures, owner, None,
+                                          months, []))
+        sums = remembered.put(key, {k: (deals, total) for k, (deals, total) in summed.items()})
+    return sums
 
 
 def _histogram_rows(connection: Connection, workspace_id: str, measures: tuple[int, ...],
