@@ -75,6 +75,7 @@ from storage.prepared import Prepared
 from storage.stage_durations import (
     CYCLE,
     MEASURES,
+    Settled,
     Summary,
     past_medians,
     percentile,
@@ -267,7 +268,7 @@ class SqlFacts:
             found = self._distributions[key] = {
                 m: _distribution_of(summary) for m, summary in summaries(
                     self.session.connection(), self.workspace_id, group, start, end,
-                    user=user, tenths=(5, 9)).items()}
+                    user=user, tenths=(5, 9), settled=self._settled()).items()}
         return found[measure]
 
     def open_deals(self, *, user: str | None = None, stages: Sequence[Stage] | None = None,
@@ -349,27 +350,38 @@ class SqlFacts:
                 start, end, user)
         return dict(self._medians[key])
 
-    def _remembered_medians(self, start: datetime, end: datetime, user: str | None
-                            ) -> dict[Stage, float | None]:
+    def _version(self) -> int:
+        """The workspace's history_version, read once per session (in its transaction)."""
         if self._history_version is None:
             self._history_version = self._rows(("history_version",), _history_version,
                                                self._params())[0][0]
-        shared = (self.workspace_id, self._history_version, start, end, user)
+        return self._history_version
+
+    def _settled(self) -> Settled:
+        """The months whose duration histograms a process may remember (stage_durations)."""
+        return Settled(before=self._clock() - HISTORY_SETTLE, version=self._version)
+
+    def _remembered_medians(self, start: datetime, end: datetime, user: str | None
+                            ) -> dict[Stage, float | None]:
+        shared = (self.workspace_id, self._version(), start, end, user)
         past = past_medians(self.session.get_bind())
         remembered = past.get(shared)
         if remembered is None:
-            remembered = past.put(shared, self._medians_of(start, end, user))
+            # The whole answer is remembered: its months need not be on their own.
+            remembered = past.put(shared, self._medians_of(start, end, user, months=False))
         return remembered
 
-    def _medians_of(self, start: datetime, end: datetime, user: str | None
-                    ) -> dict[Stage, float | None]:
+    def _medians_of(self, start: datetime, end: datetime, user: str | None, *,
+                    months: bool = True) -> dict[Stage, float | None]:
         """The stage times' medians: from their distributions if this session read them,
-        else the values at the medians' ranks alone (not p90's: fewer buckets to read)."""
+        else the values at the medians' ranks alone (not p90's: fewer buckets to read);
+        `months`: with the settled months' histograms remembered (stage_durations)."""
         found = self._distributions.get((tuple(MEASURES.values()), start, end, user))
         if found is not None:
             return {stage: found[measure].median for stage, measure in MEASURES.items()}
         found_ms = summaries(self.session.connection(), self.workspace_id, MEASURES.values(),
-                             start, end, user=user, tenths=(5,))
+                             start, end, user=user, tenths=(5,),
+                             settled=self._settled() if months else None)
         return {stage: _median_of(found_ms[measure]) for stage, measure in MEASURES.items()}
 
     def open_deal_counts(self, *, user: str | None = None,

@@ -133,9 +133,43 @@ def test_the_thread_starts_a_checkpointed_wal_over_not_the_next_command(sqlite_u
         assert checkpointer.checkpoint().wal_frames > 10  # the commands' frames follow its own
         assert checkpointer.starts_over == 2
         idle = checkpointer.checkpoint()  # only its own page since: nothing more is written
-        assert (idle.wal_frames, checkpointer.starts_over) == (1, 2)
+        assert (idle, checkpointer.starts_over, checkpointer.idle) == (None, 2, 1)
         assert _events(sqlite_url) == 24
     finally:
+        checkpointer.stop()
+        database.dispose()
+
+
+def test_an_idle_tick_leaves_the_threads_page_to_the_next_command(sqlite_url):
+    """A checkpoint that copied the thread's own page (the WAL started over) made the WAL
+    wholly copied again, and the next command started it over, syncing its header in the
+    command: an idle tick (nothing committed by another connection since everything was
+    copied, `PRAGMA data_version`) now copies nothing, so the command appends after it."""
+    database = Database.from_url(sqlite_url, wal_autocheckpoint=SERVE_AUTOCHECKPOINT_PAGES)
+    checkpointer = WalCheckpointer(database.engine, interval=3600)  # ticks run here
+    try:
+        for round_ in range(3):  # a log, then ticks with no command between them
+            _log(database, 1)
+            assert checkpointer.checkpoint().wal_frames > 1
+            started_over = _wal_salt(sqlite_url)
+            for _ in range(3):
+                checkpointer.checkpoint()
+            _log(database, 1)
+            assert _wal_salt(sqlite_url) == started_over, round_  # no command started it over
+            assert wal_checkpoint(database.engine).wal_frames > 1  # its page, then the log's
+        assert (checkpointer.starts_over, checkpointer.idle) == (3, 9)
+        # Another process's commit moves data_version too: the next tick copies it.
+        other = Database.from_url(sqlite_url)
+        try:
+            with other.write() as session:
+                session.execute(sa.text("UPDATE workspaces SET timezone = timezone"))
+        finally:
+            other.dispose()
+        tick = checkpointer.checkpoint()
+        assert tick is not None and tick.checkpointed == tick.wal_frames >= 1
+        assert _events(sqlite_url) == 6
+    finally:
+        checkpointer.stop()
         database.dispose()
 
 
@@ -169,10 +203,11 @@ def test_the_thread_keeps_checkpointing_until_stopped(sqlite_url):
     database = Database.from_url(sqlite_url, wal_autocheckpoint=SERVE_AUTOCHECKPOINT_PAGES)
     checkpointer = WalCheckpointer(database.engine, interval=0.001)
     with checkpointer:
-        while checkpointer.checkpoints < 3:  # waits for the thread's ticks, whatever their pace
+        # Waits for the thread's ticks, whatever their pace (a tick after no commit: idle).
+        while checkpointer.checkpoints + checkpointer.idle < 3:
             with database.write() as session:
                 session.execute(sa.text("UPDATE workspaces SET timezone = timezone"))
-    stopped_at = checkpointer.checkpoints
+    stopped_at = checkpointer.checkpoints + checkpointer.idle
     assert checkpointer._thread is None
     database.dispose()
     assert stopped_at >= 4  # three ticks or more, and the last one at stop
