@@ -55,13 +55,17 @@ def run(connection: sa.Connection, statement: sa.Executable,
             sql = sql.replace(f"__[POSTCOMPILE_{name}]", ", ".join("?" * len(value)))
         else:
             values.append(value if convert is None or value is None else convert(value))
-    rows = execute_sql(connection, sql, tuple(values))
-    if not compiled.results or not rows:
+    return converted_rows(execute_sql(connection, sql, tuple(values)), compiled.results)
+
+
+def converted_rows(rows: list[tuple], results: tuple[tuple[int, Callable], ...]) -> list[tuple]:
+    """`rows` with each `(column, conversion)` of `results` applied to its non-NULL values."""
+    if not results or not rows:
         return rows
     converted = []
     for row in rows:
         row = list(row)
-        for i, convert in compiled.results:
+        for i, convert in results:
             if row[i] is not None:
                 row[i] = convert(row[i])
         converted.append(tuple(row))
@@ -97,7 +101,7 @@ def _compile(statement: sa.Executable, dialect: sa.Dialect, keys: tuple[str, ...
     expanding = [name for name in names if compiled.binds[name].expanding]
     if len(expanding) > 1:
         raise ValueError(f"storage.driver: one IN list at most: {compiled.string}")
-    columns = _returned(statement)
+    columns = returned_columns(statement)
     return _Compiled(
         sql=compiled.string, names=names,
         binds=tuple(bind_conversion(compiled.binds[name].type, dialect) for name in names),
@@ -109,11 +113,12 @@ def _compile(statement: sa.Executable, dialect: sa.Dialect, keys: tuple[str, ...
             if (convert := result_converter(c.type, dialect)) is not None))
 
 
-def _returned(statement) -> Sequence | None:
-    if isinstance(statement, sa.Select):
-        return statement.selected_columns
-    returning = getattr(statement, "_returning", ())
-    return statement.exported_columns if returning else None
+def returned_columns(statement) -> tuple | None:
+    """The typed columns the statement returns (None: not known, as for a plain text)."""
+    selected = getattr(statement, "selected_columns", None)  # Select, text().columns(...)
+    if selected is not None:
+        return tuple(selected)
+    return tuple(statement.exported_columns) if getattr(statement, "_returning", ()) else None
 
 
 def bind_conversion(type_, dialect: sa.Dialect) -> Callable | None:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from storage import pg_begin
+from storage.driver import bind_conversion, converted_rows, result_converter, returned_columns
 
 
 @dataclass(frozen=True)
@@ -58,23 +59,12 @@ def run(connection: sa.Connection, statement: sa.Executable,
                                          connection_invalidated=gone, dialect=dialect) from error
     finally:
         cursor.close()
-    if not compiled.results or not rows:
-        return rows
-    converted = []
-    for row in rows:
-        row = list(row)
-        for i, convert in compiled.results:
-            if row[i] is not None:
-                row[i] = convert(row[i])
-        converted.append(tuple(row))
-    return converted
+    return converted_rows(rows, compiled.results)
 
 
 @functools.lru_cache(maxsize=256)
 def _compile(statement: sa.Executable, dialect: sa.Dialect,
              keys: tuple[str, ...]) -> _Compiled | None:
-    from storage.driver import bind_conversion, result_converter
-
     compiled = statement.compile(dialect=dialect, column_keys=list(keys))
     if compiled.insert_prefetch or compiled.update_prefetch:  # Python-side column defaults
         raise ValueError(f"storage.pg_driver: give every column a value: {compiled.string}")
@@ -82,7 +72,7 @@ def _compile(statement: sa.Executable, dialect: sa.Dialect,
             or compiled.escaped_bind_names:
         return None  # IN lists and renamed parameters: through Core
     names = tuple(compiled.binds)
-    columns = _returned(statement)
+    columns = returned_columns(statement)
     return _Compiled(
         sql=compiled.string,
         binds=tuple((name, bind_conversion(compiled.binds[name].type, dialect))
@@ -92,11 +82,3 @@ def _compile(statement: sa.Executable, dialect: sa.Dialect,
         results=() if columns is None else tuple(
             (i, convert) for i, c in enumerate(columns)
             if (convert := result_converter(c.type, dialect)) is not None))
-
-
-def _returned(statement) -> tuple | None:
-    """The typed columns the statement returns (None: not known, as for a plain text)."""
-    selected = getattr(statement, "selected_columns", None)  # Select, text().columns(...)
-    if selected is not None:
-        return tuple(selected)
-    return tuple(statement.exported_columns) if getattr(statement, "_returning", ()) else None
