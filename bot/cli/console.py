@@ -45,13 +45,14 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 def run_console(settings: Settings, *, user_id: str, workspace_id: str | None = None,
                 stdin=sys.stdin, stdout=sys.stdout) -> int:
     import uuid
+    from dataclasses import replace
 
     from bot.core import CommandRequest
     from bot.wiring import build_bot
     from storage import migrate
 
     migrate.upgrade(settings.database_url)
-    bot = build_bot(settings.model_copy(update={"admins": settings.admins | {user_id}}))
+    bot = build_bot(replace(settings, admins=settings.admins | {user_id}))
     workspace_id = workspace_id or default_workspace(bot.database)
     stdout.write(f"kpibot console — workspace {workspace_id}, you are <@{user_id}> (admin).\n"
                  "Try `help`, `funnel this-month`, `me`, `log call 12`, `digest preview`; "

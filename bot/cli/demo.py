@@ -57,6 +57,7 @@ def _program() -> str:
 def run_demo(*, database_path: str, settings: Settings, out=sys.stdout,
              events: int = DEMO_EVENTS, program: str = "kpibot") -> int:
     import uuid
+    from dataclasses import replace
     from datetime import timedelta
 
     from bot.core import CommandRequest
@@ -73,7 +74,7 @@ def run_demo(*, database_path: str, settings: Settings, out=sys.stdout,
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     url = f"sqlite:///{path}"
     migrate.upgrade(url)
-    settings = settings.model_copy(update={"database_url": url})
+    settings = replace(settings, database_url=url)
     bot = build_bot(settings)
     now = bot.context.now()
     stats = seed_workspace(database=bot.database, workspace_id=DEMO_WORKSPACE,

@@ -65,8 +65,12 @@ def test_env_file_syntax(folder, monkeypatch):
 
 
 @pytest.mark.parametrize(("variable", "value", "line"), [
-    ("KPIBOT_PORT", "abc", "bad setting KPIBOT_PORT: Input should be a valid integer, unable "
-                           "to parse string as an integer"),
+    ("KPIBOT_PORT", "abc", "bad setting KPIBOT_PORT: 'abc' is not a whole number from 0 to "
+                           "65535"),
+    ("KPIBOT_FISCAL_YEAR_START", "13", "bad setting KPIBOT_FISCAL_YEAR_START: '13' is not a "
+                                       "whole number from 1 to 12"),
+    ("KPIBOT_COMMAND_DEADLINE", "0", "bad setting KPIBOT_COMMAND_DEADLINE: '0' is not a number "
+                                     "greater than 0 and at most 60"),
     ("KPIBOT_TIMEZONE", "Mars/Base", "bad setting KPIBOT_TIMEZONE: 'Mars/Base' is not an IANA "
                                      "time zone such as Europe/Oslo"),
     ("KPIBOT_CURRENCY", "dollars", "bad setting KPIBOT_CURRENCY: 'dollars' is not an ISO 4217 "

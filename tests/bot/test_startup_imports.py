@@ -160,6 +160,63 @@ def test_settings_are_read_without_pydantic_settings(tmp_path):
     assert _server_modules(tmp_path, unused) == []
 
 
+PYDANTIC_SPY = """
+import sys
+pydantic_importers = []
+class _PydanticSpy:  # records which module imports pydantic first (its frame's __name__)
+    def find_spec(self, name, path=None, target=None):
+        if name == "pydantic":
+            frame = sys._getframe(1)
+            while frame is not None and frame.f_code.co_filename.startswith("<frozen"):
+                frame = frame.f_back
+            pydantic_importers.append(frame and frame.f_globals.get("__name__"))
+sys.meta_path.insert(0, _PydanticSpy())
+"""
+
+SETTINGS_PROBE = PYDANTIC_SPY + """
+import contextlib, io, json
+from bot.cli.main import main
+from bot.settings import SettingsError, build_settings
+build_settings(DATABASE_URL="sqlite:///x.db", SLACK_BOT_TOKEN="xoxb-1", SLACK_APP_TOKEN="xapp-1",
+               SLACK_SIGNING_SECRET="s", KPIBOT_TOKEN_KEY="k" * 32, KPIBOT_ADMINS="U1,U2",
+               KPIBOT_HUBSPOT_TOKENS="slack:T1=pat-1", TEAMS_APP_PASSWORD="p")
+try:
+    build_settings(KPIBOT_PORT="x")
+except SettingsError:
+    pass
+with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):
+    main(["--help"])
+print(json.dumps(pydantic_importers + sorted(m for m in sys.modules if m.startswith("pydantic"))))
+"""
+
+
+def test_settings_and_help_import_no_pydantic():
+    """bot/settings.py is a dataclass with its own parsers: building settings (every kind of
+    value, a bad one too) and `kpibot --help` import no pydantic (~0.12 s of every command's
+    start with the model built on it)."""
+    result = subprocess.run([sys.executable, "-c", SETTINGS_PROBE], capture_output=True,
+                            text=True, timeout=60, check=True)
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+
+
+def test_only_sqlmodel_imports_pydantic_in_kpi_json_and_the_server(tmp_path):
+    """On the start-up paths (`kpibot kpi NAME --json`, the server with the events API and
+    Teams off) nothing but SQLModel imports pydantic; once the tables are plain SQLAlchemy
+    (branch `nosqlmodel`) nothing does."""
+    env = _kpi_database(tmp_path)
+    probe = PYDANTIC_SPY + CLI_PROBE + "print(json.dumps(pydantic_importers))\n"
+    argv = json.dumps(["kpi", "win-rate", "--json"])
+    result = subprocess.run([sys.executable, "-c", probe, argv], capture_output=True,
+                            text=True, timeout=120, check=True, env=env)
+    kpi_importers = json.loads(result.stdout.strip().splitlines()[-1])
+    probe = PYDANTIC_SPY + PROBE + "print(json.dumps(pydantic_importers))\n"
+    result = subprocess.run([sys.executable, "-c", probe, f"sqlite:///{tmp_path / 'probe.db'}",
+                             "{}"], capture_output=True, text=True, timeout=120, check=True)
+    server_importers = json.loads(result.stdout.strip().splitlines()[-1])
+    assert [name for name in kpi_importers + server_importers
+            if not (name or "").startswith("sqlmodel")] == []
+
+
 def test_no_postgresql_dialect_on_sqlite(tmp_path):
     """On SQLite neither `kpibot kpi NAME --json` nor the server loads SQLAlchemy's PostgreSQL
     dialect (~4% of the command): the models' partial indexes keep their predicate in `info`

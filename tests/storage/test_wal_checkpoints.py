@@ -241,7 +241,7 @@ def test_postgresql_has_no_checkpointer(database):
 
 
 def test_kpibot_serve_raises_the_threshold_and_other_entry_points_keep_the_default(sqlite_url):
-    settings = Settings(database_url=sqlite_url, _env_file=None)
+    settings = Settings(database_url=sqlite_url)
     for bot, pages in ((serving_bot(settings), SERVE_AUTOCHECKPOINT_PAGES),
                        (build_bot(settings), SQLITE_DEFAULT_PAGES)):
         with bot.database.engine.connect() as connection:
