@@ -6,6 +6,7 @@ All strings are plain text as users typed them (no markup, not escaped); each re
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 from reports.digest.model import Digest
@@ -57,6 +58,16 @@ def render_table_text(rows: tuple[tuple[str, ...], ...]) -> list[str]:
     """Rows as aligned monospace lines: text columns left, numeric columns right."""
     if not rows:
         return []
+    try:
+        return list(_table_lines(rows))
+    except TypeError:  # rows given as lists: not remembered
+        return list(_table_lines.__wrapped__(rows))
+
+
+@functools.lru_cache(maxsize=256)
+def _table_lines(rows: tuple[tuple[str, ...], ...]) -> tuple[str, ...]:
+    """render_table_text's lines, worked out once per table: a Slack reply renders its table
+    twice (the blocks and the fallback text), and the same figures are often asked again."""
     widths = [max(len(row[i]) if i < len(row) else 0 for row in rows) for i in range(len(rows[0]))]
     numeric = [
         all(looks_numeric(row[i]) for row in rows[1:] if i < len(row) and row[i])
@@ -70,7 +81,7 @@ def render_table_text(rows: tuple[tuple[str, ...], ...]) -> list[str]:
             for i, cell in enumerate(row)
         ]
         lines.append("  ".join(cells).rstrip())
-    return lines
+    return tuple(lines)
 
 
 def looks_numeric(cell: str) -> bool:

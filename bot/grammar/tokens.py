@@ -3,6 +3,7 @@ the trailing `public` or `!`, and `key=value` options."""
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 import unicodedata
@@ -17,6 +18,7 @@ _SMART_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‟": '"', "
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u2060\ufeff"))
 _ESCAPE_RE = re.compile(r"<([@#!][^<>]*|(?:https?|mailto):[^<>\s]*(?:\|[^<>]*)?)>")
 _ENTITIES = (("&lt;", "<"), ("&gt;", ">"), ("&amp;", "&"))
+_SPECIAL = re.compile("[\"'<]")  # what only the character-by-character reading handles
 
 
 @dataclass(frozen=True)
@@ -25,15 +27,15 @@ class Token:
 
     pieces: tuple[tuple[str, str], ...]
 
-    @property
+    @functools.cached_property  # a token is read many times, never changed
     def text(self) -> str:
         return "".join(text for _, text in self.pieces)
 
-    @property
+    @functools.cached_property
     def quoted(self) -> bool:
         return any(kind == _QUOTED for kind, _ in self.pieces)
 
-    @property
+    @functools.cached_property
     def bare(self) -> bool:
         return all(kind == BARE for kind, _ in self.pieces)
 
@@ -44,7 +46,7 @@ class Token:
             return self.pieces[0][1]
         return None
 
-    @property
+    @functools.cached_property
     def word(self) -> str | None:
         """The lower-cased text of a bare token (keywords are never quoted), else None."""
         return self.text.lower() if self.bare else None
@@ -62,6 +64,8 @@ class Token:
 
 def _clean(text: str) -> str:
     """Smart quotes as plain quotes; control characters as spaces; zero-width marks removed."""
+    if text.isascii() and text.isprintable():  # nothing to change (most commands)
+        return text
     text = text.translate(_SMART_QUOTES).translate(_INVISIBLE)
     return "".join(" " if unicodedata.category(c) in ("Cc", "Cs") else c for c in text)
 
@@ -94,6 +98,8 @@ def tokenize(text: str) -> list[Token]:
     letter. An unclosed quote is a UsageError.
     """
     text = _clean(text)
+    if not _SPECIAL.search(text):  # no quote, no escape: each word is one bare piece
+        return [Token(((BARE, _unescape(word)),)) for word in text.split()]
     tokens: list[Token] = []
     i = 0
     while i < len(text):

@@ -165,3 +165,27 @@ def _texts(block: dict) -> list[dict]:
     texts.extend(block.get("fields", []))
     texts.extend(e for e in block.get("elements", []) if "type" in e and "text" in e)
     return texts
+
+
+def test_a_slash_command_is_matched_by_the_first_listener_bolt_tries(slack_bot, monkeypatch):
+    """Bolt tries its listeners in the order they were added, building each one's arguments
+    for every try: the slash command's listener comes first, so a command costs one try, not
+    one per interactive listener (buttons, modals, shortcuts, Home) ahead of it. A button's
+    click still reaches its own listener (tests/bot/slack/test_interactive_http.py)."""
+    from slack_bolt.listener.async_listener import AsyncListener
+
+    tries: list[bool] = []
+    matches = AsyncListener.async_matches
+
+    async def counted(self, *, req, resp):
+        matched = await matches(self, req=req, resp=resp)
+        tries.append(matched)
+        return matched
+
+    monkeypatch.setattr(AsyncListener, "async_matches", counted)
+    _bot, base_url = slack_bot
+    for text in ("ping", "log call 2"):
+        tries.clear()
+        status, body, _ = _post(base_url, text)
+        assert status == 200 and body["text"]
+        assert tries == [True], text

@@ -103,3 +103,23 @@ def test_the_funnel_names_the_longest_idle_of_all_stalled_deals(chat, database):
         assert (funnel.details["won"], funnel.details["lost"], funnel.details["revenue"]) == \
             (won, lost, amount)
         assert leads and won and lost
+
+
+def test_the_funnel_runs_no_statement_through_sqlalchemys_execution(chat, database):
+    """Every statement of a funnel (the people's names too) is compiled once and run on the
+    driver (storage/prepared.py): SQLAlchemy's execution of a Core statement (its cache key,
+    a conversion per bound value, a Row per row) cost more than a small read itself."""
+    _ask(chat, "funnel this-quarter")
+    executed: list[str] = []
+
+    def execution(_connection, statement, *_args) -> None:
+        executed.append(str(statement))
+
+    sa.event.listen(database.engine, "before_execute", execution)
+    try:
+        seen = _statements(database, lambda: _ask(chat, "funnel this-quarter"))
+    finally:
+        sa.event.remove(database.engine, "before_execute", execution)
+    assert any("FROM users" in s for _c, s in seen)
+    # PostgreSQL's per-transaction settings (storage/engine.py) are not the funnel's reads
+    assert [s for s in executed if "set_config(" not in s] == []
