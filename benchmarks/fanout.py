@@ -11,9 +11,12 @@ seconds away (trigger "cron": the scheduler's cron jobs fire them), or for the m
 not wait for a minute to turn).
 
 Measured: seconds from the slot to the last chart upload (and to the last post), the server's
-resident memory every `sample` seconds (VmRSS; its peak VmHWM), that every channel got
-exactly one message and one chart, and how many distinct messages were posted (the digests
-composed).
+resident memory every `sample` seconds: the sum of VmRSS over its whole process tree (the
+server and its chart process, bot/digests/chart_process.py; workers too with --workers), the
+chart process's share of it, the largest sample and the sum of every process's own peak
+(VmHWM: a bound no sampling misses), the CPU seconds of the server and of its child processes,
+that every channel got exactly one message and one chart, and how many distinct messages were
+posted (the digests composed).
 """
 
 from __future__ import annotations
@@ -135,7 +138,7 @@ def run_fanout(*, cache_dir: Path, work_dir: Path, channels: int, workspaces: in
     stand_in = SlackApiServer().start()
     server = Server(url, work_dir, scheduler=True, workers=workers,
                     settings={"SLACK_API_URL": stand_in.base_url})
-    curve: list[tuple[float, float]] = []
+    curve: list[tuple[float, float, float]] = []  # (s, the tree's RSS, the chart's part)
     try:
         server.wait_ready()
         start = max(slot, datetime.now(UTC))  # startup: the catch-up begins when it is up
@@ -146,12 +149,14 @@ def run_fanout(*, cache_dir: Path, work_dir: Path, channels: int, workspaces: in
         expected = len(plan)
         while time.monotonic() < deadline:
             seconds = (datetime.now(UTC) - start).total_seconds()
-            curve.append((round(seconds, 1), round(server.memory_kib()["VmRSS"] / 1024, 1)))
+            curve.append((round(seconds, 1), *_tree_rss_mib(server)))
             if _count_ok(stand_in, "files.completeUploadExternal") >= expected:
                 break
             time.sleep(sample)
-        peak = server.memory_kib()["VmHWM"] / 1024
+        peaks = server.memory_kib()
+        tree = server.tree()
         cpu = server.cpu_seconds() - cpu_before  # load-independent: the work it took
+        cpu_children = server.cpu_seconds(tree[1:]) if len(tree) > 1 else 0.0
     finally:
         server.stop()
         stand_in.stop()
@@ -174,11 +179,24 @@ def run_fanout(*, cache_dir: Path, work_dir: Path, channels: int, workspaces: in
                                       - slot_wall, 2),
         "seconds_to_last_chart": round(max((c.wall_time for c in uploads), default=slot_wall)
                                        - slot_wall, 2),
-        "server_peak_rss_mib": round(peak, 1),
+        "server_peak_rss_mib": round(max((rss for _t, rss, _c in curve), default=0.0), 1),
+        "server_peak_hwm_sum_mib": round(peaks["VmHWM_sum"] / 1024, 1),
         "server_cpu_seconds": round(cpu, 1),
+        "child_cpu_seconds": round(cpu_children, 1),
         "rss_curve_mib": curve,
         "rate_limited": sum(1 for c in stand_in.calls if c.status == 429),
     }
+
+
+def _tree_rss_mib(server: Server) -> tuple[float, float]:
+    """(VmRSS summed over the server's process tree, the chart processes' part), MiB."""
+    from benchmarks.server import _name
+
+    statuses = server.statuses()
+    total = sum(status.get("VmRSS", 0) for status in statuses.values())
+    charts = sum(status.get("VmRSS", 0) for pid, status in statuses.items()
+                 if _name(pid) == "chart")
+    return round(total / 1024, 1), round(charts / 1024, 1)
 
 
 def _count_ok(stand_in, method: str) -> int:
@@ -188,16 +206,20 @@ def _count_ok(stand_in, method: str) -> int:
 def format_fanout(result: dict) -> str:
     curve = result["rss_curve_mib"]
     step = max(1, len(curve) // 12)
-    points = ", ".join(f"{t:.0f}s {rss:.0f}" for t, rss in curve[::step])
+    points = ", ".join(f"{t:.0f}s {rss:.0f}" + (f" ({chart:.0f} chart)" if chart else "")
+                       for t, rss, chart in curve[::step])
     return (f"digest fan-out: {result['channels']:,} channels over {result['workspaces']} "
             f"workspaces ({result['trigger']}, {result['workers']} worker(s)): last post "
             f"{result['seconds_to_last_post']:.1f} s, last chart "
             f"{result['seconds_to_last_chart']:.1f} s after the slot; every channel once: "
             f"{result['every_channel_once']}; {result['distinct_messages']} distinct messages "
             f"for {result['distinct_digests']} distinct digests; server peak RSS "
-            f"{result['server_peak_rss_mib']:.0f} MiB, CPU {result['server_cpu_seconds']:.1f} s"
-            f"\n  RSS (MiB) by seconds after the slot: "
-            f"{points}")
+            f"{result['server_peak_rss_mib']:.0f} MiB (its process tree summed; the sum of "
+            f"each process's own peak {result.get('server_peak_hwm_sum_mib', 0):.0f} MiB), "
+            f"CPU {result['server_cpu_seconds']:.1f} s (child processes "
+            f"{result.get('child_cpu_seconds', 0):.1f} s of it)"
+            f"\n  RSS (MiB, the server and its child processes summed) by seconds after the "
+            f"slot: {points}")
 
 
 def main(argv=None) -> int:
