@@ -126,6 +126,7 @@ def write_schedules(url: str, plan, slot: datetime, written_at: datetime) -> Non
 def run_fanout(*, cache_dir: Path, work_dir: Path, channels: int, workspaces: int,
                events: int, seed: int, trigger: str = "cron", lead: float = 20.0,
                sample: float = 0.5, timeout: float = 600.0, workers: int = 1,
+               chart_process: bool = False,
                progress: Callable[[str], None] = print) -> dict:
     from tests.support.slack_api import SlackApiServer
 
@@ -137,7 +138,8 @@ def run_fanout(*, cache_dir: Path, work_dir: Path, channels: int, workspaces: in
     write_schedules(url, plan, slot, written_at=min(now, slot) - timedelta(seconds=1))
     stand_in = SlackApiServer().start()
     server = Server(url, work_dir, scheduler=True, workers=workers,
-                    settings={"SLACK_API_URL": stand_in.base_url})
+                    settings={"SLACK_API_URL": stand_in.base_url},
+                    serve_args=("--chart-process",) if chart_process else ())
     curve: list[tuple[float, float, float]] = []  # (s, the tree's RSS, the chart's part)
     try:
         server.wait_ready()
@@ -157,6 +159,7 @@ def run_fanout(*, cache_dir: Path, work_dir: Path, channels: int, workspaces: in
         tree = server.tree()
         cpu = server.cpu_seconds() - cpu_before  # load-independent: the work it took
         cpu_children = server.cpu_seconds(tree[1:]) if len(tree) > 1 else 0.0
+        matplotlib_in = _matplotlib_mapped(server, tree)
     finally:
         server.stop()
         stand_in.stop()
@@ -169,12 +172,16 @@ def run_fanout(*, cache_dir: Path, work_dir: Path, channels: int, workspaces: in
     return {
         "channels": len(plan), "workspaces": workspaces, "events_per_workspace": events,
         "trigger": trigger, "cached": reused, "workers": workers,
+        "chart_process": chart_process,
         "delivered": len(per_channel), "posts": len(posts), "charts": len(uploads),
         "every_channel_once": (len(posts) == len(plan) and set(per_channel.values()) == {1}
                                and len(per_channel) == len(plan)),
         "distinct_messages": len({json.dumps(c.json_field("blocks"), sort_keys=True)
                                   for c in posts}),
         "distinct_digests": len({(w, lang, tz) for w, _c, lang, tz in plan}),
+        "distinct_charts": len(set(stand_in.uploads.values())),  # PNGs: one per digest
+        "matplotlib_in_server": matplotlib_in["server"],  # the serving processes: never
+        "matplotlib_in_chart_process": matplotlib_in["chart"],
         "seconds_to_last_post": round(max((c.wall_time for c in posts), default=slot_wall)
                                       - slot_wall, 2),
         "seconds_to_last_chart": round(max((c.wall_time for c in uploads), default=slot_wall)
@@ -199,6 +206,21 @@ def _tree_rss_mib(server: Server) -> tuple[float, float]:
     return round(total / 1024, 1), round(charts / 1024, 1)
 
 
+def _matplotlib_mapped(server: Server, tree: list[int]) -> dict[str, bool]:
+    """Whether matplotlib's compiled modules are mapped into a serving process of the tree
+    ("server") or into a chart process ("chart"): read from /proc/PID/maps, from outside."""
+    from benchmarks.server import _name
+
+    found = {"server": False, "chart": False}
+    for pid in tree:
+        try:
+            maps = Path(f"/proc/{pid}/maps").read_text()
+        except OSError:
+            continue
+        found[_name(pid)] |= "/matplotlib/" in maps
+    return found
+
+
 def _count_ok(stand_in, method: str) -> int:
     return sum(1 for c in stand_in.calls_to(method) if c.status == 200)
 
@@ -208,8 +230,9 @@ def format_fanout(result: dict) -> str:
     step = max(1, len(curve) // 12)
     points = ", ".join(f"{t:.0f}s {rss:.0f}" + (f" ({chart:.0f} chart)" if chart else "")
                        for t, rss, chart in curve[::step])
+    charts = ", charts in a child process" if result.get("chart_process") else ""
     return (f"digest fan-out: {result['channels']:,} channels over {result['workspaces']} "
-            f"workspaces ({result['trigger']}, {result['workers']} worker(s)): last post "
+            f"workspaces ({result['trigger']}, {result['workers']} worker(s){charts}): last post "
             f"{result['seconds_to_last_post']:.1f} s, last chart "
             f"{result['seconds_to_last_chart']:.1f} s after the slot; every channel once: "
             f"{result['every_channel_once']}; {result['distinct_messages']} distinct messages "
@@ -233,6 +256,8 @@ def main(argv=None) -> int:
                    "1000x100)")
     p.add_argument("--events", type=int, default=2000, help="events per workspace")
     p.add_argument("--workers", type=int, default=1, help="kpibot serve --workers N")
+    p.add_argument("--chart-process", action="store_true",
+                   help="kpibot serve --chart-process (charts drawn by a child process)")
     p.add_argument("--trigger", choices=("cron", "startup"), default="cron")
     p.add_argument("--cache-dir", type=Path, default=Path(".bench-cache"))
     p.add_argument("--seed", type=int, default=7)
@@ -242,7 +267,8 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="kpifanout-") as work:
         result = run_fanout(cache_dir=args.cache_dir, work_dir=Path(work), channels=channels,
                             workspaces=workspaces, events=args.events, seed=args.seed,
-                            trigger=args.trigger, workers=args.workers)
+                            trigger=args.trigger, workers=args.workers,
+                            chart_process=args.chart_process)
     print(format_fanout(result))
     if args.json:
         args.json.write_text(json.dumps(result, indent=1))

@@ -38,7 +38,8 @@ class Server:
     """`python -m bot.cli serve --port P` on `database_url`; `stop()` ends it."""
 
     def __init__(self, database_url: str, work_dir: Path, *, scheduler: bool = True,
-                 settings: dict[str, str] | None = None, workers: int = 1) -> None:
+                 settings: dict[str, str] | None = None, workers: int = 1,
+                 serve_args: tuple[str, ...] = ()) -> None:
         self.port = free_port()
         self.log_path = work_dir / f"server-{self.port}.log"
         env = {k: v for k, v in os.environ.items()
@@ -55,6 +56,7 @@ class Server:
             command.append("--no-scheduler")
         if workers > 1:
             command += ["--workers", str(workers)]
+        command += list(serve_args)
         self._log = open(self.log_path, "w")  # noqa: SIM115 (closed in stop)
         self.process = subprocess.Popen(command, env=env, cwd=work_dir, stdout=self._log,
                                         stderr=subprocess.STDOUT)

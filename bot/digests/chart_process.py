@@ -1,4 +1,13 @@
-"""Digest charts drawn in a child process: the server's second core, and no matplotlib in it.
+"""Digest charts drawn in a child process (`kpibot serve --chart-process`), or in the server.
+
+Two ways to draw a digest's chart, with one interface (`draw`, `start`, `close`,
+`close_if_idle`) that `SharedDigests` (bot/digests/shared.py) calls on a thread:
+
+- `InProcessCharts`, the default: `render_chart_png` in the server's own process;
+- `ChartProcess`: a child process, the server's second core, and no matplotlib in the server.
+  It halves the fan-out's time to the last chart but costs a second interpreter (~65 MiB
+  resident, ~20 MiB more than matplotlib in the server: docs/performance.md, session 11), so
+  it is chosen with `kpibot serve --chart-process`.
 
 The server is one Python process: its event loop, composing and posting hold the interpreter
 lock, and a chart drawn on a thread of it (~145 ms in the Monday fan-out) waited for that lock
@@ -42,6 +51,32 @@ from reports.digest.model import ChartData
 CHART_TIMEOUT = 60.0  # seconds a chart may take before the child is replaced
 CLOSE_WAIT = 5.0  # seconds a closed child gets to exit before it is killed
 SOURCE_ROOT = Path(__file__).resolve().parents[2]  # where `bot` and `reports` are imported from
+
+
+class InProcessCharts:
+    """Charts drawn by the calling thread, in this process (`render_chart_png`)."""
+
+    started = 0  # no process
+    pid = None
+
+    def __init__(self) -> None:
+        self.drawn = 0
+
+    def draw(self, chart: ChartData) -> bytes | None:
+        from reports.digest.chart import render_chart_png
+
+        png = render_chart_png(chart)
+        self.drawn += png is not None
+        return png
+
+    def start(self) -> None:
+        """Nothing to start."""
+
+    def close(self) -> None:
+        """Nothing to stop."""
+
+    def close_if_idle(self, idle: float) -> bool:
+        return False
 
 
 class ChartProcessError(RuntimeError):
