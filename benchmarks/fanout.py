@@ -141,6 +141,7 @@ def run_fanout(*, cache_dir: Path, work_dir: Path, channels: int, workspaces: in
                     settings={"SLACK_API_URL": stand_in.base_url},
                     serve_args=("--chart-process",) if chart_process else ())
     curve: list[tuple[float, float, float]] = []  # (s, the tree's RSS, the chart's part)
+    tree: list[int] = []
     try:
         server.wait_ready()
         start = max(slot, datetime.now(UTC))  # startup: the catch-up begins when it is up
@@ -161,8 +162,9 @@ def run_fanout(*, cache_dir: Path, work_dir: Path, channels: int, workspaces: in
         cpu_children = server.cpu_seconds(tree[1:]) if len(tree) > 1 else 0.0
         matplotlib_in = _matplotlib_mapped(server, tree)
     finally:
-        server.stop()
+        server.stop()  # SIGTERM: the graceful stop, which stops the chart process too
         stand_in.stop()
+        left = [pid for pid in tree if Path(f"/proc/{pid}").exists()]
         for path in (work_dir.glob("fanout-*.db*")):
             path.unlink(missing_ok=True)
     posts = [c for c in stand_in.calls_to("chat.postMessage") if c.status == 200]
@@ -192,6 +194,7 @@ def run_fanout(*, cache_dir: Path, work_dir: Path, channels: int, workspaces: in
         "child_cpu_seconds": round(cpu_children, 1),
         "rss_curve_mib": curve,
         "rate_limited": sum(1 for c in stand_in.calls if c.status == 429),
+        "processes_left_after_stop": left,  # of the server's tree: none
     }
 
 
