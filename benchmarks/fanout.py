@@ -14,7 +14,8 @@ Measured: seconds from the slot to the last chart upload (and to the last post),
 resident memory every `sample` seconds: the sum of VmRSS over its whole process tree (the
 server and its chart process, bot/digests/chart_process.py; workers too with --workers), the
 chart process's share of it, the largest sample and the sum of every process's own peak
-(VmHWM: a bound no sampling misses), the CPU seconds of the server and of its child processes,
+(VmHWM: a bound no sampling misses), the CPU seconds of the server's processes and of the chart
+process among them,
 that every channel got exactly one message and one chart, and how many distinct messages were
 posted (the digests composed).
 """
@@ -31,7 +32,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from benchmarks.server import Server
+from benchmarks.server import Server, process_kind
 from sampledata import STORY_VERSION, seed_workspace
 from storage import digests as ledger
 from storage import migrate
@@ -159,7 +160,8 @@ def run_fanout(*, cache_dir: Path, work_dir: Path, channels: int, workspaces: in
         peaks = server.memory_kib()
         tree = server.tree()
         cpu = server.cpu_seconds() - cpu_before  # load-independent: the work it took
-        cpu_children = server.cpu_seconds(tree[1:]) if len(tree) > 1 else 0.0
+        # the chart process starts with the first chart, after `cpu_before`: all of its CPU
+        cpu_charts = server.cpu_seconds([pid for pid in tree if process_kind(pid) == "chart"])
         matplotlib_in = _matplotlib_mapped(server, tree)
     finally:
         server.stop()  # SIGTERM: the graceful stop, which stops the chart process too
@@ -191,7 +193,7 @@ def run_fanout(*, cache_dir: Path, work_dir: Path, channels: int, workspaces: in
         "server_peak_rss_mib": round(max((rss for _t, rss, _c in curve), default=0.0), 1),
         "server_peak_hwm_sum_mib": round(peaks["VmHWM_sum"] / 1024, 1),
         "server_cpu_seconds": round(cpu, 1),
-        "child_cpu_seconds": round(cpu_children, 1),
+        "chart_process_cpu_seconds": round(cpu_charts, 1),
         "rss_curve_mib": curve,
         "rate_limited": sum(1 for c in stand_in.calls if c.status == 429),
         "processes_left_after_stop": left,  # of the server's tree: none
@@ -200,27 +202,23 @@ def run_fanout(*, cache_dir: Path, work_dir: Path, channels: int, workspaces: in
 
 def _tree_rss_mib(server: Server) -> tuple[float, float]:
     """(VmRSS summed over the server's process tree, the chart processes' part), MiB."""
-    from benchmarks.server import _name
-
     statuses = server.statuses()
     total = sum(status.get("VmRSS", 0) for status in statuses.values())
     charts = sum(status.get("VmRSS", 0) for pid, status in statuses.items()
-                 if _name(pid) == "chart")
+                 if process_kind(pid) == "chart")
     return round(total / 1024, 1), round(charts / 1024, 1)
 
 
 def _matplotlib_mapped(server: Server, tree: list[int]) -> dict[str, bool]:
     """Whether matplotlib's compiled modules are mapped into a serving process of the tree
     ("server") or into a chart process ("chart"): read from /proc/PID/maps, from outside."""
-    from benchmarks.server import _name
-
     found = {"server": False, "chart": False}
     for pid in tree:
         try:
             maps = Path(f"/proc/{pid}/maps").read_text()
         except OSError:
             continue
-        found[_name(pid)] |= "/matplotlib/" in maps
+        found[process_kind(pid)] |= "/matplotlib/" in maps
     return found
 
 
@@ -242,8 +240,8 @@ def format_fanout(result: dict) -> str:
             f"for {result['distinct_digests']} distinct digests; server peak RSS "
             f"{result['server_peak_rss_mib']:.0f} MiB (its process tree summed; the sum of "
             f"each process's own peak {result.get('server_peak_hwm_sum_mib', 0):.0f} MiB), "
-            f"CPU {result['server_cpu_seconds']:.1f} s (child processes "
-            f"{result.get('child_cpu_seconds', 0):.1f} s of it)"
+            f"CPU {result['server_cpu_seconds']:.1f} s (the chart process "
+            f"{result.get('chart_process_cpu_seconds', 0):.1f} s of it)"
             f"\n  RSS (MiB, the server and its child processes summed) by seconds after the "
             f"slot: {points}")
 

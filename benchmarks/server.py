@@ -126,7 +126,7 @@ class Server:
     def pids(self) -> list[int]:
         """The processes answering requests: the worker processes (kpibot serve --workers),
         else the server itself."""
-        children = [pid for pid in _children(self.pid) if _name(pid) != "chart"]
+        children = [pid for pid in _children(self.pid) if process_kind(pid) != "chart"]
         return children if self.workers > 1 and children else [self.pid]
 
     def tree(self) -> list[int]:
@@ -226,7 +226,7 @@ def _children(pid: int) -> list[int]:
     return out
 
 
-def _name(pid: int) -> str:
+def process_kind(pid: int) -> str:
     """"chart" for a digest chart process (bot/digests/chart_worker.py), else "server"."""
     try:
         command = Path(f"/proc/{pid}/cmdline").read_bytes()

@@ -22,6 +22,6 @@ def test_a_fan_out_with_the_chart_process(tmp_path: Path):
     # the curve sums the tree: the chart process's share is part of it
     assert any(chart > 10 for _t, _rss, chart in result["rss_curve_mib"])
     assert all(rss > chart for _t, rss, chart in result["rss_curve_mib"])
-    assert result["child_cpu_seconds"] > 0
+    assert result["chart_process_cpu_seconds"] > 0
     assert "charts in a child process" in format_fanout(result)
     assert result["processes_left_after_stop"] == []  # SIGTERM stopped the chart process too
