@@ -11,9 +11,13 @@ seconds away (trigger "cron": the scheduler's cron jobs fire them), or for the m
 not wait for a minute to turn).
 
 Measured: seconds from the slot to the last chart upload (and to the last post), the server's
-resident memory every `sample` seconds (VmRSS; its peak VmHWM), that every channel got
-exactly one message and one chart, and how many distinct messages were posted (the digests
-composed).
+resident memory every `sample` seconds: the sum of VmRSS over its whole process tree (the
+server and its chart process, bot/digests/chart_process.py; workers too with --workers), the
+chart process's share of it, the largest sample and the sum of every process's own peak
+(VmHWM: a bound no sampling misses), the CPU seconds of the server's processes and of the chart
+process among them,
+that every channel got exactly one message and one chart, and how many distinct messages were
+posted (the digests composed).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from benchmarks.server import Server
+from benchmarks.server import Server, process_kind
 from sampledata import STORY_VERSION, seed_workspace
 from storage import digests as ledger
 from storage import migrate
@@ -123,6 +127,7 @@ def write_schedules(url: str, plan, slot: datetime, written_at: datetime) -> Non
 def run_fanout(*, cache_dir: Path, work_dir: Path, channels: int, workspaces: int,
                events: int, seed: int, trigger: str = "cron", lead: float = 20.0,
                sample: float = 0.5, timeout: float = 600.0, workers: int = 1,
+               chart_process: bool = False,
                progress: Callable[[str], None] = print) -> dict:
     from tests.support.slack_api import SlackApiServer
 
@@ -134,8 +139,10 @@ def run_fanout(*, cache_dir: Path, work_dir: Path, channels: int, workspaces: in
     write_schedules(url, plan, slot, written_at=min(now, slot) - timedelta(seconds=1))
     stand_in = SlackApiServer().start()
     server = Server(url, work_dir, scheduler=True, workers=workers,
-                    settings={"SLACK_API_URL": stand_in.base_url})
-    curve: list[tuple[float, float]] = []
+                    settings={"SLACK_API_URL": stand_in.base_url},
+                    serve_args=("--chart-process",) if chart_process else ())
+    curve: list[tuple[float, float, float]] = []  # (s, the tree's RSS, the chart's part)
+    tree: list[int] = []
     try:
         server.wait_ready()
         start = max(slot, datetime.now(UTC))  # startup: the catch-up begins when it is up
@@ -146,15 +153,20 @@ def run_fanout(*, cache_dir: Path, work_dir: Path, channels: int, workspaces: in
         expected = len(plan)
         while time.monotonic() < deadline:
             seconds = (datetime.now(UTC) - start).total_seconds()
-            curve.append((round(seconds, 1), round(server.memory_kib()["VmRSS"] / 1024, 1)))
+            curve.append((round(seconds, 1), *_tree_rss_mib(server)))
             if _count_ok(stand_in, "files.completeUploadExternal") >= expected:
                 break
             time.sleep(sample)
-        peak = server.memory_kib()["VmHWM"] / 1024
+        peaks = server.memory_kib()
+        tree = server.tree()
         cpu = server.cpu_seconds() - cpu_before  # load-independent: the work it took
+        # the chart process starts with the first chart, after `cpu_before`: all of its CPU
+        cpu_charts = server.cpu_seconds([pid for pid in tree if process_kind(pid) == "chart"])
+        matplotlib_in = _matplotlib_mapped(server, tree)
     finally:
-        server.stop()
+        server.stop()  # SIGTERM: the graceful stop, which stops the chart process too
         stand_in.stop()
+        left = [pid for pid in tree if Path(f"/proc/{pid}").exists()]
         for path in (work_dir.glob("fanout-*.db*")):
             path.unlink(missing_ok=True)
     posts = [c for c in stand_in.calls_to("chat.postMessage") if c.status == 200]
@@ -164,21 +176,50 @@ def run_fanout(*, cache_dir: Path, work_dir: Path, channels: int, workspaces: in
     return {
         "channels": len(plan), "workspaces": workspaces, "events_per_workspace": events,
         "trigger": trigger, "cached": reused, "workers": workers,
+        "chart_process": chart_process,
         "delivered": len(per_channel), "posts": len(posts), "charts": len(uploads),
         "every_channel_once": (len(posts) == len(plan) and set(per_channel.values()) == {1}
                                and len(per_channel) == len(plan)),
         "distinct_messages": len({json.dumps(c.json_field("blocks"), sort_keys=True)
                                   for c in posts}),
         "distinct_digests": len({(w, lang, tz) for w, _c, lang, tz in plan}),
+        "distinct_charts": len(set(stand_in.uploads.values())),  # PNGs: one per digest
+        "matplotlib_in_server": matplotlib_in["server"],  # the serving processes: never
+        "matplotlib_in_chart_process": matplotlib_in["chart"],
         "seconds_to_last_post": round(max((c.wall_time for c in posts), default=slot_wall)
                                       - slot_wall, 2),
         "seconds_to_last_chart": round(max((c.wall_time for c in uploads), default=slot_wall)
                                        - slot_wall, 2),
-        "server_peak_rss_mib": round(peak, 1),
+        "server_peak_rss_mib": round(max((rss for _t, rss, _c in curve), default=0.0), 1),
+        "server_peak_hwm_sum_mib": round(peaks["VmHWM_sum"] / 1024, 1),
         "server_cpu_seconds": round(cpu, 1),
+        "chart_process_cpu_seconds": round(cpu_charts, 1),
         "rss_curve_mib": curve,
         "rate_limited": sum(1 for c in stand_in.calls if c.status == 429),
+        "processes_left_after_stop": left,  # of the server's tree: none
     }
+
+
+def _tree_rss_mib(server: Server) -> tuple[float, float]:
+    """(VmRSS summed over the server's process tree, the chart processes' part), MiB."""
+    statuses = server.statuses()
+    total = sum(status.get("VmRSS", 0) for status in statuses.values())
+    charts = sum(status.get("VmRSS", 0) for pid, status in statuses.items()
+                 if process_kind(pid) == "chart")
+    return round(total / 1024, 1), round(charts / 1024, 1)
+
+
+def _matplotlib_mapped(server: Server, tree: list[int]) -> dict[str, bool]:
+    """Whether matplotlib's compiled modules are mapped into a serving process of the tree
+    ("server") or into a chart process ("chart"): read from /proc/PID/maps, from outside."""
+    found = {"server": False, "chart": False}
+    for pid in tree:
+        try:
+            maps = Path(f"/proc/{pid}/maps").read_text()
+        except OSError:
+            continue
+        found[process_kind(pid)] |= "/matplotlib/" in maps
+    return found
 
 
 def _count_ok(stand_in, method: str) -> int:
@@ -188,16 +229,21 @@ def _count_ok(stand_in, method: str) -> int:
 def format_fanout(result: dict) -> str:
     curve = result["rss_curve_mib"]
     step = max(1, len(curve) // 12)
-    points = ", ".join(f"{t:.0f}s {rss:.0f}" for t, rss in curve[::step])
+    points = ", ".join(f"{t:.0f}s {rss:.0f}" + (f" ({chart:.0f} chart)" if chart else "")
+                       for t, rss, chart in curve[::step])
+    charts = ", charts in a child process" if result.get("chart_process") else ""
     return (f"digest fan-out: {result['channels']:,} channels over {result['workspaces']} "
-            f"workspaces ({result['trigger']}, {result['workers']} worker(s)): last post "
+            f"workspaces ({result['trigger']}, {result['workers']} worker(s){charts}): last post "
             f"{result['seconds_to_last_post']:.1f} s, last chart "
             f"{result['seconds_to_last_chart']:.1f} s after the slot; every channel once: "
             f"{result['every_channel_once']}; {result['distinct_messages']} distinct messages "
             f"for {result['distinct_digests']} distinct digests; server peak RSS "
-            f"{result['server_peak_rss_mib']:.0f} MiB, CPU {result['server_cpu_seconds']:.1f} s"
-            f"\n  RSS (MiB) by seconds after the slot: "
-            f"{points}")
+            f"{result['server_peak_rss_mib']:.0f} MiB (its process tree summed; the sum of "
+            f"each process's own peak {result.get('server_peak_hwm_sum_mib', 0):.0f} MiB), "
+            f"CPU {result['server_cpu_seconds']:.1f} s (the chart process "
+            f"{result.get('chart_process_cpu_seconds', 0):.1f} s of it)"
+            f"\n  RSS (MiB, the server and its child processes summed) by seconds after the "
+            f"slot: {points}")
 
 
 def main(argv=None) -> int:
@@ -211,6 +257,8 @@ def main(argv=None) -> int:
                    "1000x100)")
     p.add_argument("--events", type=int, default=2000, help="events per workspace")
     p.add_argument("--workers", type=int, default=1, help="kpibot serve --workers N")
+    p.add_argument("--chart-process", action="store_true",
+                   help="kpibot serve --chart-process (charts drawn by a child process)")
     p.add_argument("--trigger", choices=("cron", "startup"), default="cron")
     p.add_argument("--cache-dir", type=Path, default=Path(".bench-cache"))
     p.add_argument("--seed", type=int, default=7)
@@ -220,7 +268,8 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="kpifanout-") as work:
         result = run_fanout(cache_dir=args.cache_dir, work_dir=Path(work), channels=channels,
                             workspaces=workspaces, events=args.events, seed=args.seed,
-                            trigger=args.trigger, workers=args.workers)
+                            trigger=args.trigger, workers=args.workers,
+                            chart_process=args.chart_process)
     print(format_fanout(result))
     if args.json:
         args.json.write_text(json.dumps(result, indent=1))

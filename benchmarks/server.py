@@ -38,7 +38,8 @@ class Server:
     """`python -m bot.cli serve --port P` on `database_url`; `stop()` ends it."""
 
     def __init__(self, database_url: str, work_dir: Path, *, scheduler: bool = True,
-                 settings: dict[str, str] | None = None, workers: int = 1) -> None:
+                 settings: dict[str, str] | None = None, workers: int = 1,
+                 serve_args: tuple[str, ...] = ()) -> None:
         self.port = free_port()
         self.log_path = work_dir / f"server-{self.port}.log"
         env = {k: v for k, v in os.environ.items()
@@ -55,10 +56,12 @@ class Server:
             command.append("--no-scheduler")
         if workers > 1:
             command += ["--workers", str(workers)]
+        command += list(serve_args)
         self._log = open(self.log_path, "w")  # noqa: SIM115 (closed in stop)
         self.process = subprocess.Popen(command, env=env, cwd=work_dir, stdout=self._log,
                                         stderr=subprocess.STDOUT)
         self.pid = self.process.pid
+        self.workers = workers
 
     def wait_ready(self, timeout: float = 60.0, poll: float = 0.01) -> None:
         """Back when GET /healthz answers 200, asked every `poll` seconds (the start-up
@@ -84,27 +87,35 @@ class Server:
             time.sleep(poll)
 
     def memory_kib(self) -> dict[str, int]:
-        """VmHWM (peak resident set) and VmRSS of the server process, in KiB; with workers,
-        of the largest worker (VmHWM) and of them all (VmRSS, shared pages counted in each)."""
-        figures = {"VmHWM": 0, "VmRSS": 0}
-        for pid in self.pids():
+        """The resident memory of the server's whole process tree, in KiB: the server, its
+        worker processes (kpibot serve --workers) and their child processes (the digest chart
+        process, bot/digests/chart_process.py). VmRSS: the sum of every process's VmRSS
+        (shared pages counted in each); VmHWM: the largest process's peak; VmHWM_sum: the sum
+        of every live process's peak (a bound on the tree's peak that no sampling can miss)."""
+        figures = {"VmHWM": 0, "VmRSS": 0, "VmHWM_sum": 0}
+        for status in self.statuses().values():
+            figures["VmHWM"] = max(figures["VmHWM"], status.get("VmHWM", 0))
+            figures["VmRSS"] += status.get("VmRSS", 0)
+            figures["VmHWM_sum"] += status.get("VmHWM", 0)
+        return figures
+
+    def statuses(self) -> dict[int, dict[str, int]]:
+        """VmRSS and VmHWM (KiB) of each process of the tree, by process id."""
+        out = {}
+        for pid in self.tree():
             try:
                 lines = Path(f"/proc/{pid}/status").read_text().splitlines()
             except OSError:
                 continue
-            for line in lines:
-                key, _, value = line.partition(":")
-                if key == "VmHWM":
-                    figures[key] = max(figures[key], int(value.split()[0]))
-                elif key == "VmRSS":
-                    figures[key] += int(value.split()[0])
-        return figures
+            out[pid] = {key: int(value.split()[0]) for key, _, value in
+                        (line.partition(":") for line in lines) if key in ("VmRSS", "VmHWM")}
+        return out
 
-    def cpu_seconds(self) -> float:
-        """CPU time (user + system) the server's processes have used so far."""
+    def cpu_seconds(self, pids=None) -> float:
+        """CPU time (user + system) the server's processes (`tree()`, or `pids`) have used."""
         ticks = os.sysconf("SC_CLK_TCK")
         total = 0
-        for pid in {self.pid, *self.pids()}:
+        for pid in self.tree() if pids is None else pids:
             try:
                 fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             except OSError:
@@ -113,12 +124,20 @@ class Server:
         return round(total / ticks, 2)
 
     def pids(self) -> list[int]:
-        """The server process and its worker processes (kpibot serve --workers)."""
-        try:
-            children = Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text().split()
-        except OSError:
-            children = []
-        return [int(pid) for pid in children] or [self.pid]
+        """The processes answering requests: the worker processes (kpibot serve --workers),
+        else the server itself."""
+        children = [pid for pid in _children(self.pid) if process_kind(pid) != "chart"]
+        return children if self.workers > 1 and children else [self.pid]
+
+    def tree(self) -> list[int]:
+        """The server and every process under it (its threads' children included: the chart
+        process is started from a thread), parents first."""
+        out, todo = [], [self.pid]
+        while todo:
+            pid = todo.pop(0)
+            out.append(pid)
+            todo.extend(_children(pid))
+        return out
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -194,3 +213,23 @@ class SlackClient:
 
     def close(self) -> None:
         self.connection.close()
+
+
+def _children(pid: int) -> list[int]:
+    """The child processes of `pid`, whichever of its threads started them."""
+    out = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            out.extend(int(child) for child in (task / "children").read_text().split())
+        except OSError:
+            continue
+    return out
+
+
+def process_kind(pid: int) -> str:
+    """"chart" for a digest chart process (bot/digests/chart_worker.py), else "server"."""
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return "server"
+    return "chart" if b"chart_worker" in command else "server"

@@ -42,6 +42,7 @@ class Bot:
     teams: TeamsBot | None = None
     digests: SchedulerHandle | None = None
     api: EventsApi | EventsApiOff | None = None
+    chart_process: bool = False  # digest charts drawn by a child process (serve --chart-process)
 
     @property
     def slack_signing_secret(self) -> str | None:
@@ -51,11 +52,14 @@ class Bot:
     def build_digest_scheduler(self):
         """The digest scheduler posting through this bot's Slack and Teams connections."""
         from bot.digests.channels import SlackChannel, TeamsChannel
+        from bot.digests.chart_process import ChartProcess, InProcessCharts
         from bot.digests.delivery import DeliveryPolicy, DigestDeliverer
         from bot.digests.scheduler import DigestScheduler
         from bot.digests.shared import SharedDigests
 
-        shared = SharedDigests()  # the fan-out composes and draws each identical digest once
+        # the fan-out composes and draws each identical digest once
+        shared = SharedDigests(charts=ChartProcess() if self.chart_process
+                               else InProcessCharts())
         channels = {}
         token = self.settings.slack_bot_token
         if token:

@@ -398,6 +398,7 @@ class DigestDeliverer:
         now = now or self.clock()
         grace = self.policy.grace
         self.shared.expire()
+        await self.shared.rest()  # the chart process stops once idle
 
         def due():
             # Read first, in one short read session (one statement for every schedule's

@@ -112,6 +112,7 @@ class DigestScheduler:
             close = getattr(channel, "close", None)  # the Slack channel's HTTP session
             if close is not None:
                 await close()
+        await self.deliverer.shared.close()  # the chart process (bot/digests/chart_process.py)
 
     def jobs(self) -> list[str]:
         if self.scheduler is None:

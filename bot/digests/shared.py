@@ -20,8 +20,9 @@ any finishes): a fan-out's digests, messages, charts and facts do not stay in me
 end or for the `ttl`. Digests asked for without a hold (a preview, the tests) keep the `ttl`.
 
 The Slack message and the chart PNG are remembered per composed digest. Charts are drawn one at
-a time (`draw_slots`): drawing is CPU-bound under the GIL, so more at once only adds the
-memory of more figures.
+a time (`draw_slots`), on a thread of this process (`InProcessCharts`) or by a child process
+(`ChartProcess`, `kpibot serve --chart-process`: the second core, and matplotlib never imported
+by the server; `close()` stops it), both in bot/digests/chart_process.py.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bot.digests.chart_process import ChartProcess, InProcessCharts
 from bot.digests.compose import UnknownWorkspace, compose_digest
 from bot.digests.malloc import trim_malloc
 from bot.digests.threads import in_database_thread
@@ -71,6 +73,7 @@ class SharedDigests:
     monotonic: Callable[[], float] = time.monotonic
     draw_slots: int = 1
     compose: Callable[..., Digest] = compose_digest
+    charts: ChartProcess | InProcessCharts = field(default_factory=InProcessCharts)
     composed: int = 0  # digests composed (the rest were shared)
     drawn: int = 0  # charts drawn
     _entries: dict[tuple, _Entry] = field(default_factory=dict)
@@ -130,8 +133,13 @@ class SharedDigests:
             self._draw_lock = asyncio.Semaphore(self.draw_slots)
         async with self._draw_lock:
             self.drawn += 1
-            return await asyncio.to_thread(_drawn_and_trimmed, digest,
+            return await asyncio.to_thread(_drawn_and_trimmed, self.charts, digest,
                                            self.drawn % FULL_COLLECTION_EVERY == 0)
+
+    async def close(self) -> None:
+        """Stop the chart process, if any (the scheduler's stop); a later chart starts a new
+        one."""
+        await asyncio.to_thread(self.charts.close)
 
     async def _composed(self, database: Database, schedule: DigestSchedule, now: datetime,
                         answers: _Answers) -> Digest:
@@ -196,6 +204,11 @@ class SharedDigests:
                 raise UnknownWorkspace(f"no workspace {workspace_id!r}")
             return workspace
 
+    async def rest(self) -> None:
+        """Stop the chart process (if any) once no chart was asked for `ttl` seconds, or reap
+        it if it died (the minute tick): its memory is given back until the next fan-out."""
+        await asyncio.to_thread(self.charts.close_if_idle, self.ttl)
+
     def expire(self) -> None:
         """Forget digests composed more than `ttl` ago (the minute tick calls this too, so a
         fan-out's digests do not stay in memory until the next one)."""
@@ -217,20 +230,20 @@ def _wanted_key_of(key: tuple) -> tuple:
     return (key[1], key[2], key[3], *key[7:8])
 
 
-def _drawn_and_trimmed(digest: Digest, full_collection: bool = False) -> bytes | None:
-    """The chart PNG; then, when asked, a full collection; then the heap's free pages go back
-    to the system (`trim_malloc`): a chart frees several megabytes of buffers in the middle of
-    the heap, which glibc would otherwise keep for the rest of the process.
+def _drawn_and_trimmed(charts: ChartProcess | InProcessCharts, digest: Digest,
+                       full_collection: bool = False) -> bytes | None:
+    """The chart PNG (`charts.draw`); then, when asked, a full collection; then the heap's free
+    pages go back to the system (`trim_malloc`): a chart drawn here frees several megabytes of
+    buffers in the middle of the heap, which glibc would otherwise keep for the rest of the
+    process (and the deliveries in flight free memory there too).
 
     A chart collects its own garbage from the young generations (reports/digest/chart.py);
     the deliveries' reference cycles (sessions, tasks) that reach the oldest generation wait
     for a full collection, which Python starts only once that generation has grown by a
     quarter: one every `FULL_COLLECTION_EVERY` charts keeps the fan-out's memory flat for a
     few percent of the cost of one after every chart."""
-    from reports.digest.chart import render_chart_png
-
     try:
-        return render_chart_png(digest.chart)
+        return charts.draw(digest.chart)
     finally:
         if full_collection:
             gc.collect()

@@ -24,7 +24,10 @@ CJK — DejaVu Sans draws it: each of the chart's own labels it cannot draw fall
 and any character still missing (in a rep's name) is drawn as "?", so matplotlib never warns
 about missing glyphs.
 
-matplotlib is imported inside the function: importing this module costs nothing.
+matplotlib is imported inside the function: importing this module costs nothing. Nor does it
+import the digest's builder or the translations (Babel's data, the catalogs): only a chart
+that falls back to English needs them, so a chart process (bot/digests/chart_worker.py) that
+imports this module holds matplotlib and little else.
 """
 
 from __future__ import annotations
@@ -38,10 +41,7 @@ from array import array
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 
-from reports.digest.build import CHART_QUOTA_TITLES, LABELS
 from reports.digest.model import ChartData
-from reports.events import STAGE_ORDER
-from reports.i18n import english_of
 
 WIDTH_IN, HEIGHT_IN, DPI = 10.0, 4.5, 100
 MAX_BARS = 15
@@ -49,9 +49,6 @@ MAX_LABEL = 22
 MISSING = "?"
 PNG_COMPRESSION = 3
 TICK_ROOM_PX = 30  # tick and padding left of the rep names
-TITLE_KEYS = ("Quota attainment and funnel", *CHART_QUOTA_TITLES.values(),
-              "Deals reaching each stage")  # English msgids
-STAGE_KEYS = tuple(LABELS[str(stage)] for stage in STAGE_ORDER)
 GOOD, BELOW, FUNNEL, LINE = "#2e9d5b", "#4a7bd0", "#6c5fc7", "#c0392b"
 
 
@@ -62,6 +59,12 @@ def render_chart_png(chart: ChartData) -> bytes | None:
     _freeze_matplotlib()
     with _collected_young():
         return _draw(chart)
+
+
+def warm_up() -> None:
+    """Import matplotlib and find the fonts now, not with the first chart (a chart process
+    does this before its first request: bot/digests/chart_worker.py)."""
+    _freeze_matplotlib()
 
 
 _pause = {"drawings": 0, "was_enabled": True}  # drawings under way with the collector paused
@@ -195,8 +198,27 @@ def drawable_texts(chart: ChartData) -> tuple[str, dict[str, str], list[str], li
             return text
         return _drawable(_english(text, keys), covered)
 
-    return (path, {key: drawable(text, TITLE_KEYS) for key, text in texts.items()},
-            [drawable(rep, ()) for rep in reps], [drawable(stage, STAGE_KEYS) for stage in stages])
+    titles, stage_keys = _title_keys(), _stage_keys()
+    return (path, {key: drawable(text, titles) for key, text in texts.items()},
+            [drawable(rep, ()) for rep in reps], [drawable(stage, stage_keys) for stage in stages])
+
+
+@functools.cache
+def _title_keys() -> tuple[str, ...]:
+    """The English msgids of the chart's titles."""
+    from reports.digest.build import CHART_QUOTA_TITLES
+
+    return ("Quota attainment and funnel", *CHART_QUOTA_TITLES.values(),
+            "Deals reaching each stage")
+
+
+@functools.cache
+def _stage_keys() -> tuple[str, ...]:
+    """The English msgids of the funnel's stages."""
+    from reports.digest.build import LABELS
+    from reports.events import STAGE_ORDER
+
+    return tuple(LABELS[str(stage)] for stage in STAGE_ORDER)
 
 
 def _style(ax, title: str, font, heading, extra: Iterable) -> None:
@@ -217,6 +239,8 @@ def _short(text: str) -> str:
 def _english(text: str, keys: Iterable[str]) -> str:
     """The first English message of `keys` that reads `text` in some language (the keys
     disambiguate: "演示" is both the stage "Demo" and the column "Demos")."""
+    from reports.i18n import english_of
+
     return english_of(text, keys)
 
 

@@ -55,6 +55,7 @@ def test_quick_run_on_sqlite_reports_every_figure(tmp_path: Path, capsys):
     assert fan["channels"] == 3 and fan["every_channel_once"] and fan["charts"] == 3
     assert fan["distinct_messages"] <= fan["distinct_digests"] == 2  # two languages
     assert fan["rss_curve_mib"] and fan["server_peak_rss_mib"] > 10
+    assert fan["distinct_charts"] == fan["distinct_digests"]  # drawn once per digest
     names = {row["target"].split(" (")[0] for row in report["targets"]}
     assert {"/kpi log ≤ 2.0× ping", "kpibot serve healthy < 0.8 s"} <= names
     printed = capsys.readouterr().out

@@ -11,6 +11,7 @@ import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.digests.channels import SlackChannel
+from bot.digests.chart_process import ChartProcess
 from bot.digests.compose import compose_digest
 from bot.digests.delivery import DeliveryPolicy, DigestDeliverer
 from bot.digests.shared import SharedDigests
@@ -67,11 +68,14 @@ def test_channels_due_together_share_one_composition_and_one_chart(seeded, slack
              ("slack:T2", "C2_1", "en", "Europe/Oslo")]
     schedules = _schedules(seeded, rows)
     compose = CountingCompose()
-    shared = SharedDigests(compose=compose)
+    shared = SharedDigests(compose=compose, charts=ChartProcess())
     deliverer = _deliverer(seeded, slack_api, shared)
 
     async def fan_out():
-        return await asyncio.gather(*(deliverer.deliver_slot(s, SLOT) for s in schedules))
+        try:
+            return await asyncio.gather(*(deliverer.deliver_slot(s, SLOT) for s in schedules))
+        finally:
+            await shared.close()
 
     outcomes = asyncio.run(fan_out())
     assert [o.status for o in outcomes] == ["sent"] * len(rows)
@@ -80,7 +84,7 @@ def test_channels_due_together_share_one_composition_and_one_chart(seeded, slack
                                     ("slack:T1", "Europe/Oslo", "nb"): 1,
                                     ("slack:T1", "UTC", "en"): 1,
                                     ("slack:T2", "Europe/Oslo", "en"): 1})
-    assert shared.drawn == 4  # charts drawn: one per distinct digest
+    assert shared.drawn == shared.charts.drawn == 4  # one per distinct digest, by the child
     posts = {c.channel: c for c in slack_api.calls_to("chat.postMessage")}
     assert sorted(posts) == sorted(channel for _w, channel, _l, _t in rows)  # each once
     assert len(slack_api.calls_to("chat.postMessage")) == len(rows)
@@ -212,7 +216,7 @@ def test_the_fan_out_uses_one_http_session(seeded, slack_api, monkeypatch):
     monkeypatch.setattr(aiohttp.ClientSession, "__init__", counting_init)
     schedules = _schedules(seeded, [("slack:T1", f"C_HTTP{i}", "en", "Europe/Oslo")
                                     for i in range(4)])
-    shared = SharedDigests()
+    shared = SharedDigests(charts=ChartProcess())
     deliverer = _deliverer(seeded, slack_api, shared)
 
     async def fan_out():
@@ -224,6 +228,84 @@ def test_the_fan_out_uses_one_http_session(seeded, slack_api, monkeypatch):
     assert len(slack_api.calls_to("chat.postMessage")) == 4
     assert len(slack_api.calls_to("upload")) == 4
     assert len(created) == 1 and created[0].closed
+    assert shared.charts.started == 1 and shared.charts.pid is None  # the chart process too
+
+
+def test_a_dead_chart_process_is_replaced_and_every_channel_gets_one_chart(seeded, slack_api):
+    """The chart process was killed before the fan-out drew anything: a new one draws every
+    chart, each channel gets one message and one chart, and the dead one is reaped."""
+    import os
+    import signal
+
+    rows = [("slack:T1", f"C_DEAD_{i}", "en", "Europe/Oslo") for i in range(3)]
+    rows += [("slack:T2", "C_DEAD_T2", "nb", "Europe/Oslo")]
+    schedules = _schedules(seeded, rows)
+    shared = SharedDigests(charts=ChartProcess())
+    deliverer = _deliverer(seeded, slack_api, shared)
+    shared.charts.start()
+    killed = shared.charts.pid
+    os.kill(killed, signal.SIGKILL)
+    os.waitid(os.P_PID, killed, os.WEXITED | os.WNOWAIT)  # dead, not yet reaped
+
+    async def fan_out():
+        try:
+            return await asyncio.gather(*(deliverer.deliver_slot(s, SLOT) for s in schedules))
+        finally:
+            await shared.close()
+
+    assert [o.status for o in asyncio.run(fan_out())] == ["sent"] * len(rows)
+    assert shared.charts.started == 2 and shared.drawn == shared.charts.drawn == 2
+    uploads = Counter(c.channel for c in slack_api.calls_to("files.completeUploadExternal"))
+    assert uploads == Counter({channel: 1 for _w, channel, _l, _t in rows})
+    assert len(set(slack_api.uploads.values())) == 2  # one PNG per digest
+    with pytest.raises(ChildProcessError):
+        os.waitpid(killed, os.WNOHANG)  # reaped
+
+
+def test_the_serving_process_never_imports_matplotlib_for_a_fan_out(seeded, slack_api):
+    """The charts are drawn by the chart process: in a fresh interpreter, a fan-out with
+    charts leaves matplotlib out of the process that delivers (it imported ~45 MiB and drew
+    on the delivering process's interpreter lock)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    _schedules(seeded, [("slack:T1", "C_MPL_0", "en", "Europe/Oslo"),
+                        ("slack:T1", "C_MPL_1", "en", "Europe/Oslo")])
+    code = (
+        "import asyncio, sys\n"
+        "import sqlalchemy as sa\n"
+        "from datetime import timedelta\n"
+        "from slack_sdk.web.async_client import AsyncWebClient\n"
+        "from bot.digests.channels import SlackChannel\n"
+        "from bot.digests.delivery import DeliveryPolicy, DigestDeliverer\n"
+        "from bot.digests.chart_process import ChartProcess\n"
+        "from bot.digests.shared import SharedDigests\n"
+        "from storage.engine import Database\n"
+        "from storage.models import DigestSchedule\n"
+        "from tests.bot.digests.test_shared_digests import SLOT\n"
+        "database = Database.from_url(sys.argv[1])\n"
+        "with database.read() as session:\n"
+        "    schedules = list(session.execute(sa.select(DigestSchedule)).scalars())\n"
+        "    session.expunge_all()\n"
+        "shared = SharedDigests(charts=ChartProcess())\n"
+        "client = AsyncWebClient(token='xoxb-test', base_url=sys.argv[2])\n"
+        "deliverer = DigestDeliverer(database=database, channels={'slack': SlackChannel(\n"
+        "    client, shared=shared)}, clock=lambda: SLOT + timedelta(seconds=5),\n"
+        "    policy=DeliveryPolicy(channel_interval=0), worker='test', shared=shared)\n"
+        "async def fan_out():\n"
+        "    outcomes = await asyncio.gather(*(deliverer.deliver_slot(s, SLOT)\n"
+        "                                      for s in schedules))\n"
+        "    await shared.close()\n"
+        "    return outcomes\n"
+        "outcomes = asyncio.run(fan_out())\n"
+        "print(len(outcomes), shared.charts.drawn, 'matplotlib' in sys.modules)\n")
+    root = Path(__file__).resolve().parents[3]
+    out = subprocess.run([sys.executable, "-c", code, str(seeded.engine.url.render_as_string(
+        hide_password=False)), slack_api.base_url], capture_output=True, text=True,
+        check=True, cwd=root)
+    assert out.stdout.split() == ["2", "1", "False"]
+    assert len(slack_api.calls_to("files.completeUploadExternal")) == 2
 
 
 def test_a_fan_outs_digests_are_forgotten_once_its_deliveries_are_done(seeded, slack_api):
