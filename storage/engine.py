@@ -247,15 +247,41 @@ class Database:
         row lock, and nothing the command writes afterwards commits past the deadline
         (`write`)."""
         self.remaining_ms()  # past the deadline nothing starts
+        with self._one_statement_bind().connect() as connection:
+            rows = driver.run(connection, statement, params)
+        return rows[0] if rows else None
+
+    def write_one(self, statement: sa.Executable, params: dict) -> list[tuple]:
+        """The rows of one write statement run as a transaction of its own (a `/kpi log`
+        whose event needs no upkeep after its insert). PostgreSQL under a deadline or lock
+        timeout (a chat command): BEGIN, the limits `write` sets, the statement and COMMIT go
+        out as one query, in one round trip instead of two, on a pooled connection in
+        autocommit with no Session (storage/pg_begin.py `execute_alone`). All of it commits
+        or none of it: the server stops at the first error, a timeout included, and refuses a
+        COMMIT past the deadline (`kpibot.commit_by`, migration 0010), as it does `write`'s;
+        a deadline already passed raises DeadlinePassed before anything is sent. Elsewhere: a
+        `write` transaction with the statement on the driver."""
+        left = self.remaining_ms()
+        lock_ms = min(ms for ms in (self.lock_timeout_ms, left) if ms) \
+            if (self.lock_timeout_ms or left) else None
+        if lock_ms is None or self.dialect != "postgresql":
+            with self.write() as session:
+                return driver.run(session.connection(), statement, params)
+        from storage import pg_driver  # (psycopg's modules: PostgreSQL only)
+
+        with self._one_statement_bind().connect() as connection:
+            return pg_driver.run(connection, statement, params, alone=(self.deadline, lock_ms))
+
+    def _one_statement_bind(self) -> sa.Engine:
+        """The engine for one statement outside a transaction block: PostgreSQL's autocommit,
+        SQLite's no BEGIN (`read_first`, `write_one`)."""
         bind = self.engine.__dict__.get("_kpibot_one_statement")
         if bind is None:
             options = ({_ONE_STATEMENT: True} if self.dialect == "sqlite"
                        else {"isolation_level": "AUTOCOMMIT"})
             bind = self.engine.__dict__["_kpibot_one_statement"] = self.engine.execution_options(
                 **options)
-        with bind.connect() as connection:
-            rows = driver.run(connection, statement, params)
-        return rows[0] if rows else None
+        return bind
 
     @contextmanager
     def write(self) -> Iterator[Session]:

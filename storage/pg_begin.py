@@ -75,7 +75,12 @@ def _pending(cursor) -> str | None:
     pending = _pending_begins.pop(cursor.connection, None) if _pending_begins else None
     if pending is None:
         return None
-    deadline, lock_ms = pending
+    return begin_sql(*pending)
+
+
+def begin_sql(deadline: float | None, lock_ms: int | None) -> str:
+    """BEGIN and the limits of a transaction with `deadline` and `lock_ms`, what is left of
+    the deadline computed now (DeadlinePassed when nothing is)."""
     left = None if deadline is None else int((deadline - time.monotonic()) * 1000)
     if left is not None and left <= 0:
         from storage.engine import DeadlinePassed  # (storage.engine imports this module)
@@ -91,6 +96,23 @@ def execute(cursor, statement: str, parameters: dict) -> None:
     limits joined to it (storage/pg_driver.py runs its statements here)."""
     if _execute(cursor, statement, parameters, None) is None:
         cursor.execute(statement, parameters)
+
+
+def execute_alone(cursor, statement: str, parameters: dict, deadline: float | None,
+                  lock_ms: int | None) -> None:
+    """`statement` as a transaction of its own, in one round trip: BEGIN, the limits, the
+    statement (its parameters bound on the client) and COMMIT, as one simple-protocol query
+    on a connection in autocommit (`storage.engine.Database.write_one`). The server runs them
+    in order and stops at the first error: a statement that fails (a timeout, a refused
+    value) leaves the transaction failed and uncommitted (the pool's ROLLBACK ends it), and a
+    COMMIT past `kpibot.commit_by` is refused and rolls everything back (migration 0010).
+    The cursor is left on the statement's own result."""
+    import psycopg
+
+    merged = psycopg.ClientCursor(cursor.connection).mogrify(statement, parameters)
+    cursor.execute(f"{begin_sql(deadline, lock_ms)}; {merged}; COMMIT")
+    cursor.nextset()  # past BEGIN's result and the limits'
+    cursor.nextset()
 
 
 def _execute(cursor, statement, parameters, context):

@@ -33,10 +33,15 @@ class _Compiled:
 
 
 def run(connection: sa.Connection, statement: sa.Executable,
-        params: Mapping[str, object]) -> list[tuple]:
-    """Every row `statement` returns (an empty list for one that returns none)."""
+        params: Mapping[str, object], *,
+        alone: tuple[float | None, int | None] | None = None) -> list[tuple]:
+    """Every row `statement` returns (an empty list for one that returns none). `alone`
+    (deadline, lock timeout): the statement is a transaction of its own, sent with its BEGIN,
+    limits and COMMIT in one query (`pg_begin.execute_alone`; the connection in autocommit)."""
     compiled = _compile(statement, connection.dialect, tuple(params))
     if compiled is None:
+        if alone is not None:
+            raise ValueError(f"storage.pg_driver: cannot run alone: {statement}")
         result = connection.execute(statement, params)
         return [tuple(row) for row in result] if result.returns_rows else []
     values = {}
@@ -49,7 +54,10 @@ def run(connection: sa.Connection, statement: sa.Executable,
         listeners(connection, cursor, compiled.sql, values, None, False)
     dialect = connection.dialect
     try:
-        pg_begin.execute(cursor, compiled.sql, values)
+        if alone is None:
+            pg_begin.execute(cursor, compiled.sql, values)
+        else:
+            pg_begin.execute_alone(cursor, compiled.sql, values, *alone)
         rows = cursor.fetchall() if cursor.description is not None else []
     except dialect.loaded_dbapi.Error as error:
         gone = dialect.is_disconnect(error, connection.connection.dbapi_connection, cursor)
