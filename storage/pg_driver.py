@@ -73,7 +73,11 @@ def run(connection: sa.Connection, statement: sa.Executable,
 @functools.lru_cache(maxsize=256)
 def _compile(statement: sa.Executable, dialect: sa.Dialect,
              keys: tuple[str, ...]) -> _Compiled | None:
-    compiled = statement.compile(dialect=dialect, column_keys=list(keys))
+    # the keys name the columns an INSERT or UPDATE sets; not those of the DML in a SELECT's
+    # CTEs (an event's insert and its deal's stamp, storage/rollups.py `with_rollups`): each
+    # says what it sets itself
+    compiled = statement.compile(
+        dialect=dialect, column_keys=None if isinstance(statement, sa.Select) else list(keys))
     if compiled.insert_prefetch or compiled.update_prefetch:  # Python-side column defaults
         raise ValueError(f"storage.pg_driver: give every column a value: {compiled.string}")
     if compiled.post_compile_params or compiled.literal_execute_params \

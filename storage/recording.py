@@ -20,7 +20,7 @@ from reports.events import KINDS
 from storage import driver
 from storage.accounts import ACCOUNT_KINDS
 from storage.bulk import BulkInsert
-from storage.deals import stamp_unchanged_deal
+from storage.deals import may_stamp, note_stamped, stamp_unchanged_deal
 from storage.engine import Database, dialect_insert
 from storage.event_queries import find_by_idempotency_key, get_event, stored_keys
 from storage.models import Event, Workspace
@@ -116,14 +116,21 @@ def record_event(
     connection = session.connection()
     values = _insert_values(workspace, new, logged_at)
     postgresql_ = connection.dialect.name == "postgresql"
+    stamped = False
     if postgresql_:  # the rollups in the same statement (none when nothing was stored)
         lock = bool(new.deal_key or new.account_key)  # its deal or account is rewritten next
+        stamp = new.kind not in ACCOUNT_KINDS and may_stamp(
+            new.kind, deal_key=new.deal_key, deal_name=new.deal_name,
+            account_key=new.account_key, source=new.source)
         statement, rollups = with_rollups(_insert_once("postgresql", named=True), workspace, new,
-                                          lock_derived_rows=lock)
+                                          lock_derived_rows=lock, stamp_deal=stamp)
         stored = driver.run(connection, statement, {**values, **rollups})
         event_id = stored[0][0] if stored else None
         if lock and event_id is not None:
             note_derived_rows_locked(session, workspace.id)
+        if stamp and event_id is not None and stored[0][1]:
+            note_stamped(session, workspace.id, new.deal_key)
+            stamped = True
     else:  # on the driver: SQLAlchemy's execution cost three times the insert
         stored = driver.run(connection, _insert_once(connection.dialect.name), values)
         event_id = stored[0][0] if stored else None
@@ -135,10 +142,13 @@ def record_event(
         return Recorded(existing, duplicate=True)
     if not postgresql_:
         apply_to_rollup(session, workspace, [new], sign=1)
-    if not (new.kind not in ACCOUNT_KINDS and stamp_unchanged_deal(
-            session, workspace.id, kind=new.kind, deal_key=new.deal_key,
-            deal_name=new.deal_name, account_key=new.account_key, source=new.source,
-            user_id=new.user_id, now=logged_at)):
+    # PostgreSQL tried the stamp in the insert: stamped, nothing else changes; else the deal
+    # is refreshed in full (the stamp is a shortcut, the refresh is always right)
+    if not stamped if postgresql_ else not (
+            new.kind not in ACCOUNT_KINDS and stamp_unchanged_deal(
+                session, workspace.id, kind=new.kind, deal_key=new.deal_key,
+                deal_name=new.deal_name, account_key=new.account_key, source=new.source,
+                user_id=new.user_id, now=logged_at)):
         refresh_touched(session, workspace.id, [new], now=logged_at,
                         zone=ZoneInfo(workspace.timezone))
     return Recorded(_stored(new, event_id, workspace.id, logged_at), duplicate=False)

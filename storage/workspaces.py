@@ -165,7 +165,10 @@ def derived_rows_lock(workspace_id) -> sa.ColumnElement:
     """PostgreSQL: the lock of `lock_derived_rows` as an expression, for a statement that
     takes it on its way (an event's insert, storage/rollups.py `with_rollups`); then
     `note_derived_rows_locked`."""
-    return sa.func.pg_advisory_xact_lock(_DERIVED_ROWS_LOCK, sa.func.hashtext(workspace_id))
+    # the lock's first key written in: an anonymous bind parameter of a CTE that two parts
+    # of a statement read (the stamp, storage/deals.py) is compiled twice
+    return sa.func.pg_advisory_xact_lock(sa.literal_column(str(_DERIVED_ROWS_LOCK)),
+                                         sa.func.hashtext(workspace_id))
 
 
 def note_derived_rows_locked(session: Session, workspace_id: str) -> None:

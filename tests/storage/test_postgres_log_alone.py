@@ -6,6 +6,7 @@ nothing and says so, and undo takes it out again. Counts, never timings."""
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import UTC, datetime
 
@@ -98,3 +99,36 @@ def test_a_write_alone_past_its_deadline_sends_nothing(chat, database):
     assert database.until(time.monotonic() + 30).write_one(statement, {"w": WS}) == [(WS,)]
     assert database.read_first(sa.text("SELECT name FROM workspaces WHERE id = :w"),
                                {"w": WS}) == ("late",)
+
+
+def test_the_stamp_in_the_events_insert_waits_for_the_derived_rows_lock_first(chat, database):
+    """A meeting on a deal stamps it in the statement that stores the event (4 → 3 round
+    trips), after the workspace's derived-rows lock, never before: a writer that holds the
+    lock can still update the deal's row (the other order would deadlock the two), and the
+    stamp then applies to the row as that writer left it."""
+    _ask(chat, "log demo-booked acme", "deal")
+    done: list = []
+    with database.engine.connect() as holder:
+        holder.execute(sa.text("SET lock_timeout = '5s'"))
+        holder.execute(sa.text("SELECT pg_advisory_xact_lock(:k, hashtext(:w))"),
+                       {"k": 0x6B70_6431, "w": WS})
+        logging = threading.Thread(target=lambda: done.append(
+            _ask(chat, "log meeting-booked acme", "stamp")))
+        logging.start()
+        for _ in range(3000):  # until the log's statement waits for the lock (no wall clock)
+            waiting = holder.execute(sa.text(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            )).scalar()
+            if waiting:
+                break
+            logging.join(0.01)
+        assert waiting == 1
+        holder.execute(sa.text("UPDATE deals SET updated_at = updated_at "
+                               "WHERE workspace_id = :w AND key = 'acme'"), {"w": WS})
+        holder.commit()
+    logging.join()
+    assert done[0].ok, done[0].plain_text()
+    assert _stored(database, "stamp") == 1
+    assert database.read_first(sa.text(
+        "SELECT updated_at FROM deals WHERE workspace_id = :w AND key = 'acme'"),
+        {"w": WS})[0] == NOW
