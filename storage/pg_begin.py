@@ -9,9 +9,10 @@ transaction goes out as one simple-protocol query of three:
 
     BEGIN ISOLATION LEVEL READ COMMITTED; SELECT set_config(...), ...; <the statement>
 
-with its parameters bound by psycopg on the client (`ClientCursor.mogrify`, psycopg's own
-quoting). The server runs them in order, each with its own statement timer, so the statement
-already runs under the limits, and `kpibot.commit_by` is set before any row queues the
+with its parameters written in on the client (storage/plans.py `with_values`, as the reads
+planned for their values are; psycopg's `ClientCursor.mogrify` for other types). The server
+runs them in order, each with its own statement timer, so the statement already runs under
+the limits, and `kpibot.commit_by` is set before any row queues the
 deferred deadline check of migration 0010. The limits are `set_config(..., true)`: local to
 the transaction, gone at its COMMIT or ROLLBACK, never seen by the next user of the pooled
 connection. psycopg's `commit()` and `rollback()` look at the server's transaction status,
@@ -21,6 +22,10 @@ The statement listeners (`before_cursor_execute`: statement counters, tests) sti
 statement as SQLAlchemy wrote it: the three are joined in the dialect's `do_execute`, after
 them. A first statement run with `executemany` gets the BEGIN and limits in a query of their
 own (one round trip more, as before).
+
+A statement that is a whole transaction (`Database.write_one`: a `/kpi log` of an event
+without a deal) goes out with its COMMIT too (`execute_alone`): one round trip for all of it,
+which commits all of it or nothing.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ import time
 import weakref
 
 import sqlalchemy as sa
+
+from storage.plans import with_values
 
 # psycopg connection -> (deadline, lock_ms) of the BEGIN and limits not sent on it yet
 _pending_begins: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -107,10 +114,8 @@ def execute_alone(cursor, statement: str, parameters: dict, deadline: float | No
     value) leaves the transaction failed and uncommitted (the pool's ROLLBACK ends it), and a
     COMMIT past `kpibot.commit_by` is refused and rolls everything back (migration 0010).
     The cursor is left on the statement's own result."""
-    import psycopg
-
-    merged = psycopg.ClientCursor(cursor.connection).mogrify(statement, parameters)
-    cursor.execute(f"{begin_sql(deadline, lock_ms)}; {merged}; COMMIT")
+    cursor.execute(f"{begin_sql(deadline, lock_ms)}; {_with_values(cursor, statement, parameters)}"
+                   "; COMMIT")
     cursor.nextset()  # past BEGIN's result and the limits'
     cursor.nextset()
 
@@ -119,11 +124,21 @@ def _execute(cursor, statement, parameters, context):
     begin = _pending(cursor)
     if begin is None:
         return None
-    import psycopg
-
-    merged = psycopg.ClientCursor(cursor.connection).mogrify(statement, parameters)
-    _run_joined(cursor, f"{begin}; {merged}")
+    _run_joined(cursor, f"{begin}; {_with_values(cursor, statement, parameters)}")
     return True
+
+
+def _with_values(cursor, statement: str, parameters: dict) -> str:
+    """`statement` with its parameters written in as literals: storage/plans.py `with_values`
+    (its split of the text cached, as psycopg's `ClientCursor.mogrify` does not for a
+    statement over 4 KB, such as an event's insert with its rollups), or psycopg's own for a
+    value of a type it does not write."""
+    try:
+        return with_values(statement, parameters)
+    except TypeError:
+        import psycopg
+
+        return psycopg.ClientCursor(cursor.connection).mogrify(statement, parameters)
 
 
 def _execute_no_params(cursor, statement, context):

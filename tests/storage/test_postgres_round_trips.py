@@ -14,6 +14,7 @@ from __future__ import annotations
 import select
 import time
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
@@ -187,3 +188,22 @@ def test_a_read_sees_one_snapshot_across_its_statements(chat, database):
         assert session.execute(count, {"w": WS}).scalar_one() == before
     with database.read() as session:
         assert session.execute(count, {"w": WS}).scalar_one() == before + 1
+
+
+def test_a_writes_first_statement_reads_its_values_back_as_bound(chat, database):
+    """The values of the statement that carries BEGIN and the limits are written into its
+    text (storage/plans.py `with_values`, psycopg's for other types): each reads back as the
+    value bound on its own would, instants and days with their types."""
+    at = datetime(2026, 3, 4, 5, 6, 7, 890, tzinfo=UTC)
+    given = {"text": "O'Brien \\ 100% -- done", "negative": -7, "none": None, "at": at,
+             "day": at.date(), "ratio": -0.125, "money": Decimal("12.50"), "yes": True,
+             "raw": b"\x00\x01'"}
+    statement = sa.text("SELECT :text, 5 - :negative, :none, :at, :at - interval '1 day', "
+                        ":day + 1, :ratio, :money, :yes, :raw, '50%'")
+    with database.until(time.monotonic() + 30).write() as session:
+        row = session.execute(statement, given).one()
+    with database.engine.connect() as connection:  # the same, bound by psycopg
+        bound = connection.execute(statement, given).one()
+    assert tuple(row) == tuple(bound)
+    assert row[:4] == (given["text"], 12, None, at) and row[6:9] == (-0.125, Decimal("12.50"),
+                                                                     True)
