@@ -19,9 +19,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from psycopg.pq import ExecStatus
 
 from storage import pg_begin
 from storage.driver import bind_conversion, converted_rows, result_converter, returned_columns
+
+_ROWS = ExecStatus.TUPLES_OK  # a result with rows (none when the statement returns none)
 
 
 @dataclass(frozen=True)
@@ -58,7 +61,8 @@ def run(connection: sa.Connection, statement: sa.Executable,
             pg_begin.execute(cursor, compiled.sql, values)
         else:
             pg_begin.execute_alone(cursor, compiled.sql, values, *alone)
-        rows = cursor.fetchall() if cursor.description is not None else []
+        # (`description` builds a column object per column on each call: the result's status)
+        rows = cursor.fetchall() if cursor.pgresult.status == _ROWS else []
     except dialect.loaded_dbapi.Error as error:
         gone = dialect.is_disconnect(error, connection.connection.dbapi_connection, cursor)
         if gone:
