@@ -9,7 +9,7 @@ conversion of each parameter's type and of each returned column's; then it runs 
 connection's psycopg cursor. The engine's `before_cursor_execute` listeners are still told,
 a pending BEGIN of a limited write goes out with it (storage/pg_begin.py), and a driver error
 is raised as SQLAlchemy raises it (`DBAPIError`, the connection invalidated when it is gone).
-A statement with an expanding IN list runs through Core.
+An expanding IN list is sent as one array parameter (`= ANY(...)`).
 """
 
 from __future__ import annotations
@@ -84,17 +84,47 @@ def _compile(statement: sa.Executable, dialect: sa.Dialect,
         dialect=dialect, column_keys=None if isinstance(statement, sa.Select) else list(keys))
     if compiled.insert_prefetch or compiled.update_prefetch:  # Python-side column defaults
         raise ValueError(f"storage.pg_driver: give every column a value: {compiled.string}")
-    if compiled.post_compile_params or compiled.literal_execute_params \
-            or compiled.escaped_bind_names:
-        return None  # IN lists and renamed parameters: through Core
+    if compiled.literal_execute_params or compiled.escaped_bind_names:
+        return None  # renamed parameters: through Core
+    sql, lists = _in_lists_as_arrays(compiled)
+    if sql is None:
+        return None  # an IN list written otherwise: through Core
     names = tuple(compiled.binds)
     columns = returned_columns(statement)
     return _Compiled(
-        sql=compiled.string,
-        binds=tuple((name, bind_conversion(compiled.binds[name].type, dialect))
-                    for name in names),
+        sql=sql,
+        binds=tuple((name, _each(convert) if name in lists else convert)
+                    for name in names
+                    for convert in (bind_conversion(compiled.binds[name].type, dialect),)),
         given={name: compiled.binds[name].effective_value for name in names
                if name not in keys and not compiled.binds[name].required},
         results=() if columns is None else tuple(
             (i, convert) for i, c in enumerate(columns)
             if (convert := result_converter(c.type, dialect)) is not None))
+
+
+def _in_lists_as_arrays(compiled) -> tuple[str | None, frozenset[str]]:
+    """The SQL with each expanding IN list (`col IN (__[POSTCOMPILE_keys])`, which Core
+    rewrites into one placeholder per value on every run) as one array parameter, `col =
+    ANY(%(keys)s)` (`<> ALL` for NOT IN): the same rows, one text whatever the number of
+    values (psycopg sends a Python list as an array; an empty one matches nothing, as an
+    empty IN does). None when a list is written in any other way."""
+    sql, lists = compiled.string, set()
+    for bind in compiled.post_compile_params:
+        if not bind.expanding:
+            return None, frozenset()
+        name, marker = bind.key, f"(__[POSTCOMPILE_{bind.key}])"
+        negated, plain = f" NOT IN {marker}", f" IN {marker}"
+        found = sql.count(marker)
+        sql = sql.replace(negated, f" <> ALL(%({name})s)").replace(plain, f" = ANY(%({name})s)")
+        if found == 0 or marker in sql:
+            return None, frozenset()
+        lists.add(name)
+    return sql, frozenset(lists)
+
+
+def _each(convert: Callable | None) -> Callable:
+    """A list parameter's conversion: each value's, into the list psycopg sends as an array."""
+    if convert is None:
+        return list
+    return lambda values: [None if v is None else convert(v) for v in values]
