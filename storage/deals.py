@@ -124,9 +124,11 @@ def refresh_deals(*, session: Session, workspace_id: str, deal_keys: Sequence[st
     events_of, deals_of = _refresh_reads()
     for chunk in chunks(keys):  # rows, not ORM objects (4× cheaper), on SQLite's driver
         given = {"workspace_id": workspace_id, "keys": chunk}
-        for row in driver.run(connection, events_of, given):
+        event_rows, deal_rows = driver.run_together(
+            connection, ((events_of, given), (deals_of, given)))  # one round trip
+        for row in event_rows:
             by_key[row[0]].append(DealEvent(*row[1:]))
-        for row in driver.run(connection, deals_of, given):
+        for row in deal_rows:
             deal = dict(zip(_DEAL_COLUMNS, row, strict=True))
             existing[deal["key"]] = deal
             if before is not None:

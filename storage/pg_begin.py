@@ -66,6 +66,11 @@ def forget_pending(driver_connection: object) -> None:
     _pending_begins.pop(driver_connection, None)
 
 
+def is_pending(driver_connection: object) -> bool:
+    """Whether the connection's next statement is a transaction's first (its BEGIN joined)."""
+    return driver_connection in _pending_begins
+
+
 def limits_sql(statement_ms: int | None, lock_ms: int | None) -> str:
     """The `set_config` of the limits as one statement with the values written in (whole
     milliseconds, so nothing to quote)."""

@@ -15,7 +15,7 @@ An expanding IN list is sent as one array parameter (`= ANY(...)`).
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -47,31 +47,86 @@ def run(connection: sa.Connection, statement: sa.Executable,
             raise ValueError(f"storage.pg_driver: cannot run alone: {statement}")
         result = connection.execute(statement, params)
         return [tuple(row) for row in result] if result.returns_rows else []
-    values = {}
-    for name, convert in compiled.binds:
-        value = params[name] if name in params else compiled.given[name]
-        values[name] = value if convert is None or value is None else convert(value)
+    values = _values(compiled, params)
     cursor = connection.connection.driver_connection.cursor()
-    listeners = connection.dispatch.before_cursor_execute
-    if listeners:
-        listeners(connection, cursor, compiled.sql, values, None, False)
-    dialect = connection.dialect
+    _tell(connection, cursor, compiled.sql, values)
     try:
         if alone is None:
             pg_begin.execute(cursor, compiled.sql, values)
         else:
             pg_begin.execute_alone(cursor, compiled.sql, values, *alone)
-        # (`description` builds a column object per column on each call: the result's status)
-        rows = cursor.fetchall() if cursor.pgresult.status == _ROWS else []
-    except dialect.loaded_dbapi.Error as error:
-        gone = dialect.is_disconnect(error, connection.connection.dbapi_connection, cursor)
-        if gone:
-            connection.invalidate(error)
-        raise sa.exc.DBAPIError.instance(compiled.sql, values, error, dialect.loaded_dbapi.Error,
-                                         connection_invalidated=gone, dialect=dialect) from error
+        rows = _rows(cursor)
+    except connection.dialect.loaded_dbapi.Error as error:
+        raise _raised(connection, cursor, compiled.sql, values, error) from error
     finally:
         cursor.close()
     return converted_rows(rows, compiled.results)
+
+
+def run_together(connection: sa.Connection,
+                 statements: Sequence[tuple[sa.Executable, Mapping[str, object]]]
+                 ) -> list[list[tuple]]:
+    """The rows of each of `statements` (none depending on another's result), sent at once in
+    psycopg's pipeline mode and answered in one round trip (a deal's refresh: its events and
+    its row). Statements Core must run, or a transaction's first statement (its BEGIN and
+    limits go out with it, storage/pg_begin.py), run one after the other as `run` runs them.
+    The first error stops the rest and is raised as `run` raises it."""
+    compiled = [_compile(statement, connection.dialect, tuple(params))
+                for statement, params in statements]
+    driver_connection = connection.connection.driver_connection
+    if None in compiled or pg_begin.is_pending(driver_connection):
+        return [run(connection, statement, params) for statement, params in statements]
+    cursors, sent = [], []
+    try:
+        with driver_connection.pipeline():
+            for each, (_statement, params) in zip(compiled, statements, strict=True):
+                values = _values(each, params)
+                cursor = driver_connection.cursor()
+                cursors.append(cursor)
+                sent.append((each.sql, values))
+                _tell(connection, cursor, each.sql, values)
+                cursor.execute(each.sql, values)
+        return [converted_rows(_rows(cursor), each.results)
+                for cursor, each in zip(cursors, compiled, strict=True)]
+    except connection.dialect.loaded_dbapi.Error as error:
+        sql, values = sent[-1] if sent else ("", {})
+        raise _raised(connection, cursors[-1] if cursors else None, sql, values,
+                      error) from error
+    finally:
+        for cursor in cursors:
+            cursor.close()
+
+
+def _values(compiled: _Compiled, params: Mapping[str, object]) -> dict[str, object]:
+    values = {}
+    for name, convert in compiled.binds:
+        value = params[name] if name in params else compiled.given[name]
+        values[name] = value if convert is None or value is None else convert(value)
+    return values
+
+
+def _tell(connection: sa.Connection, cursor, sql: str, values: dict) -> None:
+    """The engine's `before_cursor_execute` listeners (statement counters, tests)."""
+    listeners = connection.dispatch.before_cursor_execute
+    if listeners:
+        listeners(connection, cursor, sql, values, None, False)
+
+
+def _rows(cursor) -> list[tuple]:
+    # (`description` builds a column object per column on each call: the result's status)
+    return cursor.fetchall() if cursor.pgresult.status == _ROWS else []
+
+
+def _raised(connection: sa.Connection, cursor, sql: str, values: dict,
+            error: Exception) -> sa.exc.DBAPIError:
+    """A driver error as SQLAlchemy raises it (`DBAPIError`), the connection invalidated when
+    it is gone."""
+    dialect = connection.dialect
+    gone = dialect.is_disconnect(error, connection.connection.dbapi_connection, cursor)
+    if gone:
+        connection.invalidate(error)
+    return sa.exc.DBAPIError.instance(sql, values, error, dialect.loaded_dbapi.Error,
+                                      connection_invalidated=gone, dialect=dialect)
 
 
 @functools.lru_cache(maxsize=256)
