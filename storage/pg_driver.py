@@ -97,6 +97,22 @@ def run_together(connection: sa.Connection,
             cursor.close()
 
 
+def execute_numbered(connection: sa.Connection, sql: str, values: Sequence) -> list[tuple]:
+    """The rows of `sql` (the server's own `$n` placeholders, storage/plans.py) for `values`,
+    on psycopg's raw cursor, prepared from its fifth run as psycopg does."""
+    import psycopg
+
+    cursor = psycopg.RawCursor(connection.connection.driver_connection)
+    _tell(connection, cursor, sql, values)
+    try:
+        cursor.execute(sql, values)
+        return cursor.fetchall()
+    except connection.dialect.loaded_dbapi.Error as error:
+        raise _raised(connection, cursor, sql, values, error) from error
+    finally:
+        cursor.close()
+
+
 def _values(compiled: _Compiled, params: Mapping[str, object]) -> dict[str, object]:
     values = {}
     for name, convert in compiled.binds:

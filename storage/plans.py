@@ -114,26 +114,11 @@ def numbered_dialect() -> sa.Dialect:
 
 def execute_numbered(connection: sa.Connection, sql: str, values: Sequence) -> list[tuple]:
     """The rows of `sql` (with `$n` placeholders) for `values`, on psycopg's raw cursor of the
-    connection, prepared from its fifth run as psycopg does. The engine's
-    `before_cursor_execute` listeners are told (statement counts), and a driver error is
-    raised as SQLAlchemy raises it (`DBAPIError`; a connection it broke is invalidated)."""
-    import psycopg
+    connection, prepared from its fifth run as psycopg does (storage/pg_driver.py, which runs
+    every statement on psycopg's cursors: listeners told, errors raised as Core raises them)."""
+    from storage import pg_driver  # (it imports this module, through storage/pg_begin.py)
 
-    driver_connection = connection.connection.driver_connection
-    cursor = psycopg.RawCursor(driver_connection)
-    listeners = connection.dispatch.before_cursor_execute
-    if listeners:
-        listeners(connection, cursor, sql, values, None, False)
-    try:
-        cursor.execute(sql, values)
-        return cursor.fetchall()
-    except psycopg.Error as error:
-        if driver_connection.broken:
-            connection.invalidate(error)
-        raise sa.exc.DBAPIError.instance(sql, values, error, psycopg.Error,
-                                         dialect=connection.dialect) from error
-    finally:
-        cursor.close()
+    return pg_driver.execute_numbered(connection, sql, values)
 
 
 def end_read(session: Session) -> None:
