@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import time
 import weakref
+from datetime import datetime
 
 import sqlalchemy as sa
 
@@ -71,12 +72,15 @@ def is_pending(driver_connection: object) -> bool:
     return driver_connection in _pending_begins
 
 
-def limits_sql(statement_ms: int | None, lock_ms: int | None) -> str:
+def limits_sql(statement_ms: int | None, lock_ms: int | None,
+               commit_by: datetime | None = None) -> str:
     """The `set_config` of the limits as one statement with the values written in (whole
-    milliseconds, so nothing to quote)."""
+    milliseconds, so nothing to quote; `commit_by`, an instant, bounds `kpibot.commit_by`)."""
     statement, lock = int(statement_ms or 0), int(lock_ms or 0)
-    commit_by = (f"CAST(clock_timestamp() + make_interval(secs => {statement} / 1000.0) "
-                 "AS text)" if statement else "''")
+    at = f"clock_timestamp() + make_interval(secs => {statement} / 1000.0)"
+    if commit_by is not None:
+        at = f"LEAST({at}, '{commit_by.isoformat()}'::timestamptz)"
+    commit_by = f"CAST({at} AS text)" if statement else "''"
     return (f"SELECT set_config('statement_timeout', '{statement}', true), "
             f"set_config('lock_timeout', '{lock}', true), "
             f"set_config('kpibot.commit_by', {commit_by}, true)")
@@ -90,7 +94,8 @@ def _pending(cursor) -> str | None:
     return begin_sql(*pending)
 
 
-def begin_sql(deadline: float | None, lock_ms: int | None) -> str:
+def begin_sql(deadline: float | None, lock_ms: int | None,
+              commit_by: datetime | None = None) -> str:
     """BEGIN and the limits of a transaction with `deadline` and `lock_ms`, what is left of
     the deadline computed now (DeadlinePassed when nothing is)."""
     left = None if deadline is None else int((deadline - time.monotonic()) * 1000)
@@ -100,7 +105,7 @@ def begin_sql(deadline: float | None, lock_ms: int | None) -> str:
         raise DeadlinePassed("the command's deadline has passed")
     if left is not None and lock_ms:
         lock_ms = min(lock_ms, left)  # no lock wait outlasts the deadline either
-    return "BEGIN ISOLATION LEVEL READ COMMITTED; " + limits_sql(left, lock_ms)
+    return "BEGIN ISOLATION LEVEL READ COMMITTED; " + limits_sql(left, lock_ms, commit_by)
 
 
 def execute(cursor, statement: str, parameters: dict) -> None:
@@ -111,16 +116,19 @@ def execute(cursor, statement: str, parameters: dict) -> None:
 
 
 def execute_alone(cursor, statement: str, parameters: dict, deadline: float | None,
-                  lock_ms: int | None) -> None:
+                  lock_ms: int | None, commit_by: datetime | None = None) -> None:
     """`statement` as a transaction of its own, in one round trip: BEGIN, the limits, the
     statement (its parameters bound on the client) and COMMIT, as one simple-protocol query
     on a connection in autocommit (`storage.engine.Database.write_one`). The server runs them
     in order and stops at the first error: a statement that fails (a timeout, a refused
     value) leaves the transaction failed and uncommitted (the pool's ROLLBACK ends it), and a
     COMMIT past `kpibot.commit_by` is refused and rolls everything back (migration 0010).
-    The cursor is left on the statement's own result."""
-    cursor.execute(f"{begin_sql(deadline, lock_ms)}; {_with_values(cursor, statement, parameters)}"
-                   "; COMMIT")
+    `commit_by` (an instant on the server's clock, `Database.write_one`) bounds
+    `kpibot.commit_by` too: the COMMIT goes out with the statement, before the bot could check
+    its deadline, so a query the server runs late (frozen before it read it) must not count
+    its deadline from then. The cursor is left on the statement's own result."""
+    cursor.execute(f"{begin_sql(deadline, lock_ms, commit_by)}; "
+                   f"{_with_values(cursor, statement, parameters)}; COMMIT")
     cursor.nextset()  # past BEGIN's result and the limits'
     cursor.nextset()
 

@@ -37,10 +37,11 @@ class _Compiled:
 
 def run(connection: sa.Connection, statement: sa.Executable,
         params: Mapping[str, object], *,
-        alone: tuple[float | None, int | None] | None = None) -> list[tuple]:
+        alone: tuple | None = None) -> list[tuple]:
     """Every row `statement` returns (an empty list for one that returns none). `alone`
-    (deadline, lock timeout): the statement is a transaction of its own, sent with its BEGIN,
-    limits and COMMIT in one query (`pg_begin.execute_alone`; the connection in autocommit)."""
+    (deadline, lock timeout, an instant on the server's clock to commit by): the statement is
+    a transaction of its own, sent with its BEGIN, limits and COMMIT in one query
+    (`pg_begin.execute_alone`; the connection in autocommit)."""
     compiled = _compile(statement, connection.dialect, tuple(params))
     if compiled is None:
         if alone is not None:

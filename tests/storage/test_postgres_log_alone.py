@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 
 from bot.core import DATABASE_DOWN_REPLY, CommandRequest
 from storage.engine import DeadlinePassed
-from storage.workspaces import ensure_user, ensure_workspace
+from storage.recording import NewEvent, store_event
+from storage.workspaces import ensure_user, ensure_workspace, workspace_and_user
 from tests.support.dialog import Chat
 from tests.support.round_trips import RoundTrips
 
@@ -132,3 +133,25 @@ def test_the_stamp_in_the_events_insert_waits_for_the_derived_rows_lock_first(ch
     assert database.read_first(sa.text(
         "SELECT updated_at FROM deals WHERE workspace_id = :w AND key = 'acme'"),
         {"w": WS})[0] == NOW
+
+
+def test_a_write_alone_the_server_runs_late_is_not_committed(chat, database):
+    """Its COMMIT goes out with it, before the bot checks its deadline: a server that reads
+    the query late (frozen before it read it) must still refuse the COMMIT past the deadline,
+    which it counts from the command's workspace read (`note_server_clock`), not from when it
+    runs the query. Here the read "was" 40 s before on the server's clock (30 s deadline)."""
+    command = database.until(time.monotonic() + 30)
+    workspace, _user = workspace_and_user(command, WS, "U1")
+    server_now, _answered = command.server_clock["at"]
+    command.note_server_clock(server_now - timedelta(seconds=40), time.monotonic())
+    new = NewEvent(kind="call", user_id="U1", logged_by="U1", occurred_at=NOW,
+                   idempotency_key="slack:thawed")
+    with pytest.raises(sa.exc.OperationalError, match="deadline passed"):
+        store_event(database=command, workspace=workspace, new=new, now=NOW)
+    assert _stored(database, "thawed") == 0 and _rollups(database) == ((0, 0), (0, 0))
+    # a command without its workspace read's clock: the COMMIT waits for the bot's own check
+    with RoundTrips(database.engine) as trips:
+        stored = store_event(database=database.until(time.monotonic() + 30),
+                             workspace=workspace, new=new, now=NOW)
+    assert not stored.duplicate and trips.queries[-1] == '"COMMIT"'
+    assert _stored(database, "thawed") == 1
