@@ -41,8 +41,8 @@ def stamp_unchanged_deal(session: Session, workspace_id: str, *, kind: str, deal
     as `refresh_deals` would, in one UPDATE that checks the name (instead of reading the
     deal's events and row again). False, and nothing written, when it does not apply (no deal
     of that name, another kind of event): the caller refreshes the deal in full."""
-    if not (deal_key and deal_name and changes_only_the_name(
-            kind, account_key=account_key, source=source)):
+    if not may_stamp(kind, deal_key=deal_key, deal_name=deal_name, account_key=account_key,
+                     source=source):
         return False
     lock_derived_rows(session, workspace_id)
     session.flush()
@@ -52,6 +52,39 @@ def stamp_unchanged_deal(session: Session, workspace_id: str, *, kind: str, deal
     if stamped:
         _expire_deals(session, workspace_id, [deal_key])
     return bool(stamped)
+
+
+def may_stamp(kind: str, *, deal_key: str | None, deal_name: str | None,
+              account_key: str | None, source: str | None) -> bool:
+    """Whether `stamp_unchanged_deal` would try the stamp for an event of these."""
+    return bool(deal_key and deal_name and changes_only_the_name(
+        kind, account_key=account_key, source=source))
+
+
+def stamp_after(lock: sa.CTE, stored: sa.CTE) -> sa.CTE:
+    """PostgreSQL: the stamp of `stamp_unchanged_deal` as a CTE of the statement that stores
+    the event (storage/rollups.py `with_rollups`), with that insert's parameter names
+    (`workspace_id`, `deal_key`, `deal_name`, `user_id`, `logged_at`), returning the deal's id
+    when it applied. It applies only when the event was stored (`stored` has its row) and
+    after the derived-rows lock (`lock`, a one-time filter of the UPDATE, evaluated before it
+    reads the deal's row), as the separate UPDATE did. The statement's snapshot may predate a
+    writer that held the lock before it: the UPDATE reads the deal's newest row version and
+    checks its conditions again (READ COMMITTED), and a deal it does not find is refreshed in
+    full afterwards, with a snapshot taken under the lock."""
+    table = Deal.__table__
+    return (sa.update(table).where(
+        sa.exists(sa.select(stored.c.id)), sa.exists(sa.select(lock.c.locked)),
+        table.c.workspace_id == sa.bindparam("workspace_id"),
+        table.c.key == sa.bindparam("deal_key"), table.c.name == sa.bindparam("deal_name"),
+        sa.or_(table.c.first_event_at.is_not(None),
+               table.c.owner_id == sa.bindparam("user_id")))
+        .values(updated_at=sa.bindparam("logged_at")).returning(table.c.id).cte("deal_stamp"))
+
+
+def note_stamped(session: Session, workspace_id: str, deal_key: str) -> None:
+    """The deal was stamped by the event's own statement (`stamp_after`): deal objects the
+    session holds reload it."""
+    _expire_deals(session, workspace_id, [deal_key])
 
 
 @functools.cache
@@ -91,9 +124,11 @@ def refresh_deals(*, session: Session, workspace_id: str, deal_keys: Sequence[st
     events_of, deals_of = _refresh_reads()
     for chunk in chunks(keys):  # rows, not ORM objects (4× cheaper), on SQLite's driver
         given = {"workspace_id": workspace_id, "keys": chunk}
-        for row in driver.run(connection, events_of, given):
+        event_rows, deal_rows = driver.run_together(
+            connection, ((events_of, given), (deals_of, given)))  # one round trip
+        for row in event_rows:
             by_key[row[0]].append(DealEvent(*row[1:]))
-        for row in driver.run(connection, deals_of, given):
+        for row in deal_rows:
             deal = dict(zip(_DEAL_COLUMNS, row, strict=True))
             existing[deal["key"]] = deal
             if before is not None:

@@ -58,6 +58,18 @@ def run(connection: sa.Connection, statement: sa.Executable,
     return converted_rows(execute_sql(connection, sql, tuple(values)), compiled.results)
 
 
+def run_together(connection: sa.Connection,
+                 statements: Sequence[tuple[sa.Executable, Mapping[str, object]]]
+                 ) -> list[list[tuple]]:
+    """`run` of each of `statements`, none depending on another's result: on PostgreSQL sent
+    at once and answered in one round trip (storage/pg_driver.py), on SQLite one by one."""
+    if connection.dialect.name != "sqlite":
+        from storage import pg_driver
+
+        return pg_driver.run_together(connection, statements)
+    return [run(connection, statement, params) for statement, params in statements]
+
+
 def converted_rows(rows: list[tuple], results: tuple[tuple[int, Callable], ...]) -> list[tuple]:
     """`rows` with each `(column, conversion)` of `results` applied to its non-NULL values."""
     if not results or not rows:

@@ -21,6 +21,7 @@ import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -163,11 +164,22 @@ class Database:
     # timeout, no limit on PostgreSQL); see with_lock_timeout.
     lock_timeout_ms: int | None = None
     deadline: float | None = None  # time.monotonic() instant; see `until`
+    # PostgreSQL, one command's: the server's clock as its workspace read saw it, and when that
+    # answer was back (time.monotonic()); see `note_server_clock`
+    server_clock: dict = dataclasses.field(default_factory=dict, compare=False, repr=False)
 
     def until(self, deadline: float | None) -> Database:
         """The same engine for one command that must be done by `deadline` (monotonic): each
         statement and lock wait is limited to what is left, and nothing commits after it."""
-        return dataclasses.replace(self, deadline=deadline)
+        return dataclasses.replace(self, deadline=deadline, server_clock={})
+
+    def note_server_clock(self, server_now: datetime, answered: float) -> None:
+        """PostgreSQL: the server's `statement_timestamp()` of a statement of this command
+        whose answer was back at `answered` (monotonic). The server read that statement before
+        it answered, so its clock at `answered` was at least `server_now`: `server_now` plus
+        what was left of the deadline at `answered` is an instant on the server's clock no
+        later than the deadline, whenever a later query reaches the server (`write_one`)."""
+        self.server_clock["at"] = (server_now, answered)
 
     def remaining_ms(self) -> int | None:
         """Milliseconds left before the deadline (None: no deadline); DeadlinePassed at 0."""
@@ -247,15 +259,50 @@ class Database:
         row lock, and nothing the command writes afterwards commits past the deadline
         (`write`)."""
         self.remaining_ms()  # past the deadline nothing starts
+        with self._one_statement_bind().connect() as connection:
+            rows = driver.run(connection, statement, params)
+        return rows[0] if rows else None
+
+    def write_one(self, statement: sa.Executable, params: dict) -> list[tuple]:
+        """The rows of one write statement run as a transaction of its own (a `/kpi log`
+        whose event needs no upkeep after its insert). PostgreSQL under a deadline or lock
+        timeout (a chat command): BEGIN, the limits `write` sets, the statement and COMMIT go
+        out as one query, in one round trip instead of two, on a pooled connection in
+        autocommit with no Session (storage/pg_begin.py `execute_alone`). All of it commits
+        or none of it: the server stops at the first error, a timeout included, and refuses a
+        COMMIT past the deadline (`kpibot.commit_by`, migration 0010), as it does `write`'s;
+        a deadline already passed raises DeadlinePassed before anything is sent. The COMMIT
+        is not gated by the bot's own deadline check, so `kpibot.commit_by` must not be
+        counted from when the server runs the query (a server frozen before it read the query
+        would count from its thaw): it is also bounded by the instant the command's workspace
+        read gives (`note_server_clock`); a command without one runs `write`. Elsewhere: a
+        `write` transaction with the statement on the driver."""
+        left = self.remaining_ms()
+        lock_ms = min(ms for ms in (self.lock_timeout_ms, left) if ms) \
+            if (self.lock_timeout_ms or left) else None
+        anchor = self.server_clock.get("at")
+        if lock_ms is None or self.dialect != "postgresql" or (
+                self.deadline is not None and anchor is None):
+            with self.write() as session:  # (COMMIT after the deadline is checked here)
+                return driver.run(session.connection(), statement, params)
+        from storage import pg_driver  # (psycopg's modules: PostgreSQL only)
+
+        commit_by = None if self.deadline is None else \
+            anchor[0] + timedelta(seconds=self.deadline - anchor[1])
+        with self._one_statement_bind().connect() as connection:
+            return pg_driver.run(connection, statement, params,
+                                 alone=(self.deadline, lock_ms, commit_by))
+
+    def _one_statement_bind(self) -> sa.Engine:
+        """The engine for one statement outside a transaction block: PostgreSQL's autocommit,
+        SQLite's no BEGIN (`read_first`, `write_one`)."""
         bind = self.engine.__dict__.get("_kpibot_one_statement")
         if bind is None:
             options = ({_ONE_STATEMENT: True} if self.dialect == "sqlite"
                        else {"isolation_level": "AUTOCOMMIT"})
             bind = self.engine.__dict__["_kpibot_one_statement"] = self.engine.execution_options(
                 **options)
-        with bind.connect() as connection:
-            rows = driver.run(connection, statement, params)
-        return rows[0] if rows else None
+        return bind
 
     @contextmanager
     def write(self) -> Iterator[Session]:

@@ -9,9 +9,10 @@ transaction goes out as one simple-protocol query of three:
 
     BEGIN ISOLATION LEVEL READ COMMITTED; SELECT set_config(...), ...; <the statement>
 
-with its parameters bound by psycopg on the client (`ClientCursor.mogrify`, psycopg's own
-quoting). The server runs them in order, each with its own statement timer, so the statement
-already runs under the limits, and `kpibot.commit_by` is set before any row queues the
+with its parameters written in on the client (storage/plans.py `with_values`, as the reads
+planned for their values are; psycopg's `ClientCursor.mogrify` for other types). The server
+runs them in order, each with its own statement timer, so the statement already runs under
+the limits, and `kpibot.commit_by` is set before any row queues the
 deferred deadline check of migration 0010. The limits are `set_config(..., true)`: local to
 the transaction, gone at its COMMIT or ROLLBACK, never seen by the next user of the pooled
 connection. psycopg's `commit()` and `rollback()` look at the server's transaction status,
@@ -21,14 +22,21 @@ The statement listeners (`before_cursor_execute`: statement counters, tests) sti
 statement as SQLAlchemy wrote it: the three are joined in the dialect's `do_execute`, after
 them. A first statement run with `executemany` gets the BEGIN and limits in a query of their
 own (one round trip more, as before).
+
+A statement that is a whole transaction (`Database.write_one`: a `/kpi log` of an event
+without a deal) goes out with its COMMIT too (`execute_alone`): one round trip for all of it,
+which commits all of it or nothing.
 """
 
 from __future__ import annotations
 
 import time
 import weakref
+from datetime import datetime
 
 import sqlalchemy as sa
+
+from storage.plans import with_values
 
 # psycopg connection -> (deadline, lock_ms) of the BEGIN and limits not sent on it yet
 _pending_begins: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -59,12 +67,20 @@ def forget_pending(driver_connection: object) -> None:
     _pending_begins.pop(driver_connection, None)
 
 
-def limits_sql(statement_ms: int | None, lock_ms: int | None) -> str:
+def is_pending(driver_connection: object) -> bool:
+    """Whether the connection's next statement is a transaction's first (its BEGIN joined)."""
+    return driver_connection in _pending_begins
+
+
+def limits_sql(statement_ms: int | None, lock_ms: int | None,
+               commit_by: datetime | None = None) -> str:
     """The `set_config` of the limits as one statement with the values written in (whole
-    milliseconds, so nothing to quote)."""
+    milliseconds, so nothing to quote; `commit_by`, an instant, bounds `kpibot.commit_by`)."""
     statement, lock = int(statement_ms or 0), int(lock_ms or 0)
-    commit_by = (f"CAST(clock_timestamp() + make_interval(secs => {statement} / 1000.0) "
-                 "AS text)" if statement else "''")
+    at = f"clock_timestamp() + make_interval(secs => {statement} / 1000.0)"
+    if commit_by is not None:
+        at = f"LEAST({at}, '{commit_by.isoformat()}'::timestamptz)"
+    commit_by = f"CAST({at} AS text)" if statement else "''"
     return (f"SELECT set_config('statement_timeout', '{statement}', true), "
             f"set_config('lock_timeout', '{lock}', true), "
             f"set_config('kpibot.commit_by', {commit_by}, true)")
@@ -75,7 +91,13 @@ def _pending(cursor) -> str | None:
     pending = _pending_begins.pop(cursor.connection, None) if _pending_begins else None
     if pending is None:
         return None
-    deadline, lock_ms = pending
+    return begin_sql(*pending)
+
+
+def begin_sql(deadline: float | None, lock_ms: int | None,
+              commit_by: datetime | None = None) -> str:
+    """BEGIN and the limits of a transaction with `deadline` and `lock_ms`, what is left of
+    the deadline computed now (DeadlinePassed when nothing is)."""
     left = None if deadline is None else int((deadline - time.monotonic()) * 1000)
     if left is not None and left <= 0:
         from storage.engine import DeadlinePassed  # (storage.engine imports this module)
@@ -83,7 +105,7 @@ def _pending(cursor) -> str | None:
         raise DeadlinePassed("the command's deadline has passed")
     if left is not None and lock_ms:
         lock_ms = min(lock_ms, left)  # no lock wait outlasts the deadline either
-    return "BEGIN ISOLATION LEVEL READ COMMITTED; " + limits_sql(left, lock_ms)
+    return "BEGIN ISOLATION LEVEL READ COMMITTED; " + limits_sql(left, lock_ms, commit_by)
 
 
 def execute(cursor, statement: str, parameters: dict) -> None:
@@ -93,15 +115,43 @@ def execute(cursor, statement: str, parameters: dict) -> None:
         cursor.execute(statement, parameters)
 
 
+def execute_alone(cursor, statement: str, parameters: dict, deadline: float | None,
+                  lock_ms: int | None, commit_by: datetime | None = None) -> None:
+    """`statement` as a transaction of its own, in one round trip: BEGIN, the limits, the
+    statement (its parameters bound on the client) and COMMIT, as one simple-protocol query
+    on a connection in autocommit (`storage.engine.Database.write_one`). The server runs them
+    in order and stops at the first error: a statement that fails (a timeout, a refused
+    value) leaves the transaction failed and uncommitted (the pool's ROLLBACK ends it), and a
+    COMMIT past `kpibot.commit_by` is refused and rolls everything back (migration 0010).
+    `commit_by` (an instant on the server's clock, `Database.write_one`) bounds
+    `kpibot.commit_by` too: the COMMIT goes out with the statement, before the bot could check
+    its deadline, so a query the server runs late (frozen before it read it) must not count
+    its deadline from then. The cursor is left on the statement's own result."""
+    cursor.execute(f"{begin_sql(deadline, lock_ms, commit_by)}; "
+                   f"{_with_values(cursor, statement, parameters)}; COMMIT")
+    cursor.nextset()  # past BEGIN's result and the limits'
+    cursor.nextset()
+
+
 def _execute(cursor, statement, parameters, context):
     begin = _pending(cursor)
     if begin is None:
         return None
-    import psycopg
-
-    merged = psycopg.ClientCursor(cursor.connection).mogrify(statement, parameters)
-    _run_joined(cursor, f"{begin}; {merged}")
+    _run_joined(cursor, f"{begin}; {_with_values(cursor, statement, parameters)}")
     return True
+
+
+def _with_values(cursor, statement: str, parameters: dict) -> str:
+    """`statement` with its parameters written in as literals: storage/plans.py `with_values`
+    (its split of the text cached, as psycopg's `ClientCursor.mogrify` does not for a
+    statement over 4 KB, such as an event's insert with its rollups), or psycopg's own for a
+    value of a type it does not write."""
+    try:
+        return with_values(statement, parameters)
+    except TypeError:
+        import psycopg
+
+        return psycopg.ClientCursor(cursor.connection).mogrify(statement, parameters)
 
 
 def _execute_no_params(cursor, statement, context):

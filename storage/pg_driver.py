@@ -9,19 +9,22 @@ conversion of each parameter's type and of each returned column's; then it runs 
 connection's psycopg cursor. The engine's `before_cursor_execute` listeners are still told,
 a pending BEGIN of a limited write goes out with it (storage/pg_begin.py), and a driver error
 is raised as SQLAlchemy raises it (`DBAPIError`, the connection invalidated when it is gone).
-A statement with an expanding IN list runs through Core.
+An expanding IN list is sent as one array parameter (`= ANY(...)`).
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from psycopg.pq import ExecStatus
 
 from storage import pg_begin
 from storage.driver import bind_conversion, converted_rows, result_converter, returned_columns
+
+_ROWS = ExecStatus.TUPLES_OK  # a result with rows (none when the statement returns none)
 
 
 @dataclass(frozen=True)
@@ -33,52 +36,167 @@ class _Compiled:
 
 
 def run(connection: sa.Connection, statement: sa.Executable,
-        params: Mapping[str, object]) -> list[tuple]:
-    """Every row `statement` returns (an empty list for one that returns none)."""
+        params: Mapping[str, object], *,
+        alone: tuple | None = None) -> list[tuple]:
+    """Every row `statement` returns (an empty list for one that returns none). `alone`
+    (deadline, lock timeout, an instant on the server's clock to commit by): the statement is
+    a transaction of its own, sent with its BEGIN, limits and COMMIT in one query
+    (`pg_begin.execute_alone`; the connection in autocommit)."""
     compiled = _compile(statement, connection.dialect, tuple(params))
     if compiled is None:
+        if alone is not None:
+            raise ValueError(f"storage.pg_driver: cannot run alone: {statement}")
         result = connection.execute(statement, params)
         return [tuple(row) for row in result] if result.returns_rows else []
-    values = {}
-    for name, convert in compiled.binds:
-        value = params[name] if name in params else compiled.given[name]
-        values[name] = value if convert is None or value is None else convert(value)
+    values = _values(compiled, params)
     cursor = connection.connection.driver_connection.cursor()
-    listeners = connection.dispatch.before_cursor_execute
-    if listeners:
-        listeners(connection, cursor, compiled.sql, values, None, False)
-    dialect = connection.dialect
+    _tell(connection, cursor, compiled.sql, values)
     try:
-        pg_begin.execute(cursor, compiled.sql, values)
-        rows = cursor.fetchall() if cursor.description is not None else []
-    except dialect.loaded_dbapi.Error as error:
-        gone = dialect.is_disconnect(error, connection.connection.dbapi_connection, cursor)
-        if gone:
-            connection.invalidate(error)
-        raise sa.exc.DBAPIError.instance(compiled.sql, values, error, dialect.loaded_dbapi.Error,
-                                         connection_invalidated=gone, dialect=dialect) from error
+        if alone is None:
+            pg_begin.execute(cursor, compiled.sql, values)
+        else:
+            pg_begin.execute_alone(cursor, compiled.sql, values, *alone)
+        rows = _rows(cursor)
+    except connection.dialect.loaded_dbapi.Error as error:
+        raise _raised(connection, cursor, compiled.sql, values, error) from error
     finally:
         cursor.close()
     return converted_rows(rows, compiled.results)
 
 
+def run_together(connection: sa.Connection,
+                 statements: Sequence[tuple[sa.Executable, Mapping[str, object]]]
+                 ) -> list[list[tuple]]:
+    """The rows of each of `statements` (none depending on another's result), sent at once in
+    psycopg's pipeline mode and answered in one round trip (a deal's refresh: its events and
+    its row). Statements Core must run, or a transaction's first statement (its BEGIN and
+    limits go out with it, storage/pg_begin.py), run one after the other as `run` runs them.
+    The first error stops the rest and is raised as `run` raises it."""
+    compiled = [_compile(statement, connection.dialect, tuple(params))
+                for statement, params in statements]
+    driver_connection = connection.connection.driver_connection
+    if None in compiled or pg_begin.is_pending(driver_connection):
+        return [run(connection, statement, params) for statement, params in statements]
+    cursors, sent = [], []
+    try:
+        with driver_connection.pipeline():
+            for each, (_statement, params) in zip(compiled, statements, strict=True):
+                values = _values(each, params)
+                cursor = driver_connection.cursor()
+                cursors.append(cursor)
+                sent.append((each.sql, values))
+                _tell(connection, cursor, each.sql, values)
+                cursor.execute(each.sql, values)
+        return [converted_rows(_rows(cursor), each.results)
+                for cursor, each in zip(cursors, compiled, strict=True)]
+    except connection.dialect.loaded_dbapi.Error as error:
+        sql, values = sent[-1] if sent else ("", {})
+        raise _raised(connection, cursors[-1] if cursors else None, sql, values,
+                      error) from error
+    finally:
+        for cursor in cursors:
+            cursor.close()
+
+
+def execute_numbered(connection: sa.Connection, sql: str, values: Sequence) -> list[tuple]:
+    """The rows of `sql` (the server's own `$n` placeholders, storage/plans.py) for `values`,
+    on psycopg's raw cursor, prepared from its fifth run as psycopg does."""
+    import psycopg
+
+    cursor = psycopg.RawCursor(connection.connection.driver_connection)
+    _tell(connection, cursor, sql, values)
+    try:
+        cursor.execute(sql, values)
+        return cursor.fetchall()
+    except connection.dialect.loaded_dbapi.Error as error:
+        raise _raised(connection, cursor, sql, values, error) from error
+    finally:
+        cursor.close()
+
+
+def _values(compiled: _Compiled, params: Mapping[str, object]) -> dict[str, object]:
+    values = {}
+    for name, convert in compiled.binds:
+        value = params[name] if name in params else compiled.given[name]
+        values[name] = value if convert is None or value is None else convert(value)
+    return values
+
+
+def _tell(connection: sa.Connection, cursor, sql: str, values: dict) -> None:
+    """The engine's `before_cursor_execute` listeners (statement counters, tests)."""
+    listeners = connection.dispatch.before_cursor_execute
+    if listeners:
+        listeners(connection, cursor, sql, values, None, False)
+
+
+def _rows(cursor) -> list[tuple]:
+    # (`description` builds a column object per column on each call: the result's status)
+    return cursor.fetchall() if cursor.pgresult.status == _ROWS else []
+
+
+def _raised(connection: sa.Connection, cursor, sql: str, values: dict,
+            error: Exception) -> sa.exc.DBAPIError:
+    """A driver error as SQLAlchemy raises it (`DBAPIError`), the connection invalidated when
+    it is gone."""
+    dialect = connection.dialect
+    gone = dialect.is_disconnect(error, connection.connection.dbapi_connection, cursor)
+    if gone:
+        connection.invalidate(error)
+    return sa.exc.DBAPIError.instance(sql, values, error, dialect.loaded_dbapi.Error,
+                                      connection_invalidated=gone, dialect=dialect)
+
+
 @functools.lru_cache(maxsize=256)
 def _compile(statement: sa.Executable, dialect: sa.Dialect,
              keys: tuple[str, ...]) -> _Compiled | None:
-    compiled = statement.compile(dialect=dialect, column_keys=list(keys))
+    # the keys name the columns an INSERT or UPDATE sets; not those of the DML in a SELECT's
+    # CTEs (an event's insert and its deal's stamp, storage/rollups.py `with_rollups`): each
+    # says what it sets itself
+    compiled = statement.compile(
+        dialect=dialect, column_keys=None if isinstance(statement, sa.Select) else list(keys))
     if compiled.insert_prefetch or compiled.update_prefetch:  # Python-side column defaults
         raise ValueError(f"storage.pg_driver: give every column a value: {compiled.string}")
-    if compiled.post_compile_params or compiled.literal_execute_params \
-            or compiled.escaped_bind_names:
-        return None  # IN lists and renamed parameters: through Core
+    if compiled.literal_execute_params or compiled.escaped_bind_names:
+        return None  # renamed parameters: through Core
+    sql, lists = _in_lists_as_arrays(compiled)
+    if sql is None:
+        return None  # an IN list written otherwise: through Core
     names = tuple(compiled.binds)
     columns = returned_columns(statement)
     return _Compiled(
-        sql=compiled.string,
-        binds=tuple((name, bind_conversion(compiled.binds[name].type, dialect))
-                    for name in names),
+        sql=sql,
+        binds=tuple((name, _each(convert) if name in lists else convert)
+                    for name in names
+                    for convert in (bind_conversion(compiled.binds[name].type, dialect),)),
         given={name: compiled.binds[name].effective_value for name in names
                if name not in keys and not compiled.binds[name].required},
         results=() if columns is None else tuple(
             (i, convert) for i, c in enumerate(columns)
             if (convert := result_converter(c.type, dialect)) is not None))
+
+
+def _in_lists_as_arrays(compiled) -> tuple[str | None, frozenset[str]]:
+    """The SQL with each expanding IN list (`col IN (__[POSTCOMPILE_keys])`, which Core
+    rewrites into one placeholder per value on every run) as one array parameter, `col =
+    ANY(%(keys)s)` (`<> ALL` for NOT IN): the same rows, one text whatever the number of
+    values (psycopg sends a Python list as an array; an empty one matches nothing, as an
+    empty IN does). None when a list is written in any other way."""
+    sql, lists = compiled.string, set()
+    for bind in compiled.post_compile_params:
+        if not bind.expanding:
+            return None, frozenset()
+        name, marker = bind.key, f"(__[POSTCOMPILE_{bind.key}])"
+        negated, plain = f" NOT IN {marker}", f" IN {marker}"
+        found = sql.count(marker)
+        sql = sql.replace(negated, f" <> ALL(%({name})s)").replace(plain, f" = ANY(%({name})s)")
+        if found == 0 or marker in sql:
+            return None, frozenset()
+        lists.add(name)
+    return sql, frozenset(lists)
+
+
+def _each(convert: Callable | None) -> Callable:
+    """A list parameter's conversion: each value's, into the list psycopg sends as an array."""
+    if convert is None:
+        return list
+    return lambda values: [None if v is None else convert(v) for v in values]

@@ -27,9 +27,11 @@ start-up never loads it (tests/bot/test_startup_imports.py).
 from __future__ import annotations
 
 import functools
+import math
 import re
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -79,8 +81,10 @@ _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 def _literal(value: Any) -> str:
     """A SQL literal of a value as the driver is given it. Strings are E'' strings (quote and
     backslash escaped), right whatever `standard_conforming_strings` says; a negative number is
-    parenthesized (nothing can read `- -1` as a comment); the statement's own casts
-    (`::INTEGER`, `::TIMESTAMP WITH TIME ZONE`) type them."""
+    parenthesized (nothing can read `- -1` as a comment); instants and days carry their type
+    (a statement's own casts, `::TIMESTAMP WITH TIME ZONE`, keep it), floats `float8` and
+    decimals `numeric`, as psycopg types them when it binds them.
+    TypeError for any other type (`storage/pg_begin.py` then has psycopg write the values)."""
     if value is None:
         return "NULL"
     if isinstance(value, bool):
@@ -91,8 +95,12 @@ def _literal(value: Any) -> str:
         if "\0" in value:
             raise ValueError("a NUL character cannot be sent to PostgreSQL")
         return "E'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
-    if isinstance(value, datetime | date):
-        return f"'{value.isoformat()}'"
+    if isinstance(value, datetime):
+        return f"'{value.isoformat()}'::" + ("timestamptz" if value.tzinfo else "timestamp")
+    if isinstance(value, date):
+        return f"'{value.isoformat()}'::date"
+    if isinstance(value, float | Decimal) and math.isfinite(value):
+        return f"({value!r}::float8)" if isinstance(value, float) else f"({value}::numeric)"
     raise TypeError(f"no literal for a {type(value).__name__} (storage/plans.py)")
 
 
@@ -106,26 +114,11 @@ def numbered_dialect() -> sa.Dialect:
 
 def execute_numbered(connection: sa.Connection, sql: str, values: Sequence) -> list[tuple]:
     """The rows of `sql` (with `$n` placeholders) for `values`, on psycopg's raw cursor of the
-    connection, prepared from its fifth run as psycopg does. The engine's
-    `before_cursor_execute` listeners are told (statement counts), and a driver error is
-    raised as SQLAlchemy raises it (`DBAPIError`; a connection it broke is invalidated)."""
-    import psycopg
+    connection, prepared from its fifth run as psycopg does (storage/pg_driver.py, which runs
+    every statement on psycopg's cursors: listeners told, errors raised as Core raises them)."""
+    from storage import pg_driver  # (it imports this module, through storage/pg_begin.py)
 
-    driver_connection = connection.connection.driver_connection
-    cursor = psycopg.RawCursor(driver_connection)
-    listeners = connection.dispatch.before_cursor_execute
-    if listeners:
-        listeners(connection, cursor, sql, values, None, False)
-    try:
-        cursor.execute(sql, values)
-        return cursor.fetchall()
-    except psycopg.Error as error:
-        if driver_connection.broken:
-            connection.invalidate(error)
-        raise sa.exc.DBAPIError.instance(sql, values, error, psycopg.Error,
-                                         dialect=connection.dialect) from error
-    finally:
-        cursor.close()
+    return pg_driver.execute_numbered(connection, sql, values)
 
 
 def end_read(session: Session) -> None:

@@ -20,8 +20,8 @@ from reports.events import KINDS
 from storage import driver
 from storage.accounts import ACCOUNT_KINDS
 from storage.bulk import BulkInsert
-from storage.deals import stamp_unchanged_deal
-from storage.engine import dialect_insert
+from storage.deals import may_stamp, note_stamped, stamp_unchanged_deal
+from storage.engine import Database, dialect_insert
 from storage.event_queries import find_by_idempotency_key, get_event, stored_keys
 from storage.models import Event, Workspace
 from storage.rollups import add_rollup_totals, apply_to_rollup, with_rollups
@@ -114,18 +114,23 @@ def record_event(
     logged_at = now or datetime.now(UTC)
     session.flush()  # rows the caller added (a user credited by an admin) go first
     connection = session.connection()
-    values = {name: getattr(new, name) for name in _EVENT_INSERT_FIELDS}
-    values.update(workspace_id=workspace.id, occurred_at=new.occurred_at, logged_at=logged_at,
-                  idempotency_key=new.idempotency_key)
+    values = _insert_values(workspace, new, logged_at)
     postgresql_ = connection.dialect.name == "postgresql"
+    stamped = False
     if postgresql_:  # the rollups in the same statement (none when nothing was stored)
         lock = bool(new.deal_key or new.account_key)  # its deal or account is rewritten next
+        stamp = new.kind not in ACCOUNT_KINDS and may_stamp(
+            new.kind, deal_key=new.deal_key, deal_name=new.deal_name,
+            account_key=new.account_key, source=new.source)
         statement, rollups = with_rollups(_insert_once("postgresql", named=True), workspace, new,
-                                          lock_derived_rows=lock)
+                                          lock_derived_rows=lock, stamp_deal=stamp)
         stored = driver.run(connection, statement, {**values, **rollups})
         event_id = stored[0][0] if stored else None
         if lock and event_id is not None:
             note_derived_rows_locked(session, workspace.id)
+        if stamp and event_id is not None and stored[0][1]:
+            note_stamped(session, workspace.id, new.deal_key)
+            stamped = True
     else:  # on the driver: SQLAlchemy's execution cost three times the insert
         stored = driver.run(connection, _insert_once(connection.dialect.name), values)
         event_id = stored[0][0] if stored else None
@@ -137,15 +142,57 @@ def record_event(
         return Recorded(existing, duplicate=True)
     if not postgresql_:
         apply_to_rollup(session, workspace, [new], sign=1)
-    if not (new.kind not in ACCOUNT_KINDS and stamp_unchanged_deal(
-            session, workspace.id, kind=new.kind, deal_key=new.deal_key,
-            deal_name=new.deal_name, account_key=new.account_key, source=new.source,
-            user_id=new.user_id, now=logged_at)):
+    # PostgreSQL tried the stamp in the insert: stamped, nothing else changes; else the deal
+    # is refreshed in full (the stamp is a shortcut, the refresh is always right)
+    if not stamped if postgresql_ else not (
+            new.kind not in ACCOUNT_KINDS and stamp_unchanged_deal(
+                session, workspace.id, kind=new.kind, deal_key=new.deal_key,
+                deal_name=new.deal_name, account_key=new.account_key, source=new.source,
+                user_id=new.user_id, now=logged_at)):
         refresh_touched(session, workspace.id, [new], now=logged_at,
                         zone=ZoneInfo(workspace.timezone))
-    stored = StoredEvent(**{name: getattr(new, name) for name in _NEW_EVENT_FIELDS},
-                         id=event_id, workspace_id=workspace.id, logged_at=logged_at)
-    return Recorded(stored, duplicate=False)
+    return Recorded(_stored(new, event_id, workspace.id, logged_at), duplicate=False)
+
+
+def store_event(*, database: Database, workspace: Workspace, new: NewEvent,
+                now: datetime | None = None) -> Recorded:
+    """`record_event` in a transaction of its own (a `/kpi log` that writes nothing else).
+
+    On PostgreSQL an event with neither a deal nor an account has nothing to bring up to date
+    after its insert (the rollups are in its statement, `with_rollups`), so the insert is the
+    whole transaction: `Database.write_one` sends it with its BEGIN, limits and COMMIT in one
+    round trip. A repeated idempotency key stores nothing and commits nothing; the stored
+    event is read afterwards. Anything else runs `record_event` in `Database.write`."""
+    if database.dialect != "postgresql" or new.deal_key or new.account_key:
+        with database.write() as session:
+            return record_event(session=session, workspace=workspace, new=new, now=now)
+    _check(new)
+    logged_at = now or datetime.now(UTC)
+    statement, rollups = with_rollups(_insert_once("postgresql", named=True), workspace, new)
+    stored = database.write_one(statement, {**_insert_values(workspace, new, logged_at),
+                                            **rollups})
+    if not stored:
+        with database.read() as session:
+            existing = find_by_idempotency_key(
+                session=session, workspace_id=workspace.id, key=new.idempotency_key)
+        if existing is None:  # the row that conflicted went away in between: not stored
+            raise RuntimeError(f"event {new.idempotency_key!r} neither stored nor found")
+        return Recorded(existing, duplicate=True)
+    return Recorded(_stored(new, stored[0][0], workspace.id, logged_at), duplicate=False)
+
+
+def _insert_values(workspace: Workspace, new: NewEvent, logged_at: datetime) -> dict:
+    """The parameters of `_insert_once(named=True)` for `new`."""
+    values = {name: getattr(new, name) for name in _EVENT_INSERT_FIELDS}
+    values.update(workspace_id=workspace.id, occurred_at=new.occurred_at, logged_at=logged_at,
+                  idempotency_key=new.idempotency_key)
+    return values
+
+
+def _stored(new: NewEvent, event_id: int, workspace_id: str, logged_at: datetime
+            ) -> StoredEvent:
+    return StoredEvent(**{name: getattr(new, name) for name in _NEW_EVENT_FIELDS},
+                       id=event_id, workspace_id=workspace_id, logged_at=logged_at)
 
 
 @functools.cache

@@ -112,14 +112,18 @@ def _upsert(dialect: str, table: sa.Table, period: str):
 
 
 def with_rollups(insert_event, workspace: Workspace, new: NewEvent, *,
-                 lock_derived_rows: bool = False) -> tuple[object, dict]:
+                 lock_derived_rows: bool = False, stamp_deal: bool = False
+                 ) -> tuple[object, dict]:
     """PostgreSQL: `insert_event` (an INSERT ... RETURNING id that returns no row when it
     stored nothing) and, when it stored the event `new`, both its rollup upserts, as one
     statement, and the rollups' parameters (`rollup_*`): one round trip instead of three
     for a chat command. SQLite has no INSERT in a WITH: `apply_to_rollup` after it.
     `lock_derived_rows`: when it stores the event, the statement also takes the workspace's
     derived-rows lock (storage/workspaces.py), which the event's deal upkeep takes next
-    anyway: a round trip less for an event with a deal."""
+    anyway: a round trip less for an event with a deal. `stamp_deal` (with the lock): the
+    statement also stamps the event's deal when the event changes nothing of it
+    (storage/deals.py `stamp_after`), and returns a second column, the deals stamped (0 or
+    1): another round trip less."""
     totals: dict[RollupKey, list[int]] = {}
     add_rollup_totals(totals, workspace, [new], sign=1)
     ((day, _kind, _user, source), sums), = totals.items()
@@ -127,17 +131,25 @@ def with_rollups(insert_event, workspace: Workspace, new: NewEvent, *,
               **{f"rollup_{name}": value for name, value in zip(SUMS, sums, strict=True)}}
     if lock_derived_rows:
         params["lock_workspace"] = workspace.id
-    return _with_rollups(insert_event, lock_derived_rows), params
+    if stamp_deal and not lock_derived_rows:
+        raise ValueError("with_rollups: a deal is stamped under the derived-rows lock")
+    return _with_rollups(insert_event, lock_derived_rows, stamp_deal), params
 
 
 @functools.cache
-def _with_rollups(insert_event, lock_derived_rows: bool = False):
+def _with_rollups(insert_event, lock_derived_rows: bool = False, stamp_deal: bool = False):
     stored = insert_event.cte("stored_event")
     statement = sa.select(stored.c.id)
     if lock_derived_rows:  # joined to the stored row (a duplicate may take it too: harmless)
         lock = sa.select(derived_rows_lock(sa.bindparam("lock_workspace", type_=sa.String))
                          .label("locked")).cte("derived_rows_lock")
         statement = statement.select_from(stored.join(lock, sa.true()))
+        if stamp_deal:
+            from storage.deals import stamp_after
+
+            stamp = stamp_after(lock, stored)
+            statement = statement.add_columns(
+                sa.select(sa.func.count()).select_from(stamp).scalar_subquery().label("stamped"))
     for table, period in ((DailyRollup.__table__, "day"), (MonthlyRollup.__table__, "month")):
         columns = ("workspace_id", period, "kind", "user_id", "source", *SUMS)
         params = {"workspace_id": "workspace_id", period: f"rollup_{period}", "kind": "kind",

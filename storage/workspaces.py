@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import secrets
+import time
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -79,10 +80,14 @@ def workspace_and_user(database: Database, workspace_id: str, user_id: str
     Every command asks this first: the row is read with Core (`Database.read_first`: on
     SQLite without a session or transaction) and the Workspace built from it as a detached
     object (what a closed session leaves), which costs a sixth of loading it through the ORM."""
-    row = database.read_first(_workspace_and_user(), {
+    postgresql = database.dialect == "postgresql"
+    row = database.read_first(_workspace_and_user(postgresql), {
         "workspace_id": workspace_id, "user_id": user_id})
     if row is None:
         return None, None
+    if postgresql:  # the server's clock, for a write that sends its COMMIT at once
+        *row, server_now = row
+        database.note_server_clock(server_now, time.monotonic())
     *columns, found, name, email = row
     # Built as the ORM builds a loaded row (a new instance, its values in its __dict__):
     # Workspace(**values) validated them again and took 55 µs of every command, this 8.
@@ -104,10 +109,12 @@ def _workspaces():
 
 
 @functools.cache
-def _workspace_and_user():
-    """workspace_and_user's statement, built once (building it cost more than running it)."""
+def _workspace_and_user(postgresql: bool = False):
+    """workspace_and_user's statement, built once (building it cost more than running it);
+    PostgreSQL's with the server's `statement_timestamp()` last (`Database.note_server_clock`)."""
     workspaces, users = Workspace.__table__, User.__table__
-    return (sa.select(*workspaces.c, users.c.id, users.c.display_name, users.c.email)
+    clock = (sa.func.statement_timestamp(),) if postgresql else ()
+    return (sa.select(*workspaces.c, users.c.id, users.c.display_name, users.c.email, *clock)
             .outerjoin(users, sa.and_(users.c.workspace_id == workspaces.c.id,
                                       users.c.id == sa.bindparam("user_id")))
             .where(workspaces.c.id == sa.bindparam("workspace_id")))
@@ -165,7 +172,10 @@ def derived_rows_lock(workspace_id) -> sa.ColumnElement:
     """PostgreSQL: the lock of `lock_derived_rows` as an expression, for a statement that
     takes it on its way (an event's insert, storage/rollups.py `with_rollups`); then
     `note_derived_rows_locked`."""
-    return sa.func.pg_advisory_xact_lock(_DERIVED_ROWS_LOCK, sa.func.hashtext(workspace_id))
+    # the lock's first key written in: an anonymous bind parameter of a CTE that two parts
+    # of a statement read (the stamp, storage/deals.py) is compiled twice
+    return sa.func.pg_advisory_xact_lock(sa.literal_column(str(_DERIVED_ROWS_LOCK)),
+                                         sa.func.hashtext(workspace_id))
 
 
 def note_derived_rows_locked(session: Session, workspace_id: str) -> None:

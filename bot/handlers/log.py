@@ -21,7 +21,7 @@ from bot.replies import Reply, Section, error_reply
 from reports.format import format_amount
 from storage.deals import find_deal
 from storage.models import User
-from storage.recording import NewEvent, record_event
+from storage.recording import NewEvent, record_event, store_event
 from storage.workspaces import ensure_user
 
 
@@ -67,16 +67,24 @@ def handle_log(command: LogCommand, invocation: Invocation) -> Reply:
         note=command.note,
     )
     workspace = invocation.workspace
-    with invocation.context.database.write() as session:
-        if credited != request.user_id:
-            ensure_user(session=session, workspace_id=workspace.id, user_id=credited,
-                        now=invocation.now)
-        rewin = command.kind == "deal-won" and command.deal_key is not None
-        before = _win_of(session, workspace.id, command.deal_key) if rewin else None
-        recorded = record_event(session=session, workspace=workspace, new=new,
-                                now=invocation.now)
-        after = _win_of(session, workspace.id, command.deal_key) if before else None
-        credited_name = _credited_name(session, invocation, credited)
+    rewin = command.kind == "deal-won" and command.deal_key is not None
+    before = after = None
+    if credited == request.user_id and request.user_name and not rewin:
+        # the event is all the command writes (its reply names the caller as the request
+        # does): a transaction of its own, one round trip on PostgreSQL without a deal
+        recorded = store_event(database=invocation.context.database, workspace=workspace,
+                               new=new, now=invocation.now)
+        credited_name = request.user_name
+    else:
+        with invocation.context.database.write() as session:
+            if credited != request.user_id:
+                ensure_user(session=session, workspace_id=workspace.id, user_id=credited,
+                            now=invocation.now)
+            before = _win_of(session, workspace.id, command.deal_key) if rewin else None
+            recorded = record_event(session=session, workspace=workspace, new=new,
+                                    now=invocation.now)
+            after = _win_of(session, workspace.id, command.deal_key) if before else None
+            credited_name = _credited_name(session, invocation, credited)
     event = recorded.event
     headline = t.gettext("Logged {event} (#{id})",
                          event=describe_event(event, workspace, credited_name, t), id=event.id)

@@ -122,3 +122,30 @@ def test_a_column_default_left_out_is_refused_not_guessed(stored):
     with stored.engine.connect() as connection, \
             pytest.raises(ValueError, match="give every column a value"):
         driver.run(connection, sa.insert(Event.__table__), row)
+
+
+def test_statements_run_together_give_what_each_gives_alone_and_fail_as_core(stored):
+    """`run_together` (PostgreSQL: one round trip in psycopg's pipeline mode) answers each
+    statement as `run` does, IN lists (an array on PostgreSQL, `NOT IN` too) included; an
+    error stops the transaction and is raised as Core raises it."""
+    events = Event.__table__
+    keyed = sa.select(events.c.idempotency_key).where(
+        events.c.workspace_id == sa.bindparam("workspace_id"),
+        events.c.deal_key.in_(sa.bindparam("keys", expanding=True))).order_by(events.c.id)
+    others = sa.select(events.c.idempotency_key).where(
+        events.c.workspace_id == sa.bindparam("workspace_id"),
+        events.c.deal_key.not_in(sa.bindparam("keys", expanding=True))).order_by(events.c.id)
+    given = {"workspace_id": WORKSPACE, "keys": ["acme"]}
+    with stored.write() as session:
+        connection = session.connection()
+        for key, deal in (("t1", "acme"), ("t2", "other"), ("t3", "acme")):
+            driver.run(connection, _insert(stored.dialect), _event(key, deal_key=deal))
+        together = driver.run_together(connection, ((keyed, given), (others, given),
+                                                    (keyed, {**given, "keys": []})))
+        alone = [driver.run(connection, keyed, given), driver.run(connection, others, given)]
+        assert together == [*alone, []] == [[("t1",), ("t3",)], [("t2",)], []]
+    with pytest.raises(sa.exc.DBAPIError), stored.write() as session:
+        driver.run_together(session.connection(), (
+            (keyed, given), (sa.text("SELECT id FROM no_such_table"), {})))
+    with stored.read() as session:  # the connection is fine afterwards
+        assert driver.run(session.connection(), keyed, given) == [("t1",), ("t3",)]
