@@ -22,7 +22,7 @@ LONG_PERIODS = ("this-year", "2020-01-01..2027-01-01")
 
 
 def main(argv: list[str] | None = None) -> None:
-    from sqlmodel import select
+    from sqlalchemy import select
 
     from bot.usecases.kpi import answer_kpi
     from reports.kpis.catalog import CATALOG
@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> None:
     names = [n for n in args.kpis.split(",") if n] or list(CATALOG)
     database = Database.from_url(args.database_url)
     with database.read() as session:
-        workspace = session.exec(select(Workspace)).first()
+        workspace = session.scalars(select(Workspace)).first()
     out: dict[str, list] = {}
     for name in names:
         for period in LONG_PERIODS:

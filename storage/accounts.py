@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from storage.bulk import chunks
 from storage.models import Account, Deal, Event
@@ -44,13 +45,13 @@ def refresh_accounts(*, session: Session, workspace_id: str, account_keys: Seque
         # second search leaves `account_key IS NULL` to Python: in SQL, SQLite would read it
         # from ix_events_workspace_account, every event without an account, once per chunk.
         for by_deal in (False, True):
-            for event in session.exec(select(Event).where(
+            for event in session.scalars(select(Event).where(
                     Event.workspace_id == workspace_id,
                     Event.deal_key.in_(chunk) if by_deal else Event.account_key.in_(chunk),
                     Event.kind.in_(ACCOUNT_KINDS), Event.voided_at.is_(None))):
                 if not (by_deal and event.account_key is not None):
                     account_events[event.account_key or event.deal_key].append(event)
-        for account in session.exec(select(Account).where(
+        for account in session.scalars(select(Account).where(
                 Account.workspace_id == workspace_id, Account.key.in_(chunk))):
             existing[account.key] = account
     now = datetime.now(UTC)

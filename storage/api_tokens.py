@@ -19,7 +19,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlmodel import Session, select
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from storage.models import ApiToken
 
@@ -80,7 +81,7 @@ def verify_token(*, session: Session, key: bytes, presented: str) -> ApiToken | 
     match = _TOKEN.match(presented) if len(presented) <= MAX_TOKEN else None
     row = None
     if match is not None:
-        row = session.exec(select(ApiToken).where(ApiToken.token_id == match[1])).first()
+        row = session.scalars(select(ApiToken).where(ApiToken.token_id == match[1])).first()
     expected = row.token_hash if row is not None else _NO_HASH
     same = hmac.compare_digest(expected, token_hash(key, presented[:MAX_TOKEN]))
     if row is None or not same or row.revoked_at is not None:
@@ -111,7 +112,7 @@ def list_tokens(*, session: Session, workspace_id: str | None = None) -> list[To
     query = select(ApiToken)
     if workspace_id is not None:
         query = query.where(ApiToken.workspace_id == workspace_id)
-    rows = session.exec(query.order_by(ApiToken.workspace_id, ApiToken.name,
+    rows = session.scalars(query.order_by(ApiToken.workspace_id, ApiToken.name,
                                        ApiToken.created_at)).all()
     return [TokenInfo(r.workspace_id, r.name, r.created_at, r.last_used_at, r.revoked_at)
             for r in rows]
@@ -129,6 +130,6 @@ def revoke_token(*, session: Session, workspace_id: str, name: str, now: datetim
 
 
 def _live(session: Session, workspace_id: str, name: str) -> ApiToken | None:
-    return session.exec(select(ApiToken).where(
+    return session.scalars(select(ApiToken).where(
         ApiToken.workspace_id == workspace_id, ApiToken.name == name,
         ApiToken.revoked_at.is_(None))).first()

@@ -6,7 +6,7 @@ import functools
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from sqlmodel import Session
+from sqlalchemy.orm import Session
 
 from storage.driver import bind_converter, execute_sql, unconverted
 

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlmodel import Session, select
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from storage.engine import dialect_insert
 from storage.models import CrmSync, Event
@@ -36,14 +37,14 @@ def sync_row(session: Session, workspace_id: str, crm: str, *, lock: bool = Fals
     query = select(CrmSync).where(CrmSync.workspace_id == workspace_id, CrmSync.crm == crm)
     if lock:
         query = query.with_for_update()
-    return session.exec(query.execution_options(populate_existing=True)).one()
+    return session.scalars(query.execution_options(populate_existing=True)).one()
 
 
 def find_syncs(session: Session, workspace_id: str | None = None) -> list[CrmSync]:
     query = select(CrmSync).order_by(CrmSync.workspace_id, CrmSync.crm)
     if workspace_id is not None:
         query = query.where(CrmSync.workspace_id == workspace_id)
-    return list(session.exec(query).all())
+    return list(session.scalars(query).all())
 
 
 def claim(session: Session, *, workspace_id: str, crm: str, owner: str, now: datetime,

@@ -28,7 +28,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session
+from sqlalchemy.orm import Session
 
 from reports.events import STAGE_ORDER, Stage
 from storage.models import Deal, DealCount

@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from reports.deal_state import DealEvent, changes_only_the_name, derive_deal_state
 from reports.events import Stage
@@ -22,7 +23,7 @@ from storage.workspaces import lock_derived_rows, note_history_change, workspace
 
 def find_deal(*, session: Session, workspace_id: str, deal_key: str) -> Deal | None:
     """The deal row of `deal_key` in the workspace (its state derived from its events)."""
-    return session.exec(select(Deal).where(Deal.workspace_id == workspace_id,
+    return session.scalars(select(Deal).where(Deal.workspace_id == workspace_id,
                                            Deal.key == deal_key)).first()
 
 

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from storage.engine import dialect_insert
 from storage.models import DigestDelivery, DigestSchedule
@@ -67,7 +68,7 @@ def save_schedule(*, session: Session, workspace_id: str, platform: str, channel
 
 def get_schedule(*, session: Session, workspace_id: str, platform: str,
                  channel_id: str) -> DigestSchedule | None:
-    return session.exec(select(DigestSchedule).where(
+    return session.scalars(select(DigestSchedule).where(
         DigestSchedule.workspace_id == workspace_id, DigestSchedule.platform == platform,
         DigestSchedule.channel_id == channel_id)).first()
 
@@ -92,7 +93,7 @@ def list_schedules(*, session: Session, workspace_id: str | None = None,
         query = query.where(DigestSchedule.workspace_id == workspace_id)
     if enabled_only:
         query = query.where(DigestSchedule.enabled.is_(True))
-    return list(session.exec(query.order_by(DigestSchedule.workspace_id,
+    return list(session.scalars(query.order_by(DigestSchedule.workspace_id,
                                             DigestSchedule.channel_id)).all())
 
 
@@ -131,14 +132,14 @@ def claim_slot(*, session: Session, schedule: DigestSchedule, slot_at: datetime,
             .values(claimed_by=worker, lease_expires_at=now + lease))
         if taken.rowcount != 1:
             return None
-    return session.exec(select(DigestDelivery).where(
+    return session.scalars(select(DigestDelivery).where(
         DigestDelivery.schedule_id == schedule.id, DigestDelivery.slot_at == slot_at)).one()
 
 
 def expired_claims(*, session: Session, now: datetime) -> list[DigestDelivery]:
     """Claims whose lease ran out before `now` (their process died), any trigger, oldest
     first: each is taken over (`claim_slot`) and resolved, never left claimed."""
-    return list(session.exec(select(DigestDelivery).where(
+    return list(session.scalars(select(DigestDelivery).where(
         DigestDelivery.status == CLAIMED, DigestDelivery.lease_expires_at < now)
         .order_by(DigestDelivery.slot_at, DigestDelivery.id)).all())
 
@@ -244,5 +245,5 @@ def list_deliveries(*, session: Session, workspace_id: str | None = None,
         query = query.where(DigestDelivery.workspace_id == workspace_id)
     if schedule_ids is not None:
         query = query.where(DigestDelivery.schedule_id.in_(list(schedule_ids)))
-    return list(session.exec(query.order_by(DigestDelivery.slot_at.desc(),
+    return list(session.scalars(query.order_by(DigestDelivery.slot_at.desc(),
                                             DigestDelivery.id.desc()).limit(limit)).all())

@@ -27,7 +27,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlmodel import Session
+from sqlalchemy.orm import Session
 
 from storage import driver, pg_begin, pg_pool, plans
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlmodel import Session, select
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from storage.bulk import chunks
 from storage.models import Event
@@ -29,13 +30,13 @@ def stored_keys(*, session: Session, workspace_id: str, keys: Sequence[str]) -> 
                 "SELECT idempotency_key FROM events WHERE workspace_id = ? AND idempotency_key "
                 f"IN ({', '.join('?' * len(chunk))})", (workspace_id, *chunk)))
         else:
-            found.update(session.exec(select(Event.idempotency_key).where(
+            found.update(session.scalars(select(Event.idempotency_key).where(
                 Event.workspace_id == workspace_id, Event.idempotency_key.in_(chunk))).all())
     return found
 
 
 def get_event(*, session: Session, workspace_id: str, event_id: int) -> Event:
-    event = session.exec(
+    event = session.scalars(
         select(Event).where(Event.workspace_id == workspace_id, Event.id == event_id)
     ).first()
     if event is None:
@@ -44,14 +45,14 @@ def get_event(*, session: Session, workspace_id: str, event_id: int) -> Event:
 
 
 def find_by_idempotency_key(*, session: Session, workspace_id: str, key: str) -> Event | None:
-    return session.exec(
+    return session.scalars(
         select(Event).where(Event.workspace_id == workspace_id, Event.idempotency_key == key)
     ).first()
 
 
 def find_last_logged(*, session: Session, workspace_id: str, logged_by: str) -> Event | None:
     """The caller's most recently logged event that is not void."""
-    return session.exec(
+    return session.scalars(
         select(Event)
         .where(
             Event.workspace_id == workspace_id,
@@ -89,4 +90,4 @@ def list_events(
                       include_void=include_void)
     if limit is not None:
         query = query.limit(limit)
-    return session.exec(query).all()
+    return session.scalars(query).all()

@@ -52,7 +52,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from sqlmodel import Session
+from sqlalchemy.orm import Session
 
 from reports.events import Stage
 from reports.kpis.facts import DealRow, Distribution, EventSum, Quota

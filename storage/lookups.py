@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import Session, select
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from storage.models import Deal, Event
 
@@ -16,7 +17,7 @@ from storage.models import Deal, Event
 def recent_logs(*, session: Session, workspace_id: str, logged_by: str, since: datetime,
                 limit: int) -> list[Event]:
     """Events `logged_by` logged at or after `since` that are not void, newest first."""
-    return list(session.exec(
+    return list(session.scalars(
         select(Event)
         .where(Event.workspace_id == workspace_id, Event.logged_by == logged_by,
                Event.logged_at >= since, Event.voided_at.is_(None))
@@ -33,4 +34,4 @@ def deals_starting(*, session: Session, workspace_id: str, typed: str,
     query = select(Deal.key, Deal.name).where(Deal.workspace_id == workspace_id)
     if prefix:
         query = query.where(Deal.key.startswith(prefix, autoescape=True))
-    return [(key, name) for key, name in session.exec(query.order_by(Deal.key).limit(limit))]
+    return [(key, name) for key, name in session.execute(query.order_by(Deal.key).limit(limit))]

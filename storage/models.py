@@ -5,10 +5,10 @@ Every schema change here needs an Alembic migration (storage/migrations/versions
 """
 
 from datetime import date, datetime
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
-from pydantic import ConfigDict
-from sqlmodel import Field, SQLModel
+from sqlalchemy.orm import DeclarativeBase, Mapped, MappedColumn, mapped_column
 
 from storage.types import BigId, UTCDateTime
 
@@ -19,54 +19,87 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
-SQLModel.metadata.naming_convention = NAMING_CONVENTION
 
 
-class Table(SQLModel):
-    """The base of every table. Rows are read and written through SQLAlchemy, never validated
-    by pydantic, so pydantic builds a class's validator only if something asks for one
-    (`defer_build`): building them for the 18 tables was ~9% of importing this module, at
-    every start (tests/bot/test_startup_imports.py). The annotations are real types, not
-    strings (no `from __future__ import annotations`): pydantic evaluated each string (~7%)."""
+class Table(DeclarativeBase):
+    """The base of every table: plain SQLAlchemy declarative classes (importing SQLModel and
+    pydantic for them was ~0.15 s of every start, docs/performance.md).
 
-    model_config = ConfigDict(defer_build=True)
+    A new row holds its defaults from the moment it is built, before any flush: each column's
+    Python `default=` and None for a nullable column or an auto-increment key (what a row of
+    the SQLModel classes these replace held; code reads them before the INSERT, and every
+    row of a table then inserts the same columns). The annotations are real types, not
+    strings (no `from __future__ import annotations`): SQLAlchemy would evaluate each one."""
+
+    metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+    _new_row_defaults: ClassVar[dict[str, Any]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        table = cls.__table__
+        cls._new_row_defaults = {
+            column.key: column.default.arg if column.default is not None else None
+            for column in table.columns
+            if column.default is not None or column.nullable
+            or column is table.autoincrement_column}
+        for value in cls._new_row_defaults.values():
+            if callable(value):
+                raise TypeError(f"{cls.__name__}: a default must be a value, not a callable")
+
+    def __init__(self, **values: Any) -> None:
+        cls = type(self)
+        for key, value in (self._new_row_defaults | values).items():
+            if not hasattr(cls, key):
+                raise TypeError(f"{key!r} is an invalid keyword argument for {cls.__name__}")
+            setattr(self, key, value)
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{column.key}={self.__dict__[column.key]!r}"
+                          for column in self.__table__.columns if column.key in self.__dict__)
+        return f"{type(self).__name__}({shown})"
 
 
-def _ts(nullable: bool = True, index: bool = False) -> sa.Column:
-    return sa.Column(UTCDateTime(), nullable=nullable, index=index)
+def _ts() -> MappedColumn[Any]:
+    """A tz-aware UTC timestamp; NULL allowed as its annotation says."""
+    return mapped_column(UTCDateTime())
 
 
-class Workspace(Table, table=True):
+def _workspace_id(primary_key: bool = False) -> MappedColumn[str]:
+    """The workspace a row belongs to."""
+    return mapped_column(sa.String(80), sa.ForeignKey("workspaces.id"), primary_key=primary_key)
+
+
+class Workspace(Table):
     """A Slack team (Enterprise Grid: enterprise + team) or a Teams tenant."""
 
     __tablename__ = "workspaces"
 
-    id: str = Field(primary_key=True, max_length=80)  # "slack:T123", "slack:E1:T123", "teams:<tid>"
-    platform: str = Field(max_length=16)
-    name: str | None = Field(default=None, max_length=200)
-    timezone: str = Field(default="UTC", max_length=64)
-    currency: str = Field(default="USD", max_length=3)
-    fiscal_year_start: int = Field(default=1)
-    created_at: datetime = Field(sa_column=_ts(nullable=False))
+    # "slack:T123", "slack:E1:T123", "teams:<tid>"
+    id: Mapped[str] = mapped_column(sa.String(80), primary_key=True)
+    platform: Mapped[str] = mapped_column(sa.String(16))
+    name: Mapped[str | None] = mapped_column(sa.String(200))
+    timezone: Mapped[str] = mapped_column(sa.String(64), default="UTC")
+    currency: Mapped[str] = mapped_column(sa.String(3), default="USD")
+    fiscal_year_start: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = _ts()
     # A fresh random number after every write that changes the deals of a past time (a
     # backdated log, an undo, an import, a rep link): results over past windows are remembered
     # until it moves (storage/facts.py). Random, so a workspace created again never repeats one.
-    history_version: int = Field(default=0, sa_column=sa.Column(
-        sa.BigInteger(), nullable=False, server_default="0"))
+    history_version: Mapped[int] = mapped_column(sa.BigInteger(), server_default="0", default=0)
 
 
-class User(Table, table=True):
+class User(Table):
     """A platform user (or a named rep from an import) within a workspace."""
 
     __tablename__ = "users"
 
-    workspace_id: str = Field(foreign_key="workspaces.id", primary_key=True, max_length=80)
-    id: str = Field(primary_key=True, max_length=80)
-    display_name: str | None = Field(default=None, max_length=200)
-    email: str | None = Field(default=None, max_length=320)
-    is_admin: bool = Field(default=False)
-    admin_checked_at: datetime | None = Field(default=None, sa_column=_ts())
-    created_at: datetime = Field(sa_column=_ts(nullable=False))
+    workspace_id: Mapped[str] = _workspace_id(primary_key=True)
+    id: Mapped[str] = mapped_column(sa.String(80), primary_key=True)
+    display_name: Mapped[str | None] = mapped_column(sa.String(200))
+    email: Mapped[str | None] = mapped_column(sa.String(320))
+    is_admin: Mapped[bool] = mapped_column(default=False)
+    admin_checked_at: Mapped[datetime | None] = _ts()
+    created_at: Mapped[datetime] = _ts()
 
 
 # The rows of the partial indexes ix_events_durations and ix_events_downgrades; a query
@@ -85,7 +118,7 @@ DURATION_ROWS = "duration_seconds IS NOT NULL AND voided_at IS NULL"
 DOWNGRADE_ROWS = "amount_minor < 0 AND voided_at IS NULL"
 
 
-class Event(Table, table=True):
+class Event(Table):
     """One logged activity. Never deleted: undo sets `voided_at`."""
 
     __tablename__ = "events"
@@ -113,36 +146,36 @@ class Event(Table, table=True):
         sa.CheckConstraint("count >= 1", name="count_positive"),
     )
 
-    id: int | None = Field(default=None, sa_column=sa.Column(BigId, primary_key=True))
-    workspace_id: str = Field(foreign_key="workspaces.id", max_length=80)
-    kind: str = Field(max_length=40)
-    count: int = Field(default=1)
-    amount_minor: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger()))
-    currency: str | None = Field(default=None, max_length=3)
-    duration_seconds: int | None = Field(default=None)
-    mrr_minor: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger()))
-    deal_key: str | None = Field(default=None, max_length=120)
-    deal_name: str | None = Field(default=None, max_length=120)
-    account_key: str | None = Field(default=None, max_length=120)
-    user_id: str = Field(max_length=80)  # credited to
-    logged_by: str = Field(max_length=80)
-    channel_id: str | None = Field(default=None, max_length=80)  # where it was logged
-    source: str | None = Field(default=None, max_length=40)  # lead-source group
-    source_raw: str | None = Field(default=None, max_length=120)
-    reason: str | None = Field(default=None, max_length=120)
-    competitor: str | None = Field(default=None, max_length=120)
-    note: str | None = Field(default=None, max_length=500)
-    occurred_at: datetime = Field(sa_column=_ts(nullable=False))
-    logged_at: datetime = Field(sa_column=_ts(nullable=False))
-    idempotency_key: str = Field(max_length=200)
-    voided_at: datetime | None = Field(default=None, sa_column=_ts())
-    voided_by: str | None = Field(default=None, max_length=80)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    workspace_id: Mapped[str] = _workspace_id()
+    kind: Mapped[str] = mapped_column(sa.String(40))
+    count: Mapped[int] = mapped_column(default=1)
+    amount_minor: Mapped[int | None] = mapped_column(sa.BigInteger())
+    currency: Mapped[str | None] = mapped_column(sa.String(3))
+    duration_seconds: Mapped[int | None] = mapped_column()
+    mrr_minor: Mapped[int | None] = mapped_column(sa.BigInteger())
+    deal_key: Mapped[str | None] = mapped_column(sa.String(120))
+    deal_name: Mapped[str | None] = mapped_column(sa.String(120))
+    account_key: Mapped[str | None] = mapped_column(sa.String(120))
+    user_id: Mapped[str] = mapped_column(sa.String(80))  # credited to
+    logged_by: Mapped[str] = mapped_column(sa.String(80))
+    channel_id: Mapped[str | None] = mapped_column(sa.String(80))  # where it was logged
+    source: Mapped[str | None] = mapped_column(sa.String(40))  # lead-source group
+    source_raw: Mapped[str | None] = mapped_column(sa.String(120))
+    reason: Mapped[str | None] = mapped_column(sa.String(120))
+    competitor: Mapped[str | None] = mapped_column(sa.String(120))
+    note: Mapped[str | None] = mapped_column(sa.String(500))
+    occurred_at: Mapped[datetime] = _ts()
+    logged_at: Mapped[datetime] = _ts()
+    idempotency_key: Mapped[str] = mapped_column(sa.String(200))
+    voided_at: Mapped[datetime | None] = _ts()
+    voided_by: Mapped[str | None] = mapped_column(sa.String(80))
 
 
 _GROUPS = ("outcome", "owner_id", "source")  # trailing columns of the stage indexes
 
 
-class Deal(Table, table=True):
+class Deal(Table):
     """A deal's funnel state, derived from its events and rewritten in the same transaction.
 
     Stage timestamps: the first event of each stage; a skipped stage counts as reached when the
@@ -171,34 +204,34 @@ class Deal(Table, table=True):
         sa.Index("ix_deals_account", "workspace_id", "account_key"),  # account upkeep
     )
 
-    id: int | None = Field(default=None, sa_column=sa.Column(BigId, primary_key=True))
-    workspace_id: str = Field(foreign_key="workspaces.id", max_length=80)
-    key: str = Field(max_length=120)
-    name: str = Field(max_length=120)
-    account_key: str | None = Field(default=None, max_length=120)
-    owner_id: str | None = Field(default=None, max_length=80)
-    source: str | None = Field(default=None, max_length=40)
-    first_event_at: datetime | None = Field(default=None, sa_column=_ts())
-    lead_at: datetime | None = Field(default=None, sa_column=_ts())
-    mql_at: datetime | None = Field(default=None, sa_column=_ts())
-    sql_at: datetime | None = Field(default=None, sa_column=_ts())
-    opportunity_at: datetime | None = Field(default=None, sa_column=_ts())
-    demo_at: datetime | None = Field(default=None, sa_column=_ts())
-    won_at: datetime | None = Field(default=None, sa_column=_ts())
-    lost_at: datetime | None = Field(default=None, sa_column=_ts())
-    closed_at: datetime | None = Field(default=None, sa_column=_ts())
-    outcome: str = Field(default="open", max_length=8)  # open | won | lost
-    stage: str | None = Field(default=None, max_length=16)  # current stage (lost for lost deals)
-    stage_changed_at: datetime | None = Field(default=None, sa_column=_ts())
-    amount_minor: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger()))
-    currency: str | None = Field(default=None, max_length=3)
-    mrr_minor: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger()))
-    reason: str | None = Field(default=None, max_length=120)
-    competitor: str | None = Field(default=None, max_length=120)
-    updated_at: datetime = Field(sa_column=_ts(nullable=False))
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    workspace_id: Mapped[str] = _workspace_id()
+    key: Mapped[str] = mapped_column(sa.String(120))
+    name: Mapped[str] = mapped_column(sa.String(120))
+    account_key: Mapped[str | None] = mapped_column(sa.String(120))
+    owner_id: Mapped[str | None] = mapped_column(sa.String(80))
+    source: Mapped[str | None] = mapped_column(sa.String(40))
+    first_event_at: Mapped[datetime | None] = _ts()
+    lead_at: Mapped[datetime | None] = _ts()
+    mql_at: Mapped[datetime | None] = _ts()
+    sql_at: Mapped[datetime | None] = _ts()
+    opportunity_at: Mapped[datetime | None] = _ts()
+    demo_at: Mapped[datetime | None] = _ts()
+    won_at: Mapped[datetime | None] = _ts()
+    lost_at: Mapped[datetime | None] = _ts()
+    closed_at: Mapped[datetime | None] = _ts()
+    outcome: Mapped[str] = mapped_column(sa.String(8), default="open")  # open | won | lost
+    stage: Mapped[str | None] = mapped_column(sa.String(16))  # current stage (lost for lost deals)
+    stage_changed_at: Mapped[datetime | None] = _ts()
+    amount_minor: Mapped[int | None] = mapped_column(sa.BigInteger())
+    currency: Mapped[str | None] = mapped_column(sa.String(3))
+    mrr_minor: Mapped[int | None] = mapped_column(sa.BigInteger())
+    reason: Mapped[str | None] = mapped_column(sa.String(120))
+    competitor: Mapped[str | None] = mapped_column(sa.String(120))
+    updated_at: Mapped[datetime] = _ts()
 
 
-class DailyRollup(Table, table=True):
+class DailyRollup(Table):
     """Per workspace-local day: non-void event totals by user, kind and lead source.
 
     Maintained in the same transaction as every event write and void, so count and sum KPIs
@@ -211,18 +244,18 @@ class DailyRollup(Table, table=True):
         sa.Index("ix_daily_rollups_kind", "workspace_id", "kind", "day"),
     )
 
-    workspace_id: str = Field(foreign_key="workspaces.id", primary_key=True, max_length=80)
-    day: date = Field(primary_key=True)
-    kind: str = Field(primary_key=True, max_length=40)
-    user_id: str = Field(primary_key=True, max_length=80)
-    source: str = Field(default="", primary_key=True, max_length=40)
-    events: int = Field(default=0)
-    count_sum: int = Field(default=0, sa_column=sa.Column(sa.BigInteger(), nullable=False))
-    amount_sum: int = Field(default=0, sa_column=sa.Column(sa.BigInteger(), nullable=False))
-    duration_sum: int = Field(default=0, sa_column=sa.Column(sa.BigInteger(), nullable=False))
+    workspace_id: Mapped[str] = _workspace_id(primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    user_id: Mapped[str] = mapped_column(sa.String(80), primary_key=True)
+    source: Mapped[str] = mapped_column(sa.String(40), primary_key=True, default="")
+    events: Mapped[int] = mapped_column(default=0)
+    count_sum: Mapped[int] = mapped_column(sa.BigInteger(), default=0)
+    amount_sum: Mapped[int] = mapped_column(sa.BigInteger(), default=0)
+    duration_sum: Mapped[int] = mapped_column(sa.BigInteger(), default=0)
 
 
-class MonthlyRollup(Table, table=True):
+class MonthlyRollup(Table):
     """Per workspace-local calendar month (`month` = its first day): the sums of
     `daily_rollups` over the month's days, by user, kind and lead source.
 
@@ -238,18 +271,18 @@ class MonthlyRollup(Table, table=True):
                  "source", "events", "count_sum", "amount_sum", "duration_sum"),
     )
 
-    workspace_id: str = Field(foreign_key="workspaces.id", primary_key=True, max_length=80)
-    month: date = Field(primary_key=True)
-    kind: str = Field(primary_key=True, max_length=40)
-    user_id: str = Field(primary_key=True, max_length=80)
-    source: str = Field(default="", primary_key=True, max_length=40)
-    events: int = Field(default=0)
-    count_sum: int = Field(default=0, sa_column=sa.Column(sa.BigInteger(), nullable=False))
-    amount_sum: int = Field(default=0, sa_column=sa.Column(sa.BigInteger(), nullable=False))
-    duration_sum: int = Field(default=0, sa_column=sa.Column(sa.BigInteger(), nullable=False))
+    workspace_id: Mapped[str] = _workspace_id(primary_key=True)
+    month: Mapped[date] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    user_id: Mapped[str] = mapped_column(sa.String(80), primary_key=True)
+    source: Mapped[str] = mapped_column(sa.String(40), primary_key=True, default="")
+    events: Mapped[int] = mapped_column(default=0)
+    count_sum: Mapped[int] = mapped_column(sa.BigInteger(), default=0)
+    amount_sum: Mapped[int] = mapped_column(sa.BigInteger(), default=0)
+    duration_sum: Mapped[int] = mapped_column(sa.BigInteger(), default=0)
 
 
-class OpenDealStage(Table, table=True):
+class OpenDealStage(Table):
     """Open deals (outcome "open", a stage) per (owner, current stage): the stalled-deal
     counts' totals, so that they cost the same at any history size (storage/facts.py).
 
@@ -260,14 +293,14 @@ class OpenDealStage(Table, table=True):
 
     __tablename__ = "open_deal_stages"
 
-    workspace_id: str = Field(foreign_key="workspaces.id", primary_key=True, max_length=80)
-    owner_id: str = Field(default="", primary_key=True, max_length=80,
-                          sa_column_kwargs={"server_default": ""})  # "" for no owner
-    stage: str = Field(primary_key=True, max_length=16)
-    deals: int = Field(default=0)
+    workspace_id: Mapped[str] = _workspace_id(primary_key=True)
+    owner_id: Mapped[str] = mapped_column(sa.String(80), primary_key=True, default="",
+                                          server_default="")  # "" for no owner
+    stage: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    deals: Mapped[int] = mapped_column(default=0)
 
 
-class EventDurationCount(Table, table=True):
+class EventDurationCount(Table):
     """How many non-void events of a kind carry a duration (and the sum of their seconds) per
     (workspace, UTC month, bucket of `duration_buckets`, by 1000 * seconds): user_id "" for
     the whole team, else per user. Kept by triggers on `events` (migration 0021); code never
@@ -276,28 +309,26 @@ class EventDurationCount(Table, table=True):
     __tablename__ = "event_duration_counts"
     __table_args__ = ({"sqlite_with_rowid": False},)  # clustered by the key on SQLite
 
-    workspace_id: str = Field(foreign_key="workspaces.id", primary_key=True, max_length=80)
-    kind: str = Field(primary_key=True, max_length=40)
-    user_id: str = Field(primary_key=True, max_length=80)
-    month: int = Field(primary_key=True)
-    bucket: int = Field(sa_column=sa.Column(sa.BigInteger(), primary_key=True,
-                                            autoincrement=False))
-    events: int = Field(default=0)
-    total_seconds: int = Field(default=0, sa_column=sa.Column(sa.BigInteger(), nullable=False))
+    workspace_id: Mapped[str] = _workspace_id(primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    user_id: Mapped[str] = mapped_column(sa.String(80), primary_key=True)
+    month: Mapped[int] = mapped_column(primary_key=True)
+    bucket: Mapped[int] = mapped_column(sa.BigInteger(), primary_key=True, autoincrement=False)
+    events: Mapped[int] = mapped_column(default=0)
+    total_seconds: Mapped[int] = mapped_column(sa.BigInteger(), default=0)
 
 
-class DurationBucket(Table, table=True):
+class DurationBucket(Table):
     """The lower bounds (milliseconds) of the duration buckets of `deal_duration_counts`: a
     duration d falls in the bucket with the largest lo_ms <= d, which holds [lo_ms, next
     lo_ms). Written once by migration 0016 (about eight buckets per doubling)."""
 
     __tablename__ = "duration_buckets"
 
-    lo_ms: int = Field(sa_column=sa.Column(sa.BigInteger(), primary_key=True,
-                                           autoincrement=False))
+    lo_ms: Mapped[int] = mapped_column(sa.BigInteger(), primary_key=True, autoincrement=False)
 
 
-class DealDuration(Table, table=True):
+class DealDuration(Table):
     """One deal's time in a stage (measures 0-4: lead ... demo, the stage left when the next
     one was reached) or its sales cycle (5: first event to win), in whole milliseconds (the
     value `seconds_between` rounds to), with the instant it counts at (`exit_at`: the next
@@ -320,18 +351,17 @@ class DealDuration(Table, table=True):
                  "exit_at", "owner_id"),
     )
 
-    deal_id: int = Field(sa_column=sa.Column(sa.BigInteger(), primary_key=True,
-                                             autoincrement=False))
-    measure: int = Field(primary_key=True)
-    workspace_id: str = Field(foreign_key="workspaces.id", max_length=80)
-    owner_id: str | None = Field(default=None, max_length=80)
-    exit_at: datetime = Field(sa_column=_ts(nullable=False))
-    month: int
-    ms: int = Field(sa_column=sa.Column(sa.BigInteger(), nullable=False))
-    bucket: int = Field(sa_column=sa.Column(sa.BigInteger(), nullable=False))
+    deal_id: Mapped[int] = mapped_column(sa.BigInteger(), primary_key=True, autoincrement=False)
+    measure: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[str] = _workspace_id()
+    owner_id: Mapped[str | None] = mapped_column(sa.String(80))
+    exit_at: Mapped[datetime] = _ts()
+    month: Mapped[int] = mapped_column()
+    ms: Mapped[int] = mapped_column(sa.BigInteger())
+    bucket: Mapped[int] = mapped_column(sa.BigInteger())
 
 
-class DealDurationCount(Table, table=True):
+class DealDurationCount(Table):
     """How many `deal_durations` rows (and the sum of their milliseconds) fall in each
     (workspace, measure, UTC month, bucket): owner_id "" for the whole team, else per owner.
 
@@ -348,18 +378,17 @@ class DealDurationCount(Table, table=True):
         {"sqlite_with_rowid": False},  # clustered by the key on SQLite
     )
 
-    workspace_id: str = Field(foreign_key="workspaces.id", primary_key=True, max_length=80)
-    measure: int = Field(primary_key=True)
-    owner_id: str = Field(primary_key=True, max_length=80)
+    workspace_id: Mapped[str] = _workspace_id(primary_key=True)
+    measure: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[str] = mapped_column(sa.String(80), primary_key=True)
     # Bucket before month: a period's counts per bucket are summed in key order (no sort).
-    bucket: int = Field(sa_column=sa.Column(sa.BigInteger(), primary_key=True,
-                                            autoincrement=False))
-    month: int = Field(primary_key=True)
-    deals: int = Field(default=0)
-    total_ms: int = Field(default=0, sa_column=sa.Column(sa.BigInteger(), nullable=False))
+    bucket: Mapped[int] = mapped_column(sa.BigInteger(), primary_key=True, autoincrement=False)
+    month: Mapped[int] = mapped_column(primary_key=True)
+    deals: Mapped[int] = mapped_column(default=0)
+    total_ms: Mapped[int] = mapped_column(sa.BigInteger(), default=0)
 
 
-class DealCount(Table, table=True):
+class DealCount(Table):
     """Deals per UTC month of a milestone, owner and lead source: what the deal counts over a
     long period add up (storage/deal_counts.py), so that they cost the same at any history
     size.
@@ -381,27 +410,27 @@ class DealCount(Table, table=True):
     # SQLite: the rows live in the primary key's B-tree (a period's months are one range of it)
     __table_args__ = {"sqlite_with_rowid": False}
 
-    workspace_id: str = Field(foreign_key="workspaces.id", primary_key=True, max_length=80)
-    milestone: str = Field(primary_key=True, max_length=16)
-    month: date = Field(primary_key=True)
-    owner_id: str = Field(primary_key=True, max_length=80)
-    source: str = Field(primary_key=True, max_length=40)
-    reason: str = Field(primary_key=True, max_length=120)
-    competitor: str = Field(primary_key=True, max_length=120)
-    deals: int = Field(default=0)
-    to_lead: int = Field(default=0)
-    to_mql: int = Field(default=0)
-    to_sql: int = Field(default=0)
-    to_opportunity: int = Field(default=0)
-    to_demo: int = Field(default=0)
-    to_won: int = Field(default=0)
-    to_lost: int = Field(default=0)
-    amount_sum: int = Field(default=0, sa_column=sa.Column(sa.BigInteger(), nullable=False))
-    no_amount: int = Field(default=0)
-    mrr_sum: int = Field(default=0, sa_column=sa.Column(sa.BigInteger(), nullable=False))
+    workspace_id: Mapped[str] = _workspace_id(primary_key=True)
+    milestone: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    month: Mapped[date] = mapped_column(primary_key=True)
+    owner_id: Mapped[str] = mapped_column(sa.String(80), primary_key=True)
+    source: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    reason: Mapped[str] = mapped_column(sa.String(120), primary_key=True)
+    competitor: Mapped[str] = mapped_column(sa.String(120), primary_key=True)
+    deals: Mapped[int] = mapped_column(default=0)
+    to_lead: Mapped[int] = mapped_column(default=0)
+    to_mql: Mapped[int] = mapped_column(default=0)
+    to_sql: Mapped[int] = mapped_column(default=0)
+    to_opportunity: Mapped[int] = mapped_column(default=0)
+    to_demo: Mapped[int] = mapped_column(default=0)
+    to_won: Mapped[int] = mapped_column(default=0)
+    to_lost: Mapped[int] = mapped_column(default=0)
+    amount_sum: Mapped[int] = mapped_column(sa.BigInteger(), default=0)
+    no_amount: Mapped[int] = mapped_column(default=0)
+    mrr_sum: Mapped[int] = mapped_column(sa.BigInteger(), default=0)
 
 
-class Account(Table, table=True):
+class Account(Table):
     """A customer account, derived from its deals' wins and its churn and MRR events."""
 
     __tablename__ = "accounts"
@@ -411,18 +440,17 @@ class Account(Table, table=True):
         sa.Index("ix_accounts_churned", "workspace_id", "churned_at", "customer_since"),
     )
 
-    workspace_id: str = Field(foreign_key="workspaces.id", primary_key=True, max_length=80)
-    key: str = Field(primary_key=True, max_length=120)
-    name: str | None = Field(default=None, max_length=120)
-    customer_since: datetime | None = Field(default=None, sa_column=_ts())
-    churned_at: datetime | None = Field(default=None, sa_column=_ts())
-    churned_mrr_minor: int = Field(default=0, sa_column=sa.Column(sa.BigInteger(),
-                                                                    nullable=False))
-    mrr_minor: int = Field(default=0, sa_column=sa.Column(sa.BigInteger(), nullable=False))
-    updated_at: datetime = Field(sa_column=_ts(nullable=False))
+    workspace_id: Mapped[str] = _workspace_id(primary_key=True)
+    key: Mapped[str] = mapped_column(sa.String(120), primary_key=True)
+    name: Mapped[str | None] = mapped_column(sa.String(120))
+    customer_since: Mapped[datetime | None] = _ts()
+    churned_at: Mapped[datetime | None] = _ts()
+    churned_mrr_minor: Mapped[int] = mapped_column(sa.BigInteger(), default=0)
+    mrr_minor: Mapped[int] = mapped_column(sa.BigInteger(), default=0)
+    updated_at: Mapped[datetime] = _ts()
 
 
-class Quota(Table, table=True):
+class Quota(Table):
     """A quota change: a rep's target for revenue (minor units) or a count of an event kind,
     monthly or quarterly, in force from `effective_from` (a workspace-local day; NULL = from the
     beginning, for quotas set before effective dates were kept) until a later change.
@@ -436,18 +464,18 @@ class Quota(Table, table=True):
         sa.Index("ix_quota_changes_rep", "workspace_id", "user_id", "metric", "effective_from"),
     )
 
-    id: int | None = Field(default=None, sa_column=sa.Column(BigId, primary_key=True))
-    workspace_id: str = Field(foreign_key="workspaces.id", max_length=80)
-    user_id: str = Field(max_length=80)
-    metric: str = Field(max_length=40)
-    cadence: str = Field(default="monthly", max_length=16)
-    target: int = Field(sa_column=sa.Column(sa.BigInteger(), nullable=False))
-    effective_from: date | None = Field(default=None, sa_column=sa.Column(sa.Date()))
-    set_by: str = Field(max_length=80)
-    set_at: datetime = Field(sa_column=_ts(nullable=False))
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    workspace_id: Mapped[str] = _workspace_id()
+    user_id: Mapped[str] = mapped_column(sa.String(80))
+    metric: Mapped[str] = mapped_column(sa.String(40))
+    cadence: Mapped[str] = mapped_column(sa.String(16), default="monthly")
+    target: Mapped[int] = mapped_column(sa.BigInteger())
+    effective_from: Mapped[date | None] = mapped_column(sa.Date())
+    set_by: Mapped[str] = mapped_column(sa.String(80))
+    set_at: Mapped[datetime] = _ts()
 
 
-class DigestSchedule(Table, table=True):
+class DigestSchedule(Table):
     """One channel's digest: where, how often, when (local time in `timezone`), in which language.
 
     The database is the source of truth; the scheduler is rebuilt from these rows. A Teams
@@ -463,22 +491,23 @@ class DigestSchedule(Table, table=True):
                            name="time_of_day"),
     )
 
-    id: int | None = Field(default=None, sa_column=sa.Column(BigId, primary_key=True))
-    workspace_id: str = Field(foreign_key="workspaces.id", max_length=80)
-    platform: str = Field(max_length=16)  # slack | teams
-    channel_id: str = Field(max_length=80)
-    channel_name: str | None = Field(default=None, max_length=200)
-    cadence: str = Field(default="weekly", max_length=8)
-    day: int = Field(default=0)  # weekly: 0=Mon..6=Sun; monthly: 1..28, or -1 = last day
-    hour: int = Field(default=9)
-    minute: int = Field(default=0)
-    timezone: str = Field(default="UTC", max_length=64)
-    language: str = Field(default="en", max_length=8)
-    owner_id: str = Field(max_length=80)
-    enabled: bool = Field(default=True)
-    webhook_url: str | None = Field(default=None, max_length=2000)
-    created_at: datetime = Field(sa_column=_ts(nullable=False))
-    updated_at: datetime = Field(sa_column=_ts(nullable=False))
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    workspace_id: Mapped[str] = _workspace_id()
+    platform: Mapped[str] = mapped_column(sa.String(16))  # slack | teams
+    channel_id: Mapped[str] = mapped_column(sa.String(80))
+    channel_name: Mapped[str | None] = mapped_column(sa.String(200))
+    cadence: Mapped[str] = mapped_column(sa.String(8), default="weekly")
+    # weekly: 0=Mon..6=Sun; monthly: 1..28, or -1 = last day
+    day: Mapped[int] = mapped_column(default=0)
+    hour: Mapped[int] = mapped_column(default=9)
+    minute: Mapped[int] = mapped_column(default=0)
+    timezone: Mapped[str] = mapped_column(sa.String(64), default="UTC")
+    language: Mapped[str] = mapped_column(sa.String(8), default="en")
+    owner_id: Mapped[str] = mapped_column(sa.String(80))
+    enabled: Mapped[bool] = mapped_column(default=True)
+    webhook_url: Mapped[str | None] = mapped_column(sa.String(2000))
+    created_at: Mapped[datetime] = _ts()
+    updated_at: Mapped[datetime] = _ts()
 
     @property
     def where(self) -> str:
@@ -495,7 +524,7 @@ class DigestSchedule(Table, table=True):
             self.channel_name and name == self.channel_name.casefold())
 
 
-class DigestDelivery(Table, table=True):
+class DigestDelivery(Table):
     """The delivery ledger: one row per (schedule, slot), claimed before anything is posted.
 
     `slot_at` is the scheduled UTC instant (for `/kpi digest now`, the instant it was asked).
@@ -513,24 +542,25 @@ class DigestDelivery(Table, table=True):
         sa.Index("ix_digest_deliveries_status", "status", "lease_expires_at"),
     )
 
-    id: int | None = Field(default=None, sa_column=sa.Column(BigId, primary_key=True))
-    schedule_id: int = Field(sa_column=sa.Column(
-        BigId, sa.ForeignKey("digest_schedules.id", ondelete="CASCADE"), nullable=False))
-    workspace_id: str = Field(foreign_key="workspaces.id", max_length=80)
-    slot_at: datetime = Field(sa_column=_ts(nullable=False))
-    trigger: str = Field(default="scheduled", max_length=16)  # scheduled | catch-up | manual
-    status: str = Field(default="claimed", max_length=16)
-    attempts: int = Field(default=0)
-    claimed_by: str | None = Field(default=None, max_length=120)
-    claimed_at: datetime = Field(sa_column=_ts(nullable=False))
-    lease_expires_at: datetime | None = Field(default=None, sa_column=_ts())
-    finished_at: datetime | None = Field(default=None, sa_column=_ts())
-    error: str | None = Field(default=None, max_length=500)
-    message_id: str | None = Field(default=None, max_length=200)
-    note: str | None = Field(default=None, max_length=500)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    schedule_id: Mapped[int] = mapped_column(
+        BigId, sa.ForeignKey("digest_schedules.id", ondelete="CASCADE"))
+    workspace_id: Mapped[str] = _workspace_id()
+    slot_at: Mapped[datetime] = _ts()
+    # scheduled | catch-up | manual
+    trigger: Mapped[str] = mapped_column(sa.String(16), default="scheduled")
+    status: Mapped[str] = mapped_column(sa.String(16), default="claimed")
+    attempts: Mapped[int] = mapped_column(default=0)
+    claimed_by: Mapped[str | None] = mapped_column(sa.String(120))
+    claimed_at: Mapped[datetime] = _ts()
+    lease_expires_at: Mapped[datetime | None] = _ts()
+    finished_at: Mapped[datetime | None] = _ts()
+    error: Mapped[str | None] = mapped_column(sa.String(500))
+    message_id: Mapped[str | None] = mapped_column(sa.String(200))
+    note: Mapped[str | None] = mapped_column(sa.String(500))
 
 
-class TeamsConversation(Table, table=True):
+class TeamsConversation(Table):
     """A Teams conversation the bot may post to proactively (stored on install / first message).
 
     `conversation_key` is the lookup key a command's channel id carries (<= 80 characters).
@@ -541,23 +571,23 @@ class TeamsConversation(Table, table=True):
         sa.Index("ix_teams_conversations_user", "workspace_id", "user_id"),
     )
 
-    workspace_id: str = Field(foreign_key="workspaces.id", primary_key=True, max_length=80)
-    conversation_key: str = Field(primary_key=True, max_length=80)
-    conversation_id: str = Field(max_length=400)
-    service_url: str = Field(max_length=400)
-    bot_id: str = Field(max_length=120)
-    tenant_id: str = Field(max_length=80)
-    conversation_type: str | None = Field(default=None, max_length=16)
-    bot_name: str | None = Field(default=None, max_length=200)
-    team_id: str | None = Field(default=None, max_length=400)
-    conversation_name: str | None = Field(default=None, max_length=200)
-    user_id: str | None = Field(default=None, max_length=120)
-    channel_id: str = Field(default="msteams", max_length=40)
-    locale: str | None = Field(default=None, max_length=16)
-    updated_at: datetime = Field(sa_column=_ts(nullable=False))
+    workspace_id: Mapped[str] = _workspace_id(primary_key=True)
+    conversation_key: Mapped[str] = mapped_column(sa.String(80), primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(sa.String(400))
+    service_url: Mapped[str] = mapped_column(sa.String(400))
+    bot_id: Mapped[str] = mapped_column(sa.String(120))
+    tenant_id: Mapped[str] = mapped_column(sa.String(80))
+    conversation_type: Mapped[str | None] = mapped_column(sa.String(16))
+    bot_name: Mapped[str | None] = mapped_column(sa.String(200))
+    team_id: Mapped[str | None] = mapped_column(sa.String(400))
+    conversation_name: Mapped[str | None] = mapped_column(sa.String(200))
+    user_id: Mapped[str | None] = mapped_column(sa.String(120))
+    channel_id: Mapped[str] = mapped_column(sa.String(40), default="msteams")
+    locale: Mapped[str | None] = mapped_column(sa.String(16))
+    updated_at: Mapped[datetime] = _ts()
 
 
-class ApiToken(Table, table=True):
+class ApiToken(Table):
     """A per-workspace token of the events API (storage/api_tokens.py). Only a keyed hash of the
     token is kept; `token_id` is its public lookup part. Revoked tokens stay, for the record."""
 
@@ -569,36 +599,37 @@ class ApiToken(Table, table=True):
                       where="revoked_at IS NULL"),
     )
 
-    id: int | None = Field(default=None, sa_column=sa.Column(BigId, primary_key=True))
-    workspace_id: str = Field(foreign_key="workspaces.id", max_length=80)
-    name: str = Field(max_length=80)
-    token_id: str = Field(max_length=32)
-    token_hash: str = Field(max_length=64)  # hex HMAC-SHA256 of the whole token
-    created_at: datetime = Field(sa_column=_ts(nullable=False))
-    last_used_at: datetime | None = Field(default=None, sa_column=_ts())
-    revoked_at: datetime | None = Field(default=None, sa_column=_ts())
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    workspace_id: Mapped[str] = _workspace_id()
+    name: Mapped[str] = mapped_column(sa.String(80))
+    token_id: Mapped[str] = mapped_column(sa.String(32))
+    token_hash: Mapped[str] = mapped_column(sa.String(64))  # hex HMAC-SHA256 of the whole token
+    created_at: Mapped[datetime] = _ts()
+    last_used_at: Mapped[datetime | None] = _ts()
+    revoked_at: Mapped[datetime | None] = _ts()
 
 
-class CrmSync(Table, table=True):
+class CrmSync(Table):
     """A workspace's sync with a CRM (storage/crm_sync.py): where the next run resumes, what
     the last run did, the workspace's stage and source mappings, and the lease that lets one
     process at a time run it. Cursor: the CRM's last-modified time of the last deal stored."""
 
     __tablename__ = "crm_syncs"
 
-    workspace_id: str = Field(foreign_key="workspaces.id", primary_key=True, max_length=80)
-    crm: str = Field(primary_key=True, max_length=16)  # hubspot
-    cursor_at: datetime | None = Field(default=None, sa_column=_ts())
-    stage_map: str | None = Field(default=None, max_length=4000)  # JSON: CRM label → stage
-    source_map: str | None = Field(default=None, max_length=4000)  # JSON: label → group
-    status: str = Field(default="never", max_length=16)  # never | running | ok | failed
-    started_at: datetime | None = Field(default=None, sa_column=_ts())
-    finished_at: datetime | None = Field(default=None, sa_column=_ts())
-    error: str | None = Field(default=None, max_length=500)
-    deals_read: int = Field(default=0)
-    events_added: int = Field(default=0)
-    events_voided: int = Field(default=0)
-    deals_left_out: int = Field(default=0)
-    unmapped: str | None = Field(default=None, max_length=2000)  # what the last run could not map
-    lease_owner: str | None = Field(default=None, max_length=120)
-    lease_expires_at: datetime | None = Field(default=None, sa_column=_ts())
+    workspace_id: Mapped[str] = _workspace_id(primary_key=True)
+    crm: Mapped[str] = mapped_column(sa.String(16), primary_key=True)  # hubspot
+    cursor_at: Mapped[datetime | None] = _ts()
+    stage_map: Mapped[str | None] = mapped_column(sa.String(4000))  # JSON: CRM label → stage
+    source_map: Mapped[str | None] = mapped_column(sa.String(4000))  # JSON: label → group
+    # never | running | ok | failed
+    status: Mapped[str] = mapped_column(sa.String(16), default="never")
+    started_at: Mapped[datetime | None] = _ts()
+    finished_at: Mapped[datetime | None] = _ts()
+    error: Mapped[str | None] = mapped_column(sa.String(500))
+    deals_read: Mapped[int] = mapped_column(default=0)
+    events_added: Mapped[int] = mapped_column(default=0)
+    events_voided: Mapped[int] = mapped_column(default=0)
+    deals_left_out: Mapped[int] = mapped_column(default=0)
+    unmapped: Mapped[str | None] = mapped_column(sa.String(2000))  # what the last run could not map
+    lease_owner: Mapped[str | None] = mapped_column(sa.String(120))
+    lease_expires_at: Mapped[datetime | None] = _ts()

@@ -14,7 +14,8 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from reports.events import KINDS
 from reports.kpis.quotas import effective_from_for
@@ -45,7 +46,7 @@ def set_quota(*, session: Session, workspace_id: str, user_id: str, metric: str,
         effective_from = effective_from_for(today)
     elif effective_from > today:
         raise ValueError(f"effective_from {effective_from.isoformat()} is in the future")
-    latest = session.exec(
+    latest = session.scalars(
         select(Quota).where(Quota.workspace_id == workspace_id, Quota.user_id == user_id,
                             Quota.metric == metric)
         .order_by(Quota.set_at.desc(), Quota.id.desc()).limit(1)).first()
@@ -68,7 +69,7 @@ def list_quotas(*, session: Session, workspace_id: str, metric: str | None = Non
         query = query.where(Quota.metric == metric)
     if user_id is not None:
         query = query.where(Quota.user_id == user_id)
-    return session.exec(query.order_by(Quota.user_id, Quota.metric, Quota.set_at,
+    return session.scalars(query.order_by(Quota.user_id, Quota.metric, Quota.set_at,
                                        Quota.id)).all()
 
 

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from reports.events import MAX_USER_ID, UNASSIGNED_NAME, UNASSIGNED_USER
 from storage.deals import refresh_deals
@@ -78,7 +79,7 @@ class RepDirectory:
     @classmethod
     def load(cls, session: Session, workspace_id: str) -> RepDirectory:
         directory = cls(workspace_id)
-        rows = session.exec(
+        rows = session.execute(
             select(User.id, User.display_name, User.email).where(User.workspace_id == workspace_id)
         ).all()
         for user_id, display_name, email in rows:
@@ -166,7 +167,7 @@ def prune_unused_named_reps(*, session: Session, workspace_id: str, ids: list[st
     unused: set[str] = set()
     for start in range(0, len(candidates), 500):
         part = candidates[start : start + 500]
-        used = set(session.exec(
+        used = set(session.scalars(
             select(Event.user_id).distinct().where(Event.workspace_id == workspace_id,
                                                    Event.user_id.in_(part))
         ).all())
@@ -196,7 +197,7 @@ def list_named_reps(*, session: Session, workspace_id: str) -> list[NamedRep]:
             .group_by(Event.user_id)
         ).all()
     )
-    rows = session.exec(
+    rows = session.scalars(
         select(User).where(User.workspace_id == workspace_id,
                            User.id.startswith(NAMED_REP_PREFIX, autoescape=True),
                            User.id != UNASSIGNED_USER)  # the team, not a person to link
@@ -245,7 +246,7 @@ def link_rep(
     session.flush()
 
     deal_keys = sorted(
-        key for key in session.exec(
+        key for key in session.scalars(
             select(Event.deal_key).distinct().where(
                 Event.workspace_id == workspace_id, Event.user_id == rep_id,
                 Event.deal_key.is_not(None))
@@ -321,7 +322,7 @@ def _insert_for(session: Session):
 def user_names(*, session: Session, workspace_id: str) -> dict[str, str]:
     """user id → display name (or email) for every user of the workspace that has one."""
     names: dict[str, str] = {}
-    for user_id, display_name, email in session.exec(
+    for user_id, display_name, email in session.execute(
         select(User.id, User.display_name, User.email).where(User.workspace_id == workspace_id)
     ).all():
         if display_name or email:

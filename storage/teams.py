@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from storage.models import TeamsConversation
 
@@ -37,14 +38,14 @@ def get_conversation(*, session: Session, workspace_id: str,
 def personal_conversation(*, session: Session, workspace_id: str,
                           user_id: str) -> TeamsConversation | None:
     """The most recently seen 1:1 chat with `user_id`."""
-    return session.exec(select(TeamsConversation).where(
+    return session.scalars(select(TeamsConversation).where(
         TeamsConversation.workspace_id == workspace_id, TeamsConversation.user_id == user_id,
         TeamsConversation.conversation_type == "personal",
     ).order_by(TeamsConversation.updated_at.desc())).first()
 
 
 def list_conversations(*, session: Session, workspace_id: str) -> list[TeamsConversation]:
-    return list(session.exec(select(TeamsConversation).where(
+    return list(session.scalars(select(TeamsConversation).where(
         TeamsConversation.workspace_id == workspace_id).order_by(
         TeamsConversation.conversation_key)).all())
 

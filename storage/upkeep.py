@@ -10,7 +10,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session, select
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from storage.accounts import ACCOUNT_KINDS, refresh_accounts, refresh_accounts_bulk
 from storage.bulk import chunks

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from reports.events import UNASSIGNED_USER
 from storage.models import Event, Quota, User
@@ -27,7 +28,7 @@ def known_people(*, session: Session,
                  workspace_id: str) -> list[tuple[str, str | None, str | None]]:
     """(user id, display name, email) of every user of the workspace, in id order: whom a
     typed `@name` may mean."""
-    rows = session.exec(select(User.id, User.display_name, User.email).where(
+    rows = session.execute(select(User.id, User.display_name, User.email).where(
         User.workspace_id == workspace_id).order_by(User.id)).all()
     return [(user_id, name, email) for user_id, name, email in rows]
 
@@ -37,9 +38,9 @@ def team_members(*, session: Session, workspace_id: str) -> list[str]:
     import, and everyone with a quota — a leaderboard lists them all, zero or not. A user who
     only asked questions is not one; neither is the team placeholder (UNASSIGNED_USER)."""
     logged = sa.exists().where(Event.workspace_id == workspace_id, Event.logged_by == User.id)
-    users = session.exec(select(User.id).where(
+    users = session.scalars(select(User.id).where(
         User.workspace_id == workspace_id,
         sa.or_(User.id.startswith(NAMED_REP_PREFIX, autoescape=True), logged))).all()
-    with_quota = session.exec(select(Quota.user_id).distinct().where(
+    with_quota = session.scalars(select(Quota.user_id).distinct().where(
         Quota.workspace_id == workspace_id)).all()
     return sorted({*users, *with_quota} - {UNASSIGNED_USER})

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from sqlalchemy.orm import configure_mappers, make_transient_to_detached
+from sqlalchemy import select
+from sqlalchemy.orm import Session, configure_mappers, make_transient_to_detached
 from sqlalchemy.orm.attributes import manager_of_class
-from sqlmodel import Session, select
 
 from storage import driver
 from storage.engine import dialect_insert

@@ -29,7 +29,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 
 import pytest
-from sqlmodel import func, select
+from sqlalchemy import func, select
 
 from bot.cli import kpi as kpi_cli
 from bot.core import CommandRequest
@@ -153,19 +153,19 @@ class Views:
         """The ids a person must not see, the amounts stored in minor units, and the largest
         count a view can show (every stored event's count added up)."""
         with self.database.read() as session:
-            ids = set(session.exec(select(User.id).where(
+            ids = set(session.scalars(select(User.id).where(
                 User.workspace_id == self.workspace_id)).all())
-            ids |= set(session.exec(select(Event.user_id).where(
+            ids |= set(session.scalars(select(Event.user_id).where(
                 Event.workspace_id == self.workspace_id).distinct()).all())
             amounts = set()
             for column in (Event.amount_minor, Event.mrr_minor):
-                amounts |= set(session.exec(select(column).where(
+                amounts |= set(session.scalars(select(column).where(
                     Event.workspace_id == self.workspace_id).distinct()).all())
-            amounts |= set(session.exec(select(Deal.amount_minor).where(
+            amounts |= set(session.scalars(select(Deal.amount_minor).where(
                 Deal.workspace_id == self.workspace_id).distinct()).all())
-            amounts |= set(session.exec(select(Quota.target).where(
+            amounts |= set(session.scalars(select(Quota.target).where(
                 Quota.workspace_id == self.workspace_id, Quota.metric == "revenue")).all())
-            counts = session.exec(select(func.sum(Event.count)).where(
+            counts = session.scalars(select(func.sum(Event.count)).where(
                 Event.workspace_id == self.workspace_id)).one()
         return ({i for i in ids if i}, {abs(a) for a in amounts if a and abs(a) >= 1_000},
                 max(10_000, int(counts or 0)))

@@ -73,13 +73,13 @@ def run_console(settings: Settings, *, user_id: str, workspace_id: str | None = 
 
 def default_workspace(database: Database) -> str:
     """The only workspace in the database, or a new one when there is none."""
-    from sqlmodel import select
+    from sqlalchemy import select
 
     from bot.settings import SettingsError
     from storage.models import Workspace
 
     with database.read() as session:
-        ids = session.exec(select(Workspace.id).order_by(Workspace.id)).all()
+        ids = session.scalars(select(Workspace.id).order_by(Workspace.id)).all()
     if len(ids) > 1:
         raise SettingsError(f"the database holds several workspaces; choose one with "
                             f"--workspace ({', '.join(ids)})")

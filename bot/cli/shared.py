@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
 def pick_workspace(session, workspace_id: str | None) -> Workspace:
     """The workspace `workspace_id`, or the only one in the database; SettingsError else."""
-    from sqlmodel import select
+    from sqlalchemy import select
 
     from bot.settings import SettingsError
     from storage.models import Workspace
@@ -22,7 +22,7 @@ def pick_workspace(session, workspace_id: str | None) -> Workspace:
         if workspace is None:
             raise SettingsError(f"no workspace {workspace_id!r} in the database")
         return workspace
-    workspaces = session.exec(select(Workspace).order_by(Workspace.id)).all()
+    workspaces = session.scalars(select(Workspace).order_by(Workspace.id)).all()
     if len(workspaces) != 1:
         names = ", ".join(w.id for w in workspaces) or "none yet"
         raise SettingsError(f"choose a workspace with --workspace ({names})")

@@ -257,9 +257,9 @@ def _export(args, database, out: TextIO, err: TextIO, now: datetime | None) -> i
                 print(f"kpibot export: there is no workspace {args.workspace}", file=err)
                 return 2
         else:
-            from sqlmodel import select
+            from sqlalchemy import select
 
-            workspaces = session.exec(select(Workspace).order_by(Workspace.id).limit(6)).all()
+            workspaces = session.scalars(select(Workspace).order_by(Workspace.id).limit(6)).all()
             if len(workspaces) != 1:
                 names = ", ".join(w.id for w in workspaces[:5]) or "none"
                 print("kpibot export: pass --workspace (workspaces: " + names + ")", file=err)

@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
-from sqlmodel import Session
+from sqlalchemy.orm import Session
 
 from bot.sync.hubspot import Deal, HubSpotClient, HubSpotError, parse_instant
 from bot.sync.mapping import LOGGED_BY, DealMapper, StageMap, Unmapped, map_stages, stage_label

@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from typing import TextIO
 
 import sqlalchemy as sa
-from sqlmodel import Session
+from sqlalchemy.orm import Session
 
 from bot.transfer.presets import EXPORT_COLUMNS
 from reports.units import currency_exponent

@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session, select
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bot.transfer.columns import deal_columns, event_columns
 from bot.transfer.dates import DateReader
@@ -363,7 +364,7 @@ def _new_keys(session: Session, workspace_id: str, keys: list[str]) -> set[str]:
 def _apply_voids(session: Session, workspace: Workspace,
                  voids: list[tuple[str, datetime]], deferred: Deferred) -> None:
     for key, voided_at in voids:
-        event = session.exec(select(Event).where(Event.workspace_id == workspace.id,
+        event = session.scalars(select(Event).where(Event.workspace_id == workspace.id,
                                                  Event.idempotency_key == key)).first()
         if event is not None:
             void_event(session=session, workspace=workspace, event_id=event.id,

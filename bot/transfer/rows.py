@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session
+from sqlalchemy.orm import Session
 
 from bot.transfer.dates import DateReader
 from bot.transfer.export import unescape_cell

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlmodel import SQLModel
 
-import storage.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 from storage.engine import build_engine
+from storage.models import Table
 
 config = context.config
-target_metadata = SQLModel.metadata
+target_metadata = Table.metadata
 
 
 def _configure(connection) -> None:

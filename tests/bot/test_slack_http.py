@@ -6,7 +6,7 @@ import json
 import time
 
 import pytest
-from sqlmodel import select
+from sqlalchemy import select
 
 from bot.settings import build_settings
 from bot.wiring import build_bot
@@ -38,7 +38,7 @@ def _post(base_url, text, **fields):
 
 def _events(database, team="T0001"):
     with database.read() as session:
-        return session.exec(
+        return session.scalars(
             select(Event).where(Event.workspace_id == f"slack:{team}").order_by(Event.id)
         ).all()
 

@@ -3,7 +3,7 @@ rep with the same email linked to them (issue 16, item 4)."""
 
 from __future__ import annotations
 
-from sqlmodel import select
+from sqlalchemy import select
 
 from bot.settings import build_settings
 from bot.slack.people import Profile
@@ -65,7 +65,7 @@ def test_when_slack_does_not_answer_the_command_goes_on_with_the_handle(database
     assert "Logged" in body["text"]
     with database.read() as session:
         user = session.get(User, (WORKSPACE, "U_SARA"))
-        calls = session.exec(select(Event).where(Event.workspace_id == WORKSPACE)).all()
+        calls = session.scalars(select(Event).where(Event.workspace_id == WORKSPACE)).all()
     assert user.display_name == "alice" and user.email is None and len(calls) == 1
 
 
@@ -81,9 +81,9 @@ def test_an_imported_rep_with_the_same_email_is_linked_and_the_reply_says_so(
            "2 events now count for you." in str(first)
     assert "Linked" not in str(second)
     with database.read() as session:
-        owners = {e.user_id for e in session.exec(
+        owners = {e.user_id for e in session.scalars(
             select(Event).where(Event.workspace_id == WORKSPACE)).all()}
-        reps = session.exec(select(User.id).where(User.workspace_id == WORKSPACE,
+        reps = session.scalars(select(User.id).where(User.workspace_id == WORKSPACE,
                                                   User.id.startswith("rep:"))).all()
     assert owners == {"U_SARA"} and reps == []
 
@@ -95,7 +95,7 @@ def test_a_rep_with_another_email_stays_named(database, slack_api, clock, tmp_pa
         body = _post(base_url, "log call 1")
     assert "Linked" not in str(body)
     with database.read() as session:
-        owners = {e.user_id for e in session.exec(
+        owners = {e.user_id for e in session.scalars(
             select(Event).where(Event.workspace_id == WORKSPACE)).all()}
     assert owners == {"U_SARA", "rep:sara-other-example"}
 

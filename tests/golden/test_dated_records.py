@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import math
 
-from sqlmodel import select
+from sqlalchemy import select
 
 from reports.kpis.catalog import compute_kpi
 from reports.periods import parse_period
@@ -83,7 +83,7 @@ def test_dated_records_owners_and_amounts_hand_computed(database, tmp_path):
     assert result.changed_outcomes == [] and result.unassigned == 6
 
     with database.read() as session:
-        deals = {d.key: d for d in session.exec(select(Deal).where(
+        deals = {d.key: d for d in session.scalars(select(Deal).where(
             Deal.workspace_id == DATED_WORKSPACE))}
         assert {k: (d.outcome, d.owner_id, d.source, d.amount_minor) for k, d in deals.items()} \
             == {"kappa": ("won", "rep:ana", "organic", usd(9_000)),
@@ -146,6 +146,6 @@ def test_dated_records_owners_and_amounts_hand_computed(database, tmp_path):
                 amount_minor=usd(amount) if amount else None,
                 currency="USD" if amount else None))
     with database.read() as session:
-        omicron = session.exec(select(Deal).where(Deal.workspace_id == DATED_WORKSPACE,
+        omicron = session.scalars(select(Deal).where(Deal.workspace_id == DATED_WORKSPACE,
                                                   Deal.key == "omicron")).one()
         assert (omicron.outcome, omicron.won_at) == ("won", local("2026-10-27 01:30"))

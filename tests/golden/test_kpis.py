@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-from sqlmodel import select
+from sqlalchemy import select
 
 from reports.kpis.catalog import CATALOG
 from storage.models import Deal
@@ -53,7 +53,7 @@ def test_the_scenario_gives_the_documented_deals(database):
         "duff": ("open", "lead", "11-18 10:00", None, None, None, None, None),
     }
     with database.read() as session:
-        deals = {d.key: d for d in session.exec(select(Deal)).all()}
+        deals = {d.key: d for d in session.scalars(select(Deal)).all()}
     assert set(deals) == set(expected)
 
     def at(text: str | None) -> datetime | None:

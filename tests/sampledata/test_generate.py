@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
-from sqlmodel import select
+from sqlalchemy import select
 
 from reports.events import KINDS, LEAD_SOURCES
 from sampledata import generate_history, history_days, seed_workspace, team_size
@@ -259,13 +259,13 @@ def test_seed_workspace_loads_everything_once(database):
     with database.read() as session:
         workspace = session.get(Workspace, "slack:TGEN")
         assert (workspace.timezone, workspace.currency) == (TZ, "USD")
-        stored = session.exec(select(sa.func.count()).select_from(Event)).one()
-        deals = session.exec(select(sa.func.count()).select_from(Deal)).one()
-        won = session.exec(select(sa.func.count()).select_from(Deal).where(
+        stored = session.scalars(select(sa.func.count()).select_from(Event)).one()
+        deals = session.scalars(select(sa.func.count()).select_from(Deal)).one()
+        won = session.scalars(select(sa.func.count()).select_from(Deal).where(
             Deal.outcome == "won")).one()
-        users = session.exec(select(User.id)).all()
-        rollup_rows = session.exec(select(sa.func.sum(DailyRollup.events))).one()
-        rollup_count = session.exec(select(sa.func.sum(DailyRollup.count_sum))).one()
+        users = session.scalars(select(User.id)).all()
+        rollup_rows = session.scalars(select(sa.func.sum(DailyRollup.events))).one()
+        rollup_count = session.scalars(select(sa.func.sum(DailyRollup.count_sum))).one()
     assert stored == len(events) and rollup_rows == len(events)
     assert rollup_count == sum(e.count for e in events)
     assert deals == stats["deals"] and won > 0
@@ -275,8 +275,8 @@ def test_seed_workspace_loads_everything_once(database):
                            end=END, timezone=TZ, currency="USD", batch_size=1_000)
     assert again["events"] == 0 and again["generated"] == len(events)
     with database.read() as session:
-        assert session.exec(select(sa.func.count()).select_from(Event)).one() == len(events)
-        assert session.exec(select(sa.func.count()).select_from(Deal)).one() == deals
+        assert session.scalars(select(sa.func.count()).select_from(Event)).one() == len(events)
+        assert session.scalars(select(sa.func.count()).select_from(Deal)).one() == deals
 
 
 def test_seed_workspace_sets_quotas_when_the_quota_store_exists(database):

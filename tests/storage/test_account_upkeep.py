@@ -8,7 +8,7 @@ import itertools
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
-from sqlmodel import select
+from sqlalchemy import select
 
 from storage.accounts import refresh_accounts
 from storage.models import Account, Deal, Event
@@ -41,14 +41,14 @@ STEPS = [
 
 def _accounts(session) -> list[tuple]:
     return [(a.key, a.name, a.customer_since, a.churned_at, a.churned_mrr_minor, a.mrr_minor)
-            for a in session.exec(select(Account).where(Account.workspace_id == WORKSPACE)
+            for a in session.scalars(select(Account).where(Account.workspace_id == WORKSPACE)
                                   .order_by(Account.key))]
 
 
 def _all_rewritten(database) -> list[tuple]:
     """The accounts after rewriting every one from its deals and events (rolled back)."""
     with database.engine.connect() as connection, connection.begin() as transaction:
-        from sqlmodel import Session
+        from sqlalchemy.orm import Session
 
         with Session(bind=connection) as session:
             keys = {k for (k,) in session.execute(sa.select(Deal.account_key).where(
@@ -112,5 +112,5 @@ def test_a_stage_change_on_an_open_deal_leaves_accounts_alone(database):
         sa.event.remove(database.engine, "before_cursor_execute", record)
     assert not any("accounts" in s for s in statements), statements
     with database.read() as session:
-        deal = session.exec(select(Deal).where(Deal.workspace_id == WORKSPACE)).one()
+        deal = session.scalars(select(Deal).where(Deal.workspace_id == WORKSPACE)).one()
     assert deal.demo_at is not None and deal.outcome == "open"

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
-from sqlmodel import Session
+from sqlalchemy.orm import Session
 
 from storage.engine import DeadlinePassed
 from storage.event_queries import list_events

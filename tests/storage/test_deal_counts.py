@@ -16,7 +16,7 @@ from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
-from sqlmodel import select
+from sqlalchemy import select
 
 from reports.events import Stage
 from storage import deal_counts, migrate
@@ -62,7 +62,7 @@ def _contributions(deal: Deal) -> list[tuple[tuple, tuple[int, ...]]]:
 
 def _recomputed(session) -> dict[tuple, tuple[int, ...]]:
     totals: dict[tuple, list[int]] = defaultdict(lambda: [0] * len(SUMS))
-    for deal in session.exec(select(Deal)):
+    for deal in session.scalars(select(Deal)):
         for key, values in _contributions(deal):
             for i, value in enumerate(values):
                 totals[key][i] += value

@@ -6,7 +6,7 @@ import threading
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlmodel import select
+from sqlalchemy import select
 
 from storage.event_queries import find_last_logged, list_events
 from storage.models import DailyRollup, Deal, Event
@@ -30,7 +30,7 @@ def _new(kind="call", key="k1", **kw) -> NewEvent:
 
 
 def _rollups(session, wid="slack:T1"):
-    return session.exec(select(DailyRollup).where(DailyRollup.workspace_id == wid)).all()
+    return session.scalars(select(DailyRollup).where(DailyRollup.workspace_id == wid)).all()
 
 
 def test_record_stores_once_per_idempotency_key(database):
@@ -63,13 +63,13 @@ def test_void_keeps_the_row_and_takes_it_out_of_rollups_and_deals(database):
             "deal-won", "b", deal_key="acme", deal_name="Acme", amount_minor=500_00,
             currency="USD", occurred_at=NOW + timedelta(hours=1)))
     with database.read() as s:
-        deal = s.exec(select(Deal)).one()
+        deal = s.scalars(select(Deal)).one()
         assert deal.outcome == "won" and deal.amount_minor == 500_00 and deal.source == "referral"
     with database.write() as s:
         void_event(session=s, workspace=_workspace(s), event_id=won.event.id, voided_by="U1",
                    now=NOW)
     with database.read() as s:
-        deal = s.exec(select(Deal)).one()
+        deal = s.scalars(select(Deal)).one()
         assert deal.outcome == "open" and deal.stage == "lead" and deal.amount_minor is None
         won_rollup = [r for r in _rollups(s) if r.kind == "deal-won"]
         assert won_rollup[0].events == 0 and won_rollup[0].amount_sum == 0
@@ -81,7 +81,7 @@ def test_void_keeps_the_row_and_takes_it_out_of_rollups_and_deals(database):
         void_event(session=s, workspace=_workspace(s), event_id=lead.event.id, voided_by="U1",
                    now=NOW)
     with database.read() as s:
-        assert s.exec(select(Deal)).all() == []
+        assert s.scalars(select(Deal)).all() == []
 
 
 def test_workspaces_never_see_each_others_events(database):

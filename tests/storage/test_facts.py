@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlmodel import select
+from sqlalchemy import select
 
 from reports.events import Stage
 from reports.kpis.facts import DealRow, Distribution, EventSum
@@ -277,7 +277,7 @@ def test_open_deals(database):
 def test_accounts_are_kept_with_the_events(database):
     write(database, CUSTOMERS, void=CUSTOMERS_VOID)
     with database.read() as s:
-        rows = {a.key: a for a in s.exec(select(Account).where(Account.workspace_id == WS))}
+        rows = {a.key: a for a in s.scalars(select(Account).where(Account.workspace_id == WS))}
     assert set(rows) == {"alpha", "bravo", "charlie"}  # delta's only win is void
     a, b, c = rows["alpha"], rows["bravo"], rows["charlie"]
     assert (a.customer_since, a.churned_at, a.mrr_minor) == (osl(10, 1), None, 6_000)

@@ -271,7 +271,7 @@ def test_open_deals(history):
 
 def test_accounts_maintained(history):
     with history.read() as s:
-        rows = {a.key: a for a in s.exec(sa.select(Account).where(
+        rows = {a.key: a for a in s.execute(sa.select(Account).where(
             Account.workspace_id == WS)).scalars()}
         assert set(rows) == {"acme-co", "gamma", "old", "zed"}
         assert (rows["acme-co"].customer_since, rows["acme-co"].mrr_minor) == (at(11, 4, 12), 1200)

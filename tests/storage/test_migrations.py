@@ -31,7 +31,7 @@ def test_upgrading_a_0001_history_backfills_its_accounts(database_url):
     from datetime import UTC, datetime
 
     from alembic import command
-    from sqlmodel import select
+    from sqlalchemy import select
 
     from storage.engine import Database
     from storage.event_queries import find_by_idempotency_key
@@ -73,7 +73,7 @@ def test_upgrading_a_0001_history_backfills_its_accounts(database_url):
             with database.read() as s:
                 return [(a.workspace_id, a.key, a.name, a.customer_since, a.churned_at,
                          a.churned_mrr_minor, a.mrr_minor)
-                        for a in s.exec(select(Account).order_by(Account.key))]
+                        for a in s.scalars(select(Account).order_by(Account.key))]
 
         live = accounts()
         assert [row[1] for row in live] == ["acme", "beta", "delta", "gamma"]
@@ -164,7 +164,7 @@ def test_upgrading_to_0011_rederives_deals_stored_by_the_old_day_order(database_
     from datetime import UTC, datetime
 
     from alembic import command
-    from sqlmodel import select
+    from sqlalchemy import select
 
     from storage.engine import Database
     from storage.models import Account, Deal
@@ -188,19 +188,19 @@ def test_upgrading_to_0011_rederives_deals_stored_by_the_old_day_order(database_
             record_events(session=s, workspace=workspace, new_events=history,
                           now=datetime(2026, 5, 6, tzinfo=UTC))
         with database.write() as s:  # what the old order stored
-            deal = s.exec(select(Deal).where(Deal.key == "acme")).one()
+            deal = s.scalars(select(Deal).where(Deal.key == "acme")).one()
             deal.outcome, deal.stage, deal.won_at, deal.closed_at = "open", "lead", None, None
             deal.amount_minor = deal.currency = None
             s.add(deal)
-            s.delete(s.exec(select(Account).where(Account.key == "acme")).one())
+            s.delete(s.scalars(select(Account).where(Account.key == "acme")).one())
         database.engine.dispose()
         command.downgrade(migrate.alembic_config(database_url), "0007")
         migrate.upgrade(database_url)
         with database.read() as s:
-            deal = s.exec(select(Deal).where(Deal.key == "acme")).one()
+            deal = s.scalars(select(Deal).where(Deal.key == "acme")).one()
             assert (deal.outcome, deal.stage, deal.won_at, deal.amount_minor, deal.owner_id) \
                 == ("won", "won", won_at, 900, "U1")
-            account = s.exec(select(Account).where(Account.key == "acme")).one()
+            account = s.scalars(select(Account).where(Account.key == "acme")).one()
             assert account.customer_since == won_at
     finally:
         database.dispose()

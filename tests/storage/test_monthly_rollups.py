@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
-from sqlmodel import select
+from sqlalchemy import select
 
 from storage import migrate
 from storage.event_queries import find_by_idempotency_key
@@ -78,7 +78,7 @@ def _recomputed(session, tz: str) -> tuple[dict, dict]:
     zone = ZoneInfo(tz)
     days: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     months: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
-    for e in session.exec(select(Event).where(Event.workspace_id == WS,
+    for e in session.scalars(select(Event).where(Event.workspace_id == WS,
                                               Event.voided_at.is_(None))):
         day = e.occurred_at.astimezone(zone).date()
         for table, key in ((days, day), (months, day.replace(day=1))):

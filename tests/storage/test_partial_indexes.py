@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import re
 
-from sqlmodel import SQLModel
-
-import storage.models  # noqa: F401  (declares the tables)
+from storage.models import Table
 
 DATABASE_PREDICATES = {
     "sqlite": "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql LIKE '% WHERE %'",
@@ -25,7 +23,7 @@ def _words(predicate: str) -> str:
 
 
 def declared() -> dict[str, str]:
-    return {index.name: index.info["where"] for table in SQLModel.metadata.tables.values()
+    return {index.name: index.info["where"] for table in Table.metadata.tables.values()
             for index in table.indexes if "where" in index.info}
 
 

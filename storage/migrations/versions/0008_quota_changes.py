@@ -7,7 +7,6 @@ Create Date: 2026-12-05 09:40:00
 """
 
 import sqlalchemy as sa
-import sqlmodel
 from alembic import op
 
 import storage.types
@@ -24,13 +23,13 @@ def upgrade() -> None:
     op.create_table(
         "quota_changes",
         sa.Column("id", storage.types.BigId, nullable=False),
-        sa.Column("workspace_id", sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
-        sa.Column("user_id", sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
-        sa.Column("metric", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
-        sa.Column("cadence", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("workspace_id", sa.String(length=80), nullable=False),
+        sa.Column("user_id", sa.String(length=80), nullable=False),
+        sa.Column("metric", sa.String(length=40), nullable=False),
+        sa.Column("cadence", sa.String(length=16), nullable=False),
         sa.Column("target", sa.BigInteger(), nullable=False),
         sa.Column("effective_from", sa.Date(), nullable=True),
-        sa.Column("set_by", sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
+        sa.Column("set_by", sa.String(length=80), nullable=False),
         sa.Column("set_at", storage.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["workspace_id"], ["workspaces.id"],
                                 name=op.f("fk_quota_changes_workspace_id_workspaces")),
@@ -46,12 +45,12 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.create_table(
         "quotas",
-        sa.Column("workspace_id", sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
-        sa.Column("user_id", sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
-        sa.Column("metric", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
-        sa.Column("cadence", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("workspace_id", sa.String(length=80), nullable=False),
+        sa.Column("user_id", sa.String(length=80), nullable=False),
+        sa.Column("metric", sa.String(length=40), nullable=False),
+        sa.Column("cadence", sa.String(length=16), nullable=False),
         sa.Column("target", sa.BigInteger(), nullable=False),
-        sa.Column("set_by", sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
+        sa.Column("set_by", sa.String(length=80), nullable=False),
         sa.Column("set_at", storage.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["workspace_id"], ["workspaces.id"],
                                 name=op.f("fk_quotas_workspace_id_workspaces")),

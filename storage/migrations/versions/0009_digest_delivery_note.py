@@ -6,7 +6,6 @@ Create Date: 2026-12-05 09:30:00
 """
 
 import sqlalchemy as sa
-import sqlmodel
 from alembic import op
 
 revision = "0009"
@@ -17,7 +16,7 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("digest_deliveries", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("note", sqlmodel.sql.sqltypes.AutoString(length=500),
+        batch_op.add_column(sa.Column("note", sa.String(length=500),
                                       nullable=True))
 
 

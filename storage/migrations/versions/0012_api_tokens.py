@@ -6,7 +6,6 @@ Create Date: 2026-12-05 09:50:00
 """
 
 import sqlalchemy as sa
-import sqlmodel
 from alembic import op
 
 import storage.types
@@ -21,10 +20,10 @@ def upgrade() -> None:
     op.create_table(
         "api_tokens",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("workspace_id", sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
-        sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
-        sa.Column("token_id", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
-        sa.Column("token_hash", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("workspace_id", sa.String(length=80), nullable=False),
+        sa.Column("name", sa.String(length=80), nullable=False),
+        sa.Column("token_id", sa.String(length=32), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("created_at", storage.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("last_used_at", storage.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("revoked_at", storage.types.UTCDateTime(timezone=True), nullable=True),

@@ -6,7 +6,6 @@ Create Date: 2026-12-05 12:30:00
 """
 
 import sqlalchemy as sa
-import sqlmodel
 from alembic import op
 
 import storage.types
@@ -18,7 +17,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    text = sqlmodel.sql.sqltypes.AutoString
+    text = sa.String
     stamp = storage.types.UTCDateTime(timezone=True)
     op.create_table(
         "crm_syncs",

@@ -11,7 +11,6 @@ date falls in it).
 """
 
 import sqlalchemy as sa
-import sqlmodel
 from alembic import op
 
 revision = "0014"
@@ -40,7 +39,7 @@ def _stage_indexes(grouped: bool) -> None:
 
 
 def upgrade() -> None:
-    text = sqlmodel.sql.sqltypes.AutoString
+    text = sa.String
     op.create_table(
         "monthly_rollups",
         sa.Column("workspace_id", text(length=80), nullable=False),

@@ -7,7 +7,6 @@ Create Date: 2026-12-05 18:00:00
 """
 
 import sqlalchemy as sa
-import sqlmodel
 from alembic import op
 
 revision = "0015"
@@ -172,7 +171,7 @@ def backfill(dialect: str) -> str:
 
 
 def upgrade() -> None:
-    text = sqlmodel.sql.sqltypes.AutoString
+    text = sa.String
     op.create_table(
         "deal_counts",
         sa.Column("workspace_id", text(length=80), nullable=False),

@@ -8,7 +8,7 @@ import json
 import logging
 
 import pytest
-from sqlmodel import select
+from sqlalchemy import select
 
 from bot.api.models import ApiError, openapi_document
 from bot.api.ratelimit import RateLimiter
@@ -62,7 +62,7 @@ def test_a_batch_is_stored_with_per_item_results(api):
     assert result["results"][0]["key"].startswith("import:")
 
     with api.database.read() as session:
-        events = {e.kind: e for e in session.exec(select(Event).where(
+        events = {e.kind: e for e in session.scalars(select(Event).where(
             Event.workspace_id == WORKSPACE))}
     assert sorted(events) == ["call", "deal-won", "email-sent"]
     assert events["deal-won"].amount_minor == 1_200_050 and events["deal-won"].currency == "USD"
@@ -117,7 +117,7 @@ def test_a_key_less_item_gets_the_csv_import_key(api, tmp_path):
     result = post_events(api.base_url, api.token, {"events": [item]}).json()
     assert result["stored"] == 1
     with api.database.read() as session:
-        by_workspace = {e.workspace_id: e for e in session.exec(select(Event))}
+        by_workspace = {e.workspace_id: e for e in session.scalars(select(Event))}
     csv_event, api_event = by_workspace["slack:TCSV"], by_workspace[WORKSPACE]
     assert api_event.idempotency_key == csv_event.idempotency_key == result["results"][0]["key"]
     for name in ("kind", "deal_key", "user_id", "reason", "competitor", "note", "occurred_at"):
@@ -174,7 +174,7 @@ def test_a_token_stores_only_into_its_own_workspace(api):
 def test_last_use_is_recorded(api, clock):
     def last_used():
         with api.database.read() as session:
-            return session.exec(select(ApiToken.last_used_at)).one()
+            return session.scalars(select(ApiToken.last_used_at)).one()
 
     assert last_used() is None
     post_events(api.base_url, api.token, {"events": []})
@@ -261,7 +261,7 @@ def test_a_token_that_sends_too_fast_gets_429_with_retry_after(api):
     ticks[0] = 2.0
     assert post_events(api.base_url, api.token, {"events": [_won("C", 1)]}).status == 200
     with api.database.read() as session:
-        deals = sorted(e.deal_key for e in session.exec(select(Event)))
+        deals = sorted(e.deal_key for e in session.scalars(select(Event)))
     assert deals == ["a", "c"]  # B was refused, A stored once
 
 
@@ -309,4 +309,4 @@ def test_text_no_database_can_store_is_an_item_error(api):
         ("error", "note"), ("error", "account"), ("stored", None)]
     assert "NUL" in results[0]["reason"] and "surrogate" in results[1]["reason"]
     with api.database.read() as session:
-        assert session.exec(select(Event.note)).one() == "fine 🙂"
+        assert session.scalars(select(Event.note)).one() == "fine 🙂"

@@ -6,7 +6,7 @@ import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlmodel import select
+from sqlalchemy import select
 
 from bot.cli.console import run_console
 from bot.cli.demo import DEMO_EVENTS, DEMO_WORKSPACE, run_demo
@@ -95,7 +95,7 @@ def test_the_demo_history_tells_a_plausible_story(tmp_path, end):
             stalled = compute_kpi("stalled-deals", facts=facts, period=month, now=end)
             assert stalled.denominator > 40  # a live pipeline, not an empty one
             assert stalled.numerator < 0.25 * stalled.denominator, stalled.details
-            deals = s.exec(select(Deal).where(Deal.workspace_id == DEMO_WORKSPACE)).all()
+            deals = s.scalars(select(Deal).where(Deal.workspace_id == DEMO_WORKSPACE)).all()
             for months_back in range(6):
                 period = parse_period("this-month", now=end - timedelta(days=31 * months_back),
                                       tz="UTC")

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sqlmodel import select
+from sqlalchemy import select
 
 from storage.engine import Database
 from storage.models import Event
@@ -38,6 +38,6 @@ def test_kpibot_serve_answers_a_signed_log(tmp_path: Path, slack_api):
     assert "xoxb-process-test" not in output and "process-secret" not in output
     database = Database.from_url(url)
     with database.read() as session:
-        events = session.exec(select(Event)).all()
+        events = session.scalars(select(Event)).all()
     database.dispose()
     assert [(e.kind, e.deal_key) for e in events] == [("demo-booked", "acme")]

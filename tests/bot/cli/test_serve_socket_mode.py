@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from sqlmodel import select
+from sqlalchemy import select
 
 from bot.server import slack_over_http
 from storage.engine import Database
@@ -40,7 +40,7 @@ def _events(url: str) -> list[Event]:
     database = Database.from_url(url)
     try:
         with database.read() as session:
-            return session.exec(select(Event).order_by(Event.id)).all()
+            return session.scalars(select(Event).order_by(Event.id)).all()
     finally:
         database.dispose()
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from sqlmodel import select
+from sqlalchemy import select
 
 from storage.models import Event
 from tests.support.dialog import Chat
@@ -23,7 +23,7 @@ def chat(database):
 
 def _events(database):
     with database.read() as session:
-        return session.exec(
+        return session.scalars(
             select(Event).where(Event.workspace_id == WORKSPACE).order_by(Event.id)).all()
 
 

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
-from sqlmodel import select
+from sqlalchemy import select
 
 from bot.core import CommandRequest
 from bot.handlers import describe
@@ -89,10 +89,10 @@ def test_an_event_without_a_deal_is_one_read_and_one_insert_plus_its_rollup(chat
         assert others and all(s.startswith("INSERT INTO") and "rollups" in s.split()[2]
                               for s in others), others  # the rollups, no read, no savepoint
     with database.read() as session:
-        stored = session.exec(select(Event).where(Event.workspace_id == WORKSPACE)).all()
-        rollup = session.exec(select(DailyRollup).where(
+        stored = session.scalars(select(Event).where(Event.workspace_id == WORKSPACE)).all()
+        rollup = session.scalars(select(DailyRollup).where(
             DailyRollup.workspace_id == WORKSPACE)).one()
-        month = session.exec(select(MonthlyRollup).where(
+        month = session.scalars(select(MonthlyRollup).where(
             MonthlyRollup.workspace_id == WORKSPACE)).one()
     assert [(e.kind, e.count) for e in stored] == [("call", 3)]
     assert (rollup.events, rollup.count_sum) == (1, 3)
@@ -108,12 +108,12 @@ def test_a_replayed_request_stores_one_event_and_says_so(chat, database):
     assert not any(s.startswith(("INSERT INTO daily_rollups", "INSERT INTO deals",
                                  "UPDATE deals")) for s in statements.sql)
     with database.read() as session:
-        assert len(session.exec(select(Event).where(Event.workspace_id == WORKSPACE)).all()) == 1
-        rollup = session.exec(select(DailyRollup).where(
+        assert len(session.scalars(select(Event).where(Event.workspace_id == WORKSPACE)).all()) == 1
+        rollup = session.scalars(select(DailyRollup).where(
             DailyRollup.workspace_id == WORKSPACE)).one()
-        month = session.exec(select(MonthlyRollup).where(
+        month = session.scalars(select(MonthlyRollup).where(
             MonthlyRollup.workspace_id == WORKSPACE)).one()
-        deal = session.exec(select(Deal).where(Deal.workspace_id == WORKSPACE)).one()
+        deal = session.scalars(select(Deal).where(Deal.workspace_id == WORKSPACE)).one()
     assert rollup.events == 1 and month.events == 1 and deal.demo_at is not None
 
 
@@ -161,7 +161,7 @@ def test_an_event_that_changes_nothing_of_its_deal_only_stamps_it(chat, database
                       now=chat.now)
     assert _deal_row(database) == stamped
     with database.read() as session:
-        deal = session.exec(select(Deal).where(Deal.workspace_id == WORKSPACE)).one()
+        deal = session.scalars(select(Deal).where(Deal.workspace_id == WORKSPACE)).one()
     assert (deal.name, deal.stage, deal.updated_at) == ("acme", "demo", NOW + timedelta(hours=1))
     # Another name (the latest event's name is the deal's) or a source: refreshed in full.
     for key, text, named, source in (("s3", "log meeting-booked Acme", "Acme", None),
@@ -171,7 +171,7 @@ def test_an_event_that_changes_nothing_of_its_deal_only_stamps_it(chat, database
             assert _ask(chat, text, key).ok
         assert any("FROM events" in s for s in statements.sql), (text, statements.sql)
         with database.read() as session:
-            deal = session.exec(select(Deal).where(Deal.workspace_id == WORKSPACE)).one()
+            deal = session.scalars(select(Deal).where(Deal.workspace_id == WORKSPACE)).one()
         assert (deal.name, deal.source) == (named, source)
 
 
@@ -224,7 +224,7 @@ def test_a_stage_event_is_stored_without_orm_objects(chat, database):
     updates = [s for s in statements.sql if s.startswith("UPDATE deals")]
     assert len(updates) == 1, statements.sql  # the deal rewritten by one UPDATE
     with database.read() as session:
-        deal = session.exec(select(Deal).where(Deal.workspace_id == WORKSPACE)).one()
+        deal = session.scalars(select(Deal).where(Deal.workspace_id == WORKSPACE)).one()
     assert (deal.stage, deal.demo_at) == ("demo", NOW)
 
 
@@ -241,7 +241,7 @@ def test_a_deal_is_rewritten_by_one_update_of_what_changed(chat, database):
     assert {"outcome", "lost_at", "closed_at", "stage", "reason", "updated_at"} <= changed
     assert not changed & {"name", "owner_id", "lead_at", "demo_at", "first_event_at"}, changed
     with database.read() as session:
-        deal = session.exec(select(Deal).where(Deal.workspace_id == WORKSPACE)).one()
+        deal = session.scalars(select(Deal).where(Deal.workspace_id == WORKSPACE)).one()
     assert (deal.outcome, deal.lost_at, deal.demo_at, deal.reason) == (
         "lost", NOW + timedelta(days=2), NOW, "price")
 
@@ -318,5 +318,5 @@ def test_a_deal_without_stage_events_follows_its_latest_rep(chat, database):
         text="log meeting-booked acme", channel_id="C1", idempotency_key="r2"))
     assert reply.ok
     with database.read() as session:
-        deal = session.exec(select(Deal).where(Deal.workspace_id == WORKSPACE)).one()
+        deal = session.scalars(select(Deal).where(Deal.workspace_id == WORKSPACE)).one()
     assert (deal.owner_id, deal.stage) == ("U2", None)

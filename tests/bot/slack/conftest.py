@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlmodel import select
+from sqlalchemy import select
 
 from bot.settings import build_settings
 from bot.wiring import build_bot
@@ -56,6 +56,6 @@ def slack_transport(request, database, slack_api, slack_views, clock,  # noqa: F
 
 def stored_events(database, team: str = "T0001") -> list[Event]:
     with database.read() as session:
-        return list(session.exec(
+        return list(session.scalars(
             select(Event).where(Event.workspace_id == f"slack:{team}").order_by(Event.id)
         ).all())

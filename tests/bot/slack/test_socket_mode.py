@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 import pytest
-from sqlmodel import select
+from sqlalchemy import select
 
 from bot.logs import QuietChatSdks, redact
 from bot.settings import build_settings
@@ -63,7 +63,7 @@ def over_socket_fast_pings(database, slack_api, socket_slack, clock):
 
 def _events(database, team="T0001"):
     with database.read() as session:
-        return session.exec(select(Event).where(Event.workspace_id == f"slack:{team}")
+        return session.scalars(select(Event).where(Event.workspace_id == f"slack:{team}")
                             .order_by(Event.id)).all()
 
 

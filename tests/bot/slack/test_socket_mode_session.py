@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import pytest
 from slack_sdk.models.blocks import Block
-from sqlmodel import select
+from sqlalchemy import select
 
 from bot.settings import build_settings
 from bot.wiring import build_bot
@@ -79,7 +79,7 @@ def run_session(team: str, slack: HttpSlack | SocketSlack) -> list[dict | None]:
 
 def _events(database, team: str) -> list[tuple]:
     with database.read() as session:
-        events = session.exec(select(Event).where(Event.workspace_id == f"slack:{team}")
+        events = session.scalars(select(Event).where(Event.workspace_id == f"slack:{team}")
                               .order_by(Event.id)).all()
     return [(e.kind, e.deal_key, e.count, e.amount_minor, e.user_id, e.reason,
              e.voided_at is not None) for e in events]

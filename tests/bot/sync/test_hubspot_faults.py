@@ -8,7 +8,7 @@ import logging
 from datetime import timedelta
 
 import pytest
-from sqlmodel import select
+from sqlalchemy import select
 
 from bot.sync.runner import SyncFailed, sync_hubspot
 from storage.crm_sync import SyncBusy, claim
@@ -32,7 +32,7 @@ def _events(database, workspace) -> tuple[int, int]:
 
 def _row(database, workspace) -> CrmSync:
     with database.read() as session:
-        return session.exec(select(CrmSync).where(CrmSync.workspace_id == workspace)).one()
+        return session.scalars(select(CrmSync).where(CrmSync.workspace_id == workspace)).one()
 
 
 def test_429_then_success_lands_once(database, workspace, portal, make_client, hub_clock,

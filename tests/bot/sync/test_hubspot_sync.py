@@ -5,7 +5,7 @@ nothing, and a change upstream changes exactly the events of the deals it touche
 from __future__ import annotations
 
 import pytest
-from sqlmodel import select
+from sqlalchemy import select
 
 from bot.sync.runner import sync_hubspot
 from bot.usecases.kpi import kpi_json
@@ -48,7 +48,7 @@ def test_sync_gives_the_kpis_computed_from_the_portal(database, workspace, porta
     assert report.deals_left_out == len(portal.api.live_deals()) - len(expected)
 
     with database.read() as session:
-        rows = {d.key: d for d in session.exec(select(Deal).where(
+        rows = {d.key: d for d in session.scalars(select(Deal).where(
             Deal.workspace_id == workspace)).all()}
         ana = session.get(User, (workspace, "U_ANA"))
         dan = session.get(User, (workspace, "rep:dan-moss"))
@@ -130,7 +130,7 @@ def test_a_change_upstream_changes_exactly_those_deals(database, workspace, port
                                        "deleted": len(before[deleted.id]),
                                        "merged": len(before[secondary.id])}
     with database.read() as session:
-        rows = {d.key: d for d in session.exec(select(Deal).where(
+        rows = {d.key: d for d in session.scalars(select(Deal).where(
             Deal.workspace_id == workspace)).all()}
         reasons = dict(session.execute(select(Event.deal_key, Event.voided_by).where(
             Event.workspace_id == workspace, Event.deal_key.in_([deleted.id, secondary.id]))
@@ -149,7 +149,7 @@ def test_a_change_upstream_changes_exactly_those_deals(database, workspace, port
     again = _sync(database, workspace, make_client(), hub_clock)
     assert again.events_added >= 1
     with database.read() as session:
-        row = session.exec(select(Deal).where(Deal.workspace_id == workspace,
+        row = session.scalars(select(Deal).where(Deal.workspace_id == workspace,
                                               Deal.key == moved.id)).one()
     assert row.stage == "demo" and row.demo_at == moved.stage_at["demo"]
     assert _sync(database, workspace, make_client(), hub_clock).events_added == 0

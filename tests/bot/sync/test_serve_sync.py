@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from sqlmodel import select
+from sqlalchemy import select
 
 from storage.engine import Database
 from storage.models import CrmSync, Event
@@ -23,7 +23,7 @@ def _sync_row(url: str) -> CrmSync | None:
     database = Database.from_url(url)
     try:
         with database.read() as session:
-            return session.exec(select(CrmSync)).first()
+            return session.scalars(select(CrmSync)).first()
     finally:
         database.dispose()
 
@@ -53,6 +53,6 @@ def test_kpibot_serve_runs_the_scheduled_sync(tmp_path: Path, portal, slack_api)
     assert api.token not in output and "HubSpot sync of slack:T0SERVE" in output
     database = Database.from_url(url)
     with database.read() as session:
-        events = session.exec(select(Event).where(Event.workspace_id == WORKSPACE)).all()
+        events = session.scalars(select(Event).where(Event.workspace_id == WORKSPACE)).all()
     database.dispose()
     assert len(events) == sum(d.events for d in expected_deals(api).values())

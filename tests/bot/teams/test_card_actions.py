@@ -4,7 +4,7 @@ like every Bot Connector request): the same events as Slack's modal session."""
 from __future__ import annotations
 
 import pytest
-from sqlmodel import select
+from sqlalchemy import select
 
 from bot.settings import build_settings
 from bot.teams.cards import CONTENT_TYPE
@@ -40,7 +40,7 @@ def teams_bot(database, teams_cloud, clock):
 
 def _events(database):
     with database.read() as session:
-        return list(session.exec(select(Event).where(Event.workspace_id == WORKSPACE)
+        return list(session.scalars(select(Event).where(Event.workspace_id == WORKSPACE)
                                  .order_by(Event.id)).all())
 
 

@@ -13,7 +13,7 @@ import re
 import time
 
 import pytest
-from sqlmodel import select
+from sqlalchemy import select
 
 from bot.replies import Reply, Section
 from bot.settings import build_settings
@@ -70,7 +70,7 @@ def teams_bot(database, teams_cloud, clock):
 
 def _events(database, workspace=WORKSPACE):
     with database.read() as session:
-        return session.exec(
+        return session.scalars(
             select(Event).where(Event.workspace_id == workspace).order_by(Event.id)
         ).all()
 

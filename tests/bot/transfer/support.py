@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from sqlmodel import select
+from sqlalchemy import select
 
 from bot.transfer.export import export_events
 from bot.transfer.importer import ImportOptions, import_csv
@@ -40,7 +40,7 @@ def event_tuples(database: Database, workspace_id: str, *, keys: bool = True,
         query = select(Event).where(Event.workspace_id == workspace_id)
         if not include_void:
             query = query.where(Event.voided_at.is_(None))
-        rows = session.exec(query).all()
+        rows = session.scalars(query).all()
     out = []
     for e in rows:
         row = tuple(getattr(e, name) for name in EVENT_TUPLE) + (e.voided_at is not None,)
@@ -50,7 +50,7 @@ def event_tuples(database: Database, workspace_id: str, *, keys: bool = True,
 
 def rollup_rows(database: Database, workspace_id: str) -> list[tuple]:
     with database.read() as session:
-        rows = session.exec(select(DailyRollup).where(DailyRollup.workspace_id == workspace_id,
+        rows = session.scalars(select(DailyRollup).where(DailyRollup.workspace_id == workspace_id,
                                                       DailyRollup.events != 0)).all()
     return sorted((r.day, r.kind, r.user_id, r.source, r.events, r.count_sum, r.amount_sum,
                    r.duration_sum) for r in rows)
@@ -62,7 +62,7 @@ DEAL_COLUMNS = [c.name for c in Deal.__table__.columns
 
 def deal_rows(database: Database, workspace_id: str) -> list[tuple]:
     with database.read() as session:
-        rows = session.exec(select(Deal).where(Deal.workspace_id == workspace_id)).all()
+        rows = session.scalars(select(Deal).where(Deal.workspace_id == workspace_id)).all()
     return sorted((tuple(getattr(d, c) for c in DEAL_COLUMNS) for d in rows), key=repr)
 
 
@@ -75,7 +75,7 @@ def account_rows(database: Database, workspace_id: str) -> list[tuple]:
     columns = [c.name for c in account.__table__.columns
                if c.name not in ("workspace_id", "updated_at")]
     with database.read() as session:
-        rows = session.exec(select(account).where(account.workspace_id == workspace_id)).all()
+        rows = session.scalars(select(account).where(account.workspace_id == workspace_id)).all()
     return sorted((tuple(getattr(r, c) for c in columns) for r in rows), key=repr)
 
 
@@ -127,7 +127,7 @@ def workspace_exists(database: Database, workspace_id: str) -> bool:
 
 def users(database: Database, workspace_id: str) -> dict[str, tuple]:
     with database.read() as session:
-        rows = session.exec(select(User).where(User.workspace_id == workspace_id)).all()
+        rows = session.scalars(select(User).where(User.workspace_id == workspace_id)).all()
     return {u.id: (u.display_name, u.email) for u in rows}
 
 
@@ -228,7 +228,7 @@ def seed_rich(database: Database, workspace_id: str, *, voids: int = 5,
                     display_name="Jane Doe")
         record_events(session=session, workspace=workspace, new_events=rich_events(),
                       now=NOW)
-        ids = session.exec(select(Event.id).where(Event.workspace_id == workspace_id)
+        ids = session.scalars(select(Event.id).where(Event.workspace_id == workspace_id)
                            .order_by(Event.id)).all()
         for event_id in ids[::max(1, len(ids) // voids)][:voids]:
             void_event(session=session, workspace=workspace, event_id=event_id,

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
-from sqlmodel import select
+from sqlalchemy import select
 
 from bot.transfer.columns import parse_mapping, parse_stage_map
 from bot.transfer.problems import ImportRefused
@@ -228,7 +228,7 @@ def independent_stats(path: Path, how, tz: ZoneInfo) -> dict:
 
 def db_stats(database: Database, workspace_id: str) -> dict:
     with database.read() as session:
-        deals = session.exec(select(Deal).where(Deal.workspace_id == workspace_id)).all()
+        deals = session.scalars(select(Deal).where(Deal.workspace_id == workspace_id)).all()
     won = [d for d in deals if d.outcome == "won"]
     lost = [d for d in deals if d.outcome == "lost"]
     cycles = [(d.won_at - d.first_event_at).total_seconds() / 86400 for d in won]
@@ -282,7 +282,7 @@ def test_crm_deals_export_imports_and_kpis_match(database, tmp_path, crm):
 
     # every deal is there, with its owner, account and (open deals) current stage
     with database.read() as session:
-        stored = {d.name: d for d in session.exec(
+        stored = {d.name: d for d in session.scalars(
             select(Deal).where(Deal.workspace_id == "slack:TCRM")).all()}
     assert len(stored) == len(deals)
     for d in deals:
@@ -319,7 +319,7 @@ def test_a_later_crm_export_adds_only_what_happened_since(database, tmp_path):
     second = run_import(database, later, "slack:THS", preset="hubspot")
     assert (second.added, second.already_stored) == (2, 59)  # opportunity + deal-won
     with database.read() as session:
-        deal = session.exec(select(Deal).where(Deal.workspace_id == "slack:THS",
+        deal = session.scalars(select(Deal).where(Deal.workspace_id == "slack:THS",
                                                Deal.key == deals[0].id)).one()
     assert deal.outcome == "won" and deal.amount_minor == 1_000_000
 

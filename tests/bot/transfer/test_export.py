@@ -6,7 +6,7 @@ import csv
 import io
 from datetime import UTC, datetime, timedelta
 
-from sqlmodel import select
+from sqlalchemy import select
 
 from bot.transfer.export import escape_cell, export_events, format_minor, unescape_cell
 from bot.transfer.presets import CANONICAL_COLUMNS, EXPORT_COLUMNS
@@ -84,7 +84,7 @@ def test_currency_precision(database):
 def test_void_events_only_with_include_void(database):
     workspace = _seed(database, events=[_event(i) for i in range(4)])
     with database.write() as session:
-        first = session.exec(select(Event).where(Event.idempotency_key == "slack:k2")).one()
+        first = session.scalars(select(Event).where(Event.idempotency_key == "slack:k2")).one()
         void_event(session=session, workspace=workspace, event_id=first.id, voided_by="UADA",
                    now=NOW)
     plain = list(csv.DictReader(io.StringIO(_export(database))))

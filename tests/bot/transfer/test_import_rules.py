@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlmodel import select
+from sqlalchemy import select
 
 from bot.transfer.columns import parse_source_map, parse_stage_map
 from bot.transfer.importer import ImportOptions, import_csv
@@ -100,7 +100,7 @@ def test_owner_less_leads_and_wins_without_amount_convert_per_source(database, t
             f"{n} of {n} won deals have no amount: revenue counts the 0 with one",)
         cycle = compute_kpi("sales-cycle", facts=facts, period=period, now=NOW)
         assert cycle.denominator == n and cycle.details["median"] >= 0
-        quirk = session.exec(select(Deal).where(Deal.workspace_id == "slack:TLEADS",
+        quirk = session.scalars(select(Deal).where(Deal.workspace_id == "slack:TLEADS",
                                                 Deal.key == "prospect 00038")).one()
         assert quirk.outcome == "won" and quirk.lead_at == quirk.won_at
 
@@ -135,7 +135,7 @@ def test_hubspot_sources_and_stages_map_to_their_groups(database, tmp_path):
         workspace_id="slack:THUB", preset="hubspot", timezone=TZ))
     assert result.problems == [] and result.stored
     with database.read() as session:
-        deals = session.exec(select(Deal).where(Deal.workspace_id == "slack:THUB")).all()
+        deals = session.scalars(select(Deal).where(Deal.workspace_id == "slack:THUB")).all()
     assert {d.name: d.source for d in deals} == {
         f"Deal {i}": group for i, group in enumerate(HUBSPOT_SOURCES.values())}
 
@@ -171,7 +171,7 @@ def test_unknown_crm_stage_and_source_are_refused_with_the_known_list_and_the_re
     result = import_csv(database=database, path=path, now=NOW, options=options)
     assert result.problems == [] and result.stored
     with database.read() as session:
-        deals = {d.key: d for d in session.exec(select(Deal).where(
+        deals = {d.key: d for d in session.scalars(select(Deal).where(
             Deal.workspace_id == "slack:TUNK"))}
     assert (deals["1"].stage, deals["1"].source) == ("demo", "organic")
     assert (deals["2"].outcome, deals["2"].source) == ("won", "other")
@@ -186,7 +186,7 @@ def test_free_text_sources_in_the_events_csv_stay_allowed(database, tmp_path):
         workspace_id="slack:TFREE", timezone=TZ))
     assert result.problems == [] and result.stored
     with database.read() as session:
-        deals = {d.key: d.source for d in session.exec(select(Deal).where(
+        deals = {d.key: d.source for d in session.scalars(select(Deal).where(
             Deal.workspace_id == "slack:TFREE"))}
     assert deals == {"acme": "other", "globex": "organic"}
 
@@ -261,6 +261,6 @@ def test_a_deals_file_without_a_preset_refuses_a_stage_it_cannot_read(database, 
     result = import_csv(database=database, path=path, now=NOW, options=options)
     assert result.problems == []
     with database.read() as session:
-        deals = {d.key: (d.stage, d.source) for d in session.exec(select(Deal).where(
+        deals = {d.key: (d.stage, d.source) for d in session.scalars(select(Deal).where(
             Deal.workspace_id == "slack:TGEN"))}
     assert deals == {"1": ("sql", "other"), "2": ("demo", "organic")}

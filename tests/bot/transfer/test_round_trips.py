@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlmodel import select
+from sqlalchemy import select
 
 from bot.transfer.rows import IMPORT_USER
 from storage.models import Event
@@ -53,7 +53,7 @@ def test_export_import_round_trip_is_exact(database, tmp_path):
     assert account_rows(database, "slack:TB") == account_rows(database, "slack:TA")
     assert users(database, "slack:TB") == users(database, "slack:TA")
     with database.read() as session:
-        logged_by = set(session.exec(select(Event.logged_by).where(
+        logged_by = set(session.scalars(select(Event.logged_by).where(
             Event.workspace_id == "slack:TB")).all())
     assert logged_by == {IMPORT_USER}
 
@@ -143,7 +143,7 @@ def test_keys_come_from_row_content_not_file_or_line(database, tmp_path):
     plain = _without_columns(export_text(database, "slack:TK"), {"key"})
     assert run_import(database, write(tmp_path, plain, "c.csv"), "slack:TK").added == 0
     with database.read() as session:
-        keys = session.exec(select(Event.idempotency_key).where(
+        keys = session.scalars(select(Event.idempotency_key).where(
             Event.workspace_id == "slack:TK")).all()
     assert all(k.startswith("import:") for k in keys) and len(set(keys)) == 4
 
