@@ -199,10 +199,10 @@ def test_settings_and_help_import_no_pydantic():
     assert json.loads(result.stdout.strip().splitlines()[-1]) == []
 
 
-def test_only_sqlmodel_imports_pydantic_in_kpi_json_and_the_server(tmp_path):
+def test_nothing_imports_pydantic_in_kpi_json_and_the_server(tmp_path):
     """On the start-up paths (`kpibot kpi NAME --json`, the server with the events API and
-    Teams off) nothing but SQLModel imports pydantic; once the tables are plain SQLAlchemy
-    (branch `nosqlmodel`) nothing does."""
+    Teams off) nothing imports pydantic: the settings are a dataclass, the tables plain
+    SQLAlchemy."""
     env = _kpi_database(tmp_path)
     probe = PYDANTIC_SPY + CLI_PROBE + "print(json.dumps(pydantic_importers))\n"
     argv = json.dumps(["kpi", "win-rate", "--json"])
@@ -213,8 +213,7 @@ def test_only_sqlmodel_imports_pydantic_in_kpi_json_and_the_server(tmp_path):
     result = subprocess.run([sys.executable, "-c", probe, f"sqlite:///{tmp_path / 'probe.db'}",
                              "{}"], capture_output=True, text=True, timeout=120, check=True)
     server_importers = json.loads(result.stdout.strip().splitlines()[-1])
-    assert [name for name in kpi_importers + server_importers
-            if not (name or "").startswith("sqlmodel")] == []
+    assert kpi_importers + server_importers == []
 
 
 def test_no_postgresql_dialect_on_sqlite(tmp_path):
