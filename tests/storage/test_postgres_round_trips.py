@@ -178,3 +178,27 @@ def test_a_read_sees_one_snapshot_across_its_statements(chat, database):
         assert session.execute(count, {"w": WS}).scalar_one() == before
     with database.read() as session:
         assert session.execute(count, {"w": WS}).scalar_one() == before + 1
+
+
+@pytest.mark.parametrize("deadline", [True, False])
+def test_a_read_begins_with_its_settings_in_one_round_trip(chat, database, pooled_a_while,
+                                                           deadline):
+    """A read transaction: BEGIN and its settings (generic plans; with a deadline, the
+    statement timeout and `kpibot.commit_by`) are one round trip (storage/plans.py
+    `begin_read`; psycopg's own BEGIN and the settings' statement were two), then its
+    statement, then COMMIT: 3 (on a used pool: the checkout pings nothing)."""
+    reading = database.until(time.monotonic() + 30) if deadline else database
+    probe = sa.text("SELECT current_setting('plan_cache_mode'), "
+                    "current_setting('transaction_isolation'), "
+                    "current_setting('statement_timeout'), "
+                    "coalesce(current_setting('kpibot.commit_by', true), '')")
+    with reading.read() as session:  # the pool holds a used connection
+        session.execute(sa.text("SELECT 1"))
+    with RoundTrips(database.engine) as trips, reading.read() as session:
+        plans_mode, isolation, timeout, commit_by = session.execute(probe).one()
+    assert trips.count == 3
+    assert (plans_mode, isolation) == ("force_generic_plan", "repeatable read")
+    assert (timeout not in ("0", "") and commit_by != "") == deadline
+    with database.engine.connect() as connection:  # nothing outlives the read
+        assert connection.exec_driver_sql(
+            "SELECT current_setting('plan_cache_mode')").scalar() == "auto"
