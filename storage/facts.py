@@ -56,7 +56,7 @@ from sqlmodel import Session
 
 from reports.events import Stage
 from reports.kpis.facts import DealRow, Distribution, EventSum, Quota
-from storage import customers, deal_counts
+from storage import customers, deal_counts, pg_batch
 from storage.deal_counts import NO_SOURCE, check_by
 from storage.deals import HISTORY_SETTLE
 from storage.event_durations import Found, durations, histograms_serve
@@ -77,11 +77,13 @@ from storage.stage_durations import (
     MEASURES,
     Settled,
     Summary,
+    histogram_request,
     past_medians,
     percentile,
     percentile_ranks,
     summaries,
 )
+from storage.users import display_names_request
 
 _STAGE_COLUMNS = {
     Stage.LEAD: Deal.lead_at,
@@ -334,6 +336,33 @@ class SqlFacts:
         self._known[("closed_deals", start, end, user)] = figures.closed
         return figures.counts
 
+    def read_ahead_funnel(self, start: datetime, end: datetime, *, user: str | None = None,
+                          cohort: bool = False, names: bool = False) -> None:
+        """PostgreSQL: the funnel's statements that depend on nothing read before them (the
+        counts, unless `cohort`; the history version; the period's stage-time histograms
+        besides settled months; with `names`, the people's names) sent together, in one
+        round trip, for the calls that ask for them next (storage/pg_batch.py). SQLite, whose
+        statements cost no round trip: nothing."""
+        if self._dialect != "postgresql":
+            return
+        requests = [] if cohort else [deal_counts.funnel_request(
+            self.session, self.workspace_id, start, end, user=user)]
+        if self._history_version is None:
+            requests.append((self._prepared(("history_version",), _history_version),
+                             self._params()))
+        ended = end <= self._clock() - HISTORY_SETTLE  # then remembered (median_stage_times)
+        if not ended and (start, end, user) not in self._medians and (
+                tuple(MEASURES.values()), start, end, user) not in self._distributions:
+            histograms = histogram_request(self.session.connection(), self.workspace_id,
+                                           MEASURES.values(), start, end, user=user,
+                                           settled=self._settled())
+            if histograms is not None:
+                requests.append(histograms)
+        if names:
+            requests.append(display_names_request(self.workspace_id))
+        if len(requests) > 1:
+            pg_batch.read_ahead(self.session.connection(), requests)
+
     def median_stage_times(self, start: datetime, end: datetime, *, user: str | None = None
                       ) -> dict[Stage, float | None]:
         """`stage_time(stage, start, end).median` of every stage but won, read with the stage
@@ -433,8 +462,11 @@ class SqlFacts:
               ) -> list[tuple]:
         """The rows of the statement `build()` makes for `shape`, built and compiled once per
         dialect and run with little Python around it (storage/prepared.py)."""
-        prepared = self._statement(("prepared", *shape), lambda: Prepared(build()))
-        return prepared.rows(self.session.connection(), params)
+        return self._prepared(shape, build).rows(self.session.connection(), params)
+
+    def _prepared(self, shape: tuple, build: Callable[[], Any]) -> Prepared:
+        """The `Prepared` statement `build()` makes for `shape`, built once per dialect."""
+        return self._statement(("prepared", *shape), lambda: Prepared(build()))
 
     def _run(self, statement: Any, params: dict[str, Any]) -> sa.CursorResult:
         """A prebuilt Core statement on the session's connection (no ORM layer around it)."""

@@ -7,18 +7,26 @@ from sqlmodel import Session, select
 
 from reports.events import UNASSIGNED_USER
 from storage.models import Event, Quota, User
+from storage.prepared import Prepared
 from storage.reps import NAMED_REP_PREFIX
 
 
 def display_names(*, session: Session, workspace_id: str) -> dict[str, str]:
     """user id → display name, for every user of the workspace that has one."""
-    rows = session.connection().execute(_DISPLAY_NAMES, {"workspace": workspace_id})
+    statement, params = display_names_request(workspace_id)
+    rows = statement.rows(session.connection(), params)
     return {user_id: name for user_id, name in rows if name}
 
 
-# Core on the session's connection, built once: every reply that names people reads them.
-_DISPLAY_NAMES = sa.select(User.id, User.display_name).where(
-    User.workspace_id == sa.bindparam("workspace"), User.display_name.is_not(None))
+def display_names_request(workspace_id: str) -> tuple[Prepared, dict[str, str]]:
+    """The statement and parameters `display_names` runs (storage/pg_batch.py reads it
+    ahead)."""
+    return _DISPLAY_NAMES, {"workspace": workspace_id}
+
+
+# Compiled once (storage/prepared.py): every reply that names people reads them.
+_DISPLAY_NAMES = Prepared(sa.select(User.id, User.display_name).where(
+    User.workspace_id == sa.bindparam("workspace"), User.display_name.is_not(None)))
 
 
 def known_people(*, session: Session,

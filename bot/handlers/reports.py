@@ -107,8 +107,11 @@ def handle_funnel(command: FunnelCommand, invocation: Invocation) -> Reply:
     except PeriodProblem as problem:
         return problem.reply
     with invocation.context.database.read() as session:  # one read: the figures and names
-        funnel = compute_kpi("funnel", facts=SqlFacts(session=session,
-                                                      workspace=invocation.workspace),
+        facts = SqlFacts(session=session, workspace=invocation.workspace)
+        # PostgreSQL: the statements that depend on nothing else, in one round trip
+        facts.read_ahead_funnel(period.start, period.end, user=command.user,
+                                cohort=command.cohort, names=True)
+        funnel = compute_kpi("funnel", facts=facts,
                              period=period, now=invocation.now, user=command.user,
                              options={"cohort": command.cohort})
         names = display_names(session=session, workspace_id=invocation.workspace.id)
