@@ -84,7 +84,6 @@ from storage.stage_durations import (
     percentile_ranks,
     summaries,
 )
-from storage.users import display_names_request
 
 _STAGE_COLUMNS = {
     Stage.LEAD: Deal.lead_at,
@@ -362,7 +361,9 @@ class SqlFacts:
                                            settled=self._settled())
             if histograms is not None:
                 requests.append(histograms)
-        if names:
+        if names:  # (storage.users: not imported where no reply names people)
+            from storage.users import display_names_request
+
             requests.append(display_names_request(self.workspace_id))
         if stalled is not None:
             idle_before, listed = stalled
