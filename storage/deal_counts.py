@@ -203,12 +203,7 @@ def count_deals(session: Session, workspace_id: str, requests: Sequence[Request]
     the request's milestone in `[start, end)` (owned by `user` when given). Groups may hold only
     zeros (deal_counts keeps emptied rows); without `keys`, the one group is ()."""
     requests = tuple((milestone, tuple(values)) for milestone, values in requests)
-    dialect = session.get_bind().dialect.name
-    statement = _statement(dialect, requests, user is not None, keys)
-    params, signs = plan(start, end)
-    params["workspace"] = workspace_id
-    if user is not None:
-        params["user"] = user
+    statement, params, signs = _request(session, workspace_id, requests, start, end, user, keys)
     found: list[dict[tuple[str, ...], list[int]]] = [{} for _ in requests]
     for part, *row in statement.rows(session.connection(), params):
         request, piece = divmod(int(part), 3)
@@ -217,6 +212,27 @@ def count_deals(session: Session, workspace_id: str, requests: Sequence[Request]
         for i, value in enumerate(values):
             sums[i] += signs[piece] * int(value or 0)
     return found
+
+
+def _request(session: Session, workspace_id: str, requests: tuple, start: datetime,
+             end: datetime, user: str | None, keys: tuple[str, ...]
+             ) -> tuple[Prepared, dict[str, Any], tuple[int, int, int]]:
+    """`count_deals`' statement, its parameters and the signs of its pieces."""
+    statement = _statement(session.get_bind().dialect.name, requests, user is not None, keys)
+    params, signs = plan(start, end)
+    params["workspace"] = workspace_id
+    if user is not None:
+        params["user"] = user
+    return statement, params, signs
+
+
+def funnel_request(session: Session, workspace_id: str, start: datetime, end: datetime, *,
+                   user: str | None = None) -> tuple[Prepared, dict[str, Any]]:
+    """The statement and parameters `funnel_figures` runs (storage/pg_batch.py reads it
+    ahead)."""
+    requests = tuple((milestone, tuple(values)) for milestone, values in _FUNNEL_REQUESTS)
+    statement, params, _signs = _request(session, workspace_id, requests, start, end, user, ())
+    return statement, params
 
 
 def plan(start: datetime, end: datetime) -> tuple[dict[str, Any], tuple[int, int, int]]:

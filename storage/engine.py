@@ -148,7 +148,6 @@ _LIMITS = sa.text(
     "set_config('lock_timeout', :lock, true), "
     "set_config('kpibot.commit_by', CASE WHEN :commit_by = 0 THEN '' ELSE CAST("
     "clock_timestamp() + make_interval(secs => :commit_by / 1000.0) AS text) END, true)")
-_READ_LIMITS = sa.text(f"{_LIMITS.text}, {plans.GENERIC_PLANS_SETTING}")  # Database.read
 
 
 class DeadlinePassed(Exception):
@@ -225,29 +224,19 @@ class Database:
         plans, ending with COMMIT, which keeps the connection's prepared statements
         (storage/plans.py)."""
         bind = self.engine
-        if self.dialect == "postgresql":
+        if self.dialect == "postgresql":  # psycopg sends no BEGIN of its own: plans.begin_read
             bind = self.engine.__dict__.get("_kpibot_snapshot_reads")
             if bind is None:
                 bind = self.engine.__dict__["_kpibot_snapshot_reads"] = \
-                    self.engine.execution_options(isolation_level="REPEATABLE READ")
+                    self.engine.execution_options(isolation_level="AUTOCOMMIT")
         with Session(bind, expire_on_commit=False) as session:
-            if self.dialect == "postgresql":
-                self._read_settings(session)
+            if self.dialect == "postgresql":  # BEGIN and the settings: one round trip
+                plans.begin_read(session.connection(), self.remaining_ms())
             elif self.deadline is not None:
                 self._limit(session, None)
             yield session
             if self.dialect == "postgresql":
                 plans.end_read(session)
-
-    def _read_settings(self, session: Session) -> None:
-        """PostgreSQL: a read transaction's generic plans (storage/plans.py) and, with a
-        deadline, the limits `_limit` sets, in one round trip."""
-        statement_ms = self.remaining_ms()
-        if statement_ms is None:
-            session.execute(plans.GENERIC_PLANS)
-        else:
-            session.execute(_READ_LIMITS, {"statement": str(statement_ms), "lock": "0",
-                                           "commit_by": statement_ms})
 
     def read_first(self, statement: sa.Executable, params: dict) -> tuple | None:
         """The first row of one read statement (every command's workspace read), on a pooled

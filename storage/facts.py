@@ -45,6 +45,7 @@ durations are seconds (float), rounded to milliseconds so that both backends agr
 from __future__ import annotations
 
 import bisect
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from functools import partial
@@ -56,7 +57,7 @@ from sqlalchemy.orm import Session
 
 from reports.events import Stage
 from reports.kpis.facts import DealRow, Distribution, EventSum, Quota
-from storage import customers, deal_counts
+from storage import customers, deal_counts, pg_batch
 from storage.deal_counts import NO_SOURCE, check_by
 from storage.deals import HISTORY_SETTLE
 from storage.event_durations import Found, durations, histograms_serve
@@ -77,6 +78,7 @@ from storage.stage_durations import (
     MEASURES,
     Settled,
     Summary,
+    histogram_request,
     past_medians,
     percentile,
     percentile_ranks,
@@ -334,6 +336,56 @@ class SqlFacts:
         self._known[("closed_deals", start, end, user)] = figures.closed
         return figures.counts
 
+    def read_ahead_funnel(self, start: datetime, end: datetime, *, user: str | None = None,
+                          cohort: bool = False, names: bool = False,
+                          stalled: tuple[Mapping[Stage, datetime], int] | None = None) -> None:
+        """PostgreSQL: the funnel's statements that depend on nothing read before them (the
+        counts, unless `cohort`; the history version; the period's stage-time histograms
+        besides settled months; with `names`, the people's names; with `stalled` =
+        (idle_before, listed), the open and idle deals `open_deal_counts` and `idle_deals`
+        would read for them) sent together, in one round trip, for the calls that ask for
+        the same statements with the same values next (storage/pg_batch.py). SQLite, whose
+        statements cost no round trip: nothing."""
+        if self._dialect != "postgresql":
+            return
+        requests = [] if cohort else [deal_counts.funnel_request(
+            self.session, self.workspace_id, start, end, user=user)]
+        if self._history_version is None:
+            requests.append((self._prepared(("history_version",), _history_version),
+                             self._params()))
+        ended = end <= self._clock() - HISTORY_SETTLE  # then remembered (median_stage_times)
+        if not ended and (start, end, user) not in self._medians and (
+                tuple(MEASURES.values()), start, end, user) not in self._distributions:
+            histograms = histogram_request(self.session.connection(), self.workspace_id,
+                                           MEASURES.values(), start, end, user=user,
+                                           settled=self._settled())
+            if histograms is not None:
+                requests.append(histograms)
+        if names:  # (storage.users: not imported where no reply names people)
+            from storage.users import display_names_request
+
+            requests.append(display_names_request(self.workspace_id))
+        if stalled is not None:
+            idle_before, listed = stalled
+            requests.append(self._open_deal_counts_request(user, idle_before))
+            if idle_before and listed >= 1:
+                requests.append(self._idle_deals_request(idle_before, listed, user))
+        if len(requests) > 1:
+            pg_batch.read_ahead(self.session.connection(), requests)
+
+    def known_median_stage_times(self, start: datetime, end: datetime
+                                 ) -> dict[Stage, float | None] | None:
+        """The team's stage-time medians of a window that ended before the history settled,
+        if this process remembers them for the history version it last read for this
+        workspace (a guess, read nothing: what is asked with it must come out the same
+        whatever the version is now, as `read_ahead_funnel`'s statements do); else None."""
+        version = _last_versions(self.session.get_bind()).get(self.workspace_id)
+        if version is None or end > self._clock() - HISTORY_SETTLE:
+            return None
+        found = past_medians(self.session.get_bind()).get(
+            (self.workspace_id, version, start, end, None))
+        return None if found is None else dict(found)
+
     def median_stage_times(self, start: datetime, end: datetime, *, user: str | None = None
                       ) -> dict[Stage, float | None]:
         """`stage_time(stage, start, end).median` of every stage but won, read with the stage
@@ -355,6 +407,7 @@ class SqlFacts:
         if self._history_version is None:
             self._history_version = self._rows(("history_version",), _history_version,
                                                self._params())[0][0]
+            _last_versions(self.session.get_bind())[self.workspace_id] = self._history_version
         return self._history_version
 
     def _settled(self) -> Settled:
@@ -393,18 +446,24 @@ class SqlFacts:
         are not idle (stage_changed_at at or after its instant, or none), which are recent;
         idle = total - not idle."""
         stages = tuple(Stage(stage) for stage in (idle_before or {}))
-        build = partial(open_deal_counts_statement, user is not None, stages)
-        params = self._params(user=user)
-        params.update({f"idle_{i}": at for i, at in enumerate((idle_before or {}).values())})
+        statement, params = self._open_deal_counts_request(user, idle_before)
         totals: dict[str, int] = {}
         active: dict[str, int] = {}
-        for part, stage, n in self._rows(("open_deal_counts", user is not None, stages), build,
-                                         params):
+        for part, stage, n in statement.rows(self.session.connection(), params):
             into = totals if int(part) < 0 else active
             into[stage] = into.get(stage, 0) + int(n or 0)
         checked = {stage.value for stage in stages}
         return {stage: (n, n - active.get(stage, 0) if stage in checked else 0)
                 for stage, n in totals.items() if n}
+
+    def _open_deal_counts_request(self, user: str | None,
+                                  idle_before: Mapping[Stage, datetime] | None
+                                  ) -> tuple[Prepared, dict[str, Any]]:
+        stages = tuple(Stage(stage) for stage in (idle_before or {}))
+        build = partial(open_deal_counts_statement, user is not None, stages)
+        params = self._params(user=user)
+        params.update({f"idle_{i}": at for i, at in enumerate((idle_before or {}).values())})
+        return self._prepared(("open_deal_counts", user is not None, stages), build), params
 
     def idle_deals(self, idle_before: Mapping[Stage, datetime], *, limit: int,
                    user: str | None = None) -> list[DealRow]:
@@ -412,13 +471,17 @@ class SqlFacts:
         of them), in one UNION ALL of the per-stage queries (ix_deals_open_stage ranges)."""
         if not idle_before or limit < 1:
             return []
+        statement, params = self._idle_deals_request(idle_before, limit, user)
+        return [DealRow(key=k, name=n, owner_id=o, stage=s, stage_changed_at=at, amount=a)
+                for k, n, o, s, at, a in statement.rows(self.session.connection(), params)]
+
+    def _idle_deals_request(self, idle_before: Mapping[Stage, datetime], limit: int,
+                            user: str | None) -> tuple[Prepared, dict[str, Any]]:
         stages = tuple(Stage(stage) for stage in idle_before)
-        shape = ("idle_deals", user is not None, stages)
         build = partial(idle_deals_statement, self._dialect, user is not None, stages)
         params = self._params(user=user, limit=limit, last=limit - 1)
         params.update({f"idle_{i}": at for i, at in enumerate(idle_before.values())})
-        return [DealRow(key=k, name=n, owner_id=o, stage=s, stage_changed_at=at, amount=a)
-                for k, n, o, s, at, a in self._rows(shape, build, params)]
+        return self._prepared(("idle_deals", user is not None, stages), build), params
 
     _statements: dict[tuple, Any] = {}  # (dialect, *shape) -> statement, shared by instances
 
@@ -433,8 +496,11 @@ class SqlFacts:
               ) -> list[tuple]:
         """The rows of the statement `build()` makes for `shape`, built and compiled once per
         dialect and run with little Python around it (storage/prepared.py)."""
-        prepared = self._statement(("prepared", *shape), lambda: Prepared(build()))
-        return prepared.rows(self.session.connection(), params)
+        return self._prepared(shape, build).rows(self.session.connection(), params)
+
+    def _prepared(self, shape: tuple, build: Callable[[], Any]) -> Prepared:
+        """The `Prepared` statement `build()` makes for `shape`, built once per dialect."""
+        return self._statement(("prepared", *shape), lambda: Prepared(build()))
 
     def _run(self, statement: Any, params: dict[str, Any]) -> sa.CursorResult:
         """A prebuilt Core statement on the session's connection (no ORM layer around it)."""
@@ -601,6 +667,19 @@ def _median_of(found: Summary) -> float | None:
     if not found.n:
         return None
     return percentile(found.n, {rank: ms / 1000 for rank, ms in (found.at or {}).items()}, 5)
+
+
+_LAST_VERSIONS: weakref.WeakKeyDictionary[sa.Engine, dict[str, int]] = (
+    weakref.WeakKeyDictionary())
+
+
+def _last_versions(engine: sa.Engine) -> dict[str, int]:
+    """workspace -> the history_version a session of this process read last (a guess of
+    the next one, for `known_median_stage_times`)."""
+    found = _LAST_VERSIONS.get(engine)
+    if found is None:
+        found = _LAST_VERSIONS.setdefault(engine, {})
+    return found
 
 
 def _history_version() -> sa.Select:

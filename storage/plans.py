@@ -41,7 +41,6 @@ from sqlalchemy.orm import Session
 CUSTOM_OPTION = "kpibot_custom_plans"
 CUSTOM_PLANS = {CUSTOM_OPTION: True}  # execution option: planned for its values, never prepared
 GENERIC_PLANS_SETTING = "set_config('plan_cache_mode', 'force_generic_plan', true)"
-GENERIC_PLANS = sa.text(f"SELECT {GENERIC_PLANS_SETTING}")  # a read without a deadline
 
 
 def configure(engine: sa.Engine) -> None:
@@ -119,6 +118,43 @@ def execute_numbered(connection: sa.Connection, sql: str, values: Sequence) -> l
     from storage import pg_driver  # (it imports this module, through storage/pg_begin.py)
 
     return pg_driver.execute_numbered(connection, sql, values)
+
+
+def begin_read(connection: sa.Connection, statement_ms: int | None) -> None:
+    """Open a read transaction on `connection` (in psycopg's autocommit mode, so psycopg sends
+    no BEGIN of its own) in one round trip: BEGIN at REPEATABLE READ and the read's settings
+    (generic plans; with a deadline, `statement_ms` as its statement timeout and
+    `kpibot.commit_by`, no lock wait limit) as one simple-protocol query of two statements.
+    psycopg's BEGIN and the settings' statement were two round trips (and the settings went
+    through the ORM). The settings are `set_config(..., true)`: local to the transaction, gone
+    at its COMMIT or ROLLBACK. The engine's `before_cursor_execute` listeners are told."""
+    import psycopg
+
+    settings = [GENERIC_PLANS_SETTING]
+    if statement_ms is not None:
+        ms = int(statement_ms)  # a whole number written in: nothing to quote
+        settings[:0] = [f"set_config('statement_timeout', '{ms}', true)",
+                        "set_config('lock_timeout', '0', true)",
+                        "set_config('kpibot.commit_by', CAST(clock_timestamp() + "
+                        f"make_interval(secs => {ms} / 1000.0) AS text), true)"]
+    sql = f"{BEGIN_READ}; SELECT {', '.join(settings)}"
+    driver_connection = connection.connection.driver_connection
+    cursor = driver_connection.cursor()
+    listeners = connection.dispatch.before_cursor_execute
+    if listeners:
+        listeners(connection, cursor, sql, (), None, False)
+    try:
+        cursor.execute(sql, prepare=False)  # no parameters: the simple protocol, two statements
+    except psycopg.Error as error:
+        if driver_connection.broken:
+            connection.invalidate(error)
+        raise sa.exc.DBAPIError.instance(sql, (), error, psycopg.Error,
+                                         dialect=connection.dialect) from error
+    finally:
+        cursor.close()
+
+
+BEGIN_READ = "BEGIN ISOLATION LEVEL REPEATABLE READ"
 
 
 def end_read(session: Session) -> None:

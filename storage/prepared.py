@@ -31,7 +31,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from storage import driver, plans
+from storage import driver, pg_batch, plans
 
 
 @dataclass(frozen=True)
@@ -56,21 +56,37 @@ class Prepared:
 
     def rows(self, connection: Connection, params: Mapping[str, Any]) -> list[tuple]:
         """All rows for `params` (a value for every bind parameter the statement names;
-        extra keys are ignored)."""
+        extra keys are ignored). PostgreSQL: rows this transaction already read for the same
+        statement and values (`storage.pg_batch.read_ahead`) are taken instead."""
+        compiled, args = self.request(connection, params)
+        if connection.dialect.name == "sqlite":
+            rows = driver.execute_sql(connection, compiled.sql, args)
+        else:
+            rows = pg_batch.take(connection, self, args)
+            if rows is not None:
+                return rows
+            if compiled.numbered:  # PostgreSQL, `$n` text: psycopg parses nothing
+                rows = plans.execute_numbered(connection, compiled.sql, args)
+            else:  # the statement's execution options too (storage/plans.py: CUSTOM_PLANS)
+                result = connection.exec_driver_sql(compiled.sql, args, self._options)
+                rows = result.cursor.fetchall()
+                result.close()
+        return self.converted(compiled, rows)
+
+    def request(self, connection: Connection, params: Mapping[str, Any]
+                ) -> tuple[_Compiled, Any]:
+        """The statement compiled for `connection`'s dialect and the values it is sent with
+        (a tuple by position, or a dict by name) for `params`."""
         compiled = self._compiled.get(connection.dialect.name) or self._compile(connection)
         given = {**compiled.constants, **params}
         values = {name: given[name] if convert is None else convert(given[name])
                   for name, convert in compiled.binds.items()}
-        args: Any = (tuple(values[name] for name in compiled.names) if compiled.positional
-                     else values)
-        if connection.dialect.name == "sqlite":
-            rows = driver.execute_sql(connection, compiled.sql, args)
-        elif compiled.numbered:  # PostgreSQL, `$n` text: psycopg parses nothing
-            rows = plans.execute_numbered(connection, compiled.sql, args)
-        else:  # the statement's execution options too (storage/plans.py: CUSTOM_PLANS)
-            result = connection.exec_driver_sql(compiled.sql, args, self._options)
-            rows = result.cursor.fetchall()
-            result.close()
+        return compiled, (tuple(values[name] for name in compiled.names)
+                          if compiled.positional else values)
+
+    @staticmethod
+    def converted(compiled: _Compiled, rows: list[tuple]) -> list[tuple]:
+        """The driver's rows with the columns' conversions applied."""
         if compiled.results:
             rows = [_converted(row, compiled.results) for row in rows]
         return rows

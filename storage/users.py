@@ -14,8 +14,15 @@ from storage.reps import NAMED_REP_PREFIX
 
 def display_names(*, session: Session, workspace_id: str) -> dict[str, str]:
     """user id → display name, for every user of the workspace that has one."""
-    rows = _DISPLAY_NAMES.rows(session.connection(), {"workspace": workspace_id})
+    statement, params = display_names_request(workspace_id)
+    rows = statement.rows(session.connection(), params)
     return {user_id: name for user_id, name in rows if name}
+
+
+def display_names_request(workspace_id: str) -> tuple[Prepared, dict[str, str]]:
+    """The statement and parameters `display_names` runs (storage/pg_batch.py reads it
+    ahead)."""
+    return _DISPLAY_NAMES, {"workspace": workspace_id}
 
 
 # Compiled once and run on the driver (storage/prepared.py): every reply that names people

@@ -60,6 +60,8 @@ from reports.kpis.catalog import (
     compute_kpi,
     leaderboard,
 )
+from reports.kpis.context import Ctx
+from reports.kpis.funnel import FUNNEL_STALLED_LISTED, idle_instants, thresholds_of
 from reports.kpis.quotas import effective_from_for
 from reports.kpis.quotas import history as quota_history
 from reports.kpis.result import KpiResult
@@ -107,8 +109,12 @@ def handle_funnel(command: FunnelCommand, invocation: Invocation) -> Reply:
     except PeriodProblem as problem:
         return problem.reply
     with invocation.context.database.read() as session:  # one read: the figures and names
-        funnel = compute_kpi("funnel", facts=SqlFacts(session=session,
-                                                      workspace=invocation.workspace),
+        facts = SqlFacts(session=session, workspace=invocation.workspace)
+        # PostgreSQL: the statements that depend on nothing else, in one round trip
+        facts.read_ahead_funnel(period.start, period.end, user=command.user,
+                                cohort=command.cohort, names=True,
+                                stalled=_stalled_guess(facts, period, invocation, command))
+        funnel = compute_kpi("funnel", facts=facts,
                              period=period, now=invocation.now, user=command.user,
                              options={"cohort": command.cohort})
         names = display_names(session=session, workspace_id=invocation.workspace.id)
@@ -139,6 +145,19 @@ def handle_funnel(command: FunnelCommand, invocation: Invocation) -> Reply:
         lost=format_number(details["lost"], t.locale), rate=value_text(funnel, t))))
     title = t.gettext("Funnel")
     return Reply(text=f"{title}{who} · {describe_period(period, t)}", sections=tuple(sections))
+
+
+def _stalled_guess(facts: SqlFacts, period: Period, invocation: Invocation,
+                   command: FunnelCommand) -> tuple[dict, int] | None:
+    """What the funnel's stalled deals will most likely be read with: the stalled thresholds
+    from the trailing medians this process remembers for the last history version it read
+    (PostgreSQL reads them ahead with the rest; if the version moved, the funnel asks again
+    with what it finds, storage/pg_batch.py)."""
+    ctx = Ctx(facts=facts, period=period, now=invocation.now, user=command.user)
+    medians = facts.known_median_stage_times(*ctx.trailing_days())
+    if medians is None:
+        return None
+    return idle_instants(ctx.now, thresholds_of(medians)), FUNNEL_STALLED_LISTED
 
 
 def _stage(key: str, t: Translator) -> str:

@@ -3,7 +3,8 @@ stage longer than the stage's threshold), and the funnel of stage-to-stage conve
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 from reports.events import STAGE_ORDER, Stage
@@ -40,7 +41,11 @@ def stage_thresholds(ctx: Ctx) -> dict[str, float]:
     team's median stay in the stage over the 90 whole days before today). Whole days, so the
     thresholds hold still all day and the medians behind them are computed once a day (they
     are remembered until a change to the deals of those days, see storage/facts.py)."""
-    medians = ctx.facts.median_stage_times(*ctx.trailing_days())
+    return thresholds_of(ctx.facts.median_stage_times(*ctx.trailing_days()))
+
+
+def thresholds_of(medians: Mapping[Stage, float | None]) -> dict[str, float]:
+    """`stage_thresholds` from the team's median stays over the trailing days."""
     thresholds = {}
     for stage in FUNNEL_STAGES:
         median = medians[stage]
@@ -48,13 +53,17 @@ def stage_thresholds(ctx: Ctx) -> dict[str, float]:
     return thresholds
 
 
+def idle_instants(now: datetime, thresholds: Mapping[str, float]) -> dict[Stage, datetime]:
+    """Per stage, the instant before which an open deal's last stage change makes it stalled."""
+    return {stage: now - timedelta(seconds=thresholds[stage.value]) for stage in FUNNEL_STAGES}
+
+
 def stalled(ctx: Ctx, listed: int = STALLED_LISTED) -> KpiResult:
     """Counted per stage in the database; the longest-idle deals listed (at most `listed`:
     the first `listed` of every stalled deal in the order below; each stage's candidates
     are its `listed` longest idle and the deals idle exactly as long as the last of them)."""
     thresholds = stage_thresholds(ctx)
-    idle_before = {stage: ctx.now - timedelta(seconds=thresholds[stage.value])
-                   for stage in FUNNEL_STAGES}
+    idle_before = idle_instants(ctx.now, thresholds)
     open_counts = ctx.facts.open_deal_counts(user=ctx.user, idle_before=idle_before)
     total = sum(open_counts.get(stage.value, (0, 0))[1] for stage in FUNNEL_STAGES)
     candidates = ctx.facts.idle_deals(idle_before, user=ctx.user, limit=listed)

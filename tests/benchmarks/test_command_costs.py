@@ -29,6 +29,8 @@ def test_the_funnel_is_counted_and_timed(database, tmp_path: Path):
         assert figures["round_trips"] is None
     else:
         assert figures["sqlite_instructions"] is None
-        assert figures["round_trips"] > figures["statements"]  # its BEGIN and ROLLBACK too
+        # the workspace read, BEGIN, COMMIT; the funnel's statements that depend on nothing
+        # read before them go together (storage/pg_batch.py)
+        assert 3 <= figures["round_trips"] < figures["statements"]
     assert 0 < figures["wall_ms_min"] <= figures["wall_ms_p50"]
     assert 0 <= figures["cpu_ms_min"] <= figures["cpu_ms_p50"]

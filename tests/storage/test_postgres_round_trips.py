@@ -214,3 +214,54 @@ def test_a_writes_first_statement_reads_its_values_back_as_bound(chat, database)
     assert tuple(row) == tuple(bound)
     assert row[:4] == (given["text"], 12, None, at) and row[6:9] == (-0.125, Decimal("12.50"),
                                                                      True)
+
+@pytest.mark.parametrize("deadline", [True, False])
+def test_a_read_begins_with_its_settings_in_one_round_trip(chat, database, pooled_a_while,
+                                                           deadline):
+    """A read transaction: BEGIN and its settings (generic plans; with a deadline, the
+    statement timeout and `kpibot.commit_by`) are one round trip (storage/plans.py
+    `begin_read`; psycopg's own BEGIN and the settings' statement were two), then its
+    statement, then COMMIT: 3 (on a used pool: the checkout pings nothing)."""
+    reading = database.until(time.monotonic() + 30) if deadline else database
+    probe = sa.text("SELECT current_setting('plan_cache_mode'), "
+                    "current_setting('transaction_isolation'), "
+                    "current_setting('statement_timeout'), "
+                    "coalesce(current_setting('kpibot.commit_by', true), '')")
+    with reading.read() as session:  # the pool holds a used connection
+        session.execute(sa.text("SELECT 1"))
+    with RoundTrips(database.engine) as trips, reading.read() as session:
+        plans_mode, isolation, timeout, commit_by = session.execute(probe).one()
+    assert trips.count == 3
+    assert (plans_mode, isolation) == ("force_generic_plan", "repeatable read")
+    assert (timeout not in ("0", "") and commit_by != "") == deadline
+    with database.engine.connect() as connection:  # nothing outlives the read
+        assert connection.exec_driver_sql(
+            "SELECT current_setting('plan_cache_mode')").scalar() == "auto"
+
+
+def test_the_funnels_independent_statements_go_in_one_round_trip(chat, database,
+                                                                 pooled_a_while, monkeypatch):
+    """`/kpi funnel`: the counts, the history version, the unsettled months' stage-time
+    histograms, the names, and the open and idle deals for the stalled thresholds of the
+    history version read last depend on nothing read before them and go out together
+    (storage/pg_batch.py): the workspace read, BEGIN with the settings, those six, the
+    values at the medians' ranks, COMMIT — 5 round trips (10 one statement at a time). Every
+    statement still runs, once, and the answer is the same as without reading ahead."""
+    for i in range(6):  # some deals, days in their stages, some of them stalled
+        for stage, day in (("lead", 1 + i), ("mql", 9 + i), ("sql", 16)):
+            assert _ask(chat, f"log {stage} deal{i} on 2026-11-{day:02}", f"f{i}{stage}").ok
+    for _ in range(6):  # psycopg prepares at a statement's fifth run
+        _ask(chat, "funnel this-quarter")
+    with RoundTrips(database.engine) as trips:
+        statements = _statements(database, lambda: _ask(chat, "funnel this-quarter"))
+        ahead = _ask(chat, "funnel this-quarter")
+    reads = [s for s in statements if s.startswith("SELECT") and "set_config(" not in s]
+    assert trips.count == 2 * 5
+    assert len(reads) == len(set(reads)) == 8, "\n".join(reads)  # the workspace and seven
+    from storage.facts import SqlFacts
+
+    monkeypatch.setattr(SqlFacts, "read_ahead_funnel", lambda *args, **kwargs: None)
+    with RoundTrips(database.engine) as trips:
+        alone = _ask(chat, "funnel this-quarter")
+    assert trips.count == 10
+    assert alone.ok and alone == ahead

@@ -70,7 +70,8 @@ def test_the_funnel_is_one_read_of_eight_statements_after_the_workspace(chat, da
     funnel = statements[1:]
     assert len(funnel) == 7, "\n".join(funnel)
     assert sum("FROM deal_counts" in s for s in funnel) == 1  # counts, cohort, won and lost
-    assert "FROM users" in funnel[-1]  # the names, in the same read
+    # the names, in the same read (PostgreSQL reads them ahead with the counts: pg_batch)
+    assert sum("FROM users" in s for s in funnel) == 1
     begins = [c for c, s in seen if s == "<begin>"]
     # the funnel's one transaction, after the workspace's read (on the driver, outside any
     # transaction: storage/driver.py, storage/pg_driver.py)

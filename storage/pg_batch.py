@@ -1,0 +1,80 @@
+"""PostgreSQL: read statements of one transaction sent together, in one round trip.
+
+A `/kpi funnel` read eight statements one after the other, a round trip each (with psycopg's
+wait for each answer), though half of them depend on nothing read before them: the deal
+counts, the history version, the stage-time histograms of the period's unsettled months and
+the people's names. `read_ahead` sends such statements at once in psycopg's pipeline mode
+(one Sync, one round trip) and keeps their rows for this transaction; `take` hands them to
+the `Prepared` statement that asks for the same statement and values next (once), which
+otherwise runs as before. The rows are the transaction's own: a read runs at REPEATABLE READ
+(storage/engine.py), so a statement read ahead returns what it would have returned when asked;
+and they are kept per SQLAlchemy connection (one transaction: a session's next transaction
+gets a new one), never past it. A statement planned for its values (`CUSTOM_PLANS`) goes with
+its values written in and is not prepared, as it would have been.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from storage import plans
+
+if TYPE_CHECKING:
+    from storage.prepared import Prepared
+
+# sa.Connection (one transaction) -> {(statement, values): rows}
+_read: weakref.WeakKeyDictionary[sa.Connection, dict[tuple, list[tuple]]] = (
+    weakref.WeakKeyDictionary())
+
+
+def read_ahead(connection: sa.Connection, requests: Sequence[tuple[Prepared, dict[str, Any]]]
+               ) -> None:
+    """Run each (statement, params) of `requests` on `connection` (PostgreSQL) in one round
+    trip and keep the rows for `take`. The engine's `before_cursor_execute` listeners are
+    told of each statement; a driver error is raised as SQLAlchemy raises it."""
+    import psycopg
+
+    driver_connection = connection.connection.driver_connection
+    listeners = connection.dispatch.before_cursor_execute
+    sent = []
+    try:
+        with driver_connection.pipeline():
+            for prepared, params in requests:
+                compiled, args = prepared.request(connection, params)
+                cursor = psycopg.RawCursor(driver_connection)
+                if compiled.numbered:
+                    sql, values, prepare = compiled.sql, args, None
+                else:  # planned for its values: written in, never prepared (storage/plans.py)
+                    sql, values, prepare = plans.with_values(compiled.sql, args), None, False
+                if listeners:
+                    listeners(connection, cursor, sql, values, None, False)
+                cursor.execute(sql, values, prepare=prepare)
+                sent.append((prepared, compiled, args, cursor))
+        found = _read.setdefault(connection, {})
+        for prepared, compiled, args, cursor in sent:
+            found[(prepared, _key(args))] = prepared.converted(compiled, cursor.fetchall())
+    except psycopg.Error as error:
+        if driver_connection.broken:
+            connection.invalidate(error)
+        raise sa.exc.DBAPIError.instance("(statements read ahead)", None, error, psycopg.Error,
+                                         dialect=connection.dialect) from error
+    finally:
+        for *_sent, cursor in sent:
+            cursor.close()
+
+
+def take(connection: sa.Connection, prepared: Prepared, args: Any) -> list[tuple] | None:
+    """The rows `read_ahead` read on this connection for `prepared` with these values (then
+    forgotten), or None."""
+    found = _read.get(connection) if _read else None
+    if not found:
+        return None
+    return found.pop((prepared, _key(args)), None)
+
+
+def _key(args: Any) -> Any:
+    return tuple(sorted(args.items())) if isinstance(args, dict) else args
