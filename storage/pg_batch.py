@@ -38,8 +38,9 @@ def read_ahead(connection: sa.Connection, requests: Sequence[tuple[Prepared, dic
     told of each statement; a driver error is raised as SQLAlchemy raises it."""
     import psycopg
 
+    from storage import pg_driver  # (psycopg's modules: PostgreSQL only)
+
     driver_connection = connection.connection.driver_connection
-    listeners = connection.dispatch.before_cursor_execute
     sent = []
     try:
         with driver_connection.pipeline():
@@ -50,18 +51,16 @@ def read_ahead(connection: sa.Connection, requests: Sequence[tuple[Prepared, dic
                     sql, values, prepare = compiled.sql, args, None
                 else:  # planned for its values: written in, never prepared (storage/plans.py)
                     sql, values, prepare = plans.with_values(compiled.sql, args), None, False
-                if listeners:
-                    listeners(connection, cursor, sql, values, None, False)
+                pg_driver.tell_listeners(connection, cursor, sql, values)
                 cursor.execute(sql, values, prepare=prepare)
                 sent.append((prepared, compiled, args, cursor))
         found = _read.setdefault(connection, {})
         for prepared, compiled, args, cursor in sent:
             found[(prepared, _key(args))] = prepared.converted(compiled, cursor.fetchall())
     except psycopg.Error as error:
-        if driver_connection.broken:
-            connection.invalidate(error)
-        raise sa.exc.DBAPIError.instance("(statements read ahead)", None, error, psycopg.Error,
-                                         dialect=connection.dialect) from error
+        cursor = sent[-1][-1] if sent else None
+        raise pg_driver.sqlalchemy_error(connection, cursor, "(statements read ahead)", None,
+                                         error) from error
     finally:
         for *_sent, cursor in sent:
             cursor.close()

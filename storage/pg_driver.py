@@ -50,7 +50,7 @@ def run(connection: sa.Connection, statement: sa.Executable,
         return [tuple(row) for row in result] if result.returns_rows else []
     values = _values(compiled, params)
     cursor = connection.connection.driver_connection.cursor()
-    _tell(connection, cursor, compiled.sql, values)
+    tell_listeners(connection, cursor, compiled.sql, values)
     try:
         if alone is None:
             pg_begin.execute(cursor, compiled.sql, values)
@@ -58,7 +58,7 @@ def run(connection: sa.Connection, statement: sa.Executable,
             pg_begin.execute_alone(cursor, compiled.sql, values, *alone)
         rows = _rows(cursor)
     except connection.dialect.loaded_dbapi.Error as error:
-        raise _raised(connection, cursor, compiled.sql, values, error) from error
+        raise sqlalchemy_error(connection, cursor, compiled.sql, values, error) from error
     finally:
         cursor.close()
     return converted_rows(rows, compiled.results)
@@ -85,13 +85,13 @@ def run_together(connection: sa.Connection,
                 cursor = driver_connection.cursor()
                 cursors.append(cursor)
                 sent.append((each.sql, values))
-                _tell(connection, cursor, each.sql, values)
+                tell_listeners(connection, cursor, each.sql, values)
                 cursor.execute(each.sql, values)
         return [converted_rows(_rows(cursor), each.results)
                 for cursor, each in zip(cursors, compiled, strict=True)]
     except connection.dialect.loaded_dbapi.Error as error:
         sql, values = sent[-1] if sent else ("", {})
-        raise _raised(connection, cursors[-1] if cursors else None, sql, values,
+        raise sqlalchemy_error(connection, cursors[-1] if cursors else None, sql, values,
                       error) from error
     finally:
         for cursor in cursors:
@@ -104,12 +104,12 @@ def execute_numbered(connection: sa.Connection, sql: str, values: Sequence) -> l
     import psycopg
 
     cursor = psycopg.RawCursor(connection.connection.driver_connection)
-    _tell(connection, cursor, sql, values)
+    tell_listeners(connection, cursor, sql, values)
     try:
         cursor.execute(sql, values)
         return cursor.fetchall()
     except connection.dialect.loaded_dbapi.Error as error:
-        raise _raised(connection, cursor, sql, values, error) from error
+        raise sqlalchemy_error(connection, cursor, sql, values, error) from error
     finally:
         cursor.close()
 
@@ -122,7 +122,7 @@ def _values(compiled: _Compiled, params: Mapping[str, object]) -> dict[str, obje
     return values
 
 
-def _tell(connection: sa.Connection, cursor, sql: str, values: dict) -> None:
+def tell_listeners(connection: sa.Connection, cursor, sql: str, values: dict) -> None:
     """The engine's `before_cursor_execute` listeners (statement counters, tests)."""
     listeners = connection.dispatch.before_cursor_execute
     if listeners:
@@ -134,7 +134,7 @@ def _rows(cursor) -> list[tuple]:
     return cursor.fetchall() if cursor.pgresult.status == _ROWS else []
 
 
-def _raised(connection: sa.Connection, cursor, sql: str, values: dict,
+def sqlalchemy_error(connection: sa.Connection, cursor, sql: str, values: dict,
             error: Exception) -> sa.exc.DBAPIError:
     """A driver error as SQLAlchemy raises it (`DBAPIError`), the connection invalidated when
     it is gone."""

@@ -142,13 +142,15 @@ def record_event(
         return Recorded(existing, duplicate=True)
     if not postgresql_:
         apply_to_rollup(session, workspace, [new], sign=1)
-    # PostgreSQL tried the stamp in the insert: stamped, nothing else changes; else the deal
-    # is refreshed in full (the stamp is a shortcut, the refresh is always right)
-    if not stamped if postgresql_ else not (
-            new.kind not in ACCOUNT_KINDS and stamp_unchanged_deal(
-                session, workspace.id, kind=new.kind, deal_key=new.deal_key,
-                deal_name=new.deal_name, account_key=new.account_key, source=new.source,
-                user_id=new.user_id, now=logged_at)):
+    # The stamp is a shortcut (the event changes nothing of its deal but the time it was
+    # touched); when it does not apply, the deal is refreshed in full, which is always right.
+    # PostgreSQL tried it in the insert; SQLite tries it now.
+    if not postgresql_ and new.kind not in ACCOUNT_KINDS:
+        stamped = stamp_unchanged_deal(
+            session, workspace.id, kind=new.kind, deal_key=new.deal_key,
+            deal_name=new.deal_name, account_key=new.account_key, source=new.source,
+            user_id=new.user_id, now=logged_at)
+    if not stamped:
         refresh_touched(session, workspace.id, [new], now=logged_at,
                         zone=ZoneInfo(workspace.timezone))
     return Recorded(_stored(new, event_id, workspace.id, logged_at), duplicate=False)
