@@ -180,6 +180,13 @@ class Database:
         later than the deadline, whenever a later query reaches the server (`write_one`)."""
         self.server_clock["at"] = (server_now, answered)
 
+    def _write_lock_ms(self) -> int | None:
+        """A write's lock timeout: the shorter of `lock_timeout_ms` and what is left of the
+        deadline (None: neither); DeadlinePassed at 0."""
+        left = self.remaining_ms()
+        limits = [ms for ms in (self.lock_timeout_ms, left) if ms]
+        return min(limits) if limits else None
+
     def remaining_ms(self) -> int | None:
         """Milliseconds left before the deadline (None: no deadline); DeadlinePassed at 0."""
         if self.deadline is None:
@@ -266,9 +273,7 @@ class Database:
         would count from its thaw): it is also bounded by the instant the command's workspace
         read gives (`note_server_clock`); a command without one runs `write`. Elsewhere: a
         `write` transaction with the statement on the driver."""
-        left = self.remaining_ms()
-        lock_ms = min(ms for ms in (self.lock_timeout_ms, left) if ms) \
-            if (self.lock_timeout_ms or left) else None
+        lock_ms = self._write_lock_ms()
         anchor = self.server_clock.get("at")
         if lock_ms is None or self.dialect != "postgresql" or (
                 self.deadline is not None and anchor is None):
@@ -299,9 +304,7 @@ class Database:
         rolled back (DeadlinePassed) when the deadline has passed by the time it would commit.
         PostgreSQL, under a deadline or lock timeout: BEGIN and the limits (`_limit`'s) go out
         with the transaction's first statement, in its round trip (storage/pg_begin.py)."""
-        left = self.remaining_ms()
-        lock_ms = min(ms for ms in (self.lock_timeout_ms, left) if ms) \
-            if (self.lock_timeout_ms or left) else None
+        lock_ms = self._write_lock_ms()
         bind = _write_bind(self.engine, lock_ms)
         with self._sqlite_writer_turn(lock_ms), Session(bind, expire_on_commit=False) as session, \
                 session.begin():
