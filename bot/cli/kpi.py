@@ -2,7 +2,9 @@
 text or JSON.
 
 The answer is `bot.usecases.kpi.answer_kpi`'s, the same as `/kpi NAME` in chat; the JSON is
-`kpi_json`'s, the same as GET /api/v1/kpis/NAME (its shape: bot/usecases/kpi.py). The text is
+`kpi_json`'s, the same as GET /api/v1/kpis/NAME (its shape: bot/usecases/kpi.py). On a SQLite
+file, `--json` reads without SQLAlchemy: the same statements' compiled text (storage/lite.py,
+storage/compiled.py; KPIBOT_CACHE_DIR). The text is
 in `--lang` (en, nb, sv, ro, zh); without it, in the language the workspace's digests are
 posted in when they all share one (what the team reads already), else English. JSON keys and
 values are the same in every language.
@@ -66,9 +68,25 @@ def run(args: argparse.Namespace, settings: Settings, *, out=sys.stdout,
     from bot.cli.shared import pick_workspace
     from bot.usecases.kpi import answer_json, answer_kpi
     from reports.periods import PeriodError
-    from storage.engine import Database
+    from storage import lite
 
     now = now or datetime.now(UTC)
+    sqlite_file = lite.sqlite_file(settings.database_url) if args.json else None
+    if sqlite_file is not None:  # without SQLAlchemy: the statements' compiled SQLite text
+        from storage import compiled
+
+        cache = compiled.Cache(compiled.cache_dir(settings.cache_dir))
+        with lite.Reader(sqlite_file, cache) as reader:
+            workspace = pick_workspace(reader, args.workspace)
+            try:
+                answer = answer_kpi(reader, workspace, args.name, args.period, now=now,
+                                    user=args.user, with_names=False)
+            except PeriodError as problem:
+                raise SettingsError(str(problem)) from None
+        out.write(json.dumps(answer_json(answer), indent=2) + "\n")
+        return 0
+    from storage.engine import Database
+
     database = Database.from_url(settings.database_url)
     try:
         with database.read() as session:
