@@ -177,7 +177,7 @@ def compile_text(statement: Any, dialect: Any) -> Text:
     if compiled.literal_execute_params:
         raise ValueError("storage.compiled: literal-rendered parameters change the text")
     names = tuple(compiled.positiontup or ())
-    expanding = [name for name in names if compiled.binds[name].expanding]
+    expanding = sorted({name for name in names if compiled.binds[name].expanding})
     if len(expanding) > 1:
         raise ValueError(f"storage.compiled: one IN list at most: {compiled.string}")
     constants = {name: bind.effective_value for name, bind in compiled.binds.items()
@@ -214,22 +214,27 @@ def cache_dir(setting: str | os.PathLike | None = None) -> Path:
 _VERSION = re.compile(r"^__version__\s*=\s*['\"]([^'\"]+)['\"]", re.M)
 
 
-def fingerprint() -> str:
-    """What the compiled text depends on, hashed: this package's and reports/events.py's
-    files (name, size, modification time), the SQLAlchemy version (read from its
-    __init__.py, not imported) and SQLite's."""
-    package = Path(__file__).parent
-    parts = [f"format {FORMAT}", f"sqlite {sqlite3.sqlite_version}"]
-    spec = find_spec("sqlalchemy")
-    origin = spec.origin if spec is not None else None
-    if origin:
-        found = _VERSION.search(Path(origin).read_text(encoding="utf-8"))
-        parts.append(f"sqlalchemy {found.group(1) if found else origin}")
+def fingerprint(package: Path | None = None, *, sqlalchemy: str | None = None) -> str:
+    """What the compiled text depends on, hashed: the `storage` package's files and
+    reports/events.py beside it (name, size, modification time), the SQLAlchemy version
+    (read from its __init__.py, not imported) and SQLite's."""
+    package = package or Path(__file__).parent
+    version = sqlalchemy or _sqlalchemy_version()
+    parts = [f"format {FORMAT}", f"sqlite {sqlite3.sqlite_version}", f"sqlalchemy {version}"]
     files = sorted(package.glob("*.py")) + [package.parent / "reports" / "events.py"]
     for path in files:
         stat = path.stat()
         parts.append(f"{path.name} {stat.st_size} {stat.st_mtime_ns}")
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:24]
+
+
+def _sqlalchemy_version() -> str:
+    """SQLAlchemy's `__version__`, read from its file without importing it."""
+    spec = find_spec("sqlalchemy")
+    if spec is None or not spec.origin:
+        return "none"
+    found = _VERSION.search(Path(spec.origin).read_text(encoding="utf-8"))
+    return found.group(1) if found else spec.origin
 
 
 class Cache:
