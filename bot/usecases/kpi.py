@@ -41,8 +41,8 @@ class KpiAnswer:
     names: dict[str, str] = field(default_factory=dict)
 
 
-def answer_kpi(session, workspace: Workspace | WorkspaceRow, name: str, period_text: str, *, now: datetime,
-               user: str | None = None, with_names: bool = True) -> KpiAnswer:
+def answer_kpi(session, workspace: Workspace | WorkspaceRow, name: str, period_text: str, *,
+               now: datetime, user: str | None = None, with_names: bool = True) -> KpiAnswer:
     """KPI `name` over `period_text` (read in the workspace's time zone and fiscal year) for
     the workspace, or only `user`'s figures, with the previous period's. Raises UnknownKpi, or
     reports.periods.PeriodError for a period that cannot be read. `with_names` also reads the
