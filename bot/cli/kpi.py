@@ -133,6 +133,8 @@ def listing_language(args: argparse.Namespace, settings: Settings) -> str:
     (`--workspace`, or the database's only workspace) as for a KPI, else English. The listing
     needs no database: one not created yet, out of reach or not at the current schema, or one
     with no single workspace to read, means English."""
+    import sqlite3  # a SQLite file's revision is read with it (storage/lite.py)
+
     import sqlalchemy as sa
 
     from bot.cli.shared import pick_workspace
@@ -147,7 +149,7 @@ def listing_language(args: argparse.Namespace, settings: Settings) -> str:
     try:
         if not migrate.is_at_head(url):
             return "en"
-    except sa.exc.OperationalError:  # unreachable: the catalog is listed all the same
+    except (sa.exc.OperationalError, sqlite3.OperationalError):  # unreachable: listed anyway
         return "en"
     database = Database.from_url(url)
     try:
