@@ -228,3 +228,29 @@ def test_concurrent_first_runs_of_the_command(history, tmp_path):
 
 def test_the_reader_sets_the_engines_busy_timeout():
     assert lite.BUSY_TIMEOUT_MS == engine.SQLITE_BUSY_TIMEOUT_MS
+
+
+def test_the_reader_reads_one_snapshot_and_tells_its_listeners(history, tmp_path):
+    """Like `Database.read()`: one read transaction (a commit by another connection after
+    its first read is not seen), the engine's busy timeout and WAL, every statement told to
+    the listeners."""
+    import sqlite3
+
+    copy = tmp_path / "copy.db"
+    shutil.copyfile(history, copy)
+    seen: list[str] = []
+    with lite.Reader(str(copy), compiled.Cache(tmp_path)) as reader:
+        reader.listeners.append(lambda sql, _values: seen.append(sql))
+        before = reader.execute("SELECT count(*) FROM daily_rollups")[0][0]
+        other = sqlite3.connect(copy, isolation_level=None)
+        other.execute("DELETE FROM daily_rollups WHERE rowid IN "
+                      "(SELECT rowid FROM daily_rollups LIMIT 1)")  # committed
+        other.close()
+        assert reader.execute("SELECT count(*) FROM daily_rollups")[0][0] == before
+        assert reader.execute("PRAGMA busy_timeout")[0][0] == engine.SQLITE_BUSY_TIMEOUT_MS
+        assert reader.execute("PRAGMA journal_mode")[0][0] == "wal"
+        reader.workspace(WS)
+    assert len(seen) == 6 and seen[0] == "SELECT count(*) FROM daily_rollups"
+    assert seen[-2].startswith("SELECT workspaces.id") and seen[-1] == "ROLLBACK"
+    with lite.Reader(str(copy), compiled.Cache(tmp_path)) as reader:
+        assert reader.execute("SELECT count(*) FROM daily_rollups")[0][0] == before - 1
