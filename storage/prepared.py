@@ -85,6 +85,8 @@ class Prepared:
         SQLite reader (storage/lite.py), the statement's compiled text, by key."""
         keyed_rows = getattr(connection, "keyed_rows", None)
         if keyed_rows is not None:
+            if self.key is None:
+                raise ValueError("storage.prepared: the light reader runs keyed statements only")
             return keyed_rows(self.key, lambda: self.statement, params)
         from storage import driver, pg_batch, plans
 
