@@ -10,7 +10,8 @@ depends far less on it, so both are printed. SPEC 11: the CLI < 0.3 s, serve hea
 As installed, Python runs compiled bytecode: the processes write theirs to a private cache
 (PYTHONPYCACHEPREFIX in the run's temporary folder) in an untimed first round, also where the
 environment says PYTHONDONTWRITEBYTECODE (then every start would compile the project's ~100
-modules from source: `--no-bytecode` measures that).
+modules from source: `--no-bytecode` measures that). kpibot's compiled SQLite statements
+(storage/compiled.py) are kept the same way, in KPIBOT_CACHE_DIR in the temporary folder.
 """
 
 from __future__ import annotations
@@ -32,10 +33,15 @@ HEALTHY_SECONDS = 0.8
 
 
 def _bytecode(work: Path, bytecode: bool) -> dict[str, str]:
-    """The environment variables for compiled bytecode in `work` (or none written at all)."""
+    """The environment variables for compiled bytecode in `work` (or none written at all),
+    and for kpibot's compiled SQLite statements, which are kept like it (KPIBOT_CACHE_DIR,
+    storage/compiled.py: written in `work` by the untimed first round; none written, under
+    a file, with `--no-bytecode`)."""
     if not bytecode:
-        return {"PYTHONDONTWRITEBYTECODE": "1"}
-    return {"PYTHONDONTWRITEBYTECODE": "", "PYTHONPYCACHEPREFIX": str(work / "pycache")}
+        return {"PYTHONDONTWRITEBYTECODE": "1",
+                "KPIBOT_CACHE_DIR": str(work / "startup.db" / "unwritable")}
+    return {"PYTHONDONTWRITEBYTECODE": "", "PYTHONPYCACHEPREFIX": str(work / "pycache"),
+            "KPIBOT_CACHE_DIR": str(work / "kpibot-cache")}
 
 
 def _env(database_url: str, work: Path, bytecode: bool) -> dict[str, str]:

@@ -215,6 +215,7 @@ class Settings:
     host: str = _setting("KPIBOT_HOST", "127.0.0.1", _text)
     port: int = _setting("KPIBOT_PORT", 3000, _whole(0, 65535))
     log_level: str = _setting("KPIBOT_LOG_LEVEL", "INFO", _text)
+    cache_dir: str | None = _setting("KPIBOT_CACHE_DIR", None, _optional_text)
     digest_grace_hours: float = _setting("KPIBOT_DIGEST_GRACE_HOURS", 12.0, _number(0, 168))
     digest_max_attempts: int = _setting("KPIBOT_DIGEST_MAX_ATTEMPTS", 5, _whole(1, 20))
     # Seconds a chat command's database work may take before it is rolled back and the user is

@@ -16,25 +16,39 @@ parameters `workspace` and `at` or `start`/`end`.
 
 from __future__ import annotations
 
-import sqlalchemy as sa
+from typing import TYPE_CHECKING
 
-from storage.models import Account
+if TYPE_CHECKING:  # imported when a statement is built: the light read path does not
+    import sqlalchemy as sa
 
-_c = Account.__table__.c
+
+def _columns():
+    from storage.models import Account
+
+    return Account.__table__.c
 
 
 def _instant(name: str) -> sa.BindParameter:
-    return sa.bindparam(name, type_=_c.customer_since.type)
+    import sqlalchemy as sa
+
+    return sa.bindparam(name, type_=_columns().customer_since.type)
 
 
 def _count(*conditions: sa.ColumnElement) -> sa.ScalarSelect:
+    import sqlalchemy as sa
+
+    from storage.models import Account
+
     return (sa.select(sa.func.count()).select_from(Account.__table__)
-            .where(_c.workspace_id == sa.bindparam("workspace"), *conditions)
+            .where(_columns().workspace_id == sa.bindparam("workspace"), *conditions)
             .scalar_subquery())
 
 
 def customers_at_statement() -> sa.Select:
     """Customers at `at`: won before it, minus won and churned before it."""
+    import sqlalchemy as sa
+
+    _c = _columns()
     won = _count(_c.customer_since < _instant("at"))
     churned = _count(_c.churned_at < _instant("at"), _c.customer_since < _instant("at"))
     return sa.select(won - churned)
@@ -42,11 +56,17 @@ def customers_at_statement() -> sa.Select:
 
 def churned_customers_statement() -> sa.Select:
     """Customers at `start` whose churned_at is in [start, end)."""
+    import sqlalchemy as sa
+
+    _c = _columns()
     return sa.select(_count(_c.churned_at >= _instant("start"), _c.churned_at < _instant("end"),
                             _c.customer_since < _instant("start")))
 
 
 def new_customers_statement() -> sa.Select:
     """Accounts whose first win (customer_since) is in [start, end)."""
+    import sqlalchemy as sa
+
+    _c = _columns()
     return sa.select(_count(_c.customer_since >= _instant("start"),
                             _c.customer_since < _instant("end")))

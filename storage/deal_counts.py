@@ -25,22 +25,23 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
-
-import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from reports.events import STAGE_ORDER, Stage
-from storage.models import Deal, DealCount
 from storage.prepared import Prepared
+
+if TYPE_CHECKING:  # the builders import them: the light read path (storage/lite.py) does not
+    import sqlalchemy as sa
+    from sqlalchemy.orm import Session
 
 NO_SOURCE = "other"  # the key for events/deals without a lead source (by="source")
 NO_VALUE = "(none)"  # the key for deals without an owner, lost deals without a reason...
 
 Request = tuple[str, tuple[str, ...]]  # (milestone, value names)
 
-_TIMES = {"lead": Deal.lead_at, "mql": Deal.mql_at, "sql": Deal.sql_at,
-          "opportunity": Deal.opportunity_at, "demo": Deal.demo_at}
+_TIMES = {"lead": "lead_at", "mql": "mql_at", "sql": "sql_at",  # Deal's columns
+          "opportunity": "opportunity_at", "demo": "demo_at"}
 _OUTCOMES = ("won", "lost")
 EARLIEST = datetime(1, 1, 1, tzinfo=UTC)  # before every deal
 
@@ -299,12 +300,16 @@ def _statement(dialect: str, requests: tuple[Request, ...], with_user: bool,
     with _LOCK:
         statement = _STATEMENTS.get(shape)
         if statement is None:
-            statement = _STATEMENTS[shape] = Prepared(_build(requests, with_user, keys))
+            statement = _STATEMENTS[shape] = Prepared.keyed(
+                ("storage.deal_counts", requests, with_user, keys),
+                partial(_build, requests, with_user, keys))
     return statement
 
 
 def _build(requests: tuple[Request, ...], with_user: bool,
            keys: tuple[str, ...]) -> sa.CompoundSelect:
+    import sqlalchemy as sa
+
     width = max(len(values) for _milestone, values in requests)
     # Without an owner or source to filter or group by, the team's rows (one per month and
     # milestone, lost: per reason and competitor).
@@ -323,6 +328,10 @@ def _build(requests: tuple[Request, ...], with_user: bool,
 
 def _months(part: Any, milestone: str, values: tuple[str, ...], with_user: bool,
             keys: tuple[str, ...]) -> sa.Select:
+    import sqlalchemy as sa
+
+    from storage.models import DealCount
+
     table = DealCount.__table__.c
     conditions = [table.workspace_id == sa.bindparam("workspace"),
                   table.milestone == sa.literal_column(f"'{milestone}'"),
@@ -337,7 +346,11 @@ def _months(part: Any, milestone: str, values: tuple[str, ...], with_user: bool,
 
 def _deals(part: Any, milestone: str, values: tuple[str, ...], with_user: bool,
            keys: tuple[str, ...], low: str, high: str) -> sa.Select:
-    at = Deal.closed_at if milestone in _OUTCOMES else _TIMES[milestone]
+    import sqlalchemy as sa
+
+    from storage.models import Deal
+
+    at = Deal.closed_at if milestone in _OUTCOMES else getattr(Deal, _TIMES[milestone])
     conditions = [Deal.workspace_id == sa.bindparam("workspace"),
                   at >= sa.bindparam(low), at < sa.bindparam(high)]
     if milestone in _OUTCOMES:
@@ -351,6 +364,10 @@ def _deals(part: Any, milestone: str, values: tuple[str, ...], with_user: bool,
 
 def _deal_value(name: str) -> sa.ColumnElement:
     """What a value of deal_counts sums, computed over deal rows."""
+    import sqlalchemy as sa
+
+    from storage.models import Deal
+
     def counted(condition: Any) -> sa.ColumnElement:
         return sa.func.sum(sa.case((condition, 1), else_=0))
     if name == "zero":
@@ -360,7 +377,7 @@ def _deal_value(name: str) -> sa.ColumnElement:
     if name in ("to_won", "to_lost"):
         return counted(Deal.outcome == name[3:])
     if name.startswith("to_"):
-        return counted(_TIMES[name[3:]].is_not(None))
+        return counted(getattr(Deal, _TIMES[name[3:]]).is_not(None))
     if name == "amount_sum":
         return sa.func.sum(Deal.amount_minor)
     if name == "no_amount":

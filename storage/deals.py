@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import operator
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from reports.deal_state import DealEvent, changes_only_the_name, derive_deal_state
 from reports.events import Stage
-from storage import driver
+from storage import driver, history_settle
 from storage.bulk import BulkInsert, chunks
 from storage.driver import unconverted
 from storage.models import Deal, Event
@@ -216,9 +216,7 @@ def account_view(deal: dict | None) -> tuple | None:
     return (deal["account_key"], deal["won_at"], deal["mrr_minor"], deal["name"])
 
 
-# A write counts as changing the past when it changes deal times older than this; an event
-# logged "now" is stored within seconds, far inside it.
-HISTORY_SETTLE = timedelta(minutes=5)
+HISTORY_SETTLE = history_settle.HISTORY_SETTLE  # (its own module: the light read path's)
 _HISTORY_TIMES = ("lead_at", "mql_at", "sql_at", "opportunity_at", "demo_at", "won_at",
                   "lost_at", "closed_at")
 

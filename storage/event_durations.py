@@ -30,14 +30,15 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
-
-from storage.models import Event, EventDurationCount
-from storage.plans import CUSTOM_PLANS
+from storage.prepared import Prepared
 from storage.stage_durations import locate_rank, month_plan, percentile_ranks
+
+if TYPE_CHECKING:  # the builders import them: the light read path (storage/lite.py) does not
+    import sqlalchemy as sa
+    from sqlalchemy.engine import Connection
 
 # The lower bounds (ms) of duration_buckets (migration 0016): eight buckets per doubling.
 BOUNDS = [-(2 ** 62), 0, 1, *sorted({round(1000 * 2 ** (k / 8)) for k in range(241)})]
@@ -169,6 +170,10 @@ def _values(connection: Connection, params: dict[str, Any],
 def _conditions(with_user: bool, low: str, high: str) -> list:
     """The counted events of :kind in :workspace (and of :user) in [:low, :high); the terms
     of the partial indexes' predicate written out (DURATION_ROWS)."""
+    import sqlalchemy as sa
+
+    from storage.models import Event
+
     conditions = [Event.workspace_id == sa.bindparam("workspace"),
                   Event.kind == sa.bindparam("kind"),
                   Event.duration_seconds.is_not(None), Event.voided_at.is_(None),
@@ -182,6 +187,10 @@ def _conditions(with_user: bool, low: str, high: str) -> list:
 def _counts_statement(shape: tuple) -> sa.CompoundSelect:
     """Part 0: (bucket, events, seconds) of the histogram months [:first, :stop); part i:
     (duration, events, seconds) of the events in [:from_{i-1}, :to_{i-1})."""
+    import sqlalchemy as sa
+
+    from storage.models import Event, EventDurationCount
+
     _name, signs, with_user = shape
     c = EventDurationCount.__table__.c
     parts = [sa.select(sa.literal_column("0").label("part"), c.bucket.label("key"),
@@ -205,6 +214,11 @@ def _values_statement(shape: tuple) -> sa.CompoundSelect:
     """Part -1: how many events of the period last [:edge_low, :edge_high) seconds; part i:
     the durations in [:low_i, :high_i) at offsets [:offset_i, :offset_i + :limit_i), in
     ascending order."""
+    import sqlalchemy as sa
+
+    from storage.models import Event
+    from storage.plans import CUSTOM_PLANS
+
     _name, size, with_user = shape
     seconds = Event.duration_seconds
     parts = [sa.select(sa.literal_column("-1").label("part"), sa.func.count().label("seconds"))
@@ -224,18 +238,15 @@ def _values_statement(shape: tuple) -> sa.CompoundSelect:
     return sa.union_all(*parts).execution_options(**CUSTOM_PLANS)
 
 
-_STATEMENTS: dict[tuple, Any] = {}  # (dialect, shape) -> statement, built once
+_STATEMENTS: dict[tuple, Prepared] = {}  # shape -> statement, built once
 _BUILDERS = {"counts": _counts_statement, "values": _values_statement}
 
 
 def _fetch(connection: Connection, shape: tuple, params: dict[str, Any]) -> list[tuple]:
-    """The rows of the prebuilt statement of `shape`, straight from the driver's cursor."""
-    key = (connection.dialect.name, *shape)
-    statement = _STATEMENTS.get(key)
+    """The rows of the statement of `shape`, built once and run as a `Prepared` statement
+    known by ("storage.event_durations", *shape) (storage/prepared.py)."""
+    statement = _STATEMENTS.get(shape)
     if statement is None:
-        statement = _STATEMENTS[key] = _BUILDERS[shape[0]](shape)
-    bound = {k: v for k, v in params.items() if not (k == "user" and v is None)}
-    result = connection.execute(statement, bound)
-    rows = result.cursor.fetchall()
-    result.close()
-    return rows
+        statement = _STATEMENTS[shape] = Prepared.keyed(("storage.event_durations", *shape),
+                                                        partial(_BUILDERS[shape[0]], shape))
+    return statement.rows(connection, params)

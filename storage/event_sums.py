@@ -19,12 +19,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
-
-from storage.models import DailyRollup, Event, MonthlyRollup
-from storage.rollups import rollup_spans
+if TYPE_CHECKING:  # imported when a statement is built: the light read path does not
+    import sqlalchemy as sa
 
 # The grouping columns of event_sums' `by` (the same names in the rollups and in events).
 SUM_KEYS: dict[str | None, tuple[str, ...]] = {
@@ -34,6 +32,10 @@ SUM_KEYS: dict[str | None, tuple[str, ...]] = {
 def sums_statement(keys: tuple[str, ...], with_user: bool) -> sa.Select:
     """Per group of `keys`: SUM of events, count_sum, amount_sum, duration_sum (that order,
     after the keys) over the five parts (see the module docstring)."""
+    import sqlalchemy as sa
+
+    from storage.models import DailyRollup, MonthlyRollup
+
     parts = [_event_part(keys, with_user, "e1"), _rollup_part(DailyRollup, keys, with_user, "d1"),
              _rollup_part(MonthlyRollup, keys, with_user, "m"),
              _rollup_part(DailyRollup, keys, with_user, "d2"), _event_part(keys, with_user, "e2")]
@@ -46,6 +48,10 @@ def sums_statement(keys: tuple[str, ...], with_user: bool) -> sa.Select:
 
 def _rollup_part(table: type, keys: tuple[str, ...], with_user: bool, bounds: str
                  ) -> sa.Select:
+    import sqlalchemy as sa
+
+    from storage.models import DailyRollup
+
     period = table.day if table is DailyRollup else table.month
     conditions = [table.workspace_id == sa.bindparam("workspace"),
                   period >= sa.bindparam(f"{bounds}a"), period < sa.bindparam(f"{bounds}b"),
@@ -62,6 +68,10 @@ def _rollup_part(table: type, keys: tuple[str, ...], with_user: bool, bounds: st
 
 
 def _event_part(keys: tuple[str, ...], with_user: bool, bounds: str) -> sa.Select:
+    import sqlalchemy as sa
+
+    from storage.models import Event
+
     conditions = [*_window(with_user, bounds),
                   Event.kind.in_(sa.bindparam("kinds", expanding=True))]
     columns = [getattr(Event, key).label(key) for key in keys]
@@ -76,6 +86,10 @@ def _event_part(keys: tuple[str, ...], with_user: bool, bounds: str) -> sa.Selec
 def durations_statement(with_user: bool) -> sa.Select:
     """The durations of the non-void :kind events in [:start, :end) (the partial index
     `ix_events_durations`: its terms are written as literals)."""
+    import sqlalchemy as sa
+
+    from storage.models import Event
+
     return sa.select(Event.duration_seconds).where(
         *_window(with_user, ""), Event.kind == sa.bindparam("kind"),
         Event.duration_seconds.is_not(None))
@@ -84,6 +98,10 @@ def durations_statement(with_user: bool) -> sa.Select:
 def _window(with_user: bool, bounds: str) -> list:
     """Non-void events of the workspace (and :user) with occurred_at in [:<bounds>a,
     :<bounds>b), or [:start, :end) when `bounds` is empty."""
+    import sqlalchemy as sa
+
+    from storage.models import Event
+
     low, high = (f"{bounds}a", f"{bounds}b") if bounds else ("start", "end")
     conditions = [Event.workspace_id == sa.bindparam("workspace"),
                   Event.occurred_at >= sa.bindparam(low), Event.occurred_at < sa.bindparam(high),
@@ -101,8 +119,7 @@ def span_params(start: datetime, end: datetime, first: date, stop: date,
     if first >= stop:
         return {"e1a": start, "e1b": end, "e2a": end, "e2b": end, "d1a": first,
                 "d1b": first, "ma": first, "mb": first, "d2a": first, "d2b": first}
-    months = next(((a, b) for table, a, b in rollup_spans(first, stop)
-                   if table is MonthlyRollup), None)
+    months = whole_months(first, stop)
     if months is None:  # no whole month: the days from daily_rollups
         days, months, tail = (first, stop), (stop, stop), (stop, stop)
     else:
@@ -110,3 +127,12 @@ def span_params(start: datetime, end: datetime, first: date, stop: date,
     return {"e1a": start, "e1b": midnight(first), "e2a": midnight(stop), "e2b": end,
             "d1a": days[0], "d1b": days[1], "ma": months[0], "mb": months[1],
             "d2a": tail[0], "d2b": tail[1]}
+
+
+def whole_months(first: date, stop: date) -> tuple[date, date] | None:
+    """The whole calendar months of the local days [first, stop) (storage/rollups.py
+    `rollup_spans`' MonthlyRollup span), None when there is none."""
+    month_first = first if first.day == 1 else date(first.year + first.month // 12,
+                                                     first.month % 12 + 1, 1)
+    month_stop = stop.replace(day=1)
+    return (month_first, month_stop) if month_first < month_stop else None

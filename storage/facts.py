@@ -49,28 +49,16 @@ import weakref
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
-
-import sqlalchemy as sa
-from sqlalchemy.orm import Session
 
 from reports.events import Stage
 from reports.kpis.facts import DealRow, Distribution, EventSum, Quota
-from storage import customers, deal_counts, pg_batch
+from storage import customers, deal_counts, fact_statements
 from storage.deal_counts import NO_SOURCE, check_by
-from storage.deals import HISTORY_SETTLE
 from storage.event_durations import Found, durations, histograms_serve
 from storage.event_sums import SUM_KEYS, durations_statement, span_params, sums_statement
-from storage.models import (
-    Account,
-    DailyRollup,
-    Deal,
-    Event,
-    MonthlyRollup,
-    Workspace,
-)
-from storage.models import Quota as QuotaRow
+from storage.history_settle import HISTORY_SETTLE
 from storage.open_deals import idle_deals_statement, open_deal_counts_statement
 from storage.prepared import Prepared
 from storage.stage_durations import (
@@ -85,20 +73,21 @@ from storage.stage_durations import (
     summaries,
 )
 
-_STAGE_COLUMNS = {
-    Stage.LEAD: Deal.lead_at,
-    Stage.MQL: Deal.mql_at,
-    Stage.SQL: Deal.sql_at,
-    Stage.OPPORTUNITY: Deal.opportunity_at,
-    Stage.DEMO: Deal.demo_at,
-    Stage.WON: Deal.won_at,
-}
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+    from sqlalchemy.orm import Session
+
+    from storage.lite import Reader, WorkspaceRow
+    from storage.models import Workspace
+
 
 
 class SqlFacts:
-    """The `Facts` of one workspace, computed by SQL through `session`."""
+    """The `Facts` of one workspace, computed by SQL through `session`: a SQLAlchemy Session,
+    or the light SQLite reader (storage/lite.py), which runs the same statements' compiled
+    text by key (`Prepared`)."""
 
-    def __init__(self, *, session: Session, workspace: Workspace,
+    def __init__(self, *, session: Session | Reader, workspace: Workspace | WorkspaceRow,
                  clock: Callable[[], datetime] | None = None) -> None:
         self.session = session
         self._clock = clock or (lambda: datetime.now(UTC))
@@ -154,11 +143,8 @@ class SqlFacts:
             return []
         params = self._params(user=user, kinds=kinds, **span_params(
             start, end, *self._whole_local_days(start, end), self._local_midnight))
-        statement = self._statement(("sums", keys, user is not None),
-                                    lambda: sums_statement(keys, user is not None))
-        result = self._run(statement, params)
-        rows = result.cursor.fetchall()  # plain values: no per-row SQLAlchemy processing
-        result.close()
+        rows = self._rows(("sums", keys, user is not None),
+                          lambda: sums_statement(keys, user is not None), params)
         width = len(keys)
         out = []
         for row in rows:
@@ -177,17 +163,10 @@ class SqlFacts:
                               user=user, within=within)
             if found is not None:
                 return _distribution_of_seconds(found), found.within
-        statement = self._statement(("durations", user is not None),
-                                    lambda: durations_statement(user is not None))
         params = self._params(user=user, kind=kind, start=start, end=end)
-        return self._distribution(statement, params, within=within)
-
-    def _events_in(self, start: datetime, end: datetime, *, user: str | None) -> list:
-        conditions = [Event.workspace_id == self.workspace_id, Event.occurred_at >= start,
-                      Event.occurred_at < end, Event.voided_at.is_(None)]
-        if user is not None:
-            conditions.append(Event.user_id == user)
-        return conditions
+        rows = self._rows(("durations", user is not None),
+                          lambda: durations_statement(user is not None), params)
+        return _distribution(rows, within=within)
 
     # ------------------------------------------------------------------------------ deals
 
@@ -279,47 +258,29 @@ class SqlFacts:
         """Open deals at some stage (optionally only at `stages`, only those whose last stage
         change was before `idle_before`, at most `limit`), longest idle first
         (stage_changed_at ascending, then key)."""
-        query = (sa.select(Deal.key, Deal.name, Deal.owner_id, Deal.stage,
-                           Deal.stage_changed_at, Deal.amount_minor)
-                 .where(*self._open(user, stages, idle_before))
-                 .order_by(Deal.stage_changed_at, Deal.key))
-        if limit is not None:
-            query = query.limit(limit)
+        shape = self._open_shape(user, stages, idle_before)
+        rows = self._rows(("open_deals", *shape, limit is not None),
+                          partial(fact_statements.open_deals, *shape, limit is not None),
+                          self._params(user=user, idle_before=idle_before, limit=limit))
         return [DealRow(key=k, name=n, owner_id=o, stage=s, stage_changed_at=at, amount=a)
-                for k, n, o, s, at, a in self.session.execute(query)]
+                for k, n, o, s, at, a in rows]
 
     def count_open_deals(self, *, user: str | None = None,
                          stages: Sequence[Stage] | None = None,
                          idle_before: datetime | None = None) -> int:
         """How many deals `open_deals` would list without a limit."""
-        return int(self.session.execute(sa.select(sa.func.count()).where(
-            *self._open(user, stages, idle_before))).scalar_one())
-
-    def _open(self, user: str | None, stages: Sequence[Stage] | None,
-              idle_before: datetime | None) -> list:
-        """Open deals (through ix_deals_open_stage). `stages=None`: any stage; an empty
-        sequence: none."""
-        conditions = self._deals(Deal.outcome == "open", Deal.stage.is_not(None), user=user)
-        if stages is not None:
-            conditions.append(Deal.stage.in_([Stage(s).value for s in stages]))
-        if idle_before is not None:
-            conditions.append(Deal.stage_changed_at < idle_before)
-        return conditions
-
-    def _deals(self, *conditions: Any, user: str | None = None) -> list:
-        result = [Deal.workspace_id == self.workspace_id, *conditions]
-        if user is not None:
-            result.append(Deal.owner_id == user)
-        return result
+        shape = self._open_shape(user, stages, idle_before)
+        return self._count(("count_open_deals", *shape),
+                           partial(fact_statements.count_open_deals, *shape),
+                           user=user, idle_before=idle_before)
 
     @staticmethod
-    def _stage_in(stage: Stage, start: datetime, end: datetime) -> list:
-        """The stage timestamp in [start, end), as range predicates an index can serve."""
-        if stage is Stage.WON:
-            # A won deal's final close is its win; ix_deals_closed serves the range.
-            return [Deal.closed_at >= start, Deal.closed_at < end, Deal.outcome == "won"]
-        column = _STAGE_COLUMNS[stage]
-        return [column >= start, column < end]
+    def _open_shape(user: str | None, stages: Sequence[Stage] | None,
+                    idle_before: datetime | None) -> tuple:
+        """The shape of an open deals' statement (storage/fact_statements.py)."""
+        return (user is not None,
+                None if stages is None else tuple(Stage(s).value for s in stages),
+                idle_before is not None)
 
     # ------------------------------------------------------- batched: the funnel in 4 queries
     # Each statement is built once per dialect and shape, with bind parameters, and reused:
@@ -351,7 +312,8 @@ class SqlFacts:
         requests = [] if cohort else [deal_counts.funnel_request(
             self.session, self.workspace_id, start, end, user=user)]
         if self._history_version is None:
-            requests.append((self._prepared(("history_version",), _history_version),
+            requests.append((self._prepared(("history_version",),
+                                            fact_statements.history_version),
                              self._params()))
         ended = end <= self._clock() - HISTORY_SETTLE  # then remembered (median_stage_times)
         if not ended and (start, end, user) not in self._medians and (
@@ -371,6 +333,8 @@ class SqlFacts:
             if idle_before and listed >= 1:
                 requests.append(self._idle_deals_request(idle_before, listed, user))
         if len(requests) > 1:
+            from storage import pg_batch
+
             pg_batch.read_ahead(self.session.connection(), requests)
 
     def known_median_stage_times(self, start: datetime, end: datetime
@@ -405,8 +369,8 @@ class SqlFacts:
     def _version(self) -> int:
         """The workspace's history_version, read once per session (in its transaction)."""
         if self._history_version is None:
-            self._history_version = self._rows(("history_version",), _history_version,
-                                               self._params())[0][0]
+            self._history_version = self._rows(
+                ("history_version",), fact_statements.history_version, self._params())[0][0]
             _last_versions(self.session.get_bind())[self.workspace_id] = self._history_version
         return self._history_version
 
@@ -483,13 +447,16 @@ class SqlFacts:
         params.update({f"idle_{i}": at for i, at in enumerate(idle_before.values())})
         return self._prepared(("idle_deals", user is not None, stages), build), params
 
-    _statements: dict[tuple, Any] = {}  # (dialect, *shape) -> statement, shared by instances
+    _statements: dict[tuple, Prepared] = {}  # (dialect, *shape) -> statement, shared
 
-    def _statement(self, shape: tuple, build) -> Any:
+    def _prepared(self, shape: tuple, build: Callable[[], Any]) -> Prepared:
+        """The `Prepared` statement `build()` makes for `shape`, built once per dialect and
+        known by ("storage.facts", *shape) (storage/compiled.py)."""
         key = (self._dialect, *shape)
         statement = SqlFacts._statements.get(key)
         if statement is None:
-            statement = SqlFacts._statements[key] = build()
+            statement = SqlFacts._statements[key] = Prepared.keyed(("storage.facts", *shape),
+                                                                   build)
         return statement
 
     def _rows(self, shape: tuple, build: Callable[[], Any], params: dict[str, Any]
@@ -497,14 +464,6 @@ class SqlFacts:
         """The rows of the statement `build()` makes for `shape`, built and compiled once per
         dialect and run with little Python around it (storage/prepared.py)."""
         return self._prepared(shape, build).rows(self.session.connection(), params)
-
-    def _prepared(self, shape: tuple, build: Callable[[], Any]) -> Prepared:
-        """The `Prepared` statement `build()` makes for `shape`, built once per dialect."""
-        return self._statement(("prepared", *shape), lambda: Prepared(build()))
-
-    def _run(self, statement: Any, params: dict[str, Any]) -> sa.CursorResult:
-        """A prebuilt Core statement on the session's connection (no ORM layer around it)."""
-        return self.session.connection().execute(statement, params)
 
     def _params(self, **values: Any) -> dict[str, Any]:
         values["workspace"] = self.workspace_id
@@ -544,42 +503,17 @@ class SqlFacts:
         instant's month, daily rollups for its month's days before its day, and events for the
         rest of that day."""
         day = instant.astimezone(self._zone).date()
-        midnight = self._local_midnight(day)
-        month = day.replace(day=1)
-        months = (sa.select(sa.func.coalesce(sa.func.sum(MonthlyRollup.amount_sum), 0))
-                  .where(MonthlyRollup.workspace_id == self.workspace_id,
-                         MonthlyRollup.kind == "mrr-change", MonthlyRollup.month < month)
-                  .scalar_subquery())
-        days = (sa.select(sa.func.coalesce(sa.func.sum(DailyRollup.amount_sum), 0))
-                .where(DailyRollup.workspace_id == self.workspace_id,
-                       DailyRollup.kind == "mrr-change", DailyRollup.day >= month,
-                       DailyRollup.day < day)
-                .scalar_subquery())
-        today = (sa.select(sa.func.coalesce(sa.func.sum(Event.amount_minor), 0))
-                 .where(*self._events_in(midnight, instant, user=None),
-                        Event.kind == "mrr-change")
-                 .scalar_subquery())
-        churned = (sa.select(sa.func.coalesce(sa.func.sum(Account.churned_mrr_minor), 0))
-                   .where(Account.workspace_id == self.workspace_id,
-                          Account.churned_at < instant)
-                   .scalar_subquery())
-        row = self.session.execute(sa.select(months, days, today, churned)).one()
+        (row,) = self._rows(("mrr_at",), fact_statements.mrr_at, self._params(
+            month=day.replace(day=1), day=day, midnight=self._local_midnight(day),
+            instant=instant))
         won = deal_counts.won_mrr_before(self.session, self.workspace_id, instant)
         return won + int(row[0]) + int(row[1]) + int(row[2]) - int(row[3])
 
     def mrr_lost(self, start: datetime, end: datetime) -> tuple[int, int]:
         """(churned MRR of the accounts that churned in the window, downgrades = minus the
         sum of the negative non-void mrr-change amounts in the window)."""
-        churned = (sa.select(sa.func.coalesce(sa.func.sum(Account.churned_mrr_minor), 0))
-                   .where(Account.workspace_id == self.workspace_id,
-                          Account.churned_at >= start, Account.churned_at < end)
-                   .scalar_subquery())
-        downgrades = (sa.select(sa.func.coalesce(sa.func.sum(Event.amount_minor), 0))
-                      .where(*self._events_in(start, end, user=None),
-                             Event.kind == "mrr-change",
-                             Event.amount_minor < sa.literal_column("0"))  # ix_events_downgrades
-                      .scalar_subquery())
-        row = self.session.execute(sa.select(churned, downgrades)).one()
+        (row,) = self._rows(("mrr_lost",), fact_statements.mrr_lost,
+                            self._params(start=start, end=end))
         return int(row[0]), -int(row[1])
 
     # ---------------------------------------------------------------------------- quotas
@@ -587,14 +521,9 @@ class SqlFacts:
     def quotas(self, metric: str | None = None) -> list[Quota]:
         """The workspace's quota changes (optionally one metric), by user, metric, then in
         the order they were set."""
-        conditions = [QuotaRow.workspace_id == self.workspace_id]
-        if metric is not None:
-            conditions.append(QuotaRow.metric == metric)
-        rows = self.session.execute(
-            sa.select(QuotaRow.user_id, QuotaRow.metric, QuotaRow.cadence, QuotaRow.target,
-                      QuotaRow.effective_from, QuotaRow.set_at, QuotaRow.set_by)
-            .where(*conditions)
-            .order_by(QuotaRow.user_id, QuotaRow.metric, QuotaRow.set_at, QuotaRow.id))
+        rows = self._rows(("quotas", metric is not None),
+                          partial(fact_statements.quotas, metric is not None),
+                          self._params(metric=metric))
         return [Quota(user_id=u, metric=m, cadence=c, target=int(t), effective_from=f,
                       set_at=at, set_by=by) for u, m, c, t, f, at, by in rows]
 
@@ -614,30 +543,27 @@ class SqlFacts:
             stop -= timedelta(days=1)
         return first, stop
 
-    def _distribution(self, values: Any, params: dict[str, Any], *,
-                      within: float | None = None) -> tuple[Distribution, int]:
-        """n, mean, median, p90 and total of the non-null values the one-column statement
-        `values` selects, and how many values are <= `within` (0 when None).
 
-        The database reads the values (one index range) and they are sorted and ranked here:
-        SQLite's window functions (ROW_NUMBER/COUNT/SUM OVER) cost about 3 µs a row, several
-        times the read (stage-time over 7 years at 1M events: 123 ms → 17 ms a stage). The
-        values are the database's own (rounded) numbers, so the ranks and the interpolation
-        (see the module docstring) are those of the SQL definition.
-        """
-        result = self._run(values, params)
-        # Straight from the driver's cursor: SQLAlchemy's per-row Row objects and result
-        # processing cost more than SQLite's read (the values are plain numbers).
-        found = [row[0] for row in result.cursor.fetchall() if row[0] is not None]
-        found.sort()
-        result.close()
-        if not found:
-            return Distribution(), 0
-        count, total = len(found), float(sum(found))
-        at = {rank: float(found[rank]) for rank in percentile_ranks(count, (5, 9))}
-        inside = bisect.bisect_right(found, within) if within is not None else 0
-        return Distribution(n=count, median=percentile(count, at, 5), mean=total / count,
-                            p90=percentile(count, at, 9), total=total), inside
+def _distribution(rows: list[tuple], *, within: float | None = None
+                  ) -> tuple[Distribution, int]:
+    """n, mean, median, p90 and total of the non-null values of the one-column `rows`, and
+    how many values are <= `within` (0 when None).
+
+    The database reads the values (one index range) and they are sorted and ranked here:
+    SQLite's window functions (ROW_NUMBER/COUNT/SUM OVER) cost about 3 µs a row, several
+    times the read (stage-time over 7 years at 1M events: 123 ms → 17 ms a stage). The
+    values are the database's own (rounded) numbers, so the ranks and the interpolation
+    (see the module docstring) are those of the SQL definition.
+    """
+    found = [row[0] for row in rows if row[0] is not None]
+    found.sort()
+    if not found:
+        return Distribution(), 0
+    count, total = len(found), float(sum(found))
+    at = {rank: float(found[rank]) for rank in percentile_ranks(count, (5, 9))}
+    inside = bisect.bisect_right(found, within) if within is not None else 0
+    return Distribution(n=count, median=percentile(count, at, 5), mean=total / count,
+                        p90=percentile(count, at, 9), total=total), inside
 
 
 def _distribution_of(found: Summary) -> Distribution:
@@ -680,8 +606,3 @@ def _last_versions(engine: sa.Engine) -> dict[str, int]:
     if found is None:
         found = _LAST_VERSIONS.setdefault(engine, {})
     return found
-
-
-def _history_version() -> sa.Select:
-    table = Workspace.__table__
-    return sa.select(table.c.history_version).where(table.c.id == sa.bindparam("workspace"))

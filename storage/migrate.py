@@ -85,7 +85,13 @@ def head_from_files() -> str | None:
 
 
 def stored_revisions(url: str) -> list[str]:
-    """The revisions recorded in the database's alembic_version table (none when absent)."""
+    """The revisions recorded in the database's alembic_version table (none when absent);
+    a SQLite file's read with sqlite3 alone (storage/lite.py)."""
+    from storage import lite
+
+    path = lite.sqlite_file(url)
+    if path is not None:
+        return lite.stored_revisions(path)
     import sqlalchemy as sa
 
     from storage.engine import build_engine

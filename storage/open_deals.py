@@ -4,12 +4,12 @@ the per-rep shape), :idle_<i> (stage i's idle instant), :limit and :last."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
+if TYPE_CHECKING:  # imported when a statement is built: the light read path does not
+    import sqlalchemy as sa
 
-from reports.events import Stage
-from storage.models import Deal, OpenDealStage
+    from reports.events import Stage
 
 
 def open_deal_counts_statement(with_user: bool, stages: tuple[Stage, ...]
@@ -17,6 +17,10 @@ def open_deal_counts_statement(with_user: bool, stages: tuple[Stage, ...]
     """(part, stage, deals) rows: part -1, the open deals per stage from open_deal_stages;
     part i, the open deals at stages[i] that are not idle (changed at or after :idle_<i>, or
     never)."""
+    import sqlalchemy as sa
+
+    from storage.models import Deal, OpenDealStage
+
     table = OpenDealStage.__table__
     owned = [table.c.workspace_id == sa.bindparam("workspace")]
     if with_user:
@@ -43,6 +47,10 @@ def idle_deals_statement(dialect: str, with_user: bool, stages: tuple[Stage, ...
     idle and those idle exactly as long (Facts.idle_deals), each an ix_deals_open_stage range:
     PostgreSQL's FETCH FIRST ... WITH TIES; SQLite, which has no ties clause, takes the deals
     changed at or before the :limit-th's change (one more seek; all of them when fewer)."""
+    import sqlalchemy as sa
+
+    from storage.models import Deal
+
     at_type = Deal.stage_changed_at.type
     parts = []
     for i, stage in enumerate(stages):
@@ -74,10 +82,16 @@ def idle_deals_statement(dialect: str, with_user: bool, stages: tuple[Stage, ...
 
 def _constant(value: int | str) -> sa.ColumnElement:
     """An inline constant (no bind parameter; one type in every branch of a UNION)."""
+    import sqlalchemy as sa
+
     return sa.literal_column(repr(value) if isinstance(value, str) else str(value))
 
 
 def _scoped(with_user: bool, *conditions: Any) -> list:
+    import sqlalchemy as sa
+
+    from storage.models import Deal
+
     result = [Deal.workspace_id == sa.bindparam("workspace"), *conditions]
     if with_user:
         result.append(Deal.owner_id == sa.bindparam("user"))

@@ -10,8 +10,12 @@ parameter once and sends the text with `exec_driver_sql`: the engine's events st
 every statement (statement counts, the deadline), rows come back as plain tuples with the
 columns' conversions applied (a UTC timestamp, as `storage.types.UTCDateTime` reads it).
 
-Statements with expanding (`IN`) or literal-rendered parameters are refused: their text
-changes with the values. The conversions are storage/driver.py's, and on SQLite the text runs
+A statement made by `Prepared.keyed(key, build)` is built only when first run through
+SQLAlchemy; on the light SQLite reader (storage/lite.py: `kpibot kpi NAME --json`) its compiled
+SQLite text is run by `key` (storage/compiled.py), without SQLAlchemy. Statements with
+literal-rendered parameters are refused: their text changes with the values; one with an
+expanding (`IN`) parameter runs through `connection.execute` (the reader expands it itself).
+The conversions are storage/driver.py's, and on SQLite the text runs
 on the driver's cursor as the chat commands' statements do there (`driver.execute_sql`). On
 PostgreSQL the text is compiled with the server's own `$n` placeholders and runs on psycopg's
 raw cursor (`storage.plans.execute_numbered`): psycopg parsed a large statement's `%(name)s`
@@ -26,12 +30,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
-
-from storage import driver, pg_batch, plans
+if TYPE_CHECKING:  # imported when a statement is first compiled or run through SQLAlchemy
+    import sqlalchemy as sa
+    from sqlalchemy.engine import Connection
 
 
 @dataclass(frozen=True)
@@ -43,23 +46,56 @@ class _Compiled:
     constants: dict[str, Any]  # the statement's own values (`column == "won"`), by name
     results: tuple[tuple[int, Callable[[Any], Any]], ...]  # (column, conversion)
     numbered: bool  # PostgreSQL's own `$n` placeholders (storage/plans.py: execute_numbered)
+    expanding: bool = False  # an IN list: run through `connection.execute`
 
 
 class Prepared:
     """`statement` (a Core SELECT), compiled once per dialect; `rows` runs it."""
 
-    def __init__(self, statement: sa.Executable) -> None:
-        self.statement = statement
-        self._options = statement.get_execution_options()
+    def __init__(self, statement: sa.Executable | None = None, *, key: tuple | None = None,
+                 build: Callable[[], sa.Executable] | None = None) -> None:
+        self._statement = statement
+        self._build = build
+        self.key = key
         self._compiled: dict[str, _Compiled] = {}
         self._lock = threading.Lock()
+
+    @classmethod
+    def keyed(cls, key: tuple, build: Callable[[], sa.Executable]) -> Prepared:
+        """The statement `build()` makes, known by `key` (its module and shape: the same
+        key, the same statement), built when first run through SQLAlchemy."""
+        return cls(key=key, build=build)
+
+    @property
+    def statement(self) -> sa.Executable:
+        if self._statement is None:
+            with self._lock:
+                if self._statement is None:
+                    self._statement = self._build()
+        return self._statement
+
+    @property
+    def _options(self) -> Mapping[str, Any]:
+        return self.statement.get_execution_options()
 
     def rows(self, connection: Connection, params: Mapping[str, Any]) -> list[tuple]:
         """All rows for `params` (a value for every bind parameter the statement names;
         extra keys are ignored). PostgreSQL: rows this transaction already read for the same
-        statement and values (`storage.pg_batch.read_ahead`) are taken instead."""
+        statement and values (`storage.pg_batch.read_ahead`) are taken instead. On the light
+        SQLite reader (storage/lite.py), the statement's compiled text, by key."""
+        keyed_rows = getattr(connection, "keyed_rows", None)
+        if keyed_rows is not None:
+            if self.key is None:
+                raise ValueError("storage.prepared: the light reader runs keyed statements only")
+            return keyed_rows(self.key, lambda: self.statement, params)
+        from storage import driver, pg_batch, plans
+
         compiled, args = self.request(connection, params)
-        if connection.dialect.name == "sqlite":
+        if compiled.expanding:
+            result = connection.execute(self.statement, params)
+            rows = result.cursor.fetchall()  # plain values, converted below as the others
+            result.close()
+        elif connection.dialect.name == "sqlite":
             rows = driver.execute_sql(connection, compiled.sql, args)
         else:
             rows = pg_batch.take(connection, self, args)
@@ -78,6 +114,8 @@ class Prepared:
         """The statement compiled for `connection`'s dialect and the values it is sent with
         (a tuple by position, or a dict by name) for `params`."""
         compiled = self._compiled.get(connection.dialect.name) or self._compile(connection)
+        if compiled.expanding:
+            return compiled, None
         given = {**compiled.constants, **params}
         values = {name: given[name] if convert is None else convert(given[name])
                   for name, convert in compiled.binds.items()}
@@ -92,21 +130,28 @@ class Prepared:
         return rows
 
     def _compile(self, connection: Connection) -> _Compiled:
+        from storage import plans
+
         dialect = connection.dialect
+        statement = self.statement
         with self._lock:
             found = self._compiled.get(dialect.name)
             if found is None:
                 numbered = dialect.name == "postgresql" and not self._options.get(
                     plans.CUSTOM_OPTION)
-                found = self._compiled[dialect.name] = _compile(self.statement, dialect,
-                                                                numbered)
+                found = self._compiled[dialect.name] = _compile(statement, dialect, numbered)
         return found
 
 
 def _compile(statement: sa.Executable, dialect: sa.Dialect, numbered: bool) -> _Compiled:
+    from storage import driver, plans
+
     compiled = statement.compile(dialect=plans.numbered_dialect() if numbered else dialect)
-    if compiled.literal_execute_params or compiled.post_compile_params:
-        raise ValueError("a Prepared statement cannot have expanding or literal parameters")
+    if compiled.literal_execute_params:
+        raise ValueError("a Prepared statement cannot have literal parameters")
+    expanding = bool(compiled.post_compile_params)
+    if expanding and numbered:  # compiled as SQLAlchemy runs it on this dialect
+        compiled = statement.compile(dialect=dialect)
     binds = {name: driver.bind_conversion(bind.type, dialect)
              for name, bind in compiled.binds.items()}
     constants = {name: bind.effective_value for name, bind in compiled.binds.items()
@@ -118,7 +163,7 @@ def _compile(statement: sa.Executable, dialect: sa.Dialect, numbered: bool) -> _
             results.append((i, convert))
     names = tuple(compiled.positiontup or ()) if compiled.positional else ()
     return _Compiled(compiled.string, names, compiled.positional, binds, constants,
-                     tuple(results), numbered)
+                     tuple(results), numbered and not expanding, expanding)
 
 
 def _converted(row: tuple, conversions: tuple[tuple[int, Callable[[Any], Any]], ...]

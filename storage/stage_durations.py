@@ -34,15 +34,15 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
-
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from reports.events import STAGE_ORDER
-from storage.models import DealDuration, DealDurationCount
-from storage.plans import CUSTOM_PLANS
 from storage.prepared import Prepared
+
+if TYPE_CHECKING:  # the builders import them: the light read path (storage/lite.py) does not
+    import sqlalchemy as sa
+    from sqlalchemy.engine import Connection
 
 CYCLE = 5  # the sales cycle's measure; stage i of STAGE_ORDER[:-1] is measure i
 MEASURES = {stage: i for i, stage in enumerate(STAGE_ORDER[:-1])}
@@ -273,6 +273,11 @@ def _histogram_shape(connection: Connection, workspace_id: str, measures: tuple[
 
 
 def _counts_statement(shape: tuple) -> sa.CompoundSelect | sa.Select:
+    import sqlalchemy as sa
+
+    from storage.models import DealDuration, DealDurationCount
+    from storage.plans import CUSTOM_PLANS
+
     _name, months, signs, with_user, measures, once = shape
     # The measures written into the text: a Prepared statement has no expanding parameters.
     listed = [sa.literal_column(str(int(m))) for m in measures]
@@ -350,6 +355,11 @@ def _bucket_values(connection: Connection, workspace_id: str,
 def _values_statement(shape: tuple) -> sa.CompoundSelect | sa.Select:
     """Per part i, the durations at offsets [offset_i, offset_i + limit_i) of bucket_i of
     measure_i in [start, end), in ascending order (read in index order)."""
+    import sqlalchemy as sa
+
+    from storage.models import DealDuration
+    from storage.plans import CUSTOM_PLANS
+
     _name, n_parts, with_user = shape
     d = DealDuration.__table__.c
     parts = []
@@ -403,7 +413,8 @@ def _statement(shape: tuple) -> Prepared:
     """The statement of `shape`, built once."""
     statement = _STATEMENTS.get(shape)
     if statement is None:
-        statement = _STATEMENTS[shape] = Prepared(_BUILDERS[shape[0]](shape))
+        statement = _STATEMENTS[shape] = Prepared.keyed(("storage.stage_durations", *shape),
+                                                        partial(_BUILDERS[shape[0]], shape))
     return statement
 
 
@@ -421,6 +432,8 @@ def _month_start(month: int) -> datetime:
 
 def seconds_between(later: Any, earlier: Any, dialect: str) -> sa.ColumnElement:
     """`later - earlier` in seconds, rounded to milliseconds, for two timestamp expressions."""
+    import sqlalchemy as sa
+
     if dialect == "sqlite":
         seconds = (sa.func.julianday(later) - sa.func.julianday(earlier)) * 86400.0
     else:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -38,6 +39,9 @@ def pytest_configure(config: pytest.Config) -> None:
     # behaviour get room; the deadline's own tests set it (tests/reliability/
     # test_frozen_database.py, tests/storage/test_deadline.py). Subprocesses inherit it.
     os.environ.setdefault("KPIBOT_COMMAND_DEADLINE", "30")
+    # `kpibot kpi NAME --json` keeps compiled statements (storage/compiled.py): not in the
+    # home of whoever runs the tests.
+    os.environ.setdefault("KPIBOT_CACHE_DIR", tempfile.mkdtemp(prefix="kpibot-test-cache-"))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

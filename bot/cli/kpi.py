@@ -2,7 +2,9 @@
 text or JSON.
 
 The answer is `bot.usecases.kpi.answer_kpi`'s, the same as `/kpi NAME` in chat; the JSON is
-`kpi_json`'s, the same as GET /api/v1/kpis/NAME (its shape: bot/usecases/kpi.py). The text is
+`kpi_json`'s, the same as GET /api/v1/kpis/NAME (its shape: bot/usecases/kpi.py). On a SQLite
+file, `--json` reads without SQLAlchemy: the same statements' compiled text (storage/lite.py,
+storage/compiled.py; KPIBOT_CACHE_DIR). The text is
 in `--lang` (en, nb, sv, ro, zh); without it, in the language the workspace's digests are
 posted in when they all share one (what the team reads already), else English. JSON keys and
 values are the same in every language.
@@ -66,9 +68,25 @@ def run(args: argparse.Namespace, settings: Settings, *, out=sys.stdout,
     from bot.cli.shared import pick_workspace
     from bot.usecases.kpi import answer_json, answer_kpi
     from reports.periods import PeriodError
-    from storage.engine import Database
+    from storage import lite
 
     now = now or datetime.now(UTC)
+    sqlite_file = lite.sqlite_file(settings.database_url) if args.json else None
+    if sqlite_file is not None:  # without SQLAlchemy: the statements' compiled SQLite text
+        from storage import compiled
+
+        cache = compiled.Cache(compiled.cache_dir(settings.cache_dir))
+        with lite.Reader(sqlite_file, cache) as reader:
+            workspace = pick_workspace(reader, args.workspace)
+            try:
+                answer = answer_kpi(reader, workspace, args.name, args.period, now=now,
+                                    user=args.user, with_names=False)
+            except PeriodError as problem:
+                raise SettingsError(str(problem)) from None
+        out.write(json.dumps(answer_json(answer), indent=2) + "\n")
+        return 0
+    from storage.engine import Database
+
     database = Database.from_url(settings.database_url)
     try:
         with database.read() as session:
@@ -115,6 +133,8 @@ def listing_language(args: argparse.Namespace, settings: Settings) -> str:
     (`--workspace`, or the database's only workspace) as for a KPI, else English. The listing
     needs no database: one not created yet, out of reach or not at the current schema, or one
     with no single workspace to read, means English."""
+    import sqlite3  # a SQLite file's revision is read with it (storage/lite.py)
+
     import sqlalchemy as sa
 
     from bot.cli.shared import pick_workspace
@@ -129,7 +149,7 @@ def listing_language(args: argparse.Namespace, settings: Settings) -> str:
     try:
         if not migrate.is_at_head(url):
             return "en"
-    except sa.exc.OperationalError:  # unreachable: the catalog is listed all the same
+    except (sa.exc.OperationalError, sqlite3.OperationalError):  # unreachable: listed anyway
         return "en"
     database = Database.from_url(url)
     try:

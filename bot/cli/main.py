@@ -102,7 +102,9 @@ def database_error_line(error: BaseException, url: str) -> str | None:
             and str(error.filename) in url:  # the SQLite file's folder cannot be created
         return f"cannot create the folder {error.filename} for {url}: {error.strerror}"
     exc = sys.modules.get("sqlalchemy.exc")
-    if exc is None or not isinstance(error, exc.OperationalError | exc.InterfaceError):
+    driver = sys.modules.get("sqlite3")  # the light SQLite reader's (storage/lite.py)
+    if not (exc is not None and isinstance(error, exc.OperationalError | exc.InterfaceError)
+            or driver is not None and isinstance(error, driver.OperationalError)):
         return None
     from bot.cli.shared import shown
 

@@ -7,26 +7,41 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from bot.settings import Settings
+    from storage.lite import WorkspaceRow
     from storage.models import Workspace
 
 
-def pick_workspace(session, workspace_id: str | None) -> Workspace:
-    """The workspace `workspace_id`, or the only one in the database; SettingsError else."""
-    from sqlalchemy import select
-
+def pick_workspace(session, workspace_id: str | None) -> Workspace | WorkspaceRow:
+    """The workspace `workspace_id`, or the only one in the database; SettingsError else.
+    `session`: a SQLAlchemy Session (a Workspace row), or the light SQLite reader
+    (storage/lite.py: its id, currency, time zone and fiscal-year start)."""
     from bot.settings import SettingsError
-    from storage.models import Workspace
 
-    if workspace_id:
+    light = getattr(session, "workspace", None)  # storage.lite.Reader
+    if light is not None:
+        found = light(workspace_id)
+        if not isinstance(found, list):
+            return found
+        ids = found
+    elif workspace_id:
+        from storage.models import Workspace
+
         workspace = session.get(Workspace, workspace_id)
-        if workspace is None:
-            raise SettingsError(f"no workspace {workspace_id!r} in the database")
-        return workspace
-    workspaces = session.scalars(select(Workspace).order_by(Workspace.id)).all()
-    if len(workspaces) != 1:
-        names = ", ".join(w.id for w in workspaces) or "none yet"
-        raise SettingsError(f"choose a workspace with --workspace ({names})")
-    return workspaces[0]
+        if workspace is not None:
+            return workspace
+        ids = []
+    else:
+        from sqlalchemy import select
+
+        from storage.models import Workspace
+
+        workspaces = session.scalars(select(Workspace).order_by(Workspace.id)).all()
+        if len(workspaces) == 1:
+            return workspaces[0]
+        ids = [w.id for w in workspaces]
+    if workspace_id:
+        raise SettingsError(f"no workspace {workspace_id!r} in the database")
+    raise SettingsError(f"choose a workspace with --workspace ({', '.join(ids) or 'none yet'})")
 
 
 def shown(url: str) -> str:

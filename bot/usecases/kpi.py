@@ -14,12 +14,16 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from reports.kpis.catalog import CATALOG, Compared, KpiSpec, compute_compared
 from reports.kpis.remembered import RememberedFacts
 from reports.periods import Period, parse_period
 from storage.facts import SqlFacts
-from storage.models import Workspace
+
+if TYPE_CHECKING:
+    from storage.lite import WorkspaceRow
+    from storage.models import Workspace
 
 
 class UnknownKpi(LookupError):
@@ -37,12 +41,13 @@ class KpiAnswer:
     names: dict[str, str] = field(default_factory=dict)
 
 
-def answer_kpi(session, workspace: Workspace, name: str, period_text: str, *, now: datetime,
-               user: str | None = None, with_names: bool = True) -> KpiAnswer:
+def answer_kpi(session, workspace: Workspace | WorkspaceRow, name: str, period_text: str, *,
+               now: datetime, user: str | None = None, with_names: bool = True) -> KpiAnswer:
     """KPI `name` over `period_text` (read in the workspace's time zone and fiscal year) for
     the workspace, or only `user`'s figures, with the previous period's. Raises UnknownKpi, or
     reports.periods.PeriodError for a period that cannot be read. `with_names` also reads the
-    people's display names (for a text answer)."""
+    people's display names (for a text answer). `session`: a SQLAlchemy Session, or the light
+    SQLite reader (storage/lite.py; then without names)."""
     spec = CATALOG.get(name)
     if spec is None:
         raise UnknownKpi(f"{name!r} is not a KPI (kpibot kpi list shows them)")

@@ -132,7 +132,7 @@ def _kpi_database(tmp_path) -> dict[str, str]:
     database.dispose()
     clean = {k: v for k, v in os.environ.items()
              if not k.startswith(("KPIBOT_", "SLACK_", "TEAMS_", "DATABASE_URL"))}
-    return {**clean, "DATABASE_URL": url}
+    return {**clean, "DATABASE_URL": url, "KPIBOT_CACHE_DIR": str(tmp_path / "cache")}
 
 
 def test_kpi_json_imports_no_chat_migration_or_drawing_library(tmp_path):
@@ -145,6 +145,28 @@ def test_kpi_json_imports_no_chat_migration_or_drawing_library(tmp_path):
     assert modules & {"slack_bolt", "slack_sdk", "aiohttp", "microsoft_agents", "apscheduler",
                       "alembic", "jinja2", "matplotlib", "storage.digests",
                       "storage.users"} == set()
+
+
+def test_kpi_json_on_sqlite_imports_no_sqlalchemy_once_its_statements_are_compiled(tmp_path):
+    """`kpibot kpi NAME --json` on a SQLite file runs the facts' statements' compiled SQLite
+    text (storage/lite.py, storage/compiled.py): the first run compiles them (SQLAlchemy) and
+    keeps them in KPIBOT_CACHE_DIR; the next imports neither SQLAlchemy nor Alembic nor the
+    tables (`import sqlalchemy` alone was half of the command) and answers the same."""
+    env = _kpi_database(tmp_path)
+    first = _cli_run("kpi", "win-rate", "--json", env=env)
+    assert first["code"] == 0 and "sqlalchemy" in first["modules"]
+    assert _cli_run("kpi", "funnel", "--json", "--workspace", "slack:T1", env=env)["code"] == 0
+    for argv in (["kpi", "win-rate", "--json"],
+                 ["kpi", "funnel", "--json", "--workspace", "slack:T1"]):
+        code, modules = _cli_modules(*argv, env=env)
+        assert code == 0
+        assert modules & {"sqlalchemy", "alembic", "storage.models", "storage.engine",
+                          "storage.driver", "psycopg"} == set(), argv
+        assert "storage.lite" in modules
+    out = [subprocess.run([sys.executable, "-m", "bot.cli", "kpi", "win-rate", "--json"],
+                          env=env, capture_output=True, text=True, check=True, timeout=120
+                          ).stdout for _ in range(2)]
+    assert out[0] == out[1] and json.loads(out[0])["kpi"] == "win-rate"
 
 
 def test_settings_are_read_without_pydantic_settings(tmp_path):
