@@ -274,7 +274,7 @@ class Cache:
         document = json.dumps({"fingerprint": self.fingerprint, "sha256": _digest(body),
                                "statements": entries}, separators=(",", ":"))
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
             handle, temporary = tempfile.mkstemp(dir=self.directory, prefix=".statements-",
                                                  suffix=".tmp")
             try:
@@ -302,6 +302,12 @@ class Cache:
                     log.debug("stale compiled statements %s not removed: %s", path, error)
 
 
+def _trusted(stat: os.stat_result) -> bool:
+    """The file is SQL that will run: only one that this user owns and nobody else may write
+    (a cache directory shared with others must not lend them the bot's reads)."""
+    return stat.st_uid == os.getuid() and not stat.st_mode & 0o022
+
+
 def _digest(body: str) -> str:
     return hashlib.sha256(body.encode()).hexdigest()
 
@@ -310,7 +316,12 @@ def _load(path: Path) -> dict[str, Text]:
     """The entries of the file at `path`; none when it is missing, unreadable, or not a whole
     file of this layout (its checksum, every entry's shape)."""
     try:
-        raw = path.read_text(encoding="utf-8")
+        with path.open(encoding="utf-8") as handle:
+            if not _trusted(os.fstat(handle.fileno())):
+                log.warning("compiled statements %s ignored: not the user's own, or writable "
+                            "by others", path)
+                return {}
+            raw = handle.read()
     except (FileNotFoundError, NotADirectoryError):
         return {}
     except OSError as error:

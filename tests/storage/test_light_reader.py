@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import threading
@@ -161,6 +162,22 @@ def test_an_entry_of_the_wrong_shape_spoils_the_whole_file(history, tmp_path):
     document["sha256"] = compiled._digest(body)
     cache.path.write_text(json.dumps(document), encoding="utf-8")
     assert compiled._load(cache.path) == {}
+
+
+def test_a_file_others_may_write_is_not_read_and_the_directory_is_the_users_alone(
+        history, tmp_path):
+    """The file is SQL the reader runs: one writable by the group or others is ignored (the
+    statements compiled again), and the rewritten file and a new directory are private."""
+    cache = _filled(history, tmp_path / "cache")
+    assert stat.S_IMODE(cache.directory.stat().st_mode) == 0o700
+    assert stat.S_IMODE(cache.path.stat().st_mode) == 0o600
+    cache.path.chmod(0o666)
+    assert compiled._load(cache.path) == {}
+    expected = _chat_answers(history, [("win-rate", "this-year", None)])
+    assert _light_answer(history, compiled.Cache(tmp_path / "cache"), "win-rate", "this-year",
+                         None) == expected[0]
+    assert stat.S_IMODE(cache.path.stat().st_mode) == 0o600
+    assert compiled.Cache(tmp_path / "cache").get(("storage.lite", "workspace")) is not None
 
 
 def test_a_file_of_another_fingerprint_is_removed_when_the_new_one_is_written(history, tmp_path):
