@@ -83,7 +83,10 @@ from storage.stage_durations import (
     percentile,
     percentile_ranks,
     summaries,
+    values_guess,
 )
+
+MEDIAN_TENTHS = (5,)  # the percentile the stage times' medians read (tenths)
 
 _STAGE_COLUMNS = {
     Stage.LEAD: Deal.lead_at,
@@ -361,6 +364,12 @@ class SqlFacts:
                                            settled=self._settled())
             if histograms is not None:
                 requests.append(histograms)
+            # the values at the medians' ranks asked last time for this period: read again
+            # only if the histograms above still put the ranks there (pg_batch: same values)
+            guess = values_guess(self.session.get_bind(), self.workspace_id, MEASURES.values(),
+                                 start, end, user=user, tenths=MEDIAN_TENTHS)
+            if guess is not None:
+                requests.append(guess)
         if names:  # (storage.users: not imported where no reply names people)
             from storage.users import display_names_request
 
@@ -433,7 +442,7 @@ class SqlFacts:
         if found is not None:
             return {stage: found[measure].median for stage, measure in MEASURES.items()}
         found_ms = summaries(self.session.connection(), self.workspace_id, MEASURES.values(),
-                             start, end, user=user, tenths=(5,),
+                             start, end, user=user, tenths=MEDIAN_TENTHS,
                              settled=self._settled() if months else None)
         return {stage: _median_of(found_ms[measure]) for stage, measure in MEASURES.items()}
 

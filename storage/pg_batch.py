@@ -75,5 +75,8 @@ def take(connection: sa.Connection, prepared: Prepared, args: Any) -> list[tuple
     return found.pop((prepared, _key(args)), None)
 
 
-def _key(args: Any) -> Any:
-    return tuple(sorted(args.items())) if isinstance(args, dict) else args
+def _key(args: Any) -> tuple:
+    """The values a statement is sent with (by name or by position) as a key; an array,
+    sent as a list, as a tuple."""
+    items = sorted(args.items()) if isinstance(args, dict) else enumerate(args)
+    return tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in items)
