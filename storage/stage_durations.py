@@ -324,41 +324,21 @@ def _bucket_values(connection: Connection, workspace_id: str,
                    end: datetime, user: str | None, *, remember: tuple | None = None
                    ) -> dict[tuple[int, int], dict[int, int]]:
     """(measure, bucket) -> {offset: duration (ms)} of the deals of that bucket in the period,
-    in ascending order of duration, at the offsets `wanted` lists ((rank, offset) pairs).
-    PostgreSQL: the statement and values asked are remembered under `remember` (`values_guess`
-    guesses them for the next read that gives the same key)."""
+    in ascending order of duration, at (at least) the offsets `wanted` lists ((rank, offset)
+    pairs). PostgreSQL: see `_bucket_values_of_arrays` (`remember`: its key)."""
     if not wanted:
         return {}
     keys = list(wanted)
-    statement, params, first = values_request(connection.dialect.name, workspace_id, wanted,
-                                              start, end, user)
-    if remember is not None and connection.dialect.name == "postgresql":
-        last_values(connection.engine).put(remember, (statement, params))
-    found: dict[int, list[int]] = {i: [] for i in range(len(keys))}
-    for part, ms in statement.rows(connection, params):
-        found[int(part)].append(int(ms))
-    return {key: dict(enumerate(sorted(found[i]), first[i])) for i, key in enumerate(keys)}
-
-
-def values_request(dialect: str, workspace_id: str,
-                   wanted: Mapping[tuple[int, int], list[tuple[int, int]]], start: datetime,
-                   end: datetime, user: str | None
-                   ) -> tuple[Prepared, dict[str, Any], list[int]]:
-    """The statement and parameters `_bucket_values` reads `wanted` with (its rows: (part i,
-    duration) of the i-th (measure, bucket)), and each part's first offset."""
-    keys = list(wanted)
     first = [min(offset for _rank, offset in wanted[key]) for key in keys]
-    taken = [max(offset for _rank, offset in wanted[key]) - first[i] + 1
-             for i, key in enumerate(keys)]
+    last = [max(offset for _rank, offset in wanted[key]) for key in keys]
+    if connection.dialect.name == "postgresql":
+        return _bucket_values_of_arrays(connection, workspace_id, keys, first, last, start,
+                                        end, user, remember)
     params: dict[str, Any] = {"workspace": workspace_id, "start": start, "end": end,
                               "user": user}
-    if dialect == "postgresql":  # one statement for any number of buckets: arrays of them
-        params.update(measures=[m for m, _b in keys], buckets=[b for _m, b in keys],
-                      offsets=first, limits=taken)
-        return _statement(("values", "arrays", user is not None)), params, first
     for i, key in enumerate(keys):
         params.update({f"measure_{i}": key[0], f"bucket_{i}": key[1],
-                       f"offset_{i}": first[i], f"limit_{i}": taken[i]})
+                       f"offset_{i}": first[i], f"limit_{i}": last[i] - first[i] + 1})
     # Padded to a power of two with parts that read nothing: a statement per number of
     # buckets (1 to ~20 in a digest) compiled and prepared twenty large statements (on each
     # pooled connection); now five.
@@ -366,7 +346,64 @@ def values_request(dialect: str, workspace_id: str,
     for i in range(len(keys), parts):
         params.update({f"measure_{i}": -1, f"bucket_{i}": -1, f"offset_{i}": 0,
                        f"limit_{i}": 0})
-    return _statement(("values", parts, user is not None)), params, first
+    found: dict[int, list[int]] = {i: [] for i in range(len(keys))}
+    for part, ms in _fetch(connection, ("values", parts, user is not None), params):
+        found[int(part)].append(int(ms))
+    return {key: dict(enumerate(sorted(found[i]), first[i])) for i, key in enumerate(keys)}
+
+
+SPARE_OFFSETS = 2  # PostgreSQL: offsets read on either side of those wanted (a guess's margin)
+
+
+def _bucket_values_of_arrays(connection: Connection, workspace_id: str,
+                             keys: list[tuple[int, int]], first: list[int], last: list[int],
+                             start: datetime, end: datetime, user: str | None,
+                             remember: tuple | None) -> dict[tuple[int, int], dict[int, int]]:
+    """PostgreSQL's `_bucket_values`, in one statement (`_values_of_arrays`) that reads
+    SPARE_OFFSETS more offsets on either side of each bucket's wanted ones. The statement and
+    values asked are remembered under `remember` (`values_guess`: the funnel reads them ahead
+    next time, storage/pg_batch.py). When the values remembered cover what is wanted now (each
+    wanted bucket, at offsets within its range: one more duration in the period moves a
+    median's offsets by one or two), they are asked again as they were, so that the rows read
+    ahead serve; else the wanted ones. Either way the rows are this transaction's own, and
+    every wanted offset is in them: the histograms read in the same snapshot count at least
+    that many durations in the bucket."""
+    asked = None if remember is None else last_values(connection.engine).get(remember)
+    if asked is None or not _covers(asked[1], keys, first, last):
+        params: dict[str, Any] = {
+            "workspace": workspace_id, "start": start, "end": end, "user": user,
+            "measures": [m for m, _b in keys], "buckets": [b for _m, b in keys],
+            "offsets": [max(0, f - SPARE_OFFSETS) for f in first]}
+        params["limits"] = [stop + 1 + SPARE_OFFSETS - skip
+                            for stop, skip in zip(last, params["offsets"], strict=True)]
+        asked = _statement(("values", "arrays", user is not None)), params
+        if remember is not None:
+            last_values(connection.engine).put(remember, asked)
+    statement, params = asked
+    found: dict[int, list[int]] = {}
+    for part, ms in statement.rows(connection, params):
+        found.setdefault(int(part), []).append(int(ms))
+    where = _parts(params)
+    return {key: dict(enumerate(sorted(found.get(where[key], ())), params["offsets"][where[key]]))
+            for key in keys}
+
+
+def _parts(params: Mapping[str, Any]) -> dict[tuple[int, int], int]:
+    """(measure, bucket) -> its part in the values asked with `params`."""
+    return {key: i for i, key in enumerate(zip(params["measures"], params["buckets"],
+                                               strict=True))}
+
+
+def _covers(params: Mapping[str, Any], keys: list[tuple[int, int]], first: list[int],
+            last: list[int]) -> bool:
+    """Whether the values asked with `params` include each key's offsets first..last."""
+    where = _parts(params)
+    for key, low, high in zip(keys, first, last, strict=True):
+        i = where.get(key)
+        if i is None or not (params["offsets"][i] <= low
+                             and high < params["offsets"][i] + params["limits"][i]):
+            return False
+    return True
 
 
 def values_guess(engine: sa.Engine, workspace_id: str, measures: Iterable[int],
@@ -375,7 +412,9 @@ def values_guess(engine: sa.Engine, workspace_id: str, measures: Iterable[int],
     """PostgreSQL: the statement and parameters of the values at the ranks that `summaries`
     with these arguments last read in this process, or None: a guess for
     `storage.pg_batch.read_ahead`, whose rows serve only a read that asks for the very same
-    statement and values, in the same transaction (never an answer by themselves)."""
+    statement and values, in the same transaction (never an answer by themselves): the next
+    `summaries` asks for them again while they cover the offsets it wants
+    (`_bucket_values_of_arrays`)."""
     return last_values(engine).get((workspace_id, tuple(measures), start, end, user,
                                     tuple(tenths)))
 

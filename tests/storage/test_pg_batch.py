@@ -123,9 +123,10 @@ def test_the_funnel_read_ahead_follows_a_backdated_log_and_its_undo(people, monk
 def test_the_values_at_the_ranks_read_ahead_are_asked_again_when_the_ranks_move(people,
                                                                                monkeypatch):
     """The values at the medians' ranks are read ahead with the buckets and offsets the
-    period's last funnel asked for (storage/stage_durations.py `values_guess`); a log that
-    moves a median to other ranks makes the funnel ask for the right ones itself, and its
-    answer equals the one read a statement at a time."""
+    period's last funnel asked for, two on either side (storage/stage_durations.py
+    `values_guess`); a log that moves a median to another bucket makes the funnel ask for the
+    right ones itself, one that moves it by an offset in its bucket is served by the values
+    read ahead; every answer equals the one read a statement at a time."""
     database = people
     quarter = datetime(2026, 10, 1, tzinfo=UTC)
 
@@ -152,3 +153,11 @@ def test_the_values_at_the_ranks_read_ahead_are_asked_again_when_the_ranks_move(
     assert moved != before
     assert reads == 2  # the guess, then the ranks the new histograms give
     assert values_reads() == (moved, 1)
+    # three more lead stays in the bucket of the 30 days (hours apart): the median moves by
+    # offsets within it, as many as the values read ahead hold on either side
+    for i, hours in enumerate((1, 2, 3)):
+        _log(database, "lead", f"deal-{6 + i}", NOW - 30 * DAY - timedelta(hours=hours))
+        _log(database, "mql", f"deal-{6 + i}", NOW - timedelta(hours=1))
+        shifted, reads = values_reads()
+        assert shifted != moved and reads == 1
+        moved = shifted
