@@ -80,7 +80,13 @@ def take(connection: sa.Connection, prepared: Prepared, args: Any) -> list[tuple
 
 
 def _key(args: Any) -> tuple:
-    """The values a statement is sent with (by name or by position) as a key; an array,
+    """The values a statement is sent with (by position, or by name) as a key; an array,
     sent as a list, as a tuple."""
-    items = sorted(args.items()) if isinstance(args, dict) else enumerate(args)
-    return tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in items)
+    if isinstance(args, dict):
+        return tuple(sorted((k, tuple(v) if isinstance(v, list) else v)
+                            for k, v in args.items()))
+    try:
+        hash(args)  # (a tuple of plain values: itself, with no Python loop over them)
+    except TypeError:
+        return tuple(tuple(v) if isinstance(v, list) else v for v in args)
+    return args
