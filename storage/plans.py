@@ -11,17 +11,20 @@ server could plan it once, but:
 - Under `plan_cache_mode = auto` the server kept planning the funnel's large statements for
   each command anyway (their generic plans' estimated cost is higher, their run time is not:
   the counts statement 0.13 ms generic against 0.18 ms custom). A read transaction therefore
-  runs with `force_generic_plan` (`GENERIC_PLANS_SETTING`, set with the read's deadline in one
-  round trip); write transactions, and the PL/pgSQL trigger bodies they run, stay on `auto`.
+  runs with `force_generic_plan` (`GENERIC_PLANS_SETTING`, set with the read's deadline, sent
+  with its first statement: `begin_read`); write transactions, and the PL/pgSQL trigger bodies
+  they run, stay on `auto`.
 
 A statement whose best plan depends on its values carries `CUSTOM_PLANS` as an execution
 option (`statement.execution_options(**CUSTOM_PLANS)`, kept by `storage.prepared.Prepared`):
 it is sent with its values written into its text (`with_values`), so the server plans it for
 those values whatever the plan cache mode, and it is never prepared. Chosen by measuring both
-plans: the values at percentile ranks (`LIMIT`/`OFFSET` within a bucket; generic 28-37 ms
-instead of 2-6 ms over 2020..2027 at a million events) and the stage times' histogram sums
-(twice the time generic). psycopg is imported only where a PostgreSQL statement runs: SQLite's
-start-up never loads it (tests/bot/test_startup_imports.py).
+plans: the inbound response times' values at percentile ranks (`LIMIT`/`OFFSET` within a
+bucket; for the stage times' such a generic plan took 28-37 ms instead of 2-6 ms over
+2020..2027 at a million events, until their statement took a shape whose generic plan reads
+each bucket in order, storage/stage_durations.py `_values_of_arrays`) and the stage times'
+histogram sums over many months (twice the time generic). psycopg is imported only where a
+PostgreSQL statement runs: SQLite's start-up never loads it (tests/bot/test_startup_imports.py).
 """
 
 from __future__ import annotations
