@@ -237,8 +237,8 @@ class Database:
                 bind = self.engine.__dict__["_kpibot_snapshot_reads"] = \
                     self.engine.execution_options(isolation_level="AUTOCOMMIT")
         with Session(bind, expire_on_commit=False) as session:
-            if self.dialect == "postgresql":  # BEGIN and the settings: one round trip
-                plans.begin_read(session.connection(), self.remaining_ms())
+            if self.dialect == "postgresql":  # BEGIN and the settings: with the first statement
+                plans.begin_read(session.connection(), self.remaining_ms)
             elif self.deadline is not None:
                 self._limit(session, None)
             yield session

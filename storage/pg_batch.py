@@ -41,9 +41,12 @@ def read_ahead(connection: sa.Connection, requests: Sequence[tuple[Prepared, dic
     from storage import pg_driver  # (psycopg's modules: PostgreSQL only)
 
     driver_connection = connection.connection.driver_connection
-    sent = []
+    sent, opening = [], driver_connection.cursor()
     try:
         with driver_connection.pipeline():
+            # the read's BEGIN and settings first, if not sent yet (storage/plans.py)
+            for each in plans.pending_read(connection, opening) or ():
+                opening.execute(each, prepare=False)
             for prepared, params in requests:
                 compiled, args = prepared.request(connection, params)
                 cursor = psycopg.RawCursor(driver_connection)
@@ -62,6 +65,7 @@ def read_ahead(connection: sa.Connection, requests: Sequence[tuple[Prepared, dic
         raise pg_driver.sqlalchemy_error(connection, cursor, "(statements read ahead)", None,
                                          error) from error
     finally:
+        opening.close()
         for *_sent, cursor in sent:
             cursor.close()
 
@@ -75,5 +79,14 @@ def take(connection: sa.Connection, prepared: Prepared, args: Any) -> list[tuple
     return found.pop((prepared, _key(args)), None)
 
 
-def _key(args: Any) -> Any:
-    return tuple(sorted(args.items())) if isinstance(args, dict) else args
+def _key(args: Any) -> tuple:
+    """The values a statement is sent with (by position, or by name) as a key; an array,
+    sent as a list, as a tuple."""
+    if isinstance(args, dict):
+        return tuple(sorted((k, tuple(v) if isinstance(v, list) else v)
+                            for k, v in args.items()))
+    try:
+        hash(args)  # (a tuple of plain values: itself, with no Python loop over them)
+    except TypeError:
+        return tuple(tuple(v) if isinstance(v, list) else v for v in args)
+    return args

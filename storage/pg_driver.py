@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from psycopg.pq import ExecStatus
 
-from storage import pg_begin
+from storage import pg_begin, plans
 from storage.driver import bind_conversion, converted_rows, result_converter, returned_columns
 
 _ROWS = ExecStatus.TUPLES_OK  # a result with rows (none when the statement returns none)
@@ -49,6 +49,7 @@ def run(connection: sa.Connection, statement: sa.Executable,
         result = connection.execute(statement, params)
         return [tuple(row) for row in result] if result.returns_rows else []
     values = _values(compiled, params)
+    plans.send_pending_read(connection)  # a read's BEGIN and settings, if not sent yet
     cursor = connection.connection.driver_connection.cursor()
     tell_listeners(connection, cursor, compiled.sql, values)
     try:
@@ -75,6 +76,7 @@ def run_together(connection: sa.Connection,
     compiled = [_compile(statement, connection.dialect, tuple(params))
                 for statement, params in statements]
     driver_connection = connection.connection.driver_connection
+    plans.send_pending_read(connection)  # a read's BEGIN and settings, if not sent yet
     if None in compiled or pg_begin.is_pending(driver_connection):
         return [run(connection, statement, params) for statement, params in statements]
     cursors, sent = [], []
@@ -100,13 +102,22 @@ def run_together(connection: sa.Connection,
 
 def execute_numbered(connection: sa.Connection, sql: str, values: Sequence) -> list[tuple]:
     """The rows of `sql` (the server's own `$n` placeholders, storage/plans.py) for `values`,
-    on psycopg's raw cursor, prepared from its fifth run as psycopg does."""
+    on psycopg's raw cursor, prepared from its fifth run as psycopg does. A read's first
+    statement goes out after its BEGIN and settings in one pipeline (one round trip)."""
     import psycopg
 
-    cursor = psycopg.RawCursor(connection.connection.driver_connection)
+    driver_connection = connection.connection.driver_connection
+    cursor = psycopg.RawCursor(driver_connection)
+    begin = plans.pending_read(connection, cursor)
     tell_listeners(connection, cursor, sql, values)
     try:
-        cursor.execute(sql, values)
+        if begin is None:
+            cursor.execute(sql, values)
+        else:
+            with driver_connection.pipeline(), driver_connection.cursor() as opening:
+                for each in begin:
+                    opening.execute(each, prepare=False)
+                cursor.execute(sql, values)
         return cursor.fetchall()
     except connection.dialect.loaded_dbapi.Error as error:
         raise sqlalchemy_error(connection, cursor, sql, values, error) from error

@@ -11,17 +11,20 @@ server could plan it once, but:
 - Under `plan_cache_mode = auto` the server kept planning the funnel's large statements for
   each command anyway (their generic plans' estimated cost is higher, their run time is not:
   the counts statement 0.13 ms generic against 0.18 ms custom). A read transaction therefore
-  runs with `force_generic_plan` (`GENERIC_PLANS_SETTING`, set with the read's deadline in one
-  round trip); write transactions, and the PL/pgSQL trigger bodies they run, stay on `auto`.
+  runs with `force_generic_plan` (`GENERIC_PLANS_SETTING`, set with the read's deadline, sent
+  with its first statement: `begin_read`); write transactions, and the PL/pgSQL trigger bodies
+  they run, stay on `auto`.
 
 A statement whose best plan depends on its values carries `CUSTOM_PLANS` as an execution
 option (`statement.execution_options(**CUSTOM_PLANS)`, kept by `storage.prepared.Prepared`):
 it is sent with its values written into its text (`with_values`), so the server plans it for
 those values whatever the plan cache mode, and it is never prepared. Chosen by measuring both
-plans: the values at percentile ranks (`LIMIT`/`OFFSET` within a bucket; generic 28-37 ms
-instead of 2-6 ms over 2020..2027 at a million events) and the stage times' histogram sums
-(twice the time generic). psycopg is imported only where a PostgreSQL statement runs: SQLite's
-start-up never loads it (tests/bot/test_startup_imports.py).
+plans: the inbound response times' values at percentile ranks (`LIMIT`/`OFFSET` within a
+bucket; for the stage times' such a generic plan took 28-37 ms instead of 2-6 ms over
+2020..2027 at a million events, until their statement took a shape whose generic plan reads
+each bucket in order, storage/stage_durations.py `_values_of_arrays`) and the stage times'
+histogram sums over many months (twice the time generic). psycopg is imported only where a
+PostgreSQL statement runs: SQLite's start-up never loads it (tests/bot/test_startup_imports.py).
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections.abc import Mapping, Sequence
+import weakref
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -44,14 +48,30 @@ GENERIC_PLANS_SETTING = "set_config('plan_cache_mode', 'force_generic_plan', tru
 
 
 def configure(engine: sa.Engine) -> None:
-    """PostgreSQL: statements with `CUSTOM_PLANS` are sent with their values in their text."""
+    """PostgreSQL: statements with `CUSTOM_PLANS` are sent with their values in their text;
+    a read's pending BEGIN and settings (`begin_read`) go out before the first statement
+    SQLAlchemy runs."""
 
     @event.listens_for(engine, "do_execute")
     def _with_values(cursor, statement, parameters, context) -> bool | None:
+        send_pending_read(context.root_connection)
         if not context.execution_options.get(CUSTOM_OPTION):
             return None  # as psycopg sends it: bound parameters, prepared from the fifth run
         cursor.execute(with_values(statement, parameters), prepare=False)
         return True
+
+    @event.listens_for(engine, "do_execute_no_params")
+    def _no_params(cursor, statement, context) -> None:
+        send_pending_read(context.root_connection)
+
+    @event.listens_for(engine, "do_executemany")
+    def _many(cursor, statement, parameters, context) -> None:
+        send_pending_read(context.root_connection)
+
+    @event.listens_for(engine, "checkin")
+    def _checkin(dbapi_connection, _record) -> None:
+        if _pending_reads and dbapi_connection is not None:
+            _pending_reads.pop(dbapi_connection, None)  # never begun: nothing to carry over
 
 
 def with_values(statement: str, values: Mapping[str, Any]) -> str:
@@ -120,29 +140,55 @@ def execute_numbered(connection: sa.Connection, sql: str, values: Sequence) -> l
     return pg_driver.execute_numbered(connection, sql, values)
 
 
-def begin_read(connection: sa.Connection, statement_ms: int | None) -> None:
+def begin_read(connection: sa.Connection, remaining_ms: Callable[[], int | None]) -> None:
     """Open a read transaction on `connection` (in psycopg's autocommit mode, so psycopg sends
-    no BEGIN of its own) in one round trip: BEGIN at REPEATABLE READ and the read's settings
-    (generic plans; with a deadline, `statement_ms` as its statement timeout and
-    `kpibot.commit_by`, no lock wait limit) as one simple-protocol query of two statements.
-    psycopg's BEGIN and the settings' statement were two round trips (and the settings went
-    through the ORM). The settings are `set_config(..., true)`: local to the transaction, gone
-    at its COMMIT or ROLLBACK. The engine's `before_cursor_execute` listeners are told."""
+    no BEGIN of its own) with its first statement: BEGIN at REPEATABLE READ and the read's
+    settings (generic plans; with a deadline, what `remaining_ms()` leaves of it then as its
+    statement timeout and `kpibot.commit_by`, no lock wait limit). Statements read ahead in a
+    pipeline (storage/pg_batch.py) and a `Prepared` statement's raw run take them into their
+    own round trip (`pending_read`); any other first statement sends them first as one
+    simple-protocol query of two statements (`send_pending_read`: SQLAlchemy's execution
+    through `configure`'s listeners, storage/pg_driver.py's runners). A read that runs no
+    statement begins nothing (its COMMIT is then no round trip either). The settings are
+    `set_config(..., true)`: local to the transaction, gone at its COMMIT or ROLLBACK; a
+    BEGIN still pending when the connection goes back to the pool is dropped
+    (`forget_read`, and the pool's check-in). The deadline is checked now too: past it,
+    nothing starts (DeadlinePassed)."""
+    remaining_ms()
+    _pending_reads[connection.connection.driver_connection] = remaining_ms
+
+
+def forget_read(connection: sa.Connection) -> None:
+    """The end of a read: a BEGIN still pending (no statement ran) is dropped."""
+    if _pending_reads:
+        _pending_reads.pop(connection.connection.driver_connection, None)
+
+
+def pending_read(connection: sa.Connection, cursor: Any) -> list[str] | None:
+    """The statements (BEGIN, then the settings' SELECT) that open the read transaction
+    pending on `connection`, for the caller to send before its first statement in the same
+    round trip (a pipeline: one statement each); None when none is pending. The listeners
+    are told of them as one query, as `send_pending_read` sends them."""
+    remaining = _pending_reads.pop(connection.connection.driver_connection, None) \
+        if _pending_reads else None
+    if remaining is None:
+        return None
+    statements = [BEGIN_READ, _settings_sql(remaining())]
+    _tell(connection, cursor, "; ".join(statements))
+    return statements
+
+
+def send_pending_read(connection: sa.Connection) -> None:
+    """Send the read transaction's BEGIN and settings pending on `connection`, if any, as one
+    simple-protocol query (a round trip of its own, before a statement that cannot take them
+    along)."""
+    if not _pending_reads or connection.connection.driver_connection not in _pending_reads:
+        return
     import psycopg
 
-    settings = [GENERIC_PLANS_SETTING]
-    if statement_ms is not None:
-        ms = int(statement_ms)  # a whole number written in: nothing to quote
-        settings[:0] = [f"set_config('statement_timeout', '{ms}', true)",
-                        "set_config('lock_timeout', '0', true)",
-                        "set_config('kpibot.commit_by', CAST(clock_timestamp() + "
-                        f"make_interval(secs => {ms} / 1000.0) AS text), true)"]
-    sql = f"{BEGIN_READ}; SELECT {', '.join(settings)}"
     driver_connection = connection.connection.driver_connection
     cursor = driver_connection.cursor()
-    listeners = connection.dispatch.before_cursor_execute
-    if listeners:
-        listeners(connection, cursor, sql, (), None, False)
+    sql = "; ".join(pending_read(connection, cursor) or ())
     try:
         cursor.execute(sql, prepare=False)  # no parameters: the simple protocol, two statements
     except psycopg.Error as error:
@@ -154,12 +200,36 @@ def begin_read(connection: sa.Connection, statement_ms: int | None) -> None:
         cursor.close()
 
 
+def _settings_sql(statement_ms: int | None) -> str:
+    settings = [GENERIC_PLANS_SETTING]
+    if statement_ms is not None:
+        ms = int(statement_ms)  # a whole number written in: nothing to quote
+        settings[:0] = [f"set_config('statement_timeout', '{ms}', true)",
+                        "set_config('lock_timeout', '0', true)",
+                        "set_config('kpibot.commit_by', CAST(clock_timestamp() + "
+                        f"make_interval(secs => {ms} / 1000.0) AS text), true)"]
+    return f"SELECT {', '.join(settings)}"
+
+
+def _tell(connection: sa.Connection, cursor: Any, sql: str) -> None:
+    listeners = connection.dispatch.before_cursor_execute
+    if listeners:
+        listeners(connection, cursor, sql, (), None, False)
+
+
+# psycopg connection -> the remaining milliseconds of the read whose BEGIN it has not sent yet
+_pending_reads: weakref.WeakKeyDictionary[Any, Callable[[], int | None]] = (
+    weakref.WeakKeyDictionary())
+
+
 BEGIN_READ = "BEGIN ISOLATION LEVEL REPEATABLE READ"
 
 
 def end_read(session: Session) -> None:
     """End a read session's transaction with COMMIT, which keeps the connection's prepared
     statements (a ROLLBACK makes psycopg drop them all). Its objects are expunged first, so the
-    commit has nothing to flush: a read never writes."""
+    commit has nothing to flush: a read never writes. A read that ran no statement began
+    nothing: its COMMIT sends nothing."""
+    forget_read(session.connection())
     session.expunge_all()
     session.commit()

@@ -61,7 +61,8 @@ def test_rows_read_ahead_go_to_their_own_statement_once_in_their_own_transaction
         pg_batch.read_ahead(connection, [display_names_request(WS)])  # left over
     with database.read() as session, executed(database.engine) as seen:
         assert display_names(session=session, workspace_id=WS) == {"U1": "Bea"}
-    assert len(seen) == 1  # the next transaction reads for itself
+    # the next transaction reads for itself (its BEGIN goes out with its first statement)
+    assert len([s for s, _p in seen if not s.startswith("BEGIN")]) == 1
 
 
 def _log(database, kind: str, deal: str, at: datetime) -> int:
@@ -82,13 +83,14 @@ def _funnel(database, text: str = "funnel this-quarter") -> str:
     return repr(reply)
 
 
-def _answers(database, monkeypatch, open_deal_reads: int = 1) -> str:
+def _answers(database, monkeypatch, open_deal_reads: int | None = 1) -> str:
     """The funnel read ahead, checked against the funnel read one statement at a time;
     `open_deal_reads`: how often the read ahead asks for the open deals (twice when it
-    guessed the stalled thresholds from an older history version)."""
+    guessed the stalled thresholds from an older history version; None: not counted)."""
     with executed(database.engine) as seen:
         ahead = _funnel(database)
-    assert sum("FROM open_deal_stages" in s for s, _p in seen) == open_deal_reads
+    if open_deal_reads is not None:
+        assert sum("FROM open_deal_stages" in s for s, _p in seen) == open_deal_reads
     with monkeypatch.context() as patched:
         patched.setattr(SqlFacts, "read_ahead_funnel", lambda *args, **kwargs: None)
         assert _funnel(database) == ahead
@@ -116,3 +118,46 @@ def test_the_funnel_read_ahead_follows_a_backdated_log_and_its_undo(people, monk
                    voided_by="U1", now=NOW)
     undone = _answers(database, monkeypatch, open_deal_reads=2)
     assert undone not in (before, backdated)  # the lead stays, its mql is undone
+
+
+def test_the_values_at_the_ranks_read_ahead_are_asked_again_when_the_ranks_move(people,
+                                                                               monkeypatch):
+    """The values at the medians' ranks are read ahead with the buckets and offsets the
+    period's last funnel asked for, two on either side (storage/stage_durations.py
+    `values_guess`); a log that moves a median to another bucket makes the funnel ask for the
+    right ones itself, one that moves it by an offset in its bucket is served by the values
+    read ahead; every answer equals the one read a statement at a time."""
+    database = people
+    quarter = datetime(2026, 10, 1, tzinfo=UTC)
+
+    def values_reads() -> tuple[str, int]:
+        with executed(database.engine) as seen:
+            ahead = _funnel(database)
+        with monkeypatch.context() as patched:
+            patched.setattr(SqlFacts, "read_ahead_funnel", lambda *args, **kwargs: None)
+            assert _funnel(database) == ahead
+        # the quarter's (the trailing days' medians of the stalled thresholds have their own)
+        return ahead, sum("unnest(" in s and quarter in p for s, p in seen)
+
+    for i, (lead, mql) in enumerate([(40, 35), (20, 12), (45, 5)]):
+        _log(database, "lead", f"deal-{i}", NOW - lead * DAY)
+        _log(database, "mql", f"deal-{i}", NOW - mql * DAY)
+    values_reads()  # (the trailing days' medians are then remembered)
+    before, reads = values_reads()
+    assert reads == 1  # guessed, taken
+    # a fourth lead stay (30 days, ended today: the trailing days' medians stay as they
+    # were): the median is now between the 2nd and 3rd of four
+    _log(database, "lead", "deal-5", NOW - 30 * DAY)
+    _log(database, "mql", "deal-5", NOW - timedelta(hours=1))
+    moved, reads = values_reads()
+    assert moved != before
+    assert reads == 2  # the guess, then the ranks the new histograms give
+    assert values_reads() == (moved, 1)
+    # three more lead stays in the bucket of the 30 days (hours apart): the median moves by
+    # offsets within it, as many as the values read ahead hold on either side
+    for i, hours in enumerate((1, 2, 3)):
+        _log(database, "lead", f"deal-{6 + i}", NOW - 30 * DAY - timedelta(hours=hours))
+        _log(database, "mql", f"deal-{6 + i}", NOW - timedelta(hours=1))
+        shifted, reads = values_reads()
+        assert shifted != moved and reads == 1
+        moved = shifted

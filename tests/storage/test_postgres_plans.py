@@ -4,9 +4,9 @@
 
 - a command asked again on the same connection runs prepared statements with generic plans,
   and its read ends with COMMIT (a ROLLBACK makes psycopg drop every prepared statement);
-- the values at percentile ranks (LIMIT/OFFSET per bucket), and the stage times' histogram
-  sums over many months, are planned for their values (a quarter's unsettled months keep
-  their generic plan);
+- the values at percentile ranks are one statement with a generic plan that reads each bucket
+  in the order of its durations; the stage times' histogram sums over many months are planned
+  for their values (a quarter's unsettled months keep their generic plan);
 - writes keep `plan_cache_mode = auto` (the PL/pgSQL trigger bodies replan under anything else);
 - the statements are the same for every workspace: its id is a parameter, and the answers
   equal those of a fresh engine."""
@@ -95,18 +95,32 @@ def test_a_second_answer_on_the_connection_plans_nothing_new(chat, database):
     assert {s: after[s] for s in reads} == {s: (g + 1, c) for s, (g, c) in reads.items()}
 
 
-def test_the_values_at_percentile_ranks_are_planned_for_their_values(chat, database):
+def test_the_values_at_percentile_ranks_keep_one_generic_plan_in_bucket_order(chat, database):
     with RoundTrips(database.engine) as trips:
         for _ in range(RUNS):
             _ask(database, WS, "stage-time 2020-01-01..2027-01-01")
+            _ask(database, WS, "funnel this-quarter")
         prepared = _prepared(database)
-    # not the stage times' values at the ranks, nor their histograms' sums over many months
-    assert prepared and not [s for s in prepared if "OFFSET" in s]
+    # the values at the ranks: one statement for any number of buckets and any period,
+    # prepared, planned once generically (it was planned for its values on every run)
+    values = {s: plans for s, plans in prepared.items() if "OFFSET" in s}
+    assert len(values) == 1, values
+    [(statement, (generic, custom))] = values.items()
+    assert custom == 0 and generic >= RUNS, (generic, custom)
     sent = "\n".join(trips.lines)  # what libpq sent and received, as its trace shows it
-    # asked every time (a part per bucket), with its values written into its text
-    assert len(re.findall(r"OFFSET \d+::INTEGER", sent)) >= RUNS
-    assert not re.findall(r"OFFSET \$", sent)
-    # the settled months' histograms, with their months written in
+    assert not re.findall(r"OFFSET \d+::INTEGER", sent)
+    # its generic plan reads each bucket's durations in their order (ix_deal_durations_bucket,
+    # stopping at the offsets), never the period's range of a measure sorted anew
+    with database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.exec_driver_sql("SET plan_cache_mode = force_generic_plan")
+        connection.exec_driver_sql(f"PREPARE values_at_ranks AS {statement}")
+        plan = "\n".join(row[0] for row in connection.exec_driver_sql(
+            "EXPLAIN EXECUTE values_at_ranks('{0,1}', '{3,4}', '{0,2}', '{1,1}', "
+            f"'{WS}', '2020-01-01T00:00:00+00:00', '2027-01-01T00:00:00+00:00')"))
+        connection.exec_driver_sql("DEALLOCATE values_at_ranks")
+    assert "ix_deal_durations_bucket" in plan and "Sort" not in plan, plan
+    assert "ix_deal_durations_exit" not in plan, plan
+    # the settled months' histograms, with their months written in (planned for them)
     months = re.findall(r"deal_duration_counts.month >= (\d+)::INTEGER AND "
                         r"deal_duration_counts.month < (\d+)::INTEGER", sent)
     # (this period's and the previous one's, each once: then remembered)

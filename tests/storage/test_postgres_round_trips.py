@@ -239,14 +239,91 @@ def test_a_read_begins_with_its_settings_in_one_round_trip(chat, database, poole
             "SELECT current_setting('plan_cache_mode')").scalar() == "auto"
 
 
+_PROBE = sa.select(sa.func.current_setting("transaction_isolation"),
+                   sa.func.current_setting("plan_cache_mode"),
+                   sa.func.current_setting("statement_timeout"))
+
+
+def _first_statement_runners():
+    """Every way a read's statement reaches psycopg, each running `_PROBE` (name -> run)."""
+    from storage import driver, pg_batch
+    from storage.plans import CUSTOM_PLANS
+    from storage.prepared import Prepared
+
+    prepared, custom = Prepared(_PROBE), Prepared(_PROBE.execution_options(**CUSTOM_PLANS))
+
+    def read_ahead(session):
+        pg_batch.read_ahead(session.connection(), [(prepared, {}), (custom, {})])
+        return prepared.rows(session.connection(), {})[0]
+
+    return {
+        "orm": lambda session: tuple(session.execute(_PROBE).one()),
+        "driver sql": lambda session: tuple(session.connection().exec_driver_sql(
+            "SELECT current_setting('transaction_isolation'), "
+            "current_setting('plan_cache_mode'), current_setting('statement_timeout')").one()),
+        "prepared": lambda session: prepared.rows(session.connection(), {})[0],
+        "prepared, custom plans": lambda session: custom.rows(session.connection(), {})[0],
+        "driver": lambda session: driver.run(session.connection(), _PROBE, {})[0],
+        "driver, together": lambda session: driver.run_together(
+            session.connection(), [(_PROBE, {}), (_PROBE, {})])[0][0],
+        "read ahead": read_ahead,
+    }
+
+
+@pytest.mark.parametrize("runner", list(_first_statement_runners()))
+def test_a_reads_first_statement_runs_in_its_transaction_whatever_runs_it(
+        chat, database, pooled_a_while, runner):
+    """A read's BEGIN and settings go out with its first statement (storage/plans.py
+    `begin_read`): in the pipeline of a `Prepared` statement or of statements read ahead (2
+    round trips with COMMIT, where BEGIN was one of its own), before anything else. Whatever
+    runs the first statement, it runs inside the REPEATABLE READ transaction with the read's
+    settings, and nothing outlives the read."""
+    run = _first_statement_runners()[runner]
+    reading = database.until(time.monotonic() + 30)
+    with reading.read() as session:  # the pool holds a used connection, statements prepared
+        for _ in range(6):
+            run(session)
+    with RoundTrips(database.engine) as trips, reading.read() as session:
+        isolation, plans_mode, timeout = run(session)
+    assert (isolation, plans_mode) == ("repeatable read", "force_generic_plan")
+    assert timeout not in ("0", "")
+    pipelined = runner in ("prepared", "read ahead")
+    assert trips.count == (2 if pipelined else 3)
+    with database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        assert connection.exec_driver_sql(  # nothing outlives the read
+            "SELECT current_setting('plan_cache_mode')").scalar() == "auto"
+
+
+def test_a_read_that_runs_no_statement_sends_nothing_and_leaves_nothing(chat, database,
+                                                                        pooled_a_while):
+    """A read that ends, or fails, before its first statement began nothing: no round trip,
+    and the next user of the pooled connection runs outside any transaction."""
+    reading = database.until(time.monotonic() + 30)
+    with reading.read() as session:
+        session.execute(sa.text("SELECT 1"))
+    with RoundTrips(database.engine) as trips, reading.read():
+        pass
+    assert trips.count == 0
+    with pytest.raises(LookupError), reading.read() as session:
+        session.connection()
+        raise LookupError("before any statement")
+    with database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        assert connection.exec_driver_sql(
+            "SELECT current_setting('transaction_isolation')").scalar() == "read committed"
+        raw = connection.connection.driver_connection
+        assert raw.info.transaction_status == raw.info.transaction_status.IDLE
+
+
 def test_the_funnels_independent_statements_go_in_one_round_trip(chat, database,
                                                                  pooled_a_while, monkeypatch):
     """`/kpi funnel`: the counts, the history version, the unsettled months' stage-time
     histograms, the names, and the open and idle deals for the stalled thresholds of the
     history version read last depend on nothing read before them and go out together
-    (storage/pg_batch.py): the workspace read, BEGIN with the settings, those six, the
-    values at the medians' ranks, COMMIT — 5 round trips (10 one statement at a time). Every
-    statement still runs, once, and the answer is the same as without reading ahead."""
+    (storage/pg_batch.py), with the values at the medians' ranks the last funnel of the
+    period read (storage/stage_durations.py `values_guess`), after the read's BEGIN and
+    settings (storage/plans.py `begin_read`): the workspace read, those, COMMIT — 3 round
+    trips (9 one statement at a time). Every statement still runs, once, and the answer is
+    the same as without reading ahead."""
     for i in range(6):  # some deals, days in their stages, some of them stalled
         for stage, day in (("lead", 1 + i), ("mql", 9 + i), ("sql", 16)):
             assert _ask(chat, f"log {stage} deal{i} on 2026-11-{day:02}", f"f{i}{stage}").ok
@@ -256,12 +333,12 @@ def test_the_funnels_independent_statements_go_in_one_round_trip(chat, database,
         statements = _statements(database, lambda: _ask(chat, "funnel this-quarter"))
         ahead = _ask(chat, "funnel this-quarter")
     reads = [s for s in statements if s.startswith("SELECT") and "set_config(" not in s]
-    assert trips.count == 2 * 5
+    assert trips.count == 2 * 3
     assert len(reads) == len(set(reads)) == 8, "\n".join(reads)  # the workspace and seven
     from storage.facts import SqlFacts
 
     monkeypatch.setattr(SqlFacts, "read_ahead_funnel", lambda *args, **kwargs: None)
     with RoundTrips(database.engine) as trips:
         alone = _ask(chat, "funnel this-quarter")
-    assert trips.count == 10
+    assert trips.count == 9  # (the first statement takes the BEGIN along)
     assert alone.ok and alone == ahead
