@@ -30,10 +30,12 @@ from __future__ import annotations
 
 import threading
 import weakref
+from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import accumulate
 from typing import Any
 
 import sqlalchemy as sa
@@ -49,6 +51,8 @@ MEASURES = {stage: i for i, stage in enumerate(STAGE_ORDER[:-1])}
 TEAM = ""  # deal_duration_counts.owner_id of the whole team's rows
 ZERO_BUCKET = 0  # the bucket [0, 1): zero-length stays (skipped stages); migration 0016
 FEW_MONTHS = 12  # the stage times' histograms of up to this many months: read by month (0019)
+
+Histogram = tuple[dict[int, int], dict[int, int]]  # a measure's bucket -> deals, -> sum of ms
 
 
 @dataclass(frozen=True)
@@ -113,12 +117,15 @@ def summaries(connection: Connection, workspace_id: str, measures: Iterable[int]
     wanted: dict[tuple[int, int], list[tuple[int, int]]] = {}  # (measure, bucket) -> ranks
     known: dict[int, dict[int, int]] = {}
     for measure in measures:
-        buckets = sorted((b, nt) for b, nt in counts.get(measure, {}).items() if nt[0])
-        n = sum(count for _b, (count, _total) in buckets)
-        result[measure] = Summary(n=n, total_ms=sum(total for _b, (_n, total) in buckets))
         known[measure] = {}
+        found = counts.get(measure)
+        if found is None:
+            result[measure] = Summary()
+            continue
+        buckets, deals, n, total = _ordered(*found)
+        result[measure] = Summary(n=n, total_ms=total)
         for rank in sorted(percentile_ranks(n, tenths)) if n else ():
-            bucket, offset = locate_rank(buckets, rank)
+            bucket, offset = _locate(buckets, deals, rank)
             if bucket == ZERO_BUCKET:
                 known[measure][rank] = 0
             else:
@@ -128,6 +135,32 @@ def summaries(connection: Connection, workspace_id: str, measures: Iterable[int]
         for rank, offset in wanted[(measure, bucket)]:
             known[measure][rank] = values[offset]
     return {m: Summary(s.n, s.total_ms, known[m]) for m, s in result.items()}
+
+
+def _ordered(by_deals: dict[int, int], by_total: dict[int, int]
+             ) -> tuple[list[int], list[int], int, int]:
+    """A measure's histogram (bucket -> deals, bucket -> sum of ms) as its buckets in
+    ascending order, their deals, and the deals and sum of ms of the buckets with deals
+    (a bucket whose deals came to 0 counts for nothing), with little Python per bucket."""
+    buckets = sorted(by_deals)
+    deals = list(map(by_deals.__getitem__, buckets))
+    total = sum(by_total.values())
+    if 0 in deals:  # (only a bucket emptied by the ranges taken away)
+        total -= sum(by_total[b] for b, d in zip(buckets, deals, strict=True) if not d)
+    return buckets, deals, sum(deals), total
+
+
+def _locate(buckets: list[int], deals: list[int], rank: int) -> tuple[int, int]:
+    """`locate_rank` over the buckets with deals of `_ordered`'s lists (a search over their
+    running sums, not a step per bucket)."""
+    if min(deals) < 0:  # not a histogram of deals: as locate_rank reads it
+        return locate_rank([(b, (d, 0)) for b, d in zip(buckets, deals, strict=True) if d],
+                           rank)
+    running = list(accumulate(deals))
+    i = bisect_right(running, rank)  # the first bucket whose deals reach past `rank`
+    if i == len(running):
+        raise ValueError(f"rank {rank} beyond the {running[-1] if running else 0} values")
+    return buckets[i], rank - (running[i - 1] if i else 0)
 
 
 def locate_rank(buckets: list[tuple[int, tuple[int, int]]], rank: int) -> tuple[int, int]:
@@ -168,19 +201,17 @@ def month_plan(start: datetime, end: datetime) -> tuple[tuple[int, int] | None,
 def _bucket_counts(connection: Connection, workspace_id: str, measures: tuple[int, ...],
                    owner: str, user: str | None, whole: tuple[int, int] | None,
                    ranges: list[tuple[int, datetime, datetime]], settled: Settled | None = None
-                   ) -> dict[int, dict[int, tuple[int, int]]]:
-    """measure -> bucket -> (deals, sum of ms) over the histogram months and the ranges."""
-    summed: dict[tuple[int, int], list[int]] = {}  # (measure, bucket) -> [deals, sum of ms]
+                   ) -> dict[int, Histogram]:
+    """measure -> its `Histogram` over the histogram months and the ranges."""
+    counts: dict[int, Histogram] = {}
     months, whole = _settled_split(whole, settled)
     if months is not None and settled is not None:
-        summed = {key: [deals, total] for key, (deals, total) in _settled_sums(
-            connection, workspace_id, measures, owner, months, settled).items()}
+        counts = {measure: (by_deals.copy(), by_total.copy()) for measure, (by_deals, by_total)
+                  in _settled_sums(connection, workspace_id, measures, owner, months,
+                                   settled).items()}
     if whole is not None or ranges:
-        _add_rows(summed, _histogram_rows(connection, workspace_id, measures, owner, user,
+        _add_rows(counts, _histogram_rows(connection, workspace_id, measures, owner, user,
                                           whole, ranges))
-    counts: dict[int, dict[int, tuple[int, int]]] = {}
-    for (measure, bucket), (deals, total) in summed.items():
-        counts.setdefault(measure, {})[bucket] = (deals, total)
     return counts
 
 
@@ -215,31 +246,32 @@ def histogram_request(connection: Connection, workspace_id: str, measures: Itera
     return _statement(shape), params
 
 
-def _add_rows(summed: dict[tuple[int, int], list[int]], rows: Iterable[tuple]) -> None:
-    """(measure, bucket, deals, sum of ms) rows added into `summed`, as ints."""
+def _add_rows(counts: dict[int, Histogram], rows: Iterable[tuple]) -> None:
+    """(measure, bucket, deals, sum of ms) rows added into `counts`, as ints."""
     for measure, bucket, deals, total in rows:
-        key = (int(measure), int(bucket))
-        found = summed.get(key)
+        found = counts.get(measure)
         if found is None:
-            summed[key] = [int(deals or 0), int(total or 0)]
-        else:  # an edge's deals added to or taken from a month's histogram
-            found[0] += int(deals or 0)
-            found[1] += int(total or 0)
+            found = counts[int(measure)] = ({}, {})
+        by_deals, by_total = found
+        bucket = int(bucket)
+        # (an edge's deals added to or taken from a month's histogram)
+        by_deals[bucket] = by_deals.get(bucket, 0) + int(deals or 0)
+        by_total[bucket] = by_total.get(bucket, 0) + int(total or 0)
 
 
 def _settled_sums(connection: Connection, workspace_id: str, measures: tuple[int, ...],
                   owner: str, months: tuple[int, int], settled: Settled
-                  ) -> dict[tuple[int, int], tuple[int, int]]:
-    """(measure, bucket) -> (deals, sum of ms) of the histograms of `months` (all settled),
-    remembered per history version (read only)."""
+                  ) -> dict[int, Histogram]:
+    """measure -> `Histogram` of the histograms of `months` (all settled), remembered per
+    history version (read only: copied before anything is added)."""
     key = (workspace_id, settled.version(), owner, measures, months)
     remembered = past_histograms(connection.engine)
     sums = remembered.get(key)
     if sums is None:
-        summed: dict[tuple[int, int], list[int]] = {}
+        summed: dict[int, Histogram] = {}
         _add_rows(summed, _histogram_rows(connection, workspace_id, measures, owner, None,
                                           months, []))
-        sums = remembered.put(key, {k: (deals, total) for k, (deals, total) in summed.items()})
+        sums = remembered.put(key, summed)
     return sums
 
 
