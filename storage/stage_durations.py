@@ -246,17 +246,20 @@ def histogram_request(connection: Connection, workspace_id: str, measures: Itera
     return _statement(shape), params
 
 
-def _add_rows(counts: dict[int, Histogram], rows: Iterable[tuple]) -> None:
-    """(measure, bucket, deals, sum of ms) rows added into `counts`, as ints."""
+def _add_rows(counts: dict[int, Histogram], rows: Iterable[tuple[int, int, int, int]]) -> None:
+    """(measure, bucket, deals, sum of ms) rows, ints (`_histogram_rows`), added into
+    `counts` (an edge's deals added to or taken from a month's histogram)."""
     for measure, bucket, deals, total in rows:
         found = counts.get(measure)
         if found is None:
-            found = counts[int(measure)] = ({}, {})
+            found = counts[measure] = ({}, {})
         by_deals, by_total = found
-        bucket = int(bucket)
-        # (an edge's deals added to or taken from a month's histogram)
-        by_deals[bucket] = by_deals.get(bucket, 0) + int(deals or 0)
-        by_total[bucket] = by_total.get(bucket, 0) + int(total or 0)
+        if bucket in by_deals:
+            by_deals[bucket] += deals
+            by_total[bucket] += total
+        else:
+            by_deals[bucket] = deals
+            by_total[bucket] = total
 
 
 def _settled_sums(connection: Connection, workspace_id: str, measures: tuple[int, ...],
@@ -279,9 +282,14 @@ def _histogram_rows(connection: Connection, workspace_id: str, measures: tuple[i
                     owner: str, user: str | None, whole: tuple[int, int] | None,
                     ranges: list[tuple[int, datetime, datetime]]) -> list[tuple]:
     """(measure, bucket, deals, sum of ms) of the histogram months `whole` and of each range
-    of deals (a sign each), in one statement; a (measure, bucket) may come several times."""
-    return _fetch(connection, *_histogram_shape(connection, workspace_id, measures, owner,
+    of deals (a sign each), in one statement, as ints; a (measure, bucket) may come several
+    times."""
+    rows = _fetch(connection, *_histogram_shape(connection, workspace_id, measures, owner,
                                                 user, whole, ranges))
+    if connection.dialect.name == "sqlite":  # integers already, and never NULL: every group
+        return rows                          # sums at least one row of NOT NULL columns
+    return [(int(measure), int(bucket), int(deals or 0), int(total or 0))  # PostgreSQL's
+            for measure, bucket, deals, total in rows]                     # sums: numeric
 
 
 def _histogram_shape(connection: Connection, workspace_id: str, measures: tuple[int, ...],
