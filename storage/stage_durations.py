@@ -107,12 +107,9 @@ def summaries(connection: Connection, workspace_id: str, measures: Iterable[int]
     if not measures or start >= end:
         return {m: Summary() for m in measures}
     owner = TEAM if user is None else user
-    if user == TEAM:  # no per-owner histogram for an empty owner id: read its deals
-        whole, ranges = None, [(1, start, end)]
-    else:
-        whole, ranges = month_plan(start, end)
-    counts = _bucket_counts(connection, workspace_id, measures, owner, user, whole, ranges,
-                            settled)
+    kept, whole, ranges = _read_plan(start, end, user, measures, settled)
+    counts = _bucket_counts(connection, workspace_id, measures, owner, user, kept, whole,
+                            ranges, settled)
     result: dict[int, Summary] = {}
     wanted: dict[tuple[int, int], list[tuple[int, int]]] = {}  # (measure, bucket) -> ranks
     known: dict[int, dict[int, int]] = {}
@@ -198,16 +195,45 @@ def month_plan(start: datetime, end: datetime) -> tuple[tuple[int, int] | None,
     return ((hist_first, hist_stop) if hist_first < hist_stop else None), ranges
 
 
-def _bucket_counts(connection: Connection, workspace_id: str, measures: tuple[int, ...],
-                   owner: str, user: str | None, whole: tuple[int, int] | None,
-                   ranges: list[tuple[int, datetime, datetime]], settled: Settled | None = None
-                   ) -> dict[int, Histogram]:
-    """measure -> its `Histogram` over the histogram months and the ranges."""
-    counts: dict[int, Histogram] = {}
+Plan = tuple[tuple[int, int] | None, list[tuple[int, datetime, datetime]]]  # month_plan's
+
+
+def _read_plan(start: datetime, end: datetime, user: str | None, measures: tuple[int, ...],
+               settled: Settled | None) -> tuple[Plan | None, tuple[int, int] | None,
+                                                list[tuple[int, datetime, datetime]]]:
+    """How [start, end) is read: (the part a process may remember, as month_plan's
+    (histogram months, ranges of deals), or None; the histogram months and the ranges of
+    deals read every time).
+
+    With `settled`, the stage times' deals that counted before the last whole UTC hour before
+    `settled.before` (now - HISTORY_SETTLE) are remembered: they change only with a write that
+    moves the history version (storage/deals.py `_changes_past`: a stage time, owner or
+    outcome of a deal with a time before then), and what is read each time is the deals
+    counted since that hour (at 1M events, a few rows instead of the current month's ~130
+    histogram rows, each a lookup in the table). The sales cycle starts at a deal's first
+    event, a time that rule does not watch: only its whole settled months are remembered."""
+    if user == TEAM:  # no per-owner histogram for an empty owner id: read its deals
+        return None, None, [(1, start, end)]
+    if settled is not None and CYCLE not in measures:
+        cut = settled.before.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+        if cut <= start:
+            return None, None, [(1, start, end)]
+        return month_plan(start, min(end, cut)), None, [(1, cut, end)] if cut < end else []
+    whole, ranges = month_plan(start, end)
     months, whole = _settled_split(whole, settled)
-    if months is not None and settled is not None:
+    return ((months, []) if months is not None else None), whole, ranges
+
+
+def _bucket_counts(connection: Connection, workspace_id: str, measures: tuple[int, ...],
+                   owner: str, user: str | None, kept: Plan | None,
+                   whole: tuple[int, int] | None, ranges: list[tuple[int, datetime, datetime]],
+                   settled: Settled | None = None) -> dict[int, Histogram]:
+    """measure -> its `Histogram` over the part `kept` (remembered, with `settled`), the
+    histogram months `whole` and the ranges."""
+    counts: dict[int, Histogram] = {}
+    if kept is not None and settled is not None:
         counts = {measure: (by_deals.copy(), by_total.copy()) for measure, (by_deals, by_total)
-                  in _settled_sums(connection, workspace_id, measures, owner, months,
+                  in _settled_sums(connection, workspace_id, measures, owner, user, kept,
                                    settled).items()}
     if whole is not None or ranges:
         _add_rows(counts, _histogram_rows(connection, workspace_id, measures, owner, user,
@@ -237,8 +263,7 @@ def histogram_request(connection: Connection, workspace_id: str, measures: Itera
     if not measures or start >= end:
         return None
     owner = TEAM if user is None else user
-    whole, ranges = (None, [(1, start, end)]) if user == TEAM else month_plan(start, end)
-    _months, whole = _settled_split(whole, settled)
+    _kept, whole, ranges = _read_plan(start, end, user, measures, settled)
     if whole is None and not ranges:
         return None
     shape, params = _histogram_shape(connection, workspace_id, measures, owner, user, whole,
@@ -263,17 +288,19 @@ def _add_rows(counts: dict[int, Histogram], rows: Iterable[tuple[int, int, int, 
 
 
 def _settled_sums(connection: Connection, workspace_id: str, measures: tuple[int, ...],
-                  owner: str, months: tuple[int, int], settled: Settled
+                  owner: str, user: str | None, kept: Plan, settled: Settled
                   ) -> dict[int, Histogram]:
-    """measure -> `Histogram` of the histograms of `months` (all settled), remembered per
-    history version (read only: copied before anything is added)."""
-    key = (workspace_id, settled.version(), owner, measures, months)
+    """measure -> `Histogram` of the settled part `kept` (its histogram months and ranges
+    of deals), remembered per history version (read only: copied before anything is
+    added)."""
+    whole, ranges = kept
+    key = (workspace_id, settled.version(), owner, measures, whole, tuple(ranges))
     remembered = past_histograms(connection.engine)
     sums = remembered.get(key)
     if sums is None:
         summed: dict[int, Histogram] = {}
-        _add_rows(summed, _histogram_rows(connection, workspace_id, measures, owner, None,
-                                          months, []))
+        _add_rows(summed, _histogram_rows(connection, workspace_id, measures, owner,
+                                          user if ranges else None, whole, ranges))
         sums = remembered.put(key, summed)
     return sums
 
