@@ -101,15 +101,17 @@ def summaries(connection: Connection, workspace_id: str, measures: Iterable[int]
               start: datetime, end: datetime, *, user: str | None, tenths: Iterable[int],
               settled: Settled | None = None) -> dict[int, Summary]:
     """Per measure, the `Summary` of the deals counted in [start, end) (owned by `user` if
-    given), with the values at the ranks of the `tenths` percentiles; with `settled`, the
-    histograms of its settled months remembered in this process."""
+    given), with the values at the ranks of the `tenths` percentiles; with `settled`, what
+    has settled remembered in this process (`_read_plan`: the stage times' deals counted
+    before the last whole hour before `settled.before`, the sales cycle's whole months)."""
     measures, tenths = tuple(measures), tuple(tenths)
     if not measures or start >= end:
         return {m: Summary() for m in measures}
     owner = TEAM if user is None else user
     kept, whole, ranges = _read_plan(start, end, user, measures, settled)
+    cut = None if user == TEAM else _cut(start, end, measures, settled)
     counts = _bucket_counts(connection, workspace_id, measures, owner, user, kept, whole,
-                            ranges, settled)
+                            ranges, settled, recent=cut is not None)
     result: dict[int, Summary] = {}
     wanted: dict[tuple[int, int], list[tuple[int, int]]] = {}  # (measure, bucket) -> ranks
     known: dict[int, dict[int, int]] = {}
@@ -127,8 +129,10 @@ def summaries(connection: Connection, workspace_id: str, measures: Iterable[int]
                 known[measure][rank] = 0
             else:
                 wanted.setdefault((measure, bucket), []).append((rank, offset))
-    for (measure, bucket), values in _bucket_values(connection, workspace_id, wanted, start,
-                                                    end, user).items():
+    read = (_bucket_values(connection, workspace_id, wanted, start, end, user)
+            if cut is None or settled is None else
+            _split_values(connection, workspace_id, wanted, start, cut, end, user, settled))
+    for (measure, bucket), values in read.items():
         for rank, offset in wanted[(measure, bucket)]:
             known[measure][rank] = values[offset]
     return {m: Summary(s.n, s.total_ms, known[m]) for m, s in result.items()}
@@ -214,22 +218,33 @@ def _read_plan(start: datetime, end: datetime, user: str | None, measures: tuple
     event, a time that rule does not watch: only its whole settled months are remembered."""
     if user == TEAM:  # no per-owner histogram for an empty owner id: read its deals
         return None, None, [(1, start, end)]
-    if settled is not None and CYCLE not in measures:
-        cut = settled.before.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-        if cut <= start:
-            return None, None, [(1, start, end)]
-        return month_plan(start, min(end, cut)), None, [(1, cut, end)] if cut < end else []
+    cut = _cut(start, end, measures, settled)
+    if cut is not None:
+        return month_plan(start, cut), None, [(1, cut, end)] if cut < end else []
+    if settled is not None and CYCLE not in measures:  # the period starts after the hour
+        return None, None, [(1, start, end)]
     whole, ranges = month_plan(start, end)
     months, whole = _settled_split(whole, settled)
     return ((months, []) if months is not None else None), whole, ranges
 
 
+def _cut(start: datetime, end: datetime, measures: tuple[int, ...], settled: Settled | None
+         ) -> datetime | None:
+    """The end of the part of [start, end) `_read_plan` remembers by the hour (the last whole
+    UTC hour before `settled.before`, or `end` if sooner), None when it remembers none so."""
+    if settled is None or CYCLE in measures:
+        return None
+    cut = settled.before.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    return min(end, cut) if start < cut else None
+
+
 def _bucket_counts(connection: Connection, workspace_id: str, measures: tuple[int, ...],
                    owner: str, user: str | None, kept: Plan | None,
                    whole: tuple[int, int] | None, ranges: list[tuple[int, datetime, datetime]],
-                   settled: Settled | None = None) -> dict[int, Histogram]:
+                   settled: Settled | None = None, *, recent: bool = False
+                   ) -> dict[int, Histogram]:
     """measure -> its `Histogram` over the part `kept` (remembered, with `settled`), the
-    histogram months `whole` and the ranges."""
+    histogram months `whole` and the ranges (`recent`: the deals since the last hour)."""
     counts: dict[int, Histogram] = {}
     if kept is not None and settled is not None:
         counts = {measure: (by_deals.copy(), by_total.copy()) for measure, (by_deals, by_total)
@@ -237,7 +252,7 @@ def _bucket_counts(connection: Connection, workspace_id: str, measures: tuple[in
                                    settled).items()}
     if whole is not None or ranges:
         _add_rows(counts, _histogram_rows(connection, workspace_id, measures, owner, user,
-                                          whole, ranges))
+                                          whole, ranges, once=recent or None))
     return counts
 
 
@@ -266,8 +281,9 @@ def histogram_request(connection: Connection, workspace_id: str, measures: Itera
     _kept, whole, ranges = _read_plan(start, end, user, measures, settled)
     if whole is None and not ranges:
         return None
+    recent = user != TEAM and _cut(start, end, measures, settled) is not None
     shape, params = _histogram_shape(connection, workspace_id, measures, owner, user, whole,
-                                     ranges)
+                                     ranges, once=recent or None)
     return _statement(shape), params
 
 
@@ -307,12 +323,13 @@ def _settled_sums(connection: Connection, workspace_id: str, measures: tuple[int
 
 def _histogram_rows(connection: Connection, workspace_id: str, measures: tuple[int, ...],
                     owner: str, user: str | None, whole: tuple[int, int] | None,
-                    ranges: list[tuple[int, datetime, datetime]]) -> list[tuple]:
+                    ranges: list[tuple[int, datetime, datetime]], *, once: bool | None = None
+                    ) -> list[tuple]:
     """(measure, bucket, deals, sum of ms) of the histogram months `whole` and of each range
     of deals (a sign each), in one statement, as ints; a (measure, bucket) may come several
-    times."""
+    times. `once`: its plan kept (`_histogram_shape`)."""
     rows = _fetch(connection, *_histogram_shape(connection, workspace_id, measures, owner,
-                                                user, whole, ranges))
+                                                user, whole, ranges, once=once))
     if connection.dialect.name == "sqlite":  # integers already, and never NULL: every group
         return rows                          # sums at least one row of NOT NULL columns
     return [(int(measure), int(bucket), int(deals or 0), int(total or 0))  # PostgreSQL's
@@ -321,16 +338,18 @@ def _histogram_rows(connection: Connection, workspace_id: str, measures: tuple[i
 
 def _histogram_shape(connection: Connection, workspace_id: str, measures: tuple[int, ...],
                      owner: str, user: str | None, whole: tuple[int, int] | None,
-                     ranges: list[tuple[int, datetime, datetime]]
-                     ) -> tuple[tuple, dict[str, Any]]:
-    """`_histogram_rows`' statement shape and parameters."""
+                     ranges: list[tuple[int, datetime, datetime]], *,
+                     once: bool | None = None) -> tuple[tuple, dict[str, Any]]:
+    """`_histogram_rows`' statement shape and parameters; `once` (default `_planned_once`):
+    planned once per connection (the deals since the last hour: few rows however long the
+    span to the period's end)."""
     # A few months of several measures (the stage times): by month. One measure alone (the
     # sales cycle) is fewer rows through the key: its buckets of every month.
     few = len(measures) > 1 and whole is not None and whole[1] - whole[0] <= FEW_MONTHS
     many = "many" if connection.dialect.name == "sqlite" else "many, month as it is"
     months = None if whole is None else "few" if few else many
     shape = ("counts", months, tuple(sign for sign, _a, _b in ranges), user is not None,
-             measures, _planned_once(whole, ranges))
+             measures, _planned_once(whole, ranges) if once is None else once)
     params: dict[str, Any] = {"workspace": workspace_id, "owner": owner, "user": user}
     if whole is not None:
         params.update(first=whole[0], stop=whole[1])
@@ -414,6 +433,85 @@ def _bucket_values(connection: Connection, workspace_id: str,
             for i, key in enumerate(keys)}
 
 
+def _split_values(connection: Connection, workspace_id: str,
+                  wanted: Mapping[tuple[int, int], list[tuple[int, int]]], start: datetime,
+                  cut: datetime, end: datetime, user: str | None, settled: Settled
+                  ) -> dict[tuple[int, int], dict[int, int]]:
+    """`_bucket_values` of a period whose deals counted before `cut` are settled
+    (`_read_plan`): each bucket's durations before `cut` remembered (all of them, sorted, per
+    history version), those since `cut` read (through ix_deal_durations_exit: a few rows),
+    both merged."""
+    if not wanted:
+        return {}
+    remembered = past_values(connection.engine)
+    version = settled.version()
+    kept: dict[tuple[int, int], list[int]] = {}
+    missing = []
+    for key in wanted:
+        found = remembered.get((workspace_id, version, user, key, start, cut))
+        if found is None:
+            missing.append(key)
+        else:
+            kept[key] = found
+    if missing:
+        for key, values in _all_values(connection, workspace_id, missing, start, cut, user,
+                                       recent=False).items():
+            kept[key] = remembered.put((workspace_id, version, user, key, start, cut),
+                                       sorted(values))
+    recent = (_all_values(connection, workspace_id, list(wanted), cut, end, user, recent=True)
+              if cut < end else {})
+    result = {}
+    for key, ranks in wanted.items():
+        values = kept[key]
+        if recent.get(key):
+            values = sorted(values + recent[key])
+        result[key] = {offset: values[offset] for _rank, offset in ranks}
+    return result
+
+
+def _all_values(connection: Connection, workspace_id: str, keys: list[tuple[int, int]],
+                start: datetime, end: datetime, user: str | None, *, recent: bool
+                ) -> dict[tuple[int, int], list[int]]:
+    """(measure, bucket) -> every duration (ms) of that bucket's deals counted in
+    [start, end), unsorted. `recent`: a short span reaching to the present, read by exit
+    instant; else by bucket."""
+    params: dict[str, Any] = {"workspace": workspace_id, "start": start, "end": end,
+                              "user": user}
+    for i, (measure, bucket) in enumerate(keys):
+        params.update({f"measure_{i}": measure, f"bucket_{i}": bucket})
+    parts = 1 << (len(keys) - 1).bit_length()  # as in _bucket_values
+    for i in range(len(keys), parts):
+        params.update({f"measure_{i}": -1, f"bucket_{i}": -1})
+    found: dict[tuple[int, int], list[int]] = {key: [] for key in keys}
+    for part, ms in _fetch(connection, ("all values", parts, user is not None, recent),
+                           params):
+        found[keys[int(part)]].append(int(ms))
+    return found
+
+
+def _all_values_statement(shape: tuple) -> sa.CompoundSelect | sa.Select:
+    """Per part i, every duration of bucket_i of measure_i in [start, end): by exit instant
+    (ix_deal_durations_exit, the bucket an expression) for a recent span, else by bucket."""
+    _name, n_parts, with_user, recent = shape
+    d = DealDuration.__table__.c
+    parts = []
+    for i in range(n_parts):
+        bucket = d.bucket + sa.literal_column("0") if recent else d.bucket
+        conditions = [d.workspace_id == sa.bindparam("workspace"),
+                      d.measure == sa.bindparam(f"measure_{i}"),
+                      bucket == sa.bindparam(f"bucket_{i}"),
+                      d.exit_at >= sa.bindparam("start", type_=d.exit_at.type),
+                      d.exit_at < sa.bindparam("end", type_=d.exit_at.type)]
+        if with_user:
+            conditions.append(d.owner_id == sa.bindparam("user"))
+        parts.append(sa.select(sa.literal_column(str(i)).label("part"), d.ms)
+                     .where(*conditions))
+    statement = parts[0] if len(parts) == 1 else sa.union_all(*parts)
+    # The recent span keeps its generic plan (every answer runs it); the settled part is
+    # read once an hour, planned for its values.
+    return statement if recent else statement.execution_options(**CUSTOM_PLANS)
+
+
 def _values_statement(shape: tuple) -> sa.CompoundSelect | sa.Select:
     """Per part i, the durations at offsets [offset_i, offset_i + limit_i) of bucket_i of
     measure_i in [start, end), in ascending order (read in index order)."""
@@ -456,7 +554,8 @@ _MONTH = timedelta(days=31)
 
 
 _STATEMENTS: dict[tuple, Prepared] = {}  # shape -> statement, built once
-_BUILDERS = {"counts": _counts_statement, "values": _values_statement}
+_BUILDERS = {"counts": _counts_statement, "values": _values_statement,
+             "all values": _all_values_statement}
 
 
 def _fetch(connection: Connection, shape: tuple, params: dict[str, Any]) -> list[tuple]:
@@ -536,6 +635,20 @@ def past_histograms(engine: sa.Engine) -> _Remembered:
         remembered = _PAST_HISTOGRAMS.get(engine)
         if remembered is None:
             remembered = _PAST_HISTOGRAMS[engine] = _Remembered(64)
+        return remembered
+
+
+_PAST_VALUES: weakref.WeakKeyDictionary[sa.Engine, _Remembered] = weakref.WeakKeyDictionary()
+
+
+def past_values(engine: sa.Engine) -> _Remembered:
+    """The sorted durations of one bucket's deals counted in a settled span (`_split_values`),
+    per (workspace, history_version, user, (measure, bucket), start, end), for the sessions
+    of this process."""
+    with _PAST_MEDIANS_LOCK:
+        remembered = _PAST_VALUES.get(engine)
+        if remembered is None:
+            remembered = _PAST_VALUES[engine] = _Remembered(256)
         return remembered
 
 
