@@ -17,22 +17,27 @@ kept by triggers on `deals`, migration 0016). For a period [start, end):
 
 So the work is the populated (bucket, month) rows of the histograms, the deals of at most two
 half months, and the deals of a few buckets (about 1/8 of a doubling of the duration each) up
-to the ranks. The summed histograms of whole months that ended before the history settled
-(`Settled`: now - HISTORY_SETTLE) are remembered in this process until the workspace's
-history_version moves, as the medians of past windows are (storage/facts.py): a quarter then
-reads the rows of its current month only (at 1M events, 114 of 549 rows, each a lookup in the
-table for its counters). The values are those of `seconds_between` (rounded to milliseconds by
-the same SQL when the trigger stored them) and the mean is the exact sum of those
-milliseconds divided by n (correctly rounded).
+to the ranks. What has settled is remembered in this process until the workspace's
+history_version moves, as the medians of past windows are (storage/facts.py; `Settled`:
+now - HISTORY_SETTLE, `_read_plan`): for the stage times, the summed histograms and each
+wanted bucket's sorted durations of the deals counted before the last whole UTC hour before
+then; a period reaching into the present then reads only the deals counted since that hour
+(ix_deal_durations_exit: at 1M events a few rows, where the quarter's current month was ~130
+histogram rows, each a lookup in the table, and each median a walk along its bucket). The
+sales cycle, which starts at a deal's first event (a time the version does not watch),
+remembers whole settled months only. The values are those of `seconds_between` (rounded to
+milliseconds by the same SQL when the trigger stored them) and the mean is the exact sum of
+those milliseconds divided by n (correctly rounded).
 """
 
 from __future__ import annotations
 
 import threading
 import weakref
+from array import array
 from bisect import bisect_right
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import accumulate
@@ -445,7 +450,7 @@ def _split_values(connection: Connection, workspace_id: str,
         return {}
     remembered = past_values(connection.engine)
     version = settled.version()
-    kept: dict[tuple[int, int], list[int]] = {}
+    kept: dict[tuple[int, int], Sequence[int]] = {}
     missing = []
     for key in wanted:
         found = remembered.get((workspace_id, version, user, key, start, cut))
@@ -457,14 +462,14 @@ def _split_values(connection: Connection, workspace_id: str,
         for key, values in _all_values(connection, workspace_id, missing, start, cut, user,
                                        recent=False).items():
             kept[key] = remembered.put((workspace_id, version, user, key, start, cut),
-                                       sorted(values))
+                                       array("q", sorted(values)))  # 8 bytes a value
     recent = (_all_values(connection, workspace_id, list(wanted), cut, end, user, recent=True)
               if cut < end else {})
     result = {}
     for key, ranks in wanted.items():
         values = kept[key]
         if recent.get(key):
-            values = sorted(values + recent[key])
+            values = sorted([*values, *recent[key]])
         result[key] = {offset: values[offset] for _rank, offset in ranks}
     return result
 
