@@ -206,12 +206,19 @@ def count_deals(session: Session, workspace_id: str, requests: Sequence[Request]
     requests = tuple((milestone, tuple(values)) for milestone, values in requests)
     statement, params, signs = _request(session, workspace_id, requests, start, end, user, keys)
     found: list[dict[tuple[str, ...], list[int]]] = [{} for _ in requests]
-    for part, *row in statement.rows(session.connection(), params):
-        request, piece = divmod(int(part), 3)
-        key, values = tuple(row[:len(keys)]), row[len(keys):]
-        sums = found[request].setdefault(key, [0] * len(values))
-        for i, value in enumerate(values):
-            sums[i] += signs[piece] * int(value or 0)
+    width = 1 + len(keys)  # the part, then the group key's values
+    for row in statement.rows(session.connection(), params):
+        request, piece = divmod(int(row[0]), 3)
+        sign = signs[piece]
+        values = [sign * int(value or 0) for value in row[width:]]
+        groups = found[request]
+        key = tuple(row[1:width])
+        sums = groups.get(key)
+        if sums is None:
+            groups[key] = values
+        else:
+            for i, value in enumerate(values):
+                sums[i] += value
     return found
 
 

@@ -71,7 +71,6 @@ from storage.stage_durations import (
     percentile,
     percentile_ranks,
     summaries,
-    values_guess,
 )
 
 if TYPE_CHECKING:
@@ -325,12 +324,6 @@ class SqlFacts:
                                            settled=self._settled())
             if histograms is not None:
                 requests.append(histograms)
-            # the values at the medians' ranks asked last time for this period: read again
-            # only if the histograms above still put the ranks there (pg_batch: same values)
-            guess = values_guess(self.session.get_bind(), self.workspace_id, MEASURES.values(),
-                                 start, end, user=user, tenths=MEDIAN_TENTHS)
-            if guess is not None:
-                requests.append(guess)
         if names:  # (storage.users: not imported where no reply names people)
             from storage.users import display_names_request
 

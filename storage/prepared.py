@@ -27,9 +27,10 @@ values written into its text.
 
 from __future__ import annotations
 
+import operator
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # imported when a statement is first compiled or run through SQLAlchemy
@@ -47,6 +48,21 @@ class _Compiled:
     results: tuple[tuple[int, Callable[[Any], Any]], ...]  # (column, conversion)
     numbered: bool  # PostgreSQL's own `$n` placeholders (storage/plans.py: execute_numbered)
     expanding: bool = False  # an IN list: run through `connection.execute`
+    # Worked out once (`_values`): the statement's own values converted, and a function that
+    # reads the values of the text's positions in order.
+    bound_constants: dict[str, Any] = field(init=False)
+    positions: Callable[[Mapping[str, Any]], tuple] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "bound_constants", {
+            name: value if self.binds[name] is None else self.binds[name](value)
+            for name, value in self.constants.items() if name in self.binds})
+        names = self.names
+        if len(names) == 1:
+            positions = lambda values, name=names[0]: (values[name],)  # noqa: E731
+        else:
+            positions = operator.itemgetter(*names) if names else lambda _values: ()  # noqa: E731
+        object.__setattr__(self, "positions", positions)
 
 
 class Prepared:
@@ -116,11 +132,7 @@ class Prepared:
         compiled = self._compiled.get(connection.dialect.name) or self._compile(connection)
         if compiled.expanding:
             return compiled, None
-        given = {**compiled.constants, **params}
-        values = {name: given[name] if convert is None else convert(given[name])
-                  for name, convert in compiled.binds.items()}
-        return compiled, (tuple(values[name] for name in compiled.names)
-                          if compiled.positional else values)
+        return compiled, _values(compiled, params)
 
     @staticmethod
     def converted(compiled: _Compiled, rows: list[tuple]) -> list[tuple]:
@@ -164,6 +176,21 @@ def _compile(statement: sa.Executable, dialect: sa.Dialect, numbered: bool) -> _
     names = tuple(compiled.positiontup or ()) if compiled.positional else ()
     return _Compiled(compiled.string, names, compiled.positional, binds, constants,
                      tuple(results), numbered and not expanding, expanding)
+
+
+def _values(compiled: _Compiled, params: Mapping[str, Any]) -> Any:
+    """`compiled`'s values for `params` (each converted once): a tuple by position, or a dict
+    by name. The statement's own values were converted when it was compiled, and the
+    positions are read with one itemgetter: the funnel's counts bind 104 positions."""
+    binds = compiled.binds
+    values = compiled.bound_constants.copy()
+    for name, value in params.items():
+        if name in binds:
+            convert = binds[name]
+            values[name] = value if convert is None else convert(value)
+    if len(values) < len(binds):
+        raise KeyError(next(name for name in binds if name not in values))
+    return compiled.positions(values) if compiled.positional else values
 
 
 def _converted(row: tuple, conversions: tuple[tuple[int, Callable[[Any], Any]], ...]

@@ -17,24 +17,31 @@ kept by triggers on `deals`, migration 0016). For a period [start, end):
 
 So the work is the populated (bucket, month) rows of the histograms, the deals of at most two
 half months, and the deals of a few buckets (about 1/8 of a doubling of the duration each) up
-to the ranks. The summed histograms of whole months that ended before the history settled
-(`Settled`: now - HISTORY_SETTLE) are remembered in this process until the workspace's
-history_version moves, as the medians of past windows are (storage/facts.py): a quarter then
-reads the rows of its current month only (at 1M events, 114 of 549 rows, each a lookup in the
-table for its counters). The values are those of `seconds_between` (rounded to milliseconds by
-the same SQL when the trigger stored them) and the mean is the exact sum of those
-milliseconds divided by n (correctly rounded).
+to the ranks. What has settled is remembered in this process until the workspace's
+history_version moves, as the medians of past windows are (storage/facts.py; `Settled`: now -
+REMEMBER_BEFORE, storage/history_settle.py; `_read_plan`): for the stage times, the summed
+histograms and each wanted bucket's sorted durations of the deals counted before the last whole
+UTC hour before then; a period reaching into the present then reads only the deals counted
+since that hour (ix_deal_durations_exit: at 1M events a few rows, where the quarter's current
+month was ~130 histogram rows, each a lookup in the table, and each median a walk along its
+bucket). The sales cycle, which starts at a deal's first event (a time the version does not
+watch), remembers whole settled months only. The values are those of `seconds_between` (rounded
+to milliseconds by the same SQL when the trigger stored them) and the mean is the exact sum of
+those milliseconds divided by n (correctly rounded).
 """
 
 from __future__ import annotations
 
 import threading
 import weakref
+from array import array
+from bisect import bisect_right
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from itertools import accumulate
 from typing import TYPE_CHECKING, Any
 
 from reports.events import STAGE_ORDER
@@ -50,6 +57,8 @@ TEAM = ""  # deal_duration_counts.owner_id of the whole team's rows
 ZERO_BUCKET = 0  # the bucket [0, 1): zero-length stays (skipped stages); migration 0016
 FEW_MONTHS = 12  # the stage times' histograms of up to this many months: read by month (0019)
 
+Histogram = tuple[dict[int, int], dict[int, int]]  # a measure's bucket -> deals, -> sum of ms
+
 
 @dataclass(frozen=True)
 class Summary:
@@ -64,9 +73,9 @@ class Summary:
 @dataclass(frozen=True)
 class Settled:
     """What lets `summaries` remember the histograms of whole months: those that ended at or
-    before `before` (now - storage.deals.HISTORY_SETTLE) change only with a write that moves
-    the workspace's history_version (storage/workspaces.py), `version()` (read when needed,
-    in the reading transaction)."""
+    before `before` (now - storage.deals.HISTORY_SETTLE) change only with a write
+    that moves the workspace's history_version (storage/workspaces.py), `version()` (read
+    when needed, in the reading transaction)."""
 
     before: datetime
     version: Callable[[], int]
@@ -97,38 +106,67 @@ def summaries(connection: Connection, workspace_id: str, measures: Iterable[int]
               start: datetime, end: datetime, *, user: str | None, tenths: Iterable[int],
               settled: Settled | None = None) -> dict[int, Summary]:
     """Per measure, the `Summary` of the deals counted in [start, end) (owned by `user` if
-    given), with the values at the ranks of the `tenths` percentiles; with `settled`, the
-    histograms of its settled months remembered in this process."""
+    given), with the values at the ranks of the `tenths` percentiles; with `settled`, what
+    has settled remembered in this process (`_read_plan`: the stage times' deals counted
+    before the last whole hour before `settled.before`, the sales cycle's whole months)."""
     measures, tenths = tuple(measures), tuple(tenths)
     if not measures or start >= end:
         return {m: Summary() for m in measures}
     owner = TEAM if user is None else user
-    if user == TEAM:  # no per-owner histogram for an empty owner id: read its deals
-        whole, ranges = None, [(1, start, end)]
-    else:
-        whole, ranges = month_plan(start, end)
-    counts = _bucket_counts(connection, workspace_id, measures, owner, user, whole, ranges,
-                            settled)
+    kept, whole, ranges = _read_plan(start, end, user, measures, settled)
+    cut = None if user == TEAM else _cut(start, end, measures, settled)
+    counts = _bucket_counts(connection, workspace_id, measures, owner, user, kept, whole,
+                            ranges, settled, recent=cut is not None)
     result: dict[int, Summary] = {}
     wanted: dict[tuple[int, int], list[tuple[int, int]]] = {}  # (measure, bucket) -> ranks
     known: dict[int, dict[int, int]] = {}
     for measure in measures:
-        buckets = sorted((b, nt) for b, nt in counts.get(measure, {}).items() if nt[0])
-        n = sum(count for _b, (count, _total) in buckets)
-        result[measure] = Summary(n=n, total_ms=sum(total for _b, (_n, total) in buckets))
         known[measure] = {}
+        found = counts.get(measure)
+        if found is None:
+            result[measure] = Summary()
+            continue
+        buckets, deals, n, total = _ordered(*found)
+        result[measure] = Summary(n=n, total_ms=total)
         for rank in sorted(percentile_ranks(n, tenths)) if n else ():
-            bucket, offset = locate_rank(buckets, rank)
+            bucket, offset = _locate(buckets, deals, rank)
             if bucket == ZERO_BUCKET:
                 known[measure][rank] = 0
             else:
                 wanted.setdefault((measure, bucket), []).append((rank, offset))
-    guessed = (workspace_id, measures, start, end, user, tenths)
-    for (measure, bucket), values in _bucket_values(connection, workspace_id, wanted, start,
-                                                    end, user, remember=guessed).items():
+    read = (_bucket_values(connection, workspace_id, wanted, start, end, user)
+            if cut is None or settled is None else
+            _split_values(connection, workspace_id, wanted, start, cut, end, user, settled))
+    for (measure, bucket), values in read.items():
         for rank, offset in wanted[(measure, bucket)]:
             known[measure][rank] = values[offset]
     return {m: Summary(s.n, s.total_ms, known[m]) for m, s in result.items()}
+
+
+def _ordered(by_deals: dict[int, int], by_total: dict[int, int]
+             ) -> tuple[list[int], list[int], int, int]:
+    """A measure's histogram (bucket -> deals, bucket -> sum of ms) as its buckets in
+    ascending order, their deals, and the deals and sum of ms of the buckets with deals
+    (a bucket whose deals came to 0 counts for nothing), with little Python per bucket."""
+    buckets = sorted(by_deals)
+    deals = list(map(by_deals.__getitem__, buckets))
+    total = sum(by_total.values())
+    if 0 in deals:  # (only a bucket emptied by the ranges taken away)
+        total -= sum(by_total[b] for b, d in zip(buckets, deals, strict=True) if not d)
+    return buckets, deals, sum(deals), total
+
+
+def _locate(buckets: list[int], deals: list[int], rank: int) -> tuple[int, int]:
+    """`locate_rank` over the buckets with deals of `_ordered`'s lists (a search over their
+    running sums, not a step per bucket)."""
+    if min(deals) < 0:  # not a histogram of deals: as locate_rank reads it
+        return locate_rank([(b, (d, 0)) for b, d in zip(buckets, deals, strict=True) if d],
+                           rank)
+    running = list(accumulate(deals))
+    i = bisect_right(running, rank)  # the first bucket whose deals reach past `rank`
+    if i == len(running):
+        raise ValueError(f"rank {rank} beyond the {running[-1] if running else 0} values")
+    return buckets[i], rank - (running[i - 1] if i else 0)
 
 
 def locate_rank(buckets: list[tuple[int, tuple[int, int]]], rank: int) -> tuple[int, int]:
@@ -166,22 +204,60 @@ def month_plan(start: datetime, end: datetime) -> tuple[tuple[int, int] | None,
     return ((hist_first, hist_stop) if hist_first < hist_stop else None), ranges
 
 
-def _bucket_counts(connection: Connection, workspace_id: str, measures: tuple[int, ...],
-                   owner: str, user: str | None, whole: tuple[int, int] | None,
-                   ranges: list[tuple[int, datetime, datetime]], settled: Settled | None = None
-                   ) -> dict[int, dict[int, tuple[int, int]]]:
-    """measure -> bucket -> (deals, sum of ms) over the histogram months and the ranges."""
-    summed: dict[tuple[int, int], list[int]] = {}  # (measure, bucket) -> [deals, sum of ms]
+Plan = tuple[tuple[int, int] | None, list[tuple[int, datetime, datetime]]]  # month_plan's
+
+
+def _read_plan(start: datetime, end: datetime, user: str | None, measures: tuple[int, ...],
+               settled: Settled | None) -> tuple[Plan | None, tuple[int, int] | None,
+                                                list[tuple[int, datetime, datetime]]]:
+    """How [start, end) is read: (the part a process may remember, as month_plan's
+    (histogram months, ranges of deals), or None; the histogram months and the ranges of
+    deals read every time).
+
+    With `settled`, the stage times' deals that counted before the last whole UTC hour before
+    `settled.before` (now - HISTORY_SETTLE) are remembered: they change only with a write that
+    moves the history version (storage/deals.py `_changes_past`: a stage time, owner or
+    outcome of a deal with a time before then), and what is read each time is the deals
+    counted since that hour (at 1M events, a few rows instead of the current month's ~130
+    histogram rows, each a lookup in the table). The sales cycle starts at a deal's first
+    event, a time that rule does not watch: only its whole settled months are remembered."""
+    if user == TEAM:  # no per-owner histogram for an empty owner id: read its deals
+        return None, None, [(1, start, end)]
+    cut = _cut(start, end, measures, settled)
+    if cut is not None:
+        return month_plan(start, cut), None, [(1, cut, end)] if cut < end else []
+    if settled is not None and CYCLE not in measures:  # the period starts after the hour
+        return None, None, [(1, start, end)]
+    whole, ranges = month_plan(start, end)
     months, whole = _settled_split(whole, settled)
-    if months is not None and settled is not None:
-        summed = {key: [deals, total] for key, (deals, total) in _settled_sums(
-            connection, workspace_id, measures, owner, months, settled).items()}
+    return ((months, []) if months is not None else None), whole, ranges
+
+
+def _cut(start: datetime, end: datetime, measures: tuple[int, ...], settled: Settled | None
+         ) -> datetime | None:
+    """The end of the part of [start, end) `_read_plan` remembers by the hour (the last whole
+    UTC hour before `settled.before`, or `end` if sooner), None when it remembers none so."""
+    if settled is None or CYCLE in measures:
+        return None
+    cut = settled.before.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    return min(end, cut) if start < cut else None
+
+
+def _bucket_counts(connection: Connection, workspace_id: str, measures: tuple[int, ...],
+                   owner: str, user: str | None, kept: Plan | None,
+                   whole: tuple[int, int] | None, ranges: list[tuple[int, datetime, datetime]],
+                   settled: Settled | None = None, *, recent: bool = False
+                   ) -> dict[int, Histogram]:
+    """measure -> its `Histogram` over the part `kept` (remembered, with `settled`), the
+    histogram months `whole` and the ranges (`recent`: the deals since the last hour)."""
+    counts: dict[int, Histogram] = {}
+    if kept is not None and settled is not None:
+        counts = {measure: (by_deals.copy(), by_total.copy()) for measure, (by_deals, by_total)
+                  in _settled_sums(connection, workspace_id, measures, owner, user, kept,
+                                   settled).items()}
     if whole is not None or ranges:
-        _add_rows(summed, _histogram_rows(connection, workspace_id, measures, owner, user,
-                                          whole, ranges))
-    counts: dict[int, dict[int, tuple[int, int]]] = {}
-    for (measure, bucket), (deals, total) in summed.items():
-        counts.setdefault(measure, {})[bucket] = (deals, total)
+        _add_rows(counts, _histogram_rows(connection, workspace_id, measures, owner, user,
+                                          whole, ranges, once=recent or None))
     return counts
 
 
@@ -207,64 +283,78 @@ def histogram_request(connection: Connection, workspace_id: str, measures: Itera
     if not measures or start >= end:
         return None
     owner = TEAM if user is None else user
-    whole, ranges = (None, [(1, start, end)]) if user == TEAM else month_plan(start, end)
-    _months, whole = _settled_split(whole, settled)
+    _kept, whole, ranges = _read_plan(start, end, user, measures, settled)
     if whole is None and not ranges:
         return None
+    recent = user != TEAM and _cut(start, end, measures, settled) is not None
     shape, params = _histogram_shape(connection, workspace_id, measures, owner, user, whole,
-                                     ranges)
+                                     ranges, once=recent or None)
     return _statement(shape), params
 
 
-def _add_rows(summed: dict[tuple[int, int], list[int]], rows: Iterable[tuple]) -> None:
-    """(measure, bucket, deals, sum of ms) rows added into `summed`, as ints."""
+def _add_rows(counts: dict[int, Histogram], rows: Iterable[tuple[int, int, int, int]]) -> None:
+    """(measure, bucket, deals, sum of ms) rows, ints (`_histogram_rows`), added into
+    `counts` (an edge's deals added to or taken from a month's histogram)."""
     for measure, bucket, deals, total in rows:
-        key = (int(measure), int(bucket))
-        found = summed.get(key)
+        found = counts.get(measure)
         if found is None:
-            summed[key] = [int(deals or 0), int(total or 0)]
-        else:  # an edge's deals added to or taken from a month's histogram
-            found[0] += int(deals or 0)
-            found[1] += int(total or 0)
+            found = counts[measure] = ({}, {})
+        by_deals, by_total = found
+        if bucket in by_deals:
+            by_deals[bucket] += deals
+            by_total[bucket] += total
+        else:
+            by_deals[bucket] = deals
+            by_total[bucket] = total
 
 
 def _settled_sums(connection: Connection, workspace_id: str, measures: tuple[int, ...],
-                  owner: str, months: tuple[int, int], settled: Settled
-                  ) -> dict[tuple[int, int], tuple[int, int]]:
-    """(measure, bucket) -> (deals, sum of ms) of the histograms of `months` (all settled),
-    remembered per history version (read only)."""
-    key = (workspace_id, settled.version(), owner, measures, months)
+                  owner: str, user: str | None, kept: Plan, settled: Settled
+                  ) -> dict[int, Histogram]:
+    """measure -> `Histogram` of the settled part `kept` (its histogram months and ranges
+    of deals), remembered per history version (read only: copied before anything is
+    added)."""
+    whole, ranges = kept
+    key = (workspace_id, settled.version(), owner, measures, whole, tuple(ranges))
     remembered = past_histograms(connection.engine)
     sums = remembered.get(key)
     if sums is None:
-        summed: dict[tuple[int, int], list[int]] = {}
-        _add_rows(summed, _histogram_rows(connection, workspace_id, measures, owner, None,
-                                          months, []))
-        sums = remembered.put(key, {k: (deals, total) for k, (deals, total) in summed.items()})
+        summed: dict[int, Histogram] = {}
+        _add_rows(summed, _histogram_rows(connection, workspace_id, measures, owner,
+                                          user if ranges else None, whole, ranges))
+        sums = remembered.put(key, summed)
     return sums
 
 
 def _histogram_rows(connection: Connection, workspace_id: str, measures: tuple[int, ...],
                     owner: str, user: str | None, whole: tuple[int, int] | None,
-                    ranges: list[tuple[int, datetime, datetime]]) -> list[tuple]:
+                    ranges: list[tuple[int, datetime, datetime]], *, once: bool | None = None
+                    ) -> list[tuple]:
     """(measure, bucket, deals, sum of ms) of the histogram months `whole` and of each range
-    of deals (a sign each), in one statement; a (measure, bucket) may come several times."""
-    return _fetch(connection, *_histogram_shape(connection, workspace_id, measures, owner,
-                                                user, whole, ranges))
+    of deals (a sign each), in one statement, as ints; a (measure, bucket) may come several
+    times. `once`: its plan kept (`_histogram_shape`)."""
+    rows = _fetch(connection, *_histogram_shape(connection, workspace_id, measures, owner,
+                                                user, whole, ranges, once=once))
+    if connection.dialect.name == "sqlite":  # integers already, and never NULL: every group
+        return rows                          # sums at least one row of NOT NULL columns
+    return [(int(measure), int(bucket), int(deals or 0), int(total or 0))  # PostgreSQL's
+            for measure, bucket, deals, total in rows]                     # sums: numeric
 
 
 def _histogram_shape(connection: Connection, workspace_id: str, measures: tuple[int, ...],
                      owner: str, user: str | None, whole: tuple[int, int] | None,
-                     ranges: list[tuple[int, datetime, datetime]]
-                     ) -> tuple[tuple, dict[str, Any]]:
-    """`_histogram_rows`' statement shape and parameters."""
+                     ranges: list[tuple[int, datetime, datetime]], *,
+                     once: bool | None = None) -> tuple[tuple, dict[str, Any]]:
+    """`_histogram_rows`' statement shape and parameters; `once` (default `_planned_once`):
+    planned once per connection (the deals since the last hour: few rows however long the
+    span to the period's end)."""
     # A few months of several measures (the stage times): by month. One measure alone (the
     # sales cycle) is fewer rows through the key: its buckets of every month.
     few = len(measures) > 1 and whole is not None and whole[1] - whole[0] <= FEW_MONTHS
     many = "many" if connection.dialect.name == "sqlite" else "many, month as it is"
     months = None if whole is None else "few" if few else many
     shape = ("counts", months, tuple(sign for sign, _a, _b in ranges), user is not None,
-             measures, _planned_once(whole, ranges))
+             measures, _planned_once(whole, ranges) if once is None else once)
     params: dict[str, Any] = {"workspace": workspace_id, "owner": owner, "user": user}
     if whole is not None:
         params.update(first=whole[0], stop=whole[1])
@@ -326,11 +416,10 @@ def _counts_statement(shape: tuple) -> sa.CompoundSelect | sa.Select:
 
 def _bucket_values(connection: Connection, workspace_id: str,
                    wanted: Mapping[tuple[int, int], list[tuple[int, int]]], start: datetime,
-                   end: datetime, user: str | None, *, remember: tuple | None = None
-                   ) -> dict[tuple[int, int], dict[int, int]]:
+                   end: datetime, user: str | None) -> dict[tuple[int, int], dict[int, int]]:
     """(measure, bucket) -> {offset: duration (ms)} of the deals of that bucket in the period,
     in ascending order of duration, at (at least) the offsets `wanted` lists ((rank, offset)
-    pairs). PostgreSQL: see `_bucket_values_of_arrays` (`remember`: its key)."""
+    pairs). PostgreSQL: `_bucket_values_of_arrays`."""
     if not wanted:
         return {}
     keys = list(wanted)
@@ -338,7 +427,7 @@ def _bucket_values(connection: Connection, workspace_id: str,
     last = [max(offset for _rank, offset in wanted[key]) for key in keys]
     if connection.dialect.name == "postgresql":
         return _bucket_values_of_arrays(connection, workspace_id, keys, first, last, start,
-                                        end, user, remember)
+                                        end, user)
     params: dict[str, Any] = {"workspace": workspace_id, "start": start, "end": end,
                               "user": user}
     for i, key in enumerate(keys):
@@ -357,71 +446,106 @@ def _bucket_values(connection: Connection, workspace_id: str,
     return {key: dict(enumerate(sorted(found[i]), first[i])) for i, key in enumerate(keys)}
 
 
-SPARE_OFFSETS = 2  # PostgreSQL: offsets read on either side of those wanted (a guess's margin)
-
-
 def _bucket_values_of_arrays(connection: Connection, workspace_id: str,
                              keys: list[tuple[int, int]], first: list[int], last: list[int],
-                             start: datetime, end: datetime, user: str | None,
-                             remember: tuple | None) -> dict[tuple[int, int], dict[int, int]]:
-    """PostgreSQL's `_bucket_values`, in one statement (`_values_of_arrays`) that reads
-    SPARE_OFFSETS more offsets on either side of each bucket's wanted ones. The statement and
-    values asked are remembered under `remember` (`values_guess`: the funnel reads them ahead
-    next time, storage/pg_batch.py). When the values remembered cover what is wanted now (each
-    wanted bucket, at offsets within its range: one more duration in the period moves a
-    median's offsets by one or two), they are asked again as they were, so that the rows read
-    ahead serve; else the wanted ones. Either way the rows are this transaction's own, and
-    every wanted offset is in them: the histograms read in the same snapshot count at least
-    that many durations in the bucket."""
-    asked = None if remember is None else last_values(connection.engine).get(remember)
-    if asked is None or not _covers(asked[1], keys, first, last):
-        params: dict[str, Any] = {
-            "workspace": workspace_id, "start": start, "end": end, "user": user,
-            "measures": [m for m, _b in keys], "buckets": [b for _m, b in keys],
-            "offsets": [max(0, f - SPARE_OFFSETS) for f in first]}
-        params["limits"] = [stop + 1 + SPARE_OFFSETS - skip
-                            for stop, skip in zip(last, params["offsets"], strict=True)]
-        asked = _statement(("values", "arrays", user is not None)), params
-        if remember is not None:
-            last_values(connection.engine).put(remember, asked)
-    statement, params = asked
+                             start: datetime, end: datetime, user: str | None
+                             ) -> dict[tuple[int, int], dict[int, int]]:
+    """PostgreSQL's `_bucket_values`, in one statement for any number of buckets
+    (`_values_of_arrays`: prepared, planned once)."""
+    params: dict[str, Any] = {
+        "workspace": workspace_id, "start": start, "end": end, "user": user,
+        "measures": [m for m, _b in keys], "buckets": [b for _m, b in keys],
+        "offsets": first, "limits": [stop + 1 - skip for stop, skip in zip(last, first,
+                                                                           strict=True)]}
     found: dict[int, list[int]] = {}
-    for part, ms in statement.rows(connection, params):
+    for part, ms in _fetch(connection, ("values", "arrays", user is not None), params):
         found.setdefault(int(part), []).append(int(ms))
-    where = _parts(params)
-    return {key: dict(enumerate(sorted(found.get(where[key], ())), params["offsets"][where[key]]))
-            for key in keys}
+    return {key: dict(enumerate(sorted(found.get(i, ())), first[i]))
+            for i, key in enumerate(keys)}
 
 
-def _parts(params: Mapping[str, Any]) -> dict[tuple[int, int], int]:
-    """(measure, bucket) -> its part in the values asked with `params`."""
-    return {key: i for i, key in enumerate(zip(params["measures"], params["buckets"],
-                                               strict=True))}
+def _split_values(connection: Connection, workspace_id: str,
+                  wanted: Mapping[tuple[int, int], list[tuple[int, int]]], start: datetime,
+                  cut: datetime, end: datetime, user: str | None, settled: Settled
+                  ) -> dict[tuple[int, int], dict[int, int]]:
+    """`_bucket_values` of a period whose deals counted before `cut` are settled
+    (`_read_plan`): each bucket's durations before `cut` remembered (all of them, sorted, per
+    history version), those since `cut` read (through ix_deal_durations_exit: a few rows),
+    both merged."""
+    if not wanted:
+        return {}
+    remembered = past_values(connection.engine)
+    version = settled.version()
+    kept: dict[tuple[int, int], Sequence[int]] = {}
+    missing = []
+    for key in wanted:
+        found = remembered.get((workspace_id, version, user, key, start, cut))
+        if found is None:
+            missing.append(key)
+        else:
+            kept[key] = found
+    if missing:
+        for key, values in _all_values(connection, workspace_id, missing, start, cut, user,
+                                       recent=False).items():
+            kept[key] = remembered.put((workspace_id, version, user, key, start, cut),
+                                       array("q", sorted(values)))  # 8 bytes a value
+    recent = (_all_values(connection, workspace_id, list(wanted), cut, end, user, recent=True)
+              if cut < end else {})
+    result = {}
+    for key, ranks in wanted.items():
+        values = kept[key]
+        if recent.get(key):
+            values = sorted([*values, *recent[key]])
+        result[key] = {offset: values[offset] for _rank, offset in ranks}
+    return result
 
 
-def _covers(params: Mapping[str, Any], keys: list[tuple[int, int]], first: list[int],
-            last: list[int]) -> bool:
-    """Whether the values asked with `params` include each key's offsets first..last."""
-    where = _parts(params)
-    for key, low, high in zip(keys, first, last, strict=True):
-        i = where.get(key)
-        if i is None or not (params["offsets"][i] <= low
-                             and high < params["offsets"][i] + params["limits"][i]):
-            return False
-    return True
+def _all_values(connection: Connection, workspace_id: str, keys: list[tuple[int, int]],
+                start: datetime, end: datetime, user: str | None, *, recent: bool
+                ) -> dict[tuple[int, int], list[int]]:
+    """(measure, bucket) -> every duration (ms) of that bucket's deals counted in
+    [start, end), unsorted. `recent`: a short span reaching to the present, read by exit
+    instant; else by bucket."""
+    params: dict[str, Any] = {"workspace": workspace_id, "start": start, "end": end,
+                              "user": user}
+    for i, (measure, bucket) in enumerate(keys):
+        params.update({f"measure_{i}": measure, f"bucket_{i}": bucket})
+    parts = 1 << (len(keys) - 1).bit_length()  # as in _bucket_values
+    for i in range(len(keys), parts):
+        params.update({f"measure_{i}": -1, f"bucket_{i}": -1})
+    found: dict[tuple[int, int], list[int]] = {key: [] for key in keys}
+    for part, ms in _fetch(connection, ("all values", parts, user is not None, recent),
+                           params):
+        found[keys[int(part)]].append(int(ms))
+    return found
 
 
-def values_guess(engine: sa.Engine, workspace_id: str, measures: Iterable[int],
-                 start: datetime, end: datetime, *, user: str | None, tenths: Iterable[int]
-                 ) -> tuple[Prepared, dict[str, Any]] | None:
-    """PostgreSQL: the statement and parameters of the values at the ranks that `summaries`
-    with these arguments last read in this process, or None: a guess for
-    `storage.pg_batch.read_ahead`, whose rows serve only a read that asks for the very same
-    statement and values, in the same transaction (never an answer by themselves): the next
-    `summaries` asks for them again while they cover the offsets it wants
-    (`_bucket_values_of_arrays`)."""
-    return last_values(engine).get((workspace_id, tuple(measures), start, end, user,
-                                    tuple(tenths)))
+def _all_values_statement(shape: tuple) -> sa.CompoundSelect | sa.Select:
+    """Per part i, every duration of bucket_i of measure_i in [start, end): by exit instant
+    (ix_deal_durations_exit, the bucket an expression) for a recent span, else by bucket."""
+    import sqlalchemy as sa
+
+    from storage.models import DealDuration
+    from storage.plans import CUSTOM_PLANS
+
+    _name, n_parts, with_user, recent = shape
+    d = DealDuration.__table__.c
+    parts = []
+    for i in range(n_parts):
+        bucket = d.bucket + sa.literal_column("0") if recent else d.bucket
+        conditions = [d.workspace_id == sa.bindparam("workspace"),
+                      d.measure == sa.bindparam(f"measure_{i}"),
+                      bucket == sa.bindparam(f"bucket_{i}"),
+                      d.exit_at >= sa.bindparam("start", type_=d.exit_at.type),
+                      d.exit_at < sa.bindparam("end", type_=d.exit_at.type)]
+        if with_user:
+            conditions.append(d.owner_id == sa.bindparam("user"))
+        parts.append(sa.select(sa.literal_column(str(i)).label("part"), d.ms)
+                     .where(*conditions))
+    statement = parts[0] if len(parts) == 1 else sa.union_all(*parts)
+    # The recent span keeps its generic plan (every answer runs it); the settled part is
+    # read once an hour, planned for its values.
+    return statement if recent else statement.execution_options(**CUSTOM_PLANS)
 
 
 def _values_statement(shape: tuple) -> sa.CompoundSelect | sa.Select | sa.TextClause:
@@ -508,7 +632,8 @@ _MONTH = timedelta(days=31)
 
 
 _STATEMENTS: dict[tuple, Prepared] = {}  # shape -> statement, built once
-_BUILDERS = {"counts": _counts_statement, "values": _values_statement}
+_BUILDERS = {"counts": _counts_statement, "values": _values_statement,
+             "all values": _all_values_statement}
 
 
 def _fetch(connection: Connection, shape: tuple, params: dict[str, Any]) -> list[tuple]:
@@ -594,17 +719,17 @@ def past_histograms(engine: sa.Engine) -> _Remembered:
         return remembered
 
 
-_LAST_VALUES: weakref.WeakKeyDictionary[sa.Engine, _Remembered] = weakref.WeakKeyDictionary()
+_PAST_VALUES: weakref.WeakKeyDictionary[sa.Engine, _Remembered] = weakref.WeakKeyDictionary()
 
 
-def last_values(engine: sa.Engine) -> _Remembered:
-    """PostgreSQL: the statement and parameters of the values at the ranks this process last
-    read per (workspace, measures, start, end, user, tenths): what `values_guess` guesses the
-    next read of them asks for (a guess only: never an answer)."""
+def past_values(engine: sa.Engine) -> _Remembered:
+    """The sorted durations of one bucket's deals counted in a settled span (`_split_values`),
+    per (workspace, history_version, user, (measure, bucket), start, end), for the sessions
+    of this process."""
     with _PAST_MEDIANS_LOCK:
-        remembered = _LAST_VALUES.get(engine)
+        remembered = _PAST_VALUES.get(engine)
         if remembered is None:
-            remembered = _LAST_VALUES[engine] = _Remembered(64)
+            remembered = _PAST_VALUES[engine] = _Remembered(256)
         return remembered
 
 

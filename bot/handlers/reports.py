@@ -120,6 +120,7 @@ def handle_funnel(command: FunnelCommand, invocation: Invocation) -> Reply:
         names = display_names(session=session, workspace_id=invocation.workspace.id)
     t = invocation.t
     details = funnel.details
+    described = describe_period(period, t)
     who = f" · {names.get(command.user, command.user)}" if command.user else ""
     sections = [Section(table=funnel_table(funnel, t))]
     stalled = details["stalled_deals"]
@@ -133,18 +134,18 @@ def handle_funnel(command: FunnelCommand, invocation: Invocation) -> Reply:
                             lines=lines))
     if command.cohort:
         view = t.gettext("cohort view: deals = the leads created in {period} that reached the "
-                         "stage", period=describe_period(period, t))
+                         "stage", period=described)
     else:
         cohort = f"/kpi funnel {period.label} cohort"
         view = t.gettext("deals = reaching the stage in {period} · {command} follows its leads",
-                         period=describe_period(period, t), command=cohort)
+                         period=described, command=cohort)
     sections.append(Section(context=t.gettext(
         "conversion = of the deals that reached the previous stage, how many reached this one"
         " · {view} · won {won}, lost {lost} · lead→won {rate}", view=view,
         won=format_number(details["won"], t.locale),
         lost=format_number(details["lost"], t.locale), rate=value_text(funnel, t))))
     title = t.gettext("Funnel")
-    return Reply(text=f"{title}{who} · {describe_period(period, t)}", sections=tuple(sections))
+    return Reply(text=f"{title}{who} · {described}", sections=tuple(sections))
 
 
 def _stalled_guess(facts: SqlFacts, period: Period, invocation: Invocation,
@@ -152,7 +153,9 @@ def _stalled_guess(facts: SqlFacts, period: Period, invocation: Invocation,
     """What the funnel's stalled deals will most likely be read with: the stalled thresholds
     from the trailing medians this process remembers for the last history version it read
     (PostgreSQL reads them ahead with the rest; if the version moved, the funnel asks again
-    with what it finds, storage/pg_batch.py)."""
+    with what it finds, storage/pg_batch.py). SQLite reads nothing ahead: None."""
+    if invocation.context.database.dialect != "postgresql":
+        return None
     ctx = Ctx(facts=facts, period=period, now=invocation.now, user=command.user)
     medians = facts.known_median_stage_times(*ctx.trailing_days())
     if medians is None:

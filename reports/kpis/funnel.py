@@ -67,18 +67,21 @@ def stalled(ctx: Ctx, listed: int = STALLED_LISTED) -> KpiResult:
     open_counts = ctx.facts.open_deal_counts(user=ctx.user, idle_before=idle_before)
     total = sum(open_counts.get(stage.value, (0, 0))[1] for stage in FUNNEL_STAGES)
     candidates = ctx.facts.idle_deals(idle_before, user=ctx.user, limit=listed)
+    idle = [(ctx.now - deal.stage_changed_at).total_seconds() for deal in candidates]
+    # Longest idle first (then by name); a row is made only for the deals listed.
+    order = [(-(seconds / DAY or 0), deal.name) for seconds, deal in zip(idle, candidates,
+                                                                          strict=True)]
     rows = []
-    for deal in candidates:
-        idle = (ctx.now - deal.stage_changed_at).total_seconds()
-        rows.append(KpiRow(deal.name, idle / DAY, extra={
+    for i in sorted(range(len(candidates)), key=order.__getitem__)[:listed]:
+        deal = candidates[i]
+        rows.append(KpiRow(deal.name, idle[i] / DAY, extra={
             "deal": deal.key, "stage": deal.stage, "owner": deal.owner_id,
-            "days_in_stage": round(idle / DAY, 1),
+            "days_in_stage": round(idle[i] / DAY, 1),
             "threshold_days": round(thresholds[deal.stage] / DAY, 1)}))
-    rows.sort(key=lambda r: (-(r.value or 0), r.key))
     open_total = sum(n for n, _idle in open_counts.values())
     return kpi_result(ctx, "stalled-deals", float(total), "count", numerator=total,
-                      denominator=open_total, rows=rows[:listed], details={
-                          "open_deals": open_total, "listed": min(len(rows), listed),
+                      denominator=open_total, rows=rows, details={
+                          "open_deals": open_total, "listed": min(len(candidates), listed),
                           "threshold_days": {k: round(v / DAY, 1)
                                              for k, v in thresholds.items()}})
 

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from reports.text import Message, Money, Text
 
 
@@ -18,20 +20,28 @@ def ratio(numerator: float, denominator: float, *,
     email-delivered (50): log the missing email-delivered events; shown capped at 100%".
     `what` names the two counts: event kinds as typed (`str`) or phrases to translate (`Text`);
     with `currency` they are amounts in its minor units, shown as money."""
-    top, bottom = what or (Text("numerator"), Text("denominator"))
-    shown = (lambda value: Money(round(value), currency)) if currency else count_shown
-    fix = fix or Text("log the missing {kind} events", kind=bottom)
     if not denominator:
         if cap and numerator and what:
+            top, bottom, shown, fix = _warning_parts(what, currency, fix)
             return None, [Text("{top} ({count}) without any {bottom}: {fix}", top=top,
                                count=shown(numerator), bottom=bottom, fix=fix)]
         return None, []
     value = numerator / denominator
     if cap and value > 1:
+        top, bottom, shown, fix = _warning_parts(what, currency, fix)
         return 1.0, [Text("more {top} ({top_count}) than {bottom} ({bottom_count}): {fix}; "
                           "shown capped at 100%", top=top, top_count=shown(numerator),
                           bottom=bottom, bottom_count=shown(denominator), fix=fix)]
     return value, []
+
+
+def _warning_parts(what: tuple[str | Text, str | Text] | None, currency: str | None,
+                   fix: Text | None) -> tuple[str | Text, str | Text, Callable, Text]:
+    """A warning's two counts' names, how a count is shown and the fix (made only when a
+    warning is given: most ratios give none)."""
+    top, bottom = what or (Text("numerator"), Text("denominator"))
+    shown = (lambda value: Money(round(value), currency)) if currency else count_shown
+    return top, bottom, shown, fix or Text("log the missing {kind} events", kind=bottom)
 
 
 def count_shown(value: float) -> int | str:

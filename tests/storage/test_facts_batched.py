@@ -83,11 +83,13 @@ def test_median_stage_times_are_remembered_within_a_session(history):
         first[Stage.LEAD] = None  # a copy: the caller cannot spoil the memo
         assert facts.median_stage_times(*window)[Stage.LEAD] is not None
 
-    # The workspace's history_version, October's histograms (settled at NOW: remembered by
-    # the process, storage/stage_durations.py), November's and December's with the edges' deals,
-    # then the values at the middle ranks.
-    assert len(_statements_of(database, twice, NOW)) == 4
-    # A new session computes it again, but for October.
+    # The workspace's history_version; the part settled at NOW (the deals counted before its
+    # last whole hour less HISTORY_SETTLE: October's histograms and November's deals until
+    # then, remembered by the process, storage/stage_durations.py `_read_plan`) and the
+    # deals counted since; the values at the middle ranks: the settled part's (remembered)
+    # and those since.
+    assert len(_statements_of(database, twice, NOW)) == 5
+    # A new session computes it again, but for the settled part.
     assert len(_statements_of(database, twice, NOW)) == 3
 
 
@@ -159,9 +161,11 @@ def test_the_funnel_reads_covering_indexes_on_sqlite(history):
             facts.idle_deals(idle_before, limit=20)
 
     text = _plans(database, _captured(database, run), "funnel")
+    # (the values at the middle ranks: each bucket's deals of the settled part once, then
+    # those since its last hour, by exit instant, storage/stage_durations.py `_split_values`)
     for index in ("ix_deals_lead", "ix_deals_mql", "ix_deals_sql", "ix_deals_opportunity",
                   "ix_deals_demo", "ix_deals_closed", "ix_deals_open_stage",
-                  "ix_deal_durations_exit", "ix_deal_durations_bucket"):
+                  "ix_deal_durations_exit"):
         assert f"COVERING INDEX {index} " in text, f"{index} does not cover:\n{text}"
     # a quarter: its months' histograms (the counters stay out of the index: cheap updates)
     assert "USING INDEX ix_deal_duration_counts_month " in text, text

@@ -319,10 +319,9 @@ def test_the_funnels_independent_statements_go_in_one_round_trip(chat, database,
     """`/kpi funnel`: the counts, the history version, the unsettled months' stage-time
     histograms, the names, and the open and idle deals for the stalled thresholds of the
     history version read last depend on nothing read before them and go out together
-    (storage/pg_batch.py), with the values at the medians' ranks the last funnel of the
-    period read (storage/stage_durations.py `values_guess`), after the read's BEGIN and
-    settings (storage/plans.py `begin_read`): the workspace read, those, COMMIT — 3 round
-    trips (9 one statement at a time). Every statement still runs, once, and the answer is
+    (storage/pg_batch.py), after the read's BEGIN and settings (storage/plans.py
+    `begin_read`): the workspace read, those, COMMIT — 3 round trips (9 one statement at a
+    time). Every statement still runs, once, and the answer is
     the same as without reading ahead."""
     for i in range(6):  # some deals, days in their stages, some of them stalled
         for stage, day in (("lead", 1 + i), ("mql", 9 + i), ("sql", 16)):

@@ -1,0 +1,155 @@
+"""The stage times' deals that counted before the last whole hour before now - HISTORY_SETTLE
+are remembered with the settled months (storage/stage_durations.py `_read_plan`): a later
+session over a period reaching into the present reads only the deals counted since that hour,
+not the current month's histograms or its earlier deals. Any write that changes what was
+remembered moves the history version (a backdated log in the current month, its undo), so the
+answer follows it; a log now is counted at once; the next hour reads again. Every answer is
+compared with a read that remembers nothing. On both databases; a fixed "now" for each read.
+
+The sales cycle starts at a deal's first event, which the version does not watch: its
+current month is read as before (a test below)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from storage import stage_durations
+from storage.facts import SqlFacts, _median_of
+from storage.models import Workspace
+from storage.recording import void_event
+from storage.stage_durations import CYCLE, MEASURES, summaries
+from tests.storage.test_settled_histograms import (  # (workspace: a fixture)
+    END,
+    NOW,
+    START,
+    WS,
+    _log,
+    workspace,  # noqa: F401
+)
+
+
+def _read(database, monkeypatch, *, now: datetime = NOW, user: str | None = None
+          ) -> tuple[dict, int, int]:
+    """(the medians of [START, END) in a new session at `now`, statements on
+    deal_duration_counts, histogram rows read)."""
+    statements: list[str] = []
+    rows = [0]
+
+    def record(_conn, _cursor, statement, *_args) -> None:
+        if "deal_duration_counts" in statement:
+            statements.append(statement)
+
+    read = stage_durations._histogram_rows
+
+    def counted(*args, **kwargs):
+        found = read(*args, **kwargs)
+        rows[0] += len(found)
+        return found
+
+    sa.event.listen(database.engine, "before_cursor_execute", record)
+    monkeypatch.setattr(stage_durations, "_histogram_rows", counted)
+    try:
+        with database.read() as session:
+            facts = SqlFacts(session=session, workspace=session.get(Workspace, WS),
+                             clock=lambda: now)
+            medians = facts.median_stage_times(START, END, user=user)
+    finally:
+        monkeypatch.setattr(stage_durations, "_histogram_rows", read)
+        sa.event.remove(database.engine, "before_cursor_execute", record)
+    return medians, len(statements), rows[0]
+
+
+def _unremembered(database, user: str | None = None) -> dict:
+    """The medians of [START, END) from the tables alone (nothing remembered)."""
+    with database.read() as session:
+        found = summaries(session.connection(), WS, MEASURES.values(), START, END,
+                          user=user, tenths=(5,))
+    return {stage: _median_of(found[m]) for stage, m in MEASURES.items()}
+
+
+@pytest.fixture
+def this_month(workspace):  # noqa: F811 (the fixture above)
+    """Deals whose lead -> mql counted in November before 15:00 of NOW's day."""
+    for i, (lead, mql) in enumerate([(datetime(2026, 11, 1, 9), datetime(2026, 11, 2, 9)),
+                                     (datetime(2026, 11, 2, 8), datetime(2026, 11, 3, 11)),
+                                     (datetime(2026, 10, 30), datetime(2026, 11, 3, 14))]):
+        _log(workspace, "lead", f"nov-{i}", lead.replace(tzinfo=UTC))
+        _log(workspace, "mql", f"nov-{i}", mql.replace(tzinfo=UTC))
+    return workspace
+
+
+def test_a_later_session_reads_only_the_deals_since_the_last_hour(this_month, monkeypatch):
+    database = this_month
+    first, statements, _rows = _read(database, monkeypatch)
+    assert statements == 1  # August to October, once
+    assert first == _unremembered(database)
+    again, statements, rows = _read(database, monkeypatch)
+    assert again == first
+    # November's deals before 15:00 remembered too: nothing counted since then, no row read
+    # (before: November's histogram or its deals, read every time)
+    assert (statements, rows) == (0, 0)
+    per_rep, statements, _rows = _read(database, monkeypatch, user="U1")
+    assert per_rep == _unremembered(database, user="U1") and statements == 1
+    assert _read(database, monkeypatch, user="U1")[1:] == (0, 0)
+
+
+def test_a_log_now_is_counted_at_once(this_month, monkeypatch):
+    database = this_month
+    _read(database, monkeypatch)
+    # within HISTORY_SETTLE: the version stays, the new stay is among the deals read anew
+    _log(database, "lead", "deal-now", NOW - timedelta(minutes=2))
+    _log(database, "mql", "deal-now", NOW)
+    medians, statements, rows = _read(database, monkeypatch)
+    assert (statements, rows) == (0, 1)  # one (measure, bucket) row: the new lead stay
+    assert medians == _unremembered(database)
+
+
+def test_a_backdated_change_before_the_hour_is_read_again(this_month, monkeypatch):
+    database = this_month
+    before, _statements, _rows = _read(database, monkeypatch)
+    # A lead -> mql earlier today, before 15:00: older than HISTORY_SETTLE, so the version
+    # moves and what was remembered is read again.
+    _log(database, "lead", "deal-today", datetime(2026, 11, 3, 6, tzinfo=UTC))
+    mql = _log(database, "mql", "deal-today", datetime(2026, 11, 3, 13, tzinfo=UTC))
+    medians, statements, rows = _read(database, monkeypatch)
+    assert statements == 1 and rows > 0
+    assert medians == _unremembered(database) != before
+    # Undone: the version moves again, and the answer is the one before.
+    with database.write() as session:
+        void_event(session=session, workspace=session.get(Workspace, WS), event_id=mql,
+                   voided_by="U1", now=NOW)
+    medians, statements, _rows = _read(database, monkeypatch)
+    assert statements == 1
+    assert medians == _unremembered(database) == before
+
+
+def test_the_next_hour_reads_again(this_month, monkeypatch):
+    database = this_month
+    _read(database, monkeypatch)
+    _log(database, "lead", "deal-now", NOW - timedelta(minutes=20))
+    _log(database, "mql", "deal-now", NOW - timedelta(minutes=10))
+    later = NOW + timedelta(hours=1)  # 16:30: the deals before 16:00 remembered anew
+    medians, _statements, rows = _read(database, monkeypatch, now=later)
+    assert rows > 0  # the part before 16:00 read once
+    assert medians == _unremembered(database)
+    assert _read(database, monkeypatch, now=later)[1:] == (0, 0)
+
+
+def test_the_sales_cycle_reads_its_current_month(this_month, monkeypatch):
+    database = this_month
+    with database.read() as session:
+        facts = SqlFacts(session=session, workspace=session.get(Workspace, WS),
+                         clock=lambda: NOW)
+        first = facts.sales_cycle(START, END)
+    plan = stage_durations._read_plan(START, END, None, (CYCLE,),
+                                      facts._settled())
+    kept, whole, ranges = plan
+    assert kept == ((2026 * 12 + 7, 2026 * 12 + 10), [])  # August to October only
+    assert ranges  # November's part read every time
+    with database.read() as session:
+        found = summaries(session.connection(), WS, (CYCLE,), START, END, user=None,
+                          tenths=(5, 9))
+    assert first.n == found[CYCLE].n
