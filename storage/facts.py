@@ -58,7 +58,7 @@ from storage import customers, deal_counts, fact_statements
 from storage.deal_counts import NO_SOURCE, check_by
 from storage.event_durations import Found, durations, histograms_serve
 from storage.event_sums import SUM_KEYS, durations_statement, span_params, sums_statement
-from storage.history_settle import HISTORY_SETTLE
+from storage.history_settle import REMEMBER_BEFORE
 from storage.open_deals import idle_deals_statement, open_deal_counts_statement
 from storage.prepared import Prepared
 from storage.stage_durations import (
@@ -316,7 +316,7 @@ class SqlFacts:
             requests.append((self._prepared(("history_version",),
                                             fact_statements.history_version),
                              self._params()))
-        ended = end <= self._clock() - HISTORY_SETTLE  # then remembered (median_stage_times)
+        ended = end <= self._clock() - REMEMBER_BEFORE  # then remembered (median_stage_times)
         if not ended and (start, end, user) not in self._medians and (
                 tuple(MEASURES.values()), start, end, user) not in self._distributions:
             histograms = histogram_request(self.session.connection(), self.workspace_id,
@@ -345,7 +345,7 @@ class SqlFacts:
         workspace (a guess, read nothing: what is asked with it must come out the same
         whatever the version is now, as `read_ahead_funnel`'s statements do); else None."""
         version = _last_versions(self.session.get_bind()).get(self.workspace_id)
-        if version is None or end > self._clock() - HISTORY_SETTLE:
+        if version is None or end > self._clock() - REMEMBER_BEFORE:
             return None
         found = past_medians(self.session.get_bind()).get(
             (self.workspace_id, version, start, end, None))
@@ -356,13 +356,13 @@ class SqlFacts:
         """`stage_time(stage, start, end).median` of every stage but won, read with the stage
         times (`_durations`: the duration histograms, storage/stage_durations.py).
         Remembered for this session: the funnel and the stalled deals of one digest ask for
-        the same trailing window. A window that ended before now - HISTORY_SETTLE (the stalled
+        the same trailing window. A window that ended before now - REMEMBER_BEFORE (the stalled
         thresholds' 90 whole days before today) is remembered in this process too, until the
         workspace's history_version moves (storage/workspaces.py moves it with every write that
         changes a deal time before then; read once per session)."""
         key = (start, end, user)
         if key not in self._medians:
-            ended = end <= self._clock() - HISTORY_SETTLE
+            ended = end <= self._clock() - REMEMBER_BEFORE
             self._medians[key] = (self._remembered_medians if ended else self._medians_of)(
                 start, end, user)
         return dict(self._medians[key])
@@ -377,7 +377,7 @@ class SqlFacts:
 
     def _settled(self) -> Settled:
         """The months whose duration histograms a process may remember (stage_durations)."""
-        return Settled(before=self._clock() - HISTORY_SETTLE, version=self._version)
+        return Settled(before=self._clock() - REMEMBER_BEFORE, version=self._version)
 
     def _remembered_medians(self, start: datetime, end: datetime, user: str | None
                             ) -> dict[Stage, float | None]:

@@ -73,7 +73,7 @@ class Summary:
 @dataclass(frozen=True)
 class Settled:
     """What lets `summaries` remember the histograms of whole months: those that ended at or
-    before `before` (now - storage.deals.HISTORY_SETTLE) change only with a write
+    before `before` (now - storage.history_settle.REMEMBER_BEFORE) change only with a write
     that moves the workspace's history_version (storage/workspaces.py), `version()` (read
     when needed, in the reading transaction)."""
 
@@ -215,7 +215,7 @@ def _read_plan(start: datetime, end: datetime, user: str | None, measures: tuple
     deals read every time).
 
     With `settled`, the stage times' deals that counted before the last whole UTC hour before
-    `settled.before` (now - HISTORY_SETTLE) are remembered: they change only with a write that
+    `settled.before` (now - REMEMBER_BEFORE) are remembered: they change only with a write that
     moves the history version (storage/deals.py `_changes_past`: a stage time, owner or
     outcome of a deal with a time before then), and what is read each time is the deals
     counted since that hour (at 1M events, a few rows instead of the current month's ~130

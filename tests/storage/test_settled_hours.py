@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from storage import stage_durations
 from storage.facts import SqlFacts, _median_of
 from storage.models import Workspace
-from storage.recording import void_event
+from storage.recording import NewEvent, record_event, void_event
 from storage.stage_durations import CYCLE, MEASURES, summaries
 from tests.storage.test_settled_histograms import (  # (workspace: a fixture)
     END,
@@ -136,6 +136,28 @@ def test_the_next_hour_reads_again(this_month, monkeypatch):
     assert rows > 0  # the part before 16:00 read once
     assert medians == _unremembered(database)
     assert _read(database, monkeypatch, now=later)[1:] == (0, 0)
+
+
+def test_a_write_whose_clock_was_read_before_the_readers_cannot_spoil_what_it_remembers(
+        this_month, monkeypatch):
+    """A write decides with its own clock, read before it commits, whether it changes the
+    past (HISTORY_SETTLE). One that read its clock at 16:03 and commits after a reader read at
+    16:06 changes a stay that ended at 15:59, four minutes before its clock: not the past, so
+    the version stays. The reader must not have remembered 15:59 (a cut at 16:00 would have):
+    what a reader remembers is older than REMEMBER_BEFORE, twice HISTORY_SETTLE."""
+    database = this_month
+    reader = datetime(2026, 11, 3, 16, 6, tzinfo=UTC)
+    _read(database, monkeypatch, now=reader)  # remembers what has settled at 16:06
+    clock = datetime(2026, 11, 3, 16, 3, tzinfo=UTC)  # the write's clock, read before 16:06
+    for kind, at in (("lead", datetime(2026, 11, 3, 15, 58, 30)),
+                     ("mql", datetime(2026, 11, 3, 15, 59))):
+        with database.write() as session:
+            record_event(session=session, workspace=session.get(Workspace, WS),
+                         new=NewEvent(kind=kind, user_id="U1", logged_by="U1",
+                                      occurred_at=at.replace(tzinfo=UTC), deal_key="deal-late",
+                                      idempotency_key=f"late-{kind}"), now=clock)
+    medians, _statements, _rows = _read(database, monkeypatch, now=reader)
+    assert medians == _unremembered(database)
 
 
 def test_the_sales_cycle_reads_its_current_month(this_month, monkeypatch):
