@@ -102,7 +102,9 @@ def _stamp_deal():
 
 def refresh_deals(*, session: Session, workspace_id: str, deal_keys: Sequence[str],
                   now: datetime | None = None, zone: ZoneInfo | None = None,
-                  before: dict[str, tuple] | None = None) -> dict[str, dict | None]:
+                  before: dict[str, tuple] | None = None,
+                  read: tuple[list[tuple], list[tuple]] | None = None
+                  ) -> dict[str, dict | None]:
     """Rewrite deal rows from their events, a few queries per 500 deals; returns each deal's
     columns as written (None: no row any more).
 
@@ -113,7 +115,10 @@ def refresh_deals(*, session: Session, workspace_id: str, deal_keys: Sequence[st
 
     `now` (default: the clock) decides which changes count as changing the past; `zone`
     (default: read from the workspace row) orders a deal's days; `before`, when given,
-    receives (account key, `account_view`) of each deal that existed, as it was."""
+    receives (account key, `account_view`) of each deal that existed, as it was. `read`:
+    for one deal, the rows of `refresh_reads_of_one`, read already under the derived-rows
+    lock in this transaction (a log's insert brought them, storage/recording.py). The
+    UPDATE of a deal may go out with the transaction's COMMIT (`driver.run_at_commit`)."""
     keys = sorted(set(deal_keys))
     if not keys:
         return {}
@@ -123,17 +128,15 @@ def refresh_deals(*, session: Session, workspace_id: str, deal_keys: Sequence[st
     by_key: dict[str, list[DealEvent]] = {k: [] for k in keys}
     existing: dict[str, dict] = {}
     events_of, deals_of = _refresh_reads()
-    for chunk in chunks(keys):  # rows, not ORM objects (4× cheaper), on SQLite's driver
+    if read is not None and len(keys) != 1:
+        raise ValueError("refresh_deals: rows read already are one deal's")
+    for chunk in chunks(keys) if read is None else ():  # rows, not ORM objects (4× cheaper)
         given = {"workspace_id": workspace_id, "keys": chunk}
         event_rows, deal_rows = driver.run_together(
             connection, ((events_of, given), (deals_of, given)))  # one round trip
-        for row in event_rows:
-            by_key[row[0]].append(DealEvent(*row[1:]))
-        for row in deal_rows:
-            deal = dict(zip(_DEAL_COLUMNS, row, strict=True))
-            existing[deal["key"]] = deal
-            if before is not None:
-                before[deal["key"]] = (deal["account_key"], account_view(deal))
+        _take_rows(event_rows, deal_rows, by_key, existing, before)
+    if read is not None:
+        _take_rows(*read, by_key, existing, before)
     now = now or datetime.now(UTC)
     settled = now - HISTORY_SETTLE
     past_changed = False
@@ -157,7 +160,7 @@ def refresh_deals(*, session: Session, workspace_id: str, deal_keys: Sequence[st
         else:
             changed = tuple(name for name, value in values.items() if deal[name] != value)
             if changed:  # as the ORM did: no UPDATE when nothing changed
-                driver.run(connection, _update_deal(changed), {
+                driver.run_at_commit(connection, _update_deal(changed), {
                     "deal_id": deal["id"], **{name: values[name] for name in changed}})
             written = {**deal, **values}
         past_changed = past_changed or _changes_past(history, _history_of(written), settled)
@@ -166,6 +169,32 @@ def refresh_deals(*, session: Session, workspace_id: str, deal_keys: Sequence[st
         note_history_change(session=session, workspace_id=workspace_id)
     _expire_deals(session, workspace_id, keys)
     return result
+
+
+def _take_rows(event_rows: list[tuple], deal_rows: list[tuple],
+               by_key: dict[str, list[DealEvent]], existing: dict[str, dict],
+               before: dict[str, tuple] | None) -> None:
+    """refresh_deals: the rows of its two reads (`_refresh_reads`, `refresh_reads_of_one`)."""
+    for row in event_rows:
+        by_key[row[0]].append(DealEvent(*row[1:]))
+    for row in deal_rows:
+        deal = dict(zip(_DEAL_COLUMNS, row, strict=True))
+        existing[deal["key"]] = deal
+        if before is not None:
+            before[deal["key"]] = (deal["account_key"], account_view(deal))
+
+
+@functools.cache
+def refresh_reads_of_one():
+    """refresh_deals' two reads for one deal, with the parameter names of an event's insert
+    (`workspace_id`, `deal_key`): they go out in the insert's query, after it
+    (storage/recording.py, storage/pg_driver.py `run_then`)."""
+    workspace_id, key = sa.bindparam("workspace_id"), sa.bindparam("deal_key")
+    events, deals = Event.__table__, Deal.__table__
+    return (sa.select(events.c.deal_key, *(events.c[c.key] for c in _DEAL_EVENT_COLUMNS))
+            .where(events.c.workspace_id == workspace_id, events.c.deal_key == key,
+                   events.c.voided_at.is_(None)),
+            sa.select(deals).where(deals.c.workspace_id == workspace_id, deals.c.key == key))
 
 
 @functools.cache

@@ -281,11 +281,18 @@ class Database:
                 return driver.run(session.connection(), statement, params)
         from storage import pg_driver  # (psycopg's modules: PostgreSQL only)
 
-        commit_by = None if self.deadline is None else \
-            anchor[0] + timedelta(seconds=self.deadline - anchor[1])
+        commit_by = self._server_commit_by()
         with self._one_statement_bind().connect() as connection:
             return pg_driver.run(connection, statement, params,
                                  alone=(self.deadline, lock_ms, commit_by))
+
+    def _server_commit_by(self) -> datetime | None:
+        """An instant on the server's clock no later than the deadline, from the command's
+        workspace read (`note_server_clock`); None without a deadline or that read."""
+        anchor = self.server_clock.get("at")
+        if self.deadline is None or anchor is None:
+            return None
+        return anchor[0] + timedelta(seconds=self.deadline - anchor[1])
 
     def _one_statement_bind(self) -> sa.Engine:
         """The engine for one statement outside a transaction block: PostgreSQL's autocommit,
@@ -303,21 +310,30 @@ class Database:
         """One short write transaction: committed on success, rolled back on any error, and
         rolled back (DeadlinePassed) when the deadline has passed by the time it would commit.
         PostgreSQL, under a deadline or lock timeout: BEGIN and the limits (`_limit`'s) go out
-        with the transaction's first statement, in its round trip (storage/pg_begin.py)."""
+        with the transaction's first statement, in its round trip (storage/pg_begin.py). A
+        command's write whose `kpibot.commit_by` is bounded by its workspace read's server
+        clock (`note_server_clock`, as `write_one`'s) may keep its last statement back to go
+        out with the COMMIT (a deal's UPDATE, `pg_driver.run_at_commit`): the server then
+        refuses that COMMIT past the deadline even if it runs it late."""
         lock_ms = self._write_lock_ms()
         bind = _write_bind(self.engine, lock_ms)
         with self._sqlite_writer_turn(lock_ms), Session(bind, expire_on_commit=False) as session, \
                 session.begin():
             if lock_ms is None or self.dialect != "postgresql":
                 yield session
+                self.remaining_ms()  # raises DeadlinePassed past the deadline: rolled back
             else:  # BEGIN and the limits go out with the first statement (storage/pg_begin.py)
-                opened = pg_begin.begin_with_next_statement(session.connection(), self.deadline,
-                                                            lock_ms)
+                from storage import pg_driver  # (psycopg's modules: PostgreSQL only)
+
+                opened = pg_begin.begin_with_next_statement(
+                    session.connection(), self.deadline, lock_ms, self._server_commit_by())
                 try:
                     yield session
+                    self.remaining_ms()  # raises DeadlinePassed past the deadline: rolled back
+                    session.flush()  # what the session holds goes before a statement kept back
+                    pg_driver.commit_with_last(session.connection())  # (then nothing to commit)
                 finally:
                     pg_begin.forget_pending(opened)
-            self.remaining_ms()  # raises DeadlinePassed past the deadline: rolled back
 
     @contextmanager
     def _sqlite_writer_turn(self, lock_ms: int | None) -> Iterator[None]:

@@ -64,6 +64,67 @@ def run(connection: sa.Connection, statement: sa.Executable,
     return converted_rows(rows, compiled.results)
 
 
+def run_then(connection: sa.Connection, statement: sa.Executable, params: Mapping[str, object],
+             then: Sequence[sa.Executable]) -> list[list[tuple]] | None:
+    """The rows of `statement` and then of each of `then` (reads of what it wrote, given the
+    same `params`), as one query with the transaction's BEGIN and limits
+    (`pg_begin.execute_then`): one round trip. None, and nothing sent, when `statement` is
+    not its transaction's first or one of them must run through Core: the caller runs them
+    apart."""
+    compiled = [_compile(each, connection.dialect, tuple(params)) for each in (statement, *then)]
+    driver_connection = connection.connection.driver_connection
+    if None in compiled or not pg_begin.is_pending(driver_connection):
+        return None
+    values = [_values(each, params) for each in compiled]
+    cursor = driver_connection.cursor()
+    for each, its_values in zip(compiled, values, strict=True):
+        tell_listeners(connection, cursor, each.sql, its_values)
+    try:
+        if not pg_begin.execute_then(cursor, compiled[0].sql, values[0], [
+                (each.sql, its_values) for each, its_values in zip(
+                    compiled[1:], values[1:], strict=True)]):
+            raise RuntimeError("storage.pg_driver: the BEGIN went out before run_then")
+        results = [converted_rows(_rows(cursor), compiled[0].results)]
+        for each in compiled[1:]:
+            cursor.nextset()
+            results.append(converted_rows(_rows(cursor), each.results))
+    except connection.dialect.loaded_dbapi.Error as error:
+        raise sqlalchemy_error(connection, cursor, compiled[0].sql, values[0], error) from error
+    finally:
+        cursor.close()
+    return results
+
+
+def run_at_commit(connection: sa.Connection, statement: sa.Executable,
+                  params: Mapping[str, object]) -> bool:
+    """Keep `statement` (one whose result nobody reads: a deal's UPDATE) back to go out with
+    its transaction's COMMIT (`pg_begin.run_at_commit`, `commit_with_last`). False, and
+    nothing done, when the transaction may not: the caller runs it now."""
+    compiled = _compile(statement, connection.dialect, tuple(params))
+    driver_connection = connection.connection.driver_connection
+    if compiled is None or not pg_begin.may_keep(driver_connection):
+        return False
+    values = _values(compiled, params)
+    cursor = driver_connection.cursor()
+    try:
+        tell_listeners(connection, cursor, compiled.sql, values)
+    finally:
+        cursor.close()
+    return pg_begin.run_at_commit(driver_connection,
+                                  pg_begin.written(driver_connection, compiled.sql, values))
+
+
+def commit_with_last(connection: sa.Connection) -> bool:
+    """The statement kept back by `run_at_commit` and the COMMIT, in one round trip; False
+    when none was kept (then the caller commits as usual). Errors raised as `run` raises
+    them."""
+    driver_connection = connection.connection.driver_connection
+    try:
+        return pg_begin.commit_with_last(driver_connection)
+    except connection.dialect.loaded_dbapi.Error as error:
+        raise sqlalchemy_error(connection, None, "COMMIT", {}, error) from error
+
+
 def run_together(connection: sa.Connection,
                  statements: Sequence[tuple[sa.Executable, Mapping[str, object]]]
                  ) -> list[list[tuple]]:
@@ -79,6 +140,8 @@ def run_together(connection: sa.Connection,
         return [run(connection, statement, params) for statement, params in statements]
     cursors, sent = [], []
     try:
+        with driver_connection.cursor() as cursor:  # a statement kept for the COMMIT first
+            pg_begin.send_kept(cursor)
         with driver_connection.pipeline():
             for each, (_statement, params) in zip(compiled, statements, strict=True):
                 values = _values(each, params)
@@ -106,6 +169,7 @@ def execute_numbered(connection: sa.Connection, sql: str, values: Sequence) -> l
     cursor = psycopg.RawCursor(connection.connection.driver_connection)
     tell_listeners(connection, cursor, sql, values)
     try:
+        pg_begin.send_kept(cursor)
         cursor.execute(sql, values)
         return cursor.fetchall()
     except connection.dialect.loaded_dbapi.Error as error:
