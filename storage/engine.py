@@ -253,8 +253,14 @@ class Database:
         PostgreSQL: autocommit, one round trip instead of four (BEGIN, the deadline's limits,
         the statement, ROLLBACK); the statement gets no timeout of its own: a read waits on no
         row lock, and nothing the command writes afterwards commits past the deadline
-        (`write`)."""
+        (`write`); it runs on a pooled connection without SQLAlchemy's Connection
+        (storage/pg_driver.py `run_pooled`)."""
         self.remaining_ms()  # past the deadline nothing starts
+        if self.dialect == "postgresql":  # without SQLAlchemy's Connection (pg_driver)
+            from storage import pg_driver
+
+            rows = pg_driver.run_pooled(self.engine, statement, params)
+            return rows[0] if rows else None
         with self._one_statement_bind().connect() as connection:
             rows = driver.run(connection, statement, params)
         return rows[0] if rows else None
@@ -281,10 +287,8 @@ class Database:
                 return driver.run(session.connection(), statement, params)
         from storage import pg_driver  # (psycopg's modules: PostgreSQL only)
 
-        commit_by = self._server_commit_by()
-        with self._one_statement_bind().connect() as connection:
-            return pg_driver.run(connection, statement, params,
-                                 alone=(self.deadline, lock_ms, commit_by))
+        return pg_driver.run_pooled(self.engine, statement, params,
+                                    alone=(self.deadline, lock_ms, self._server_commit_by()))
 
     def _server_commit_by(self) -> datetime | None:
         """An instant on the server's clock no later than the deadline, from the command's

@@ -19,12 +19,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from psycopg.pq import ExecStatus
+from psycopg.pq import ExecStatus, TransactionStatus
 
 from storage import pg_begin
 from storage.driver import bind_conversion, converted_rows, result_converter, returned_columns
 
 _ROWS = ExecStatus.TUPLES_OK  # a result with rows (none when the statement returns none)
+_IDLE = TransactionStatus.IDLE  # no transaction open on the connection
 
 
 @dataclass(frozen=True)
@@ -36,32 +37,87 @@ class _Compiled:
 
 
 def run(connection: sa.Connection, statement: sa.Executable,
-        params: Mapping[str, object], *,
-        alone: tuple | None = None) -> list[tuple]:
-    """Every row `statement` returns (an empty list for one that returns none). `alone`
-    (deadline, lock timeout, an instant on the server's clock to commit by): the statement is
-    a transaction of its own, sent with its BEGIN, limits and COMMIT in one query
-    (`pg_begin.execute_alone`; the connection in autocommit)."""
+        params: Mapping[str, object]) -> list[tuple]:
+    """Every row `statement` returns (an empty list for one that returns none)."""
     compiled = _compile(statement, connection.dialect, tuple(params))
     if compiled is None:
-        if alone is not None:
-            raise ValueError(f"storage.pg_driver: cannot run alone: {statement}")
         result = connection.execute(statement, params)
         return [tuple(row) for row in result] if result.returns_rows else []
     values = _values(compiled, params)
     cursor = connection.connection.driver_connection.cursor()
     tell_listeners(connection, cursor, compiled.sql, values)
     try:
-        if alone is None:
-            pg_begin.execute(cursor, compiled.sql, values)
-        else:
-            pg_begin.execute_alone(cursor, compiled.sql, values, *alone)
+        pg_begin.execute(cursor, compiled.sql, values)
         rows = _rows(cursor)
     except connection.dialect.loaded_dbapi.Error as error:
         raise sqlalchemy_error(connection, cursor, compiled.sql, values, error) from error
     finally:
         cursor.close()
     return converted_rows(rows, compiled.results)
+
+
+def run_pooled(engine: sa.Engine, statement: sa.Executable, params: Mapping[str, object], *,
+               alone: tuple | None = None) -> list[tuple]:
+    """`run` of one statement outside any transaction (`Database.read_first`, `write_one`),
+    on a pooled connection put in psycopg's autocommit mode for it and back, without
+    SQLAlchemy's Connection: its checkout, isolation characteristics and reset were a third
+    of the workspace read's client CPU. The pool's own checkout and checkin still run
+    (storage/pg_pool.py pings a connection that may have gone bad), listeners are told, and
+    errors are raised as `run` raises them (the connection invalidated when it is gone).
+    `alone`: as `run`'s (BEGIN, limits, the statement and COMMIT in one query)."""
+    dialect = engine.dialect
+    compiled = _compile(statement, dialect, tuple(params))
+    if compiled is None:
+        raise ValueError(f"storage.pg_driver: cannot run on a pooled connection: {statement}")
+    values = _values(compiled, params)
+    pooled = engine.raw_connection()  # (the pool's checkout: storage/pg_pool.py)
+    driver_connection = pooled.driver_connection
+    try:
+        driver_connection.autocommit = True
+        cursor = driver_connection.cursor()
+        listeners = engine.dispatch.before_cursor_execute
+        if listeners:
+            listeners(_Pooled(pooled), cursor, compiled.sql, values, None, False)
+        try:
+            if alone is None:
+                cursor.execute(compiled.sql, values)
+            else:
+                pg_begin.execute_alone(cursor, compiled.sql, values, *alone)
+            rows = _rows(cursor)
+        except dialect.loaded_dbapi.Error as error:
+            gone = dialect.is_disconnect(error, driver_connection, cursor)
+            if gone:
+                pooled.invalidate(error)
+            raise sa.exc.DBAPIError.instance(compiled.sql, values, error,
+                                             dialect.loaded_dbapi.Error,
+                                             connection_invalidated=gone,
+                                             dialect=dialect) from error
+        finally:
+            cursor.close()
+    finally:
+        _hand_back(pooled, driver_connection, dialect)
+    return converted_rows(rows, compiled.results)
+
+
+@dataclass(frozen=True)
+class _Pooled:
+    """What the statement listeners are given for `run_pooled`'s statement (as a Connection:
+    `.connection` the pooled connection, `.connection.dbapi_connection` psycopg's)."""
+    connection: object
+
+
+def _hand_back(pooled, driver_connection, dialect) -> None:
+    """Back to the pool as SQLAlchemy left it: out of any failed transaction (ROLLBACK), out
+    of autocommit; a connection that cannot be is invalidated (the pool replaces it)."""
+    try:
+        if pooled.is_valid and not driver_connection.closed:
+            if driver_connection.info.transaction_status != _IDLE:
+                driver_connection.rollback()
+            driver_connection.autocommit = False
+    except dialect.loaded_dbapi.Error as error:
+        pooled.invalidate(error)
+    finally:
+        pooled.close()
 
 
 def run_then(connection: sa.Connection, statement: sa.Executable, params: Mapping[str, object],
