@@ -5,10 +5,11 @@ The logs `python -m benchmarks` sends (benchmarks/harness.py: `call 3`, `email-s
 in-process through the real command handler as `kpibot serve` answers a chat command (its
 deadline and lock timeout, the real clock, a new Slack request each), on an existing database
 (a copy of a cached generated history: each log is stored). Reported per kind, after
-`--warmup` logs: the statements each log sends (transaction control left out), on PostgreSQL
-the libpq round trips of each log counted alone (tests/support/round_trips.py, on a pool that
-starts empty, so nothing is pinged), and the median and fastest CPU milliseconds (process
-time). Counts that do not depend on the machine's load come first (docs/performance.md).
+`--warmup` logs: the statements each log sends (transaction control left out) and the median
+and fastest CPU milliseconds (process time) of `--logs` logs on a warm pool, then on
+PostgreSQL the libpq round trips of as many more logs (the same kinds and deals), each counted
+alone (tests/support/round_trips.py, on a pool that starts empty, so nothing is pinged).
+Counts that do not depend on the machine's load come first (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -55,29 +56,40 @@ def main(argv: list[str] | None = None) -> dict:
             statements.append(statement)
 
     kinds: dict[str, dict[str, list]] = {}
+
+    def answer(i: int, count_trips: bool) -> None:
+        text = _log_text(i, deals)
+        statements.clear()
+        request = CommandRequest(platform="slack", workspace_id=WORKSPACE, user_id=user_id,
+                                 user_name=user_name, text=text, channel_id="C1",
+                                 idempotency_key=f"log-mix:{time.time_ns()}:{i}")
+        if count_trips:
+            trips = _round_trips(database, handler, request, COMMAND_DEADLINE)
+        else:
+            cpu = _timed(handler, request, COMMAND_DEADLINE)
+        if i % args.logs >= args.warmup:
+            figures = kinds.setdefault(text.split()[1], {
+                "statements": [], "round_trips": [], "cpu_ms": []})
+            if count_trips:
+                figures["round_trips"].append(trips)
+            else:
+                figures["statements"].append(len(statements))
+                figures["cpu_ms"].append(cpu)
+
     sa.event.listen(database.engine, "before_cursor_execute", record)
     try:
-        for i in range(args.logs):
-            text = _log_text(i, deals)
-            statements.clear()
-            trips, cpu = _answer(database, handler, CommandRequest(
-                platform="slack", workspace_id=WORKSPACE, user_id=user_id,
-                user_name=user_name, text=text, channel_id="C1",
-                idempotency_key=f"log-mix:{time.time_ns()}:{i}"), COMMAND_DEADLINE)
-            if i >= args.warmup:
-                figures = kinds.setdefault(text.split()[1], {
-                    "statements": [], "round_trips": [], "cpu_ms": []})
-                figures["statements"].append(len(statements))
-                figures["round_trips"].append(trips)
-                figures["cpu_ms"].append(cpu)
+        for i in range(args.logs):  # CPU and statements, the pool warm
+            answer(i, False)
+        if database.dialect == "postgresql":  # round trips, each log on a pool that starts
+            for i in range(args.logs, 2 * args.logs):  # empty (the same kinds and deals)
+                answer(i, True)
     finally:
         sa.event.remove(database.engine, "before_cursor_execute", record)
         database.dispose()
     result = {"logs": args.logs - args.warmup, "kinds": {
         kind: _summary(figures) for kind, figures in kinds.items()}}
     every = [trips for figures in kinds.values() for trips in figures["round_trips"]]
-    result["round_trips_mean"] = None if None in every or not every else \
-        round(sum(every) / len(every), 2)
+    result["round_trips_mean"] = round(sum(every) / len(every), 2) if every else None
     print(json.dumps(result), flush=True)
     if args.json:
         with open(args.json, "w") as f:
@@ -85,16 +97,13 @@ def main(argv: list[str] | None = None) -> dict:
     return result
 
 
-def _answer(database, handler, request, seconds: float) -> tuple[int | None, float]:
-    """(libpq round trips or None on SQLite, CPU milliseconds) of one answer, which must
-    say the event was logged."""
-    if database.dialect == "postgresql":
-        from tests.support.round_trips import RoundTrips
+def _round_trips(database, handler, request, seconds: float) -> int:
+    """libpq round trips of one answer (tests/support/round_trips.py: the pool starts empty)."""
+    from tests.support.round_trips import RoundTrips
 
-        with RoundTrips(database.engine) as trips:
-            cpu = _timed(handler, request, seconds)
-        return trips.count, cpu
-    return None, _timed(handler, request, seconds)
+    with RoundTrips(database.engine) as trips:
+        _timed(handler, request, seconds)
+    return trips.count
 
 
 def _timed(handler, request, seconds: float) -> float:
@@ -111,7 +120,7 @@ def _summary(figures: dict[str, list]) -> dict:
     trips = figures["round_trips"]
     return {"n": len(cpu),
             "statements_mean": round(sum(figures["statements"]) / len(cpu), 2),
-            "round_trips_mean": None if None in trips else round(sum(trips) / len(trips), 2),
+            "round_trips_mean": round(sum(trips) / len(trips), 2) if trips else None,
             "cpu_ms_p50": round(cpu[len(cpu) // 2], 3), "cpu_ms_min": round(cpu[0], 3)}
 
 
