@@ -5,10 +5,11 @@ The logs `python -m benchmarks` sends (benchmarks/harness.py: `call 3`, `email-s
 in-process through the real command handler as `kpibot serve` answers a chat command (its
 deadline and lock timeout, the real clock, a new Slack request each), on an existing database
 (a copy of a cached generated history: each log is stored). Reported per kind, after
-`--warmup` logs: the statements each log sends (transaction control left out) and the median
-and fastest CPU milliseconds (process time) of `--logs` logs on a warm pool, then on
-PostgreSQL the libpq round trips of as many more logs (the same kinds and deals), each counted
-alone (tests/support/round_trips.py, on a pool that starts empty, so nothing is pinged).
+`--warmup` logs: on PostgreSQL the libpq round trips of each of `--logs` logs counted alone
+(tests/support/round_trips.py, on a pool that starts empty, so nothing is pinged; the deals
+met as the benchmark meets them), then the statements each of as many more logs sends
+(transaction control left out) and their median and fastest CPU milliseconds (process time)
+on a warm pool (the same kinds on the same deals, met before: a meeting is then a stamp).
 Counts that do not depend on the machine's load come first (docs/performance.md).
 """
 
@@ -78,11 +79,11 @@ def main(argv: list[str] | None = None) -> dict:
 
     sa.event.listen(database.engine, "before_cursor_execute", record)
     try:
-        for i in range(args.logs):  # CPU and statements, the pool warm
-            answer(i, False)
         if database.dialect == "postgresql":  # round trips, each log on a pool that starts
-            for i in range(args.logs, 2 * args.logs):  # empty (the same kinds and deals)
+            for i in range(args.logs):  # empty, the deals as the benchmark first meets them
                 answer(i, True)
+        for i in range(args.logs):  # CPU and statements, the pool warm, the deals met before
+            answer(i + args.logs, False)
     finally:
         sa.event.remove(database.engine, "before_cursor_execute", record)
         database.dispose()
