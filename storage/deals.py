@@ -185,16 +185,35 @@ def _take_rows(event_rows: list[tuple], deal_rows: list[tuple],
 
 
 @functools.cache
-def refresh_reads_of_one():
+def refresh_reads_of_one(after_stamp: bool = False):
     """refresh_deals' two reads for one deal, with the parameter names of an event's insert
     (`workspace_id`, `deal_key`): they go out in the insert's query, after it
-    (storage/recording.py, storage/pg_driver.py `run_then`)."""
+    (storage/recording.py, storage/pg_driver.py `run_then`). `after_stamp`: the insert tried
+    the stamp (`stamp_after`); the deal's events are then read only if the deal does not look
+    stamped by it (its `updated_at` the event's `logged_at`, its name the event's
+    `deal_name`), so a stamped deal's events are not sent for nothing (`events_read_skipped`
+    tells when they were not read although the stamp did not apply)."""
     workspace_id, key = sa.bindparam("workspace_id"), sa.bindparam("deal_key")
     events, deals = Event.__table__, Deal.__table__
-    return (sa.select(events.c.deal_key, *(events.c[c.key] for c in _DEAL_EVENT_COLUMNS))
-            .where(events.c.workspace_id == workspace_id, events.c.deal_key == key,
-                   events.c.voided_at.is_(None)),
+    events_of = sa.select(events.c.deal_key, *(events.c[c.key] for c in _DEAL_EVENT_COLUMNS)
+                          ).where(events.c.workspace_id == workspace_id,
+                                  events.c.deal_key == key, events.c.voided_at.is_(None))
+    if after_stamp:
+        events_of = events_of.where(~sa.exists().where(
+            deals.c.workspace_id == workspace_id, deals.c.key == key,
+            deals.c.updated_at == sa.bindparam("logged_at"),
+            deals.c.name == sa.bindparam("deal_name")))
+    return (events_of,
             sa.select(deals).where(deals.c.workspace_id == workspace_id, deals.c.key == key))
+
+
+def events_read_skipped(deal_rows: list[tuple], deal_name: str | None,
+                        logged_at: datetime) -> bool:
+    """Whether `refresh_reads_of_one(after_stamp=True)` left the deal's events unread: its row
+    (`deal_rows`, read in the same query) looks stamped by the event (a deal another writer
+    stamped at the very same instant, or the stamp itself). When the stamp did not apply, the
+    caller reads them again."""
+    return any(row[_UPDATED_AT] == logged_at and row[_NAME] == deal_name for row in deal_rows)
 
 
 @functools.cache
@@ -310,6 +329,7 @@ def deal_outcomes(*, session: Session, workspace_id: str, keys: Iterable[str]
 
 
 _DEAL_COLUMNS = tuple(Deal.__table__.c.keys())
+_UPDATED_AT, _NAME = _DEAL_COLUMNS.index("updated_at"), _DEAL_COLUMNS.index("name")
 _DEAL_EVENT_COLUMNS = (Event.id, Event.kind, Event.occurred_at, Event.user_id, Event.deal_name,
                        Event.account_key, Event.amount_minor, Event.currency, Event.mrr_minor,
                        Event.source, Event.reason, Event.competitor)

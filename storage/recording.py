@@ -20,7 +20,13 @@ from reports.events import KINDS
 from storage import driver
 from storage.accounts import ACCOUNT_KINDS
 from storage.bulk import BulkInsert
-from storage.deals import may_stamp, note_stamped, refresh_reads_of_one, stamp_unchanged_deal
+from storage.deals import (
+    events_read_skipped,
+    may_stamp,
+    note_stamped,
+    refresh_reads_of_one,
+    stamp_unchanged_deal,
+)
 from storage.engine import Database, dialect_insert
 from storage.event_queries import find_by_idempotency_key, get_event, stored_keys
 from storage.models import Event, Workspace
@@ -130,7 +136,8 @@ def record_event(
         if new.deal_key:  # its deal's refresh reads go out in the insert's query, after it
             from storage import pg_driver  # (psycopg's modules: PostgreSQL only)
 
-            results = pg_driver.run_then(connection, statement, params, refresh_reads_of_one())
+            results = pg_driver.run_then(connection, statement, params,
+                                         refresh_reads_of_one(after_stamp=stamp))
         if results is None:
             stored = driver.run(connection, statement, params)
         else:
@@ -142,6 +149,9 @@ def record_event(
         if stamp and event_id is not None and stored[0][1]:
             note_stamped(session, workspace.id, new.deal_key)
             stamped = True
+        elif stamp and read is not None and events_read_skipped(read[1], new.deal_name,
+                                                                 logged_at):
+            read = None  # its events were not read: the refresh reads them
     else:  # on the driver: SQLAlchemy's execution cost three times the insert
         stored = driver.run(connection, _insert_once(connection.dialect.name), values)
         event_id = stored[0][0] if stored else None

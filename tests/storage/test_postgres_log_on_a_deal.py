@@ -37,11 +37,17 @@ def chat(database):
     return Chat(database, workspace=WS, now=NOW, admins=(), default_user="U1")
 
 
-def _ask(chat: Chat, text: str, key: str | None, seconds: float = 30):
+def _ask(chat: Chat, text: str, key: str | None, seconds: float = 30, user: str = "U1"):
     """As served: the caller's name in the request, a deadline."""
     return chat.handler.handle(CommandRequest(
-        platform="slack", workspace_id=WS, user_id="U1", user_name="Ann", text=text,
+        platform="slack", workspace_id=WS, user_id=user, user_name=f"Name {user}", text=text,
         channel_id="C1", idempotency_key=key), time.monotonic() + seconds)
+
+
+def _owner(database, key: str = "acme") -> str:
+    return database.read_first(sa.text(
+        "SELECT owner_id FROM deals WHERE workspace_id = :w AND key = :k"),
+        {"w": WS, "k": key})[0]
 
 
 def _deal(database, key: str = "acme") -> tuple | None:
@@ -185,3 +191,16 @@ def test_a_statement_after_the_kept_update_sees_it(chat, database):
     assert stage == "demo"
     assert trips.queries[-1] == '"COMMIT"'  # nothing was left to go out with it
     assert _deal(database)[1] == "demo"
+
+
+def test_a_meeting_the_stamp_missed_on_a_deal_that_looks_stamped_is_refreshed(chat, database):
+    """A meeting tries the stamp, and its insert's query reads the deal's events only if the
+    deal does not look stamped by it (its `updated_at` the meeting's instant, the same name):
+    a stamped deal's events are not sent for nothing. Here another rep's meeting at the very
+    same instant left the deal looking so, but the stamp does not apply (a deal with no stage
+    yet is owned by its latest event's rep, now U1): the refresh reads the events itself."""
+    _ask(chat, "log meeting-booked acme", "theirs", user="U2")
+    assert _owner(database) == "U2" and _deal(database)[3] == NOW
+    reply = _ask(chat, "log meeting-booked acme", "mine")
+    assert reply.ok, reply.plain_text()
+    assert _owner(database) == "U1" and _events(database) == 2
