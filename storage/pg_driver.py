@@ -70,31 +70,36 @@ def run_pooled(engine: sa.Engine, statement: sa.Executable, params: Mapping[str,
     if compiled is None:
         raise ValueError(f"storage.pg_driver: cannot run on a pooled connection: {statement}")
     values = _values(compiled, params)
-    pooled = engine.raw_connection()  # (the pool's checkout: storage/pg_pool.py)
-    driver_connection = pooled.driver_connection
+    try:  # (the pool's checkout: storage/pg_pool.py)
+        pooled = engine.raw_connection()
+    except dialect.loaded_dbapi.Error as error:  # no server: raised as Core raises it
+        raise sa.exc.DBAPIError.instance(
+            None, None, error, dialect.loaded_dbapi.Error,
+            connection_invalidated=dialect.is_disconnect(error, None, None),
+            dialect=dialect) from error
+    driver_connection, cursor = pooled.driver_connection, None
     try:
-        driver_connection.autocommit = True
         cursor = driver_connection.cursor()
         listeners = engine.dispatch.before_cursor_execute
         if listeners:
             listeners(_Pooled(pooled), cursor, compiled.sql, values, None, False)
-        try:
-            if alone is None:
-                cursor.execute(compiled.sql, values)
-            else:
-                pg_begin.execute_alone(cursor, compiled.sql, values, *alone)
-            rows = _rows(cursor)
-        except dialect.loaded_dbapi.Error as error:
-            gone = dialect.is_disconnect(error, driver_connection, cursor)
-            if gone:
-                pooled.invalidate(error)
-            raise sa.exc.DBAPIError.instance(compiled.sql, values, error,
-                                             dialect.loaded_dbapi.Error,
-                                             connection_invalidated=gone,
-                                             dialect=dialect) from error
-        finally:
-            cursor.close()
+        driver_connection.autocommit = True
+        if alone is None:
+            cursor.execute(compiled.sql, values)
+        else:
+            pg_begin.execute_alone(cursor, compiled.sql, values, *alone)
+        rows = _rows(cursor)
+    except dialect.loaded_dbapi.Error as error:  # (a connection that closed: invalidated)
+        gone = dialect.is_disconnect(error, driver_connection, cursor)
+        if gone:
+            pooled.invalidate(error)
+        raise sa.exc.DBAPIError.instance(compiled.sql, values, error,
+                                         dialect.loaded_dbapi.Error,
+                                         connection_invalidated=gone,
+                                         dialect=dialect) from error
     finally:
+        if cursor is not None:
+            cursor.close()
         _hand_back(pooled, driver_connection, dialect)
     return converted_rows(rows, compiled.results)
 
@@ -110,7 +115,9 @@ def _hand_back(pooled, driver_connection, dialect) -> None:
     """Back to the pool as SQLAlchemy left it: out of any failed transaction (ROLLBACK), out
     of autocommit; a connection that cannot be is invalidated (the pool replaces it)."""
     try:
-        if pooled.is_valid and not driver_connection.closed:
+        if pooled.is_valid and driver_connection.closed:
+            pooled.invalidate()
+        elif pooled.is_valid:
             if driver_connection.info.transaction_status != _IDLE:
                 driver_connection.rollback()
             driver_connection.autocommit = False

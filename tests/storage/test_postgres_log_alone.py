@@ -14,10 +14,11 @@ import pytest
 import sqlalchemy as sa
 
 from bot.core import DATABASE_DOWN_REPLY, CommandRequest
-from storage.engine import DeadlinePassed
+from storage.engine import Database, DeadlinePassed
 from storage.recording import NewEvent, store_event
 from storage.workspaces import ensure_user, ensure_workspace, workspace_and_user
 from tests.support.dialog import Chat
+from tests.support.postgres_host import free_port
 from tests.support.round_trips import RoundTrips
 
 pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
@@ -184,3 +185,22 @@ def test_a_failed_write_alone_hands_its_connection_back_as_it_took_it(chat, data
     assert database.read_first(sa.text("SELECT name FROM workspaces WHERE id = :w"),
                                {"w": WS})[0] != "changed"
     assert _stored(database, "late") == 0
+
+
+def test_no_server_is_a_database_error_as_core_raises_it(chat, database):
+    """The workspace read and a write alone check a connection out of the pool themselves
+    (storage/pg_driver.py `run_pooled`): a server that cannot be reached is SQLAlchemy's
+    OperationalError there too (the command answers "database down"), never psycopg's own
+    (an HTTP 500 in the server: tests/reliability/test_database_restart.py)."""
+    url = database.engine.url.set(port=free_port())
+    down = Database.from_url(url.render_as_string(hide_password=False)).until(
+        time.monotonic() + 30)
+    try:
+        with pytest.raises(sa.exc.OperationalError):
+            down.read_first(sa.text("SELECT 1"), {})
+        alone = down.with_lock_timeout(500)
+        alone.note_server_clock(datetime.now(UTC), time.monotonic())  # (else: `write`)
+        with pytest.raises(sa.exc.OperationalError):
+            alone.write_one(sa.text("SELECT 1"), {})
+    finally:
+        down.dispose()
