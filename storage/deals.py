@@ -117,8 +117,7 @@ def refresh_deals(*, session: Session, workspace_id: str, deal_keys: Sequence[st
     (default: read from the workspace row) orders a deal's days; `before`, when given,
     receives (account key, `account_view`) of each deal that existed, as it was. `read`:
     for one deal, the rows of `refresh_reads_of_one`, read already under the derived-rows
-    lock in this transaction (a log's insert brought them, storage/recording.py). The
-    UPDATE of a deal may go out with the transaction's COMMIT (`driver.run_at_commit`)."""
+    lock in this transaction (a log's insert brought them, storage/recording.py)."""
     keys = sorted(set(deal_keys))
     if not keys:
         return {}
@@ -160,7 +159,7 @@ def refresh_deals(*, session: Session, workspace_id: str, deal_keys: Sequence[st
         else:
             changed = tuple(name for name, value in values.items() if deal[name] != value)
             if changed:  # as the ORM did: no UPDATE when nothing changed
-                driver.run_at_commit(connection, _update_deal(changed), {
+                driver.run(connection, _update_deal(changed), {
                     "deal_id": deal["id"], **{name: values[name] for name in changed}})
             written = {**deal, **values}
         past_changed = past_changed or _changes_past(history, _history_of(written), settled)

@@ -58,20 +58,6 @@ def run(connection: sa.Connection, statement: sa.Executable,
     return converted_rows(execute_sql(connection, sql, tuple(values)), compiled.results)
 
 
-def run_at_commit(connection: sa.Connection, statement: sa.Executable,
-                  params: Mapping[str, object]) -> None:
-    """`run` of a statement whose result nobody reads (a deal's UPDATE). On PostgreSQL, in a
-    command's write that allows it, it is kept back to go out with the transaction's COMMIT
-    (storage/pg_driver.py `run_at_commit`), or before the next statement, whichever comes
-    first; otherwise it runs now."""
-    if connection.dialect.name != "sqlite":
-        from storage import pg_driver
-
-        if pg_driver.run_at_commit(connection, statement, params):
-            return
-    run(connection, statement, params)
-
-
 def run_together(connection: sa.Connection,
                  statements: Sequence[tuple[sa.Executable, Mapping[str, object]]]
                  ) -> list[list[tuple]]:

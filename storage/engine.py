@@ -314,30 +314,24 @@ class Database:
         """One short write transaction: committed on success, rolled back on any error, and
         rolled back (DeadlinePassed) when the deadline has passed by the time it would commit.
         PostgreSQL, under a deadline or lock timeout: BEGIN and the limits (`_limit`'s) go out
-        with the transaction's first statement, in its round trip (storage/pg_begin.py). A
-        command's write whose `kpibot.commit_by` is bounded by its workspace read's server
-        clock (`note_server_clock`, as `write_one`'s) may keep its last statement back to go
-        out with the COMMIT (a deal's UPDATE, `pg_driver.run_at_commit`): the server then
-        refuses that COMMIT past the deadline even if it runs it late."""
+        with the transaction's first statement, in its round trip (storage/pg_begin.py), and
+        `kpibot.commit_by` is also bounded by the command's workspace read's server clock
+        (`note_server_clock`, as `write_one`'s): a COMMIT the server runs late is refused
+        past the deadline, however late it ran the first statement."""
         lock_ms = self._write_lock_ms()
         bind = _write_bind(self.engine, lock_ms)
         with self._sqlite_writer_turn(lock_ms), Session(bind, expire_on_commit=False) as session, \
                 session.begin():
             if lock_ms is None or self.dialect != "postgresql":
                 yield session
-                self.remaining_ms()  # raises DeadlinePassed past the deadline: rolled back
             else:  # BEGIN and the limits go out with the first statement (storage/pg_begin.py)
-                from storage import pg_driver  # (psycopg's modules: PostgreSQL only)
-
                 opened = pg_begin.begin_with_next_statement(
                     session.connection(), self.deadline, lock_ms, self._server_commit_by())
                 try:
                     yield session
-                    self.remaining_ms()  # raises DeadlinePassed past the deadline: rolled back
-                    session.flush()  # what the session holds goes before a statement kept back
-                    pg_driver.commit_with_last(session.connection())  # (then nothing to commit)
                 finally:
                     pg_begin.forget_pending(opened)
+            self.remaining_ms()  # raises DeadlinePassed past the deadline: rolled back
 
     @contextmanager
     def _sqlite_writer_turn(self, lock_ms: int | None) -> Iterator[None]:

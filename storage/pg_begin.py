@@ -27,15 +27,13 @@ A statement that is a whole transaction (`Database.write_one`: a `/kpi log` of a
 without a deal) goes out with its COMMIT too (`execute_alone`): one round trip for all of it,
 which commits all of it or nothing.
 
-A `/kpi log` on a deal (issue 18, session 12) needs its deal's events and row after its insert,
-then writes the deal: the reads go out in the insert's query, after it (`execute_then`: each
-statement of a simple-protocol query takes its own snapshot, so they see the insert and whatever
-committed before the derived-rows lock it took), and the deal's UPDATE is kept back to go out
-with the COMMIT (`run_at_commit`, `commit_with_last`): three round trips for a refresh instead
-of five. A COMMIT that goes out with a statement, before the bot could check its deadline after
-it, is only allowed in a transaction whose `kpibot.commit_by` is bounded by an instant on the
-server's clock no later than the deadline (the command's workspace read's, as for
-`execute_alone`): `begin_with_next_statement(..., commit_by=...)`.
+A `/kpi log` on a deal (issue 18, session 12) needs its deal's events and row after its insert:
+the reads go out in the insert's query, after it (`execute_then`: each statement of a
+simple-protocol query takes its own snapshot, so they see the insert and whatever committed
+before the derived-rows lock it took): four round trips for a refresh instead of five. A
+write's `kpibot.commit_by` is also bounded by an instant on the server's clock no later than
+the deadline when the command's workspace read gave one (`begin_with_next_statement(...,
+commit_by=...)`, as for `execute_alone`).
 """
 
 from __future__ import annotations
@@ -50,10 +48,6 @@ from storage.plans import with_values
 
 # psycopg connection -> (deadline, lock_ms, commit_by) of the BEGIN and limits not sent on it yet
 _pending_begins: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-# psycopg connection -> True: its transaction's `kpibot.commit_by` is bounded by an instant on
-# the server's clock (its COMMIT may go out with its last statement); or the SQL of that last
-# statement, kept back for its COMMIT (`run_at_commit`)
-_commit_joins: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def install(engine: sa.Engine) -> None:
@@ -69,27 +63,18 @@ def begin_with_next_statement(connection: sa.Connection, deadline: float | None,
     statement it runs: BEGIN, then this transaction's lock timeout and, given a `deadline`
     (a `time.monotonic()` instant), what is left of it when the statement is sent as its
     statement timeout and `kpibot.commit_by` (the server's clock plus that, and no later than
-    `commit_by`, an instant on the server's clock no later than the deadline: then its last
-    statement may go out with its COMMIT, `run_at_commit`). Returns the driver's connection,
-    for `forget_pending`."""
+    `commit_by`, an instant on the server's clock no later than the deadline, so a COMMIT
+    the server runs late is refused however late the first statement ran). Returns the
+    driver's connection, for `forget_pending`."""
     driver_connection = connection.connection.dbapi_connection
     _pending_begins[driver_connection] = (deadline, lock_ms, commit_by)
-    if commit_by is not None:
-        _commit_joins[driver_connection] = True
     return driver_connection
 
 
 def forget_pending(driver_connection: object) -> None:
     """The end of the transaction: a BEGIN still pending (no statement ran) is dropped, as
-    nothing was begun, and so is a statement kept back for a COMMIT that is not sent."""
+    nothing was begun."""
     _pending_begins.pop(driver_connection, None)
-    _commit_joins.pop(driver_connection, None)
-
-
-def may_keep(driver_connection: object) -> bool:
-    """Whether `run_at_commit` would keep a statement back now."""
-    return (_commit_joins.get(driver_connection) is True
-            and driver_connection not in _pending_begins)
 
 
 def written(driver_connection: object, statement: str, parameters: dict) -> str:
@@ -100,42 +85,6 @@ def written(driver_connection: object, statement: str, parameters: dict) -> str:
         import psycopg
 
         return psycopg.ClientCursor(driver_connection).mogrify(statement, parameters)
-
-
-def run_at_commit(driver_connection: object, sql: str) -> bool:
-    """Keep `sql` (a statement with its values written in, whose result nobody reads: a deal's
-    UPDATE) back to go out with the transaction's COMMIT (`commit_with_last`), a round trip
-    less. Any statement run on the connection before then sends it first, so the order of
-    the transaction's statements stays as written. False (nothing kept) when the transaction
-    may not join its COMMIT to a statement (its `kpibot.commit_by` is not bounded by the
-    server's clock, `begin_with_next_statement`), its BEGIN has not gone out yet, or a
-    statement is kept already: the caller runs `sql` now."""
-    if not may_keep(driver_connection):
-        return False
-    _commit_joins[driver_connection] = sql
-    return True
-
-
-def commit_with_last(driver_connection: object) -> bool:
-    """Send the statement kept back (`run_at_commit`) and COMMIT as one query; False when
-    nothing was kept (the caller commits as usual). The server stops at the first error: a
-    statement that fails leaves the transaction failed (the caller's ROLLBACK ends it), and a
-    COMMIT past `kpibot.commit_by` is refused (migration 0010)."""
-    sql = _commit_joins.pop(driver_connection, None)
-    if not isinstance(sql, str):
-        return False
-    with driver_connection.cursor() as cursor:
-        _run_joined(cursor, f"{sql}; COMMIT")
-    return True
-
-
-def send_kept(cursor) -> None:
-    """The statement kept back for the COMMIT, sent now: another statement is about to run
-    in the transaction first (storage/pg_driver.py calls this before its own)."""
-    sql = _commit_joins.get(cursor.connection) if _commit_joins else None
-    if isinstance(sql, str):
-        _commit_joins[cursor.connection] = True
-        _run_joined(cursor, sql)
 
 
 def is_pending(driver_connection: object) -> bool:
@@ -158,9 +107,7 @@ def limits_sql(statement_ms: int | None, lock_ms: int | None,
 
 
 def _pending(cursor) -> str | None:
-    """The BEGIN and limits to send before this statement, if it is a transaction's first;
-    a statement kept back for the COMMIT goes out first (`send_kept`)."""
-    send_kept(cursor)
+    """The BEGIN and limits to send before this statement, if it is a transaction's first."""
     pending = _pending_begins.pop(cursor.connection, None) if _pending_begins else None
     if pending is None:
         return None

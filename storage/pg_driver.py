@@ -158,36 +158,6 @@ def run_then(connection: sa.Connection, statement: sa.Executable, params: Mappin
     return results
 
 
-def run_at_commit(connection: sa.Connection, statement: sa.Executable,
-                  params: Mapping[str, object]) -> bool:
-    """Keep `statement` (one whose result nobody reads: a deal's UPDATE) back to go out with
-    its transaction's COMMIT (`pg_begin.run_at_commit`, `commit_with_last`). False, and
-    nothing done, when the transaction may not: the caller runs it now."""
-    compiled = _compile(statement, connection.dialect, tuple(params))
-    driver_connection = connection.connection.driver_connection
-    if compiled is None or not pg_begin.may_keep(driver_connection):
-        return False
-    values = _values(compiled, params)
-    cursor = driver_connection.cursor()
-    try:
-        tell_listeners(connection, cursor, compiled.sql, values)
-    finally:
-        cursor.close()
-    return pg_begin.run_at_commit(driver_connection,
-                                  pg_begin.written(driver_connection, compiled.sql, values))
-
-
-def commit_with_last(connection: sa.Connection) -> bool:
-    """The statement kept back by `run_at_commit` and the COMMIT, in one round trip; False
-    when none was kept (then the caller commits as usual). Errors raised as `run` raises
-    them."""
-    driver_connection = connection.connection.driver_connection
-    try:
-        return pg_begin.commit_with_last(driver_connection)
-    except connection.dialect.loaded_dbapi.Error as error:
-        raise sqlalchemy_error(connection, None, "COMMIT", {}, error) from error
-
-
 def run_together(connection: sa.Connection,
                  statements: Sequence[tuple[sa.Executable, Mapping[str, object]]]
                  ) -> list[list[tuple]]:
@@ -203,8 +173,6 @@ def run_together(connection: sa.Connection,
         return [run(connection, statement, params) for statement, params in statements]
     cursors, sent = [], []
     try:
-        with driver_connection.cursor() as cursor:  # a statement kept for the COMMIT first
-            pg_begin.send_kept(cursor)
         with driver_connection.pipeline():
             for each, (_statement, params) in zip(compiled, statements, strict=True):
                 values = _values(each, params)
@@ -232,7 +200,6 @@ def execute_numbered(connection: sa.Connection, sql: str, values: Sequence) -> l
     cursor = psycopg.RawCursor(connection.connection.driver_connection)
     tell_listeners(connection, cursor, sql, values)
     try:
-        pg_begin.send_kept(cursor)
         cursor.execute(sql, values)
         return cursor.fetchall()
     except connection.dialect.loaded_dbapi.Error as error:
