@@ -102,7 +102,9 @@ def _stamp_deal():
 
 def refresh_deals(*, session: Session, workspace_id: str, deal_keys: Sequence[str],
                   now: datetime | None = None, zone: ZoneInfo | None = None,
-                  before: dict[str, tuple] | None = None) -> dict[str, dict | None]:
+                  before: dict[str, tuple] | None = None,
+                  read: tuple[list[tuple], list[tuple]] | None = None
+                  ) -> dict[str, dict | None]:
     """Rewrite deal rows from their events, a few queries per 500 deals; returns each deal's
     columns as written (None: no row any more).
 
@@ -113,7 +115,9 @@ def refresh_deals(*, session: Session, workspace_id: str, deal_keys: Sequence[st
 
     `now` (default: the clock) decides which changes count as changing the past; `zone`
     (default: read from the workspace row) orders a deal's days; `before`, when given,
-    receives (account key, `account_view`) of each deal that existed, as it was."""
+    receives (account key, `account_view`) of each deal that existed, as it was. `read`:
+    for one deal, the rows of `refresh_reads_of_one`, read already under the derived-rows
+    lock in this transaction (a log's insert brought them, storage/recording.py)."""
     keys = sorted(set(deal_keys))
     if not keys:
         return {}
@@ -123,17 +127,15 @@ def refresh_deals(*, session: Session, workspace_id: str, deal_keys: Sequence[st
     by_key: dict[str, list[DealEvent]] = {k: [] for k in keys}
     existing: dict[str, dict] = {}
     events_of, deals_of = _refresh_reads()
-    for chunk in chunks(keys):  # rows, not ORM objects (4× cheaper), on SQLite's driver
+    if read is not None and len(keys) != 1:
+        raise ValueError("refresh_deals: rows read already are one deal's")
+    for chunk in chunks(keys) if read is None else ():  # rows, not ORM objects (4× cheaper)
         given = {"workspace_id": workspace_id, "keys": chunk}
         event_rows, deal_rows = driver.run_together(
             connection, ((events_of, given), (deals_of, given)))  # one round trip
-        for row in event_rows:
-            by_key[row[0]].append(DealEvent(*row[1:]))
-        for row in deal_rows:
-            deal = dict(zip(_DEAL_COLUMNS, row, strict=True))
-            existing[deal["key"]] = deal
-            if before is not None:
-                before[deal["key"]] = (deal["account_key"], account_view(deal))
+        _take_rows(event_rows, deal_rows, by_key, existing, before)
+    if read is not None:
+        _take_rows(*read, by_key, existing, before)
     now = now or datetime.now(UTC)
     settled = now - HISTORY_SETTLE
     past_changed = False
@@ -166,6 +168,51 @@ def refresh_deals(*, session: Session, workspace_id: str, deal_keys: Sequence[st
         note_history_change(session=session, workspace_id=workspace_id)
     _expire_deals(session, workspace_id, keys)
     return result
+
+
+def _take_rows(event_rows: list[tuple], deal_rows: list[tuple],
+               by_key: dict[str, list[DealEvent]], existing: dict[str, dict],
+               before: dict[str, tuple] | None) -> None:
+    """refresh_deals: the rows of its two reads (`_refresh_reads`, `refresh_reads_of_one`)."""
+    for row in event_rows:
+        by_key[row[0]].append(DealEvent(*row[1:]))
+    for row in deal_rows:
+        deal = dict(zip(_DEAL_COLUMNS, row, strict=True))
+        existing[deal["key"]] = deal
+        if before is not None:
+            before[deal["key"]] = (deal["account_key"], account_view(deal))
+
+
+@functools.cache
+def refresh_reads_of_one(after_stamp: bool = False):
+    """refresh_deals' two reads for one deal, with the parameter names of an event's insert
+    (`workspace_id`, `deal_key`): they go out in the insert's query, after it
+    (storage/recording.py, storage/pg_driver.py `run_then`). `after_stamp`: the insert tried
+    the stamp (`stamp_after`); the deal's events are then read only if the deal does not look
+    stamped by it (its `updated_at` the event's `logged_at`, its name the event's
+    `deal_name`), so a stamped deal's events are not sent for nothing (`events_read_skipped`
+    tells when they were not read although the stamp did not apply)."""
+    workspace_id, key = sa.bindparam("workspace_id"), sa.bindparam("deal_key")
+    events, deals = Event.__table__, Deal.__table__
+    events_of = sa.select(events.c.deal_key, *(events.c[c.key] for c in _DEAL_EVENT_COLUMNS)
+                          ).where(events.c.workspace_id == workspace_id,
+                                  events.c.deal_key == key, events.c.voided_at.is_(None))
+    if after_stamp:
+        events_of = events_of.where(~sa.exists().where(
+            deals.c.workspace_id == workspace_id, deals.c.key == key,
+            deals.c.updated_at == sa.bindparam("logged_at"),
+            deals.c.name == sa.bindparam("deal_name")))
+    return (events_of,
+            sa.select(deals).where(deals.c.workspace_id == workspace_id, deals.c.key == key))
+
+
+def events_read_skipped(deal_rows: list[tuple], deal_name: str | None,
+                        logged_at: datetime) -> bool:
+    """Whether `refresh_reads_of_one(after_stamp=True)` left the deal's events unread: its row
+    (`deal_rows`, read in the same query) looks stamped by the event (a deal another writer
+    stamped at the very same instant, or the stamp itself). When the stamp did not apply, the
+    caller reads them again."""
+    return any(row[_UPDATED_AT] == logged_at and row[_NAME] == deal_name for row in deal_rows)
 
 
 @functools.cache
@@ -279,6 +326,7 @@ def deal_outcomes(*, session: Session, workspace_id: str, keys: Iterable[str]
 
 
 _DEAL_COLUMNS = tuple(Deal.__table__.c.keys())
+_UPDATED_AT, _NAME = _DEAL_COLUMNS.index("updated_at"), _DEAL_COLUMNS.index("name")
 _DEAL_EVENT_COLUMNS = (Event.id, Event.kind, Event.occurred_at, Event.user_id, Event.deal_name,
                        Event.account_key, Event.amount_minor, Event.currency, Event.mrr_minor,
                        Event.source, Event.reason, Event.competitor)

@@ -253,8 +253,14 @@ class Database:
         PostgreSQL: autocommit, one round trip instead of four (BEGIN, the deadline's limits,
         the statement, ROLLBACK); the statement gets no timeout of its own: a read waits on no
         row lock, and nothing the command writes afterwards commits past the deadline
-        (`write`)."""
+        (`write`); it runs on a pooled connection without SQLAlchemy's Connection
+        (storage/pg_driver.py `run_pooled`)."""
         self.remaining_ms()  # past the deadline nothing starts
+        if self.dialect == "postgresql":  # without SQLAlchemy's Connection (pg_driver)
+            from storage import pg_driver
+
+            rows = pg_driver.run_pooled(self.engine, statement, params)
+            return rows[0] if rows else None
         with self._one_statement_bind().connect() as connection:
             rows = driver.run(connection, statement, params)
         return rows[0] if rows else None
@@ -281,11 +287,16 @@ class Database:
                 return driver.run(session.connection(), statement, params)
         from storage import pg_driver  # (psycopg's modules: PostgreSQL only)
 
-        commit_by = None if self.deadline is None else \
-            anchor[0] + timedelta(seconds=self.deadline - anchor[1])
-        with self._one_statement_bind().connect() as connection:
-            return pg_driver.run(connection, statement, params,
-                                 alone=(self.deadline, lock_ms, commit_by))
+        return pg_driver.run_pooled(self.engine, statement, params,
+                                    alone=(self.deadline, lock_ms, self._server_commit_by()))
+
+    def _server_commit_by(self) -> datetime | None:
+        """An instant on the server's clock no later than the deadline, from the command's
+        workspace read (`note_server_clock`); None without a deadline or that read."""
+        anchor = self.server_clock.get("at")
+        if self.deadline is None or anchor is None:
+            return None
+        return anchor[0] + timedelta(seconds=self.deadline - anchor[1])
 
     def _one_statement_bind(self) -> sa.Engine:
         """The engine for one statement outside a transaction block: PostgreSQL's autocommit,
@@ -303,7 +314,10 @@ class Database:
         """One short write transaction: committed on success, rolled back on any error, and
         rolled back (DeadlinePassed) when the deadline has passed by the time it would commit.
         PostgreSQL, under a deadline or lock timeout: BEGIN and the limits (`_limit`'s) go out
-        with the transaction's first statement, in its round trip (storage/pg_begin.py)."""
+        with the transaction's first statement, in its round trip (storage/pg_begin.py), and
+        `kpibot.commit_by` is also bounded by the command's workspace read's server clock
+        (`note_server_clock`, as `write_one`'s): a COMMIT the server runs late is refused
+        past the deadline, however late it ran the first statement."""
         lock_ms = self._write_lock_ms()
         bind = _write_bind(self.engine, lock_ms)
         with self._sqlite_writer_turn(lock_ms), Session(bind, expire_on_commit=False) as session, \
@@ -311,8 +325,8 @@ class Database:
             if lock_ms is None or self.dialect != "postgresql":
                 yield session
             else:  # BEGIN and the limits go out with the first statement (storage/pg_begin.py)
-                opened = pg_begin.begin_with_next_statement(session.connection(), self.deadline,
-                                                            lock_ms)
+                opened = pg_begin.begin_with_next_statement(
+                    session.connection(), self.deadline, lock_ms, self._server_commit_by())
                 try:
                     yield session
                 finally:

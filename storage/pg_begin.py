@@ -26,6 +26,14 @@ own (one round trip more, as before).
 A statement that is a whole transaction (`Database.write_one`: a `/kpi log` of an event
 without a deal) goes out with its COMMIT too (`execute_alone`): one round trip for all of it,
 which commits all of it or nothing.
+
+A `/kpi log` on a deal (issue 18, session 12) needs its deal's events and row after its insert:
+the reads go out in the insert's query, after it (`execute_then`: each statement of a
+simple-protocol query takes its own snapshot, so they see the insert and whatever committed
+before the derived-rows lock it took): four round trips for a refresh instead of five. A
+write's `kpibot.commit_by` is also bounded by an instant on the server's clock no later than
+the deadline when the command's workspace read gave one (`begin_with_next_statement(...,
+commit_by=...)`, as for `execute_alone`).
 """
 
 from __future__ import annotations
@@ -38,7 +46,7 @@ import sqlalchemy as sa
 
 from storage.plans import with_values
 
-# psycopg connection -> (deadline, lock_ms) of the BEGIN and limits not sent on it yet
+# psycopg connection -> (deadline, lock_ms, commit_by) of the BEGIN and limits not sent on it yet
 _pending_begins: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
@@ -50,14 +58,16 @@ def install(engine: sa.Engine) -> None:
 
 
 def begin_with_next_statement(connection: sa.Connection, deadline: float | None,
-                              lock_ms: int | None) -> object:
+                              lock_ms: int | None, commit_by: datetime | None = None) -> object:
     """Open a transaction on `connection` (in psycopg's autocommit mode) with the next
     statement it runs: BEGIN, then this transaction's lock timeout and, given a `deadline`
     (a `time.monotonic()` instant), what is left of it when the statement is sent as its
-    statement timeout and `kpibot.commit_by` (the server's clock plus that). Returns the
+    statement timeout and `kpibot.commit_by` (the server's clock plus that, and no later than
+    `commit_by`, an instant on the server's clock no later than the deadline, so a COMMIT
+    the server runs late is refused however late the first statement ran). Returns the
     driver's connection, for `forget_pending`."""
     driver_connection = connection.connection.dbapi_connection
-    _pending_begins[driver_connection] = (deadline, lock_ms)
+    _pending_begins[driver_connection] = (deadline, lock_ms, commit_by)
     return driver_connection
 
 
@@ -65,6 +75,16 @@ def forget_pending(driver_connection: object) -> None:
     """The end of the transaction: a BEGIN still pending (no statement ran) is dropped, as
     nothing was begun."""
     _pending_begins.pop(driver_connection, None)
+
+
+def written(driver_connection: object, statement: str, parameters: dict) -> str:
+    """`statement` with its values written in (`with_values`, else psycopg's own)."""
+    try:
+        return with_values(statement, parameters)
+    except TypeError:
+        import psycopg
+
+        return psycopg.ClientCursor(driver_connection).mogrify(statement, parameters)
 
 
 def is_pending(driver_connection: object) -> bool:
@@ -115,6 +135,25 @@ def execute(cursor, statement: str, parameters: dict) -> None:
         cursor.execute(statement, parameters)
 
 
+def execute_then(cursor, statement: str, parameters: dict,
+                 then: list[tuple[str, dict]]) -> bool:
+    """A transaction's first statement and, after it in the same query, the statements of
+    `then` (reads of what it wrote: each statement of the query takes its own snapshot, after
+    the ones before it ran), all with their values written in, with the transaction's BEGIN
+    and limits: one round trip. The cursor is left on the first statement's result; the next
+    results (`cursor.nextset()`) are `then`'s, in order. False, and nothing sent, when the
+    connection's next statement is not a transaction's first (the caller runs them apart)."""
+    begin = _pending(cursor)
+    if begin is None:
+        return False
+    sql = [begin, _with_values(cursor, statement, parameters),
+           *(_with_values(cursor, each, values) for each, values in then)]
+    cursor.execute("; ".join(sql))  # no parameters: the simple query protocol
+    cursor.nextset()  # past BEGIN's result and the limits'
+    cursor.nextset()
+    return True
+
+
 def execute_alone(cursor, statement: str, parameters: dict, deadline: float | None,
                   lock_ms: int | None, commit_by: datetime | None = None) -> None:
     """`statement` as a transaction of its own, in one round trip: BEGIN, the limits, the
@@ -146,12 +185,7 @@ def _with_values(cursor, statement: str, parameters: dict) -> str:
     (its split of the text cached, as psycopg's `ClientCursor.mogrify` does not for a
     statement over 4 KB, such as an event's insert with its rollups), or psycopg's own for a
     value of a type it does not write."""
-    try:
-        return with_values(statement, parameters)
-    except TypeError:
-        import psycopg
-
-        return psycopg.ClientCursor(cursor.connection).mogrify(statement, parameters)
+    return written(cursor.connection, statement, parameters)
 
 
 def _execute_no_params(cursor, statement, context):

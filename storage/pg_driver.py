@@ -19,12 +19,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from psycopg.pq import ExecStatus
+from psycopg.pq import ExecStatus, TransactionStatus
 
 from storage import pg_begin, plans
 from storage.driver import bind_conversion, converted_rows, result_converter, returned_columns
 
 _ROWS = ExecStatus.TUPLES_OK  # a result with rows (none when the statement returns none)
+_IDLE = TransactionStatus.IDLE  # no transaction open on the connection
 
 
 @dataclass(frozen=True)
@@ -36,16 +37,10 @@ class _Compiled:
 
 
 def run(connection: sa.Connection, statement: sa.Executable,
-        params: Mapping[str, object], *,
-        alone: tuple | None = None) -> list[tuple]:
-    """Every row `statement` returns (an empty list for one that returns none). `alone`
-    (deadline, lock timeout, an instant on the server's clock to commit by): the statement is
-    a transaction of its own, sent with its BEGIN, limits and COMMIT in one query
-    (`pg_begin.execute_alone`; the connection in autocommit)."""
+        params: Mapping[str, object]) -> list[tuple]:
+    """Every row `statement` returns (an empty list for one that returns none)."""
     compiled = _compile(statement, connection.dialect, tuple(params))
     if compiled is None:
-        if alone is not None:
-            raise ValueError(f"storage.pg_driver: cannot run alone: {statement}")
         result = connection.execute(statement, params)
         return [tuple(row) for row in result] if result.returns_rows else []
     values = _values(compiled, params)
@@ -53,16 +48,115 @@ def run(connection: sa.Connection, statement: sa.Executable,
     cursor = connection.connection.driver_connection.cursor()
     tell_listeners(connection, cursor, compiled.sql, values)
     try:
-        if alone is None:
-            pg_begin.execute(cursor, compiled.sql, values)
-        else:
-            pg_begin.execute_alone(cursor, compiled.sql, values, *alone)
+        pg_begin.execute(cursor, compiled.sql, values)
         rows = _rows(cursor)
     except connection.dialect.loaded_dbapi.Error as error:
         raise sqlalchemy_error(connection, cursor, compiled.sql, values, error) from error
     finally:
         cursor.close()
     return converted_rows(rows, compiled.results)
+
+
+def run_pooled(engine: sa.Engine, statement: sa.Executable, params: Mapping[str, object], *,
+               alone: tuple | None = None) -> list[tuple]:
+    """`run` of one statement outside any transaction (`Database.read_first`, `write_one`),
+    on a pooled connection put in psycopg's autocommit mode for it and back, without
+    SQLAlchemy's Connection: its checkout, isolation characteristics and reset were a third
+    of the workspace read's client CPU. The pool's own checkout and checkin still run
+    (storage/pg_pool.py pings a connection that may have gone bad), listeners are told, and
+    errors are raised as `run` raises them (the connection invalidated when it is gone).
+    `alone`: as `run`'s (BEGIN, limits, the statement and COMMIT in one query)."""
+    dialect = engine.dialect
+    compiled = _compile(statement, dialect, tuple(params))
+    if compiled is None:
+        raise ValueError(f"storage.pg_driver: cannot run on a pooled connection: {statement}")
+    values = _values(compiled, params)
+    try:  # (the pool's checkout: storage/pg_pool.py)
+        pooled = engine.raw_connection()
+    except dialect.loaded_dbapi.Error as error:  # no server: raised as Core raises it
+        raise sa.exc.DBAPIError.instance(
+            None, None, error, dialect.loaded_dbapi.Error,
+            connection_invalidated=dialect.is_disconnect(error, None, None),
+            dialect=dialect) from error
+    driver_connection, cursor = pooled.driver_connection, None
+    try:
+        cursor = driver_connection.cursor()
+        listeners = engine.dispatch.before_cursor_execute
+        if listeners:
+            listeners(_Pooled(pooled), cursor, compiled.sql, values, None, False)
+        driver_connection.autocommit = True
+        if alone is None:
+            cursor.execute(compiled.sql, values)
+        else:
+            pg_begin.execute_alone(cursor, compiled.sql, values, *alone)
+        rows = _rows(cursor)
+    except dialect.loaded_dbapi.Error as error:  # (a connection that closed: invalidated)
+        gone = dialect.is_disconnect(error, driver_connection, cursor)
+        if gone:
+            pooled.invalidate(error)
+        raise sa.exc.DBAPIError.instance(compiled.sql, values, error,
+                                         dialect.loaded_dbapi.Error,
+                                         connection_invalidated=gone,
+                                         dialect=dialect) from error
+    finally:
+        if cursor is not None:
+            cursor.close()
+        _hand_back(pooled, driver_connection, dialect)
+    return converted_rows(rows, compiled.results)
+
+
+@dataclass(frozen=True)
+class _Pooled:
+    """What the statement listeners are given for `run_pooled`'s statement (as a Connection:
+    `.connection` the pooled connection, `.connection.dbapi_connection` psycopg's)."""
+    connection: object
+
+
+def _hand_back(pooled, driver_connection, dialect) -> None:
+    """Back to the pool as SQLAlchemy left it: out of any failed transaction (ROLLBACK), out
+    of autocommit; a connection that cannot be is invalidated (the pool replaces it)."""
+    try:
+        if pooled.is_valid and driver_connection.closed:
+            pooled.invalidate()
+        elif pooled.is_valid:
+            if driver_connection.info.transaction_status != _IDLE:
+                driver_connection.rollback()
+            driver_connection.autocommit = False
+    except dialect.loaded_dbapi.Error as error:
+        pooled.invalidate(error)
+    finally:
+        pooled.close()
+
+
+def run_then(connection: sa.Connection, statement: sa.Executable, params: Mapping[str, object],
+             then: Sequence[sa.Executable]) -> list[list[tuple]] | None:
+    """The rows of `statement` and then of each of `then` (reads of what it wrote, given the
+    same `params`), as one query with the transaction's BEGIN and limits
+    (`pg_begin.execute_then`): one round trip. None, and nothing sent, when `statement` is
+    not its transaction's first or one of them must run through Core: the caller runs them
+    apart."""
+    compiled = [_compile(each, connection.dialect, tuple(params)) for each in (statement, *then)]
+    driver_connection = connection.connection.driver_connection
+    if None in compiled or not pg_begin.is_pending(driver_connection):
+        return None
+    values = [_values(each, params) for each in compiled]
+    cursor = driver_connection.cursor()
+    for each, its_values in zip(compiled, values, strict=True):
+        tell_listeners(connection, cursor, each.sql, its_values)
+    try:
+        if not pg_begin.execute_then(cursor, compiled[0].sql, values[0], [
+                (each.sql, its_values) for each, its_values in zip(
+                    compiled[1:], values[1:], strict=True)]):
+            raise RuntimeError("storage.pg_driver: the BEGIN went out before run_then")
+        results = [converted_rows(_rows(cursor), compiled[0].results)]
+        for each in compiled[1:]:
+            cursor.nextset()
+            results.append(converted_rows(_rows(cursor), each.results))
+    except connection.dialect.loaded_dbapi.Error as error:
+        raise sqlalchemy_error(connection, cursor, compiled[0].sql, values[0], error) from error
+    finally:
+        cursor.close()
+    return results
 
 
 def run_together(connection: sa.Connection,

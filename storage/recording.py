@@ -20,7 +20,13 @@ from reports.events import KINDS
 from storage import driver
 from storage.accounts import ACCOUNT_KINDS
 from storage.bulk import BulkInsert
-from storage.deals import may_stamp, note_stamped, stamp_unchanged_deal
+from storage.deals import (
+    events_read_skipped,
+    may_stamp,
+    note_stamped,
+    refresh_reads_of_one,
+    stamp_unchanged_deal,
+)
 from storage.engine import Database, dialect_insert
 from storage.event_queries import find_by_idempotency_key, get_event, stored_keys
 from storage.models import Event, Workspace
@@ -117,6 +123,7 @@ def record_event(
     values = _insert_values(workspace, new, logged_at)
     postgresql_ = connection.dialect.name == "postgresql"
     stamped = False
+    read = None  # the deal's rows, read already
     if postgresql_:  # the rollups in the same statement (none when nothing was stored)
         lock = bool(new.deal_key or new.account_key)  # its deal or account is rewritten next
         stamp = new.kind not in ACCOUNT_KINDS and may_stamp(
@@ -124,13 +131,27 @@ def record_event(
             account_key=new.account_key, source=new.source)
         statement, rollups = with_rollups(_insert_once("postgresql", named=True), workspace, new,
                                           lock_derived_rows=lock, stamp_deal=stamp)
-        stored = driver.run(connection, statement, {**values, **rollups})
+        params = {**values, **rollups}
+        results = None
+        if new.deal_key:  # its deal's refresh reads go out in the insert's query, after it
+            from storage import pg_driver  # (psycopg's modules: PostgreSQL only)
+
+            results = pg_driver.run_then(connection, statement, params,
+                                         refresh_reads_of_one(after_stamp=stamp))
+        if results is None:
+            stored = driver.run(connection, statement, params)
+        else:
+            stored, *deal_rows = results
+            read = tuple(deal_rows)
         event_id = stored[0][0] if stored else None
         if lock and event_id is not None:
             note_derived_rows_locked(session, workspace.id)
         if stamp and event_id is not None and stored[0][1]:
             note_stamped(session, workspace.id, new.deal_key)
             stamped = True
+        elif stamp and read is not None and events_read_skipped(read[1], new.deal_name,
+                                                                 logged_at):
+            read = None  # its events were not read: the refresh reads them
     else:  # on the driver: SQLAlchemy's execution cost three times the insert
         stored = driver.run(connection, _insert_once(connection.dialect.name), values)
         event_id = stored[0][0] if stored else None
@@ -152,7 +173,7 @@ def record_event(
             user_id=new.user_id, now=logged_at)
     if not stamped:
         refresh_touched(session, workspace.id, [new], now=logged_at,
-                        zone=ZoneInfo(workspace.timezone))
+                        zone=ZoneInfo(workspace.timezone), read=read)
     return Recorded(_stored(new, event_id, workspace.id, logged_at), duplicate=False)
 
 

@@ -48,16 +48,18 @@ class Deferred:
 
 def refresh_touched(session: Session, workspace_id: str,
                      events: Sequence[Event | NewEvent], *, now: datetime | None = None,
-                     zone: ZoneInfo | None = None) -> None:
+                     zone: ZoneInfo | None = None,
+                     read: tuple[list[tuple], list[tuple]] | None = None) -> None:
     """Bring the deals and accounts these events touch up to date (nothing to do, and no
     statement, for events that name neither). `zone`: the workspace's, when the caller has
-    it (else read from its row)."""
+    it (else read from its row). `read`: the one deal's rows, read already
+    (`refresh_deals`)."""
     deal_keys = sorted({e.deal_key for e in events if e.deal_key})
     if not deal_keys and not any(e.account_key for e in events):
         return
     before: dict[str, tuple] = {}  # refresh_deals (or refresh_accounts) takes the lock
     refreshed = refresh_deals(session=session, workspace_id=workspace_id, deal_keys=deal_keys,
-                              now=now, zone=zone, before=before)
+                              now=now, zone=zone, before=before, read=read)
     if not any(e.kind in ACCOUNT_KINDS for e in events) and all(
             before.get(key, (None, None))[1] == account_view(refreshed[key])
             for key in deal_keys):

@@ -14,10 +14,11 @@ import pytest
 import sqlalchemy as sa
 
 from bot.core import DATABASE_DOWN_REPLY, CommandRequest
-from storage.engine import DeadlinePassed
+from storage.engine import Database, DeadlinePassed
 from storage.recording import NewEvent, store_event
 from storage.workspaces import ensure_user, ensure_workspace, workspace_and_user
 from tests.support.dialog import Chat
+from tests.support.postgres_host import free_port
 from tests.support.round_trips import RoundTrips
 
 pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
@@ -155,3 +156,51 @@ def test_a_write_alone_the_server_runs_late_is_not_committed(chat, database):
                              workspace=workspace, new=new, now=NOW)
     assert not stored.duplicate and trips.queries[-1] == '"COMMIT"'
     assert _stored(database, "thawed") == 1
+
+
+def test_a_failed_write_alone_hands_its_connection_back_as_it_took_it(chat, database):
+    """The workspace read and a write alone run on a pooled connection without SQLAlchemy's
+    Connection (storage/pg_driver.py `run_pooled`), put in autocommit for them: one whose
+    write failed in its transaction (a lock timeout) goes back to the pool out of that
+    transaction and out of autocommit, so the next transactional user of it (an import) gets
+    a transaction that a failure rolls back whole."""
+    _ask(chat, "log call 1", "before")  # the day's and month's rollup rows exist
+    database.engine.dispose()
+    with database.engine.connect() as holder:
+        holder.execute(sa.text("UPDATE daily_rollups SET events = events "
+                               "WHERE workspace_id = :w AND kind = 'call'"), {"w": WS})
+        late = _ask(chat, "log call 2", "late", seconds=0.4)
+        holder.rollback()
+    assert not late.ok and DATABASE_DOWN_REPLY in late.text, late.plain_text()
+    with database.engine.connect() as connection:  # the pool's last-returned: the command's
+        raw = connection.connection.driver_connection
+        assert (raw.autocommit, raw.info.transaction_status.name) == (False, "IDLE")
+        assert connection.exec_driver_sql(
+            "SELECT current_setting('statement_timeout'), current_setting('lock_timeout'), "
+            "coalesce(current_setting('kpibot.commit_by', true), '')").one() == ("0", "0", "")
+    with pytest.raises(RuntimeError), database.write() as session:  # no deadline: an import
+        session.execute(sa.text("UPDATE workspaces SET name = 'changed' WHERE id = :w"),
+                        {"w": WS})
+        raise RuntimeError("the import fails")
+    assert database.read_first(sa.text("SELECT name FROM workspaces WHERE id = :w"),
+                               {"w": WS})[0] != "changed"
+    assert _stored(database, "late") == 0
+
+
+def test_no_server_is_a_database_error_as_core_raises_it(chat, database):
+    """The workspace read and a write alone check a connection out of the pool themselves
+    (storage/pg_driver.py `run_pooled`): a server that cannot be reached is SQLAlchemy's
+    OperationalError there too (the command answers "database down"), never psycopg's own
+    (an HTTP 500 in the server: tests/reliability/test_database_restart.py)."""
+    url = database.engine.url.set(port=free_port())
+    down = Database.from_url(url.render_as_string(hide_password=False)).until(
+        time.monotonic() + 30)
+    try:
+        with pytest.raises(sa.exc.OperationalError):
+            down.read_first(sa.text("SELECT 1"), {})
+        alone = down.with_lock_timeout(500)
+        alone.note_server_clock(datetime.now(UTC), time.monotonic())  # (else: `write`)
+        with pytest.raises(sa.exc.OperationalError):
+            alone.write_one(sa.text("SELECT 1"), {})
+    finally:
+        down.dispose()

@@ -3,6 +3,7 @@
     with RoundTrips(database.engine) as trips:
         ...                                   # anything that uses the engine
     trips.count                               # messages answered by ReadyForQuery: round trips
+    trips.exchanges                           # network round trips (a pipeline is one)
     trips.queries                             # the simple queries (BEGIN, COMMIT, ";" pings...)
     trips.by_name                             # executions of statements prepared by name
 
@@ -58,6 +59,20 @@ class RoundTrips:
     def count(self) -> int:
         return sum(1 for line in self.lines
                    if line.startswith("B\t") and line.split("\t")[2] == "ReadyForQuery")
+
+    @property
+    def exchanges(self) -> int:
+        """Network round trips: the times the client sent something after it had read the
+        server's answers (a pipeline's messages, however many ReadyForQuery they get back,
+        go out as one)."""
+        count, sending = 0, False
+        for line in self.lines:
+            if line.startswith("F\t"):
+                if not sending:
+                    count, sending = count + 1, True
+            elif line.startswith("B\t"):
+                sending = False
+        return count
 
     @property
     def queries(self) -> list[str]:
