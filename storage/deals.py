@@ -264,8 +264,10 @@ def account_view(deal: dict | None) -> tuple | None:
 
 
 HISTORY_SETTLE = history_settle.HISTORY_SETTLE  # (its own module: the light read path's)
+# The deal times past windows are read by: its stages, its close, and its first stage event
+# (where a won deal's sales cycle starts: a close logged before it moves that alone).
 _HISTORY_TIMES = ("lead_at", "mql_at", "sql_at", "opportunity_at", "demo_at", "won_at",
-                  "lost_at", "closed_at")
+                  "lost_at", "closed_at", "first_event_at")
 
 
 def _history_of(deal: dict) -> tuple:

@@ -24,10 +24,10 @@ histograms and each wanted bucket's sorted durations of the deals counted before
 UTC hour before then; a period reaching into the present then reads only the deals counted
 since that hour (ix_deal_durations_exit: at 1M events a few rows, where the quarter's current
 month was ~130 histogram rows, each a lookup in the table, and each median a walk along its
-bucket). The sales cycle, which starts at a deal's first event (a time the version does not
-watch), remembers whole settled months only. The values are those of `seconds_between` (rounded
-to milliseconds by the same SQL when the trigger stored them) and the mean is the exact sum of
-those milliseconds divided by n (correctly rounded).
+bucket). The sales cycle remembers whole settled months only (its start, a deal's first stage
+event, moves the version too: storage/deals.py). The values are those of `seconds_between`
+(rounded to milliseconds by the same SQL when the trigger stored them) and the mean is the
+exact sum of those milliseconds divided by n (correctly rounded).
 """
 
 from __future__ import annotations
@@ -219,8 +219,8 @@ def _read_plan(start: datetime, end: datetime, user: str | None, measures: tuple
     moves the history version (storage/deals.py `_changes_past`: a stage time, owner or
     outcome of a deal with a time before then), and what is read each time is the deals
     counted since that hour (at 1M events, a few rows instead of the current month's ~130
-    histogram rows, each a lookup in the table). The sales cycle starts at a deal's first
-    event, a time that rule does not watch: only its whole settled months are remembered."""
+    histogram rows, each a lookup in the table). The sales cycle remembers its whole settled
+    months only (the rule watches its start, a deal's first stage event, too)."""
     if user == TEAM:  # no per-owner histogram for an empty owner id: read its deals
         return None, None, [(1, start, end)]
     cut = _cut(start, end, measures, settled)

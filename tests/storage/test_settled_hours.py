@@ -6,8 +6,9 @@ remembered moves the history version (a backdated log in the current month, its 
 answer follows it; a log now is counted at once; the next hour reads again. Every answer is
 compared with a read that remembers nothing. On both databases; a fixed "now" for each read.
 
-The sales cycle starts at a deal's first event, which the version does not watch: its
-current month is read as before (a test below)."""
+The sales cycle remembers whole settled months only: its current month is read as before (a
+test below); a loss logged before a won deal's first stage event moves its start, and the
+version (the last test)."""
 
 from __future__ import annotations
 
@@ -175,3 +176,32 @@ def test_the_sales_cycle_reads_its_current_month(this_month, monkeypatch):
         found = summaries(session.connection(), WS, (CYCLE,), START, END, user=None,
                           tenths=(5, 9))
     assert first.n == found[CYCLE].n
+
+
+def test_a_close_logged_before_a_won_deals_first_event_moves_its_sales_cycle(
+        workspace, monkeypatch):  # noqa: F811 (the fixture above)
+    """A loss dated before a won deal's first stage event moves where its sales cycle starts
+    (first_event_at) and nothing else of it: the version moves, and a process that remembered
+    the settled months answers what the tables say (it raised KeyError: its remembered
+    histogram counted a duration the deals no longer had)."""
+    database = workspace
+    _log(database, "lead", "cycle-1", datetime(2026, 9, 1, tzinfo=UTC))
+    _log(database, "deal-won", "cycle-1", datetime(2026, 9, 20, tzinfo=UTC))
+
+    def cycle() -> tuple[int, float]:
+        with database.read() as session:
+            facts = SqlFacts(session=session, workspace=session.get(Workspace, WS),
+                             clock=lambda: NOW)
+            found = facts.sales_cycle(START, END)
+        return found.n, found.median
+
+    def from_the_tables() -> tuple[int, float]:
+        with database.read() as session:
+            found = summaries(session.connection(), WS, (CYCLE,), START, END, user=None,
+                              tenths=(5,))
+        return found[CYCLE].n, _median_of(found[CYCLE])
+
+    assert cycle() == from_the_tables() == (1, 19 * 86400)
+    _log(database, "deal-lost", "cycle-1", datetime(2026, 8, 15, tzinfo=UTC))
+    assert cycle() == from_the_tables() == (1, 36 * 86400)
+
