@@ -101,6 +101,22 @@ def conversion_name(convert: Callable[[Any], Any] | None) -> str | None:
     raise ValueError(f"storage.compiled: no named conversion does what {convert!r} does")
 
 
+def converted_rows(rows: list[tuple], results: tuple[tuple[int, Callable[[Any], Any]], ...]
+                   ) -> list[tuple]:
+    """`rows` with each `(column, conversion)` of `results` applied to its non-NULL values
+    (every runner of compiled statements: storage/driver.py, pg_driver.py, prepared.py)."""
+    if not results or not rows:
+        return rows
+    converted = []
+    for row in rows:
+        row = list(row)
+        for i, convert in results:
+            if row[i] is not None:
+                row[i] = convert(row[i])
+        converted.append(tuple(row))
+    return converted
+
+
 # --------------------------------------------------------------------------- compiled text
 
 @dataclass(frozen=True)
@@ -132,17 +148,7 @@ class Text:
 
     def converted(self, rows: list[tuple]) -> list[tuple]:
         """`rows` with the returned columns' conversions applied to their non-NULL values."""
-        if not self.results or not rows:
-            return rows
-        conversions = [(i, CONVERSIONS[name][0]) for i, name in self.results]
-        out = []
-        for row in rows:
-            row = list(row)
-            for i, convert in conversions:
-                if row[i] is not None:
-                    row[i] = convert(row[i])
-            out.append(tuple(row))
-        return out
+        return converted_rows(rows, tuple((i, CONVERSIONS[name][0]) for i, name in self.results))
 
     def to_json(self) -> list:
         return [self.sql, list(self.names), list(self.binds), self.expanding,

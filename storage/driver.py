@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-from storage.compiled import sqlite_utc_text
+from storage.compiled import converted_rows, sqlite_utc_text
 from storage.compiled import utc_instant as _utc_instant
 from storage.types import UTCDateTime
 
@@ -70,20 +70,6 @@ def run_together(connection: sa.Connection,
 
         return pg_driver.run_together(connection, statements)
     return [run(connection, statement, params) for statement, params in statements]
-
-
-def converted_rows(rows: list[tuple], results: tuple[tuple[int, Callable], ...]) -> list[tuple]:
-    """`rows` with each `(column, conversion)` of `results` applied to its non-NULL values."""
-    if not results or not rows:
-        return rows
-    converted = []
-    for row in rows:
-        row = list(row)
-        for i, convert in results:
-            if row[i] is not None:
-                row[i] = convert(row[i])
-        converted.append(tuple(row))
-    return converted
 
 
 def execute_sql(connection: sa.Connection, sql: str, values: Sequence = (), *,

@@ -33,6 +33,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from storage.compiled import converted_rows
+
 if TYPE_CHECKING:  # imported when a statement is first compiled or run through SQLAlchemy
     import sqlalchemy as sa
     from sqlalchemy.engine import Connection
@@ -137,9 +139,7 @@ class Prepared:
     @staticmethod
     def converted(compiled: _Compiled, rows: list[tuple]) -> list[tuple]:
         """The driver's rows with the columns' conversions applied."""
-        if compiled.results:
-            rows = [_converted(row, compiled.results) for row in rows]
-        return rows
+        return converted_rows(rows, compiled.results)
 
     def _compile(self, connection: Connection) -> _Compiled:
         from storage import plans
@@ -191,12 +191,3 @@ def _values(compiled: _Compiled, params: Mapping[str, Any]) -> Any:
     if len(values) < len(binds):
         raise KeyError(next(name for name in binds if name not in values))
     return compiled.positions(values) if compiled.positional else values
-
-
-def _converted(row: tuple, conversions: tuple[tuple[int, Callable[[Any], Any]], ...]
-               ) -> tuple:
-    values = list(row)
-    for i, convert in conversions:
-        if values[i] is not None:
-            values[i] = convert(values[i])
-    return tuple(values)
