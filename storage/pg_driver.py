@@ -74,10 +74,8 @@ def run_pooled(engine: sa.Engine, statement: sa.Executable, params: Mapping[str,
     try:  # (the pool's checkout: storage/pg_pool.py)
         pooled = engine.raw_connection()
     except dialect.loaded_dbapi.Error as error:  # no server: raised as Core raises it
-        raise sa.exc.DBAPIError.instance(
-            None, None, error, dialect.loaded_dbapi.Error,
-            connection_invalidated=dialect.is_disconnect(error, None, None),
-            dialect=dialect) from error
+        raise _driver_error(dialect, None, None, lambda _error: None, None, None,
+                            error) from error
     driver_connection, cursor = pooled.driver_connection, None
     try:
         cursor = driver_connection.cursor()
@@ -91,13 +89,8 @@ def run_pooled(engine: sa.Engine, statement: sa.Executable, params: Mapping[str,
             pg_begin.execute_alone(cursor, compiled.sql, values, *alone)
         rows = _rows(cursor)
     except dialect.loaded_dbapi.Error as error:  # (a connection that closed: invalidated)
-        gone = dialect.is_disconnect(error, driver_connection, cursor)
-        if gone:
-            pooled.invalidate(error)
-        raise sa.exc.DBAPIError.instance(compiled.sql, values, error,
-                                         dialect.loaded_dbapi.Error,
-                                         connection_invalidated=gone,
-                                         dialect=dialect) from error
+        raise _driver_error(dialect, driver_connection, cursor, pooled.invalidate,
+                            compiled.sql, values, error) from error
     finally:
         if cursor is not None:
             cursor.close()
@@ -243,10 +236,18 @@ def sqlalchemy_error(connection: sa.Connection, cursor, sql: str, values: dict,
             error: Exception) -> sa.exc.DBAPIError:
     """A driver error as SQLAlchemy raises it (`DBAPIError`), the connection invalidated when
     it is gone."""
-    dialect = connection.dialect
-    gone = dialect.is_disconnect(error, connection.connection.dbapi_connection, cursor)
+    return _driver_error(connection.dialect, connection.connection.dbapi_connection, cursor,
+                         connection.invalidate, sql, values, error)
+
+
+def _driver_error(dialect: sa.Dialect, dbapi_connection, cursor,
+                  invalidate: Callable[[Exception], object], sql: str | None, values,
+                  error: Exception) -> sa.exc.DBAPIError:
+    """`sqlalchemy_error` for a connection given by its parts (`run_pooled`'s has no
+    SQLAlchemy Connection): `invalidate(error)` when it is gone."""
+    gone = dialect.is_disconnect(error, dbapi_connection, cursor)
     if gone:
-        connection.invalidate(error)
+        invalidate(error)
     return sa.exc.DBAPIError.instance(sql, values, error, dialect.loaded_dbapi.Error,
                                       connection_invalidated=gone, dialect=dialect)
 
