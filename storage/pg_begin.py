@@ -87,6 +87,12 @@ def written(driver_connection: object, statement: str, parameters: dict) -> str:
         return psycopg.ClientCursor(driver_connection).mogrify(statement, parameters)
 
 
+def take_pending(driver_connection: object) -> tuple | None:
+    """The (deadline, lock_ms, commit_by) of the connection's pending BEGIN, now taken (the
+    caller sends it: `pipelined`); None when none is pending."""
+    return _pending_begins.pop(driver_connection, None)
+
+
 def is_pending(driver_connection: object) -> bool:
     """Whether the connection's next statement is a transaction's first (its BEGIN joined)."""
     return driver_connection in _pending_begins
@@ -207,3 +213,67 @@ def _executemany(cursor, _statement, _parameters, context):
     begin = _pending(cursor)
     if begin is not None:  # then SQLAlchemy runs the executemany itself
         cursor.execute(begin)
+
+
+# The limits of `begin_sql`, as a statement with bound parameters (prepared once per
+# connection; `pipelined`): the statement and lock timeouts as text, `commit_by` an instant or
+# NULL (LEAST ignores a NULL).
+LIMITS_BOUND = (
+    "SELECT set_config('statement_timeout', %(statement)s, true), "
+    "set_config('lock_timeout', %(lock)s, true), "
+    "set_config('kpibot.commit_by', CASE WHEN %(statement)s = '0' THEN '' ELSE CAST(LEAST("
+    "clock_timestamp() + make_interval(secs => CAST(%(statement)s AS integer) / 1000.0), "
+    "CAST(%(commit_by)s AS timestamptz)) AS text) END, true)")
+BEGIN = "BEGIN ISOLATION LEVEL READ COMMITTED"
+
+
+def limits_bound(deadline: float | None, lock_ms: int | None,
+                 commit_by: datetime | None = None) -> dict:
+    """`LIMITS_BOUND`'s parameters for a transaction with `deadline` and `lock_ms`, what is
+    left of the deadline computed now (DeadlinePassed when nothing is), as `begin_sql`."""
+    left = None if deadline is None else int((deadline - time.monotonic()) * 1000)
+    if left is not None and left <= 0:
+        from storage.engine import DeadlinePassed  # (storage.engine imports this module)
+
+        raise DeadlinePassed("the command's deadline has passed")
+    if left is not None and lock_ms:
+        lock_ms = min(lock_ms, left)
+    return {"statement": str(int(left or 0)), "lock": str(int(lock_ms or 0)),
+            "commit_by": commit_by}
+
+
+def pipelined(driver_connection, statements: list[tuple[str, dict]], *,
+              begin: tuple | None, commit: bool = False) -> list:
+    """`statements` (psycopg's `%(name)s` placeholders and their values), each prepared on the
+    connection (psycopg's prepared statements: parsed and planned once per connection, not
+    once per command as a query with its values written in is), sent in one pipeline: one
+    network round trip. `begin` (deadline, lock_ms, commit_by): a transaction's BEGIN and its
+    limits go first; `commit`: a COMMIT after them. Each statement of a READ COMMITTED
+    transaction takes its own snapshot, after the ones before it ran, as in one simple query.
+    The server stops at the first error (the rest are skipped, the transaction is left
+    failed); psycopg raises it. Returns one cursor per statement (the caller closes them),
+    and the COMMIT's last when `commit`."""
+    cursors = []
+    try:
+        with driver_connection.pipeline():
+            if begin is not None:
+                limits = limits_bound(*begin)  # (DeadlinePassed before anything is sent)
+                opening = driver_connection.cursor()
+                cursors.append(opening)
+                opening.execute(BEGIN, prepare=True)
+                opening.execute(LIMITS_BOUND, limits, prepare=True)
+            for statement, values in statements:
+                cursor = driver_connection.cursor()
+                cursors.append(cursor)
+                cursor.execute(statement, values, prepare=True)
+            if commit:
+                cursor = driver_connection.cursor()
+                cursors.append(cursor)
+                cursor.execute("COMMIT", prepare=False)
+    except BaseException:
+        for cursor in cursors:
+            cursor.close()
+        raise
+    if begin is not None:
+        cursors.pop(0).close()
+    return cursors

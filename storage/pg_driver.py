@@ -85,9 +85,9 @@ def run_pooled(engine: sa.Engine, statement: sa.Executable, params: Mapping[str,
         driver_connection.autocommit = True
         if alone is None:
             cursor.execute(compiled.sql, values)
-        else:
-            pg_begin.execute_alone(cursor, compiled.sql, values, *alone)
-        rows = _rows(cursor)
+            rows = _rows(cursor)
+        else:  # BEGIN, limits, the statement prepared, COMMIT: one pipeline (pg_begin)
+            rows = _rows_alone(driver_connection, compiled.sql, values, alone)
     except dialect.loaded_dbapi.Error as error:  # (a connection that closed: invalidated)
         raise _driver_error(dialect, driver_connection, cursor, pooled.invalidate,
                             compiled.sql, values, error) from error
@@ -96,6 +96,17 @@ def run_pooled(engine: sa.Engine, statement: sa.Executable, params: Mapping[str,
             cursor.close()
         _hand_back(pooled, driver_connection, dialect)
     return converted_rows(rows, compiled.results)
+
+
+def _rows_alone(driver_connection, sql: str, values: dict, alone: tuple) -> list[tuple]:
+    """The rows of `sql` run as a transaction of its own (`pg_begin.pipelined`: BEGIN, the
+    limits of `alone`, the statement prepared on the connection, COMMIT; one round trip)."""
+    cursors = pg_begin.pipelined(driver_connection, [(sql, values)], begin=alone, commit=True)
+    try:
+        return _rows(cursors[0])
+    finally:
+        for cursor in cursors:
+            cursor.close()
 
 
 @dataclass(frozen=True)
@@ -133,23 +144,20 @@ def run_then(connection: sa.Connection, statement: sa.Executable, params: Mappin
     if None in compiled or not pg_begin.is_pending(driver_connection):
         return None
     values = [_values(each, params) for each in compiled]
-    cursor = driver_connection.cursor()
+    cursors = []
     for each, its_values in zip(compiled, values, strict=True):
-        tell_listeners(connection, cursor, each.sql, its_values)
-    try:
-        if not pg_begin.execute_then(cursor, compiled[0].sql, values[0], [
-                (each.sql, its_values) for each, its_values in zip(
-                    compiled[1:], values[1:], strict=True)]):
-            raise RuntimeError("storage.pg_driver: the BEGIN went out before run_then")
-        results = [converted_rows(_rows(cursor), compiled[0].results)]
-        for each in compiled[1:]:
-            cursor.nextset()
-            results.append(converted_rows(_rows(cursor), each.results))
+        tell_listeners(connection, None, each.sql, its_values)
+    try:  # BEGIN, the limits and the statements prepared: one pipeline (pg_begin.pipelined)
+        cursors = pg_begin.pipelined(driver_connection, [
+            (each.sql, its_values) for each, its_values in zip(compiled, values, strict=True)],
+            begin=pg_begin.take_pending(driver_connection))
+        return [converted_rows(_rows(cursor), each.results)
+                for cursor, each in zip(cursors, compiled, strict=True)]
     except connection.dialect.loaded_dbapi.Error as error:
-        raise sqlalchemy_error(connection, cursor, compiled[0].sql, values[0], error) from error
+        raise sqlalchemy_error(connection, None, compiled[0].sql, values[0], error) from error
     finally:
-        cursor.close()
-    return results
+        for cursor in cursors:
+            cursor.close()
 
 
 def run_together(connection: sa.Connection,

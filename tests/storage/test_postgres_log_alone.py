@@ -60,8 +60,9 @@ def test_an_event_alone_is_stored_once_with_its_rollups_and_undone(chat, databas
     with RoundTrips(database.engine) as trips:
         first = _ask(chat, "log call 3", "once")
     assert first.ok and "Logged" in first.text
-    assert trips.queries[0].startswith('"BEGIN ISOLATION LEVEL READ COMMITTED; ')
-    assert '"COMMIT"' not in trips.queries  # it went out with the insert
+    # BEGIN, the limits, the insert and its COMMIT: one pipeline, one round trip
+    assert trips.queries == [] and trips.count == trips.exchanges == 2, trips.queries
+    assert [p for p in trips.parsed if '"COMMIT"' in p]  # it went out with the insert
     again = _ask(chat, "log call 3", "once")  # Slack's retry of the same request
     assert "already stored" in again.plain_text()
     assert again.undo_event == first.undo_event

@@ -6,9 +6,12 @@
     trips.exchanges                           # network round trips (a pipeline is one)
     trips.queries                             # the simple queries (BEGIN, COMMIT, ";" pings...)
     trips.by_name                             # executions of statements prepared by name
+    trips.parsed                              # statements parsed (named: prepared)
 
 The block starts with an empty pool (`engine.dispose()`), and every connection the block opens
-is traced from the moment the dialect has set it up until the block ends, so what
+is traced from the moment the dialect has set it up until the block ends (`keep_pool=True`:
+the pool is kept, and each connection is traced from its first checkout in the block, with the
+statements it has prepared before), so what
 SQLAlchemy's statement events do not see (psycopg's own BEGIN, COMMIT and ROLLBACK, the pool's
 pre-ping on a connection's second checkout, prepared statements) is counted as the server
 receives it. Counts, never times.
@@ -22,8 +25,9 @@ import sqlalchemy as sa
 
 
 class RoundTrips:
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(self, engine: sa.Engine, *, keep_pool: bool = False) -> None:
         self.engine = engine
+        self.keep_pool = keep_pool  # trace the pooled connections instead of new ones
         self.lines: list[str] = []
         self._traced: list[tuple[object, object]] = []
 
@@ -37,12 +41,22 @@ class RoundTrips:
         self._traced.append((dbapi_connection, trace))
 
     def __enter__(self) -> RoundTrips:
+        if self.keep_pool:  # the pooled connections as they are, traced from their checkout
+            sa.event.listen(self.engine, "checkout", self._checked_out)
+            return self
         self.engine.dispose()
         sa.event.listen(self.engine, "connect", self._start)
         return self
 
+    def _checked_out(self, dbapi_connection, record, _proxy) -> None:
+        if all(traced is not dbapi_connection for traced, _trace in self._traced):
+            self._start(dbapi_connection, record)
+
     def __exit__(self, *_exc) -> None:
-        sa.event.remove(self.engine, "connect", self._start)
+        if self.keep_pool:
+            sa.event.remove(self.engine, "checkout", self._checked_out)
+        else:
+            sa.event.remove(self.engine, "connect", self._start)
         for dbapi_connection, trace in self._traced:
             if not dbapi_connection.closed:
                 dbapi_connection.pgconn.untrace()
@@ -78,6 +92,11 @@ class RoundTrips:
     def queries(self) -> list[str]:
         """The simple-protocol queries, as quoted in the trace ('"BEGIN"', '";"', ...)."""
         return self._sent("Query")
+
+    @property
+    def parsed(self) -> list[str]:
+        """Parse messages: the statement's name (psycopg's _pg3_N, "" unnamed) and its text."""
+        return self._sent("Parse")
 
     @property
     def by_name(self) -> list[str]:
