@@ -243,37 +243,22 @@ def limits_bound(deadline: float | None, lock_ms: int | None,
 
 
 def pipelined(driver_connection, statements: list[tuple[str, dict]], *,
-              begin: tuple | None, commit: bool = False) -> list:
-    """`statements` (psycopg's `%(name)s` placeholders and their values), each prepared on the
-    connection (psycopg's prepared statements: parsed and planned once per connection, not
-    once per command as a query with its values written in is), sent in one pipeline: one
-    network round trip. `begin` (deadline, lock_ms, commit_by): a transaction's BEGIN and its
-    limits go first; `commit`: a COMMIT after them. Each statement of a READ COMMITTED
-    transaction takes its own snapshot, after the ones before it ran, as in one simple query.
-    The server stops at the first error (the rest are skipped, the transaction is left
-    failed); psycopg raises it. Returns one cursor per statement (the caller closes them),
-    and the COMMIT's last when `commit`."""
-    cursors = []
-    try:
-        with driver_connection.pipeline():
-            if begin is not None:
-                limits = limits_bound(*begin)  # (DeadlinePassed before anything is sent)
-                opening = driver_connection.cursor()
-                cursors.append(opening)
-                opening.execute(BEGIN, prepare=True)
-                opening.execute(LIMITS_BOUND, limits, prepare=True)
-            for statement, values in statements:
-                cursor = driver_connection.cursor()
-                cursors.append(cursor)
-                cursor.execute(statement, values, prepare=True)
-            if commit:
-                cursor = driver_connection.cursor()
-                cursors.append(cursor)
-                cursor.execute("COMMIT", prepare=False)
-    except BaseException:
-        for cursor in cursors:
-            cursor.close()
-        raise
-    if begin is not None:
-        cursors.pop(0).close()
-    return cursors
+              begin: tuple | None, commit: bool = False) -> list[list[tuple]]:
+    """The rows of each of `statements` (psycopg's `%(name)s` placeholders and their values),
+    each prepared on the connection (parsed and planned once per connection, not once per
+    command as a query with its values written in is), sent in one pipeline: one network
+    round trip (storage/pg_pipeline.py). `begin` (deadline, lock_ms, commit_by): a
+    transaction's BEGIN and its limits go first (DeadlinePassed before anything is sent);
+    `commit`: a COMMIT after them. Each statement of a READ COMMITTED transaction takes its
+    own snapshot, after the ones before it ran, as in one simple query. The server stops at
+    the first error (the rest are skipped, the transaction is left failed), which is raised
+    (psycopg's). A COMMIT the server confirmed stands, even if the connection broke after it
+    (a fast shutdown's FATAL): the rows are returned, the connection closed."""
+    from storage import pg_pipeline
+
+    opening = [] if begin is None else [(BEGIN, {}), (LIMITS_BOUND, limits_bound(*begin))]
+    answers, transformer = pg_pipeline.send(driver_connection, [*opening, *statements],
+                                            commit=commit)
+    if answers.error is not None and not (commit and answers.committed):
+        raise answers.error
+    return [answers.rows(transformer, i) for i in range(len(opening), len(answers.results))]

@@ -101,12 +101,7 @@ def run_pooled(engine: sa.Engine, statement: sa.Executable, params: Mapping[str,
 def _rows_alone(driver_connection, sql: str, values: dict, alone: tuple) -> list[tuple]:
     """The rows of `sql` run as a transaction of its own (`pg_begin.pipelined`: BEGIN, the
     limits of `alone`, the statement prepared on the connection, COMMIT; one round trip)."""
-    cursors = pg_begin.pipelined(driver_connection, [(sql, values)], begin=alone, commit=True)
-    try:
-        return _rows(cursors[0])
-    finally:
-        for cursor in cursors:
-            cursor.close()
+    return pg_begin.pipelined(driver_connection, [(sql, values)], begin=alone, commit=True)[0]
 
 
 @dataclass(frozen=True)
@@ -144,20 +139,16 @@ def run_then(connection: sa.Connection, statement: sa.Executable, params: Mappin
     if None in compiled or not pg_begin.is_pending(driver_connection):
         return None
     values = [_values(each, params) for each in compiled]
-    cursors = []
     for each, its_values in zip(compiled, values, strict=True):
         tell_listeners(connection, None, each.sql, its_values)
     try:  # BEGIN, the limits and the statements prepared: one pipeline (pg_begin.pipelined)
-        cursors = pg_begin.pipelined(driver_connection, [
+        rows = pg_begin.pipelined(driver_connection, [
             (each.sql, its_values) for each, its_values in zip(compiled, values, strict=True)],
             begin=pg_begin.take_pending(driver_connection))
-        return [converted_rows(_rows(cursor), each.results)
-                for cursor, each in zip(cursors, compiled, strict=True)]
     except connection.dialect.loaded_dbapi.Error as error:
         raise sqlalchemy_error(connection, None, compiled[0].sql, values[0], error) from error
-    finally:
-        for cursor in cursors:
-            cursor.close()
+    return [converted_rows(each_rows, each.results)
+            for each_rows, each in zip(rows, compiled, strict=True)]
 
 
 def run_together(connection: sa.Connection,

@@ -91,7 +91,7 @@ def test_a_log_is_its_statements_plus_one_commit(chat, database, pooled_a_while,
     # of prepared statements: no simple-protocol query but the COMMIT of a deal's write
     assert trips.queries == ([] if text in ALONE else ['"COMMIT"']), trips.queries
     begin = [p for p in trips.parsed if "BEGIN ISOLATION LEVEL READ COMMITTED" in p]
-    assert len(begin) == 1 and begin[0].startswith('"_pg3_'), trips.parsed
+    assert len(begin) == 1 and begin[0].startswith('"kpibot_'), trips.parsed
     if text in ALONE:
         assert trips.count == len(statements)
     else:  # the insert's pipeline carries the deal's two reads; then the UPDATE, if any

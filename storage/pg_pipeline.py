@@ -1,0 +1,180 @@
+"""PostgreSQL: a write's statements in one pipeline, each answer read on its own (libpq).
+
+A `/kpi log`'s write sends its statements in one network write and reads the answers in one
+round trip (issue 18: `/kpi log` ≤ 2× `/kpi ping`): BEGIN, the deadline's limits, the event's
+insert with its rollups, the deal's reads; or the deal's UPDATE and the COMMIT. Each statement
+is prepared by name on the connection the first time it is sent there (Parse), then only bound
+and executed: the server parses, analyses and plans the insert with its rollups once per
+connection instead of once per log (0.2-0.5 ms of its CPU a log, docs/performance.md).
+
+Why not psycopg's own pipeline: it reads all the answers of a pipeline before it hands any
+over, and raises on a connection that breaks on the way, so a COMMIT the server has confirmed
+followed by its FATAL on shutdown (a fast restart) would be reported as failed, and the reply
+would say "nothing was stored" for an event that was. Here every answer is kept as it arrives:
+when a COMMIT sent in the pipeline was confirmed (its CommandComplete "COMMIT"), it committed,
+whatever comes after (`Answers.committed`).
+
+The statements carry psycopg's `%(name)s` placeholders; their values are written by psycopg's
+own dumpers (`psycopg.adapt.Transformer`, as `cursor.execute` writes them), rows read by its
+loaders. A statement is prepared per connection and per parameter types (as psycopg keys its
+own prepared statements); a server that has forgotten them (psycopg sends DEALLOCATE ALL at a
+ROLLBACK, a new server process after a restart has none) answers "prepared statement does not
+exist" before anything ran but BEGIN, and the caller's transaction fails as any failed
+statement does; the names are forgotten then, and the next use prepares them again.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import weakref
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from psycopg import errors, pq
+from psycopg.adapt import PyFormat, Transformer
+from psycopg.waiting import Ready, Wait
+
+_FATAL = pq.ExecStatus.FATAL_ERROR
+_ABORTED = pq.ExecStatus.PIPELINE_ABORTED
+_SYNC = pq.ExecStatus.PIPELINE_SYNC
+_TUPLES = pq.ExecStatus.TUPLES_OK
+_BAD = pq.ConnStatus.BAD
+_NO_STATEMENT = "26000"  # invalid_sql_statement_name: "prepared statement ... does not exist"
+
+# psycopg connection -> {(sql, parameter types): the name it is prepared under}
+_prepared: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_names = iter(range(1, 1 << 62))
+
+
+@dataclass
+class Answers:
+    """What came back for a pipeline: each statement's result (None for one whose answer never
+    came), whether its COMMIT was confirmed, and the first error (a statement's, or the
+    connection's when it broke)."""
+
+    results: list
+    committed: bool
+    error: Exception | None
+
+    def rows(self, transformer: Transformer, index: int) -> list[tuple]:
+        """The rows of statement `index` (none for one that returns none)."""
+        result = self.results[index]
+        if result is None or result.status != _TUPLES:
+            return []
+        transformer.set_pgresult(result)
+        return transformer.load_rows(0, result.ntuples, tuple)
+
+
+@functools.lru_cache(maxsize=256)
+def _numbered(sql: str) -> tuple[bytes, tuple[str, ...]]:
+    """`sql` with psycopg's `%(name)s` placeholders as the server's `$n` (a name used twice
+    is one parameter), `%%` as `%`, and the names in their order."""
+    names: list[str] = []
+
+    def number(match: re.Match) -> str:
+        name = match.group(1)
+        if name is None:
+            return "%"
+        if name not in names:
+            names.append(name)
+        return f"${names.index(name) + 1}"
+
+    return re.sub(r"%\((\w+)\)s|%%", number, sql).encode(), tuple(names)
+
+
+_PREPARE, _COMMIT = -1, -2  # what an answer is for, besides a statement's index
+
+
+def send(driver_connection, statements: Sequence[tuple[str, Mapping[str, object]]], *,
+         commit: bool = False) -> tuple[Answers, Transformer]:
+    """Send `statements` (SQL with `%(name)s` placeholders, their values) and, with `commit`,
+    a COMMIT after them, as one pipeline, and read every answer. Nothing is raised here: the
+    caller reads `Answers` (a statement's error, or a COMMIT confirmed before the connection
+    broke). The connection is left out of pipeline mode; one that broke is closed (the pool
+    replaces it)."""
+    pgconn = driver_connection.pgconn
+    transformer = Transformer(driver_connection)
+    known = _prepared.setdefault(driver_connection, {})
+    sent: list[int] = []  # what each answer is for, in order
+    with driver_connection.lock:
+        pgconn.enter_pipeline_mode()
+        try:
+            for index, (sql, values) in enumerate(statements):
+                query, names = _numbered(sql)
+                params = transformer.dump_sequence([values[name] for name in names],
+                                                   [PyFormat.AUTO] * len(names))
+                types = tuple(transformer.types)
+                name = known.get((query, types))
+                if name is None:
+                    name = known[query, types] = f"kpibot_{next(_names)}".encode()
+                    pgconn.send_prepare(name, query, param_types=types)
+                    sent.append(_PREPARE)
+                pgconn.send_query_prepared(name, params, param_formats=transformer.formats)
+                sent.append(index)
+            if commit:
+                pgconn.send_query_params(b"COMMIT", None)
+                sent.append(_COMMIT)
+            pgconn.pipeline_sync()
+            arrived = driver_connection.wait(_exchange(pgconn, len(sent)))
+        finally:
+            if pgconn.status != _BAD:
+                pgconn.exit_pipeline_mode()
+    return _answers(driver_connection, known, sent, len(statements), arrived), transformer
+
+
+def _answers(driver_connection, known: dict, sent: list[int], count: int,
+             arrived: tuple[list, Exception | None]) -> Answers:
+    results, broken = arrived
+    answers = Answers([None] * count, False, None)
+    for purpose, result in zip(sent, results, strict=False):
+        if result.status == _FATAL or result.status == _ABORTED:
+            if answers.error is None:
+                answers.error = (errors.PipelineAborted("pipeline aborted")
+                                 if result.status == _ABORTED else errors.error_from_result(
+                                     result, encoding=driver_connection.info.encoding))
+        elif purpose == _COMMIT:
+            answers.committed = result.command_status == b"COMMIT"
+        if purpose >= 0:
+            answers.results[purpose] = result
+    if answers.error is None:
+        answers.error = broken
+    if broken is not None or getattr(answers.error, "sqlstate", None) == _NO_STATEMENT:
+        known.clear()  # a new server process, or its statements deallocated: prepared again
+    if driver_connection.pgconn.status == _BAD and not driver_connection.closed:
+        driver_connection.close()
+    return answers
+
+
+def _exchange(pgconn, expected: int):
+    """The generator `Connection.wait` runs: flush the pipeline, then read the answers one by
+    one until its Sync's, each kept as it arrives (a connection that breaks on the way loses
+    none of those before). Returns (the first result of each answer, the break's error)."""
+    results: list = []
+    waiting_for_end = False  # a result was taken; libpq's None ends that answer
+    try:
+        while pgconn.flush() != 0:
+            ready = yield Wait.RW
+            if ready & Ready.R:
+                pgconn.consume_input()
+        while True:
+            while pgconn.is_busy():
+                yield Wait.R
+                pgconn.consume_input()
+            result = pgconn.get_result()
+            if result is None:
+                if pgconn.status == _BAD:
+                    raise errors.OperationalError("the connection to the server was lost")
+                waiting_for_end = False
+                continue
+            if result.status == _SYNC:
+                return results, None
+            if not waiting_for_end:
+                results.append(result)
+                waiting_for_end = True
+            if pgconn.status == _BAD:
+                raise errors.OperationalError("the connection to the server was lost")
+            if len(results) > expected:
+                raise errors.OperationalError("more answers than statements in the pipeline")
+    except errors.OperationalError as error:
+        return results, error
