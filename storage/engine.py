@@ -81,6 +81,9 @@ def build_engine(url: str, *, echo: bool = False, pool_size: int = 10,
         pg_pool.install(engine)  # pings a connection that may have gone bad, not every one
         pg_begin.install(engine)  # a limited write's BEGIN and limits ride on its statement
         plans.configure(engine)  # reads keep their plans; some statements carry their values
+        from storage import pg_pipeline  # (psycopg's modules: PostgreSQL only)
+
+        pg_pipeline.install(engine)  # a write's statements prepared, forgotten at a rollback
     return engine
 
 

@@ -256,9 +256,18 @@ def pipelined(driver_connection, statements: list[tuple[str, dict]], *,
     (a fast shutdown's FATAL): the rows are returned, the connection closed."""
     from storage import pg_pipeline
 
-    opening = [] if begin is None else [(BEGIN, {}), (LIMITS_BOUND, limits_bound(*begin))]
-    answers, transformer = pg_pipeline.send(driver_connection, [*opening, *statements],
-                                            commit=commit)
-    if answers.error is not None and not (commit and answers.committed):
+    for _attempt in range(2):
+        opening = [] if begin is None else [(BEGIN, {}), (LIMITS_BOUND, limits_bound(*begin))]
+        answers, transformer = pg_pipeline.send(driver_connection, [*opening, *statements],
+                                                commit=commit)
+        if answers.error is None or commit and answers.committed:
+            break
+        if not (answers.forgotten and begin is not None):
+            raise answers.error
+        # the server had forgotten a statement prepared here: nothing ran but BEGIN (and the
+        # limits), so the transaction starts over, its statements prepared again
+        pg_pipeline.forget(driver_connection)
+        driver_connection.rollback()
+    else:
         raise answers.error
     return [answers.rows(transformer, i) for i in range(len(opening), len(answers.results))]

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from psycopg.pq import ExecStatus, TransactionStatus
 
-from storage import pg_begin, plans
+from storage import pg_begin, pg_pipeline, plans
 from storage.driver import bind_conversion, converted_rows, result_converter, returned_columns
 
 _ROWS = ExecStatus.TUPLES_OK  # a result with rows (none when the statement returns none)
@@ -119,6 +119,7 @@ def _hand_back(pooled, driver_connection, dialect) -> None:
             pooled.invalidate()
         elif pooled.is_valid:
             if driver_connection.info.transaction_status != _IDLE:
+                pg_pipeline.forget(driver_connection)  # (psycopg deallocates them all)
                 driver_connection.rollback()
             driver_connection.autocommit = False
     except dialect.loaded_dbapi.Error as error:

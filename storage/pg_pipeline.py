@@ -17,10 +17,11 @@ whatever comes after (`Answers.committed`).
 The statements carry psycopg's `%(name)s` placeholders; their values are written by psycopg's
 own dumpers (`psycopg.adapt.Transformer`, as `cursor.execute` writes them), rows read by its
 loaders. A statement is prepared per connection and per parameter types (as psycopg keys its
-own prepared statements); a server that has forgotten them (psycopg sends DEALLOCATE ALL at a
-ROLLBACK, a new server process after a restart has none) answers "prepared statement does not
-exist" before anything ran but BEGIN, and the caller's transaction fails as any failed
-statement does; the names are forgotten then, and the next use prepares them again.
+own prepared statements). psycopg sends DEALLOCATE ALL after a ROLLBACK of an open
+transaction, which drops these too: a rollback of a connection with a transaction open
+(SQLAlchemy's, the pool's reset, `forget`) forgets them, and the next use prepares them again
+(`install`). A server that answers "prepared statement does not exist" all the same makes them
+forgotten too (`Answers.forgotten`: the caller may start its transaction over).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ _ABORTED = pq.ExecStatus.PIPELINE_ABORTED
 _SYNC = pq.ExecStatus.PIPELINE_SYNC
 _TUPLES = pq.ExecStatus.TUPLES_OK
 _BAD = pq.ConnStatus.BAD
+_IDLE = pq.TransactionStatus.IDLE
 _NO_STATEMENT = "26000"  # invalid_sql_statement_name: "prepared statement ... does not exist"
 
 # psycopg connection -> {(sql, parameter types): the name it is prepared under}
@@ -57,6 +59,11 @@ class Answers:
     committed: bool
     error: Exception | None
 
+    @property
+    def forgotten(self) -> bool:
+        """Whether the server had forgotten a statement prepared on the connection before."""
+        return getattr(self.error, "sqlstate", None) == _NO_STATEMENT
+
     def rows(self, transformer: Transformer, index: int) -> list[tuple]:
         """The rows of statement `index` (none for one that returns none)."""
         result = self.results[index]
@@ -64,6 +71,31 @@ class Answers:
             return []
         transformer.set_pgresult(result)
         return transformer.load_rows(0, result.ntuples, tuple)
+
+
+def install(engine) -> None:
+    """Forget the statements prepared on a connection when it rolls back an open transaction
+    (psycopg then deallocates every prepared statement): SQLAlchemy's rollback and the
+    pool's reset on return."""
+    import sqlalchemy as sa
+
+    def rollback(connection) -> None:
+        forget(connection.connection.dbapi_connection)
+
+    def reset(dbapi_connection, _record, _state=None) -> None:
+        forget(dbapi_connection)
+
+    sa.event.listen(engine, "rollback", rollback)
+    sa.event.listen(engine, "reset", reset)
+
+
+def forget(driver_connection) -> None:
+    """Before a rollback on `driver_connection`: when a transaction is open (psycopg will send
+    ROLLBACK, then DEALLOCATE ALL), its statements prepared here are forgotten."""
+    if driver_connection is None or driver_connection not in _prepared:
+        return
+    if driver_connection.closed or driver_connection.info.transaction_status != _IDLE:
+        _prepared.pop(driver_connection, None)
 
 
 @functools.lru_cache(maxsize=256)
@@ -139,7 +171,7 @@ def _answers(driver_connection, known: dict, sent: list[int], count: int,
             answers.results[purpose] = result
     if answers.error is None:
         answers.error = broken
-    if broken is not None or getattr(answers.error, "sqlstate", None) == _NO_STATEMENT:
+    if broken is not None or answers.forgotten:
         known.clear()  # a new server process, or its statements deallocated: prepared again
     if driver_connection.pgconn.status == _BAD and not driver_connection.closed:
         driver_connection.close()
