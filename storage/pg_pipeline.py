@@ -80,7 +80,8 @@ def install(engine) -> None:
     import sqlalchemy as sa
 
     def rollback(connection) -> None:
-        forget(connection.connection.dbapi_connection)
+        if not (connection.invalidated or connection.closed):  # (gone: nothing to forget)
+            forget(connection.connection.dbapi_connection)
 
     def reset(dbapi_connection, _record, _state=None) -> None:
         forget(dbapi_connection)
@@ -128,6 +129,7 @@ def send(driver_connection, statements: Sequence[tuple[str, Mapping[str, object]
     pgconn = driver_connection.pgconn
     transformer = Transformer(driver_connection)
     known = _prepared.setdefault(driver_connection, {})
+    encoding = driver_connection.info.encoding
     sent: list[int] = []  # what each answer is for, in order
     with driver_connection.lock:
         pgconn.enter_pipeline_mode()
@@ -150,12 +152,24 @@ def send(driver_connection, statements: Sequence[tuple[str, Mapping[str, object]
             pgconn.pipeline_sync()
             arrived = driver_connection.wait(_exchange(pgconn, len(sent)))
         finally:
-            if pgconn.status != _BAD:
-                pgconn.exit_pipeline_mode()
-    return _answers(driver_connection, known, sent, len(statements), arrived), transformer
+            _leave_pipeline(driver_connection)
+    return _answers(encoding, known, sent, len(statements), arrived), transformer
 
 
-def _answers(driver_connection, known: dict, sent: list[int], count: int,
+def _leave_pipeline(driver_connection) -> None:
+    """Out of pipeline mode; a connection that cannot leave it (answers it will never read
+    in full: it broke) is closed, so its pool replaces it."""
+    pgconn = driver_connection.pgconn
+    if pgconn.status != _BAD:
+        try:
+            pgconn.exit_pipeline_mode()
+            return
+        except errors.OperationalError:
+            pass
+    driver_connection.close()
+
+
+def _answers(encoding: str, known: dict, sent: list[int], count: int,
              arrived: tuple[list, Exception | None]) -> Answers:
     results, broken = arrived
     answers = Answers([None] * count, False, None)
@@ -164,7 +178,7 @@ def _answers(driver_connection, known: dict, sent: list[int], count: int,
             if answers.error is None:
                 answers.error = (errors.PipelineAborted("pipeline aborted")
                                  if result.status == _ABORTED else errors.error_from_result(
-                                     result, encoding=driver_connection.info.encoding))
+                                     result, encoding=encoding))
         elif purpose == _COMMIT:
             answers.committed = result.command_status == b"COMMIT"
         if purpose >= 0:
@@ -173,8 +187,6 @@ def _answers(driver_connection, known: dict, sent: list[int], count: int,
         answers.error = broken
     if broken is not None or answers.forgotten:
         known.clear()  # a new server process, or its statements deallocated: prepared again
-    if driver_connection.pgconn.status == _BAD and not driver_connection.closed:
-        driver_connection.close()
     return answers
 
 
@@ -206,7 +218,9 @@ def _exchange(pgconn, expected: int):
                 waiting_for_end = True
             if pgconn.status == _BAD:
                 raise errors.OperationalError("the connection to the server was lost")
-            if len(results) > expected:
-                raise errors.OperationalError("more answers than statements in the pipeline")
+            if len(results) > expected:  # an answer to none: the server's own FATAL
+                raise errors.OperationalError(
+                    (result.error_message or b"the server ended the connection").decode(
+                        errors="replace").strip())
     except errors.OperationalError as error:
         return results, error

@@ -1,0 +1,58 @@
+"""PostgreSQL: a log whose COMMIT the server confirmed is reported stored, even when the
+server's FATAL follows the confirmation (a fast shutdown: the FATAL can come before the
+ReadyForQuery that ends the query). psycopg reads a query's or a pipeline's answers whole and
+raises on the FATAL, so the reply said "nothing was stored" for an event that was
+(session 12 saw it in tests/reliability/test_database_restart.py with an UPDATE and its COMMIT
+in one query). storage/pg_pipeline.py keeps each answer as it arrives: a confirmed COMMIT
+stands. The relay (tests/support/fatal_after_commit.py) cuts the connection right after the
+server's CommandComplete "COMMIT": deterministic, no timing."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from bot.core import CommandRequest
+from storage.engine import Database
+from storage.workspaces import ensure_user, ensure_workspace
+from tests.support.dialog import Chat
+from tests.support.fatal_after_commit import FatalAfterCommit
+
+pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+
+NOW = datetime(2026, 11, 18, 14, 30, tzinfo=UTC)
+WS = "slack:TFATAL"
+
+
+def _stored(database: Database, key: str) -> int:
+    return database.read_first(sa.text(
+        "SELECT count(*) FROM events WHERE workspace_id = :w AND idempotency_key = :k"),
+        {"w": WS, "k": f"slack:{key}"})[0]
+
+
+@pytest.mark.parametrize("text", ["log call 3"])
+def test_a_confirmed_commit_followed_by_a_fatal_is_reported_stored(database_url, text):
+    url = make_url(database_url)
+    with FatalAfterCommit(url.host, url.port) as relay:
+        database = Database.from_url(
+            url.set(host="127.0.0.1", port=relay.port).render_as_string(hide_password=False))
+        try:
+            with database.write() as session:
+                ensure_workspace(session=session, workspace_id=WS, platform="slack", now=NOW)
+                ensure_user(session=session, workspace_id=WS, user_id="U1", display_name="Ann",
+                            now=NOW)
+            chat = Chat(database, workspace=WS, now=NOW, admins=(), default_user="U1")
+            relay.armed = True
+            reply = chat.handler.handle(CommandRequest(
+                platform="slack", workspace_id=WS, user_id="U1", user_name="Ann", text=text,
+                channel_id="C1", idempotency_key="once"), time.monotonic() + 30)
+            relay.armed = False
+            assert relay.cut == 1  # the connection was cut right after the COMMIT's answer
+            assert _stored(database, "once") == 1
+            assert "Logged" in reply.text, reply.plain_text()
+        finally:
+            database.dispose()
