@@ -158,8 +158,10 @@ def refresh_deals(*, session: Session, workspace_id: str, deal_keys: Sequence[st
             (written["id"],), = driver.run(connection, _deal_writes()[1], written)
         else:
             changed = tuple(name for name, value in values.items() if deal[name] != value)
-            if changed:  # as the ORM did: no UPDATE when nothing changed
-                driver.run(connection, _update_deal(changed), {
+            if changed:  # as the ORM did: no UPDATE when nothing changed; PostgreSQL: it
+                # goes out with the COMMIT when nothing runs after it (storage/pg_commit.py)
+                update = driver.run if connection.dialect.name == "sqlite" else _at_commit
+                update(connection, _update_deal(changed), {
                     "deal_id": deal["id"], **{name: values[name] for name in changed}})
             written = {**deal, **values}
         past_changed = past_changed or _changes_past(history, _history_of(written), settled)
@@ -168,6 +170,12 @@ def refresh_deals(*, session: Session, workspace_id: str, deal_keys: Sequence[st
         note_history_change(session=session, workspace_id=workspace_id)
     _expire_deals(session, workspace_id, keys)
     return result
+
+
+def _at_commit(connection: sa.Connection, statement, params: dict) -> None:
+    from storage import pg_commit  # (psycopg's modules: PostgreSQL only)
+
+    pg_commit.run_at_commit(connection, statement, params)
 
 
 def _take_rows(event_rows: list[tuple], deal_rows: list[tuple],

@@ -84,6 +84,9 @@ def build_engine(url: str, *, echo: bool = False, pool_size: int = 10,
         from storage import pg_pipeline  # (psycopg's modules: PostgreSQL only)
 
         pg_pipeline.install(engine)  # a write's statements prepared, forgotten at a rollback
+        from storage import pg_commit
+
+        pg_commit.install(engine)  # a write's last statement sent with its COMMIT
     return engine
 
 
@@ -323,18 +326,39 @@ class Database:
         past the deadline, however late it ran the first statement."""
         lock_ms = self._write_lock_ms()
         bind = _write_bind(self.engine, lock_ms)
-        with self._sqlite_writer_turn(lock_ms), Session(bind, expire_on_commit=False) as session, \
-                session.begin():
-            if lock_ms is None or self.dialect != "postgresql":
+        if lock_ms is None or self.dialect != "postgresql":
+            with self._sqlite_writer_turn(lock_ms), \
+                    Session(bind, expire_on_commit=False) as session, session.begin():
                 yield session
-            else:  # BEGIN and the limits go out with the first statement (storage/pg_begin.py)
+                self.remaining_ms()  # raises DeadlinePassed past the deadline: rolled back
+            return
+        yield from self._limited_pg_write(bind, lock_ms)
+
+    def _limited_pg_write(self, bind: sa.Engine, lock_ms: int) -> Iterator[Session]:
+        """`write` on PostgreSQL under a deadline or lock timeout: BEGIN and the limits go out
+        with the first statement (storage/pg_begin.py), a deal's last UPDATE with the COMMIT
+        (storage/pg_commit.py). A COMMIT the server confirmed stands even if the connection
+        broke after it (then SQLAlchemy's own commit, finding the connection closed, fails,
+        and that failure is not the write's)."""
+        from storage import pg_commit  # (psycopg's modules: PostgreSQL only)
+
+        committed = False
+        try:
+            with Session(bind, expire_on_commit=False) as session, session.begin():
+                connection = session.connection()
                 opened = pg_begin.begin_with_next_statement(
-                    session.connection(), self.deadline, lock_ms, self._server_commit_by())
+                    connection, self.deadline, lock_ms, self._server_commit_by())
+                pg_commit.commits_here(connection)
                 try:
                     yield session
+                    self.remaining_ms()  # raises DeadlinePassed past the deadline: rolled back
+                    committed = pg_commit.commit_held(connection)
                 finally:
                     pg_begin.forget_pending(opened)
-            self.remaining_ms()  # raises DeadlinePassed past the deadline: rolled back
+                    pg_commit.done(opened)
+        except sa.exc.DBAPIError:
+            if not committed:
+                raise
 
     @contextmanager
     def _sqlite_writer_turn(self, lock_ms: int | None) -> Iterator[None]:

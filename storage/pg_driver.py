@@ -212,6 +212,14 @@ def execute_numbered(connection: sa.Connection, sql: str, values: Sequence) -> l
         cursor.close()
 
 
+def compiled_for(statement: sa.Executable, dialect: sa.Dialect,
+                 params: Mapping[str, object]) -> tuple[str, dict[str, object]] | None:
+    """`statement`'s SQL (psycopg's `%(name)s` placeholders) and its values for `params`, as
+    `run` would send them; None for a statement that must run through Core."""
+    compiled = _compile(statement, dialect, tuple(params))
+    return None if compiled is None else (compiled.sql, _values(compiled, params))
+
+
 def _values(compiled: _Compiled, params: Mapping[str, object]) -> dict[str, object]:
     values = {}
     for name, convert in compiled.binds:

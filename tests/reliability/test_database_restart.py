@@ -69,6 +69,7 @@ def test_database_restarts_under_load(private_cluster, slack_api, sizes, figures
     running = threading.Event()
     running.set()
     confirmed_at: list[float] = []  # monotonic times of confirmations, to see recovery
+    texts: dict[str, str] = {}  # trigger id -> the command sent
 
     try:
         with serving(database, slack_api.base_url) as base_url:
@@ -78,8 +79,10 @@ def test_database_restarts_under_load(private_cluster, slack_api, sizes, figures
                 while running.is_set():
                     n = next(counter)
                     text = f"log call {n % 5 + 1}" if n % 2 else f"log demo-booked deal-{n % 11}"
+                    trigger_id = random_trigger_id()
+                    texts[trigger_id] = text
                     answer = send_log(base_url, text, user_id=f"U{index:02d}",
-                                      trigger_id=random_trigger_id())
+                                      trigger_id=trigger_id)
                     if answer.outcome == CONFIRMED:
                         confirmed_at.append(time.monotonic())
                     answers.append(answer)
@@ -120,6 +123,9 @@ def test_database_restarts_under_load(private_cluster, slack_api, sizes, figures
             assert counts[REFUSED] > 0, "no request hit a fault: the test proved nothing"
             confirmed = [a for a in answers if a.outcome == CONFIRMED]
             refused = [a for a in answers if a.outcome == REFUSED]
+            # (first: which command was stored although its reply said nothing was)
+            assert not [(texts[a.trigger_id], a.text) for a in refused
+                        if key_of(a.trigger_id) in stored]
             assert len(stored) == event_total(database) == len(confirmed)
             for answer in confirmed:
                 assert stored[key_of(answer.trigger_id)][0] == answer.event_id

@@ -34,7 +34,16 @@ def _stored(database: Database, key: str) -> int:
         {"w": WS, "k": f"slack:{key}"})[0]
 
 
-@pytest.mark.parametrize("text", ["log call 3"])
+def _ask(chat: Chat, text: str, key: str):
+    """As served: the caller's name in the request, a deadline."""
+    return chat.handler.handle(CommandRequest(
+        platform="slack", workspace_id=WS, user_id="U1", user_name="Ann", text=text,
+        channel_id="C1", idempotency_key=key), time.monotonic() + 30)
+
+
+# a call: its insert and COMMIT in one pipeline; a demo and a first meeting named otherwise
+# refresh the deal: its UPDATE and the COMMIT in one pipeline (storage/pg_commit.py)
+@pytest.mark.parametrize("text", ["log call 3", "log demo-booked acme", "log meeting-booked Acme"])
 def test_a_confirmed_commit_followed_by_a_fatal_is_reported_stored(database_url, text):
     url = make_url(database_url)
     with FatalAfterCommit(url.host, url.port) as relay:
@@ -46,10 +55,9 @@ def test_a_confirmed_commit_followed_by_a_fatal_is_reported_stored(database_url,
                 ensure_user(session=session, workspace_id=WS, user_id="U1", display_name="Ann",
                             now=NOW)
             chat = Chat(database, workspace=WS, now=NOW, admins=(), default_user="U1")
+            _ask(chat, "log meeting-booked acme", "first")  # the deal exists: refreshed next
             relay.armed = True
-            reply = chat.handler.handle(CommandRequest(
-                platform="slack", workspace_id=WS, user_id="U1", user_name="Ann", text=text,
-                channel_id="C1", idempotency_key="once"), time.monotonic() + 30)
+            reply = _ask(chat, text, "once")
             relay.armed = False
             assert relay.cut == 1  # the connection was cut right after the COMMIT's answer
             assert _stored(database, "once") == 1
