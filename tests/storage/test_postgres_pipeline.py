@@ -1,0 +1,102 @@
+"""PostgreSQL: a write's statements prepared on the connection (storage/pg_pipeline.py) and a
+deal's UPDATE held for the COMMIT (storage/pg_commit.py). What must hold: a server that has
+forgotten the statements (psycopg's DEALLOCATE ALL, which drops them all) costs a retry, never
+a lost log; a statement held for the COMMIT runs before anything after it in the transaction
+and never outlives a rollback. Counts and rows, never timings."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+import pytest
+import sqlalchemy as sa
+
+from bot.core import CommandRequest
+from storage import pg_commit, pg_pool
+from storage.engine import Database
+from storage.workspaces import ensure_user, ensure_workspace
+from tests.support.dialog import Chat
+from tests.support.round_trips import RoundTrips
+
+pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+
+NOW = datetime(2026, 11, 18, 14, 30, tzinfo=UTC)
+WS = "slack:TPIPE"
+
+
+@pytest.fixture
+def database(database_url):
+    """One idle connection at most (the others are closed when handed back): the one that
+    served the last log is the one the next log gets."""
+    db = Database.from_url(database_url, pool_size=1)
+    yield db
+    db.dispose()
+
+
+@pytest.fixture
+def chat(database, monkeypatch):
+    monkeypatch.setattr(pg_pool, "PING_AFTER_IDLE_S", 3600.0)  # no ping, however slow
+    with database.write() as session:
+        ensure_workspace(session=session, workspace_id=WS, platform="slack", now=NOW)
+        ensure_user(session=session, workspace_id=WS, user_id="U1", display_name="Ann", now=NOW)
+    return Chat(database, workspace=WS, now=NOW, admins=(), default_user="U1")
+
+
+def _ask(chat: Chat, text: str, key: str):
+    return chat.handler.handle(CommandRequest(
+        platform="slack", workspace_id=WS, user_id="U1", user_name="Ann", text=text,
+        channel_id="C1", idempotency_key=key), time.monotonic() + 30)
+
+
+def _stored(database, key: str) -> int:
+    return database.read_first(sa.text(
+        "SELECT count(*) FROM events WHERE workspace_id = :w AND idempotency_key = :k"),
+        {"w": WS, "k": f"slack:{key}"})[0]
+
+
+@pytest.mark.parametrize("text", ["log call 3", "log demo-booked acme"])
+def test_statements_the_server_forgot_are_prepared_again(chat, database, text):
+    """DEALLOCATE ALL behind the pipeline's back (psycopg sends it after a ROLLBACK it was
+    not seen to send): the next log's BEGIN meets a statement the server no longer has, and
+    the pipeline starts over, its statements prepared again; stored once (without the
+    retry: "nothing was stored")."""
+    _ask(chat, "log meeting-booked acme", "deal")
+    assert _ask(chat, text, "first").ok  # its statements prepared on the pooled connection
+    pooled = database.engine.raw_connection()
+    try:
+        pooled.driver_connection.autocommit = True  # (no transaction: nothing is told)
+        pooled.driver_connection.execute("DEALLOCATE ALL")
+        pooled.driver_connection.autocommit = False
+    finally:
+        pooled.close()
+    with RoundTrips(database.engine, keep_pool=True) as trips:
+        again = _ask(chat, text, "again")
+    assert again.ok and "Logged" in again.text, again.plain_text()
+    assert _stored(database, "again") == 1
+    forgotten = [line for line in trips.lines if "ErrorResponse" in line and '"26000"' in line]
+    assert len(forgotten) == 1  # the first try met it at its BEGIN, nothing ran
+    assert [p for p in trips.parsed if "BEGIN ISOLATION LEVEL" in p]  # prepared again
+
+
+def test_a_held_update_runs_before_what_follows_and_not_after_a_rollback(chat, database):
+    _ask(chat, "log meeting-booked acme", "deal")
+    update = sa.text("UPDATE deals SET source = 'held' WHERE workspace_id = :w AND key = 'acme'")
+    source = sa.text("SELECT source FROM deals WHERE workspace_id = :w AND key = 'acme'")
+    command = database.until(time.monotonic() + 30)
+    with command.write() as session:
+        session.execute(sa.text("SELECT 1"))  # (the BEGIN goes out with a first statement)
+        pg_commit.run_at_commit(session.connection(), sa.update(sa.table(
+            "deals", sa.column("workspace_id"), sa.column("key"), sa.column("source"))).where(
+            sa.column("workspace_id") == WS, sa.column("key") == "acme").values(source="held"),
+            {})
+        assert session.execute(source, {"w": WS}).scalar() == "held"  # sent before the read
+    assert database.read_first(source, {"w": WS})[0] == "held"
+    with pytest.raises(RuntimeError), command.write() as session:
+        session.execute(sa.text("SELECT 1"))
+        pg_commit.run_at_commit(session.connection(), update.bindparams(w=WS).compile(
+            dialect=session.connection().dialect).statement, {})
+        session.execute(sa.text("UPDATE deals SET source = 'other' WHERE workspace_id = :w "
+                                "AND key = 'acme'"), {"w": WS})
+        raise RuntimeError("the command fails")
+    assert database.read_first(source, {"w": WS})[0] == "held"  # rolled back, nothing sent
