@@ -5,7 +5,8 @@ trips (issue 18: `/kpi log` ≤ 2× `/kpi ping`). Here the UPDATE is held (`run_
 sent with the COMMIT as one pipeline (storage/pg_pipeline.py) when `Database.write` commits
 (`commit_held`), each answer read as it arrives: a COMMIT the server confirmed stands even when
 its FATAL follows (a fast shutdown), so the reply never says "nothing was stored" for a write
-that was (session 12 sent the two as one simple query and withdrew it for that reason).
+that was (session 12 sent the two as one simple query and withdrew it for that reason). With
+nothing held, the COMMIT goes out the same way, alone, and is read the same way.
 
 Anything else the transaction runs before the COMMIT sends the held statement first (the
 engine's `before_cursor_execute` listener, which every statement on the connection tells):
@@ -21,6 +22,9 @@ import weakref
 from collections.abc import Mapping
 
 import sqlalchemy as sa
+from psycopg.pq import TransactionStatus
+
+_INTRANS = TransactionStatus.INTRANS  # a transaction open, no statement failed
 
 # psycopg connection -> the (sql, values) held for its COMMIT, [] when none yet; a connection
 # is in here only inside a `Database.write` that commits with `commit_held`
@@ -76,13 +80,15 @@ def run_at_commit(connection: sa.Connection, statement: sa.Executable,
 
 
 def commit_held(connection: sa.Connection) -> bool:
-    """The statements held for the COMMIT and the COMMIT, as one pipeline: True when the
-    server confirmed the COMMIT (then it stands, even if the connection broke after it: the
-    connection is closed and the caller must not commit again). Raised as SQLAlchemy raises a
-    driver error when the transaction failed or the COMMIT was refused (past
-    `kpibot.commit_by`). Nothing held: False, and nothing sent (the caller commits)."""
-    held = _held.get(connection.connection.dbapi_connection)
-    if not held:
+    """The statements held for the COMMIT and the COMMIT, as one pipeline (the COMMIT alone
+    when nothing is held): True when the server confirmed the COMMIT (then it stands, even if
+    the connection broke after it: the connection is closed and the caller must not commit
+    again). Raised as SQLAlchemy raises a driver error when the transaction failed or the
+    COMMIT was refused (past `kpibot.commit_by`). No transaction open (nothing was sent):
+    False, and nothing sent."""
+    driver_connection = connection.connection.dbapi_connection
+    held = _held.get(driver_connection)
+    if held is None or not held and driver_connection.info.transaction_status != _INTRANS:
         return False
     return _send(connection, held, commit=True)
 
