@@ -135,7 +135,11 @@ def test_a_retry_racing_its_original_stores_once_and_moves_the_deal_once(chat, d
     assert _deal(database)[1:3] == (None, None) and _events(database) == 1
 
 
-def test_a_writes_commit_is_refused_past_the_deadline_on_the_servers_clock(chat, database):
+# a demo: the deal's UPDATE goes out with the COMMIT; a meeting stamps the deal in its
+# insert: the COMMIT goes out alone (storage/pg_commit.py)
+@pytest.mark.parametrize("kind", ["demo-booked", "meeting-booked"])
+def test_a_writes_commit_is_refused_past_the_deadline_on_the_servers_clock(chat, database,
+                                                                          kind):
     """`Database.write` bounds `kpibot.commit_by` by the command's workspace read on the
     server's clock (`note_server_clock`), as `write_one` does: a server that runs the
     transaction late (here: the read "was" 40 s before on its clock, against a 30 s deadline)
@@ -147,7 +151,7 @@ def test_a_writes_commit_is_refused_past_the_deadline_on_the_servers_clock(chat,
     workspace, _user = workspace_and_user(command, WS, "U1")
     server_now, _answered = command.server_clock["at"]
     command.note_server_clock(server_now - timedelta(seconds=40), time.monotonic())
-    new = NewEvent(kind="demo-booked", user_id="U1", logged_by="U1", occurred_at=NOW,
+    new = NewEvent(kind=kind, user_id="U1", logged_by="U1", occurred_at=NOW,
                    idempotency_key="slack:thawed", deal_key="acme", deal_name="acme")
     with RoundTrips(database.engine) as trips, \
             pytest.raises(sa.exc.OperationalError, match="deadline passed"), \
