@@ -42,6 +42,7 @@ _SYNC = pq.ExecStatus.PIPELINE_SYNC
 _TUPLES = pq.ExecStatus.TUPLES_OK
 _BAD = pq.ConnStatus.BAD
 _IDLE = pq.TransactionStatus.IDLE
+MAX_PREPARED = 100  # statements prepared on one connection at most; the rest run unnamed
 _NO_STATEMENT = "26000"  # invalid_sql_statement_name: "prepared statement ... does not exist"
 
 # psycopg connection -> {(sql, parameter types): the name it is prepared under}
@@ -140,6 +141,11 @@ def send(driver_connection, statements: Sequence[tuple[str, Mapping[str, object]
                                                    [PyFormat.AUTO] * len(names))
                 types = tuple(transformer.types)
                 name = known.get((query, types))
+                if name is None and len(known) >= MAX_PREPARED:  # (as many as psycopg keeps)
+                    pgconn.send_query_params(query, params, param_types=types,
+                                             param_formats=transformer.formats)
+                    sent.append(index)  # parsed and planned here, unnamed
+                    continue
                 if name is None:
                     name = known[query, types] = f"kpibot_{next(_names)}".encode()
                     pgconn.send_prepare(name, query, param_types=types)

@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from bot.core import CommandRequest
-from storage import pg_commit, pg_pool
+from storage import pg_commit, pg_pipeline, pg_pool
 from storage.engine import Database
 from storage.workspaces import ensure_user, ensure_workspace
 from tests.support.dialog import Chat
@@ -100,3 +100,25 @@ def test_a_held_update_runs_before_what_follows_and_not_after_a_rollback(chat, d
                                 "AND key = 'acme'"), {"w": WS})
         raise RuntimeError("the command fails")
     assert database.read_first(source, {"w": WS})[0] == "held"  # rolled back, nothing sent
+
+
+def test_past_its_limit_a_connection_prepares_no_more_statements(database, monkeypatch):
+    """A connection keeps at most `MAX_PREPARED` statements of its own (each combination of
+    parameter types is one): past it, a statement is sent unnamed, parsed where it runs, and
+    answers the same."""
+    monkeypatch.setattr(pg_pipeline, "MAX_PREPARED", 2)
+    pooled = database.engine.raw_connection()
+    try:
+        driver_connection = pooled.driver_connection
+        driver_connection.autocommit = True
+        statements = [(f"SELECT %(x)s::int + {n}", {"x": 1}) for n in range(3)]
+        for _round in range(2):
+            answers, transformer = pg_pipeline.send(driver_connection, statements)
+            assert answers.error is None
+            assert [answers.rows(transformer, i) for i in range(3)] == [[(1,)], [(2,)], [(3,)]]
+        names = driver_connection.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'kpibot_%'").fetchone()
+        assert names == (2,)
+        driver_connection.autocommit = False
+    finally:
+        pooled.close()
