@@ -276,7 +276,7 @@ class Database:
         whose event needs no upkeep after its insert). PostgreSQL under a deadline or lock
         timeout (a chat command): BEGIN, the limits `write` sets, the statement and COMMIT go
         out as one query, in one round trip instead of two, on a pooled connection in
-        autocommit with no Session (storage/pg_begin.py `execute_alone`). All of it commits
+        autocommit with no Session (storage/pg_begin.py `pipelined`). All of it commits
         or none of it: the server stops at the first error, a timeout included, and refuses a
         COMMIT past the deadline (`kpibot.commit_by`, migration 0010), as it does `write`'s;
         a deadline already passed raises DeadlinePassed before anything is sent. The COMMIT

@@ -24,16 +24,15 @@ them. A first statement run with `executemany` gets the BEGIN and limits in a qu
 own (one round trip more, as before).
 
 A statement that is a whole transaction (`Database.write_one`: a `/kpi log` of an event
-without a deal) goes out with its COMMIT too (`execute_alone`): one round trip for all of it,
-which commits all of it or nothing.
-
-A `/kpi log` on a deal (issue 18, session 12) needs its deal's events and row after its insert:
-the reads go out in the insert's query, after it (`execute_then`: each statement of a
-simple-protocol query takes its own snapshot, so they see the insert and whatever committed
-before the derived-rows lock it took): four round trips for a refresh instead of five. A
-write's `kpibot.commit_by` is also bounded by an instant on the server's clock no later than
-the deadline when the command's workspace read gave one (`begin_with_next_statement(...,
-commit_by=...)`, as for `execute_alone`).
+without a deal) goes out with its COMMIT too, and a `/kpi log` on a deal needs its deal's
+events and row after its insert: since session 13 these go out as one pipeline of statements
+prepared on the connection (`pipelined`, storage/pg_pipeline.py): BEGIN, the limits with bound
+parameters (`LIMITS_BOUND`), the insert, and the deal's reads or the COMMIT; each statement
+takes its own snapshot after the ones before it ran, so the reads see the insert and whatever
+committed before the derived-rows lock it took (session 11-12: one simple-protocol query with
+the values written in, parsed and planned on every log). A write's `kpibot.commit_by` is also
+bounded by an instant on the server's clock no later than the deadline when the command's
+workspace read gave one (`begin_with_next_statement(..., commit_by=...)`).
 """
 
 from __future__ import annotations
@@ -139,43 +138,6 @@ def execute(cursor, statement: str, parameters: dict) -> None:
     limits joined to it (storage/pg_driver.py runs its statements here)."""
     if _execute(cursor, statement, parameters, None) is None:
         cursor.execute(statement, parameters)
-
-
-def execute_then(cursor, statement: str, parameters: dict,
-                 then: list[tuple[str, dict]]) -> bool:
-    """A transaction's first statement and, after it in the same query, the statements of
-    `then` (reads of what it wrote: each statement of the query takes its own snapshot, after
-    the ones before it ran), all with their values written in, with the transaction's BEGIN
-    and limits: one round trip. The cursor is left on the first statement's result; the next
-    results (`cursor.nextset()`) are `then`'s, in order. False, and nothing sent, when the
-    connection's next statement is not a transaction's first (the caller runs them apart)."""
-    begin = _pending(cursor)
-    if begin is None:
-        return False
-    sql = [begin, _with_values(cursor, statement, parameters),
-           *(_with_values(cursor, each, values) for each, values in then)]
-    cursor.execute("; ".join(sql))  # no parameters: the simple query protocol
-    cursor.nextset()  # past BEGIN's result and the limits'
-    cursor.nextset()
-    return True
-
-
-def execute_alone(cursor, statement: str, parameters: dict, deadline: float | None,
-                  lock_ms: int | None, commit_by: datetime | None = None) -> None:
-    """`statement` as a transaction of its own, in one round trip: BEGIN, the limits, the
-    statement (its parameters bound on the client) and COMMIT, as one simple-protocol query
-    on a connection in autocommit (`storage.engine.Database.write_one`). The server runs them
-    in order and stops at the first error: a statement that fails (a timeout, a refused
-    value) leaves the transaction failed and uncommitted (the pool's ROLLBACK ends it), and a
-    COMMIT past `kpibot.commit_by` is refused and rolls everything back (migration 0010).
-    `commit_by` (an instant on the server's clock, `Database.write_one`) bounds
-    `kpibot.commit_by` too: the COMMIT goes out with the statement, before the bot could check
-    its deadline, so a query the server runs late (frozen before it read it) must not count
-    its deadline from then. The cursor is left on the statement's own result."""
-    cursor.execute(f"{begin_sql(deadline, lock_ms, commit_by)}; "
-                   f"{_with_values(cursor, statement, parameters)}; COMMIT")
-    cursor.nextset()  # past BEGIN's result and the limits'
-    cursor.nextset()
 
 
 def _execute(cursor, statement, parameters, context):

@@ -132,7 +132,7 @@ def run_then(connection: sa.Connection, statement: sa.Executable, params: Mappin
              then: Sequence[sa.Executable]) -> list[list[tuple]] | None:
     """The rows of `statement` and then of each of `then` (reads of what it wrote, given the
     same `params`), as one query with the transaction's BEGIN and limits
-    (`pg_begin.execute_then`): one round trip. None, and nothing sent, when `statement` is
+    (`pg_begin.pipelined`): one round trip. None, and nothing sent, when `statement` is
     not its transaction's first or one of them must run through Core: the caller runs them
     apart."""
     compiled = [_compile(each, connection.dialect, tuple(params)) for each in (statement, *then)]

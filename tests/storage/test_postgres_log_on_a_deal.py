@@ -1,6 +1,6 @@
 """PostgreSQL: a `/kpi log` on a deal in four round trips (issue 18, session 12). The deal's
 two refresh reads go out in the insert's query, after it (storage/pg_begin.py
-`execute_then`). What must still hold: the reads see every event committed by whoever held the
+`pipelined`). What must still hold: the reads see every event committed by whoever held the
 derived-rows lock before (so no deal misses an event), a Slack retry racing its original
 stores one event and moves the deal once, a write's COMMIT is refused past the deadline on the
 server's clock however late the server runs it, an UPDATE that cannot finish stores nothing

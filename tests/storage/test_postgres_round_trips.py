@@ -5,7 +5,7 @@ never timed.
 - The workspace read is one round trip: autocommit, no BEGIN, no limits, no ROLLBACK.
 - A log's write: BEGIN and the limits ride on its first statement (storage/pg_begin.py), and
   a connection just returned is not pinged (storage/pg_pool.py), and an event that is the
-  write's only statement carries its COMMIT too (storage/pg_begin.py `execute_alone`): a call
+  write's only statement carries its COMMIT too (storage/pg_begin.py `pipelined`): a call
   is 2 round trips.
 - A pooled connection the server closed is replaced before use (the last test)."""
 
@@ -81,9 +81,9 @@ def test_a_log_is_its_statements_plus_one_commit(chat, database, pooled_a_while,
     statement, and the write's checkout of the connection the read has just returned pings
     nothing (was: plus the pre-ping, BEGIN and the limits, 6 round trips for a call). An
     event without a deal is the write's only statement: its COMMIT goes out with it
-    (storage/pg_begin.py `execute_alone`), so the log is two round trips. An event on a deal:
+    (storage/pg_begin.py `pipelined`), so the log is two round trips. An event on a deal:
     the deal's two reads (its events, its row) go out in the insert's query, after it
-    (`execute_then`): the read, the insert, the deal's UPDATE when it is refreshed, the
+    (`pipelined`): the read, the insert, the deal's UPDATE when it is refreshed, the
     COMMIT."""
     _ask(chat, "log meeting-booked acme", "first")  # the deal exists
     with RoundTrips(database.engine) as trips:
