@@ -61,10 +61,10 @@ def _prepared(database) -> dict[str, tuple[int, int]]:
 
 
 # the funnel's read statements with generic plans (its figures, open and idle deals, the
-# stage times' deals and values since the last hour: storage/stage_durations.py `_read_plan`)
+# stage times' deals since the last hour, their histogram and values at once:
+# storage/stage_durations.py `_read_plan`, `_recent_rows`)
 FUNNEL_READS = ("FROM deal_counts", "FROM open_deal_stages", "anon_1.stage_changed_at",
-                "SELECT workspaces.history_version", "sum(deal_durations.ms)",
-                "deal_durations.bucket + 0 = ")
+                "SELECT workspaces.history_version", "deal_durations.bucket + 0 AS bucket")
 
 
 def _funnel_reads(prepared: dict[str, tuple[int, int]]) -> dict[str, tuple[int, int]]:

@@ -43,22 +43,27 @@ def _read(database, monkeypatch, *, now: datetime = NOW, user: str | None = None
         if "deal_duration_counts" in statement:
             statements.append(statement)
 
-    read = stage_durations._histogram_rows
+    readers = {name: getattr(stage_durations, name)
+               for name in ("_histogram_rows", "_recent_rows")}  # (the deals since the hour)
 
-    def counted(*args, **kwargs):
-        found = read(*args, **kwargs)
-        rows[0] += len(found)
-        return found
+    def counted(read):
+        def counting(*args, **kwargs):
+            found = read(*args, **kwargs)
+            rows[0] += len(found)
+            return found
+        return counting
 
     sa.event.listen(database.engine, "before_cursor_execute", record)
-    monkeypatch.setattr(stage_durations, "_histogram_rows", counted)
+    for name, read in readers.items():
+        monkeypatch.setattr(stage_durations, name, counted(read))
     try:
         with database.read() as session:
             facts = SqlFacts(session=session, workspace=session.get(Workspace, WS),
                              clock=lambda: now)
             medians = facts.median_stage_times(START, END, user=user)
     finally:
-        monkeypatch.setattr(stage_durations, "_histogram_rows", read)
+        for name, read in readers.items():
+            monkeypatch.setattr(stage_durations, name, read)
         sa.event.remove(database.engine, "before_cursor_execute", record)
     return medians, len(statements), rows[0]
 
