@@ -331,6 +331,24 @@ def histogram_request(connection: Connection, workspace_id: str, measures: Itera
     return _statement(shape), params
 
 
+def settled_known(engine: sa.Engine, workspace_id: str, measures: Iterable[int],
+                  start: datetime, end: datetime, *, user: str | None, settled: Settled
+                  ) -> bool:
+    """Whether `summaries` would find the settled histograms of [start, end) remembered
+    (none to remember counts as remembered): reads nothing (the funnel's guess that its
+    statements read ahead are all of them, storage/facts.py `read_ahead_funnel`)."""
+    measures = tuple(measures)
+    if not measures or start >= end:
+        return True
+    kept, _whole, _ranges = _read_plan(start, end, user, measures, settled)
+    if kept is None:
+        return True
+    owner = TEAM if user is None else user
+    whole, ranges = kept
+    key = (workspace_id, settled.version(), owner, measures, whole, tuple(ranges))
+    return past_histograms(engine).get(key) is not None
+
+
 def _add_rows(counts: dict[int, Histogram], rows: Iterable[tuple[int, int, int, int]]) -> None:
     """(measure, bucket, deals, sum of ms) rows, ints (`_histogram_rows`), added into
     `counts` (an edge's deals added to or taken from a month's histogram)."""
