@@ -302,7 +302,7 @@ class SqlFacts:
     def read_ahead_funnel(self, start: datetime, end: datetime, *, user: str | None = None,
                           cohort: bool = False, names: bool = False,
                           stalled: tuple[Mapping[Stage, datetime], int] | None = None,
-                          whole: bool = False) -> None:
+                          whole: bool = False, strict: bool = False) -> None:
         """PostgreSQL: the funnel's statements that depend on nothing read before them (the
         counts, unless `cohort`; the history version; the period's stage-time histograms
         besides settled months, with the deals since the last hour; with `names`, the
@@ -316,7 +316,9 @@ class SqlFacts:
         thresholds' guess made; the settled stage-time histograms remembered for the history
         version read last), the read's COMMIT goes out with them: the funnel in one round
         trip after the workspace read. A guess that misses raises `plans.ReadAgain` at the
-        first statement that was not read ahead (nothing sent): the caller reads again."""
+        first statement that was not read ahead (nothing sent): the caller reads again.
+        `strict` (a read that can run nothing else, storage/pg_light.py): ReadAgain at once,
+        nothing sent, unless the COMMIT goes with them."""
         if self._dialect != "postgresql":
             return
         requests = [] if cohort else [deal_counts.funnel_request(
@@ -342,12 +344,16 @@ class SqlFacts:
             requests.append(self._open_deal_counts_request(user, idle_before))
             if idle_before and listed >= 1:
                 requests.append(self._idle_deals_request(idle_before, listed, user))
-        if len(requests) > 1:
-            from storage import pg_batch
+        commit = whole and not cohort and stalled is not None and self._settled_known(
+            start, end, user, ended)
+        from storage import pg_batch, plans
 
-            commit = whole and not cohort and stalled is not None and self._settled_known(
-                start, end, user, ended)
-            pg_batch.read_ahead(self.session.connection(), requests, commit=commit)
+        if strict and not commit:
+            raise plans.ReadAgain("storage.facts: the funnel's statements are not all known")
+        if len(requests) > 1:
+            sent = pg_batch.read_ahead(self.session.connection(), requests, commit=commit)
+            if strict and not sent:
+                raise plans.ReadAgain("storage.facts: the COMMIT could not go ahead")
 
     def _settled_known(self, start: datetime, end: datetime, user: str | None,
                        ended: bool) -> bool:
