@@ -10,7 +10,11 @@ otherwise runs as before. The rows are the transaction's own: a read runs at REP
 (storage/engine.py), so a statement read ahead returns what it would have returned when asked;
 and they are kept per SQLAlchemy connection (one transaction: a session's next transaction
 gets a new one), never past it. A statement planned for its values (`CUSTOM_PLANS`) goes with
-its values written in and is not prepared, as it would have been.
+its values written in and is not prepared, as it would have been. When the caller guesses
+that these are all of its read's statements, the read's COMMIT goes in the same pipeline
+(`read_ahead(..., commit=True)`, storage/plans.py `commit_ahead`): a read-only transaction
+whose BEGIN, statements and COMMIT are one round trip; a statement that would run after it
+raises `plans.ReadAgain` and is never sent.
 """
 
 from __future__ import annotations
