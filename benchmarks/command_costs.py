@@ -96,7 +96,10 @@ def _round_trips(database, answer, commands: int = 10) -> float | None:
 
 def _count(database, sa, answer) -> dict:
     """Statements, transactions and (SQLite) VM instructions of one `answer()`."""
+    from storage import plans
+
     engine = database.engine
+    sqlite = engine.dialect.name == "sqlite"
     statements: list[str] = []
     transactions = [0]
     instructions = [0]
@@ -105,9 +108,12 @@ def _count(database, sa, answer) -> dict:
         if not statement.lstrip().startswith(("BEGIN", "PRAGMA", "COMMIT", "ROLLBACK")) \
                 and "set_config(" not in statement:
             statements.append(statement)
+        elif not sqlite and statement.startswith(plans.BEGIN_READ):
+            transactions[0] += 1  # a PostgreSQL read's own BEGIN (storage/plans.py)
 
-    def begin(_connection) -> None:
-        transactions[0] += 1
+    def begin(connection) -> None:
+        if sqlite or connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+            transactions[0] += 1  # (PostgreSQL's reads: their own BEGIN, counted above)
 
     def tick() -> int:
         instructions[0] += 100
@@ -119,7 +125,6 @@ def _count(database, sa, answer) -> dict:
     def checkin(dbapi_connection, _record) -> None:
         dbapi_connection.set_progress_handler(None, 0)
 
-    sqlite = engine.dialect.name == "sqlite"
     listeners = [("before_cursor_execute", record), ("begin", begin)]
     if sqlite:
         listeners += [("checkout", checkout), ("checkin", checkin)]

@@ -236,13 +236,7 @@ class Database:
         REPEATABLE READ (a read-only transaction never fails to serialize), with generic
         plans, ending with COMMIT, which keeps the connection's prepared statements
         (storage/plans.py)."""
-        bind = self.engine
-        if self.dialect == "postgresql":  # psycopg sends no BEGIN of its own: plans.begin_read
-            bind = self.engine.__dict__.get("_kpibot_snapshot_reads")
-            if bind is None:
-                bind = self.engine.__dict__["_kpibot_snapshot_reads"] = \
-                    self.engine.execution_options(isolation_level="AUTOCOMMIT")
-        with Session(bind, expire_on_commit=False) as session:
+        with Session(self.read_bind(), expire_on_commit=False) as session:
             if self.dialect == "postgresql":  # BEGIN and the settings: with the first statement
                 plans.begin_read(session.connection(), self.remaining_ms)
             elif self.deadline is not None:
@@ -250,6 +244,19 @@ class Database:
             yield session
             if self.dialect == "postgresql":
                 plans.end_read(session)
+
+    def read_bind(self) -> sa.Engine:
+        """The engine a read's session is bound to: PostgreSQL's in psycopg's autocommit
+        mode (psycopg sends no BEGIN of its own: plans.begin_read), one per engine; what a
+        process remembers of reads is kept per this engine (storage/stage_durations.py), so
+        a read without a Session gives it too (storage/pg_light.py)."""
+        if self.dialect != "postgresql":
+            return self.engine
+        bind = self.engine.__dict__.get("_kpibot_snapshot_reads")
+        if bind is None:
+            bind = self.engine.__dict__["_kpibot_snapshot_reads"] = \
+                self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        return bind
 
     def read_first(self, statement: sa.Executable, params: dict) -> tuple | None:
         """The first row of one read statement (every command's workspace read), on a pooled

@@ -70,6 +70,7 @@ from storage.stage_durations import (
     past_medians,
     percentile,
     percentile_ranks,
+    settled_known,
     summaries,
 )
 
@@ -300,14 +301,24 @@ class SqlFacts:
 
     def read_ahead_funnel(self, start: datetime, end: datetime, *, user: str | None = None,
                           cohort: bool = False, names: bool = False,
-                          stalled: tuple[Mapping[Stage, datetime], int] | None = None) -> None:
+                          stalled: tuple[Mapping[Stage, datetime], int] | None = None,
+                          whole: bool = False, strict: bool = False) -> None:
         """PostgreSQL: the funnel's statements that depend on nothing read before them (the
         counts, unless `cohort`; the history version; the period's stage-time histograms
-        besides settled months; with `names`, the people's names; with `stalled` =
-        (idle_before, listed), the open and idle deals `open_deal_counts` and `idle_deals`
-        would read for them) sent together, in one round trip, for the calls that ask for
-        the same statements with the same values next (storage/pg_batch.py). SQLite, whose
-        statements cost no round trip: nothing."""
+        besides settled months, with the deals since the last hour; with `names`, the
+        people's names; with `stalled` = (idle_before, listed), the open and idle deals
+        `open_deal_counts` and `idle_deals` would read for them) sent together, in one round
+        trip, for the calls that ask for the same statements with the same values next
+        (storage/pg_batch.py). SQLite, whose statements cost no round trip: nothing.
+
+        `whole`: the caller reads nothing but the funnel (and the names). When every
+        statement it will run is then likely among these (not the cohort view; the stalled
+        thresholds' guess made; the settled stage-time histograms remembered for the history
+        version read last), the read's COMMIT goes out with them: the funnel in one round
+        trip after the workspace read. A guess that misses raises `plans.ReadAgain` at the
+        first statement that was not read ahead (nothing sent): the caller reads again.
+        `strict` (a read that can run nothing else, storage/pg_light.py): ReadAgain at once,
+        nothing sent, unless the COMMIT goes with them."""
         if self._dialect != "postgresql":
             return
         requests = [] if cohort else [deal_counts.funnel_request(
@@ -333,10 +344,34 @@ class SqlFacts:
             requests.append(self._open_deal_counts_request(user, idle_before))
             if idle_before and listed >= 1:
                 requests.append(self._idle_deals_request(idle_before, listed, user))
-        if len(requests) > 1:
-            from storage import pg_batch
+        commit = whole and not cohort and stalled is not None and self._settled_known(
+            start, end, user, ended)
+        from storage import pg_batch, plans
 
-            pg_batch.read_ahead(self.session.connection(), requests)
+        if strict and not commit:
+            raise plans.ReadAgain("storage.facts: the funnel's statements are not all known")
+        if len(requests) > 1:
+            sent = pg_batch.read_ahead(self.session.connection(), requests, commit=commit)
+            if strict and not sent:
+                raise plans.ReadAgain("storage.facts: the COMMIT could not go ahead")
+
+    def _settled_known(self, start: datetime, end: datetime, user: str | None,
+                       ended: bool) -> bool:
+        """Whether this process remembers what the stage-time medians of [start, end) read
+        once settled, for the history version it last read for this workspace: the medians
+        themselves if the window `ended` before the settle, else the settled histograms (a
+        guess, reads nothing)."""
+        engine = self.session.get_bind()
+        version = _last_versions(engine).get(self.workspace_id)
+        if version is None:
+            return False
+        if ended:
+            return past_medians(engine).get(
+                (self.workspace_id, version, start, end, user)) is not None
+        return settled_known(engine, self.workspace_id, MEASURES.values(), start, end,
+                             user=user, settled=Settled(
+                                 before=self._clock() - REMEMBER_BEFORE,
+                                 version=lambda: version))
 
     def known_median_stage_times(self, start: datetime, end: datetime
                                  ) -> dict[Stage, float | None] | None:

@@ -10,7 +10,11 @@ otherwise runs as before. The rows are the transaction's own: a read runs at REP
 (storage/engine.py), so a statement read ahead returns what it would have returned when asked;
 and they are kept per SQLAlchemy connection (one transaction: a session's next transaction
 gets a new one), never past it. A statement planned for its values (`CUSTOM_PLANS`) goes with
-its values written in and is not prepared, as it would have been.
+its values written in and is not prepared, as it would have been. When the caller guesses
+that these are all of its read's statements, the read's COMMIT goes in the same pipeline
+(`read_ahead(..., commit=True)`, storage/plans.py `commit_ahead`): a read-only transaction
+whose BEGIN, statements and COMMIT are one round trip; a statement that would run after it
+raises `plans.ReadAgain` and is never sent.
 """
 
 from __future__ import annotations
@@ -31,11 +35,16 @@ _read: weakref.WeakKeyDictionary[sa.Connection, dict[tuple, list[tuple]]] = (
     weakref.WeakKeyDictionary())
 
 
-def read_ahead(connection: sa.Connection, requests: Sequence[tuple[Prepared, dict[str, Any]]]
-               ) -> None:
+def read_ahead(connection: sa.Connection, requests: Sequence[tuple[Prepared, dict[str, Any]]],
+               *, commit: bool = False) -> bool:
     """Run each (statement, params) of `requests` on `connection` (PostgreSQL) in one round
     trip and keep the rows for `take`. The engine's `before_cursor_execute` listeners are
-    told of each statement; a driver error is raised as SQLAlchemy raises it."""
+    told of each statement; a driver error is raised as SQLAlchemy raises it.
+
+    `commit`: the caller guesses these are all of its read's statements, so the read's
+    COMMIT goes out after them in the same round trip, if its BEGIN does too (a read begun
+    before, or a transaction that is not a read, is left as it is); a statement that would
+    run after it raises `plans.ReadAgain` (`plans.commit_ahead`). True when it went."""
     import psycopg
 
     from storage import pg_driver  # (psycopg's modules: PostgreSQL only)
@@ -45,7 +54,8 @@ def read_ahead(connection: sa.Connection, requests: Sequence[tuple[Prepared, dic
     try:
         with driver_connection.pipeline():
             # the read's BEGIN and settings first, if not sent yet (storage/plans.py)
-            for each in plans.pending_read(connection, opening) or ():
+            begin = plans.pending_read(connection, opening)
+            for each in begin or ():
                 opening.execute(each, prepare=False)
             for prepared, params in requests:
                 compiled, args = prepared.request(connection, params)
@@ -57,9 +67,16 @@ def read_ahead(connection: sa.Connection, requests: Sequence[tuple[Prepared, dic
                 pg_driver.tell_listeners(connection, cursor, sql, values)
                 cursor.execute(sql, values, prepare=prepare)
                 sent.append((prepared, compiled, args, cursor))
+            commit = commit and begin is not None
+            if commit:  # the read's end (a read-only transaction: nothing to lose)
+                plans.tell(connection, opening, plans.COMMIT)
+                opening.execute(plans.COMMIT, prepare=False)
         found = _read.setdefault(connection, {})
         for prepared, compiled, args, cursor in sent:
             found[(prepared, _key(args))] = prepared.converted(compiled, cursor.fetchall())
+        if commit:
+            plans.commit_ahead(connection)
+        return commit
     except psycopg.Error as error:
         cursor = sent[-1][-1] if sent else None
         raise pg_driver.sqlalchemy_error(connection, cursor, "(statements read ahead)", None,

@@ -314,3 +314,20 @@ def _each(convert: Callable | None) -> Callable:
     if convert is None:
         return list
     return lambda values: [None if v is None else convert(v) for v in values]
+
+
+def check_out(engine: sa.Engine):
+    """A pooled connection as `run_pooled` checks one out (the pool's checkout and its ping,
+    storage/pg_pool.py), without SQLAlchemy's Connection; no server: raised as Core raises it.
+    Given back with `hand_back` (storage/pg_light.py's read)."""
+    dialect = engine.dialect
+    try:
+        return engine.raw_connection()
+    except dialect.loaded_dbapi.Error as error:
+        raise _driver_error(dialect, None, None, lambda _error: None, None, None,
+                            error) from error
+
+
+def hand_back(pooled, dialect: sa.Dialect) -> None:
+    """`check_out`'s connection back to the pool as `run_pooled` gives its own back."""
+    _hand_back(pooled, pooled.driver_connection, dialect)

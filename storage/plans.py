@@ -72,6 +72,8 @@ def configure(engine: sa.Engine) -> None:
     def _checkin(dbapi_connection, _record) -> None:
         if _pending_reads and dbapi_connection is not None:
             _pending_reads.pop(dbapi_connection, None)  # never begun: nothing to carry over
+        if _committed_reads and dbapi_connection is not None:
+            _committed_reads.pop(dbapi_connection, None)
 
 
 def with_values(statement: str, values: Mapping[str, Any]) -> str:
@@ -159,9 +161,35 @@ def begin_read(connection: sa.Connection, remaining_ms: Callable[[], int | None]
 
 
 def forget_read(connection: sa.Connection) -> None:
-    """The end of a read: a BEGIN still pending (no statement ran) is dropped."""
+    """The end of a read: a BEGIN still pending (no statement ran) is dropped, and so is
+    the mark of a COMMIT sent ahead (`commit_ahead`)."""
     if _pending_reads:
         _pending_reads.pop(connection.connection.driver_connection, None)
+    if _committed_reads:
+        _committed_reads.pop(connection.connection.driver_connection, None)
+
+
+class ReadAgain(Exception):  # noqa: N818 (not an error: the caller reads again)
+    """A statement was about to run in a read whose COMMIT had gone out with the statements
+    read ahead (`commit_ahead`: they were guessed to be all of its statements, and were not).
+    Nothing was sent; the caller reads again in a new transaction, with nothing committed
+    ahead, so that every figure of its answer comes from one snapshot
+    (bot/handlers/reports.py `handle_funnel`)."""
+
+
+def commit_ahead(connection: sa.Connection) -> None:
+    """Mark the read on `connection` as ended: its COMMIT went out in the pipeline of its
+    statements read ahead (storage/pg_batch.py, with its BEGIN). Its rows read ahead are
+    still handed out; any statement that would run after it raises ReadAgain instead
+    (`pending_read`, `send_pending_read`: every runner of a read's statements calls one of
+    them first). SQLAlchemy's COMMIT at the read's end and the pool's reset then send
+    nothing: psycopg sends neither on a connection outside a transaction."""
+    _committed_reads[connection.connection.driver_connection] = True
+
+
+def _check_open(driver_connection: Any) -> None:
+    if _committed_reads and driver_connection in _committed_reads:
+        raise ReadAgain("storage.plans: a statement after the read's COMMIT went out ahead")
 
 
 def pending_read(connection: sa.Connection, cursor: Any) -> list[str] | None:
@@ -169,19 +197,22 @@ def pending_read(connection: sa.Connection, cursor: Any) -> list[str] | None:
     pending on `connection`, for the caller to send before its first statement in the same
     round trip (a pipeline: one statement each); None when none is pending. The listeners
     are told of them as one query, as `send_pending_read` sends them."""
+    _check_open(connection.connection.driver_connection)
     remaining = _pending_reads.pop(connection.connection.driver_connection, None) \
         if _pending_reads else None
     if remaining is None:
         return None
     statements = [BEGIN_READ, _settings_sql(remaining())]
-    _tell(connection, cursor, "; ".join(statements))
+    tell(connection, cursor, "; ".join(statements))
     return statements
 
 
 def send_pending_read(connection: sa.Connection) -> None:
     """Send the read transaction's BEGIN and settings pending on `connection`, if any, as one
     simple-protocol query (a round trip of its own, before a statement that cannot take them
-    along)."""
+    along); ReadAgain after a COMMIT sent ahead (`commit_ahead`)."""
+    if _committed_reads:
+        _check_open(connection.connection.driver_connection)
     if not _pending_reads or connection.connection.driver_connection not in _pending_reads:
         return
     import psycopg
@@ -211,7 +242,8 @@ def _settings_sql(statement_ms: int | None) -> str:
     return f"SELECT {', '.join(settings)}"
 
 
-def _tell(connection: sa.Connection, cursor: Any, sql: str) -> None:
+def tell(connection: sa.Connection, cursor: Any, sql: str) -> None:
+    """The engine's `before_cursor_execute` listeners, of `sql` (sent with no values)."""
     listeners = connection.dispatch.before_cursor_execute
     if listeners:
         listeners(connection, cursor, sql, (), None, False)
@@ -222,7 +254,12 @@ _pending_reads: weakref.WeakKeyDictionary[Any, Callable[[], int | None]] = (
     weakref.WeakKeyDictionary())
 
 
+# psycopg connection -> True: its read's COMMIT went out ahead (`commit_ahead`)
+_committed_reads: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+
+
 BEGIN_READ = "BEGIN ISOLATION LEVEL REPEATABLE READ"
+COMMIT = "COMMIT"
 
 
 def end_read(session: Session) -> None:

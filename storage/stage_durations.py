@@ -24,8 +24,11 @@ histograms and each wanted bucket's sorted durations of the deals counted before
 UTC hour before then; a period reaching into the present then reads only the deals counted
 since that hour (ix_deal_durations_exit: at 1M events a few rows, where the quarter's current
 month was ~130 histogram rows, each a lookup in the table, and each median a walk along its
-bucket). The sales cycle remembers whole settled months only (its start, a deal's first stage
-event, moves the version too: storage/deals.py). The values are those of `seconds_between`
+bucket), as rows (measure, bucket, ms) that give both their histogram and their values at the
+ranks (`_recent_rows`): a statement that depends on nothing read before it, so PostgreSQL reads
+it ahead with the funnel's others (storage/pg_batch.py). The sales cycle remembers whole
+settled months only (its start, a deal's first stage event, moves the version too:
+storage/deals.py). The values are those of `seconds_between`
 (rounded to milliseconds by the same SQL when the trigger stored them) and the mean is the
 exact sum of those milliseconds divided by n (correctly rounded).
 """
@@ -115,8 +118,8 @@ def summaries(connection: Connection, workspace_id: str, measures: Iterable[int]
     owner = TEAM if user is None else user
     kept, whole, ranges = _read_plan(start, end, user, measures, settled)
     cut = None if user == TEAM else _cut(start, end, measures, settled)
-    counts = _bucket_counts(connection, workspace_id, measures, owner, user, kept, whole,
-                            ranges, settled, recent=cut is not None)
+    counts, since = _bucket_counts(connection, workspace_id, measures, owner, user, kept,
+                                   whole, ranges, settled, recent=cut is not None)
     result: dict[int, Summary] = {}
     wanted: dict[tuple[int, int], list[tuple[int, int]]] = {}  # (measure, bucket) -> ranks
     known: dict[int, dict[int, int]] = {}
@@ -136,7 +139,8 @@ def summaries(connection: Connection, workspace_id: str, measures: Iterable[int]
                 wanted.setdefault((measure, bucket), []).append((rank, offset))
     read = (_bucket_values(connection, workspace_id, wanted, start, end, user)
             if cut is None or settled is None else
-            _split_values(connection, workspace_id, wanted, start, cut, end, user, settled))
+            _split_values(connection, workspace_id, wanted, start, cut, user, settled,
+                          since or {}))
     for (measure, bucket), values in read.items():
         for rank, offset in wanted[(measure, bucket)]:
             known[measure][rank] = values[offset]
@@ -247,18 +251,50 @@ def _bucket_counts(connection: Connection, workspace_id: str, measures: tuple[in
                    owner: str, user: str | None, kept: Plan | None,
                    whole: tuple[int, int] | None, ranges: list[tuple[int, datetime, datetime]],
                    settled: Settled | None = None, *, recent: bool = False
-                   ) -> dict[int, Histogram]:
+                   ) -> tuple[dict[int, Histogram], dict[tuple[int, int], list[int]] | None]:
     """measure -> its `Histogram` over the part `kept` (remembered, with `settled`), the
-    histogram months `whole` and the ranges (`recent`: the deals since the last hour)."""
+    histogram months `whole` and the ranges; and with `recent` (the ranges are the deals
+    since the last hour, `_read_plan`), (measure, bucket) -> those deals' durations, unsorted:
+    their rows are read themselves (`_recent_rows`, a few) and counted here, so that the
+    values at the ranks need no statement of their own that depends on the histograms."""
     counts: dict[int, Histogram] = {}
     if kept is not None and settled is not None:
         counts = {measure: (by_deals.copy(), by_total.copy()) for measure, (by_deals, by_total)
                   in _settled_sums(connection, workspace_id, measures, owner, user, kept,
                                    settled).items()}
+    if recent:
+        since: dict[tuple[int, int], list[int]] = {}
+        if ranges:
+            (_sign, a, b), = ranges
+            for measure, bucket, ms in _recent_rows(connection, workspace_id, measures, user,
+                                                    a, b):
+                found = since.get((measure, bucket))
+                if found is None:
+                    since[(measure, bucket)] = [int(ms)]
+                else:
+                    found.append(int(ms))
+            _add_rows(counts, ((measure, bucket, len(values), sum(values))
+                               for (measure, bucket), values in since.items()))
+        return counts, since
     if whole is not None or ranges:
         _add_rows(counts, _histogram_rows(connection, workspace_id, measures, owner, user,
-                                          whole, ranges, once=recent or None))
-    return counts
+                                          whole, ranges))
+    return counts, None
+
+
+def _recent_rows(connection: Connection, workspace_id: str, measures: tuple[int, ...],
+                 user: str | None, start: datetime, end: datetime) -> list[tuple]:
+    """(measure, bucket, ms) of every deal of `measures` counted in [start, end) (owned by
+    `user` if given): the deals since the last hour, a few rows."""
+    return _fetch(connection, *_recent_shape(workspace_id, measures, user, start, end))
+
+
+def _recent_shape(workspace_id: str, measures: tuple[int, ...], user: str | None,
+                  start: datetime, end: datetime) -> tuple[tuple, dict[str, Any]]:
+    """The statement shape and parameters of `_recent_statement`: the (measure, bucket, ms)
+    of every deal of `measures` counted in [start, end) (owned by `user` if given)."""
+    return (("recent", measures, user is not None),
+            {"workspace": workspace_id, "user": user, "from_0": start, "to_0": end})
 
 
 def _settled_split(whole: tuple[int, int] | None, settled: Settled | None
@@ -286,10 +322,31 @@ def histogram_request(connection: Connection, workspace_id: str, measures: Itera
     _kept, whole, ranges = _read_plan(start, end, user, measures, settled)
     if whole is None and not ranges:
         return None
-    recent = user != TEAM and _cut(start, end, measures, settled) is not None
-    shape, params = _histogram_shape(connection, workspace_id, measures, owner, user, whole,
-                                     ranges, once=recent or None)
+    if user != TEAM and _cut(start, end, measures, settled) is not None:  # (whole is None)
+        (_sign, a, b), = ranges
+        shape, params = _recent_shape(workspace_id, measures, user, a, b)
+    else:
+        shape, params = _histogram_shape(connection, workspace_id, measures, owner, user,
+                                         whole, ranges)
     return _statement(shape), params
+
+
+def settled_known(engine: sa.Engine, workspace_id: str, measures: Iterable[int],
+                  start: datetime, end: datetime, *, user: str | None, settled: Settled
+                  ) -> bool:
+    """Whether `summaries` would find the settled histograms of [start, end) remembered
+    (none to remember counts as remembered): reads nothing (the funnel's guess that its
+    statements read ahead are all of them, storage/facts.py `read_ahead_funnel`)."""
+    measures = tuple(measures)
+    if not measures or start >= end:
+        return True
+    kept, _whole, _ranges = _read_plan(start, end, user, measures, settled)
+    if kept is None:
+        return True
+    owner = TEAM if user is None else user
+    whole, ranges = kept
+    key = (workspace_id, settled.version(), owner, measures, whole, tuple(ranges))
+    return past_histograms(engine).get(key) is not None
 
 
 def _add_rows(counts: dict[int, Histogram], rows: Iterable[tuple[int, int, int, int]]) -> None:
@@ -466,12 +523,14 @@ def _bucket_values_of_arrays(connection: Connection, workspace_id: str,
 
 def _split_values(connection: Connection, workspace_id: str,
                   wanted: Mapping[tuple[int, int], list[tuple[int, int]]], start: datetime,
-                  cut: datetime, end: datetime, user: str | None, settled: Settled
+                  cut: datetime, user: str | None, settled: Settled,
+                  since: Mapping[tuple[int, int], list[int]]
                   ) -> dict[tuple[int, int], dict[int, int]]:
     """`_bucket_values` of a period whose deals counted before `cut` are settled
     (`_read_plan`): each bucket's durations before `cut` remembered (all of them, sorted, per
-    history version), those since `cut` read (through ix_deal_durations_exit: a few rows),
-    both merged."""
+    history version), merged with `since`, those counted since `cut` (read with the
+    histograms, `_bucket_counts`: no statement here unless a bucket's settled part is not
+    remembered yet)."""
     if not wanted:
         return {}
     remembered = past_values(connection.engine)
@@ -485,27 +544,24 @@ def _split_values(connection: Connection, workspace_id: str,
         else:
             kept[key] = found
     if missing:
-        for key, values in _all_values(connection, workspace_id, missing, start, cut, user,
-                                       recent=False).items():
+        for key, values in _all_values(connection, workspace_id, missing, start, cut,
+                                       user).items():
             kept[key] = remembered.put((workspace_id, version, user, key, start, cut),
                                        array("q", sorted(values)))  # 8 bytes a value
-    recent = (_all_values(connection, workspace_id, list(wanted), cut, end, user, recent=True)
-              if cut < end else {})
     result = {}
     for key, ranks in wanted.items():
         values = kept[key]
-        if recent.get(key):
-            values = sorted([*values, *recent[key]])
+        if since.get(key):
+            values = sorted([*values, *since[key]])
         result[key] = {offset: values[offset] for _rank, offset in ranks}
     return result
 
 
 def _all_values(connection: Connection, workspace_id: str, keys: list[tuple[int, int]],
-                start: datetime, end: datetime, user: str | None, *, recent: bool
+                start: datetime, end: datetime, user: str | None
                 ) -> dict[tuple[int, int], list[int]]:
     """(measure, bucket) -> every duration (ms) of that bucket's deals counted in
-    [start, end), unsorted. `recent`: a short span reaching to the present, read by exit
-    instant; else by bucket."""
+    [start, end), unsorted (read by bucket)."""
     params: dict[str, Any] = {"workspace": workspace_id, "start": start, "end": end,
                               "user": user}
     for i, (measure, bucket) in enumerate(keys):
@@ -514,28 +570,26 @@ def _all_values(connection: Connection, workspace_id: str, keys: list[tuple[int,
     for i in range(len(keys), parts):
         params.update({f"measure_{i}": -1, f"bucket_{i}": -1})
     found: dict[tuple[int, int], list[int]] = {key: [] for key in keys}
-    for part, ms in _fetch(connection, ("all values", parts, user is not None, recent),
-                           params):
+    for part, ms in _fetch(connection, ("all values", parts, user is not None), params):
         found[keys[int(part)]].append(int(ms))
     return found
 
 
 def _all_values_statement(shape: tuple) -> sa.CompoundSelect | sa.Select:
-    """Per part i, every duration of bucket_i of measure_i in [start, end): by exit instant
-    (ix_deal_durations_exit, the bucket an expression) for a recent span, else by bucket."""
+    """Per part i, every duration of bucket_i of measure_i in [start, end), by bucket
+    (read once an hour: planned for its values)."""
     import sqlalchemy as sa
 
     from storage.models import DealDuration
     from storage.plans import CUSTOM_PLANS
 
-    _name, n_parts, with_user, recent = shape
+    _name, n_parts, with_user = shape
     d = DealDuration.__table__.c
     parts = []
     for i in range(n_parts):
-        bucket = d.bucket + sa.literal_column("0") if recent else d.bucket
         conditions = [d.workspace_id == sa.bindparam("workspace"),
                       d.measure == sa.bindparam(f"measure_{i}"),
-                      bucket == sa.bindparam(f"bucket_{i}"),
+                      d.bucket == sa.bindparam(f"bucket_{i}"),
                       d.exit_at >= sa.bindparam("start", type_=d.exit_at.type),
                       d.exit_at < sa.bindparam("end", type_=d.exit_at.type)]
         if with_user:
@@ -543,9 +597,28 @@ def _all_values_statement(shape: tuple) -> sa.CompoundSelect | sa.Select:
         parts.append(sa.select(sa.literal_column(str(i)).label("part"), d.ms)
                      .where(*conditions))
     statement = parts[0] if len(parts) == 1 else sa.union_all(*parts)
-    # The recent span keeps its generic plan (every answer runs it); the settled part is
-    # read once an hour, planned for its values.
-    return statement if recent else statement.execution_options(**CUSTOM_PLANS)
+    return statement.execution_options(**CUSTOM_PLANS)
+
+
+def _recent_statement(shape: tuple) -> sa.Select:
+    """(measure, bucket, ms) of every deal of the measures counted in [from_0, to_0): the
+    deals since the last hour (`_bucket_counts`), a few rows read from ix_deal_durations_exit
+    alone (the bucket an expression: on the column itself SQLite would rather read
+    ix_deal_durations_bucket), with its generic plan (every answer runs it)."""
+    import sqlalchemy as sa
+
+    from storage.models import DealDuration
+
+    _name, measures, with_user = shape
+    d = DealDuration.__table__.c
+    conditions = [d.workspace_id == sa.bindparam("workspace"),
+                  d.measure.in_([sa.literal_column(str(int(m))) for m in measures]),
+                  d.exit_at >= sa.bindparam("from_0", type_=d.exit_at.type),
+                  d.exit_at < sa.bindparam("to_0", type_=d.exit_at.type)]
+    if with_user:
+        conditions.append(d.owner_id == sa.bindparam("user"))
+    bucket = (d.bucket + sa.literal_column("0")).label("bucket")
+    return sa.select(d.measure, bucket, d.ms).where(*conditions)
 
 
 def _values_statement(shape: tuple) -> sa.CompoundSelect | sa.Select | sa.TextClause:
@@ -633,7 +706,7 @@ _MONTH = timedelta(days=31)
 
 _STATEMENTS: dict[tuple, Prepared] = {}  # shape -> statement, built once
 _BUILDERS = {"counts": _counts_statement, "values": _values_statement,
-             "all values": _all_values_statement}
+             "all values": _all_values_statement, "recent": _recent_statement}
 
 
 def _fetch(connection: Connection, shape: tuple, params: dict[str, Any]) -> list[tuple]:

@@ -108,16 +108,15 @@ def handle_funnel(command: FunnelCommand, invocation: Invocation) -> Reply:
         period = resolve_period(command.period, invocation)
     except PeriodProblem as problem:
         return problem.reply
-    with invocation.context.database.read() as session:  # one read: the figures and names
-        facts = SqlFacts(session=session, workspace=invocation.workspace)
-        # PostgreSQL: the statements that depend on nothing else, in one round trip
-        facts.read_ahead_funnel(period.start, period.end, user=command.user,
-                                cohort=command.cohort, names=True,
-                                stalled=_stalled_guess(facts, period, invocation, command))
-        funnel = compute_kpi("funnel", facts=facts,
-                             period=period, now=invocation.now, user=command.user,
-                             options={"cohort": command.cohort})
-        names = display_names(session=session, workspace_id=invocation.workspace.id)
+    if invocation.context.database.dialect == "postgresql":
+        from storage.plans import ReadAgain
+
+        try:  # one pipeline with its COMMIT, when its statements are likely all known
+            funnel, names = _read_funnel(command, invocation, period, whole=True)
+        except ReadAgain:  # they were not: nothing was sent after the COMMIT; once more
+            funnel, names = _read_funnel(command, invocation, period, whole=False)
+    else:
+        funnel, names = _read_funnel(command, invocation, period, whole=False)
     t = invocation.t
     details = funnel.details
     described = describe_period(period, t)
@@ -146,6 +145,33 @@ def handle_funnel(command: FunnelCommand, invocation: Invocation) -> Reply:
         lost=format_number(details["lost"], t.locale), rate=value_text(funnel, t))))
     title = t.gettext("Funnel")
     return Reply(text=f"{title}{who} · {described}", sections=tuple(sections))
+
+
+def _read_funnel(command: FunnelCommand, invocation: Invocation, period: Period, *,
+                 whole: bool) -> tuple[KpiResult, dict[str, str]]:
+    """The funnel and the people's names, in one read. PostgreSQL: the statements that
+    depend on nothing else in one round trip; `whole`: with the read's COMMIT, on a pooled
+    connection without SQLAlchemy's Session (storage/pg_light.py), when they are likely all
+    of its statements (storage/facts.py `read_ahead_funnel`); storage.plans.ReadAgain, and
+    nothing sent after the COMMIT, when they are not."""
+    database = invocation.context.database
+    if whole:
+        from storage.pg_light import light_read
+
+        reading = light_read(database)
+    else:
+        reading = database.read()
+    with reading as session:  # one read: the figures and names
+        facts = SqlFacts(session=session, workspace=invocation.workspace)
+        facts.read_ahead_funnel(period.start, period.end, user=command.user,
+                                cohort=command.cohort, names=True,
+                                stalled=_stalled_guess(facts, period, invocation, command),
+                                whole=whole, strict=whole)
+        funnel = compute_kpi("funnel", facts=facts,
+                             period=period, now=invocation.now, user=command.user,
+                             options={"cohort": command.cohort})
+        names = display_names(session=session, workspace_id=invocation.workspace.id)
+    return funnel, names
 
 
 def _stalled_guess(facts: SqlFacts, period: Period, invocation: Invocation,

@@ -86,11 +86,12 @@ def test_median_stage_times_are_remembered_within_a_session(history):
     # The workspace's history_version; the part settled at NOW (the deals counted before its
     # last whole hour less HISTORY_SETTLE: October's histograms and November's deals until
     # then, remembered by the process, storage/stage_durations.py `_read_plan`) and the
-    # deals counted since; the values at the middle ranks: the settled part's (remembered)
-    # and those since.
-    assert len(_statements_of(database, twice, NOW)) == 5
-    # A new session computes it again, but for the settled part.
-    assert len(_statements_of(database, twice, NOW)) == 3
+    # deals counted since, whose rows give their histogram and their values at once; the
+    # values at the middle ranks of the settled part (remembered). (Before session 13: the
+    # deals since the hour as a histogram, then their values at the ranks, 5 and 3.)
+    assert len(_statements_of(database, twice, NOW)) == 4
+    # A new session computes it again, but for the settled part: the version, the deals since.
+    assert len(_statements_of(database, twice, NOW)) == 2
 
 
 def test_medians_of_a_past_window_are_remembered_across_sessions(history):
@@ -161,8 +162,8 @@ def test_the_funnel_reads_covering_indexes_on_sqlite(history):
             facts.idle_deals(idle_before, limit=20)
 
     text = _plans(database, _captured(database, run), "funnel")
-    # (the values at the middle ranks: each bucket's deals of the settled part once, then
-    # those since its last hour, by exit instant, storage/stage_durations.py `_split_values`)
+    # (the values at the middle ranks: each bucket's deals of the settled part once; the
+    # deals since the last hour by exit instant, storage/stage_durations.py `_recent_rows`)
     for index in ("ix_deals_lead", "ix_deals_mql", "ix_deals_sql", "ix_deals_opportunity",
                   "ix_deals_demo", "ix_deals_closed", "ix_deals_open_stage",
                   "ix_deal_durations_exit"):

@@ -348,10 +348,14 @@ def test_the_funnels_independent_statements_go_in_one_round_trip(chat, database,
     histograms, the names, and the open and idle deals for the stalled thresholds of the
     history version read last depend on nothing read before them and go out together
     (storage/pg_batch.py), after the read's BEGIN and settings (storage/plans.py
-    `begin_read`); the values at the medians' ranks among the deals counted since the last
-    hour depend on the histograms read (storage/stage_durations.py `_split_values`): the
-    workspace read, those, the values, COMMIT — 4 round trips (9 one statement at a time).
-    Every statement still runs, once, and the answer is the same as without reading ahead."""
+    `begin_read`); the deals counted since the last hour are read as rows, which give both
+    their histogram and their values at the medians' ranks (storage/stage_durations.py
+    `_recent_rows`; before session 13 the values were a round trip of their own, after the
+    histograms); and since these are then all of the read's statements, its COMMIT goes with
+    them (storage/plans.py `commit_ahead`): the workspace read and that pipeline — 2 round
+    trips (main before session 13: 4; 8 one statement at a time). Every statement still
+    runs, once, nothing is rolled back, and the answer is the same as without reading
+    ahead."""
     for i in range(6):  # some deals, days in their stages, some of them stalled
         for stage, day in (("lead", 1 + i), ("mql", 9 + i), ("sql", 16)):
             assert _ask(chat, f"log {stage} deal{i} on 2026-11-{day:02}", f"f{i}{stage}").ok
@@ -361,12 +365,81 @@ def test_the_funnels_independent_statements_go_in_one_round_trip(chat, database,
         statements = _statements(database, lambda: _ask(chat, "funnel this-quarter"))
         ahead = _ask(chat, "funnel this-quarter")
     reads = [s for s in statements if s.startswith("SELECT") and "set_config(" not in s]
-    assert trips.count == 2 * 4
-    assert len(reads) == len(set(reads)) == 8, "\n".join(reads)  # the workspace and seven
+    assert trips.count == trips.exchanges == 2 * 2
+    assert len(reads) == len(set(reads)) == 7, "\n".join(reads)  # the workspace and six
+    assert statements[-1] == "COMMIT"  # in the pipeline, after the reads
+    assert not any("ROLLBACK" in line for line in trips.lines)
     from storage.facts import SqlFacts
 
     monkeypatch.setattr(SqlFacts, "read_ahead_funnel", lambda *args, **kwargs: None)
     with RoundTrips(database.engine) as trips:
         alone = _ask(chat, "funnel this-quarter")
-    assert trips.count == 9  # (the first statement takes the BEGIN along)
+    assert trips.count == 8  # (the first statement takes the BEGIN along)
     assert alone.ok and alone == ahead
+
+
+def test_a_funnel_whose_guess_misses_reads_again_in_one_snapshot(chat, database,
+                                                                 pooled_a_while, monkeypatch):
+    """The COMMIT goes out with the funnel's statements read ahead when they are likely all
+    of them (the stalled thresholds and the settled histograms of the history version read
+    last). A backdated log moves the version: the guess is wrong, the first statement that
+    was not read ahead raises `plans.ReadAgain` before anything is sent, and the funnel
+    reads again in a new transaction with nothing committed ahead. The answer is the one a
+    read without reading ahead gives; the next funnel is 2 round trips again."""
+    from storage import plans
+    from storage.facts import SqlFacts
+
+    for i in range(6):
+        for stage, day in (("lead", 1 + i), ("mql", 9 + i), ("sql", 16)):
+            assert _ask(chat, f"log {stage} deal{i} on 2026-11-{day:02}", f"g{i}{stage}").ok
+    for _ in range(6):
+        _ask(chat, "funnel this-quarter")
+    assert _ask(chat, "log mql deal0 on 2026-11-05", "moved").ok  # before the settle
+    misses: list[bool] = []
+    read_again = plans.ReadAgain.__init__
+
+    def counted(self, *args) -> None:
+        misses.append(True)
+        read_again(self, *args)
+
+    monkeypatch.setattr(plans.ReadAgain, "__init__", counted)
+    with RoundTrips(database.engine) as trips:
+        missed = _ask(chat, "funnel this-quarter")
+    assert misses == [True]
+    assert trips.count > 2 and not any("ROLLBACK" in line for line in trips.lines)
+    with RoundTrips(database.engine) as trips:
+        again = _ask(chat, "funnel this-quarter")
+    assert trips.count == 2 and misses == [True]
+    with monkeypatch.context() as alone:
+        alone.setattr(SqlFacts, "read_ahead_funnel", lambda *args, **kwargs: None)
+        expected = _ask(chat, "funnel this-quarter")
+    assert missed.ok and missed == again == expected
+
+
+def test_a_statement_after_a_commit_ahead_is_not_sent(chat, database, pooled_a_while):
+    """After `read_ahead(..., commit=True)` (storage/pg_batch.py) the read's rows read ahead
+    are handed out, and any other statement raises `plans.ReadAgain` without a round trip,
+    whatever runs it; the read ends with nothing more sent, and the pooled connection is
+    left outside any transaction, out of autocommit."""
+    from storage import pg_batch, plans
+    from storage.prepared import Prepared
+
+    ahead, other = Prepared(sa.select(sa.literal(1))), Prepared(sa.select(sa.literal(2)))
+    reading = database.until(time.monotonic() + 30)
+    with reading.read() as session:
+        session.execute(sa.text("SELECT 1"))
+    for run in (lambda session: other.rows(session.connection(), {}),
+                lambda session: session.execute(sa.text("SELECT 3")),
+                lambda session: session.connection().exec_driver_sql("SELECT 4")):
+        with RoundTrips(database.engine) as trips, reading.read() as session:
+            assert pg_batch.read_ahead(session.connection(), [(ahead, {})], commit=True)
+            assert ahead.rows(session.connection(), {}) == [(1,)]
+            with pytest.raises(plans.ReadAgain):
+                run(session)
+        assert trips.count == 1 and sum("COMMIT" in line for line in trips.lines
+                                        if line.startswith("F\t")) == 1
+    with database.engine.connect() as connection:
+        raw = connection.connection.driver_connection
+        assert raw.autocommit is False
+        assert raw.info.transaction_status == raw.info.transaction_status.IDLE
+        assert connection.execute(sa.text("SELECT 5")).scalar() == 5

@@ -22,6 +22,7 @@ from storage.facts import SqlFacts, _median_of
 from storage.models import Workspace
 from storage.recording import NewEvent, record_event, void_event
 from storage.stage_durations import CYCLE, MEASURES, summaries
+from storage.workspaces import ensure_user
 from tests.storage.test_settled_histograms import (  # (workspace: a fixture)
     END,
     NOW,
@@ -43,22 +44,27 @@ def _read(database, monkeypatch, *, now: datetime = NOW, user: str | None = None
         if "deal_duration_counts" in statement:
             statements.append(statement)
 
-    read = stage_durations._histogram_rows
+    readers = {name: getattr(stage_durations, name)
+               for name in ("_histogram_rows", "_recent_rows")}  # (the deals since the hour)
 
-    def counted(*args, **kwargs):
-        found = read(*args, **kwargs)
-        rows[0] += len(found)
-        return found
+    def counted(read):
+        def counting(*args, **kwargs):
+            found = read(*args, **kwargs)
+            rows[0] += len(found)
+            return found
+        return counting
 
     sa.event.listen(database.engine, "before_cursor_execute", record)
-    monkeypatch.setattr(stage_durations, "_histogram_rows", counted)
+    for name, read in readers.items():
+        monkeypatch.setattr(stage_durations, name, counted(read))
     try:
         with database.read() as session:
             facts = SqlFacts(session=session, workspace=session.get(Workspace, WS),
                              clock=lambda: now)
             medians = facts.median_stage_times(START, END, user=user)
     finally:
-        monkeypatch.setattr(stage_durations, "_histogram_rows", read)
+        for name, read in readers.items():
+            monkeypatch.setattr(stage_durations, name, read)
         sa.event.remove(database.engine, "before_cursor_execute", record)
     return medians, len(statements), rows[0]
 
@@ -205,3 +211,37 @@ def test_a_close_logged_before_a_won_deals_first_event_moves_its_sales_cycle(
     _log(database, "deal-lost", "cycle-1", datetime(2026, 8, 15, tzinfo=UTC))
     assert cycle() == from_the_tables() == (1, 36 * 86400)
 
+
+
+def test_every_percentile_with_many_deals_since_the_hour_equals_a_full_read(this_month):
+    """The deals counted since the last hour are read as rows (storage/stage_durations.py
+    `_recent_rows`) and merged with each bucket's remembered durations before it: every
+    percentile (tenths 0..10) of every stage, for the team and a rep, equals a read that
+    remembers nothing, the first time (the settled part read) and the next (remembered),
+    with stays since the hour in buckets of their own and in the settled deals' buckets."""
+    database = this_month
+    with database.write() as session:
+        ensure_user(session=session, workspace_id=WS, user_id="U2")
+    for i, (lead_before, minutes) in enumerate([(timedelta(hours=1), 2), (timedelta(hours=5), 4),
+                                                (timedelta(days=1), 7), (timedelta(days=2), 9),
+                                                (timedelta(days=2, hours=3), 12),
+                                                (timedelta(days=30), 15), (timedelta(0), 21)]):
+        mql = datetime(2026, 11, 3, 15, minutes, tzinfo=UTC)  # since 15:00, before NOW
+        _log(database, "lead", f"recent-{i}", mql - lead_before)
+        _log(database, "mql", f"recent-{i}", mql)
+        if i % 2:
+            _log(database, "sql", f"recent-{i}", mql + timedelta(minutes=3))
+
+    def read(user: str | None, settled: bool) -> dict:
+        with database.read() as session:
+            facts = SqlFacts(session=session, workspace=session.get(Workspace, WS),
+                             clock=lambda: NOW)
+            return summaries(session.connection(), WS, MEASURES.values(), START, END,
+                             user=user, tenths=range(11),
+                             settled=facts._settled() if settled else None)
+
+    for user in (None, "U1", "U2"):
+        full = read(user, settled=False)
+        assert read(user, settled=True) == full
+        assert read(user, settled=True) == full  # remembered
+    assert read(None, settled=False)[MEASURES["lead"]].n > 3

@@ -3,7 +3,8 @@ statements are counted, never timed, and its figures equal a recomputation.
 
 After the workspace and user (one statement, as every command), the funnel is one read
 transaction: the counts of every stage with the lead→won cohort and the won and lost deals
-(one statement), the stage-time histograms and the values at the medians' ranks (two), the
+(one statement), the stage-time deals since the last hour (one: their histogram and their
+values at the medians' ranks), the
 history version behind the remembered stalled thresholds, the open and idle counts, the
 longest-idle deals it names, and the people's names."""
 
@@ -40,6 +41,8 @@ def _statements(database, run) -> list[tuple[int, str]]:
     seen: list[tuple[int, str]] = []
 
     def record(connection, _cursor, statement, *_args) -> None:
+        if statement.startswith("BEGIN ISOLATION LEVEL"):  # a PostgreSQL read's own BEGIN
+            statement = "<read's begin>"  # (storage/plans.py: with its first statements)
         seen.append((id(connection.connection.dbapi_connection), " ".join(statement.split())))
 
     def begin(connection) -> None:
@@ -52,7 +55,7 @@ def _statements(database, run) -> list[tuple[int, str]]:
     finally:
         sa.event.remove(database.engine, "before_cursor_execute", record)
         sa.event.remove(database.engine, "begin", begin)
-    return [(c, s) for c, s in seen if not s.startswith(("BEGIN", "PRAGMA"))
+    return [(c, s) for c, s in seen if not s.startswith(("BEGIN", "PRAGMA", "COMMIT"))
             and "set_config(" not in s]
 
 
@@ -61,21 +64,25 @@ def _ask(chat: Chat, text: str):
                                               user_id="U_ASKER", text=text, channel_id="C1"))
 
 
-def test_the_funnel_is_one_read_of_eight_statements_after_the_workspace(chat, database):
+def test_the_funnel_is_one_read_of_seven_statements_after_the_workspace(chat, database):
     _ask(chat, "funnel this-quarter")  # the stalled thresholds' medians: remembered after
     seen = _statements(database, lambda: _ask(chat, "funnel this-quarter"))
-    statements = [s for _c, s in seen if s != "<begin>"]
+    statements = [s for _c, s in seen if s not in ("<begin>", "<read's begin>")]
     assert statements[0].startswith("SELECT") and "FROM workspaces LEFT OUTER JOIN users" in \
         statements[0]
     funnel = statements[1:]
-    assert len(funnel) == 7, "\n".join(funnel)
+    # (the deals since the last hour give their histogram and their values at the medians'
+    # ranks at once, storage/stage_durations.py `_recent_rows`: 7 before session 13)
+    assert len(funnel) == 6, "\n".join(funnel)
     assert sum("FROM deal_counts" in s for s in funnel) == 1  # counts, cohort, won and lost
     # the names, in the same read (PostgreSQL reads them ahead with the counts: pg_batch)
     assert sum("FROM users" in s for s in funnel) == 1
-    begins = [c for c, s in seen if s == "<begin>"]
     # the funnel's one transaction, after the workspace's read (on the driver, outside any
-    # transaction: storage/driver.py, storage/pg_driver.py)
-    assert len(begins) == 1
+    # transaction: storage/driver.py, storage/pg_driver.py); PostgreSQL's in one pipeline
+    # on a pooled connection without SQLAlchemy's Session (storage/pg_light.py)
+    begin = "<read's begin>" if database.dialect == "postgresql" else "<begin>"
+    begins = [c for c, s in seen if s == begin]
+    assert len(begins) == 1 and len([c for c, s in seen if s.startswith("<")]) == 1
     assert len(set(funnel)) == len(funnel)  # nothing asked twice
 
 
