@@ -27,6 +27,7 @@ from bot.grammar.words import Person
 from bot.replies import Reply, Section, error_reply
 from reports.format import format_number
 from reports.i18n import N_, Translator, translator
+from storage.commit_unknown import CommitOutcomeUnknown
 from storage.engine import Database, DeadlinePassed
 from storage.models import Workspace
 from storage.reps import NAMED_REP_PREFIX, is_named_rep, link_by_email
@@ -134,6 +135,8 @@ DEADLINE_REPLY = N_("The database did not answer in time, so nothing was stored 
                     "Please try again in a minute.")
 ADMIN_CHECK_REPLY = N_("kpibot could not check with Slack whether you are an admin (Slack did not "
                        "answer in time), so nothing was changed. Please try again in a minute.")
+COMMIT_UNKNOWN_REPLY = N_("The database went away while saving this, so kpibot cannot tell whether "
+                          "it was stored. Please check in a minute before sending it again.")
 DATABASE_REFUSED_REPLY = N_("The database refused this request, so nothing was stored or "
                             "changed. If it happens again, please tell your kpibot admin.")
 
@@ -227,6 +230,10 @@ class CommandHandler:
             return refusal(DEADLINE_REPLY, request)
         except AdminCheckFailed:
             return refusal(ADMIN_CHECK_REPLY, request)
+        except CommitOutcomeUnknown:  # (bot/handlers/log.py asks again first)
+            log.error("a %s command's COMMIT got no answer and the database did not come back",
+                      request.platform)
+            return refusal(COMMIT_UNKNOWN_REPLY, request)
         except DBAPIError as error:
             log.error("database error while handling a %s command: %s", request.platform,
                       type(error.orig).__name__ if error.orig else type(error).__name__)

@@ -9,9 +9,15 @@ $15,000"); undo brings the first back (reports/deal_state.py: wins in a row are 
 
 from __future__ import annotations
 
+import dataclasses
+import logging
+import time
 import uuid
-from datetime import datetime, time
+from datetime import datetime
+from datetime import time as clock_time
 from zoneinfo import ZoneInfo
+
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from bot.core import Invocation
 from bot.grammar import CommandSpec, LogCommand
@@ -19,10 +25,16 @@ from bot.grammar.log import parse_log
 from bot.handlers.describe import describe_event
 from bot.replies import Reply, Section, error_reply
 from reports.format import format_amount
+from storage.commit_unknown import CommitOutcomeUnknown
 from storage.deals import find_deal
+from storage.engine import DeadlinePassed
 from storage.models import User
 from storage.recording import NewEvent, record_event, store_event
 from storage.workspaces import ensure_user
+
+log = logging.getLogger(__name__)
+_RETRY_PAUSE = 0.1  # seconds between writes again while the database comes back
+_RETRIES = 50  # at most, within the command's deadline
 
 
 def occurred_at_for(command: LogCommand, invocation: Invocation) -> datetime:
@@ -30,7 +42,7 @@ def occurred_at_for(command: LogCommand, invocation: Invocation) -> datetime:
     if command.on_date is None or command.on_date == invocation.today:
         return invocation.now
     zone = ZoneInfo(invocation.workspace.timezone)
-    local = datetime.combine(command.on_date, time(12), tzinfo=zone)
+    local = datetime.combine(command.on_date, clock_time(12), tzinfo=zone)
     return local.astimezone(invocation.now.tzinfo)
 
 
@@ -67,6 +79,62 @@ def handle_log(command: LogCommand, invocation: Invocation) -> Reply:
         note=command.note,
     )
     workspace = invocation.workspace
+    recorded, before, after, credited_name = _stored(invocation, new, credited, command)
+    event = recorded.event
+    headline = t.gettext("Logged {event} (#{id})",
+                         event=describe_event(event, workspace, credited_name, t), id=event.id)
+    undo = f"/kpi undo {event.id}"
+    context = t.gettext("Wrong? {command}", command=undo)
+    if recorded.duplicate:
+        context = t.gettext("This request was already stored as #{id}; nothing was added.",
+                            id=event.id) + " " + context
+    sections = []
+    if not recorded.duplicate and command.kind == "deal-won" and before and after:
+        sections.append(Section(lines=(_rewon(command.deal or command.deal_key, before, after,
+                                              event.id, workspace),)))
+    return Reply(text=headline, sections=(*sections, Section(context=context)),
+                 undo_event=event.id)
+
+
+def _stored(invocation: Invocation, new: NewEvent, credited: str, command: LogCommand):
+    """Stores `new`: (recorded, win before, win after, the credited name). When the database
+    went away after the write's COMMIT was sent (CommitOutcomeUnknown), the same event, same
+    idempotency key, is written again until the command's deadline: the key stores it once,
+    whichever way the first COMMIT went, so the reply can say what is stored. If no second
+    write gets through, CommitOutcomeUnknown goes up and the reply says the outcome is not
+    known (bot/core.py), never "nothing was stored"."""
+    try:
+        return _write(invocation, new, credited, command)
+    except CommitOutcomeUnknown:
+        log.warning("a log's COMMIT got no answer; writing it again with the same key")
+    database = invocation.context.database
+    for _attempt in range(_RETRIES):  # (a command without a deadline: the console's)
+        try:
+            database.remaining_ms()
+            recorded, before, after, credited_name = _write(invocation, new, credited, command)
+        except DeadlinePassed as passed:
+            raise CommitOutcomeUnknown("COMMIT", None, passed) from passed
+        except DBAPIError as error:
+            if not _database_away(error):
+                raise CommitOutcomeUnknown("COMMIT", None, error.orig or error) from error
+            time.sleep(_RETRY_PAUSE)
+            continue
+        if not recorded.duplicate:
+            return recorded, before, after, credited_name
+        # the first COMMIT went through: this request's own event, confirmed after all (the
+        # win read around it is not the one before this request)
+        return dataclasses.replace(recorded, duplicate=False), None, None, credited_name
+    raise CommitOutcomeUnknown("COMMIT", None, TimeoutError("the database did not come back"))
+
+
+def _database_away(error: DBAPIError) -> bool:
+    return isinstance(error, OperationalError | InterfaceError) or error.connection_invalidated
+
+
+def _write(invocation: Invocation, new: NewEvent, credited: str, command: LogCommand):
+    """One transaction that stores `new` (and, for a win, reads the deal's win around it)."""
+    request = invocation.request
+    workspace = invocation.workspace
     rewin = command.kind == "deal-won" and command.deal_key is not None
     before = after = None
     if credited == request.user_id and request.user_name and not rewin:
@@ -85,20 +153,7 @@ def handle_log(command: LogCommand, invocation: Invocation) -> Reply:
                                     now=invocation.now)
             after = _win_of(session, workspace.id, command.deal_key) if before else None
             credited_name = _credited_name(session, invocation, credited)
-    event = recorded.event
-    headline = t.gettext("Logged {event} (#{id})",
-                         event=describe_event(event, workspace, credited_name, t), id=event.id)
-    undo = f"/kpi undo {event.id}"
-    context = t.gettext("Wrong? {command}", command=undo)
-    if recorded.duplicate:
-        context = t.gettext("This request was already stored as #{id}; nothing was added.",
-                            id=event.id) + " " + context
-    sections = []
-    if not recorded.duplicate and command.kind == "deal-won" and before and after:
-        sections.append(Section(lines=(_rewon(command.deal or command.deal_key, before, after,
-                                              event.id, workspace),)))
-    return Reply(text=headline, sections=(*sections, Section(context=context)),
-                 undo_event=event.id)
+    return recorded, before, after, credited_name
 
 
 def _credited_name(session, invocation: Invocation, credited: str) -> str | None:
