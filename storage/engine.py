@@ -348,8 +348,9 @@ class Database:
         broke after it (then SQLAlchemy's own commit, finding the connection closed, fails,
         and that failure is not the write's)."""
         from storage import pg_commit  # (psycopg's modules: PostgreSQL only)
+        from storage.commit_unknown import CommitOutcomeUnknown
 
-        committed = False
+        committed, unknown = False, None
         try:
             with Session(bind, expire_on_commit=False) as session, session.begin():
                 connection = session.connection()
@@ -359,11 +360,17 @@ class Database:
                 try:
                     yield session
                     self.remaining_ms()  # raises DeadlinePassed past the deadline: rolled back
-                    committed = pg_commit.commit_held(connection)
+                    try:
+                        committed = pg_commit.commit_held(connection)
+                    except CommitOutcomeUnknown as error:  # (not hidden by the rollback's
+                        unknown = error  # failure on the broken connection, below)
+                        raise
                 finally:
                     pg_begin.forget_pending(opened)
                     pg_commit.done(opened)
         except sa.exc.DBAPIError:
+            if unknown is not None:
+                raise unknown from None
             if not committed:
                 raise
 

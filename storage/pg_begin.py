@@ -224,6 +224,8 @@ def pipelined(driver_connection, statements: list[tuple[str, dict]], *,
                                                 commit=commit)
         if answers.error is None or commit and answers.committed:
             break
+        if answers.commit_unanswered:
+            raise answers.unknown_outcome()
         if not (answers.forgotten and begin is not None):
             raise answers.error
         # the server had forgotten a statement prepared here: nothing ran but BEGIN (and the

@@ -102,5 +102,7 @@ def _send(connection: sa.Connection, held: list, *, commit: bool) -> bool:
     answers, _transformer = pg_pipeline.send(driver_connection, statements, commit=commit)
     if answers.error is None or commit and answers.committed:
         return answers.committed
+    if answers.commit_unanswered:  # (storage/commit_unknown.py)
+        raise answers.unknown_outcome()
     sql, values = statements[0] if statements else ("COMMIT", {})
     raise pg_driver.sqlalchemy_error(connection, None, sql, values, answers.error)

@@ -60,6 +60,15 @@ class Answers:
     committed: bool
     error: Exception | None
 
+    commit_unanswered: bool = False  # a COMMIT was sent and no answer to it came back
+
+    def unknown_outcome(self) -> Exception:
+        """The error to raise for a COMMIT that got no answer (`commit_unanswered`): the
+        transaction may have committed or not (storage/commit_unknown.py)."""
+        from storage.commit_unknown import CommitOutcomeUnknown
+
+        return CommitOutcomeUnknown("COMMIT", None, self.error)
+
     @property
     def forgotten(self) -> bool:
         """Whether the server had forgotten a statement prepared on the connection before."""
@@ -191,6 +200,10 @@ def _answers(encoding: str, known: dict, sent: list[int], count: int,
             answers.results[purpose] = result
     if answers.error is None:
         answers.error = broken
+        # no statement failed (the COMMIT was not skipped), and the connection broke before
+        # the COMMIT's answer: whether it committed is not known here
+        answers.commit_unanswered = broken is not None and _COMMIT in sent and \
+            len(results) <= sent.index(_COMMIT)
     if broken is not None or answers.forgotten:
         known.clear()  # a new server process, or its statements deallocated: prepared again
     return answers

@@ -64,3 +64,29 @@ def test_a_confirmed_commit_followed_by_a_fatal_is_reported_stored(database_url,
             assert "Logged" in reply.text, reply.plain_text()
         finally:
             database.dispose()
+
+
+@pytest.mark.parametrize("text", ["log call 3", "log demo-booked acme"])
+def test_a_commit_whose_answer_never_came_is_written_again_and_stored_once(database_url, text):
+    """The connection cut right before the COMMIT's answer (the server committed; the bot
+    cannot know): storage/pg_pipeline.py raises CommitOutcomeUnknown, and the log is written
+    again with the same key (bot/handlers/log.py): stored once, answered "Logged"."""
+    url = make_url(database_url)
+    with FatalAfterCommit(url.host, url.port) as relay:
+        database = Database.from_url(
+            url.set(host="127.0.0.1", port=relay.port).render_as_string(hide_password=False))
+        try:
+            with database.write() as session:
+                ensure_workspace(session=session, workspace_id=WS, platform="slack", now=NOW)
+                ensure_user(session=session, workspace_id=WS, user_id="U1", display_name="Ann",
+                            now=NOW)
+            chat = Chat(database, workspace=WS, now=NOW, admins=(), default_user="U1")
+            _ask(chat, "log meeting-booked acme", "first")
+            relay.armed, relay.before_answer = True, True
+            reply = _ask(chat, text, "once")
+            assert relay.cut >= 1
+            relay.armed = False
+            assert _stored(database, "once") == 1
+            assert "Logged" in reply.text, reply.plain_text()
+        finally:
+            database.dispose()

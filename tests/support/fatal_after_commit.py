@@ -4,7 +4,8 @@ and closes, as a server under a fast shutdown may (the FATAL before the ReadyFor
 follows the COMMIT's CommandComplete): the COMMIT took effect, the connection is gone.
 
     with FatalAfterCommit("127.0.0.1", port) as relay:   # relay.port: connect here instead
-        relay.armed = True                                # from the next COMMIT confirmed on
+        relay.armed = True                                # the next COMMIT confirmed, once
+        relay.before_answer = True                        # (or: cut before its answer)
 
 Deterministic: it acts on the protocol's bytes, never on time.
 """
@@ -29,6 +30,7 @@ class FatalAfterCommit:
     def __init__(self, host: str, port: int) -> None:
         self.target = (host, port)
         self.armed = False
+        self.before_answer = False  # cut before the COMMIT's answer instead, with no FATAL
         self.cut = 0  # connections cut after a confirmed COMMIT
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
@@ -67,8 +69,11 @@ class FatalAfterCommit:
                     sink.sendall(data)
                     tail = seen[-(len(COMMIT_DONE) - 1):]
                     continue
-                sink.sendall(data[:at + len(COMMIT_DONE) - len(tail)] + _fatal())
+                end = at if self.before_answer else at + len(COMMIT_DONE)
+                sink.sendall(data[:max(end - len(tail), 0)] + (
+                    b"" if self.before_answer else _fatal()))
                 self.cut += 1
+                self.armed = False  # once
                 break
         except OSError:
             pass
