@@ -359,6 +359,7 @@ class Database:
                 pg_commit.commits_here(connection)
                 try:
                     yield session
+                    session.flush()  # (what the ORM still holds goes in this transaction)
                     self.remaining_ms()  # raises DeadlinePassed past the deadline: rolled back
                     try:
                         committed = pg_commit.commit_held(connection)

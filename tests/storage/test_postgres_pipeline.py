@@ -122,3 +122,18 @@ def test_past_its_limit_a_connection_prepares_no_more_statements(database, monke
         driver_connection.autocommit = False
     finally:
         pooled.close()
+
+
+def test_what_the_orm_still_holds_at_the_end_commits_in_the_same_transaction(chat, database):
+    """A limited write commits with its own COMMIT (pg_commit.commit_held): a row added to
+    the Session after its last statement is flushed before it, in the same transaction, not
+    by SQLAlchemy's commit afterwards in a second one without the command's limits."""
+    from storage.models import User
+
+    with database.until(time.monotonic() + 30).write() as session:
+        transaction = session.execute(sa.text("SELECT txid_current()")).scalar_one()
+        session.add(User(workspace_id=WS, id="U_LATE", display_name="Late", created_at=NOW))
+    written_by = database.read_first(sa.text(
+        "SELECT xmin::text::bigint FROM users WHERE workspace_id = :w AND id = 'U_LATE'"),
+        {"w": WS})[0]
+    assert written_by == transaction % 2**32
