@@ -36,6 +36,7 @@ from bot.api.ratelimit import RateLimiter
 from bot.usecases.kpi import UnknownKpi, kpi_json
 from reports.periods import DEFAULT_PERIOD, PeriodError
 from storage.api_tokens import needs_use_noted, note_use, verify_token
+from storage.commit_unknown import CommitOutcomeUnknown
 from storage.engine import Database
 from storage.models import ApiToken, Workspace
 
@@ -105,6 +106,12 @@ class EventsApi:
         try:
             return ingest(database=self.database, workspace_id=token.workspace_id, items=items,
                           atomic=atomic, now=self.clock())
+        except CommitOutcomeUnknown:
+            log.warning("events API: %s: the COMMIT got no answer", token.workspace_id)
+            raise Answer(503, "unavailable", "the database went away while saving, so the "
+                         "events may or may not be stored; sending them again with the same "
+                         "idempotency keys is safe (none is stored twice)",
+                         {"Retry-After": "1"}) from None
         except (DBAPIError, BatchRaced) as error:
             cause = error.orig if isinstance(error, DBAPIError) and error.orig else error
             log.warning("events API: %s: nothing stored: %s", token.workspace_id,

@@ -310,3 +310,28 @@ def test_text_no_database_can_store_is_an_item_error(api):
     assert "NUL" in results[0]["reason"] and "surrogate" in results[1]["reason"]
     with api.database.read() as session:
         assert session.scalars(select(Event.note)).one() == "fine 🙂"
+
+
+def test_a_batch_whose_commit_got_no_answer_says_it_may_be_stored(api, monkeypatch):
+    """The connection broke after the batch's COMMIT went out (CommitOutcomeUnknown, raised by
+    storage/pg_pipeline.py): the events may be stored, so the 503 does not say "nothing was
+    stored"; sent again with the same keys, each is stored once."""
+    from bot.api import routes
+    from storage.commit_unknown import CommitOutcomeUnknown
+
+    real = routes.ingest
+
+    def committed_then_cut(**kwargs):
+        real(**kwargs)
+        raise CommitOutcomeUnknown("COMMIT", None, ConnectionError("connection lost"))
+
+    monkeypatch.setattr(routes, "ingest", committed_then_cut)
+    items = [_won("Acme", 1200, key="crm-cut")]
+    response = post_events(api.base_url, api.token, {"events": items})
+    assert response.status == 503
+    message = response.json()["message"]
+    assert "may or may not be stored" in message and "nothing was stored" not in message
+    monkeypatch.undo()
+    again = post_events(api.base_url, api.token, {"events": items}).json()
+    assert (again["stored"], again["duplicates"]) == (0, 1)
+    assert event_count(api.database, WORKSPACE) == 1
