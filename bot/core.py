@@ -248,7 +248,12 @@ class CommandHandler:
         database_free = self.database_free.get(words[0].casefold().rstrip("!") if words else "")
         if database_free is not None:
             return self._without_database(database_free, request, now)
-        workspace, linked = self._workspace(request, now, context)
+        try:
+            workspace, linked = self._workspace(request, now, context)
+        except CommitOutcomeUnknown as lost:  # only the caller's own rows, kept again next
+            # time: nothing the request asked for was stored
+            raise OperationalError(lost.statement, lost.params, lost.orig,
+                                   connection_invalidated=True) from lost
         invocation = Invocation(request=request, workspace=workspace, now=now, context=context)
         try:
             command = self.grammar.parse(

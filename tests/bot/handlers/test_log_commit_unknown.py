@@ -94,3 +94,20 @@ def test_a_slack_retry_after_an_unknown_outcome_finds_the_event(database, monkey
     again = _ask(chat, "log call 2", "retried")
     assert _events(database, "retried") == 1
     assert "already stored" in again.plain_text()
+
+
+def test_a_lost_commit_of_the_callers_own_rows_is_the_database_down(database, monkeypatch):
+    """The caller's workspace and user rows are written before the command (first contact, a
+    new name); if that COMMIT gets no answer, nothing the request asked for was stored: the
+    reply says so, as for any outage, not that the outcome is unknown."""
+    from bot.core import CommandHandler
+
+    chat = Chat(database, workspace=WS, now=NOW, admins=(), default_user="U1")
+
+    def lost(*_args, **_kwargs):
+        raise CommitOutcomeUnknown("COMMIT", None, ConnectionError("connection lost"))
+
+    monkeypatch.setattr(CommandHandler, "_workspace", lost)
+    reply = _ask(chat, "log call 2", "first-contact")
+    assert reply.plain_text().startswith(DATABASE_DOWN_REPLY[:40]), reply.plain_text()
+    assert _events(database, "first-contact") == 0
