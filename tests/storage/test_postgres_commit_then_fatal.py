@@ -10,6 +10,8 @@ server's CommandComplete "COMMIT": deterministic, no timing."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import pytest
@@ -41,10 +43,9 @@ def _ask(chat: Chat, text: str, key: str):
         channel_id="C1", idempotency_key=key), time.monotonic() + 30)
 
 
-# a call: its insert and COMMIT in one pipeline; a demo and a first meeting named otherwise
-# refresh the deal: its UPDATE and the COMMIT in one pipeline (storage/pg_commit.py)
-@pytest.mark.parametrize("text", ["log call 3", "log demo-booked acme", "log meeting-booked Acme"])
-def test_a_confirmed_commit_followed_by_a_fatal_is_reported_stored(database_url, text):
+@contextmanager
+def _through_relay(database_url: str) -> Iterator[tuple[FatalAfterCommit, Database, Chat]]:
+    """A database reached through the relay (not armed yet), its workspace and user Ann."""
     url = make_url(database_url)
     with FatalAfterCommit(url.host, url.port) as relay:
         database = Database.from_url(
@@ -54,16 +55,24 @@ def test_a_confirmed_commit_followed_by_a_fatal_is_reported_stored(database_url,
                 ensure_workspace(session=session, workspace_id=WS, platform="slack", now=NOW)
                 ensure_user(session=session, workspace_id=WS, user_id="U1", display_name="Ann",
                             now=NOW)
-            chat = Chat(database, workspace=WS, now=NOW, admins=(), default_user="U1")
-            _ask(chat, "log meeting-booked acme", "first")  # the deal exists: refreshed next
-            relay.armed = True
-            reply = _ask(chat, text, "once")
-            relay.armed = False
-            assert relay.cut == 1  # the connection was cut right after the COMMIT's answer
-            assert _stored(database, "once") == 1
-            assert "Logged" in reply.text, reply.plain_text()
+            yield relay, database, Chat(database, workspace=WS, now=NOW, admins=(),
+                                        default_user="U1")
         finally:
             database.dispose()
+
+
+# a call: its insert and COMMIT in one pipeline; a demo and a first meeting named otherwise
+# refresh the deal: its UPDATE and the COMMIT in one pipeline (storage/pg_commit.py)
+@pytest.mark.parametrize("text", ["log call 3", "log demo-booked acme", "log meeting-booked Acme"])
+def test_a_confirmed_commit_followed_by_a_fatal_is_reported_stored(database_url, text):
+    with _through_relay(database_url) as (relay, database, chat):
+        _ask(chat, "log meeting-booked acme", "first")  # the deal exists: refreshed next
+        relay.armed = True
+        reply = _ask(chat, text, "once")
+        relay.armed = False
+        assert relay.cut == 1  # the connection was cut right after the COMMIT's answer
+        assert _stored(database, "once") == 1
+        assert "Logged" in reply.text, reply.plain_text()
 
 
 @pytest.mark.parametrize("text", ["log call 3", "log demo-booked acme"])
@@ -71,22 +80,11 @@ def test_a_commit_whose_answer_never_came_is_written_again_and_stored_once(datab
     """The connection cut right before the COMMIT's answer (the server committed; the bot
     cannot know): storage/pg_pipeline.py raises CommitOutcomeUnknown, and the log is written
     again with the same key (bot/handlers/log.py): stored once, answered "Logged"."""
-    url = make_url(database_url)
-    with FatalAfterCommit(url.host, url.port) as relay:
-        database = Database.from_url(
-            url.set(host="127.0.0.1", port=relay.port).render_as_string(hide_password=False))
-        try:
-            with database.write() as session:
-                ensure_workspace(session=session, workspace_id=WS, platform="slack", now=NOW)
-                ensure_user(session=session, workspace_id=WS, user_id="U1", display_name="Ann",
-                            now=NOW)
-            chat = Chat(database, workspace=WS, now=NOW, admins=(), default_user="U1")
-            _ask(chat, "log meeting-booked acme", "first")
-            relay.armed, relay.before_answer = True, True
-            reply = _ask(chat, text, "once")
-            assert relay.cut >= 1
-            relay.armed = False
-            assert _stored(database, "once") == 1
-            assert "Logged" in reply.text, reply.plain_text()
-        finally:
-            database.dispose()
+    with _through_relay(database_url) as (relay, database, chat):
+        _ask(chat, "log meeting-booked acme", "first")
+        relay.armed, relay.before_answer = True, True
+        reply = _ask(chat, text, "once")
+        assert relay.cut >= 1
+        relay.armed = False
+        assert _stored(database, "once") == 1
+        assert "Logged" in reply.text, reply.plain_text()
