@@ -178,9 +178,9 @@ def _leave_pipeline(driver_connection) -> None:
     if pgconn.status != _BAD:
         try:
             pgconn.exit_pipeline_mode()
-            return
-        except errors.OperationalError:
-            pass
+        except errors.OperationalError:  # answers still unread: it broke on the way
+            driver_connection.close()
+        return
     driver_connection.close()
 
 

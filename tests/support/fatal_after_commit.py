@@ -75,8 +75,8 @@ class FatalAfterCommit:
                 self.cut += 1
                 self.armed = False  # once
                 break
-        except OSError:
-            pass
+        except OSError:  # the other side closed or was cut: this direction ends too
+            return
         finally:
             for each in (source, sink):
                 with contextlib.suppress(OSError):
