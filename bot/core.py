@@ -141,6 +141,11 @@ DATABASE_REFUSED_REPLY = N_("The database refused this request, so nothing was s
                             "changed. If it happens again, please tell your kpibot admin.")
 
 
+def database_away(error: DBAPIError) -> bool:
+    """Whether `error` is the database gone or unreachable (not a statement it refused)."""
+    return isinstance(error, OperationalError | InterfaceError) or error.connection_invalidated
+
+
 def request_translator(request: CommandRequest) -> Translator:
     """The translator of the language the request's user reads."""
     return translator(request.user_language or "en")
@@ -237,7 +242,7 @@ class CommandHandler:
         except DBAPIError as error:
             log.error("database error while handling a %s command: %s", request.platform,
                       type(error.orig).__name__ if error.orig else type(error).__name__)
-            if isinstance(error, OperationalError | InterfaceError) or error.connection_invalidated:
+            if database_away(error):
                 return refusal(DATABASE_DOWN_REPLY, request)
             # a constraint or a value the database refused: not an outage
             return refusal(DATABASE_REFUSED_REPLY, request)

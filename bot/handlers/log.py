@@ -17,9 +17,9 @@ from datetime import datetime
 from datetime import time as clock_time
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError
 
-from bot.core import Invocation
+from bot.core import Invocation, database_away
 from bot.grammar import CommandSpec, LogCommand
 from bot.grammar.log import parse_log
 from bot.handlers.describe import describe_event
@@ -115,7 +115,7 @@ def _stored(invocation: Invocation, new: NewEvent, credited: str, command: LogCo
         except DeadlinePassed as passed:
             raise CommitOutcomeUnknown("COMMIT", None, passed) from passed
         except DBAPIError as error:
-            if not _database_away(error):
+            if not database_away(error):
                 raise CommitOutcomeUnknown("COMMIT", None, error.orig or error) from error
             time.sleep(_RETRY_PAUSE)
             continue
@@ -125,10 +125,6 @@ def _stored(invocation: Invocation, new: NewEvent, credited: str, command: LogCo
         # win read around it is not the one before this request)
         return dataclasses.replace(recorded, duplicate=False), None, None, credited_name
     raise CommitOutcomeUnknown("COMMIT", None, TimeoutError("the database did not come back"))
-
-
-def _database_away(error: DBAPIError) -> bool:
-    return isinstance(error, OperationalError | InterfaceError) or error.connection_invalidated
 
 
 def _write(invocation: Invocation, new: NewEvent, credited: str, command: LogCommand):
