@@ -27,12 +27,18 @@ from bot.grammar.words import Person
 from bot.replies import Reply, Section, error_reply
 from reports.format import format_number
 from reports.i18n import N_, Translator, translator
+from storage import workspace_guess
 from storage.commit_unknown import CommitOutcomeUnknown
 from storage.engine import Database, DeadlinePassed
 from storage.models import Workspace
 from storage.reps import NAMED_REP_PREFIX, is_named_rep, link_by_email
 from storage.users import known_people
-from storage.workspaces import ensure_user, ensure_workspace, workspace_and_user
+from storage.workspaces import (
+    ensure_user,
+    ensure_workspace,
+    guessed_workspace_and_user,
+    workspace_and_user,
+)
 
 log = logging.getLogger(__name__)
 
@@ -215,6 +221,8 @@ class CommandHandler:
         self.database_free: dict[str, DatabaseFreeHandler] = {  # first word -> handler
             spec.word: spec.handle for spec in specs
             if spec.handle is not None and spec.database_free}
+        self.guessing = frozenset(spec.word for spec in specs  # first words (`_guessed`)
+                                  if spec.handle is not None and spec.guesses_workspace)
 
     def handle(self, request: CommandRequest, deadline: float | None = None) -> Reply:
         """Answer one request. A database failure is reported, never half-applied.
@@ -253,12 +261,56 @@ class CommandHandler:
         database_free = self.database_free.get(words[0].casefold().rstrip("!") if words else "")
         if database_free is not None:
             return self._without_database(database_free, request, now)
+        guessed = self._guessed(request, words, context)
+        if guessed is not None:
+            workspace, guessed_context = guessed
+            check = guessed_context.database.workspace_check
+            try:
+                reply = self._invoke(request, workspace, None, now, guessed_context)
+            except DBAPIError as error:
+                if not workspace_guess.missed(error):
+                    raise
+                log.info("a %s command's guess of its workspace missed; answered again",
+                         request.platform)  # (nothing stored: its transaction failed)
+                workspace_guess.forget(context.database.engine, request.workspace_id,
+                                       request.user_id)
+            else:
+                if check.sent:  # the check passed in the command's first transaction
+                    return reply
+                # no transaction checked the guess (a usage error, nothing read): answered
+                # again from the rows read (nothing was written: every write sends the check)
         try:
             workspace, linked = self._workspace(request, now, context)
         except CommitOutcomeUnknown as lost:  # only the caller's own rows, kept again next
             # time: nothing the request asked for was stored
             raise OperationalError(lost.statement, lost.params, lost.orig,
                                    connection_invalidated=True) from lost
+        return self._invoke(request, workspace, linked, now, context)
+
+    def _guessed(self, request: CommandRequest, words: list[str],
+                 context: BotContext) -> tuple[Workspace, BotContext] | None:
+        """PostgreSQL, a command whose spec `guesses_workspace`, under a deadline (every write
+        is then limited, and sends the check: storage/engine.py), from a caller this process
+        has read before with the same name and email: the remembered workspace and a context
+        whose database sends the check of the guess with the command's first transaction
+        (storage/workspace_guess.py). None otherwise: the rows are read first."""
+        database = context.database
+        if (database.deadline is None or not words or database.dialect != "postgresql"
+                or words[0].casefold().rstrip("!") not in self.guessing):
+            return None
+        guessed = guessed_workspace_and_user(database, request.workspace_id, request.user_id)
+        if guessed is None:
+            return None
+        workspace, user, check = guessed
+        if (request.user_name and user[0] != request.user_name) or (
+                request.user_email and user[1] != request.user_email):
+            return None  # the user row changes: today's path writes it
+        checking = database.checking(check, workspace_guess.server_clock(database.engine))
+        return workspace, dataclasses.replace(context, database=checking)
+
+    def _invoke(self, request: CommandRequest, workspace: Workspace, linked: str | None,
+                now: datetime, context: BotContext) -> Reply:
+        """The command parsed for `workspace` and answered by its handler."""
         invocation = Invocation(request=request, workspace=workspace, now=now, context=context)
         try:
             command = self.grammar.parse(

@@ -172,11 +172,23 @@ class Database:
     # PostgreSQL, one command's: the server's clock as its workspace read saw it, and when that
     # answer was back (time.monotonic()); see `note_server_clock`
     server_clock: dict = dataclasses.field(default_factory=dict, compare=False, repr=False)
+    # PostgreSQL, one command's: the check of its guessed workspace and user rows, sent by its
+    # first transaction (storage/workspace_guess.py); see `checking`
+    workspace_check: object | None = dataclasses.field(default=None, compare=False, repr=False)
 
     def until(self, deadline: float | None) -> Database:
         """The same engine for one command that must be done by `deadline` (monotonic): each
         statement and lock wait is limited to what is left, and nothing commits after it."""
         return dataclasses.replace(self, deadline=deadline, server_clock={})
+
+    def checking(self, check: object, clock: tuple | None) -> Database:
+        """The same engine for one command answered from a guess of its workspace and user rows
+        (storage/workspace_guess.py): its first transaction sends `check` right after its BEGIN
+        and settings (`read`, `write`, `write_one`, storage/pg_light.py); `clock`, the engine's
+        last server clock (`workspace_guess.server_clock`), stands for the workspace read's
+        (`note_server_clock`)."""
+        return dataclasses.replace(self, workspace_check=check,
+                                   server_clock={} if clock is None else {"at": clock})
 
     def note_server_clock(self, server_now: datetime, answered: float) -> None:
         """PostgreSQL: the server's `statement_timestamp()` of a statement of this command
@@ -238,7 +250,7 @@ class Database:
         (storage/plans.py)."""
         with Session(self.read_bind(), expire_on_commit=False) as session:
             if self.dialect == "postgresql":  # BEGIN and the settings: with the first statement
-                plans.begin_read(session.connection(), self.remaining_ms)
+                plans.begin_read(session.connection(), self.remaining_ms, self.workspace_check)
             elif self.deadline is not None:
                 self._limit(session, None)
             yield session
@@ -301,7 +313,8 @@ class Database:
         from storage import pg_driver  # (psycopg's modules: PostgreSQL only)
 
         return pg_driver.run_pooled(self.engine, statement, params,
-                                    alone=(self.deadline, lock_ms, self._server_commit_by()))
+                                    alone=(self.deadline, lock_ms, self._server_commit_by(),
+                                           self.workspace_check))
 
     def _server_commit_by(self) -> datetime | None:
         """An instant on the server's clock no later than the deadline, from the command's
@@ -355,7 +368,8 @@ class Database:
             with Session(bind, expire_on_commit=False) as session, session.begin():
                 connection = session.connection()
                 opened = pg_begin.begin_with_next_statement(
-                    connection, self.deadline, lock_ms, self._server_commit_by())
+                    connection, self.deadline, lock_ms, self._server_commit_by(),
+                    self.workspace_check)
                 pg_commit.commits_here(connection)
                 try:
                     yield session

@@ -57,16 +57,19 @@ def install(engine: sa.Engine) -> None:
 
 
 def begin_with_next_statement(connection: sa.Connection, deadline: float | None,
-                              lock_ms: int | None, commit_by: datetime | None = None) -> object:
+                              lock_ms: int | None, commit_by: datetime | None = None,
+                              check: object | None = None) -> object:
     """Open a transaction on `connection` (in psycopg's autocommit mode) with the next
     statement it runs: BEGIN, then this transaction's lock timeout and, given a `deadline`
     (a `time.monotonic()` instant), what is left of it when the statement is sent as its
     statement timeout and `kpibot.commit_by` (the server's clock plus that, and no later than
     `commit_by`, an instant on the server's clock no later than the deadline, so a COMMIT
-    the server runs late is refused however late the first statement ran). Returns the
-    driver's connection, for `forget_pending`."""
+    the server runs late is refused however late the first statement ran). `check`: the
+    command's check of its guessed workspace and user rows (storage/workspace_guess.py), sent
+    after the limits if no transaction of the command has sent it yet. Returns the driver's
+    connection, for `forget_pending`."""
     driver_connection = connection.connection.dbapi_connection
-    _pending_begins[driver_connection] = (deadline, lock_ms, commit_by)
+    _pending_begins[driver_connection] = (deadline, lock_ms, commit_by, check)
     return driver_connection
 
 
@@ -87,7 +90,7 @@ def written(driver_connection: object, statement: str, parameters: dict) -> str:
 
 
 def take_pending(driver_connection: object) -> tuple | None:
-    """The (deadline, lock_ms, commit_by) of the connection's pending BEGIN, now taken (the
+    """The (deadline, lock_ms, commit_by, check) of the connection's pending BEGIN, now taken (the
     caller sends it: `pipelined`); None when none is pending."""
     return _pending_begins.pop(driver_connection, None)
 
@@ -116,7 +119,12 @@ def _pending(cursor) -> str | None:
     pending = _pending_begins.pop(cursor.connection, None) if _pending_begins else None
     if pending is None:
         return None
-    return begin_sql(*pending)
+    deadline, lock_ms, commit_by, check = pending
+    begin = begin_sql(deadline, lock_ms, commit_by)
+    taken = None if check is None else check.take()
+    if taken is None:
+        return begin
+    return f"{begin}; {written(cursor.connection, *taken)}"  # the guess's check
 
 
 def begin_sql(deadline: float | None, lock_ms: int | None,
@@ -209,8 +217,10 @@ def pipelined(driver_connection, statements: list[tuple[str, dict]], *,
     """The rows of each of `statements` (psycopg's `%(name)s` placeholders and their values),
     each prepared on the connection (parsed and planned once per connection, not once per
     command as a query with its values written in is), sent in one pipeline: one network
-    round trip (storage/pg_pipeline.py). `begin` (deadline, lock_ms, commit_by): a
-    transaction's BEGIN and its limits go first (DeadlinePassed before anything is sent);
+    round trip (storage/pg_pipeline.py). `begin` (deadline, lock_ms, commit_by[, check]): a
+    transaction's BEGIN and its limits go first (DeadlinePassed before anything is sent),
+    then the check of a guessed workspace (storage/workspace_guess.py) if it is still to send:
+    a wrong guess fails the transaction there, and nothing after it runs, a COMMIT included;
     `commit`: a COMMIT after them. Each statement of a READ COMMITTED transaction takes its
     own snapshot, after the ones before it ran, as in one simple query. The server stops at
     the first error (the rest are skipped, the transaction is left failed), which is raised
@@ -218,8 +228,13 @@ def pipelined(driver_connection, statements: list[tuple[str, dict]], *,
     (a fast shutdown's FATAL): the rows are returned, the connection closed."""
     from storage import pg_pipeline
 
+    check = begin[3] if begin is not None and len(begin) > 3 else None
+    taken = None if check is None else check.take()
     for _attempt in range(2):
-        opening = [] if begin is None else [(BEGIN, {}), (LIMITS_BOUND, limits_bound(*begin))]
+        opening = [] if begin is None else [(BEGIN, {}),
+                                            (LIMITS_BOUND, limits_bound(*begin[:3]))]
+        if taken is not None:
+            opening.append(taken)
         answers, transformer = pg_pipeline.send(driver_connection, [*opening, *statements],
                                                 commit=commit)
         if answers.error is None or commit and answers.committed:
@@ -234,4 +249,6 @@ def pipelined(driver_connection, statements: list[tuple[str, dict]], *,
         driver_connection.rollback()
     else:
         raise answers.error
+    if taken is not None:  # (its answer: the server's clock, for the engine's next guess)
+        check.answered(answers.rows(transformer, len(opening) - 1), time.monotonic())
     return [answers.rows(transformer, i) for i in range(len(opening), len(answers.results))]

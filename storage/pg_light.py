@@ -81,7 +81,7 @@ def light_read(database: Database) -> Iterator[LightSession]:
     light = LightConnection(database.read_bind(), pooled)  # (what reads remember: per it)
     try:
         driver_connection.autocommit = True  # psycopg sends no BEGIN of its own
-        plans.begin_read(light, database.remaining_ms)
+        plans.begin_read(light, database.remaining_ms, database.workspace_check)
         try:
             yield LightSession(light)
         except plans.ReadAgain:

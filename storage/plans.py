@@ -72,6 +72,8 @@ def configure(engine: sa.Engine) -> None:
     def _checkin(dbapi_connection, _record) -> None:
         if _pending_reads and dbapi_connection is not None:
             _pending_reads.pop(dbapi_connection, None)  # never begun: nothing to carry over
+        if _read_checks and dbapi_connection is not None:
+            _read_checks.pop(dbapi_connection, None)
         if _committed_reads and dbapi_connection is not None:
             _committed_reads.pop(dbapi_connection, None)
 
@@ -142,7 +144,8 @@ def execute_numbered(connection: sa.Connection, sql: str, values: Sequence) -> l
     return pg_driver.execute_numbered(connection, sql, values)
 
 
-def begin_read(connection: sa.Connection, remaining_ms: Callable[[], int | None]) -> None:
+def begin_read(connection: sa.Connection, remaining_ms: Callable[[], int | None],
+               check: Any = None) -> None:
     """Open a read transaction on `connection` (in psycopg's autocommit mode, so psycopg sends
     no BEGIN of its own) with its first statement: BEGIN at REPEATABLE READ and the read's
     settings (generic plans; with a deadline, what `remaining_ms()` leaves of it then as its
@@ -155,9 +158,13 @@ def begin_read(connection: sa.Connection, remaining_ms: Callable[[], int | None]
     `set_config(..., true)`: local to the transaction, gone at its COMMIT or ROLLBACK; a
     BEGIN still pending when the connection goes back to the pool is dropped
     (`forget_read`, and the pool's check-in). The deadline is checked now too: past it,
-    nothing starts (DeadlinePassed)."""
+    nothing starts (DeadlinePassed). `check`: a command's check of its guessed workspace and
+    user rows (storage/workspace_guess.py `WorkspaceCheck`), sent after the settings, its
+    values written in, if no transaction of the command has sent it yet."""
     remaining_ms()
     _pending_reads[connection.connection.driver_connection] = remaining_ms
+    if check is not None:
+        _read_checks[connection.connection.driver_connection] = check
 
 
 def forget_read(connection: sa.Connection) -> None:
@@ -165,6 +172,8 @@ def forget_read(connection: sa.Connection) -> None:
     the mark of a COMMIT sent ahead (`commit_ahead`)."""
     if _pending_reads:
         _pending_reads.pop(connection.connection.driver_connection, None)
+    if _read_checks:
+        _read_checks.pop(connection.connection.driver_connection, None)
     if _committed_reads:
         _committed_reads.pop(connection.connection.driver_connection, None)
 
@@ -203,6 +212,11 @@ def pending_read(connection: sa.Connection, cursor: Any) -> list[str] | None:
     if remaining is None:
         return None
     statements = [BEGIN_READ, _settings_sql(remaining())]
+    check = _read_checks.pop(connection.connection.driver_connection, None) \
+        if _read_checks else None
+    taken = None if check is None else check.take()
+    if taken is not None:  # the guessed workspace's check (storage/workspace_guess.py)
+        statements.append(with_values(*taken))
     tell(connection, cursor, "; ".join(statements))
     return statements
 
@@ -252,6 +266,11 @@ def tell(connection: sa.Connection, cursor: Any, sql: str) -> None:
 # psycopg connection -> the remaining milliseconds of the read whose BEGIN it has not sent yet
 _pending_reads: weakref.WeakKeyDictionary[Any, Callable[[], int | None]] = (
     weakref.WeakKeyDictionary())
+
+
+# psycopg connection -> the check of a guessed workspace its pending read sends after its
+# settings (`begin_read`)
+_read_checks: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
 
 # psycopg connection -> True: its read's COMMIT went out ahead (`commit_ahead`)

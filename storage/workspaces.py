@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, configure_mappers, make_transient_to_detached
 from sqlalchemy.orm.attributes import manager_of_class
 
-from storage import driver
+from storage import driver, workspace_guess
 from storage.engine import dialect_insert
 from storage.models import User, Workspace
 
@@ -85,16 +85,42 @@ def workspace_and_user(database: Database, workspace_id: str, user_id: str
         "workspace_id": workspace_id, "user_id": user_id})
     if row is None:
         return None, None
+    user = None
     if postgresql:  # the server's clock, for a write that sends its COMMIT at once
-        *row, server_now = row
-        database.note_server_clock(server_now, time.monotonic())
+        *row, digest, server_now = row
+        answered = time.monotonic()
+        database.note_server_clock(server_now, answered)
+        workspace_guess.note_clock(database.engine, server_now, answered)
     *columns, found, name, email = row
-    # Built as the ORM builds a loaded row (a new instance, its values in its __dict__):
-    # Workspace(**values) validated them again and took 55 µs of every command, this 8.
+    if found is not None:
+        user = (name, email)
+        if postgresql:  # the next command of this caller may guess it (storage/workspace_guess.py)
+            workspace_guess.remember(database.engine, workspace_id, user_id,
+                                     workspace_guess.Guess(tuple(columns), user, digest))
+    return _workspace_of(columns), user
+
+
+def guessed_workspace_and_user(database: Database, workspace_id: str, user_id: str
+                               ) -> tuple[Workspace, tuple[str | None, str | None],
+                                          workspace_guess.WorkspaceCheck] | None:
+    """PostgreSQL: what `workspace_and_user` answered this process last for this caller, with
+    the check that the command's first transaction must carry (`Database.checking`); None when
+    nothing is remembered (storage/workspace_guess.py)."""
+    guess = workspace_guess.recall(database.engine, workspace_id, user_id)
+    if guess is None:
+        return None
+    return _workspace_of(guess.columns), guess.user, workspace_guess.WorkspaceCheck(
+        database.engine, workspace_id, user_id, guess.digest)
+
+
+def _workspace_of(columns) -> Workspace:
+    """A detached Workspace of the row's columns, built as the ORM builds a loaded row (a new
+    instance, its values in its __dict__): Workspace(**values) validated them again and took
+    55 µs of every command, this 8."""
     workspace = _workspaces().new_instance()
     workspace.__dict__.update(zip(_WORKSPACE_COLUMNS, columns, strict=True))
     make_transient_to_detached(workspace)
-    return workspace, ((name, email) if found is not None else None)
+    return workspace
 
 
 _WORKSPACE_COLUMNS = tuple(Workspace.__table__.c.keys())
@@ -111,9 +137,11 @@ def _workspaces():
 @functools.cache
 def _workspace_and_user(postgresql: bool = False):
     """workspace_and_user's statement, built once (building it cost more than running it);
-    PostgreSQL's with the server's `statement_timestamp()` last (`Database.note_server_clock`)."""
+    PostgreSQL's with the row's digest (storage/workspace_guess.py) and the server's
+    `statement_timestamp()` last (`Database.note_server_clock`)."""
     workspaces, users = Workspace.__table__, User.__table__
-    clock = (sa.func.statement_timestamp(),) if postgresql else ()
+    clock = (sa.literal_column(workspace_guess.DIGEST_SQL), sa.func.statement_timestamp()
+             ) if postgresql else ()
     return (sa.select(*workspaces.c, users.c.id, users.c.display_name, users.c.email, *clock)
             .outerjoin(users, sa.and_(users.c.workspace_id == workspaces.c.id,
                                       users.c.id == sa.bindparam("user_id")))

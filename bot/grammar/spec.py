@@ -34,7 +34,8 @@ class CommandSpec:
     `word` is one word (`churn`) or a word and its action (`quota set`). `parse(tokens, ctx)`
     reads the words after `word` and returns a `command` or raises UsageError. `handle(command,
     invocation)` returns the Reply; with `database_free` it is `handle(command, now)` and runs
-    before any database work (`/kpi ping`). `summary` is the README's "what it does"; `help`
+    before any database work (`/kpi ping`); `guesses_workspace`: see bot/core.py
+    `_guessed`. `summary` is the README's "what it does"; `help`
     the lines of `/kpi help WORD` (default: the handler's docstring).
     """
 
@@ -47,6 +48,9 @@ class CommandSpec:
     help: str = ""
     handle: Callable[..., Any] | None = None
     database_free: bool = False
+    # PostgreSQL: the handler's first transaction may check a guess of the caller's workspace
+    # and user rows instead of a read of its own before it (storage/workspace_guess.py)
+    guesses_workspace: bool = False
 
     def help_lines(self) -> tuple[str, ...]:
         text = self.help or inspect.getdoc(self.handle) or ""

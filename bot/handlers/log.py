@@ -200,6 +200,7 @@ def _idempotency_key(platform: str, key: str | None) -> str:
 
 LOG = CommandSpec(
     word="log", command=LogCommand, parse=parse_log, handle=handle_log, help=__doc__,
+    guesses_workspace=True,
     usage="/kpi log EVENT [DEAL] [N x] [AMOUNT [CUR]] [@user] [source=S] [reason=R] "
           "[on DATE] [note...]",
     example="/kpi log demo-booked acme",

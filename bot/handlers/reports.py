@@ -524,6 +524,7 @@ LEADERBOARD = CommandSpec(
          "against the same span before.")
 FUNNEL = CommandSpec(
     word="funnel", command=FunnelCommand, parse=parse_funnel, handle=handle_funnel,
+    guesses_workspace=True,
     usage="/kpi funnel [PERIOD] [@user] [cohort]", example="/kpi funnel last-month cohort",
     summary="deals reaching each stage, stage-to-stage conversion (of the deals that reached the "
             "stage before in the period, how many have reached this one: never above 100%), "
