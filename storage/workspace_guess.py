@@ -103,6 +103,7 @@ class _Memo:
 
 
 def _memo(engine: Any) -> _Memo:
+    engine = getattr(engine, "_proxied", engine)  # (an engine with options: its engine's)
     memo = engine.__dict__.get("_kpibot_workspace_guesses")
     if memo is None:
         memo = engine.__dict__.setdefault("_kpibot_workspace_guesses", _Memo())
@@ -134,6 +135,15 @@ def forget(engine: Any, workspace_id: str, user_id: str) -> None:
     memo = _memo(engine)
     with memo.lock:
         memo.guesses.pop((workspace_id, user_id), None)
+
+
+def forget_workspace(engine: Any, workspace_id: str) -> None:
+    """Drop every guess of the workspace: this process is changing its row (its history
+    version, storage/workspaces.py `note_history_change`), so they would miss."""
+    memo = _memo(engine)
+    with memo.lock:
+        for key in [key for key in memo.guesses if key[0] == workspace_id]:
+            del memo.guesses[key]
 
 
 def remembered(engine: Any) -> int:

@@ -168,9 +168,11 @@ def local_day(instant: datetime, timezone: str) -> date:
 
 def note_history_change(*, session: Session, workspace_id: str) -> None:
     """Give the workspace a new history_version: what was remembered about past windows is
-    stale."""
+    stale. The process's guesses of the workspace's row are dropped (they would miss,
+    storage/workspace_guess.py): its callers' next commands read it."""
     session.execute(sa.update(Workspace).where(Workspace.id == workspace_id)
                     .values(history_version=secrets.randbits(62)))
+    workspace_guess.forget_workspace(session.get_bind(), workspace_id)
 
 
 _DERIVED_ROWS_LOCK = 0x6B70_6431  # first key of the advisory lock (second: the workspace)

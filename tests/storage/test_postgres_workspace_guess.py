@@ -1,0 +1,149 @@
+"""The caller's workspace and user rows guessed and checked in the command's first pipeline
+(storage/workspace_guess.py, bot/core.py `_guessed`): a guess that another process made wrong
+answers nothing from it and stores nothing; the command is answered again the normal way, from
+one snapshot, and a log is stored once, with the values of the rows as they are.
+
+Another process is a statement on a connection of its own: this process's memo of the rows is
+not told of it."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+import pytest
+import sqlalchemy as sa
+
+from bot.core import CommandRequest
+from storage import pg_pool, workspace_guess
+from storage.workspaces import ensure_user, ensure_workspace
+from tests.support.dialog import Chat
+from tests.support.round_trips import RoundTrips
+
+WS = "slack:TGUESS"
+
+
+@pytest.fixture
+def pooled_a_while(monkeypatch):
+    """Connections count as just returned however slow the machine is (no wall clock)."""
+    monkeypatch.setattr(pg_pool, "PING_AFTER_IDLE_S", 3600.0)
+
+
+def _chat(database, now: datetime) -> Chat:
+    with database.write() as session:
+        ensure_workspace(session=session, workspace_id=WS, platform="slack", now=now)
+        ensure_user(session=session, workspace_id=WS, user_id="U1", display_name="Ann", now=now)
+    return Chat(database, workspace=WS, now=now, admins=(), default_user="U1")
+
+
+def _ask(chat: Chat, text: str, key: str | None = None):
+    return chat.handler.handle(CommandRequest(
+        platform="slack", workspace_id=WS, user_id="U1", user_name="Ann", text=text,
+        channel_id="C1", idempotency_key=key), time.monotonic() + 30)  # as served: a deadline
+
+
+def _misses(trips: RoundTrips) -> list[str]:
+    """The server's answers that a guess of the workspace missed (the check's error)."""
+    return [line for line in trips.lines if "ErrorResponse" in line and "22P02" in line
+            and workspace_guess.MISSED in line]
+
+
+def _elsewhere(database, sql: str) -> None:
+    """A change committed by another process (nothing of this process's memo hears of it)."""
+    with database.engine.begin() as connection:
+        connection.execute(sa.text(sql), {"w": WS})
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
+def test_a_funnel_whose_workspace_guess_misses_answers_in_the_new_zone(database,
+                                                                       pooled_a_while):
+    """New Year's Eve 20:00 UTC is already 2027 in Auckland: the funnel's this-quarter is Q4
+    2026 in UTC and Q1 2027 there. Another process sets the zone; the funnel guessed in UTC
+    (PostgreSQL) meets the check in its pipeline, which fails the read: nothing of that
+    snapshot is answered, the rows are read again and the funnel answers for Auckland's
+    quarter, as a process that remembered nothing answers. SQLite reads its rows every time."""
+    chat = _chat(database, datetime(2026, 12, 31, 20, 0, tzinfo=UTC))
+    for i, stage in enumerate(("lead", "mql", "sql")):
+        assert _ask(chat, f"log {stage} deal{i} on 2026-12-0{i + 1}", f"k{i}").ok
+    before = _ask(chat, "funnel this-quarter")  # the rows read: remembered (PostgreSQL)
+    assert before.ok and "2026" in before.text, before.text
+    postgresql = database.dialect == "postgresql"
+    _elsewhere(database, "UPDATE workspaces SET timezone = 'Pacific/Auckland' WHERE id = :w")
+    with RoundTrips(database.engine) if postgresql else _nothing() as trips:
+        answered = _ask(chat, "funnel this-quarter")
+    assert answered.ok and "2027" in answered.text and answered.text != before.text
+    if postgresql:  # the guess was sent, it missed, its transaction rolled back: one miss
+        assert len(_misses(trips)) == 1
+        assert sum("ROLLBACK" in q for q in trips.queries) == 1, trips.queries
+        with RoundTrips(database.engine) as trips:  # the new rows are remembered
+            again = _ask(chat, "funnel this-quarter")
+        assert again == answered and not _misses(trips)
+        workspace_guess.forget(database.engine, WS, "U1")
+    assert _ask(chat, "funnel this-quarter") == answered  # as if nothing was remembered
+
+
+class _nothing:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *_exc):
+        return None
+
+
+# text -> (the change another process makes, the column read back, its value)
+CHANGES = {
+    # an event alone (`Database.write_one`: the COMMIT in the check's pipeline)
+    "log call 3 on 2026-11-10": ("timezone = 'Asia/Tokyo'", "occurred_at",
+                                 datetime(2026, 11, 10, 3, 0, tzinfo=UTC)),  # Tokyo's noon
+    # an event on a deal (its insert and the deal's reads in the check's pipeline)
+    "log demo-booked acme on 2026-11-10": ("timezone = 'Asia/Tokyo'", "occurred_at",
+                                           datetime(2026, 11, 10, 3, 0, tzinfo=UTC)),
+    # a win on a deal: the deal's win read first, through the ORM (the check joined to BEGIN)
+    "log deal-won acme 500": ("currency = 'EUR'", "currency", "EUR"),
+}
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+@pytest.mark.parametrize("text", list(CHANGES))
+def test_a_log_on_a_wrong_guess_stores_nothing_and_is_stored_once_right(database,
+                                                                        pooled_a_while, text):
+    """The write's transaction sends the check right after its limits: a guess another
+    process made wrong fails it there, before the insert, and its COMMIT (in the same
+    pipeline for an event alone) is not run. The log is then written again the normal way,
+    with the rows as they are: stored once, with the new zone's day or the new currency."""
+    chat = _chat(database, datetime(2026, 11, 18, 14, 30, tzinfo=UTC))
+    assert _ask(chat, "log meeting-booked acme", "first").ok  # the deal; the rows remembered
+    change, column, value = CHANGES[text]
+    _elsewhere(database, f"UPDATE workspaces SET {change} WHERE id = :w")
+    with RoundTrips(database.engine) as trips:
+        assert _ask(chat, text, "the-key").ok
+    assert len(_misses(trips)) == 1  # the check failed the first transaction: rolled back
+    assert sum("ROLLBACK" in q for q in trips.queries) == 1, trips.queries
+    with database.engine.connect() as connection:
+        rows = connection.execute(sa.text(
+            f"SELECT {column} FROM events WHERE workspace_id = :w AND idempotency_key = :k"),
+            {"w": WS, "k": "slack:the-key"}).all()
+    assert [row[0] for row in rows] == [value]
+    # the rows as they are now: guessed right, or (a backdated log moved the workspace's
+    # history version, so the guesses of it were dropped) read again; never a miss
+    with RoundTrips(database.engine) as trips:
+        assert _ask(chat, "log call 1", "next").ok
+    assert not _misses(trips) and not trips.queries and trips.count <= 2, "\n".join(trips.lines)
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_guess_is_never_used_for_another_user_or_a_changed_name(database, pooled_a_while):
+    """The guess is keyed by (workspace, user): another user of the workspace is read (and
+    created) the normal way; a caller whose name changed too, so that the row is written."""
+    chat = _chat(database, datetime(2026, 11, 18, 14, 30, tzinfo=UTC))
+    assert _ask(chat, "log call 1", "a").ok  # U1 remembered
+    assert workspace_guess.recall(database.engine, WS, "U2") is None
+    with RoundTrips(database.engine) as trips:
+        assert chat.handler.handle(CommandRequest(
+            platform="slack", workspace_id=WS, user_id="U1", user_name="Ann B", text="log call 1",
+            channel_id="C1", idempotency_key="b"), time.monotonic() + 30).ok
+    assert not [p for p in trips.parsed + trips.queries if workspace_guess.MISSED in p]
+    with database.engine.connect() as connection:
+        assert connection.execute(sa.text(
+            "SELECT display_name FROM users WHERE workspace_id = :w AND id = 'U1'"),
+            {"w": WS}).scalar() == "Ann B"
