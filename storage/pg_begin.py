@@ -249,6 +249,7 @@ def pipelined(driver_connection, statements: list[tuple[str, dict]], *,
         driver_connection.rollback()
     else:
         raise answers.error
-    if taken is not None:  # (its answer: the server's clock, for the engine's next guess)
+    if taken is not None and answers.error is None:  # (its answer: the server's clock, for
+        # the engine's next guess; none read from a connection that broke after its COMMIT)
         check.answered(answers.rows(transformer, len(opening) - 1), time.monotonic())
     return [answers.rows(transformer, i) for i in range(len(opening), len(answers.results))]

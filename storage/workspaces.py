@@ -79,7 +79,9 @@ def workspace_and_user(database: Database, workspace_id: str, user_id: str
 
     Every command asks this first: the row is read with Core (`Database.read_first`: on
     SQLite without a session or transaction) and the Workspace built from it as a detached
-    object (what a closed session leaves), which costs a sixth of loading it through the ORM."""
+    object (what a closed session leaves), which costs a sixth of loading it through the ORM.
+    PostgreSQL: what it answers is remembered for the caller's next command, which may guess
+    it (`guessed_workspace_and_user`, storage/workspace_guess.py)."""
     postgresql = database.dialect == "postgresql"
     row = database.read_first(_workspace_and_user(postgresql), {
         "workspace_id": workspace_id, "user_id": user_id})
