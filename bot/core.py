@@ -221,8 +221,11 @@ class CommandHandler:
         self.database_free: dict[str, DatabaseFreeHandler] = {  # first word -> handler
             spec.word: spec.handle for spec in specs
             if spec.handle is not None and spec.database_free}
-        self.guessing = frozenset(spec.word for spec in specs  # first words (`_guessed`)
-                                  if spec.handle is not None and spec.guesses_workspace)
+        guessing = {spec.word for spec in specs  # first words (`_guessed`)
+                    if spec.handle is not None and spec.guesses_workspace}
+        if "show" in guessing:  # `/kpi win-rate` is `/kpi show win-rate`
+            guessing.update(name.casefold() for name in self.kpi_names)
+        self.guessing = frozenset(guessing)
 
     def handle(self, request: CommandRequest, deadline: float | None = None) -> Reply:
         """Answer one request. A database failure is reported, never half-applied.

@@ -240,6 +240,7 @@ def kpi_help(name: str, t: Translator | None = None) -> Reply | None:
 
 SHOW = CommandSpec(
     word="show", command=KpiCommand, parse=parse_show, handle=handle_kpi, help=__doc__,
+    guesses_workspace=True,  # (and `/kpi KPI`: bot/core.py)
     usage="/kpi [show] KPI [PERIOD] [@user]", example="/kpi show win-rate this-quarter",
     summary="any KPI of the catalog (`/kpi win-rate` or `/kpi show win-rate`), with the counts "
             "behind it and the change against the previous period, both spans named (a running "

@@ -511,11 +511,13 @@ __all__ = ["handle_churn", "handle_funnel", "handle_leaderboard", "handle_me", "
 
 ME = CommandSpec(
     word="me", command=MeCommand, parse=parse_me, handle=handle_me,
+    guesses_workspace=True,
     usage="/kpi me [PERIOD]", example="/kpi me this-week",
     summary="your activities, deals won, revenue, win rate, each of your quotas (revenue in "
             "money, activity quotas in counts: `100% (3/3 demo-booked)`) and pace, with changes")
 LEADERBOARD = CommandSpec(
     word="leaderboard", command=LeaderboardCommand, parse=parse_leaderboard,
+    guesses_workspace=True,
     handle=handle_leaderboard,
     usage="/kpi leaderboard [KPI] [PERIOD]", example="/kpi leaderboard revenue this-month",
     summary="one row per rep, best first (default: revenue), with each rep's change; quota rows "
@@ -534,6 +536,7 @@ FUNNEL = CommandSpec(
          "one @user; `cohort` follows the period's leads.")
 QUOTA = CommandSpec(
     word="quota", command=QuotaCommand, parse=parse_quota, handle=handle_quota,
+    guesses_workspace=True,
     usage="/kpi quota [PERIOD] [@user]", example="/kpi quota this-quarter",
     summary="attainment per rep, team attainment (total / total), reps at quota (warning under "
             "60%), pace",
@@ -561,6 +564,7 @@ QUOTA_HISTORY = CommandSpec(
     help="Every quota change (of everyone, or of one @user) with the day it applies from.")
 CHURN = CommandSpec(
     word="churn", command=ChurnCommand, parse=parse_churn, handle=handle_churn,
+    guesses_workspace=True,
     usage="/kpi churn [PERIOD]", example="/kpi churn last-quarter",
     summary="customer churn rate, MRR churn, downgrades, new customers",
     help="Customer churn and MRR churn over the period, with downgrades and new customers.")

@@ -147,3 +147,25 @@ def test_a_guess_is_never_used_for_another_user_or_a_changed_name(database, pool
         assert connection.execute(sa.text(
             "SELECT display_name FROM users WHERE workspace_id = :w AND id = 'U1'"),
             {"w": WS}).scalar() == "Ann B"
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+@pytest.mark.parametrize("text", ["funnel this-quarter", "quota", "win-rate this-year",
+                                  "show win-rate", "me", "leaderboard", "churn"])
+def test_a_report_on_a_guess_is_one_round_trip_fewer_and_the_same(database, pooled_a_while,
+                                                                  text):
+    """A report whose read sends the check (`Database.read`, storage/pg_light.py): the same
+    answer as after a read of the rows, one round trip fewer (the workspace read's)."""
+    chat = _chat(database, datetime(2026, 11, 18, 14, 30, tzinfo=UTC))
+    for i, stage in enumerate(("lead", "mql", "deal-won")):
+        assert _ask(chat, f"log {stage} deal{i} 100", f"k{i}").ok
+    for _ in range(6):  # what reads remember, and psycopg's prepared statements, settled
+        _ask(chat, text)
+    workspace_guess.forget(database.engine, WS, "U1")
+    with RoundTrips(database.engine) as trips:
+        read = _ask(chat, text)
+    with RoundTrips(database.engine) as guessed_trips:
+        guessed = _ask(chat, text)
+    assert guessed == read
+    assert not _misses(guessed_trips)
+    assert guessed_trips.count == trips.count - 1, (guessed_trips.count, trips.count)
