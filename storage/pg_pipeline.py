@@ -74,6 +74,12 @@ class Answers:
         """Whether the server had forgotten a statement prepared on the connection before."""
         return getattr(self.error, "sqlstate", None) == _NO_STATEMENT
 
+    def answered(self, index: int) -> bool:
+        """Whether statement `index` ran and answered rows (it did not fail, was not skipped,
+        and its answer came back)."""
+        result = self.results[index]
+        return result is not None and result.status == _TUPLES
+
     def rows(self, transformer: Transformer, index: int) -> list[tuple]:
         """The rows of statement `index` (none for one that returns none)."""
         result = self.results[index]

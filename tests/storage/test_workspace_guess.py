@@ -64,3 +64,35 @@ def test_the_server_clock_serves_while_young_and_counts_drift(monkeypatch):
     assert workspace_guess.server_clock(engine)[1] == now - 10.0  # the newer one stays
     monkeypatch.setattr(workspace_guess, "CLOCK_MAX_AGE_S", 5.0)
     assert workspace_guess.server_clock(engine) is None
+
+
+def test_a_check_whose_answer_never_came_is_sent_again(monkeypatch):
+    """A write alone (BEGIN, limits, the check, the insert, COMMIT in one pipeline) whose
+    connection broke before any answer: its outcome is unknown (bot/handlers/log.py writes it
+    again with the same key), and the guess is not checked yet, so the write again sends the
+    check again: a guess made wrong stores nothing then either. A miss met then is no miss
+    to answer again from (the first COMMIT may have stored the event)."""
+    from psycopg import OperationalError
+
+    from storage import pg_begin, pg_pipeline
+    from storage.commit_unknown import CommitOutcomeUnknown
+
+    check = workspace_guess.WorkspaceCheck(_Engine(), "W1", "U1", "d")
+    sent: list[list] = []
+
+    def send(_connection, statements, *, commit=False):
+        sent.append(statements)
+        lost = OperationalError("the connection to the server was lost")
+        return pg_pipeline.Answers([None] * len(statements), False, lost,
+                                   commit_unanswered=True), None
+
+    monkeypatch.setattr(pg_pipeline, "send", send)
+    try:
+        pg_begin.pipelined(object(), [("INSERT", {})], begin=(None, None, None, check),
+                           commit=True)
+    except CommitOutcomeUnknown as unknown:
+        assert not workspace_guess.missed(unknown)
+    else:
+        raise AssertionError("no CommitOutcomeUnknown")
+    assert [s[0] for s in sent[0]][2] == workspace_guess.CHECK  # after BEGIN and the limits
+    assert not check.sent and check.take() is not None
