@@ -55,8 +55,7 @@ def read_ahead(connection: sa.Connection, requests: Sequence[tuple[Prepared, dic
         with driver_connection.pipeline():
             # the read's BEGIN and settings first, if not sent yet (storage/plans.py)
             begin = plans.pending_read(connection, opening)
-            for each in begin or ():
-                opening.execute(each, prepare=False)
+            plans.send_opening(opening, begin or ())
             for prepared, params in requests:
                 compiled, args = prepared.request(connection, params)
                 cursor = psycopg.RawCursor(driver_connection)

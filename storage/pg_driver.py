@@ -202,8 +202,7 @@ def execute_numbered(connection: sa.Connection, sql: str, values: Sequence) -> l
             cursor.execute(sql, values)
         else:
             with driver_connection.pipeline(), driver_connection.cursor() as opening:
-                for each in begin:
-                    opening.execute(each, prepare=False)
+                plans.send_opening(opening, begin)
                 cursor.execute(sql, values)
         return cursor.fetchall()
     except connection.dialect.loaded_dbapi.Error as error:

@@ -201,7 +201,7 @@ def _check_open(driver_connection: Any) -> None:
         raise ReadAgain("storage.plans: a statement after the read's COMMIT went out ahead")
 
 
-def pending_read(connection: sa.Connection, cursor: Any) -> list[str] | None:
+def pending_read(connection: sa.Connection, cursor: Any) -> list[str | tuple] | None:
     """The statements (BEGIN, then the settings' SELECT) that open the read transaction
     pending on `connection`, for the caller to send before its first statement in the same
     round trip (a pipeline: one statement each); None when none is pending. The listeners
@@ -211,14 +211,31 @@ def pending_read(connection: sa.Connection, cursor: Any) -> list[str] | None:
         if _pending_reads else None
     if remaining is None:
         return None
-    statements = [BEGIN_READ, _settings_sql(remaining())]
+    statements: list[str | tuple] = [BEGIN_READ, _settings_sql(remaining())]
     check = _read_checks.pop(connection.connection.driver_connection, None) \
         if _read_checks else None
     taken = None if check is None else check.take()
     if taken is not None:  # the guessed workspace's check (storage/workspace_guess.py)
-        statements.append(with_values(*taken))
-    tell(connection, cursor, "; ".join(statements))
+        statements.append(taken)
+    tell(connection, cursor, _joined(statements))
     return statements
+
+
+def send_opening(cursor: Any, statements: Sequence[str | tuple]) -> None:
+    """Send `pending_read`'s statements on `cursor` (in a pipeline): BEGIN and the settings
+    as written, the check of a guessed workspace with its values (prepared by psycopg from
+    its fifth run on the connection, as the workspace read it stands for was)."""
+    for each in statements:
+        if isinstance(each, tuple):
+            cursor.execute(*each)
+        else:
+            cursor.execute(each, prepare=False)
+
+
+def _joined(statements: Sequence[str | tuple]) -> str:
+    """`pending_read`'s statements as one simple-protocol query (values written in)."""
+    return "; ".join(each if isinstance(each, str) else with_values(*each)
+                     for each in statements)
 
 
 def send_pending_read(connection: sa.Connection) -> None:
@@ -233,7 +250,7 @@ def send_pending_read(connection: sa.Connection) -> None:
 
     driver_connection = connection.connection.driver_connection
     cursor = driver_connection.cursor()
-    sql = "; ".join(pending_read(connection, cursor) or ())
+    sql = _joined(pending_read(connection, cursor) or ())
     try:
         cursor.execute(sql, prepare=False)  # no parameters: the simple protocol, two statements
     except psycopg.Error as error:
