@@ -237,11 +237,10 @@ def pipelined(driver_connection, statements: list[tuple[str, dict]], *,
             opening.append(taken)
         answers, transformer = pg_pipeline.send(driver_connection, [*opening, *statements],
                                                 commit=commit)
-        if taken is not None and not answers.answered(len(opening) - 1):
-            # the check's answer never came (the connection broke): not checked yet, so the
-            # command's next transaction (a write again after a COMMIT whose answer was lost,
-            # bot/handlers/log.py) sends it again
-            check.sent = False
+        if taken is not None:  # checked only once the check answered: when its answer never
+            # came (the connection broke), the command's next transaction (a write again after
+            # a COMMIT whose answer was lost, bot/handlers/log.py) sends it again
+            check.sent = answers.answered(len(opening) - 1)
         if answers.error is None or commit and answers.committed:
             break
         if answers.commit_unanswered:

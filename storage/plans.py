@@ -159,8 +159,9 @@ def begin_read(connection: sa.Connection, remaining_ms: Callable[[], int | None]
     BEGIN still pending when the connection goes back to the pool is dropped
     (`forget_read`, and the pool's check-in). The deadline is checked now too: past it,
     nothing starts (DeadlinePassed). `check`: a command's check of its guessed workspace and
-    user rows (storage/workspace_guess.py `WorkspaceCheck`), sent after the settings, its
-    values written in, if no transaction of the command has sent it yet."""
+    user rows (storage/workspace_guess.py `WorkspaceCheck`), sent after the settings (its
+    values bound; written in for a simple query) if no transaction of the command has sent
+    it yet."""
     remaining_ms()
     _pending_reads[connection.connection.driver_connection] = remaining_ms
     if check is not None:

@@ -96,3 +96,45 @@ def test_a_check_whose_answer_never_came_is_sent_again(monkeypatch):
         raise AssertionError("no CommitOutcomeUnknown")
     assert [s[0] for s in sent[0]][2] == workspace_guess.CHECK  # after BEGIN and the limits
     assert not check.sent and check.take() is not None
+
+
+def test_a_check_sent_again_with_a_transaction_started_over_counts_as_checked(monkeypatch):
+    """The server had forgotten a statement prepared on the connection (26000 at BEGIN): the
+    write starts over with its check (storage/pg_begin.py `pipelined`). When the second
+    pipeline answers, the check has been answered: the command counts as checked (else the
+    core would answer it again, and a log stored twice)."""
+    from psycopg import errors, pq
+
+    from storage import pg_begin, pg_pipeline
+
+    check = workspace_guess.WorkspaceCheck(_Engine(), "W1", "U1", "d")
+    sent: list[list] = []
+
+    class _Result:
+        status = pq.ExecStatus.TUPLES_OK
+
+    class _Connection:
+        def rollback(self) -> None:
+            sent.append(["ROLLBACK"])
+
+    class _Transformer:
+        def set_pgresult(self, _result) -> None:
+            return None
+
+        def load_rows(self, _first, _last, _make):
+            return []
+
+    def send(_connection, statements, *, commit=False):
+        sent.append(statements)
+        if len(sent) == 1:
+            forgotten = errors.lookup("26000")("prepared statement does not exist")
+            return pg_pipeline.Answers([None] * len(statements), False, forgotten), None
+        return pg_pipeline.Answers([_Result()] * len(statements), True, None), _Transformer()
+
+    monkeypatch.setattr(pg_pipeline, "send", send)
+    monkeypatch.setattr(pg_pipeline, "forget", lambda _connection: None)
+    monkeypatch.setattr(pg_pipeline.Answers, "rows", lambda self, _t, _i: [])
+    pg_begin.pipelined(_Connection(), [("INSERT", {})], begin=(None, None, None, check),
+                       commit=True)
+    assert [s[2][0] for s in (sent[0], sent[2])] == [workspace_guess.CHECK] * 2
+    assert check.sent and check.take() is None
