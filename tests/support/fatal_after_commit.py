@@ -70,10 +70,12 @@ class FatalAfterCommit:
                     tail = seen[-(len(COMMIT_DONE) - 1):]
                     continue
                 end = at if self.before_answer else at + len(COMMIT_DONE)
-                sink.sendall(data[:max(end - len(tail), 0)] + (
-                    b"" if self.before_answer else _fatal()))
+                # counted before the client can see the answer: a test reading `cut` as soon
+                # as its reply is back must find it (counted after, 1 run in ~300 did not)
                 self.cut += 1
                 self.armed = False  # once
+                sink.sendall(data[:max(end - len(tail), 0)] + (
+                    b"" if self.before_answer else _fatal()))
                 break
         except OSError:  # the other side closed or was cut: this direction ends too
             return
