@@ -19,6 +19,7 @@ raises `plans.ReadAgain` and is never sent.
 
 from __future__ import annotations
 
+import functools
 import weakref
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -45,46 +46,45 @@ def read_ahead(connection: sa.Connection, requests: Sequence[tuple[Prepared, dic
     COMMIT goes out after them in the same round trip, if its BEGIN does too (a read begun
     before, or a transaction that is not a read, is left as it is); a statement that would
     run after it raises `plans.ReadAgain` (`plans.commit_ahead`). True when it went."""
-    import psycopg
-
-    from storage import pg_driver  # (psycopg's modules: PostgreSQL only)
+    from storage import pg_driver, pg_pipeline  # (psycopg's modules: PostgreSQL only)
 
     driver_connection = connection.connection.driver_connection
-    sent, opening = [], driver_connection.cursor()
-    try:
-        with driver_connection.pipeline():
-            # the read's BEGIN and settings first, if not sent yet (storage/plans.py)
-            begin = plans.pending_read(connection, opening)
-            for each in begin or ():
-                opening.execute(each, prepare=False)
-            for prepared, params in requests:
-                compiled, args = prepared.request(connection, params)
-                cursor = psycopg.RawCursor(driver_connection)
-                if compiled.numbered:
-                    sql, values, prepare = compiled.sql, args, None
-                else:  # planned for its values: written in, never prepared (storage/plans.py)
-                    sql, values, prepare = plans.with_values(compiled.sql, args), None, False
-                pg_driver.tell_listeners(connection, cursor, sql, values)
-                cursor.execute(sql, values, prepare=prepare)
-                sent.append((prepared, compiled, args, cursor))
-            commit = commit and begin is not None
-            if commit:  # the read's end (a read-only transaction: nothing to lose)
-                plans.tell(connection, opening, plans.COMMIT)
-                opening.execute(plans.COMMIT, prepare=False)
-        found = _read.setdefault(connection, {})
-        for prepared, compiled, args, cursor in sent:
-            found[(prepared, _key(args))] = prepared.converted(compiled, cursor.fetchall())
-        if commit:
-            plans.commit_ahead(connection)
-        return commit
-    except psycopg.Error as error:
-        cursor = sent[-1][-1] if sent else None
-        raise pg_driver.sqlalchemy_error(connection, cursor, "(statements read ahead)", None,
-                                         error) from error
-    finally:
-        opening.close()
-        for *_sent, cursor in sent:
-            cursor.close()
+    # the read's BEGIN and settings first, if not sent yet (storage/plans.py)
+    begin = plans.pending_read(connection, None)
+    statements: list[tuple[bytes, Any]] = [(each.encode(), None) for each in begin or ()]
+    sent = []
+    for prepared, params in requests:
+        compiled, args = prepared.request(connection, params)
+        if compiled.numbered:
+            sql, values = compiled.sql, args
+            statements.append((_encoded(sql), values))
+        else:  # planned for its values: written in, never prepared (storage/plans.py)
+            sql, values = plans.with_values(compiled.sql, args), None
+            statements.append((sql.encode(), None))
+        pg_driver.tell_listeners(connection, None, sql, values)
+        sent.append((prepared, compiled, args))
+    commit = commit and begin is not None
+    if commit:  # the read's end (a read-only transaction: nothing to lose)
+        plans.tell(connection, None, plans.COMMIT)
+    answers, transformer = pg_pipeline.send_numbered(driver_connection, statements,
+                                                     commit=commit)
+    if answers.error is not None:
+        raise pg_driver.sqlalchemy_error(connection, None, "(statements read ahead)", None,
+                                         answers.error) from answers.error
+    found = _read.setdefault(connection, {})
+    first = len(statements) - len(sent)
+    for index, (prepared, compiled, args) in enumerate(sent, first):
+        found[(prepared, _key(args))] = prepared.converted(
+            compiled, answers.rows(transformer, index))
+    if commit:
+        plans.commit_ahead(connection)
+    return commit
+
+
+@functools.lru_cache(maxsize=256)
+def _encoded(sql: str) -> bytes:
+    """A statement's text as sent (compiled once: the same text on every read)."""
+    return sql.encode()
 
 
 def take(connection: sa.Connection, prepared: Prepared, args: Any) -> list[tuple] | None:
