@@ -15,6 +15,16 @@ that these are all of its read's statements, the read's COMMIT goes in the same 
 (`read_ahead(..., commit=True)`, storage/plans.py `commit_ahead`): a read-only transaction
 whose BEGIN, statements and COMMIT are one round trip; a statement that would run after it
 raises `plans.ReadAgain` and is never sent.
+
+The statements go out on libpq's pipeline (storage/pg_pipeline.py `send_numbered`), each
+prepared by name on the connection the first time it is sent there, then only bound and
+executed, values written by psycopg's dumpers and rows read by its loaders: psycopg's own
+pipeline cost a cursor, a query conversion and a result poll per statement (~0.3 ms of the
+funnel's client CPU) and parsed each statement again until its fifth run on the connection.
+A server that forgot them (DEALLOCATE ALL behind the pipeline's back) fails the pipeline with
+nothing committed; a read of these statements alone (its COMMIT in the pipeline, the light
+read of storage/pg_light.py) then raises `plans.ReadAgain`, and its caller reads again
+(bot/handlers/reports.py), the statements prepared again.
 """
 
 from __future__ import annotations
@@ -69,6 +79,9 @@ def read_ahead(connection: sa.Connection, requests: Sequence[tuple[Prepared, dic
     answers, transformer = pg_pipeline.send_numbered(driver_connection, statements,
                                                      commit=commit)
     if answers.error is not None:
+        if answers.forgotten and commit:  # (a read of these statements alone: pg_light.py)
+            raise plans.ReadAgain("storage.pg_batch: the server forgot the statements "
+                                  "prepared on the connection")  # (prepared again next)
         raise pg_driver.sqlalchemy_error(connection, None, "(statements read ahead)", None,
                                          answers.error) from answers.error
     found = _read.setdefault(connection, {})
