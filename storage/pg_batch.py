@@ -60,8 +60,8 @@ def read_ahead(connection: sa.Connection, requests: Sequence[tuple[Prepared, dic
 
     driver_connection = connection.connection.driver_connection
     # the read's BEGIN and settings first, if not sent yet (storage/plans.py)
-    begin = plans.pending_read(connection, None)
-    statements: list[tuple[bytes, Any]] = [(each.encode(), None) for each in begin or ()]
+    begin = plans.pending_read_bound(connection)
+    statements: list[tuple[bytes, Any]] = [(_encoded(sql), values) for sql, values in begin or ()]
     sent = []
     for prepared, params in requests:
         compiled, args = prepared.request(connection, params)

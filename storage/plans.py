@@ -207,6 +207,35 @@ def pending_read(connection: sa.Connection, cursor: Any) -> list[str] | None:
     return statements
 
 
+def pending_read_bound(connection: sa.Connection) -> list[tuple[str, tuple]] | None:
+    """`pending_read` for a pipeline of statements prepared by name (storage/pg_batch.py):
+    BEGIN, and the settings' SELECT with the deadline's milliseconds as parameters
+    (`SETTINGS_BOUND`), each with its values; the server parses and plans them once per
+    connection instead of once per read (~40 µs of its CPU a read). The listeners are told
+    of them as one query."""
+    _check_open(connection.connection.driver_connection)
+    remaining = _pending_reads.pop(connection.connection.driver_connection, None) \
+        if _pending_reads else None
+    if remaining is None:
+        return None
+    statement_ms = remaining()
+    if statement_ms is None:
+        settings = (f"SELECT {GENERIC_PLANS_SETTING}", ())
+    else:
+        ms = int(statement_ms)
+        settings = (SETTINGS_BOUND, (str(ms), ms))
+    tell(connection, None, f"{BEGIN_READ}; {settings[0]}")
+    return [(BEGIN_READ, ()), settings]
+
+
+# `_settings_sql` with the deadline's milliseconds as parameters: $1 as text, $2 as a number
+SETTINGS_BOUND = ("SELECT set_config('statement_timeout', $1, true), "
+                  "set_config('lock_timeout', '0', true), "
+                  "set_config('kpibot.commit_by', CAST(clock_timestamp() + "
+                  "make_interval(secs => $2 / 1000.0) AS text), true), "
+                  f"{GENERIC_PLANS_SETTING}")
+
+
 def send_pending_read(connection: sa.Connection) -> None:
     """Send the read transaction's BEGIN and settings pending on `connection`, if any, as one
     simple-protocol query (a round trip of its own, before a statement that cannot take them
