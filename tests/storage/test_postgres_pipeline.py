@@ -84,8 +84,8 @@ def test_a_funnel_whose_statements_the_server_forgot_reads_again(chat, database)
     (storage/pg_batch.py); DEALLOCATE ALL behind their back makes the next funnel's pipeline
     meet "prepared statement does not exist" once, with nothing committed: it reads again,
     its statements prepared again, and answers as before (without the read again: "the
-    database refused this request"; main sent them unnamed through psycopg's pipeline, so
-    there was nothing to forget: no 26000 there)."""
+    database refused this request"; on main the same steps meet no 26000: psycopg had not
+    prepared them by name yet)."""
     for i in range(3):
         for stage, day in (("lead", 1 + i), ("mql", 9 + i)):
             assert _ask(chat, f"log {stage} deal{i} on 2026-11-{day:02}", f"f{i}{stage}").ok
