@@ -15,10 +15,22 @@ that these are all of its read's statements, the read's COMMIT goes in the same 
 (`read_ahead(..., commit=True)`, storage/plans.py `commit_ahead`): a read-only transaction
 whose BEGIN, statements and COMMIT are one round trip; a statement that would run after it
 raises `plans.ReadAgain` and is never sent.
+
+The statements go out on libpq's pipeline (storage/pg_pipeline.py `send_numbered`), each
+prepared by name on the connection the first time it is sent there, then only bound and
+executed, values written by psycopg's dumpers and rows read by its loaders: psycopg's own
+pipeline cost a cursor, a query conversion and a result poll per statement (~0.3 ms of the
+funnel's client CPU) and parsed each statement again until its fifth run on the connection.
+A server that forgot them (DEALLOCATE ALL behind the pipeline's back) fails the pipeline with
+nothing committed; the read then raises `plans.ReadAgain`, and its caller reads again
+(bot/handlers/reports.py), the statements prepared again, and a guessed workspace's check
+that got no answer sent again (storage/workspace_guess.py).
 """
 
 from __future__ import annotations
 
+import functools
+import time
 import weakref
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -45,45 +57,54 @@ def read_ahead(connection: sa.Connection, requests: Sequence[tuple[Prepared, dic
     COMMIT goes out after them in the same round trip, if its BEGIN does too (a read begun
     before, or a transaction that is not a read, is left as it is); a statement that would
     run after it raises `plans.ReadAgain` (`plans.commit_ahead`). True when it went."""
-    import psycopg
-
-    from storage import pg_driver  # (psycopg's modules: PostgreSQL only)
+    from storage import pg_driver, pg_pipeline  # (psycopg's modules: PostgreSQL only)
 
     driver_connection = connection.connection.driver_connection
-    sent, opening = [], driver_connection.cursor()
-    try:
-        with driver_connection.pipeline():
-            # the read's BEGIN and settings first, if not sent yet (storage/plans.py)
-            begin = plans.pending_read(connection, opening)
-            plans.send_opening(opening, begin or ())
-            for prepared, params in requests:
-                compiled, args = prepared.request(connection, params)
-                cursor = psycopg.RawCursor(driver_connection)
-                if compiled.numbered:
-                    sql, values, prepare = compiled.sql, args, None
-                else:  # planned for its values: written in, never prepared (storage/plans.py)
-                    sql, values, prepare = plans.with_values(compiled.sql, args), None, False
-                pg_driver.tell_listeners(connection, cursor, sql, values)
-                cursor.execute(sql, values, prepare=prepare)
-                sent.append((prepared, compiled, args, cursor))
-            commit = commit and begin is not None
-            if commit:  # the read's end (a read-only transaction: nothing to lose)
-                plans.tell(connection, opening, plans.COMMIT)
-                opening.execute(plans.COMMIT, prepare=False)
-        found = _read.setdefault(connection, {})
-        for prepared, compiled, args, cursor in sent:
-            found[(prepared, _key(args))] = prepared.converted(compiled, cursor.fetchall())
-        if commit:
-            plans.commit_ahead(connection)
-        return commit
-    except psycopg.Error as error:
-        cursor = sent[-1][-1] if sent else None
-        raise pg_driver.sqlalchemy_error(connection, cursor, "(statements read ahead)", None,
-                                         error) from error
-    finally:
-        opening.close()
-        for *_sent, cursor in sent:
-            cursor.close()
+    # the read's BEGIN and settings first, if not sent yet (storage/plans.py)
+    begin, check = plans.pending_read_bound(connection) or (None, None)
+    statements: list[tuple[bytes, Any]] = [(_encoded(sql), values) for sql, values in begin or ()]
+    sent = []
+    for prepared, params in requests:
+        compiled, args = prepared.request(connection, params)
+        if compiled.numbered:
+            sql, values = compiled.sql, args
+            statements.append((_encoded(sql), values))
+        else:  # planned for its values: written in, never prepared (storage/plans.py)
+            sql, values = plans.with_values(compiled.sql, args), None
+            statements.append((sql.encode(), None))
+        pg_driver.tell_listeners(connection, None, sql, values)
+        sent.append((prepared, compiled, args))
+    commit = commit and begin is not None
+    if commit:  # the read's end (a read-only transaction: nothing to lose)
+        plans.tell(connection, None, plans.COMMIT)
+    answers, transformer = pg_pipeline.send_numbered(driver_connection, statements,
+                                                     commit=commit)
+    if check is not None:  # a guessed workspace's check, last of the opening statements:
+        # checked only once it answered (else the command's next transaction sends it again)
+        at = len(begin) - 1
+        check.sent = answers.answered(at)
+        if check.sent:  # its answer carries the server's clock, for the engine's next guess
+            check.answered(answers.rows(transformer, at), time.monotonic())
+    if answers.error is not None:
+        if answers.forgotten:  # nothing of the read ran: its caller reads again
+            raise plans.ReadAgain("storage.pg_batch: the server forgot the statements "
+                                  "prepared on the connection")  # (prepared again next)
+        raise pg_driver.sqlalchemy_error(connection, None, "(statements read ahead)", None,
+                                         answers.error) from answers.error
+    found = _read.setdefault(connection, {})
+    first = len(statements) - len(sent)
+    for index, (prepared, compiled, args) in enumerate(sent, first):
+        found[(prepared, _key(args))] = prepared.converted(
+            compiled, answers.rows(transformer, index))
+    if commit:
+        plans.commit_ahead(connection)
+    return commit
+
+
+@functools.lru_cache(maxsize=256)
+def _encoded(sql: str) -> bytes:
+    """A statement's text as sent (compiled once: the same text on every read)."""
+    return sql.encode()
 
 
 def take(connection: sa.Connection, prepared: Prepared, args: Any) -> list[tuple] | None:

@@ -152,21 +152,8 @@ def send(driver_connection, statements: Sequence[tuple[str, Mapping[str, object]
         try:
             for index, (sql, values) in enumerate(statements):
                 query, names = _numbered(sql)
-                params = transformer.dump_sequence([values[name] for name in names],
-                                                   [PyFormat.AUTO] * len(names))
-                types = tuple(transformer.types)
-                name = known.get((query, types))
-                if name is None and len(known) >= MAX_PREPARED:  # (as many as psycopg keeps)
-                    pgconn.send_query_params(query, params, param_types=types,
-                                             param_formats=transformer.formats)
-                    sent.append(index)  # parsed and planned here, unnamed
-                    continue
-                if name is None:
-                    name = known[query, types] = f"kpibot_{next(_names)}".encode()
-                    pgconn.send_prepare(name, query, param_types=types)
-                    sent.append(_PREPARE)
-                pgconn.send_query_prepared(name, params, param_formats=transformer.formats)
-                sent.append(index)
+                _send_one(pgconn, transformer, known, query,
+                          [values[name] for name in names], index, sent)
             if commit:
                 pgconn.send_query_params(b"COMMIT", None)
                 sent.append(_COMMIT)
@@ -175,6 +162,56 @@ def send(driver_connection, statements: Sequence[tuple[str, Mapping[str, object]
         finally:
             _leave_pipeline(driver_connection)
     return _answers(encoding, known, sent, len(statements), arrived), transformer
+
+
+def send_numbered(driver_connection, statements: Sequence[tuple[bytes, Sequence | None]], *,
+                  commit: bool = False) -> tuple[Answers, Transformer]:
+    """`send` for statements already in the server's `$n` placeholders with their values by
+    position (bytes, a sequence), as storage/pg_batch.py reads ahead; values None: sent as
+    they are, with no parameters and unnamed (BEGIN, the read's settings, a statement with
+    its values written in). The rest as `send`: prepared by name per connection."""
+    pgconn = driver_connection.pgconn
+    transformer = Transformer(driver_connection)
+    known = _prepared.setdefault(driver_connection, {})
+    encoding = driver_connection.info.encoding
+    sent: list[int] = []
+    with driver_connection.lock:
+        pgconn.enter_pipeline_mode()
+        try:
+            for index, (query, values) in enumerate(statements):
+                if values is None:
+                    pgconn.send_query_params(query, None)
+                    sent.append(index)
+                else:
+                    _send_one(pgconn, transformer, known, query, values, index, sent)
+            if commit:
+                pgconn.send_query_params(b"COMMIT", None)
+                sent.append(_COMMIT)
+            pgconn.pipeline_sync()
+            arrived = driver_connection.wait(_exchange(pgconn, len(sent)))
+        finally:
+            _leave_pipeline(driver_connection)
+    return _answers(encoding, known, sent, len(statements), arrived), transformer
+
+
+def _send_one(pgconn, transformer: Transformer, known: dict, query: bytes, values: Sequence,
+              index: int, sent: list[int]) -> None:
+    """Send one statement (`$n` placeholders, its values by position) into the pipeline:
+    prepared by name the first time on this connection, then bound and executed."""
+    params = transformer.dump_sequence(values, [PyFormat.AUTO] * len(values))
+    types = tuple(transformer.types)
+    name = known.get((query, types))
+    if name is None and len(known) >= MAX_PREPARED:  # (as many as psycopg keeps)
+        pgconn.send_query_params(query, params, param_types=types,
+                                 param_formats=transformer.formats)
+        sent.append(index)  # parsed and planned here, unnamed
+        return
+    if name is None:
+        name = known[query, types] = f"kpibot_{next(_names)}".encode()
+        pgconn.send_prepare(name, query, param_types=types)
+        sent.append(_PREPARE)
+    pgconn.send_query_prepared(name, params, param_formats=transformer.formats)
+    sent.append(index)
 
 
 def _leave_pipeline(driver_connection) -> None:

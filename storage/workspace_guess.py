@@ -58,6 +58,8 @@ CHECK = (
     "FROM workspaces LEFT OUTER JOIN users ON users.workspace_id = workspaces.id "
     "AND users.id = %(kpibot_user)s WHERE workspaces.id = %(kpibot_workspace)s")
 
+CHECK_NUMBERED = CHECK % {"kpibot_digest": "$1", "kpibot_user": "$2", "kpibot_workspace": "$3"}
+
 
 @dataclass(frozen=True)
 class Guess:
@@ -86,6 +88,12 @@ class WorkspaceCheck:
         self.sent = True
         return CHECK, {"kpibot_digest": self.digest, "kpibot_user": self.user_id,
                        "kpibot_workspace": self.workspace_id}
+
+    def take_numbered(self) -> tuple[str, tuple] | None:
+        """`take` with the server's `$n` placeholders and the values by position (a pipeline
+        of statements prepared by name, storage/pg_batch.py)."""
+        return None if self.take() is None else (
+            CHECK_NUMBERED, (self.digest, self.user_id, self.workspace_id))
 
     def answered(self, rows: list[tuple], at: float) -> None:
         """The check's answer (its row: 1 and the server's clock), back at `at` (monotonic)."""

@@ -111,10 +111,17 @@ def handle_funnel(command: FunnelCommand, invocation: Invocation) -> Reply:
     if invocation.context.database.dialect == "postgresql":
         from storage.plans import ReadAgain
 
-        try:  # one pipeline with its COMMIT, when its statements are likely all known
-            funnel, names = _read_funnel(command, invocation, period, whole=True)
-        except ReadAgain:  # they were not: nothing was sent after the COMMIT; once more
-            funnel, names = _read_funnel(command, invocation, period, whole=False)
+        # one pipeline with its COMMIT when its statements are likely all known; if they were
+        # not (nothing was sent after the COMMIT), once more without; and once again if the
+        # server had forgotten the statements prepared on the connection (storage/pg_batch.py)
+        attempts = (True, False, False)
+        for attempt, whole in enumerate(attempts, 1):
+            try:
+                funnel, names = _read_funnel(command, invocation, period, whole=whole)
+                break
+            except ReadAgain:
+                if attempt == len(attempts):
+                    raise
     else:
         funnel, names = _read_funnel(command, invocation, period, whole=False)
     t = invocation.t

@@ -79,6 +79,34 @@ def test_statements_the_server_forgot_are_prepared_again(chat, database, text):
     assert [p for p in trips.parsed if "BEGIN ISOLATION LEVEL" in p]  # prepared again
 
 
+def test_a_funnel_whose_statements_the_server_forgot_reads_again(chat, database):
+    """The funnel's statements read ahead are prepared by name on the connection
+    (storage/pg_batch.py); DEALLOCATE ALL behind their back makes the next funnel's pipeline
+    meet "prepared statement does not exist" once, with nothing committed: it reads again,
+    its statements prepared again, and answers as before (without the read again: "the
+    database refused this request"; on main the same steps meet no 26000: psycopg had not
+    prepared them by name yet)."""
+    for i in range(3):
+        for stage, day in (("lead", 1 + i), ("mql", 9 + i)):
+            assert _ask(chat, f"log {stage} deal{i} on 2026-11-{day:02}", f"f{i}{stage}").ok
+    for _ in range(6):  # (psycopg prepares its own at a statement's fifth run)
+        before = _ask(chat, "funnel this-quarter", "f")
+    pooled = database.engine.raw_connection()
+    try:
+        pooled.driver_connection.autocommit = True  # (no transaction: nothing is told)
+        pooled.driver_connection.execute("DEALLOCATE ALL")
+        pooled.driver_connection.autocommit = False
+    finally:
+        pooled.close()
+    with RoundTrips(database.engine, keep_pool=True) as trips:
+        again = _ask(chat, "funnel this-quarter", "g")
+    assert again.ok and again == before, again.plain_text()
+    forgotten = [line for line in trips.lines if "ErrorResponse" in line and '"26000"' in line]
+    assert len(forgotten) == 1
+    assert [p for p in trips.parsed if "deal_counts" in p]  # prepared again
+    assert _ask(chat, "funnel this-quarter", "h") == before
+
+
 def test_a_held_update_runs_before_what_follows_and_not_after_a_rollback(chat, database):
     _ask(chat, "log meeting-booked acme", "deal")
     update = sa.text("UPDATE deals SET source = 'held' WHERE workspace_id = :w AND key = 'acme'")

@@ -387,6 +387,33 @@ def test_the_funnels_independent_statements_go_in_one_round_trip(chat, database,
     assert alone.ok and alone == ahead
 
 
+def test_the_funnels_statements_read_ahead_are_parsed_once_per_connection(
+        chat, database, pooled_a_while):
+    """The funnel's statements read ahead (storage/pg_batch.py), and the read's BEGIN and
+    settings before them (the deadline as a parameter, storage/plans.py `SETTINGS_BOUND`; it
+    was written into the text, a new statement for the server on every read), are prepared
+    by name on the connection the first time they go out (storage/pg_pipeline.py
+    `send_numbered`): once they have gone out on a connection, the server gets only their
+    Bind and Execute (main before session 14: psycopg's pipeline, a cursor per statement,
+    which prepares a statement at its fifth run: the third funnel parsed every one of them
+    again)."""
+    for i in range(3):
+        for stage, day in (("lead", 1 + i), ("mql", 9 + i)):
+            assert _ask(chat, f"log {stage} deal{i} on 2026-11-{day:02}", f"p{i}{stage}").ok
+    _ask(chat, "funnel this-quarter")  # (the stalled thresholds' guess made: storage/facts.py)
+    first = _ask(chat, "funnel this-quarter")
+    with RoundTrips(database.engine, keep_pool=True) as trips:
+        second = _ask(chat, "funnel this-quarter")
+    read = [p for p in trips.parsed
+            if "deal_counts" in p or "open_deal_stages" in p or "display_name" in p]
+    assert trips.lines and not read, read
+    opening = [p for p in trips.parsed if "BEGIN" in p or "set_config" in p]
+    assert not opening, opening  # the read's BEGIN and settings too (the deadline bound)
+    named = [b for b in trips.by_name if "kpibot_" in b]
+    assert len(named) >= 3, trips.by_name  # the counts, the open deals, the names at least
+    assert second == first
+
+
 def test_a_funnel_whose_guess_misses_reads_again_in_one_snapshot(chat, database,
                                                                  pooled_a_while, monkeypatch):
     """The COMMIT goes out with the funnel's statements read ahead when they are likely all

@@ -82,6 +82,36 @@ def test_a_funnel_whose_workspace_guess_misses_answers_in_the_new_zone(database,
     assert _ask(chat, "funnel this-quarter") == answered  # as if nothing was remembered
 
 
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_funnel_read_again_after_its_statements_were_forgotten_still_checks_its_guess(
+        database, pooled_a_while):
+    """DEALLOCATE ALL behind the pipeline's back: the funnel's pipeline meets "prepared
+    statement does not exist" at its BEGIN, nothing after it runs, the check of the guess
+    included, and the funnel reads again (storage/pg_batch.py). The check never answered, so
+    the read again sends it: a guess another process made wrong meanwhile is caught there
+    (counted as sent, the check went out once, unanswered, and the funnel answered for UTC's
+    quarter; without reading again, "the database refused this request")."""
+    chat = _chat(database, datetime(2026, 12, 31, 20, 0, tzinfo=UTC))
+    for i, stage in enumerate(("lead", "mql", "sql")):
+        assert _ask(chat, f"log {stage} deal{i} on 2026-12-0{i + 1}", f"k{i}").ok
+    for _ in range(6):  # the read's COMMIT goes ahead; psycopg prepares at a fifth run
+        before = _ask(chat, "funnel this-quarter")
+    assert before.ok and "2026" in before.text, before.text
+    _elsewhere(database, "UPDATE workspaces SET timezone = 'Pacific/Auckland' WHERE id = :w")
+    pooled = database.engine.raw_connection()
+    try:
+        pooled.driver_connection.autocommit = True  # (no transaction: nothing is told)
+        pooled.driver_connection.execute("DEALLOCATE ALL")
+        pooled.driver_connection.autocommit = False
+    finally:
+        pooled.close()
+    with RoundTrips(database.engine, keep_pool=True) as trips:
+        answered = _ask(chat, "funnel this-quarter")
+    assert [line for line in trips.lines if "ErrorResponse" in line and '"26000"' in line]
+    assert len(_misses(trips)) == 1
+    assert answered.ok and "2027" in answered.text, answered.text
+
+
 class _nothing:
     def __enter__(self):
         return None
