@@ -39,6 +39,15 @@ def sqlite_file(url: str) -> str | None:
     return found.group(1)
 
 
+def missing_file(url: str) -> str | None:
+    """The file of a plain SQLite URL that is not there (yet), else None: connecting to it,
+    even to ask its revision, would create it."""
+    found = _FILE_URL.match(url)
+    if found is None or found.group(1) == ":memory:" or Path(found.group(1)).exists():
+        return None
+    return found.group(1)
+
+
 @dataclass(frozen=True)
 class WorkspaceRow:
     """The workspace fields a KPI answer needs (bot/usecases/kpi.py, storage/facts.py)."""

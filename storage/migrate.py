@@ -92,6 +92,8 @@ def stored_revisions(url: str) -> list[str]:
     path = lite.sqlite_file(url)
     if path is not None:
         return lite.stored_revisions(path)
+    if lite.missing_file(url) is not None:
+        return []  # (not created by asking)
     import sqlalchemy as sa
 
     from storage.engine import build_engine

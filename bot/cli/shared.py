@@ -54,8 +54,13 @@ def shown(url: str) -> str:
 def require_schema(settings: Settings) -> None:
     """SettingsError unless the database is at the newest migration."""
     from bot.settings import SettingsError
-    from storage import migrate
+    from storage import lite, migrate
 
+    if lite.missing_file(settings.database_url) is not None:
+        raise SettingsError(
+            f"there is no database at {shown(settings.database_url)} yet: kpibot demo makes one "
+            "with sample data (kpibot-demo.db; its last lines say how to use it), kpibot db "
+            "upgrade (or kpibot serve --migrate) an empty one")
     if not migrate.is_at_head(settings.database_url):
         raise SettingsError(
             f"the database {shown(settings.database_url)} is not at the current schema: run "

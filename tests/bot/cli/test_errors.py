@@ -79,8 +79,19 @@ def test_serve_reports_missing_tokens_before_the_schema(tmp_path):
 
 
 def test_an_empty_database_says_how_to_continue(tmp_path):
+    (tmp_path / "kpibot.db").write_bytes(b"")  # (an empty SQLite file)
     line = one_line(kpibot(tmp_path, "kpi", "win-rate"))
+    assert "not at the current schema" in line, line
     assert "kpibot db upgrade" in line and "kpibot demo" in line
+
+
+def test_a_database_not_there_yet_is_not_created_by_asking(tmp_path):
+    """`kpibot kpi` before `kpibot demo` or `db upgrade`: said so, and no empty kpibot.db left
+    behind (connecting to ask its revision created one, in WAL mode)."""
+    line = one_line(kpibot(tmp_path, "kpi", "win-rate"))
+    assert "no database at sqlite:///kpibot.db yet" in line, line
+    assert "kpibot demo" in line and "kpibot db upgrade" in line
+    assert not (tmp_path / "kpibot.db").exists()
 
 
 def test_a_closed_pipe_ends_quietly(tmp_path):
