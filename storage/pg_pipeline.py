@@ -137,8 +137,22 @@ _PREPARE, _COMMIT = -1, -2  # what an answer is for, besides a statement's index
 
 def send(driver_connection, statements: Sequence[tuple[str, Mapping[str, object]]], *,
          commit: bool = False) -> tuple[Answers, Transformer]:
-    """Send `statements` (SQL with `%(name)s` placeholders, their values) and, with `commit`,
-    a COMMIT after them, as one pipeline, and read every answer. Nothing is raised here: the
+    """`send_numbered` for statements with psycopg's `%(name)s` placeholders and their values
+    by name (a write's, storage/pg_begin.py `pipelined`)."""
+    numbered = []
+    for sql, values in statements:
+        query, names = _numbered(sql)
+        numbered.append((query, [values[name] for name in names]))
+    return send_numbered(driver_connection, numbered, commit=commit)
+
+
+def send_numbered(driver_connection, statements: Sequence[tuple[bytes, Sequence | None]], *,
+                  commit: bool = False) -> tuple[Answers, Transformer]:
+    """Send `statements` (the server's `$n` placeholders, bytes, and their values by position)
+    and, with `commit`, a COMMIT after them, as one pipeline, and read every answer. A
+    statement is prepared by name the first time it is sent on the connection, then only bound
+    and executed; one with values None goes as it is, unnamed and with no parameters (a
+    statement with its values written in, storage/pg_batch.py). Nothing is raised here: the
     caller reads `Answers` (a statement's error, or a COMMIT confirmed before the connection
     broke). The connection is left out of pipeline mode; one that broke is closed (the pool
     replaces it)."""
@@ -147,34 +161,6 @@ def send(driver_connection, statements: Sequence[tuple[str, Mapping[str, object]
     known = _prepared.setdefault(driver_connection, {})
     encoding = driver_connection.info.encoding
     sent: list[int] = []  # what each answer is for, in order
-    with driver_connection.lock:
-        pgconn.enter_pipeline_mode()
-        try:
-            for index, (sql, values) in enumerate(statements):
-                query, names = _numbered(sql)
-                _send_one(pgconn, transformer, known, query,
-                          [values[name] for name in names], index, sent)
-            if commit:
-                pgconn.send_query_params(b"COMMIT", None)
-                sent.append(_COMMIT)
-            pgconn.pipeline_sync()
-            arrived = driver_connection.wait(_exchange(pgconn, len(sent)))
-        finally:
-            _leave_pipeline(driver_connection)
-    return _answers(encoding, known, sent, len(statements), arrived), transformer
-
-
-def send_numbered(driver_connection, statements: Sequence[tuple[bytes, Sequence | None]], *,
-                  commit: bool = False) -> tuple[Answers, Transformer]:
-    """`send` for statements already in the server's `$n` placeholders with their values by
-    position (bytes, a sequence), as storage/pg_batch.py reads ahead; values None: sent as
-    they are, with no parameters and unnamed (BEGIN, the read's settings, a statement with
-    its values written in). The rest as `send`: prepared by name per connection."""
-    pgconn = driver_connection.pgconn
-    transformer = Transformer(driver_connection)
-    known = _prepared.setdefault(driver_connection, {})
-    encoding = driver_connection.info.encoding
-    sent: list[int] = []
     with driver_connection.lock:
         pgconn.enter_pipeline_mode()
         try:

@@ -18,6 +18,7 @@ from storage.engine import Database
 from storage.workspaces import ensure_user, ensure_workspace
 from tests.support.dialog import Chat
 from tests.support.round_trips import RoundTrips
+from tests.support.statements import forget_prepared
 
 pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 
@@ -63,13 +64,7 @@ def test_statements_the_server_forgot_are_prepared_again(chat, database, text):
     retry: "nothing was stored")."""
     _ask(chat, "log meeting-booked acme", "deal")
     assert _ask(chat, text, "first").ok  # its statements prepared on the pooled connection
-    pooled = database.engine.raw_connection()
-    try:
-        pooled.driver_connection.autocommit = True  # (no transaction: nothing is told)
-        pooled.driver_connection.execute("DEALLOCATE ALL")
-        pooled.driver_connection.autocommit = False
-    finally:
-        pooled.close()
+    forget_prepared(database.engine)
     with RoundTrips(database.engine, keep_pool=True) as trips:
         again = _ask(chat, text, "again")
     assert again.ok and "Logged" in again.text, again.plain_text()
@@ -91,13 +86,7 @@ def test_a_funnel_whose_statements_the_server_forgot_reads_again(chat, database)
             assert _ask(chat, f"log {stage} deal{i} on 2026-11-{day:02}", f"f{i}{stage}").ok
     for _ in range(6):  # (psycopg prepares its own at a statement's fifth run)
         before = _ask(chat, "funnel this-quarter", "f")
-    pooled = database.engine.raw_connection()
-    try:
-        pooled.driver_connection.autocommit = True  # (no transaction: nothing is told)
-        pooled.driver_connection.execute("DEALLOCATE ALL")
-        pooled.driver_connection.autocommit = False
-    finally:
-        pooled.close()
+    forget_prepared(database.engine)
     with RoundTrips(database.engine, keep_pool=True) as trips:
         again = _ask(chat, "funnel this-quarter", "g")
     assert again.ok and again == before, again.plain_text()

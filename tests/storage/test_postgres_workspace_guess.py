@@ -19,6 +19,7 @@ from storage import pg_pool, workspace_guess
 from storage.workspaces import ensure_user, ensure_workspace
 from tests.support.dialog import Chat
 from tests.support.round_trips import RoundTrips
+from tests.support.statements import forget_prepared
 
 WS = "slack:TGUESS"
 
@@ -98,13 +99,7 @@ def test_a_funnel_read_again_after_its_statements_were_forgotten_still_checks_it
         before = _ask(chat, "funnel this-quarter")
     assert before.ok and "2026" in before.text, before.text
     _elsewhere(database, "UPDATE workspaces SET timezone = 'Pacific/Auckland' WHERE id = :w")
-    pooled = database.engine.raw_connection()
-    try:
-        pooled.driver_connection.autocommit = True  # (no transaction: nothing is told)
-        pooled.driver_connection.execute("DEALLOCATE ALL")
-        pooled.driver_connection.autocommit = False
-    finally:
-        pooled.close()
+    forget_prepared(database.engine)
     with RoundTrips(database.engine, keep_pool=True) as trips:
         answered = _ask(chat, "funnel this-quarter")
     assert [line for line in trips.lines if "ErrorResponse" in line and '"26000"' in line]

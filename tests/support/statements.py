@@ -1,4 +1,5 @@
-"""`executed(engine)`: the statements an engine sends to its driver inside a block."""
+"""`executed(engine)`: the statements an engine sends to its driver inside a block;
+`forget_prepared(engine)`: PostgreSQL's prepared statements dropped behind the engine's back."""
 
 from __future__ import annotations
 
@@ -22,3 +23,16 @@ def executed(engine: sa.Engine) -> Iterator[list[tuple[str, object]]]:
         yield seen
     finally:
         sa.event.remove(engine, "before_cursor_execute", record)
+
+
+def forget_prepared(engine: sa.Engine) -> None:
+    """DEALLOCATE ALL on the connection the engine's pool hands out next (PostgreSQL), outside
+    any transaction and unseen by kpibot (storage/pg_pipeline.py): the statements it prepared
+    there by name are gone, as behind a pooler or after a psycopg ROLLBACK it did not see."""
+    pooled = engine.raw_connection()
+    try:
+        pooled.driver_connection.autocommit = True  # (no transaction: nothing is told)
+        pooled.driver_connection.execute("DEALLOCATE ALL")
+        pooled.driver_connection.autocommit = False
+    finally:
+        pooled.close()
