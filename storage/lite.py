@@ -29,23 +29,24 @@ BUSY_TIMEOUT_MS = 10_000  # storage/engine.py SQLITE_BUSY_TIMEOUT_MS (tests chec
 _FILE_URL = re.compile(r"^sqlite(?:\+pysqlite)?:///([^?#]+)$")
 
 
-def sqlite_file(url: str) -> str | None:
-    """The file of a plain SQLite URL (`sqlite:///path`), when it exists; None for anything
-    else (another database, memory, URL options, a file not created yet): those keep the
-    SQLAlchemy path."""
+def _plain_file(url: str) -> str | None:
+    """The path of a plain SQLite URL (`sqlite:///path`, no options, not memory), or None."""
     found = _FILE_URL.match(url)
-    if found is None or found.group(1) == ":memory:" or not Path(found.group(1)).is_file():
-        return None
-    return found.group(1)
+    return None if found is None or found.group(1) == ":memory:" else found.group(1)
+
+
+def sqlite_file(url: str) -> str | None:
+    """The file of a plain SQLite URL, when it exists; None for anything else (another
+    database, memory, URL options, a file not created yet): those keep the SQLAlchemy path."""
+    path = _plain_file(url)
+    return path if path is not None and Path(path).is_file() else None
 
 
 def missing_file(url: str) -> str | None:
     """The file of a plain SQLite URL that is not there (yet), else None: connecting to it,
     even to ask its revision, would create it."""
-    found = _FILE_URL.match(url)
-    if found is None or found.group(1) == ":memory:" or Path(found.group(1)).exists():
-        return None
-    return found.group(1)
+    path = _plain_file(url)
+    return path if path is not None and not Path(path).exists() else None
 
 
 @dataclass(frozen=True)

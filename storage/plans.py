@@ -202,19 +202,29 @@ def _check_open(driver_connection: Any) -> None:
         raise ReadAgain("storage.plans: a statement after the read's COMMIT went out ahead")
 
 
+def _take_pending(connection: sa.Connection) -> tuple[int | None, Any] | None:
+    """The read pending on `connection`, now taken: what is left of its deadline (ms, None
+    without one) and its guessed workspace's check (None without one); None when no read is
+    pending. ReadAgain after a COMMIT sent ahead (`commit_ahead`)."""
+    driver_connection = connection.connection.driver_connection
+    _check_open(driver_connection)
+    remaining = _pending_reads.pop(driver_connection, None) if _pending_reads else None
+    if remaining is None:
+        return None
+    statement_ms = remaining()
+    return statement_ms, _read_checks.pop(driver_connection, None) if _read_checks else None
+
+
 def pending_read(connection: sa.Connection, cursor: Any) -> list[str | tuple] | None:
     """The statements (BEGIN, then the settings' SELECT) that open the read transaction
     pending on `connection`, for the caller to send before its first statement in the same
     round trip (a pipeline: one statement each); None when none is pending. The listeners
     are told of them as one query, as `send_pending_read` sends them."""
-    _check_open(connection.connection.driver_connection)
-    remaining = _pending_reads.pop(connection.connection.driver_connection, None) \
-        if _pending_reads else None
-    if remaining is None:
+    pending = _take_pending(connection)
+    if pending is None:
         return None
-    statements: list[str | tuple] = [BEGIN_READ, _settings_sql(remaining())]
-    check = _read_checks.pop(connection.connection.driver_connection, None) \
-        if _read_checks else None
+    statement_ms, check = pending
+    statements: list[str | tuple] = [BEGIN_READ, _settings_sql(statement_ms)]
     taken = None if check is None else check.take()
     if taken is not None:  # the guessed workspace's check (storage/workspace_guess.py)
         statements.append(taken)
@@ -247,20 +257,16 @@ def pending_read_bound(connection: sa.Connection
     values; the server parses and plans them once per connection instead of once per read
     (~40 µs of its CPU a read). The listeners are told of them as one query. Returns the
     statements and the check sent last among them (None when none was)."""
-    _check_open(connection.connection.driver_connection)
-    remaining = _pending_reads.pop(connection.connection.driver_connection, None) \
-        if _pending_reads else None
-    if remaining is None:
+    pending = _take_pending(connection)
+    if pending is None:
         return None
-    statement_ms = remaining()
+    statement_ms, check = pending
     if statement_ms is None:
         settings = (f"SELECT {GENERIC_PLANS_SETTING}", ())
     else:
         ms = int(statement_ms)
         settings = (SETTINGS_BOUND, (str(ms), ms))
     statements: list[tuple[str, tuple]] = [(BEGIN_READ, ()), settings]
-    check = _read_checks.pop(connection.connection.driver_connection, None) \
-        if _read_checks else None
     taken = None if check is None else check.take_numbered()
     if taken is not None:  # the guessed workspace's check (storage/workspace_guess.py)
         statements.append(taken)
