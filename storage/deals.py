@@ -82,6 +82,29 @@ def stamp_after(lock: sa.CTE, stored: sa.CTE) -> sa.CTE:
         .values(updated_at=sa.bindparam("logged_at")).returning(table.c.id).cte("deal_stamp"))
 
 
+STAMP_MISSED = "kpibot: the deal stamp missed"  # in `stamped_or_refused`'s error
+_INVALID_TEXT = "22P02"  # invalid_text_representation: its cast
+
+
+def stamped_or_refused(stamped: sa.ColumnElement) -> sa.ColumnElement:
+    """PostgreSQL: 1 when `stamped` (the count of `stamp_after`'s rows) is 1, else an error
+    that fails the statement (a text that is no integer, cast to one; it names the count, so
+    the server cannot fold it while planning): a log sent with its COMMIT in one round trip
+    (storage/recording.py `store_event`) commits nothing when its deal needs a full refresh,
+    and is written again the full way (`stamp_missed`)."""
+    refused = sa.literal_column(f"'{STAMP_MISSED} ('", sa.Text) + sa.cast(stamped, sa.Text) \
+        + sa.literal_column("')'", sa.Text)
+    return sa.cast(sa.case((stamped == 1, sa.literal_column("'1'", sa.Text)), else_=refused),
+                   sa.Integer)
+
+
+def stamp_missed(error: BaseException) -> bool:
+    """Whether `error` (SQLAlchemy's, or the driver's) is `stamped_or_refused`'s: nothing was
+    stored, and the event is to be written again with its deal refreshed in full."""
+    orig = getattr(error, "orig", None) or error
+    return getattr(orig, "sqlstate", None) == _INVALID_TEXT and STAMP_MISSED in str(orig)
+
+
 def note_stamped(session: Session, workspace_id: str, deal_key: str) -> None:
     """The deal was stamped by the event's own statement (`stamp_after`): deal objects the
     session holds reload it."""

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from reports.events import KINDS
-from storage import driver
+from storage import deal_names, driver
 from storage.accounts import ACCOUNT_KINDS
 from storage.bulk import BulkInsert
 from storage.deals import (
@@ -25,6 +25,7 @@ from storage.deals import (
     may_stamp,
     note_stamped,
     refresh_reads_of_one,
+    stamp_missed,
     stamp_unchanged_deal,
 )
 from storage.engine import Database, dialect_insert
@@ -184,16 +185,29 @@ def store_event(*, database: Database, workspace: Workspace, new: NewEvent,
     On PostgreSQL an event with neither a deal nor an account has nothing to bring up to date
     after its insert (the rollups are in its statement, `with_rollups`), so the insert is the
     whole transaction: `Database.write_one` sends it with its BEGIN, limits and COMMIT in one
-    round trip. A repeated idempotency key stores nothing and commits nothing; the stored
-    event is read afterwards. Anything else runs `record_event` in `Database.write`."""
-    if database.dialect != "postgresql" or new.deal_key or new.account_key:
-        with database.write() as session:
-            return record_event(session=session, workspace=workspace, new=new, now=now)
-    _check(new)
+    round trip. So does an event that only stamps its deal (a meeting, a call on a deal: it
+    moves the deal nowhere, storage/deals.py `may_stamp`) when this process last saw the deal
+    under the event's name (storage/deal_names.py), with the stamp in the insert's statement,
+    refused when the deal needs more after all: nothing is then committed, and the event is
+    written again in `Database.write`, its deal refreshed in full. A repeated idempotency key
+    stores nothing and commits nothing; the stored event is read afterwards. Anything else
+    runs `record_event` in `Database.write`."""
     logged_at = now or datetime.now(UTC)
-    statement, rollups = with_rollups(_insert_once("postgresql", named=True), workspace, new)
-    stored = database.write_one(statement, {**_insert_values(workspace, new, logged_at),
-                                            **rollups})
+    stamp = _stamps_a_known_deal(database, workspace, new)
+    if database.dialect != "postgresql" or (new.deal_key or new.account_key) and not stamp:
+        return _recorded_in_full(database, workspace, new, logged_at)
+    _check(new)
+    statement, rollups = with_rollups(_insert_once("postgresql", named=True), workspace, new,
+                                      lock_derived_rows=stamp, stamp_deal=stamp,
+                                      stamp_or_refuse=stamp)
+    try:
+        stored = database.write_one(statement, {**_insert_values(workspace, new, logged_at),
+                                                **rollups})
+    except sa.exc.DBAPIError as error:
+        if not stamp_missed(error):
+            raise
+        deal_names.note(database.engine, workspace.id, new.deal_key, None)
+        return _recorded_in_full(database, workspace, new, logged_at)
     if not stored:
         with database.read() as session:
             existing = find_by_idempotency_key(
@@ -201,7 +215,29 @@ def store_event(*, database: Database, workspace: Workspace, new: NewEvent,
         if existing is None:  # the row that conflicted went away in between: not stored
             raise RuntimeError(f"event {new.idempotency_key!r} neither stored nor found")
         return Recorded(existing, duplicate=True)
+    if stamp:
+        deal_names.note(database.engine, workspace.id, new.deal_key, new.deal_name)
     return Recorded(_stored(new, stored[0][0], workspace.id, logged_at), duplicate=False)
+
+
+def _stamps_a_known_deal(database: Database, workspace: Workspace, new: NewEvent) -> bool:
+    """PostgreSQL: whether `new` only stamps a deal this process last saw under its name."""
+    return database.dialect == "postgresql" and new.kind not in ACCOUNT_KINDS and may_stamp(
+        new.kind, deal_key=new.deal_key, deal_name=new.deal_name, account_key=new.account_key,
+        source=new.source) and deal_names.named(database.engine, workspace.id, new.deal_key,
+                                                new.deal_name)
+
+
+def _recorded_in_full(database: Database, workspace: Workspace, new: NewEvent,
+                      logged_at: datetime) -> Recorded:
+    """`record_event` in `Database.write`. A log at the present moment on a deal names it
+    (its latest event): remembered for the next log's stamp (storage/deal_names.py)."""
+    with database.write() as session:
+        recorded = record_event(session=session, workspace=workspace, new=new, now=logged_at)
+    if database.dialect == "postgresql" and new.deal_key and not recorded.duplicate \
+            and new.occurred_at >= logged_at:
+        deal_names.note(database.engine, workspace.id, new.deal_key, new.deal_name)
+    return recorded
 
 
 def _insert_values(workspace: Workspace, new: NewEvent, logged_at: datetime) -> dict:

@@ -112,8 +112,8 @@ def _upsert(dialect: str, table: sa.Table, period: str):
 
 
 def with_rollups(insert_event, workspace: Workspace, new: NewEvent, *,
-                 lock_derived_rows: bool = False, stamp_deal: bool = False
-                 ) -> tuple[object, dict]:
+                 lock_derived_rows: bool = False, stamp_deal: bool = False,
+                 stamp_or_refuse: bool = False) -> tuple[object, dict]:
     """PostgreSQL: `insert_event` (an INSERT ... RETURNING id that returns no row when it
     stored nothing) and, when it stored the event `new`, both its rollup upserts, as one
     statement, and the rollups' parameters (`rollup_*`): one round trip instead of three
@@ -123,7 +123,9 @@ def with_rollups(insert_event, workspace: Workspace, new: NewEvent, *,
     anyway: a round trip less for an event with a deal. `stamp_deal` (with the lock): the
     statement also stamps the event's deal when the event changes nothing of it
     (storage/deals.py `stamp_after`), and returns a second column, the deals stamped (0 or
-    1): another round trip less."""
+    1): another round trip less. `stamp_or_refuse` (with the stamp): a stored event whose deal
+    the stamp did not apply to fails the statement (storage/deals.py `STAMP_MISSED`), so a
+    COMMIT sent with it commits nothing: the event alone is then no whole transaction."""
     totals: dict[RollupKey, list[int]] = {}
     add_rollup_totals(totals, workspace, [new], sign=1)
     ((day, _kind, _user, source), sums), = totals.items()
@@ -131,13 +133,15 @@ def with_rollups(insert_event, workspace: Workspace, new: NewEvent, *,
               **{f"rollup_{name}": value for name, value in zip(SUMS, sums, strict=True)}}
     if lock_derived_rows:
         params["lock_workspace"] = workspace.id
-    if stamp_deal and not lock_derived_rows:
-        raise ValueError("with_rollups: a deal is stamped under the derived-rows lock")
-    return _with_rollups(insert_event, lock_derived_rows, stamp_deal), params
+    if stamp_deal and not lock_derived_rows or stamp_or_refuse and not stamp_deal:
+        raise ValueError("with_rollups: a deal is stamped under the derived-rows lock, and "
+                         "only a stamp is refused")
+    return _with_rollups(insert_event, lock_derived_rows, stamp_deal, stamp_or_refuse), params
 
 
 @functools.cache
-def _with_rollups(insert_event, lock_derived_rows: bool = False, stamp_deal: bool = False):
+def _with_rollups(insert_event, lock_derived_rows: bool = False, stamp_deal: bool = False,
+                  stamp_or_refuse: bool = False):
     stored = insert_event.cte("stored_event")
     statement = sa.select(stored.c.id)
     if lock_derived_rows:  # joined to the stored row (a duplicate may take it too: harmless)
@@ -145,11 +149,12 @@ def _with_rollups(insert_event, lock_derived_rows: bool = False, stamp_deal: boo
                          .label("locked")).cte("derived_rows_lock")
         statement = statement.select_from(stored.join(lock, sa.true()))
         if stamp_deal:
-            from storage.deals import stamp_after
+            from storage.deals import stamp_after, stamped_or_refused
 
-            stamp = stamp_after(lock, stored)
+            stamped = sa.select(sa.func.count()).select_from(
+                stamp_after(lock, stored)).scalar_subquery()
             statement = statement.add_columns(
-                sa.select(sa.func.count()).select_from(stamp).scalar_subquery().label("stamped"))
+                (stamped_or_refused(stamped) if stamp_or_refuse else stamped).label("stamped"))
     for table, period in ((DailyRollup.__table__, "day"), (MonthlyRollup.__table__, "month")):
         columns = ("workspace_id", period, "kind", "user_id", "source", *SUMS)
         params = {"workspace_id": "workspace_id", period: f"rollup_{period}", "kind": "kind",
