@@ -1,16 +1,17 @@
-"""PostgreSQL: the deals a process has just written, by name, so the next log on one of them that
-only stamps it may go out with its COMMIT.
+"""PostgreSQL: the names under which a process has just written deals, so that a log on one of
+them under another name does not try to stamp it.
 
 A `/kpi log` of an event that moves its deal nowhere (a meeting, a call on a deal) only stamps
-the deal when the deal exists under the event's name (storage/deals.py `stamp_after`). Sent
-with its COMMIT, the log is one round trip instead of two, but when the stamp does not apply
-the statement is refused (`stamped_or_refused`) and the log is written again the full way:
-two round trips and a ROLLBACK more than if it had not tried (storage/recording.py
-`store_event`). So a process tries only for a deal it has seen under that name: one it has
-refreshed or stamped for a log at the present moment (a backdated event may not name its
-deal). What is remembered is a hint, never an answer: the stamp checks the deal's row itself,
-so a deal renamed or deleted by another process costs a refused try, never a wrong row. Bounded
-(an LRU of `MAX_DEALS` per engine), so never used on another database.
+the deal when the deal exists under the event's name (storage/deals.py `stamp_after`). It is
+sent with its COMMIT, one round trip instead of two; when the stamp does not apply the
+statement is refused (`stamped_or_refused`), nothing is committed, and the log is written
+again the full way: a round trip more than if it had not tried (storage/recording.py
+`store_event`). A process tries unless it knows better: it remembers the name under which it
+last wrote each deal (refreshed or stamped for a log at the present moment; a backdated event
+may not name its deal), and a log naming that deal otherwise (it renames the deal) goes the
+full way at once. What is remembered is a hint, never an answer: the stamp checks the deal's
+row itself, so a deal renamed or deleted by another process costs a refused try, never a wrong
+row. Bounded (an LRU of `MAX_DEALS` per engine), so never used on another database.
 """
 
 from __future__ import annotations
@@ -49,8 +50,10 @@ def note(engine: Any, workspace_id: str, key: str, name: str | None) -> None:
             memo.names.popitem(last=False)
 
 
-def named(engine: Any, workspace_id: str, key: str, name: str | None) -> bool:
-    """Whether this process last saw the deal `key` of the workspace named `name`."""
+def named_otherwise(engine: Any, workspace_id: str, key: str, name: str | None) -> bool:
+    """Whether this process last wrote the deal `key` of the workspace under another name than
+    `name`."""
     memo = _memo(engine)
     with memo.lock:
-        return name is not None and memo.names.get((workspace_id, key)) == name
+        known = memo.names.get((workspace_id, key))
+        return known is not None and known != name

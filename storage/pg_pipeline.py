@@ -155,12 +155,21 @@ def send_numbered(driver_connection, statements: Sequence[tuple[bytes, Sequence 
     statement with its values written in, storage/pg_batch.py). Nothing is raised here: the
     caller reads `Answers` (a statement's error, or a COMMIT confirmed before the connection
     broke). The connection is left out of pipeline mode; one that broke is closed (the pool
-    replaces it)."""
+    replaces it).
+
+    With `commit` (the transaction is an explicit one: BEGIN went before), a Sync goes between
+    the statements and the COMMIT: a statement that fails makes the server skip the rest of
+    them up to that Sync only, and the COMMIT then ends the failed transaction (the server
+    rolls it back and answers "ROLLBACK"). So a refused write (a wrong guess, a stamp that did
+    not apply) comes back with its connection idle: no ROLLBACK of its own (a round trip), and
+    the statements prepared on it stay prepared (psycopg's rollback may DEALLOCATE ALL);
+    those whose Parse was skipped are forgotten here."""
     pgconn = driver_connection.pgconn
     transformer = Transformer(driver_connection)
     known = _prepared.setdefault(driver_connection, {})
     encoding = driver_connection.info.encoding
     sent: list[int] = []  # what each answer is for, in order
+    parsed: dict[int, tuple] = {}  # position in `sent` of a Parse -> its key in `known`
     with driver_connection.lock:
         pgconn.enter_pipeline_mode()
         try:
@@ -169,19 +178,20 @@ def send_numbered(driver_connection, statements: Sequence[tuple[bytes, Sequence 
                     pgconn.send_query_params(query, None)
                     sent.append(index)
                 else:
-                    _send_one(pgconn, transformer, known, query, values, index, sent)
+                    _send_one(pgconn, transformer, known, query, values, index, sent, parsed)
             if commit:
+                pgconn.pipeline_sync()
                 pgconn.send_query_params(b"COMMIT", None)
                 sent.append(_COMMIT)
             pgconn.pipeline_sync()
-            arrived = driver_connection.wait(_exchange(pgconn, len(sent)))
+            arrived = driver_connection.wait(_exchange(pgconn, len(sent), 2 if commit else 1))
         finally:
             _leave_pipeline(driver_connection)
-    return _answers(encoding, known, sent, len(statements), arrived), transformer
+    return _answers(encoding, known, sent, parsed, len(statements), arrived), transformer
 
 
 def _send_one(pgconn, transformer: Transformer, known: dict, query: bytes, values: Sequence,
-              index: int, sent: list[int]) -> None:
+              index: int, sent: list[int], parsed: dict[int, tuple]) -> None:
     """Send one statement (`$n` placeholders, its values by position) into the pipeline:
     prepared by name the first time on this connection, then bound and executed."""
     params = transformer.dump_sequence(values, [PyFormat.AUTO] * len(values))
@@ -195,6 +205,7 @@ def _send_one(pgconn, transformer: Transformer, known: dict, query: bytes, value
     if name is None:
         name = known[query, types] = f"kpibot_{next(_names)}".encode()
         pgconn.send_prepare(name, query, param_types=types)
+        parsed[len(sent)] = (query, types)
         sent.append(_PREPARE)
     pgconn.send_query_prepared(name, params, param_formats=transformer.formats)
     sent.append(index)
@@ -213,18 +224,21 @@ def _leave_pipeline(driver_connection) -> None:
     driver_connection.close()
 
 
-def _answers(encoding: str, known: dict, sent: list[int], count: int,
-             arrived: tuple[list, Exception | None]) -> Answers:
+def _answers(encoding: str, known: dict, sent: list[int], parsed: dict[int, tuple],
+             count: int, arrived: tuple[list, Exception | None]) -> Answers:
     results, broken = arrived
     answers = Answers([None] * count, False, None)
-    for purpose, result in zip(sent, results, strict=False):
+    for position, (purpose, result) in enumerate(zip(sent, results, strict=False)):
         if result.status == _FATAL or result.status == _ABORTED:
+            if position in parsed:  # a Parse that failed or was skipped: not prepared
+                known.pop(parsed[position], None)
             if answers.error is None:
                 answers.error = (errors.PipelineAborted("pipeline aborted")
                                  if result.status == _ABORTED else errors.error_from_result(
                                      result, encoding=encoding))
-        elif purpose == _COMMIT:
-            answers.committed = result.command_status == b"COMMIT"
+        elif purpose == _COMMIT:  # (after a failure it ends the failed transaction, or
+            # finds none when BEGIN failed: then the server answers "COMMIT" for nothing)
+            answers.committed = result.command_status == b"COMMIT" and answers.error is None
         if purpose >= 0:
             answers.results[purpose] = result
     if answers.error is None:
@@ -238,10 +252,11 @@ def _answers(encoding: str, known: dict, sent: list[int], count: int,
     return answers
 
 
-def _exchange(pgconn, expected: int):
+def _exchange(pgconn, expected: int, syncs: int = 1):
     """The generator `Connection.wait` runs: flush the pipeline, then read the answers one by
-    one until its Sync's, each kept as it arrives (a connection that breaks on the way loses
-    none of those before). Returns (the first result of each answer, the break's error)."""
+    one until its last Sync's (of `syncs`), each kept as it arrives (a connection that breaks
+    on the way loses none of those before). Returns (the first result of each answer, the
+    break's error)."""
     results: list = []
     waiting_for_end = False  # a result was taken; libpq's None ends that answer
     try:
@@ -260,7 +275,10 @@ def _exchange(pgconn, expected: int):
                 waiting_for_end = False
                 continue
             if result.status == _SYNC:
-                return results, None
+                syncs -= 1
+                if syncs == 0:
+                    return results, None
+                continue
             if not waiting_for_end:
                 results.append(result)
                 waiting_for_end = True

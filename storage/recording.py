@@ -186,14 +186,15 @@ def store_event(*, database: Database, workspace: Workspace, new: NewEvent,
     after its insert (the rollups are in its statement, `with_rollups`), so the insert is the
     whole transaction: `Database.write_one` sends it with its BEGIN, limits and COMMIT in one
     round trip. So does an event that only stamps its deal (a meeting, a call on a deal: it
-    moves the deal nowhere, storage/deals.py `may_stamp`) when this process last saw the deal
-    under the event's name (storage/deal_names.py), with the stamp in the insert's statement,
-    refused when the deal needs more after all: nothing is then committed, and the event is
-    written again in `Database.write`, its deal refreshed in full. A repeated idempotency key
+    moves the deal nowhere, storage/deals.py `may_stamp`), with the stamp in the insert's
+    statement, refused when the deal needs more (a new deal, another name): nothing is then
+    committed (storage/pg_pipeline.py: the connection comes back idle), and the event is
+    written again in `Database.write`, its deal refreshed in full. It is not tried for a deal
+    this process last wrote under another name (storage/deal_names.py). A repeated idempotency key
     stores nothing and commits nothing; the stored event is read afterwards. Anything else
     runs `record_event` in `Database.write`."""
     logged_at = now or datetime.now(UTC)
-    stamp = _stamps_a_known_deal(database, workspace, new)
+    stamp = _may_only_stamp(database, workspace, new)
     if database.dialect != "postgresql" or (new.deal_key or new.account_key) and not stamp:
         return _recorded_in_full(database, workspace, new, logged_at)
     _check(new)
@@ -220,12 +221,13 @@ def store_event(*, database: Database, workspace: Workspace, new: NewEvent,
     return Recorded(_stored(new, stored[0][0], workspace.id, logged_at), duplicate=False)
 
 
-def _stamps_a_known_deal(database: Database, workspace: Workspace, new: NewEvent) -> bool:
-    """PostgreSQL: whether `new` only stamps a deal this process last saw under its name."""
+def _may_only_stamp(database: Database, workspace: Workspace, new: NewEvent) -> bool:
+    """PostgreSQL: whether `new` may only stamp its deal (a deal this process last wrote under
+    another name would be renamed: no)."""
     return database.dialect == "postgresql" and new.kind not in ACCOUNT_KINDS and may_stamp(
         new.kind, deal_key=new.deal_key, deal_name=new.deal_name, account_key=new.account_key,
-        source=new.source) and deal_names.named(database.engine, workspace.id, new.deal_key,
-                                                new.deal_name)
+        source=new.source) and not deal_names.named_otherwise(
+            database.engine, workspace.id, new.deal_key, new.deal_name)
 
 
 def _recorded_in_full(database: Database, workspace: Workspace, new: NewEvent,

@@ -29,7 +29,9 @@ def test_each_kind_of_the_log_mix_is_counted(database, tmp_path: Path):
         # storage/workspace_guess.py: no workspace read before it)
         assert kinds["call"]["statements_mean"] == 1
         # the insert with its BEGIN, the check and its COMMIT, or with the deal's reads; the
-        # deal's UPDATE (a meeting named otherwise than the deal renames it) with the COMMIT
+        # deal's UPDATE with the COMMIT. A meeting named otherwise than the deal (it renames
+        # it, and this process has not written the deal) tries its stamp with the COMMIT
+        # first, and is refused (storage/recording.py `store_event`): one round trip more
         assert kinds["call"]["round_trips_mean"] == kinds["email-sent"]["round_trips_mean"] == 1
-        assert kinds["meeting-booked"]["round_trips_mean"] == 2
+        assert kinds["meeting-booked"]["round_trips_mean"] == 3
         assert kinds["demo-booked"]["round_trips_mean"] == 2

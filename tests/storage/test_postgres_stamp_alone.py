@@ -1,10 +1,10 @@
-"""PostgreSQL: a `/kpi log` that only stamps a deal this process has just written under that
-name goes out with its COMMIT, in one round trip (storage/recording.py `store_event`,
-storage/deal_names.py). What must hold: when the stamp does not apply after all (the deal was
-renamed or deleted by another process) nothing of the first try is committed and the event is
-stored once, its deal refreshed in full; a Slack retry stores nothing more and stamps nothing;
-a deal this process has not seen under that name is not tried. Counts and states, never
-timings."""
+"""PostgreSQL: a `/kpi log` that only stamps its deal goes out with its COMMIT, in one round
+trip (storage/recording.py `store_event`, storage/deal_names.py). What must hold: when the
+stamp does not apply after all (the deal was renamed or deleted by another process, or is new)
+nothing of the first try is committed, the event is stored once and its deal refreshed in
+full, and the connection is left idle with its statements prepared; a Slack retry stores
+nothing more and stamps nothing; a deal this process last wrote under another name is not
+tried. Counts and states, never timings."""
 
 from __future__ import annotations
 
@@ -110,15 +110,33 @@ def test_a_retry_of_a_stamped_meeting_stores_nothing_more(chat, database):
     assert _deal(database) == stamped  # not stamped again by the retry
 
 
-def test_a_deal_not_seen_under_the_name_is_not_tried(chat, database):
-    """A deal this process has not written under the event's name (another name, a deal
-    never met) costs no refused try: the log is written the full way at once."""
+def test_a_deal_this_process_wrote_under_another_name_is_not_tried(chat, database):
+    """A log that would rename a deal this process last wrote under another name costs no
+    refused try: it is written the full way at once."""
     assert _ask(chat, "log sql acme", "first").ok
-    for text, key in (("log meeting-booked Acme", "renaming"), ("log meeting-booked globex",
-                                                                 "new")):
-        with executed(database.engine) as seen:
-            assert _ask(chat, text, key).ok
-        assert not [s for s, _p in seen if "kpibot: the deal stamp missed" in s], text
-    assert _deal(database)[0] == "Acme" and _deal(database, "globex")[0] == "globex"
-    assert deal_names.named(database.engine, WS, "acme", "Acme")
-    assert not deal_names.named(database.engine, WS, "acme", "acme")
+    with executed(database.engine) as seen:
+        assert _ask(chat, "log meeting-booked Acme", "renaming").ok
+    assert not [s for s, _p in seen if "kpibot: the deal stamp missed" in s]
+    assert _deal(database)[0] == "Acme"
+    assert deal_names.named_otherwise(database.engine, WS, "acme", "acme")
+    assert not deal_names.named_otherwise(database.engine, WS, "acme", "Acme")
+
+
+def test_a_refused_try_leaves_its_connection_idle_with_its_statements_prepared(chat, database):
+    """A meeting on a deal that does not exist yet is tried and refused: the failed
+    transaction ends with the COMMIT sent after it (storage/pg_pipeline.py), so the connection
+    needs no ROLLBACK of its own, and what was prepared on it before stays prepared."""
+    assert _ask(chat, "log call 1", "before").ok  # the pool's connection, its statements
+    database.engine.dispose()
+    assert _ask(chat, "log call 1", "warm").ok  # BEGIN, limits, check, call's insert prepared
+    with RoundTrips(database.engine, keep_pool=True) as trips:
+        assert _ask(chat, "log meeting-booked globex", "new deal").ok
+    # the refused try, then the full write's three (the deal's INSERT wants its id)
+    assert trips.count == 4, trips.parsed
+    assert "ROLLBACK" not in " ".join(trips.queries), trips.queries
+    assert _stored(database, "new deal") == 1 and _deal(database, "globex")[0] == "globex"
+    with RoundTrips(database.engine, keep_pool=True) as trips:
+        assert _ask(chat, "log call 1", "after").ok
+    assert trips.count == 1 and trips.lines
+    assert not [p for p in trips.parsed if "BEGIN" in p or "set_config" in p
+                or "stored_event" in p], trips.parsed  # nothing parsed again

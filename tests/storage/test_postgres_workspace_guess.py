@@ -142,8 +142,11 @@ def test_a_log_on_a_wrong_guess_stores_nothing_and_is_stored_once_right(database
     _elsewhere(database, f"UPDATE workspaces SET {change} WHERE id = :w")
     with RoundTrips(database.engine) as trips:
         assert _ask(chat, text, "the-key").ok
-    assert len(_misses(trips)) == 1  # the check failed the first transaction: rolled back
-    assert sum("ROLLBACK" in q for q in trips.queries) == 1, trips.queries
+    assert len(_misses(trips)) == 1  # the check failed the first transaction: rolled back,
+    # by the COMMIT in its pipeline for an event alone (storage/pg_pipeline.py), else by a
+    # ROLLBACK of its own
+    alone = text.startswith("log call")
+    assert sum("ROLLBACK" in q for q in trips.queries) == (0 if alone else 1), trips.queries
     with database.engine.connect() as connection:
         rows = connection.execute(sa.text(
             f"SELECT {column} FROM events WHERE workspace_id = :w AND idempotency_key = :k"),

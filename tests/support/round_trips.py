@@ -2,7 +2,7 @@
 
     with RoundTrips(database.engine) as trips:
         ...                                   # anything that uses the engine
-    trips.count                               # messages answered by ReadyForQuery: round trips
+    trips.count                               # answers waited for (ReadyForQuery): round trips
     trips.exchanges                           # network round trips (a pipeline is one)
     trips.queries                             # the simple queries (BEGIN, COMMIT, ";" pings...)
     trips.by_name                             # executions of statements prepared by name
@@ -71,8 +71,16 @@ class RoundTrips:
 
     @property
     def count(self) -> int:
-        return sum(1 for line in self.lines
-                   if line.startswith("B\t") and line.split("\t")[2] == "ReadyForQuery")
+        """Round trips: the ReadyForQuery the client waited for (the last of the answers
+        before it sent again, or of the trace). A pipeline's Sync before its COMMIT
+        (storage/pg_pipeline.py) gets a ReadyForQuery too, in the same round trip."""
+        count, waited = 0, False
+        for line in self.lines:
+            if line.startswith("F\t"):
+                count, waited = count + waited, False
+            elif line.startswith("B\t") and line.split("\t")[2] == "ReadyForQuery":
+                waited = True
+        return count + waited
 
     @property
     def exchanges(self) -> int:
