@@ -62,24 +62,47 @@ def may_stamp(kind: str, *, deal_key: str | None, deal_name: str | None,
         kind, account_key=account_key, source=source))
 
 
-def stamp_after(lock: sa.CTE, stored: sa.CTE) -> sa.CTE:
+def stamp_after(lock: sa.CTE, stored: sa.CTE, *, renaming: bool = False) -> sa.CTE:
     """PostgreSQL: the stamp of `stamp_unchanged_deal` as a CTE of the statement that stores
     the event (storage/rollups.py `with_rollups`), with that insert's parameter names
-    (`workspace_id`, `deal_key`, `deal_name`, `user_id`, `logged_at`), returning the deal's id
-    when it applied. It applies only when the event was stored (`stored` has its row) and
-    after the derived-rows lock (`lock`, a one-time filter of the UPDATE, evaluated before it
-    reads the deal's row), as the separate UPDATE did. The statement's snapshot may predate a
-    writer that held the lock before it: the UPDATE reads the deal's newest row version and
-    checks its conditions again (READ COMMITTED), and a deal it does not find is refreshed in
-    full afterwards, with a snapshot taken under the lock."""
+    (`workspace_id`, `deal_key`, `deal_name`, `user_id`, `logged_at`, `occurred_at`), returning
+    the deal's id when it applied. It applies only when the event was stored (`stored` has its
+    row) and after the derived-rows lock (`lock`, a one-time filter of the UPDATE, evaluated
+    before it reads the deal's row), as the separate UPDATE did. The statement's snapshot may
+    predate a writer that held the lock before it: the UPDATE reads the deal's newest row
+    version and checks its conditions again (READ COMMITTED), and a deal it does not find is
+    refreshed in full afterwards, with a snapshot taken under the lock.
+
+    `renaming`: the event may name the deal otherwise, and the stamp renames it too, as the
+    refresh would (the deal's name is its latest named event's, reports/deal_state.py) when no
+    named event of the deal is later than this one. That reads the deal's events, so the
+    statement must be run under the lock taken by a statement before it (its snapshot then
+    holds every event the lock's earlier holders committed: storage/recording.py
+    `store_event`)."""
     table = Deal.__table__
-    return (sa.update(table).where(
+    conditions = [
         sa.exists(sa.select(stored.c.id)), sa.exists(sa.select(lock.c.locked)),
         table.c.workspace_id == sa.bindparam("workspace_id"),
-        table.c.key == sa.bindparam("deal_key"), table.c.name == sa.bindparam("deal_name"),
+        table.c.key == sa.bindparam("deal_key"),
         sa.or_(table.c.first_event_at.is_not(None),
-               table.c.owner_id == sa.bindparam("user_id")))
-        .values(updated_at=sa.bindparam("logged_at")).returning(table.c.id).cte("deal_stamp"))
+               table.c.owner_id == sa.bindparam("user_id"))]
+    values = {"updated_at": sa.bindparam("logged_at")}
+    same_name = table.c.name == sa.bindparam("deal_name")
+    if renaming:
+        events, at = Event.__table__, sa.bindparam("occurred_at")
+        later = sa.exists().where(
+            events.c.workspace_id == sa.bindparam("workspace_id"),
+            events.c.deal_key == sa.bindparam("deal_key"), events.c.voided_at.is_(None),
+            events.c.deal_name.is_not(None),
+            sa.or_(events.c.occurred_at > at, sa.and_(
+                events.c.occurred_at == at,
+                events.c.id > sa.select(stored.c.id).scalar_subquery())))
+        conditions.append(sa.or_(same_name, ~later))
+        values["name"] = sa.bindparam("deal_name")
+    else:
+        conditions.append(same_name)
+    return (sa.update(table).where(*conditions).values(values).returning(table.c.id)
+            .cte("deal_stamp"))
 
 
 STAMP_MISSED = "kpibot: the deal stamp missed"  # in `stamped_or_refused`'s error

@@ -290,9 +290,12 @@ class Database:
             rows = driver.run(connection, statement, params)
         return rows[0] if rows else None
 
-    def write_one(self, statement: sa.Executable, params: dict) -> list[tuple]:
+    def write_one(self, statement: sa.Executable, params: dict, *,
+                  first: tuple[sa.Executable, dict] | None = None) -> list[tuple]:
         """The rows of one write statement run as a transaction of its own (a `/kpi log`
-        whose event needs no upkeep after its insert). PostgreSQL under a deadline or lock
+        whose event needs no upkeep after its insert); `first`: a statement (and its
+        parameters) run before it in the same transaction, whose rows are not wanted (a lock:
+        the statement's snapshot is then taken under it). PostgreSQL under a deadline or lock
         timeout (a chat command): BEGIN, the limits `write` sets, the statement and COMMIT go
         out as one query, in one round trip instead of two, on a pooled connection in
         autocommit with no Session (storage/pg_begin.py `pipelined`). All of it commits
@@ -309,12 +312,14 @@ class Database:
         if lock_ms is None or self.dialect != "postgresql" or (
                 self.deadline is not None and anchor is None):
             with self.write() as session:  # (COMMIT after the deadline is checked here)
+                if first is not None:
+                    driver.run(session.connection(), *first)
                 return driver.run(session.connection(), statement, params)
         from storage import pg_driver  # (psycopg's modules: PostgreSQL only)
 
         return pg_driver.run_pooled(self.engine, statement, params,
                                     alone=(self.deadline, lock_ms, self._server_commit_by(),
-                                           self.workspace_check))
+                                           self.workspace_check), first=first)
 
     def _server_commit_by(self) -> datetime | None:
         """An instant on the server's clock no later than the deadline, from the command's

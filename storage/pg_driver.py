@@ -58,19 +58,24 @@ def run(connection: sa.Connection, statement: sa.Executable,
 
 
 def run_pooled(engine: sa.Engine, statement: sa.Executable, params: Mapping[str, object], *,
-               alone: tuple | None = None) -> list[tuple]:
+               alone: tuple | None = None,
+               first: tuple[sa.Executable, Mapping[str, object]] | None = None) -> list[tuple]:
     """`run` of one statement outside any transaction (`Database.read_first`, `write_one`),
     on a pooled connection put in psycopg's autocommit mode for it and back, without
     SQLAlchemy's Connection: its checkout, isolation characteristics and reset were a third
     of the workspace read's client CPU. The pool's own checkout and checkin still run
     (storage/pg_pool.py pings a connection that may have gone bad), listeners are told, and
     errors are raised as `run` raises them (the connection invalidated when it is gone).
-    `alone`: as `run`'s (BEGIN, limits, the statement and COMMIT in one query)."""
+    `alone`: as `run`'s (BEGIN, limits, the statement and COMMIT in one query); `first` (with
+    `alone`): a statement run before it in that transaction and pipeline, its rows not
+    returned."""
     dialect = engine.dialect
     compiled = _compile(statement, dialect, tuple(params))
-    if compiled is None:
+    before = None if first is None else _compile(first[0], dialect, tuple(first[1]))
+    if compiled is None or first is not None and (before is None or alone is None):
         raise ValueError(f"storage.pg_driver: cannot run on a pooled connection: {statement}")
     values = _values(compiled, params)
+    ahead = [] if before is None else [(before.sql, _values(before, first[1]))]
     try:  # (the pool's checkout: storage/pg_pool.py)
         pooled = engine.raw_connection()
     except dialect.loaded_dbapi.Error as error:  # no server: raised as Core raises it
@@ -81,13 +86,14 @@ def run_pooled(engine: sa.Engine, statement: sa.Executable, params: Mapping[str,
         cursor = driver_connection.cursor()
         listeners = engine.dispatch.before_cursor_execute
         if listeners:
-            listeners(_Pooled(pooled), cursor, compiled.sql, values, None, False)
+            for sql, each in (*ahead, (compiled.sql, values)):
+                listeners(_Pooled(pooled), cursor, sql, each, None, False)
         driver_connection.autocommit = True
         if alone is None:
             cursor.execute(compiled.sql, values)
             rows = _rows(cursor)
         else:  # BEGIN, limits, the statement prepared, COMMIT: one pipeline (pg_begin)
-            rows = _rows_alone(driver_connection, compiled.sql, values, alone)
+            rows = _rows_alone(driver_connection, [*ahead, (compiled.sql, values)], alone)
     except dialect.loaded_dbapi.Error as error:  # (a connection that closed: invalidated)
         raise _driver_error(dialect, driver_connection, cursor, pooled.invalidate,
                             compiled.sql, values, error) from error
@@ -98,10 +104,12 @@ def run_pooled(engine: sa.Engine, statement: sa.Executable, params: Mapping[str,
     return converted_rows(rows, compiled.results)
 
 
-def _rows_alone(driver_connection, sql: str, values: dict, alone: tuple) -> list[tuple]:
-    """The rows of `sql` run as a transaction of its own (`pg_begin.pipelined`: BEGIN, the
-    limits of `alone`, the statement prepared on the connection, COMMIT; one round trip)."""
-    return pg_begin.pipelined(driver_connection, [(sql, values)], begin=alone, commit=True)[0]
+def _rows_alone(driver_connection, statements: list[tuple[str, dict]], alone: tuple
+                ) -> list[tuple]:
+    """The rows of the last of `statements` run as a transaction of their own
+    (`pg_begin.pipelined`: BEGIN, the limits of `alone`, the statements prepared on the
+    connection, COMMIT; one round trip)."""
+    return pg_begin.pipelined(driver_connection, statements, begin=alone, commit=True)[-1]
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from reports.events import KINDS
-from storage import deal_names, driver
+from storage import driver
 from storage.accounts import ACCOUNT_KINDS
 from storage.bulk import BulkInsert
 from storage.deals import (
@@ -33,7 +33,7 @@ from storage.event_queries import find_by_idempotency_key, get_event, stored_key
 from storage.models import Event, Workspace
 from storage.rollups import add_rollup_totals, apply_to_rollup, with_rollups
 from storage.upkeep import Deferred, refresh_touched
-from storage.workspaces import note_derived_rows_locked
+from storage.workspaces import derived_rows_lock_statement, note_derived_rows_locked
 
 
 @dataclass(frozen=True)
@@ -185,16 +185,19 @@ def store_event(*, database: Database, workspace: Workspace, new: NewEvent,
     On PostgreSQL an event with neither a deal nor an account has nothing to bring up to date
     after its insert (the rollups are in its statement, `with_rollups`), so the insert is the
     whole transaction: `Database.write_one` sends it with its BEGIN, limits and COMMIT in one
-    round trip. So does an event that only stamps its deal (a meeting, a call on a deal: it
-    moves the deal nowhere, storage/deals.py `may_stamp`), with the stamp in the insert's
-    statement, refused when the deal needs more (a new deal, another name): nothing is then
-    committed (storage/pg_pipeline.py: the connection comes back idle), and the event is
-    written again in `Database.write`, its deal refreshed in full. It is not tried for a deal
-    this process last wrote under another name (storage/deal_names.py). A repeated idempotency key
-    stores nothing and commits nothing; the stored event is read afterwards. Anything else
-    runs `record_event` in `Database.write`."""
+    round trip. So does an event that only stamps (and may rename) its deal: a meeting, a
+    call on a deal, anything that moves the deal nowhere (storage/deals.py `may_stamp`,
+    `stamp_after(renaming=True)`), after the derived-rows lock taken by a statement of its
+    own in the same round trip (so the stamp's snapshot holds every event committed before).
+    When the stamp does not apply (a new deal, a deal a later event names), the statement is
+    refused, nothing is committed (storage/pg_pipeline.py: the connection comes back idle),
+    and the event is written again in `Database.write`, its deal refreshed in full. A
+    repeated idempotency key stores nothing and commits nothing; the stored event is read
+    afterwards. Anything else runs `record_event` in `Database.write`."""
     logged_at = now or datetime.now(UTC)
-    stamp = _may_only_stamp(database, workspace, new)
+    stamp = database.dialect == "postgresql" and new.kind not in ACCOUNT_KINDS and may_stamp(
+        new.kind, deal_key=new.deal_key, deal_name=new.deal_name, account_key=new.account_key,
+        source=new.source)
     if database.dialect != "postgresql" or (new.deal_key or new.account_key) and not stamp:
         return _recorded_in_full(database, workspace, new, logged_at)
     _check(new)
@@ -202,12 +205,12 @@ def store_event(*, database: Database, workspace: Workspace, new: NewEvent,
                                       lock_derived_rows=stamp, stamp_deal=stamp,
                                       stamp_or_refuse=stamp)
     try:
-        stored = database.write_one(statement, {**_insert_values(workspace, new, logged_at),
-                                                **rollups})
+        stored = database.write_one(
+            statement, {**_insert_values(workspace, new, logged_at), **rollups},
+            first=derived_rows_lock_statement(workspace.id) if stamp else None)
     except sa.exc.DBAPIError as error:
         if not stamp_missed(error):
             raise
-        deal_names.note(database.engine, workspace.id, new.deal_key, None)
         return _recorded_in_full(database, workspace, new, logged_at)
     if not stored:
         with database.read() as session:
@@ -216,30 +219,13 @@ def store_event(*, database: Database, workspace: Workspace, new: NewEvent,
         if existing is None:  # the row that conflicted went away in between: not stored
             raise RuntimeError(f"event {new.idempotency_key!r} neither stored nor found")
         return Recorded(existing, duplicate=True)
-    if stamp:
-        deal_names.note(database.engine, workspace.id, new.deal_key, new.deal_name)
     return Recorded(_stored(new, stored[0][0], workspace.id, logged_at), duplicate=False)
-
-
-def _may_only_stamp(database: Database, workspace: Workspace, new: NewEvent) -> bool:
-    """PostgreSQL: whether `new` may only stamp its deal (a deal this process last wrote under
-    another name would be renamed: no)."""
-    return database.dialect == "postgresql" and new.kind not in ACCOUNT_KINDS and may_stamp(
-        new.kind, deal_key=new.deal_key, deal_name=new.deal_name, account_key=new.account_key,
-        source=new.source) and not deal_names.named_otherwise(
-            database.engine, workspace.id, new.deal_key, new.deal_name)
 
 
 def _recorded_in_full(database: Database, workspace: Workspace, new: NewEvent,
                       logged_at: datetime) -> Recorded:
-    """`record_event` in `Database.write`. A log at the present moment on a deal names it
-    (its latest event): remembered for the next log's stamp (storage/deal_names.py)."""
     with database.write() as session:
-        recorded = record_event(session=session, workspace=workspace, new=new, now=logged_at)
-    if database.dialect == "postgresql" and new.deal_key and not recorded.duplicate \
-            and new.occurred_at >= logged_at:
-        deal_names.note(database.engine, workspace.id, new.deal_key, new.deal_name)
-    return recorded
+        return record_event(session=session, workspace=workspace, new=new, now=logged_at)
 
 
 def _insert_values(workspace: Workspace, new: NewEvent, logged_at: datetime) -> dict:

@@ -123,9 +123,11 @@ def with_rollups(insert_event, workspace: Workspace, new: NewEvent, *,
     anyway: a round trip less for an event with a deal. `stamp_deal` (with the lock): the
     statement also stamps the event's deal when the event changes nothing of it
     (storage/deals.py `stamp_after`), and returns a second column, the deals stamped (0 or
-    1): another round trip less. `stamp_or_refuse` (with the stamp): a stored event whose deal
-    the stamp did not apply to fails the statement (storage/deals.py `STAMP_MISSED`), so a
-    COMMIT sent with it commits nothing: the event alone is then no whole transaction."""
+    1): another round trip less. `stamp_or_refuse` (with the stamp): the stamp may rename the
+    deal (`stamp_after(renaming=True)`: the statement must run under the lock taken by a
+    statement before it), and a stored event whose deal the stamp did not apply to fails the
+    statement (storage/deals.py `STAMP_MISSED`), so a COMMIT sent with it commits nothing: the
+    event alone is then no whole transaction."""
     totals: dict[RollupKey, list[int]] = {}
     add_rollup_totals(totals, workspace, [new], sign=1)
     ((day, _kind, _user, source), sums), = totals.items()
@@ -152,7 +154,7 @@ def _with_rollups(insert_event, lock_derived_rows: bool = False, stamp_deal: boo
             from storage.deals import stamp_after, stamped_or_refused
 
             stamped = sa.select(sa.func.count()).select_from(
-                stamp_after(lock, stored)).scalar_subquery()
+                stamp_after(lock, stored, renaming=stamp_or_refuse)).scalar_subquery()
             statement = statement.add_columns(
                 (stamped_or_refused(stamped) if stamp_or_refuse else stamped).label("stamped"))
     for table, period in ((DailyRollup.__table__, "day"), (MonthlyRollup.__table__, "month")):

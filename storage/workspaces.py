@@ -197,6 +197,12 @@ def lock_derived_rows(session: Session, workspace_id: str) -> None:
 
 
 _LOCK_DERIVED_ROWS = sa.text("SELECT pg_advisory_xact_lock(:space, hashtext(:workspace))")
+
+
+def derived_rows_lock_statement(workspace_id: str) -> tuple[sa.TextClause, dict]:
+    """PostgreSQL: the lock of `lock_derived_rows` as a statement and its parameters, for a
+    transaction that sends it itself (`Database.write_one(..., first=...)`)."""
+    return _LOCK_DERIVED_ROWS, {"space": _DERIVED_ROWS_LOCK, "workspace": workspace_id}
 _LOCK_HELD = "kpibot_derived_rows_locked"
 
 

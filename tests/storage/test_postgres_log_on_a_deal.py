@@ -87,7 +87,7 @@ def test_the_refresh_reads_what_the_lock_holder_committed(chat, database):
         holder.execute(sa.text("SELECT pg_advisory_xact_lock(:k, hashtext(:w))"),
                        {"k": LOCK[0], "w": LOCK[1]})
         logging = threading.Thread(target=lambda: done.append(
-            _ask(chat, "log meeting-booked Acme", "renamed")))  # a refresh: named otherwise
+            _ask(chat, "log inbound-request acme source=web", "sourced")))  # a refresh
         logging.start()
         _wait_for_lock_waiter(holder, logging)
         holder.execute(sa.text(  # a demo the holder stores (its deal left to the next writer)
