@@ -12,8 +12,13 @@ import sqlalchemy as sa
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from reports.deal_state import DealEvent, changes_only_the_name, derive_deal_state
-from reports.events import Stage
+from reports.deal_state import (
+    CLOSING_KINDS,
+    DealEvent,
+    changes_only_the_name,
+    derive_deal_state,
+)
+from reports.events import STAGE_ORDER, Stage
 from storage import driver, history_settle
 from storage.bulk import BulkInsert, chunks
 from storage.driver import unconverted
@@ -103,6 +108,54 @@ def stamp_after(lock: sa.CTE, stored: sa.CTE, *, renaming: bool = False) -> sa.C
         conditions.append(same_name)
     return (sa.update(table).where(*conditions).values(values).returning(table.c.id)
             .cte("deal_stamp"))
+
+
+_STAGE_COLUMNS = {Stage.LEAD: "lead_at", Stage.MQL: "mql_at", Stage.SQL: "sql_at",
+                  Stage.OPPORTUNITY: "opportunity_at", Stage.DEMO: "demo_at"}
+
+
+def advance_after(lock: sa.CTE, stored: sa.CTE, stage: Stage) -> sa.CTE:
+    """PostgreSQL: a deal moved to `stage` by the event just stored, as a CTE of its statement
+    (storage/rollups.py `with_rollups`), where the effect follows from the deal's row alone
+    (reports/deal_state.py `stage_it_advances_to`: an open deal never closed, at a stage no
+    later than `stage`, owned by the event's rep or with no stage yet, the event its latest):
+    the stages after the deal's own up to `stage` reached at the event's time, the stage and
+    its change, the first stage event, the owner, the name and `updated_at`, as the full
+    refresh writes them. With the insert's parameter names (as `stamp_after`'s), returning the
+    deal's id when it applied; it reads the deal's events, so the statement must run under the
+    lock taken by a statement before it (storage/recording.py `store_event`)."""
+    table, events = Deal.__table__, Event.__table__
+    at, rank = sa.bindparam("occurred_at"), _constant(STAGE_ORDER.index(stage))
+    current = sa.case(*((table.c.stage == _constant(s.value), _constant(i))
+                        for i, s in enumerate(STAGE_ORDER) if s in _STAGE_COLUMNS),
+                      else_=_constant(-1))
+    of_deal = (events.c.workspace_id == sa.bindparam("workspace_id"),
+               events.c.deal_key == sa.bindparam("deal_key"), events.c.voided_at.is_(None))
+    later = sa.exists().where(*of_deal, sa.or_(events.c.occurred_at > at, sa.and_(
+        events.c.occurred_at == at, events.c.id > sa.select(stored.c.id).scalar_subquery())))
+    closed = sa.exists().where(*of_deal, events.c.kind.in_([_constant(k) for k in CLOSING_KINDS]))
+    values = {column: sa.case((sa.and_(current < _constant(i), _constant(i) <= rank), at),
+                              else_=table.c[column])
+              for i, column in enumerate(_STAGE_COLUMNS.values())}
+    values.update(
+        stage=_constant(stage.value),
+        stage_changed_at=sa.case((current < rank, at), else_=table.c.stage_changed_at),
+        first_event_at=sa.func.coalesce(table.c.first_event_at, at),
+        owner_id=sa.bindparam("user_id"), name=sa.bindparam("deal_name"),
+        updated_at=sa.bindparam("logged_at"))
+    return (sa.update(table).where(
+        sa.exists(sa.select(stored.c.id)), sa.exists(sa.select(lock.c.locked)),
+        table.c.workspace_id == sa.bindparam("workspace_id"),
+        table.c.key == sa.bindparam("deal_key"), table.c.outcome == _constant("open"),
+        current <= rank,
+        sa.or_(table.c.owner_id == sa.bindparam("user_id"), table.c.first_event_at.is_(None)),
+        ~later, ~closed).values(values).returning(table.c.id).cte("deal_stamp"))
+
+
+def _constant(value: int | str) -> sa.ColumnElement:
+    """A constant written into the statement (no bind parameter: the statement's parameters
+    are the event insert's, by name)."""
+    return sa.literal_column(str(value) if isinstance(value, int) else f"'{value}'")
 
 
 STAMP_MISSED = "kpibot: the deal stamp missed"  # in `stamped_or_refused`'s error

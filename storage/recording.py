@@ -16,7 +16,8 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from reports.events import KINDS
+from reports.deal_state import stage_it_advances_to
+from reports.events import KINDS, Stage
 from storage import driver
 from storage.accounts import ACCOUNT_KINDS
 from storage.bulk import BulkInsert
@@ -195,15 +196,17 @@ def store_event(*, database: Database, workspace: Workspace, new: NewEvent,
     repeated idempotency key stores nothing and commits nothing; the stored event is read
     afterwards. Anything else runs `record_event` in `Database.write`."""
     logged_at = now or datetime.now(UTC)
-    stamp = database.dialect == "postgresql" and new.kind not in ACCOUNT_KINDS and may_stamp(
-        new.kind, deal_key=new.deal_key, deal_name=new.deal_name, account_key=new.account_key,
-        source=new.source)
+    advance = _advance_to(database, new, logged_at)
+    stamp = advance is not None or database.dialect == "postgresql" \
+        and new.kind not in ACCOUNT_KINDS and may_stamp(
+            new.kind, deal_key=new.deal_key, deal_name=new.deal_name,
+            account_key=new.account_key, source=new.source)
     if database.dialect != "postgresql" or (new.deal_key or new.account_key) and not stamp:
         return _recorded_in_full(database, workspace, new, logged_at)
     _check(new)
     statement, rollups = with_rollups(_insert_once("postgresql", named=True), workspace, new,
                                       lock_derived_rows=stamp, stamp_deal=stamp,
-                                      stamp_or_refuse=stamp)
+                                      stamp_or_refuse=stamp, advance_to=advance)
     try:
         stored = database.write_one(
             statement, {**_insert_values(workspace, new, logged_at), **rollups},
@@ -222,8 +225,20 @@ def store_event(*, database: Database, workspace: Workspace, new: NewEvent,
     return Recorded(_stored(new, stored[0][0], workspace.id, logged_at), duplicate=False)
 
 
+def _advance_to(database: Database, new: NewEvent, logged_at: datetime) -> Stage | None:
+    """PostgreSQL: the stage a stage event logged at the present moment may move its deal to
+    from the deal's row alone (reports/deal_state.py `stage_it_advances_to`); None when it is
+    written the full way (another kind, a backdated event: its stage times may be history)."""
+    if database.dialect != "postgresql" or not (new.deal_key and new.deal_name) \
+            or new.occurred_at != logged_at:
+        return None
+    return stage_it_advances_to(new.kind, user_id=new.user_id, account_key=new.account_key,
+                                source=new.source)
+
+
 def _recorded_in_full(database: Database, workspace: Workspace, new: NewEvent,
                       logged_at: datetime) -> Recorded:
+    """`record_event` in `Database.write`: the event's deal (or account) refreshed in full."""
     with database.write() as session:
         return record_event(session=session, workspace=workspace, new=new, now=logged_at)
 

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from reports.events import Stage
 from storage.bulk import BulkInsert
 from storage.engine import dialect_insert
 from storage.event_queries import list_events
@@ -113,7 +114,8 @@ def _upsert(dialect: str, table: sa.Table, period: str):
 
 def with_rollups(insert_event, workspace: Workspace, new: NewEvent, *,
                  lock_derived_rows: bool = False, stamp_deal: bool = False,
-                 stamp_or_refuse: bool = False) -> tuple[object, dict]:
+                 stamp_or_refuse: bool = False, advance_to: Stage | None = None
+                 ) -> tuple[object, dict]:
     """PostgreSQL: `insert_event` (an INSERT ... RETURNING id that returns no row when it
     stored nothing) and, when it stored the event `new`, both its rollup upserts, as one
     statement, and the rollups' parameters (`rollup_*`): one round trip instead of three
@@ -127,7 +129,9 @@ def with_rollups(insert_event, workspace: Workspace, new: NewEvent, *,
     deal (`stamp_after(renaming=True)`: the statement must run under the lock taken by a
     statement before it), and a stored event whose deal the stamp did not apply to fails the
     statement (storage/deals.py `STAMP_MISSED`), so a COMMIT sent with it commits nothing: the
-    event alone is then no whole transaction."""
+    event alone is then no whole transaction. `advance_to` (with `stamp_or_refuse`): instead
+    of the stamp, the deal moved to that stage (storage/deals.py `advance_after`), refused in
+    the same way when that does not apply."""
     totals: dict[RollupKey, list[int]] = {}
     add_rollup_totals(totals, workspace, [new], sign=1)
     ((day, _kind, _user, source), sums), = totals.items()
@@ -135,15 +139,17 @@ def with_rollups(insert_event, workspace: Workspace, new: NewEvent, *,
               **{f"rollup_{name}": value for name, value in zip(SUMS, sums, strict=True)}}
     if lock_derived_rows:
         params["lock_workspace"] = workspace.id
-    if stamp_deal and not lock_derived_rows or stamp_or_refuse and not stamp_deal:
-        raise ValueError("with_rollups: a deal is stamped under the derived-rows lock, and "
-                         "only a stamp is refused")
-    return _with_rollups(insert_event, lock_derived_rows, stamp_deal, stamp_or_refuse), params
+    if stamp_deal and not lock_derived_rows or stamp_or_refuse and not stamp_deal \
+            or advance_to is not None and not stamp_or_refuse:
+        raise ValueError("with_rollups: a deal is stamped under the derived-rows lock, only a "
+                         "stamp is refused, and a deal is moved only if refused otherwise")
+    return _with_rollups(insert_event, lock_derived_rows, stamp_deal, stamp_or_refuse,
+                         advance_to), params
 
 
 @functools.cache
 def _with_rollups(insert_event, lock_derived_rows: bool = False, stamp_deal: bool = False,
-                  stamp_or_refuse: bool = False):
+                  stamp_or_refuse: bool = False, advance_to: Stage | None = None):
     stored = insert_event.cte("stored_event")
     statement = sa.select(stored.c.id)
     if lock_derived_rows:  # joined to the stored row (a duplicate may take it too: harmless)
@@ -151,10 +157,11 @@ def _with_rollups(insert_event, lock_derived_rows: bool = False, stamp_deal: boo
                          .label("locked")).cte("derived_rows_lock")
         statement = statement.select_from(stored.join(lock, sa.true()))
         if stamp_deal:
-            from storage.deals import stamp_after, stamped_or_refused
+            from storage.deals import advance_after, stamp_after, stamped_or_refused
 
-            stamped = sa.select(sa.func.count()).select_from(
-                stamp_after(lock, stored, renaming=stamp_or_refuse)).scalar_subquery()
+            upkeep = (stamp_after(lock, stored, renaming=stamp_or_refuse) if advance_to is None
+                      else advance_after(lock, stored, advance_to))
+            stamped = sa.select(sa.func.count()).select_from(upkeep).scalar_subquery()
             statement = statement.add_columns(
                 (stamped_or_refused(stamped) if stamp_or_refuse else stamped).label("stamped"))
     for table, period in ((DailyRollup.__table__, "day"), (MonthlyRollup.__table__, "month")):

@@ -68,10 +68,14 @@ def pooled_a_while(monkeypatch):
 # session 14 (pgws): a caller this process has read before: the workspace and user rows
 # guessed and checked in the write's first pipeline, 1, 1, 2, 2, 2 (main 9884bd0: 2, 2, 3, 3, 3)
 # session 15: a meeting that only stamps (or renames) its deal sends its COMMIT with its insert
-# and the derived-rows lock before it, 1, 1, 1, 2, 1;
+# and the derived-rows lock before it, and so does a stage event the deal's row decides,
+# 1, 1, 1, 1, 1;
 # on a deal that does not exist yet it is refused first, 4 (was 3)
 ROUND_TRIPS = {"log call 3": 1, "log email-sent 40x": 1, "log meeting-booked acme": 1,
-               "log demo-booked acme": 2,
+               # moved from its row alone (storage/deals.py `advance_after`): 1
+               "log demo-booked acme": 1,
+               # a close: refreshed in full, its UPDATE with the COMMIT (was the demo's)
+               "log deal-lost acme reason=price": 2,
                # named otherwise than the deal (the benchmark's first meeting on a deal): the
                # stamp does not apply, the deal is refreshed (479ac65: 7, feb34f4: 5,
                # c583a54: 4, 9884bd0: 3)
@@ -83,8 +87,8 @@ ROUND_TRIPS = {"log call 3": 1, "log email-sent 40x": 1, "log meeting-booked acm
                "log meeting-booked globex": 4}
 # the insert is the whole transaction: no deal, or a deal it only stamps
 ALONE = ("log call 3", "log email-sent 40x", "log meeting-booked acme",
-         "log meeting-booked Acme")
-REFRESHED = ("log demo-booked acme",)  # the deal's row rewritten
+         "log meeting-booked Acme", "log demo-booked acme")
+REFRESHED = ("log deal-lost acme reason=price",)  # the deal's row rewritten
 NEW_DEAL = ("log meeting-booked globex",)  # the deal's row inserted after a refused stamp
 
 
@@ -105,7 +109,7 @@ def test_a_log_is_its_statements_plus_one_commit(chat, database, pooled_a_while,
         statements = _statements(database, lambda: _ask(chat, text, f"k-{text}"))
     # no workspace read before it; an event that may only stamp its deal takes the
     # derived-rows lock first, a statement of its own in the insert's pipeline
-    stamped = text.startswith("log meeting-booked")
+    stamped = text.startswith("log meeting-booked") or text == "log demo-booked acme"
     locks = [s for s in statements if s.startswith("SELECT pg_advisory_xact_lock")]
     assert len(locks) == (1 if stamped else 0), statements
     if stamped:
