@@ -186,31 +186,35 @@ def store_event(*, database: Database, workspace: Workspace, new: NewEvent,
     On PostgreSQL an event with neither a deal nor an account has nothing to bring up to date
     after its insert (the rollups are in its statement, `with_rollups`), so the insert is the
     whole transaction: `Database.write_one` sends it with its BEGIN, limits and COMMIT in one
-    round trip. So does an event that only stamps (and may rename) its deal: a meeting, a
-    call on a deal, anything that moves the deal nowhere (storage/deals.py `may_stamp`,
-    `stamp_after(renaming=True)`), after the derived-rows lock taken by a statement of its
-    own in the same round trip (so the stamp's snapshot holds every event committed before).
-    When the stamp does not apply (a new deal, a deal a later event names), the statement is
-    refused, nothing is committed (storage/pg_pipeline.py: the connection comes back idle),
-    and the event is written again in `Database.write`, its deal refreshed in full. A
-    repeated idempotency key stores nothing and commits nothing; the stored event is read
-    afterwards. Anything else runs `record_event` in `Database.write`."""
+    round trip. So does an event whose deal's upkeep follows from the deal's row alone, done
+    in the same statement: one that only stamps (and may rename) its deal, a meeting or a call
+    on a deal (storage/deals.py `may_stamp`, `stamp_after(renaming=True)`), or a stage event
+    at the present moment that moves it (`advance_after`, reports/deal_state.py
+    `stage_it_advances_to`). Those read the deal's events, so the derived-rows lock is taken
+    first, by a statement of its own in the same round trip (the statement's snapshot then
+    holds every event committed before). When the row does not decide it (a new deal, a later
+    event, a closed deal...) the statement is refused, nothing is committed
+    (storage/pg_pipeline.py: the connection comes back idle), and the event is written again
+    in `Database.write`, its deal refreshed in full. A repeated idempotency key stores nothing
+    and commits nothing; the stored event is read afterwards. Anything else runs
+    `record_event` in `Database.write`."""
     logged_at = now or datetime.now(UTC)
-    advance = _advance_to(database, new, logged_at)
-    stamp = advance is not None or database.dialect == "postgresql" \
-        and new.kind not in ACCOUNT_KINDS and may_stamp(
-            new.kind, deal_key=new.deal_key, deal_name=new.deal_name,
-            account_key=new.account_key, source=new.source)
-    if database.dialect != "postgresql" or (new.deal_key or new.account_key) and not stamp:
+    if database.dialect != "postgresql":
+        return _recorded_in_full(database, workspace, new, logged_at)
+    advance = _advance_to(new, logged_at)
+    from_row = advance is not None or new.kind not in ACCOUNT_KINDS and may_stamp(
+        new.kind, deal_key=new.deal_key, deal_name=new.deal_name, account_key=new.account_key,
+        source=new.source)  # the deal's upkeep in the insert's statement
+    if (new.deal_key or new.account_key) and not from_row:
         return _recorded_in_full(database, workspace, new, logged_at)
     _check(new)
     statement, rollups = with_rollups(_insert_once("postgresql", named=True), workspace, new,
-                                      lock_derived_rows=stamp, stamp_deal=stamp,
-                                      stamp_or_refuse=stamp, advance_to=advance)
+                                      lock_derived_rows=from_row, stamp_deal=from_row,
+                                      stamp_or_refuse=from_row, advance_to=advance)
     try:
         stored = database.write_one(
             statement, {**_insert_values(workspace, new, logged_at), **rollups},
-            first=derived_rows_lock_statement(workspace.id) if stamp else None)
+            first=derived_rows_lock_statement(workspace.id) if from_row else None)
     except sa.exc.DBAPIError as error:
         if not stamp_missed(error):
             raise
@@ -225,12 +229,11 @@ def store_event(*, database: Database, workspace: Workspace, new: NewEvent,
     return Recorded(_stored(new, stored[0][0], workspace.id, logged_at), duplicate=False)
 
 
-def _advance_to(database: Database, new: NewEvent, logged_at: datetime) -> Stage | None:
-    """PostgreSQL: the stage a stage event logged at the present moment may move its deal to
-    from the deal's row alone (reports/deal_state.py `stage_it_advances_to`); None when it is
-    written the full way (another kind, a backdated event: its stage times may be history)."""
-    if database.dialect != "postgresql" or not (new.deal_key and new.deal_name) \
-            or new.occurred_at != logged_at:
+def _advance_to(new: NewEvent, logged_at: datetime) -> Stage | None:
+    """The stage a stage event logged at the present moment may move its deal to from the
+    deal's row alone (reports/deal_state.py `stage_it_advances_to`); None when it is written
+    another way (another kind; a backdated event, whose stage times may be history)."""
+    if not (new.deal_key and new.deal_name) or new.occurred_at != logged_at:
         return None
     return stage_it_advances_to(new.kind, user_id=new.user_id, account_key=new.account_key,
                                 source=new.source)
