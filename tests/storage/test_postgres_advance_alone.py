@@ -9,16 +9,13 @@ event written the full way, stored once. Rows and counts, never timings."""
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 
-from bot.core import CommandRequest
 from storage.deals import STAMP_MISSED, refresh_deal
-from storage.workspaces import ensure_user, ensure_workspace
-from tests.support.dialog import Chat
+from tests.support.dialog import Chat, served_chat
 from tests.support.round_trips import RoundTrips
 from tests.support.statements import executed
 
@@ -55,19 +52,11 @@ CASES = {
 
 @pytest.fixture
 def chat(database):
-    with database.write() as session:
-        ensure_workspace(session=session, workspace_id=WS, platform="slack", now=NOW)
-        for user in ("U1", "U2"):
-            ensure_user(session=session, workspace_id=WS, user_id=user, display_name=user,
-                        now=NOW)
-    return Chat(database, workspace=WS, now=NOW, admins=(), default_user="U1")
+    return served_chat(database, workspace=WS, now=NOW, users=("U1", "U2"))
 
 
 def _ask(chat: Chat, text: str, key: str, user: str = "U1"):
-    """As served: the caller's name in the request, a deadline."""
-    reply = chat.handler.handle(CommandRequest(
-        platform="slack", workspace_id=WS, user_id=user, user_name=user, text=text,
-        channel_id="C1", idempotency_key=key), time.monotonic() + 30)
+    reply = chat.ask_served(text, key, user=user)
     assert reply.ok, reply.plain_text()
     return reply
 

@@ -18,6 +18,7 @@ from storage.engine import Database, DeadlinePassed
 from storage.recording import NewEvent, store_event
 from storage.workspaces import ensure_user, ensure_workspace, workspace_and_user
 from tests.support.dialog import Chat
+from tests.support.locks import hold_derived_rows_lock, wait_for_lock_waiter
 from tests.support.postgres_host import free_port
 from tests.support.round_trips import RoundTrips
 
@@ -112,20 +113,11 @@ def test_the_stamp_in_the_events_insert_waits_for_the_derived_rows_lock_first(ch
     _ask(chat, "log demo-booked acme", "deal")
     done: list = []
     with database.engine.connect() as holder:
-        holder.execute(sa.text("SET lock_timeout = '5s'"))
-        holder.execute(sa.text("SELECT pg_advisory_xact_lock(:k, hashtext(:w))"),
-                       {"k": 0x6B70_6431, "w": WS})
+        hold_derived_rows_lock(holder, WS)
         logging = threading.Thread(target=lambda: done.append(
             _ask(chat, "log meeting-booked acme", "stamp")))
         logging.start()
-        for _ in range(3000):  # until the log's statement waits for the lock (no wall clock)
-            waiting = holder.execute(sa.text(
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
-            )).scalar()
-            if waiting:
-                break
-            logging.join(0.01)
-        assert waiting == 1
+        wait_for_lock_waiter(holder, logging)
         holder.execute(sa.text("UPDATE deals SET updated_at = updated_at "
                                "WHERE workspace_id = :w AND key = 'acme'"), {"w": WS})
         holder.commit()

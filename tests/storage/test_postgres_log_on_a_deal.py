@@ -20,13 +20,13 @@ from bot.core import DATABASE_DOWN_REPLY, CommandRequest
 from storage.recording import NewEvent, record_event
 from storage.workspaces import ensure_user, ensure_workspace, workspace_and_user
 from tests.support.dialog import Chat
+from tests.support.locks import hold_derived_rows_lock, wait_for_lock_waiter
 from tests.support.round_trips import RoundTrips
 
 pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 
 NOW = datetime(2026, 11, 18, 14, 30, tzinfo=UTC)
 WS = "slack:TONDEAL"
-LOCK = (0x6B70_6431, WS)  # storage/workspaces.py: the derived-rows lock of the workspace
 
 
 @pytest.fixture
@@ -62,18 +62,6 @@ def _events(database, key: str = "acme") -> int:
         "AND voided_at IS NULL"), {"w": WS, "k": key})[0]
 
 
-def _wait_for_lock_waiter(holder, thread: threading.Thread, locktype: str = "advisory") -> None:
-    """Until a statement of `thread` waits for a lock (no wall clock)."""
-    for _ in range(3000):
-        waiting = holder.execute(sa.text(
-            "SELECT count(*) FROM pg_locks WHERE locktype = :t AND NOT granted"),
-            {"t": locktype}).scalar()
-        if waiting:
-            return
-        thread.join(0.01)
-    raise AssertionError("nothing waited for the lock")
-
-
 def test_the_refresh_reads_what_the_lock_holder_committed(chat, database):
     """The reads go out in the insert's query, after it: each statement of the query takes
     its own snapshot, so they see an event committed by the writer that held the lock while
@@ -83,13 +71,11 @@ def test_the_refresh_reads_what_the_lock_holder_committed(chat, database):
     assert _deal(database)[1:3] == (None, None)  # a meeting is no stage
     done: list = []
     with database.engine.connect() as holder:
-        holder.execute(sa.text("SET lock_timeout = '5s'"))
-        holder.execute(sa.text("SELECT pg_advisory_xact_lock(:k, hashtext(:w))"),
-                       {"k": LOCK[0], "w": LOCK[1]})
+        hold_derived_rows_lock(holder, WS)
         logging = threading.Thread(target=lambda: done.append(
             _ask(chat, "log inbound-request acme source=web", "sourced")))  # a refresh
         logging.start()
-        _wait_for_lock_waiter(holder, logging)
+        wait_for_lock_waiter(holder, logging)
         holder.execute(sa.text(  # a demo the holder stores (its deal left to the next writer)
             "INSERT INTO events (workspace_id, kind, count, deal_key, deal_name, user_id, "
             "logged_by, occurred_at, logged_at, idempotency_key) VALUES (:w, 'demo-booked', "
@@ -107,12 +93,11 @@ def test_a_retry_racing_its_original_stores_once_and_moves_the_deal_once(chat, d
     _ask(chat, "log meeting-booked acme", "deal")
     replies: list = []
     with database.engine.connect() as holder:
-        holder.execute(sa.text("SELECT pg_advisory_xact_lock(:k, hashtext(:w))"),
-                       {"k": LOCK[0], "w": LOCK[1]})
+        hold_derived_rows_lock(holder, WS)
         first = threading.Thread(target=lambda: replies.append(
             _ask(chat, "log demo-booked acme", "twice")))
         first.start()
-        _wait_for_lock_waiter(holder, first)
+        wait_for_lock_waiter(holder, first)
         second = threading.Thread(target=lambda: replies.append(
             _ask(chat, "log demo-booked acme", "twice")))
         second.start()

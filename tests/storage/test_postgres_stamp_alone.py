@@ -8,18 +8,17 @@ and stamps nothing. Counts and states, never timings."""
 from __future__ import annotations
 
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from bot.core import CommandRequest
 from storage.deals import refresh_deal
 from storage.models import Workspace
 from storage.recording import NewEvent, record_event
-from tests.support.dialog import Chat
+from tests.support.dialog import Chat, served_chat
+from tests.support.locks import hold_derived_rows_lock, wait_for_lock_waiter
 from tests.support.round_trips import RoundTrips
 from tests.support.statements import executed
 
@@ -31,19 +30,11 @@ WS = "slack:TSTAMP"
 
 @pytest.fixture
 def chat(database):
-    from storage.workspaces import ensure_user, ensure_workspace
-
-    with database.write() as session:
-        ensure_workspace(session=session, workspace_id=WS, platform="slack", now=NOW)
-        ensure_user(session=session, workspace_id=WS, user_id="U1", display_name="Ann", now=NOW)
-    return Chat(database, workspace=WS, now=NOW, admins=(), default_user="U1")
+    return served_chat(database, workspace=WS, now=NOW)
 
 
 def _ask(chat: Chat, text: str, key: str):
-    """As served: the caller's name in the request, a deadline."""
-    return chat.handler.handle(CommandRequest(
-        platform="slack", workspace_id=WS, user_id="U1", user_name="Ann", text=text,
-        channel_id="C1", idempotency_key=key), time.monotonic() + 30)
+    return chat.ask_served(text, key)
 
 
 def _deal(database, key: str = "acme") -> tuple | None:
@@ -170,20 +161,11 @@ def test_the_renaming_stamp_sees_what_the_lock_holder_committed(chat, database):
     assert _ask(chat, "log sql acme", "first").ok
     done: list = []
     with database.engine.connect() as holder:
-        holder.execute(sa.text("SET lock_timeout = '5s'"))
-        holder.execute(sa.text("SELECT pg_advisory_xact_lock(:k, hashtext(:w))"),
-                       {"k": 0x6B70_6431, "w": WS})
+        hold_derived_rows_lock(holder, WS)
         logging = threading.Thread(target=lambda: done.append(
             _ask(chat, "log meeting-booked acme", "meeting")))
         logging.start()
-        for _ in range(3000):  # until the log's statement waits for the lock (no wall clock)
-            waiting = holder.execute(sa.text(
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
-            )).scalar()
-            if waiting:
-                break
-            logging.join(0.01)
-        assert waiting == 1
+        wait_for_lock_waiter(holder, logging)
         with Session(bind=holder) as session:  # another process's log, an hour later
             workspace = session.get(Workspace, WS)
             record_event(session=session, workspace=workspace, new=NewEvent.of(

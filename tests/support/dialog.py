@@ -13,6 +13,7 @@ platform edge is left out. The signed-HTTP suites test the transport.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
@@ -61,6 +62,31 @@ class Chat:
         return self.handler.handle(CommandRequest(
             platform="slack", workspace_id=self.workspace, user_id=user or self.default_user,
             text=text, user_name=name, channel_id=self.channel))
+
+    def ask_served(self, text: str, key: str | None, *, user: str | None = None,
+                   name: str | None = None, seconds: float = 30) -> Reply:
+        """As `kpibot serve` asks it: the caller's name in the request (default: the user's
+        id), Slack's request key (`key`), a deadline `seconds` away (so PostgreSQL writes go
+        out in their one-round-trip pipelines)."""
+        user = user or self.default_user
+        return self.handler.handle(CommandRequest(
+            platform="slack", workspace_id=self.workspace, user_id=user, user_name=name or user,
+            text=text, channel_id=self.channel, idempotency_key=key),
+            time.monotonic() + seconds)
+
+
+def served_chat(database, *, workspace: str, now: datetime, users: Sequence[str] = ("U1",)
+                ) -> Chat:
+    """A `Chat` in a workspace whose `users` exist (their rows written, as a first command
+    writes them), asked by the first of them, no admins."""
+    from storage.workspaces import ensure_user, ensure_workspace
+
+    with database.write() as session:
+        ensure_workspace(session=session, workspace_id=workspace, platform="slack", now=now)
+        for user in users:
+            ensure_user(session=session, workspace_id=workspace, user_id=user,
+                        display_name=user, now=now)
+    return Chat(database, workspace=workspace, now=now, admins=(), default_user=users[0])
 
 
 def verify_dialog(chat: Chat, turns: Iterable[tuple[str, str]], *, user: str | None = None
