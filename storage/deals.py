@@ -94,15 +94,9 @@ def stamp_after(lock: sa.CTE, stored: sa.CTE, *, renaming: bool = False) -> sa.C
     values = {"updated_at": sa.bindparam("logged_at")}
     same_name = table.c.name == sa.bindparam("deal_name")
     if renaming:
-        events, at = Event.__table__, sa.bindparam("occurred_at")
-        later = sa.exists().where(
-            events.c.workspace_id == sa.bindparam("workspace_id"),
-            events.c.deal_key == sa.bindparam("deal_key"), events.c.voided_at.is_(None),
-            events.c.deal_name.is_not(None),
-            sa.or_(events.c.occurred_at > at, sa.and_(
-                events.c.occurred_at == at,
-                events.c.id > sa.select(stored.c.id).scalar_subquery())))
-        conditions.append(sa.or_(same_name, ~later))
+        events = Event.__table__
+        conditions.append(sa.or_(same_name, ~_a_later_event(stored, events.c.deal_name.is_not(
+            None))))
         values["name"] = sa.bindparam("deal_name")
     else:
         conditions.append(same_name)
@@ -110,8 +104,8 @@ def stamp_after(lock: sa.CTE, stored: sa.CTE, *, renaming: bool = False) -> sa.C
             .cte("deal_stamp"))
 
 
-_STAGE_COLUMNS = {Stage.LEAD: "lead_at", Stage.MQL: "mql_at", Stage.SQL: "sql_at",
-                  Stage.OPPORTUNITY: "opportunity_at", Stage.DEMO: "demo_at"}
+# the stage times of STAGE_ORDER short of won, in its order
+_STAGE_COLUMNS = ("lead_at", "mql_at", "sql_at", "opportunity_at", "demo_at")
 
 
 def advance_after(lock: sa.CTE, stored: sa.CTE, stage: Stage) -> sa.CTE:
@@ -127,16 +121,13 @@ def advance_after(lock: sa.CTE, stored: sa.CTE, stage: Stage) -> sa.CTE:
     table, events = Deal.__table__, Event.__table__
     at, rank = sa.bindparam("occurred_at"), _constant(STAGE_ORDER.index(stage))
     current = sa.case(*((table.c.stage == _constant(s.value), _constant(i))
-                        for i, s in enumerate(STAGE_ORDER) if s in _STAGE_COLUMNS),
+                        for i, s in enumerate(STAGE_ORDER) if s is not Stage.WON),
                       else_=_constant(-1))
-    of_deal = (events.c.workspace_id == sa.bindparam("workspace_id"),
-               events.c.deal_key == sa.bindparam("deal_key"), events.c.voided_at.is_(None))
-    later = sa.exists().where(*of_deal, sa.or_(events.c.occurred_at > at, sa.and_(
-        events.c.occurred_at == at, events.c.id > sa.select(stored.c.id).scalar_subquery())))
-    closed = sa.exists().where(*of_deal, events.c.kind.in_([_constant(k) for k in CLOSING_KINDS]))
+    closed = sa.exists().where(*_of_the_deal(), events.c.kind.in_(
+        [_constant(k) for k in CLOSING_KINDS]))
     values = {column: sa.case((sa.and_(current < _constant(i), _constant(i) <= rank), at),
                               else_=table.c[column])
-              for i, column in enumerate(_STAGE_COLUMNS.values())}
+              for i, column in enumerate(_STAGE_COLUMNS)}
     values.update(
         stage=_constant(stage.value),
         stage_changed_at=sa.case((current < rank, at), else_=table.c.stage_changed_at),
@@ -149,7 +140,23 @@ def advance_after(lock: sa.CTE, stored: sa.CTE, stage: Stage) -> sa.CTE:
         table.c.key == sa.bindparam("deal_key"), table.c.outcome == _constant("open"),
         current <= rank,
         sa.or_(table.c.owner_id == sa.bindparam("user_id"), table.c.first_event_at.is_(None)),
-        ~later, ~closed).values(values).returning(table.c.id).cte("deal_stamp"))
+        ~_a_later_event(stored), ~closed).values(values).returning(table.c.id)
+        .cte("deal_stamp"))
+
+
+def _of_the_deal() -> tuple:
+    """The non-void events of the event's deal (the insert's parameter names)."""
+    events = Event.__table__
+    return (events.c.workspace_id == sa.bindparam("workspace_id"),
+            events.c.deal_key == sa.bindparam("deal_key"), events.c.voided_at.is_(None))
+
+
+def _a_later_event(stored: sa.CTE, *also) -> sa.ColumnElement:
+    """Whether the deal has an event (that is `also`) after the one `stored`, in the order of
+    its history's names and owners: time, then id."""
+    events, at = Event.__table__, sa.bindparam("occurred_at")
+    return sa.exists().where(*_of_the_deal(), *also, sa.or_(events.c.occurred_at > at, sa.and_(
+        events.c.occurred_at == at, events.c.id > sa.select(stored.c.id).scalar_subquery())))
 
 
 def _constant(value: int | str) -> sa.ColumnElement:
@@ -163,7 +170,8 @@ _INVALID_TEXT = "22P02"  # invalid_text_representation: its cast
 
 
 def stamped_or_refused(stamped: sa.ColumnElement) -> sa.ColumnElement:
-    """PostgreSQL: 1 when `stamped` (the count of `stamp_after`'s rows) is 1, else an error
+    """PostgreSQL: 1 when `stamped` (the count of the rows `stamp_after` or `advance_after`
+    changed) is 1, else an error
     that fails the statement (a text that is no integer, cast to one; it names the count, so
     the server cannot fold it while planning): a log sent with its COMMIT in one round trip
     (storage/recording.py `store_event`) commits nothing when its deal needs a full refresh,
