@@ -114,3 +114,44 @@ def test_a_backdated_stage_event_is_written_the_full_way(chat, database):
         _ask(chat, "log demo-booked acme on 2026-11-10", "backdated")
     assert not [s for s, _p in seen if STAMP_MISSED in s]
     assert _row(database, "acme")["demo_at"] < NOW - timedelta(days=7)
+
+
+STAGES = ("lead", "mql", "sql", "opportunity", "demo-booked")
+EARLIER = (*STAGES, *STAGES, "deal-won 5k", "deal-lost reason=price", "meeting-booked",
+           "call")
+
+
+def test_random_histories_leave_each_deal_as_a_full_refresh_would(chat, database):
+    """60 histories drawn from fixed seeds (stages in any order, closes, reopenings, activities,
+    two reps, the deal's name in three cases, now and then an event after the present), each
+    on its own deal, then a stage event logged now: the row and the trigger-kept tables are
+    those of a full refresh whether the row alone decided it or the statement was refused."""
+    import random
+
+    _ask(chat, "log email-sent 1", "warm")
+    decided = 0
+    for seed in range(60):
+        draw = random.Random(seed)
+        deal = f"deal{seed}"
+        for i in range(draw.randrange(0, 7)):
+            hours = draw.choice((-3, *range(1, 240, 5)))  # now and then after the present
+            kind, user = draw.choice(EARLIER), draw.choice(("U1", "U1", "U1", "U1", "U2"))
+            named = draw.choice((deal, deal.upper(), deal.title()))
+            earlier = Chat(database, workspace=WS, now=NOW - timedelta(hours=hours),
+                           admins=(), default_user=user)
+            _ask(earlier, f"log {kind.split()[0]} {named} {' '.join(kind.split()[1:])}",
+                 f"{seed}-{i}", user=user)
+        named = draw.choice((deal, deal.upper(), deal.title()))
+        with executed(database.engine) as seen:
+            _ask(chat, f"log {draw.choice(STAGES)} {named}", f"{seed}-now")
+        decided += len(seen) == 2  # the lock and the insert: the row decided it
+        moved = _row(database, deal)
+        counts = [_counted(database, t) for t in ("deal_counts", "deal_durations",
+                                                  "deal_duration_counts", "open_deal_stages")]
+        with database.write() as session:
+            refresh_deal(session=session, workspace_id=WS, deal_key=deal)
+        assert {**_row(database, deal), "updated_at": None} == {**moved, "updated_at": None}, \
+            seed
+        assert counts == [_counted(database, t) for t in (
+            "deal_counts", "deal_durations", "deal_duration_counts", "open_deal_stages")], seed
+    assert 10 <= decided <= 50, decided  # both ways taken
