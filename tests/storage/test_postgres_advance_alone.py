@@ -117,6 +117,7 @@ def test_a_backdated_stage_event_is_written_the_full_way(chat, database):
 
 
 STAGES = ("lead", "mql", "sql", "opportunity", "demo-booked")
+NOW_KINDS = (*STAGES, "meeting-booked", "meeting-held")  # a stage moves, a meeting stamps
 EARLIER = (*STAGES, *STAGES, "deal-won 5k", "deal-lost reason=price", "meeting-booked",
            "call")
 
@@ -124,7 +125,8 @@ EARLIER = (*STAGES, *STAGES, "deal-won 5k", "deal-lost reason=price", "meeting-b
 def test_random_histories_leave_each_deal_as_a_full_refresh_would(chat, database):
     """60 histories drawn from fixed seeds (stages in any order, closes, reopenings, activities,
     two reps, the deal's name in three cases, now and then an event after the present), each
-    on its own deal, then a stage event logged now: the row and the trigger-kept tables are
+    on its own deal, then a stage event or a meeting logged now (storage/deals.py
+    `advance_after`, `stamp_after(renaming=True)`): the row and the trigger-kept tables are
     those of a full refresh whether the row alone decided it or the statement was refused."""
     import random
 
@@ -143,7 +145,7 @@ def test_random_histories_leave_each_deal_as_a_full_refresh_would(chat, database
                  f"{seed}-{i}", user=user)
         named = draw.choice((deal, deal.upper(), deal.title()))
         with executed(database.engine) as seen:
-            _ask(chat, f"log {draw.choice(STAGES)} {named}", f"{seed}-now")
+            _ask(chat, f"log {draw.choice(NOW_KINDS)} {named}", f"{seed}-now")
         decided += len(seen) == 2  # the lock and the insert: the row decided it
         moved = _row(database, deal)
         counts = [_counted(database, t) for t in ("deal_counts", "deal_durations",
