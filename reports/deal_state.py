@@ -88,16 +88,17 @@ def changes_only_the_name(kind: str, *, account_key: str | None, source: str | N
 def stage_it_advances_to(kind: str, *, user_id: str, account_key: str | None,
                          source: str | None) -> Stage | None:
     """The stage an event of `kind` moves a deal to when, added as the deal's latest event,
-    its effect follows from the deal's row alone: a stage event short of won (no close),
-    credited to a rep (not the team: the owner rule prefers a rep), naming no account and no
-    source. It applies to an open deal that was never closed, at a stage no later than this
+    its effect follows from the deal's row alone: a stage event after lead and short of won
+    (a lead mostly starts a new deal, which has no row to follow from; no close), credited to
+    a rep (not the team: the owner rule prefers a rep), naming no account and no source. It
+    applies to an open deal that was never closed, at a stage no later than this
     one, owned by this rep (or with no stage yet), whose other events are all earlier: then the
     stages from the deal's stage up to this one are reached now, skipped ones included (zero
     time in them), the deal's stage is this one (changed now if it moved), its first stage
     event is its first if it had none, the owner is this rep and the name this event's; nothing
     else changes (storage/deals.py `advance_after`). None for any other event."""
     spec = KINDS.get(kind)
-    if spec is None or spec.stage is None or spec.stage is Stage.WON or spec.closes \
+    if spec is None or spec.stage in (None, Stage.LEAD, Stage.WON) or spec.closes \
             or user_id == UNASSIGNED_USER or account_key is not None or source is not None:
         return None
     return spec.stage

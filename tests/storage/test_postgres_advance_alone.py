@@ -1,11 +1,11 @@
-"""PostgreSQL: a stage event logged at the present moment moves its deal in the statement that
-stores it, from the deal's row alone, with its COMMIT: one round trip (storage/recording.py
-`store_event`, storage/deals.py `advance_after`, reports/deal_state.py
-`stage_it_advances_to`). What must hold: the deal's row is exactly what a full refresh from
-its events writes, whatever the history before (a new deal, no stage yet, a stage skipped, the
-same stage again, a lower one, another owner, a close, a reopened deal, a later event, another
-name, a source), and where the row alone does not decide it the statement is refused and the
-event written the full way, stored once. Rows and counts, never timings."""
+"""PostgreSQL: a stage event (after lead) logged at the present moment moves its deal in the
+statement that stores it, from the deal's row alone, with its COMMIT: one round trip
+(storage/recording.py `store_event`, storage/deals.py `advance_after`, reports/deal_state.py
+`stage_it_advances_to`). What must hold: the deal's row is exactly what a full refresh from its
+events writes, whatever the history before (a new deal, no stage yet, a stage skipped, the same
+stage again, a lower one, another owner, a close, a reopened deal, a later event, another name,
+a source), and where the row alone does not decide it the statement is refused and the event
+written the full way, stored once; a lead is not tried. Rows and counts, never timings."""
 
 from __future__ import annotations
 
@@ -104,6 +104,16 @@ def test_a_stage_event_leaves_the_deal_as_a_full_refresh_would(chat, database, c
     assert moved["updated_at"] == NOW
     assert counts == [_counted(database, t) for t in ("deal_counts", "deal_durations",
                                                       "deal_duration_counts", "open_deal_stages")]
+
+
+def test_a_lead_is_written_the_full_way_at_once(chat, database):
+    """A lead mostly starts a new deal, with no row to follow from: it is not tried (no refused
+    statement, no round trip more than before), whether its deal is new or not."""
+    for key, text in (("new", "log lead acme"), ("again", "log lead acme")):
+        with executed(database.engine) as seen:
+            _ask(chat, text, key)
+        assert not [s for s, _p in seen if STAMP_MISSED in s], key
+    assert _row(database, "acme")["stage"] == "lead"
 
 
 def test_a_backdated_stage_event_is_written_the_full_way(chat, database):
