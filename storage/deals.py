@@ -23,6 +23,7 @@ from storage import driver, history_settle
 from storage.bulk import BulkInsert, chunks
 from storage.driver import unconverted
 from storage.models import Deal, Event
+from storage.workspace_guess import refused_with
 from storage.workspaces import lock_derived_rows, note_history_change, workspace_zone
 
 
@@ -104,8 +105,8 @@ def stamp_after(lock: sa.CTE, stored: sa.CTE, *, renaming: bool = False) -> sa.C
             .cte("deal_stamp"))
 
 
-# the stage times of STAGE_ORDER short of won, in its order
-_STAGE_COLUMNS = ("lead_at", "mql_at", "sql_at", "opportunity_at", "demo_at")
+# the stage times of STAGE_ORDER short of won, in its order (lead_at ... demo_at)
+_STAGE_COLUMNS = tuple(f"{stage.value}_at" for stage in STAGE_ORDER if stage is not Stage.WON)
 
 
 def advance_after(lock: sa.CTE, stored: sa.CTE, stage: Stage) -> sa.CTE:
@@ -166,7 +167,6 @@ def _constant(value: int | str) -> sa.ColumnElement:
 
 
 STAMP_MISSED = "kpibot: the deal stamp missed"  # in `stamped_or_refused`'s error
-_INVALID_TEXT = "22P02"  # invalid_text_representation: its cast
 
 
 def stamped_or_refused(stamped: sa.ColumnElement) -> sa.ColumnElement:
@@ -185,8 +185,7 @@ def stamped_or_refused(stamped: sa.ColumnElement) -> sa.ColumnElement:
 def stamp_missed(error: BaseException) -> bool:
     """Whether `error` (SQLAlchemy's, or the driver's) is `stamped_or_refused`'s: nothing was
     stored, and the event is to be written again with its deal refreshed in full."""
-    orig = getattr(error, "orig", None) or error
-    return getattr(orig, "sqlstate", None) == _INVALID_TEXT and STAMP_MISSED in str(orig)
+    return refused_with(error, STAMP_MISSED)
 
 
 def note_stamped(session: Session, workspace_id: str, deal_key: str) -> None:

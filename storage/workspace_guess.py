@@ -182,12 +182,19 @@ def server_clock(engine: Any) -> tuple[datetime, float] | None:
 
 def missed(error: BaseException) -> bool:
     """Whether `error` (SQLAlchemy's, or the driver's) is the check's: the guess was wrong, so
-    the transaction that sent it stored nothing. Never a `CommitOutcomeUnknown`, whatever it
-    carries: a write again after a COMMIT whose answer was lost (bot/handlers/log.py) may meet
-    a guess made wrong since, while the first COMMIT may have stored the event."""
+    the transaction that sent it stored nothing."""
+    return refused_with(error, MISSED)
+
+
+def refused_with(error: BaseException, text: str) -> bool:
+    """Whether `error` is a statement's refusal on purpose that names `text` (a text that is no
+    integer, cast to one, as `CHECK` does; storage/deals.py `stamped_or_refused` too): nothing
+    of its transaction was stored. Never a `CommitOutcomeUnknown`, whatever it carries: a
+    write again after a COMMIT whose answer was lost (bot/handlers/log.py) may meet a refusal
+    since, while the first COMMIT may have stored the event."""
     from storage.commit_unknown import CommitOutcomeUnknown
 
     if isinstance(error, CommitOutcomeUnknown):
         return False
     orig = getattr(error, "orig", None) or error
-    return getattr(orig, "sqlstate", None) == _INVALID_TEXT and MISSED in str(orig)
+    return getattr(orig, "sqlstate", None) == _INVALID_TEXT and text in str(orig)
