@@ -61,7 +61,7 @@ def run_pooled(engine: sa.Engine, statement: sa.Executable, params: Mapping[str,
                alone: tuple | None = None,
                first: tuple[sa.Executable, Mapping[str, object]] | None = None) -> list[tuple]:
     """`run` of one statement outside any transaction (`Database.read_first`, `write_one`),
-    on a pooled connection put in psycopg's autocommit mode for it and back, without
+    on a pooled connection (put in psycopg's autocommit mode for a read, and back), without
     SQLAlchemy's Connection: its checkout, isolation characteristics and reset were a third
     of the workspace read's client CPU. The pool's own checkout and checkin still run
     (storage/pg_pool.py pings a connection that may have gone bad), listeners are told, and
@@ -88,11 +88,12 @@ def run_pooled(engine: sa.Engine, statement: sa.Executable, params: Mapping[str,
         if listeners:
             for sql, each in (*ahead, (compiled.sql, values)):
                 listeners(_Pooled(pooled), cursor, sql, each, None, False)
-        driver_connection.autocommit = True
         if alone is None:
+            driver_connection.autocommit = True  # (no BEGIN of psycopg's own)
             cursor.execute(compiled.sql, values)
             rows = _rows(cursor)
-        else:  # BEGIN, limits, the statement prepared, COMMIT: one pipeline (pg_begin)
+        else:  # BEGIN, limits, the statement prepared, COMMIT: one pipeline (pg_begin); sent
+            # on libpq's connection, which psycopg's autocommit does not concern
             rows = _rows_alone(driver_connection, [*ahead, (compiled.sql, values)], alone)
     except dialect.loaded_dbapi.Error as error:  # (a connection that closed: invalidated)
         raise _driver_error(dialect, driver_connection, cursor, pooled.invalidate,
@@ -129,7 +130,8 @@ def _hand_back(pooled, driver_connection, dialect) -> None:
             if driver_connection.info.transaction_status != _IDLE:
                 pg_pipeline.forget(driver_connection)  # (psycopg deallocates them all)
                 driver_connection.rollback()
-            driver_connection.autocommit = False
+            if driver_connection.autocommit:
+                driver_connection.autocommit = False
     except dialect.loaded_dbapi.Error as error:
         pooled.invalidate(error)
     finally:
