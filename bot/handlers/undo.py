@@ -77,4 +77,6 @@ def _still_won(deal, workspace, t: Translator) -> str | None:
 UNDO = CommandSpec(
     word="undo", command=UndoCommand, parse=parse_undo, handle=handle_undo, help=__doc__,
     usage="/kpi undo [ID]", example="/kpi undo 42",
-    summary="void your last event, or event `ID` (yours, or anyone's if you are an admin)")
+    summary="void your last event, or event `ID` (yours, or anyone's if you are an admin)",
+    guesses_workspace=True,  # its first statement is its write transaction's (the check's)
+)

@@ -197,3 +197,47 @@ def test_a_report_on_a_guess_is_one_round_trip_fewer_and_the_same(database, pool
     assert guessed == read
     assert not _misses(guessed_trips)
     assert guessed_trips.count == trips.count - 1, (guessed_trips.count, trips.count)
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+@pytest.mark.parametrize("text", ["undo", "undo {id}"])
+def test_an_undo_on_a_guess_is_one_round_trip_fewer(database, pooled_a_while, text):
+    """`/kpi undo` (its write transaction sends the check): the same reply as after a read
+    of the rows, one round trip fewer (the workspace read's), each event voided once."""
+    chat = _chat(database, datetime(2026, 11, 18, 14, 30, tzinfo=UTC))
+    ids = [_ask(chat, "log call 1", f"k{i}").undo_event for i in range(3)]
+    workspace_guess.forget(database.engine, WS, "U1")
+    with RoundTrips(database.engine) as trips:
+        read = _ask(chat, text.format(id=ids[2]))
+    assert workspace_guess.recall(database.engine, WS, "U1") is not None  # (the rows read)
+    with RoundTrips(database.engine) as guessed_trips:
+        guessed = _ask(chat, text.format(id=ids[1]))
+    assert not _misses(guessed_trips)
+    assert read.ok and guessed.ok, (read.text, guessed.text)
+    assert guessed.text.replace(f"#{ids[1]}", "#N") == read.text.replace(f"#{ids[2]}", "#N")
+    assert guessed_trips.count == trips.count - 1, (guessed_trips.count, trips.count)
+    with database.engine.connect() as connection:
+        voided = connection.execute(sa.text(
+            "SELECT id FROM events WHERE workspace_id = :w AND voided_at IS NOT NULL "
+            "ORDER BY id"), {"w": WS}).scalars().all()
+    assert voided == ids[1:]
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_an_undo_on_a_wrong_guess_voids_once_and_answers_right(database, pooled_a_while):
+    """A guess another process made wrong fails the undo's transaction at its first
+    statement: nothing voided there; the undo is answered again from the rows read."""
+    chat = _chat(database, datetime(2026, 11, 18, 14, 30, tzinfo=UTC))
+    assert _ask(chat, "log call 1", "one").ok
+    assert _ask(chat, "log call 1", "two").ok  # remembered
+    assert workspace_guess.recall(database.engine, WS, "U1") is not None
+    _elsewhere(database, "UPDATE workspaces SET timezone = 'Asia/Tokyo' WHERE id = :w")
+    with RoundTrips(database.engine) as trips:
+        reply = _ask(chat, "undo")
+    assert reply.ok, reply.text
+    assert len(_misses(trips)) == 1
+    with database.engine.connect() as connection:
+        voided = connection.execute(sa.text(
+            "SELECT idempotency_key FROM events WHERE workspace_id = :w AND voided_at IS NOT "
+            "NULL"), {"w": WS}).scalars().all()
+    assert voided == ["slack:two"]
