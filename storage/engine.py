@@ -296,12 +296,13 @@ class Database:
         whose event needs no upkeep after its insert); `first`: a statement (and its
         parameters) run before it in the same transaction, whose rows are not wanted (a lock:
         the statement's snapshot is then taken under it). PostgreSQL under a deadline or lock
-        timeout (a chat command): BEGIN, the limits `write` sets, the statement and COMMIT go
-        out as one query, in one round trip instead of two, on a pooled connection in
-        autocommit with no Session (storage/pg_begin.py `pipelined`). All of it commits
-        or none of it: the server stops at the first error, a timeout included, and refuses a
-        COMMIT past the deadline (`kpibot.commit_by`, migration 0010), as it does `write`'s;
-        a deadline already passed raises DeadlinePassed before anything is sent. The COMMIT
+        timeout (a chat command): the limits `write` sets and the statement go out as one
+        pipeline that the server commits at its Sync (no BEGIN, no COMMIT), in one round
+        trip, on a pooled connection with no Session (storage/pg_begin.py `pipelined`). All
+        of it commits or none of it: the server stops at the first error, a timeout included,
+        and refuses a commit past the deadline (`kpibot.commit_by`, migration 0010), as it
+        does `write`'s; a deadline already passed raises DeadlinePassed before anything is
+        sent. The commit
         is not gated by the bot's own deadline check, so `kpibot.commit_by` must not be
         counted from when the server runs the query (a server frozen before it read the query
         would count from its thaw): it is also bounded by the instant the command's workspace

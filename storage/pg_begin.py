@@ -30,9 +30,13 @@ prepared on the connection (`pipelined`, storage/pg_pipeline.py): BEGIN, the lim
 parameters (`LIMITS_BOUND`), the insert, and the deal's reads or the COMMIT; each statement
 takes its own snapshot after the ones before it ran, so the reads see the insert and whatever
 committed before the derived-rows lock it took (session 11-12: one simple-protocol query with
-the values written in, parsed and planned on every log). A write's `kpibot.commit_by` is also
-bounded by an instant on the server's clock no later than the deadline when the command's
-workspace read gave one (`begin_with_next_statement(..., commit_by=...)`).
+the values written in, parsed and planned on every log). Since session 16 a whole transaction
+sends neither BEGIN nor COMMIT: the server runs a pipeline's statements up to its Sync as one
+implicit transaction and commits it there (two statements fewer a log, on both sides of the
+wire); its isolation is the connection's default, set to READ COMMITTED when it connects
+(`_read_committed`). A write's `kpibot.commit_by` is also bounded by an instant on the
+server's clock no later than the deadline when the command's workspace read gave one
+(`begin_with_next_statement(..., commit_by=...)`).
 """
 
 from __future__ import annotations
@@ -50,10 +54,24 @@ _pending_begins: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def install(engine: sa.Engine) -> None:
-    """Join a pending BEGIN to the next statement on `engine`'s connections."""
+    """Join a pending BEGIN to the next statement on `engine`'s connections, whose
+    transactions without a BEGIN (`pipelined`'s whole ones) are READ COMMITTED too."""
     sa.event.listen(engine, "do_execute", _execute)
     sa.event.listen(engine, "do_execute_no_params", _execute_no_params)
     sa.event.listen(engine, "do_executemany", _executemany)
+    sa.event.listen(engine, "connect", _read_committed)
+
+
+def _read_committed(dbapi_connection, _record) -> None:
+    """A new connection's transactions begun without BEGIN ISOLATION LEVEL (a whole one in
+    `pipelined`, committed at its Sync) are READ COMMITTED whatever the server's default:
+    each of its statements sees what committed before it ran (a lock's earlier holders)."""
+    autocommit = dbapi_connection.autocommit
+    dbapi_connection.autocommit = True
+    try:
+        dbapi_connection.execute("SET default_transaction_isolation TO 'read committed'")
+    finally:
+        dbapi_connection.autocommit = autocommit
 
 
 def begin_with_next_statement(connection: sa.Connection, deadline: float | None,
@@ -221,22 +239,27 @@ def pipelined(driver_connection, statements: list[tuple[str, dict]], *,
     transaction's BEGIN and its limits go first (DeadlinePassed before anything is sent),
     then the check of a guessed workspace (storage/workspace_guess.py) if it is still to send:
     a wrong guess fails the transaction there, and nothing after it runs, a COMMIT included;
-    `commit`: a COMMIT after them. Each statement of a READ COMMITTED transaction takes its
-    own snapshot, after the ones before it ran, as in one simple query. The server stops at
-    the first error (the rest are skipped, the transaction is left failed), which is raised
-    (psycopg's). A COMMIT the server confirmed stands, even if the connection broke after it
+    `commit`: a COMMIT after them. With both, the statements are the whole transaction: no
+    BEGIN and no COMMIT go out, the server commits them at the pipeline's Sync (two
+    statements fewer, storage/pg_pipeline.py `whole`; READ COMMITTED: `_read_committed`).
+    Each statement of a READ COMMITTED transaction takes its own snapshot, after the ones
+    before it ran, as in one simple query. The server stops at the first error (the rest are
+    skipped, the transaction is left failed, or rolled back at the Sync), which is raised
+    (psycopg's). A commit the server confirmed stands, even if the connection broke after it
     (a fast shutdown's FATAL): the rows are returned, the connection closed."""
     from storage import pg_pipeline
 
     check = begin[3] if begin is not None and len(begin) > 3 else None
     taken = None if check is None else check.take()
+    whole = begin is not None and commit
     for _attempt in range(2):
-        opening = [] if begin is None else [(BEGIN, {}),
-                                            (LIMITS_BOUND, limits_bound(*begin[:3]))]
+        opening = [] if begin is None else [(LIMITS_BOUND, limits_bound(*begin[:3]))]
+        if begin is not None and not whole:
+            opening.insert(0, (BEGIN, {}))
         if taken is not None:
             opening.append(taken)
         answers, transformer = pg_pipeline.send(driver_connection, [*opening, *statements],
-                                                commit=commit)
+                                                commit=commit and not whole, whole=whole)
         if taken is not None:  # checked only once the check answered: when its answer never
             # came (the connection broke), the command's next transaction (a write again after
             # a COMMIT whose answer was lost, bot/handlers/log.py) sends it again
@@ -248,7 +271,8 @@ def pipelined(driver_connection, statements: list[tuple[str, dict]], *,
         if not (answers.forgotten and begin is not None):
             raise answers.error
         # the server had forgotten a statement prepared here: nothing ran but BEGIN (and the
-        # limits), so the transaction starts over, its statements prepared again
+        # limits), so the transaction starts over (a whole one was rolled back at its Sync),
+        # its statements prepared again
         pg_pipeline.forget(driver_connection)
         driver_connection.rollback()
     else:

@@ -66,7 +66,8 @@ def run_pooled(engine: sa.Engine, statement: sa.Executable, params: Mapping[str,
     of the workspace read's client CPU. The pool's own checkout and checkin still run
     (storage/pg_pool.py pings a connection that may have gone bad), listeners are told, and
     errors are raised as `run` raises them (the connection invalidated when it is gone).
-    `alone`: as `run`'s (BEGIN, limits, the statement and COMMIT in one query); `first` (with
+    `alone`: the statement as a whole transaction (its limits and the statement in one
+    pipeline, committed at its Sync: `pg_begin.pipelined`); `first` (with
     `alone`): a statement run before it in that transaction and pipeline, its rows not
     returned."""
     dialect = engine.dialect
@@ -92,8 +93,8 @@ def run_pooled(engine: sa.Engine, statement: sa.Executable, params: Mapping[str,
             driver_connection.autocommit = True  # (no BEGIN of psycopg's own)
             cursor.execute(compiled.sql, values)
             rows = _rows(cursor)
-        else:  # BEGIN, limits, the statement prepared, COMMIT: one pipeline (pg_begin); sent
-            # on libpq's connection, which psycopg's autocommit does not concern
+        else:  # the limits and the statement prepared: one pipeline, a whole transaction
+            # (pg_begin); sent on libpq's connection, which psycopg's autocommit does not concern
             rows = _rows_alone(driver_connection, [*ahead, (compiled.sql, values)], alone)
     except dialect.loaded_dbapi.Error as error:  # (a connection that closed: invalidated)
         raise _driver_error(dialect, driver_connection, cursor, pooled.invalidate,
@@ -108,8 +109,8 @@ def run_pooled(engine: sa.Engine, statement: sa.Executable, params: Mapping[str,
 def _rows_alone(driver_connection, statements: list[tuple[str, dict]], alone: tuple
                 ) -> list[tuple]:
     """The rows of the last of `statements` run as a transaction of their own
-    (`pg_begin.pipelined`: BEGIN, the limits of `alone`, the statements prepared on the
-    connection, COMMIT; one round trip)."""
+    (`pg_begin.pipelined`: the limits of `alone` and the statements prepared on the
+    connection, committed at the pipeline's Sync; one round trip)."""
     return pg_begin.pipelined(driver_connection, statements, begin=alone, commit=True)[-1]
 
 

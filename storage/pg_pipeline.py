@@ -2,7 +2,9 @@
 
 A `/kpi log`'s write sends its statements in one network write and reads the answers in one
 round trip (issue 18: `/kpi log` ≤ 2× `/kpi ping`): BEGIN, the deadline's limits, the event's
-insert with its rollups, the deal's reads; or the deal's UPDATE and the COMMIT. Each statement
+insert with its rollups, the deal's reads; or the deal's UPDATE and the COMMIT; or, for a
+write that is a whole transaction, its limits and statements alone, which the server commits
+at the pipeline's Sync (`whole`). Each statement
 is prepared by name on the connection the first time it is sent there (Parse), then only bound
 and executed: the server parses, analyses and plans the insert with its rollups once per
 connection instead of once per log (0.2-0.5 ms of its CPU a log, docs/performance.md).
@@ -136,18 +138,18 @@ _PREPARE, _COMMIT = -1, -2  # what an answer is for, besides a statement's index
 
 
 def send(driver_connection, statements: Sequence[tuple[str, Mapping[str, object]]], *,
-         commit: bool = False) -> tuple[Answers, Transformer]:
+         commit: bool = False, whole: bool = False) -> tuple[Answers, Transformer]:
     """`send_numbered` for statements with psycopg's `%(name)s` placeholders and their values
     by name (a write's, storage/pg_begin.py `pipelined`)."""
     numbered = []
     for sql, values in statements:
         query, names = _numbered(sql)
         numbered.append((query, [values[name] for name in names]))
-    return send_numbered(driver_connection, numbered, commit=commit)
+    return send_numbered(driver_connection, numbered, commit=commit, whole=whole)
 
 
 def send_numbered(driver_connection, statements: Sequence[tuple[bytes, Sequence | None]], *,
-                  commit: bool = False) -> tuple[Answers, Transformer]:
+                  commit: bool = False, whole: bool = False) -> tuple[Answers, Transformer]:
     """Send `statements` (the server's `$n` placeholders, bytes, and their values by position)
     and, with `commit`, a COMMIT after them, as one pipeline, and read every answer. A
     statement is prepared by name the first time it is sent on the connection, then only bound
@@ -163,7 +165,15 @@ def send_numbered(driver_connection, statements: Sequence[tuple[bytes, Sequence 
     rolls it back and answers "ROLLBACK"). So a refused write (a wrong guess, a stamp that did
     not apply) comes back with its connection idle: no ROLLBACK of its own (a round trip), and
     the statements prepared on it stay prepared (psycopg's rollback may DEALLOCATE ALL);
-    those whose Parse was skipped are forgotten here."""
+    those whose Parse was skipped are forgotten here.
+
+    With `whole` (no BEGIN went before: the statements are a whole transaction), no BEGIN
+    and no COMMIT either: the server runs the statements up to the Sync as one implicit
+    transaction and commits it at the Sync (two statements fewer, issue 18). Its commit is
+    confirmed by the Sync's answer after no error (`Answers.committed`); an error the commit
+    itself raised (a deferred trigger's: `kpibot.commit_by`) comes as one more answer before
+    it, and is the pipeline's error (nothing committed); a connection that broke before the
+    Sync's answer leaves the commit unknown (`commit_unanswered`), as a COMMIT's would."""
     pgconn = driver_connection.pgconn
     transformer = Transformer(driver_connection)
     known = _prepared.setdefault(driver_connection, {})
@@ -184,10 +194,14 @@ def send_numbered(driver_connection, statements: Sequence[tuple[bytes, Sequence 
                 pgconn.send_query_params(b"COMMIT", None)
                 sent.append(_COMMIT)
             pgconn.pipeline_sync()
-            arrived = driver_connection.wait(_exchange(pgconn, len(sent), 2 if commit else 1))
+            arrived = driver_connection.wait(_exchange(pgconn, len(sent), 2 if commit else 1,
+                                                       whole=whole))
         finally:
             _leave_pipeline(driver_connection)
-    return _answers(encoding, known, sent, parsed, len(statements), arrived), transformer
+    if whole:  # what the Sync's commit answered: its error, or nothing (then it committed)
+        sent.append(_COMMIT)
+    return _answers(encoding, known, sent, parsed, len(statements), arrived,
+                    whole=whole), transformer
 
 
 def _send_one(pgconn, transformer: Transformer, known: dict, query: bytes, values: Sequence,
@@ -225,7 +239,8 @@ def _leave_pipeline(driver_connection) -> None:
 
 
 def _answers(encoding: str, known: dict, sent: list[int], parsed: dict[int, tuple],
-             count: int, arrived: tuple[list, Exception | None]) -> Answers:
+             count: int, arrived: tuple[list, Exception | None], *,
+             whole: bool = False) -> Answers:
     results, broken = arrived
     answers = Answers([None] * count, False, None)
     for position, (purpose, result) in enumerate(zip(sent, results, strict=False)):
@@ -241,6 +256,8 @@ def _answers(encoding: str, known: dict, sent: list[int], parsed: dict[int, tupl
             answers.committed = result.command_status == b"COMMIT" and answers.error is None
         if purpose >= 0:
             answers.results[purpose] = result
+    if whole:
+        _commit_at_sync(answers, results, broken, len(sent) - 1)
     if answers.error is None:
         answers.error = broken
         # no statement failed (the COMMIT was not skipped), and the connection broke before
@@ -252,11 +269,29 @@ def _answers(encoding: str, known: dict, sent: list[int], parsed: dict[int, tupl
     return answers
 
 
-def _exchange(pgconn, expected: int, syncs: int = 1):
+def _commit_at_sync(answers: Answers, results: list, broken: Exception | None,
+                    at: int) -> None:
+    """`whole`: the implicit transaction committed when the Sync's answer came after every
+    statement's, with no error. An answer after the statements' (at `at`) is its commit's:
+    an ERROR refused it (nothing committed); the server's own FATAL, or a connection that
+    broke, before the Sync's answer leaves it unknown (it may have committed just before)."""
+    extra = results[at] if len(results) > at else None
+    if extra is not None and answers.error is not None and (
+            any(result.status in (_FATAL, _ABORTED) for result in results[:at])
+            or _severity(extra) == b"ERROR"):
+        return  # a statement failed, or the commit was refused: rolled back
+    if extra is not None:  # the server ended the connection where the commit's answer goes
+        answers.commit_unanswered = True
+    elif answers.error is None and broken is None:
+        answers.committed = True
+
+
+def _exchange(pgconn, expected: int, syncs: int = 1, *, whole: bool = False):
     """The generator `Connection.wait` runs: flush the pipeline, then read the answers one by
     one until its last Sync's (of `syncs`), each kept as it arrives (a connection that breaks
     on the way loses none of those before). Returns (the first result of each answer, the
-    break's error)."""
+    break's error). `whole`: one more answer may come before the Sync's, the error of the
+    implicit transaction's commit (an ERROR, not the server's own FATAL)."""
     results: list = []
     waiting_for_end = False  # a result was taken; libpq's None ends that answer
     try:
@@ -284,9 +319,16 @@ def _exchange(pgconn, expected: int, syncs: int = 1):
                 waiting_for_end = True
             if pgconn.status == _BAD:
                 raise errors.OperationalError("the connection to the server was lost")
-            if len(results) > expected:  # an answer to none: the server's own FATAL
+            if len(results) > expected and not (whole and len(results) == expected + 1
+                                                and _severity(result) == b"ERROR"):
+                # an answer to none: the server's own FATAL
                 raise errors.OperationalError(
                     (result.error_message or b"the server ended the connection").decode(
                         errors="replace").strip())
     except errors.OperationalError as error:
         return results, error
+
+
+def _severity(result) -> bytes | None:
+    """An error result's severity as the server names it (ERROR, FATAL, PANIC)."""
+    return result.error_field(pq.DiagnosticField.SEVERITY_NONLOCALIZED)

@@ -22,7 +22,7 @@ from bot.core import CommandRequest
 from storage.engine import Database
 from storage.workspaces import ensure_user, ensure_workspace
 from tests.support.dialog import Chat
-from tests.support.fatal_after_commit import FatalAfterCommit
+from tests.support.fatal_after_commit import RELAY_QUERY, FatalAfterCommit
 
 pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 
@@ -30,10 +30,18 @@ NOW = datetime(2026, 11, 18, 14, 30, tzinfo=UTC)
 WS = "slack:TFATAL"
 
 
-def _stored(database: Database, key: str) -> int:
-    return database.read_first(sa.text(
-        "SELECT count(*) FROM events WHERE workspace_id = :w AND idempotency_key = :k"),
-        {"w": WS, "k": f"slack:{key}"})[0]
+def _stored(database_url: str, key: str) -> int:
+    """What the server holds, asked directly (not through the relay, whose cut connection
+    may still sit in the bot's pool: a server's FATAL that came in with a commit's
+    confirmation is only found by the connection's next use)."""
+    engine = sa.create_engine(database_url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            return connection.execute(sa.text(
+                "SELECT count(*) FROM events WHERE workspace_id = :w "
+                "AND idempotency_key = :k"), {"w": WS, "k": f"slack:{key}"}).scalar_one()
+    finally:
+        engine.dispose()
 
 
 def _ask(chat: Chat, text: str, key: str):
@@ -49,7 +57,8 @@ def _through_relay(database_url: str) -> Iterator[tuple[FatalAfterCommit, Databa
     url = make_url(database_url)
     with FatalAfterCommit(url.host, url.port) as relay:
         database = Database.from_url(
-            url.set(host="127.0.0.1", port=relay.port).render_as_string(hide_password=False))
+            url.set(host="127.0.0.1", port=relay.port).update_query_dict(RELAY_QUERY)
+            .render_as_string(hide_password=False))
         try:
             with database.write() as session:
                 ensure_workspace(session=session, workspace_id=WS, platform="slack", now=NOW)
@@ -71,7 +80,7 @@ def test_a_confirmed_commit_followed_by_a_fatal_is_reported_stored(database_url,
         reply = _ask(chat, text, "once")
         relay.armed = False
         assert relay.cut == 1  # the connection was cut right after the COMMIT's answer
-        assert _stored(database, "once") == 1
+        assert _stored(database_url, "once") == 1
         assert "Logged" in reply.text, reply.plain_text()
 
 
@@ -86,5 +95,23 @@ def test_a_commit_whose_answer_never_came_is_written_again_and_stored_once(datab
         reply = _ask(chat, text, "once")
         assert relay.cut >= 1
         relay.armed = False
-        assert _stored(database, "once") == 1
+        assert _stored(database_url, "once") == 1
+        assert "Logged" in reply.text, reply.plain_text()
+
+
+@pytest.mark.parametrize("text", ["log call 3", "log demo-booked acme"])
+def test_a_fatal_where_a_whole_transactions_commit_is_answered_leaves_it_unknown(
+        database_url, text):
+    """A transaction the server commits at its Sync (no BEGIN, no COMMIT: storage/
+    pg_pipeline.py `whole`) is confirmed by the Sync's ReadyForQuery. The server's FATAL in
+    its place (a fast shutdown right at the commit) may come just after the commit: the
+    outcome is unknown, and the log is written again with the same key: stored once,
+    answered "Logged" (taken for "nothing was stored", the reply would be false)."""
+    with _through_relay(database_url) as (relay, database, chat):
+        _ask(chat, "log meeting-booked acme", "first")
+        relay.armed, relay.fatal_instead = True, True
+        reply = _ask(chat, text, "once")
+        assert relay.cut == 1
+        relay.armed = False
+        assert _stored(database_url, "once") == 1
         assert "Logged" in reply.text, reply.plain_text()

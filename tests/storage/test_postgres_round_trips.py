@@ -98,12 +98,14 @@ def test_a_log_is_its_statements_plus_one_commit(chat, database, pooled_a_while,
     statement, and the write's checkout of the connection the read has just returned pings
     nothing (was: plus the pre-ping, BEGIN and the limits, 6 round trips for a call). An
     event without a deal is the write's only statement: its COMMIT goes out with it
-    (storage/pg_begin.py `pipelined`), so the log is two round trips. An event on a deal:
-    the deal's two reads (its events, its row) go out in the insert's query, after it
-    (`pipelined`): the read, the insert, the deal's UPDATE when it is refreshed, the
-    COMMIT. Since session 14 the caller's workspace and user rows, read by the command
-    before (it is no first contact), are guessed and checked by the write's first pipeline
-    (storage/workspace_guess.py), right after the limits: one round trip fewer."""
+    (storage/pg_begin.py `pipelined`), so the log is two round trips; since session 16 such
+    a whole transaction has no BEGIN and no COMMIT (the server commits it at its Sync). An
+    event on a deal: the deal's two reads (its events, its row) go out in the insert's
+    query, after it (`pipelined`): the read, the insert, the deal's UPDATE when it is
+    refreshed, the COMMIT. Since session 14 the caller's workspace and user rows, read by
+    the command before (it is no first contact), are guessed and checked by the write's
+    first pipeline (storage/workspace_guess.py), right after the limits: one round trip
+    fewer."""
     _ask(chat, "log meeting-booked acme", "first")  # the deal exists; the caller's rows read
     with RoundTrips(database.engine) as trips:
         statements = _statements(database, lambda: _ask(chat, text, f"k-{text}"))
@@ -123,19 +125,21 @@ def test_a_log_is_its_statements_plus_one_commit(chat, database, pooled_a_while,
     # (a refreshed deal's UPDATE goes out with the COMMIT, storage/pg_commit.py, and a
     # COMMIT with nothing before it goes out the same way, alone)
     assert trips.queries == [], trips.queries
-    assert [p for p in trips.parsed if p.endswith('"COMMIT" 0')], trips.parsed
+    commits = [p for p in trips.parsed if p.endswith('"COMMIT" 0')]
     begin = [p for p in trips.parsed if "BEGIN ISOLATION LEVEL READ COMMITTED" in p]
-    assert len(begin) == 1 and begin[0].startswith('"kpibot_'), trips.parsed
-    if text in ALONE:
+    if text in ALONE:  # a whole transaction: no BEGIN, no COMMIT, committed at its Sync
+        assert not commits and not begin, trips.parsed
         assert trips.count == len(statements)
-    elif text in NEW_DEAL:  # the refused try, then the insert with the deal's reads, the
+    else:  # the deal refreshed in a transaction of SQLAlchemy's: BEGIN ... COMMIT
+        assert commits and len(begin) == 1 and begin[0].startswith('"kpibot_'), trips.parsed
+    if text in NEW_DEAL:  # the refused try, then the insert with the deal's reads, the
         # deal's INSERT (its id wanted), the COMMIT
         assert "the deal stamp missed" in statements[0]
         assert statements[-1].startswith("INSERT INTO deals ")
-    else:  # the insert's pipeline carries the deal's two reads; then the UPDATE, if any,
-        # with the COMMIT
-        assert trips.count == len(statements) + (0 if text in REFRESHED else 1) - 2
-        assert statements[-1].startswith("UPDATE deals SET ") == (text in REFRESHED)
+    elif text in REFRESHED:  # the insert's pipeline carries the deal's two reads; then the
+        # UPDATE with the COMMIT
+        assert trips.count == len(statements) - 2
+        assert statements[-1].startswith("UPDATE deals SET ")
     # else the derived-rows lock rides on the insert of an event with a deal
     # (storage/rollups.py)
     assert not [s for s in statements if s.startswith("SELECT pg_advisory_xact_lock")]

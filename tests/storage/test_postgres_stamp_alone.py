@@ -56,6 +56,16 @@ def _stored(database, key: str) -> int:
         {"w": WS, "k": f"slack:{key}"})[0]
 
 
+def _server_default_isolation(database, level: str) -> None:
+    """The test database's default isolation for every connection opened from now on."""
+    with database.engine.connect() as connection:
+        name = connection.execute(sa.text("SELECT current_database()")).scalar_one()
+        connection.execute(sa.text(
+            f"ALTER DATABASE \"{name}\" SET default_transaction_isolation = '{level}'"))
+        connection.commit()
+    database.engine.dispose()
+
+
 def _day_events(database) -> int:
     return database.read_first(sa.text(
         "SELECT coalesce(sum(events), 0) FROM daily_rollups WHERE workspace_id = :w "
@@ -152,12 +162,18 @@ def test_a_refused_try_leaves_its_connection_idle_with_its_statements_prepared(c
                 or "stored_event" in p], trips.parsed  # nothing parsed again
 
 
-def test_the_renaming_stamp_sees_what_the_lock_holder_committed(chat, database):
+@pytest.mark.parametrize("server_default", [None, "repeatable read"])
+def test_the_renaming_stamp_sees_what_the_lock_holder_committed(chat, database,
+                                                                server_default):
     """The stamp reads the deal's events to know whether this event is its latest named one,
     so its statement runs after the derived-rows lock, taken by a statement before it: it
     sees an event the lock's holder committed while it waited, named later than this one,
     and is refused (with the lock only in its own statement, its snapshot would predate the
-    holder's COMMIT and it would rename the deal "acme", against the later event's name)."""
+    holder's COMMIT and it would rename the deal "acme", against the later event's name).
+    Whatever isolation the server defaults to: the transaction has no BEGIN to name its own,
+    and runs READ COMMITTED all the same (storage/pg_begin.py `_read_committed`)."""
+    if server_default is not None:
+        _server_default_isolation(database, server_default)
     assert _ask(chat, "log sql acme", "first").ok
     done: list = []
     with database.engine.connect() as holder:

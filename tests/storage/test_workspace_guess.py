@@ -80,7 +80,7 @@ def test_a_check_whose_answer_never_came_is_sent_again(monkeypatch):
     check = workspace_guess.WorkspaceCheck(_Engine(), "W1", "U1", "d")
     sent: list[list] = []
 
-    def send(_connection, statements, *, commit=False):
+    def send(_connection, statements, *, commit=False, whole=False):
         sent.append(statements)
         lost = OperationalError("the connection to the server was lost")
         return pg_pipeline.Answers([None] * len(statements), False, lost,
@@ -94,15 +94,16 @@ def test_a_check_whose_answer_never_came_is_sent_again(monkeypatch):
         assert not workspace_guess.missed(unknown)
     else:
         raise AssertionError("no CommitOutcomeUnknown")
-    assert [s[0] for s in sent[0]][2] == workspace_guess.CHECK  # after BEGIN and the limits
+    assert [s[0] for s in sent[0]][1] == workspace_guess.CHECK  # after the limits (a whole
+    # transaction: no BEGIN, storage/pg_begin.py `pipelined`)
     assert not check.sent and check.take() is not None
 
 
 def test_a_check_sent_again_with_a_transaction_started_over_counts_as_checked(monkeypatch):
-    """The server had forgotten a statement prepared on the connection (26000 at BEGIN): the
-    write starts over with its check (storage/pg_begin.py `pipelined`). When the second
-    pipeline answers, the check has been answered: the command counts as checked (else the
-    core would answer it again, and a log stored twice)."""
+    """The server had forgotten a statement prepared on the connection (26000 at its first
+    statement): the write starts over with its check (storage/pg_begin.py `pipelined`). When
+    the second pipeline answers, the check has been answered: the command counts as checked
+    (else the core would answer it again, and a log stored twice)."""
     from psycopg import errors, pq
 
     from storage import pg_begin, pg_pipeline
@@ -124,7 +125,7 @@ def test_a_check_sent_again_with_a_transaction_started_over_counts_as_checked(mo
         def load_rows(self, _first, _last, _make):
             return []
 
-    def send(_connection, statements, *, commit=False):
+    def send(_connection, statements, *, commit=False, whole=False):
         sent.append(statements)
         if len(sent) == 1:
             forgotten = errors.lookup("26000")("prepared statement does not exist")
@@ -136,5 +137,5 @@ def test_a_check_sent_again_with_a_transaction_started_over_counts_as_checked(mo
     monkeypatch.setattr(pg_pipeline.Answers, "rows", lambda self, _t, _i: [])
     pg_begin.pipelined(_Connection(), [("INSERT", {})], begin=(None, None, None, check),
                        commit=True)
-    assert [s[2][0] for s in (sent[0], sent[2])] == [workspace_guess.CHECK] * 2
+    assert [s[1][0] for s in (sent[0], sent[2])] == [workspace_guess.CHECK] * 2
     assert check.sent and check.take() is None

@@ -1,13 +1,22 @@
-"""A TCP relay to a PostgreSQL server that, once armed, answers a COMMIT the server confirmed
+"""A TCP relay to a PostgreSQL server that, once armed, answers a commit the server confirmed
 with that confirmation and then a FATAL "terminating connection due to administrator command",
 and closes, as a server under a fast shutdown may (the FATAL before the ReadyForQuery that
-follows the COMMIT's CommandComplete): the COMMIT took effect, the connection is gone.
+follows the COMMIT's CommandComplete): the commit took effect, the connection is gone.
+
+A commit is confirmed by a COMMIT's CommandComplete, or, for a transaction without BEGIN that
+the server commits at a Sync (storage/pg_pipeline.py `whole`: a write's limits and its
+statements), by the ReadyForQuery "idle" that ends a Sync of several statements, or of one
+whose tag is a write's (a read outside a transaction is one SELECT; a read pipeline has its
+BEGIN, so its Sync leaves a transaction open, "T").
 
     with FatalAfterCommit("127.0.0.1", port) as relay:   # relay.port: connect here instead
-        relay.armed = True                                # the next COMMIT confirmed, once
+        relay.armed = True                                # the next commit confirmed, once
         relay.before_answer = True                        # (or: cut before its answer)
+        relay.fatal_instead = True                        # (or: the FATAL in its place)
 
-Deterministic: it acts on the protocol's bytes, never on time.
+Connect with `sslmode=disable` (`RELAY_QUERY`): the relay reads the server's messages, and an
+SSL or GSS request's one-byte answer is none. Deterministic: it acts on the protocol's
+messages, never on time.
 """
 
 from __future__ import annotations
@@ -17,7 +26,8 @@ import socket
 import struct
 import threading
 
-COMMIT_DONE = b"C" + struct.pack("!i", 4 + len(b"COMMIT\0")) + b"COMMIT\0"  # CommandComplete
+RELAY_QUERY = {"sslmode": "disable", "gssencmode": "disable"}  # (the URL's query)
+_WRITES = (b"INSERT ", b"UPDATE ", b"DELETE ")
 
 
 def _fatal() -> bytes:
@@ -26,11 +36,43 @@ def _fatal() -> bytes:
     return b"E" + struct.pack("!i", 4 + len(fields)) + fields
 
 
+class _Commits:
+    """Reads the server's messages as they come and says which one confirms a commit."""
+
+    def __init__(self) -> None:
+        self.pending = b""
+        self.completed = 0  # CommandCompletes since the last ReadyForQuery
+        self.wrote = False  # one of them a write's
+
+    def messages(self, data: bytes):
+        """Each whole message in what arrived so far, and whether it confirms a commit."""
+        self.pending += data
+        while len(self.pending) >= 5:
+            length = struct.unpack("!i", self.pending[1:5])[0]
+            if len(self.pending) < 1 + length:
+                return
+            message, self.pending = self.pending[:1 + length], self.pending[1 + length:]
+            yield message, self._confirms(message)
+
+    def _confirms(self, message: bytes) -> bool:
+        kind, body = message[:1], message[5:]
+        if kind == b"C":  # CommandComplete
+            self.completed += 1
+            self.wrote = self.wrote or body.startswith(_WRITES)
+            return body == b"COMMIT\0"
+        if kind == b"Z":  # ReadyForQuery: "I" idle (a transaction ended), "T" in one
+            confirms = body == b"I" and (self.completed > 1 or self.wrote)
+            self.completed, self.wrote = 0, False
+            return confirms
+        return False
+
+
 class FatalAfterCommit:
     def __init__(self, host: str, port: int) -> None:
         self.target = (host, port)
         self.armed = False
         self.before_answer = False  # cut before the COMMIT's answer instead, with no FATAL
+        self.fatal_instead = False  # the FATAL instead of the commit's answer
         self.cut = 0  # connections cut after a confirmed COMMIT
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
@@ -60,23 +102,26 @@ class FatalAfterCommit:
             threading.Thread(target=self._pump, args=(server, client, True), daemon=True).start()
 
     def _pump(self, source: socket.socket, sink: socket.socket, from_server: bool) -> None:
-        tail = b""  # the end of what went before, for a message split over two reads
+        commits = _Commits()
         try:
             while data := source.recv(65536):
-                seen = tail + data
-                at = seen.find(COMMIT_DONE) if from_server and self.armed else -1
-                if at < 0:
+                if not from_server:
                     sink.sendall(data)
-                    tail = seen[-(len(COMMIT_DONE) - 1):]
                     continue
-                end = at if self.before_answer else at + len(COMMIT_DONE)
-                # counted before the client can see the answer: a test reading `cut` as soon
-                # as its reply is back must find it (counted after, 1 run in ~300 did not)
-                self.cut += 1
-                self.armed = False  # once
-                sink.sendall(data[:max(end - len(tail), 0)] + (
-                    b"" if self.before_answer else _fatal()))
-                break
+                out = b""
+                for message, confirms in commits.messages(data):
+                    if not (confirms and self.armed):
+                        out += message
+                        continue
+                    # counted before the client can see the answer: a test reading `cut` as
+                    # soon as its reply is back must find it (counted after, 1 run in ~300
+                    # did not)
+                    self.cut += 1
+                    self.armed = False  # once
+                    sink.sendall(out + (b"" if self.before_answer else _fatal()
+                                        if self.fatal_instead else message + _fatal()))
+                    return
+                sink.sendall(out)
         except OSError:  # the other side closed or was cut: this direction ends too
             return
         finally:
