@@ -63,9 +63,10 @@ def install(engine: sa.Engine) -> None:
 
 
 def _read_committed(dbapi_connection, _record) -> None:
-    """A new connection's transactions begun without BEGIN ISOLATION LEVEL (a whole one in
-    `pipelined`, committed at its Sync) are READ COMMITTED whatever the server's default:
-    each of its statements sees what committed before it ran (a lock's earlier holders)."""
+    """A new connection's transactions that name no isolation level (a whole one in
+    `pipelined`, committed at its Sync; psycopg's BEGIN) are READ COMMITTED, as the limited
+    writes' BEGIN says, whatever the server's default: each statement sees what committed
+    before it ran (a lock's earlier holders). Reads name theirs (storage/plans.py)."""
     autocommit = dbapi_connection.autocommit
     dbapi_connection.autocommit = True
     try:

@@ -276,9 +276,8 @@ def _commit_at_sync(answers: Answers, results: list, broken: Exception | None,
     an ERROR refused it (nothing committed); the server's own FATAL, or a connection that
     broke, before the Sync's answer leaves it unknown (it may have committed just before)."""
     extra = results[at] if len(results) > at else None
-    if extra is not None and answers.error is not None and (
-            any(result.status in (_FATAL, _ABORTED) for result in results[:at])
-            or _severity(extra) == b"ERROR"):
+    failed = any(result.status in (_FATAL, _ABORTED) for result in results[:at])
+    if failed or (extra is not None and _severity(extra) == b"ERROR"):
         return  # a statement failed, or the commit was refused: rolled back
     if extra is not None:  # the server ended the connection where the commit's answer goes
         answers.commit_unanswered = True

@@ -102,8 +102,8 @@ def test_a_commit_whose_answer_never_came_is_written_again_and_stored_once(datab
 @pytest.mark.parametrize("text", ["log call 3", "log demo-booked acme"])
 def test_a_fatal_where_a_whole_transactions_commit_is_answered_leaves_it_unknown(
         database_url, text):
-    """A transaction the server commits at its Sync (no BEGIN, no COMMIT: storage/
-    pg_pipeline.py `whole`) is confirmed by the Sync's ReadyForQuery. The server's FATAL in
+    """A transaction the server commits at its Sync (no BEGIN, no COMMIT:
+    storage/pg_pipeline.py `whole`) is confirmed by the Sync's ReadyForQuery. The server's FATAL in
     its place (a fast shutdown right at the commit) may come just after the commit: the
     outcome is unknown, and the log is written again with the same key: stored once,
     answered "Logged" (taken for "nothing was stored", the reply would be false)."""

@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from bot.core import DATABASE_DOWN_REPLY, CommandRequest
+from storage.commit_unknown import CommitOutcomeUnknown
 from storage.engine import Database, DeadlinePassed
 from storage.recording import NewEvent, store_event
 from storage.workspaces import ensure_user, ensure_workspace, workspace_and_user
@@ -142,8 +143,10 @@ def test_a_write_alone_the_server_runs_late_is_not_committed(chat, database):
     command.note_server_clock(server_now - timedelta(seconds=40), time.monotonic())
     new = NewEvent(kind="call", user_id="U1", logged_by="U1", occurred_at=NOW,
                    idempotency_key="slack:thawed")
-    with pytest.raises(sa.exc.OperationalError, match="deadline passed"):
+    with pytest.raises(sa.exc.OperationalError, match="deadline passed") as refused:
         store_event(database=command, workspace=workspace, new=new, now=NOW)
+    # the server refused the commit (its ERROR before the pipeline's end): known, not stored
+    assert not isinstance(refused.value, CommitOutcomeUnknown)
     assert _stored(database, "thawed") == 0 and _rollups(database) == ((0, 0), (0, 0))
     # a command without its workspace read's clock: the COMMIT waits for the bot's own check
     with RoundTrips(database.engine) as trips:
