@@ -173,7 +173,7 @@ def stamped_or_refused(stamped: sa.ColumnElement) -> sa.ColumnElement:
     """PostgreSQL: 1 when `stamped` (the count of the rows `stamp_after` or `advance_after`
     changed) is 1, else an error
     that fails the statement (a text that is no integer, cast to one; it names the count, so
-    the server cannot fold it while planning): a log sent with its COMMIT in one round trip
+    the server cannot fold it while planning): a log committed in its one round trip
     (storage/recording.py `store_event`) commits nothing when its deal needs a full refresh,
     and is written again the full way (`stamp_missed`)."""
     refused = sa.literal_column(f"'{STAMP_MISSED} ('", sa.Text) + sa.cast(stamped, sa.Text) \

@@ -128,7 +128,7 @@ def with_rollups(insert_event, workspace: Workspace, new: NewEvent, *,
     1): another round trip less. `stamp_or_refuse` (with the stamp): the stamp may rename the
     deal (`stamp_after(renaming=True)`: the statement must run under the lock taken by a
     statement before it), and a stored event whose deal the stamp did not apply to fails the
-    statement (storage/deals.py `STAMP_MISSED`), so a COMMIT sent with it commits nothing: the
+    statement (storage/deals.py `STAMP_MISSED`), so the transaction it ends commits nothing: the
     event alone is then no whole transaction. `advance_to` (with `stamp_or_refuse`): instead
     of the stamp, the deal moved to that stage (storage/deals.py `advance_after`), refused in
     the same way when that does not apply."""

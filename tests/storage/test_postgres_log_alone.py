@@ -1,5 +1,5 @@
-"""PostgreSQL: a `/kpi log` whose event is all it writes is one query with its BEGIN, limits
-and COMMIT (storage/pg_begin.py `pipelined`, `Database.write_one`). What must hold, as
+"""PostgreSQL: a `/kpi log` whose event is all it writes is one pipeline with its limits,
+committed at its end (storage/pg_begin.py `pipelined`, `Database.write_one`). What must hold, as
 for a write transaction: all of it is stored or none of it (the event, its day's and month's
 rollups), a Slack retry stores nothing more, a write that cannot finish by the deadline stores
 nothing and says so, and undo takes it out again. Counts, never timings."""
