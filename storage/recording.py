@@ -187,8 +187,9 @@ def store_event(*, database: Database, workspace: Workspace, new: NewEvent,
     after its insert (the rollups are in its statement, `with_rollups`), so the insert is the
     whole transaction: `Database.write_one` sends it with its limits in one round trip,
     committed at the pipeline's end. So does an event whose deal's upkeep follows from the
-    deal's row alone, done in the same statement: one that only stamps (and may rename) its deal, a meeting or a call
-    on a deal (storage/deals.py `may_stamp`, `stamp_after(renaming=True)`), or a stage event
+    deal's row alone, done in the same statement: one that only stamps (and may rename) its
+    deal, a meeting or a call on a deal (storage/deals.py `may_stamp`,
+    `stamp_after(renaming=True)`), or a stage event
     at the present moment that moves it (`advance_after`, reports/deal_state.py
     `stage_it_advances_to`). Those read the deal's events, so the derived-rows lock is taken
     first, by a statement of its own in the same round trip (the statement's snapshot then
