@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from psycopg.pq import ExecStatus, TransactionStatus
 
-from storage import pg_begin, pg_pipeline, plans
+from storage import pg_begin, pg_pipeline, pg_pool, plans
 from storage.driver import bind_conversion, converted_rows, result_converter, returned_columns
 
 _ROWS = ExecStatus.TUPLES_OK  # a result with rows (none when the statement returns none)
@@ -77,14 +77,11 @@ def run_pooled(engine: sa.Engine, statement: sa.Executable, params: Mapping[str,
         raise ValueError(f"storage.pg_driver: cannot run on a pooled connection: {statement}")
     values = _values(compiled, params)
     ahead = [] if before is None else [(before.sql, _values(before, first[1]))]
-    try:  # (the pool's checkout: storage/pg_pool.py)
-        pooled = engine.raw_connection()
-    except dialect.loaded_dbapi.Error as error:  # no server: raised as Core raises it
-        raise _driver_error(dialect, None, None, lambda _error: None, None, None,
-                            error) from error
+    pooled = check_out(engine)
     driver_connection, cursor = pooled.driver_connection, None
     try:
-        cursor = driver_connection.cursor()
+        if alone is None:
+            cursor = driver_connection.cursor()
         listeners = engine.dispatch.before_cursor_execute
         if listeners:
             for sql, each in (*ahead, (compiled.sql, values)):
@@ -102,7 +99,7 @@ def run_pooled(engine: sa.Engine, statement: sa.Executable, params: Mapping[str,
     finally:
         if cursor is not None:
             cursor.close()
-        _hand_back(pooled, driver_connection, dialect)
+        hand_back(pooled, engine)
     return converted_rows(rows, compiled.results)
 
 
@@ -121,22 +118,28 @@ class _Pooled:
     connection: object
 
 
-def _hand_back(pooled, driver_connection, dialect) -> None:
-    """Back to the pool as SQLAlchemy left it: out of any failed transaction (ROLLBACK), out
-    of autocommit; a connection that cannot be is invalidated (the pool replaces it)."""
+def hand_back(pooled, engine: sa.Engine) -> None:
+    """`check_out`'s connection given back as SQLAlchemy left it: out of any failed
+    transaction (ROLLBACK), out of autocommit. One that was left so (no transaction open) is
+    kept for the next `check_out` (storage/pg_pool.py `keep`), any other goes back to the
+    pool; one that cannot be made so is invalidated (the pool replaces it)."""
+    driver_connection, clean = pooled.driver_connection, False
     try:
         if pooled.is_valid and driver_connection.closed:
             pooled.invalidate()
         elif pooled.is_valid:
-            if driver_connection.info.transaction_status != _IDLE:
+            clean = driver_connection.info.transaction_status == _IDLE
+            if not clean:
                 pg_pipeline.forget(driver_connection)  # (psycopg deallocates them all)
                 driver_connection.rollback()
             if driver_connection.autocommit:
                 driver_connection.autocommit = False
-    except dialect.loaded_dbapi.Error as error:
+    except engine.dialect.loaded_dbapi.Error as error:
+        clean = False
         pooled.invalidate(error)
     finally:
-        pooled.close()
+        if not (clean and pg_pool.keep(engine, pooled)):
+            pooled.close()
 
 
 def run_then(connection: sa.Connection, statement: sa.Executable, params: Mapping[str, object],
@@ -327,17 +330,16 @@ def _each(convert: Callable | None) -> Callable:
 
 
 def check_out(engine: sa.Engine):
-    """A pooled connection as `run_pooled` checks one out (the pool's checkout and its ping,
-    storage/pg_pool.py), without SQLAlchemy's Connection; no server: raised as Core raises it.
-    Given back with `hand_back` (storage/pg_light.py's read)."""
+    """A pooled connection for `run_pooled` or storage/pg_light.py's read, without
+    SQLAlchemy's Connection: one kept from the last such statement when it needs no ping,
+    else the pool's checkout (and its ping), both storage/pg_pool.py; no server: raised as
+    Core raises it. Given back with `hand_back`."""
+    pooled = pg_pool.take(engine)
+    if pooled is not None:
+        return pooled
     dialect = engine.dialect
     try:
         return engine.raw_connection()
     except dialect.loaded_dbapi.Error as error:
         raise _driver_error(dialect, None, None, lambda _error: None, None, None,
                             error) from error
-
-
-def hand_back(pooled, dialect: sa.Dialect) -> None:
-    """`check_out`'s connection back to the pool as `run_pooled` gives its own back."""
-    _hand_back(pooled, pooled.driver_connection, dialect)

@@ -91,7 +91,7 @@ def light_read(database: Database) -> Iterator[LightSession]:
     finally:
         plans.forget_read(light)
         # (a failed transaction rolled back, out of autocommit)
-        pg_driver.hand_back(pooled, database.engine.dialect)
+        pg_driver.hand_back(pooled, database.engine)
 
 
 def _end(light: LightConnection) -> None:

@@ -74,13 +74,16 @@ def test_statements_the_server_forgot_are_prepared_again(chat, database, text):
     assert [p for p in trips.parsed if "set_config('statement_timeout'" in p]  # prepared again
 
 
-def test_a_funnel_whose_statements_the_server_forgot_reads_again(chat, database):
+def test_a_funnel_whose_statements_the_server_forgot_reads_again(chat, database, monkeypatch):
     """The funnel's statements read ahead are prepared by name on the connection
     (storage/pg_batch.py); DEALLOCATE ALL behind their back makes the next funnel's pipeline
     meet "prepared statement does not exist" once, with nothing committed: it reads again,
     its statements prepared again, and answers as before (without the read again: "the
     database refused this request"; on main the same steps meet no 26000: psycopg had not
     prepared them by name yet)."""
+    # one connection, nothing kept out of the pool (storage/pg_pool.py): the read again runs
+    # through the Session on the connection whose statements were forgotten
+    monkeypatch.setattr(pg_pool, "KEEP", 0)
     for i in range(3):
         for stage, day in (("lead", 1 + i), ("mql", 9 + i)):
             assert _ask(chat, f"log {stage} deal{i} on 2026-11-{day:02}", f"f{i}{stage}").ok

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 
 from bot.core import CommandRequest
 from sampledata import seed_workspace
+from storage import pg_pool
 from storage.engine import Database
 from storage.plans import with_values
 from tests.support.dialog import Chat
@@ -35,6 +36,13 @@ WS = "slack:TPLANS"
 OTHER = "slack:TPLANS2"
 # psycopg prepares at a statement's fifth run; the server then plans it once, generically
 RUNS = 7
+
+
+@pytest.fixture(autouse=True)
+def one_connection(monkeypatch):
+    """Nothing kept out of the pool for the next command (storage/pg_pool.py `KEEP`): every
+    command runs on the pool's one connection, whose prepared statements `_prepared` reads."""
+    monkeypatch.setattr(pg_pool, "KEEP", 0)
 
 
 @pytest.fixture

@@ -85,13 +85,16 @@ def test_a_funnel_whose_workspace_guess_misses_answers_in_the_new_zone(database,
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_a_funnel_read_again_after_its_statements_were_forgotten_still_checks_its_guess(
-        database, pooled_a_while):
+        database, pooled_a_while, monkeypatch):
     """DEALLOCATE ALL behind the pipeline's back: the funnel's pipeline meets "prepared
     statement does not exist" at its BEGIN, nothing after it runs, the check of the guess
     included, and the funnel reads again (storage/pg_batch.py). The check never answered, so
     the read again sends it: a guess another process made wrong meanwhile is caught there
     (counted as sent, the check went out once, unanswered, and the funnel answered for UTC's
     quarter; without reading again, "the database refused this request")."""
+    # one connection, nothing kept out of the pool (storage/pg_pool.py): the funnel's read
+    # runs through the Session on the connection whose statements are forgotten
+    monkeypatch.setattr(pg_pool, "KEEP", 0)
     chat = _chat(database, datetime(2026, 12, 31, 20, 0, tzinfo=UTC))
     for i, stage in enumerate(("lead", "mql", "sql")):
         assert _ask(chat, f"log {stage} deal{i} on 2026-12-0{i + 1}", f"k{i}").ok

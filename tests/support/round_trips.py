@@ -10,7 +10,8 @@
 
 The block starts with an empty pool (`engine.dispose()`), and every connection the block opens
 is traced from the moment the dialect has set it up until the block ends (`keep_pool=True`:
-the pool is kept, and each connection is traced from its first checkout in the block, with the
+the pool is kept, and each connection is traced from its first checkout in the block, or from
+the start for one kept out of the pool for the next command (storage/pg_pool.py), with the
 statements it has prepared before), so what
 SQLAlchemy's statement events do not see (psycopg's own BEGIN, COMMIT and ROLLBACK, the pool's
 pre-ping on a connection's second checkout, prepared statements) is counted as the server
@@ -42,6 +43,10 @@ class RoundTrips:
 
     def __enter__(self) -> RoundTrips:
         if self.keep_pool:  # the pooled connections as they are, traced from their checkout
+            from storage import pg_pool
+
+            for pooled in pg_pool.kept(self.engine):  # (kept out of the pool: in use already)
+                self._start(pooled.dbapi_connection, None)
             sa.event.listen(self.engine, "checkout", self._checked_out)
             return self
         self.engine.dispose()

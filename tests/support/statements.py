@@ -26,13 +26,18 @@ def executed(engine: sa.Engine) -> Iterator[list[tuple[str, object]]]:
 
 
 def forget_prepared(engine: sa.Engine) -> None:
-    """DEALLOCATE ALL on the connection the engine's pool hands out next (PostgreSQL), outside
+    """DEALLOCATE ALL on the connection a command's pooled statement takes next (PostgreSQL:
+    the one kept for it, else the pool's next, storage/pg_pool.py), outside
     any transaction and unseen by kpibot (storage/pg_pipeline.py): the statements it prepared
     there by name are gone, as behind a pooler or after a psycopg ROLLBACK it did not see."""
-    pooled = engine.raw_connection()
+    from storage import pg_pool
+
+    kept = pg_pool.kept(engine)  # (kept out of the pool for the next command: that one)
+    pooled = kept[-1] if kept else engine.raw_connection()
     try:
         pooled.driver_connection.autocommit = True  # (no transaction: nothing is told)
         pooled.driver_connection.execute("DEALLOCATE ALL")
         pooled.driver_connection.autocommit = False
     finally:
-        pooled.close()
+        if not kept:
+            pooled.close()
