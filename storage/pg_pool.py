@@ -95,7 +95,7 @@ def keep(engine: sa.Engine, pooled) -> bool:
     return True
 
 
-def kept(engine: sa.Engine) -> list:
+def kept_connections(engine: sa.Engine) -> list:
     """The connections kept for `engine` now, the last kept last (tests look at them)."""
     return [pooled for pooled, _since in _kept.get(engine, ())]
 

@@ -72,7 +72,7 @@ def _stored(database, key: str) -> int:
 
 
 def _kept_backend(database) -> int:
-    (kept,) = pg_pool.kept(database.engine)
+    (kept,) = pg_pool.kept_connections(database.engine)
     return kept.driver_connection.info.backend_pid
 
 
@@ -119,7 +119,7 @@ def test_a_connection_kept_too_long_is_pinged_before_use(chat, database, clock):
 
 def test_a_kept_connection_the_server_closed_is_not_used(chat, database):
     _ask(chat, "log call 1", "first")
-    (kept,) = pg_pool.kept(database.engine)
+    (kept,) = pg_pool.kept_connections(database.engine)
     backend, raw = kept.driver_connection.info.backend_pid, kept.dbapi_connection
     admin = sa.create_engine(database.engine.url, isolation_level="AUTOCOMMIT")
     try:
@@ -143,7 +143,7 @@ def test_at_most_keep_are_kept_and_never_one_in_a_transaction(chat, database):
     for each in pooled:
         pg_driver.hand_back(each, engine)
     assert busy.info.transaction_status == TransactionStatus.IDLE  # rolled back
-    kept = pg_pool.kept(engine)
+    kept = pg_pool.kept_connections(engine)
     assert len(kept) == pg_pool.KEEP
     assert all(each.driver_connection is not busy for each in kept)
     taken = pg_driver.check_out(engine)
@@ -153,9 +153,9 @@ def test_at_most_keep_are_kept_and_never_one_in_a_transaction(chat, database):
 
 def test_dispose_closes_the_kept_connections(chat, database):
     _ask(chat, "log call 1", "first")
-    (kept,) = pg_pool.kept(database.engine)
+    (kept,) = pg_pool.kept_connections(database.engine)
     driver_connection = kept.driver_connection
     database.engine.dispose()
-    assert pg_pool.kept(database.engine) == [] and driver_connection.closed
+    assert pg_pool.kept_connections(database.engine) == [] and driver_connection.closed
     _ask(chat, "log call 2", "after-dispose")
     assert _stored(database, "after-dispose") == 1

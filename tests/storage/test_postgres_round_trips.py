@@ -181,7 +181,8 @@ def test_no_limit_or_autocommit_outlives_a_commands_write(chat, database, pooled
     is transactional again: an import's write on it that fails stores nothing."""
     database.engine.dispose()
     assert _ask(chat, "log call 2", "leak").ok
-    assert len(pg_pool.kept(database.engine)) == 1  # the one the command used, kept for the next
+    # the one connection the command used, kept for the next command
+    assert len(pg_pool.kept_connections(database.engine)) == 1
     pg_pool.let_go(database.engine)
     assert database.engine.pool.checkedin() == 1  # (the pool hands it out next)
     with database.engine.connect() as connection:

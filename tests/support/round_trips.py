@@ -45,7 +45,8 @@ class RoundTrips:
         if self.keep_pool:  # the pooled connections as they are, traced from their checkout
             from storage import pg_pool
 
-            for pooled in pg_pool.kept(self.engine):  # (kept out of the pool: in use already)
+            # (kept out of the pool for the next command: in use already)
+            for pooled in pg_pool.kept_connections(self.engine):
                 self._start(pooled.dbapi_connection, None)
             sa.event.listen(self.engine, "checkout", self._checked_out)
             return self

@@ -32,7 +32,7 @@ def forget_prepared(engine: sa.Engine) -> None:
     there by name are gone, as behind a pooler or after a psycopg ROLLBACK it did not see."""
     from storage import pg_pool
 
-    kept = pg_pool.kept(engine)  # (kept out of the pool for the next command: that one)
+    kept = pg_pool.kept_connections(engine)  # (kept for the next command: that one)
     pooled = kept[-1] if kept else engine.raw_connection()
     try:
         pooled.driver_connection.autocommit = True  # (no transaction: nothing is told)
