@@ -12,7 +12,6 @@ server's backend ids, never timed; the pool's clock is a fake one where time mat
 
 from __future__ import annotations
 
-import select
 import time
 from datetime import UTC, datetime
 
@@ -25,6 +24,7 @@ from storage import pg_driver, pg_pool
 from storage.workspaces import ensure_user, ensure_workspace
 from tests.support.dialog import Chat
 from tests.support.round_trips import RoundTrips
+from tests.support.statements import terminate
 
 pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 
@@ -120,16 +120,7 @@ def test_a_connection_kept_too_long_is_pinged_before_use(chat, database, clock):
 def test_a_kept_connection_the_server_closed_is_not_used(chat, database):
     _ask(chat, "log call 1", "first")
     (kept,) = pg_pool.kept_connections(database.engine)
-    backend, raw = kept.driver_connection.info.backend_pid, kept.dbapi_connection
-    admin = sa.create_engine(database.engine.url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as other:
-            assert other.exec_driver_sql(f"SELECT pg_terminate_backend({backend})").scalar()
-        for _ in range(500):  # the server's FATAL message and the closed socket arrive
-            if select.select([raw.fileno()], [], [], 0.01)[0]:
-                break
-    finally:
-        admin.dispose()
+    backend = terminate(database.engine, kept.dbapi_connection)
     _ask(chat, "log call 2", "after-terminate")  # not "database down": another connection
     assert _stored(database, "after-terminate") == 1
     assert _kept_backend(database) != backend

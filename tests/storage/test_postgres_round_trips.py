@@ -11,7 +11,6 @@ never timed.
 
 from __future__ import annotations
 
-import select
 import time
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -24,7 +23,7 @@ from storage import pg_pool, workspace_guess
 from storage.workspaces import ensure_user, ensure_workspace
 from tests.support.dialog import Chat
 from tests.support.round_trips import RoundTrips
-from tests.support.statements import executed
+from tests.support.statements import executed, terminate
 
 pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 
@@ -234,17 +233,8 @@ def test_the_workspace_read_is_one_round_trip(chat, database):
 def test_a_connection_the_server_closed_is_replaced_before_use(chat, database, pooled_a_while):
     """However recently it was used: the server's goodbye on its socket has it pinged."""
     with database.engine.connect() as connection:
-        pid = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
         raw = connection.connection.dbapi_connection
-    admin = sa.create_engine(database.engine.url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as other:
-            assert other.exec_driver_sql(f"SELECT pg_terminate_backend({pid})").scalar()
-        for _ in range(500):  # the server's FATAL message and the closed socket arrive
-            if select.select([raw.fileno()], [], [], 0.01)[0]:
-                break
-    finally:
-        admin.dispose()
+    pid = terminate(database.engine, raw)
     reply = _ask(chat, "log call 1", "after-terminate")
     assert reply.ok and "Logged" in reply.text
     with database.engine.connect() as connection:

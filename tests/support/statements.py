@@ -1,8 +1,10 @@
 """`executed(engine)`: the statements an engine sends to its driver inside a block;
-`forget_prepared(engine)`: PostgreSQL's prepared statements dropped behind the engine's back."""
+`forget_prepared(engine)`: PostgreSQL's prepared statements dropped behind the engine's back;
+`terminate(engine, dbapi_connection)`: a connection the server ended behind its back."""
 
 from __future__ import annotations
 
+import select
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -41,3 +43,20 @@ def forget_prepared(engine: sa.Engine) -> None:
     finally:
         if not kept:
             pooled.close()
+
+
+def terminate(engine: sa.Engine, dbapi_connection) -> int:
+    """PostgreSQL ends the backend of `dbapi_connection` (one of `engine`'s), unseen by kpibot
+    (`pg_terminate_backend` from another connection), and its goodbye (the FATAL message, the
+    closed socket) has arrived on the connection's socket. Returns the backend's id."""
+    backend = dbapi_connection.info.backend_pid
+    admin = sa.create_engine(engine.url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as other:
+            assert other.exec_driver_sql(f"SELECT pg_terminate_backend({backend})").scalar()
+        for _ in range(500):
+            if select.select([dbapi_connection.fileno()], [], [], 0.01)[0]:
+                break
+    finally:
+        admin.dispose()
+    return backend
