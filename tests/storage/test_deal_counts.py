@@ -358,3 +358,46 @@ def test_0017_skips_updates_that_move_nothing_and_goes_down_and_up(database, dat
         _assert_in_step(database, f"renamed at {revision}")
         _log(database, "mql", "swap-a", _month_edge(2026, 4, 5))
         _assert_in_step(database, f"a stage at {revision}")
+
+
+def _function_sources(database) -> dict[str, str]:
+    with database.read() as session:
+        return dict(session.execute(sa.text(
+            "SELECT proname, prosrc FROM pg_proc WHERE proname IN "
+            "('deal_counts_inserted', 'deal_counts_deleted', 'deal_counts_updated')")).all())
+
+
+def test_0022_reads_each_row_once_and_goes_down_and_up(database, database_url):
+    """PostgreSQL's trigger functions from 0022 read the transition tables once and unpivot
+    each deal row's milestones (LATERAL VALUES) instead of a SELECT per milestone, 0017's
+    early return kept; down to 0021 and up again, an insert, an update that moves a stage,
+    one that moves nothing and a delete keep deal_counts in step on both databases (the hand
+    written SQL above covers every counted column at head)."""
+    from alembic import command
+
+    _setup(database)
+    _log(database, "lead", "down-a", _month_edge(2026, 1, 5), source="web")
+    deals = Deal.__table__
+    for revision in ("0021", "head"):
+        database.engine.dispose()
+        if revision == "0021":
+            command.downgrade(migrate.alembic_config(database_url), "0021")
+        else:
+            migrate.upgrade(database_url)
+            migrate.check(database_url)
+        if database.dialect == "postgresql":
+            sources = _function_sources(database)
+            assert len(sources) == 3
+            assert all(("LATERAL (VALUES" in source) == (revision == "head")
+                       for source in sources.values()), sources
+            assert "EXCEPT ALL" in sources["deal_counts_updated"]
+        _log(database, "mql", f"new-{revision}", _month_edge(2026, 2, 5))
+        _assert_in_step(database, f"a deal added at {revision}")
+        _log(database, "demo-booked", "down-a", _month_edge(2026, 3, 5), user="U2")
+        _assert_in_step(database, f"a stage at {revision}")
+        with database.write() as session:  # nothing counted moves
+            session.execute(sa.update(deals).values(name=deals.c.name + "!"))
+        _assert_in_step(database, f"renamed at {revision}")
+        with database.write() as session:
+            session.execute(sa.delete(deals).where(deals.c.key == f"new-{revision}"))
+        _assert_in_step(database, f"a deal deleted at {revision}")
