@@ -12,10 +12,9 @@ The block starts with an empty pool (`engine.dispose()`), and every connection t
 is traced from the moment the dialect has set it up until the block ends (`keep_pool=True`:
 the pool is kept, and each connection is traced from its first checkout in the block, or from
 the start for one kept out of the pool for the next command (storage/pg_pool.py), with the
-statements it has prepared before), so what
-SQLAlchemy's statement events do not see (psycopg's own BEGIN, COMMIT and ROLLBACK, the pool's
-pre-ping on a connection's second checkout, prepared statements) is counted as the server
-receives it. Counts, never times.
+statements it has prepared before), so what SQLAlchemy's statement events do not see
+(psycopg's own BEGIN, COMMIT and ROLLBACK, the pool's pre-ping on a connection's second
+checkout, prepared statements) is counted as the server receives it. Counts, never times.
 """
 
 from __future__ import annotations

@@ -29,9 +29,9 @@ def executed(engine: sa.Engine) -> Iterator[list[tuple[str, object]]]:
 
 def forget_prepared(engine: sa.Engine) -> None:
     """DEALLOCATE ALL on the connection a command's pooled statement takes next (PostgreSQL:
-    the one kept for it, else the pool's next, storage/pg_pool.py), outside
-    any transaction and unseen by kpibot (storage/pg_pipeline.py): the statements it prepared
-    there by name are gone, as behind a pooler or after a psycopg ROLLBACK it did not see."""
+    the one kept for it, else the pool's next, storage/pg_pool.py), outside any transaction
+    and unseen by kpibot (storage/pg_pipeline.py): the statements it prepared there by name
+    are gone, as behind a pooler or after a psycopg ROLLBACK it did not see."""
     from storage import pg_pool
 
     kept = pg_pool.kept_connections(engine)  # (kept for the next command: that one)
