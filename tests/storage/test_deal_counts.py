@@ -319,6 +319,18 @@ def test_whole_months_are_read_from_deal_counts(database):
                                     _month_edge(2026, 5)) == {"all": 5}
 
 
+def _at_revision(database, database_url: str, revision: str) -> None:
+    """The database moved down to `revision`, or up to head (and checked against the models)."""
+    from alembic import command
+
+    database.engine.dispose()
+    if revision == "head":
+        migrate.upgrade(database_url)
+        migrate.check(database_url)
+    else:
+        command.downgrade(migrate.alembic_config(database_url), revision)
+
+
 def _update_function(database) -> str:
     with database.read() as session:
         return session.execute(sa.text(
@@ -329,8 +341,6 @@ def test_0017_skips_updates_that_move_nothing_and_goes_down_and_up(database, dat
     """PostgreSQL's update trigger from 0017 stops at once when an UPDATE moved no counted
     tuple (EXCEPT ALL: two deals swapping owners did move); down to 0016 and up again,
     deal_counts stays in step with its definition on both databases."""
-    from alembic import command
-
     _setup(database)
     _log(database, "lead", "swap-a", _month_edge(2026, 1, 5), source="web")
     _log(database, "demo-booked", "swap-b", _month_edge(2026, 2, 5), user="U2")
@@ -338,12 +348,7 @@ def test_0017_skips_updates_that_move_nothing_and_goes_down_and_up(database, dat
          currency="USD")
     deals = Deal.__table__
     for revision in ("0016", "head"):
-        database.engine.dispose()
-        if revision == "0016":
-            command.downgrade(migrate.alembic_config(database_url), "0016")
-        else:
-            migrate.upgrade(database_url)
-            migrate.check(database_url)
+        _at_revision(database, database_url, revision)
         if database.dialect == "postgresql":
             assert ("EXCEPT ALL" in _update_function(database)) == (revision == "head")
         with database.write() as session:  # one statement swaps two deals' owners
@@ -373,18 +378,11 @@ def test_0022_reads_each_row_once_and_goes_down_and_up(database, database_url):
     early return kept; down to 0021 and up again, an insert, an update that moves a stage,
     one that moves nothing and a delete keep deal_counts in step on both databases (the hand
     written SQL above covers every counted column at head)."""
-    from alembic import command
-
     _setup(database)
     _log(database, "lead", "down-a", _month_edge(2026, 1, 5), source="web")
     deals = Deal.__table__
     for revision in ("0021", "head"):
-        database.engine.dispose()
-        if revision == "0021":
-            command.downgrade(migrate.alembic_config(database_url), "0021")
-        else:
-            migrate.upgrade(database_url)
-            migrate.check(database_url)
+        _at_revision(database, database_url, revision)
         if database.dialect == "postgresql":
             sources = _function_sources(database)
             assert len(sources) == 3
