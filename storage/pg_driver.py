@@ -63,9 +63,10 @@ def run_pooled(engine: sa.Engine, statement: sa.Executable, params: Mapping[str,
     """`run` of one statement outside any transaction (`Database.read_first`, `write_one`),
     on a pooled connection (put in psycopg's autocommit mode for a read, and back), without
     SQLAlchemy's Connection: its checkout, isolation characteristics and reset were a third
-    of the workspace read's client CPU. The pool's own checkout and checkin still run
-    (storage/pg_pool.py pings a connection that may have gone bad), listeners are told, and
-    errors are raised as `run` raises them (the connection invalidated when it is gone).
+    of the workspace read's client CPU. The connection is `check_out`'s (the last one kept,
+    else the pool's checkout, which pings one that may have gone bad: storage/pg_pool.py),
+    listeners are told, and errors are raised as `run` raises them (the connection
+    invalidated when it is gone).
     `alone`: the statement as a whole transaction (its limits and the statement in one
     pipeline, committed at its Sync: `pg_begin.pipelined`); `first` (with
     `alone`): a statement run before it in that transaction and pipeline, its rows not

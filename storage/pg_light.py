@@ -6,9 +6,10 @@ its COMMIT (storage/plans.py `commit_ahead`). Nothing of it needs SQLAlchemy's S
 Connection, whose checkout with the read's isolation, transaction bookkeeping, COMMIT (which
 sends nothing after a COMMIT sent ahead) and reset were a fifth of the funnel's client CPU.
 `light_read` runs such a read on a pooled psycopg connection put in autocommit for it, as
-storage/pg_driver.py `run_pooled` runs the workspace read: the pool's checkout and checkin
-still run (storage/pg_pool.py), the engine's statement listeners are told, and a driver error
-is raised as SQLAlchemy raises it (`DBAPIError`, the connection invalidated when it is gone).
+storage/pg_driver.py `run_pooled` runs the workspace read: on `check_out`'s connection (the
+last one kept, else the pool's, storage/pg_pool.py), the engine's statement listeners are
+told, and a driver error is raised as SQLAlchemy raises it (`DBAPIError`, the connection
+invalidated when it is gone).
 
 `LightSession` answers what the funnel's readers ask of a Session (`connection()`,
 `get_bind()`), and `LightConnection` what storage/prepared.py, pg_batch.py, plans.py and

@@ -13,6 +13,8 @@ server's backend ids, never timed; the pool's clock is a fake one where time mat
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import pytest
@@ -76,32 +78,30 @@ def _kept_backend(database) -> int:
     return kept.driver_connection.info.backend_pid
 
 
-class _Checkouts:
-    """The pool's checkouts while the block runs."""
+@contextmanager
+def _checkouts(engine: sa.Engine) -> Iterator[list]:
+    """The pool's checkouts while the block runs, one item each."""
+    seen: list = []
 
-    def __init__(self, engine: sa.Engine) -> None:
-        self.engine, self.count = engine, 0
+    def checked_out(*args) -> None:
+        seen.append(args)
 
-    def _seen(self, *_args) -> None:
-        self.count += 1
-
-    def __enter__(self) -> _Checkouts:
-        sa.event.listen(self.engine, "checkout", self._seen)
-        return self
-
-    def __exit__(self, *_exc) -> None:
-        sa.event.remove(self.engine, "checkout", self._seen)
+    sa.event.listen(engine, "checkout", checked_out)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(engine, "checkout", checked_out)
 
 
 def test_one_log_after_another_runs_on_the_kept_connection(chat, database):
     _ask(chat, "log call 1", "first")  # (its workspace read is the pool's first checkout)
     _ask(chat, "log meeting-booked acme", "deal")  # (a new deal: written through the Session)
     backend = _kept_backend(database)
-    with _Checkouts(database.engine) as checkouts:
+    with _checkouts(database.engine) as checkouts:
         for i, text in enumerate(("log call 2", "log email-sent 3", "log meeting-booked acme",
                                   "log demo-booked acme")):
             _ask(chat, text, f"next-{i}")
-    assert checkouts.count == 0  # each on the kept connection: no checkout, no checkin
+    assert checkouts == []  # each on the kept connection: no checkout, no checkin
     assert _kept_backend(database) == backend
     assert [_stored(database, f"next-{i}") for i in range(4)] == [1, 1, 1, 1]
 
