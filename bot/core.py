@@ -27,7 +27,7 @@ from bot.grammar.words import Person
 from bot.replies import Reply, Section, error_reply
 from reports.format import format_number
 from reports.i18n import N_, Translator, translator
-from storage import workspace_guess
+from storage import commit_watch, workspace_guess
 from storage.commit_unknown import CommitOutcomeUnknown
 from storage.engine import Database, DeadlinePassed
 from storage.models import Workspace
@@ -143,6 +143,14 @@ ADMIN_CHECK_REPLY = N_("kpibot could not check with Slack whether you are an adm
                        "answer in time), so nothing was changed. Please try again in a minute.")
 COMMIT_UNKNOWN_REPLY = N_("The database went away while saving this, so kpibot cannot tell whether "
                           "it was stored. Please check in a minute before sending it again.")
+COMMIT_LATE_FOLLOWED_REPLY = N_("The database did not answer in time while saving this, so "
+                                "kpibot cannot tell yet whether it was stored. kpibot will tell "
+                                "you here when the database answers; please do not send it "
+                                "again before then.")
+COMMIT_LATE_REPLY = N_("The database did not answer in time while saving this, so kpibot cannot "
+                       "tell whether it was stored. Please check in a minute before sending it "
+                       "again.")
+LATE_COMMAND_CHARS = 60  # of the command a late answer names
 DATABASE_REFUSED_REPLY = N_("The database refused this request, so nothing was stored or "
                             "changed. If it happens again, please tell your kpibot admin.")
 
@@ -168,25 +176,68 @@ def _command_threads() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=32, thread_name_prefix="kpibot-command")
 
 
+FollowUp = Callable[[Reply], None]  # posts a later reply where the request came from, now
+
+
 async def answer_in_time(handler: CommandHandler, request: CommandRequest, *,
-                         arrived: float | None = None) -> Reply:
+                         arrived: float | None = None,
+                         follow_up: FollowUp | None = None) -> Reply:
     """`handler.handle(request)` on a worker thread, answered by the context's deadline plus
-    ANSWER_MARGIN after `arrived`
-    (time.monotonic(), default now) whatever the database does: a thread still waiting on a
-    frozen database cannot commit any more (its deadline has passed), so "nothing was stored"
-    is the truth. Worker threads are kpibot's own, so threads stuck on a frozen database do not
-    starve the event loop's default executor."""
+    ANSWER_MARGIN after `arrived` (time.monotonic(), default now) whatever the database does.
+
+    Without the command's result by then, "nothing was stored" is the truth unless its COMMIT
+    was already out (storage/commit_watch.py): a thread still waiting on a frozen database
+    cannot commit any more (its deadline has passed), but a COMMIT the server took before the
+    deadline may have committed, its answer held up. Then the reply says kpibot cannot tell
+    yet, and `follow_up` (the adapter's: Slack's response_url, a Teams message) gets the
+    command's own reply once the database answers. Worker threads are kpibot's own, so threads
+    stuck on a frozen database do not starve the event loop's default executor."""
     arrived = time.monotonic() if arrived is None else arrived
     loop = asyncio.get_running_loop()
     deadline = handler.context.deadline
-    work = loop.run_in_executor(_command_threads(), handler.handle, request, arrived + deadline)
+    watch = commit_watch.CommitWatch()
+    work = loop.run_in_executor(_command_threads(), commit_watch.watched, watch,
+                                handler.handle, request, arrived + deadline)
     try:
         return await asyncio.wait_for(
-            work, max(arrived + deadline + ANSWER_MARGIN - time.monotonic(), 0))
+            asyncio.shield(work), max(arrived + deadline + ANSWER_MARGIN - time.monotonic(), 0))
     except TimeoutError:
-        log.warning("a %s command got no answer from the database in time",
-                    request.platform)
-        return refusal(DEADLINE_REPLY, request)
+        if not watch.in_flight:
+            work.cancel()  # (its thread runs on; whatever it ends with is not wanted)
+            log.warning("a %s command got no answer from the database in time",
+                        request.platform)
+            return refusal(DEADLINE_REPLY, request)
+    log.warning("a %s command's COMMIT got no answer in time; its outcome follows later",
+                request.platform)
+    if follow_up is None:
+        return refusal(COMMIT_LATE_REPLY, request)
+    work.add_done_callback(functools.partial(_follow_up_late, request, follow_up))
+    return refusal(COMMIT_LATE_FOLLOWED_REPLY, request)
+
+
+def _follow_up_late(request: CommandRequest, follow_up: FollowUp, work: asyncio.Future) -> None:
+    """The reply of a command answered "cannot tell yet", now that its thread is done."""
+    error = None if work.cancelled() else work.exception()
+    if work.cancelled() or error is not None:
+        log.error("a %s command answered late failed: %s", request.platform,
+                  "cancelled" if error is None else type(error).__name__, exc_info=error)
+        final = refusal(COMMIT_UNKNOWN_REPLY, request)
+    else:
+        final = work.result()
+    follow_up(late_reply(final, request))
+
+
+def late_reply(reply: Reply, request: CommandRequest) -> Reply:
+    """`reply` told later, under a headline that names the command it answers."""
+    t = request_translator(request)
+    command = " ".join(request.text.split())
+    if len(command) > LATE_COMMAND_CHARS:
+        command = command[:LATE_COMMAND_CHARS - 1].rstrip() + "…"
+    return dataclasses.replace(reply, text=t.gettext(
+        "Update on “/kpi {command}”, which the database answered late: {answer}",
+        command=command, answer=reply.text), public=False, language=t.language)
+
+
 # A command that needs no database: answered from the command and the time alone, before any
 # workspace lookup, so that it works while the database is down (`/kpi ping`); in the user's
 # language (the Translator).

@@ -29,7 +29,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from storage import driver, pg_begin, pg_pool, plans
+from storage import commit_watch, driver, pg_begin, pg_pool, plans
 
 _writer_locks: weakref.WeakKeyDictionary[sa.Engine, threading.RLock] = weakref.WeakKeyDictionary()
 _writer_locks_guard = threading.Lock()
@@ -354,9 +354,13 @@ class Database:
         bind = _write_bind(self.engine, lock_ms)
         if lock_ms is None or self.dialect != "postgresql":
             with self._sqlite_writer_turn(lock_ms), \
-                    Session(bind, expire_on_commit=False) as session, session.begin():
+                    Session(bind, expire_on_commit=False) as session, \
+                    session.begin() as transaction:
                 yield session
-                self.remaining_ms()  # raises DeadlinePassed past the deadline: rolled back
+                with commit_watch.committing():  # (from the deadline's check on)
+                    self.remaining_ms()  # raises DeadlinePassed past the deadline: rolled back
+                    if transaction.is_active:  # (not rolled back inside the block)
+                        transaction.commit()
             return
         yield from self._limited_pg_write(bind, lock_ms)
 

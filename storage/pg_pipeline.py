@@ -28,6 +28,7 @@ forgotten too (`Answers.forgotten`: the caller may start its transaction over).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 import weakref
@@ -37,6 +38,8 @@ from dataclasses import dataclass
 from psycopg import errors, pq
 from psycopg.adapt import PyFormat, Transformer
 from psycopg.waiting import Ready, Wait
+
+from storage import commit_watch
 
 _FATAL = pq.ExecStatus.FATAL_ERROR
 _ABORTED = pq.ExecStatus.PIPELINE_ABORTED
@@ -140,12 +143,15 @@ _PREPARE, _COMMIT = -1, -2  # what an answer is for, besides a statement's index
 def send(driver_connection, statements: Sequence[tuple[str, Mapping[str, object]]], *,
          commit: bool = False, whole: bool = False) -> tuple[Answers, Transformer]:
     """`send_numbered` for statements with psycopg's `%(name)s` placeholders and their values
-    by name (a write's, storage/pg_begin.py `pipelined`)."""
+    by name (a write's: storage/pg_begin.py `pipelined`, storage/pg_commit.py). A write that
+    commits here (its COMMIT, or its Sync's) has a COMMIT on its way until the answer is read
+    (storage/commit_watch.py); a read's COMMIT sent ahead (storage/pg_batch.py) is none."""
     numbered = []
     for sql, values in statements:
         query, names = _numbered(sql)
         numbered.append((query, [values[name] for name in names]))
-    return send_numbered(driver_connection, numbered, commit=commit, whole=whole)
+    with commit_watch.committing() if commit or whole else contextlib.nullcontext():
+        return send_numbered(driver_connection, numbered, commit=commit, whole=whole)
 
 
 def send_numbered(driver_connection, statements: Sequence[tuple[bytes, Sequence | None]], *,

@@ -9,7 +9,7 @@ import re
 import time
 import weakref
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_bolt.request.async_request import AsyncBoltRequest
@@ -18,7 +18,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.core import CommandHandler, CommandRequest, answer_in_time
 from bot.interactive.actions import Actor
 from bot.interactive.values import ActionValues
-from bot.replies import error_reply
+from bot.replies import Reply, error_reply
 from bot.slack.blocks import render_slash_response
 from bot.slack.people import Profile, SlackProfiles
 
@@ -157,7 +157,7 @@ def build_slack_app(
     # behind the 14 interactive ones every command (/kpi ping too) paid for 15 tries.
     @app.command(re.compile(r"^/"))
     async def on_command(ack: AsyncAck, command: dict, request: AsyncBoltRequest,
-                         client: AsyncWebClient) -> None:
+                         client: AsyncWebClient, respond: AsyncRespond) -> None:
         arrived = time.monotonic()
         problem = malformed_command(command)
         if problem is not None:
@@ -172,7 +172,14 @@ def build_slack_app(
             await ack(**await answer_bare_log(slack, internal, command.get("trigger_id"),
                                               client))
             return
-        reply = await answer_in_time(handler, internal, arrived=arrived)
+        def follow_up(late: Reply) -> None:  # (response_url: the command's own thread)
+            slack.later(respond(**render_slash_response(
+                late, slack.undo_value(internal.workspace_id)), replace_original=False))
+            if late.undo_event is not None:
+                slack.refresh_home(client, slack_actor(internal))
+
+        reply = await answer_in_time(handler, internal, arrived=arrived,
+                                     follow_up=follow_up if command.get("response_url") else None)
         await ack(**render_slash_response(reply, slack.undo_value(internal.workspace_id)))
         if reply.undo_event is not None:  # a log: the person's Home tab shows it
             slack.refresh_home(client, slack_actor(internal))

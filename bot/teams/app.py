@@ -10,6 +10,7 @@ conversation reference that proactive digests need.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import warnings
 from collections.abc import Mapping
@@ -23,7 +24,7 @@ from microsoft_agents.hosting.core.authorization import ClaimsIdentity
 from microsoft_agents.hosting.core.connector import ConnectorClientBase
 from pydantic import ValidationError
 
-from bot.core import CommandHandler, answer_in_time
+from bot.core import CommandHandler, CommandRequest, FollowUp, answer_in_time
 from bot.interactive.values import ActionValues
 from bot.replies import Reply
 from bot.teams.activities import (
@@ -42,7 +43,12 @@ from bot.teams.auth import (
 )
 from bot.teams.cards import CONTENT_TYPE, render_card
 from bot.teams.config import TeamsConfig
-from bot.teams.connector import ConnectorClientFactory, TeamsSender, from_client_error
+from bot.teams.connector import (
+    ConnectorClientFactory,
+    TeamsDeliveryError,
+    TeamsSender,
+    from_client_error,
+)
 from bot.teams.interactive import ACTION_KEY, TeamsInteractions, is_bare_log, undo_action
 from bot.teams.references import InMemoryReferenceStore, ReferenceStore, StoredReference
 from reports.i18n import translator
@@ -59,10 +65,13 @@ INTERNAL_ERROR = Reply(text="Sorry, kpibot hit an internal error answering that.
 def reply_activity(reply: Reply, actions: list[dict] | None = None) -> Activity:
     """A Reply as a Teams message: the headline as text, everything in an Adaptive Card
     (with `actions`, such as Undo, under it)."""
+    return card_activity(reply_card(reply, actions), reply.text)
+
+
+def reply_card(reply: Reply, actions: list[dict] | None = None) -> dict:
+    """A Reply's Adaptive Card, with `actions` under it."""
     card = render_card(reply)
-    if actions:
-        card = {**card, "actions": actions}
-    return card_activity(card, reply.text)
+    return {**card, "actions": actions} if actions else card
 
 
 def card_activity(card: dict, text: str) -> Activity:
@@ -75,11 +84,14 @@ class KpiAgent(ActivityHandler):
     """Turns Teams activities into commands for the shared handler."""
 
     def __init__(self, *, handler: CommandHandler, references: ReferenceStore,
-                 app_id: str, interactions: TeamsInteractions) -> None:
+                 app_id: str, interactions: TeamsInteractions,
+                 sender: TeamsSender | None = None) -> None:
         self.handler = handler
         self.references = references
         self.app_id = app_id
         self.interactions = interactions
+        self.sender = sender  # a late answer's message (`_follow_up`)
+        self._late: set[asyncio.Task] = set()
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity
@@ -95,16 +107,44 @@ class KpiAgent(ActivityHandler):
         elif is_bare_log(request.text):
             answer = await asyncio.to_thread(self.interactions.new_log_card, request)
         else:
-            answer = await answer_in_time(self.handler, request)
+            answer = await answer_in_time(self.handler, request,
+                                          follow_up=self._follow_up(activity, request))
         if isinstance(answer, dict):
             summary = translator(request.user_language or "en").gettext("Log activity")
             await self._send_activity(turn_context, card_activity(answer, summary))
             return
-        undo = [undo_action(self.interactions.undo_value(request.workspace_id,
+        await self._send(turn_context, answer, self._undo(request, answer))
+
+    def _undo(self, request: CommandRequest, answer: Reply) -> list[dict] | None:
+        """The Undo button under a log's answer."""
+        if answer.undo_event is None:
+            return None
+        return [undo_action(self.interactions.undo_value(request.workspace_id,
                                                          answer.undo_event),
-                            translator(answer.language))] \
-            if answer.undo_event is not None else None
-        await self._send(turn_context, answer, undo)
+                            translator(answer.language))]
+
+    def _follow_up(self, activity: Activity, request: CommandRequest) -> FollowUp | None:
+        """How a late answer reaches this conversation (the thread of the message): a new
+        message, the turn being over by then."""
+        reference = reference_from_activity(activity, now=self.handler.context.now())
+        if self.sender is None or reference is None or activity.conversation is None:
+            return None
+        reference = dataclasses.replace(reference, conversation_id=activity.conversation.id)
+
+        def post(late: Reply) -> None:
+            task = asyncio.get_running_loop().create_task(self._post_late(reference, request,
+                                                                          late))
+            self._late.add(task)
+            task.add_done_callback(self._late.discard)
+        return post
+
+    async def _post_late(self, reference: StoredReference, request: CommandRequest,
+                         late: Reply) -> None:
+        try:
+            await self.sender.send_card(reference, reply_card(late, self._undo(request, late)),
+                                        late.text)
+        except TeamsDeliveryError as failure:
+            log.error("could not post a late answer to Teams: %s", failure)
 
     async def on_conversation_update_activity(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity
@@ -197,10 +237,10 @@ class TeamsBot:
         self.adapter = CloudAdapter(
             channel_service_client_factory=ConnectorClientFactory(self.tokens))
         self.adapter.on_turn_error = self._on_turn_error
+        self.sender = TeamsSender(self.tokens)
         self.agent = KpiAgent(handler=handler, references=self.references,
                               app_id=config.app_id, interactions=TeamsInteractions(
-                                  handler, ActionValues(config.password)))
-        self.sender = TeamsSender(self.tokens)
+                                  handler, ActionValues(config.password)), sender=self.sender)
         self.outbound = handler.context.outbound  # where Workflows webhooks may point
 
     async def handle_request(self, request: web.Request) -> web.StreamResponse:

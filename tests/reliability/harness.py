@@ -7,6 +7,9 @@ Every answer to a `/kpi log` is put in exactly one bucket:
 - ``duplicate``: HTTP 200, a confirmation that also says "already stored as #ID";
 - ``refused``:   HTTP 200, the "database is busy or not reachable ... nothing was stored" or the
                  "did not answer in time, so nothing was stored" reply (the command deadline);
+- ``late``:      HTTP 200, "did not answer in time while saving this ... cannot tell yet": the
+                 command's COMMIT was out at its deadline; its outcome follows on the
+                 response_url (`late_outcome` reads it);
 - ``other``:     anything else (a 500, a timeout, an unexpected text) — always a test failure.
 """
 
@@ -24,6 +27,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from bot.core import COMMIT_LATE_FOLLOWED_REPLY
 from bot.settings import build_settings
 from bot.wiring import Bot, build_bot
 from storage.deals import refresh_deals
@@ -39,6 +43,7 @@ WORKSPACE = f"slack:{TEAM}"
 CONFIRMED = "confirmed"
 DUPLICATE = "duplicate"
 REFUSED = "refused"
+LATE = "late"
 OTHER = "other"
 
 _LOGGED = re.compile(r"^Logged .+ \(#(\d+)\)")
@@ -91,12 +96,24 @@ def classify(status: int, payload: Any) -> tuple[str, int | None, str]:
         return (DUPLICATE if duplicate else CONFIRMED), event_id, text
     if text.startswith(_REFUSALS):
         return REFUSED, None, text
+    if text == COMMIT_LATE_FOLLOWED_REPLY:
+        return LATE, None, text
     return OTHER, None, text
 
 
+def late_outcome(body: dict) -> str:
+    """What the follow-up of a `late` answer (its response_url's body) says: CONFIRMED,
+    REFUSED or OTHER."""
+    text = body.get("text", "")
+    _, _, answer = text.partition(", which the database answered late: ")
+    return classify(200, {"text": answer})[0] if text.startswith("Update on ") else OTHER
+
+
 def send_log(base_url: str, text: str, *, user_id: str, trigger_id: str,
-             retry_num: int | None = None, timeout: float = 15.0) -> Answer:
-    """One signed `/kpi <text>` from `user_id`; never raises."""
+             retry_num: int | None = None, timeout: float = 15.0,
+             response_url: str | None = None) -> Answer:
+    """One signed `/kpi <text>` from `user_id`; never raises. `response_url`: where a late
+    outcome follows (default: an address nobody listens on)."""
     extra = None
     if retry_num is not None:
         extra = {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": "http_timeout"}
@@ -104,7 +121,8 @@ def send_log(base_url: str, text: str, *, user_id: str, trigger_id: str,
         status, payload, _ = post_slash_command(
             base_url, text, secret=SECRET, team_id=TEAM, team_domain="reliability",
             user_id=user_id, user_name=user_id.lower(), channel_id="C0REL",
-            trigger_id=trigger_id, extra_headers=extra, timeout=timeout)
+            trigger_id=trigger_id, extra_headers=extra, timeout=timeout,
+            **({"response_url": response_url} if response_url else {}))
     except OSError as error:  # connection reset, timeout: counted, never hidden
         return Answer(trigger_id, 0, "", OTHER, error=f"{type(error).__name__}: {error}")
     outcome, event_id, reply = classify(status, payload)

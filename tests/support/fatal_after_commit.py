@@ -1,7 +1,9 @@
 """A TCP relay to a PostgreSQL server that, once armed, answers a commit the server confirmed
 with that confirmation and then a FATAL "terminating connection due to administrator command",
 and closes, as a server under a fast shutdown may (the FATAL before the ReadyForQuery that
-follows the COMMIT's CommandComplete): the commit took effect, the connection is gone.
+follows the COMMIT's CommandComplete): the commit took effect, the connection is gone. With
+`hold_answer` it holds that confirmation instead, until `release()`: the commit took effect and
+its answer is late, as from a server frozen just after it committed.
 
 A commit is confirmed by a COMMIT's CommandComplete, or, for a transaction without BEGIN that
 the server commits at a Sync (storage/pg_pipeline.py `whole`: a write's limits and its
@@ -13,6 +15,8 @@ BEGIN, so its Sync leaves a transaction open, "T").
         relay.armed = True                                # the next commit confirmed, once
         relay.before_answer = True                        # (or: cut before its answer)
         relay.fatal_instead = True                        # (or: the FATAL in its place)
+        relay.hold_answer = True                          # (or: the confirmation held)
+        relay.release()                                   # (let the held one through)
 
 Connect with `sslmode=disable` (`RELAY_QUERY`): the relay reads the server's messages, and an
 SSL or GSS request's one-byte answer is none. Deterministic: it acts on the protocol's
@@ -73,7 +77,12 @@ class FatalAfterCommit:
         self.armed = False
         self.before_answer = False  # cut before the COMMIT's answer instead, with no FATAL
         self.fatal_instead = False  # the FATAL instead of the commit's answer
+        # hold the confirmation (and what follows) until `release`: a pipeline's commit (a chat
+        # command's write), not a simple query's COMMIT (a read's end, storage/plans.py)
+        self.hold_answer = False
         self.cut = 0  # connections cut after a confirmed COMMIT
+        self.held = 0  # confirmations held
+        self._released = threading.Event()
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
         self._sockets: list[socket.socket] = []
@@ -84,10 +93,15 @@ class FatalAfterCommit:
         return self
 
     def __exit__(self, *_exc) -> None:
+        self._released.set()
         self._listener.close()
         with self._lock:
             for each in self._sockets:
                 each.close()
+
+    def release(self) -> None:
+        """Let a held confirmation (and everything after it) through."""
+        self._released.set()
 
     def _accept(self) -> None:
         while True:
@@ -98,20 +112,31 @@ class FatalAfterCommit:
             server = socket.create_connection(self.target)
             with self._lock:
                 self._sockets += [client, server]
-            threading.Thread(target=self._pump, args=(client, server, False), daemon=True).start()
-            threading.Thread(target=self._pump, args=(server, client, True), daemon=True).start()
+            sent_simple = [False]  # the client's last message a simple query (not a pipeline)
+            for source, sink, from_server in ((client, server, False), (server, client, True)):
+                threading.Thread(target=self._pump, args=(source, sink, from_server, sent_simple),
+                                 daemon=True).start()
 
-    def _pump(self, source: socket.socket, sink: socket.socket, from_server: bool) -> None:
+    def _pump(self, source: socket.socket, sink: socket.socket, from_server: bool,
+              sent_simple: list[bool]) -> None:
         commits = _Commits()
         try:
             while data := source.recv(65536):
                 if not from_server:
+                    sent_simple[0] = data[:1] == b"Q"
                     sink.sendall(data)
                     continue
                 out = b""
                 for message, confirms in commits.messages(data):
-                    if not (confirms and self.armed):
+                    if not (confirms and self.armed) or self.hold_answer and sent_simple[0]:
                         out += message
+                        continue
+                    if self.hold_answer:  # the commit took effect; its answer waits
+                        self.held += 1
+                        self.armed = False  # once
+                        sink.sendall(out)
+                        self._released.wait()
+                        out = message
                         continue
                     # counted before the client can see the answer: a test reading `cut` as
                     # soon as its reply is back must find it (counted after, 1 run in ~300

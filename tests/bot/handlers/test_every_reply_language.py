@@ -24,7 +24,14 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from bot.core import AdminCheckFailed, CommandRequest
+from bot.core import (
+    COMMIT_LATE_FOLLOWED_REPLY,
+    COMMIT_LATE_REPLY,
+    AdminCheckFailed,
+    CommandRequest,
+    late_reply,
+    refusal,
+)
 from bot.handlers.home import compose_home
 from bot.handlers.registry import COMMANDS, build_command_handler
 from bot.interactive.actions import UNDO, Actor, undo_from_button
@@ -335,6 +342,9 @@ def _bot_words(chat: Chat, database, tmp_path: Path, language: str) -> dict[str,
             dataclasses.replace(chat.handler.context, database=down), COMMANDS).handle(
             request).plain_text(),
         "deadline passed": chat.handler.handle(request, deadline=0.0).plain_text(),
+        "commit answered late": refusal(COMMIT_LATE_FOLLOWED_REPLY, request).plain_text(),
+        "commit late, no follow-up": refusal(COMMIT_LATE_REPLY, request).plain_text(),
+        "late answer": late_reply(logged, request).plain_text(),
         "admin check": build_command_handler(admin_check, COMMANDS).handle(
             request).plain_text(),
         "not in this version": unwired.handle(request).plain_text(),
@@ -355,6 +365,9 @@ def test_the_bots_own_words_around_replies_in_every_language(seeded, database, t
     assert "Pause the digest?" in english["digest buttons"]
     assert english["database down"].startswith("The database is busy or not reachable")
     assert english["deadline passed"].startswith("The database did not answer in time")
+    assert english["commit answered late"].startswith("The database did not answer in time "
+                                                      "while saving this")
+    assert english["late answer"].startswith("Update on “/kpi digest off”")
     assert english["undo button of another app"].startswith(
         "This Undo button does not belong to this workspace")
     assert english["admin check"].startswith("kpibot could not check with Slack")
