@@ -20,7 +20,6 @@ from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
 from bot.core import (
     COMMIT_LATE_FOLLOWED_REPLY,
@@ -33,10 +32,9 @@ from bot.core import (
 )
 from bot.replies import Reply
 from storage import commit_watch
-from storage.engine import Database
 from tests.reliability.harness import SECRET, TEAM, WORKSPACE, serving
 from tests.support.dialog import Chat
-from tests.support.fatal_after_commit import RELAY_QUERY, FatalAfterCommit
+from tests.support.fatal_after_commit import through_relay
 from tests.support.slack_signing import post_slash_command, random_trigger_id
 
 NOW = datetime(2026, 11, 18, 14, 30, tzinfo=UTC)
@@ -183,31 +181,24 @@ def _stored(database_url: str) -> int:
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_served_a_log_whose_commit_answer_is_late_is_told_then_followed_up_once(
         database_url, slack_api):
-    url = make_url(database_url)
-    with FatalAfterCommit(url.host, url.port) as relay:
-        database = Database.from_url(
-            url.set(host="127.0.0.1", port=relay.port).update_query_dict(RELAY_QUERY)
-            .render_as_string(hide_password=False))
-        try:
-            with serving(database, slack_api.base_url, deadline=1.0) as base_url:
-                def log(text: str) -> tuple[int, dict]:
-                    status, payload, _ = post_slash_command(
-                        base_url, text, secret=SECRET, team_id=TEAM, user_id="U0LATE",
-                        user_name="u0late", channel_id="C0LATE", trigger_id=random_trigger_id(),
-                        response_url=slack_api.response_url(), timeout=WAIT)
-                    return status, payload
+    with through_relay(database_url) as (relay, database), \
+            serving(database, slack_api.base_url, deadline=1.0) as base_url:
+            def log(text: str) -> tuple[int, dict]:
+                status, payload, _ = post_slash_command(
+                    base_url, text, secret=SECRET, team_id=TEAM, user_id="U0LATE",
+                    user_name="u0late", channel_id="C0LATE", trigger_id=random_trigger_id(),
+                    response_url=slack_api.response_url(), timeout=WAIT)
+                return status, payload
 
-                assert log("log call")[1]["text"].startswith("Logged ")  # the caller's rows
-                relay.armed = relay.hold_answer = True
-                status, payload = log("log call 3")
-                assert status == 200 and relay.held == 1
-                assert payload["text"] == COMMIT_LATE_FOLLOWED_REPLY, payload
-                assert _stored(database_url) == 2  # committed: "nothing was stored" was false
-                assert slack_api.calls_to("response_url") == []  # nothing before the answer
-                relay.release()
-                [late] = slack_api.wait_for("response_url", 1, timeout=WAIT)
-        finally:
-            database.dispose()
+            assert log("log call")[1]["text"].startswith("Logged ")  # the caller's rows
+            relay.armed = relay.hold_answer = True
+            status, payload = log("log call 3")
+            assert status == 200 and relay.held == 1
+            assert payload["text"] == COMMIT_LATE_FOLLOWED_REPLY, payload
+            assert _stored(database_url) == 2  # committed: "nothing was stored" was false
+            assert slack_api.calls_to("response_url") == []  # nothing before the answer
+            relay.release()
+            [late] = slack_api.wait_for("response_url", 1, timeout=WAIT)
     text = late.body["text"]
     assert text.startswith("Update on “/kpi log call 3”, which the database answered late: "
                            "Logged "), text

@@ -16,13 +16,12 @@ from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
 from bot.core import CommandRequest
 from storage.engine import Database
 from storage.workspaces import ensure_user, ensure_workspace
 from tests.support.dialog import Chat
-from tests.support.fatal_after_commit import RELAY_QUERY, FatalAfterCommit
+from tests.support.fatal_after_commit import FatalAfterCommit, through_relay
 
 pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 
@@ -54,20 +53,13 @@ def _ask(chat: Chat, text: str, key: str):
 @contextmanager
 def _through_relay(database_url: str) -> Iterator[tuple[FatalAfterCommit, Database, Chat]]:
     """A database reached through the relay (not armed yet), its workspace and user Ann."""
-    url = make_url(database_url)
-    with FatalAfterCommit(url.host, url.port) as relay:
-        database = Database.from_url(
-            url.set(host="127.0.0.1", port=relay.port).update_query_dict(RELAY_QUERY)
-            .render_as_string(hide_password=False))
-        try:
-            with database.write() as session:
-                ensure_workspace(session=session, workspace_id=WS, platform="slack", now=NOW)
-                ensure_user(session=session, workspace_id=WS, user_id="U1", display_name="Ann",
-                            now=NOW)
-            yield relay, database, Chat(database, workspace=WS, now=NOW, admins=(),
-                                        default_user="U1")
-        finally:
-            database.dispose()
+    with through_relay(database_url) as (relay, database):
+        with database.write() as session:
+            ensure_workspace(session=session, workspace_id=WS, platform="slack", now=NOW)
+            ensure_user(session=session, workspace_id=WS, user_id="U1", display_name="Ann",
+                        now=NOW)
+        yield relay, database, Chat(database, workspace=WS, now=NOW, admins=(),
+                                    default_user="U1")
 
 
 # a call: its insert and COMMIT in one pipeline; a demo and a first meeting named otherwise

@@ -29,6 +29,11 @@ import contextlib
 import socket
 import struct
 import threading
+from collections.abc import Iterator
+
+from sqlalchemy.engine import make_url
+
+from storage.engine import Database
 
 RELAY_QUERY = {"sslmode": "disable", "gssencmode": "disable"}  # (the URL's query)
 _WRITES = (b"INSERT ", b"UPDATE ", b"DELETE ")
@@ -154,3 +159,17 @@ class FatalAfterCommit:
                 with contextlib.suppress(OSError):
                     each.shutdown(socket.SHUT_RDWR)
                 each.close()
+
+
+@contextlib.contextmanager
+def through_relay(database_url: str) -> Iterator[tuple[FatalAfterCommit, Database]]:
+    """A relay to `database_url`'s server (not armed yet) and a Database reached through it."""
+    url = make_url(database_url)
+    with FatalAfterCommit(url.host, url.port) as relay:
+        database = Database.from_url(
+            url.set(host="127.0.0.1", port=relay.port).update_query_dict(RELAY_QUERY)
+            .render_as_string(hide_password=False))
+        try:
+            yield relay, database
+        finally:
+            database.dispose()

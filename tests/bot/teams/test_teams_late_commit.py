@@ -6,13 +6,11 @@ confirmation (tests/support/fatal_after_commit.py): deterministic, no timing."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy.engine import make_url
 
 from bot.core import COMMIT_LATE_FOLLOWED_REPLY
 from bot.settings import build_settings
 from bot.wiring import build_bot
-from storage.engine import Database
-from tests.support.fatal_after_commit import RELAY_QUERY, FatalAfterCommit
+from tests.support.fatal_after_commit import through_relay
 from tests.support.teams import (
     APP_ID,
     APP_PASSWORD,
@@ -27,37 +25,30 @@ WAIT = 30.0  # seconds a test waits for what must happen (never reached when it 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_served_on_teams_the_late_outcome_is_a_new_message_in_the_conversation(
         database_url, teams_cloud):
-    url = make_url(database_url)
-    with FatalAfterCommit(url.host, url.port) as relay:
-        database = Database.from_url(
-            url.set(host="127.0.0.1", port=relay.port).update_query_dict(RELAY_QUERY)
-            .render_as_string(hide_password=False))
-        try:
-            bot = build_bot(build_settings(
-                DATABASE_URL=database.engine.url.render_as_string(hide_password=False),
-                TEAMS_APP_ID=APP_ID, TEAMS_APP_PASSWORD=APP_PASSWORD,
-                TEAMS_OPENID_METADATA_URL=teams_cloud.metadata_url,
-                TEAMS_CONNECTOR_TOKEN_URL=teams_cloud.token_url, KPIBOT_COMMAND_DEADLINE=1.0),
-                database=database)
-            with running_bot_server(bot) as base_url:
-                def send(text: str) -> dict:
-                    activity = channel_message(text, service_url=teams_cloud.service_url)
-                    status, _ = post_activity(base_url, activity, token=teams_cloud.token())
-                    assert status in (200, 202)
-                    return activity
+    with through_relay(database_url) as (relay, database):
+        bot = build_bot(build_settings(
+            DATABASE_URL=database.engine.url.render_as_string(hide_password=False),
+            TEAMS_APP_ID=APP_ID, TEAMS_APP_PASSWORD=APP_PASSWORD,
+            TEAMS_OPENID_METADATA_URL=teams_cloud.metadata_url,
+            TEAMS_CONNECTOR_TOKEN_URL=teams_cloud.token_url, KPIBOT_COMMAND_DEADLINE=1.0),
+            database=database)
+        with running_bot_server(bot) as base_url:
+            def send(text: str) -> dict:
+                activity = channel_message(text, service_url=teams_cloud.service_url)
+                status, _ = post_activity(base_url, activity, token=teams_cloud.token())
+                assert status in (200, 202)
+                return activity
 
-                send("kpi log call")  # the caller's rows
-                relay.armed = relay.hold_answer = True
-                activity = send("kpi log call 3")
-                assert relay.held == 1
-                first, told = teams_cloud.connector_calls("reply")
-                assert first.body["text"].startswith("Logged ")
-                assert told.body["text"] == COMMIT_LATE_FOLLOWED_REPLY
-                assert teams_cloud.connector_calls("send") == []
-                relay.release()
-                teams_cloud.wait_for_replies(3, timeout=WAIT)
-        finally:
-            database.dispose()
+            send("kpi log call")  # the caller's rows
+            relay.armed = relay.hold_answer = True
+            activity = send("kpi log call 3")
+            assert relay.held == 1
+            first, told = teams_cloud.connector_calls("reply")
+            assert first.body["text"].startswith("Logged ")
+            assert told.body["text"] == COMMIT_LATE_FOLLOWED_REPLY
+            assert teams_cloud.connector_calls("send") == []
+            relay.release()
+            teams_cloud.wait_for_replies(3, timeout=WAIT)
     [late] = teams_cloud.connector_calls("send")
     assert late.conversation_id == activity["conversation"]["id"]
     assert late.body["text"].startswith(
