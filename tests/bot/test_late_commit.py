@@ -22,6 +22,7 @@ import pytest
 import sqlalchemy as sa
 
 from bot.core import (
+    COMMAND_DEADLINE,
     COMMIT_LATE_FOLLOWED_REPLY,
     COMMIT_LATE_REPLY,
     COMMIT_UNKNOWN_REPLY,
@@ -52,7 +53,7 @@ class _StuckHandler:
     """Answers `reply` once `go` is set; stuck inside its COMMIT when `committing`."""
 
     def __init__(self, reply: Reply | Exception, *, committing: bool,
-                 deadline: float = 0.05) -> None:
+                 deadline: float = 1.0) -> None:  # (ample for its thread to start)
         self.context = _Context(deadline)
         self.reply, self.committing = reply, committing
         self.go, self.done = threading.Event(), threading.Event()
@@ -182,7 +183,7 @@ def _stored(database_url: str) -> int:
 def test_served_a_log_whose_commit_answer_is_late_is_told_then_followed_up_once(
         database_url, slack_api):
     with through_relay(database_url) as (relay, database), \
-            serving(database, slack_api.base_url, deadline=1.0) as base_url:
+            serving(database, slack_api.base_url, deadline=COMMAND_DEADLINE) as base_url:
             def log(text: str) -> tuple[int, dict]:
                 status, payload, _ = post_slash_command(
                     base_url, text, secret=SECRET, team_id=TEAM, user_id="U0LATE",

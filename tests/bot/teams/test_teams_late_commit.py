@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.core import COMMIT_LATE_FOLLOWED_REPLY
+from bot.core import COMMAND_DEADLINE, COMMIT_LATE_FOLLOWED_REPLY
 from bot.settings import build_settings
 from bot.wiring import build_bot
 from tests.support.fatal_after_commit import through_relay
@@ -30,7 +30,8 @@ def test_served_on_teams_the_late_outcome_is_a_new_message_in_the_conversation(
             DATABASE_URL=database.engine.url.render_as_string(hide_password=False),
             TEAMS_APP_ID=APP_ID, TEAMS_APP_PASSWORD=APP_PASSWORD,
             TEAMS_OPENID_METADATA_URL=teams_cloud.metadata_url,
-            TEAMS_CONNECTOR_TOKEN_URL=teams_cloud.token_url, KPIBOT_COMMAND_DEADLINE=1.0),
+            TEAMS_CONNECTOR_TOKEN_URL=teams_cloud.token_url,
+            KPIBOT_COMMAND_DEADLINE=COMMAND_DEADLINE),
             database=database)
         with running_bot_server(bot) as base_url:
             def send(text: str) -> dict:
