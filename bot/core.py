@@ -207,23 +207,25 @@ async def answer_in_time(handler: CommandHandler, request: CommandRequest, *,
             log.warning("a %s command got no answer from the database in time",
                         request.platform)
             return refusal(DEADLINE_REPLY, request)
+    if follow_up is None:
+        log.warning("a %s command's COMMIT got no answer in time; its outcome is not known",
+                    request.platform)
+        return refusal(COMMIT_LATE_REPLY, request)
     log.warning("a %s command's COMMIT got no answer in time; its outcome follows later",
                 request.platform)
-    if follow_up is None:
-        return refusal(COMMIT_LATE_REPLY, request)
     work.add_done_callback(functools.partial(_follow_up_late, request, follow_up))
     return refusal(COMMIT_LATE_FOLLOWED_REPLY, request)
 
 
 def _follow_up_late(request: CommandRequest, follow_up: FollowUp, work: asyncio.Future) -> None:
     """The reply of a command answered "cannot tell yet", now that its thread is done."""
-    error = None if work.cancelled() else work.exception()
-    if work.cancelled() or error is not None:
-        log.error("a %s command answered late failed: %s", request.platform,
-                  "cancelled" if error is None else type(error).__name__, exc_info=error)
-        final = refusal(COMMIT_UNKNOWN_REPLY, request)
-    else:
+    error = asyncio.CancelledError() if work.cancelled() else work.exception()
+    if error is None:
         final = work.result()
+    else:
+        log.error("a %s command answered late failed: %s", request.platform,
+                  type(error).__name__, exc_info=error)
+        final = refusal(COMMIT_UNKNOWN_REPLY, request)
     follow_up(late_reply(final, request))
 
 
