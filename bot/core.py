@@ -214,7 +214,22 @@ async def answer_in_time(handler: CommandHandler, request: CommandRequest, *,
     log.warning("a %s command's COMMIT got no answer in time; its outcome follows later",
                 request.platform)
     work.add_done_callback(functools.partial(_follow_up_late, request, follow_up))
-    return refusal(COMMIT_LATE_FOLLOWED_REPLY, request)
+    _LATE.add(work)
+    work.add_done_callback(_LATE.discard)
+    return dataclasses.replace(refusal(COMMIT_LATE_FOLLOWED_REPLY, request), follows=True)
+
+
+# The commands answered "cannot tell yet" whose threads still run: a stopping server waits
+# for them (`drain_late_answers`), so that their outcome is still told.
+_LATE: set[asyncio.Future] = set()
+
+
+async def drain_late_answers(timeout: float) -> int:
+    """Wait up to `timeout` seconds for the commands whose outcome follows later (each one's
+    follow-up is started as its thread ends); how many were left."""
+    if _LATE:
+        await asyncio.wait(set(_LATE), timeout=timeout)
+    return len(_LATE)
 
 
 def _follow_up_late(request: CommandRequest, follow_up: FollowUp, work: asyncio.Future) -> None:

@@ -32,6 +32,7 @@ class Reply:
     undo_event: int | None = None  # the event an Undo button under the reply voids
     mentions: tuple[str, ...] = ()  # user ids whose `<@id>` in the headline Slack may render
     language: str = "en"  # the reader's: for the renderer's own words (the Undo button, ...)
+    follows: bool = False  # the command's outcome is told later (bot/core.py answer_in_time)
 
     def plain_text(self) -> str:
         """The whole reply as plain text (terminal, Teams fallback, logs of replies)."""

@@ -130,7 +130,7 @@ async def _serve_async(bot, *, host: str, port: int, socket_mode: bool,
     if scheduler:
         tasks.append(asyncio.create_task(_start_scheduler(bot, server, listening)))
     await asyncio.gather(*tasks)  # the server returns once stopped and its requests answered
-    follow_ups = await shutdown.drain_follow_ups(bot.slack_app)
+    follow_ups = await shutdown.drain_follow_ups(bot.slack_app, bot.teams)
     digests = await shutdown.drain_digests(bot.digests.scheduler if scheduler else None)
     shutdown.stopped("requests in flight answered", follow_ups, digests)
 

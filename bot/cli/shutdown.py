@@ -3,9 +3,10 @@
 1. The digest scheduler fires nothing more (its jobs and minute tick are paused).
 2. The server stops listening (a new connection is refused: the load balancer or Slack tries
    elsewhere) and answers the requests it already received, each within its own deadline
-   (under Slack's 3 s); it waits for them, and for the Slack follow-ups they started (a
-   modal's confirmation), up to the grace time, at least `REQUEST_DRAIN_SECONDS`
-   (`request_drain`).
+   (under Slack's 3 s); it waits for them, for the commands answered "cannot tell yet" whose
+   outcome follows (bot/core.py), and for the follow-ups they started (a modal's
+   confirmation, a late outcome on Slack or Teams), up to the grace time, at least
+   `REQUEST_DRAIN_SECONDS` (`request_drain`).
 3. The digests being sent get what is left of the grace time (`KPIBOT_SHUTDOWN_GRACE_SECONDS`,
    counted from the signal) to finish; nothing new is claimed. A delivery still running then
    is cancelled and its claim handed back to the ledger (storage/digests.py `release_claim`):
@@ -73,15 +74,30 @@ class Shutdown:
         """Seconds of the grace time left (all of it before the signal)."""
         return max(0.0, self.grace - self._elapsed())
 
-    async def drain_follow_ups(self, slack_app) -> str:
-        """Slack follow-ups of the requests just answered (a modal's confirmation), within
-        the requests' time (at least 1 s more)."""
+    async def drain_follow_ups(self, slack_app, teams=None) -> str:
+        """What the requests just answered still post, within the requests' time (at least
+        1 s more each): the outcome of commands answered "cannot tell yet" (bot/core.py),
+        then Slack's follow-ups (a modal's confirmation, a button's answer) and Teams' late
+        messages."""
+        from bot.core import drain_late_answers
+
+        def budget() -> float:
+            return max(1.0, self.request_drain - self._elapsed())
+
+        cut = [f"{left} {what} cut off" for left, what in (
+            (await drain_late_answers(budget()), "late answer(s)"),
+            (await self._drain_slack(slack_app, budget()), "Slack follow-up(s)"),
+            (await teams.drain(budget()) if teams is not None else 0, "Teams late message(s)"),
+        ) if left]
+        return ", ".join(cut)
+
+    @staticmethod
+    async def _drain_slack(slack_app, timeout: float) -> int:
         if slack_app is None:
-            return ""
+            return 0
         from bot.slack.app import drain_follow_ups
 
-        left = await drain_follow_ups(slack_app, max(1.0, self.request_drain - self._elapsed()))
-        return f"{left} Slack follow-up(s) cut off" if left else ""
+        return await drain_follow_ups(slack_app, timeout)
 
     def _elapsed(self) -> float:
         return 0.0 if self._at is None else self.monotonic() - self._at

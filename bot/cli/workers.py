@@ -209,6 +209,6 @@ async def _serve_worker(bot: Bot, sock: socket.socket, index: int, *, jobs: bool
              " and running the digest jobs" if jobs else "")
     await run_web_app(web_app, host="", port=0, sock=sock, stop=shutdown.requested,
                       drain_seconds=shutdown.request_drain)
-    follow_ups = await shutdown.drain_follow_ups(bot.slack_app)
+    follow_ups = await shutdown.drain_follow_ups(bot.slack_app, bot.teams)
     shutdown.stopped("requests in flight answered", follow_ups,
                      await shutdown.drain_digests(digest_scheduler))

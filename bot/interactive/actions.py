@@ -20,7 +20,14 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import DBAPIError
 
-from bot.core import BotContext, CommandHandler, CommandRequest, answer_in_time, refusal
+from bot.core import (
+    BotContext,
+    CommandHandler,
+    CommandRequest,
+    FollowUp,
+    answer_in_time,
+    refusal,
+)
 from bot.interactive.log_form import FormResult, read_form
 from bot.interactive.values import ActionValues
 from bot.replies import Reply
@@ -57,19 +64,21 @@ class Actor:
 
 
 async def run_text(handler: CommandHandler, actor: Actor, text: str, *, key: str | None = None,
-                   channel_id: str | None = None) -> Reply:
-    """The reply to `/kpi TEXT` typed by `actor` (same path, deadline and answers)."""
-    return await answer_in_time(handler, actor.request(text, key, channel_id))
+                   channel_id: str | None = None, follow_up: FollowUp | None = None) -> Reply:
+    """The reply to `/kpi TEXT` typed by `actor` (same path, deadline and answers; a late
+    commit's outcome through `follow_up`, as a typed command's)."""
+    return await answer_in_time(handler, actor.request(text, key, channel_id),
+                                follow_up=follow_up)
 
 
 async def undo_from_button(handler: CommandHandler, values: ActionValues, actor: Actor,
-                           value: object) -> Reply:
+                           value: object, *, follow_up: FollowUp | None = None) -> Reply:
     """`/kpi undo ID` for the event the button's signed value names in the actor's workspace:
     only its author or an admin may; a second click answers that it was already undone."""
     event_id = values.read(UNDO, actor.workspace_id, value)
     if event_id is None:
         return refusal(NOT_THIS_BUTTON, actor.request("undo"))
-    return await run_text(handler, actor, f"undo {event_id}")
+    return await run_text(handler, actor, f"undo {event_id}", follow_up=follow_up)
 
 
 READ_FAILURES = (DBAPIError, DeadlinePassed)  # a read behind a view: answered, not raised
@@ -98,7 +107,8 @@ def form_rules(handler: CommandHandler, workspace_id: str) -> tuple[date, str]:
 
 
 async def submit_log_form(handler: CommandHandler, actor: Actor,
-                          values: Mapping[str, str | None], *, key: str
+                          values: Mapping[str, str | None], *, key: str,
+                          follow_up: FollowUp | None = None
                           ) -> tuple[Reply | None, dict[str, str]]:
     """(the log reply, {}) or (None, one message per field). `key` is the form's identity
     (Slack's view id, the Teams card's id): the same form submitted twice stores once."""
@@ -107,4 +117,4 @@ async def submit_log_form(handler: CommandHandler, actor: Actor,
                                    t=translator(actor.user_language or "en"))
     if result.text is None:
         return None, result.errors
-    return await run_text(handler, actor, result.text, key=key), {}
+    return await run_text(handler, actor, result.text, key=key, follow_up=follow_up), {}

@@ -176,8 +176,18 @@ class SlackInteractions:
         channel = _id(views.read_metadata(view.get("private_metadata")).get("c"))
         actor = dataclasses.replace(await self.with_language(actor), channel_id=channel)
         values = views.state_values(view)
+
+        def told(reply: Reply) -> None:  # where the confirmation goes, with its Undo
+            self.later(self._confirm(client, actor, reply))
+            if reply.ok:
+                self.refresh_home(client, actor)
+
         reply, errors = await submit_log_form(self.handler, actor, values,
-                                              key=f"view:{view['id'][:100]}")
+                                              key=f"view:{view['id'][:100]}", follow_up=told)
+        if reply is not None and reply.follows:  # the form closes; the outcome is told there
+            await ack()
+            told(reply)
+            return
         if reply is not None and not reply.ok:
             errors = {KIND: reply.text}
         if errors:
@@ -190,8 +200,7 @@ class SlackInteractions:
             await ack(response_action="errors", errors=fields)
             return
         await ack()
-        self.later(self._confirm(client, actor, reply))
-        self.refresh_home(client, actor)
+        told(reply)
 
     async def _confirm(self, client: AsyncWebClient, actor: Actor, reply: Reply) -> None:
         """The log confirmation with its Undo button: to the person in the channel the form
@@ -241,10 +250,14 @@ class SlackInteractions:
         actor = actor_from(body)
         if actor is None:
             return
-        reply = await undo_from_button(self.handler, self.values, actor, _action_value(body))
-        self.later(self._answer(body, respond, client, actor, reply, replace=reply.ok))
-        if reply.ok:
-            self.refresh_home(client, actor)
+        def told(reply: Reply, *, replace: bool) -> None:
+            self.later(self._answer(body, respond, client, actor, reply, replace=replace))
+            if reply.ok:
+                self.refresh_home(client, actor)
+
+        reply = await undo_from_button(self.handler, self.values, actor, _action_value(body),
+                                       follow_up=lambda late: told(late, replace=False))
+        told(reply, replace=reply.ok)
 
     async def run_button(self, body: dict, respond: AsyncRespond, client: AsyncWebClient,
                          text: str, *, channel_id: str | None = None,
@@ -253,13 +266,15 @@ class SlackInteractions:
         actor = actor_from(body)
         if actor is None:
             return
-        reply = await run_text(self.handler, actor, text, channel_id=channel_id)
-        if to_messages:
-            message = render_slash_response(reply)
-            self.later(client.chat_postMessage(channel=actor.user_id, text=message["text"],
-                                               blocks=message["blocks"]))
-        else:
-            self.later(self._answer(body, respond, client, actor, reply, replace=False))
+        def told(reply: Reply) -> None:
+            if to_messages:
+                message = render_slash_response(reply)
+                self.later(client.chat_postMessage(channel=actor.user_id, text=message["text"],
+                                                   blocks=message["blocks"]))
+            else:
+                self.later(self._answer(body, respond, client, actor, reply, replace=False))
+
+        told(await run_text(self.handler, actor, text, channel_id=channel_id, follow_up=told))
 
     async def _answer(self, body: dict, respond: AsyncRespond, client: AsyncWebClient,
                       actor: Actor, reply: Reply, *, replace: bool) -> None:

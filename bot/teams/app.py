@@ -103,7 +103,8 @@ class KpiAgent(ActivityHandler):
         await self._remember(activity, only_if_new=True)
         data = activity.value
         if isinstance(data, dict) and ACTION_KEY in data:  # a kpibot card's Action.Submit
-            answer = await self.interactions.answer(request, data)
+            answer = await self.interactions.answer(
+                request, data, follow_up=self._follow_up(activity, request))
         elif is_bare_log(request.text):
             answer = await asyncio.to_thread(self.interactions.new_log_card, request)
         else:
@@ -137,6 +138,13 @@ class KpiAgent(ActivityHandler):
             self._late.add(task)
             task.add_done_callback(self._late.discard)
         return post
+
+    async def drain(self, timeout: float) -> int:
+        """Wait up to `timeout` seconds for the late answers still being posted (a stopping
+        server); how many were left."""
+        if self._late:
+            await asyncio.wait(set(self._late), timeout=timeout)
+        return len(self._late)
 
     async def _post_late(self, reference: StoredReference, request: CommandRequest,
                          late: Reply) -> None:
@@ -242,6 +250,10 @@ class TeamsBot:
                               app_id=config.app_id, interactions=TeamsInteractions(
                                   handler, ActionValues(config.password)), sender=self.sender)
         self.outbound = handler.context.outbound  # where Workflows webhooks may point
+
+    async def drain(self, timeout: float) -> int:
+        """The agent's late answers still being posted, waited for (a stopping server)."""
+        return await self.agent.drain(timeout)
 
     async def handle_request(self, request: web.Request) -> web.StreamResponse:
         """`POST /api/messages`: 401 unless the Bot Framework JWT checks out."""

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Mapping
 from datetime import date
 
-from bot.core import CommandHandler, CommandRequest
+from bot.core import CommandHandler, CommandRequest, FollowUp
 from bot.interactive.actions import UNDO, Actor, form_rules, submit_log_form, undo_from_button
 from bot.interactive.log_form import (
     AMOUNT,
@@ -114,14 +114,17 @@ class TeamsInteractions:
         return log_card(today=today, currency=currency,
                         t=translator(request.user_language or "en"))
 
-    async def answer(self, request: CommandRequest, data: Mapping) -> Reply | dict:
-        """The answer to a card action: a Reply, or the logging card again with its errors."""
+    async def answer(self, request: CommandRequest, data: Mapping, *,
+                     follow_up: FollowUp | None = None) -> Reply | dict:
+        """The answer to a card action: a Reply, or the logging card again with its errors;
+        a late commit's outcome through `follow_up`."""
         actor = Actor(platform=request.platform, workspace_id=request.workspace_id,
                       user_id=request.user_id, channel_id=request.channel_id,
                       user_name=request.user_name, user_language=request.user_language)
         action = data.get(ACTION_KEY)
         if action == UNDO_ACTION:
-            return await undo_from_button(self.handler, self.values, actor, data.get("value"))
+            return await undo_from_button(self.handler, self.values, actor, data.get("value"),
+                                          follow_up=follow_up)
         form_id = data.get("form")
         if action != LOG or not isinstance(form_id, str) or not form_id.isalnum() \
                 or len(form_id) > 64:
@@ -130,9 +133,10 @@ class TeamsInteractions:
                                          "was stored."), t=t)
         fields = {name: value for name, value in data.items()
                   if name in (KIND, *_FORM_FIELDS) and isinstance(value, str)}
-        reply, errors = await submit_log_form(self.handler, actor, fields, key=f"card:{form_id}")
-        if reply is not None and reply.ok:
-            return reply
+        reply, errors = await submit_log_form(self.handler, actor, fields, key=f"card:{form_id}",
+                                              follow_up=follow_up)
+        if reply is not None and (reply.ok or reply.follows):  # (not the card again: its
+            return reply  # outcome is told in this conversation)
         if reply is not None:
             errors = {KIND: reply.text}
         today, currency = await asyncio.to_thread(form_rules, self.handler,

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
+from bot.cli.shutdown import Shutdown
 from bot.core import (
     COMMAND_DEADLINE,
     COMMIT_LATE_FOLLOWED_REPLY,
@@ -29,6 +30,7 @@ from bot.core import (
     DEADLINE_REPLY,
     CommandRequest,
     answer_in_time,
+    drain_late_answers,
     late_reply,
 )
 from bot.replies import Reply
@@ -36,7 +38,9 @@ from storage import commit_watch
 from tests.reliability.harness import SECRET, TEAM, WORKSPACE, serving
 from tests.support.dialog import Chat
 from tests.support.fatal_after_commit import through_relay
+from tests.support.slack_interactive import block_actions, post_payload, state_for, view_submission
 from tests.support.slack_signing import post_slash_command, random_trigger_id
+from tests.support.slack_views import slack_views  # noqa: F401  (fixture)
 
 NOW = datetime(2026, 11, 18, 14, 30, tzinfo=UTC)
 REQUEST = CommandRequest(platform="slack", workspace_id="slack:TLATE", user_id="U1",
@@ -127,6 +131,32 @@ def test_the_late_headline_is_in_the_users_language_and_names_a_long_command_bri
     assert "x" * 60 not in late.text and "…»" in late.text and late.language == "nb"
 
 
+def test_a_stopping_server_tells_the_outcome_of_commands_answered_late_before_it_exits():
+    """`kpibot serve` stopping waits for a command answered "cannot tell yet" (its thread
+    still on the database), then for the follow-ups it starts, Slack's and Teams'."""
+    handler = _StuckHandler(LOGGED, committing=True)
+    followed: list[Reply] = []
+
+    class _Teams:  # a Teams late message still being posted when its time is up
+        async def drain(self, timeout: float) -> int:
+            assert timeout >= 1.0
+            return 1
+
+    async def run() -> str:
+        reply = await answer_in_time(handler, REQUEST, follow_up=followed.append)
+        assert reply.follows and await drain_late_answers(0) == 1  # not waited for: cut off
+        stopping = asyncio.ensure_future(
+            Shutdown(0.0, monotonic=lambda: 0.0).drain_follow_ups(None, _Teams()))
+        await asyncio.sleep(0)
+        assert followed == [] and not stopping.done()  # waiting for the command's thread
+        handler.go.set()
+        return await stopping
+
+    assert asyncio.run(run()) == "1 Teams late message(s) cut off"
+    [late] = followed
+    assert late.text.startswith("Update on “/kpi log call 3”") and late.undo_event == 7
+
+
 class _Steps(commit_watch.CommitWatch):
     """A watch that remembers each step of its count."""
 
@@ -209,3 +239,99 @@ def test_served_a_log_whose_commit_answer_is_late_is_told_then_followed_up_once(
     assert button["action_id"] == "kpi_undo"  # the log's own Undo, under its late answer
     assert len(slack_api.calls_to("response_url")) == 1
 
+
+
+def _undo_value(body: dict) -> str:
+    [button] = [element for block in body["blocks"] if block["type"] == "actions"
+                for element in block["elements"]]
+    assert button["action_id"] == "kpi_undo"
+    return button["value"]
+
+
+def _voided(database_url: str) -> int:
+    engine = sa.create_engine(database_url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            return connection.execute(sa.text(
+                "SELECT count(*) FROM events WHERE workspace_id = :w "
+                "AND voided_at IS NOT NULL"), {"w": WORKSPACE}).scalar_one()
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_served_an_undo_button_whose_commit_answer_is_late_is_followed_up_once(
+        database_url, slack_api):
+    """A button runs its command as typed: a late commit's outcome follows on the clicked
+    message's response_url, as a typed command's does."""
+    with through_relay(database_url) as (relay, database), \
+            serving(database, slack_api.base_url, deadline=COMMAND_DEADLINE) as base_url:
+        def log(text: str) -> dict:
+            status, logged, _ = post_slash_command(
+                base_url, text, secret=SECRET, team_id=TEAM, user_id="U0LATE",
+                channel_id="C0LATE", trigger_id=random_trigger_id(), timeout=WAIT)
+            assert status == 200 and logged["text"].startswith("Logged "), logged
+            return logged
+
+        def click(logged: dict, answer: str) -> None:
+            payload = block_actions("kpi_undo", _undo_value(logged), user="U0LATE", team=TEAM,
+                                    channel="C0LATE", response_url=slack_api.response_url(answer))
+            assert post_payload(base_url, payload, secret=SECRET)[0] == 200
+
+        first, second = log("log call 3"), log("log call 4")
+        click(first, "settled")  # (the person's name as a click carries it: stored now)
+        slack_api.wait_for("response_url", 1, timeout=WAIT)
+        relay.armed = relay.hold_answer = True
+        click(second, "undo")
+        _, told = slack_api.wait_for("response_url", 2, timeout=WAIT)
+        assert relay.held == 1 and told.body["text"] == COMMIT_LATE_FOLLOWED_REPLY, told.body
+        assert _voided(database_url) == 2  # committed: the outcome is what follows
+        relay.release()
+        _, told, late = slack_api.wait_for("response_url", 3, timeout=WAIT)
+    assert late.body["text"].startswith(
+        "Update on “/kpi undo ") and "which the database answered late: Undone #" in \
+        late.body["text"], late.body
+    assert late.body["response_type"] == "ephemeral" and late.body["replace_original"] is False
+    assert [call.path for call in slack_api.calls_to("response_url")] == [
+        "/response/settled", "/response/undo", "/response/undo"]
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_served_a_logging_form_whose_commit_answer_is_late_closes_then_tells_the_outcome(
+        database_url, slack_api, slack_views):  # noqa: F811
+    """The form closes (its "will tell you here" would be wrong inside it) and both the
+    answer and the late outcome, with its Undo, reach the channel the form was opened from."""
+    with through_relay(database_url) as (relay, database), \
+            serving(database, slack_api.base_url, deadline=COMMAND_DEADLINE) as base_url:
+        def slash(text: str) -> dict:
+            status, payload, _ = post_slash_command(
+                base_url, text, secret=SECRET, team_id=TEAM, user_id="U0LATE",
+                channel_id="C0LATE", trigger_id=random_trigger_id(), timeout=WAIT)
+            assert status == 200
+            return payload
+
+        def submit(note: str) -> None:
+            opened = len(slack_api.calls_to("views.open"))
+            slash("log")
+            slack_api.wait_for("views.open", opened + 1, timeout=WAIT)
+            view = slack_views.opened[-1]
+            values = {"kind": "call", "note": note}
+            status, answer, _ = post_payload(
+                base_url, view_submission({**view, "state": state_for(view, values)}, values,
+                                          user="U0LATE", team=TEAM), secret=SECRET)
+            assert status == 200 and not answer, answer  # an empty ack: the form closes
+
+        submit("first")  # (the caller's rows, their name as a form carries it)
+        slack_api.wait_for("chat.postEphemeral", 1, timeout=WAIT)
+        relay.armed = relay.hold_answer = True
+        submit("second")
+        _, told = slack_api.wait_for("chat.postEphemeral", 2, timeout=WAIT)
+        assert relay.held == 1 and told.body["text"] == COMMIT_LATE_FOLLOWED_REPLY, told.body
+        assert _stored(database_url) == 2
+        relay.release()
+        _, told, late = slack_api.wait_for("chat.postEphemeral", 3, timeout=WAIT)
+    assert late.body["channel"] == "C0LATE" and late.body["user"] == "U0LATE"
+    assert late.body["text"].startswith(
+        "Update on “/kpi log call ") and "answered late: Logged call" in late.body["text"], \
+        late.body
+    assert "kpi_undo" in str(late.body["blocks"])  # the log's own Undo
