@@ -259,6 +259,15 @@ def _voided(database_url: str) -> int:
         engine.dispose()
 
 
+def _slash(base_url: str, text: str) -> dict:
+    """`/kpi TEXT` from U0LATE in C0LATE; its answer."""
+    status, payload, _ = post_slash_command(
+        base_url, text, secret=SECRET, team_id=TEAM, user_id="U0LATE", channel_id="C0LATE",
+        trigger_id=random_trigger_id(), timeout=WAIT)
+    assert status == 200
+    return payload
+
+
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_served_an_undo_button_whose_commit_answer_is_late_is_followed_up_once(
         database_url, slack_api):
@@ -267,10 +276,8 @@ def test_served_an_undo_button_whose_commit_answer_is_late_is_followed_up_once(
     with through_relay(database_url) as (relay, database), \
             serving(database, slack_api.base_url, deadline=COMMAND_DEADLINE) as base_url:
         def log(text: str) -> dict:
-            status, logged, _ = post_slash_command(
-                base_url, text, secret=SECRET, team_id=TEAM, user_id="U0LATE",
-                channel_id="C0LATE", trigger_id=random_trigger_id(), timeout=WAIT)
-            assert status == 200 and logged["text"].startswith("Logged "), logged
+            logged = _slash(base_url, text)
+            assert logged["text"].startswith("Logged "), logged
             return logged
 
         def click(logged: dict, answer: str) -> None:
@@ -303,16 +310,9 @@ def test_served_a_logging_form_whose_commit_answer_is_late_closes_then_tells_the
     answer and the late outcome, with its Undo, reach the channel the form was opened from."""
     with through_relay(database_url) as (relay, database), \
             serving(database, slack_api.base_url, deadline=COMMAND_DEADLINE) as base_url:
-        def slash(text: str) -> dict:
-            status, payload, _ = post_slash_command(
-                base_url, text, secret=SECRET, team_id=TEAM, user_id="U0LATE",
-                channel_id="C0LATE", trigger_id=random_trigger_id(), timeout=WAIT)
-            assert status == 200
-            return payload
-
         def submit(note: str) -> None:
             opened = len(slack_api.calls_to("views.open"))
-            slash("log")
+            _slash(base_url, "log")
             slack_api.wait_for("views.open", opened + 1, timeout=WAIT)
             view = slack_views.opened[-1]
             values = {"kind": "call", "note": note}
