@@ -227,9 +227,15 @@ _LATE: set[asyncio.Future] = set()
 async def drain_late_answers(timeout: float) -> int:
     """Wait up to `timeout` seconds for the commands whose outcome follows later (each one's
     follow-up is started as its thread ends); how many were left."""
-    if _LATE:
-        await asyncio.wait(set(_LATE), timeout=timeout)
-    return len(_LATE)
+    return await drain(_LATE, timeout)
+
+
+async def drain(running: set[asyncio.Future], timeout: float) -> int:
+    """Wait up to `timeout` seconds for the futures of `running` (a set each one leaves when
+    done: a stopping server's follow-ups); how many were left."""
+    if running:
+        await asyncio.wait(set(running), timeout=timeout)
+    return len(running)
 
 
 def _follow_up_late(request: CommandRequest, follow_up: FollowUp, work: asyncio.Future) -> None:

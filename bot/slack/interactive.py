@@ -30,7 +30,13 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.core import AdminCheckFailed, CommandHandler, CommandRequest, request_translator
+from bot.core import (
+    AdminCheckFailed,
+    CommandHandler,
+    CommandRequest,
+    drain,
+    request_translator,
+)
 from bot.handlers.home import compose_home
 from bot.interactive.actions import (
     READ_FAILURES,
@@ -124,9 +130,7 @@ class SlackInteractions:
     async def drain(self, timeout: float) -> int:
         """Wait up to `timeout` seconds for the follow-ups still running (a stopping server:
         a confirmation is part of the answer); how many were left."""
-        if self._tasks:
-            await asyncio.wait(set(self._tasks), timeout=timeout)
-        return len(self._tasks)
+        return await drain(self._tasks, timeout)
 
     async def _logged(self, work: Awaitable) -> None:
         try:

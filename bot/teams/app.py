@@ -24,7 +24,7 @@ from microsoft_agents.hosting.core.authorization import ClaimsIdentity
 from microsoft_agents.hosting.core.connector import ConnectorClientBase
 from pydantic import ValidationError
 
-from bot.core import CommandHandler, CommandRequest, FollowUp, answer_in_time
+from bot.core import CommandHandler, CommandRequest, FollowUp, answer_in_time, drain
 from bot.interactive.values import ActionValues
 from bot.replies import Reply
 from bot.teams.activities import (
@@ -142,9 +142,7 @@ class KpiAgent(ActivityHandler):
     async def drain(self, timeout: float) -> int:
         """Wait up to `timeout` seconds for the late answers still being posted (a stopping
         server); how many were left."""
-        if self._late:
-            await asyncio.wait(set(self._late), timeout=timeout)
-        return len(self._late)
+        return await drain(self._late, timeout)
 
     async def _post_late(self, reference: StoredReference, request: CommandRequest,
                          late: Reply) -> None:
