@@ -8,6 +8,8 @@ A period `[start, end)` is read in three pieces, in one UNION ALL statement:
   part outside the period, taken away from its whole month (`plan`: the shorter span), read
   from `deals` through the stage indexes (`ix_deals_lead` ... `ix_deals_demo`) and
   `ix_deals_closed` as range predicates.
+A piece that spans nothing (an edge on a UTC month start, no whole month) is left out of the
+statement.
 The months and the deals count the same deals the same way, so the answers are those of a
 count over `deals` in any time zone, and a period costs at most about a month of deals.
 
@@ -127,10 +129,12 @@ class FunnelFigures:
     closed: dict[str, tuple[int, int, int]]  # closed_deals
 
 
+# The leads' request also reads the lead-to-won cohort (one scan of their rows for both).
 _FUNNEL_REQUESTS: tuple[Request, ...] = (
+    ("lead", ("deals", "to_mql", "to_won")),
     *((stage.value, ("deals", f"to_{following.value}"))
-      for stage, following in zip(STAGE_ORDER, STAGE_ORDER[1:], strict=False)),
-    ("won", ("deals", "amount_sum")), ("lost", ("deals",)), ("lead", ("deals", "to_won")))
+      for stage, following in zip(STAGE_ORDER[1:], STAGE_ORDER[2:], strict=False)),
+    ("won", ("deals", "amount_sum")), ("lost", ("deals",)))
 
 
 def funnel_figures(session: Session, workspace_id: str, start: datetime, end: datetime, *,
@@ -138,11 +142,12 @@ def funnel_figures(session: Session, workspace_id: str, start: datetime, end: da
     """`funnel_counts`, the lead-to-won cohort and `closed_deals` of the window (the team's
     or `user`'s, by=None), as those functions answer them, in one statement."""
     found = count_deals(session, workspace_id, _FUNNEL_REQUESTS, start, end, user=user)
-    groups = [group.get((), [0, 0]) for group in found]
+    groups = [group.get((), [0, 0, 0]) for group in found]
     counts = {}
     for stage, (n, converted, *_zero) in zip(STAGE_ORDER[:-1], groups, strict=False):
         counts[stage] = (n, converted if n else 0)
-    (won, amount, *_zero), (lost, *_zeros), (leads, leads_won, *_none) = groups[-3:]
+    leads, _to_mql, leads_won = groups[0]
+    (won, amount, *_zero), (lost, *_zeros) = groups[-2:]
     counts[Stage.WON] = (won, 0)
     return FunnelFigures(counts=counts,
                          lead_to_won={"all": (leads, leads_won)} if leads else {},
@@ -226,8 +231,9 @@ def _request(session: Session, workspace_id: str, requests: tuple, start: dateti
              end: datetime, user: str | None, keys: tuple[str, ...]
              ) -> tuple[Prepared, dict[str, Any], tuple[int, int, int]]:
     """`count_deals`' statement, its parameters and the signs of its pieces."""
-    statement = _statement(session.get_bind().dialect.name, requests, user is not None, keys)
     params, signs = plan(start, end)
+    statement = _statement(session.get_bind().dialect.name, requests, user is not None, keys,
+                           _read_pieces(params))
     params["workspace"] = workspace_id
     if user is not None:
         params["user"] = user
@@ -277,6 +283,14 @@ def plan(start: datetime, end: datetime) -> tuple[dict[str, Any], tuple[int, int
     return _pieces(month_first, month_stop, head, tail), (signs[0], signs[1], signs[2])
 
 
+def _read_pieces(params: dict[str, Any]) -> tuple[bool, bool, bool]:
+    """Which of the three pieces span anything (months, head, tail); an empty period reads
+    its empty months."""
+    pieces = (params["month_first"] < params["month_stop"], params["a1"] < params["b1"],
+              params["a2"] < params["b2"])
+    return pieces if any(pieces) else (True, False, False)
+
+
 def _pieces(month_first: date, month_stop: date, head: tuple[datetime, datetime],
             tail: tuple[datetime, datetime]) -> dict[str, Any]:
     return {"month_first": month_first, "month_stop": month_stop, "a1": head[0],
@@ -300,21 +314,25 @@ _LOCK = threading.Lock()
 
 
 def _statement(dialect: str, requests: tuple[Request, ...], with_user: bool,
-               keys: tuple[str, ...]) -> Prepared:
+               keys: tuple[str, ...], pieces: tuple[bool, bool, bool]) -> Prepared:
     """Built once per dialect and shape (building it costs more than running it on a small
-    history), with bind parameters, and run as a `Prepared` statement."""
-    shape = (dialect, requests, with_user, keys)
+    history), with bind parameters, and run as a `Prepared` statement. `pieces`: which of
+    the months, the head and the tail are read at all (`_read_pieces`). An empty range still
+    costs the database an index descent per request and piece: a period whose edges fall on
+    UTC month starts (a month, a quarter or a year in UTC) has no edges (16 of the funnel's 24
+    parts), a period inside one month no months."""
+    shape = (dialect, requests, with_user, keys, pieces)
     with _LOCK:
         statement = _STATEMENTS.get(shape)
         if statement is None:
             statement = _STATEMENTS[shape] = Prepared.keyed(
-                ("storage.deal_counts", requests, with_user, keys),
-                partial(_build, requests, with_user, keys))
+                ("storage.deal_counts", requests, with_user, keys, pieces),
+                partial(_build, requests, with_user, keys, pieces))
     return statement
 
 
-def _build(requests: tuple[Request, ...], with_user: bool,
-           keys: tuple[str, ...]) -> sa.CompoundSelect:
+def _build(requests: tuple[Request, ...], with_user: bool, keys: tuple[str, ...],
+           pieces: tuple[bool, bool, bool]) -> sa.CompoundSelect:
     import sqlalchemy as sa
 
     width = max(len(values) for _milestone, values in requests)
@@ -326,10 +344,13 @@ def _build(requests: tuple[Request, ...], with_user: bool,
         values = values + ("zero",) * (width - len(values))
         def part(piece: int, i: int = i) -> Any:
             return sa.literal_column(str(3 * i + piece)).label("part")
-        parts.append(_months(part(0), f"team:{milestone}" if team else milestone, values,
-                             with_user, keys))
+        if pieces[0]:
+            parts.append(_months(part(0), f"team:{milestone}" if team else milestone,
+                                 values, with_user, keys))
         for piece, (low, high) in enumerate((("a1", "b1"), ("a2", "b2")), 1):
-            parts.append(_deals(part(piece), milestone, values, with_user, keys, low, high))
+            if pieces[piece]:
+                parts.append(_deals(part(piece), milestone, values, with_user, keys, low,
+                                    high))
     return sa.union_all(*parts)
 
 

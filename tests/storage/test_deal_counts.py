@@ -319,6 +319,43 @@ def test_whole_months_are_read_from_deal_counts(database):
                                     _month_edge(2026, 5)) == {"all": 5}
 
 
+def test_a_piece_that_spans_nothing_is_not_read(database):
+    """The funnel's statement reads only the pieces that span something: no deals for a
+    period of whole UTC months, no months for a period inside one month, all three for a
+    New York quarter; each answers what the deals hold (a lead on each side of each edge)."""
+    _setup(database)
+    for at in (_month_edge(2026, 1, -1), _month_edge(2026, 1), _month_edge(2026, 1, 3_600),
+               _month_edge(2026, 2, 86_400), _month_edge(2026, 4, -3_600),
+               _month_edge(2026, 4, 5 * 3_600)):
+        _log(database, "lead", f"deal-{at:%m%d%H%M%S}", at)
+    statements: list[str] = []
+
+    def funnel_leads(start: datetime, end: datetime) -> int:
+        statements.clear()
+        with database.read() as session:
+            facts = SqlFacts(session=session, workspace=session.get(Workspace, WS))
+            sa.event.listen(database.engine, "before_cursor_execute", record)
+            try:
+                return facts.funnel_counts(start, end)[Stage.LEAD][0]
+            finally:
+                sa.event.remove(database.engine, "before_cursor_execute", record)
+
+    def record(_conn, _cursor, statement, *_args) -> None:
+        if " AS part" in statement:
+            statements.append(statement)
+
+    assert funnel_leads(_month_edge(2026, 1), _month_edge(2026, 4)) == 4  # a UTC quarter
+    (counts,) = statements
+    assert "FROM deal_counts" in counts and "FROM deals" not in counts
+    assert funnel_leads(_month_edge(2026, 2, 3_600), _month_edge(2026, 2, 3 * 86_400)) == 1
+    (counts,) = statements
+    assert "FROM deals" in counts and "FROM deal_counts" not in counts
+    new_york = (_month_edge(2026, 1, 5 * 3_600), _month_edge(2026, 4, 4 * 3_600))
+    assert funnel_leads(*new_york) == 2
+    (counts,) = statements
+    assert "FROM deal_counts" in counts and counts.count("FROM deals") == 2 * 7  # per request
+
+
 def _at_revision(database, database_url: str, revision: str) -> None:
     """The database moved down to `revision`, or up to head (and checked against the models)."""
     from alembic import command
