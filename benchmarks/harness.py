@@ -14,7 +14,10 @@ then, with the server stopped, the SQL floor of each (benchmarks/floors.py) in-p
 weekly digest for N channels (benchmarks/digest.py). Each figure is p50/p95/p99 over
 `--requests` samples after `--warmup` untimed ones. The report gives every figure next to both
 floors (figure / floor per percentile), the server's peak memory (VmHWM), and how each figure
-changes from the smallest to the largest size. `--json FILE` writes all of it.
+changes from the smallest to the largest size. `--json FILE` writes all of it. The server runs
+compiled bytecode, as an installed kpibot does (written by one untimed start first), so its
+start-up figure does not depend on whether the checkout has bytecode or the environment sets
+PYTHONDONTWRITEBYTECODE.
 
 Extension: a new row is one more entry in COMMANDS (through the server) or one more timed
 function like `time_digests` added in `_measure_size`.
@@ -42,6 +45,7 @@ import sqlalchemy as sa
 from benchmarks import data, fanout, floors, targets, throughput
 from benchmarks.digest import time_digests
 from benchmarks.server import Server, SlackClient
+from benchmarks.startup import bytecode_settings
 from benchmarks.stats import PERCENTILES, ratios, summarize
 from sampledata import MANAGER_ID, MARKETING_ID
 from storage.engine import Database
@@ -300,7 +304,8 @@ def _start(events: int, args, work: Path, server_url: str | None) -> Live:
     user_id, user_name, deals = _sender(history.url)
     live.deals = tuple(deals)
     _progress(f"{events:,} events: starting kpibot serve")
-    live.server = Server(history.url, work, scheduler=not args.no_scheduler)
+    settings = _installed_bytecode(history.url, work, scheduler=not args.no_scheduler)
+    live.server = Server(history.url, work, scheduler=not args.no_scheduler, settings=settings)
     started = time.perf_counter()
     live.server.wait_ready()
     live.size["server_start_seconds"] = round(time.perf_counter() - started, 2)
@@ -309,6 +314,23 @@ def _start(events: int, args, work: Path, server_url: str | None) -> Live:
     live.floors = floors.Floors(history.url, data.WORKSPACE_ID, user_id, datetime.now(UTC),
                                 data.TIMEZONE)
     return live
+
+
+def _installed_bytecode(url: str, work: Path, *, scheduler: bool) -> dict[str, str]:
+    """The settings under which the timed server runs compiled bytecode, as an installed
+    kpibot does (benchmarks/startup.py), written by an untimed start the first time: with
+    PYTHONDONTWRITEBYTECODE set (or a checkout without bytecode), every start would compile
+    the project's modules from source first, which no deployed server does."""
+    settings = bytecode_settings(work)
+    pycache = Path(settings["PYTHONPYCACHEPREFIX"])
+    if not pycache.exists():
+        warm = Server(url, work, scheduler=scheduler, settings=settings)
+        try:
+            warm.wait_ready()
+            time.sleep(1.0)  # the scheduler's modules are imported once the server listens
+        finally:
+            warm.stop()
+    return settings
 
 
 def _sample(live: Live, key: str, value: float, timed: bool) -> None:

@@ -32,7 +32,7 @@ CLI_SECONDS = 0.3
 HEALTHY_SECONDS = 0.8
 
 
-def _bytecode(work: Path, bytecode: bool) -> dict[str, str]:
+def bytecode_settings(work: Path, bytecode: bool = True) -> dict[str, str]:
     """The environment variables for compiled bytecode in `work` (or none written at all),
     and for kpibot's compiled SQLite statements, which are kept like it (KPIBOT_CACHE_DIR,
     storage/compiled.py: written in `work` by the untimed first round; none written, under
@@ -50,7 +50,7 @@ def _env(database_url: str, work: Path, bytecode: bool) -> dict[str, str]:
     env.update(DATABASE_URL=database_url, KPIBOT_LOG_LEVEL="WARNING",
                PYTHONPATH=os.pathsep.join(filter(None, (str(SOURCE_ROOT),
                                                         env.get("PYTHONPATH")))))
-    env.update(_bytecode(work, bytecode))
+    env.update(bytecode_settings(work, bytecode))
     return env
 
 

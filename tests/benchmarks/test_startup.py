@@ -21,3 +21,31 @@ def test_startup_benchmark_times_each_figure(tmp_path: Path, capsys):
         assert isinstance(figure["met"], bool)
     printed = capsys.readouterr().out
     assert "kpibot serve healthy" in printed and "CPU p50" in printed
+
+
+def test_the_harness_times_a_server_that_runs_compiled_bytecode(tmp_path: Path, monkeypatch):
+    """`python -m benchmarks` times its server's start as an installed kpibot starts: one
+    untimed start writes the bytecode (also where the environment says not to write any),
+    the timed ones read it; a second size starts no untimed server again."""
+    from benchmarks import harness
+    from benchmarks.startup import _database
+
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    url = _database(tmp_path)
+    starts = []
+    monkeypatch.setattr(harness, "Server", _counting(harness.Server, starts))
+    settings = harness._installed_bytecode(url, tmp_path, scheduler=False)
+    assert settings["PYTHONDONTWRITEBYTECODE"] == ""
+    pycache = Path(settings["PYTHONPYCACHEPREFIX"])
+    compiled = {path.name.split(".")[0] for path in pycache.rglob("*.pyc")}
+    assert {"serve", "wiring", "core", "deal_counts"} <= compiled
+    assert len(starts) == 1
+    assert harness._installed_bytecode(url, tmp_path, scheduler=False) == settings
+    assert len(starts) == 1
+
+
+def _counting(server_class, starts: list):
+    def start(*args, **kwargs):
+        starts.append(kwargs.get("settings"))
+        return server_class(*args, **kwargs)
+    return start
