@@ -319,7 +319,7 @@ def _statement(dialect: str, requests: tuple[Request, ...], with_user: bool,
     history), with bind parameters, and run as a `Prepared` statement. `pieces`: which of
     the months, the head and the tail are read at all (`_read_pieces`). An empty range still
     costs the database an index descent per request and piece: a period whose edges fall on
-    UTC month starts (a month, a quarter or a year in UTC) has no edges (16 of the funnel's 24
+    UTC month starts (a month, a quarter or a year in UTC) has no edges (14 of the funnel's 21
     parts), a period inside one month no months."""
     shape = (dialect, requests, with_user, keys, pieces)
     with _LOCK:
