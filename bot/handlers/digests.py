@@ -265,7 +265,11 @@ DIGEST = CommandSpec(
     help="""`/kpi digest off` (admins) stops this channel's digest; `/kpi digest list` shows
     every channel's digest with its next run; `/kpi digest preview` shows this channel's digest
     to you only; `/kpi digest now` (admins) posts it now; `/kpi digest status` shows the last
-    deliveries. `/kpi help digest here` says how to set one up.""")
+    deliveries. `/kpi help digest here` says how to set one up.""",
+    # (and `/kpi digest here`: the same first word, bot/core.py). Each action's first
+    # transaction comes before what it does outside the database (`now`: the delivery).
+    guesses_workspace=True,
+)
 DIGEST_HERE = CommandSpec(
     word="digest here", command=DigestHereCommand, parse=parse_digest_here,
     handle=handle_digest_here,

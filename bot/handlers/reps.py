@@ -164,7 +164,9 @@ REP = CommandSpec(
     `/kpi rep link REP @user` (admins) credits a named rep's events and deals to the chat user.""",
     usage="/kpi rep list|link", example="/kpi rep list",
     summary="`list`: the named reps an import created (people in the file who match no chat "
-            "user), with their email and events; `link`: see below")
+            "user), with their email and events; `link`: see below",
+    guesses_workspace=True,  # (and `/kpi rep link`: the same first word, bot/core.py)
+)
 REP_LINK = CommandSpec(
     word="rep link", command=RepLinkCommand, parse=parse_rep_link, handle=handle_rep_link,
     usage="/kpi rep link REP @user", example='/kpi rep link "Jane Doe" @alice',

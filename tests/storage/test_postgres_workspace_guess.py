@@ -30,11 +30,11 @@ def pooled_a_while(monkeypatch):
     monkeypatch.setattr(pg_pool, "PING_AFTER_IDLE_S", 3600.0)
 
 
-def _chat(database, now: datetime) -> Chat:
+def _chat(database, now: datetime, admins: tuple[str, ...] = ()) -> Chat:
     with database.write() as session:
         ensure_workspace(session=session, workspace_id=WS, platform="slack", now=now)
         ensure_user(session=session, workspace_id=WS, user_id="U1", display_name="Ann", now=now)
-    return Chat(database, workspace=WS, now=now, admins=(), default_user="U1")
+    return Chat(database, workspace=WS, now=now, admins=admins, default_user="U1")
 
 
 def _ask(chat: Chat, text: str, key: str | None = None):
@@ -182,7 +182,9 @@ def test_a_guess_is_never_used_for_another_user_or_a_changed_name(database, pool
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 @pytest.mark.parametrize("text", ["funnel this-quarter", "quota", "win-rate this-year",
-                                  "show win-rate", "me", "leaderboard", "churn"])
+                                  "show win-rate", "me", "leaderboard", "churn",
+                                  "quota history", "digest list", "digest status",
+                                  "digest preview", "rep list"])
 def test_a_report_on_a_guess_is_one_round_trip_fewer_and_the_same(database, pooled_a_while,
                                                                   text):
     """A report whose read sends the check (`Database.read`, storage/pg_light.py): the same
@@ -244,3 +246,78 @@ def test_an_undo_on_a_wrong_guess_voids_once_and_answers_right(database, pooled_
             "SELECT idempotency_key FROM events WHERE workspace_id = :w AND voided_at IS NOT "
             "NULL"), {"w": WS}).scalars().all()
     assert voided == ["slack:two"]
+
+
+# an admin's write, in two rounds -> (the round's value, as typed and as stored; whether a
+# named rep is made first; what the write stored, read back)
+ADMIN_WRITES = {
+    "quota set <@U1> {}k quarterly": ((("50", 5_000_000), ("60", 6_000_000)), False,
+                                      "SELECT target FROM quota_changes WHERE workspace_id = :w "
+                                      "ORDER BY id DESC LIMIT 1"),
+    "digest here weekly mon {}:00": ((("09", 9), ("10", 10)), False,
+                                     "SELECT hour FROM digest_schedules WHERE workspace_id = :w"),
+    "rep link rep:jane-doe{} <@U1>": ((("-1", 0), ("-2", 0)), True,
+                                      "SELECT count(*) FROM users WHERE workspace_id = :w "
+                                      "AND id LIKE 'rep:%'"),
+}
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+@pytest.mark.parametrize("text", list(ADMIN_WRITES))
+def test_an_admins_write_on_a_guess_is_one_round_trip_fewer_and_the_same(
+        database, pooled_a_while, text):
+    """`/kpi quota set`, `/kpi digest here`, `/kpi rep link` (their write transaction sends the
+    check): stored, and answered as after a read of the rows, one round trip fewer."""
+    chat = _chat(database, datetime(2026, 11, 18, 14, 30, tzinfo=UTC), admins=("U1",))
+    rounds, named_rep, stored = ADMIN_WRITES[text]
+    replies, trips_counts = [], []
+    for i, (typed, value) in enumerate(rounds):
+        if named_rep:
+            _named_rep(database, f"rep:jane-doe{typed}", chat.now)
+        if i == 0:
+            workspace_guess.forget(database.engine, WS, "U1")
+        with RoundTrips(database.engine) as trips:
+            reply = _ask(chat, text.format(typed), f"admin-{i}")
+        assert reply.ok, reply.text
+        assert not _misses(trips)
+        assert _count(database, stored) == value
+        replies.append(reply.text.replace(typed, "X"))
+        trips_counts.append(trips.count)
+    assert replies[1] == replies[0]
+    assert trips_counts[1] == trips_counts[0] - 1, trips_counts
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_digest_set_on_a_wrong_guess_takes_the_zone_as_it_is_now(database, pooled_a_while):
+    """`/kpi digest here` without a zone takes the workspace's: when another process changed
+    it, the guess fails the write's transaction before it stores anything, and the digest is
+    set once, in the new zone."""
+    chat = _chat(database, datetime(2026, 11, 18, 14, 30, tzinfo=UTC), admins=("U1",))
+    assert _ask(chat, "log call 1", "first").ok  # the rows remembered
+    _elsewhere(database, "UPDATE workspaces SET timezone = 'Asia/Tokyo' WHERE id = :w")
+    with RoundTrips(database.engine) as trips:
+        reply = _ask(chat, "digest here weekly mon 09:00")
+    assert reply.ok, reply.text
+    assert len(_misses(trips)) == 1
+    with database.engine.connect() as connection:
+        assert connection.execute(sa.text(
+            "SELECT timezone FROM digest_schedules WHERE workspace_id = :w"),
+            {"w": WS}).scalars().all() == ["Asia/Tokyo"]
+
+
+def _count(database, sql: str) -> int:
+    with database.engine.connect() as connection:
+        return connection.execute(sa.text(sql), {"w": WS}).scalar()
+
+
+def _named_rep(database, rep_id: str, now: datetime) -> None:
+    """A named rep with one call, as an import of a file with an unknown person makes it."""
+    from storage.models import Workspace
+    from storage.recording import NewEvent, record_event
+
+    with database.write() as session:
+        ensure_user(session=session, workspace_id=WS, user_id=rep_id,
+                    display_name="Jane Doe", now=now)
+        record_event(session=session, workspace=session.get(Workspace, WS), new=NewEvent(
+            kind="call", user_id=rep_id, logged_by="U1", occurred_at=now,
+            idempotency_key=f"import:{time.time_ns()}"), now=now)
