@@ -280,7 +280,7 @@ def test_an_admins_write_on_a_guess_is_one_round_trip_fewer_and_the_same(
             reply = _ask(chat, text.format(typed), f"admin-{i}")
         assert reply.ok, reply.text
         assert not _misses(trips)
-        assert _count(database, stored) == value
+        assert _read_back(database, stored) == value
         replies.append(reply.text.replace(typed, "X"))
         trips_counts.append(trips.count)
     assert replies[1] == replies[0]
@@ -299,13 +299,12 @@ def test_a_digest_set_on_a_wrong_guess_takes_the_zone_as_it_is_now(database, poo
         reply = _ask(chat, "digest here weekly mon 09:00")
     assert reply.ok, reply.text
     assert len(_misses(trips)) == 1
-    with database.engine.connect() as connection:
-        assert connection.execute(sa.text(
-            "SELECT timezone FROM digest_schedules WHERE workspace_id = :w"),
-            {"w": WS}).scalars().all() == ["Asia/Tokyo"]
+    assert _read_back(database, "SELECT string_agg(timezone, ',') FROM digest_schedules "
+                                "WHERE workspace_id = :w") == "Asia/Tokyo"  # one, in Tokyo
 
 
-def _count(database, sql: str) -> int:
+def _read_back(database, sql: str):
+    """The one value `sql` reads for the workspace (:w), on a connection of its own."""
     with database.engine.connect() as connection:
         return connection.execute(sa.text(sql), {"w": WS}).scalar()
 
