@@ -198,13 +198,15 @@ def test_a_read_sends_no_commit_that_counts(database, text):
 
 
 # --------------------------------------------------------------------- served, PostgreSQL
-def _stored(database_url: str) -> int:
+def _stored(database_url: str, *, voided: bool = False) -> int:
+    """The workspace's events that count (or, `voided`, those undone), on a connection of
+    its own."""
     engine = sa.create_engine(database_url, poolclass=sa.pool.NullPool)
     try:
         with engine.connect() as connection:
             return connection.execute(sa.text(
-                "SELECT count(*) FROM events WHERE workspace_id = :w AND voided_at IS NULL"),
-                {"w": WORKSPACE}).scalar_one()
+                "SELECT count(*) FROM events WHERE workspace_id = :w AND voided_at IS "
+                + ("NOT NULL" if voided else "NULL")), {"w": WORKSPACE}).scalar_one()
     finally:
         engine.dispose()
 
@@ -240,23 +242,11 @@ def test_served_a_log_whose_commit_answer_is_late_is_told_then_followed_up_once(
     assert len(slack_api.calls_to("response_url")) == 1
 
 
-
 def _undo_value(body: dict) -> str:
     [button] = [element for block in body["blocks"] if block["type"] == "actions"
                 for element in block["elements"]]
     assert button["action_id"] == "kpi_undo"
     return button["value"]
-
-
-def _voided(database_url: str) -> int:
-    engine = sa.create_engine(database_url, poolclass=sa.pool.NullPool)
-    try:
-        with engine.connect() as connection:
-            return connection.execute(sa.text(
-                "SELECT count(*) FROM events WHERE workspace_id = :w "
-                "AND voided_at IS NOT NULL"), {"w": WORKSPACE}).scalar_one()
-    finally:
-        engine.dispose()
 
 
 def _slash(base_url: str, text: str) -> dict:
@@ -292,7 +282,7 @@ def test_served_an_undo_button_whose_commit_answer_is_late_is_followed_up_once(
         click(second, "undo")
         _, told = slack_api.wait_for("response_url", 2, timeout=WAIT)
         assert relay.held == 1 and told.body["text"] == COMMIT_LATE_FOLLOWED_REPLY, told.body
-        assert _voided(database_url) == 2  # committed: the outcome is what follows
+        assert _stored(database_url, voided=True) == 2  # committed: the outcome is what follows
         relay.release()
         _, told, late = slack_api.wait_for("response_url", 3, timeout=WAIT)
     assert late.body["text"].startswith(
