@@ -13,7 +13,7 @@ import pytest
 # In a child process (the thresholds are the process's): after `fix_malloc_thresholds`, the
 # start address of a buffer of each size, and the [heap] (the main thread's brk arena).
 _PROBE = textwrap.dedent("""
-    import asyncio.selector_events, ctypes, json, sys
+    import asyncio.selector_events, ctypes, json
     from bot.digests.malloc import fix_malloc_thresholds
     assert fix_malloc_thresholds()
     sizes = {"socket read": asyncio.selector_events._SelectorSocketTransport.max_size,
