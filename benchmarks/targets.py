@@ -4,6 +4,7 @@ from __future__ import annotations
 
 LONG_P99_MS = 50.0
 FUNNEL_TO_SQL = 0.2
+FUNNEL_FROM_EVENTS = 1_000_000  # issue 18: "funnel this-quarter ≤ 0.2× its floor at 1M"
 LOG_TO_PING = 2.0
 HEALTHY_SECONDS = 0.8
 WORKERS_SPEEDUP = 1.7
@@ -33,9 +34,10 @@ def evaluate(report: dict) -> list[dict]:
                              f"({', '.join(k[4:].replace(':', ' ') for k in refused) or 'none'})",
                              slow == 0 and not refused))
         funnel = size["ratios"]["funnel"]["to_sql"]
-        rows.append(_row(f"funnel this-quarter ≤ {FUNNEL_TO_SQL}× its SQL floor ({n})",
-                         f"p50 ×{funnel['p50']}, p99 ×{funnel['p99']}",
-                         max(funnel["p50"], funnel["p99"]) <= FUNNEL_TO_SQL))
+        if size["events"] >= FUNNEL_FROM_EVENTS:  # (a small history's floor is ~2 ms)
+            rows.append(_row(f"funnel this-quarter ≤ {FUNNEL_TO_SQL}× its SQL floor ({n})",
+                             f"p50 ×{funnel['p50']}, p99 ×{funnel['p99']}",
+                             max(funnel["p50"], funnel["p99"]) <= FUNNEL_TO_SQL))
         log = size["ratios"]["log"]["to_ping"]
         rows.append(_row(f"/kpi log ≤ {LOG_TO_PING}× ping ({n})",
                          f"p50 ×{log['p50']}, p99 ×{log['p99']}",
