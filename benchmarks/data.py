@@ -123,9 +123,10 @@ def sqlite_history(cache_dir: Path, work_dir: Path, events: int, seed: int, *,
     copy = work_dir / f"bench-{events}-{uuid.uuid4().hex[:8]}.db"
     shutil.copyfile(cached, copy)
     # On disk before the server starts: else the first WAL checkpoint's fsync (a /kpi log
-    # commit, about every 100) writes the whole freshly copied file out (230 ms at 1M).
-    with open(copy, "rb+") as handle:
-        os.fsync(handle.fileno())
+    # commit, about every 100) writes the whole freshly copied file out (230 ms at 1M). And
+    # whatever else the machine holds unwritten (a history generated just before, say): the
+    # kernel would write it back while the figures are timed.
+    os.sync()
 
     def cleanup() -> None:
         for path in (copy, Path(f"{copy}-wal"), Path(f"{copy}-shm")):
