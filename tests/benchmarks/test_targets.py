@@ -7,12 +7,16 @@ from benchmarks.targets import evaluate
 
 def _size(events: int, funnel_to_sql: tuple[float, float], log_to_ping: tuple[float, float],
           start: float) -> dict:
-    def ratio(pair):
-        return {"p50": pair[0], "p95": pair[0], "p99": pair[1]}
+    """A size's figures (ms) whose ratios to their floors are the given (p50, p99)."""
+    ping, floor = {"p50": 1.5, "p99": 2.5}, {"p50": 20.0, "p99": 30.0}
 
-    return {"events": events, "figures": {}, "server_start_seconds": start,
-            "ratios": {"funnel": {"to_sql": ratio(funnel_to_sql)},
-                       "log": {"to_ping": ratio(log_to_ping)}}}
+    def times(floor: dict, ratios: tuple[float, float]) -> dict:
+        return {"p50": floor["p50"] * ratios[0], "p99": floor["p99"] * ratios[1]}
+
+    return {"events": events, "server_start_seconds": start,
+            "figures": {"ping": ping, "funnel": times(floor, funnel_to_sql),
+                        "log": times(ping, log_to_ping)},
+            "floors": {"ping": ping, "sql": {"funnel": floor}}}
 
 
 def _marks(report: dict) -> dict[str, bool]:
@@ -32,3 +36,13 @@ def test_the_funnel_against_its_floor_is_a_target_from_a_million_events():
     assert marks["/kpi log ≤ 2.0× ping (1,000,000 events)"] is False
     assert marks["kpibot serve healthy < 0.8 s (10,000 events)"] is True
     assert marks["kpibot serve healthy < 0.8 s (5,000,000 events)"] is False
+
+
+def test_a_ratio_is_compared_before_it_is_rounded():
+    marks = _marks({"sizes": [_size(1_000_000, (0.2008, 0.19), (1.5, 2.004), 0.5)]})
+    assert marks == {  # shown as ×0.201 and ×2.004, not ×0.20 and ×2.0
+        "funnel this-quarter ≤ 0.2× its SQL floor (1,000,000 events)": False,
+        "/kpi log ≤ 2.0× ping (1,000,000 events)": False,
+        "kpibot serve healthy < 0.8 s (1,000,000 events)": True}
+    rows = evaluate({"sizes": [_size(1_000_000, (0.2008, 0.19), (1.5, 2.004), 0.5)]})
+    assert rows[0]["figure"] == "p50 ×0.201, p99 ×0.190"
