@@ -4,10 +4,11 @@ A history of N events (sampledata.seed_workspace, seed S) is generated once and 
 
 - SQLite: `<cache>/sqlite-<N>-seed<S>.db` (+ `.json` beside it: when the history ends, how long
   it took). Each run works on a copy, so the events `/kpi log` adds never reach the cache.
+  Every copy is on disk (`os.sync()`) before anything is timed on it.
 - PostgreSQL: a database `kpibench_<N>_s<S>` on the server (a throwaway cluster keeps its data
   directory under `<cache>/postgresql/`, so it survives between runs too; the database's comment
   says when its history ends, whatever port the server has next time); each run works on a
-  `CREATE DATABASE ... TEMPLATE` copy of it.
+  `CREATE DATABASE ... TEMPLATE` copy of it (`STRATEGY = FILE_COPY`: `_copy_database`).
 
 The history ends when it was generated and the server answers with the real clock, so a cached
 history is reused only while it is fresh: generated less than `max_age` ago and in the current
