@@ -4,7 +4,7 @@ from __future__ import annotations
 
 LONG_P99_MS = 50.0
 FUNNEL_TO_SQL = 0.2
-FUNNEL_FROM_EVENTS = 1_000_000  # issue 18: "funnel this-quarter ≤ 0.2× its floor at 1M"
+FUNNEL_FROM_EVENTS = 1_000_000  # issue 18: "≤ 0.2× its bare-SQL floor at 1M"
 LOG_TO_PING = 2.0
 HEALTHY_SECONDS = 0.8
 WORKERS_SPEEDUP = 1.7

@@ -39,10 +39,10 @@ def test_the_funnel_against_its_floor_is_a_target_from_a_million_events():
 
 
 def test_a_ratio_is_compared_before_it_is_rounded():
-    marks = _marks({"sizes": [_size(1_000_000, (0.2008, 0.19), (1.5, 2.004), 0.5)]})
-    assert marks == {  # shown as ×0.201 and ×2.004, not ×0.20 and ×2.0
+    rows = evaluate({"sizes": [_size(1_000_000, (0.2008, 0.19), (1.5, 2.004), 0.5)]})
+    assert {row["target"]: row["met"] for row in rows} == {  # not ×0.20 and ×2.0: not met
         "funnel this-quarter ≤ 0.2× its SQL floor (1,000,000 events)": False,
         "/kpi log ≤ 2.0× ping (1,000,000 events)": False,
         "kpibot serve healthy < 0.8 s (1,000,000 events)": True}
-    rows = evaluate({"sizes": [_size(1_000_000, (0.2008, 0.19), (1.5, 2.004), 0.5)]})
-    assert rows[0]["figure"] == "p50 ×0.201, p99 ×0.190"
+    assert [row["figure"] for row in rows[:2]] == ["p50 ×0.201, p99 ×0.190",
+                                                   "p50 ×1.500, p99 ×2.004"]
